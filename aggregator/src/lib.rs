@@ -1,0 +1,1 @@
+//! pimon-aggregator library (work in progress).

@@ -1,0 +1,1 @@
+//! pimon benchmarks (work in progress).

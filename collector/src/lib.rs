@@ -1,0 +1,2 @@
+//! pimon-collector library (work in progress).
+#![cfg_attr(not(feature = "std"), no_std)]
