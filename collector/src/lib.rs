@@ -1,2 +1,3 @@
 //! pimon-collector library (work in progress).
 #![cfg_attr(not(feature = "std"), no_std)]
+pub mod sink;
