@@ -1,6 +1,75 @@
-//! pimon wire protocol (work in progress).
+//! # pimon-protocol
+//!
+//! The wire format shared by `pimon-collector` and `pimon-aggregator`, and by any
+//! microcontroller that wants to speak it: `#![no_std]`, no allocation, no `unsafe`.
+//!
+//! Layers, bottom up:
+//! - [`wire`]: the 16-byte preamble every datagram starts with, postcard field encoding.
+//! - [`frame`]: data frames (collector → aggregator): header + groups of samples.
+//!   [`FrameWriter`] encodes into the caller's buffer, [`DataFrame::parse`] decodes.
+//! - [`ack`]: acks (aggregator → collector): what is stored, which gaps to resend.
+//! - [`auth`]: the optional 16-byte keyed BLAKE2s MAC on every datagram.
+//! - [`window`]: the receiver's sequence window (de-duplication, replays, acks).
+//! - [`catalog`]: every metric: wire id, Prometheus and InfluxDB names, unit conversion.
+//! - [`value`]: typed raw values.
+//!
+//! The byte-level specification is `docs/PROTOCOL.md`.
+//!
+//! ## No-panic contract
+//! Every decoding function accepts any byte slice and returns either a value or an
+//! [`Error`]; it never panics, never reads outside the slice and never allocates.
+//! Encoding writes only into the caller's buffer and returns
+//! [`Error::EncodeBufferFull`] instead of growing or overrunning it.
 #![no_std]
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod ack;
+pub mod auth;
 pub mod catalog;
+mod error;
+pub mod frame;
 pub mod value;
+pub mod window;
+pub mod wire;
+
+pub use ack::{Ack, Gap, MAX_GAPS};
+pub use auth::{Key, MAC_LEN};
+pub use error::Error;
+pub use frame::{
+    DataFrame, DataHeader, EncodedLabels, FrameWriter, MAX_ENCODED_LABELS, MAX_LABEL_LEN,
+    MAX_LABELS, Sample, Samples, seal,
+};
 pub use value::Value;
+pub use window::{Accept, SeqWindow};
+pub use wire::{FLAG_MAC, Kind, Preamble};
+
+/// Largest datagram (UDP payload, MAC included): fits any IPv6 path without fragmenting.
+pub const MAX_DATAGRAM: usize = 1232;
+/// Longest node name in bytes.
+pub const MAX_NODE_NAME: usize = 32;
+
+/// Any decoded datagram.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message<'a> {
+    /// A data frame.
+    Data(DataFrame<'a>),
+    /// An ack.
+    Ack(Ack<'a>),
+}
+
+/// Decodes any pimon datagram (MAC not checked: call `verify` on the result).
+///
+/// ```
+/// assert_eq!(
+///     pimon_protocol::decode(b"GET / HTTP/1.1"),
+///     Err(pimon_protocol::Error::DecodeBadMagic)
+/// );
+/// ```
+pub fn decode(datagram: &[u8]) -> Result<Message<'_>, Error> {
+    match Preamble::parse(datagram)?.kind {
+        Kind::Data => DataFrame::parse(datagram).map(Message::Data),
+        Kind::Ack => Ack::parse(datagram).map(Message::Ack),
+        Kind::Unknown(k) => Err(Error::DecodeUnknownKind(k)),
+    }
+}

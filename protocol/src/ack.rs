@@ -1,0 +1,195 @@
+//! Acks: aggregator → collector.
+//!
+//! ```text
+//! preamble (16 bytes, kind 0x02, part index and count 0, boot id of the acked node)
+//! body     node: str, acked_below: varint u64, seen_below: varint u64,
+//!          gap_count: varint (0..=16), gaps × gap_count: start: varint u64, len: varint u64
+//! mac      16 bytes when flag bit 0 is set
+//! ```
+//! Meaning: every sequence number below `acked_below` is stored (or given up: the
+//! collector said via `resend_floor` it no longer holds it). In `acked_below..seen_below`
+//! everything is stored except the listed gaps, which the aggregator still wants. Numbers
+//! from `seen_below` up have not been seen. Gaps ascend, do not overlap and lie below
+//! `seen_below`.
+
+use crate::wire::{self, Kind, Out, PREAMBLE_LEN, Preamble};
+use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, MAX_NODE_NAME};
+use serde::{Deserialize, Serialize};
+
+/// Most gap ranges one ack carries.
+pub const MAX_GAPS: usize = 16;
+
+/// A run of missing sequence numbers: `start..start + len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// First missing sequence number.
+    pub start: u64,
+    /// How many are missing (at least 1).
+    pub len: u64,
+}
+
+impl Gap {
+    /// True when `seq` lies in this gap.
+    pub fn contains(&self, seq: u64) -> bool {
+        seq >= self.start && seq - self.start < self.len
+    }
+}
+
+/// An acknowledgement, parsed or to be emitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack<'a> {
+    /// Node the ack is for.
+    pub node: &'a str,
+    /// Boot id the sequence numbers belong to.
+    pub boot_id: u64,
+    /// Everything below this is stored.
+    pub acked_below: u64,
+    /// One past the highest sequence number this ack speaks for.
+    pub seen_below: u64,
+    /// Missing runs within `acked_below..seen_below`.
+    pub gaps: heapless::Vec<Gap, MAX_GAPS>,
+    /// Key id of the MAC (`None`: unauthenticated). Set by `parse`; ignored by `emit`,
+    /// which uses the key it is given.
+    pub key_id: Option<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AckFields<'a> {
+    #[serde(borrow)]
+    node: &'a str,
+    acked_below: u64,
+    seen_below: u64,
+    gaps: heapless::Vec<Gap, MAX_GAPS>,
+}
+
+impl<'a> Ack<'a> {
+    /// Encoded length of this ack with or without a MAC.
+    pub fn buffer_len(&self, keyed: bool) -> usize {
+        let mut scratch = [0u8; MAX_DATAGRAM];
+        self.emit(&mut scratch, None).unwrap_or(0) + if keyed { MAC_LEN } else { 0 }
+    }
+
+    /// Writes the ack into `buf`, with a MAC when `key` is given; returns its length.
+    ///
+    /// ```
+    /// use pimon_protocol::{Ack, Gap};
+    /// let mut gaps = heapless::Vec::new();
+    /// gaps.push(Gap { start: 7, len: 2 }).unwrap();
+    /// let ack = Ack { node: "pi", boot_id: 1, acked_below: 5, seen_below: 10, gaps, key_id: None };
+    /// let mut buf = [0u8; 64];
+    /// let n = ack.emit(&mut buf, None).unwrap();
+    /// assert_eq!(&buf[..n], &[
+    ///     b'P', b'M', 0x10, 0x02, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+    ///     2, b'p', b'i', 5, 10, 1, 7, 2,
+    /// ][..]);
+    /// assert_eq!(Ack::parse(&buf[..n]).unwrap(), ack);
+    /// ```
+    pub fn emit(&self, buf: &mut [u8], key: Option<&Key>) -> Result<usize, Error> {
+        if self.node.is_empty() || self.node.len() > MAX_NODE_NAME {
+            return Err(Error::EncodeBadNodeName);
+        }
+        if !gaps_valid(&self.gaps, self.acked_below, self.seen_below) {
+            return Err(Error::EncodeBadGaps);
+        }
+        let (flags, key_id, mac) = match key {
+            Some(k) => (FLAG_MAC, k.id(), MAC_LEN),
+            None => (0, 0, 0),
+        };
+        Preamble {
+            minor: wire::VERSION_MINOR,
+            kind: Kind::Ack,
+            flags,
+            key_id,
+            part: 0,
+            parts: 0,
+            boot_id: self.boot_id,
+        }
+        .emit(buf)?;
+        let mut out = Out::new(buf, PREAMBLE_LEN, MAX_DATAGRAM - mac);
+        out.put(&AckFields {
+            node: self.node,
+            acked_below: self.acked_below,
+            seen_below: self.seen_below,
+            gaps: self.gaps.clone(),
+        })?;
+        let len = out.len;
+        match key {
+            Some(k) => {
+                let end = len + MAC_LEN;
+                let tag = k.compute(buf.get(..len).ok_or(Error::EncodeBufferFull)?);
+                buf.get_mut(len..end)
+                    .ok_or(Error::EncodeBufferFull)?
+                    .copy_from_slice(&tag);
+                Ok(end)
+            }
+            None => Ok(len),
+        }
+    }
+
+    /// Parses an ack (not its MAC: see [`Ack::verify`]).
+    pub fn parse(datagram: &'a [u8]) -> Result<Ack<'a>, Error> {
+        if datagram.len() > MAX_DATAGRAM {
+            return Err(Error::DecodeTooLong);
+        }
+        let pre = Preamble::parse(datagram)?;
+        if pre.kind != Kind::Ack {
+            return Err(Error::DecodeUnknownKind(pre.kind.into()));
+        }
+        let end = if pre.has_mac() {
+            datagram
+                .len()
+                .checked_sub(MAC_LEN)
+                .filter(|&e| e >= PREAMBLE_LEN)
+                .ok_or(Error::DecodeTooShort)?
+        } else {
+            datagram.len()
+        };
+        let mut rest = datagram.get(PREAMBLE_LEN..end).ok_or(Error::DecodeTooShort)?;
+        let f: AckFields<'a> = wire::take(&mut rest)?;
+        if !rest.is_empty() {
+            return Err(Error::DecodeTrailingBytes);
+        }
+        if f.node.is_empty() || f.node.len() > MAX_NODE_NAME {
+            return Err(Error::DecodeBadNodeName);
+        }
+        if !gaps_valid(&f.gaps, f.acked_below, f.seen_below) {
+            return Err(Error::DecodeBadGaps);
+        }
+        Ok(Ack {
+            node: f.node,
+            boot_id: pre.boot_id,
+            acked_below: f.acked_below,
+            seen_below: f.seen_below,
+            gaps: f.gaps,
+            key_id: pre.has_mac().then_some(pre.key_id),
+        })
+    }
+
+    /// Checks the MAC of `datagram` (the bytes this ack was parsed from) with `key`.
+    pub fn verify(&self, datagram: &[u8], key: &Key) -> Result<(), Error> {
+        match self.key_id {
+            Some(id) => crate::auth::verify_datagram(datagram, id, key),
+            None => Err(Error::DecodeMissingMac),
+        }
+    }
+
+    /// True when the aggregator has stored `seq` according to this ack.
+    pub fn is_stored(&self, seq: u64) -> bool {
+        seq < self.acked_below
+            || (seq < self.seen_below && !self.gaps.iter().any(|g| g.contains(seq)))
+    }
+}
+
+fn gaps_valid(gaps: &[Gap], acked_below: u64, seen_below: u64) -> bool {
+    let mut next = acked_below;
+    for g in gaps {
+        if g.len == 0 || g.start < next {
+            return false;
+        }
+        match g.start.checked_add(g.len) {
+            Some(end) => next = end,
+            None => return false,
+        }
+    }
+    next <= seen_below.max(acked_below)
+}

@@ -1,0 +1,507 @@
+//! Data frames: collector → aggregator.
+//!
+//! ```text
+//! preamble (16 bytes, kind 0x01)            see `wire`
+//! header   node: str, seq: varint u64, resend_floor: varint u64,
+//!          timestamp_ms: varint u64, interval_ms: varint u32, user_hz: varint u16
+//! groups   until the MAC (or the end):
+//!          label_count: varint (0..=4), labels: str × label_count,
+//!          sample_count: varint (1..=127, so always one byte),
+//!          samples × sample_count: key: varint u64 = (id_delta << 2) | value_kind, value
+//! mac      16 bytes when flag bit 0 is set
+//! ```
+//! `id_delta` is the metric id for the first sample of a group and the difference to the
+//! previous sample's id after that, so consecutive catalog ids cost one byte each.
+//! `value_kind`: 0 unsigned varint, 1 signed zigzag varint, 2 f32 LE, 3 f64 LE.
+//!
+//! Decoding never panics and never reads past the input: [`DataFrame::parse`] walks the
+//! whole body once, so the [`Samples`] iterator afterwards cannot fail.
+
+use crate::catalog::{self, Metric};
+use crate::wire::{self, Kind, Out, PART_COUNT_OFFSET, PREAMBLE_LEN, Preamble};
+use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, MAX_NODE_NAME, Value};
+use serde::{Deserialize, Serialize};
+
+/// Most labels one sample group carries.
+pub const MAX_LABELS: usize = 4;
+/// Longest label value in bytes.
+pub const MAX_LABEL_LEN: usize = 255;
+/// Longest encoded label list ([`EncodedLabels`]) in bytes.
+pub const MAX_ENCODED_LABELS: usize = 512;
+/// Most samples in one group (keeps the count a one-byte varint).
+pub const MAX_GROUP_SAMPLES: u8 = 127;
+
+const KIND_UNSIGNED: u64 = 0;
+const KIND_SIGNED: u64 = 1;
+const KIND_F32: u64 = 2;
+const KIND_F64: u64 = 3;
+
+/// Header fields of a data frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataHeader<'a> {
+    /// Node name (UTF-8, 1..=32 bytes): the `instance` label and `host` tag.
+    pub node: &'a str,
+    /// Random id chosen at every collector start.
+    pub boot_id: u64,
+    /// Sequence number of this datagram, monotonic per boot id, starting at 0.
+    pub seq: u64,
+    /// The collector holds no frame below this sequence number any more: the receiver
+    /// need not wait for lower ones.
+    pub resend_floor: u64,
+    /// Unix time of the collection in milliseconds.
+    pub timestamp_ms: u64,
+    /// Collection interval in milliseconds.
+    pub interval_ms: u32,
+    /// The node's USER_HZ (CPU jiffies per second), for converting CPU times.
+    pub user_hz: u16,
+    /// Index of this part within the cycle (0-based).
+    pub part: u8,
+    /// Number of parts of the cycle.
+    pub parts: u8,
+    /// Key id of the MAC, `None` for an unauthenticated frame.
+    pub key_id: Option<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderFields<'a> {
+    #[serde(borrow)]
+    node: &'a str,
+    seq: u64,
+    resend_floor: u64,
+    timestamp_ms: u64,
+    interval_ms: u32,
+    user_hz: u16,
+}
+
+/// A label list encoded once, to open groups in any number of frames without re-encoding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncodedLabels {
+    bytes: heapless::Vec<u8, MAX_ENCODED_LABELS>,
+}
+
+impl core::fmt::Debug for EncodedLabels {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EncodedLabels").field("bytes", &self.as_bytes()).finish()
+    }
+}
+
+impl Default for EncodedLabels {
+    fn default() -> Self {
+        EncodedLabels { bytes: heapless::Vec::new() }
+    }
+}
+
+impl EncodedLabels {
+    /// Encodes `labels` (count, then each as length + bytes).
+    ///
+    /// ```
+    /// let l = pimon_protocol::EncodedLabels::encode(&["eth0"]).unwrap();
+    /// assert_eq!(l.as_bytes(), &[1, 4, b'e', b't', b'h', b'0']);
+    /// ```
+    pub fn encode(labels: &[&str]) -> Result<EncodedLabels, Error> {
+        if labels.len() > MAX_LABELS || labels.iter().any(|l| l.len() > MAX_LABEL_LEN) {
+            return Err(Error::EncodeLabelsTooLong);
+        }
+        let mut buf = [0u8; MAX_ENCODED_LABELS];
+        let mut out = Out::new(&mut buf, 0, MAX_ENCODED_LABELS);
+        out.put(&(labels.len() as u32))
+            .map_err(|_| Error::EncodeLabelsTooLong)?;
+        for l in labels {
+            out.put(*l).map_err(|_| Error::EncodeLabelsTooLong)?;
+        }
+        let len = out.len;
+        let mut bytes = heapless::Vec::new();
+        bytes
+            .extend_from_slice(&buf[..len])
+            .map_err(|_| Error::EncodeLabelsTooLong)?;
+        Ok(EncodedLabels { bytes })
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Writes one data frame into a caller's buffer.
+///
+/// Open a group with [`begin_group`](Self::begin_group), [`push`](Self::push) samples,
+/// and when `push` says [`Error::EncodeBufferFull`], [`finish`](Self::finish) this frame
+/// and continue in a new one. Nothing is ever written past the buffer or past
+/// [`MAX_DATAGRAM`] (less the MAC when keyed). A failed call leaves the frame unchanged.
+///
+/// ```
+/// use pimon_protocol::{DataHeader, EncodedLabels, FrameWriter, Value, seal};
+/// let header = DataHeader {
+///     node: "pi", boot_id: 1, seq: 2, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+///     user_hz: 100, part: 0, parts: 1, key_id: None,
+/// };
+/// let mut buf = [0u8; 1232];
+/// let mut w = FrameWriter::new(&mut buf, &header).unwrap();
+/// w.begin_group(&EncodedLabels::encode(&["eth0"]).unwrap()).unwrap();
+/// w.push(5, Value::Unsigned(300)).unwrap();
+/// let len = w.finish();
+/// let len = seal(&mut buf, len, 1, None).unwrap();
+/// assert_eq!(&buf[..len], &[
+///     b'P', b'M', 0x10, 0x01, 0x00, 0x00, 0x00, 0x01, 1, 0, 0, 0, 0, 0, 0, 0, // preamble
+///     2, b'p', b'i', 2, 0, 3, 0x90, 0x4e, 100,                                 // header
+///     1, 4, b'e', b't', b'h', b'0', 1,                                          // group
+///     20, 0xac, 0x02,                                                           // id 5, 300
+/// ][..]);
+/// ```
+pub struct FrameWriter<'b> {
+    out: Out<'b>,
+    /// Start of the open group (its label bytes), if any.
+    group_start: Option<usize>,
+    /// Offset of the open group's sample count byte.
+    count_pos: usize,
+    count: u8,
+    prev_id: u16,
+}
+
+impl<'b> FrameWriter<'b> {
+    /// Starts a frame with `header` (part count is patched later by [`seal`]).
+    pub fn new(buf: &'b mut [u8], header: &DataHeader<'_>) -> Result<FrameWriter<'b>, Error> {
+        if header.node.is_empty() || header.node.len() > MAX_NODE_NAME {
+            return Err(Error::EncodeBadNodeName);
+        }
+        let (flags, key_id, mac) = match header.key_id {
+            Some(id) => (FLAG_MAC, id, MAC_LEN),
+            None => (0, 0, 0),
+        };
+        Preamble {
+            minor: wire::VERSION_MINOR,
+            kind: Kind::Data,
+            flags,
+            key_id,
+            part: header.part,
+            parts: header.parts,
+            boot_id: header.boot_id,
+        }
+        .emit(buf)?;
+        let mut out = Out::new(buf, PREAMBLE_LEN, MAX_DATAGRAM - mac);
+        out.put(&HeaderFields {
+            node: header.node,
+            seq: header.seq,
+            resend_floor: header.resend_floor,
+            timestamp_ms: header.timestamp_ms,
+            interval_ms: header.interval_ms,
+            user_hz: header.user_hz,
+        })?;
+        Ok(FrameWriter { out, group_start: None, count_pos: 0, count: 0, prev_id: 0 })
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.out.len
+    }
+
+    /// True when no sample has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.group_start.is_none()
+    }
+
+    /// Opens a group: following samples carry `labels`. An open group without samples
+    /// is dropped when the next opens or the frame finishes.
+    pub fn begin_group(&mut self, labels: &EncodedLabels) -> Result<(), Error> {
+        self.close_group();
+        let start = self.out.len;
+        // Room for the labels, the count byte and one smallest sample (2 bytes).
+        if start + labels.as_bytes().len() + 3 > self.out.limit {
+            return Err(Error::EncodeBufferFull);
+        }
+        self.out.put_bytes(labels.as_bytes())?;
+        self.count_pos = self.out.len;
+        self.out.put_bytes(&[0])?;
+        self.group_start = Some(start);
+        self.count = 0;
+        self.prev_id = 0;
+        Ok(())
+    }
+
+    /// Adds one sample to the open group. Ids should ascend within a group; a lower or
+    /// equal id, or a full group, reopens the same labels automatically.
+    pub fn push(&mut self, metric: u16, value: Value) -> Result<(), Error> {
+        let Some(start) = self.group_start else {
+            return Err(Error::EncodeLabelsTooLong);
+        };
+        let saved = (self.out.len, self.count_pos, self.count, self.prev_id, self.group_start);
+        if self.count > 0 && (metric <= self.prev_id || self.count == MAX_GROUP_SAMPLES) {
+            // Reopen: copy the open group's label bytes to a new group.
+            let labels_len = self.count_pos - start;
+            let new_start = self.out.len;
+            if new_start + labels_len + 1 > self.out.limit {
+                return Err(Error::EncodeBufferFull);
+            }
+            self.out.buf.copy_within(start..start + labels_len, new_start);
+            self.out.len += labels_len;
+            self.count_pos = self.out.len;
+            self.out.put_bytes(&[0])?;
+            self.group_start = Some(new_start);
+            self.count = 0;
+            self.prev_id = 0;
+        }
+        let delta = u64::from(metric - self.prev_id);
+        let res = match value {
+            Value::Unsigned(v) => self
+                .out
+                .put(&(delta << 2 | KIND_UNSIGNED))
+                .and_then(|_| self.out.put(&v)),
+            Value::Signed(v) => self
+                .out
+                .put(&(delta << 2 | KIND_SIGNED))
+                .and_then(|_| self.out.put(&v)),
+            Value::F32(v) => self
+                .out
+                .put(&(delta << 2 | KIND_F32))
+                .and_then(|_| self.out.put_bytes(&v.to_le_bytes())),
+            Value::F64(v) => self
+                .out
+                .put(&(delta << 2 | KIND_F64))
+                .and_then(|_| self.out.put_bytes(&v.to_le_bytes())),
+        };
+        if let Err(e) = res {
+            (self.out.len, self.count_pos, self.count, self.prev_id, self.group_start) = saved;
+            return Err(e);
+        }
+        self.count += 1;
+        self.prev_id = metric;
+        self.out.buf[self.count_pos] = self.count;
+        Ok(())
+    }
+
+    fn close_group(&mut self) {
+        if let Some(start) = self.group_start
+            && self.count == 0
+        {
+            self.out.len = start;
+            self.group_start = None;
+        }
+    }
+
+    /// Ends the frame and returns its length, not yet sealed (see [`seal`]).
+    pub fn finish(mut self) -> usize {
+        self.close_group();
+        self.out.len
+    }
+}
+
+/// Finishes a frame written by [`FrameWriter`]: sets the part count and, when the header
+/// named a key id, appends the MAC made with `key`. Returns the datagram length.
+///
+/// The part count is only known once a cycle's last frame is written, so every part of
+/// the cycle is sealed at the end.
+pub fn seal(buf: &mut [u8], len: usize, parts: u8, key: Option<&Key>) -> Result<usize, Error> {
+    let pre = Preamble::parse(buf.get(..len).ok_or(Error::EncodeBufferFull)?)?;
+    if parts == 0 || pre.part >= parts {
+        return Err(Error::EncodeBadPart);
+    }
+    buf[PART_COUNT_OFFSET] = parts;
+    match (pre.has_mac(), key) {
+        (true, Some(key)) if key.id() == pre.key_id => {
+            let end = len + MAC_LEN;
+            if end > buf.len() || end > MAX_DATAGRAM {
+                return Err(Error::EncodeBufferFull);
+            }
+            let tag = key.compute(&buf[..len]);
+            buf[len..end].copy_from_slice(&tag);
+            Ok(end)
+        }
+        (false, None) => Ok(len),
+        _ => Err(Error::EncodeKeyMismatch),
+    }
+}
+
+/// A decoded data frame: a checked view over the datagram's bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataFrame<'a> {
+    /// Header fields.
+    pub header: DataHeader<'a>,
+    /// Minor version of the writer.
+    pub minor: u8,
+    datagram: &'a [u8],
+    body: &'a [u8],
+    known: u16,
+    unknown: u16,
+}
+
+impl<'a> DataFrame<'a> {
+    /// Parses and validates a whole data frame (not the MAC: see [`verify`](Self::verify)).
+    pub fn parse(datagram: &'a [u8]) -> Result<DataFrame<'a>, Error> {
+        if datagram.len() > MAX_DATAGRAM {
+            return Err(Error::DecodeTooLong);
+        }
+        let pre = Preamble::parse(datagram)?;
+        if pre.kind != Kind::Data {
+            return Err(Error::DecodeUnknownKind(pre.kind.into()));
+        }
+        if pre.parts == 0 || pre.part >= pre.parts {
+            return Err(Error::DecodeBadPart);
+        }
+        let end = if pre.has_mac() {
+            datagram
+                .len()
+                .checked_sub(MAC_LEN)
+                .filter(|&e| e >= PREAMBLE_LEN)
+                .ok_or(Error::DecodeTooShort)?
+        } else {
+            datagram.len()
+        };
+        let mut rest = datagram.get(PREAMBLE_LEN..end).ok_or(Error::DecodeTooShort)?;
+        let h: HeaderFields<'a> = wire::take(&mut rest)?;
+        if h.node.is_empty() || h.node.len() > MAX_NODE_NAME {
+            return Err(Error::DecodeBadNodeName);
+        }
+        let body = rest;
+        let (known, unknown) = validate_body(body)?;
+        Ok(DataFrame {
+            header: DataHeader {
+                node: h.node,
+                boot_id: pre.boot_id,
+                seq: h.seq,
+                resend_floor: h.resend_floor,
+                timestamp_ms: h.timestamp_ms,
+                interval_ms: h.interval_ms,
+                user_hz: h.user_hz,
+                part: pre.part,
+                parts: pre.parts,
+                key_id: pre.has_mac().then_some(pre.key_id),
+            },
+            minor: pre.minor,
+            datagram,
+            body,
+            known,
+            unknown,
+        })
+    }
+
+    /// Checks the frame's MAC with `key`.
+    pub fn verify(&self, key: &Key) -> Result<(), Error> {
+        match self.header.key_id {
+            Some(id) => crate::auth::verify_datagram(self.datagram, id, key),
+            None => Err(Error::DecodeMissingMac),
+        }
+    }
+
+    /// Number of samples whose metric id this build knows.
+    pub fn known_samples(&self) -> u16 {
+        self.known
+    }
+
+    /// Number of samples skipped because their metric id is newer than this build.
+    pub fn unknown_samples(&self) -> u16 {
+        self.unknown
+    }
+
+    /// The known samples, in frame order.
+    pub fn samples(&self) -> Samples<'a> {
+        Samples { rest: self.body, labels: heapless::Vec::new(), left: 0, prev_id: 0 }
+    }
+}
+
+/// One decoded sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample<'a> {
+    /// The catalog row of the metric.
+    pub metric: &'static Metric,
+    /// Instance label values, in the order of `metric.labels`.
+    pub labels: heapless::Vec<&'a str, MAX_LABELS>,
+    /// The raw value.
+    pub value: Value,
+}
+
+/// Iterator over the known samples of a [`DataFrame`].
+pub struct Samples<'a> {
+    rest: &'a [u8],
+    labels: heapless::Vec<&'a str, MAX_LABELS>,
+    left: u8,
+    prev_id: u16,
+}
+
+impl<'a> Iterator for Samples<'a> {
+    type Item = Sample<'a>;
+
+    fn next(&mut self) -> Option<Sample<'a>> {
+        loop {
+            if self.left == 0 {
+                if self.rest.is_empty() {
+                    return None;
+                }
+                let (labels, count) = take_group_header(&mut self.rest).ok()?;
+                self.labels = labels;
+                self.left = count;
+                self.prev_id = 0;
+            }
+            let (id, value) = take_sample(&mut self.rest, self.prev_id).ok()?;
+            self.left -= 1;
+            self.prev_id = id;
+            if let Some(metric) = catalog::lookup(id) {
+                return Some(Sample { metric, labels: self.labels.clone(), value });
+            }
+        }
+    }
+}
+
+fn take_group_header<'a>(
+    rest: &mut &'a [u8],
+) -> Result<(heapless::Vec<&'a str, MAX_LABELS>, u8), Error> {
+    let n: u32 = wire::take(rest)?;
+    if n as usize > MAX_LABELS {
+        return Err(Error::DecodeBadGroup);
+    }
+    let mut labels = heapless::Vec::new();
+    for _ in 0..n {
+        let l: &str = wire::take(rest)?;
+        if l.len() > MAX_LABEL_LEN {
+            return Err(Error::DecodeBadGroup);
+        }
+        labels.push(l).map_err(|_| Error::DecodeBadGroup)?;
+    }
+    let count: u8 = wire::take_bytes(rest, 1)?[0];
+    if count == 0 || count > MAX_GROUP_SAMPLES {
+        return Err(Error::DecodeBadGroup);
+    }
+    Ok((labels, count))
+}
+
+fn take_sample(rest: &mut &[u8], prev_id: u16) -> Result<(u16, Value), Error> {
+    let key: u64 = wire::take(rest)?;
+    let id = u16::try_from(key >> 2)
+        .ok()
+        .and_then(|d| prev_id.checked_add(d))
+        .ok_or(Error::DecodeBadVarint)?;
+    let value = match key & 3 {
+        KIND_UNSIGNED => Value::Unsigned(wire::take(rest)?),
+        KIND_SIGNED => Value::Signed(wire::take(rest)?),
+        KIND_F32 => {
+            let b = wire::take_bytes(rest, 4)?;
+            Value::F32(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        }
+        _ => {
+            let b = wire::take_bytes(rest, 8)?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            Value::F64(f64::from_le_bytes(a))
+        }
+    };
+    Ok((id, value))
+}
+
+/// Walks the body once; returns (known, unknown) sample counts.
+fn validate_body(mut rest: &[u8]) -> Result<(u16, u16), Error> {
+    let (mut known, mut unknown) = (0u16, 0u16);
+    while !rest.is_empty() {
+        let (_, count) = take_group_header(&mut rest)?;
+        let mut prev = 0;
+        for _ in 0..count {
+            let (id, _) = take_sample(&mut rest, prev)?;
+            prev = id;
+            if catalog::lookup(id).is_some() {
+                known = known.saturating_add(1);
+            } else {
+                unknown = unknown.saturating_add(1);
+            }
+        }
+    }
+    Ok((known, unknown))
+}

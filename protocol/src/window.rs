@@ -1,0 +1,171 @@
+//! The receiver's sequence window: de-duplication, replay rejection and what to ack.
+//!
+//! A [`SeqWindow`] remembers, for one (node, boot id), which sequence numbers in
+//! `base..base + WINDOW` arrived. Everything below `base` is done: stored, or given up
+//! because it fell out of the window or below the sender's resend floor. It costs
+//! 512 bytes and never allocates.
+
+use crate::ack::{Gap, MAX_GAPS};
+
+/// How many sequence numbers the window tracks above its base.
+pub const WINDOW: u64 = 4096;
+const WORDS: usize = (WINDOW / 64) as usize;
+
+/// What [`SeqWindow::accept`] decided about a sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// First time seen: store it.
+    New,
+    /// Already seen in the window: a resend that crossed an ack, or a replay.
+    Duplicate,
+    /// Below the window's base: long done (stored or given up). A replay when keyed.
+    Old,
+}
+
+/// Seen-set of sequence numbers for one boot of one node.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SeqWindow {
+    base: u64,
+    /// Highest seen + 1 (0 when nothing seen).
+    top: u64,
+    bits: [u64; WORDS],
+}
+
+impl Default for SeqWindow {
+    fn default() -> Self {
+        SeqWindow::new()
+    }
+}
+
+impl SeqWindow {
+    /// An empty window expecting sequence number 0 first.
+    pub const fn new() -> SeqWindow {
+        SeqWindow { base: 0, top: 0, bits: [0; WORDS] }
+    }
+
+    /// Everything below this is done.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Highest sequence number seen, if any.
+    pub fn highest(&self) -> Option<u64> {
+        self.top.checked_sub(1)
+    }
+
+    fn bit(&self, seq: u64) -> bool {
+        let i = (seq % WINDOW) as usize;
+        self.bits[i / 64] >> (i % 64) & 1 == 1
+    }
+
+    fn set(&mut self, seq: u64, on: bool) {
+        let i = (seq % WINDOW) as usize;
+        if on {
+            self.bits[i / 64] |= 1 << (i % 64);
+        } else {
+            self.bits[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// Moves the base up to `new_base`; returns how many unseen numbers were given up.
+    fn advance_to(&mut self, new_base: u64) -> u64 {
+        if new_base <= self.base {
+            return 0;
+        }
+        let mut missing = 0;
+        if new_base - self.base >= WINDOW {
+            let seen: u64 = self.bits.iter().map(|w| u64::from(w.count_ones())).sum();
+            missing = (new_base - self.base) - seen;
+            self.bits = [0; WORDS];
+        } else {
+            for s in self.base..new_base {
+                if self.bit(s) {
+                    self.set(s, false);
+                } else {
+                    missing += 1;
+                }
+            }
+        }
+        self.base = new_base;
+        self.top = self.top.max(new_base);
+        missing
+    }
+
+    /// Moves the base past the numbers that arrived in a row.
+    fn settle(&mut self) {
+        while self.base < self.top && self.bit(self.base) {
+            self.set(self.base, false);
+            self.base += 1;
+        }
+    }
+
+    /// Records `seq`. Returns the decision and how many numbers were given up because
+    /// the window had to slide (they count as missing).
+    ///
+    /// ```
+    /// use pimon_protocol::{SeqWindow, Accept};
+    /// let mut w = SeqWindow::new();
+    /// assert_eq!(w.accept(0), (Accept::New, 0));
+    /// assert_eq!(w.accept(2), (Accept::New, 0));
+    /// assert_eq!(w.accept(2), (Accept::Duplicate, 0));
+    /// assert_eq!(w.base(), 1); // 1 is still missing
+    /// assert_eq!(w.accept(0), (Accept::Old, 0));
+    /// ```
+    pub fn accept(&mut self, seq: u64) -> (Accept, u64) {
+        if seq < self.base {
+            return (Accept::Old, 0);
+        }
+        let mut missing = 0;
+        if seq - self.base >= WINDOW {
+            missing = self.advance_to(seq - WINDOW + 1);
+        }
+        if self.bit(seq) {
+            return (Accept::Duplicate, missing);
+        }
+        self.set(seq, true);
+        self.top = self.top.max(seq.saturating_add(1));
+        self.settle();
+        (Accept::New, missing)
+    }
+
+    /// The sender no longer holds anything below `floor`: stop waiting for it. Returns
+    /// how many unseen numbers were given up.
+    pub fn raise_floor(&mut self, floor: u64) -> u64 {
+        let missing = self.advance_to(floor);
+        self.settle();
+        missing
+    }
+
+    /// The ack for the current state: (acked_below, seen_below, gaps). When there are
+    /// more gaps than fit, `seen_below` is lowered to the first gap left out, so the ack
+    /// stays exact.
+    ///
+    /// ```
+    /// use pimon_protocol::{Gap, SeqWindow};
+    /// let mut w = SeqWindow::new();
+    /// for s in [0, 1, 4, 7] { w.accept(s); }
+    /// let (acked_below, seen_below, gaps) = w.ack();
+    /// assert_eq!((acked_below, seen_below), (2, 8));
+    /// assert_eq!(&gaps[..], &[Gap { start: 2, len: 2 }, Gap { start: 5, len: 2 }]);
+    /// ```
+    pub fn ack(&self) -> (u64, u64, heapless::Vec<Gap, MAX_GAPS>) {
+        let mut gaps = heapless::Vec::new();
+        let mut seen_below = self.top.max(self.base);
+        let mut s = self.base;
+        while s < self.top {
+            if self.bit(s) {
+                s += 1;
+                continue;
+            }
+            let start = s;
+            while s < self.top && !self.bit(s) {
+                s += 1;
+            }
+            if gaps.push(Gap { start, len: s - start }).is_err() {
+                seen_below = start;
+                break;
+            }
+        }
+        (self.base, seen_below, gaps)
+    }
+}

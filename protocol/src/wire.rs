@@ -1,0 +1,197 @@
+//! Low-level pieces shared by every message: the 16-byte preamble and a bounded writer.
+//!
+//! ```text
+//! offset  size  field
+//! 0       2     magic "PM" (0x50 0x4D)
+//! 2       1     version: major << 4 | minor (1.0 = 0x10)
+//! 3       1     kind (0x01 data, 0x02 ack)
+//! 4       1     flags (bit 0: MAC present)
+//! 5       1     key id (0 when no MAC)
+//! 6       1     part index (data; 0 in acks)
+//! 7       1     part count (data; 0 in acks)
+//! 8       8     boot id, u64 little-endian
+//! ```
+//! All later fields are postcard-encoded (LEB128 varints, zigzag for signed, strings as
+//! varint length + UTF-8 bytes). Nothing here panics on any input.
+
+use crate::Error;
+use serde::{Deserialize, Serialize};
+
+/// The two magic bytes that start every pimon datagram: `PM`.
+pub const MAGIC: [u8; 2] = *b"PM";
+/// Major protocol version this build speaks.
+pub const VERSION_MAJOR: u8 = 1;
+/// Minor protocol version this build writes.
+pub const VERSION_MINOR: u8 = 0;
+/// Length of the fixed preamble.
+pub const PREAMBLE_LEN: usize = 16;
+/// Byte offset of the part count in the preamble (patched by [`crate::seal`]).
+pub(crate) const PART_COUNT_OFFSET: usize = 7;
+
+/// Message kind (byte 3 of the preamble). Unknown kinds are kept, not rejected, so a
+/// reader can say what it got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Collector → aggregator: samples.
+    Data,
+    /// Aggregator → collector: what is stored and what is missing.
+    Ack,
+    /// A kind this build does not know.
+    Unknown(u8),
+}
+
+impl From<u8> for Kind {
+    fn from(raw: u8) -> Self {
+        match raw {
+            0x01 => Kind::Data,
+            0x02 => Kind::Ack,
+            other => Kind::Unknown(other),
+        }
+    }
+}
+
+impl From<Kind> for u8 {
+    fn from(kind: Kind) -> u8 {
+        match kind {
+            Kind::Data => 0x01,
+            Kind::Ack => 0x02,
+            Kind::Unknown(raw) => raw,
+        }
+    }
+}
+
+/// Flag bit 0: the datagram ends with a 16-byte MAC.
+pub const FLAG_MAC: u8 = 0x01;
+/// Flag bit 1: reserved for encryption; a 1.x reader that sees it rejects the datagram.
+pub const FLAG_ENCRYPTED: u8 = 0x02;
+/// Flag bits a 1.0 reader must understand; any other set bit is ignored.
+const FLAGS_MUST_UNDERSTAND: u8 = FLAG_ENCRYPTED;
+
+/// The parsed preamble of any datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preamble {
+    /// Minor version of the writer (major is always [`VERSION_MAJOR`] once parsed).
+    pub minor: u8,
+    /// Message kind.
+    pub kind: Kind,
+    /// Flag byte as sent.
+    pub flags: u8,
+    /// Key id of the MAC (0 without MAC).
+    pub key_id: u8,
+    /// Part index (data frames).
+    pub part: u8,
+    /// Part count (data frames).
+    pub parts: u8,
+    /// Random id chosen by the collector at every start.
+    pub boot_id: u64,
+}
+
+impl Preamble {
+    /// Parses and checks the preamble of `bytes` (magic, major version, flags).
+    pub fn parse(bytes: &[u8]) -> Result<Preamble, Error> {
+        let p: &[u8; PREAMBLE_LEN] = bytes
+            .get(..PREAMBLE_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(if bytes.len() >= 2 && bytes[..2] != MAGIC {
+                Error::DecodeBadMagic
+            } else {
+                Error::DecodeTooShort
+            })?;
+        if p[0..2] != MAGIC {
+            return Err(Error::DecodeBadMagic);
+        }
+        if p[2] >> 4 != VERSION_MAJOR {
+            return Err(Error::DecodeUnsupportedVersion(p[2]));
+        }
+        if p[4] & FLAGS_MUST_UNDERSTAND != 0 {
+            return Err(Error::DecodeUnsupportedFlags(p[4]));
+        }
+        let mut boot = [0u8; 8];
+        boot.copy_from_slice(&p[8..16]);
+        Ok(Preamble {
+            minor: p[2] & 0x0f,
+            kind: Kind::from(p[3]),
+            flags: p[4],
+            key_id: p[5],
+            part: p[6],
+            parts: p[7],
+            boot_id: u64::from_le_bytes(boot),
+        })
+    }
+
+    /// True when the datagram carries a MAC.
+    pub fn has_mac(&self) -> bool {
+        self.flags & FLAG_MAC != 0
+    }
+
+    /// Writes the preamble (version 1.0) into the first 16 bytes of `out`.
+    pub(crate) fn emit(&self, out: &mut [u8]) -> Result<(), Error> {
+        let p = out.get_mut(..PREAMBLE_LEN).ok_or(Error::EncodeBufferFull)?;
+        p[0..2].copy_from_slice(&MAGIC);
+        p[2] = (VERSION_MAJOR << 4) | VERSION_MINOR;
+        p[3] = self.kind.into();
+        p[4] = self.flags;
+        p[5] = self.key_id;
+        p[6] = self.part;
+        p[7] = self.parts;
+        p[8..16].copy_from_slice(&self.boot_id.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// A writer that appends postcard-encoded values to a caller's buffer, never past `limit`.
+pub(crate) struct Out<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) len: usize,
+    pub(crate) limit: usize,
+}
+
+impl<'b> Out<'b> {
+    pub(crate) fn new(buf: &'b mut [u8], start: usize, limit: usize) -> Self {
+        let limit = limit.min(buf.len());
+        Out { buf, len: start, limit }
+    }
+
+    /// Appends one postcard-encoded value; on `EncodeBufferFull` nothing is written.
+    pub(crate) fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let room = self
+            .buf
+            .get_mut(self.len..self.limit)
+            .ok_or(Error::EncodeBufferFull)?;
+        let used = postcard::to_slice(value, room)
+            .map_err(|_| Error::EncodeBufferFull)?
+            .len();
+        self.len += used;
+        Ok(())
+    }
+
+    pub(crate) fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let end = self.len.checked_add(bytes.len()).ok_or(Error::EncodeBufferFull)?;
+        if end > self.limit {
+            return Err(Error::EncodeBufferFull);
+        }
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(Error::EncodeBufferFull)?
+            .copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Takes one postcard-encoded value off the front of `input`.
+pub(crate) fn take<'a, T: Deserialize<'a>>(input: &mut &'a [u8]) -> Result<T, Error> {
+    let (value, rest) = postcard::take_from_bytes(input).map_err(crate::error::from_postcard)?;
+    *input = rest;
+    Ok(value)
+}
+
+/// Takes `n` raw bytes off the front of `input`.
+pub(crate) fn take_bytes<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], Error> {
+    if input.len() < n {
+        return Err(Error::DecodeTooShort);
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Ok(head)
+}

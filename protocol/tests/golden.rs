@@ -1,0 +1,218 @@
+//! Golden byte vectors: the exact bytes of every message kind (issue #2).
+//!
+//! If one of these fails, the wire format changed: that is a protocol version bump
+//! (docs/PROTOCOL.md, "Versioning"), not a test to update.
+
+use pimon_protocol::{
+    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, Message, Value,
+    decode, seal,
+};
+
+fn header(key_id: Option<u8>) -> DataHeader<'static> {
+    DataHeader {
+        node: "pi4",
+        boot_id: 0x0123_4567_89ab_cdef,
+        seq: 300,
+        resend_floor: 290,
+        timestamp_ms: 1_700_000_000_000,
+        interval_ms: 10_000,
+        user_hz: 100,
+        part: 0,
+        parts: 1,
+        key_id,
+    }
+}
+
+/// One frame with an unlabelled group and a labelled one, every value kind.
+fn sample_frame(key: Option<&Key>) -> Vec<u8> {
+    let mut buf = [0u8; 1232];
+    let mut w = FrameWriter::new(&mut buf, &header(key.map(Key::id))).unwrap();
+    w.begin_group(&EncodedLabels::encode(&[]).unwrap()).unwrap();
+    w.push(1, Value::Unsigned(5)).unwrap();
+    w.push(2, Value::Signed(-3)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["cpu-thermal", "0"]).unwrap())
+        .unwrap();
+    w.push(3, Value::F32(1.5)).unwrap();
+    w.push(10, Value::F64(-0.25)).unwrap();
+    let len = w.finish();
+    let len = seal(&mut buf, len, 1, key).unwrap();
+    buf[..len].to_vec()
+}
+
+const PREAMBLE_UNKEYED: [u8; 16] = [
+    b'P', b'M', 0x10, 0x01, 0x00, 0x00, 0x00, 0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23,
+    0x01,
+];
+
+const HEADER: [u8; 17] = [
+    3, b'p', b'i', b'4', // node
+    0xac, 0x02, // seq 300
+    0xa2, 0x02, // resend floor 290
+    0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // timestamp 1_700_000_000_000 ms
+    0x90, 0x4e, // interval 10_000 ms
+    100,  // USER_HZ
+];
+
+const BODY: [u8; 36] = [
+    0, 2, // group: no labels, 2 samples
+    0x04, 5, // id 1 (delta 1 << 2 | unsigned), 5
+    0x05, 5, // id 2 (delta 1 << 2 | signed), zigzag(-3) = 5
+    2, 11, b'c', b'p', b'u', b'-', b't', b'h', b'e', b'r', b'm', b'a', b'l', 1, b'0', 2, // group
+    0x0e, 0x00, 0x00, 0xc0, 0x3f, // id 3 (3 << 2 | f32), 1.5
+    0x1f, 0, 0, 0, 0, 0, 0, 0xd0, 0xbf, // id 10 (delta 7 << 2 | f64), -0.25
+];
+
+#[test]
+fn data_frame_unkeyed_exact_bytes() {
+    let bytes = sample_frame(None);
+    let mut want = PREAMBLE_UNKEYED.to_vec();
+    want.extend_from_slice(&HEADER);
+    want.extend_from_slice(&BODY);
+    assert_eq!(bytes, want);
+}
+
+#[test]
+fn data_frame_keyed_exact_bytes_and_mac() {
+    let key = Key::new(3, b"0123456789abcdef0123456789abcdef").unwrap();
+    let bytes = sample_frame(Some(&key));
+    let mut want = PREAMBLE_UNKEYED.to_vec();
+    want[4] = 0x01; // flags: MAC
+    want[5] = 3; // key id
+    want.extend_from_slice(&HEADER);
+    want.extend_from_slice(&BODY);
+    assert_eq!(&bytes[..want.len()], &want[..]);
+    assert_eq!(bytes.len(), want.len() + 16);
+    // The MAC is keyed BLAKE2s-128 over everything before it.
+    assert_eq!(&bytes[want.len()..], &key.compute(&want));
+    assert_eq!(
+        &bytes[want.len()..],
+        &[
+            0x91, 0xf5, 0x92, 0x80, 0xee, 0x61, 0x28, 0x22, 0x1f, 0xf7, 0x21, 0xe9, 0xd3, 0x6a,
+            0x4b, 0xe3
+        ],
+        "MAC bytes (computed independently with Python's hashlib.blake2s(key=…, digest_size=16))"
+    );
+    let Message::Data(frame) = decode(&bytes).unwrap() else { panic!("not data") };
+    frame.verify(&key).unwrap();
+    let other = Key::new(3, b"another key").unwrap();
+    assert_eq!(frame.verify(&other), Err(Error::DecodeBadMac));
+    let rotated = Key::new(4, b"0123456789abcdef0123456789abcdef").unwrap();
+    assert_eq!(frame.verify(&rotated), Err(Error::DecodeWrongKeyId(3)));
+}
+
+#[test]
+fn data_frame_decodes_header_and_counts_samples() {
+    let bytes = sample_frame(None);
+    let frame = DataFrame::parse(&bytes).unwrap();
+    assert_eq!(frame.header, header(None));
+    assert_eq!(frame.known_samples() + frame.unknown_samples(), 4);
+    assert_eq!(frame.verify(&Key::new(1, b"k").unwrap()), Err(Error::DecodeMissingMac));
+}
+
+#[test]
+fn ack_exact_bytes() {
+    let mut gaps = heapless::Vec::new();
+    gaps.push(Gap { start: 295, len: 2 }).unwrap();
+    gaps.push(Gap { start: 299, len: 1 }).unwrap();
+    let ack = Ack {
+        node: "pi4",
+        boot_id: 0x0123_4567_89ab_cdef,
+        acked_below: 295,
+        seen_below: 301,
+        gaps,
+        key_id: None,
+    };
+    let mut buf = [0u8; 128];
+    let n = ack.emit(&mut buf, None).unwrap();
+    assert_eq!(
+        &buf[..n],
+        &[
+            b'P', b'M', 0x10, 0x02, 0x00, 0x00, 0x00, 0x00, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45,
+            0x23, 0x01, // preamble
+            3, b'p', b'i', b'4', // node
+            0xa7, 0x02, // acked below 295
+            0xad, 0x02, // seen below 301
+            2, 0xa7, 0x02, 2, 0xab, 0x02, 1, // gaps
+        ][..]
+    );
+    let parsed = Ack::parse(&buf[..n]).unwrap();
+    assert_eq!(parsed, ack);
+    assert!(parsed.is_stored(294));
+    assert!(!parsed.is_stored(295));
+    assert!(!parsed.is_stored(296));
+    assert!(parsed.is_stored(297));
+    assert!(!parsed.is_stored(299));
+    assert!(parsed.is_stored(300));
+    assert!(!parsed.is_stored(301));
+
+    let key = Key::new(9, b"secret").unwrap();
+    let n = ack.emit(&mut buf, Some(&key)).unwrap();
+    assert_eq!(buf[4], 0x01);
+    assert_eq!(buf[5], 9);
+    let parsed = Ack::parse(&buf[..n]).unwrap();
+    parsed.verify(&buf[..n], &key).unwrap();
+    buf[20] ^= 1;
+    let tampered = Ack::parse(&buf[..n]).unwrap();
+    assert_eq!(tampered.verify(&buf[..n], &key), Err(Error::DecodeBadMac));
+}
+
+#[test]
+fn errors_name_what_is_wrong() {
+    let good = sample_frame(None);
+    assert_eq!(decode(&[]), Err(Error::DecodeTooShort));
+    assert_eq!(decode(b"PM"), Err(Error::DecodeTooShort));
+    assert_eq!(decode(b"XXXXXXXXXXXXXXXXXXXX"), Err(Error::DecodeBadMagic));
+    let mut v2 = good.clone();
+    v2[2] = 0x20;
+    assert_eq!(decode(&v2), Err(Error::DecodeUnsupportedVersion(0x20)));
+    assert_eq!(
+        Error::DecodeUnsupportedVersion(0x20).to_string(),
+        "unsupported protocol version 2.0 (this build speaks 1.x)"
+    );
+    let mut kind = good.clone();
+    kind[3] = 0x7f;
+    assert_eq!(decode(&kind), Err(Error::DecodeUnknownKind(0x7f)));
+    let mut enc = good.clone();
+    enc[4] = 0x02;
+    assert_eq!(decode(&enc), Err(Error::DecodeUnsupportedFlags(0x02)));
+    let mut part = good.clone();
+    part[6] = 1;
+    assert_eq!(decode(&part), Err(Error::DecodeBadPart));
+    assert_eq!(decode(&good[..good.len() - 1]), Err(Error::DecodeTooShort));
+    let mut varint = good.clone();
+    varint.truncate(16 + HEADER.len());
+    varint.extend_from_slice(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    assert_eq!(decode(&varint), Err(Error::DecodeBadVarint));
+    let mut long = good.clone();
+    long.resize(1233, 0);
+    assert_eq!(decode(&long), Err(Error::DecodeTooLong));
+    let mut trailing = [0u8; 128];
+    let ack = Ack {
+        node: "n",
+        boot_id: 1,
+        acked_below: 0,
+        seen_below: 0,
+        gaps: heapless::Vec::new(),
+        key_id: None,
+    };
+    let n = ack.emit(&mut trailing, None).unwrap();
+    assert_eq!(decode(&trailing[..n + 1]), Err(Error::DecodeTrailingBytes));
+}
+
+#[test]
+fn newer_minor_version_with_unknown_metrics_decodes_and_counts_them() {
+    // A 1.3 writer with metric ids this build does not know (16000, 16001).
+    let mut buf = [0u8; 1232];
+    let mut w = FrameWriter::new(&mut buf, &header(None)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["x"]).unwrap()).unwrap();
+    w.push(16000, Value::Unsigned(1)).unwrap();
+    w.push(16001, Value::F64(2.0)).unwrap();
+    let len = w.finish();
+    let len = seal(&mut buf, len, 1, None).unwrap();
+    buf[2] = 0x13;
+    let frame = DataFrame::parse(&buf[..len]).unwrap();
+    assert_eq!(frame.minor, 3);
+    assert_eq!(frame.unknown_samples(), 2);
+    assert_eq!(frame.known_samples(), 0);
+    assert_eq!(frame.samples().count(), 0);
+}

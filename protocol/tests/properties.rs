@@ -1,0 +1,221 @@
+//! Property tests: any valid frame round-trips; any bytes decode without panicking;
+//! the sequence window acks exactly what arrived (issue #2).
+
+use pimon_protocol::{
+    Ack, Accept, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, SeqWindow,
+    Value, catalog, decode, seal,
+};
+use proptest::prelude::*;
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<u64>().prop_map(Value::Unsigned),
+        any::<i64>().prop_map(Value::Signed),
+        any::<f32>()
+            .prop_filter("NaN never equals itself", |v| !v.is_nan())
+            .prop_map(Value::F32),
+        any::<f64>()
+            .prop_filter("NaN never equals itself", |v| !v.is_nan())
+            .prop_map(Value::F64),
+    ]
+}
+
+/// Known catalog ids only, so every sample comes back from `samples()`.
+fn known_id() -> impl Strategy<Value = u16> {
+    (0..catalog::CATALOG.len()).prop_map(|i| catalog::CATALOG[i].id)
+}
+
+type Group = (Vec<String>, Vec<(u16, Value)>);
+
+fn group() -> impl Strategy<Value = Group> {
+    (
+        prop::collection::vec("[a-z0-9/_ .-]{0,20}", 0..=3),
+        prop::collection::vec((known_id(), value()), 1..20),
+    )
+}
+
+fn write_all(
+    header: &DataHeader<'_>,
+    groups: &[Group],
+    key: Option<&Key>,
+) -> Vec<Vec<u8>> {
+    // Splits into as many frames as needed, like the collector does.
+    let mut frames = Vec::new();
+    let mut buf = [0u8; 1232];
+    let mut part = 0u8;
+    let mut h = *header;
+    h.part = part;
+    let mut w = FrameWriter::new(&mut buf, &h).unwrap();
+    let mut pending: Vec<(usize, [u8; 1232])> = Vec::new();
+    for (labels, samples) in groups {
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let enc = EncodedLabels::encode(&refs).unwrap();
+        if w.begin_group(&enc) == Err(Error::EncodeBufferFull) {
+            let len = w.finish();
+            pending.push((len, buf));
+            part += 1;
+            h.part = part;
+            w = FrameWriter::new(&mut buf, &h).unwrap();
+            w.begin_group(&enc).unwrap();
+        }
+        for &(id, v) in samples {
+            if w.push(id, v) == Err(Error::EncodeBufferFull) {
+                let len = w.finish();
+                pending.push((len, buf));
+                part += 1;
+                h.part = part;
+                w = FrameWriter::new(&mut buf, &h).unwrap();
+                w.begin_group(&enc).unwrap();
+                w.push(id, v).unwrap();
+            }
+        }
+    }
+    let len = w.finish();
+    pending.push((len, buf));
+    let parts = pending.len() as u8;
+    for (len, mut b) in pending {
+        let n = seal(&mut b, len, parts, key).unwrap();
+        frames.push(b[..n].to_vec());
+    }
+    frames
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_valid_frame_round_trips(
+        node in "[a-zA-Z0-9-]{1,32}",
+        boot_id in any::<u64>(),
+        seq in any::<u64>(),
+        ts in any::<u64>(),
+        interval in any::<u32>(),
+        user_hz in any::<u16>(),
+        groups in prop::collection::vec(group(), 0..40),
+        keyed in any::<bool>(),
+    ) {
+        let key = Key::new(5, b"property key").unwrap();
+        let key = keyed.then_some(&key);
+        let header = DataHeader {
+            node: &node, boot_id, seq, resend_floor: seq / 2, timestamp_ms: ts,
+            interval_ms: interval, user_hz, part: 0, parts: 1, key_id: key.map(Key::id),
+        };
+        let frames = write_all(&header, &groups, key);
+        let mut got: Vec<(Vec<String>, u16, Value)> = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            prop_assert!(f.len() <= 1232);
+            let frame = DataFrame::parse(f).unwrap();
+            prop_assert_eq!(frame.header.node, node.as_str());
+            prop_assert_eq!(frame.header.part as usize, i);
+            prop_assert_eq!(frame.header.parts as usize, frames.len());
+            prop_assert_eq!(frame.unknown_samples(), 0);
+            if let Some(k) = key { frame.verify(k).unwrap(); }
+            for s in frame.samples() {
+                got.push((s.labels.iter().map(|l| l.to_string()).collect(), s.metric.id, s.value));
+            }
+        }
+        let want: Vec<(Vec<String>, u16, Value)> = groups
+            .iter()
+            .flat_map(|(l, ss)| ss.iter().map(move |&(id, v)| (l.clone(), id, v)))
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn any_bytes_decode_without_panic(bytes in prop::collection::vec(any::<u8>(), 0..1400)) {
+        if let Ok(pimon_protocol::Message::Data(f)) = decode(&bytes) {
+            let _ = f.samples().count();
+        }
+    }
+
+    #[test]
+    fn mutated_frames_decode_without_panic(
+        groups in prop::collection::vec(group(), 1..5),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let header = DataHeader {
+            node: "n", boot_id: 1, seq: 1, resend_floor: 0, timestamp_ms: 1,
+            interval_ms: 1, user_hz: 100, part: 0, parts: 1, key_id: None,
+        };
+        let mut f = write_all(&header, &groups, None).remove(0);
+        for (i, b) in flips { let i = i.index(f.len()); f[i] ^= b; }
+        let n = cut.index(f.len() + 1);
+        if let Ok(pimon_protocol::Message::Data(d)) = decode(&f[..n]) {
+            let _ = d.samples().count();
+        }
+    }
+
+    #[test]
+    fn ack_round_trips(
+        acked_below in 0u64..1_000_000,
+        runs in prop::collection::vec((1u64..50, 1u64..50), 0..=16),
+        keyed in any::<bool>(),
+    ) {
+        let mut gaps = heapless::Vec::new();
+        let mut next = acked_below;
+        for (skip, len) in runs {
+            let start = next + skip;
+            gaps.push(Gap { start, len }).unwrap();
+            next = start + len;
+        }
+        let ack = Ack { node: "node", boot_id: 7, acked_below, seen_below: next + 1, gaps, key_id: None };
+        let key = Key::new(2, b"ack key").unwrap();
+        let mut buf = [0u8; 1232];
+        let n = ack.emit(&mut buf, keyed.then_some(&key)).unwrap();
+        let parsed = Ack::parse(&buf[..n]).unwrap();
+        prop_assert_eq!(&parsed.gaps, &ack.gaps);
+        prop_assert_eq!(parsed.acked_below, acked_below);
+        if keyed { parsed.verify(&buf[..n], &key).unwrap(); }
+    }
+
+    /// The window's ack says stored exactly for what arrived (or was given up below
+    /// the floor), whatever the arrival order.
+    #[test]
+    fn window_ack_matches_arrivals(arrivals in prop::collection::vec(0u64..300, 0..400)) {
+        let mut w = SeqWindow::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for s in arrivals {
+            let (verdict, missing) = w.accept(s);
+            prop_assert_eq!(missing, 0);
+            prop_assert_eq!(verdict == Accept::New, seen.insert(s));
+        }
+        let (acked_below, seen_below, gaps) = w.ack();
+        let ack = Ack { node: "n", boot_id: 0, acked_below, seen_below, gaps, key_id: None };
+        for s in 0..310 {
+            if s < seen_below || ack.gaps.len() < 16 {
+                prop_assert_eq!(ack.is_stored(s), seen.contains(&s), "seq {}", s);
+            }
+        }
+    }
+}
+
+#[test]
+fn window_slides_and_counts_what_it_gave_up() {
+    let mut w = SeqWindow::new();
+    assert_eq!(w.accept(0), (Accept::New, 0));
+    // 5000 is beyond the 4096 window: 1..=904 are given up (904 numbers).
+    assert_eq!(w.accept(5000), (Accept::New, 904));
+    assert_eq!(w.base(), 905);
+    assert_eq!(w.accept(3), (Accept::Old, 0));
+    // The sender says it holds nothing below 4990.
+    assert_eq!(w.raise_floor(4990), 4990 - 905);
+    let (acked_below, seen_below, gaps) = w.ack();
+    assert_eq!((acked_below, seen_below), (4990, 5001));
+    assert_eq!(&gaps[..], &[Gap { start: 4990, len: 10 }]);
+    // A huge jump gives up everything in between without looping over it.
+    assert_eq!(w.accept(u64::MAX - 1).0, Accept::New);
+}
+
+#[test]
+fn window_with_more_gaps_than_fit_lowers_seen_below() {
+    let mut w = SeqWindow::new();
+    for s in (0..100).step_by(2) {
+        w.accept(s);
+    }
+    let (acked_below, seen_below, gaps) = w.ack();
+    assert_eq!(acked_below, 1);
+    assert_eq!(gaps.len(), 16);
+    assert_eq!(gaps[15], Gap { start: 31, len: 1 });
+    assert_eq!(seen_below, 33);
+}
