@@ -1,0 +1,798 @@
+//! The rows of the catalog and their [`id`] constants, generated from one list so the
+//! two can never disagree.
+//!
+//! Sources of the names: node_exporter's collectors (`cpu`, `stat`, `meminfo`,
+//! `loadavg`, `netdev`, `diskstats`, `filesystem`, `pressure`, `thermal_zone`, `hwmon`,
+//! `cpufreq`) for Prometheus, and Telegraf's inputs (`cpu` with `collect_cpu_time`,
+//! `mem`, `system`, `kernel`, `processes`, `net`, `diskio`, `disk`, `temp`, `linux_cpu`,
+//! `kernel`'s `pressure`) for InfluxDB. Everything neither has is `pimon_`-prefixed.
+//!
+//! APPEND ONLY: new rows go at the end; never reorder, remove or reuse a row.
+
+use super::Conversion::{self, Identity, PerUserHz, Scale};
+use super::FieldKind::{self, Float, Integer};
+use super::MetricType::{self, Counter, Gauge};
+use super::{InfluxSchema, Metric, TagRule};
+
+/// Generates the private `Index` enum (which numbers the rows), the public [`id`]
+/// constants and `ROWS`, from one list of `NAME = row;`.
+macro_rules! catalog {
+    ($($name:ident = $row:expr;)*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[repr(u16)]
+        enum Index { $($name,)* }
+
+        /// The wire id of every catalog row, by name: `CATALOG[id::X as usize].id == id::X`.
+        ///
+        /// Names are systematic: source prefix (`CPU_`, `STAT_`, `LOAD`, `MEM_` + the
+        /// `/proc/meminfo` key, `NET_`, `DISK_`, `FS_`, `PRESSURE_`, `THERMAL_`, `HWMON_`,
+        /// `CPUFREQ_`, `RPI_`, `W1_`, `IIO_`, `I2C_`, `GPIO_`, `COLLECTOR_`) and the
+        /// quantity.
+        pub mod id {
+            $(
+                #[doc = concat!("Wire id of the catalog row `", stringify!($name), "`.")]
+                pub const $name: u16 = super::Index::$name as u16;
+            )*
+        }
+
+        pub(super) const ROWS: &[Metric] = &[$(Metric { id: id::$name, ..$row },)*];
+    };
+}
+
+/// A row without id (the macro sets it).
+#[allow(clippy::too_many_arguments)]
+const fn m(
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    labels: &'static [&'static str],
+    const_labels: &'static [(&'static str, &'static str)],
+    conversion: Conversion,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    Metric {
+        id: 0,
+        prom_name,
+        metric_type,
+        help,
+        unit,
+        labels,
+        const_labels,
+        conversion,
+        influx,
+    }
+}
+
+/// An InfluxDB schema.
+const fn ix(
+    measurement: &'static str,
+    field: &'static str,
+    tags: &'static [&'static str],
+    tag_rules: &'static [TagRule],
+    const_tags: &'static [(&'static str, &'static str)],
+    conversion: Conversion,
+    kind: FieldKind,
+) -> Option<InfluxSchema> {
+    Some(InfluxSchema {
+        measurement,
+        field,
+        tags,
+        const_tags,
+        tag_rules,
+        conversion,
+        kind,
+    })
+}
+
+/// An InfluxDB schema without tags.
+const fn ix0(
+    measurement: &'static str,
+    field: &'static str,
+    conversion: Conversion,
+    kind: FieldKind,
+) -> Option<InfluxSchema> {
+    ix(measurement, field, &[], &[], &[], conversion, kind)
+}
+
+// ---- /proc/stat per CPU, cpufreq --------------------------------------------------
+
+const CPU: &[&str] = &["cpu"];
+
+const fn cpu_seconds(mode: &'static [(&'static str, &'static str)], field: &'static str) -> Metric {
+    m(
+        Counter,
+        "node_cpu_seconds_total",
+        "Seconds the CPUs spent in each mode.",
+        "seconds",
+        CPU,
+        mode,
+        PerUserHz,
+        ix(
+            "cpu",
+            field,
+            CPU,
+            &[TagRule::Prefix("cpu")],
+            &[],
+            PerUserHz,
+            Float,
+        ),
+    )
+}
+
+const fn cpu_guest_seconds(
+    mode: &'static [(&'static str, &'static str)],
+    field: &'static str,
+) -> Metric {
+    m(
+        Counter,
+        "node_cpu_guest_seconds_total",
+        "Seconds the CPUs spent in guests (VMs) for each mode.",
+        "seconds",
+        CPU,
+        mode,
+        PerUserHz,
+        ix(
+            "cpu",
+            field,
+            CPU,
+            &[TagRule::Prefix("cpu")],
+            &[],
+            PerUserHz,
+            Float,
+        ),
+    )
+}
+
+/// cpufreq files are in kHz; node_exporter exports hertz, Telegraf's `linux_cpu` kHz.
+const fn cpufreq(prom_name: &'static str, help: &'static str, field: &'static str) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        "hertz",
+        CPU,
+        &[],
+        Scale(1000.0),
+        ix("linux_cpu", field, CPU, &[], &[], Identity, Integer),
+    )
+}
+
+// ---- /proc/meminfo ------------------------------------------------------------------
+
+/// A `/proc/meminfo` field in kB, exported in bytes.
+const fn mem_bytes(
+    prom_name: &'static str,
+    help: &'static str,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        "bytes",
+        &[],
+        &[],
+        Scale(1024.0),
+        influx,
+    )
+}
+
+/// A `/proc/meminfo` field without unit (the `HugePages_*` page counts).
+const fn mem_count(
+    prom_name: &'static str,
+    help: &'static str,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    m(Gauge, prom_name, help, "", &[], &[], Identity, influx)
+}
+
+/// A Telegraf `mem` field in bytes.
+const fn tg_mem(field: &'static str) -> Option<InfluxSchema> {
+    ix0("mem", field, Scale(1024.0), Integer)
+}
+
+/// A field of the `pimon_meminfo` measurement (meminfo keys Telegraf's `mem` lacks).
+const fn px_mem(field: &'static str) -> Option<InfluxSchema> {
+    ix0("pimon_meminfo", field, Scale(1024.0), Integer)
+}
+
+/// node_exporter's row for a meminfo key with a kB unit: `node_memory_<Key>_bytes`.
+macro_rules! mem {
+    ($key:literal, $influx:expr) => {
+        mem_bytes(
+            concat!("node_memory_", $key, "_bytes"),
+            concat!("Memory information field ", $key, "_bytes."),
+            $influx,
+        )
+    };
+}
+
+/// node_exporter's row for a meminfo key without unit: `node_memory_<Key>`.
+macro_rules! mem_pages {
+    ($key:literal, $influx:expr) => {
+        mem_count(
+            concat!("node_memory_", $key),
+            concat!("Memory information field ", $key, "."),
+            $influx,
+        )
+    };
+}
+
+// ---- /proc/net/dev --------------------------------------------------------------------
+
+const DEVICE: &[&str] = &["device"];
+const INTERFACE: &[&str] = &["interface"];
+
+const fn net(prom_name: &'static str, help: &'static str, influx: Option<InfluxSchema>) -> Metric {
+    m(Counter, prom_name, help, "", DEVICE, &[], Identity, influx)
+}
+
+const fn net_bytes(
+    prom_name: &'static str,
+    help: &'static str,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    m(
+        Counter,
+        prom_name,
+        help,
+        "bytes",
+        DEVICE,
+        &[],
+        Identity,
+        influx,
+    )
+}
+
+const fn tg_net(field: &'static str) -> Option<InfluxSchema> {
+    ix("net", field, INTERFACE, &[], &[], Identity, Integer)
+}
+
+const fn px_net(field: &'static str) -> Option<InfluxSchema> {
+    ix("pimon_net", field, INTERFACE, &[], &[], Identity, Integer)
+}
+
+// ---- /proc/diskstats --------------------------------------------------------------------
+
+const NAME: &[&str] = &["name"];
+
+const fn disk(
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    m(
+        metric_type,
+        prom_name,
+        help,
+        unit,
+        DEVICE,
+        &[],
+        conversion,
+        influx,
+    )
+}
+
+/// Telegraf `diskio` field; `conversion` from the raw diskstats unit.
+const fn tg_diskio(field: &'static str, conversion: Conversion) -> Option<InfluxSchema> {
+    ix("diskio", field, NAME, &[], &[], conversion, Integer)
+}
+
+const fn px_diskio(field: &'static str) -> Option<InfluxSchema> {
+    ix("pimon_diskio", field, NAME, &[], &[], Identity, Integer)
+}
+
+/// Milliseconds (the kernel's unit for diskstats times) → seconds.
+const MS: Conversion = Scale(0.001);
+
+// ---- filesystems ----------------------------------------------------------------------
+
+const FS: &[&str] = &["device", "fstype", "mountpoint"];
+const FS_TAGS: &[&str] = &["device", "fstype", "path"];
+/// Telegraf's `disk` drops `/dev/` from the device.
+const FS_RULES: &[TagRule] = &[
+    TagRule::StripPrefix("/dev/"),
+    TagRule::Verbatim,
+    TagRule::Verbatim,
+];
+
+const fn fs(
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    influx: Option<InfluxSchema>,
+) -> Metric {
+    m(Gauge, prom_name, help, unit, FS, &[], Identity, influx)
+}
+
+const fn tg_disk(field: &'static str) -> Option<InfluxSchema> {
+    ix("disk", field, FS_TAGS, FS_RULES, &[], Identity, Integer)
+}
+
+const fn px_fs(field: &'static str) -> Option<InfluxSchema> {
+    ix(
+        "pimon_filesystem",
+        field,
+        FS_TAGS,
+        FS_RULES,
+        &[],
+        Identity,
+        Integer,
+    )
+}
+
+// ---- /proc/pressure ---------------------------------------------------------------------
+
+/// PSI `total=` is microseconds; Telegraf's `pressure` measurement keeps them.
+const fn pressure(
+    prom_name: &'static str,
+    help: &'static str,
+    tags: &'static [(&'static str, &'static str)],
+) -> Metric {
+    m(
+        Counter,
+        prom_name,
+        help,
+        "seconds",
+        &[],
+        &[],
+        Scale(0.000_001),
+        ix("pressure", "total", &[], &[], tags, Identity, Integer),
+    )
+}
+
+// ---- hwmon ------------------------------------------------------------------------------
+
+const HWMON: &[&str] = &["chip", "sensor"];
+
+/// A hwmon value; `conversion` from the sysfs unit (milli-, micro-) to the SI unit.
+const fn hwmon(
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        unit,
+        HWMON,
+        &[],
+        conversion,
+        ix("pimon_hwmon", field, HWMON, &[], &[], conversion, Float),
+    )
+}
+
+// ---- Raspberry Pi firmware get_throttled ---------------------------------------------------
+
+const fn rpi(prom_name: &'static str, help: &'static str, field: &'static str) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        "",
+        &[],
+        &[],
+        Identity,
+        ix0("pimon_rpi", field, Identity, Integer),
+    )
+}
+
+// ---- sensors ------------------------------------------------------------------------------
+
+const SENSOR: &[&str] = &["sensor"];
+const IIO: &[&str] = &["device", "name"];
+
+#[allow(clippy::too_many_arguments)]
+const fn sensor(
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    labels: &'static [&'static str],
+    conversion: Conversion,
+    measurement: &'static str,
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        unit,
+        labels,
+        &[],
+        conversion,
+        ix(measurement, field, labels, &[], &[], conversion, Float),
+    )
+}
+
+// ---- the collector's own figures -------------------------------------------------------------
+
+const fn collector_counter(
+    prom_name: &'static str,
+    help: &'static str,
+    field: &'static str,
+) -> Metric {
+    m(
+        Counter,
+        prom_name,
+        help,
+        "",
+        &[],
+        &[],
+        Identity,
+        ix0("pimon_collector", field, Identity, Integer),
+    )
+}
+
+catalog! {
+    // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
+    CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
+    CPU_SECONDS_NICE = cpu_seconds(&[("mode", "nice")], "time_nice");
+    CPU_SECONDS_SYSTEM = cpu_seconds(&[("mode", "system")], "time_system");
+    CPU_SECONDS_IDLE = cpu_seconds(&[("mode", "idle")], "time_idle");
+    CPU_SECONDS_IOWAIT = cpu_seconds(&[("mode", "iowait")], "time_iowait");
+    CPU_SECONDS_IRQ = cpu_seconds(&[("mode", "irq")], "time_irq");
+    CPU_SECONDS_SOFTIRQ = cpu_seconds(&[("mode", "softirq")], "time_softirq");
+    CPU_SECONDS_STEAL = cpu_seconds(&[("mode", "steal")], "time_steal");
+    CPU_GUEST_SECONDS_USER = cpu_guest_seconds(&[("mode", "user")], "time_guest");
+    CPU_GUEST_SECONDS_NICE = cpu_guest_seconds(&[("mode", "nice")], "time_guest_nice");
+    // cpufreq, per CPU; kHz.
+    CPUFREQ_SCALING_CUR = cpufreq(
+        "node_cpu_scaling_frequency_hertz",
+        "Current scaled CPU thread frequency in hertz.",
+        "scaling_cur_freq",
+    );
+    CPUFREQ_SCALING_MIN = cpufreq(
+        "node_cpu_scaling_frequency_min_hertz",
+        "Minimum scaled CPU thread frequency in hertz.",
+        "scaling_min_freq",
+    );
+    CPUFREQ_SCALING_MAX = cpufreq(
+        "node_cpu_scaling_frequency_max_hertz",
+        "Maximum scaled CPU thread frequency in hertz.",
+        "scaling_max_freq",
+    );
+
+    // /proc/stat, whole system.
+    STAT_CONTEXT_SWITCHES = m(Counter, "node_context_switches_total",
+        "Total number of context switches.", "", &[], &[], Identity,
+        ix0("kernel", "context_switches", Identity, Integer));
+    STAT_INTERRUPTS = m(Counter, "node_intr_total",
+        "Total number of interrupts serviced.", "", &[], &[], Identity,
+        ix0("kernel", "interrupts", Identity, Integer));
+    STAT_FORKS = m(Counter, "node_forks_total",
+        "Total number of forks.", "", &[], &[], Identity,
+        ix0("kernel", "processes_forked", Identity, Integer));
+    STAT_PROCS_RUNNING = m(Gauge, "node_procs_running",
+        "Number of processes in runnable state.", "", &[], &[], Identity,
+        ix0("processes", "running", Identity, Integer));
+    STAT_PROCS_BLOCKED = m(Gauge, "node_procs_blocked",
+        "Number of processes blocked waiting for I/O to complete.", "", &[], &[], Identity,
+        ix0("processes", "blocked", Identity, Integer));
+    STAT_BOOT_TIME = m(Gauge, "node_boot_time_seconds",
+        "Node boot time, in unixtime.", "seconds", &[], &[], Identity,
+        ix0("kernel", "boot_time", Identity, Integer));
+
+    // /proc/loadavg (hundredths on the wire), /proc/uptime (hundredths of a second).
+    LOAD1 = m(Gauge, "node_load1", "1m load average.", "", &[], &[], Scale(0.01),
+        ix0("system", "load1", Scale(0.01), Float));
+    LOAD5 = m(Gauge, "node_load5", "5m load average.", "", &[], &[], Scale(0.01),
+        ix0("system", "load5", Scale(0.01), Float));
+    LOAD15 = m(Gauge, "node_load15", "15m load average.", "", &[], &[], Scale(0.01),
+        ix0("system", "load15", Scale(0.01), Float));
+    UPTIME = m(Gauge, "pimon_uptime_seconds",
+        "Seconds since the node booted, from /proc/uptime.", "seconds", &[], &[], Scale(0.01),
+        ix0("system", "uptime", Scale(0.01), Integer));
+
+    // /proc/meminfo, in the kernel's order; kB on the wire. Telegraf's `mem.cached` is
+    // Cached + SReclaimable, so Cached goes to `pimon_meminfo`.
+    MEM_MEMTOTAL = mem!("MemTotal", tg_mem("total"));
+    MEM_MEMFREE = mem!("MemFree", tg_mem("free"));
+    MEM_MEMAVAILABLE = mem!("MemAvailable", tg_mem("available"));
+    MEM_BUFFERS = mem!("Buffers", tg_mem("buffered"));
+    MEM_CACHED = mem!("Cached", px_mem("cached"));
+    MEM_SWAPCACHED = mem!("SwapCached", tg_mem("swap_cached"));
+    MEM_ACTIVE = mem!("Active", tg_mem("active"));
+    MEM_INACTIVE = mem!("Inactive", tg_mem("inactive"));
+    MEM_ACTIVE_ANON = mem!("Active_anon", px_mem("active_anon"));
+    MEM_INACTIVE_ANON = mem!("Inactive_anon", px_mem("inactive_anon"));
+    MEM_ACTIVE_FILE = mem!("Active_file", px_mem("active_file"));
+    MEM_INACTIVE_FILE = mem!("Inactive_file", px_mem("inactive_file"));
+    MEM_UNEVICTABLE = mem!("Unevictable", px_mem("unevictable"));
+    MEM_MLOCKED = mem!("Mlocked", px_mem("mlocked"));
+    MEM_HIGHTOTAL = mem!("HighTotal", tg_mem("high_total"));
+    MEM_HIGHFREE = mem!("HighFree", tg_mem("high_free"));
+    MEM_LOWTOTAL = mem!("LowTotal", tg_mem("low_total"));
+    MEM_LOWFREE = mem!("LowFree", tg_mem("low_free"));
+    MEM_MMAPCOPY = mem!("MmapCopy", px_mem("mmap_copy"));
+    MEM_SWAPTOTAL = mem!("SwapTotal", tg_mem("swap_total"));
+    MEM_SWAPFREE = mem!("SwapFree", tg_mem("swap_free"));
+    MEM_ZSWAP = mem!("Zswap", px_mem("zswap"));
+    MEM_ZSWAPPED = mem!("Zswapped", px_mem("zswapped"));
+    MEM_DIRTY = mem!("Dirty", tg_mem("dirty"));
+    MEM_WRITEBACK = mem!("Writeback", tg_mem("write_back"));
+    MEM_ANONPAGES = mem!("AnonPages", px_mem("anon_pages"));
+    MEM_MAPPED = mem!("Mapped", tg_mem("mapped"));
+    MEM_SHMEM = mem!("Shmem", tg_mem("shared"));
+    MEM_KRECLAIMABLE = mem!("KReclaimable", px_mem("kreclaimable"));
+    MEM_SLAB = mem!("Slab", tg_mem("slab"));
+    MEM_SRECLAIMABLE = mem!("SReclaimable", tg_mem("sreclaimable"));
+    MEM_SUNRECLAIM = mem!("SUnreclaim", tg_mem("sunreclaim"));
+    MEM_KERNELSTACK = mem!("KernelStack", px_mem("kernel_stack"));
+    MEM_SHADOWCALLSTACK = mem!("ShadowCallStack", px_mem("shadow_call_stack"));
+    MEM_PAGETABLES = mem!("PageTables", tg_mem("page_tables"));
+    MEM_SECPAGETABLES = mem!("SecPageTables", px_mem("sec_page_tables"));
+    MEM_NFS_UNSTABLE = mem!("NFS_Unstable", px_mem("nfs_unstable"));
+    MEM_BOUNCE = mem!("Bounce", px_mem("bounce"));
+    MEM_WRITEBACKTMP = mem!("WritebackTmp", tg_mem("write_back_tmp"));
+    MEM_COMMITLIMIT = mem!("CommitLimit", tg_mem("commit_limit"));
+    MEM_COMMITTED_AS = mem!("Committed_AS", tg_mem("committed_as"));
+    MEM_VMALLOCTOTAL = mem!("VmallocTotal", tg_mem("vmalloc_total"));
+    MEM_VMALLOCUSED = mem!("VmallocUsed", tg_mem("vmalloc_used"));
+    MEM_VMALLOCCHUNK = mem!("VmallocChunk", tg_mem("vmalloc_chunk"));
+    MEM_PERCPU = mem!("Percpu", px_mem("percpu"));
+    MEM_HARDWARECORRUPTED = mem!("HardwareCorrupted", px_mem("hardware_corrupted"));
+    MEM_ANONHUGEPAGES = mem!("AnonHugePages", px_mem("anon_huge_pages"));
+    MEM_SHMEMHUGEPAGES = mem!("ShmemHugePages", px_mem("shmem_huge_pages"));
+    MEM_SHMEMPMDMAPPED = mem!("ShmemPmdMapped", px_mem("shmem_pmd_mapped"));
+    MEM_FILEHUGEPAGES = mem!("FileHugePages", px_mem("file_huge_pages"));
+    MEM_FILEPMDMAPPED = mem!("FilePmdMapped", px_mem("file_pmd_mapped"));
+    MEM_CMATOTAL = mem!("CmaTotal", px_mem("cma_total"));
+    MEM_CMAFREE = mem!("CmaFree", px_mem("cma_free"));
+    MEM_UNACCEPTED = mem!("Unaccepted", px_mem("unaccepted"));
+    MEM_HUGEPAGES_TOTAL = mem_pages!("HugePages_Total",
+        ix0("mem", "huge_pages_total", Identity, Integer));
+    MEM_HUGEPAGES_FREE = mem_pages!("HugePages_Free",
+        ix0("mem", "huge_pages_free", Identity, Integer));
+    MEM_HUGEPAGES_RSVD = mem_pages!("HugePages_Rsvd",
+        ix0("pimon_meminfo", "huge_pages_rsvd", Identity, Integer));
+    MEM_HUGEPAGES_SURP = mem_pages!("HugePages_Surp",
+        ix0("pimon_meminfo", "huge_pages_surp", Identity, Integer));
+    MEM_HUGEPAGESIZE = mem!("Hugepagesize", tg_mem("huge_page_size"));
+    MEM_HUGETLB = mem!("Hugetlb", px_mem("hugetlb"));
+    MEM_DIRECTMAP4K = mem!("DirectMap4k", px_mem("direct_map_4k"));
+    MEM_DIRECTMAP4M = mem!("DirectMap4M", px_mem("direct_map_4m"));
+    MEM_DIRECTMAP2M = mem!("DirectMap2M", px_mem("direct_map_2m"));
+    MEM_DIRECTMAP1G = mem!("DirectMap1G", px_mem("direct_map_1g"));
+
+    // /proc/pressure/{cpu,memory,io}: `total=` microseconds of `some`, then `full`.
+    PRESSURE_CPU_WAITING = pressure("node_pressure_cpu_waiting_seconds_total",
+        "Total time in seconds that processes have waited for CPU time",
+        &[("resource", "cpu"), ("type", "some")]);
+    PRESSURE_CPU_STALLED = pressure("node_pressure_cpu_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to CPU congestion",
+        &[("resource", "cpu"), ("type", "full")]);
+    PRESSURE_MEMORY_WAITING = pressure("node_pressure_memory_waiting_seconds_total",
+        "Total time in seconds that processes have waited for memory",
+        &[("resource", "memory"), ("type", "some")]);
+    PRESSURE_MEMORY_STALLED = pressure("node_pressure_memory_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to memory congestion",
+        &[("resource", "memory"), ("type", "full")]);
+    PRESSURE_IO_WAITING = pressure("node_pressure_io_waiting_seconds_total",
+        "Total time in seconds that processes have waited due to IO congestion",
+        &[("resource", "io"), ("type", "some")]);
+    PRESSURE_IO_STALLED = pressure("node_pressure_io_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to IO congestion",
+        &[("resource", "io"), ("type", "full")]);
+
+    // Raspberry Pi firmware `get_throttled` (hex), one 0/1 row per flag, and the raw mask.
+    RPI_UNDER_VOLTAGE = rpi("pimon_rpi_under_voltage",
+        "Raspberry Pi under-voltage detected now (get_throttled bit 0).", "under_voltage");
+    RPI_FREQUENCY_CAPPED = rpi("pimon_rpi_frequency_capped",
+        "Raspberry Pi ARM frequency capped now (get_throttled bit 1).", "frequency_capped");
+    RPI_THROTTLED = rpi("pimon_rpi_throttled",
+        "Raspberry Pi currently throttled (get_throttled bit 2).", "throttled");
+    RPI_SOFT_TEMP_LIMIT = rpi("pimon_rpi_soft_temp_limit",
+        "Raspberry Pi soft temperature limit active now (get_throttled bit 3).",
+        "soft_temp_limit");
+    RPI_UNDER_VOLTAGE_OCCURRED = rpi("pimon_rpi_under_voltage_occurred",
+        "Raspberry Pi under-voltage has occurred since boot (get_throttled bit 16).",
+        "under_voltage_occurred");
+    RPI_FREQUENCY_CAPPED_OCCURRED = rpi("pimon_rpi_frequency_capped_occurred",
+        "Raspberry Pi ARM frequency capping has occurred since boot (get_throttled bit 17).",
+        "frequency_capped_occurred");
+    RPI_THROTTLED_OCCURRED = rpi("pimon_rpi_throttled_occurred",
+        "Raspberry Pi throttling has occurred since boot (get_throttled bit 18).",
+        "throttled_occurred");
+    RPI_SOFT_TEMP_LIMIT_OCCURRED = rpi("pimon_rpi_soft_temp_limit_occurred",
+        "Raspberry Pi soft temperature limit has occurred since boot (get_throttled bit 19).",
+        "soft_temp_limit_occurred");
+    RPI_THROTTLED_FLAGS = rpi("pimon_rpi_throttled_flags",
+        "Raspberry Pi firmware get_throttled bit mask, as read.", "throttled_flags");
+
+    // The collector's own figures.
+    COLLECTOR_CYCLE_DURATION = m(Gauge, "pimon_collector_cycle_duration_seconds",
+        "Duration of the collector's last collection cycle.", "seconds", &[], &[],
+        Scale(0.000_001),
+        ix0("pimon_collector", "cycle_duration", Scale(0.000_001), Float));
+    COLLECTOR_FRAMES_SENT = collector_counter("pimon_collector_frames_sent_total",
+        "Frames sent by the collector, first sends only.", "frames_sent");
+    COLLECTOR_FRAMES_RESENT = collector_counter("pimon_collector_frames_resent_total",
+        "Frames sent again because they were not acknowledged.", "frames_resent");
+    COLLECTOR_FRAMES_DROPPED = collector_counter("pimon_collector_frames_dropped_total",
+        "Frames that left the resend ring without being acknowledged.", "frames_dropped");
+
+    // /proc/net/dev, per interface, in the file's column order.
+    NET_RECEIVE_BYTES = net_bytes("node_network_receive_bytes_total",
+        "Network device statistic receive_bytes.", tg_net("bytes_recv"));
+    NET_RECEIVE_PACKETS = net("node_network_receive_packets_total",
+        "Network device statistic receive_packets.", tg_net("packets_recv"));
+    NET_RECEIVE_ERRS = net("node_network_receive_errs_total",
+        "Network device statistic receive_errs.", tg_net("err_in"));
+    NET_RECEIVE_DROP = net("node_network_receive_drop_total",
+        "Network device statistic receive_drop.", tg_net("drop_in"));
+    NET_RECEIVE_FIFO = net("node_network_receive_fifo_total",
+        "Network device statistic receive_fifo.", px_net("fifo_in"));
+    NET_RECEIVE_FRAME = net("node_network_receive_frame_total",
+        "Network device statistic receive_frame.", px_net("frame_in"));
+    NET_RECEIVE_COMPRESSED = net("node_network_receive_compressed_total",
+        "Network device statistic receive_compressed.", px_net("compressed_in"));
+    NET_RECEIVE_MULTICAST = net("node_network_receive_multicast_total",
+        "Network device statistic receive_multicast.", px_net("multicast_in"));
+    NET_TRANSMIT_BYTES = net_bytes("node_network_transmit_bytes_total",
+        "Network device statistic transmit_bytes.", tg_net("bytes_sent"));
+    NET_TRANSMIT_PACKETS = net("node_network_transmit_packets_total",
+        "Network device statistic transmit_packets.", tg_net("packets_sent"));
+    NET_TRANSMIT_ERRS = net("node_network_transmit_errs_total",
+        "Network device statistic transmit_errs.", tg_net("err_out"));
+    NET_TRANSMIT_DROP = net("node_network_transmit_drop_total",
+        "Network device statistic transmit_drop.", tg_net("drop_out"));
+    NET_TRANSMIT_FIFO = net("node_network_transmit_fifo_total",
+        "Network device statistic transmit_fifo.", px_net("fifo_out"));
+    NET_TRANSMIT_COLLS = net("node_network_transmit_colls_total",
+        "Network device statistic transmit_colls.", px_net("colls_out"));
+    NET_TRANSMIT_CARRIER = net("node_network_transmit_carrier_total",
+        "Network device statistic transmit_carrier.", px_net("carrier_out"));
+    NET_TRANSMIT_COMPRESSED = net("node_network_transmit_compressed_total",
+        "Network device statistic transmit_compressed.", px_net("compressed_out"));
+
+    // /proc/diskstats, per device, in the file's field order; sectors are 512 bytes,
+    // times milliseconds.
+    DISK_READS_COMPLETED = disk(Counter, "node_disk_reads_completed_total",
+        "The total number of reads completed successfully.", "", Identity,
+        tg_diskio("reads", Identity));
+    DISK_READS_MERGED = disk(Counter, "node_disk_reads_merged_total",
+        "The total number of reads merged.", "", Identity,
+        tg_diskio("merged_reads", Identity));
+    DISK_READ_BYTES = disk(Counter, "node_disk_read_bytes_total",
+        "The total number of bytes read successfully.", "bytes", Scale(512.0),
+        tg_diskio("read_bytes", Scale(512.0)));
+    DISK_READ_TIME = disk(Counter, "node_disk_read_time_seconds_total",
+        "The total number of seconds spent by all reads.", "seconds", MS,
+        tg_diskio("read_time", Identity));
+    DISK_WRITES_COMPLETED = disk(Counter, "node_disk_writes_completed_total",
+        "The total number of writes completed successfully.", "", Identity,
+        tg_diskio("writes", Identity));
+    DISK_WRITES_MERGED = disk(Counter, "node_disk_writes_merged_total",
+        "The number of writes merged.", "", Identity,
+        tg_diskio("merged_writes", Identity));
+    DISK_WRITTEN_BYTES = disk(Counter, "node_disk_written_bytes_total",
+        "The total number of bytes written successfully.", "bytes", Scale(512.0),
+        tg_diskio("write_bytes", Scale(512.0)));
+    DISK_WRITE_TIME = disk(Counter, "node_disk_write_time_seconds_total",
+        "This is the total number of seconds spent by all writes.", "seconds", MS,
+        tg_diskio("write_time", Identity));
+    DISK_IO_NOW = disk(Gauge, "node_disk_io_now",
+        "The number of I/Os currently in progress.", "", Identity,
+        tg_diskio("iops_in_progress", Identity));
+    DISK_IO_TIME = disk(Counter, "node_disk_io_time_seconds_total",
+        "Total seconds spent doing I/Os.", "seconds", MS,
+        tg_diskio("io_time", Identity));
+    DISK_IO_TIME_WEIGHTED = disk(Counter, "node_disk_io_time_weighted_seconds_total",
+        "The weighted # of seconds spent doing I/Os.", "seconds", MS,
+        tg_diskio("weighted_io_time", Identity));
+    DISK_DISCARDS_COMPLETED = disk(Counter, "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.", "", Identity,
+        px_diskio("discards"));
+    DISK_DISCARDS_MERGED = disk(Counter, "node_disk_discards_merged_total",
+        "The total number of discards merged.", "", Identity,
+        px_diskio("merged_discards"));
+    DISK_DISCARDED_SECTORS = disk(Counter, "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.", "", Identity,
+        px_diskio("discarded_sectors"));
+    DISK_DISCARD_TIME = disk(Counter, "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.", "seconds", MS,
+        px_diskio("discard_time"));
+    DISK_FLUSH_REQUESTS = disk(Counter, "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully", "", Identity,
+        px_diskio("flushes"));
+    DISK_FLUSH_REQUESTS_TIME = disk(Counter, "node_disk_flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.", "seconds", MS,
+        px_diskio("flush_time"));
+
+    // Filesystems (statvfs, already in bytes/inodes), labels device, fstype, mountpoint.
+    FS_SIZE = fs("node_filesystem_size_bytes", "Filesystem size in bytes.", "bytes",
+        tg_disk("total"));
+    FS_FREE = fs("node_filesystem_free_bytes", "Filesystem free space in bytes.", "bytes",
+        px_fs("free"));
+    FS_AVAIL = fs("node_filesystem_avail_bytes",
+        "Filesystem space available to non-root users in bytes.", "bytes",
+        tg_disk("free"));
+    FS_FILES = fs("node_filesystem_files", "Filesystem total file nodes.", "",
+        tg_disk("inodes_total"));
+    FS_FILES_FREE = fs("node_filesystem_files_free", "Filesystem total free file nodes.", "",
+        tg_disk("inodes_free"));
+    FS_READONLY = fs("node_filesystem_readonly", "Filesystem read-only status.", "",
+        px_fs("readonly"));
+    FS_DEVICE_ERROR = fs("node_filesystem_device_error",
+        "Whether an error occurred while getting statistics for the given device.", "",
+        px_fs("device_error"));
+
+    // Thermal zones, labels zone ("0") and type ("cpu-thermal"); millidegrees.
+    THERMAL_ZONE_TEMP = m(Gauge, "node_thermal_zone_temp", "Zone temperature in Celsius",
+        "", &["zone", "type"], &[], Scale(0.001),
+        ix("temp", "temp", &["zone", "sensor"], &[], &[], Scale(0.001), Float));
+
+    // hwmon, labels chip and sensor as node_exporter derives them.
+    HWMON_TEMP = hwmon("node_hwmon_temp_celsius",
+        "Hardware monitor for temperature (input)", "celsius", Scale(0.001), "temp");
+    HWMON_TEMP_MAX = hwmon("node_hwmon_temp_max_celsius",
+        "Hardware monitor for temperature (max)", "celsius", Scale(0.001), "temp_max");
+    HWMON_TEMP_CRIT = hwmon("node_hwmon_temp_crit_celsius",
+        "Hardware monitor for temperature (crit)", "celsius", Scale(0.001), "temp_crit");
+    HWMON_IN = hwmon("node_hwmon_in_volts",
+        "Hardware monitor for voltage (input)", "volts", Scale(0.001), "in");
+    // node_exporter scales every `in*` file by 0.001, alarms included: rpi_volt's
+    // in0_lcrit_alarm=1 is exported as 0.001 under this name (dashboards test `> 0`).
+    // InfluxDB gets the plain 0/1.
+    HWMON_IN_LCRIT_ALARM = m(Gauge, "node_hwmon_in_lcrit_alarm_volts",
+        "Hardware monitor for voltage (lcrit_alarm)", "volts", HWMON, &[], Scale(0.001),
+        ix("pimon_hwmon", "in_lcrit_alarm", HWMON, &[], &[], Identity, Integer));
+    HWMON_FAN = hwmon("node_hwmon_fan_rpm",
+        "Hardware monitor for fan revolutions per minute (input)", "rpm", Identity, "fan");
+    HWMON_CURR = hwmon("node_hwmon_curr_amps",
+        "Hardware monitor for current (input)", "amps", Scale(0.001), "curr");
+    HWMON_POWER = hwmon("node_hwmon_power_watt",
+        "Hardware monitor for power usage in watts (input)", "watt", Scale(0.000_001), "power");
+    HWMON_POWER_AVERAGE = hwmon("node_hwmon_power_average_watt",
+        "Hardware monitor for power usage in watts (average)", "watt", Scale(0.000_001),
+        "power_average");
+
+    // 1-wire DS18B20, label sensor ("28-000005e2fdc3"); millidegrees, age in ms.
+    W1_TEMPERATURE = sensor("pimon_w1_temperature_celsius",
+        "Last good temperature read from a 1-wire sensor.", "celsius", SENSOR, Scale(0.001),
+        "pimon_w1", "temperature");
+    W1_AGE = sensor("pimon_w1_age_seconds",
+        "Age of the last good 1-wire reading.", "seconds", SENSOR, Scale(0.001),
+        "pimon_w1", "age");
+
+    // IIO sysfs sensors, labels device ("iio:device0") and name ("bme280"); kernel units:
+    // milli-degrees Celsius, milli-percent relative humidity, kilopascal.
+    IIO_TEMPERATURE = sensor("pimon_iio_temperature_celsius",
+        "Temperature from an IIO sensor.", "celsius", IIO, Scale(0.001),
+        "pimon_iio", "temperature");
+    IIO_HUMIDITY = sensor("pimon_iio_humidity_percent",
+        "Relative humidity from an IIO sensor.", "percent", IIO, Scale(0.001),
+        "pimon_iio", "humidity");
+    IIO_PRESSURE = sensor("pimon_iio_pressure_pascals",
+        "Air pressure from an IIO sensor.", "pascals", IIO, Scale(1000.0),
+        "pimon_iio", "pressure");
+
+    // I2C sensors read from user space, label sensor (the configured name); sent in the
+    // exported unit.
+    I2C_TEMPERATURE = sensor("pimon_i2c_temperature_celsius",
+        "Temperature from an I2C sensor.", "celsius", SENSOR, Identity,
+        "pimon_i2c", "temperature");
+    I2C_HUMIDITY = sensor("pimon_i2c_humidity_percent",
+        "Relative humidity from an I2C sensor.", "percent", SENSOR, Identity,
+        "pimon_i2c", "humidity");
+    I2C_PRESSURE = sensor("pimon_i2c_pressure_pascals",
+        "Air pressure from an I2C sensor.", "pascals", SENSOR, Identity,
+        "pimon_i2c", "pressure");
+
+    // GPIO inputs, labels pin ("17") and name (configured).
+    GPIO_LEVEL = m(Gauge, "pimon_gpio_level", "Level of a GPIO input pin (0 or 1).", "",
+        &["pin", "name"], &[], Identity,
+        ix("pimon_gpio", "level", &["pin", "name"], &[], &[], Identity, Integer));
+
+    // The collector's errors by source, label source ("meminfo", "w1", …).
+    COLLECTOR_SOURCE_ERRORS = m(Counter, "pimon_collector_source_errors_total",
+        "Failed reads by source.", "", &["source"], &[], Identity,
+        ix("pimon_collector", "source_errors", &["source"], &[], &[], Identity, Integer));
+}
