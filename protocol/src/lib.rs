@@ -29,6 +29,7 @@ pub mod auth;
 pub mod catalog;
 mod error;
 pub mod frame;
+pub mod text;
 pub mod value;
 pub mod window;
 pub mod wire;

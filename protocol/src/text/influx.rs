@@ -1,0 +1,412 @@
+//! InfluxDB line protocol, as Telegraf writes it.
+//!
+//! `measurement,tag=value,… field=value,… timestamp\n`
+//!
+//! - **Escaping per element**: the measurement escapes `,` and space; tag keys, tag
+//!   values and field keys escape `,`, `=` and space; string field values escape `"`
+//!   and `\`. Tab, newline, form feed and carriage return (which would end the line)
+//!   are written as `\t`, `\n`, `\f`, `\r`, and a backslash at the end of an element or
+//!   before an escaped character is dropped, as Telegraf does (no line-protocol reader
+//!   can tell such a backslash from an escape). Other backslashes are written as they
+//!   are, which InfluxDB 1.x reads back literally (2.x reads `\\` as one backslash).
+//! - **Tags** are written sorted by key (byte order, as InfluxDB wants them); tags with
+//!   an empty key or value are left out (line protocol cannot carry them) and a repeated
+//!   key keeps its first value.
+//! - **Fields**: floats as the shortest round-trip decimal; NaN and ±Inf, which line
+//!   protocol cannot carry, are skipped; integers with `i`; unsigned with `u` (InfluxDB
+//!   2.x only; the catalog path never produces them, see
+//!   [`FieldKind`](crate::catalog::FieldKind)); booleans `true`/`false`. A line left
+//!   without fields is not written at all.
+//! - **Timestamps** are Unix milliseconds in, written in the requested [`Precision`].
+//!
+//! ```
+//! use pimon_protocol::text::influx::{write_line, FieldValue, Precision, Tag};
+//! let mut out = String::new();
+//! let written = write_line(
+//!     &mut out,
+//!     "net",
+//!     &[Tag::new("interface", "eth0"), Tag::new("host", "pi 4")],
+//!     [("bytes_recv", FieldValue::Integer(1234)), ("drop_in", FieldValue::Float(f64::NAN))],
+//!     Some(1_700_000_000_123),
+//!     Precision::Milliseconds,
+//! ).unwrap();
+//! assert!(written);
+//! assert_eq!(out, "net,host=pi\\ 4,interface=eth0 bytes_recv=1234i 1700000000123\n");
+//! ```
+
+use core::fmt::{self, Write};
+
+use crate::catalog::{FieldKind, InfluxSchema, Metric, Number, TagRule};
+use crate::value::Value;
+
+/// Timestamp precision of a line (the `precision` parameter of InfluxDB's `/write`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Nanoseconds (InfluxDB's default).
+    Nanoseconds,
+    /// Microseconds.
+    Microseconds,
+    /// Milliseconds.
+    Milliseconds,
+    /// Seconds (rounded down).
+    Seconds,
+}
+
+impl Precision {
+    /// The value of InfluxDB's `precision` query parameter: `ns`, `us`, `ms`, `s`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Precision::Nanoseconds => "ns",
+            Precision::Microseconds => "us",
+            Precision::Milliseconds => "ms",
+            Precision::Seconds => "s",
+        }
+    }
+
+    /// Parses `ns`, `us` (or `u`), `ms`, `s`.
+    pub fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "ns" | "n" => Some(Precision::Nanoseconds),
+            "us" | "u" => Some(Precision::Microseconds),
+            "ms" => Some(Precision::Milliseconds),
+            "s" => Some(Precision::Seconds),
+            _ => None,
+        }
+    }
+
+    /// Converts Unix milliseconds to this precision (`i128`: no overflow for any input).
+    pub fn from_unix_ms(self, ms: i64) -> i128 {
+        let ms = i128::from(ms);
+        match self {
+            Precision::Nanoseconds => ms * 1_000_000,
+            Precision::Microseconds => ms * 1_000,
+            Precision::Milliseconds => ms,
+            Precision::Seconds => ms.div_euclid(1_000),
+        }
+    }
+}
+
+/// A typed field value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// Float; NaN and infinities are skipped.
+    Float(f64),
+    /// Signed integer, written with `i`.
+    Integer(i64),
+    /// Unsigned integer, written with `u` (InfluxDB 2.x; 1.x rejects it).
+    UInteger(u64),
+    /// Boolean.
+    Boolean(bool),
+    /// String, written between double quotes.
+    String(&'a str),
+}
+
+impl FieldValue<'_> {
+    /// Whether line protocol can carry the value (false for NaN and ±Inf).
+    pub fn is_writable(&self) -> bool {
+        match self {
+            FieldValue::Float(v) => v.is_finite(),
+            _ => true,
+        }
+    }
+}
+
+/// One tag. Its value is `prefix` followed by `value` (so a [`TagRule::Prefix`] needs
+/// no buffer); both are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag<'a> {
+    /// Tag key.
+    pub key: &'a str,
+    /// Written before `value`; usually empty.
+    pub prefix: &'a str,
+    /// Tag value (after `prefix`).
+    pub value: &'a str,
+}
+
+impl<'a> Tag<'a> {
+    /// A tag with a plain value.
+    pub const fn new(key: &'a str, value: &'a str) -> Self {
+        Tag {
+            key,
+            prefix: "",
+            value,
+        }
+    }
+
+    /// The tag `key` derived from a Prometheus label value by a catalog rule.
+    pub fn with_rule(key: &'a str, rule: TagRule, label_value: &'a str) -> Self {
+        let (prefix, value) = rule.parts(label_value);
+        Tag { key, prefix, value }
+    }
+
+    fn is_writable(&self) -> bool {
+        !self.key.is_empty() && (!self.prefix.is_empty() || !self.value.is_empty())
+    }
+}
+
+/// Most tags one catalog row can produce: `host`, up to
+/// [`MAX_LABELS`](crate::frame::MAX_LABELS) instance tags, and its constant tags.
+pub const MAX_TAGS: usize = 8;
+
+/// The tags of a catalog row's line, built without allocation by [`metric_tags`].
+#[derive(Debug, Clone, Copy)]
+pub struct TagSet<'a> {
+    tags: [Tag<'a>; MAX_TAGS],
+    len: usize,
+}
+
+impl<'a> TagSet<'a> {
+    /// An empty set.
+    pub const fn new() -> Self {
+        TagSet {
+            tags: [Tag::new("", ""); MAX_TAGS],
+            len: 0,
+        }
+    }
+
+    /// Adds a tag; returns false (and adds nothing) when the set is full.
+    pub fn push(&mut self, tag: Tag<'a>) -> bool {
+        match self.tags.get_mut(self.len) {
+            Some(slot) => {
+                *slot = tag;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The tags, in the order added.
+    pub fn as_slice(&self) -> &[Tag<'a>] {
+        self.tags.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl Default for TagSet<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The tags of a line for a catalog row: `host=<host>` (left out when empty), one tag
+/// per instance label (value from `label_values`, in [`Metric::labels`] order, shaped
+/// by [`InfluxSchema::tag_rules`]) and the schema's constant tags. A label without a
+/// value yields no tag.
+pub fn metric_tags<'a>(
+    schema: &'a InfluxSchema,
+    host: &'a str,
+    label_values: &[&'a str],
+) -> TagSet<'a> {
+    let mut set = TagSet::new();
+    if !host.is_empty() {
+        set.push(Tag::new("host", host));
+    }
+    for (i, key) in schema.tags.iter().enumerate() {
+        if let Some(value) = label_values.get(i) {
+            set.push(Tag::with_rule(key, schema.tag_rule(i), value));
+        }
+    }
+    for (k, v) in schema.const_tags {
+        set.push(Tag::new(k, v));
+    }
+    set
+}
+
+/// The field value of a raw sample under `schema`: its conversion, then its kind.
+/// `None` when the value cannot be written (NaN, ±Inf).
+pub fn field_value(schema: &InfluxSchema, raw: Value, user_hz: u16) -> Option<FieldValue<'static>> {
+    let n = schema.conversion.convert(raw, user_hz);
+    let value = match schema.kind {
+        FieldKind::Float => FieldValue::Float(n.as_f64()),
+        FieldKind::Integer => match n {
+            Number::U64(v) => FieldValue::Integer(i64::try_from(v).unwrap_or(i64::MAX)),
+            Number::I64(v) => FieldValue::Integer(v),
+            // `as` truncates toward zero and saturates; NaN/Inf are filtered below.
+            Number::F64(v) if v.is_finite() => FieldValue::Integer(v as i64),
+            Number::F64(v) => FieldValue::Float(v),
+        },
+    };
+    value.is_writable().then_some(value)
+}
+
+/// Writes one line with every writable field of `fields`; returns whether a line was
+/// written (false when the measurement is empty or no field is writable: nothing at
+/// all is written then). Fields with an empty key are skipped. Merge the fields of one
+/// measurement, tag set and timestamp into one call, as Telegraf does.
+pub fn write_line<'f, W, I>(
+    w: &mut W,
+    measurement: &str,
+    tags: &[Tag<'_>],
+    fields: I,
+    timestamp_ms: Option<i64>,
+    precision: Precision,
+) -> Result<bool, fmt::Error>
+where
+    W: Write,
+    I: IntoIterator<Item = (&'f str, FieldValue<'f>)>,
+{
+    if measurement.is_empty() {
+        return Ok(false);
+    }
+    let mut started = false;
+    for (key, value) in fields {
+        if key.is_empty() || !value.is_writable() {
+            continue;
+        }
+        if started {
+            w.write_char(',')?;
+        } else {
+            write_escaped(w, measurement, Element::Measurement)?;
+            write_sorted_tags(w, tags)?;
+            w.write_char(' ')?;
+            started = true;
+        }
+        write_escaped(w, key, Element::Key)?;
+        w.write_char('=')?;
+        write_field_value(w, value)?;
+    }
+    if started {
+        if let Some(ms) = timestamp_ms {
+            write!(w, " {}", precision.from_unix_ms(ms))?;
+        }
+        w.write_char('\n')?;
+    }
+    Ok(started)
+}
+
+/// Writes the one-field line of a catalog row's raw sample (the `--print=influx` of a
+/// single value). Returns false when the row has no InfluxDB schema or the value is
+/// not writable. To merge fields like Telegraf, use [`metric_tags`], [`field_value`]
+/// and [`write_line`].
+#[allow(clippy::too_many_arguments)]
+pub fn write_metric_line<W: Write>(
+    w: &mut W,
+    metric: &Metric,
+    host: &str,
+    label_values: &[&str],
+    raw: Value,
+    user_hz: u16,
+    timestamp_ms: Option<i64>,
+    precision: Precision,
+) -> Result<bool, fmt::Error> {
+    let Some(schema) = metric.influx.as_ref() else {
+        return Ok(false);
+    };
+    let Some(value) = field_value(schema, raw, user_hz) else {
+        return Ok(false);
+    };
+    let tags = metric_tags(schema, host, label_values);
+    write_line(
+        w,
+        schema.measurement,
+        tags.as_slice(),
+        [(schema.field, value)],
+        timestamp_ms,
+        precision,
+    )
+}
+
+/// Writes the writable tags in key order, each key once (first occurrence wins);
+/// selection by repeated minimum, so the caller's slice needs no sorting or copying.
+fn write_sorted_tags<W: Write>(w: &mut W, tags: &[Tag<'_>]) -> fmt::Result {
+    let mut previous: Option<&str> = None;
+    loop {
+        let mut next: Option<&Tag<'_>> = None;
+        for tag in tags.iter().filter(|t| t.is_writable()) {
+            let after_previous = previous.is_none_or(|p| tag.key.as_bytes() > p.as_bytes());
+            let smaller = next.is_none_or(|n| tag.key.as_bytes() < n.key.as_bytes());
+            if after_previous && smaller {
+                next = Some(tag);
+            }
+        }
+        let Some(tag) = next else { return Ok(()) };
+        w.write_char(',')?;
+        write_escaped(w, tag.key, Element::Key)?;
+        w.write_char('=')?;
+        write_tag_value(w, tag)?;
+        previous = Some(tag.key);
+    }
+}
+
+/// A tag value split in prefix and value is escaped as one string: a backslash that
+/// ends the prefix sees the value's first character.
+fn write_tag_value<W: Write>(w: &mut W, tag: &Tag<'_>) -> fmt::Result {
+    if tag.prefix.is_empty() {
+        return write_escaped(w, tag.value, Element::Key);
+    }
+    let mut chars = tag.prefix.chars().chain(tag.value.chars()).peekable();
+    while let Some(c) = chars.next() {
+        write_escaped_char(w, c, chars.peek().copied(), Element::Key)?;
+    }
+    Ok(())
+}
+
+/// Which escaping rule applies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Element {
+    /// Measurement: `,` and space.
+    Measurement,
+    /// Tag key, tag value, field key: `,`, `=` and space.
+    Key,
+}
+
+impl Element {
+    fn escapes(self, c: char) -> bool {
+        match c {
+            ',' | ' ' => true,
+            '=' => self == Element::Key,
+            _ => false,
+        }
+    }
+}
+
+fn write_escaped<W: Write>(w: &mut W, s: &str, element: Element) -> fmt::Result {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        write_escaped_char(w, c, chars.peek().copied(), element)?;
+    }
+    Ok(())
+}
+
+fn write_escaped_char<W: Write>(
+    w: &mut W,
+    c: char,
+    next: Option<char>,
+    element: Element,
+) -> fmt::Result {
+    match c {
+        '\\' if next.is_none_or(|n| element.escapes(n)) => Ok(()),
+        '\t' => w.write_str("\\t"),
+        '\n' => w.write_str("\\n"),
+        '\u{c}' => w.write_str("\\f"),
+        '\r' => w.write_str("\\r"),
+        c if element.escapes(c) => {
+            w.write_char('\\')?;
+            w.write_char(c)
+        }
+        c => w.write_char(c),
+    }
+}
+
+fn write_field_value<W: Write>(w: &mut W, value: FieldValue<'_>) -> fmt::Result {
+    match value {
+        // Display: shortest round-trip decimal, never an exponent (`1` is a float field).
+        FieldValue::Float(v) => write!(w, "{v}"),
+        FieldValue::Integer(v) => write!(w, "{v}i"),
+        FieldValue::UInteger(v) => write!(w, "{v}u"),
+        FieldValue::Boolean(v) => w.write_str(if v { "true" } else { "false" }),
+        FieldValue::String(s) => {
+            w.write_char('"')?;
+            for c in s.chars() {
+                match c {
+                    '"' => w.write_str("\\\"")?,
+                    '\\' => w.write_str("\\\\")?,
+                    '\n' => w.write_str("\\n")?,
+                    '\r' => w.write_str("\\r")?,
+                    c => w.write_char(c)?,
+                }
+            }
+            w.write_char('"')
+        }
+    }
+}
