@@ -252,6 +252,44 @@ pub fn lookup(id: u16) -> Option<&'static Metric> {
     CATALOG.get(usize::from(id))
 }
 
+/// The row with this Prometheus name and exactly these constant labels (in catalog
+/// order), e.g. `find("node_cpu_seconds_total", &[("mode", "idle")])`. A linear scan:
+/// for start-up and tools, not for per-sample paths (use [`id`] there).
+pub fn find(prom_name: &str, const_labels: &[(&str, &str)]) -> Option<&'static Metric> {
+    CATALOG
+        .iter()
+        .find(|m| m.prom_name == prom_name && m.const_labels == const_labels)
+}
+
+/// The id of the row for a `/proc/meminfo` key as the kernel writes it (`MemTotal`,
+/// `Active(anon)`, `HugePages_Total`), named as node_exporter names it
+/// (`node_memory_Active_anon_bytes`); `None` for keys this build has no row for.
+pub fn meminfo_id(key: &[u8]) -> Option<u16> {
+    (id::MEM_MEMTOTAL..=id::MEM_DIRECTMAP1G).find(|&i| {
+        lookup(i).is_some_and(|m| {
+            let field = m.prom_name.strip_prefix("node_memory_").unwrap_or("");
+            let field = field.strip_suffix("_bytes").unwrap_or(field);
+            meminfo_key_matches(key, field.as_bytes())
+        })
+    })
+}
+
+/// `Active(anon)` matches `Active_anon`: `(` reads as `_`, `)` is dropped.
+fn meminfo_key_matches(key: &[u8], field: &[u8]) -> bool {
+    let mut normalized = key.iter().filter(|&&b| b != b')').map(|&b| match b {
+        b'(' => b'_',
+        b => b,
+    });
+    let mut expected = field.iter().copied();
+    loop {
+        match (normalized.next(), expected.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
 const ROW_COUNT: usize = table::ROWS.len();
 
 const fn str_eq(a: &str, b: &str) -> bool {

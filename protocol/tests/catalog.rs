@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{
     CATALOG, Conversion, FAMILY_ORDER, FieldKind, Metric, MetricType, Number, TagRule, families,
-    id, lookup,
+    find, id, lookup, meminfo_id,
 };
 
 fn is_prom_name(s: &str) -> bool {
@@ -570,4 +570,45 @@ fn conversions_are_exact_where_they_can_be() {
     );
     assert_eq!(Conversion::Scale(2.5).apply(2.0, 100), 5.0);
     assert_eq!(Conversion::Scale(0.3).apply(10.0, 100), 0.3 * 10.0);
+}
+
+#[test]
+fn find_and_meminfo_id_name_rows() {
+    assert_eq!(
+        find("node_cpu_seconds_total", &[("mode", "idle")]).map(|m| m.id),
+        Some(id::CPU_SECONDS_IDLE)
+    );
+    assert_eq!(find("node_cpu_seconds_total", &[]), None);
+    assert_eq!(find("node_load1", &[]).map(|m| m.id), Some(id::LOAD1));
+    for (key, want) in [
+        (&b"MemTotal"[..], Some(id::MEM_MEMTOTAL)),
+        (b"Active(anon)", Some(id::MEM_ACTIVE_ANON)),
+        (b"Inactive(file)", Some(id::MEM_INACTIVE_FILE)),
+        (b"Committed_AS", Some(id::MEM_COMMITTED_AS)),
+        (b"NFS_Unstable", Some(id::MEM_NFS_UNSTABLE)),
+        (b"HugePages_Total", Some(id::MEM_HUGEPAGES_TOTAL)),
+        (b"Hugepagesize", Some(id::MEM_HUGEPAGESIZE)),
+        (b"DirectMap4k", Some(id::MEM_DIRECTMAP4K)),
+        (b"Active_anon", Some(id::MEM_ACTIVE_ANON)),
+        (b"Active", Some(id::MEM_ACTIVE)),
+        (b"Activ", None),
+        (b"MemTotal:", None),
+        (b"", None),
+        (b"GPUActive", None),
+    ] {
+        assert_eq!(meminfo_id(key), want, "{}", String::from_utf8_lossy(key));
+    }
+    // Every meminfo row is reachable from its kernel key.
+    for i in id::MEM_MEMTOTAL..=id::MEM_DIRECTMAP1G {
+        let m = lookup(i).unwrap();
+        let field = m.prom_name.strip_prefix("node_memory_").unwrap();
+        let field = field.strip_suffix("_bytes").unwrap_or(field);
+        let key = match field.strip_suffix("_anon").or(field.strip_suffix("_file")) {
+            Some(base) if field.starts_with("Active") || field.starts_with("Inactive") => {
+                format!("{base}({})", &field[base.len() + 1..])
+            }
+            _ => field.to_string(),
+        };
+        assert_eq!(meminfo_id(key.as_bytes()), Some(i), "{key}");
+    }
 }
