@@ -15,7 +15,7 @@
 //! - **Fields**: floats as the shortest round-trip decimal; NaN and ±Inf, which line
 //!   protocol cannot carry, are skipped; integers with `i`; unsigned with `u` (InfluxDB
 //!   2.x only; the catalog path never produces them, see
-//!   [`FieldKind`](crate::catalog::FieldKind)); booleans `true`/`false`. A line left
+//!   [`FieldKind`]); booleans `true`/`false`. A line left
 //!   without fields is not written at all.
 //! - **Timestamps** are Unix milliseconds in, written in the requested [`Precision`].
 //!
