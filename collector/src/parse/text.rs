@@ -1,0 +1,193 @@
+//! Number and text primitives shared by the parsers: checked decimal integers and
+//! fixed-point decimals without floats.
+
+use super::ParseError;
+
+/// `bytes` without leading and trailing ASCII whitespace.
+pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// Parses an unsigned decimal integer (ASCII digits only, optional leading `+`).
+pub fn parse_u64(bytes: &[u8]) -> Result<u64, ParseError> {
+    let digits = match bytes.split_first() {
+        Some((b'+', rest)) => rest,
+        _ => bytes,
+    };
+    if digits.is_empty() {
+        return Err(ParseError::InvalidNumber);
+    }
+    let mut value: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::InvalidNumber);
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(ParseError::Overflow)?;
+    }
+    Ok(value)
+}
+
+/// Parses a signed decimal integer (optional leading `-` or `+`).
+pub fn parse_i64(bytes: &[u8]) -> Result<i64, ParseError> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.first() == Some(&b'+') {
+        return Err(ParseError::InvalidNumber);
+    }
+    let magnitude = parse_u64(digits)?;
+    if negative {
+        // -(2^63) is representable although 2^63 is not.
+        if magnitude == 1u64 << 63 {
+            return Ok(i64::MIN);
+        }
+        i64::try_from(magnitude)
+            .map(|v| -v)
+            .map_err(|_| ParseError::Overflow)
+    } else {
+        i64::try_from(magnitude).map_err(|_| ParseError::Overflow)
+    }
+}
+
+/// Parses an unsigned decimal with a fraction (`"0.52"`, `"12345.67"`, `"3"`) into an
+/// integer scaled by `10^frac_digits`, without floats: `("0.52", 2)` → `52`,
+/// `("1.5", 2)` → `150`. Fraction digits beyond `frac_digits` are truncated.
+pub fn parse_decimal_fixed(bytes: &[u8], frac_digits: u32) -> Result<u64, ParseError> {
+    let (int_part, frac_part) = match bytes.iter().position(|&b| b == b'.') {
+        Some(dot) => (
+            bytes.get(..dot).unwrap_or_default(),
+            bytes.get(dot + 1..).unwrap_or_default(),
+        ),
+        None => (bytes, &[][..]),
+    };
+    if int_part.is_empty() || int_part.first() == Some(&b'+') {
+        return Err(ParseError::InvalidNumber);
+    }
+    let mut value = parse_u64(int_part)?;
+    if bytes.len() > int_part.len() && frac_part.is_empty() {
+        // "12." has a dot but no fraction digits.
+        return Err(ParseError::InvalidNumber);
+    }
+    for i in 0..frac_digits {
+        let digit = match frac_part.get(i as usize) {
+            Some(&b) if b.is_ascii_digit() => u64::from(b - b'0'),
+            Some(_) => return Err(ParseError::InvalidNumber),
+            None => 0,
+        };
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(digit))
+            .ok_or(ParseError::Overflow)?;
+    }
+    // Truncated digits must still be digits.
+    if frac_part
+        .get(frac_digits as usize..)
+        .is_some_and(|rest| !rest.iter().all(u8::is_ascii_digit))
+    {
+        return Err(ParseError::InvalidNumber);
+    }
+    Ok(value)
+}
+
+/// Parses a hexadecimal `u32` without `0x` prefix (`"50005"`).
+pub(crate) fn parse_hex_u32(bytes: &[u8]) -> Result<u32, ParseError> {
+    if bytes.is_empty() {
+        return Err(ParseError::InvalidNumber);
+    }
+    let mut value: u32 = 0;
+    for &b in bytes {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return Err(ParseError::InvalidNumber),
+        };
+        value = value
+            .checked_mul(16)
+            .and_then(|v| v.checked_add(u32::from(digit)))
+            .ok_or(ParseError::Overflow)?;
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsigned() {
+        assert_eq!(parse_u64(b"0"), Ok(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_u64(b"18446744073709551616"),
+            Err(ParseError::Overflow)
+        );
+        assert_eq!(parse_u64(b""), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_u64(b"12a"), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_u64(b"-1"), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_u64(b"+"), Err(ParseError::InvalidNumber));
+    }
+
+    #[test]
+    fn signed() {
+        assert_eq!(parse_i64(b"-23125"), Ok(-23125));
+        assert_eq!(parse_i64(b"+7"), Ok(7));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), Err(ParseError::Overflow));
+        assert_eq!(parse_i64(b"-"), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_i64(b"-+1"), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_i64(b"--1"), Err(ParseError::InvalidNumber));
+    }
+
+    #[test]
+    fn fixed_point_without_floats() {
+        assert_eq!(parse_decimal_fixed(b"0.52", 2), Ok(52));
+        assert_eq!(parse_decimal_fixed(b"12.05", 2), Ok(1205));
+        assert_eq!(parse_decimal_fixed(b"1.5", 2), Ok(150));
+        assert_eq!(parse_decimal_fixed(b"3", 2), Ok(300));
+        assert_eq!(parse_decimal_fixed(b"0.529", 2), Ok(52));
+        assert_eq!(
+            parse_decimal_fixed(b".5", 2),
+            Err(ParseError::InvalidNumber)
+        );
+        assert_eq!(
+            parse_decimal_fixed(b"1.", 2),
+            Err(ParseError::InvalidNumber)
+        );
+        assert_eq!(
+            parse_decimal_fixed(b"1.x", 2),
+            Err(ParseError::InvalidNumber)
+        );
+        assert_eq!(
+            parse_decimal_fixed(b"1.23x", 2),
+            Err(ParseError::InvalidNumber)
+        );
+        assert_eq!(
+            parse_decimal_fixed(b"1.2.3", 2),
+            Err(ParseError::InvalidNumber)
+        );
+        assert_eq!(
+            parse_decimal_fixed(b"184467440737095517", 2),
+            Err(ParseError::Overflow)
+        );
+        // 184467440737095516 × 100 still fits u64.
+        assert_eq!(
+            parse_decimal_fixed(b"184467440737095516", 2),
+            Ok(18_446_744_073_709_551_600)
+        );
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(parse_hex_u32(b"50005"), Ok(0x50005));
+        assert_eq!(parse_hex_u32(b"ffffFFFF"), Ok(u32::MAX));
+        assert_eq!(parse_hex_u32(b"100000000"), Err(ParseError::Overflow));
+        assert_eq!(parse_hex_u32(b"0x1"), Err(ParseError::InvalidNumber));
+        assert_eq!(parse_hex_u32(b""), Err(ParseError::InvalidNumber));
+    }
+}

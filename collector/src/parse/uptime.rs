@@ -1,0 +1,57 @@
+//! `/proc/uptime`: `354821.56 1372093.27` — seconds since boot and summed idle seconds
+//! of all CPUs, returned in hundredths of a second without floats.
+
+use super::{ParseError, parse_decimal_fixed, words};
+
+/// The parsed `/proc/uptime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uptime {
+    /// Time since boot, in hundredths of a second.
+    pub uptime_centis: u64,
+    /// Idle time summed over all CPUs, in hundredths of a second.
+    pub idle_centis: u64,
+}
+
+/// Parses `/proc/uptime`.
+pub fn parse_uptime(input: &[u8]) -> Result<Uptime, ParseError> {
+    let mut fields = words(input);
+    let uptime = fields.next().ok_or(ParseError::Empty)?;
+    let idle = fields.next().ok_or(ParseError::MissingField("idle"))?;
+    Ok(Uptime {
+        uptime_centis: parse_decimal_fixed(uptime, 2)?,
+        idle_centis: parse_decimal_fixed(idle, 2)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures() {
+        assert_eq!(
+            parse_uptime(fixture!("pi4/proc/uptime")),
+            Ok(Uptime {
+                uptime_centis: 35482156,
+                idle_centis: 137209327
+            })
+        );
+        assert_eq!(
+            parse_uptime(fixture!("pizero/proc/uptime")),
+            Ok(Uptime {
+                uptime_centis: 3129307,
+                idle_centis: 2874411
+            })
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_uptime(b""), Err(ParseError::Empty));
+        assert_eq!(
+            parse_uptime(b"12.5\n"),
+            Err(ParseError::MissingField("idle"))
+        );
+        assert_eq!(parse_uptime(b"12,5 1\n"), Err(ParseError::InvalidNumber));
+    }
+}
