@@ -1,5 +1,31 @@
-//! pimon-aggregator library (work in progress).
+//! # pimon-aggregator
+//!
+//! The server of pimon: receives collector frames over UDP, verifies, de-duplicates and
+//! acks them, keeps the latest value of every series in a bounded store, serves it to
+//! Prometheus on `/metrics`, and hands every stored frame as InfluxDB line protocol to
+//! the configured outputs.
+//!
+//! Modules, from the wire inwards:
+//! - [`udp`]: listening sockets (large receive buffer, kernel drop counter, batched
+//!   receive).
+//! - [`ingest`]: datagram → decision, pure and synchronous (decode, MAC, sequence
+//!   window, store, lines, ack).
+//! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
+//! - [`keys`]: the key file.
+//! - [`lines`]: a frame as Telegraf-style line protocol.
+//! - [`output`]: where lines go (`--lp-out` file or stdout).
+//! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
+//! - [`config`]: TOML file and command line.
+//! - [`server`]: ties it together: [`server::run`].
+//! - [`stats`]: the aggregator's own counters.
 
 pub mod http_client;
 pub mod influx;
+pub mod ingest;
+pub mod keys;
+pub mod lines;
+pub mod node;
+pub mod series;
 pub mod spool;
+pub mod stats;
+pub mod store;

@@ -1,0 +1,476 @@
+//! The in-memory store: every node's state and the latest value of its series, bounded.
+//!
+//! # Bounds
+//! - at most `max_nodes` nodes. A frame from a new node is admitted only while there
+//!   is room; otherwise it is refused and counted. Nodes not seen for
+//!   `forget_after` are forgotten by [`Store::sweep`]; nodes that never became
+//!   established (fewer than [`ESTABLISHED_FRAMES`] frames, e.g. made-up names from a
+//!   flood) are forgotten sooner, after `forget_new_after`. Known nodes are never
+//!   pushed out by new ones, so a flood of made-up names cannot starve real nodes.
+//! - at most `max_series_per_node` series and [`crate::series::MAX_LABEL_BYTES`] of label
+//!   values per node, and `max_series_total` in all. Refused samples are counted.
+//!
+//! Worst case memory ≈ `max_nodes` × (700 B + 8 KiB labels) + `max_series_total` × 24 B.
+//! A typical Pi (~70 values, ~15 label sets) costs about 2.5 KiB.
+//!
+//! # Staleness
+//! A series not updated for `stale_after` (the node's interval × `stale_intervals`, at
+//! least `stale_min`) disappears from `/metrics`; the node's `pimon_node_up` turns 0 and
+//! its `pimon_node_last_seen_timestamp_seconds` stays until the node is forgotten.
+//!
+//! # Snapshots
+//! `/metrics` must not hold up ingestion, so the renderer copies what it needs into a
+//! reusable [`Snapshot`] under the lock (a memcpy of 24 bytes per series) and formats it
+//! after releasing the lock.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use pimon_protocol::catalog::Number;
+
+use crate::node::{NodeCounters, NodeState};
+use crate::series::{Entry, Refused};
+
+/// A node with fewer stored frames than this is "new" and forgotten after
+/// `forget_new_after` instead of `forget_after`.
+pub const ESTABLISHED_FRAMES: u64 = 10;
+
+/// Size limits of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most nodes held at once.
+    pub max_nodes: usize,
+    /// Most series per node.
+    pub max_series_per_node: usize,
+    /// Most series over all nodes.
+    pub max_series_total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_nodes: 10_000,
+            max_series_per_node: 1_000,
+            max_series_total: 2_000_000,
+        }
+    }
+}
+
+/// When series go stale and nodes are forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staleness {
+    /// A series disappears after this many of the node's intervals without an update.
+    pub stale_intervals: u32,
+    /// … but never sooner than this (ms).
+    pub stale_min_ms: u64,
+    /// A node not seen for this long is forgotten entirely (ms).
+    pub forget_after_ms: u64,
+    /// A node that sent fewer than [`ESTABLISHED_FRAMES`] frames is forgotten after this
+    /// long without a frame (ms).
+    pub forget_new_after_ms: u64,
+}
+
+impl Default for Staleness {
+    fn default() -> Self {
+        Staleness {
+            stale_intervals: 3,
+            stale_min_ms: 30_000,
+            forget_after_ms: 24 * 3600 * 1000,
+            forget_new_after_ms: 600_000,
+        }
+    }
+}
+
+impl Staleness {
+    /// How long a series of a node with this interval stays visible without update.
+    pub fn stale_after_ms(&self, interval_ms: u32) -> u64 {
+        (u64::from(interval_ms) * u64::from(self.stale_intervals)).max(self.stale_min_ms)
+    }
+}
+
+/// Why a node or sample was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdmitError {
+    /// `max_nodes` reached.
+    NodeLimit,
+}
+
+/// All nodes.
+#[derive(Debug)]
+pub struct Store {
+    nodes: BTreeMap<Box<str>, NodeState>,
+    limits: Limits,
+    staleness: Staleness,
+    total_series: usize,
+    /// Unix seconds that series stamps count from.
+    epoch_s: u64,
+}
+
+impl Store {
+    /// An empty store; `now_ms` (Unix ms) is the epoch of series stamps.
+    pub fn new(limits: Limits, staleness: Staleness, now_ms: u64) -> Store {
+        Store {
+            nodes: BTreeMap::new(),
+            limits,
+            staleness,
+            total_series: 0,
+            epoch_s: now_ms / 1000,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The staleness settings in force.
+    pub fn staleness(&self) -> Staleness {
+        self.staleness
+    }
+
+    /// Series stamp for a Unix time in ms.
+    pub fn stamp(&self, now_ms: u64) -> u32 {
+        (now_ms / 1000)
+            .saturating_sub(self.epoch_s)
+            .min(u64::from(u32::MAX)) as u32
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of series over all nodes.
+    pub fn series_count(&self) -> usize {
+        self.total_series
+    }
+
+    /// Approximate memory of all nodes (structs, names and series heap).
+    pub fn memory_bytes(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|(name, n)| n.memory_bytes(name.len()) + 3 * size_of::<usize>())
+            .sum()
+    }
+
+    /// The state of `name`, if known.
+    pub fn get(&self, name: &str) -> Option<&NodeState> {
+        self.nodes.get(name)
+    }
+
+    /// The state of `name`, if known.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut NodeState> {
+        self.nodes.get_mut(name)
+    }
+
+    /// Adds a node seen for the first time, if there is room.
+    pub fn admit(&mut self, name: &str, boot_id: u64) -> Result<&mut NodeState, AdmitError> {
+        if self.nodes.len() >= self.limits.max_nodes && !self.nodes.contains_key(name) {
+            return Err(AdmitError::NodeLimit);
+        }
+        Ok(self
+            .nodes
+            .entry(name.into())
+            .or_insert_with(|| NodeState::new(boot_id)))
+    }
+
+    /// Removes a node and its series.
+    pub fn remove(&mut self, name: &str) -> Option<NodeState> {
+        let n = self.nodes.remove(name)?;
+        self.total_series -= n.series.len();
+        Some(n)
+    }
+
+    /// Stores one value of node `name`. Returns `Err` when refused by a limit.
+    pub fn upsert(
+        &mut self,
+        name: &str,
+        rank: u16,
+        labels: &[&str],
+        stamp: u32,
+        value: Number,
+    ) -> Result<(), Refused> {
+        let per_node = self.limits.max_series_per_node;
+        let room_total = self.total_series < self.limits.max_series_total;
+        let Some(node) = self.nodes.get_mut(name) else {
+            return Err(Refused::SeriesLimit);
+        };
+        let limit = if room_total {
+            per_node
+        } else {
+            node.series.len()
+        };
+        if node.series.upsert(rank, labels, stamp, value, limit)? {
+            self.total_series += 1;
+        }
+        Ok(())
+    }
+
+    /// Stores many values of node `name` (one frame); returns how many were refused.
+    pub fn upsert_all<'a>(
+        &mut self,
+        name: &str,
+        stamp: u32,
+        values: impl Iterator<Item = (u16, heapless::Vec<&'a str, 4>, Number)>,
+    ) -> u64 {
+        let per_node = self.limits.max_series_per_node;
+        let max_total = self.limits.max_series_total;
+        let Some(node) = self.nodes.get_mut(name) else {
+            return values.count() as u64;
+        };
+        let mut refused = 0;
+        for (rank, labels, value) in values {
+            let limit = if self.total_series < max_total {
+                per_node
+            } else {
+                node.series.len()
+            };
+            match node.series.upsert(rank, &labels, stamp, value, limit) {
+                Ok(true) => self.total_series += 1,
+                Ok(false) => {}
+                Err(_) => refused += 1,
+            }
+        }
+        refused
+    }
+
+    /// Drops stale series and forgets nodes not seen for long. Returns the number of
+    /// nodes forgotten.
+    pub fn sweep(&mut self, now_ms: u64) -> usize {
+        let st = self.staleness;
+        let now_stamp = self.stamp(now_ms);
+        let before = self.nodes.len();
+        let mut removed_series = 0;
+        self.nodes.retain(|_, n| {
+            let idle = now_ms.saturating_sub(n.meta.last_seen_ms);
+            let forget = if n.meta.counters.received < ESTABLISHED_FRAMES {
+                st.forget_new_after_ms
+            } else {
+                st.forget_after_ms
+            };
+            if idle > forget {
+                removed_series += n.series.len();
+                return false;
+            }
+            let stale_s = st.stale_after_ms(n.meta.interval_ms).div_ceil(1000);
+            let oldest = u64::from(now_stamp).saturating_sub(stale_s);
+            removed_series += n.series.expire(oldest.min(u64::from(u32::MAX)) as u32);
+            true
+        });
+        self.total_series -= removed_series;
+        before - self.nodes.len()
+    }
+
+    /// Copies what `/metrics` shows into `snap` (cleared first; its buffers are reused).
+    pub fn snapshot(&self, now_ms: u64, snap: &mut Snapshot) {
+        snap.clear();
+        snap.now_ms = now_ms;
+        let now_stamp = u64::from(self.stamp(now_ms));
+        for (name, n) in &self.nodes {
+            let stale_ms = self.staleness.stale_after_ms(n.meta.interval_ms);
+            let up = now_ms.saturating_sub(n.meta.last_seen_ms) <= stale_ms;
+            let oldest = now_stamp.saturating_sub(stale_ms.div_ceil(1000));
+            let name_start = snap.names.len() as u32;
+            snap.names.push_str(name);
+            let entries_start = snap.entries.len() as u32;
+            snap.entries.extend(
+                n.series
+                    .entries()
+                    .iter()
+                    .filter(|e| u64::from(e.stamp) >= oldest),
+            );
+            let labels_base = snap.label_starts.len() as u32;
+            let (bytes, starts) = n.series.label_sets().raw();
+            let offset = snap.label_bytes.len() as u32;
+            snap.label_bytes.extend_from_slice(bytes);
+            snap.label_starts.extend(starts.iter().map(|s| s + offset));
+            snap.label_starts.push(snap.label_bytes.len() as u32);
+            snap.nodes.push(SnapNode {
+                name: name_start..snap.names.len() as u32,
+                up,
+                last_seen_ms: n.meta.last_seen_ms,
+                clock_skew_ms: n.meta.clock_skew_ms,
+                counters: n.meta.counters,
+                entries: entries_start..snap.entries.len() as u32,
+                labels_base,
+            });
+        }
+        snap.series_total = self.total_series;
+        snap.memory_bytes = self.memory_bytes();
+    }
+}
+
+/// One node in a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapNode {
+    name: Range<u32>,
+    /// Seen within its stale time.
+    pub up: bool,
+    /// Receive time of its last stored frame (Unix ms).
+    pub last_seen_ms: u64,
+    /// Clock skew of its last live frame (ms).
+    pub clock_skew_ms: i64,
+    /// Its counters.
+    pub counters: NodeCounters,
+    entries: Range<u32>,
+    labels_base: u32,
+}
+
+/// A copy of the store for rendering, with reusable buffers.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// When it was taken (Unix ms).
+    pub now_ms: u64,
+    /// Nodes, sorted by name.
+    pub nodes: Vec<SnapNode>,
+    /// Total series in the store (fresh or not).
+    pub series_total: usize,
+    /// Approximate memory of the store.
+    pub memory_bytes: usize,
+    names: String,
+    entries: Vec<Entry>,
+    label_bytes: Vec<u8>,
+    label_starts: Vec<u32>,
+}
+
+impl Snapshot {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.names.clear();
+        self.entries.clear();
+        self.label_bytes.clear();
+        self.label_starts.clear();
+    }
+
+    /// The name of `node`.
+    pub fn name(&self, node: &SnapNode) -> &str {
+        self.names
+            .get(node.name.start as usize..node.name.end as usize)
+            .unwrap_or("")
+    }
+
+    /// The fresh entries of `node`, sorted by (family rank, label set).
+    pub fn entries(&self, node: &SnapNode) -> &[Entry] {
+        self.entries
+            .get(node.entries.start as usize..node.entries.end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The encoded label set `set` of `node` (decode with [`crate::series::decode_set`]).
+    pub fn label_set(&self, node: &SnapNode, set: u16) -> &[u8] {
+        let i = node.labels_base as usize + usize::from(set);
+        let (Some(&start), Some(&end)) = (self.label_starts.get(i), self.label_starts.get(i + 1))
+        else {
+            return &[];
+        };
+        self.label_bytes
+            .get(start as usize..end as usize)
+            .unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::decode_set;
+
+    fn store(max_nodes: usize) -> Store {
+        Store::new(
+            Limits {
+                max_nodes,
+                max_series_per_node: 3,
+                max_series_total: 5,
+            },
+            Staleness::default(),
+            1_000_000,
+        )
+    }
+
+    #[test]
+    fn node_limit_refuses_new_but_keeps_known() {
+        let mut s = store(2);
+        s.admit("a", 1).unwrap();
+        s.admit("b", 1).unwrap();
+        assert_eq!(s.admit("c", 1).err(), Some(AdmitError::NodeLimit));
+        assert!(s.admit("a", 1).is_ok());
+        assert_eq!(s.node_count(), 2);
+    }
+
+    #[test]
+    fn series_limits_per_node_and_total() {
+        let mut s = store(10);
+        s.admit("a", 1).unwrap();
+        s.admit("b", 1).unwrap();
+        for r in 0..4 {
+            let res = s.upsert("a", r, &[], 0, Number::U64(1));
+            assert_eq!(res.is_ok(), r < 3, "rank {r}");
+        }
+        assert!(s.upsert("b", 0, &[], 0, Number::U64(1)).is_ok());
+        assert!(s.upsert("b", 1, &[], 0, Number::U64(1)).is_ok());
+        // 5 in total: b may update but not add.
+        assert!(s.upsert("b", 2, &[], 0, Number::U64(1)).is_err());
+        assert!(s.upsert("b", 1, &[], 0, Number::U64(2)).is_ok());
+        assert_eq!(s.series_count(), 5);
+        s.remove("a");
+        assert_eq!(s.series_count(), 2);
+    }
+
+    #[test]
+    fn sweep_expires_series_and_forgets_nodes() {
+        let now = 1_000_000;
+        let mut s = Store::new(Limits::default(), Staleness::default(), now);
+        let n = s.admit("old", 1).unwrap();
+        n.meta.last_seen_ms = now;
+        n.meta.interval_ms = 10_000;
+        n.meta.counters.received = 100;
+        s.admit("new", 1).unwrap().meta.last_seen_ms = now;
+        let st = s.stamp(now);
+        s.upsert("old", 0, &["x"], st, Number::U64(1)).unwrap();
+        // 31 s later: the series (stale after max(30 s, 3 × 10 s)) is gone, nodes stay.
+        assert_eq!(s.sweep(now + 31_000), 0);
+        assert_eq!(s.series_count(), 0);
+        assert_eq!(s.node_count(), 2);
+        // After forget_new_after the new node goes, the established one stays.
+        assert_eq!(s.sweep(now + 600_001), 1);
+        assert!(s.get("old").is_some());
+        assert_eq!(s.sweep(now + 24 * 3600 * 1000 + 1), 1);
+        assert_eq!(s.node_count(), 0);
+    }
+
+    #[test]
+    fn snapshot_copies_fresh_series_and_labels() {
+        let now = 1_000_000;
+        let mut s = Store::new(Limits::default(), Staleness::default(), now - 500_000);
+        for name in ["b", "a"] {
+            let n = s.admit(name, 1).unwrap();
+            n.meta.last_seen_ms = now;
+            n.meta.interval_ms = 10_000;
+        }
+        let st = s.stamp(now);
+        s.upsert("a", 0, &["x", "y"], st, Number::U64(1)).unwrap();
+        s.upsert("b", 0, &["z"], st, Number::F64(2.5)).unwrap();
+        s.upsert("b", 1, &["z"], st.saturating_sub(100), Number::U64(3))
+            .unwrap();
+        let mut snap = Snapshot::default();
+        s.snapshot(now, &mut snap);
+        let names: Vec<&str> = snap.nodes.iter().map(|n| snap.name(n)).collect();
+        assert_eq!(names, ["a", "b"]);
+        let a = &snap.nodes[0];
+        let e = snap.entries(a)[0];
+        assert_eq!(
+            decode_set(snap.label_set(a, e.labelset)).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
+        let b = &snap.nodes[1];
+        assert_eq!(snap.entries(b).len(), 1, "the stale series is not copied");
+        let e = snap.entries(b)[0];
+        assert_eq!(
+            decode_set(snap.label_set(b, e.labelset)).collect::<Vec<_>>(),
+            ["z"]
+        );
+        assert!(a.up && b.up);
+        s.snapshot(now + 31_000, &mut snap);
+        assert!(!snap.nodes[0].up);
+        assert!(snap.entries(&snap.nodes[0]).is_empty());
+    }
+}
