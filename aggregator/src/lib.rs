@@ -21,14 +21,11 @@
 
 pub mod http_client;
 pub mod influx;
-pub mod http_client;
-pub mod influx;
 pub mod ingest;
 pub mod keys;
 pub mod lines;
 pub mod node;
 pub mod series;
-pub mod spool;
 pub mod spool;
 pub mod stats;
 pub mod store;
