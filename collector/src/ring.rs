@@ -1,0 +1,977 @@
+//! The resend ring: every sent datagram, byte for byte, until the aggregator acks it.
+//!
+//! A [`Ring`] is a fixed byte arena (a `Box<[u8]>` on Linux, a `static` buffer in
+//! firmware) holding variable-length records in sequence-number order:
+//!
+//! ```text
+//! record = seq: u64 LE | sent_ms: u64 LE | cap: u16 LE | len: u16 LE | state: u8 | datagram (cap bytes)
+//! ```
+//!
+//! Records are packed head to tail; one that does not fit before the end of the arena
+//! starts again at offset 0 (the end of the last record before the wrap is remembered).
+//! When the arena is full the oldest record is dropped and counted
+//! ([`RingStats::dropped`] when it had not been acked), and [`Ring::resend_floor`] (the
+//! oldest sequence number still held) rises past it.
+//!
+//! A cycle's frames are encoded **directly into the arena**: [`Ring::open_cycle`] hands
+//! out [`CycleSpace`], which gives one [`Slot`] of [`MAX_DATAGRAM`] bytes per part
+//! (evicting old records as needed) with its sequence number. When the cycle is
+//! complete, [`Ring::seal_pending`] sets every part's part count, appends the MAC and
+//! packs the parts together (a part rarely fills its slot). Then
+//! [`Ring::send_unsent`] hands each new datagram to the network.
+//!
+//! Acks ([`Ring::apply_ack`]) forget what the aggregator stored and mark its gaps;
+//! [`Ring::resend_due`] picks what to send again: gaps first, then datagrams not acked
+//! within a timeout, oldest first, at most [`ResendPolicy::max_per_tick`] per call. While
+//! the aggregator is silent (no ack for a timeout) only one probe is resent per timeout,
+//! so a dead aggregator is not flooded; its first ack then lists the gaps.
+//!
+//! `no_std`, no allocation, no panics: offsets are checked and a corrupt record makes the
+//! operation stop rather than read out of bounds.
+
+use pimon_protocol::{Ack, Key, MAX_DATAGRAM, seal};
+
+/// Bytes of the per-record header in the arena.
+pub const RECORD_HEADER: usize = 21;
+/// Arena bytes one part needs while it is being written (header + a full datagram).
+pub const SLOT_BYTES: usize = RECORD_HEADER + MAX_DATAGRAM;
+/// Smallest arena accepted: room for a cycle of a few parts.
+pub const MIN_RING_BYTES: usize = 4 * SLOT_BYTES;
+
+const OFF_SEQ: usize = 0;
+const OFF_SENT: usize = 8;
+const OFF_CAP: usize = 16;
+const OFF_LEN: usize = 18;
+const OFF_STATE: usize = 20;
+
+/// Written in the open cycle, not sealed yet.
+const ST_PENDING: u8 = 1;
+/// Sealed, never sent.
+const ST_UNSENT: u8 = 2;
+/// The aggregator stored it.
+const ST_ACKED: u8 = 4;
+/// An ack listed it in a gap: resend.
+const ST_WANTED: u8 = 8;
+
+/// Counters of the ring since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Datagrams sent for the first time.
+    pub sent: u64,
+    /// Datagrams sent again (gaps, timeouts, probes).
+    pub resent: u64,
+    /// Datagrams that left the ring without being acked (overflow).
+    pub dropped: u64,
+    /// Datagrams the aggregator acked.
+    pub acked: u64,
+}
+
+/// When to send a held datagram again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResendPolicy {
+    /// A datagram not acked this long after its last send is resent (and the aggregator
+    /// counts as silent when no ack arrived for this long).
+    pub timeout_ms: u64,
+    /// A datagram listed in a gap is not resent again within this time of its last
+    /// send (acks sent before the resend arrived still list it).
+    pub gap_holdoff_ms: u64,
+    /// Most datagrams [`Ring::resend_due`] sends per call (pacing).
+    pub max_per_tick: usize,
+}
+
+impl ResendPolicy {
+    /// The policy for a collection interval: timeout three intervals (at least 2 s),
+    /// gap hold-off 500 ms, at most 8 datagrams per tick.
+    pub fn for_interval(interval_ms: u64) -> ResendPolicy {
+        ResendPolicy {
+            timeout_ms: interval_ms.saturating_mul(3).max(2_000),
+            gap_holdoff_ms: 500,
+            max_per_tick: 8,
+        }
+    }
+}
+
+/// What an ack changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckEffect {
+    /// Records newly known to be stored.
+    pub acked: usize,
+    /// Records newly marked for resend (in a gap).
+    pub wanted: usize,
+}
+
+/// Why a part could not be given a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotError {
+    /// Making room would drop a part of the cycle being written: the arena is too small
+    /// for this cycle.
+    CycleTooLarge,
+    /// A record header is inconsistent (a bug; the ring stops rather than misread).
+    Corrupt,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Meta {
+    /// Offset of the oldest record.
+    head: usize,
+    /// Offset where the next record goes.
+    tail: usize,
+    /// When `wrapped`: records are `head..end` then `0..tail`.
+    end: usize,
+    wrapped: bool,
+    /// Records held (pending ones included).
+    count: usize,
+    /// Sequence number of the record at `head` (== `next_seq` when empty).
+    first_seq: u64,
+    next_seq: u64,
+    /// Parts of the open cycle (the last `pending` records).
+    pending: usize,
+    pending_at: usize,
+    stats: RingStats,
+    last_ack_ms: Option<u64>,
+    last_probe_ms: Option<u64>,
+}
+
+/// A record's header, decoded.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    seq: u64,
+    sent_ms: u64,
+    cap: usize,
+    len: usize,
+    state: u8,
+}
+
+fn read_header(arena: &[u8], off: usize) -> Option<Header> {
+    let h = arena.get(off..off.checked_add(RECORD_HEADER)?)?;
+    let u64_at = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&h[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    Some(Header {
+        seq: u64_at(OFF_SEQ),
+        sent_ms: u64_at(OFF_SENT),
+        cap: usize::from(u16::from_le_bytes([h[OFF_CAP], h[OFF_CAP + 1]])),
+        len: usize::from(u16::from_le_bytes([h[OFF_LEN], h[OFF_LEN + 1]])),
+        state: h[OFF_STATE],
+    })
+}
+
+/// Writes a header into `h` (at least [`RECORD_HEADER`] bytes).
+fn write_header(h: &mut [u8], hd: &Header) {
+    if h.len() < RECORD_HEADER {
+        return;
+    }
+    h[OFF_SEQ..OFF_SEQ + 8].copy_from_slice(&hd.seq.to_le_bytes());
+    h[OFF_SENT..OFF_SENT + 8].copy_from_slice(&hd.sent_ms.to_le_bytes());
+    h[OFF_CAP..OFF_CAP + 2].copy_from_slice(&(hd.cap as u16).to_le_bytes());
+    h[OFF_LEN..OFF_LEN + 2].copy_from_slice(&(hd.len as u16).to_le_bytes());
+    h[OFF_STATE] = hd.state;
+}
+
+fn set_state(arena: &mut [u8], off: usize, state: u8) {
+    if let Some(b) = arena.get_mut(off + OFF_STATE) {
+        *b = state;
+    }
+}
+
+fn set_sent(arena: &mut [u8], off: usize, now_ms: u64) {
+    if let Some(b) = arena.get_mut(off + OFF_SENT..off + OFF_SENT + 8) {
+        b.copy_from_slice(&now_ms.to_le_bytes());
+    }
+}
+
+/// Fixed-size ring of sent datagrams; see the [module docs](self).
+pub struct Ring<B> {
+    arena: B,
+    m: Meta,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
+    /// A ring over `arena`; `None` when it is smaller than [`MIN_RING_BYTES`] or larger
+    /// than 4 GiB.
+    pub fn new(arena: B) -> Option<Ring<B>> {
+        let len = arena.as_ref().len();
+        if len < MIN_RING_BYTES || u32::try_from(len).is_err() {
+            return None;
+        }
+        Some(Ring {
+            arena,
+            m: Meta::default(),
+        })
+    }
+
+    /// Arena size in bytes.
+    pub fn capacity(&self) -> usize {
+        self.arena.as_ref().len()
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> RingStats {
+        self.m.stats
+    }
+
+    /// Records held (sent and not acked, acked but not yet at the head, unsent).
+    pub fn len(&self) -> usize {
+        self.m.count
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.m.count == 0
+    }
+
+    /// The sequence number the next part will get.
+    pub fn next_seq(&self) -> u64 {
+        self.m.next_seq
+    }
+
+    /// The oldest sequence number still held (the next one when nothing is held): the
+    /// receiver need not wait for anything below it.
+    pub fn resend_floor(&self) -> u64 {
+        self.m.first_seq
+    }
+
+    /// Arena bytes in use (records and the dead space before a wrap).
+    pub fn used_bytes(&self) -> usize {
+        let m = &self.m;
+        if m.count == 0 {
+            0
+        } else if m.wrapped {
+            m.end - m.head + m.tail
+        } else {
+            m.tail - m.head
+        }
+    }
+
+    /// Offset of the record after the one at `off` with capacity `cap`.
+    fn advance(&self, off: usize, cap: usize) -> usize {
+        let next = off + RECORD_HEADER + cap;
+        if self.m.wrapped && next == self.m.end && off >= self.m.head {
+            0
+        } else {
+            next
+        }
+    }
+
+    /// Calls `f(offset, header)` for every record, oldest first; stops early when `f`
+    /// returns false or a header is unreadable.
+    fn walk(&self, mut f: impl FnMut(usize, Header) -> bool) {
+        let arena = self.arena.as_ref();
+        let mut off = self.m.head;
+        for _ in 0..self.m.count {
+            let Some(h) = read_header(arena, off) else {
+                return;
+            };
+            if !f(off, h) {
+                return;
+            }
+            off = self.advance(off, h.cap);
+        }
+    }
+
+    /// Records not yet acked (pending and unsent included).
+    pub fn outstanding(&self) -> usize {
+        let mut n = 0;
+        self.walk(|_, h| {
+            if h.state & ST_ACKED == 0 {
+                n += 1;
+            }
+            true
+        });
+        n
+    }
+
+    /// Every held datagram that is sealed, oldest first, with its sequence number.
+    pub fn datagrams(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        let arena = self.arena.as_ref();
+        let mut off = self.m.head;
+        let mut left = self.m.count;
+        core::iter::from_fn(move || {
+            while left > 0 {
+                let h = read_header(arena, off)?;
+                let data = off + RECORD_HEADER;
+                left -= 1;
+                off = self.advance(off, h.cap);
+                if h.state & ST_PENDING == 0 {
+                    return Some((h.seq, arena.get(data..data + h.len)?));
+                }
+            }
+            None
+        })
+    }
+
+    /// Starts writing a cycle: the returned space hands out one slot per part. Parts of
+    /// an earlier cycle that was never sealed are abandoned (never sent).
+    pub fn open_cycle(&mut self) -> CycleSpace<'_> {
+        self.abandon_pending();
+        let m = &mut self.m;
+        if m.count == 0 {
+            m.head = 0;
+            m.tail = 0;
+            m.wrapped = false;
+        }
+        m.pending = 0;
+        let t0 = m.tail;
+        let (front, back) = self.arena.as_mut().split_at_mut(t0);
+        let arena_len = t0 + back.len();
+        CycleSpace {
+            m,
+            front,
+            back,
+            t0,
+            front_off: 0,
+            back_off: t0,
+            arena_len,
+            open_hdr: None,
+        }
+    }
+
+    /// Finishes the open cycle: each part gets the part count `parts` and, with `key`, its
+    /// MAC; the parts are packed together and become unsent datagrams. Returns the
+    /// total bytes of the sealed datagrams.
+    ///
+    /// A part that cannot be sealed (never happens with [`FrameWriter`] output) is
+    /// marked acked so it is never sent; the aggregator stops waiting for its sequence
+    /// number when the resend floor passes it.
+    ///
+    /// [`FrameWriter`]: pimon_protocol::FrameWriter
+    pub fn seal_pending(&mut self, parts: u8, key: Option<&Key>) -> usize {
+        let pending = self.m.pending;
+        if pending == 0 {
+            return 0;
+        }
+        let mut off = self.m.pending_at;
+        let mut write = off;
+        let mut total = 0;
+        for i in 0..pending {
+            let Some(h) = read_header(self.arena.as_ref(), off) else {
+                break;
+            };
+            let next = self.advance(off, h.cap);
+            let wraps_after = next == 0 && i + 1 < pending;
+            let data = off + RECORD_HEADER;
+            let arena = self.arena.as_mut();
+            let sealed = arena
+                .get_mut(data..data + h.cap)
+                .and_then(|buf| seal(buf, h.len, parts, key).ok());
+            let (len, state) = match sealed {
+                Some(n) => (n, ST_UNSENT),
+                None => (h.len.min(h.cap), ST_ACKED),
+            };
+            if state == ST_UNSENT {
+                total += len;
+            }
+            let new = Header {
+                len,
+                cap: len,
+                state,
+                ..h
+            };
+            if write != off {
+                arena.copy_within(data..data + len, write + RECORD_HEADER);
+            }
+            if let Some(hb) = arena.get_mut(write..write + RECORD_HEADER) {
+                write_header(hb, &new);
+            }
+            write += RECORD_HEADER + len;
+            if wraps_after {
+                self.m.end = write;
+                write = 0;
+            }
+            off = next;
+        }
+        self.m.tail = write;
+        self.m.pending = 0;
+        total
+    }
+
+    /// Marks the parts of an unsealed cycle as done so they neither block eviction nor
+    /// get sent.
+    fn abandon_pending(&mut self) {
+        let mut off = self.m.pending_at;
+        for _ in 0..self.m.pending {
+            let Some(h) = read_header(self.arena.as_ref(), off) else {
+                break;
+            };
+            set_state(self.arena.as_mut(), off, ST_ACKED);
+            off = self.advance(off, h.cap);
+        }
+        self.m.pending = 0;
+        self.pop_acked();
+    }
+
+    /// Hands every unsent datagram to `send` (oldest first) and marks it sent at
+    /// `now_ms`. Returns how many. What `send` does with it (or whether the network
+    /// took it) does not matter: unacked datagrams are resent on timeout.
+    pub fn send_unsent(&mut self, now_ms: u64, mut send: impl FnMut(u64, &[u8])) -> usize {
+        let mut n = 0;
+        let mut off = self.m.head;
+        for _ in 0..self.m.count {
+            let Some(h) = read_header(self.arena.as_ref(), off) else {
+                break;
+            };
+            if h.state & ST_UNSENT != 0 {
+                let arena = self.arena.as_mut();
+                set_state(arena, off, h.state & !ST_UNSENT);
+                set_sent(arena, off, now_ms);
+                let data = off + RECORD_HEADER;
+                if let Some(d) = arena.get(data..data + h.len) {
+                    send(h.seq, d);
+                }
+                n += 1;
+            }
+            off = self.advance(off, h.cap);
+        }
+        self.m.stats.sent += n as u64;
+        n
+    }
+
+    /// Applies an ack (already checked to be for this node, boot id and key): forgets
+    /// what it says is stored and marks its gaps for resend. An ack that speaks of sequence numbers not sent yet is ignored.
+    pub fn apply_ack(&mut self, ack: &Ack<'_>, now_ms: u64) -> AckEffect {
+        let mut effect = AckEffect::default();
+        if ack.seen_below > self.m.next_seq || ack.acked_below > self.m.next_seq {
+            return effect;
+        }
+        self.m.last_ack_ms = Some(now_ms);
+        let mut off = self.m.head;
+        for _ in 0..self.m.count {
+            let Some(h) = read_header(self.arena.as_ref(), off) else {
+                break;
+            };
+            if h.seq >= ack.seen_below {
+                break;
+            }
+            if h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0 {
+                let arena = self.arena.as_mut();
+                if ack.is_stored(h.seq) {
+                    set_state(arena, off, ST_ACKED);
+                    effect.acked += 1;
+                } else if h.state & ST_WANTED == 0 {
+                    set_state(arena, off, h.state | ST_WANTED);
+                    effect.wanted += 1;
+                }
+            }
+            off = self.advance(off, h.cap);
+        }
+        self.m.stats.acked += effect.acked as u64;
+        self.pop_acked();
+        effect
+    }
+
+    /// Drops acked records from the head.
+    fn pop_acked(&mut self) {
+        while self.m.count > 0 {
+            let Some(h) = read_header(self.arena.as_ref(), self.m.head) else {
+                return;
+            };
+            if h.state & ST_ACKED == 0 {
+                return;
+            }
+            let next = self.advance(self.m.head, h.cap);
+            self.remove_head(next);
+        }
+    }
+
+    fn remove_head(&mut self, next: usize) {
+        let m = &mut self.m;
+        if m.wrapped && next == 0 {
+            m.wrapped = false;
+        }
+        m.head = next;
+        m.count -= 1;
+        m.first_seq += 1;
+        if m.count == 0 && m.pending == 0 {
+            m.head = 0;
+            m.tail = 0;
+            m.wrapped = false;
+        }
+    }
+
+    /// Sends again what is due at `now_ms`, at most `policy.max_per_tick`: first
+    /// datagrams in an ack's gaps, then datagrams not acked within the timeout, oldest
+    /// first. While no ack arrived for a timeout, at most one (the oldest) per timeout.
+    /// Returns how many were handed to `send`.
+    pub fn resend_due(
+        &mut self,
+        now_ms: u64,
+        policy: &ResendPolicy,
+        mut send: impl FnMut(u64, &[u8]),
+    ) -> usize {
+        let silent = match self.m.last_ack_ms {
+            Some(t) => now_ms.saturating_sub(t) >= policy.timeout_ms,
+            None => true,
+        };
+        let probe_due = match self.m.last_probe_ms {
+            Some(t) => now_ms.saturating_sub(t) >= policy.timeout_ms,
+            None => true,
+        };
+        let mut budget = policy.max_per_tick;
+        let mut sent = 0;
+        // Pass 0: gaps. Pass 1: timeouts.
+        for pass in 0..2 {
+            if pass == 1 && silent {
+                if !probe_due {
+                    break;
+                }
+                budget = budget.min(1);
+            }
+            let mut off = self.m.head;
+            for _ in 0..self.m.count {
+                if budget == 0 {
+                    break;
+                }
+                let Some(h) = read_header(self.arena.as_ref(), off) else {
+                    break;
+                };
+                let age = now_ms.saturating_sub(h.sent_ms);
+                let live = h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0;
+                let due = live
+                    && if pass == 0 {
+                        h.state & ST_WANTED != 0 && age >= policy.gap_holdoff_ms
+                    } else {
+                        age >= policy.timeout_ms
+                    };
+                if due {
+                    let arena = self.arena.as_mut();
+                    set_state(arena, off, h.state & !ST_WANTED);
+                    set_sent(arena, off, now_ms);
+                    let data = off + RECORD_HEADER;
+                    if let Some(d) = arena.get(data..data + h.len) {
+                        send(h.seq, d);
+                    }
+                    budget -= 1;
+                    sent += 1;
+                    if pass == 1 && silent {
+                        self.m.last_probe_ms = Some(now_ms);
+                    }
+                }
+                off = self.advance(off, h.cap);
+            }
+        }
+        self.m.stats.resent += sent as u64;
+        sent
+    }
+
+    /// True when an ack arrived within `timeout_ms` of `now_ms`.
+    pub fn heard_within(&self, now_ms: u64, timeout_ms: u64) -> bool {
+        self.m
+            .last_ack_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) < timeout_ms)
+    }
+}
+
+/// One part's place in the arena, from [`CycleSpace::next_slot`].
+pub struct Slot<'r> {
+    /// Sequence number of this part.
+    pub seq: u64,
+    /// The ring's resend floor after making room for this part.
+    pub resend_floor: u64,
+    /// [`MAX_DATAGRAM`] bytes to encode the part into.
+    pub buf: &'r mut [u8],
+}
+
+/// The free arena of an open cycle: hands out one slot per part, dropping the oldest
+/// records when needed. Slices handed out live as long as the space's borrow of the
+/// ring, so a frame writer can keep one while the next is requested.
+pub struct CycleSpace<'r> {
+    m: &'r mut Meta,
+    /// Arena `front_off..t0`, not yet handed out.
+    front: &'r mut [u8],
+    /// Arena `back_off..`, not yet handed out.
+    back: &'r mut [u8],
+    t0: usize,
+    front_off: usize,
+    back_off: usize,
+    arena_len: usize,
+    /// Header bytes of the slot handed out last (its length is written on finish).
+    open_hdr: Option<&'r mut [u8]>,
+}
+
+impl<'r> CycleSpace<'r> {
+    fn header_at(&self, off: usize) -> Option<Header> {
+        if off >= self.back_off {
+            read_header(self.back, off - self.back_off)
+        } else if off >= self.front_off && off < self.t0 {
+            read_header(self.front, off - self.front_off)
+        } else {
+            None
+        }
+    }
+
+    /// Drops the oldest record to make room.
+    fn evict(&mut self) -> Result<(), SlotError> {
+        if self.m.count == 0 {
+            return Err(SlotError::CycleTooLarge);
+        }
+        if self.m.pending > 0 && self.m.head == self.m.pending_at {
+            return Err(SlotError::CycleTooLarge);
+        }
+        let h = self.header_at(self.m.head).ok_or(SlotError::Corrupt)?;
+        if h.state & ST_PENDING != 0 {
+            return Err(SlotError::CycleTooLarge);
+        }
+        if h.state & ST_ACKED == 0 {
+            self.m.stats.dropped += 1;
+        }
+        let m = &mut *self.m;
+        let mut next = m.head + RECORD_HEADER + h.cap;
+        if m.wrapped && next == m.end {
+            next = 0;
+            m.wrapped = false;
+        }
+        m.head = next;
+        m.count -= 1;
+        m.first_seq += 1;
+        // With count 0 nothing is pending either: `place` starts over.
+        Ok(())
+    }
+
+    /// Takes `SLOT_BYTES` at arena offset `at` from whichever half holds it.
+    fn take(&mut self, at: usize) -> Result<&'r mut [u8], SlotError> {
+        if at >= self.t0 && at == self.back_off && self.back.len() >= SLOT_BYTES {
+            let (slot, rest) = core::mem::take(&mut self.back).split_at_mut(SLOT_BYTES);
+            self.back = rest;
+            self.back_off += SLOT_BYTES;
+            Ok(slot)
+        } else if at < self.t0 && at == self.front_off && self.front.len() >= SLOT_BYTES {
+            let (slot, rest) = core::mem::take(&mut self.front).split_at_mut(SLOT_BYTES);
+            self.front = rest;
+            self.front_off += SLOT_BYTES;
+            Ok(slot)
+        } else {
+            Err(SlotError::CycleTooLarge)
+        }
+    }
+
+    /// Finds room for one more part and returns where to write it.
+    fn place(&mut self) -> Result<usize, SlotError> {
+        // Each eviction removes a record, so this ends.
+        loop {
+            let m = &mut *self.m;
+            if m.count == 0 && m.pending == 0 && self.back_off == self.t0 && self.front_off == 0 {
+                // Empty and nothing handed out: anywhere is fine; use the larger half.
+                if self.back.len() >= SLOT_BYTES {
+                    m.head = self.t0;
+                    m.tail = self.t0;
+                } else {
+                    m.head = 0;
+                    m.tail = 0;
+                }
+                m.wrapped = false;
+                return Ok(m.tail);
+            }
+            if !m.wrapped {
+                if m.tail + SLOT_BYTES <= self.arena_len {
+                    return Ok(m.tail);
+                }
+                // Wrap to 0 when the oldest record leaves room before it.
+                if m.count > 0 && m.head >= SLOT_BYTES {
+                    m.end = m.tail;
+                    m.wrapped = true;
+                    m.tail = 0;
+                    return Ok(0);
+                }
+            } else if m.tail + SLOT_BYTES <= m.head {
+                return Ok(m.tail);
+            }
+            self.evict()?;
+        }
+    }
+
+    /// A slot for the next part: its sequence number, the resend floor, and
+    /// [`MAX_DATAGRAM`] bytes. The previous slot must have been finished.
+    pub fn next_slot(&mut self) -> Result<Slot<'r>, SlotError> {
+        let at = self.place()?;
+        let region = self.take(at)?;
+        let (hdr, buf) = region.split_at_mut(RECORD_HEADER);
+        let m = &mut *self.m;
+        let seq = m.next_seq;
+        write_header(
+            hdr,
+            &Header {
+                seq,
+                sent_ms: 0,
+                cap: MAX_DATAGRAM,
+                len: 0,
+                state: ST_PENDING,
+            },
+        );
+        if m.pending == 0 {
+            m.pending_at = at;
+        }
+        if m.count == 0 {
+            m.first_seq = seq;
+        }
+        m.next_seq += 1;
+        m.count += 1;
+        m.pending += 1;
+        m.tail = at + SLOT_BYTES;
+        self.open_hdr = Some(hdr);
+        Ok(Slot {
+            seq,
+            resend_floor: m.first_seq,
+            buf,
+        })
+    }
+
+    /// Records the encoded (unsealed) length of the slot handed out last.
+    pub fn finish_slot(&mut self, len: usize) {
+        if let Some(hdr) = self.open_hdr.take() {
+            let len = len.min(MAX_DATAGRAM) as u16;
+            hdr[OFF_LEN..OFF_LEN + 2].copy_from_slice(&len.to_le_bytes());
+        }
+    }
+
+    /// Parts handed out so far.
+    pub fn parts(&self) -> usize {
+        self.m.pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use pimon_protocol::{DataFrame, DataHeader, EncodedLabels, FrameWriter, Gap, Value};
+    use std::vec::Vec;
+
+    const NODE: &str = "pi";
+
+    /// Writes a cycle of `parts` parts, each with `fill` samples.
+    fn cycle<B: AsRef<[u8]> + AsMut<[u8]>>(ring: &mut Ring<B>, parts: usize, fill: u16) -> usize {
+        let mut space = ring.open_cycle();
+        for p in 0..parts {
+            let Ok(slot) = space.next_slot() else { break };
+            let h = DataHeader {
+                node: NODE,
+                boot_id: 7,
+                seq: slot.seq,
+                resend_floor: slot.resend_floor,
+                timestamp_ms: 1,
+                interval_ms: 10,
+                user_hz: 100,
+                part: p as u8,
+                parts: 1,
+                key_id: None,
+            };
+            let mut w = FrameWriter::new(slot.buf, &h).unwrap();
+            w.begin_group(&EncodedLabels::encode(&[]).unwrap()).unwrap();
+            for i in 0..fill {
+                w.push(i + 1, Value::Unsigned(u64::from(i) * 1000)).unwrap();
+            }
+            let len = w.finish();
+            space.finish_slot(len);
+        }
+        let n = space.parts();
+        ring.seal_pending(n as u8, None);
+        n
+    }
+
+    fn ack(acked_below: u64, seen_below: u64, gaps: &[(u64, u64)]) -> Ack<'static> {
+        let mut g = heapless::Vec::new();
+        for &(start, len) in gaps {
+            g.push(Gap { start, len }).unwrap();
+        }
+        Ack {
+            node: NODE,
+            boot_id: 7,
+            acked_below,
+            seen_below,
+            gaps: g,
+            key_id: None,
+        }
+    }
+
+    fn sent(ring: &mut Ring<[u8; 8 * SLOT_BYTES]>) -> Vec<u64> {
+        let mut v = Vec::new();
+        ring.send_unsent(0, |s, _| v.push(s));
+        v
+    }
+
+    #[test]
+    fn parts_are_sealed_packed_and_parse() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        assert_eq!(cycle(&mut ring, 3, 10), 3);
+        let got: Vec<(u64, usize)> = ring.datagrams().map(|(s, d)| (s, d.len())).collect();
+        assert_eq!(got.len(), 3);
+        for (i, (seq, d)) in ring.datagrams().enumerate() {
+            let f = DataFrame::parse(d).unwrap();
+            assert_eq!(
+                (f.header.seq, seq, f.header.part, f.header.parts),
+                (i as u64, i as u64, i as u8, 3)
+            );
+            assert_eq!(f.known_samples(), 10);
+        }
+        // Packed: the arena holds exactly header + datagram per record.
+        let bytes: usize = got.iter().map(|(_, l)| l + RECORD_HEADER).sum();
+        assert_eq!(ring.used_bytes(), bytes);
+        assert_eq!(sent(&mut ring), [0, 1, 2]);
+        assert_eq!(ring.stats().sent, 3);
+        assert_eq!(sent(&mut ring), Vec::<u64>::new(), "sent only once");
+    }
+
+    #[test]
+    fn acks_forget_and_gaps_are_resent_first() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        cycle(&mut ring, 5, 3);
+        sent(&mut ring);
+        let pol = ResendPolicy {
+            timeout_ms: 1000,
+            gap_holdoff_ms: 100,
+            max_per_tick: 8,
+        };
+        let e = ring.apply_ack(&ack(1, 5, &[(1, 1), (3, 1)]), 10);
+        assert_eq!(
+            e,
+            AckEffect {
+                acked: 3,
+                wanted: 2
+            }
+        );
+        assert_eq!(ring.resend_floor(), 1);
+        assert_eq!(
+            ring.len(),
+            4,
+            "0 popped; 2 and 4 acked in the middle stay until the head"
+        );
+        let mut re = Vec::new();
+        assert_eq!(ring.resend_due(50, &pol, |s, _| re.push(s)), 0, "hold-off");
+        assert_eq!(ring.resend_due(100, &pol, |s, _| re.push(s)), 2);
+        assert_eq!(re, [1, 3]);
+        // A stale ack listing the same gaps does not resend within the hold-off.
+        ring.apply_ack(&ack(1, 5, &[(1, 1), (3, 1)]), 120);
+        assert_eq!(ring.resend_due(150, &pol, |s, _| re.push(s)), 0);
+        ring.apply_ack(&ack(5, 5, &[]), 200);
+        assert!(ring.is_empty());
+        assert_eq!(ring.resend_floor(), 5);
+        assert_eq!(ring.stats().resent, 2);
+        assert_eq!(ring.stats().acked, 5);
+    }
+
+    #[test]
+    fn timeouts_resend_oldest_first_paced_and_probe_when_silent() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        cycle(&mut ring, 4, 3);
+        sent(&mut ring);
+        let pol = ResendPolicy {
+            timeout_ms: 1000,
+            gap_holdoff_ms: 100,
+            max_per_tick: 2,
+        };
+        let mut re = Vec::new();
+        // Never heard an ack: one probe per timeout.
+        assert_eq!(ring.resend_due(999, &pol, |s, _| re.push(s)), 0);
+        assert_eq!(ring.resend_due(1000, &pol, |s, _| re.push(s)), 1);
+        assert_eq!(ring.resend_due(1500, &pol, |s, _| re.push(s)), 0);
+        assert_eq!(re, [0]);
+        // An ack (nothing stored past 1: seen_below 1) makes the link live: paced resends.
+        ring.apply_ack(&ack(1, 1, &[]), 2000);
+        assert_eq!(ring.resend_due(2000, &pol, |s, _| re.push(s)), 2);
+        assert_eq!(ring.resend_due(2001, &pol, |s, _| re.push(s)), 1);
+        assert_eq!(re, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn overflow_drops_oldest_counts_and_raises_floor() {
+        let mut ring = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
+        let mut parts = 0;
+        for _ in 0..20 {
+            parts += cycle(&mut ring, 2, 100);
+            let mut v = Vec::new();
+            ring.send_unsent(0, |s, _| v.push(s));
+        }
+        assert_eq!(parts, 40);
+        let held = ring.len() as u64;
+        assert!((2..40).contains(&held));
+        assert_eq!(ring.stats().dropped, 40 - held);
+        assert_eq!(ring.resend_floor(), 40 - held);
+        let seqs: Vec<u64> = ring.datagrams().map(|(s, _)| s).collect();
+        let want: Vec<u64> = (40 - held..40).collect();
+        assert_eq!(
+            seqs, want,
+            "held records are the newest, in order, across wraps"
+        );
+        for (seq, d) in ring.datagrams() {
+            assert_eq!(DataFrame::parse(d).unwrap().header.seq, seq);
+        }
+        assert!(ring.used_bytes() <= ring.capacity());
+    }
+
+    #[test]
+    fn a_cycle_larger_than_the_ring_stops_without_eating_itself() {
+        let mut ring = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
+        let parts = cycle(&mut ring, 10, 250);
+        assert!((3..10).contains(&parts), "{parts}");
+        let seqs: Vec<u64> = ring.datagrams().map(|(s, _)| s).collect();
+        assert_eq!(seqs.len(), parts);
+        for (_, d) in ring.datagrams() {
+            assert_eq!(DataFrame::parse(d).unwrap().header.parts as usize, parts);
+        }
+    }
+
+    #[test]
+    fn acked_ring_restarts_at_offset_zero() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        for c in 0..50u64 {
+            cycle(&mut ring, 3, 50);
+            sent(&mut ring);
+            ring.apply_ack(&ack(3 * (c + 1), 3 * (c + 1), &[]), c);
+            assert!(ring.is_empty());
+            assert_eq!(ring.used_bytes(), 0);
+        }
+        assert_eq!(ring.stats().dropped, 0);
+        assert_eq!(ring.next_seq(), 150);
+    }
+
+    #[test]
+    fn random_workload_keeps_invariants() {
+        // A deterministic xorshift drives cycles, partial acks and resends.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ring = Ring::new([0u8; 6 * SLOT_BYTES + 333]).unwrap();
+        let pol = ResendPolicy {
+            timeout_ms: 5,
+            gap_holdoff_ms: 1,
+            max_per_tick: 3,
+        };
+        let mut now = 0;
+        let mut wrapped_seen = 0;
+        for _ in 0..2000 {
+            now += 1;
+            let parts = (rnd() % 4 + 1) as usize;
+            let fill = (rnd() % 250 + 1) as u16;
+            cycle(&mut ring, parts, fill);
+            ring.send_unsent(now, |_, _| {});
+            if rnd() % 3 == 0 {
+                let top = ring.next_seq();
+                let acked = ring.resend_floor() + rnd() % (top - ring.resend_floor() + 1);
+                let gap = (acked < top).then(|| (acked, 1 + rnd() % (top - acked)));
+                let gaps: Vec<(u64, u64)> = gap.into_iter().collect();
+                ring.apply_ack(&ack(acked, top, &gaps), now);
+            }
+            ring.resend_due(now, &pol, |_, _| {});
+            // Invariants: consecutive seqs from the floor, every datagram parses.
+            let mut expect = ring.resend_floor();
+            for (seq, d) in ring.datagrams() {
+                assert_eq!(seq, expect);
+                assert_eq!(DataFrame::parse(d).unwrap().header.seq, seq);
+                expect += 1;
+            }
+            assert_eq!(expect, ring.next_seq());
+            assert!(ring.used_bytes() <= ring.capacity());
+            wrapped_seen += usize::from(ring.m.wrapped);
+        }
+        assert!(wrapped_seen > 100, "wrap exercised: {wrapped_seen}");
+        let s = ring.stats();
+        assert!(s.dropped > 0 && s.acked > 0 && s.resent > 0, "{s:?}");
+        assert_eq!(s.sent, ring.next_seq());
+    }
+}
