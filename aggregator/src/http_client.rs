@@ -445,7 +445,8 @@ fn decode_chunked(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, ResponseE
         let Some(line_end) = find(rest, b"\r\n") else {
             return Ok(None);
         };
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|_| ResponseError::BadChunk)?;
+        let size_text =
+            std::str::from_utf8(&rest[..line_end]).map_err(|_| ResponseError::BadChunk)?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| ResponseError::BadChunk)?;
         rest = &rest[line_end + 2..];
@@ -504,11 +505,20 @@ mod tests {
     #[test]
     fn parses_urls() {
         let u = HttpUrl::parse("http://127.0.0.1:8086").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.prefix.as_str()), ("127.0.0.1", 8086, ""));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.prefix.as_str()),
+            ("127.0.0.1", 8086, "")
+        );
         let u = HttpUrl::parse("HTTP://influx.lan/prefix/").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.prefix.as_str()), ("influx.lan", 80, "/prefix"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.prefix.as_str()),
+            ("influx.lan", 80, "/prefix")
+        );
         let u = HttpUrl::parse("http://[::1]:9/x").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.prefix.as_str()), ("::1", 9, "/x"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.prefix.as_str()),
+            ("::1", 9, "/x")
+        );
         assert_eq!(u.host_header(), "[::1]:9");
         assert_eq!(u.target("/write?db=a"), "/x/write?db=a");
         assert_eq!(HttpUrl::parse("https://a:1"), Err(UrlError::TlsUnsupported));
@@ -517,7 +527,10 @@ mod tests {
         assert_eq!(HttpUrl::parse("http://a:99999"), Err(UrlError::BadPort));
         assert_eq!(HttpUrl::parse("http://:80"), Err(UrlError::BadHost));
         assert_eq!(HttpUrl::parse("http://[::1"), Err(UrlError::BadHost));
-        assert_eq!(HttpUrl::parse("http://a/?db=x"), Err(UrlError::QueryNotAllowed));
+        assert_eq!(
+            HttpUrl::parse("http://a/?db=x"),
+            Err(UrlError::QueryNotAllowed)
+        );
         assert_eq!(HttpUrl::parse("http://u:p@a:1"), Err(UrlError::BadHost));
         assert_eq!(HttpUrl::parse("é"), Err(UrlError::NotHttp));
     }
@@ -562,7 +575,8 @@ mod tests {
         assert_eq!(r.status, 204);
         assert_eq!(r.header("x-a"), Some("b"));
         assert!(r.body.is_empty());
-        let r = parse_response(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nhelloEXTRA").unwrap();
+        let r = parse_response(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
+            .unwrap();
         assert_eq!(r.body, b"hello");
         let r = parse_response(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n",
@@ -576,10 +590,22 @@ mod tests {
     #[test]
     fn rejects_malformed_responses_without_panicking() {
         assert_eq!(parse_response(b""), Err(ResponseError::IncompleteHead));
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\n"), Err(ResponseError::IncompleteHead));
-        assert_eq!(parse_response(b"SMTP 200 OK\r\n\r\n"), Err(ResponseError::BadStatusLine));
-        assert_eq!(parse_response(b"HTTP/1.1 2000 OK\r\n\r\n"), Err(ResponseError::BadStatusLine));
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n"), Err(ResponseError::BadHeader));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n"),
+            Err(ResponseError::IncompleteHead)
+        );
+        assert_eq!(
+            parse_response(b"SMTP 200 OK\r\n\r\n"),
+            Err(ResponseError::BadStatusLine)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 2000 OK\r\n\r\n"),
+            Err(ResponseError::BadStatusLine)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n"),
+            Err(ResponseError::BadHeader)
+        );
         assert_eq!(
             parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
             Err(ResponseError::BadContentLength)

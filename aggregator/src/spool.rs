@@ -178,7 +178,9 @@ impl fmt::Display for SpoolError {
         match self {
             SpoolError::Io(e) => write!(f, "spool I/O error: {e}"),
             SpoolError::Full => f.write_str("spool full (policy: refuse new data)"),
-            SpoolError::RecordTooLarge(n) => write!(f, "record of {n} bytes exceeds the spool's limits"),
+            SpoolError::RecordTooLarge(n) => {
+                write!(f, "record of {n} bytes exceeds the spool's limits")
+            }
             SpoolError::InUse(p) => write!(f, "spool directory {} is already in use", p.display()),
         }
     }
@@ -263,7 +265,9 @@ pub struct Spool {
 
 impl fmt::Debug for Spool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Spool").field("dir", &self.config.dir).finish_non_exhaustive()
+        f.debug_struct("Spool")
+            .field("dir", &self.config.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -349,10 +353,15 @@ impl Spool {
         let mut st = self.lock();
         for id in ids {
             let path = self.segment_path(id);
-            let scan = scan_segment(&path, saved_cursor.filter(|c| c.segment == id).map(|c| c.offset))?;
+            let scan = scan_segment(
+                &path,
+                saved_cursor.filter(|c| c.segment == id).map(|c| c.offset),
+            )?;
             if scan.torn_bytes > 0 {
                 self.stats.torn_truncations.fetch_add(1, Ordering::Relaxed);
-                self.stats.torn_bytes.fetch_add(scan.torn_bytes, Ordering::Relaxed);
+                self.stats
+                    .torn_bytes
+                    .fetch_add(scan.torn_bytes, Ordering::Relaxed);
                 eprintln!(
                     "pimon-aggregator: spool: {}: torn or corrupt record at offset {}, truncated {} bytes",
                     path.display(),
@@ -380,7 +389,9 @@ impl Spool {
         // Segments wholly before the saved cursor were delivered; drop them.
         if let Some(c) = saved_cursor {
             while let Some(first) = st.segments.front() {
-                if first.id < c.segment || (first.id == c.segment && first.records_done == first.records) {
+                if first.id < c.segment
+                    || (first.id == c.segment && first.records_done == first.records)
+                {
                     let id = first.id;
                     st.segments.pop_front();
                     fs::remove_file(self.segment_path(id))?;
@@ -392,7 +403,9 @@ impl Spool {
         st.cursor = match st.segments.front() {
             Some(first) if first.records_done > 0 => Position {
                 segment: first.id,
-                offset: saved_cursor.map(|c| c.offset).unwrap_or(SEGMENT_MAGIC.len() as u64),
+                offset: saved_cursor
+                    .map(|c| c.offset)
+                    .unwrap_or(SEGMENT_MAGIC.len() as u64),
             },
             Some(first) => Position {
                 segment: first.id,
@@ -420,7 +433,9 @@ impl Spool {
             lines += s.lines - s.lines_done;
         }
         self.stats.bytes.store(bytes, Ordering::Relaxed);
-        self.stats.segments.store(st.segments.len() as u64, Ordering::Relaxed);
+        self.stats
+            .segments
+            .store(st.segments.len() as u64, Ordering::Relaxed);
         self.stats.pending_records.store(records, Ordering::Relaxed);
         self.stats.pending_lines.store(lines, Ordering::Relaxed);
     }
@@ -449,7 +464,10 @@ impl Spool {
         // Start a new segment when the active one is full.
         let active_len = st.segments.back().map(|s| s.len).unwrap_or(0);
         let active_has_records = st.segments.back().is_some_and(|s| s.records > 0);
-        if st.active.is_some() && active_has_records && active_len + record_bytes > self.segment_bytes {
+        if st.active.is_some()
+            && active_has_records
+            && active_len + record_bytes > self.segment_bytes
+        {
             self.close_active(&mut st)?;
         }
         // Conservatively reserve room for a new segment's magic too: dropping the oldest
@@ -464,7 +482,9 @@ impl Spool {
         let file = Arc::clone(&active.file);
         let id = active.id;
         let Some(meta) = st.segments.back_mut() else {
-            return Err(SpoolError::Io(io::Error::other("no active segment metadata")));
+            return Err(SpoolError::Io(io::Error::other(
+                "no active segment metadata",
+            )));
         };
         let start = meta.len;
         let mut header = [0u8; 8];
@@ -507,7 +527,9 @@ impl Spool {
                 return Ok(());
             }
             if self.config.when_full == SpoolFullPolicy::RefuseNew {
-                self.stats.appends_refused_full.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .appends_refused_full
+                    .fetch_add(1, Ordering::Relaxed);
                 return Err(SpoolError::Full);
             }
             let Some(oldest) = st.segments.pop_front() else {
@@ -518,11 +540,16 @@ impl Spool {
             }
             let records = oldest.records - oldest.records_done;
             let lines = oldest.lines - oldest.lines_done;
-            self.stats.records_dropped_full.fetch_add(records, Ordering::Relaxed);
-            self.stats.lines_dropped_full.fetch_add(lines, Ordering::Relaxed);
             self.stats
-                .bytes_dropped_full
-                .fetch_add(oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64), Ordering::Relaxed);
+                .records_dropped_full
+                .fetch_add(records, Ordering::Relaxed);
+            self.stats
+                .lines_dropped_full
+                .fetch_add(lines, Ordering::Relaxed);
+            self.stats.bytes_dropped_full.fetch_add(
+                oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64),
+                Ordering::Relaxed,
+            );
             eprintln!(
                 "pimon-aggregator: spool full ({} bytes max): dropped oldest segment {} with {records} undelivered records ({lines} lines)",
                 self.config.max_bytes, oldest.id
@@ -572,7 +599,9 @@ impl Spool {
                 offset: SEGMENT_MAGIC.len() as u64,
             };
         }
-        self.stats.segments.store(st.segments.len() as u64, Ordering::Relaxed);
+        self.stats
+            .segments
+            .store(st.segments.len() as u64, Ordering::Relaxed);
         self.stats
             .bytes
             .fetch_add(SEGMENT_MAGIC.len() as u64, Ordering::Relaxed);
@@ -667,7 +696,11 @@ impl Spool {
     ///
     /// A record that fails its CRC while reading (disk damage after opening) ends the
     /// segment: the rest of it is counted as torn and skipped.
-    pub fn read_batch(&self, max_bytes: usize, max_lines: u64) -> Result<Option<SpoolBatch>, SpoolError> {
+    pub fn read_batch(
+        &self,
+        max_bytes: usize,
+        max_lines: u64,
+    ) -> Result<Option<SpoolBatch>, SpoolError> {
         loop {
             let (segment, start, end, path) = {
                 let mut st = self.lock();
@@ -1013,11 +1046,17 @@ mod tests {
             smol::block_on(spool.append(&record(i))).unwrap();
             expected.extend(record(i));
         }
-        assert!(segment_files(dir.path()).len() > 3, "small segments roll over");
+        assert!(
+            segment_files(dir.path()).len() > 3,
+            "small segments roll over"
+        );
         assert_eq!(spool.pending_lines(), 50);
         assert_eq!(drain(&spool), expected);
         assert_eq!(spool.pending_lines(), 0);
-        assert!(segment_files(dir.path()).len() <= 1, "delivered segments are deleted");
+        assert!(
+            segment_files(dir.path()).len() <= 1,
+            "delivered segments are deleted"
+        );
         // Appending after a full drain works and is read back.
         smol::block_on(spool.append(b"x v=1i 1\n")).unwrap();
         assert_eq!(drain(&spool), b"x v=1i 1\n");
@@ -1169,7 +1208,11 @@ mod tests {
         let dropped = stats.records_dropped_full.load(Ordering::Relaxed);
         let kept = drain(&spool);
         let kept_lines = kept.iter().filter(|&&b| b == b'\n').count() as u64;
-        assert_eq!(dropped + kept_lines, 200, "every record is delivered or counted");
+        assert_eq!(
+            dropped + kept_lines,
+            200,
+            "every record is delivered or counted"
+        );
         assert_eq!(stats.lines_dropped_full.load(Ordering::Relaxed), dropped);
         // The newest records are the ones kept.
         assert!(kept.ends_with(&record(199)));
@@ -1223,7 +1266,10 @@ mod tests {
 
     #[test]
     fn interval_and_never_policies_still_store_on_write() {
-        for fsync in [FsyncPolicy::Interval(Duration::from_millis(10)), FsyncPolicy::Never] {
+        for fsync in [
+            FsyncPolicy::Interval(Duration::from_millis(10)),
+            FsyncPolicy::Never,
+        ] {
             let dir = tempfile::tempdir().unwrap();
             let cfg = SpoolConfig {
                 fsync,
@@ -1233,7 +1279,11 @@ mod tests {
             {
                 let spool = Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap();
                 smol::block_on(spool.append(&record(1))).unwrap();
-                assert_eq!(stats.fsyncs.load(Ordering::Relaxed), 0, "{fsync:?}: no fsync on append");
+                assert_eq!(
+                    stats.fsyncs.load(Ordering::Relaxed),
+                    0,
+                    "{fsync:?}: no fsync on append"
+                );
                 smol::block_on(spool.sync()).unwrap();
             }
             let spool = open(&cfg);

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pimon_aggregator::influx::{
-    FailureClass, InfluxApi, InfluxConfig, InfluxOutput, LineOutputs, LpFileConfig, LpFileOutput, LpTarget, RetryConfig,
+    FailureClass, InfluxApi, InfluxConfig, InfluxOutput, LineOutputs, LpFileConfig, LpFileOutput,
+    LpTarget, RetryConfig,
 };
 use support::fake_http::{FakeHttpServer, response};
 
@@ -29,7 +30,9 @@ fn v1(url: &str, spool: &std::path::Path) -> InfluxConfig {
 }
 
 fn lines(range: std::ops::Range<usize>) -> Vec<u8> {
-    range.flat_map(|i| format!("cpu,host=n{i} usage_idle={i}i 1700000000000000000\n").into_bytes()).collect()
+    range
+        .flat_map(|i| format!("cpu,host=n{i} usage_idle={i}i 1700000000000000000\n").into_bytes())
+        .collect()
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -53,7 +56,10 @@ fn v1_request_bytes_are_exact_and_gzip_body_decodes_to_the_lines() {
         env!("CARGO_PKG_VERSION"),
         r.body.len()
     );
-    assert_eq!(String::from_utf8_lossy(&r.raw[..r.raw.len() - r.body.len()]), expected_head);
+    assert_eq!(
+        String::from_utf8_lossy(&r.raw[..r.raw.len() - r.body.len()]),
+        expected_head
+    );
     assert_eq!(r.decoded_body(), data);
     let stats = out.stats().snapshot();
     assert_eq!((stats.batches_written, stats.lines_written), (1, 3));
@@ -79,7 +85,13 @@ fn v1_credentials_and_v2_token_requests() {
     drop(out);
 
     let spool2 = tempfile::tempdir().unwrap();
-    let mut c = InfluxConfig::v2(&server.url, "my org", "pimon/autogen", "T0KEN", spool2.path());
+    let mut c = InfluxConfig::v2(
+        &server.url,
+        "my org",
+        "pimon/autogen",
+        "T0KEN",
+        spool2.path(),
+    );
     c.gzip = false;
     c.precision = pimon_aggregator::influx::Precision::Seconds;
     let out = InfluxOutput::open(c).unwrap();
@@ -89,10 +101,16 @@ fn v1_credentials_and_v2_token_requests() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].method, "POST");
-    assert_eq!(reqs[0].target, "/prefix/write?db=db%20one&rp=weekly&precision=ns&u=admin&p=s3cr%26t");
+    assert_eq!(
+        reqs[0].target,
+        "/prefix/write?db=db%20one&rp=weekly&precision=ns&u=admin&p=s3cr%26t"
+    );
     assert_eq!(reqs[0].header("content-encoding"), None);
     assert_eq!(reqs[0].body, lines(0..1));
-    assert_eq!(reqs[1].target, "/api/v2/write?org=my%20org&bucket=pimon%2Fautogen&precision=s");
+    assert_eq!(
+        reqs[1].target,
+        "/api/v2/write?org=my%20org&bucket=pimon%2Fautogen&precision=s"
+    );
     assert_eq!(reqs[1].header("authorization"), Some("Token T0KEN"));
     assert_eq!(reqs[1].body, b"m v=1i 1700000000\n");
 }
@@ -103,16 +121,24 @@ fn influx1_like(stored: Arc<Mutex<Vec<String>>>) -> FakeHttpServer {
     FakeHttpServer::start(move |req| {
         let body = String::from_utf8(req.decoded_body()).unwrap();
         let bad: Vec<&str> = body.lines().filter(|l| l.contains("BAD")).collect();
-        stored
-            .lock()
-            .unwrap()
-            .extend(body.lines().filter(|l| !l.contains("BAD")).map(String::from));
+        stored.lock().unwrap().extend(
+            body.lines()
+                .filter(|l| !l.contains("BAD"))
+                .map(String::from),
+        );
         if bad.is_empty() {
             response(204, &[], "")
         } else {
-            let msg: Vec<String> = bad.iter().map(|l| format!("unable to parse '{l}': invalid field format")).collect();
+            let msg: Vec<String> = bad
+                .iter()
+                .map(|l| format!("unable to parse '{l}': invalid field format"))
+                .collect();
             let json = serde_json::json!({ "error": format!("partial write: {} dropped=0", msg.join("\n")) });
-            response(400, &[("Content-Type", "application/json")], &json.to_string())
+            response(
+                400,
+                &[("Content-Type", "application/json")],
+                &json.to_string(),
+            )
         }
     })
 }
@@ -129,7 +155,11 @@ fn named_bad_line_is_dropped_counted_and_the_rest_resent_without_it() {
     block_on(out.submit(&data)).unwrap();
     assert!(block_on(out.flush(Duration::from_secs(10))).unwrap());
     let reqs = server.requests();
-    assert_eq!(reqs.len(), 2, "one rejected request, one retry without the line");
+    assert_eq!(
+        reqs.len(),
+        2,
+        "one rejected request, one retry without the line"
+    );
     assert_eq!(reqs[1].decoded_body(), [lines(0..2), lines(2..4)].concat());
     let s = out.stats();
     assert_eq!(s.lines_dropped_bad_data.load(Ordering::Relaxed), 1);
@@ -162,7 +192,10 @@ fn unidentifiable_bad_line_is_isolated_by_bounded_splitting() {
     let n = 44;
     let requests = server.requests().len();
     assert!(requests <= 2 * n - 1, "{requests} requests for {n} lines");
-    assert!(requests <= 2 * 6 + 1, "one bad line costs about 2·log2(n) requests, got {requests}");
+    assert!(
+        requests <= 2 * 6 + 1,
+        "one bad line costs about 2·log2(n) requests, got {requests}"
+    );
     let got = delivered.lock().unwrap().clone();
     let expected: Vec<String> = String::from_utf8([lines(0..20), lines(20..43)].concat())
         .unwrap()
@@ -170,7 +203,10 @@ fn unidentifiable_bad_line_is_isolated_by_bounded_splitting() {
         .map(String::from)
         .collect();
     assert_eq!(got, expected, "good lines delivered once each, in order");
-    assert_eq!(out.stats().lines_dropped_bad_data.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        out.stats().lines_dropped_bad_data.load(Ordering::Relaxed),
+        1
+    );
 }
 
 #[test]
@@ -180,8 +216,15 @@ fn a_batch_of_only_bad_lines_ends_without_looping() {
     let out = InfluxOutput::open(v1(&server.url, spool.path())).unwrap();
     block_on(out.submit(&lines(0..16))).unwrap();
     assert!(block_on(out.flush(Duration::from_secs(20))).unwrap());
-    assert_eq!(server.requests().len(), 31, "2n-1 requests for n=16 bad lines");
-    assert_eq!(out.stats().lines_dropped_bad_data.load(Ordering::Relaxed), 16);
+    assert_eq!(
+        server.requests().len(),
+        31,
+        "2n-1 requests for n=16 bad lines"
+    );
+    assert_eq!(
+        out.stats().lines_dropped_bad_data.load(Ordering::Relaxed),
+        16
+    );
 }
 
 #[test]
@@ -191,7 +234,11 @@ fn server_errors_and_missing_database_are_retried_with_backoff_until_healed() {
     let server = FakeHttpServer::start(move |_| match c.fetch_add(1, Ordering::SeqCst) {
         0 => response(503, &[], "overloaded"),
         1 => response(429, &[], ""),
-        2 => response(404, &[("X-Influxdb-Error", "database not found: \"pimon\"")], r#"{"error":"database not found: \"pimon\""}"#),
+        2 => response(
+            404,
+            &[("X-Influxdb-Error", "database not found: \"pimon\"")],
+            r#"{"error":"database not found: \"pimon\""}"#,
+        ),
         3 => response(401, &[], r#"{"error":"authorization failed"}"#),
         _ => response(204, &[], ""),
     });
@@ -203,7 +250,11 @@ fn server_errors_and_missing_database_are_retried_with_backoff_until_healed() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
     for r in &reqs {
-        assert_eq!(r.decoded_body(), data, "the same batch is retried unchanged");
+        assert_eq!(
+            r.decoded_body(),
+            data,
+            "the same batch is retried unchanged"
+        );
     }
     let s = out.stats();
     for class in [
@@ -268,7 +319,11 @@ fn run_batches_by_line_count_and_flushes_on_shutdown() {
     drop(stop_tx);
     runner.join().unwrap().unwrap();
     let reqs = server.requests();
-    assert_eq!(reqs.len(), 3, "the remaining 5 lines are flushed at shutdown");
+    assert_eq!(
+        reqs.len(),
+        3,
+        "the remaining 5 lines are flushed at shutdown"
+    );
     let all: Vec<u8> = reqs.iter().flat_map(|r| r.decoded_body()).collect();
     assert_eq!(all, lines(0..25));
     assert_eq!(
@@ -318,7 +373,11 @@ fn run_flushes_on_the_interval_and_shutdown_is_bounded_when_influx_is_down() {
     let stopping = Instant::now();
     drop(stop_tx);
     runner.join().unwrap().unwrap();
-    assert!(stopping.elapsed() < Duration::from_secs(3), "shutdown took {:?}", stopping.elapsed());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        stopping.elapsed()
+    );
     assert_eq!(out.pending_lines(), 4);
 }
 
@@ -355,5 +414,13 @@ fn lp_file_output_appends_plain_lines_and_line_outputs_fan_out() {
     assert_eq!(std::fs::read(&path).unwrap(), expected);
     let sent: HashSet<Vec<u8>> = server.requests().iter().map(|r| r.decoded_body()).collect();
     assert_eq!(sent.into_iter().flatten().count(), lines(0..3).len());
-    assert_eq!(outputs.lp().unwrap().stats().lines_written.load(Ordering::Relaxed), 3);
+    assert_eq!(
+        outputs
+            .lp()
+            .unwrap()
+            .stats()
+            .lines_written
+            .load(Ordering::Relaxed),
+        3
+    );
 }

@@ -32,7 +32,10 @@ fn quick(mut c: InfluxConfig) -> InfluxConfig {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -52,7 +55,12 @@ fn influxd_v1_write_then_query_returns_exact_values() {
     let influxd = Influxd::start();
     influxd.create_database("pimon");
     let spool = tempfile::tempdir().unwrap();
-    let out = InfluxOutput::open(quick(InfluxConfig::v1(influxd.url(), "pimon", spool.path()))).unwrap();
+    let out = InfluxOutput::open(quick(InfluxConfig::v1(
+        influxd.url(),
+        "pimon",
+        spool.path(),
+    )))
+    .unwrap();
     let t = 1_700_000_000_123_456_789u64;
     let frame = format!(
         "cpu,cpu=cpu-total,host=pi\\ one usage_idle=97.25,usage_user=0.1 {t}\n\
@@ -61,20 +69,61 @@ fn influxd_v1_write_then_query_returns_exact_values() {
          weird\\,meas\\ urement,host=pi\\ one note=\"say \\\"hi\\\" \\\\ bye\",ok=true {t}\n"
     );
     block_on(out.submit(frame.as_bytes())).unwrap();
-    assert!(block_on(out.flush(Duration::from_secs(30))).unwrap(), "delivered");
+    assert!(
+        block_on(out.flush(Duration::from_secs(30))).unwrap(),
+        "delivered"
+    );
     assert_eq!(out.stats().lines_written.load(Ordering::Relaxed), 4);
 
-    let cpu = influxd.rows("pimon", "SELECT time, cpu, host, usage_idle, usage_user FROM cpu");
-    assert_eq!(cpu, vec![vec![json!(t), json!("cpu-total"), json!("pi one"), json!(97.25), json!(0.1)]]);
+    let cpu = influxd.rows(
+        "pimon",
+        "SELECT time, cpu, host, usage_idle, usage_user FROM cpu",
+    );
+    assert_eq!(
+        cpu,
+        vec![vec![
+            json!(t),
+            json!("cpu-total"),
+            json!("pi one"),
+            json!(97.25),
+            json!(0.1)
+        ]]
+    );
     let disk = influxd.rows("pimon", "SELECT host, path, free, inodes_free FROM disk");
-    assert_eq!(disk, vec![vec![json!(t), json!("pi one"), json!("/mnt/a,b=c"), json!(123456789012u64), json!(42)]]);
+    assert_eq!(
+        disk,
+        vec![vec![
+            json!(t),
+            json!("pi one"),
+            json!("/mnt/a,b=c"),
+            json!(123456789012u64),
+            json!(42)
+        ]]
+    );
     let system = influxd.rows("pimon", "SELECT uptime, n_users, load1 FROM system");
-    assert_eq!(system, vec![vec![json!(t), json!(3600), json!(0), json!(0.0001)]]);
-    let weird = influxd.rows("pimon", r#"SELECT host, note, ok FROM "weird,meas urement""#);
-    assert_eq!(weird, vec![vec![json!(t), json!("pi one"), json!(r#"say "hi" \ bye"#), json!(true)]]);
+    assert_eq!(
+        system,
+        vec![vec![json!(t), json!(3600), json!(0), json!(0.0001)]]
+    );
+    let weird = influxd.rows(
+        "pimon",
+        r#"SELECT host, note, ok FROM "weird,meas urement""#,
+    );
+    assert_eq!(
+        weird,
+        vec![vec![
+            json!(t),
+            json!("pi one"),
+            json!(r#"say "hi" \ bye"#),
+            json!(true)
+        ]]
+    );
     // Integers stay integers in InfluxDB's schema.
     let types = influxd.rows("pimon", "SHOW FIELD KEYS FROM disk");
-    assert!(types.contains(&vec![json!("free"), json!("integer")]), "{types:?}");
+    assert!(
+        types.contains(&vec![json!("free"), json!("integer")]),
+        "{types:?}"
+    );
 }
 
 /// influxd rejects one unparsable line: it is dropped and counted, the rest lands.
@@ -84,7 +133,12 @@ fn influxd_bad_line_is_dropped_and_counted_while_good_lines_land() {
     let influxd = Influxd::start();
     influxd.create_database("pimon");
     let spool = tempfile::tempdir().unwrap();
-    let out = InfluxOutput::open(quick(InfluxConfig::v1(influxd.url(), "pimon", spool.path()))).unwrap();
+    let out = InfluxOutput::open(quick(InfluxConfig::v1(
+        influxd.url(),
+        "pimon",
+        spool.path(),
+    )))
+    .unwrap();
     let batch = "m,host=a v=1i 1000000000\n\
                  m,host=bad v= 1000000000\n\
                  m,host=b v=2i 1000000000\n\
@@ -143,7 +197,10 @@ fn influxd_down_then_up_replays_the_spool_in_order() {
         block_on(out.submit(line.as_bytes())).unwrap();
     }
     assert!(
-        wait_until(Duration::from_secs(10), || out.stats().failures(pimon_aggregator::influx::FailureClass::Connect) > 0),
+        wait_until(Duration::from_secs(10), || out
+            .stats()
+            .failures(pimon_aggregator::influx::FailureClass::Connect)
+            > 0),
         "writes fail while InfluxDB is down"
     );
     assert_eq!(out.pending_lines(), 60, "everything is in the spool");
@@ -151,12 +208,18 @@ fn influxd_down_then_up_replays_the_spool_in_order() {
 
     let influxd = Influxd::start_on(port);
     assert!(
-        wait_until(Duration::from_secs(20), || out.stats().failures(pimon_aggregator::influx::FailureClass::NotFound) > 0),
+        wait_until(Duration::from_secs(20), || out
+            .stats()
+            .failures(pimon_aggregator::influx::FailureClass::NotFound)
+            > 0),
         "database missing: 404, retried"
     );
     assert_eq!(out.pending_lines(), 60, "nothing dropped on 404");
     influxd.create_database("pimon");
-    assert!(wait_until(Duration::from_secs(30), || out.pending_lines() == 0), "replayed");
+    assert!(
+        wait_until(Duration::from_secs(30), || out.pending_lines() == 0),
+        "replayed"
+    );
     drop(stop_tx);
     runner.join().unwrap().unwrap();
 
@@ -164,15 +227,31 @@ fn influxd_down_then_up_replays_the_spool_in_order() {
     let seqs: Vec<Value> = rows.iter().map(|r| r[1].clone()).collect();
     assert_eq!(seqs, (0..40).map(|i| json!(i)).collect::<Vec<_>>());
     let last = influxd.rows("pimon", "SELECT last FROM \"order\"");
-    assert_eq!(last, vec![vec![json!(t0), json!(19)]], "replayed in submission order");
-    assert_eq!(out.stats().lines_dropped_bad_data.load(Ordering::Relaxed), 0);
-    assert_eq!(out.stats().spool.records_dropped_full.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        last,
+        vec![vec![json!(t0), json!(19)]],
+        "replayed in submission order"
+    );
+    assert_eq!(
+        out.stats().lines_dropped_bad_data.load(Ordering::Relaxed),
+        0
+    );
+    assert_eq!(
+        out.stats()
+            .spool
+            .records_dropped_full
+            .load(Ordering::Relaxed),
+        0
+    );
 }
 
 /// Child side of the kill -9 test: runs only when the parent sets the env vars.
 #[test]
 fn kill9_child_process() {
-    let (Ok(spool_dir), Ok(url)) = (std::env::var("PIMON_KILL9_SPOOL"), std::env::var("PIMON_KILL9_URL")) else {
+    let (Ok(spool_dir), Ok(url)) = (
+        std::env::var("PIMON_KILL9_SPOOL"),
+        std::env::var("PIMON_KILL9_URL"),
+    ) else {
         return;
     };
     let mut config = quick(InfluxConfig::v1(&url, "pimon", spool_dir));
@@ -180,7 +259,10 @@ fn kill9_child_process() {
     let out = InfluxOutput::open(config).unwrap();
     let stdout = std::io::stdout();
     for i in 0u64.. {
-        let line = format!("acked,host=child seq={i}i {}\n", 1_600_000_000_000_000_000 + i);
+        let line = format!(
+            "acked,host=child seq={i}i {}\n",
+            1_600_000_000_000_000_000 + i
+        );
         block_on(out.submit(line.as_bytes())).unwrap();
         let mut lock = stdout.lock();
         writeln!(lock, "ACKED {i}").unwrap();
@@ -199,7 +281,12 @@ fn kill9_loses_nothing_acknowledged() {
     let spool = tempfile::tempdir().unwrap();
     let dead_url = format!("http://127.0.0.1:{}", free_port());
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "kill9_child_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "kill9_child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("PIMON_KILL9_SPOOL", spool.path())
         .env("PIMON_KILL9_URL", &dead_url)
         .stdout(Stdio::piped())
@@ -222,13 +309,24 @@ fn kill9_loses_nothing_acknowledged() {
     child.wait().unwrap();
     let last_acked = last_acked.expect("child acknowledged lines");
 
-    let out = InfluxOutput::open(quick(InfluxConfig::v1(influxd.url(), "pimon", spool.path()))).unwrap();
-    assert!(out.pending_lines() > last_acked, "every acked line is in the spool");
+    let out = InfluxOutput::open(quick(InfluxConfig::v1(
+        influxd.url(),
+        "pimon",
+        spool.path(),
+    )))
+    .unwrap();
+    assert!(
+        out.pending_lines() > last_acked,
+        "every acked line is in the spool"
+    );
     assert!(block_on(out.flush(Duration::from_secs(60))).unwrap());
     let rows = influxd.rows("pimon", "SELECT seq FROM acked");
     let seqs: Vec<u64> = rows.iter().map(|r| r[1].as_u64().unwrap()).collect();
     assert!(seqs.len() as u64 > last_acked);
-    assert_eq!(seqs[..=last_acked as usize], (0..=last_acked).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        seqs[..=last_acked as usize],
+        (0..=last_acked).collect::<Vec<_>>()[..]
+    );
 }
 
 /// A record torn by a crash mid-write is truncated at open; all complete records land.
@@ -239,9 +337,13 @@ fn torn_spool_record_is_truncated_and_the_rest_delivered() {
     let spool = tempfile::tempdir().unwrap();
     let dead_url = format!("http://127.0.0.1:{}", free_port());
     {
-        let out = InfluxOutput::open(quick(InfluxConfig::v1(&dead_url, "pimon", spool.path()))).unwrap();
+        let out =
+            InfluxOutput::open(quick(InfluxConfig::v1(&dead_url, "pimon", spool.path()))).unwrap();
         for i in 0..5u64 {
-            block_on(out.submit(format!("torn,host=a seq={i}i {}\n", 1_000_000_000 + i).as_bytes())).unwrap();
+            block_on(
+                out.submit(format!("torn,host=a seq={i}i {}\n", 1_000_000_000 + i).as_bytes()),
+            )
+            .unwrap();
         }
     }
     let segment = std::fs::read_dir(spool.path())
@@ -249,16 +351,31 @@ fn torn_spool_record_is_truncated_and_the_rest_delivered() {
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "seg"))
         .unwrap();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
     f.write_all(&[40, 0, 0, 0, 1, 2, 3, 4]).unwrap();
     f.write_all(b"torn,host=a seq=5").unwrap(); // cut mid-record
     drop(f);
 
-    let out = InfluxOutput::open(quick(InfluxConfig::v1(influxd.url(), "pimon", spool.path()))).unwrap();
-    assert_eq!(out.stats().spool.torn_truncations.load(Ordering::Relaxed), 1);
+    let out = InfluxOutput::open(quick(InfluxConfig::v1(
+        influxd.url(),
+        "pimon",
+        spool.path(),
+    )))
+    .unwrap();
+    assert_eq!(
+        out.stats().spool.torn_truncations.load(Ordering::Relaxed),
+        1
+    );
     assert_eq!(out.pending_lines(), 5);
     assert!(block_on(out.flush(Duration::from_secs(30))).unwrap());
-    let seqs: Vec<Value> = influxd.rows("pimon", "SELECT seq FROM torn").iter().map(|r| r[1].clone()).collect();
+    let seqs: Vec<Value> = influxd
+        .rows("pimon", "SELECT seq FROM torn")
+        .iter()
+        .map(|r| r[1].clone())
+        .collect();
     assert_eq!(seqs, (0..5).map(|i| json!(i)).collect::<Vec<_>>());
 }
 
@@ -271,7 +388,13 @@ fn victoria_metrics_accepts_v1_write_and_v2_api_write() {
     let spool1 = tempfile::tempdir().unwrap();
     let v1 = InfluxOutput::open(quick(InfluxConfig::v1(vm.url(), "pimon", spool1.path()))).unwrap();
     let spool2 = tempfile::tempdir().unwrap();
-    let mut c2 = quick(InfluxConfig::v2(vm.url(), "pimon-org", "pimon-bucket", "secret-token", spool2.path()));
+    let mut c2 = quick(InfluxConfig::v2(
+        vm.url(),
+        "pimon-org",
+        "pimon-bucket",
+        "secret-token",
+        spool2.path(),
+    ));
     c2.precision = pimon_aggregator::influx::Precision::Milliseconds;
     let v2 = InfluxOutput::open(c2).unwrap();
 
@@ -306,10 +429,30 @@ fn victoria_metrics_accepts_v1_write_and_v2_api_write() {
     assert_eq!(
         series,
         vec![
-            ("viaone_ctx".into(), "pi 1".into(), json!(12345), json!(t_ms)),
-            ("viaone_usage_idle".into(), "pi 1".into(), json!(97.5), json!(t_ms)),
-            ("viatwo_mem_free".into(), "pi 2".into(), json!(2048), json!(t_ms)),
-            ("viatwo_temp".into(), "pi 2".into(), json!(48.25), json!(t_ms)),
+            (
+                "viaone_ctx".into(),
+                "pi 1".into(),
+                json!(12345),
+                json!(t_ms)
+            ),
+            (
+                "viaone_usage_idle".into(),
+                "pi 1".into(),
+                json!(97.5),
+                json!(t_ms)
+            ),
+            (
+                "viatwo_mem_free".into(),
+                "pi 2".into(),
+                json!(2048),
+                json!(t_ms)
+            ),
+            (
+                "viatwo_temp".into(),
+                "pi 2".into(),
+                json!(48.25),
+                json!(t_ms)
+            ),
         ]
     );
     assert!(found.iter().any(|s| s["metric"]["cpu"] == "cpu0"));

@@ -74,7 +74,10 @@ mod tests {
             let d = b.next_delay().as_secs_f64() * 1000.0;
             let lo = base as f64 * 0.9 - 0.001;
             let hi = (base as f64 * 1.1).min(2000.0) + 0.001;
-            assert!(d >= lo && d <= hi, "delay {d} ms not within [{lo}, {hi}] for base {base}");
+            assert!(
+                d >= lo && d <= hi,
+                "delay {d} ms not within [{lo}, {hi}] for base {base}"
+            );
         }
         for _ in 0..100 {
             assert!(b.next_delay() <= Duration::from_secs(2));

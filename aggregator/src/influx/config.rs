@@ -42,7 +42,11 @@ impl fmt::Debug for InfluxApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InfluxApi::V1 {
-                db, rp, user, basic_auth, ..
+                db,
+                rp,
+                user,
+                basic_auth,
+                ..
             } => f
                 .debug_struct("V1")
                 .field("db", db)
@@ -198,7 +202,13 @@ impl InfluxConfig {
     }
 
     /// A v2 output with defaults.
-    pub fn v2(url: &str, org: &str, bucket: &str, token: &str, spool_dir: impl Into<PathBuf>) -> InfluxConfig {
+    pub fn v2(
+        url: &str,
+        org: &str,
+        bucket: &str,
+        token: &str,
+        spool_dir: impl Into<PathBuf>,
+    ) -> InfluxConfig {
         Self::with_api(
             url,
             InfluxApi::V2 {

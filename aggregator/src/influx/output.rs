@@ -217,7 +217,10 @@ impl InfluxOutput {
                 loop {
                     Timer::after(every).await;
                     if let Err(e) = spool.sync().await {
-                        eprintln!("pimon-aggregator: influx output '{}': spool fsync failed: {e}", self.name());
+                        eprintln!(
+                            "pimon-aggregator: influx output '{}': spool fsync failed: {e}",
+                            self.name()
+                        );
                     }
                 }
             }
@@ -232,7 +235,10 @@ impl InfluxOutput {
         if spool.config().fsync != FsyncPolicy::Never
             && let Err(e) = spool.sync().await
         {
-            eprintln!("pimon-aggregator: influx output '{}': spool fsync failed: {e}", self.name());
+            eprintln!(
+                "pimon-aggregator: influx output '{}': spool fsync failed: {e}",
+                self.name()
+            );
         }
         let left = self.pending_lines();
         if progress != Progress::Done || left > 0 {
@@ -321,7 +327,10 @@ impl InfluxOutput {
             if shutdown.is_some_and(shutdown_requested) {
                 return Ok(Progress::Interrupted);
             }
-            let Some(batch) = s.spool.read_batch(s.config.batch_max_bytes, s.config.batch_max_lines)? else {
+            let Some(batch) = s
+                .spool
+                .read_batch(s.config.batch_max_bytes, s.config.batch_max_lines)?
+            else {
                 return Ok(Progress::Done);
             };
             match self.deliver(&batch.body, shutdown, deadline).await {
@@ -332,9 +341,17 @@ impl InfluxOutput {
     }
 
     /// Delivers one batch of lines (see the module docs for the rules).
-    async fn deliver(&self, body: &[u8], shutdown: Option<&Receiver<()>>, deadline: Option<Instant>) -> Progress {
+    async fn deliver(
+        &self,
+        body: &[u8],
+        shutdown: Option<&Receiver<()>>,
+        deadline: Option<Instant>,
+    ) -> Progress {
         let s = &self.shared;
-        let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&[u8]> = body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         let mut queue: VecDeque<Vec<usize>> = VecDeque::new();
         queue.push_back((0..lines.len()).collect());
         let mut backoff = Backoff::new(s.config.retry);
@@ -345,7 +362,10 @@ impl InfluxOutput {
                     return Progress::Interrupted;
                 }
                 let timeout = match deadline {
-                    Some(d) => s.config.timeout.min(d.saturating_duration_since(Instant::now())),
+                    Some(d) => s
+                        .config
+                        .timeout
+                        .min(d.saturating_duration_since(Instant::now())),
                     None => s.config.timeout,
                 };
                 if timeout.is_zero() {
@@ -383,7 +403,9 @@ impl InfluxOutput {
                                 self.name(),
                                 rejection.message
                             );
-                            s.stats.lines_dropped_bad_data.fetch_add(dropped, Ordering::Relaxed);
+                            s.stats
+                                .lines_dropped_bad_data
+                                .fetch_add(dropped, Ordering::Relaxed);
                             s.stats.batches_written.fetch_add(1, Ordering::Relaxed);
                             s.stats
                                 .lines_written
@@ -391,7 +413,12 @@ impl InfluxOutput {
                             backoff.reset();
                             break;
                         }
-                        if self.split_or_drop(&mut chunk, &mut queue, &chunk_lines, &rejection.message) {
+                        if self.split_or_drop(
+                            &mut chunk,
+                            &mut queue,
+                            &chunk_lines,
+                            &rejection.message,
+                        ) {
                             break;
                         }
                     }
@@ -404,7 +431,9 @@ impl InfluxOutput {
                         }
                     }
                     WriteOutcome::Failed(class, message) => {
-                        s.stats.failure_counter(class).fetch_add(1, Ordering::Relaxed);
+                        s.stats
+                            .failure_counter(class)
+                            .fetch_add(1, Ordering::Relaxed);
                         s.stats.last_write_ok.store(0, Ordering::Relaxed);
                         let delay = backoff.next_delay();
                         eprintln!(
@@ -471,7 +500,12 @@ impl InfluxOutput {
         } else {
             encode_body(payload, s.config.gzip)
         };
-        let headers: Vec<(&str, &str)> = s.target.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = s
+            .target
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
         let request = Request {
             method: "POST",
             path_and_query: &s.target.path_and_query,
@@ -486,19 +520,28 @@ impl InfluxOutput {
                     let st = &s.stats;
                     st.latency.observe(started.elapsed());
                     st.batches_written.fetch_add(1, Ordering::Relaxed);
-                    st.lines_written.fetch_add(lines.len() as u64, Ordering::Relaxed);
-                    st.bytes_written.fetch_add(payload.len() as u64, Ordering::Relaxed);
-                    st.bytes_sent.fetch_add(body.len() as u64, Ordering::Relaxed);
+                    st.lines_written
+                        .fetch_add(lines.len() as u64, Ordering::Relaxed);
+                    st.bytes_written
+                        .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    st.bytes_sent
+                        .fetch_add(body.len() as u64, Ordering::Relaxed);
                     st.last_write_ok.store(1, Ordering::Relaxed);
-                    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                    st.last_success_unix_seconds.store(now.as_secs(), Ordering::Relaxed);
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default();
+                    st.last_success_unix_seconds
+                        .store(now.as_secs(), Ordering::Relaxed);
                 }
                 outcome
             }
-            Err(HttpError::Timeout) => {
-                WriteOutcome::Failed(FailureClass::Timeout, format!("no response within {timeout:?}"))
+            Err(HttpError::Timeout) => WriteOutcome::Failed(
+                FailureClass::Timeout,
+                format!("no response within {timeout:?}"),
+            ),
+            Err(e @ (HttpError::Connect(_) | HttpError::Io(_))) => {
+                WriteOutcome::Failed(FailureClass::Connect, e.to_string())
             }
-            Err(e @ (HttpError::Connect(_) | HttpError::Io(_))) => WriteOutcome::Failed(FailureClass::Connect, e.to_string()),
             Err(e) => WriteOutcome::Failed(FailureClass::Other, e.to_string()),
         }
     }
@@ -509,7 +552,11 @@ fn shutdown_requested(shutdown: &Receiver<()>) -> bool {
 }
 
 /// Sleeps `delay`; false if shutdown was requested or the deadline comes first.
-async fn sleep_unless_stopped(delay: Duration, shutdown: Option<&Receiver<()>>, deadline: Option<Instant>) -> bool {
+async fn sleep_unless_stopped(
+    delay: Duration,
+    shutdown: Option<&Receiver<()>>,
+    deadline: Option<Instant>,
+) -> bool {
     if let Some(d) = deadline {
         let left = d.saturating_duration_since(Instant::now());
         if left < delay {

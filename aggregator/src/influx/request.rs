@@ -31,7 +31,10 @@ impl WriteTarget {
     /// Computes the target of `config`.
     pub fn new(config: &InfluxConfig) -> WriteTarget {
         let mut headers: Vec<(&'static str, String)> = vec![
-            ("User-Agent", concat!("pimon-aggregator/", env!("CARGO_PKG_VERSION")).to_string()),
+            (
+                "User-Agent",
+                concat!("pimon-aggregator/", env!("CARGO_PKG_VERSION")).to_string(),
+            ),
             ("Content-Type", "text/plain; charset=utf-8".to_string()),
         ];
         if config.gzip {
@@ -52,7 +55,10 @@ impl WriteTarget {
                 q.push_str(&format!("&precision={}", config.precision.v1_param()));
                 if let (Some(u), Some(p)) = (user, password) {
                     if *basic_auth {
-                        headers.push(("Authorization", format!("Basic {}", base64_encode(format!("{u}:{p}").as_bytes()))));
+                        headers.push((
+                            "Authorization",
+                            format!("Basic {}", base64_encode(format!("{u}:{p}").as_bytes())),
+                        ));
                     } else {
                         q.push_str(&format!("&u={}&p={}", percent_encode(u), percent_encode(p)));
                     }
@@ -84,7 +90,10 @@ pub fn encode_body(lines: &[u8], gzip: bool) -> Vec<u8> {
     if !gzip {
         return lines.to_vec();
     }
-    let mut encoder = GzEncoder::new(Vec::with_capacity(lines.len() / 4 + 64), Compression::new(6));
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(lines.len() / 4 + 64),
+        Compression::new(6),
+    );
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(lines);
     encoder.finish().unwrap_or_default()
@@ -108,7 +117,10 @@ mod tests {
         };
         c.precision = Precision::Seconds;
         let t = WriteTarget::new(&c);
-        assert_eq!(t.path_and_query, "/write?db=my%20db&rp=one%26two&precision=s&u=u&p=p%3Dw");
+        assert_eq!(
+            t.path_and_query,
+            "/write?db=my%20db&rp=one%26two&precision=s&u=u&p=p%3Dw"
+        );
         assert!(t.headers.contains(&("Content-Encoding", "gzip".into())));
         assert!(!t.headers.iter().any(|(n, _)| *n == "Authorization"));
         assert!(!format!("{t:?}").contains("p%3Dw"));
@@ -127,12 +139,18 @@ mod tests {
         };
         let t = WriteTarget::new(&c);
         assert_eq!(t.path_and_query, "/write?db=db&precision=ns");
-        assert!(t.headers.contains(&("Authorization", "Basic dXNlcjpwYXNz".into())));
+        assert!(
+            t.headers
+                .contains(&("Authorization", "Basic dXNlcjpwYXNz".into()))
+        );
         assert!(!t.headers.iter().any(|(n, _)| *n == "Content-Encoding"));
         let mut c = InfluxConfig::v2("http://h:8086", "org", "buck/et", "tok", "/tmp/x");
         c.precision = Precision::Microseconds;
         let t = WriteTarget::new(&c);
-        assert_eq!(t.path_and_query, "/api/v2/write?org=org&bucket=buck%2Fet&precision=us");
+        assert_eq!(
+            t.path_and_query,
+            "/api/v2/write?org=org&bucket=buck%2Fet&precision=us"
+        );
         assert!(t.headers.contains(&("Authorization", "Token tok".into())));
     }
 
@@ -142,7 +160,9 @@ mod tests {
         let gz = encode_body(lines, true);
         assert_eq!(&gz[..2], &[0x1f, 0x8b]);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, lines);
         assert_eq!(encode_body(lines, false), lines);
     }

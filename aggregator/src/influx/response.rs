@@ -52,24 +52,36 @@ pub fn classify(response: &Response, lines: &[&[u8]]) -> WriteOutcome {
     let message = error_message(response);
     match status {
         400 | 422 => {
-            let offending = find_offending_lines(&message, json_number(&response.body, "line"), lines);
+            let offending =
+                find_offending_lines(&message, json_number(&response.body, "line"), lines);
             let dropped = partial_write_dropped(&message);
             if offending.is_empty() && dropped.is_none() && looks_like_request_error(&message) {
                 // e.g. "database is required": a configuration problem, not bad data.
-                return WriteOutcome::Failed(FailureClass::Other, format!("HTTP {status}: {message}"));
+                return WriteOutcome::Failed(
+                    FailureClass::Other,
+                    format!("HTTP {status}: {message}"),
+                );
             }
             WriteOutcome::Rejected(Rejection {
-                rest_written: offending.is_empty() && message.contains("partial write") && dropped.is_some(),
+                rest_written: offending.is_empty()
+                    && message.contains("partial write")
+                    && dropped.is_some(),
                 offending,
                 dropped,
                 message,
             })
         }
         413 => WriteOutcome::TooLarge(message),
-        401 | 403 => WriteOutcome::Failed(FailureClass::Unauthorized, format!("HTTP {status}: {message}")),
+        401 | 403 => WriteOutcome::Failed(
+            FailureClass::Unauthorized,
+            format!("HTTP {status}: {message}"),
+        ),
         404 => WriteOutcome::Failed(FailureClass::NotFound, format!("HTTP {status}: {message}")),
         429 => WriteOutcome::Failed(FailureClass::Throttled, format!("HTTP {status}: {message}")),
-        500..=599 => WriteOutcome::Failed(FailureClass::ServerError, format!("HTTP {status}: {message}")),
+        500..=599 => WriteOutcome::Failed(
+            FailureClass::ServerError,
+            format!("HTTP {status}: {message}"),
+        ),
         _ => WriteOutcome::Failed(FailureClass::Other, format!("HTTP {status}: {message}")),
     }
 }
@@ -92,7 +104,9 @@ fn looks_like_request_error(message: &str) -> bool {
 /// The error text of a response: the JSON `error` or `message` string, else the
 /// `X-Influxdb-Error` header, else the body as text (truncated to 4 KiB).
 pub fn error_message(response: &Response) -> String {
-    if let Some(text) = json_string(&response.body, "error").or_else(|| json_string(&response.body, "message")) {
+    if let Some(text) =
+        json_string(&response.body, "error").or_else(|| json_string(&response.body, "message"))
+    {
         return text;
     }
     if let Some(h) = response.header("x-influxdb-error") {
@@ -150,7 +164,10 @@ fn line_numbers(message: &str) -> Vec<u64> {
     let mut search = 0;
     while let Some(at) = find(&bytes[search..], b"line ") {
         let start = search + at + 5;
-        let digits = bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits > 0
             && digits <= 12
             && bytes.get(start + digits) == Some(&b':')
@@ -166,7 +183,10 @@ fn line_numbers(message: &str) -> Vec<u64> {
 /// `dropped=N` in a 1.x partial-write message.
 pub fn partial_write_dropped(message: &str) -> Option<u64> {
     let at = message.rfind("dropped=")?;
-    let digits: String = message[at + 8..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = message[at + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
@@ -196,7 +216,10 @@ pub fn json_number(body: &[u8], key: &str) -> Option<u64> {
     let text = std::str::from_utf8(body).ok()?;
     let pattern = format!("\"{key}\"");
     let at = text.find(&pattern)?;
-    let rest = text[at + pattern.len()..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = text[at + pattern.len()..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     digits.parse().ok()
 }
@@ -263,7 +286,10 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -290,7 +316,8 @@ mod tests {
     #[test]
     fn line_containing_quotes_and_json_escapes_is_matched_exactly() {
         let lines: [&[u8]; 2] = [b"m,t=x s=\"it's\" 1", b"m,t=x s=\"<a>\\\\\" bad"];
-        let body = r#"{"error":"unable to parse 'm,t=x s=\"\u003ca\u003e\\\\\" bad': bad timestamp"}"#;
+        let body =
+            r#"{"error":"unable to parse 'm,t=x s=\"\u003ca\u003e\\\\\" bad': bad timestamp"}"#;
         let WriteOutcome::Rejected(r) = classify(&response(400, &[], body), &lines) else {
             panic!()
         };
@@ -343,21 +370,46 @@ mod tests {
         let c = |s| classify(&response(s, &[], r#"{"error":"x"}"#), &LINES);
         assert_eq!(c(204), WriteOutcome::Written);
         assert_eq!(c(200), WriteOutcome::Written);
-        assert!(matches!(c(401), WriteOutcome::Failed(FailureClass::Unauthorized, _)));
-        assert!(matches!(c(403), WriteOutcome::Failed(FailureClass::Unauthorized, _)));
-        assert!(matches!(c(404), WriteOutcome::Failed(FailureClass::NotFound, _)));
-        assert!(matches!(c(429), WriteOutcome::Failed(FailureClass::Throttled, _)));
-        assert!(matches!(c(503), WriteOutcome::Failed(FailureClass::ServerError, _)));
-        assert!(matches!(c(405), WriteOutcome::Failed(FailureClass::Other, _)));
+        assert!(matches!(
+            c(401),
+            WriteOutcome::Failed(FailureClass::Unauthorized, _)
+        ));
+        assert!(matches!(
+            c(403),
+            WriteOutcome::Failed(FailureClass::Unauthorized, _)
+        ));
+        assert!(matches!(
+            c(404),
+            WriteOutcome::Failed(FailureClass::NotFound, _)
+        ));
+        assert!(matches!(
+            c(429),
+            WriteOutcome::Failed(FailureClass::Throttled, _)
+        ));
+        assert!(matches!(
+            c(503),
+            WriteOutcome::Failed(FailureClass::ServerError, _)
+        ));
+        assert!(matches!(
+            c(405),
+            WriteOutcome::Failed(FailureClass::Other, _)
+        ));
         assert!(matches!(c(413), WriteOutcome::TooLarge(_)));
         // A 400 about the request, not the data, is retried, never bisected into drops.
-        let r = classify(&response(400, &[], r#"{"error":"database is required"}"#), &LINES);
+        let r = classify(
+            &response(400, &[], r#"{"error":"database is required"}"#),
+            &LINES,
+        );
         assert!(matches!(r, WriteOutcome::Failed(FailureClass::Other, _)));
     }
 
     #[test]
     fn message_sources() {
-        let r = response(404, &[("X-Influxdb-Error", "database not found: \"x\"")], "");
+        let r = response(
+            404,
+            &[("X-Influxdb-Error", "database not found: \"x\"")],
+            "",
+        );
         assert_eq!(error_message(&r), "database not found: \"x\"");
         let r = response(404, &[], r#"{"error":"database not found: \"nodb\""}"#);
         assert_eq!(error_message(&r), "database not found: \"nodb\"");

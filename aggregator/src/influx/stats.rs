@@ -12,7 +12,8 @@ use crate::spool::SpoolStats;
 
 /// Upper bounds (seconds) of the write-latency histogram buckets; a last, implicit
 /// `+Inf` bucket follows.
-pub const LATENCY_BUCKETS_SECONDS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+pub const LATENCY_BUCKETS_SECONDS: [f64; 10] =
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Why a write attempt failed; each class has its own counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +94,10 @@ impl LatencyHistogram {
             .position(|&le| secs <= le)
             .unwrap_or(LATENCY_BUCKETS_SECONDS.len());
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(latency.as_micros().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            latency.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -221,8 +224,10 @@ mod tests {
     #[test]
     fn failure_counters_are_separate() {
         let s = InfluxStats::default();
-        s.failure_counter(FailureClass::NotFound).fetch_add(2, Ordering::Relaxed);
-        s.failure_counter(FailureClass::Connect).fetch_add(1, Ordering::Relaxed);
+        s.failure_counter(FailureClass::NotFound)
+            .fetch_add(2, Ordering::Relaxed);
+        s.failure_counter(FailureClass::Connect)
+            .fetch_add(1, Ordering::Relaxed);
         assert_eq!(s.failures(FailureClass::NotFound), 2);
         assert_eq!(s.failures(FailureClass::Connect), 1);
         assert_eq!(s.failures(FailureClass::Timeout), 0);

@@ -71,7 +71,9 @@ pub struct FakeHttpServer {
 
 impl FakeHttpServer {
     /// Starts a server answering each request with `responder(request)` (raw bytes).
-    pub fn start(responder: impl FnMut(&RecordedRequest) -> Vec<u8> + Send + 'static) -> FakeHttpServer {
+    pub fn start(
+        responder: impl FnMut(&RecordedRequest) -> Vec<u8> + Send + 'static,
+    ) -> FakeHttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake server");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -85,7 +87,9 @@ impl FakeHttpServer {
                 }
                 let Ok(mut conn) = conn else { continue };
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-                let Some(request) = read_request(&mut conn) else { continue };
+                let Some(request) = read_request(&mut conn) else {
+                    continue;
+                };
                 let answer = responder(&request);
                 reqs.lock().unwrap().push(request);
                 let _ = conn.write_all(&answer);

@@ -9,7 +9,13 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends one request to `base` (`http://host:port`) and returns the response, or a
 /// readable error.
-pub fn request(base: &str, method: &str, path_and_query: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
+pub fn request(
+    base: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
     let url = HttpUrl::parse(base).map_err(|e| format!("bad URL {base}: {e}"))?;
     let req = Request {
         method,

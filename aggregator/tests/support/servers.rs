@@ -28,14 +28,19 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A free TCP port on 127.0.0.1 (bound, then released; the caller binds it soon after).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0 to find a free port");
+    let listener =
+        TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0 to find a free port");
     listener.local_addr().expect("local_addr").port()
 }
 
 /// Finds an executable by name in the usual Debian locations and `$PATH`; the error says
 /// which package to install.
 pub fn find_binary(name: &str, package: &str) -> Result<PathBuf, String> {
-    let mut dirs: Vec<PathBuf> = vec!["/usr/bin".into(), "/usr/sbin".into(), "/usr/local/bin".into()];
+    let mut dirs: Vec<PathBuf> = vec![
+        "/usr/bin".into(),
+        "/usr/sbin".into(),
+        "/usr/local/bin".into(),
+    ];
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
@@ -65,7 +70,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Spawns `binary args…` with stdout/stderr to `<dir>/server.log`.
-    fn spawn(name: &'static str, binary: &Path, args: &[String], dir: TempDir, port: u16) -> ServerProcess {
+    fn spawn(
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        dir: TempDir,
+        port: u16,
+    ) -> ServerProcess {
         let log_path = dir.path().join("server.log");
         let log = File::create(&log_path).expect("create server log");
         let log2 = log.try_clone().expect("clone log handle");
@@ -145,7 +156,9 @@ impl ServerProcess {
 
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 }
 
@@ -178,7 +191,10 @@ impl Influxd {
     /// pointed at while the server was down). Panics with the reason on failure.
     pub fn start_on(port: u16) -> Influxd {
         let binary = find_binary("influxd", "influxdb").unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempfile::Builder::new().prefix("pimon-influxd-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-influxd-")
+            .tempdir()
+            .expect("temp dir");
         let d = dir.path().display().to_string();
         let rpc_port = free_port();
         let config = format!(
@@ -244,7 +260,11 @@ bind-address = "127.0.0.1:{rpc_port}"
             body.as_bytes(),
         );
         assert_eq!(r.status, 200, "influxd {statement}: {}", r.body_text());
-        assert!(!r.body_text().contains("\"error\""), "influxd {statement}: {}", r.body_text());
+        assert!(
+            !r.body_text().contains("\"error\""),
+            "influxd {statement}: {}",
+            r.body_text()
+        );
     }
 
     /// `CREATE DATABASE name`.
@@ -282,7 +302,11 @@ bind-address = "127.0.0.1:{rpc_port}"
         let v = self.query(db, q);
         v["results"][0]["series"][0]["columns"]
             .as_array()
-            .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -301,9 +325,16 @@ impl Prometheus {
     /// `/metrics`) every second with `honor_labels: true`.
     pub fn start(targets: &[&str]) -> Prometheus {
         let binary = find_binary("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempfile::Builder::new().prefix("pimon-prometheus-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-prometheus-")
+            .tempdir()
+            .expect("temp dir");
         let port = free_port();
-        let list = targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+        let list = targets
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
              scrape_configs:\n  - job_name: pimon\n    honor_labels: true\n    scrape_interval: 1s\n    metrics_path: /metrics\n    static_configs:\n      - targets: [{list}]\n"
@@ -332,7 +363,12 @@ impl Prometheus {
         let qs = http::query_string(&[("query", promql)]);
         let r = http::get(self.url(), &format!("/api/v1/query?{qs}"));
         let v = http::json(&r);
-        assert_eq!(v["status"], "success", "prometheus query {promql}: {}", r.body_text());
+        assert_eq!(
+            v["status"],
+            "success",
+            "prometheus query {promql}: {}",
+            r.body_text()
+        );
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 
@@ -412,8 +448,12 @@ impl VictoriaMetrics {
     /// Starts VictoriaMetrics on a free port. Retention is 100 years so test timestamps
     /// are never "too old"; the search latency offset is 0 so fresh points are visible.
     pub fn start() -> VictoriaMetrics {
-        let binary = find_binary("victoria-metrics", "victoria-metrics").unwrap_or_else(|e| panic!("{e}"));
-        let dir = tempfile::Builder::new().prefix("pimon-vm-").tempdir().expect("temp dir");
+        let binary =
+            find_binary("victoria-metrics", "victoria-metrics").unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-vm-")
+            .tempdir()
+            .expect("temp dir");
         let port = free_port();
         let args = vec![
             format!("-httpListenAddr=127.0.0.1:{port}"),
@@ -436,7 +476,12 @@ impl VictoriaMetrics {
     /// Makes recently ingested samples searchable now (`/internal/force_flush`).
     pub fn force_flush(&self) {
         let r = http::get(self.url(), "/internal/force_flush");
-        assert!(r.status == 200 || r.status == 204, "force_flush: {} {}", r.status, r.body_text());
+        assert!(
+            r.status == 200 || r.status == 204,
+            "force_flush: {} {}",
+            r.status,
+            r.body_text()
+        );
     }
 
     /// `/api/v1/export?match[]=SELECTOR`: one JSON object per series, each
@@ -449,7 +494,9 @@ impl VictoriaMetrics {
         r.body
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap_or_else(|e| panic!("export line not JSON ({e})")))
+            .map(|l| {
+                serde_json::from_slice(l).unwrap_or_else(|e| panic!("export line not JSON ({e})"))
+            })
             .collect()
     }
 
@@ -459,7 +506,12 @@ impl VictoriaMetrics {
         let qs = http::query_string(&[("query", promql)]);
         let r = http::get(self.url(), &format!("/api/v1/query?{qs}"));
         let v = http::json(&r);
-        assert_eq!(v["status"], "success", "vm query {promql}: {}", r.body_text());
+        assert_eq!(
+            v["status"],
+            "success",
+            "vm query {promql}: {}",
+            r.body_text()
+        );
         v["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 }
