@@ -8,3 +8,4 @@
 
 pub mod fleet;
 pub mod procstat;
+pub mod timing;
