@@ -1,4 +1,34 @@
-//! pimon-collector library (work in progress).
+//! # pimon-collector
+//!
+//! The agent that runs on every Pi: reads `/proc`, `/sys` and sensors, encodes each
+//! collection cycle into compact UDP frames (`pimon-protocol`), sends them to the
+//! aggregator and keeps every unacknowledged frame in a fixed ring to resend it.
+//!
+//! ## The `no_std` core (builds for `thumbv7em-none-eabihf`)
+//! - [`parse`]: pure parsers for every `/proc` and `/sys` format (no panic, no alloc).
+//! - [`sink`]: the [`sink::SampleSink`] contract between sources and encoders.
+//! - [`frames`]: a sink that encodes one cycle into frames, straight into the ring.
+//! - [`ring`]: the resend ring (fixed byte arena, acks, paced resends).
+//!
+//! ## The `std` shell (feature `std`, default)
+//! - `source`: readers that open files under `--root` and feed the parsers.
+//! - `cycle`: one cycle = sources + the collector's own figures → frames.
+//! - `net`: the UDP socket, address resolution, ack reception and checks.
+//! - `run`: the timed loop (wall-clock aligned cycles, acks, resends, linger, signals).
+//! - `cli`, `config`: flags, config file, key file. `log`: journald-friendly stderr.
+//! - `sys`: the only module allowed `unsafe` (signal handlers, `sysconf`, `getrandom`).
+//!
+//! Steady state allocates nothing: files stay open and are re-read, buffers are fixed,
+//! frames are written into the ring's arena (`tests/alloc_*.rs` prove it).
 #![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_code)]
+
+pub mod frames;
 pub mod parse;
+pub mod ring;
 pub mod sink;
+
+#[cfg(feature = "std")]
+pub mod cli;
+#[cfg(feature = "std")]
+pub mod log;
