@@ -175,6 +175,12 @@ impl InfluxOutput {
     /// `DropOldest` (counted in [`SpoolStats::records_dropped_full`]).
     ///
     /// On `Err` nothing was stored: do not acknowledge. Empty input is a no-op.
+    ///
+    /// **Throughput:** each call is one spool record and, with `Always`, waits for an
+    /// fsync (concurrent calls share one). To ingest thousands of frames per second, hand
+    /// over the lines of a whole receive batch in one call (or make calls concurrently)
+    /// and acknowledge those frames once it returns; one awaited call per frame would be
+    /// limited to one fsync per frame.
     pub async fn submit(&self, lines: &[u8]) -> Result<(), OutputError> {
         let s = &self.shared;
         if lines.is_empty() {
