@@ -171,7 +171,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     if num.is_empty() {
-        return Err(format!("{s:?} is not a duration (examples: 250ms, 10s, 1m)"));
+        return Err(format!(
+            "{s:?} is not a duration (examples: 250ms, 10s, 1m)"
+        ));
     }
     let n: u64 = num
         .parse()
@@ -181,7 +183,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => 1_000,
         "m" | "min" => 60_000,
         "h" => 3_600_000,
-        "" => return Err(format!("{s:?} needs a unit: ms, s, m or h (for example {n}s)")),
+        "" => {
+            return Err(format!(
+                "{s:?} needs a unit: ms, s, m or h (for example {n}s)"
+            ));
+        }
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     };
     n.checked_mul(ms_per)
@@ -209,7 +215,8 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         "M" | "MiB" | "MB" => 1 << 20,
         u => return Err(format!("{s:?}: unknown size suffix {u:?} (use K or M)")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("{s:?}: too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 fn text(value: OsString, flag: &str) -> Result<String, CliError> {
@@ -238,11 +245,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, CliErr
             }
             Long("cycles") => {
                 let v = text(p.value()?, "--cycles")?;
-                let n: u64 = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad("cycles", format!("{v:?} is not a whole number above 0")))?;
+                let n: u64 =
+                    v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        bad("cycles", format!("{v:?} is not a whole number above 0"))
+                    })?;
                 f.cycles = Some(n);
             }
             Long("once") => f.cycles = Some(1),
@@ -283,9 +289,25 @@ mod tests {
     #[test]
     fn every_flag() {
         let f = run(&[
-            "--aggregator", "[::1]:9797", "--node=pi", "--root", "/host", "--interval", "250ms",
-            "--cycles", "3", "--key-file", "/k", "--config", "/c", "--ring-bytes", "64K",
-            "--linger=0s", "--print=wire", "--check", "-v",
+            "--aggregator",
+            "[::1]:9797",
+            "--node=pi",
+            "--root",
+            "/host",
+            "--interval",
+            "250ms",
+            "--cycles",
+            "3",
+            "--key-file",
+            "/k",
+            "--config",
+            "/c",
+            "--ring-bytes",
+            "64K",
+            "--linger=0s",
+            "--print=wire",
+            "--check",
+            "-v",
         ])
         .unwrap();
         assert_eq!(
@@ -329,9 +351,21 @@ mod tests {
     #[test]
     fn help_mentions_every_flag() {
         for flag in [
-            "--aggregator", "--node", "--root", "--interval", "--cycles", "--once",
-            "--key-file", "--config", "--ring-bytes", "--linger", "--print", "--check",
-            "--verbose", "--help", "--version",
+            "--aggregator",
+            "--node",
+            "--root",
+            "--interval",
+            "--cycles",
+            "--once",
+            "--key-file",
+            "--config",
+            "--ring-bytes",
+            "--linger",
+            "--print",
+            "--check",
+            "--verbose",
+            "--help",
+            "--version",
         ] {
             assert!(HELP.contains(flag), "{flag}");
         }

@@ -32,3 +32,8 @@ pub mod sink;
 pub mod cli;
 #[cfg(feature = "std")]
 pub mod log;
+#[cfg(feature = "std")]
+pub mod net;
+#[cfg(feature = "std")]
+#[allow(unsafe_code)]
+pub mod sys;

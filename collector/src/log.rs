@@ -55,7 +55,10 @@ pub fn init(verbose: bool) {
     let level = if verbose { Level::Debug } else { Level::Info };
     MAX_LEVEL.store(level as u8, Ordering::Relaxed);
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    STYLE.store(if journal { STYLE_JOURNAL } else { STYLE_PLAIN }, Ordering::Relaxed);
+    STYLE.store(
+        if journal { STYLE_JOURNAL } else { STYLE_PLAIN },
+        Ordering::Relaxed,
+    );
 }
 
 /// True when lines of `level` are printed.
@@ -82,7 +85,10 @@ impl fmt::Write for LineBuf {
             take -= 1;
         }
         // One event, one line: newlines inside a message become spaces.
-        for (dst, &b) in self.buf[self.len..self.len + take].iter_mut().zip(s.as_bytes()) {
+        for (dst, &b) in self.buf[self.len..self.len + take]
+            .iter_mut()
+            .zip(s.as_bytes())
+        {
             *dst = if b == b'\n' { b' ' } else { b };
         }
         self.len += take;
@@ -94,8 +100,16 @@ impl fmt::Write for LineBuf {
 }
 
 /// Formats one event as it would be written (without the trailing newline).
-pub fn format_line(level: Level, journal: bool, args: fmt::Arguments<'_>) -> ([u8; MAX_LINE], usize) {
-    let mut line = LineBuf { buf: [0; MAX_LINE], len: 0, cut: false };
+pub fn format_line(
+    level: Level,
+    journal: bool,
+    args: fmt::Arguments<'_>,
+) -> ([u8; MAX_LINE], usize) {
+    let mut line = LineBuf {
+        buf: [0; MAX_LINE],
+        len: 0,
+        cut: false,
+    };
     let _ = if journal {
         write!(line, "<{}>", level as u8)
     } else {
@@ -167,7 +181,11 @@ pub struct RateLimit {
 impl RateLimit {
     /// At most one event per `period`.
     pub const fn new(period: Duration) -> RateLimit {
-        RateLimit { period, last: None, suppressed: 0 }
+        RateLimit {
+            period,
+            last: None,
+            suppressed: 0,
+        }
     }
 
     /// `Some(n)` when an event at `now` may be logged (`n` were suppressed since the

@@ -1,0 +1,153 @@
+//! The few OS calls std does not offer, through `libc`. The only module of the crate
+//! allowed `unsafe`; every block says why it is sound.
+//!
+//! - Signals: SIGTERM/SIGINT set a stop flag, SIGHUP a reload flag. Handlers only store
+//!   to atomics (async-signal-safe). They are installed without `SA_RESTART`, so a
+//!   blocking `recv` in the main loop returns `EINTR` and the loop sees the flag at once.
+//! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
+//! - `getrandom(2)`: the random boot id.
+//! - `gethostname(2)`: the default node name.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_reload(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
+fn install(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> std::io::Result<()> {
+    // SAFETY: `sigaction` is a plain C struct for which all-zero bytes are a valid value
+    // (empty mask, no flags, null handler), then the fields we need are set.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = handler as usize;
+    action.sa_flags = 0; // no SA_RESTART: blocking calls return EINTR
+    // SAFETY: `sa_mask` is a valid sigset_t owned by `action`; sigemptyset only writes it.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: `action` is fully initialised and outlives the call; the handler is an
+    // `extern "C" fn(c_int)` that only stores to a static atomic, which is
+    // async-signal-safe. The old action is not needed (null).
+    let rc = unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Installs the SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers.
+pub fn install_signal_handlers() -> std::io::Result<()> {
+    install(libc::SIGTERM, on_stop)?;
+    install(libc::SIGINT, on_stop)?;
+    install(libc::SIGHUP, on_reload)
+}
+
+/// True once SIGTERM or SIGINT arrived.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Asks the main loop to stop (as SIGTERM would); for tests and `--cycles`.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// True (once) when SIGHUP arrived since the last call.
+pub fn take_reload_request() -> bool {
+    RELOAD.swap(false, Ordering::SeqCst)
+}
+
+/// The node's USER_HZ (clock ticks per second of `/proc/stat` CPU times); 100 when
+/// sysconf cannot tell.
+pub fn user_hz() -> u16 {
+    // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u16::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+}
+
+/// A random u64 from the kernel (`getrandom`), or a mix of time and pid if that fails.
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: the pointer and length describe `bytes`, a live, writable 8-byte buffer;
+    // getrandom writes at most that many bytes.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n == 8 {
+        return u64::from_le_bytes(bytes);
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // splitmix64 of time ^ pid.
+    let mut z = t ^ (u64::from(std::process::id()) << 32);
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The host name (as `hostname` prints it), or `None`.
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the pointer and length describe `buf`, a live writable buffer; the kernel
+    // writes at most `len` bytes (the name, NUL-terminated when it fits).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..len].to_vec())
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_hz_is_sane() {
+        assert!((1..=10_000).contains(&user_hz()));
+    }
+
+    #[test]
+    fn random_differs() {
+        assert_ne!(random_u64(), random_u64());
+    }
+
+    #[test]
+    fn hostname_matches_the_kernel() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(hostname().as_deref(), Some(kernel.trim()));
+    }
+
+    #[test]
+    fn sighup_sets_the_reload_flag_and_interrupts_recv() {
+        install_signal_handlers().unwrap();
+        let _ = take_reload_request();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        // SAFETY: pthread_self is always valid for the calling thread.
+        let me = unsafe { libc::pthread_self() };
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            // SAFETY: `me` is the test thread, alive: it is blocked in recv below until
+            // this signal arrives.
+            unsafe { libc::pthread_kill(me, libc::SIGHUP) };
+        });
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let err = sock.recv(&mut buf).unwrap_err();
+        t.join().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+        assert!(start.elapsed() < std::time::Duration::from_secs(4));
+        assert!(take_reload_request());
+        assert!(!take_reload_request());
+    }
+}
