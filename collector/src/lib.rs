@@ -31,6 +31,8 @@ pub mod sink;
 #[cfg(feature = "std")]
 pub mod cli;
 #[cfg(feature = "std")]
+pub mod config;
+#[cfg(feature = "std")]
 pub mod log;
 #[cfg(feature = "std")]
 pub mod net;

@@ -1,0 +1,738 @@
+//! Settings: command-line flags over the config file over the defaults, and the key file.
+//!
+//! ## Config file (`--config PATH`)
+//!
+//! ```text
+//! # /etc/pimon/collector.conf: `key = value`, `#` comments, optional "quotes"
+//! aggregator = router.lan:9797
+//! node = pi-kitchen
+//! interval = 10s
+//! key_file = /etc/pimon/key        # or a [key] section, below
+//! ring_bytes = 1M
+//! linger = 5s
+//! root = /
+//!
+//! # Sensors (lines handed to the sensor module; see docs/SENSORS.md)
+//! i2c = bme280 /dev/i2c-1 0x76 garden
+//! gpio = /dev/gpiochip0 17 door active_low
+//!
+//! [filters]                        # device and filesystem filters of the sources
+//! netdev_exclude = docker0 veth*
+//!
+//! [key]                            # the key inline instead of key_file
+//! id = 1
+//! secret = hex:00112233445566778899aabbccddeeff
+//! ```
+//!
+//! Keys are case-insensitive and `-` equals `_` (`ring-bytes` = `ring_bytes`). Any key
+//! of the top level may also be written in a `[collector]` section. Lines whose key
+//! starts with `i2c` or `gpio` (in the top level or a `[sensors]` section) are kept, in
+//! order, for the sensor module. Every error names the file, the line and the problem;
+//! a file with an error is refused whole (on SIGHUP the running settings stay).
+//!
+//! ## Key file (`--key-file PATH`)
+//!
+//! One line `KEY_ID SECRET` (`#` comments and blank lines ignored): `KEY_ID` is 0–255
+//! and must match the aggregator's key file; `SECRET` is 1–32 bytes written `hex:…`,
+//! `base64:…`, or bare (hex when it is an even number of hex digits, otherwise base64),
+//! the same spelling as the aggregator's key file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pimon_protocol::auth::MAX_KEY_LEN;
+use pimon_protocol::{Key, MAX_NODE_NAME};
+
+use crate::cli::{self, Flags, PrintFormat};
+use crate::ring::MIN_RING_BYTES;
+
+/// Default `--ring-bytes`: about 30 minutes of frames of a Raspberry Pi 4 at the default
+/// 10 s interval (180 cycles × 4.5 KiB, measured on `tests/fixtures/pi4` with a key and
+/// per-record overhead; see `tests/cycle_pi4.rs`).
+pub const DEFAULT_RING_BYTES: usize = 810 * 1024;
+
+/// Longest accepted `--interval` (the wire carries it as u32 milliseconds; a day is
+/// plenty).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// A problem in a config or key file: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, when the problem is in one.
+    pub path: Option<PathBuf>,
+    /// 1-based line number (0: the file as a whole, or a flag).
+    pub line: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn at(line: usize, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: None,
+            line,
+            problem: problem.into(),
+        }
+    }
+
+    fn in_file(mut self, path: &Path) -> ConfigError {
+        self.path = Some(path.to_path_buf());
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.path, self.line) {
+            (Some(p), 0) => write!(f, "{}: {}", p.display(), self.problem),
+            (Some(p), l) => write!(f, "{}:{l}: {}", p.display(), self.problem),
+            (None, 0) => f.write_str(&self.problem),
+            (None, l) => write!(f, "line {l}: {}", self.problem),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One `key = value` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line number.
+    pub line: usize,
+    /// The key, lower case, `-` replaced by `_`.
+    pub key: String,
+    /// The value, trimmed, quotes removed.
+    pub value: String,
+}
+
+/// What a config file says (each field `None`/empty when the file does not set it).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    /// `aggregator`.
+    pub aggregator: Option<String>,
+    /// `node`.
+    pub node: Option<String>,
+    /// `root`.
+    pub root: Option<PathBuf>,
+    /// `interval`.
+    pub interval: Option<Duration>,
+    /// `key_file`.
+    pub key_file: Option<PathBuf>,
+    /// `[key]` section.
+    pub key: Option<Key>,
+    /// `ring_bytes`.
+    pub ring_bytes: Option<usize>,
+    /// `linger`.
+    pub linger: Option<Duration>,
+    /// `[filters]` lines, for the sources.
+    pub filters: Vec<Entry>,
+    /// `i2c…`/`gpio…` lines, for the sensor module, in file order.
+    pub sensor_lines: Vec<Entry>,
+}
+
+const TOP_KEYS: &str = "aggregator, node, root, interval, key_file, ring_bytes, linger, i2c, gpio";
+
+/// Splits `line` into content and comment: `#` starts a comment outside double quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn unquote(v: &str) -> Result<&str, &'static str> {
+    match v.strip_prefix('"') {
+        Some(rest) => rest.strip_suffix('"').ok_or("unterminated quote"),
+        None if v.contains('"') => Err("a quote in the middle of a value"),
+        None => Ok(v),
+    }
+}
+
+impl ConfigFile {
+    /// Parses config file text.
+    pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        let mut cfg = ConfigFile::default();
+        let mut section = String::new();
+        let mut key_id: Option<(usize, u8)> = None;
+        let mut key_secret: Option<(usize, Vec<u8>)> = None;
+        let mut key_line = 0;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = strip_comment(raw).trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix('[') {
+                let name = rest
+                    .strip_suffix(']')
+                    .ok_or_else(|| ConfigError::at(n, "section header without closing `]`"))?
+                    .trim()
+                    .to_ascii_lowercase();
+                match name.as_str() {
+                    "collector" | "filters" | "sensors" => {}
+                    "key" => key_line = n,
+                    _ => {
+                        return Err(ConfigError::at(
+                            n,
+                            format!(
+                                "unknown section [{name}] (known: [collector], [filters], [key], [sensors])"
+                            ),
+                        ));
+                    }
+                }
+                section = name;
+                continue;
+            }
+            let (k, v) = line.split_once('=').ok_or_else(|| {
+                ConfigError::at(n, format!("expected `key = value`, found {line:?}"))
+            })?;
+            let key = k.trim().to_ascii_lowercase().replace('-', "_");
+            if key.is_empty() {
+                return Err(ConfigError::at(n, "missing key before `=`"));
+            }
+            let value = unquote(v.trim())
+                .map_err(|p| ConfigError::at(n, p))?
+                .to_string();
+            let entry = Entry {
+                line: n,
+                key,
+                value,
+            };
+            match section.as_str() {
+                "" | "collector" => cfg.top_level(entry)?,
+                "sensors" => cfg.sensor_line(entry)?,
+                "filters" => cfg.filters.push(entry),
+                "key" => match entry.key.as_str() {
+                    "id" => {
+                        key_id = Some((
+                            n,
+                            parse_key_id(&entry.value).map_err(|p| ConfigError::at(n, p))?,
+                        ))
+                    }
+                    "secret" => {
+                        key_secret = Some((
+                            n,
+                            decode_secret(&entry.value).map_err(|p| ConfigError::at(n, p))?,
+                        ))
+                    }
+                    other => {
+                        return Err(ConfigError::at(
+                            n,
+                            format!("unknown key {other:?} in [key] (known: id, secret)"),
+                        ));
+                    }
+                },
+                // Section names are checked when the header is read.
+                _ => {}
+            }
+        }
+        match (key_id, key_secret) {
+            (None, None) => {}
+            (Some((_, id)), Some((n, secret))) => cfg.key = Some(make_key(n, id, &secret)?),
+            (None, Some(_)) => return Err(ConfigError::at(key_line, "[key] needs `id`")),
+            (Some(_), None) => return Err(ConfigError::at(key_line, "[key] needs `secret`")),
+        }
+        if cfg.key.is_some() && cfg.key_file.is_some() {
+            return Err(ConfigError::at(
+                key_line,
+                "both key_file and a [key] section: use one",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    fn sensor_line(&mut self, e: Entry) -> Result<(), ConfigError> {
+        if e.key.starts_with("i2c") || e.key.starts_with("gpio") {
+            self.sensor_lines.push(e);
+            Ok(())
+        } else {
+            Err(ConfigError::at(
+                e.line,
+                format!("unknown key {:?} in [sensors] (i2c = …, gpio = …)", e.key),
+            ))
+        }
+    }
+
+    fn top_level(&mut self, e: Entry) -> Result<(), ConfigError> {
+        let n = e.line;
+        let bad = |p: String| ConfigError::at(n, format!("{}: {p}", e.key));
+        match e.key.as_str() {
+            "aggregator" => self.aggregator = Some(e.value.clone()),
+            "node" => self.node = Some(e.value.clone()),
+            "root" => self.root = Some(PathBuf::from(&e.value)),
+            "interval" => self.interval = Some(cli::parse_duration(&e.value).map_err(bad)?),
+            "key_file" => self.key_file = Some(PathBuf::from(&e.value)),
+            "ring_bytes" => self.ring_bytes = Some(cli::parse_bytes(&e.value).map_err(bad)?),
+            "linger" => self.linger = Some(cli::parse_duration(&e.value).map_err(bad)?),
+            k if k.starts_with("i2c") || k.starts_with("gpio") => self.sensor_lines.push(e),
+            k => {
+                return Err(ConfigError::at(
+                    n,
+                    format!("unknown key {k:?} (known: {TOP_KEYS})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::at(0, format!("cannot read: {e}")).in_file(path))?;
+        ConfigFile::parse(&text).map_err(|e| e.in_file(path))
+    }
+}
+
+fn parse_key_id(s: &str) -> Result<u8, String> {
+    s.parse()
+        .map_err(|_| format!("key id {s:?} is not a number from 0 to 255"))
+}
+
+fn make_key(line: usize, id: u8, secret: &[u8]) -> Result<Key, ConfigError> {
+    Key::new(id, secret).ok_or_else(|| {
+        ConfigError::at(
+            line,
+            format!(
+                "secret must be 1 to {MAX_KEY_LEN} bytes, is {}",
+                secret.len()
+            ),
+        )
+    })
+}
+
+/// Parses key file text: one `KEY_ID SECRET` line.
+///
+/// ```
+/// let key = pimon_collector::config::parse_key_file("# pi\n3 hex:00ff\n").unwrap();
+/// assert_eq!(key.id(), 3);
+/// ```
+pub fn parse_key_file(text: &str) -> Result<Key, ConfigError> {
+    let mut found: Option<(usize, Key)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [id, secret] = fields[..] else {
+            return Err(ConfigError::at(
+                n,
+                format!("expected `KEY_ID SECRET`, found {} field(s)", fields.len()),
+            ));
+        };
+        if let Some((first, _)) = found {
+            return Err(ConfigError::at(
+                n,
+                format!("a second key (the first is on line {first}); the collector uses one"),
+            ));
+        }
+        let id = parse_key_id(id).map_err(|p| ConfigError::at(n, p))?;
+        let secret =
+            decode_secret(secret).map_err(|p| ConfigError::at(n, format!("secret: {p}")))?;
+        found = Some((n, make_key(n, id, &secret)?));
+    }
+    found
+        .map(|(_, k)| k)
+        .ok_or_else(|| ConfigError::at(0, "no key in the file (expected a `KEY_ID SECRET` line)"))
+}
+
+/// Reads and parses a key file.
+pub fn load_key_file(path: &Path) -> Result<Key, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::at(0, format!("cannot read: {e}")).in_file(path))?;
+    parse_key_file(&text).map_err(|e| e.in_file(path))
+}
+
+/// Decodes a secret: `hex:…`, `base64:…`, or bare (hex when it is even-length hex,
+/// otherwise base64), as the aggregator's key file does.
+pub fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
+    if let Some(h) = s.strip_prefix("hex:") {
+        return decode_hex(h).ok_or_else(|| "not valid hex (even number of 0-9a-f digits)".into());
+    }
+    if let Some(b) = s.strip_prefix("base64:") {
+        return decode_base64(b).ok_or_else(|| "not valid base64".into());
+    }
+    if let Some(bytes) = decode_hex(s) {
+        return Ok(bytes);
+    }
+    decode_base64(s).ok_or_else(|| "neither hex nor base64 (use a hex: or base64: prefix)".into())
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || s.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// Standard base64 (RFC 4648 §4) with optional `=` padding.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    if s.is_empty() || s.len() % 4 == 1 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.as_bytes().chunks(4) {
+        let mut acc = 0u32;
+        for &c in chunk {
+            acc = acc << 6 | val(c)?;
+        }
+        let bits = chunk.len() * 6;
+        acc <<= 24 - bits;
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..1 + bits / 8]);
+    }
+    Some(out)
+}
+
+/// The default node name: the host name up to its first dot, cut to 32 bytes.
+pub fn default_node_name() -> String {
+    let host = crate::sys::hostname().unwrap_or_else(|| "localhost".to_string());
+    node_name_from_host(&host)
+}
+
+/// `host` up to its first dot, cut to [`MAX_NODE_NAME`] bytes on a character boundary.
+pub fn node_name_from_host(host: &str) -> String {
+    let short = host
+        .split('.')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(host);
+    let mut end = short.len().min(MAX_NODE_NAME);
+    while !short.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end == 0 {
+        "localhost".to_string()
+    } else {
+        short[..end].to_string()
+    }
+}
+
+/// Checks `HOST:PORT` syntax (resolution happens later, in `net`).
+pub fn check_aggregator(spec: &str) -> Result<(), String> {
+    let (host, port) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{spec:?} is not HOST:PORT (for example 192.168.1.1:9797)"))?;
+    if host.is_empty() {
+        return Err(format!("{spec:?}: missing host"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "{spec:?}: write an IPv6 address in brackets, [::1]:9797"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => Err(format!(
+            "{spec:?}: port {port:?} is not a number from 1 to 65535"
+        )),
+    }
+}
+
+/// Everything the collector runs with, after merging.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `HOST:PORT` of the aggregator.
+    pub aggregator: String,
+    /// Node name (1..=32 bytes).
+    pub node: String,
+    /// Root of `/proc` and `/sys`.
+    pub root: PathBuf,
+    /// Collection interval.
+    pub interval: Duration,
+    /// Stop after this many cycles.
+    pub cycles: Option<u64>,
+    /// MAC key.
+    pub key: Option<Key>,
+    /// Where the key came from (for `--check` and reload).
+    pub key_file: Option<PathBuf>,
+    /// The config file, if any (reloaded on SIGHUP).
+    pub config_file: Option<PathBuf>,
+    /// Resend ring size.
+    pub ring_bytes: usize,
+    /// Wait for acks on exit.
+    pub linger: Duration,
+    /// Print instead of sending.
+    pub print: Option<PrintFormat>,
+    /// `--check`.
+    pub check: bool,
+    /// `-v`.
+    pub verbose: bool,
+    /// `[filters]` lines for the sources.
+    pub filters: Vec<Entry>,
+    /// Sensor lines (`i2c = …`, `gpio = …`) for the sensor module.
+    pub sensor_lines: Vec<Entry>,
+}
+
+impl Settings {
+    /// Merges `flags` over the config file they name (if any) over the defaults, and
+    /// loads the key file.
+    pub fn load(flags: &Flags) -> Result<Settings, ConfigError> {
+        let file = match &flags.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        Settings::merge(flags, file)
+    }
+
+    /// Merges `flags` over `file` over the defaults and loads the key file.
+    pub fn merge(flags: &Flags, file: ConfigFile) -> Result<Settings, ConfigError> {
+        let flag_err = |flag: &str, p: String| ConfigError::at(0, format!("--{flag}: {p}"));
+        let aggregator = flags
+            .aggregator
+            .clone()
+            .or(file.aggregator)
+            .unwrap_or_else(|| cli::DEFAULT_AGGREGATOR.to_string());
+        check_aggregator(&aggregator).map_err(|p| flag_err("aggregator", p))?;
+        let node = match flags.node.clone().or(file.node) {
+            Some(n) => n,
+            None => default_node_name(),
+        };
+        if node.is_empty() || node.len() > MAX_NODE_NAME {
+            return Err(flag_err(
+                "node",
+                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes"),
+            ));
+        }
+        let interval = flags
+            .interval
+            .or(file.interval)
+            .unwrap_or(cli::DEFAULT_INTERVAL);
+        if interval < Duration::from_millis(1) || interval > MAX_INTERVAL {
+            return Err(flag_err("interval", "must be from 1ms to 24h".into()));
+        }
+        let ring_bytes = flags
+            .ring_bytes
+            .or(file.ring_bytes)
+            .unwrap_or(DEFAULT_RING_BYTES);
+        if ring_bytes < MIN_RING_BYTES || u32::try_from(ring_bytes).is_err() {
+            return Err(flag_err(
+                "ring-bytes",
+                format!("{ring_bytes} is outside {MIN_RING_BYTES} bytes to 4 GiB"),
+            ));
+        }
+        let linger = flags.linger.or(file.linger).unwrap_or(cli::DEFAULT_LINGER);
+        let key_file = flags.key_file.clone().or(file.key_file);
+        let key = match (&key_file, file.key) {
+            (Some(path), _) => Some(load_key_file(path)?),
+            (None, key) => key,
+        };
+        Ok(Settings {
+            aggregator,
+            node,
+            root: flags
+                .root
+                .clone()
+                .or(file.root)
+                .unwrap_or_else(|| PathBuf::from("/")),
+            interval,
+            cycles: flags.cycles,
+            key,
+            key_file,
+            config_file: flags.config.clone(),
+            ring_bytes,
+            linger,
+            print: flags.print,
+            check: flags.check,
+            verbose: flags.verbose,
+            filters: file.filters,
+            sensor_lines: file.sensor_lines,
+        })
+    }
+
+    /// The interval in milliseconds, as the wire carries it.
+    pub fn interval_ms(&self) -> u32 {
+        u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> (usize, String) {
+        let e = ConfigFile::parse(text).unwrap_err();
+        (e.line, e.problem)
+    }
+
+    #[test]
+    fn parses_every_key_and_section() {
+        let cfg = ConfigFile::parse(
+            "# comment\naggregator = \"router.lan:9797\"  # trailing\nNode = pi\nroot=/host\n\
+             interval = 1m\nring-bytes = 2M\nlinger = 0s\ni2c = bme280 /dev/i2c-1 0x76 garden\n\
+             [filters]\nnetdev_exclude = lo\n[sensors]\ngpio = /dev/gpiochip0 17 door\n\
+             [key]\nid = 4\nsecret = base64:AAE=\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.aggregator.as_deref(), Some("router.lan:9797"));
+        assert_eq!(cfg.node.as_deref(), Some("pi"));
+        assert_eq!(cfg.root, Some(PathBuf::from("/host")));
+        assert_eq!(cfg.interval, Some(Duration::from_secs(60)));
+        assert_eq!(cfg.ring_bytes, Some(2 << 20));
+        assert_eq!(cfg.linger, Some(Duration::ZERO));
+        assert_eq!(cfg.key.as_ref().map(Key::id), Some(4));
+        assert_eq!(cfg.filters.len(), 1);
+        assert_eq!(
+            (cfg.filters[0].line, cfg.filters[0].value.as_str()),
+            (10, "lo")
+        );
+        let sensors: Vec<(usize, &str)> = cfg
+            .sensor_lines
+            .iter()
+            .map(|e| (e.line, e.key.as_str()))
+            .collect();
+        assert_eq!(sensors, [(8, "i2c"), (12, "gpio")]);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_problem() {
+        assert_eq!(err("node = pi\nintervall = 10s\n").0, 2);
+        assert!(
+            err("intervall = 10s")
+                .1
+                .contains("unknown key \"intervall\"")
+        );
+        assert_eq!(
+            err("\n\ninterval = 10\n"),
+            (
+                3,
+                "interval: \"10\" needs a unit: ms, s, m or h (for example 10s)".into()
+            )
+        );
+        assert_eq!(err("[sensor garden]\n").0, 1);
+        assert!(err("[filters\n").1.contains("closing"));
+        assert!(err("just words\n").1.contains("key = value"));
+        assert_eq!(err("node = \"pi\n").1, "unterminated quote");
+        assert_eq!(err("[key]\nid = 1\n"), (1, "[key] needs `secret`".into()));
+        assert_eq!(err("[key]\nid = 300\n").0, 2);
+        assert!(err("[key]\nid = 1\nsecret = hex:\n").1.contains("hex"));
+        assert!(
+            err("[key]\nid=1\nsecret=hex:00\nkey_file=/k\n")
+                .1
+                .contains("unknown key")
+        );
+        assert!(
+            err("key_file=/k\n[key]\nid=1\nsecret=hex:00\n")
+                .1
+                .contains("both")
+        );
+    }
+
+    #[test]
+    fn key_file_formats() {
+        assert_eq!(parse_key_file("1 hex:00ff\n").unwrap().id(), 1);
+        assert_eq!(
+            parse_key_file("  # c\n\n255 c2VjcmV0   # base64\n")
+                .unwrap()
+                .id(),
+            255
+        );
+        assert_eq!(parse_key_file("0 0011").unwrap().id(), 0);
+        let long = format!("1 hex:{}", "00".repeat(33));
+        assert!(
+            parse_key_file(&long)
+                .unwrap_err()
+                .problem
+                .contains("1 to 32 bytes")
+        );
+        let e = parse_key_file("1 hex:00\n2 hex:01\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            parse_key_file("pi 1 hex:00\n")
+                .unwrap_err()
+                .problem
+                .contains("KEY_ID SECRET")
+        );
+        assert!(parse_key_file("# nothing\n").is_err());
+        assert_eq!(decode_secret("hex:6b6579").unwrap(), b"key");
+        assert_eq!(decode_secret("a2V5").unwrap(), b"key");
+        assert_eq!(decode_secret("base64:a2V5").unwrap(), b"key");
+    }
+
+    #[test]
+    fn merge_flags_over_file_over_defaults() {
+        let file = ConfigFile::parse("node = from-file\ninterval = 1m\n").unwrap();
+        let flags = Flags {
+            interval: Some(Duration::from_secs(5)),
+            ..Flags::default()
+        };
+        let s = Settings::merge(&flags, file).unwrap();
+        assert_eq!(s.node, "from-file");
+        assert_eq!(s.interval, Duration::from_secs(5));
+        assert_eq!(s.aggregator, cli::DEFAULT_AGGREGATOR);
+        assert_eq!(s.ring_bytes, DEFAULT_RING_BYTES);
+        assert_eq!(s.linger, cli::DEFAULT_LINGER);
+        assert_eq!(s.root, PathBuf::from("/"));
+        let bad = |f: Flags| {
+            Settings::merge(&f, ConfigFile::default())
+                .unwrap_err()
+                .problem
+        };
+        assert!(
+            bad(Flags {
+                node: Some("x".repeat(33)),
+                ..Flags::default()
+            })
+            .contains("--node")
+        );
+        assert!(
+            bad(Flags {
+                aggregator: Some("host".into()),
+                ..Flags::default()
+            })
+            .contains("HOST:PORT")
+        );
+        assert!(
+            bad(Flags {
+                aggregator: Some("::1:9797".into()),
+                ..Flags::default()
+            })
+            .contains("brackets")
+        );
+        assert!(
+            bad(Flags {
+                ring_bytes: Some(100),
+                ..Flags::default()
+            })
+            .contains("--ring-bytes")
+        );
+        assert!(
+            bad(Flags {
+                interval: Some(Duration::ZERO),
+                ..Flags::default()
+            })
+            .contains("--interval")
+        );
+        assert!(check_aggregator("[::1]:9797").is_ok());
+    }
+
+    #[test]
+    fn node_names_from_hosts() {
+        assert_eq!(node_name_from_host("pi4.lan"), "pi4");
+        assert_eq!(node_name_from_host(&"é".repeat(40)).len(), 32);
+        assert_eq!(node_name_from_host(".weird"), ".weird");
+        assert!(!default_node_name().is_empty());
+    }
+}
