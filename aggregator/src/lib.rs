@@ -19,13 +19,18 @@
 //! - [`server`]: ties it together: [`server::run`].
 //! - [`stats`]: the aggregator's own counters.
 
+pub mod config;
+pub mod http;
 pub mod http_client;
 pub mod influx;
 pub mod ingest;
 pub mod keys;
 pub mod lines;
 pub mod node;
+pub mod prom;
 pub mod series;
+pub mod server;
 pub mod spool;
 pub mod stats;
 pub mod store;
+pub mod udp;

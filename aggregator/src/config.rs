@@ -1,0 +1,1006 @@
+//! Configuration: a TOML file (every option) and command-line flags (the common ones;
+//! a flag overrides the file). Errors name the key (and for TOML syntax, the line) and
+//! the problem. See [`HELP`] for the full list, and `--check-config`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pimon_protocol::text::influx::Precision;
+use serde::Deserialize;
+
+use crate::http::HttpConfig;
+use crate::influx::{InfluxConfig, LpFileConfig, LpTarget, Precision as OutputPrecision};
+use crate::ingest::IngestConfig;
+use crate::spool::{FsyncPolicy, SpoolFullPolicy};
+use crate::store::{Limits, Staleness};
+
+/// `--help` text.
+pub const HELP: &str = "\
+pimon-aggregator: receives pimon collector frames over UDP, acks them, serves the latest
+values to Prometheus on /metrics and writes every frame as InfluxDB line protocol.
+
+USAGE:
+    pimon-aggregator [OPTIONS]
+
+OPTIONS (a flag overrides the same setting of --config):
+    --config FILE              TOML configuration file (every option; see below)
+    --udp ADDR                 UDP address to receive frames on; repeatable, IPv4 or IPv6
+                               [default: 0.0.0.0:9797]; [::]:9797 receives IPv4 and IPv6
+    --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
+                               at net.core.rmem_max (raise with sysctl -w
+                               net.core.rmem_max=8388608)
+    --http ADDR|off            HTTP address for /metrics [default: 127.0.0.1:9798]; use
+                               --http 0.0.0.0:9798 to let a Prometheus on another host
+                               scrape it
+    --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
+                               with it, frames need a valid MAC. Re-read when it changes
+                               and on SIGHUP
+    --refuse-unknown-nodes     accept only nodes named in the key file
+    --lp-out PATH|-            write line protocol to a file (appended) or stdout (-)
+    --precision ns|us|ms|s     timestamp precision of line protocol [default: ns]
+    --influx-url URL           write to InfluxDB at URL (http://host:8086)
+    --influx-db DB             ... InfluxDB 1.x database (POST /write)
+    --influx-org ORG           ... InfluxDB 2.x organisation (POST /api/v2/write)
+    --influx-bucket BUCKET     ... InfluxDB 2.x bucket
+    --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
+    --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
+    --max-nodes N              most nodes held [default: 10000]
+    --max-series-per-node N    most series per node [default: 1000]
+    --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
+    --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
+    --check-config             check the configuration, print it, and exit
+    -h, --help                 this text
+    -V, --version              version, target and commit
+
+CONFIG FILE (TOML; every key optional, defaults shown):
+    [udp]
+    listen = [\"0.0.0.0:9797\"]        # addresses, IPv4 or IPv6
+    receive_buffer_bytes = 4194304
+    batch = 64                       # datagrams read per wake-up
+
+    [http]
+    listen = \"127.0.0.1:9798\"        # \"off\" disables
+    max_connections = 64
+    timeout_seconds = 10             # read a request / write a response
+
+    [auth]
+    key_file = \"/etc/pimon/keys\"     # unset: no authentication
+    refuse_unknown_nodes = false
+
+    [limits]
+    max_nodes = 10000                # new nodes beyond are refused (counted)
+    max_series_per_node = 1000
+    max_series_total = 2000000
+
+    [staleness]
+    stale_intervals = 3              # series vanish after this many missed intervals
+    stale_min_seconds = 30           # ... but never sooner
+    forget_after_seconds = 86400     # node (and pimon_node_up) forgotten after this
+    forget_new_after_seconds = 600   # ... for nodes with fewer than 10 frames
+
+    [clock]
+    max_skew_seconds = 300           # live frame off by more: use receive time
+    max_backfill_seconds = 604800    # resent frame older than this: use receive time
+
+    [output]
+    lp_out = \"-\"                     # file path or - for stdout; unset: none
+    precision = \"ns\"
+
+    [[influx]]                       # any number of InfluxDB outputs
+    name = \"influx\"
+    url = \"http://127.0.0.1:8086\"
+    db = \"pimon\"                     # 1.x: db (+ rp, user, password, basic_auth)
+    # org = \"o\"  bucket = \"b\"  token = \"t\"   # 2.x instead of db
+    spool_dir = \"/var/lib/pimon/spool-influx\"
+    spool_max_bytes = 268435456
+    fsync = \"always\"                 # always | never | an interval like \"1s\"
+    when_full = \"drop_oldest\"        # drop_oldest | refuse_new
+    batch_max_bytes = 1048576
+    batch_max_lines = 5000
+    flush_interval_ms = 1000
+    gzip = true
+    timeout_seconds = 10
+
+PROMETHEUS: scrape with honor_labels so each node keeps its instance label:
+    scrape_configs:
+      - job_name: pimon
+        honor_labels: true
+        static_configs:
+          - targets: ['ROUTER:9798']
+
+SIGNALS: SIGTERM/SIGINT stop receiving, flush the outputs (or leave the rest in the
+spool) and exit 0; SIGHUP re-reads the key file.
+";
+
+/// The complete, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// UDP listen addresses.
+    pub udp: Vec<SocketAddr>,
+    /// SO_RCVBUF wanted.
+    pub udp_receive_buffer: usize,
+    /// Datagrams read per wake-up.
+    pub udp_batch: usize,
+    /// HTTP listen address (`None`: no HTTP server).
+    pub http: Option<SocketAddr>,
+    /// HTTP server settings.
+    pub http_config: HttpConfig,
+    /// Key file.
+    pub key_file: Option<PathBuf>,
+    /// Ingest settings.
+    pub ingest: IngestConfig,
+    /// Store limits.
+    pub limits: Limits,
+    /// Staleness.
+    pub staleness: Staleness,
+    /// `--lp-out`.
+    pub lp_out: Option<LpFileConfig>,
+    /// InfluxDB outputs.
+    pub influx: Vec<InfluxConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            udp: vec![SocketAddr::from(([0, 0, 0, 0], 9797))],
+            udp_receive_buffer: 4 * 1024 * 1024,
+            udp_batch: 64,
+            http: Some(SocketAddr::from(([127, 0, 0, 1], 9798))),
+            http_config: HttpConfig::default(),
+            key_file: None,
+            ingest: IngestConfig::default(),
+            limits: Limits::default(),
+            staleness: Staleness::default(),
+            lp_out: None,
+            influx: Vec::new(),
+        }
+    }
+}
+
+/// A configuration error: where (key or flag, maybe file and line) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key (`limits.max_nodes`), flag (`--udp`) or file at fault.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(key: impl Into<String>, problem: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+    })
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Run with this configuration.
+    Run(Box<Config>),
+    /// Check the configuration, print it, exit.
+    Check(Box<Config>),
+    /// Print help.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+// ---- TOML ------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    udp: Option<UdpSection>,
+    http: Option<HttpSection>,
+    auth: Option<AuthSection>,
+    limits: Option<LimitsSection>,
+    staleness: Option<StalenessSection>,
+    clock: Option<ClockSection>,
+    output: Option<OutputSection>,
+    influx: Option<Vec<InfluxSection>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UdpSection {
+    listen: Option<Vec<String>>,
+    receive_buffer_bytes: Option<usize>,
+    batch: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    listen: Option<String>,
+    max_connections: Option<usize>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    key_file: Option<PathBuf>,
+    refuse_unknown_nodes: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_nodes: Option<usize>,
+    max_series_per_node: Option<usize>,
+    max_series_total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StalenessSection {
+    stale_intervals: Option<u32>,
+    stale_min_seconds: Option<u64>,
+    forget_after_seconds: Option<u64>,
+    forget_new_after_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockSection {
+    max_skew_seconds: Option<u64>,
+    max_backfill_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputSection {
+    lp_out: Option<String>,
+    precision: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct InfluxSection {
+    name: Option<String>,
+    url: Option<String>,
+    db: Option<String>,
+    rp: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    basic_auth: Option<bool>,
+    org: Option<String>,
+    bucket: Option<String>,
+    token: Option<String>,
+    spool_dir: Option<PathBuf>,
+    spool_max_bytes: Option<u64>,
+    fsync: Option<String>,
+    when_full: Option<String>,
+    batch_max_bytes: Option<usize>,
+    batch_max_lines: Option<u64>,
+    flush_interval_ms: Option<u64>,
+    gzip: Option<bool>,
+    timeout_seconds: Option<u64>,
+}
+
+/// Default spool directory of an InfluxDB output.
+pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/pimon/spool";
+
+fn parse_addr(key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().or_else(|_| {
+        err(
+            key,
+            format!("{s:?} is not an address like 0.0.0.0:9797 or [::]:9797"),
+        )
+    })
+}
+
+fn positive<T: PartialOrd + Default + Copy>(key: &str, v: T) -> Result<T, ConfigError> {
+    if v > T::default() {
+        Ok(v)
+    } else {
+        err(key, "must be greater than 0")
+    }
+}
+
+fn parse_fsync(key: &str, s: &str) -> Result<FsyncPolicy, ConfigError> {
+    match s {
+        "always" => Ok(FsyncPolicy::Always),
+        "never" => Ok(FsyncPolicy::Never),
+        _ => match parse_duration(s) {
+            Some(d) if !d.is_zero() => Ok(FsyncPolicy::Interval(d)),
+            _ => err(
+                key,
+                format!("{s:?}: expected always, never, or an interval like \"1s\" or \"500ms\""),
+            ),
+        },
+    }
+}
+
+/// `500ms`, `2s`, `1m`.
+fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))?;
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+fn parse_precision(key: &str, s: &str) -> Result<Precision, ConfigError> {
+    Precision::parse(s).map_or_else(|| err(key, format!("{s:?}: expected ns, us, ms or s")), Ok)
+}
+
+/// The outputs' spelling of the same precision.
+pub fn output_precision(p: Precision) -> OutputPrecision {
+    match p {
+        Precision::Nanoseconds => OutputPrecision::Nanoseconds,
+        Precision::Microseconds => OutputPrecision::Microseconds,
+        Precision::Milliseconds => OutputPrecision::Milliseconds,
+        Precision::Seconds => OutputPrecision::Seconds,
+    }
+}
+
+fn influx_from_section(
+    i: usize,
+    s: InfluxSection,
+    precision: Precision,
+) -> Result<InfluxConfig, ConfigError> {
+    let key = |k: &str| format!("influx[{i}].{k}");
+    let Some(url) = s.url else {
+        return err(key("url"), "missing");
+    };
+    let spool_dir = s
+        .spool_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR));
+    let mut c = match (s.db, s.org, s.bucket) {
+        (Some(db), None, None) => {
+            let mut c = InfluxConfig::v1(&url, &db, spool_dir);
+            if let crate::influx::InfluxApi::V1 {
+                rp,
+                user,
+                password,
+                basic_auth,
+                ..
+            } = &mut c.api
+            {
+                *rp = s.rp;
+                *user = s.user;
+                *password = s.password;
+                *basic_auth = s.basic_auth.unwrap_or(false);
+            }
+            c
+        }
+        (None, Some(org), Some(bucket)) => {
+            if s.rp.is_some() || s.user.is_some() || s.password.is_some() {
+                return err(key("rp/user/password"), "only for the 1.x API (with db)");
+            }
+            InfluxConfig::v2(
+                &url,
+                &org,
+                &bucket,
+                s.token.as_deref().unwrap_or(""),
+                spool_dir,
+            )
+        }
+        (None, None, None) => {
+            return err(
+                key("db"),
+                "missing: give db (InfluxDB 1.x) or org and bucket (2.x)",
+            );
+        }
+        (Some(_), _, _) => {
+            return err(
+                key("db"),
+                "give either db (1.x) or org and bucket (2.x), not both",
+            );
+        }
+        _ => return err(key("bucket"), "the 2.x API needs both org and bucket"),
+    };
+    if let Some(n) = s.name {
+        c.name = n;
+    } else if i > 0 {
+        c.name = format!("influx{i}");
+    }
+    c.precision = output_precision(precision);
+    if let Some(v) = s.spool_max_bytes {
+        c.spool.max_bytes = v;
+    }
+    if let Some(f) = s.fsync {
+        c.spool.fsync = parse_fsync(&key("fsync"), &f)?;
+    }
+    if let Some(w) = s.when_full {
+        c.spool.when_full = match w.as_str() {
+            "drop_oldest" => SpoolFullPolicy::DropOldest,
+            "refuse_new" => SpoolFullPolicy::RefuseNew,
+            _ => {
+                return err(
+                    key("when_full"),
+                    format!("{w:?}: expected drop_oldest or refuse_new"),
+                );
+            }
+        };
+    }
+    if let Some(v) = s.batch_max_bytes {
+        c.batch_max_bytes = v;
+    }
+    if let Some(v) = s.batch_max_lines {
+        c.batch_max_lines = v;
+    }
+    if let Some(v) = s.flush_interval_ms {
+        c.flush_interval = Duration::from_millis(v);
+    }
+    if let Some(v) = s.gzip {
+        c.gzip = v;
+    }
+    if let Some(v) = s.timeout_seconds {
+        c.timeout = Duration::from_secs(v);
+    }
+    c.validate().map_err(|e| ConfigError {
+        key: key(e.field),
+        problem: e.problem,
+    })?;
+    Ok(c)
+}
+
+/// Parses the text of a TOML config file into a [`Config`] (defaults for what is not
+/// given). `origin` names the file in errors.
+pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let file: FileConfig = toml::from_str(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|span| line_col(text, span.start))
+            .unwrap_or((0, 0));
+        ConfigError {
+            key: if line > 0 {
+                format!("{origin}:{line}:{col}")
+            } else {
+                origin.to_string()
+            },
+            problem: e.message().to_string(),
+        }
+    })?;
+    let mut c = Config::default();
+    if let Some(u) = file.udp {
+        if let Some(list) = u.listen {
+            if list.is_empty() {
+                return err("udp.listen", "needs at least one address");
+            }
+            c.udp = list
+                .iter()
+                .map(|s| parse_addr("udp.listen", s))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = u.receive_buffer_bytes {
+            c.udp_receive_buffer = v;
+        }
+        if let Some(v) = u.batch {
+            c.udp_batch = positive("udp.batch", v)?;
+        }
+    }
+    if let Some(h) = file.http {
+        if let Some(l) = h.listen {
+            c.http = if l == "off" || l.is_empty() {
+                None
+            } else {
+                Some(parse_addr("http.listen", &l)?)
+            };
+        }
+        if let Some(v) = h.max_connections {
+            c.http_config.max_connections = positive("http.max_connections", v)?;
+        }
+        if let Some(v) = h.timeout_seconds {
+            c.http_config.timeout = Duration::from_secs(positive("http.timeout_seconds", v)?);
+        }
+    }
+    if let Some(a) = file.auth {
+        c.key_file = a.key_file;
+        c.ingest.refuse_unknown_nodes = a.refuse_unknown_nodes.unwrap_or(false);
+    }
+    if let Some(l) = file.limits {
+        if let Some(v) = l.max_nodes {
+            c.limits.max_nodes = positive("limits.max_nodes", v)?;
+        }
+        if let Some(v) = l.max_series_per_node {
+            c.limits.max_series_per_node = positive("limits.max_series_per_node", v)?;
+        }
+        if let Some(v) = l.max_series_total {
+            c.limits.max_series_total = positive("limits.max_series_total", v)?;
+        }
+    }
+    if let Some(s) = file.staleness {
+        if let Some(v) = s.stale_intervals {
+            c.staleness.stale_intervals = positive("staleness.stale_intervals", v)?;
+        }
+        if let Some(v) = s.stale_min_seconds {
+            c.staleness.stale_min_ms = v.saturating_mul(1000);
+        }
+        if let Some(v) = s.forget_after_seconds {
+            c.staleness.forget_after_ms =
+                positive("staleness.forget_after_seconds", v)?.saturating_mul(1000);
+        }
+        if let Some(v) = s.forget_new_after_seconds {
+            c.staleness.forget_new_after_ms =
+                positive("staleness.forget_new_after_seconds", v)?.saturating_mul(1000);
+        }
+    }
+    if let Some(k) = file.clock {
+        if let Some(v) = k.max_skew_seconds {
+            c.ingest.max_clock_skew_ms = v.saturating_mul(1000);
+        }
+        if let Some(v) = k.max_backfill_seconds {
+            c.ingest.max_backfill_ms = v.saturating_mul(1000);
+        }
+    }
+    if let Some(o) = file.output {
+        if let Some(p) = o.precision {
+            c.ingest.precision = parse_precision("output.precision", &p)?;
+        }
+        if let Some(lp) = o.lp_out {
+            c.lp_out = Some(LpFileConfig::new(LpTarget::parse(&lp)));
+        }
+    }
+    for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {
+        c.influx
+            .push(influx_from_section(i, s, c.ingest.precision)?);
+    }
+    Ok(c)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// Reads and parses a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .or_else(|e| err(path.display().to_string(), format!("cannot read: {e}")))?;
+    parse_toml(&text, &path.display().to_string())
+}
+
+/// Parses the command line (without the program name).
+pub fn parse_args<I>(args: I) -> Result<Command, ConfigError>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut config_file: Option<PathBuf> = None;
+    let mut flags: Vec<(String, Option<String>)> = Vec::new();
+    let mut check = false;
+    let lex_err = |e: lexopt::Error| ConfigError {
+        key: "command line".into(),
+        problem: e.to_string(),
+    };
+    while let Some(arg) = parser.next().map_err(lex_err)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("check-config") => check = true,
+            Long("refuse-unknown-nodes") => flags.push(("refuse-unknown-nodes".into(), None)),
+            Long("config") => {
+                config_file = Some(parser.value().map_err(lex_err)?.into());
+            }
+            Long(
+                name @ ("udp"
+                | "udp-receive-buffer"
+                | "http"
+                | "key-file"
+                | "lp-out"
+                | "precision"
+                | "influx-url"
+                | "influx-db"
+                | "influx-org"
+                | "influx-bucket"
+                | "influx-token"
+                | "spool-dir"
+                | "max-nodes"
+                | "max-series-per-node"
+                | "stale-intervals"
+                | "max-clock-skew"),
+            ) => {
+                let name = name.to_string();
+                let value = parser.value().map_err(lex_err)?;
+                let value = value.into_string().map_err(|v| ConfigError {
+                    key: format!("--{name}"),
+                    problem: format!("{v:?} is not valid UTF-8"),
+                })?;
+                flags.push((name, Some(value)));
+            }
+            other => return Err(lex_err(other.unexpected())),
+        }
+    }
+    let mut c = match &config_file {
+        Some(p) => load_file(p)?,
+        None => Config::default(),
+    };
+    apply_flags(&mut c, &flags)?;
+    validate(&c)?;
+    Ok(if check {
+        Command::Check(Box::new(c))
+    } else {
+        Command::Run(Box::new(c))
+    })
+}
+
+fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse()
+        .or_else(|_| err(format!("--{flag}"), format!("{v:?} is not a valid number")))
+}
+
+fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(), ConfigError> {
+    let mut udp_from_flags = false;
+    let (mut url, mut db, mut org, mut bucket, mut token, mut spool) =
+        (None, None, None, None, None, None);
+    for (name, value) in flags {
+        let v = value.as_deref().unwrap_or("");
+        let key = format!("--{name}");
+        match name.as_str() {
+            "refuse-unknown-nodes" => c.ingest.refuse_unknown_nodes = true,
+            "udp" => {
+                if !udp_from_flags {
+                    c.udp.clear();
+                    udp_from_flags = true;
+                }
+                c.udp.push(parse_addr(&key, v)?);
+            }
+            "udp-receive-buffer" => c.udp_receive_buffer = parse_num(name, v)?,
+            "http" => {
+                c.http = if v == "off" {
+                    None
+                } else {
+                    Some(parse_addr(&key, v)?)
+                }
+            }
+            "key-file" => c.key_file = Some(PathBuf::from(v)),
+            "lp-out" => c.lp_out = Some(LpFileConfig::new(LpTarget::parse(v))),
+            "precision" => {
+                c.ingest.precision = parse_precision(&key, v)?;
+                for i in &mut c.influx {
+                    i.precision = output_precision(c.ingest.precision);
+                }
+            }
+            "influx-url" => url = Some(v.to_string()),
+            "influx-db" => db = Some(v.to_string()),
+            "influx-org" => org = Some(v.to_string()),
+            "influx-bucket" => bucket = Some(v.to_string()),
+            "influx-token" => token = Some(v.to_string()),
+            "spool-dir" => spool = Some(PathBuf::from(v)),
+            "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
+            "max-series-per-node" => {
+                c.limits.max_series_per_node = positive(&key, parse_num(name, v)?)?
+            }
+            "stale-intervals" => c.staleness.stale_intervals = positive(&key, parse_num(name, v)?)?,
+            "max-clock-skew" => {
+                c.ingest.max_clock_skew_ms = parse_num::<u64>(name, v)?.saturating_mul(1000)
+            }
+            _ => {}
+        }
+    }
+    if url.is_some() || db.is_some() || org.is_some() || bucket.is_some() || token.is_some() {
+        let Some(url) = url else {
+            return err(
+                "--influx-url",
+                "missing (needed with --influx-db/--influx-org/--influx-bucket)",
+            );
+        };
+        let section = InfluxSection {
+            name: Some("influx-cli".into()),
+            url: Some(url),
+            db,
+            org,
+            bucket,
+            token,
+            spool_dir: spool,
+            ..InfluxSection::default()
+        };
+        let i = c.influx.len();
+        let cfg = influx_from_section(i, section, c.ingest.precision).map_err(|e| ConfigError {
+            key: e
+                .key
+                .replace(&format!("influx[{i}]."), "--influx-")
+                .replace('_', "-"),
+            problem: e.problem,
+        })?;
+        c.influx.push(cfg);
+    }
+    Ok(())
+}
+
+/// Checks combinations of settings.
+pub fn validate(c: &Config) -> Result<(), ConfigError> {
+    if c.udp.is_empty() {
+        return err("udp.listen", "needs at least one address");
+    }
+    if c.ingest.refuse_unknown_nodes && c.key_file.is_none() {
+        return err(
+            "auth.refuse_unknown_nodes",
+            "needs auth.key_file (--key-file): the nodes are the ones named there",
+        );
+    }
+    let mut names = std::collections::HashSet::new();
+    let mut dirs = std::collections::HashSet::new();
+    for (i, o) in c.influx.iter().enumerate() {
+        if !names.insert(o.name.clone()) {
+            return err(
+                format!("influx[{i}].name"),
+                format!("{:?} is used twice", o.name),
+            );
+        }
+        if !dirs.insert(o.spool.dir.clone()) {
+            return err(
+                format!("influx[{i}].spool_dir"),
+                "each output needs its own spool directory",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `--version` line.
+pub fn version_line() -> String {
+    format!(
+        "pimon-aggregator {} ({}, git {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("PIMON_TARGET"),
+        env!("PIMON_GIT_COMMIT")
+    )
+}
+
+/// A human-readable summary of a configuration (for `--check-config`), secrets hidden.
+pub fn describe(c: &Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "configuration OK");
+    for a in &c.udp {
+        let _ = writeln!(s, "udp listen        {a}");
+    }
+    let _ = writeln!(s, "udp receive buf   {} bytes", c.udp_receive_buffer);
+    match c.http {
+        Some(h) => {
+            let _ = writeln!(s, "http listen       {h}  (/metrics)");
+        }
+        None => {
+            let _ = writeln!(s, "http              off");
+        }
+    }
+    match &c.key_file {
+        Some(k) => {
+            let _ = writeln!(
+                s,
+                "key file          {}  (refuse unknown nodes: {})",
+                k.display(),
+                c.ingest.refuse_unknown_nodes
+            );
+        }
+        None => {
+            let _ = writeln!(s, "key file          none: frames are not authenticated");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "limits            {} nodes, {} series per node, {} series in total",
+        c.limits.max_nodes, c.limits.max_series_per_node, c.limits.max_series_total
+    );
+    let _ = writeln!(
+        s,
+        "staleness         {} intervals (at least {} s); forget after {} s ({} s for new nodes)",
+        c.staleness.stale_intervals,
+        c.staleness.stale_min_ms / 1000,
+        c.staleness.forget_after_ms / 1000,
+        c.staleness.forget_new_after_ms / 1000
+    );
+    let _ = writeln!(
+        s,
+        "clock             max skew {} s, max backfill {} s",
+        c.ingest.max_clock_skew_ms / 1000,
+        c.ingest.max_backfill_ms / 1000
+    );
+    let _ = writeln!(s, "precision         {}", c.ingest.precision.as_str());
+    if let Some(lp) = &c.lp_out {
+        let target = match &lp.target {
+            LpTarget::Stdout => "stdout".to_string(),
+            LpTarget::File(p) => p.display().to_string(),
+        };
+        let _ = writeln!(s, "lp-out            {target}");
+    }
+    for i in &c.influx {
+        let _ = writeln!(
+            s,
+            "influx {:10} {} {:?} spool {}",
+            i.name,
+            i.url,
+            i.api,
+            i.spool.dir.display()
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Command, ConfigError> {
+        parse_args(a.iter().map(|s| s.to_string()))
+    }
+
+    fn run_config(a: &[&str]) -> Config {
+        match args(a).unwrap() {
+            Command::Run(c) | Command::Check(c) => *c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run_config(&[]);
+        assert_eq!(c.udp, vec!["0.0.0.0:9797".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.http, Some("127.0.0.1:9798".parse().unwrap()));
+        assert_eq!(c.udp_receive_buffer, 4 << 20);
+        assert!(c.key_file.is_none() && c.lp_out.is_none() && c.influx.is_empty());
+    }
+
+    #[test]
+    fn flags_override_and_repeat() {
+        let c = run_config(&[
+            "--udp",
+            "127.0.0.1:1",
+            "--udp",
+            "[::1]:2",
+            "--http",
+            "off",
+            "--lp-out",
+            "-",
+            "--max-nodes",
+            "5",
+            "--precision",
+            "ms",
+        ]);
+        assert_eq!(c.udp.len(), 2);
+        assert!(c.udp[1].is_ipv6());
+        assert_eq!(c.http, None);
+        assert_eq!(c.lp_out.unwrap().target, LpTarget::Stdout);
+        assert_eq!(c.limits.max_nodes, 5);
+        assert_eq!(c.ingest.precision, Precision::Milliseconds);
+        assert!(matches!(
+            args(&["--check-config"]).unwrap(),
+            Command::Check(_)
+        ));
+        assert!(matches!(args(&["--help"]).unwrap(), Command::Help));
+        assert!(matches!(args(&["-V"]).unwrap(), Command::Version));
+    }
+
+    #[test]
+    fn flag_errors_name_the_flag() {
+        let e = args(&["--max-nodes", "lots"]).unwrap_err();
+        assert_eq!(e.key, "--max-nodes");
+        let e = args(&["--udp", "nowhere"]).unwrap_err();
+        assert_eq!(e.key, "--udp");
+        let e = args(&["--bogus"]).unwrap_err();
+        assert!(e.problem.contains("--bogus"), "{e}");
+        let e = args(&["--refuse-unknown-nodes"]).unwrap_err();
+        assert_eq!(e.key, "auth.refuse_unknown_nodes");
+        let e = args(&["--influx-db", "x"]).unwrap_err();
+        assert_eq!(e.key, "--influx-url");
+    }
+
+    #[test]
+    fn toml_every_section() {
+        let c = parse_toml(
+            r#"
+[udp]
+listen = ["127.0.0.1:9000", "[::]:9001"]
+receive_buffer_bytes = 1000
+batch = 8
+[http]
+listen = "127.0.0.1:9002"
+max_connections = 3
+timeout_seconds = 2
+[auth]
+key_file = "/k"
+refuse_unknown_nodes = true
+[limits]
+max_nodes = 7
+max_series_per_node = 8
+max_series_total = 9
+[staleness]
+stale_intervals = 4
+stale_min_seconds = 5
+forget_after_seconds = 6
+forget_new_after_seconds = 7
+[clock]
+max_skew_seconds = 8
+max_backfill_seconds = 9
+[output]
+lp_out = "/tmp/x.lp"
+precision = "s"
+[[influx]]
+url = "http://127.0.0.1:8086"
+db = "pimon"
+spool_dir = "/tmp/s1"
+fsync = "500ms"
+[[influx]]
+name = "v2"
+url = "http://127.0.0.1:8428"
+org = "o"
+bucket = "b"
+token = "t"
+spool_dir = "/tmp/s2"
+when_full = "refuse_new"
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.udp.len(), 2);
+        assert_eq!((c.udp_receive_buffer, c.udp_batch), (1000, 8));
+        assert_eq!(c.http_config.max_connections, 3);
+        assert!(c.ingest.refuse_unknown_nodes);
+        assert_eq!(
+            c.limits,
+            Limits {
+                max_nodes: 7,
+                max_series_per_node: 8,
+                max_series_total: 9
+            }
+        );
+        assert_eq!(c.staleness.stale_intervals, 4);
+        assert_eq!(c.staleness.forget_new_after_ms, 7000);
+        assert_eq!(c.ingest.max_backfill_ms, 9000);
+        assert_eq!(c.ingest.precision, Precision::Seconds);
+        assert_eq!(c.influx.len(), 2);
+        assert_eq!(
+            c.influx[0].spool.fsync,
+            FsyncPolicy::Interval(Duration::from_millis(500))
+        );
+        assert_eq!(c.influx[0].precision, OutputPrecision::Seconds);
+        assert_eq!(c.influx[1].name, "v2");
+        assert_eq!(c.influx[1].spool.when_full, SpoolFullPolicy::RefuseNew);
+    }
+
+    #[test]
+    fn toml_errors_name_key_and_line() {
+        let e = parse_toml("[limits]\nmax_nodes = \"many\"\n", "a.toml").unwrap_err();
+        assert!(e.key.starts_with("a.toml:2:"), "{e}");
+        let e = parse_toml("[limits]\nmax_nodez = 1\n", "a.toml").unwrap_err();
+        assert!(
+            e.key.starts_with("a.toml:2:") && e.problem.contains("max_nodez"),
+            "{e}"
+        );
+        let e = parse_toml("[limits]\nmax_nodes = 0\n", "a.toml").unwrap_err();
+        assert_eq!(e.to_string(), "limits.max_nodes: must be greater than 0");
+        let e = parse_toml("[udp]\nlisten = [\"x\"]\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "udp.listen");
+        let e = parse_toml("[[influx]]\nurl = \"http://h:1\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "influx[0].db");
+        let e = parse_toml(
+            "[[influx]]\nurl = \"http://h:1\"\ndb = \"d\"\nfsync = \"sometimes\"\n",
+            "a.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "influx[0].fsync");
+        let e = parse_toml("[[influx]]\nurl = \"ftp://h\"\ndb = \"d\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "influx[0].url");
+    }
+
+    #[test]
+    fn version_line_format() {
+        let v = version_line();
+        assert!(v.starts_with("pimon-aggregator 0.1.0 ("), "{v}");
+        assert!(v.contains(", git "), "{v}");
+    }
+}

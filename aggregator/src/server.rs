@@ -1,0 +1,597 @@
+//! The running aggregator: sockets, tasks and shutdown.
+//!
+//! ```text
+//! UDP socket ─ receive task ─┐  batches (bounded queue: back-pressure into the
+//! UDP socket ─ receive task ─┼─▶ kernel's receive buffer)
+//!                            ▼
+//!                      ingest task ── lines ──▶ outputs (InfluxDB spool, --lp-out)
+//!                            │  after the outputs accepted the batch:
+//!                            └── acks ──▶ back out of the socket the frame came in on
+//! HTTP task ── /metrics: snapshot under the ingest lock, render on a blocking thread
+//! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
+//! ```
+//!
+//! Shutdown (mini-redis style): when the `shutdown` future given to [`Server::run`]
+//! completes, the stop channel's sender is dropped; the receive tasks, the HTTP server and
+//! the housekeeping task see the channel close and end. The ingest task drains what was
+//! already received (storing, submitting and acking it), then the outputs are told to
+//! stop and flush (InfluxDB outputs deliver within their shutdown timeout and leave the
+//! rest in the durable spool). `run` returns when all of that is done.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pimon_protocol::MAX_DATAGRAM;
+use pimon_protocol::text::prometheus::Format;
+use smol::Async;
+use smol::channel::{self, Receiver, Sender};
+use smol::future::FutureExt;
+
+use crate::config::{self, Config};
+use crate::http::{self, MetricsProvider};
+use crate::influx::{
+    InfluxOutput, InfluxStats, LineOutputs, LpFileOutput, LpFileStats, OutputError,
+};
+use crate::ingest::Ingest;
+use crate::keys::{KeyFile, KeyFileError, KeyRing};
+use crate::prom::{self, Sources, UdpFigures};
+use crate::stats::AggregatorStats;
+use crate::store::{Snapshot, Store};
+use crate::udp::{self, Batch, Listener};
+
+/// How often stale series are dropped and the key file is checked for changes.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
+/// Batches waiting for the ingest task.
+const QUEUE_BATCHES: usize = 8;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    /// A socket could not be bound.
+    Bind(SocketAddr, std::io::Error),
+    /// The key file could not be loaded.
+    Keys(KeyFileError),
+    /// An output could not be opened.
+    Output(OutputError),
+    /// Invalid configuration.
+    Config(config::ConfigError),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
+            ServerError::Keys(e) => write!(f, "key file: {e}"),
+            ServerError::Output(e) => write!(f, "output: {e}"),
+            ServerError::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().min(u128::from(u64::MAX)) as u64)
+}
+
+fn lock(m: &Mutex<Ingest>) -> MutexGuard<'_, Ingest> {
+    // A panic while holding the lock leaves consistent-enough state for statistics.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A bound, ready-to-run aggregator.
+pub struct Server {
+    config: Config,
+    listeners: Vec<Arc<Listener>>,
+    http: Option<Async<TcpListener>>,
+    http_addr: Option<SocketAddr>,
+    ingest: Arc<Mutex<Ingest>>,
+    stats: Arc<AggregatorStats>,
+    outputs: Arc<LineOutputs>,
+    key_file: Option<KeyFile>,
+    reload_tx: Sender<()>,
+    reload_rx: Receiver<()>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("udp", &self.udp_addrs())
+            .field("http", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds every socket, loads the keys and opens the outputs.
+    pub fn bind(config: Config) -> Result<Server, ServerError> {
+        config::validate(&config).map_err(ServerError::Config)?;
+        let mut listeners = Vec::new();
+        for &addr in &config.udp {
+            let l = udp::bind(addr, config.udp_receive_buffer)
+                .map_err(|e| ServerError::Bind(addr, e))?;
+            if config.udp_receive_buffer > 0 && l.receive_buffer < config.udp_receive_buffer {
+                eprintln!(
+                    "pimon-aggregator: udp {}: receive buffer is {} bytes, asked for {}; raise the kernel's cap with `sysctl -w net.core.rmem_max={}`",
+                    l.local, l.receive_buffer, config.udp_receive_buffer, config.udp_receive_buffer
+                );
+            }
+            listeners.push(Arc::new(l));
+        }
+        let (http, http_addr) = match config.http {
+            Some(addr) => {
+                let l = TcpListener::bind(addr).map_err(|e| ServerError::Bind(addr, e))?;
+                let local = l.local_addr().map_err(|e| ServerError::Bind(addr, e))?;
+                (
+                    Some(Async::new(l).map_err(|e| ServerError::Bind(addr, e))?),
+                    Some(local),
+                )
+            }
+            None => (None, None),
+        };
+        let mut key_file = config.key_file.clone().map(KeyFile::new);
+        let keys = match &mut key_file {
+            Some(kf) => Some(Arc::new(kf.load().map_err(ServerError::Keys)?)),
+            None => None,
+        };
+        let mut influx = Vec::new();
+        for c in &config.influx {
+            influx.push(InfluxOutput::open(c.clone()).map_err(ServerError::Output)?);
+        }
+        let lp = match &config.lp_out {
+            Some(c) => Some(LpFileOutput::open(c.clone()).map_err(ServerError::Output)?),
+            None => None,
+        };
+        let stats = Arc::new(AggregatorStats::default());
+        let store = Store::new(config.limits, config.staleness, now_ms());
+        let ingest = Ingest::new(store, keys, config.ingest, stats.clone());
+        let (reload_tx, reload_rx) = channel::bounded(1);
+        Ok(Server {
+            config,
+            listeners,
+            http,
+            http_addr,
+            ingest: Arc::new(Mutex::new(ingest)),
+            stats,
+            outputs: Arc::new(LineOutputs::new(influx, lp)),
+            key_file,
+            reload_tx,
+            reload_rx,
+        })
+    }
+
+    /// The bound UDP addresses (ports resolved).
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.local).collect()
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// Sending on this re-reads the key file (SIGHUP).
+    pub fn reload_handle(&self) -> Sender<()> {
+        self.reload_tx.clone()
+    }
+
+    /// The aggregator's counters.
+    pub fn stats(&self) -> Arc<AggregatorStats> {
+        self.stats.clone()
+    }
+
+    /// The ingest state (store, keys); lock it briefly.
+    pub fn ingest(&self) -> Arc<Mutex<Ingest>> {
+        self.ingest.clone()
+    }
+
+    /// Runs until `shutdown` completes, then drains, flushes and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let Server {
+            config,
+            listeners,
+            http,
+            ingest,
+            stats,
+            outputs,
+            key_file,
+            reload_rx,
+            reload_tx,
+            ..
+        } = self;
+        drop(reload_tx);
+        let (stop_tx, stop_rx) = channel::bounded::<()>(1);
+        let (batch_tx, batch_rx) = channel::bounded::<(usize, Batch)>(QUEUE_BATCHES);
+        let (pool_tx, pool_rx) = channel::bounded::<Batch>(QUEUE_BATCHES + listeners.len() + 1);
+        let (out_stop_tx, out_stop_rx) = channel::bounded::<()>(1);
+
+        // The outputs' tasks run on a local executor inside this future (they are not
+        // `Send`); everything else runs on smol's global executor.
+        let outputs_run = outputs.run(out_stop_rx);
+        let receivers: Vec<_> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                smol::spawn(receive_loop(
+                    i,
+                    l.clone(),
+                    batch_tx.clone(),
+                    pool_rx.clone(),
+                    config.udp_batch,
+                    stop_rx.clone(),
+                ))
+            })
+            .collect();
+        drop(batch_tx);
+        let ingest_task = smol::spawn(ingest_loop(
+            batch_rx,
+            pool_tx,
+            ingest.clone(),
+            outputs.clone(),
+            listeners.clone(),
+            stats.clone(),
+        ));
+        let housekeeping = smol::spawn(housekeeping_loop(
+            ingest.clone(),
+            stats.clone(),
+            key_file,
+            reload_rx,
+            stop_rx.clone(),
+        ));
+        let http_task = http.map(|listener| {
+            let provider = Arc::new(Metrics(Arc::new(MetricsState {
+                ingest: ingest.clone(),
+                stats: stats.clone(),
+                udp: listeners
+                    .iter()
+                    .map(|l| (l.local.to_string(), l.receive_buffer as u64, l.inode))
+                    .collect(),
+                influx: outputs
+                    .influx()
+                    .iter()
+                    .map(|o| (o.name().to_string(), o.stats().clone()))
+                    .collect(),
+                lp: outputs.lp().map(|o| o.stats().clone()),
+                snapshot: Mutex::new(Snapshot::default()),
+                buffers: Mutex::new(Vec::new()),
+            })));
+            let stop = stop_rx.clone();
+            smol::spawn(http::serve(
+                listener,
+                config.http_config,
+                provider,
+                async move {
+                    let _ = stop.recv().await;
+                },
+            ))
+        });
+        drop(stop_rx);
+
+        let main_part = async move {
+            shutdown.await;
+            drop(stop_tx);
+            for r in receivers {
+                r.await;
+            }
+            ingest_task.await;
+            housekeeping.await;
+            if let Some(t) = http_task {
+                t.await;
+            }
+            drop(out_stop_tx);
+        };
+        let ((), outputs_result) = smol::future::zip(main_part, outputs_run).await;
+        if let Err(e) = outputs_result {
+            eprintln!("pimon-aggregator: output at shutdown: {e}");
+        }
+        Ok(())
+    }
+}
+
+/// Binds and runs until `shutdown` completes (see [`Server::run`]).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    Server::bind(config)?.run(shutdown).await
+}
+
+async fn receive_loop(
+    index: usize,
+    listener: Arc<Listener>,
+    tx: Sender<(usize, Batch)>,
+    pool: Receiver<Batch>,
+    batch_max: usize,
+    stop: Receiver<()>,
+) {
+    let stopped = || {
+        let stop = stop.clone();
+        async move {
+            let _ = stop.recv().await;
+            Err(std::io::Error::from(std::io::ErrorKind::Interrupted))
+        }
+    };
+    loop {
+        let mut batch = pool
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(batch_max));
+        batch.clear();
+        // Cancelling is safe: recv_batch only waits while it holds no datagram.
+        match udp::recv_batch(&listener.socket, &mut batch, batch_max)
+            .or(stopped())
+            .await
+        {
+            Ok(_) => {
+                // Waits when the ingest queue is full: back-pressure to the kernel buffer.
+                let sent = tx.send((index, batch)).or(async {
+                    let _ = stopped().await;
+                    Err(channel::SendError((index, Batch::default())))
+                });
+                if sent.await.is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted && stop.is_closed() => return,
+            Err(e) => {
+                eprintln!("pimon-aggregator: udp {}: receive: {e}", listener.local);
+                smol::Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Acks of one batch, the last per (destination, node).
+#[derive(Default)]
+struct PendingAcks {
+    bytes: Vec<u8>,
+    items: Vec<(usize, SocketAddr, usize, usize)>,
+}
+
+impl PendingAcks {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.items.clear();
+    }
+
+    fn node_of(ack: &[u8]) -> &[u8] {
+        // After the 16-byte preamble: node length (one byte, ≤ 32) and the node.
+        let len = ack.get(16).copied().unwrap_or(0) as usize;
+        ack.get(16..17 + len).unwrap_or(&[])
+    }
+
+    fn get(&self, i: usize) -> (usize, SocketAddr, &[u8]) {
+        let (listener, to, start, len) = self.items[i];
+        (
+            listener,
+            to,
+            self.bytes.get(start..start + len).unwrap_or(&[]),
+        )
+    }
+
+    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8]) {
+        let node = Self::node_of(ack);
+        let existing = (0..self.items.len()).find(|&i| {
+            let (l, t, b) = self.get(i);
+            l == listener && t == to && Self::node_of(b) == node
+        });
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(ack);
+        match existing {
+            Some(i) => self.items[i] = (listener, to, start, ack.len()),
+            None => self.items.push((listener, to, start, ack.len())),
+        }
+    }
+}
+
+async fn ingest_loop(
+    rx: Receiver<(usize, Batch)>,
+    pool: Sender<Batch>,
+    ingest: Arc<Mutex<Ingest>>,
+    outputs: Arc<LineOutputs>,
+    listeners: Vec<Arc<Listener>>,
+    stats: Arc<AggregatorStats>,
+) {
+    let mut lines = String::new();
+    let mut ack = [0u8; MAX_DATAGRAM];
+    let mut acks = PendingAcks::default();
+    let mut failures = 0u64;
+    while let Ok((index, batch)) = rx.recv().await {
+        lines.clear();
+        acks.clear();
+        {
+            let mut ing = lock(&ingest);
+            ing.begin_batch();
+            let now = now_ms();
+            for (datagram, from) in batch.iter() {
+                stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .bytes_received
+                    .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+                let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
+                if outcome.ack_len > 0 {
+                    acks.push(index, from, &ack[..outcome.ack_len]);
+                }
+            }
+        }
+        let accepted = if lines.is_empty() || outputs.is_empty() {
+            Ok(())
+        } else {
+            outputs.submit(lines.as_bytes()).await
+        };
+        {
+            let mut ing = lock(&ingest);
+            match &accepted {
+                Ok(()) => ing.commit_batch(),
+                Err(_) => ing.rollback_batch(),
+            }
+        }
+        match accepted {
+            Ok(()) => {
+                for i in 0..acks.items.len() {
+                    let (l, to, bytes) = acks.get(i);
+                    let Some(listener) = listeners.get(l) else {
+                        continue;
+                    };
+                    match listener.socket.send_to(bytes, to).await {
+                        Ok(_) => AggregatorStats::inc(&stats.acks_sent),
+                        Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
+                    }
+                }
+            }
+            Err(e) => {
+                AggregatorStats::inc(&stats.output_failures);
+                if failures.is_multiple_of(100) {
+                    eprintln!(
+                        "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
+                        failures + 1
+                    );
+                }
+                failures += 1;
+            }
+        }
+        let _ = pool.try_send(batch);
+    }
+}
+
+fn reload_keys(
+    ingest: &Mutex<Ingest>,
+    stats: &AggregatorStats,
+    result: Result<KeyRing, KeyFileError>,
+) {
+    match result {
+        Ok(ring) => {
+            lock(ingest).set_keys(Some(Arc::new(ring)));
+            AggregatorStats::inc(&stats.key_reloads);
+        }
+        Err(e) => {
+            eprintln!("pimon-aggregator: key file not reloaded, previous keys stay: {e}");
+            AggregatorStats::inc(&stats.key_reload_failures);
+        }
+    }
+}
+
+async fn housekeeping_loop(
+    ingest: Arc<Mutex<Ingest>>,
+    stats: Arc<AggregatorStats>,
+    mut key_file: Option<KeyFile>,
+    reload: Receiver<()>,
+    stop: Receiver<()>,
+) {
+    enum Wake {
+        Tick,
+        Reload,
+        Stop,
+    }
+    loop {
+        let wake = async {
+            smol::Timer::after(HOUSEKEEPING_EVERY).await;
+            Wake::Tick
+        }
+        .or(async {
+            match reload.recv().await {
+                Ok(()) => Wake::Reload,
+                Err(_) => std::future::pending().await,
+            }
+        })
+        .or(async {
+            let _ = stop.recv().await;
+            Wake::Stop
+        })
+        .await;
+        match wake {
+            Wake::Stop => return,
+            Wake::Reload => {
+                if let Some(kf) = &mut key_file {
+                    let result = kf.load();
+                    reload_keys(&ingest, &stats, result);
+                }
+            }
+            Wake::Tick => {
+                if let Some(kf) = &mut key_file
+                    && let Some(result) = kf.reload_if_changed()
+                {
+                    reload_keys(&ingest, &stats, result);
+                }
+                let forgotten = lock(&ingest).store.sweep(now_ms());
+                stats
+                    .nodes_forgotten
+                    .fetch_add(forgotten as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What `/metrics` reads.
+struct MetricsState {
+    ingest: Arc<Mutex<Ingest>>,
+    stats: Arc<AggregatorStats>,
+    /// (listen address, receive buffer, socket inode).
+    udp: Vec<(String, u64, Option<u64>)>,
+    influx: Vec<(String, Arc<InfluxStats>)>,
+    lp: Option<Arc<LpFileStats>>,
+    snapshot: Mutex<Snapshot>,
+    buffers: Mutex<Vec<String>>,
+}
+
+impl MetricsState {
+    fn render(&self, format: Format) -> String {
+        let start = Instant::now();
+        let mut out = self
+            .buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default();
+        out.clear();
+        let mut snap = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        // The ingest lock is held only for the copy.
+        lock(&self.ingest).store.snapshot(now_ms(), &mut snap);
+        let udp: Vec<UdpFigures> = self
+            .udp
+            .iter()
+            .map(|(listen, buf, inode)| UdpFigures {
+                listen: listen.clone(),
+                receive_buffer_bytes: *buf,
+                kernel_drops: inode.and_then(udp::kernel_drops),
+            })
+            .collect();
+        let influx: Vec<(String, &InfluxStats)> =
+            self.influx.iter().map(|(n, s)| (n.clone(), &**s)).collect();
+        let commit = env!("PIMON_GIT_COMMIT");
+        let sources = Sources {
+            stats: Some(&self.stats),
+            udp: &udp,
+            influx: &influx,
+            lp: self.lp.as_deref(),
+            build: Some((env!("CARGO_PKG_VERSION"), commit)),
+        };
+        prom::render(&mut out, format, &snap, &sources);
+        AggregatorStats::inc(&self.stats.scrapes);
+        self.stats
+            .last_render_micros
+            .store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        out
+    }
+}
+
+struct Metrics(Arc<MetricsState>);
+
+impl MetricsProvider for Metrics {
+    fn render(&self, format: Format, _out: String) -> impl Future<Output = String> + Send {
+        let state = self.0.clone();
+        // Formatting runs on a blocking thread: it never holds up the executor.
+        smol::unblock(move || state.render(format))
+    }
+
+    fn recycle(&self, buf: String) {
+        if let Ok(mut b) = self.0.buffers.lock()
+            && b.len() < 4
+        {
+            b.push(buf);
+        }
+    }
+}
