@@ -37,5 +37,7 @@ pub mod log;
 #[cfg(feature = "std")]
 pub mod net;
 #[cfg(feature = "std")]
+pub mod print;
+#[cfg(feature = "std")]
 #[allow(unsafe_code)]
 pub mod sys;

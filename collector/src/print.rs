@@ -1,0 +1,271 @@
+//! `--print`: what a cycle would send, as text, from the sealed datagrams themselves.
+//!
+//! The datagrams are decoded again ([`DataFrame::parse`]), so what is printed is what
+//! the aggregator would receive, rendered with `pimon_protocol::text` exactly as the
+//! aggregator renders it:
+//!
+//! - `wire`: one line per datagram, `part=I/N bytes=B values=V`, and a summary line
+//!   `total parts=N bytes=B values=V bytes/value=X`;
+//! - `prom`: Prometheus text 0.0.4, one `# HELP`/`# TYPE` per family (catalog order),
+//!   labelled `instance=<node>`, without timestamps (like a scrape);
+//! - `influx`: InfluxDB line protocol with the node as `host` tag, fields of one
+//!   measurement and tag set merged into one line (as Telegraf writes), nanosecond
+//!   timestamps.
+//!
+//! Printing allocates (it is not the sending path).
+
+use std::fmt::Write as _;
+
+use pimon_protocol::catalog::{self, Metric};
+use pimon_protocol::text::influx::{self, FieldValue, Precision};
+use pimon_protocol::text::prometheus::{self, Format};
+use pimon_protocol::{DataFrame, Value};
+
+use crate::cli::PrintFormat;
+
+/// One decoded sample, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintedSample {
+    /// The catalog row.
+    pub metric: &'static Metric,
+    /// Instance label values.
+    pub labels: Vec<String>,
+    /// Raw value.
+    pub value: Value,
+}
+
+/// The decoded content of one cycle.
+#[derive(Debug, Clone, Default)]
+pub struct DecodedCycle {
+    /// Node name from the frames.
+    pub node: String,
+    /// USER_HZ from the frames.
+    pub user_hz: u16,
+    /// Timestamp from the frames.
+    pub timestamp_ms: u64,
+    /// `(part, parts, bytes, values)` per datagram.
+    pub datagrams: Vec<(u8, u8, usize, u16)>,
+    /// Every known sample, in frame order.
+    pub samples: Vec<PrintedSample>,
+}
+
+impl DecodedCycle {
+    /// Decodes the datagrams of one cycle; undecodable ones are reported as errors.
+    pub fn decode<'a>(
+        datagrams: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<DecodedCycle, String> {
+        let mut out = DecodedCycle::default();
+        for d in datagrams {
+            let f = DataFrame::parse(d).map_err(|e| format!("a datagram does not decode: {e}"))?;
+            out.node = f.header.node.to_string();
+            out.user_hz = f.header.user_hz;
+            out.timestamp_ms = f.header.timestamp_ms;
+            let values = f.known_samples() + f.unknown_samples();
+            out.datagrams
+                .push((f.header.part, f.header.parts, d.len(), values));
+            for s in f.samples() {
+                out.samples.push(PrintedSample {
+                    metric: s.metric,
+                    labels: s.labels.iter().map(|l| l.to_string()).collect(),
+                    value: s.value,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Total datagram bytes.
+    pub fn bytes(&self) -> usize {
+        self.datagrams.iter().map(|d| d.2).sum()
+    }
+
+    /// Total values.
+    pub fn values(&self) -> usize {
+        self.datagrams.iter().map(|d| usize::from(d.3)).sum()
+    }
+
+    /// Renders in `format`.
+    pub fn render(&self, format: PrintFormat) -> String {
+        match format {
+            PrintFormat::Wire => self.render_wire(),
+            PrintFormat::Prom => self.render_prom(),
+            PrintFormat::Influx => self.render_influx(),
+        }
+    }
+
+    /// `part=I/N bytes=B values=V` per datagram, then a total line.
+    pub fn render_wire(&self) -> String {
+        let mut out = String::new();
+        for &(part, parts, bytes, values) in &self.datagrams {
+            let _ = writeln!(
+                out,
+                "part={}/{parts} bytes={bytes} values={values}",
+                part + 1
+            );
+        }
+        let (bytes, values) = (self.bytes(), self.values());
+        let per = if values == 0 {
+            0.0
+        } else {
+            bytes as f64 / values as f64
+        };
+        let _ = writeln!(
+            out,
+            "total parts={} bytes={bytes} values={values} bytes/value={per:.2}",
+            self.datagrams.len()
+        );
+        out
+    }
+
+    /// Prometheus text 0.0.4.
+    pub fn render_prom(&self) -> String {
+        let mut out = String::new();
+        for family in catalog::families() {
+            let mut header = false;
+            for s in &self.samples {
+                if !family.ids.contains(&s.metric.id) {
+                    continue;
+                }
+                if !header {
+                    let _ =
+                        prometheus::write_family_header(&mut out, Format::Text004, family.first);
+                    header = true;
+                }
+                let labels: Vec<&str> = s.labels.iter().map(String::as_str).collect();
+                let n = s.metric.conversion.convert(s.value, self.user_hz);
+                let _ = prometheus::write_metric_sample(
+                    &mut out,
+                    Format::Text004,
+                    s.metric,
+                    &self.node,
+                    &labels,
+                    n,
+                    None,
+                );
+            }
+        }
+        out
+    }
+
+    /// InfluxDB line protocol, fields merged per measurement and tag set.
+    pub fn render_influx(&self) -> String {
+        let mut out = String::new();
+        let ts = i64::try_from(self.timestamp_ms).ok();
+        let mut i = 0;
+        while i < self.samples.len() {
+            let first = &self.samples[i];
+            let Some(schema) = first.metric.influx.as_ref() else {
+                i += 1;
+                continue;
+            };
+            // Consecutive samples with the same measurement and tags share a line.
+            let mut fields: Vec<(&str, FieldValue<'static>)> = Vec::new();
+            let mut j = i;
+            while let Some(s) = self.samples.get(j) {
+                let Some(sch) = s.metric.influx.as_ref() else {
+                    break;
+                };
+                let same = sch.measurement == schema.measurement
+                    && sch.tags == schema.tags
+                    && sch.const_tags == schema.const_tags
+                    && sch.tag_rules == schema.tag_rules
+                    && s.labels == first.labels;
+                if !same || fields.iter().any(|(k, _)| *k == sch.field) {
+                    break;
+                }
+                if let Some(v) = influx::field_value(sch, s.value, self.user_hz) {
+                    fields.push((sch.field, v));
+                }
+                j += 1;
+            }
+            let labels: Vec<&str> = first.labels.iter().map(String::as_str).collect();
+            let tags = influx::metric_tags(schema, &self.node, &labels);
+            let _ = influx::write_line(
+                &mut out,
+                schema.measurement,
+                tags.as_slice(),
+                fields,
+                ts,
+                Precision::Nanoseconds,
+            );
+            i = j.max(i + 1);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frames::{CycleHeader, encode_cycle};
+    use crate::ring::{MIN_RING_BYTES, Ring};
+    use pimon_protocol::catalog::id;
+
+    fn cycle() -> DecodedCycle {
+        let mut ring = Ring::new(vec![0u8; MIN_RING_BYTES]).unwrap();
+        let header = CycleHeader {
+            node: "pi4",
+            boot_id: 1,
+            timestamp_ms: 1_700_000_000_000,
+            interval_ms: 10_000,
+            user_hz: 100,
+        };
+        encode_cycle(&mut ring, &header, None, |s| {
+            s.labels(&[]);
+            s.push(id::LOAD1, Value::Unsigned(25));
+            s.push(id::LOAD5, Value::Unsigned(50));
+            s.labels(&["0"]);
+            s.push(id::CPU_SECONDS_USER, Value::Unsigned(12345));
+            s.push(id::CPU_SECONDS_NICE, Value::Unsigned(6));
+            s.labels(&["1"]);
+            s.push(id::CPU_SECONDS_USER, Value::Unsigned(100));
+        });
+        DecodedCycle::decode(ring.datagrams().map(|(_, d)| d)).unwrap()
+    }
+
+    #[test]
+    fn wire_lines() {
+        let c = cycle();
+        let text = c.render_wire();
+        let first = text.lines().next().unwrap();
+        assert_eq!(first, format!("part=1/1 bytes={} values=5", c.bytes()));
+        assert!(text.lines().nth(1).unwrap().starts_with("total parts=1 "));
+    }
+
+    #[test]
+    fn prom_groups_families_once() {
+        let text = cycle().render_prom();
+        assert_eq!(
+            text.matches("# TYPE node_cpu_seconds_total counter")
+                .count(),
+            1
+        );
+        assert!(
+            text.contains(
+                "node_cpu_seconds_total{instance=\"pi4\",cpu=\"0\",mode=\"user\"} 123.45\n"
+            )
+        );
+        assert!(
+            text.contains("node_cpu_seconds_total{instance=\"pi4\",cpu=\"1\",mode=\"user\"} 1\n")
+        );
+        assert!(
+            text.contains("node_load1{instance=\"pi4\"} 0.25\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn influx_merges_fields() {
+        let text = cycle().render_influx();
+        assert!(
+            text.contains(
+                "cpu,cpu=cpu0,host=pi4 time_user=123.45,time_nice=0.06 1700000000000000000\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("system,host=pi4 load1=0.25,load5=0.5 1700000000000000000\n"),
+            "{text}"
+        );
+    }
+}
