@@ -8,7 +8,7 @@ use pimon_aggregator::http_client::{self, HttpUrl, Request, Response, percent_en
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends one request to `base` (`http://host:port`) and returns the response, or a
-/// readable error.
+/// readable error. Times out after [`TIMEOUT`].
 pub fn request(
     base: &str,
     method: &str,
@@ -50,4 +50,17 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
 pub fn json(response: &Response) -> serde_json::Value {
     serde_json::from_slice(&response.body)
         .unwrap_or_else(|e| panic!("response is not JSON ({e}): {}", response.body_text()))
+}
+
+/// Like [`request`] with a short timeout, for readiness probes.
+pub fn probe(base: &str, path: &str, timeout: Duration) -> Result<Response, String> {
+    let url = HttpUrl::parse(base).map_err(|e| format!("bad URL {base}: {e}"))?;
+    let req = Request {
+        method: "GET",
+        path_and_query: path,
+        headers: &[],
+        body: b"",
+    };
+    smol::block_on(http_client::send(&url, &req, timeout, 1024 * 1024))
+        .map_err(|e| format!("GET {base}{path}: {e}"))
 }

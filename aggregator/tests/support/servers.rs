@@ -115,32 +115,32 @@ impl ServerProcess {
         s
     }
 
-    /// Polls `ready` every 100 ms until it returns true; panics with the log tail if
+    /// Polls `ready` every 100 ms until it returns true; `Err` with the log tail if
     /// the process exits or [`READY_TIMEOUT`] passes.
-    fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) {
+    fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!(
+                return Err(format!(
                     "{} exited before becoming ready ({status}); port {} may be in use. Log tail:\n{}",
                     self.name,
                     self.port,
                     self.log_tail()
-                );
+                ));
             }
             if ready(&self.base_url) {
-                return;
+                return Ok(());
             }
             if start.elapsed() > READY_TIMEOUT {
-                panic!(
+                return Err(format!(
                     "{} not ready on {} after {:?}. Log tail:\n{}",
                     self.name,
                     self.base_url,
                     READY_TIMEOUT,
                     self.log_tail()
-                );
+                ));
             }
             thread::sleep(Duration::from_millis(100));
         }
@@ -169,7 +169,26 @@ impl Drop for ServerProcess {
 }
 
 fn status_is(base: &str, path: &str, wanted: u16) -> bool {
-    http::request(base, "GET", path, &[], b"").is_ok_and(|r| r.status == wanted)
+    http::probe(base, path, Duration::from_secs(1)).is_ok_and(|r| r.status == wanted)
+}
+
+/// How many times a start is tried (a free port can be taken by a parallel test between
+/// [`free_port`] and the server's bind).
+pub const START_ATTEMPTS: usize = 3;
+
+/// Runs `attempt` up to [`START_ATTEMPTS`] times; panics with every reason if none works.
+fn start_with_retries<T>(name: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let mut errors = Vec::new();
+    for _ in 0..START_ATTEMPTS {
+        match attempt() {
+            Ok(t) => return t,
+            Err(e) => errors.push(e),
+        }
+    }
+    panic!(
+        "cannot start {name} ({START_ATTEMPTS} attempts):\n{}",
+        errors.join("\n---\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -184,12 +203,16 @@ pub struct Influxd {
 impl Influxd {
     /// Starts influxd on a free port.
     pub fn start() -> Influxd {
-        Influxd::start_on(free_port())
+        start_with_retries("influxd", || Influxd::try_start_on(free_port()))
     }
 
     /// Starts influxd with its HTTP API on `port` (e.g. a port an output was already
     /// pointed at while the server was down). Panics with the reason on failure.
     pub fn start_on(port: u16) -> Influxd {
+        start_with_retries("influxd", || Influxd::try_start_on(port))
+    }
+
+    fn try_start_on(port: u16) -> Result<Influxd, String> {
         let binary = find_binary("influxd", "influxdb").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
             .prefix("pimon-influxd-")
@@ -240,8 +263,8 @@ bind-address = "127.0.0.1:{rpc_port}"
             .expect("write influxdb.conf");
         let args = vec!["-config".to_string(), config_path.display().to_string()];
         let mut server = ServerProcess::spawn("influxd", &binary, &args, dir, port);
-        server.wait_ready(|base| status_is(base, "/ping", 204));
-        Influxd { server }
+        server.wait_ready(|base| status_is(base, "/ping", 204))?;
+        Ok(Influxd { server })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -324,6 +347,10 @@ impl Prometheus {
     /// Starts Prometheus with one job `pimon` that scrapes `targets` (`host:port`, path
     /// `/metrics`) every second with `honor_labels: true`.
     pub fn start(targets: &[&str]) -> Prometheus {
+        start_with_retries("prometheus", || Prometheus::try_start(targets))
+    }
+
+    fn try_start(targets: &[&str]) -> Result<Prometheus, String> {
         let binary = find_binary("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
             .prefix("pimon-prometheus-")
@@ -348,8 +375,8 @@ impl Prometheus {
             "--log.level=warn".to_string(),
         ];
         let mut server = ServerProcess::spawn("prometheus", &binary, &args, dir, port);
-        server.wait_ready(|base| status_is(base, "/-/ready", 200));
-        Prometheus { server }
+        server.wait_ready(|base| status_is(base, "/-/ready", 200))?;
+        Ok(Prometheus { server })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -448,6 +475,10 @@ impl VictoriaMetrics {
     /// Starts VictoriaMetrics on a free port. Retention is 100 years so test timestamps
     /// are never "too old"; the search latency offset is 0 so fresh points are visible.
     pub fn start() -> VictoriaMetrics {
+        start_with_retries("victoria-metrics", VictoriaMetrics::try_start)
+    }
+
+    fn try_start() -> Result<VictoriaMetrics, String> {
         let binary =
             find_binary("victoria-metrics", "victoria-metrics").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
@@ -464,8 +495,8 @@ impl VictoriaMetrics {
             "-loggerLevel=WARN".to_string(),
         ];
         let mut server = ServerProcess::spawn("victoria-metrics", &binary, &args, dir, port);
-        server.wait_ready(|base| status_is(base, "/health", 200));
-        VictoriaMetrics { server }
+        server.wait_ready(|base| status_is(base, "/health", 200))?;
+        Ok(VictoriaMetrics { server })
     }
 
     /// `http://127.0.0.1:PORT`.
