@@ -1,0 +1,140 @@
+//! Builders for real pimon frames (via `pimon_protocol::FrameWriter`) used by the core
+//! tests (`ingest_*`, `limits_*`, `prom_*`, `http_*`, `udp_*`). Include with `mod frames;`.
+
+#![allow(dead_code)]
+
+use pimon_protocol::catalog::id;
+use pimon_protocol::{Ack, DataHeader, EncodedLabels, FrameWriter, Key, MAX_DATAGRAM, Value, seal};
+
+/// 2023-11-14T22:13:20Z in ms: a fixed "now" for ingest tests.
+pub const T0: u64 = 1_700_000_000_000;
+
+/// A frame under construction.
+#[derive(Clone)]
+pub struct Frame {
+    pub node: String,
+    pub boot_id: u64,
+    pub seq: u64,
+    pub resend_floor: u64,
+    pub timestamp_ms: u64,
+    pub interval_ms: u32,
+    pub user_hz: u16,
+    pub groups: Vec<(Vec<String>, Vec<(u16, Value)>)>,
+}
+
+impl Frame {
+    /// Node `node`, boot id 7, seq 0, at [`T0`], 10 s interval, no samples.
+    pub fn new(node: &str) -> Frame {
+        Frame {
+            node: node.into(),
+            boot_id: 7,
+            seq: 0,
+            resend_floor: 0,
+            timestamp_ms: T0,
+            interval_ms: 10_000,
+            user_hz: 100,
+            groups: Vec::new(),
+        }
+    }
+
+    pub fn seq(mut self, seq: u64) -> Frame {
+        self.seq = seq;
+        self
+    }
+
+    pub fn boot(mut self, boot_id: u64) -> Frame {
+        self.boot_id = boot_id;
+        self
+    }
+
+    pub fn floor(mut self, floor: u64) -> Frame {
+        self.resend_floor = floor;
+        self
+    }
+
+    pub fn at(mut self, timestamp_ms: u64) -> Frame {
+        self.timestamp_ms = timestamp_ms;
+        self
+    }
+
+    pub fn group(mut self, labels: &[&str], samples: &[(u16, Value)]) -> Frame {
+        self.groups.push((
+            labels.iter().map(|s| s.to_string()).collect(),
+            samples.to_vec(),
+        ));
+        self
+    }
+
+    /// The small fixture used across tests: load1, memory total, CPU 0 user/system, eth0 rx bytes.
+    pub fn pi(node: &str) -> Frame {
+        Frame::new(node)
+            .group(&[], &[(id::LOAD1, Value::Unsigned(25))])
+            .group(
+                &["0"],
+                &[
+                    (id::CPU_SECONDS_USER, Value::Unsigned(150)),
+                    (id::CPU_SECONDS_SYSTEM, Value::Unsigned(50)),
+                ],
+            )
+            .group(&["eth0"], &[(id::NET_RECEIVE_BYTES, Value::Unsigned(1234))])
+    }
+
+    /// Encodes (and MACs with `key`).
+    pub fn bytes_with(&self, key: Option<&Key>) -> Vec<u8> {
+        let header = DataHeader {
+            node: &self.node,
+            boot_id: self.boot_id,
+            seq: self.seq,
+            resend_floor: self.resend_floor,
+            timestamp_ms: self.timestamp_ms,
+            interval_ms: self.interval_ms,
+            user_hz: self.user_hz,
+            part: 0,
+            parts: 1,
+            key_id: key.map(|k| k.id()),
+        };
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut w = FrameWriter::new(&mut buf, &header).expect("header");
+        for (labels, samples) in &self.groups {
+            let labels: Vec<&str> = labels.iter().map(|s| s.as_str()).collect();
+            w.begin_group(&EncodedLabels::encode(&labels).expect("labels"))
+                .expect("group");
+            for &(metric, value) in samples {
+                w.push(metric, value).expect("sample");
+            }
+        }
+        let len = w.finish();
+        let len = seal(&mut buf, len, 1, key).expect("seal");
+        buf[..len].to_vec()
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes_with(None)
+    }
+}
+
+/// The exact ack bytes the aggregator must send for this state.
+pub fn ack_bytes(
+    node: &str,
+    boot_id: u64,
+    acked_below: u64,
+    seen_below: u64,
+    gaps: &[(u64, u64)],
+    key: Option<&Key>,
+) -> Vec<u8> {
+    let mut g = heapless::Vec::new();
+    for &(start, len) in gaps {
+        g.push(pimon_protocol::Gap { start, len }).unwrap();
+    }
+    let ack = Ack {
+        node,
+        boot_id,
+        acked_below,
+        seen_below,
+        gaps: g,
+        key_id: None,
+    };
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let n = ack.emit(&mut buf, key).unwrap();
+    buf[..n].to_vec()
+}
