@@ -41,3 +41,5 @@ pub mod print;
 #[cfg(feature = "std")]
 #[allow(unsafe_code)]
 pub mod sys;
+#[cfg(feature = "std")]
+pub mod sensors;
