@@ -43,3 +43,5 @@ pub mod print;
 pub mod sys;
 #[cfg(feature = "std")]
 pub mod sensors;
+#[cfg(feature = "std")]
+pub mod source;

@@ -1,0 +1,82 @@
+//! cpufreq → `CPUFREQ_SCALING_{CUR,MIN,MAX}` per CPU (label `cpu`), in kHz.
+
+use std::path::Path;
+
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::file::{SysFile, fmt_u32};
+use super::log::ErrorCounter;
+use crate::parse::cpufreq::{parse_cpu_dir_name, parse_khz};
+use crate::sink::SampleSink;
+
+const FILES: [(&str, u16); 3] = [
+    ("scaling_cur_freq", id::CPUFREQ_SCALING_CUR),
+    ("scaling_min_freq", id::CPUFREQ_SCALING_MIN),
+    ("scaling_max_freq", id::CPUFREQ_SCALING_MAX),
+];
+
+/// One CPU's open files.
+#[derive(Debug)]
+struct Cpu {
+    number: u32,
+    files: Vec<(SysFile, u16)>,
+}
+
+/// Reads every CPU's cpufreq files, discovered at start-up.
+#[derive(Debug)]
+pub(crate) struct CpufreqReader {
+    cpus: Vec<Cpu>,
+}
+
+impl CpufreqReader {
+    /// `Err` when no CPU has cpufreq files.
+    pub(crate) fn open(root: &Path) -> Result<Self, String> {
+        let dir = root.join("sys/devices/system/cpu");
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut cpus = Vec::new();
+        for entry in entries.flatten() {
+            let Some(number) = parse_cpu_dir_name(entry.file_name().as_encoded_bytes()) else {
+                continue;
+            };
+            let files: Vec<_> = FILES
+                .iter()
+                .filter_map(|(name, metric)| {
+                    SysFile::open_optional(entry.path().join("cpufreq").join(name))
+                        .map(|f| (f, *metric))
+                })
+                .collect();
+            if !files.is_empty() {
+                cpus.push(Cpu { number, files });
+            }
+        }
+        if cpus.is_empty() {
+            return Err(format!("no {}/cpu*/cpufreq", dir.display()));
+        }
+        cpus.sort_by_key(|c| c.number);
+        Ok(CpufreqReader { cpus })
+    }
+
+    /// The CPU numbers found (for `--check`).
+    pub(crate) fn cpus(&self) -> impl Iterator<Item = u32> + '_ {
+        self.cpus.iter().map(|c| c.number)
+    }
+
+    pub(crate) fn collect(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
+        for cpu in &self.cpus {
+            let mut digits = [0u8; 10];
+            sink.labels(&[fmt_u32(cpu.number, &mut digits)]);
+            for (file, metric) in &cpu.files {
+                match file.read_parse(scratch, parse_khz) {
+                    Ok(khz) => sink.push(*metric, Value::Unsigned(khz)),
+                    Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Logging for sources: one line per event on stderr (journald adds the time), absent
+//! sources once, failures counted and logged at a limited rate.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::SourceKind;
+
+/// At most one failure line per source per this interval (the first failure is always
+/// logged; the next line says how many were not).
+pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Logs that a source is absent and skipped (called once, at start-up).
+pub(crate) fn absent(kind: SourceKind, why: fmt::Arguments<'_>) {
+    eprintln!("source {}: absent ({why}); skipped", kind.name());
+}
+
+/// Logs a start-up note about a source.
+pub(crate) fn note(kind: SourceKind, what: fmt::Arguments<'_>) {
+    eprintln!("source {}: {what}", kind.name());
+}
+
+/// Failure counter of one source, with rate-limited logging.
+#[derive(Debug)]
+pub(crate) struct ErrorCounter {
+    kind: SourceKind,
+    count: u64,
+    last_log: Option<Instant>,
+    unlogged: u64,
+}
+
+impl ErrorCounter {
+    pub(crate) const fn new(kind: SourceKind) -> Self {
+        ErrorCounter {
+            kind,
+            count: 0,
+            last_log: None,
+            unlogged: 0,
+        }
+    }
+
+    /// Failures since start-up.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Adds failures that were already logged by a background thread.
+    pub(crate) fn add_logged_elsewhere(&mut self, n: u64) {
+        self.count = self.count.saturating_add(n);
+    }
+
+    /// Counts one failure and logs it unless a line was logged for this source within
+    /// [`FAILURE_LOG_INTERVAL`]. No allocation.
+    pub(crate) fn fail(&mut self, what: fmt::Arguments<'_>) {
+        self.count = self.count.saturating_add(1);
+        let now = Instant::now();
+        let due = self
+            .last_log
+            .is_none_or(|t| now.duration_since(t) >= FAILURE_LOG_INTERVAL);
+        if !due {
+            self.unlogged = self.unlogged.saturating_add(1);
+            return;
+        }
+        if self.unlogged > 0 {
+            eprintln!(
+                "source {}: {what} ({} more failures not logged, {} in total)",
+                self.kind.name(),
+                self.unlogged,
+                self.count
+            );
+        } else {
+            eprintln!("source {}: {what}", self.kind.name());
+        }
+        self.unlogged = 0;
+        self.last_log = Some(now);
+    }
+}

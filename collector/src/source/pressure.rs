@@ -1,0 +1,75 @@
+//! `/proc/pressure/{cpu,memory,io}` → `PRESSURE_*` (`total=` microseconds of `some`, and
+//! of `full` where the kernel has it), unlabelled.
+
+use std::path::Path;
+
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::file::SysFile;
+use super::log::ErrorCounter;
+use crate::parse::pressure::parse_pressure;
+use crate::sink::SampleSink;
+
+/// Resource name and the ids of its `some` and `full` totals.
+const RESOURCES: [(&str, u16, u16); 3] = [
+    ("cpu", id::PRESSURE_CPU_WAITING, id::PRESSURE_CPU_STALLED),
+    (
+        "memory",
+        id::PRESSURE_MEMORY_WAITING,
+        id::PRESSURE_MEMORY_STALLED,
+    ),
+    ("io", id::PRESSURE_IO_WAITING, id::PRESSURE_IO_STALLED),
+];
+
+/// Reads the pressure files that exist.
+#[derive(Debug)]
+pub(crate) struct PressureReader {
+    files: Vec<(SysFile, u16, u16)>,
+}
+
+impl PressureReader {
+    /// `Err` when none of the three files can be opened (no PSI: kernel < 4.20 or
+    /// `psi=0`).
+    pub(crate) fn open(root: &Path) -> std::io::Result<Self> {
+        let mut files = Vec::new();
+        let mut last_error = None;
+        for (name, some, full) in RESOURCES {
+            match SysFile::open(root.join("proc/pressure").join(name)) {
+                Ok(file) => files.push((file, some, full)),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        match (files.is_empty(), last_error) {
+            (true, Some(e)) => Err(e),
+            _ => Ok(PressureReader { files }),
+        }
+    }
+
+    /// Which resources were found (for `--check`).
+    pub(crate) fn resources(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .iter()
+            .filter_map(|(f, _, _)| f.path().file_name().and_then(|n| n.to_str()))
+    }
+
+    pub(crate) fn collect(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
+        sink.labels(&[]);
+        for (file, some_id, full_id) in &self.files {
+            match file.read_parse(scratch, parse_pressure) {
+                Ok(p) => {
+                    sink.push(*some_id, Value::Unsigned(p.some.total_us));
+                    if let Some(full) = p.full {
+                        sink.push(*full_id, Value::Unsigned(full.total_us));
+                    }
+                }
+                Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The readers on the Raspberry Pi 4 fixture tree (`tests/fixtures/pi4`), value by value.
+
+mod sources_support;
+
+use pimon_collector::source::{SourceKind, SourceStatus};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+use sources_support::{fixture_root, i, one_cycle, statvfs_size, u};
+
+#[test]
+fn every_source_is_present() {
+    let (sources, _) = one_cycle("pi4");
+    for kind in SourceKind::ALL {
+        assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
+    }
+}
+
+#[test]
+fn stat_system_and_per_cpu() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::STAT_CONTEXT_SWITCHES, &[]), u(796213465));
+    assert_eq!(r.value(id::STAT_INTERRUPTS, &[]), u(478493201));
+    assert_eq!(r.value(id::STAT_FORKS, &[]), u(2046218));
+    assert_eq!(r.value(id::STAT_PROCS_RUNNING, &[]), u(2));
+    assert_eq!(r.value(id::STAT_PROCS_BLOCKED, &[]), u(0));
+    assert_eq!(r.value(id::STAT_BOOT_TIME, &[]), u(1719830584));
+    let cpu0 = [340740, 8225, 147018, 3330118, 1576, 0, 11286, 0, 0, 0];
+    let ids = [
+        id::CPU_SECONDS_USER,
+        id::CPU_SECONDS_NICE,
+        id::CPU_SECONDS_SYSTEM,
+        id::CPU_SECONDS_IDLE,
+        id::CPU_SECONDS_IOWAIT,
+        id::CPU_SECONDS_IRQ,
+        id::CPU_SECONDS_SOFTIRQ,
+        id::CPU_SECONDS_STEAL,
+        id::CPU_GUEST_SECONDS_USER,
+        id::CPU_GUEST_SECONDS_NICE,
+    ];
+    for (metric, value) in ids.into_iter().zip(cpu0) {
+        assert_eq!(r.value(metric, &["0"]), u(value), "metric {metric}");
+    }
+    assert_eq!(r.value(id::CPU_SECONDS_USER, &["3"]), u(353428));
+    assert_eq!(r.value(id::CPU_SECONDS_IDLE, &["2"]), u(3338938));
+    assert_eq!(
+        r.label_sets(id::CPU_SECONDS_USER),
+        [["0"], ["1"], ["2"], ["3"]].map(|l| l.map(String::from).to_vec())
+    );
+}
+
+#[test]
+fn load_uptime_meminfo_pressure_throttled() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::LOAD1, &[]), u(52));
+    assert_eq!(r.value(id::LOAD5, &[]), u(58));
+    assert_eq!(r.value(id::LOAD15, &[]), u(59));
+    assert_eq!(r.value(id::UPTIME, &[]), u(35482156));
+    assert_eq!(r.value(id::MEM_MEMTOTAL, &[]), u(3885328));
+    assert_eq!(r.value(id::MEM_MEMAVAILABLE, &[]), u(3293460));
+    assert_eq!(r.value(id::MEM_ACTIVE_ANON, &[]), u(1560));
+    assert_eq!(r.value(id::MEM_INACTIVE_FILE, &[]), u(652716));
+    assert_eq!(r.value(id::MEM_HIGHTOTAL, &[]), u(3084288));
+    assert_eq!(r.value(id::MEM_CMAFREE, &[]), u(500932));
+    let meminfo = r
+        .samples
+        .iter()
+        .filter(|s| (id::MEM_MEMTOTAL..=id::MEM_DIRECTMAP1G).contains(&s.metric))
+        .count();
+    assert_eq!(
+        meminfo, 45,
+        "every line of the Pi 4 meminfo is in the catalog"
+    );
+    assert_eq!(r.value(id::PRESSURE_CPU_WAITING, &[]), u(48213377));
+    assert_eq!(r.value(id::PRESSURE_CPU_STALLED, &[]), u(0));
+    assert_eq!(r.value(id::PRESSURE_MEMORY_WAITING, &[]), u(1207));
+    assert_eq!(r.value(id::PRESSURE_MEMORY_STALLED, &[]), u(1100));
+    assert_eq!(r.value(id::PRESSURE_IO_WAITING, &[]), u(19455012));
+    assert_eq!(r.value(id::PRESSURE_IO_STALLED, &[]), u(18003417));
+    for metric in id::RPI_UNDER_VOLTAGE..=id::RPI_THROTTLED_FLAGS {
+        assert_eq!(r.value(metric, &[]), u(0));
+    }
+}
+
+#[test]
+fn cpufreq_in_khz() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["0"]), u(1_800_000));
+    assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["1"]), u(600_000));
+    assert_eq!(r.value(id::CPUFREQ_SCALING_MIN, &["3"]), u(600_000));
+    assert_eq!(r.value(id::CPUFREQ_SCALING_MAX, &["2"]), u(1_800_000));
+    assert_eq!(r.count(id::CPUFREQ_SCALING_CUR), 4);
+}
+
+#[test]
+fn netdev_every_interface() {
+    let (_, r) = one_cycle("pi4");
+    let eth0 = [
+        2919380613, 7140577, 0, 16, 0, 0, 0, 81234, 389126422, 2830140, 0, 0, 0, 0, 0, 0,
+    ];
+    for (offset, value) in (0u16..).zip(eth0) {
+        assert_eq!(r.value(id::NET_RECEIVE_BYTES + offset, &["eth0"]), u(value));
+    }
+    assert_eq!(r.value(id::NET_TRANSMIT_PACKETS, &["lo"]), u(12044));
+    assert_eq!(r.value(id::NET_RECEIVE_BYTES, &["wlan0"]), u(0));
+    assert_eq!(r.count(id::NET_TRANSMIT_COMPRESSED), 3);
+}
+
+#[test]
+fn diskstats_default_filter_and_all_17_fields() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(
+        r.label_sets(id::DISK_READS_COMPLETED),
+        [["mmcblk0"], ["mmcblk0p1"], ["mmcblk0p2"]].map(|l| l.map(String::from).to_vec()),
+        "ram* and loop* are excluded, mmcblk partitions kept (node_exporter's default)"
+    );
+    let p2 = [
+        47797, 13576, 2812572, 30743, 1202559, 1183240, 29311230, 2514338, 0, 1417432, 2545081, 0,
+        0, 0, 0, 0, 0,
+    ];
+    for (offset, value) in (0u16..).zip(p2) {
+        assert_eq!(
+            r.value(id::DISK_READS_COMPLETED + offset, &["mmcblk0p2"]),
+            u(value)
+        );
+    }
+    assert_eq!(id::DISK_READS_COMPLETED + 16, id::DISK_FLUSH_REQUESTS_TIME);
+}
+
+#[test]
+fn filesystems_filtered_with_statvfs_and_device_error() {
+    let (sources, r) = one_cycle("pi4");
+    let kept: Vec<Vec<String>> = r.label_sets(id::FS_DEVICE_ERROR);
+    let expected: Vec<Vec<String>> = [
+        ["/dev/mmcblk0p2", "ext4", "/"],
+        ["tmpfs", "tmpfs", "/run"],
+        ["tmpfs", "tmpfs", "/run/lock"],
+        ["/dev/mmcblk0p1", "vfat", "/boot/firmware"],
+        ["tmpfs", "tmpfs", "/run/user/1000"],
+        ["/dev/sda1", "vfat", "/media/pi/USB Stick"],
+    ]
+    .map(|l| l.map(String::from).to_vec())
+    .to_vec();
+    assert_eq!(kept, expected);
+    let root = ["/dev/mmcblk0p2", "ext4", "/"];
+    assert_eq!(r.value(id::FS_DEVICE_ERROR, &root), u(0));
+    assert_eq!(r.value(id::FS_READONLY, &root), u(0));
+    let (size, files) = statvfs_size(&fixture_root("pi4"));
+    assert_eq!(
+        r.value(id::FS_SIZE, &root),
+        u(size),
+        "statvfs under the root"
+    );
+    assert_eq!(r.value(id::FS_FILES, &root), u(files));
+    let Value::Unsigned(avail) = r.value(id::FS_AVAIL, &root) else {
+        panic!()
+    };
+    let Value::Unsigned(free) = r.value(id::FS_FREE, &root) else {
+        panic!()
+    };
+    assert!(avail <= free && free <= size);
+    // The USB stick's mount point does not exist in the tree: statvfs fails.
+    let usb = ["/dev/sda1", "vfat", "/media/pi/USB Stick"];
+    assert_eq!(r.value(id::FS_DEVICE_ERROR, &usb), u(1));
+    assert_eq!(r.value(id::FS_READONLY, &usb), u(1));
+    assert!(!r.has(id::FS_SIZE, &usb));
+    assert_eq!(sources.error_count(SourceKind::Filesystem), 1);
+}
+
+#[test]
+fn thermal_hwmon_w1_iio() {
+    let (sources, r) = one_cycle("pi4");
+    assert_eq!(
+        r.value(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]),
+        i(45277)
+    );
+    assert_eq!(
+        r.value(
+            id::HWMON_IN_LCRIT_ALARM,
+            &["soc:firmware_raspberrypi_hwmon", "in0"]
+        ),
+        i(0)
+    );
+    assert_eq!(
+        r.value(id::HWMON_TEMP, &["thermal_thermal_zone0", "temp1"]),
+        i(45277)
+    );
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-3c01d607d4a1"]), i(21187));
+    let Value::Unsigned(age_ms) = r.value(id::W1_AGE, &["28-3c01d607d4a1"]) else {
+        panic!()
+    };
+    assert!(age_ms < 10_000, "age {age_ms} ms");
+    let bme = ["iio:device0", "bme280"];
+    assert_eq!(r.value(id::IIO_TEMPERATURE, &bme), i(22370));
+    assert_eq!(r.value(id::IIO_HUMIDITY, &bme), i(48213));
+    assert_eq!(r.value(id::IIO_PRESSURE, &bme), Value::F64(100.826113281));
+    for kind in SourceKind::ALL {
+        if kind != SourceKind::Filesystem {
+            assert_eq!(sources.error_count(kind), 0, "{kind}");
+        }
+    }
+}
+
+#[test]
+fn error_counters_and_report() {
+    let (sources, _) = one_cycle("pi4");
+    let mut r = sources_support::Recorder::default();
+    sources.push_error_counters(&mut r);
+    r.check_consistency();
+    assert_eq!(r.value(id::COLLECTOR_SOURCE_ERRORS, &["filesystem"]), u(1));
+    assert_eq!(r.value(id::COLLECTOR_SOURCE_ERRORS, &["stat"]), u(0));
+    assert_eq!(r.count(id::COLLECTOR_SOURCE_ERRORS), SourceKind::ALL.len());
+    let report = sources.report().to_string();
+    for needle in [
+        "stat: ok",
+        "zone 0 (cpu-thermal)",
+        "chip soc:firmware_raspberrypi_hwmon (hwmon0, rpi_volt): in0",
+        "chip thermal_thermal_zone0 (hwmon1, cpu_thermal): temp1",
+        "sensor 28-3c01d607d4a1 (temperature)",
+        "iio:device0 (bme280): temp (input) humidityrelative (input) pressure (input)",
+        "cpufreq: ok: cpus 0 1 2 3",
+        "pressure: ok: cpu memory io",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in:\n{report}");
+    }
+}
+
+#[test]
+fn values_follow_the_files_cycle_after_cycle() {
+    // Files are re-read each cycle: two cycles give the same values on a static tree.
+    let (mut sources, first) = one_cycle("pi4");
+    let mut second = sources_support::Recorder::default();
+    sources.collect(&mut second);
+    let strip = |r: &sources_support::Recorder| {
+        r.samples
+            .iter()
+            .filter(|s| s.metric != id::W1_AGE)
+            .map(|s| (s.labels.clone(), s.metric, s.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&first), strip(&second));
+}
