@@ -424,3 +424,30 @@ fn lp_file_output_appends_plain_lines_and_line_outputs_fan_out() {
         3
     );
 }
+
+#[test]
+fn lp_write_errors_are_counted_but_do_not_block_acknowledgement() {
+    let server = FakeHttpServer::always_204();
+    let spool = tempfile::tempdir().unwrap();
+    let mut lp_config = LpFileConfig::new(LpTarget::File("/dev/full".into()));
+    lp_config.batch_max_bytes = 1; // write on every submit
+    let lp = LpFileOutput::open(lp_config).unwrap();
+    let influx = InfluxOutput::open(v1(&server.url, spool.path())).unwrap();
+    let outputs = LineOutputs::new(vec![influx.clone()], Some(lp));
+    block_on(outputs.submit(&lines(0..2))).unwrap();
+    assert_eq!(
+        outputs
+            .lp()
+            .unwrap()
+            .stats()
+            .write_errors
+            .load(Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        influx.pending_lines(),
+        2,
+        "the durable output still has the lines"
+    );
+    assert!(block_on(outputs.submit(b"no newline")).is_err());
+}

@@ -1,6 +1,8 @@
 //! All line-protocol outputs together: what the aggregator hands each stored frame's
 //! lines to.
 
+use std::sync::atomic::Ordering;
+
 use smol::channel::Receiver;
 
 use crate::influx::lp_file::LpFileOutput;
@@ -35,10 +37,15 @@ impl LineOutputs {
     }
 
     /// Hands `\n`-terminated lines to every output. `Ok` means every InfluxDB output
-    /// spooled them (durable as its fsync policy says, see [`InfluxOutput::submit`]) and
-    /// the file output buffered them: the frame may be acknowledged. On an error the
-    /// other outputs still get the lines, and the first error is returned: do not
-    /// acknowledge (the collector resends; InfluxDB overwrites the duplicate points).
+    /// spooled them (durable as its fsync policy says, see [`InfluxOutput::submit`]): the
+    /// frames may be acknowledged. On an InfluxDB output's error the other outputs still
+    /// get the lines, and the first error is returned: do not acknowledge (the collector
+    /// resends; InfluxDB overwrites the duplicate points).
+    ///
+    /// The file/stdout output is not a durable path, so its write errors (e.g. a closed
+    /// pipe) do not block acknowledgements: they are counted in
+    /// [`LpFileStats::write_errors`](crate::influx::LpFileStats::write_errors) and logged
+    /// (the first, then every 1000th). Input that is not whole lines is an error.
     pub async fn submit(&self, lines: &[u8]) -> Result<(), OutputError> {
         let mut first_error = None;
         for output in &self.influx {
@@ -46,10 +53,21 @@ impl LineOutputs {
                 first_error.get_or_insert(e);
             }
         }
-        if let Some(lp) = &self.lp
-            && let Err(e) = lp.submit(lines).await
-        {
-            first_error.get_or_insert(e);
+        if let Some(lp) = &self.lp {
+            match lp.submit(lines).await {
+                Ok(()) => {}
+                Err(e @ OutputError::InvalidLines(_)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    let errors = lp.stats().write_errors.load(Ordering::Relaxed);
+                    if errors % 1000 == 1 {
+                        eprintln!(
+                            "pimon-aggregator: line protocol output: {e} ({errors} write errors so far)"
+                        );
+                    }
+                }
+            }
         }
         first_error.map_or(Ok(()), Err)
     }
