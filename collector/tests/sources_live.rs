@@ -1,0 +1,37 @@
+//! The readers on this machine's live `/proc` and `/sys` (not fixtures): whatever the
+//! machine has must parse, with consistent labels and ids, and no allocation per cycle.
+
+mod sources_support;
+
+use pimon_collector::source::{SourceKind, SourceStatus, Sources, SourcesConfig};
+use pimon_protocol::catalog::id;
+use sources_support::Recorder;
+
+#[test]
+fn live_machine() {
+    let mut sources = Sources::open(&SourcesConfig::default());
+    for kind in [
+        SourceKind::Stat,
+        SourceKind::Meminfo,
+        SourceKind::Loadavg,
+        SourceKind::Netdev,
+    ] {
+        assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
+    }
+    let mut r = Recorder::default();
+    sources.collect(&mut r);
+    r.check_consistency();
+    assert!(r.has(id::MEM_MEMTOTAL, &[]));
+    assert!(r.count(id::CPU_SECONDS_USER) >= 1);
+    assert!(r.has(id::NET_RECEIVE_BYTES, &["lo"]));
+    for kind in [
+        SourceKind::Stat,
+        SourceKind::Meminfo,
+        SourceKind::Loadavg,
+        SourceKind::Uptime,
+        SourceKind::Netdev,
+    ] {
+        assert_eq!(sources.error_count(kind), 0, "{kind}");
+    }
+    println!("{}", sources.report());
+}

@@ -1,0 +1,172 @@
+//! The readers on the Pi Zero fixture tree (kernel 4.14, 1 core): no PSI, 11-field
+//! diskstats, `w1_slave` with a failing CRC, IIO raw × scale + offset, a hwmon chip
+//! without `device` link, under-voltage flags.
+
+mod sources_support;
+
+use std::time::Duration;
+
+use pimon_collector::source::{SourceKind, SourceStatus, Sources};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+use sources_support::{Recorder, fixture_config, i, one_cycle, u};
+
+#[test]
+fn pressure_is_absent_everything_else_present() {
+    let (sources, r) = one_cycle("pizero");
+    assert!(matches!(
+        sources.status(SourceKind::Pressure),
+        SourceStatus::Absent(_)
+    ));
+    for kind in SourceKind::ALL {
+        if kind != SourceKind::Pressure {
+            assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
+        }
+    }
+    assert!(
+        !r.samples
+            .iter()
+            .any(|s| (id::PRESSURE_CPU_WAITING..=id::PRESSURE_IO_STALLED).contains(&s.metric))
+    );
+    assert!(sources.report().to_string().contains("pressure: absent ("));
+}
+
+#[test]
+fn one_cpu_and_old_meminfo() {
+    let (_, r) = one_cycle("pizero");
+    assert_eq!(
+        r.label_sets(id::CPU_SECONDS_USER),
+        vec![vec!["0".to_string()]]
+    );
+    assert_eq!(r.value(id::CPU_SECONDS_USER, &["0"]), u(182339));
+    assert_eq!(r.value(id::CPU_SECONDS_IDLE, &["0"]), u(2874411));
+    assert_eq!(r.value(id::STAT_BOOT_TIME, &[]), u(1561967040));
+    assert_eq!(r.value(id::LOAD1, &[]), u(107));
+    assert_eq!(r.value(id::UPTIME, &[]), u(3129307));
+    assert_eq!(r.value(id::MEM_MEMTOTAL, &[]), u(443976));
+    assert!(!r.has(id::MEM_HIGHTOTAL, &[]), "no highmem on the Zero");
+    assert!(
+        !r.has(id::MEM_KRECLAIMABLE, &[]),
+        "4.14 has no KReclaimable"
+    );
+    assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["0"]), u(700_000));
+    assert_eq!(r.value(id::CPUFREQ_SCALING_MAX, &["0"]), u(1_000_000));
+    assert_eq!(r.value(id::NET_RECEIVE_DROP, &["wlan0"]), u(1208));
+    assert_eq!(r.count(id::NET_RECEIVE_BYTES), 2);
+}
+
+#[test]
+fn diskstats_without_discard_and_flush_fields() {
+    let (_, r) = one_cycle("pizero");
+    let disk = [
+        10231, 4021, 574818, 54120, 8190, 10320, 297112, 189240, 0, 98430, 243390,
+    ];
+    for (offset, value) in (0u16..).zip(disk) {
+        assert_eq!(
+            r.value(id::DISK_READS_COMPLETED + offset, &["mmcblk0"]),
+            u(value)
+        );
+    }
+    assert!(!r.has(id::DISK_DISCARDS_COMPLETED, &["mmcblk0"]));
+    assert!(!r.has(id::DISK_FLUSH_REQUESTS, &["mmcblk0"]));
+    assert_eq!(
+        r.count(id::DISK_READS_COMPLETED),
+        3,
+        "mmcblk0, p1, p2; ram/loop excluded"
+    );
+}
+
+#[test]
+fn under_voltage_throttled_and_rpi_volt_alarm() {
+    let (_, r) = one_cycle("pizero");
+    let expected = [1, 0, 1, 0, 1, 0, 1, 0];
+    for (metric, value) in (id::RPI_UNDER_VOLTAGE..=id::RPI_SOFT_TEMP_LIMIT_OCCURRED).zip(expected)
+    {
+        assert_eq!(r.value(metric, &[]), u(value), "metric {metric}");
+    }
+    assert_eq!(r.value(id::RPI_THROTTLED_FLAGS, &[]), u(0x50005));
+    // No `device` link: the chip label is the cleaned `name`.
+    assert_eq!(
+        r.value(id::HWMON_IN_LCRIT_ALARM, &["rpi_volt", "in0"]),
+        i(1)
+    );
+    assert_eq!(
+        r.value(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]),
+        i(38546)
+    );
+}
+
+#[test]
+fn w1_slave_crc_failure_is_counted_and_not_reported() {
+    let (sources, r) = one_cycle("pizero");
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-0000075a1b2c"]), i(23750));
+    assert!(r.has(id::W1_AGE, &["28-0000075a1b2c"]));
+    assert!(
+        !r.has(id::W1_TEMPERATURE, &["28-00000830e4f1"]),
+        "CRC NO: no value"
+    );
+    assert_eq!(sources.error_count(SourceKind::W1), 1);
+    assert!(
+        sources
+            .report()
+            .to_string()
+            .contains("sensor 28-0000075a1b2c (w1_slave)\n  sensor 28-00000830e4f1 (w1_slave)")
+    );
+}
+
+#[test]
+fn w1_reports_last_good_value_with_growing_age() {
+    let mut config = fixture_config("pizero");
+    config.w1_interval = Duration::from_secs(3600);
+    let mut sources = Sources::open(&config);
+    assert!(sources.settle(Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(30));
+    let mut r = Recorder::default();
+    sources.collect(&mut r);
+    let Value::Unsigned(age) = r.value(id::W1_AGE, &["28-0000075a1b2c"]) else {
+        panic!()
+    };
+    assert!(age >= 30, "age {age} ms");
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-0000075a1b2c"]), i(23750));
+}
+
+#[test]
+fn iio_raw_times_scale_plus_offset() {
+    let (_, r) = one_cycle("pizero");
+    let hdc = ["iio:device0", "hdc100x"];
+    // (25000 − 15887.515151) × 2.517700195 = 22942.504881261 milli °C.
+    assert_eq!(
+        r.value(id::IIO_TEMPERATURE, &hdc),
+        Value::F64(22942.504881261)
+    );
+    // 30000 × 1.525878906 = 45776.36718 milli-percent.
+    assert_eq!(r.value(id::IIO_HUMIDITY, &hdc), Value::F64(45776.36718));
+    assert!(!r.has(id::IIO_PRESSURE, &hdc));
+}
+
+#[test]
+fn filesystems_root_and_boot() {
+    let (_, r) = one_cycle("pizero");
+    assert_eq!(
+        r.label_sets(id::FS_READONLY),
+        [
+            ["/dev/root", "ext4", "/"],
+            ["tmpfs", "tmpfs", "/run"],
+            ["/dev/mmcblk0p1", "vfat", "/boot"]
+        ]
+        .map(|l| l.map(String::from).to_vec())
+    );
+    assert_eq!(
+        r.value(id::FS_DEVICE_ERROR, &["/dev/root", "ext4", "/"]),
+        u(0)
+    );
+    assert_eq!(
+        r.value(id::FS_DEVICE_ERROR, &["/dev/mmcblk0p1", "vfat", "/boot"]),
+        u(0)
+    );
+    // /run does not exist in this tree.
+    assert_eq!(
+        r.value(id::FS_DEVICE_ERROR, &["tmpfs", "tmpfs", "/run"]),
+        u(1)
+    );
+}

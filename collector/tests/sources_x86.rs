@@ -1,0 +1,169 @@
+//! The readers on the x86 fixture tree: 8 CPUs, NVMe with partitions, pressure,
+//! several thermal zones one of which fails to read, four hwmon chips; no Raspberry Pi
+//! sources.
+
+mod sources_support;
+
+use pimon_collector::source::{SourceKind, SourceStatus};
+use pimon_protocol::catalog::id;
+use sources_support::{i, one_cycle, u};
+
+#[test]
+fn pi_only_sources_are_absent() {
+    let (sources, _) = one_cycle("x86");
+    for kind in [SourceKind::Throttled, SourceKind::W1, SourceKind::Iio] {
+        assert!(
+            matches!(sources.status(kind), SourceStatus::Absent(_)),
+            "{kind}"
+        );
+    }
+    for kind in [
+        SourceKind::Stat,
+        SourceKind::Pressure,
+        SourceKind::Hwmon,
+        SourceKind::Thermal,
+    ] {
+        assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
+    }
+    let mut r = sources_support::Recorder::default();
+    sources.push_error_counters(&mut r);
+    assert!(
+        !r.has(id::COLLECTOR_SOURCE_ERRORS, &["w1"]),
+        "absent sources have no counter"
+    );
+}
+
+#[test]
+fn eight_cpus_and_hugepages() {
+    let (_, r) = one_cycle("x86");
+    assert_eq!(r.count(id::CPU_SECONDS_USER), 8);
+    assert_eq!(r.value(id::CPU_SECONDS_USER, &["7"]), u(819340));
+    assert_eq!(r.value(id::CPU_SECONDS_IRQ, &["0"]), u(18));
+    assert_eq!(r.value(id::CPU_SECONDS_SYSTEM, &["7"]), u(297728));
+    assert_eq!(r.value(id::STAT_PROCS_BLOCKED, &[]), u(1));
+    assert_eq!(r.value(id::MEM_HUGEPAGES_TOTAL, &[]), u(0));
+    assert_eq!(r.value(id::MEM_HUGEPAGESIZE, &[]), u(2048));
+    assert_eq!(r.value(id::MEM_VMALLOCTOTAL, &[]), u(34359738367));
+    assert_eq!(r.value(id::MEM_DIRECTMAP1G, &[]), u(17825792));
+    assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["4"]), u(4_200_000));
+    assert_eq!(r.value(id::PRESSURE_IO_STALLED, &[]), u(291203394));
+}
+
+#[test]
+fn nvme_partitions_and_loops_excluded_discard_flush_kept() {
+    let (_, r) = one_cycle("x86");
+    assert_eq!(
+        r.label_sets(id::DISK_READS_COMPLETED),
+        [["nvme0n1"], ["dm-0"]].map(|l| l.map(String::from).to_vec())
+    );
+    let tail = [20391, 0, 81234112, 2039, 812394, 21094];
+    for (metric, value) in (id::DISK_DISCARDS_COMPLETED..=id::DISK_FLUSH_REQUESTS_TIME).zip(tail) {
+        assert_eq!(r.value(metric, &["nvme0n1"]), u(value));
+    }
+    assert_eq!(r.value(id::DISK_WRITTEN_BYTES, &["nvme0n1"]), u(612938471));
+    assert_eq!(
+        r.count(id::NET_RECEIVE_BYTES),
+        4,
+        "no default netdev exclusion"
+    );
+    assert_eq!(r.value(id::NET_RECEIVE_BYTES, &["enp3s0"]), u(98123847123));
+}
+
+#[test]
+fn failing_thermal_zone_does_not_drop_the_others() {
+    let (sources, r) = one_cycle("x86");
+    assert_eq!(r.value(id::THERMAL_ZONE_TEMP, &["0", "acpitz"]), i(27800));
+    assert_eq!(
+        r.value(id::THERMAL_ZONE_TEMP, &["1", "x86_pkg_temp"]),
+        i(45000)
+    );
+    assert_eq!(
+        r.value(id::THERMAL_ZONE_TEMP, &["3", "INT3400 Thermal"]),
+        i(20000)
+    );
+    assert!(!r.has(id::THERMAL_ZONE_TEMP, &["2", "iwlwifi_1"]));
+    assert_eq!(r.count(id::THERMAL_ZONE_TEMP), 3);
+    assert_eq!(sources.error_count(SourceKind::Thermal), 1);
+    assert!(sources.report().to_string().contains("zone 2 (iwlwifi_1)"));
+}
+
+#[test]
+fn hwmon_chips_named_like_node_exporter() {
+    let (_, r) = one_cycle("x86");
+    assert_eq!(
+        r.value(id::HWMON_TEMP, &["lnxsybus:01_lnxtherm:00", "temp1"]),
+        i(27800)
+    );
+    assert_eq!(
+        r.value(id::HWMON_TEMP_CRIT, &["lnxsybus:01_lnxtherm:00", "temp1"]),
+        i(105000)
+    );
+    assert_eq!(r.value(id::HWMON_TEMP, &["nvme_nvme0", "temp1"]), i(38850));
+    assert_eq!(
+        r.value(id::HWMON_TEMP_MAX, &["nvme_nvme0", "temp1"]),
+        i(84850)
+    );
+    for (sensor, temp) in [
+        ("temp1", 45000),
+        ("temp2", 43000),
+        ("temp3", 44000),
+        ("temp4", 42000),
+        ("temp5", 45000),
+    ] {
+        let labels = ["platform_coretemp_0", sensor];
+        assert_eq!(r.value(id::HWMON_TEMP, &labels), i(temp));
+        assert_eq!(r.value(id::HWMON_TEMP_MAX, &labels), i(80000));
+        assert_eq!(r.value(id::HWMON_TEMP_CRIT, &labels), i(100000));
+    }
+    let nct = "platform_nct6775_656";
+    assert_eq!(r.value(id::HWMON_IN, &[nct, "in0"]), i(912));
+    assert_eq!(r.value(id::HWMON_IN, &[nct, "in1"]), i(1016));
+    assert_eq!(r.value(id::HWMON_FAN, &[nct, "fan2"]), i(1180));
+    assert_eq!(r.value(id::HWMON_CURR, &[nct, "curr1"]), i(1250));
+    assert_eq!(r.value(id::HWMON_POWER, &[nct, "power1"]), i(12_500_000));
+}
+
+#[test]
+fn hwmon_labels_in_the_report() {
+    let (sources, _) = one_cycle("x86");
+    let report = sources.report().to_string();
+    assert!(
+        report.contains(
+            "chip platform_coretemp_0 (hwmon2, coretemp): temp1 \"Package id 0\" temp2 \"Core 0\""
+        ),
+        "{report}"
+    );
+    assert!(report.contains("chip nvme_nvme0 (hwmon1, nvme): temp1 \"Composite\""));
+}
+
+#[test]
+fn filesystems_exclusions_and_missing_mount_points() {
+    let (sources, r) = one_cycle("x86");
+    assert_eq!(
+        r.label_sets(id::FS_DEVICE_ERROR),
+        [
+            ["tmpfs", "tmpfs", "/run"],
+            ["/dev/mapper/vg0-root", "ext4", "/"],
+            ["/dev/nvme0n1p1", "vfat", "/boot/efi"],
+            ["nas:/export/media", "nfs4", "/mnt/nas media"],
+            ["tmpfs", "tmpfs", "/run/user/1000"],
+        ]
+        .map(|l| l.map(String::from).to_vec()),
+        "squashfs, overlay, nsfs, /run/credentials/…, /sys, /proc, /dev excluded"
+    );
+    assert_eq!(
+        r.value(
+            id::FS_DEVICE_ERROR,
+            &["/dev/nvme0n1p1", "vfat", "/boot/efi"]
+        ),
+        u(0)
+    );
+    assert_eq!(
+        r.value(
+            id::FS_DEVICE_ERROR,
+            &["nas:/export/media", "nfs4", "/mnt/nas media"]
+        ),
+        u(1)
+    );
+    assert_eq!(sources.error_count(SourceKind::Filesystem), 1);
+}
