@@ -73,10 +73,7 @@ impl SysFile {
     /// No allocation. [`ReadError::TooBig`] if the file fills `buf` completely.
     pub(crate) fn read<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ReadError> {
         let mut len = 0usize;
-        loop {
-            let Some(rest) = buf.get_mut(len..) else {
-                break;
-            };
+        while let Some(rest) = buf.get_mut(len..) {
             if rest.is_empty() {
                 return Err(ReadError::TooBig(len));
             }
