@@ -16,8 +16,15 @@
 //! i2c = bme280 /dev/i2c-1 0x76 garden
 //! gpio = /dev/gpiochip0 17 door active_low
 //!
-//! [filters]                        # device and filesystem filters of the sources
-//! netdev_exclude = docker0 veth*
+//! [filters]                        # what the sources read
+//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*`
+//! diskstats_include = mmcblk0 sda  # an include list replaces node_exporter's defaults
+//! mountpoint_exclude = /boot*
+//! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
+//! disable = w1 iio                 # sources not to read (names as in --check)
+//! statvfs_timeout = 1s             # a hung mount is skipped after this
+//!
+//! i2c_interval = 10s               # sensor timing ([sensors] or top level)
 //!
 //! [key]                            # the key inline instead of key_file
 //! id = 1
@@ -25,9 +32,10 @@
 //! ```
 //!
 //! Keys are case-insensitive and `-` equals `_` (`ring-bytes` = `ring_bytes`). Any key
-//! of the top level may also be written in a `[collector]` section. Lines whose key
-//! starts with `i2c` or `gpio` (in the top level or a `[sensors]` section) are kept, in
-//! order, for the sensor module. Every error names the file, the line and the problem;
+//! of the top level may also be written in a `[collector]` section. Sensor lines
+//! (`i2c`, `gpio`, `i2c_interval`, `i2c_retry_min`, `i2c_retry_max`, `stale_after`) may
+//! be in the top level or a `[sensors]` section. `[filters]` lists are separated by
+//! spaces or commas; `*_defaults` take `true`/`false`. Every error names the file, the line and the problem;
 //! a file with an error is refused whole (on SIGHUP the running settings stay).
 //!
 //! ## Key file (`--key-file PATH`)
@@ -46,11 +54,15 @@ use pimon_protocol::{Key, MAX_NODE_NAME};
 
 use crate::cli::{self, Flags, PrintFormat};
 use crate::ring::MIN_RING_BYTES;
+use crate::sensors::{self, SensorsConfig};
+use crate::source::{NameLists, SourceKind, SourcesConfig};
 
-/// Default `--ring-bytes`: about 30 minutes of frames of a Raspberry Pi 4 at the default
-/// 10 s interval (180 cycles × 4.5 KiB, measured on `tests/fixtures/pi4` with a key and
-/// per-record overhead; see `tests/cycle_pi4.rs`).
-pub const DEFAULT_RING_BYTES: usize = 810 * 1024;
+/// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
+/// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
+/// is 284 values in 2 datagrams of 1574 bytes, 1616 bytes in the ring with the record
+/// headers; 180 cycles need 290 880 bytes; 320 KiB holds about 200 cycles (33 minutes).
+/// `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
+pub const DEFAULT_RING_BYTES: usize = 320 * 1024;
 
 /// Longest accepted `--interval` (the wire carries it as u32 milliseconds; a day is
 /// plenty).
@@ -131,7 +143,16 @@ pub struct ConfigFile {
     pub sensor_lines: Vec<Entry>,
 }
 
-const TOP_KEYS: &str = "aggregator, node, root, interval, key_file, ring_bytes, linger, i2c, gpio";
+const TOP_KEYS: &str =
+    "aggregator, node, root, interval, key_file, ring_bytes, linger, and the sensor keys";
+const SENSOR_KEYS: &str = "i2c, gpio, i2c_interval, i2c_retry_min, i2c_retry_max, stale_after";
+
+fn is_sensor_key(k: &str) -> bool {
+    matches!(
+        k,
+        "i2c" | "gpio" | "i2c_interval" | "i2c_retry_min" | "i2c_retry_max" | "stale_after"
+    )
+}
 
 /// Splits `line` into content and comment: `#` starts a comment outside double quotes.
 fn strip_comment(line: &str) -> &str {
@@ -248,13 +269,16 @@ impl ConfigFile {
     }
 
     fn sensor_line(&mut self, e: Entry) -> Result<(), ConfigError> {
-        if e.key.starts_with("i2c") || e.key.starts_with("gpio") {
+        if is_sensor_key(&e.key) {
             self.sensor_lines.push(e);
             Ok(())
         } else {
             Err(ConfigError::at(
                 e.line,
-                format!("unknown key {:?} in [sensors] (i2c = …, gpio = …)", e.key),
+                format!(
+                    "unknown key {:?} in [sensors] (known: {SENSOR_KEYS})",
+                    e.key
+                ),
             ))
         }
     }
@@ -270,7 +294,7 @@ impl ConfigFile {
             "key_file" => self.key_file = Some(PathBuf::from(&e.value)),
             "ring_bytes" => self.ring_bytes = Some(cli::parse_bytes(&e.value).map_err(bad)?),
             "linger" => self.linger = Some(cli::parse_duration(&e.value).map_err(bad)?),
-            k if k.starts_with("i2c") || k.starts_with("gpio") => self.sensor_lines.push(e),
+            k if is_sensor_key(k) => self.sensor_lines.push(e),
             k => {
                 return Err(ConfigError::at(
                     n,
@@ -366,7 +390,7 @@ pub fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -451,6 +475,107 @@ pub fn check_aggregator(spec: &str) -> Result<(), String> {
     }
 }
 
+/// Words of a list value: separated by spaces or commas.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn boolean(e: &Entry) -> Result<bool, ConfigError> {
+    match e.value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        v => Err(ConfigError::at(
+            e.line,
+            format!("{}: {v:?} is not true or false", e.key),
+        )),
+    }
+}
+
+/// The sources' configuration: `root` and the `[filters]` lines.
+pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, ConfigError> {
+    let mut cfg = SourcesConfig {
+        root: root.to_path_buf(),
+        ..SourcesConfig::default()
+    };
+    for e in filters {
+        let (what, op) = e.key.rsplit_once('_').unwrap_or((e.key.as_str(), ""));
+        let lists: Option<&mut NameLists> = match what {
+            "netdev" => Some(&mut cfg.net_devices),
+            "diskstats" => Some(&mut cfg.disk_devices),
+            "mountpoint" => Some(&mut cfg.mount_points),
+            "fstype" => Some(&mut cfg.fs_types),
+            _ => None,
+        };
+        match (lists, op) {
+            (Some(l), "include") => l.include = list(&e.value),
+            (Some(l), "exclude") => l.exclude = list(&e.value),
+            (Some(l), "defaults") => l.defaults = boolean(e)?,
+            _ => match e.key.as_str() {
+                "disable" => {
+                    for name in list(&e.value) {
+                        let kind = SourceKind::from_name(&name).ok_or_else(|| {
+                            let known: Vec<&str> =
+                                SourceKind::ALL.iter().map(|k| k.name()).collect();
+                            ConfigError::at(
+                                e.line,
+                                format!(
+                                    "disable: unknown source {name:?} (known: {})",
+                                    known.join(", ")
+                                ),
+                            )
+                        })?;
+                        cfg.sources.remove(kind);
+                    }
+                }
+                "statvfs_timeout" => {
+                    cfg.statvfs_timeout = cli::parse_duration(&e.value)
+                        .map_err(|p| ConfigError::at(e.line, format!("statvfs_timeout: {p}")))?;
+                }
+                k => {
+                    return Err(ConfigError::at(
+                        e.line,
+                        format!(
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, disable, statvfs_timeout)"
+                        ),
+                    ));
+                }
+            },
+        }
+    }
+    Ok(cfg)
+}
+
+/// The sensors' configuration from the sensor lines, in file order.
+pub fn sensors_config(lines: &[Entry]) -> Result<SensorsConfig, ConfigError> {
+    let mut cfg = SensorsConfig::default();
+    for e in lines {
+        let at = |p: String| ConfigError::at(e.line, p);
+        let duration = || cli::parse_duration(&e.value).map_err(|p| at(format!("{}: {p}", e.key)));
+        match e.key.as_str() {
+            "i2c" => cfg
+                .add_i2c(sensors::parse_i2c_line(&e.value).map_err(at)?)
+                .map_err(at)?,
+            "gpio" => cfg
+                .add_gpio(sensors::parse_gpio_line(&e.value).map_err(at)?)
+                .map_err(at)?,
+            "i2c_interval" => cfg.i2c_interval = duration()?,
+            "i2c_retry_min" => cfg.i2c_retry_min = duration()?,
+            "i2c_retry_max" => cfg.i2c_retry_max = duration()?,
+            "stale_after" => cfg.stale_after = duration()?,
+            k => {
+                return Err(at(format!(
+                    "unknown sensor key {k:?} (known: {SENSOR_KEYS})"
+                )));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
 /// Everything the collector runs with, after merging.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -480,10 +605,10 @@ pub struct Settings {
     pub check: bool,
     /// `-v`.
     pub verbose: bool,
-    /// `[filters]` lines for the sources.
-    pub filters: Vec<Entry>,
-    /// Sensor lines (`i2c = …`, `gpio = …`) for the sensor module.
-    pub sensor_lines: Vec<Entry>,
+    /// What the sources read (root and `[filters]`).
+    pub sources: SourcesConfig,
+    /// The configured sensors and pins.
+    pub sensors: SensorsConfig,
 }
 
 impl Settings {
@@ -539,14 +664,17 @@ impl Settings {
             (Some(path), _) => Some(load_key_file(path)?),
             (None, key) => key,
         };
+        let root = flags
+            .root
+            .clone()
+            .or(file.root)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let sources = sources_config(&root, &file.filters)?;
+        let sensors = sensors_config(&file.sensor_lines)?;
         Ok(Settings {
             aggregator,
             node,
-            root: flags
-                .root
-                .clone()
-                .or(file.root)
-                .unwrap_or_else(|| PathBuf::from("/")),
+            root,
             interval,
             cycles: flags.cycles,
             key,
@@ -557,8 +685,8 @@ impl Settings {
             print: flags.print,
             check: flags.check,
             verbose: flags.verbose,
-            filters: file.filters,
-            sensor_lines: file.sensor_lines,
+            sources,
+            sensors,
         })
     }
 
@@ -726,6 +854,45 @@ mod tests {
             .contains("--interval")
         );
         assert!(check_aggregator("[::1]:9797").is_ok());
+    }
+
+    #[test]
+    fn filters_and_sensors_reach_their_configs() {
+        let file = ConfigFile::parse(
+            "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\
+             gpio = /dev/gpiochip0 17 door active_low\n\
+             [filters]\nnetdev_exclude = docker0, veth*\ndiskstats_include = mmcblk0\n\
+             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            root: Some("/host".into()),
+            ..Flags::default()
+        };
+        let s = Settings::merge(&flags, file).unwrap();
+        assert_eq!(s.sources.root, PathBuf::from("/host"));
+        assert_eq!(s.sources.net_devices.exclude, ["docker0", "veth*"]);
+        assert_eq!(s.sources.disk_devices.include, ["mmcblk0"]);
+        assert!(!s.sources.fs_types.defaults);
+        assert!(!s.sources.sources.contains(SourceKind::W1));
+        assert!(!s.sources.sources.contains(SourceKind::Iio));
+        assert!(s.sources.sources.contains(SourceKind::Stat));
+        assert_eq!(s.sources.statvfs_timeout, Duration::from_millis(250));
+        assert_eq!(s.sensors.i2c.len(), 1);
+        assert_eq!(s.sensors.gpio.len(), 1);
+        assert_eq!(s.sensors.i2c_interval, Duration::from_secs(30));
+        let bad = |text: &str| {
+            Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap()).unwrap_err()
+        };
+        let e = bad("[filters]\n\ndisable = wifi\n");
+        assert_eq!(e.line, 3);
+        assert!(e.problem.contains("unknown source \"wifi\""), "{e}");
+        assert_eq!(bad("[filters]\nnetdev_defaults = maybe\n").line, 2);
+        assert_eq!(bad("[filters]\nnetdev_sideways = x\n").line, 2);
+        let e = bad("node = x\ni2c = bme999 /dev/i2c-1 0x76 a\n");
+        assert_eq!(e.line, 2, "{e}");
+        let e = bad("i2c = bme280 /dev/i2c-1 0x76 a\ni2c = bme280 /dev/i2c-1 0x77 a\n");
+        assert_eq!(e.line, 2, "{e}");
     }
 
     #[test]

@@ -33,11 +33,15 @@ pub mod cli;
 #[cfg(feature = "std")]
 pub mod config;
 #[cfg(feature = "std")]
+pub mod cycle;
+#[cfg(feature = "std")]
 pub mod log;
 #[cfg(feature = "std")]
 pub mod net;
 #[cfg(feature = "std")]
 pub mod print;
+#[cfg(feature = "std")]
+pub mod run;
 #[cfg(feature = "std")]
 #[allow(unsafe_code)]
 pub mod sys;

@@ -42,6 +42,9 @@ pub struct NetStats {
 }
 
 /// What [`Net::wait_ack`] saw.
+///
+/// The ack is returned by value, borrowing the receive buffer: no heap, once per wait.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Received<'a> {
     /// A checked ack for this node and boot.

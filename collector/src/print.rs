@@ -8,7 +8,7 @@
 //!   `total parts=N bytes=B values=V bytes/value=X`;
 //! - `prom`: Prometheus text 0.0.4, one `# HELP`/`# TYPE` per family (catalog order),
 //!   labelled `instance=<node>`, without timestamps (like a scrape);
-//! - `influx`: InfluxDB line protocol with the node as `host` tag, fields of one
+//! - `influx`: InfluxDB line protocol with the node as `host` tag, the fields of one
 //!   measurement and tag set merged into one line (as Telegraf writes), nanosecond
 //!   timestamps.
 //!
@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use pimon_protocol::catalog::{self, Metric};
+use pimon_protocol::catalog::{self, InfluxSchema, Metric};
 use pimon_protocol::text::influx::{self, FieldValue, Precision};
 use pimon_protocol::text::prometheus::{self, Format};
 use pimon_protocol::{DataFrame, Value};
@@ -147,48 +147,52 @@ impl DecodedCycle {
         out
     }
 
-    /// InfluxDB line protocol, fields merged per measurement and tag set.
+    /// InfluxDB line protocol: the fields of one measurement and tag set merged into
+    /// one line, lines in the order their first field appears.
     pub fn render_influx(&self) -> String {
-        let mut out = String::new();
-        let ts = i64::try_from(self.timestamp_ms).ok();
-        let mut i = 0;
-        while i < self.samples.len() {
-            let first = &self.samples[i];
-            let Some(schema) = first.metric.influx.as_ref() else {
-                i += 1;
+        struct Line<'s> {
+            schema: &'static InfluxSchema,
+            labels: &'s [String],
+            fields: Vec<(&'static str, FieldValue<'static>)>,
+        }
+        let mut lines: Vec<Line<'_>> = Vec::new();
+        for s in &self.samples {
+            let Some(schema) = s.metric.influx.as_ref() else {
                 continue;
             };
-            // Consecutive samples with the same measurement and tags share a line.
-            let mut fields: Vec<(&str, FieldValue<'static>)> = Vec::new();
-            let mut j = i;
-            while let Some(s) = self.samples.get(j) {
-                let Some(sch) = s.metric.influx.as_ref() else {
-                    break;
-                };
-                let same = sch.measurement == schema.measurement
-                    && sch.tags == schema.tags
-                    && sch.const_tags == schema.const_tags
-                    && sch.tag_rules == schema.tag_rules
-                    && s.labels == first.labels;
-                if !same || fields.iter().any(|(k, _)| *k == sch.field) {
-                    break;
-                }
-                if let Some(v) = influx::field_value(sch, s.value, self.user_hz) {
-                    fields.push((sch.field, v));
-                }
-                j += 1;
+            let Some(value) = influx::field_value(schema, s.value, self.user_hz) else {
+                continue;
+            };
+            let same = |l: &&mut Line<'_>| {
+                l.schema.measurement == schema.measurement
+                    && l.schema.tags == schema.tags
+                    && l.schema.const_tags == schema.const_tags
+                    && l.schema.tag_rules == schema.tag_rules
+                    && l.labels == s.labels.as_slice()
+                    && !l.fields.iter().any(|(k, _)| *k == schema.field)
+            };
+            match lines.iter_mut().find(|l| same(l)) {
+                Some(line) => line.fields.push((schema.field, value)),
+                None => lines.push(Line {
+                    schema,
+                    labels: &s.labels,
+                    fields: vec![(schema.field, value)],
+                }),
             }
-            let labels: Vec<&str> = first.labels.iter().map(String::as_str).collect();
-            let tags = influx::metric_tags(schema, &self.node, &labels);
+        }
+        let mut out = String::new();
+        let ts = i64::try_from(self.timestamp_ms).ok();
+        for line in lines {
+            let labels: Vec<&str> = line.labels.iter().map(String::as_str).collect();
+            let tags = influx::metric_tags(line.schema, &self.node, &labels);
             let _ = influx::write_line(
                 &mut out,
-                schema.measurement,
+                line.schema.measurement,
                 tags.as_slice(),
-                fields,
+                line.fields,
                 ts,
                 Precision::Nanoseconds,
             );
-            i = j.max(i + 1);
         }
         out
     }

@@ -57,6 +57,11 @@ pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// True when SIGHUP arrived and was not taken yet.
+pub fn reload_requested() -> bool {
+    RELOAD.load(Ordering::SeqCst)
+}
+
 /// True (once) when SIGHUP arrived since the last call.
 pub fn take_reload_request() -> bool {
     RELOAD.swap(false, Ordering::SeqCst)

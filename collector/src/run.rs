@@ -1,0 +1,489 @@
+//! The running collector: timed cycles, sending, acks, resends, linger, signals.
+//!
+//! [`Agent`] joins a [`Collector`] (sources → frames in the ring) and a [`Net`] (UDP):
+//! [`Agent::cycle`] collects and sends, [`Agent::pump`] handles acks and paced resends
+//! until a deadline, [`Agent::linger`] waits for outstanding acks on exit. [`main`] is
+//! the program: settings, `--check`, `--print`, or the loop:
+//!
+//! - the first cycle runs at once, the next ones on wall-clock multiples of the interval
+//!   (every 10 s at :00, :10, …); a cycle that overruns skips the missed slots;
+//! - between cycles the loop waits for acks on the socket; while frames are
+//!   outstanding it wakes every [`RESEND_TICK`] to resend what is due (gaps first, then
+//!   timeouts, oldest first, at most 8 per tick);
+//! - SIGTERM/SIGINT end the wait at once (the socket wait returns `EINTR`); the cycle in
+//!   progress is finished, then the collector lingers (`--linger`) and exits 0;
+//! - SIGHUP reloads the config and key files; a broken file is logged and the running
+//!   settings stay.
+//!
+//! After start-up nothing in this loop allocates (see `tests/alloc_*.rs`).
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pimon_protocol::{Ack, MAC_LEN};
+
+use crate::cli::{self, Flags, PrintFormat};
+use crate::config::Settings;
+use crate::cycle::{Collector, CollectorConfig};
+use crate::frames::CycleReport;
+use crate::log;
+use crate::net::{Net, Received};
+use crate::print::DecodedCycle;
+use crate::ring::{RECORD_HEADER, ResendPolicy};
+use crate::sys;
+
+/// How often outstanding frames are checked for resending.
+pub const RESEND_TICK: Duration = Duration::from_millis(100);
+/// Longest wait without checking for a stop request when nothing is outstanding.
+pub const IDLE_TICK: Duration = Duration::from_secs(1);
+/// Longest wait for background readers (1-wire, I2C) before a `--once` cycle.
+pub const SETTLE_ONCE: Duration = Duration::from_secs(2);
+
+/// Why [`Agent::pump`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The deadline passed.
+    Deadline,
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// SIGHUP (not yet taken: call [`sys::take_reload_request`]).
+    Reload,
+}
+
+/// A collector with its network side; see the module docs.
+pub struct Agent {
+    /// Sources, sensors, ring.
+    pub collector: Collector,
+    /// The UDP side.
+    pub net: Net,
+    /// When to resend.
+    pub policy: ResendPolicy,
+    epoch: Instant,
+}
+
+impl Agent {
+    /// Joins a collector and a network side.
+    pub fn new(collector: Collector, net: Net, policy: ResendPolicy) -> Agent {
+        Agent {
+            collector,
+            net,
+            policy,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Milliseconds since the agent started (the ring's clock).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Collects one cycle stamped `timestamp_ms`, sends its parts, and records the
+    /// cycle's duration (sent with the next cycle).
+    pub fn cycle(&mut self, timestamp_ms: u64) -> CycleReport {
+        let start = Instant::now();
+        let report = self.collector.cycle(timestamp_ms);
+        let now = self.now_ms();
+        let net = &mut self.net;
+        self.collector
+            .ring_mut()
+            .send_unsent(now, |_, datagram| net.send(datagram));
+        let took = start.elapsed();
+        self.collector.record_duration(took);
+        log::debug!(
+            "cycle {}: {} values in {} part(s), {} bytes, {} µs",
+            report.first_seq,
+            report.values,
+            report.parts,
+            report.bytes,
+            took.as_micros()
+        );
+        report
+    }
+
+    /// Resends what is due now; returns how many.
+    pub fn resend(&mut self) -> usize {
+        let now = self.now_ms();
+        let net = &mut self.net;
+        self.collector
+            .ring_mut()
+            .resend_due(now, &self.policy, |_, datagram| net.send(datagram))
+    }
+
+    /// Waits up to `wait` for one datagram and applies it if it is an ack for us.
+    /// Returns true when an ack was applied.
+    pub fn receive(&mut self, wait: Duration) -> bool {
+        let now = self.now_ms();
+        match self.net.wait_ack(wait) {
+            Received::Ack(ack) => {
+                self.collector.ring_mut().apply_ack(&ack, now);
+                true
+            }
+            Received::Ignored | Received::Timeout | Received::Interrupted => false,
+        }
+    }
+
+    /// Handles acks and resends until `deadline`, a stop request or a reload request.
+    pub fn pump(&mut self, deadline: Instant) -> Wake {
+        loop {
+            if sys::stop_requested() {
+                return Wake::Stop;
+            }
+            if sys::reload_requested() {
+                return Wake::Reload;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Wake::Deadline;
+            }
+            self.net.maintain(now);
+            self.resend();
+            let tick = if self.collector.ring().outstanding() > 0 {
+                RESEND_TICK
+            } else {
+                IDLE_TICK
+            };
+            self.receive(deadline.saturating_duration_since(now).min(tick));
+        }
+    }
+
+    /// On exit: waits up to `max` until every held frame is acked, resending gaps and
+    /// timeouts meanwhile. Returns true when nothing is outstanding.
+    pub fn linger(&mut self, max: Duration) -> bool {
+        let deadline = Instant::now() + max;
+        loop {
+            if self.collector.ring().outstanding() == 0 {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            self.net.maintain(now);
+            self.resend();
+            self.receive(deadline.saturating_duration_since(now).min(RESEND_TICK));
+        }
+    }
+}
+
+/// Unix time in milliseconds (0 before 1970).
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The next multiple of `interval_ms` strictly after `now_ms`.
+///
+/// ```
+/// assert_eq!(pimon_collector::run::next_boundary(12_345, 10_000), 20_000);
+/// assert_eq!(pimon_collector::run::next_boundary(20_000, 10_000), 30_000);
+/// ```
+pub fn next_boundary(now_ms: u64, interval_ms: u64) -> u64 {
+    let interval = interval_ms.max(1);
+    (now_ms / interval)
+        .saturating_add(1)
+        .saturating_mul(interval)
+}
+
+fn collector_config(settings: &Settings) -> CollectorConfig {
+    CollectorConfig {
+        node: settings.node.clone(),
+        boot_id: sys::random_u64(),
+        interval_ms: settings.interval_ms(),
+        user_hz: sys::user_hz(),
+        key: settings.key.clone(),
+        ring_bytes: settings.ring_bytes,
+    }
+}
+
+/// The program after argument parsing: returns the exit code.
+pub fn main(flags: Flags) -> ExitCode {
+    log::init(flags.verbose);
+    let settings = match Settings::load(&flags) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::from(if flags.check { 1 } else { 2 });
+        }
+    };
+    if let Err(e) = sys::install_signal_handlers() {
+        log::warning!("cannot install signal handlers: {e}");
+    }
+    if settings.check {
+        return check(&settings);
+    }
+    if let Some(format) = settings.print {
+        return print(&settings, format);
+    }
+    send(&flags, settings)
+}
+
+/// `--check`: what is found, whether the settings are valid.
+fn check(settings: &Settings) -> ExitCode {
+    let mut collector = Collector::new(
+        collector_config(settings),
+        &settings.sources,
+        &settings.sensors,
+    );
+    collector.settle(SETTLE_ONCE);
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{}", cli::version());
+    let _ = writeln!(
+        out,
+        "config: {}",
+        settings
+            .config_file
+            .as_ref()
+            .map_or("none".into(), |p| format!("{} ok", p.display()))
+    );
+    let _ = writeln!(out, "node: {}", settings.node);
+    match std::net::ToSocketAddrs::to_socket_addrs(settings.aggregator.as_str()) {
+        Ok(mut a) => match a.next() {
+            Some(addr) => {
+                let _ = writeln!(out, "aggregator: {} ({addr})", settings.aggregator);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "aggregator: {} (no address found)",
+                    settings.aggregator
+                );
+            }
+        },
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "aggregator: {} (cannot resolve now: {e})",
+                settings.aggregator
+            );
+        }
+    }
+    match (&settings.key, &settings.key_file) {
+        (Some(k), Some(p)) => {
+            let _ = writeln!(out, "key: id {} from {}", k.id(), p.display());
+        }
+        (Some(k), None) => {
+            let _ = writeln!(out, "key: id {} from the config file", k.id());
+        }
+        _ => {
+            let _ = writeln!(out, "key: none (frames are not authenticated)");
+        }
+    }
+    let report = collector.cycle(wall_ms());
+    let per_cycle = report.bytes + usize::from(report.parts) * RECORD_HEADER;
+    let span_s =
+        (settings.ring_bytes / per_cycle.max(1)) as u64 * settings.interval.as_secs().max(1);
+    let _ = writeln!(
+        out,
+        "cycle: {} values in {} datagram(s), {} bytes ({:.2} bytes/value{})",
+        report.values,
+        report.parts,
+        report.bytes,
+        report.bytes as f64 / f64::from(report.values.max(1)),
+        if settings.key.is_some() {
+            format!(", MAC {MAC_LEN} bytes each")
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "ring: {} bytes, about {} cycles ({} min at this interval) of this node",
+        settings.ring_bytes,
+        settings.ring_bytes / per_cycle.max(1),
+        span_s / 60
+    );
+    let _ = write!(out, "sources:\n{}", collector.sources().report());
+    let sensors = collector.sensors_mut().report();
+    let mut missing = 0;
+    if !sensors.sensors.is_empty() {
+        let _ = writeln!(out, "sensors:");
+        for s in &sensors.sensors {
+            let _ = writeln!(out, "  {s}");
+            missing += usize::from(!s.is_found());
+        }
+    }
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    if missing > 0 {
+        log::error!("{missing} configured sensor(s) not found");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `--print`: render each cycle instead of sending it.
+fn print(settings: &Settings, format: PrintFormat) -> ExitCode {
+    let mut collector = Collector::new(
+        collector_config(settings),
+        &settings.sources,
+        &settings.sensors,
+    );
+    collector.settle(SETTLE_ONCE);
+    let interval_ms = u64::from(settings.interval_ms());
+    let mut done = 0u64;
+    loop {
+        collector.cycle(wall_ms());
+        let ring = collector.ring_mut();
+        let text = match DecodedCycle::decode(ring.datagrams().map(|(_, d)| d)) {
+            Ok(c) => c.render(format),
+            Err(e) => {
+                log::error!("{e}");
+                return ExitCode::from(1);
+            }
+        };
+        // Forget the printed frames: nothing waits for an ack.
+        let next = ring.next_seq();
+        let all = Ack {
+            node: "-",
+            boot_id: 0,
+            acked_below: next,
+            seen_below: next,
+            gaps: heapless::Vec::new(),
+            key_id: None,
+        };
+        ring.apply_ack(&all, 0);
+        let mut stdout = std::io::stdout().lock();
+        if stdout
+            .write_all(text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
+            return ExitCode::SUCCESS; // stdout closed (e.g. `| head`)
+        }
+        drop(stdout);
+        done += 1;
+        if settings.cycles.is_some_and(|n| done >= n) || sys::stop_requested() {
+            return ExitCode::SUCCESS;
+        }
+        let now = wall_ms();
+        let deadline =
+            Instant::now() + Duration::from_millis(next_boundary(now, interval_ms) - now);
+        while Instant::now() < deadline && !sys::stop_requested() {
+            std::thread::sleep(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(RESEND_TICK),
+            );
+        }
+        if sys::stop_requested() {
+            return ExitCode::SUCCESS;
+        }
+    }
+}
+
+/// The collector proper: cycles, sending, acks, until `--cycles` or a stop signal.
+fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
+    let config = collector_config(&settings);
+    log::notice!(
+        "{} starting: node {} boot id {:016x}, aggregator {}, interval {} ms, ring {} bytes, {}",
+        cli::version(),
+        config.node,
+        config.boot_id,
+        settings.aggregator,
+        config.interval_ms,
+        settings.ring_bytes,
+        if config.key.is_some() {
+            "frames authenticated"
+        } else {
+            "no key (frames not authenticated)"
+        }
+    );
+    let net = Net::new(
+        &settings.aggregator,
+        &config.node,
+        config.boot_id,
+        config.key.clone(),
+    );
+    let collector = Collector::new(config, &settings.sources, &settings.sensors);
+    if settings.cycles == Some(1) {
+        collector.settle(SETTLE_ONCE);
+    }
+    let policy = ResendPolicy::for_interval(u64::from(settings.interval_ms()));
+    let mut agent = Agent::new(collector, net, policy);
+    let mut done = 0u64;
+    'cycles: loop {
+        agent.cycle(wall_ms());
+        done += 1;
+        if settings.cycles.is_some_and(|n| done >= n) {
+            break;
+        }
+        let now = wall_ms();
+        let interval_ms = u64::from(settings.interval_ms());
+        let deadline =
+            Instant::now() + Duration::from_millis(next_boundary(now, interval_ms) - now);
+        loop {
+            match agent.pump(deadline) {
+                Wake::Deadline => break,
+                Wake::Stop => break 'cycles,
+                Wake::Reload => {
+                    sys::take_reload_request();
+                    reload(flags, &mut settings, &mut agent);
+                }
+            }
+        }
+        if sys::stop_requested() {
+            break;
+        }
+    }
+    let outstanding = agent.collector.ring().outstanding();
+    if outstanding > 0 && !settings.linger.is_zero() {
+        log::info!(
+            "waiting up to {:?} for {outstanding} unacknowledged frame(s)",
+            settings.linger
+        );
+    }
+    let all_acked = settings.linger.is_zero() && outstanding == 0 || agent.linger(settings.linger);
+    let s = agent.collector.ring().stats();
+    let n = agent.net.stats();
+    log::notice!(
+        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        s.sent,
+        s.resent,
+        s.acked,
+        s.dropped,
+        agent.collector.ring().outstanding(),
+        if all_acked { "" } else { " (lost on exit)" },
+        n.send_errors,
+        n.acks,
+        n.ignored
+    );
+    ExitCode::SUCCESS
+}
+
+/// SIGHUP: reload the config and key files and apply what can change while running.
+fn reload(flags: &Flags, settings: &mut Settings, agent: &mut Agent) {
+    let new = match Settings::load(flags) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("reload: {e}; keeping the running configuration");
+            return;
+        }
+    };
+    if new.node != settings.node {
+        log::warning!(
+            "reload: a new node name takes effect after a restart; keeping {}",
+            settings.node
+        );
+    }
+    if new.ring_bytes != settings.ring_bytes {
+        log::warning!("reload: a new ring size takes effect after a restart");
+    }
+    agent.net.set_key(new.key.clone());
+    agent.collector.set_key(new.key.clone());
+    agent.net.set_aggregator(&new.aggregator);
+    agent.collector.set_interval_ms(new.interval_ms());
+    agent.policy = ResendPolicy::for_interval(u64::from(new.interval_ms()));
+    agent.collector.reconfigure_sources(&new.sources);
+    agent.collector.reconfigure_sensors(&new.sensors);
+    let node = std::mem::take(&mut settings.node);
+    let ring_bytes = settings.ring_bytes;
+    *settings = Settings {
+        node,
+        ring_bytes,
+        ..new
+    };
+    log::notice!("configuration reloaded");
+}
