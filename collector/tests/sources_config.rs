@@ -168,3 +168,10 @@ fn meminfo_names_match_the_catalog() {
     assert_eq!(rows, 64);
     assert_eq!(meminfo_id("NoSuchField"), None);
 }
+
+/// The cycle may own `Sources` on any thread.
+#[test]
+fn sources_are_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Sources>();
+}

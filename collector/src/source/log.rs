@@ -1,10 +1,12 @@
-//! Logging for sources: one line per event on stderr (journald adds the time), absent
-//! sources once, failures counted and logged at a limited rate.
+//! Logging for sources through [`crate::log`] (one `write(2)` per line, journald
+//! priorities): absent sources once at start-up, failures counted and logged at a
+//! limited rate.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::SourceKind;
+use crate::log::{Level, log};
 
 /// At most one failure line per source per this interval (the first failure is always
 /// logged; the next line says how many were not).
@@ -12,12 +14,15 @@ pub const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Logs that a source is absent and skipped (called once, at start-up).
 pub(crate) fn absent(kind: SourceKind, why: fmt::Arguments<'_>) {
-    eprintln!("source {}: absent ({why}); skipped", kind.name());
+    log(
+        Level::Notice,
+        format_args!("source {}: absent ({why}); skipped", kind.name()),
+    );
 }
 
 /// Logs a start-up note about a source.
 pub(crate) fn note(kind: SourceKind, what: fmt::Arguments<'_>) {
-    eprintln!("source {}: {what}", kind.name());
+    log(Level::Info, format_args!("source {}: {what}", kind.name()));
 }
 
 /// Failure counter of one source, with rate-limited logging.
@@ -62,14 +67,20 @@ impl ErrorCounter {
             return;
         }
         if self.unlogged > 0 {
-            eprintln!(
-                "source {}: {what} ({} more failures not logged, {} in total)",
-                self.kind.name(),
-                self.unlogged,
-                self.count
+            log(
+                Level::Warning,
+                format_args!(
+                    "source {}: {what} ({} more failures not logged, {} in total)",
+                    self.kind.name(),
+                    self.unlogged,
+                    self.count
+                ),
             );
         } else {
-            eprintln!("source {}: {what}", self.kind.name());
+            log(
+                Level::Warning,
+                format_args!("source {}: {what}", self.kind.name()),
+            );
         }
         self.unlogged = 0;
         self.last_log = Some(now);
