@@ -129,7 +129,10 @@ fn bmp280_datasheet_example_temperature_and_pressure() {
 fn bme280_humidity_matches_the_datasheet_c_code() {
     // bme280_compensate_H_int32 compiled with gcc: adc_H = 30000 at t_fine = 128422
     // with the example's humidity trimming gives 56317 (54.997 %RH).
-    assert_eq!(compensate_humidity(&example_calibration(), ADC_H, 128_422), 56_317);
+    assert_eq!(
+        compensate_humidity(&example_calibration(), ADC_H, 128_422),
+        56_317
+    );
 }
 
 #[test]
@@ -157,7 +160,10 @@ fn humidity_is_clamped_to_0_and_100_percent() {
 #[test]
 fn calibration_registers_decode_including_the_shared_h4_h5_nibbles() {
     let (tp, h) = example_registers();
-    assert_eq!(Calibration::from_registers(&tp, Some(&h)), example_calibration());
+    assert_eq!(
+        Calibration::from_registers(&tp, Some(&h)),
+        example_calibration()
+    );
     // Negative dig_H4/dig_H5: the MSB bytes are signed.
     let h = [0, 0, 0, 0xFF, 0xF8, 0xFE, 0x80];
     let cal = Calibration::from_registers(&tp, Some(&h));
@@ -201,7 +207,10 @@ fn garbage_never_panics() {
         }
     }
     // dig_P1 == 0 would divide by zero.
-    assert_eq!(compensate_pressure(&Calibration::default(), ADC_P, 128_422), None);
+    assert_eq!(
+        compensate_pressure(&Calibration::default(), ADC_P, 128_422),
+        None
+    );
 }
 
 #[test]
@@ -274,7 +283,11 @@ fn bme280_identifies_then_measures_with_exact_transactions() {
 fn bmp280_reads_no_humidity() {
     let mut expected = bme280_identify(0x77, 0x58);
     expected.push(I2c::write(0x77, vec![0xF4, 0x25]));
-    expected.push(I2c::write_read(0x77, vec![0xF7], data_registers()[..6].to_vec()));
+    expected.push(I2c::write_read(
+        0x77,
+        vec![0xF7],
+        data_registers()[..6].to_vec(),
+    ));
     let mut i2c = I2cMock::new(&expected);
     let mut sensor = Bme280::new(0x77);
     let reading = sensor.measure(&mut i2c, &mut NoopDelay::new()).unwrap();
@@ -392,14 +405,18 @@ fn sht_bad_crc_is_rejected() {
 
 #[test]
 fn sht_nack_is_a_bus_error() {
-    let mut i2c = I2cMock::new(&[
-        I2c::write(0x44, vec![0x24, 0x00]).with_error(ErrorKind::NoAcknowledge(
-            embedded_hal::i2c::NoAcknowledgeSource::Address,
-        )),
-    ]);
+    let mut i2c =
+        I2cMock::new(&[
+            I2c::write(0x44, vec![0x24, 0x00]).with_error(ErrorKind::NoAcknowledge(
+                embedded_hal::i2c::NoAcknowledgeSource::Address,
+            )),
+        ]);
     let result = Sht::new(Family::Sht3x, 0x44).measure(&mut i2c, &mut NoopDelay::new());
     i2c.done();
-    assert!(matches!(result, Err(DriverError::Bus(ErrorKind::NoAcknowledge(_)))));
+    assert!(matches!(
+        result,
+        Err(DriverError::Bus(ErrorKind::NoAcknowledge(_)))
+    ));
     assert!(result.unwrap_err().to_string().starts_with("bus error: "));
 }
 

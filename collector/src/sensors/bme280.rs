@@ -40,7 +40,7 @@ pub mod reg {
 /// `ctrl_hum`: humidity oversampling ×1.
 pub const CTRL_HUM_X1: u8 = 0b001;
 /// `ctrl_meas`: temperature ×1 (`001`), pressure ×1 (`001`), forced mode (`01`).
-pub const CTRL_MEAS_FORCED_X1: u8 = 0b001_001_01;
+pub const CTRL_MEAS_FORCED_X1: u8 = (0b001 << 5) | (0b001 << 2) | 0b01;
 /// Wait after starting a conversion: the datasheet's maximum for ×1/×1/×1 is
 /// 1.25 + 2.3 + 2.875 + 2.875 = 9.3 ms (BME280 datasheet 9.1).
 pub const MEASURE_WAIT_US: u32 = 10_000;
@@ -121,8 +121,8 @@ impl Calibration {
             cal.h3 = h[2];
             // dig_H4 = 0xE4[7:0] << 4 | 0xE5[3:0]; dig_H5 = 0xE6[7:0] << 4 | 0xE5[7:4];
             // the MSB bytes are signed (Bosch's BME280_SensorAPI does the same).
-            cal.h4 = i16::from(h[3] as i8) * 16 | i16::from(h[4] & 0x0F);
-            cal.h5 = i16::from(h[5] as i8) * 16 | i16::from(h[4] >> 4);
+            cal.h4 = (i16::from(h[3] as i8) * 16) | i16::from(h[4] & 0x0F);
+            cal.h5 = (i16::from(h[5] as i8) * 16) | i16::from(h[4] >> 4);
             cal.h6 = h[6] as i8;
         }
         cal

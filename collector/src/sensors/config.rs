@@ -238,10 +238,10 @@ const GPIO_SYNTAX: &str = "expected `gpio = CHIP LINE NAME [active_low]`, e.g. `
 /// line starts with `key`.
 fn line_value<'a>(line: &'a str, key: &str) -> &'a str {
     let line = line.split('#').next().unwrap_or("").trim();
-    if let Some(rest) = line.strip_prefix(key) {
-        if let Some(value) = rest.trim_start().strip_prefix('=') {
-            return value.trim();
-        }
+    if let Some(rest) = line.strip_prefix(key)
+        && let Some(value) = rest.trim_start().strip_prefix('=')
+    {
+        return value.trim();
     }
     line
 }

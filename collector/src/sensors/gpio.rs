@@ -61,9 +61,12 @@ pub trait GpioLine: Send {
     fn is_high(&mut self) -> Result<bool, GpioReadError>;
 }
 
+/// An opened line, or why it could not be opened (one log line, and `--check`).
+pub type OpenedLine = Result<Box<dyn GpioLine>, String>;
+
 /// Opens the configured line with the backend the config names. Errors say what failed
 /// and are meant for one log line and `--check`.
-pub fn open_line(config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
+pub fn open_line(config: &GpioInputConfig) -> OpenedLine {
     match &config.backend {
         GpioBackend::Cdev { chip } => open_cdev(chip, config),
         GpioBackend::Rppal => open_rppal(config),
@@ -71,7 +74,7 @@ pub fn open_line(config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> 
 }
 
 #[cfg(feature = "gpio")]
-fn open_cdev(chip_path: &str, config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
+fn open_cdev(chip_path: &str, config: &GpioInputConfig) -> OpenedLine {
     use linux_embedded_hal::CdevPin;
     use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
 
@@ -91,7 +94,7 @@ fn open_cdev(chip_path: &str, config: &GpioInputConfig) -> Result<Box<dyn GpioLi
 }
 
 #[cfg(not(feature = "gpio"))]
-fn open_cdev(_chip: &str, _config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
+fn open_cdev(_chip: &str, _config: &GpioInputConfig) -> OpenedLine {
     Err("this pimon-collector was built without the `gpio` feature".to_owned())
 }
 
@@ -107,7 +110,7 @@ impl GpioLine for CdevLine {
 }
 
 #[cfg(feature = "rppal")]
-fn open_rppal(config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
+fn open_rppal(config: &GpioInputConfig) -> OpenedLine {
     use super::config::Pull;
     use rppal::gpio::{Error, Gpio};
 
@@ -129,7 +132,7 @@ fn open_rppal(config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
 }
 
 #[cfg(not(feature = "rppal"))]
-fn open_rppal(_config: &GpioInputConfig) -> Result<Box<dyn GpioLine>, String> {
+fn open_rppal(_config: &GpioInputConfig) -> OpenedLine {
     Err("this pimon-collector was built without the `rppal` feature".to_owned())
 }
 
@@ -149,7 +152,7 @@ pub(crate) struct GpioInput {
     config: GpioInputConfig,
     /// The `pin` label ("17"), formatted once.
     pin_label: String,
-    line: Result<Box<dyn GpioLine>, String>,
+    line: OpenedLine,
     errors: u64,
     /// Whether the last read failed (a failure is logged when it starts, not every cycle).
     failing: bool,
@@ -159,7 +162,7 @@ impl GpioInput {
     /// Opens the input with `open`; a failure is logged once and reported by `--check`.
     pub(crate) fn open(
         config: &GpioInputConfig,
-        open: &mut dyn FnMut(&GpioInputConfig) -> Result<Box<dyn GpioLine>, String>,
+        open: &mut dyn FnMut(&GpioInputConfig) -> OpenedLine,
     ) -> GpioInput {
         let line = open(config);
         if let Err(e) = &line {

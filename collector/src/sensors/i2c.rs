@@ -300,7 +300,7 @@ where
                 }
                 if self.failing {
                     super::log(
-                        Level::Warning,
+                        Level::Notice,
                         format_args!(
                             "i2c {name}: reading again ({} failed reads so far)",
                             slot.errors

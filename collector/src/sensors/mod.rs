@@ -33,7 +33,7 @@ pub use config::{
     GpioBackend, GpioInputConfig, I2cChip, I2cSensorConfig, Pull, SensorsConfig, parse_gpio_line,
     parse_i2c_line,
 };
-pub use gpio::{GpioLine, GpioReadError};
+pub use gpio::{GpioLine, GpioReadError, OpenedLine};
 pub use report::{SensorReport, SensorStatus, SensorsReport};
 
 use crate::sink::SampleSink;
@@ -65,7 +65,7 @@ impl Sensors {
     /// lines).
     pub fn start_with_gpio(
         config: &SensorsConfig,
-        open_gpio: impl FnMut(&GpioInputConfig) -> Result<Box<dyn GpioLine>, String>,
+        open_gpio: impl FnMut(&GpioInputConfig) -> OpenedLine,
     ) -> Sensors {
         #[cfg(feature = "i2c")]
         {
@@ -97,7 +97,7 @@ impl Sensors {
     pub fn start_with<B, O>(
         config: &SensorsConfig,
         open_i2c: O,
-        open_gpio: impl FnMut(&GpioInputConfig) -> Result<Box<dyn GpioLine>, String>,
+        open_gpio: impl FnMut(&GpioInputConfig) -> OpenedLine,
     ) -> Sensors
     where
         B: embedded_hal::i2c::I2c + Send + 'static,
@@ -113,7 +113,7 @@ impl Sensors {
 
     fn open_gpio(
         config: &SensorsConfig,
-        mut open: impl FnMut(&GpioInputConfig) -> Result<Box<dyn GpioLine>, String>,
+        mut open: impl FnMut(&GpioInputConfig) -> OpenedLine,
     ) -> Vec<GpioInput> {
         config
             .gpio
