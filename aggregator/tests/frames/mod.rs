@@ -79,6 +79,30 @@ impl Frame {
             .group(&["eth0"], &[(id::NET_RECEIVE_BYTES, Value::Unsigned(1234))])
     }
 
+    /// A Pi 4 sized cycle of 69 values: 4 CPUs × 8 modes, load, /proc/stat, 12 meminfo
+    /// fields, 16 eth0 counters. `v` varies the values.
+    pub fn realistic(node: &str, v: u64) -> Frame {
+        let mut f = Frame::new(node);
+        for cpu in ["0", "1", "2", "3"] {
+            let s: Vec<(u16, Value)> = (id::CPU_SECONDS_USER..=id::CPU_SECONDS_STEAL)
+                .map(|m| (m, Value::Unsigned(1000 + v + u64::from(m))))
+                .collect();
+            f = f.group(&[cpu], &s);
+        }
+        let mut sys: Vec<(u16, Value)> = (id::STAT_CONTEXT_SWITCHES..=id::STAT_BOOT_TIME)
+            .map(|m| (m, Value::Unsigned(v * 10 + u64::from(m))))
+            .collect();
+        sys.extend((id::LOAD1..=id::LOAD15).map(|m| (m, Value::Unsigned(v % 400))));
+        sys.extend(
+            (id::MEM_MEMTOTAL..id::MEM_MEMTOTAL + 12).map(|m| (m, Value::Unsigned(3_900_000 - v))),
+        );
+        f = f.group(&[], &sys);
+        let net: Vec<(u16, Value)> = (id::NET_RECEIVE_BYTES..=id::NET_TRANSMIT_COMPRESSED)
+            .map(|m| (m, Value::Unsigned(v * 1500)))
+            .collect();
+        f.group(&["eth0"], &net)
+    }
+
     /// Encodes (and MACs with `key`).
     pub fn bytes_with(&self, key: Option<&Key>) -> Vec<u8> {
         let header = DataHeader {

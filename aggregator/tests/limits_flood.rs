@@ -1,0 +1,185 @@
+//! Bounded memory: node and series limits, floods of made-up nodes and garbage, memory
+//! per node, and `/metrics` render time for 1,000 nodes.
+
+mod frames;
+mod running;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use frames::{Frame, T0};
+use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
+use pimon_aggregator::prom::{self, Sources};
+use pimon_aggregator::server::now_ms;
+use pimon_aggregator::stats::{AggregatorStats, get};
+use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_protocol::catalog::id;
+use pimon_protocol::text::prometheus::Format;
+use pimon_protocol::{MAX_DATAGRAM, Value};
+use running::{Running, client, local_config, metrics, send_for_ack, wait_until};
+
+fn ingest(limits: Limits) -> Ingest {
+    let store = Store::new(limits, Staleness::default(), T0);
+    Ingest::new(
+        store,
+        None,
+        IngestConfig::default(),
+        Arc::new(AggregatorStats::default()),
+    )
+}
+
+fn send(ing: &mut Ingest, datagram: &[u8], now: u64) -> Verdict {
+    let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
+    ing.ingest(datagram, now, &mut lines, &mut ack).verdict
+}
+
+#[test]
+fn made_up_node_flood_stays_at_the_limit_and_real_nodes_keep_working() {
+    let limits = Limits {
+        max_nodes: 50,
+        ..Limits::default()
+    };
+    let mut ing = ingest(limits);
+    assert_eq!(
+        send(&mut ing, &Frame::pi("real").bytes(), T0),
+        Verdict::Stored
+    );
+    for i in 0..10_000u64 {
+        let v = send(&mut ing, &Frame::pi(&format!("fake-{i}")).bytes(), T0);
+        assert!(matches!(v, Verdict::Stored | Verdict::NodeLimit));
+    }
+    assert_eq!(ing.store.node_count(), 50);
+    assert_eq!(get(&ing.stats().nodes_refused_limit), 10_000 - 49);
+    // The known node is never pushed out; it becomes established (10 frames).
+    for seq in 1..10 {
+        let t = T0 + seq * 1000;
+        assert_eq!(
+            send(&mut ing, &Frame::pi("real").seq(seq).at(t).bytes(), t),
+            Verdict::Stored
+        );
+    }
+    // A new real node is refused while the table is full...
+    assert_eq!(
+        send(&mut ing, &Frame::pi("late").bytes(), T0 + 10_000),
+        Verdict::NodeLimit
+    );
+    // ...until the one-frame made-up nodes are forgotten (after forget_new_after, 10 min).
+    let later = T0 + 600_001 + 10_000;
+    let forgotten = ing.store.sweep(later);
+    assert_eq!(forgotten, 49);
+    assert_eq!(
+        send(&mut ing, &Frame::pi("late").at(later).bytes(), later),
+        Verdict::Stored
+    );
+    // The established real node survived (it is forgotten only after a day).
+    assert!(ing.store.get("real").is_some());
+}
+
+#[test]
+fn series_limit_per_node_refuses_new_series_and_counts_them() {
+    let limits = Limits {
+        max_series_per_node: 10,
+        ..Limits::default()
+    };
+    let mut ing = ingest(limits);
+    let mut f = Frame::new("pi");
+    for i in 0..30 {
+        f = f.group(
+            &[&format!("dev{i}")],
+            &[(id::NET_RECEIVE_BYTES, Value::Unsigned(i))],
+        );
+    }
+    assert_eq!(send(&mut ing, &f.bytes(), T0), Verdict::Stored);
+    assert_eq!(ing.store.get("pi").unwrap().series.len(), 10);
+    assert_eq!(get(&ing.stats().series_refused_limit), 20);
+    assert_eq!(
+        ing.store.get("pi").unwrap().meta.counters.series_refused,
+        20
+    );
+}
+
+#[test]
+fn memory_per_node_is_under_8_kib_for_70_values() {
+    let mut ing = ingest(Limits::default());
+    for n in 0..1000 {
+        for seq in 0..3u64 {
+            let t = T0 + seq * 10_000;
+            let f = Frame::realistic(&format!("pi-{n:04}"), seq).seq(seq).at(t);
+            assert_eq!(send(&mut ing, &f.bytes(), t), Verdict::Stored);
+        }
+    }
+    assert_eq!(ing.store.series_count(), 1000 * 69);
+    let per_node = ing.store.memory_bytes() / 1000;
+    println!("store memory per node with 69 values: {per_node} bytes");
+    assert!(per_node <= 8 * 1024, "{per_node} bytes per node");
+}
+
+#[test]
+fn render_1000_nodes_of_70_values() {
+    let mut ing = ingest(Limits::default());
+    for n in 0..1000 {
+        let f = Frame::realistic(&format!("pi-{n:04}"), 1);
+        send(&mut ing, &f.bytes(), T0);
+    }
+    let mut snap = Snapshot::default();
+    let mut out = String::new();
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        ing.store.snapshot(T0, &mut snap);
+        out.clear();
+        prom::render(&mut out, Format::Text004, &snap, &Sources::default());
+        best = best.min(start.elapsed());
+    }
+    let samples = out.lines().filter(|l| l.starts_with("node_")).count();
+    assert_eq!(samples, 1000 * 69);
+    println!(
+        "render of 1000 nodes × 69 values: {best:?}, {} bytes",
+        out.len()
+    );
+    // The 50 ms target is for an optimised build (see benches); a debug build gets slack.
+    let limit = if cfg!(debug_assertions) {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_millis(50)
+    };
+    assert!(best < limit, "render took {best:?}");
+}
+
+#[test]
+fn server_under_garbage_and_made_up_node_flood_still_serves_a_real_node() {
+    let mut config = local_config();
+    config.limits.max_nodes = 100;
+    let server = Running::start(config);
+    let real = client();
+    let now = now_ms();
+    send_for_ack(&real, server.udp, &Frame::pi("real").seq(0).at(now).bytes());
+    let flood = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut seed = 99u64;
+    for i in 0..3000u64 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let garbage: Vec<u8> = (0..(seed % 200) as usize)
+            .map(|j| (seed >> (j % 56)) as u8)
+            .collect();
+        let _ = flood.send_to(&garbage, server.udp);
+        let _ = flood.send_to(&Frame::pi(&format!("fake-{i}")).at(now).bytes(), server.udp);
+        if i % 500 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // The real node still gets its frames stored and acked.
+    let ack = send_for_ack(&real, server.udp, &Frame::pi("real").seq(1).at(now).bytes());
+    assert_eq!(ack, frames::ack_bytes("real", 7, 2, 2, &[], None));
+    assert!(wait_until(Duration::from_secs(10), || {
+        let text = metrics(server.http);
+        text.contains("\npimon_aggregator_nodes 100\n")
+            && text.contains("pimon_aggregator_limit_refusals_total{limit=\"nodes\"}")
+    }));
+    let guard = server.ingest.lock().unwrap();
+    assert_eq!(guard.store.node_count(), 100);
+    assert!(guard.store.get("real").is_some());
+    drop(guard);
+    assert!(get(&server.stats.nodes_refused_limit) > 0);
+}
