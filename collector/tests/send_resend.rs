@@ -1,0 +1,253 @@
+//! Sending with resend against a real UDP socket on 127.0.0.1 (issue 3): a fake
+//! aggregator that stores and acks with `SeqWindow` + `Ack` like the real one; one that
+//! drops every third datagram; one that is absent for a while (or starts after the
+//! collector and first hears it mid-stream); a ring too small for the outage.
+//! The collector side is the real thing: fixture sources (Pi 4: two parts per cycle),
+//! the frame sink, the ring, `Net`, `Agent::pump`/`linger`.
+
+mod send_support;
+
+use std::time::Duration;
+
+use pimon_collector::ring::MIN_RING_BYTES;
+use send_support::{Behaviour, FakeAggregator, agent, fixture, run_cycles, test_key};
+
+const INTERVAL: Duration = Duration::from_millis(25);
+const BIG_RING: usize = 1 << 20;
+
+fn all(n: u64) -> Vec<u64> {
+    (0..n).collect()
+}
+
+#[test]
+fn every_frame_is_stored_and_acked_once() {
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    let mut a = agent(&fixture("pi4"), agg.addr, None, BIG_RING);
+    a.policy.timeout_ms = 5_000; // no resend even on a slow, loaded machine
+    run_cycles(&mut a, 20, INTERVAL);
+    assert!(a.linger(Duration::from_secs(5)), "all acked");
+    let sent = a.collector.ring().next_seq();
+    assert_eq!(sent, 40, "the Pi 4 fixture cycle is two parts");
+    let log = agg.log();
+    assert_eq!(log.stored.iter().copied().collect::<Vec<_>>(), all(sent));
+    assert!(
+        log.arrivals.iter().all(|&(_, new)| new),
+        "no duplicates: nothing resent"
+    );
+    let s = a.collector.ring().stats();
+    assert_eq!((s.sent, s.resent, s.dropped, s.acked), (40, 0, 0, 40));
+    assert!(a.collector.ring().is_empty());
+    assert_eq!(
+        log.peer,
+        a.net
+            .local_addr()
+            .map(|l| (std::net::Ipv4Addr::LOCALHOST, l.port()).into())
+    );
+}
+
+#[test]
+fn a_receiver_dropping_every_third_frame_gets_them_all() {
+    let agg = FakeAggregator::start(Behaviour::DropEveryThird, None);
+    let mut a = agent(&fixture("pi4"), agg.addr, None, BIG_RING);
+    run_cycles(&mut a, 30, INTERVAL);
+    assert!(a.linger(Duration::from_secs(10)), "all acked in the end");
+    let sent = a.collector.ring().next_seq();
+    let log = agg.log();
+    assert_eq!(
+        log.stored.iter().copied().collect::<Vec<_>>(),
+        all(sent),
+        "nothing lost"
+    );
+    let s = a.collector.ring().stats();
+    assert!(log.dropped >= sent / 3, "{} dropped of {sent}", log.dropped);
+    assert!(s.resent >= log.dropped.min(sent / 3), "{s:?}");
+    // Paced, not a storm: each drop costs few resends (a resend can be dropped too).
+    assert!(
+        s.resent <= 3 * log.dropped + 4,
+        "{s:?} for {} drops",
+        log.dropped
+    );
+    assert_eq!(s.dropped, 0);
+    // A late arrival is a resend: it fills a gap below what was already seen.
+    let mut highest = 0;
+    let mut late = 0;
+    for &(seq, new) in &log.arrivals {
+        if new && seq < highest {
+            late += 1;
+        }
+        highest = highest.max(seq);
+    }
+    assert!(late > 0);
+}
+
+#[test]
+fn an_absent_aggregator_loses_nothing_and_gets_the_backlog_oldest_first() {
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_present(false);
+    let mut a = agent(&fixture("pi4"), agg.addr, None, BIG_RING);
+    let start = std::time::Instant::now();
+    run_cycles(&mut a, 15, INTERVAL);
+    let silent_ms = start.elapsed().as_millis() as u64;
+    let backlog = a.collector.ring().next_seq();
+    assert_eq!(
+        a.collector.ring().outstanding() as u64,
+        backlog,
+        "nothing acked while absent"
+    );
+    let probes = a.collector.ring().stats().resent;
+    assert!(
+        probes <= 1 + silent_ms / a.policy.timeout_ms,
+        "a silent aggregator gets one probe per timeout, not the whole ring: {probes}"
+    );
+    // The aggregator appears (a fresh one: it first hears the collector mid-stream).
+    agg.set_present(true);
+    run_cycles(&mut a, 10, INTERVAL);
+    assert!(a.linger(Duration::from_secs(10)));
+    let sent = a.collector.ring().next_seq();
+    let log = agg.log();
+    assert_eq!(
+        log.stored.iter().copied().collect::<Vec<_>>(),
+        all(sent),
+        "nothing lost"
+    );
+    assert_eq!(a.collector.ring().stats().dropped, 0);
+    // The backlog (sequence numbers from before it appeared) arrived oldest first.
+    let backlog_order: Vec<u64> = log
+        .arrivals
+        .iter()
+        .filter(|&&(s, new)| new && s < backlog)
+        .map(|&(s, _)| s)
+        .collect();
+    let first = backlog_order.first().copied();
+    let mut sorted = backlog_order.clone();
+    sorted.sort_unstable();
+    // The first backlog frame it hears may be a probe of the oldest (0) or any frame in
+    // flight when it appeared; everything it then asks for comes in ascending order.
+    assert_eq!(
+        backlog_order[1..],
+        sorted[..]
+            .iter()
+            .copied()
+            .filter(|&s| Some(s) != first)
+            .collect::<Vec<_>>()[..]
+    );
+    assert_eq!(backlog_order.len() as u64, backlog);
+}
+
+#[test]
+fn ring_overflow_is_counted_and_the_floor_rises() {
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_present(false);
+    // Room for about three Pi 4 cycles.
+    let mut a = agent(&fixture("pi4"), agg.addr, None, MIN_RING_BYTES);
+    run_cycles(&mut a, 12, INTERVAL);
+    let ring = a.collector.ring();
+    let (sent, floor, held) = (ring.next_seq(), ring.resend_floor(), ring.len() as u64);
+    assert_eq!(sent, 24);
+    assert!(floor > 0, "oldest frames left the ring");
+    assert_eq!(
+        ring.stats().dropped,
+        floor,
+        "every frame below the floor was dropped unacked"
+    );
+    assert_eq!(floor + held, sent);
+    let held_from = floor;
+    agg.set_present(true);
+    run_cycles(&mut a, 2, INTERVAL);
+    assert!(a.linger(Duration::from_secs(10)));
+    let log = agg.log();
+    let ring = a.collector.ring();
+    let (sent, dropped) = (ring.next_seq(), ring.stats().dropped);
+    // Every frame either arrived or was counted as dropped (the ring is tiny, so frames
+    // can still fall out while the backlog is being resent: each one is counted).
+    let missing: Vec<u64> = (0..sent).filter(|s| !log.stored.contains(s)).collect();
+    assert!(
+        dropped >= missing.len() as u64,
+        "{dropped} dropped, missing {missing:?}"
+    );
+    assert!(log.stored.len() as u64 >= sent - dropped);
+    // The aggregator stopped waiting for every missing frame because the collector's
+    // resend floor passed it, and counted each one once.
+    assert!(
+        missing.iter().all(|&s| s < log.floor),
+        "floor {} missing {missing:?}",
+        log.floor
+    );
+    assert_eq!(log.given_up, missing.len() as u64);
+    // What the ring held when the aggregator came back was delivered.
+    assert!(
+        (held_from..sent)
+            .filter(|s| !log.stored.contains(s))
+            .count() as u64
+            <= dropped - floor
+    );
+}
+
+#[test]
+fn keyed_frames_and_acks_carry_valid_macs() {
+    let key = test_key();
+    let agg = FakeAggregator::start(Behaviour::DropEveryThird, Some(key.clone()));
+    let mut a = agent(&fixture("pi4"), agg.addr, Some(key), BIG_RING);
+    run_cycles(&mut a, 10, INTERVAL);
+    assert!(a.linger(Duration::from_secs(10)));
+    let log = agg.log();
+    assert_eq!(log.bad_mac, 0);
+    assert_eq!(log.stored.len() as u64, a.collector.ring().next_seq());
+    assert_eq!(a.net.stats().ignored, 0, "every keyed ack verified");
+}
+
+#[test]
+fn acks_with_a_wrong_key_are_ignored_and_frames_resent() {
+    // The aggregator signs acks with another key (same id): the collector ignores them.
+    let agg = FakeAggregator::start(
+        Behaviour::Ack,
+        Some(pimon_protocol::Key::new(7, b"other").unwrap()),
+    );
+    let mut a = agent(&fixture("pi4"), agg.addr, Some(test_key()), BIG_RING);
+    run_cycles(&mut a, 3, INTERVAL);
+    assert!(!a.linger(Duration::from_millis(300)), "nothing acked");
+    assert_eq!(a.collector.ring().outstanding(), 6);
+    assert_eq!(
+        agg.log().stored.len(),
+        0,
+        "its MAC check refused our frames"
+    );
+}
+
+#[test]
+fn acks_for_another_boot_or_node_are_ignored() {
+    use pimon_protocol::Ack;
+    let agg = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut a = agent(&fixture("pi4"), agg.local_addr().unwrap(), None, BIG_RING);
+    a.cycle(1);
+    let mut buf = [0u8; 1500];
+    let (_, from) = agg.recv_from(&mut buf).unwrap();
+    agg.recv_from(&mut buf).unwrap();
+    for (node, boot) in [("pi4", 0xb008), ("pi5", 0xb007)] {
+        let ack = Ack {
+            node,
+            boot_id: boot,
+            acked_below: 2,
+            seen_below: 2,
+            gaps: heapless::Vec::new(),
+            key_id: None,
+        };
+        let n = ack.emit(&mut buf, None).unwrap();
+        agg.send_to(&buf[..n], from).unwrap();
+        assert!(!a.receive(Duration::from_secs(2)));
+    }
+    assert_eq!(a.collector.ring().outstanding(), 2);
+    assert_eq!(a.net.stats().ignored, 2);
+    let ack = Ack {
+        node: "pi4",
+        boot_id: 0xb007,
+        acked_below: 2,
+        seen_below: 2,
+        gaps: heapless::Vec::new(),
+        key_id: None,
+    };
+    let n = ack.emit(&mut buf, None).unwrap();
+    agg.send_to(&buf[..n], from).unwrap();
+    assert!(a.receive(Duration::from_secs(2)));
+    assert!(a.collector.ring().is_empty());
+}
