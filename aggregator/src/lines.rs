@@ -94,11 +94,11 @@ fn write_group(
         let Some(schema) = group[i].0.influx.as_ref() else {
             continue;
         };
-        for j in i..group.len() {
-            if let Some(other) = group[j].0.influx.as_ref()
+        for (done, (metric, _)) in scratch.done.iter_mut().zip(group).skip(i) {
+            if let Some(other) = metric.influx.as_ref()
                 && same_line(schema, other)
             {
-                scratch.done[j] = true;
+                *done = true;
             }
         }
         let done = &scratch.done;
@@ -131,7 +131,9 @@ mod tests {
     use pimon_protocol::catalog::id;
     use pimon_protocol::{DataHeader, EncodedLabels, FrameWriter, seal};
 
-    fn frame(buf: &mut [u8; 1232], groups: &[(&[&str], &[(u16, Value)])]) -> usize {
+    type Group<'a> = (&'a [&'a str], &'a [(u16, Value)]);
+
+    fn frame(buf: &mut [u8; 1232], groups: &[Group<'_>]) -> usize {
         let header = DataHeader {
             node: "pi 4",
             boot_id: 1,

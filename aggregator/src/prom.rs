@@ -100,6 +100,7 @@ pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt
 }
 
 /// A per-node family: `# HELP`/`# TYPE`, then one sample per node.
+#[allow(clippy::too_many_arguments)]
 fn node_family<W: Write>(
     w: &mut W,
     format: Format,
@@ -463,15 +464,6 @@ pub fn render_aggregator<W: Write>(
             "Acks that could not be sent.",
             "",
             counter(&s.ack_send_errors),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_queue_drops_total",
-            Counter,
-            "Datagrams dropped because the ingest queue was full.",
-            "",
-            counter(&s.queue_drops),
         )?;
         write_header(
             w,

@@ -163,8 +163,6 @@ pub struct AggregatorStats {
     pub acks_sent: AtomicU64,
     /// Acks that could not be sent (socket error).
     pub ack_send_errors: AtomicU64,
-    /// Datagrams dropped before decoding because the ingest queue was full.
-    pub queue_drops: AtomicU64,
     /// `/metrics` requests served.
     pub scrapes: AtomicU64,
     /// Duration of the last `/metrics` rendering, in microseconds.

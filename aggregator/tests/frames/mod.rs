@@ -9,6 +9,9 @@ use pimon_protocol::{Ack, DataHeader, EncodedLabels, FrameWriter, Key, MAX_DATAG
 /// 2023-11-14T22:13:20Z in ms: a fixed "now" for ingest tests.
 pub const T0: u64 = 1_700_000_000_000;
 
+/// One sample group: label values and (metric id, value) samples.
+pub type Group = (Vec<String>, Vec<(u16, Value)>);
+
 /// A frame under construction.
 #[derive(Clone)]
 pub struct Frame {
@@ -19,7 +22,7 @@ pub struct Frame {
     pub timestamp_ms: u64,
     pub interval_ms: u32,
     pub user_hz: u16,
-    pub groups: Vec<(Vec<String>, Vec<(u16, Value)>)>,
+    pub groups: Vec<Group>,
 }
 
 impl Frame {
