@@ -8,8 +8,15 @@
 //!    default; with `refuse_unknown_nodes` its own) and the frame a valid MAC made with
 //!    one of them. Without a key file, frames must carry no MAC.
 //! 3. **Node**: a new node is admitted while under `max_nodes`. A new boot id is a
-//!    restart of the collector only if the frame's timestamp is newer than the last one
-//!    accepted from the node; otherwise it is a replay (an old boot's frame), refused.
+//!    restart of the collector. A frame of the node's previous boot id (a late frame
+//!    from before the restart, or a replay) is refused and counted as a replay. With
+//!    keys, a new boot id is accepted only if the frame's timestamp is newer than the
+//!    last one accepted from the node (as used, see clock skew), so recorded frames of
+//!    any older run are refused; a keyed node therefore needs a sane clock (RTC or NTP)
+//!    to be accepted after a restart — until then its frames are counted as replays and
+//!    stay in its resend ring. Without keys anyone can inject frames anyway, so any
+//!    other new boot id is accepted (a Pi without RTC restarting at 1970 is not locked
+//!    out).
 //! 4. **Sequence window**: `resend_floor` gives up older gaps (counted missing), then
 //!    the sequence number is new (store), a duplicate, or old (both: ack again).
 //! 5. **Store** (new frames): each known sample's value, converted by its catalog
@@ -225,11 +232,13 @@ impl Ingest {
         let h = frame.header;
 
         // The node, and whether this frame's boot id is its current one.
-        match self
-            .store
-            .get(h.node)
-            .map(|n| (n.meta.boot_id, n.meta.last_accepted_ts_ms))
-        {
+        match self.store.get(h.node).map(|n| {
+            (
+                n.meta.boot_id,
+                n.meta.prev_boot_id,
+                n.meta.last_accepted_ts_ms,
+            )
+        }) {
             None => {
                 if self.store.admit(h.node, h.boot_id).is_err() {
                     AggregatorStats::inc(&self.stats.nodes_refused_limit);
@@ -237,8 +246,10 @@ impl Ingest {
                 }
                 self.save(h.node);
             }
-            Some((boot_id, last_ts)) if boot_id != h.boot_id => {
-                if h.timestamp_ms <= last_ts {
+            Some((boot_id, prev_boot_id, last_ts)) if boot_id != h.boot_id => {
+                // A late frame of the previous run, or (keyed) any older boot's frame.
+                let keyed = h.key_id.is_some();
+                if prev_boot_id == Some(h.boot_id) || (keyed && h.timestamp_ms <= last_ts) {
                     AggregatorStats::inc(&self.stats.replays);
                     if let Some(n) = self.store.get_mut(h.node) {
                         n.meta.counters.replays += 1;
@@ -349,7 +360,9 @@ impl Ingest {
         let used_ts = if skewed { now_ms } else { ts };
 
         m.counters.received += 1;
-        m.last_accepted_ts_ms = m.last_accepted_ts_ms.max(ts);
+        // The time as used: a node whose clock ran ahead once cannot block its own
+        // later restarts.
+        m.last_accepted_ts_ms = m.last_accepted_ts_ms.max(used_ts);
         m.last_seen_ms = m.last_seen_ms.max(now_ms);
         m.interval_ms = h.interval_ms;
         m.key_id = h.key_id;

@@ -35,9 +35,12 @@ pub struct NodeCounters {
 pub struct NodeMeta {
     /// The boot id of the collector run being received.
     pub boot_id: u64,
+    /// The boot id before the last restart (its late frames are refused).
+    pub prev_boot_id: Option<u64>,
     /// Sequence numbers seen for `boot_id`.
     pub window: SeqWindow,
-    /// Highest frame timestamp accepted from this node (Unix ms, as sent).
+    /// Highest frame timestamp accepted from this node (Unix ms, as used: the receive
+    /// time replaced a skewed one).
     pub last_accepted_ts_ms: u64,
     /// Receive time of the last stored frame (Unix ms).
     pub last_seen_ms: u64,
@@ -61,6 +64,7 @@ impl NodeMeta {
     pub fn new(boot_id: u64) -> NodeMeta {
         NodeMeta {
             boot_id,
+            prev_boot_id: None,
             window: SeqWindow::new(),
             last_accepted_ts_ms: 0,
             last_seen_ms: 0,
@@ -75,6 +79,7 @@ impl NodeMeta {
 
     /// The collector restarted: start a new window for `boot_id`.
     pub fn reboot(&mut self, boot_id: u64) {
+        self.prev_boot_id = Some(self.boot_id);
         self.boot_id = boot_id;
         self.window = SeqWindow::new();
         self.counters.boot_id_changes += 1;

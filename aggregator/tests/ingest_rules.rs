@@ -174,6 +174,50 @@ fn old_boot_id_frame_is_a_replay_and_not_acked() {
     assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id, 8);
 }
 
+#[test]
+fn unkeyed_restart_with_a_clock_reset_is_accepted() {
+    // A Pi without RTC restarts at 1970: without keys, its new boot id is taken.
+    let mut h = Harness::plain();
+    h.send(&Frame::pi("pi").seq(0).bytes());
+    let (v, ack) = h.send_at(
+        &Frame::pi("pi").boot(8).seq(0).at(5_000).bytes(),
+        T0 + 20_000,
+    );
+    assert_eq!(v, Verdict::Stored);
+    assert_eq!(ack, ack_bytes("pi", 8, 1, 1, &[], None));
+    // A late frame of the previous run is refused, not a second restart.
+    let (v, ack) = h.send_at(&Frame::pi("pi").boot(7).seq(1).bytes(), T0 + 20_000);
+    assert_eq!((v, ack), (Verdict::Replay, vec![]));
+    assert_eq!(h.counters("pi").boot_id_changes, 1);
+}
+
+#[test]
+fn keyed_new_boot_id_with_an_older_timestamp_is_a_replay() {
+    let mut h = Harness::new(Some(KEYS), IngestConfig::default());
+    let k = key();
+    h.send(&Frame::pi("pi").seq(0).bytes_with(Some(&k)));
+    // A recorded frame of some older run (boot id never seen, older timestamp).
+    let (v, _) = h.send_at(
+        &Frame::pi("pi")
+            .boot(3)
+            .seq(9)
+            .at(T0 - 3_600_000)
+            .bytes_with(Some(&k)),
+        T0 + 1000,
+    );
+    assert_eq!(v, Verdict::Replay);
+    // A real restart: newer timestamp.
+    let (v, _) = h.send_at(
+        &Frame::pi("pi")
+            .boot(9)
+            .seq(0)
+            .at(T0 + 20_000)
+            .bytes_with(Some(&k)),
+        T0 + 20_000,
+    );
+    assert_eq!(v, Verdict::Stored);
+}
+
 const KEYS: &str = "pi 1 hex:00112233445566778899aabbccddeeff\n";
 
 fn key() -> Key {
