@@ -8,8 +8,9 @@
 //!   after failures, never in a healthy steady state.)
 //! - The socket is unconnected (`send_to`), bound to an ephemeral port of the target's
 //!   address family; acks come back to that port.
-//! - [`Net::wait_ack`] waits up to a timeout for one datagram (returning early on a
-//!   signal) and checks it: an ack, for this node and boot id, with a valid MAC when a
+//! - The socket is non-blocking; [`Net::wait_ack`] takes a waiting datagram at once
+//!   or waits with `poll(2)` up to a timeout (millisecond precision, returning early on
+//!   a signal; a zero timeout only looks), and checks it: an ack, for this node and boot id, with a valid MAC when a
 //!   key is configured (a keyed collector ignores unauthenticated acks). Anything else
 //!   is counted and ignored.
 //!
@@ -17,6 +18,7 @@
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, Key, MAX_DATAGRAM};
@@ -65,8 +67,6 @@ pub struct Net {
     key: Option<Key>,
     target: Option<SocketAddr>,
     socket: Option<UdpSocket>,
-    /// The socket's current read timeout (set only when it changes).
-    read_timeout: Option<Duration>,
     resolve_due: bool,
     last_resolve: Option<Instant>,
     log_limit: RateLimit,
@@ -85,7 +85,6 @@ impl Net {
             key,
             target: None,
             socket: None,
-            read_timeout: None,
             resolve_due: true,
             last_resolve: None,
             log_limit: RateLimit::new(Duration::from_secs(60)),
@@ -166,8 +165,9 @@ impl Net {
             } else {
                 (Ipv6Addr::UNSPECIFIED, 0).into()
             };
-            self.socket = Some(UdpSocket::bind(any)?);
-            self.read_timeout = None;
+            let socket = UdpSocket::bind(any)?;
+            socket.set_nonblocking(true)?;
+            self.socket = Some(socket);
         }
         Ok(())
     }
@@ -197,29 +197,32 @@ impl Net {
         }
     }
 
-    /// Waits up to `timeout` for one datagram and checks it (see the module docs).
-    /// Without a socket it sleeps (in short steps, so a stop request is seen).
+    /// Takes one waiting datagram, or waits up to `timeout` for one, and checks it (see
+    /// the module docs). `Duration::ZERO` only looks. Without a socket it sleeps (at
+    /// most 100 ms, so a stop request is seen).
     pub fn wait_ack(&mut self, timeout: Duration) -> Received<'_> {
-        let timeout = timeout.max(Duration::from_millis(1));
         let Some(socket) = &self.socket else {
             std::thread::sleep(timeout.min(Duration::from_millis(100)));
             return Received::Timeout;
         };
-        if self.read_timeout != Some(timeout) {
-            if socket.set_read_timeout(Some(timeout)).is_err() {
-                return Received::Timeout;
-            }
-            self.read_timeout = Some(timeout);
-        }
-        let n = match socket.recv_from(&mut self.buf) {
-            Ok((n, _from)) => n,
-            Err(e) => {
-                return match e.kind() {
-                    ErrorKind::Interrupted => Received::Interrupted,
-                    // WouldBlock/TimedOut: the timeout; anything else (an ICMP error
-                    // reported on the socket) is treated the same.
-                    _ => Received::Timeout,
-                };
+        let mut waited = false;
+        let n = loop {
+            match socket.recv_from(&mut self.buf) {
+                Ok((n, _from)) => break n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock && !waited && !timeout.is_zero() => {
+                    waited = true;
+                    match crate::sys::wait_readable(socket.as_fd(), timeout) {
+                        Ok(true) => continue,
+                        Ok(false) => return Received::Timeout,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {
+                            return Received::Interrupted;
+                        }
+                        Err(_) => return Received::Timeout,
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => return Received::Interrupted,
+                // WouldBlock after the wait, or an ICMP error reported on the socket.
+                Err(_) => return Received::Timeout,
             }
         };
         let datagram = &self.buf[..n];

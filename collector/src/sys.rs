@@ -7,6 +7,8 @@
 //! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
 //! - `getrandom(2)`: the random boot id.
 //! - `gethostname(2)`: the default node name.
+//! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
+//!   is rounded to the kernel's tick) and returning at once on a signal.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -65,6 +67,30 @@ pub fn reload_requested() -> bool {
 /// True (once) when SIGHUP arrived since the last call.
 pub fn take_reload_request() -> bool {
     RELOAD.swap(false, Ordering::SeqCst)
+}
+
+/// Waits until `fd` is readable or `timeout` passes. `Ok(true)`: readable;
+/// `Ok(false)`: timeout; `Err` with kind `Interrupted` when a signal arrived.
+pub fn wait_readable(
+    fd: std::os::fd::BorrowedFd<'_>,
+    timeout: std::time::Duration,
+) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up so a wait of 0.5 ms still waits, and never wait forever.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `pfd` is one valid, initialised pollfd that outlives the call, and the
+    // count passed is 1; the fd is borrowed, so it stays open during the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    match rc {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// The node's USER_HZ (clock ticks per second of `/proc/stat` CPU times); 100 when
@@ -132,23 +158,35 @@ mod tests {
     }
 
     #[test]
-    fn sighup_sets_the_reload_flag_and_interrupts_recv() {
+    fn wait_readable_times_out_and_sees_data() {
+        use std::os::fd::AsFd;
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let start = std::time::Instant::now();
+        let ready = wait_readable(sock.as_fd(), std::time::Duration::from_millis(3)).unwrap();
+        assert!(!ready);
+        assert!(start.elapsed() >= std::time::Duration::from_millis(3));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        sock.send_to(b"x", sock.local_addr().unwrap()).unwrap();
+        assert!(wait_readable(sock.as_fd(), std::time::Duration::from_secs(5)).unwrap());
+        assert!(wait_readable(sock.as_fd(), std::time::Duration::ZERO).unwrap());
+    }
+
+    #[test]
+    fn sighup_sets_the_reload_flag_and_interrupts_a_wait() {
+        use std::os::fd::AsFd;
         install_signal_handlers().unwrap();
         let _ = take_reload_request();
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-            .unwrap();
         // SAFETY: pthread_self is always valid for the calling thread.
         let me = unsafe { libc::pthread_self() };
         let t = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(100));
-            // SAFETY: `me` is the test thread, alive: it is blocked in recv below until
-            // this signal arrives.
+            // SAFETY: `me` is the test thread, alive: it waits below until this signal
+            // arrives (or 5 s pass).
             unsafe { libc::pthread_kill(me, libc::SIGHUP) };
         });
         let start = std::time::Instant::now();
-        let mut buf = [0u8; 16];
-        let err = sock.recv(&mut buf).unwrap_err();
+        let err = wait_readable(sock.as_fd(), std::time::Duration::from_secs(5)).unwrap_err();
         t.join().unwrap();
         assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
         assert!(start.elapsed() < std::time::Duration::from_secs(4));

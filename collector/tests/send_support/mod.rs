@@ -165,7 +165,7 @@ fn serve(
             continue;
         }
         received += 1;
-        if behaviour == Behaviour::DropEveryThird && received % 3 == 0 {
+        if behaviour == Behaviour::DropEveryThird && received.is_multiple_of(3) {
             log.dropped += 1;
             continue;
         }
