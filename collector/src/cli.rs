@@ -39,11 +39,12 @@ Options:
                           key file), SECRET 1-32 bytes as `hex:...`, `base64:...`, or bare
                           (hex when it is an even number of hex digits, else base64).
                           `#` starts a comment. Acks are then accepted only with a valid MAC.
-  --config PATH           Config file: `key = value` lines (the options above, without
-                          `--`, `-` or `_` alike) and sections: [filters] (device and
-                          filesystem filters), [key] (id, secret), [sensor NAME] (I2C/GPIO
-                          sensors, where supported). Command-line flags win. SIGHUP reloads
-                          it. Errors name the line and the problem.
+  --config PATH           Config file: `key = value` lines with the options above (no
+                          `--`; `-` and `_` alike), sensor lines `i2c = ...` and
+                          `gpio = ...` (docs/SENSORS.md), and sections [filters] (device
+                          and filesystem filters, sources to disable) and [key] (id,
+                          secret). Command-line flags win. SIGHUP reloads it. Errors name
+                          the line and the problem.
   --ring-bytes N          Size of the resend ring: unacknowledged frames kept for resending
                           (default: about 30 minutes of a Raspberry Pi 4 at 10 s). Suffixes
                           K and M (KiB, MiB) are accepted. The oldest frames are dropped
@@ -52,10 +53,12 @@ Options:
                           outstanding acks, resending gaps (default 5s; 0s: do not wait).
   --print FORMAT          Print what each cycle would send instead of sending it:
                           prom (Prometheus text), influx (InfluxDB line protocol), wire
-                          (one line per datagram: part=I/N bytes=B values=V). Combine with
-                          --once for a single snapshot.
-  --check                 Report which sources and sensors are found and whether the
-                          config and key are valid; exit 1 on a broken config.
+                          (one line per datagram: part=I/N bytes=B values=V, I from 1,
+                          then a total with bytes per value). Combine with --once for a
+                          single snapshot.
+  --check                 Report which sources and sensors are found, the size of a cycle
+                          and how long the ring lasts; exit 1 on a broken config or key
+                          file, or when a configured sensor is not found.
   -v, --verbose           Also log debug lines.
   -h, --help              Print this help.
   -V, --version           Print the version, target and source commit.
@@ -63,6 +66,9 @@ Options:
 Signals: SIGTERM/SIGINT finish the cycle, linger, exit 0. SIGHUP reloads --config and
 --key-file. Logs go to stderr, one line per event (journald priority prefixes under
 systemd).
+
+Exit status: 0 when done (or stopped by a signal); 1 when --check finds a problem;
+2 for a bad flag, config file or key file.
 ";
 
 /// What to print instead of sending (`--print`).

@@ -619,7 +619,11 @@ impl Settings {
             Some(path) => ConfigFile::load(path)?,
             None => ConfigFile::default(),
         };
-        Settings::merge(flags, file)
+        // Errors with a line number but no file come from the config file's content.
+        Settings::merge(flags, file).map_err(|e| match (&flags.config, &e.path) {
+            (Some(path), None) if e.line > 0 => e.in_file(path),
+            _ => e,
+        })
     }
 
     /// Merges `flags` over `file` over the defaults and loads the key file.

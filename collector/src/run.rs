@@ -187,6 +187,12 @@ pub fn next_boundary(now_ms: u64, interval_ms: u64) -> u64 {
         .saturating_mul(interval)
 }
 
+/// The instant of the next wall-clock multiple of `interval_ms`.
+fn next_cycle_at(interval_ms: u32) -> Instant {
+    let now = wall_ms();
+    Instant::now() + Duration::from_millis(next_boundary(now, u64::from(interval_ms)) - now)
+}
+
 fn collector_config(settings: &Settings) -> CollectorConfig {
     CollectorConfig {
         node: settings.node.clone(),
@@ -322,7 +328,6 @@ fn print(settings: &Settings, format: PrintFormat) -> ExitCode {
         &settings.sensors,
     );
     collector.settle(SETTLE_ONCE);
-    let interval_ms = u64::from(settings.interval_ms());
     let mut done = 0u64;
     loop {
         collector.cycle(wall_ms());
@@ -358,9 +363,7 @@ fn print(settings: &Settings, format: PrintFormat) -> ExitCode {
         if settings.cycles.is_some_and(|n| done >= n) || sys::stop_requested() {
             return ExitCode::SUCCESS;
         }
-        let now = wall_ms();
-        let deadline =
-            Instant::now() + Duration::from_millis(next_boundary(now, interval_ms) - now);
+        let deadline = next_cycle_at(settings.interval_ms());
         while Instant::now() < deadline && !sys::stop_requested() {
             std::thread::sleep(
                 deadline
@@ -410,10 +413,7 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
         if settings.cycles.is_some_and(|n| done >= n) {
             break;
         }
-        let now = wall_ms();
-        let interval_ms = u64::from(settings.interval_ms());
-        let deadline =
-            Instant::now() + Duration::from_millis(next_boundary(now, interval_ms) - now);
+        let mut deadline = next_cycle_at(settings.interval_ms());
         loop {
             match agent.pump(deadline) {
                 Wake::Deadline => break,
@@ -421,6 +421,8 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
                 Wake::Reload => {
                     sys::take_reload_request();
                     reload(flags, &mut settings, &mut agent);
+                    // The interval may have changed: wait for its next boundary.
+                    deadline = next_cycle_at(settings.interval_ms());
                 }
             }
         }
