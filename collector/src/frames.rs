@@ -5,7 +5,7 @@
 //!
 //! - every [`SampleSink::labels`] call encodes the label values once
 //!   ([`EncodedLabels`]); the group is opened lazily at the next push, so label sets
-//!   without samples cost nothing;
+//!   without samples cost nothing, and the same labels again continue the open group;
 //! - each push goes into the open part with [`FrameWriter::push`]; when the part is full
 //!   ([`Error::EncodeBufferFull`]) it is finished, the next part gets a new slot (and
 //!   sequence number) from the ring, and the same group continues there;
@@ -175,14 +175,17 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
 
 impl SampleSink for FrameSink<'_, '_, '_> {
     fn labels(&mut self, values: &[&str]) {
-        self.group_open = false;
         match EncodedLabels::encode(values) {
+            // The same labels again: the open group goes on (a lower id reopens it).
+            Ok(l) if self.labels_ok && l == self.labels => {}
             Ok(l) => {
                 self.labels = l;
                 self.labels_ok = true;
+                self.group_open = false;
             }
             Err(_) => {
                 self.labels_ok = false;
+                self.group_open = false;
                 self.report.label_errors += 1;
             }
         }
@@ -360,6 +363,25 @@ mod tests {
             s.labels(&["trailing"]);
         });
         assert_eq!(ra.bytes, rb.bytes);
+    }
+
+    #[test]
+    fn repeated_labels_continue_the_group() {
+        let mut a = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
+        let mut b = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
+        let ra = encode_cycle(&mut a, &HEADER, None, |s| {
+            s.labels(&["eth0"]);
+            s.push(id::LOAD1, Value::Unsigned(1));
+            s.push(id::LOAD5, Value::Unsigned(2));
+        });
+        let rb = encode_cycle(&mut b, &HEADER, None, |s| {
+            s.labels(&["eth0"]);
+            s.push(id::LOAD1, Value::Unsigned(1));
+            s.labels(&["eth0"]);
+            s.push(id::LOAD5, Value::Unsigned(2));
+        });
+        assert_eq!(ra.bytes, rb.bytes);
+        assert_eq!(decode(&a), decode(&b));
     }
 
     #[test]
