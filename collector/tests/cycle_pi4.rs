@@ -30,10 +30,13 @@ impl SampleSink for Recorder {
 }
 
 /// Filesystem sizes come from `statvfs` of the real disk under the fixture's mount
-/// points and may change between two reads; everything else is fixed bytes.
+/// points and may change between two reads, and the age of the last 1-wire reading
+/// grows; everything else is fixed bytes.
 fn comparable(metric: u16, value: Value) -> Option<Value> {
     let name = pimon_protocol::catalog::lookup(metric).unwrap().prom_name;
-    (!name.starts_with("node_filesystem_") || name == "node_filesystem_readonly").then_some(value)
+    let varies = (name.starts_with("node_filesystem_") && name != "node_filesystem_readonly")
+        || metric == id::W1_AGE;
+    (!varies).then_some(value)
 }
 
 fn ack_everything(c: &mut pimon_collector::cycle::Collector) {
