@@ -8,8 +8,9 @@
 //! - the first cycle runs at once, the next ones on wall-clock multiples of the interval
 //!   (every 10 s at :00, :10, …); a cycle that overruns skips the missed slots;
 //! - between cycles the loop waits for acks on the socket; while frames are
-//!   outstanding it wakes every [`RESEND_TICK`] to resend what is due (gaps first, then
-//!   timeouts, oldest first, at most 8 per tick);
+//!   outstanding and the aggregator answers, it wakes every [`RESEND_TICK`] to resend
+//!   what is due (gaps first, then timeouts, oldest first, at most 8 per tick); while it
+//!   is silent, every [`IDLE_TICK`] (one probe per resend timeout);
 //! - SIGTERM/SIGINT end the wait at once (the socket wait returns `EINTR`); the cycle in
 //!   progress is finished, then the collector lingers (`--linger`) and exits 0;
 //! - SIGHUP reloads the config and key files; a broken file is logged and the running
@@ -35,7 +36,7 @@ use crate::sys;
 
 /// How often outstanding frames are checked for resending.
 pub const RESEND_TICK: Duration = Duration::from_millis(100);
-/// Longest wait without checking for a stop request when nothing is outstanding.
+/// Longest wait without checking for a stop request or a due probe.
 pub const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Longest wait for background readers (1-wire, I2C) before a `--once` cycle.
 pub const SETTLE_ONCE: Duration = Duration::from_secs(2);
@@ -138,7 +139,12 @@ impl Agent {
             }
             self.net.maintain(now);
             self.resend();
-            let tick = if self.collector.ring().outstanding() > 0 {
+            // Resends are due at tick granularity only while the aggregator answers (a
+            // silent one gets one probe per timeout; an ack wakes the wait anyway).
+            let ring = self.collector.ring();
+            let tick = if ring.heard_within(self.now_ms(), self.policy.timeout_ms)
+                && ring.outstanding() > 0
+            {
                 RESEND_TICK
             } else {
                 IDLE_TICK
