@@ -15,8 +15,11 @@
 //! - `cycle`: one cycle = sources + the collector's own figures → frames.
 //! - `net`: the UDP socket, address resolution, ack reception and checks.
 //! - `run`: the timed loop (wall-clock aligned cycles, acks, resends, linger, signals).
+//! - `sensors`: I2C sensors (background thread) and GPIO inputs.
 //! - `cli`, `config`: flags, config file, key file. `log`: journald-friendly stderr.
-//! - `sys`: the only module allowed `unsafe` (signal handlers, `sysconf`, `getrandom`).
+//! - `print`: `--print` renderings of a cycle (wire, Prometheus, InfluxDB).
+//! - `sys`: the only module allowed `unsafe` (signal handlers, `poll`, `sysconf`,
+//!   `getrandom`, `gethostname`).
 //!
 //! Steady state allocates nothing: files stay open and are re-read, buffers are fixed,
 //! frames are written into the ring's arena (`tests/alloc_*.rs` prove it).
@@ -43,9 +46,9 @@ pub mod print;
 #[cfg(feature = "std")]
 pub mod run;
 #[cfg(feature = "std")]
-#[allow(unsafe_code)]
-pub mod sys;
-#[cfg(feature = "std")]
 pub mod sensors;
 #[cfg(feature = "std")]
 pub mod source;
+#[cfg(feature = "std")]
+#[allow(unsafe_code)]
+pub mod sys;
