@@ -49,3 +49,20 @@ fn sensors_report_the_missing_chip_and_push_nothing() {
         SensorStatus::Missing(why) if why.starts_with("/dev/gpiochip-h7-absent: ")
     ));
 }
+
+#[test]
+fn reload_replaces_the_configured_inputs() {
+    let config = |line: &str| SensorsConfig {
+        gpio: vec![parse_gpio_line(line).unwrap()],
+        ..SensorsConfig::default()
+    };
+    let mut sensors = Sensors::start(&config("/dev/gpiochip-h7-absent 4 pir"));
+    sensors.reload(&config("/dev/gpiochip-h7-absent 17 door"));
+    let names: Vec<String> = sensors
+        .report()
+        .sensors
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["door"]);
+}

@@ -387,6 +387,55 @@ fn gpio_that_cannot_be_opened_is_reported_and_skipped() {
     );
 }
 
+/// A line the "kernel" grants to one holder at a time, like a GPIO character device.
+struct ExclusiveLine(Arc<AtomicBool>);
+
+impl GpioLine for ExclusiveLine {
+    fn is_high(&mut self) -> Result<bool, pimon_collector::sensors::GpioReadError> {
+        Ok(true)
+    }
+}
+
+impl Drop for ExclusiveLine {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn stop_releases_lines_so_a_reload_can_take_them_again() {
+    let held = Arc::new(AtomicBool::new(false));
+    let open = |held: &Arc<AtomicBool>| {
+        let held = Arc::clone(held);
+        move |_: &GpioInputConfig| -> Result<Box<dyn GpioLine>, String> {
+            if held.swap(true, Ordering::SeqCst) {
+                return Err("Device or resource busy".to_owned());
+            }
+            Ok(Box::new(ExclusiveLine(Arc::clone(&held))))
+        }
+    };
+    let cfg = config(
+        vec![],
+        vec![parse_gpio_line("/dev/gpiochip0 17 door").unwrap()],
+    );
+    let mut sensors = Sensors::start_with_gpio(&cfg, open(&held));
+    assert!(sensors.report().all_found());
+
+    // Starting the new set while the old one holds the line fails...
+    let mut overlapping = Sensors::start_with_gpio(&cfg, open(&held));
+    assert!(!overlapping.report().all_found());
+    drop(overlapping);
+
+    // ...stopping first (what `reload` does) works.
+    sensors.stop();
+    let mut sink = Recorder::default();
+    sensors.collect(&mut sink);
+    assert!(sink.samples.is_empty());
+    assert!(sensors.report().sensors.is_empty());
+    sensors = Sensors::start_with_gpio(&cfg, open(&held));
+    assert!(sensors.report().all_found());
+}
+
 #[test]
 fn nothing_configured_starts_nothing() {
     let mut sensors = Sensors::start(&SensorsConfig::default());

@@ -157,6 +157,29 @@ impl Sensors {
         SensorsReport { sensors }
     }
 
+    /// Releases every GPIO line and stops the I2C thread (waiting for its current read).
+    /// Afterwards [`Sensors::collect`] pushes nothing and [`Sensors::report`] is empty.
+    pub fn stop(&mut self) {
+        #[cfg(feature = "i2c")]
+        {
+            self.i2c = None;
+        }
+        #[cfg(not(feature = "i2c"))]
+        self.i2c_unbuilt.clear();
+        self.gpio.clear();
+    }
+
+    /// Applies a new config (SIGHUP): [`Sensors::stop`], then [`Sensors::start`].
+    ///
+    /// Use this rather than `sensors = Sensors::start(&new)`: that opens the new lines
+    /// while the old ones are still held, and the kernel grants a GPIO line to one
+    /// request at a time, so every unchanged input would fail with "Device or resource
+    /// busy".
+    pub fn reload(&mut self, config: &SensorsConfig) {
+        self.stop();
+        *self = Sensors::start(config);
+    }
+
     /// Failed I2C reads so far, all sensors (for the `source_errors` counter).
     pub fn i2c_errors(&self) -> u64 {
         #[cfg(feature = "i2c")]
