@@ -162,7 +162,8 @@ impl Collector {
     /// Restarts the sensors if their configuration changed (SIGHUP).
     pub fn reconfigure_sensors(&mut self, config: &SensorsConfig) {
         if *config != self.sensors_config {
-            self.sensors = Sensors::start(config);
+            // reload releases the old GPIO lines before requesting them again.
+            self.sensors.reload(config);
             self.sensors_config = config.clone();
             log::notice!("sensors restarted with the new configuration");
         }
