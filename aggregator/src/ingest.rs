@@ -129,6 +129,8 @@ pub struct Ingest {
     scratch: LineScratch,
     /// Node metadata as it was before the open batch touched it (`None`: created by it).
     undo: Vec<(Box<str>, Option<NodeMeta>)>,
+    /// A batch is open (state is saved before changes).
+    in_batch: bool,
 }
 
 impl Ingest {
@@ -146,6 +148,7 @@ impl Ingest {
             stats,
             scratch: LineScratch::default(),
             undo: Vec::new(),
+            in_batch: false,
         }
     }
 
@@ -167,16 +170,19 @@ impl Ingest {
     /// Starts a batch: from now on, node state is saved before it changes.
     pub fn begin_batch(&mut self) {
         self.undo.clear();
+        self.in_batch = true;
     }
 
     /// The outputs accepted the batch: forget the saved state.
     pub fn commit_batch(&mut self) {
         self.undo.clear();
+        self.in_batch = false;
     }
 
     /// The outputs refused the batch: put the touched nodes' protocol state back (new
     /// nodes are removed), so resends of the batch's frames are stored again.
     pub fn rollback_batch(&mut self) {
+        self.in_batch = false;
         for (name, saved) in self.undo.drain(..).rev() {
             match saved {
                 Some(meta) => {
@@ -194,7 +200,7 @@ impl Ingest {
     /// Saves the node's metadata before the open batch first changes it (`None` when
     /// the batch created the node).
     fn save(&mut self, name: &str) {
-        if !self.undo.iter().any(|(n, _)| &**n == name) {
+        if self.in_batch && !self.undo.iter().any(|(n, _)| &**n == name) {
             let meta = match self.store.get(name) {
                 Some(n) if n.meta.counters.received > 0 || n.meta.window.highest().is_some() => {
                     Some(n.meta.clone())

@@ -21,9 +21,6 @@ use pimon_protocol::{MAX_LABEL_LEN, MAX_LABELS};
 /// Most bytes of interned label values one node may hold.
 pub const MAX_LABEL_BYTES: usize = 8 * 1024;
 
-/// Longest encoded label set: count byte + 4 × (length byte + 255 bytes).
-const MAX_ENCODED_SET: usize = 1 + MAX_LABELS * (1 + MAX_LABEL_LEN);
-
 static RANKS: LazyLock<Box<[u16]>> = LazyLock::new(|| {
     let mut ranks = vec![u16::MAX; catalog::CATALOG.len()];
     for (rank, &id) in catalog::FAMILY_ORDER.iter().enumerate() {
@@ -115,42 +112,56 @@ impl LabelSets {
     }
 
     fn find_or_add(&mut self, labels: &[&str]) -> Result<u16, Refused> {
-        let mut buf = [0u8; MAX_ENCODED_SET];
-        let n = encode_set(labels, &mut buf);
-        let candidate = &buf[..n];
+        let labels = &labels[..labels.len().min(MAX_LABELS)];
         if let Some(last) = self.last
-            && self.encoded(last) == candidate
+            && set_matches(self.encoded(last), labels)
         {
             return Ok(last);
         }
-        if let Some(i) = (0..self.starts.len()).find(|&i| self.encoded(i as u16) == candidate) {
+        if let Some(i) =
+            (0..self.starts.len()).find(|&i| set_matches(self.encoded(i as u16), labels))
+        {
             self.last = Some(i as u16);
             return Ok(i as u16);
         }
+        let n = 1 + labels
+            .iter()
+            .map(|l| 1 + l.len().min(MAX_LABEL_LEN))
+            .sum::<usize>();
         if self.bytes.len() + n > MAX_LABEL_BYTES || self.starts.len() >= usize::from(u16::MAX) {
             return Err(Refused::LabelSpace);
         }
         self.starts.push(self.bytes.len() as u32);
-        self.bytes.extend_from_slice(candidate);
+        self.bytes.push(labels.len() as u8);
+        for l in labels {
+            let b = &l.as_bytes()[..l.len().min(MAX_LABEL_LEN)];
+            self.bytes.push(b.len() as u8);
+            self.bytes.extend_from_slice(b);
+        }
         let i = (self.starts.len() - 1) as u16;
         self.last = Some(i);
         Ok(i)
     }
 }
 
-/// Encodes up to 4 labels (each ≤ 255 bytes, as the decoder guarantees; longer ones are
-/// cut) into `buf`; returns the length.
-fn encode_set(labels: &[&str], buf: &mut [u8; MAX_ENCODED_SET]) -> usize {
-    let labels = &labels[..labels.len().min(MAX_LABELS)];
-    buf[0] = labels.len() as u8;
-    let mut n = 1;
+/// True when the encoded set holds exactly `labels` (each cut to 255 bytes, as stored).
+fn set_matches(encoded: &[u8], labels: &[&str]) -> bool {
+    let Some((&count, mut rest)) = encoded.split_first() else {
+        return false;
+    };
+    if usize::from(count) != labels.len() {
+        return false;
+    }
     for l in labels {
         let b = &l.as_bytes()[..l.len().min(MAX_LABEL_LEN)];
-        buf[n] = b.len() as u8;
-        buf[n + 1..n + 1 + b.len()].copy_from_slice(b);
-        n += 1 + b.len();
+        match rest.split_first() {
+            Some((&len, tail)) if usize::from(len) == b.len() && tail.get(..b.len()) == Some(b) => {
+                rest = &tail[b.len()..];
+            }
+            _ => return false,
+        }
     }
-    n
+    rest.is_empty()
 }
 
 /// Iterates the label values of an encoded set.
