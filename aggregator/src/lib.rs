@@ -13,7 +13,8 @@
 //! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
-//! - [`output`]: where lines go (`--lp-out` file or stdout).
+//! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
+//!   durable spool, and the `--lp-out` file or stdout.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
