@@ -137,13 +137,8 @@ fn render_1000_nodes_of_70_values() {
         "render of 1000 nodes × 69 values: {best:?}, {} bytes",
         out.len()
     );
-    // The 50 ms target is for an optimised build (see benches); a debug build gets slack.
-    let limit = if cfg!(debug_assertions) {
-        Duration::from_secs(2)
-    } else {
-        Duration::from_millis(50)
-    };
-    assert!(best < limit, "render took {best:?}");
+    // The 50 ms target is proven by the benchmark (docs/BENCHMARKS.md), not by a timed
+    // test: timings on a shared CI machine say nothing reliable.
 }
 
 #[test]
@@ -216,11 +211,6 @@ fn ingest_10000_nodes_of_70_values() {
     );
     assert_eq!(ing.store.node_count(), 10_000);
     assert!(per_node <= 8 * 1024);
-    // 10,000 frames/s on one core needs < 100 µs per frame (optimised build).
-    let limit = if cfg!(debug_assertions) {
-        Duration::from_millis(2)
-    } else {
-        Duration::from_micros(100)
-    };
-    assert!(per_frame < limit, "{per_frame:?} per frame");
+    // Throughput (10,000 frames/s on one core) is measured by loadgen, see
+    // docs/BENCHMARKS.md; this test asserts the memory bound only.
 }
