@@ -1,0 +1,50 @@
+//! # pimon-e2e: end-to-end tests (issue 5)
+//!
+//! Helpers shared by the tests in `e2e/tests/`; the test index is `e2e/README.md`.
+//! Everything here runs **real binaries**: the release `pimon-collector` and
+//! `pimon-aggregator` built for this machine, the static Raspberry Pi builds of
+//! `scripts/build-pi` under `qemu-user-static`, and Debian's `prometheus` and `influxd`
+//! (through the aggregator's real-server harness). All of it on 127.0.0.1, bounded in
+//! time, and every process is killed when its handle drops, also when a test panics.
+//!
+//! - [`binaries`]: where the binaries are (`PIMON_HOST_BIN_DIR`, `PIMON_PI_BIN_DIR`, set
+//!   by `scripts/test-e2e`), and how to launch one: directly or under qemu with the
+//!   oldest CPU of its target. A missing variable or binary fails the test and says how
+//!   to build it; nothing is skipped.
+//! - [`process`]: a child process whose output goes to files, killed on drop.
+//! - [`pimon`]: an aggregator on free ports with its line-protocol file; collectors
+//!   that run a few cycles or until dropped.
+//! - [`expect`]: what a fixture tree must produce, computed from the fixture's files
+//!   (not copied from a run), and the check of `/metrics` and line protocol against it.
+//! - [`exposition`]: strict parsers of the aggregator's Prometheus text and line
+//!   protocol (the latter with the `influxdb-line-protocol` crate as oracle).
+//! - [`tree`]: copies of fixture trees whose counters grow while a collector reads them.
+//! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
+//!   included from its place, not copied.
+
+pub mod binaries;
+pub mod expect;
+pub mod exposition;
+pub mod pimon;
+pub mod process;
+pub mod tree;
+
+#[path = "../../aggregator/tests/support/mod.rs"]
+pub mod support;
+
+use std::path::PathBuf;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// A fixture tree of the collector's tests: `collector/tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    let dir = repo_root().join("collector/tests/fixtures").join(name);
+    assert!(dir.is_dir(), "fixture tree {} is missing", dir.display());
+    dir
+}

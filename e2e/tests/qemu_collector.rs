@@ -1,0 +1,183 @@
+//! Issue 5, "Proven under emulation": the static Raspberry Pi builds of
+//! `pimon-collector` run under `qemu-user-static` with the oldest CPU of their target,
+//! read a Raspberry Pi fixture tree through `--root`, and send to a host
+//! `pimon-aggregator` on 127.0.0.1. The Pi's CPU, memory, thermal zone, throttling flags
+//! and 1-wire sensor must arrive in `/metrics` and in the line-protocol output with the
+//! values computed from the fixture's files (`pimon_e2e::expect`).
+//!
+//! | build | qemu | fixture |
+//! |---|---|---|
+//! | armv7-unknown-linux-musleabihf | `qemu-arm-static -cpu cortex-a7` (Pi 2) | `pi4` |
+//! | arm-unknown-linux-musleabihf | `qemu-arm-static -cpu arm1176` (Pi Zero) | `pizero` |
+//! | aarch64-unknown-linux-musl | `qemu-aarch64-static -cpu cortex-a53` (Pi 3) | `pi4` |
+//!
+//! Plus the control that makes the ARMv6 run mean something: the armv7 build must not
+//! run on the ARM1176.
+
+use std::os::unix::process::ExitStatusExt;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pimon_e2e::binaries::{Launcher, PiTarget, Program};
+use pimon_e2e::expect::Expected;
+use pimon_e2e::pimon::{Aggregator, collector_args, run_collector_cycles};
+use pimon_e2e::{fixture, process};
+
+/// Signal number of SIGILL (illegal instruction) on Linux.
+const SIGILL: i32 = 4;
+
+/// Cycles each emulated collector runs (1 s apart).
+const CYCLES: u32 = 2;
+/// Bound on one emulated collector run: the cycles, acks, and qemu's start-up.
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long the aggregator may take to show everything (the line-protocol file is
+/// written in batches).
+const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits until the aggregator's `/metrics` and line protocol match `expected`; panics
+/// with every mismatch otherwise.
+fn assert_arrives(aggregator: &Aggregator, expected: &Expected, context: &str) {
+    let start = Instant::now();
+    loop {
+        let mut problems = expected.check_prometheus(&aggregator.metrics());
+        problems.extend(expected.check_line_protocol(&aggregator.line_protocol()));
+        if problems.is_empty() {
+            return;
+        }
+        if start.elapsed() > ARRIVAL_TIMEOUT {
+            panic!(
+                "{context}: {} mismatch(es) after {ARRIVAL_TIMEOUT:?}:\n{}\n{}",
+                problems.len(),
+                problems.join("\n"),
+                aggregator.proc.output_report()
+            );
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The aggregator's own view of the node: up, nothing missing.
+fn expect_node_health(expected: &mut Expected, frames: f64) {
+    let why = || "the aggregator's own figures".to_string();
+    expected.prom("pimon_node_up", &[], Some(1.0), why());
+    expected.prom("pimon_node_frames_missing_total", &[], Some(0.0), why());
+    expected.prom("pimon_node_frames_received_total", &[], Some(frames), why());
+}
+
+fn collector_under_qemu_reports_the_fixture(target: PiTarget, fixture_name: &str, node: &str) {
+    let collector = Launcher::pi(target, Program::Collector);
+
+    // The binary is the build for this target (its --version names the target).
+    let mut version = collector.command();
+    version.arg("--version");
+    let v = process::run("pimon-collector --version", version, RUN_TIMEOUT);
+    assert!(
+        v.status.success(),
+        "{}: --version failed\n{}",
+        collector.description(),
+        v.report
+    );
+    assert!(
+        v.stdout.contains(target.triple()),
+        "{}: --version does not name {}: {}",
+        collector.description(),
+        target.triple(),
+        v.stdout
+    );
+
+    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
+    let root = fixture(fixture_name);
+    let mut expected = Expected::pi_fixture(&root, node);
+
+    let run = run_collector_cycles(&collector, &root, node, aggregator.udp, CYCLES, RUN_TIMEOUT);
+    assert!(
+        run.status.success(),
+        "{} exited with {}\n{}",
+        collector.description(),
+        run.status,
+        run.report
+    );
+    // Every frame was acked: the aggregator's acks made it back into the emulated process.
+    assert!(
+        run.stderr
+            .contains(&format!("stopping after {CYCLES} cycle(s)"))
+            && run.stderr.contains(" 0 unacknowledged"),
+        "{}: not every frame acked\n{}",
+        collector.description(),
+        run.report
+    );
+    let frames = frames_sent(&run.stderr)
+        .unwrap_or_else(|| panic!("no frame count in the collector's log\n{}", run.report));
+    expect_node_health(&mut expected, frames as f64);
+
+    assert_arrives(
+        &aggregator,
+        &expected,
+        &format!("{} reading {}", collector.description(), root.display()),
+    );
+}
+
+/// `N frames sent` from the collector's closing notice.
+fn frames_sent(log: &str) -> Option<u64> {
+    let line = log.lines().rev().find(|l| l.contains("frames sent"))?;
+    let before = &line[..line.find(" frames sent")?];
+    before
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn armv7_collector_under_qemu_cortex_a7_reports_the_pi4_fixture() {
+    collector_under_qemu_reports_the_fixture(PiTarget::Armv7, "pi4", "pi4-qemu");
+}
+
+#[test]
+fn armv6_collector_under_qemu_arm1176_reports_the_pizero_fixture() {
+    collector_under_qemu_reports_the_fixture(PiTarget::Armv6, "pizero", "pizero-qemu");
+}
+
+#[test]
+fn aarch64_collector_under_qemu_cortex_a53_reports_the_pi4_fixture() {
+    collector_under_qemu_reports_the_fixture(PiTarget::Aarch64, "pi4", "pi4-qemu-a64");
+}
+
+/// The control for the ARMv6 test: qemu's `-cpu arm1176` really is an ARMv6, so an
+/// ARMv7 build dies there (SIGILL), and the armv6 build passing above is a real ARMv6
+/// build rather than an ARMv7 one that qemu would run anyway.
+#[test]
+fn armv7_collector_does_not_run_on_an_armv6_cpu() {
+    let launcher = Launcher::pi_on_cpu(PiTarget::Armv7, Program::Collector, "arm1176");
+    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
+    // qemu may write a core file of the crash into the working directory: a temp dir.
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let mut cmd = launcher.command();
+    cmd.current_dir(cwd.path())
+        .args(collector_args(
+            &fixture("pi4"),
+            "armv7-on-armv6",
+            aggregator.udp,
+        ))
+        .arg("--once");
+    let run = process::run(launcher.description(), cmd, RUN_TIMEOUT);
+    assert_eq!(
+        run.status.signal(),
+        Some(SIGILL),
+        "{} should die of SIGILL on an ARMv6 CPU\n{}",
+        launcher.description(),
+        run.report
+    );
+    let metrics = aggregator.metrics();
+    assert!(
+        !metrics.contains("armv7-on-armv6"),
+        "frames from the armv7 build on an ARMv6 CPU arrived"
+    );
+}
+
+#[test]
+fn frames_sent_reads_the_closing_notice() {
+    let log = "notice: stopping after 2 cycle(s): 4 frames sent, 0 resent, 4 acked";
+    assert_eq!(frames_sent(log), Some(4));
+    assert_eq!(frames_sent("nothing"), None);
+}
