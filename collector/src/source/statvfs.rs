@@ -139,10 +139,18 @@ impl StatvfsPool {
                 stop: AtomicBool::new(false),
             });
             let thread_worker = Arc::clone(&worker);
+            // Wait until the thread runs: its start-up allocations (thread handle,
+            // thread-locals) then happen now, not in some later cycle.
+            let started = Arc::new(std::sync::Barrier::new(2));
+            let thread_started = Arc::clone(&started);
             std::thread::Builder::new()
                 .name(format!("pimon-statvfs{n}"))
                 .stack_size(64 * 1024)
-                .spawn(move || work(&thread_worker))?;
+                .spawn(move || {
+                    thread_started.wait();
+                    work(&thread_worker)
+                })?;
+            started.wait();
             pool.push(worker);
         }
         Ok(StatvfsPool {
