@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::binaries::Launcher;
+use crate::expect::Expected;
 use crate::process::{self, Finished, Proc};
 use crate::support::{http, servers::free_port};
 
@@ -178,4 +179,31 @@ pub fn start_collector(
     let mut cmd = launcher.command();
     cmd.args(collector_args(root, node, aggregator));
     Proc::spawn(&format!("pimon-collector {node}"), cmd)
+}
+
+/// Waits up to `timeout` until the aggregator's `/metrics` and line protocol match
+/// `expected`; panics with every mismatch (and the aggregator's output) otherwise.
+pub fn assert_arrives(
+    aggregator: &Aggregator,
+    expected: &Expected,
+    timeout: Duration,
+    context: &str,
+) {
+    let start = Instant::now();
+    loop {
+        let mut problems = expected.check_prometheus(&aggregator.metrics());
+        problems.extend(expected.check_line_protocol(&aggregator.line_protocol()));
+        if problems.is_empty() {
+            return;
+        }
+        if start.elapsed() > timeout {
+            panic!(
+                "{context}: {} mismatch(es) after {timeout:?}:\n{}\n{}",
+                problems.len(),
+                problems.join("\n"),
+                aggregator.proc.output_report()
+            );
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
 }

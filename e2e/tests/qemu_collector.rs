@@ -15,12 +15,11 @@
 //! run on the ARM1176.
 
 use std::os::unix::process::ExitStatusExt;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pimon_e2e::binaries::{Launcher, PiTarget, Program};
 use pimon_e2e::expect::Expected;
-use pimon_e2e::pimon::{Aggregator, collector_args, run_collector_cycles};
+use pimon_e2e::pimon::{Aggregator, assert_arrives, collector_args, run_collector_cycles};
 use pimon_e2e::{fixture, process};
 
 /// Signal number of SIGILL (illegal instruction) on Linux.
@@ -33,28 +32,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the aggregator may take to show everything (the line-protocol file is
 /// written in batches).
 const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Waits until the aggregator's `/metrics` and line protocol match `expected`; panics
-/// with every mismatch otherwise.
-fn assert_arrives(aggregator: &Aggregator, expected: &Expected, context: &str) {
-    let start = Instant::now();
-    loop {
-        let mut problems = expected.check_prometheus(&aggregator.metrics());
-        problems.extend(expected.check_line_protocol(&aggregator.line_protocol()));
-        if problems.is_empty() {
-            return;
-        }
-        if start.elapsed() > ARRIVAL_TIMEOUT {
-            panic!(
-                "{context}: {} mismatch(es) after {ARRIVAL_TIMEOUT:?}:\n{}\n{}",
-                problems.len(),
-                problems.join("\n"),
-                aggregator.proc.output_report()
-            );
-        }
-        thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// The aggregator's own view of the node: up, nothing missing.
 fn expect_node_health(expected: &mut Expected, frames: f64) {
@@ -113,6 +90,7 @@ fn collector_under_qemu_reports_the_fixture(target: PiTarget, fixture_name: &str
     assert_arrives(
         &aggregator,
         &expected,
+        ARRIVAL_TIMEOUT,
         &format!("{} reading {}", collector.description(), root.display()),
     );
 }
