@@ -1,0 +1,75 @@
+# Shared by the scripts/bench-* scripts (sourced, not run). Benchmarks stay on this
+# machine: every server listens on 127.0.0.1 and every load goes to 127.0.0.1.
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
+release=$target_dir/release
+
+bench_log() { echo "bench: $*" >&2; }
+bench_die() { echo "bench: error: $*" >&2; exit 1; }
+
+# One line saying what machine and when: cores, CPU model, load, date.
+machine_note() {
+    local model
+    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    echo "machine: $(nproc)-core VM ($model), $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# Waits (at most 60 s) until the 1-minute load average is below $1 (default 1.5), so
+# a measurement does not share the 2 cores with someone's compile. Says when it gives up.
+wait_quiet() {
+    local limit=${1:-1.5} i
+    for ((i = 0; i < 12; i++)); do
+        awk -v l="$limit" '{ exit !($1 < l) }' /proc/loadavg && return 0
+        ((i == 0)) && bench_log "load $(cut -d' ' -f1 /proc/loadavg) ≥ $limit: waiting up to 60 s for a quieter machine"
+        sleep 5
+    done
+    bench_log "machine still busy (load $(cut -d' ' -f1 /proc/loadavg)): measuring anyway; the note says so"
+}
+
+# A free TCP/UDP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# CPU seconds (user + system) a running process has used, from /proc/PID/stat.
+cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# Runs a command and prints "user_s sys_s maxrss_kib wall_s" of it (and its threads)
+# from wait4's rusage (microsecond resolution). The command's output goes to stderr.
+rusage() {
+    python3 - "$@" <<'PY'
+import os, sys, time
+t = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os.dup2(2, 1)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.monotonic() - t
+if os.waitstatus_to_exitcode(status) != 0:
+    sys.exit(f"bench: {sys.argv[1]} exited with {os.waitstatus_to_exitcode(status)}")
+print(f"{ru.ru_utime:.4f} {ru.ru_stime:.4f} {ru.ru_maxrss} {wall:.3f}")
+PY
+}
+
+# Starts a command in the background, output to LOG; its own pid (the subshell execs
+# it) is in $bg_pid. Usage: start_bg LOG CMD ARGS...
+start_bg() {
+    local log=$1
+    shift
+    (exec "$@" >"$log" 2>&1) &
+    bg_pid=$!
+}
+
+# Waits until 127.0.0.1:$1 accepts TCP connections (at most 10 s).
+wait_tcp() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    bench_die "nothing listens on 127.0.0.1:$1"
+}
