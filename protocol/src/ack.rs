@@ -144,7 +144,9 @@ impl<'a> Ack<'a> {
         } else {
             datagram.len()
         };
-        let mut rest = datagram.get(PREAMBLE_LEN..end).ok_or(Error::DecodeTooShort)?;
+        let mut rest = datagram
+            .get(PREAMBLE_LEN..end)
+            .ok_or(Error::DecodeTooShort)?;
         let f: AckFields<'a> = wire::take(&mut rest)?;
         if !rest.is_empty() {
             return Err(Error::DecodeTrailingBytes);

@@ -25,7 +25,11 @@ pub struct Key {
 
 impl core::fmt::Debug for Key {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Key {{ id: {}, len: {}, bytes: <redacted> }}", self.id, self.len)
+        write!(
+            f,
+            "Key {{ id: {}, len: {}, bytes: <redacted> }}",
+            self.id, self.len
+        )
     }
 }
 
@@ -43,7 +47,11 @@ impl Key {
         }
         let mut bytes = [0u8; MAX_KEY_LEN];
         bytes[..secret.len()].copy_from_slice(secret);
-        Some(Key { id, len: secret.len() as u8, bytes })
+        Some(Key {
+            id,
+            len: secret.len() as u8,
+            bytes,
+        })
     }
 
     /// The key id written into the preamble.

@@ -62,8 +62,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::EncodeBufferFull => f.write_str("encode: buffer full"),
-            Error::EncodeBadNodeName => f.write_str("encode: node name empty or longer than 32 bytes"),
-            Error::EncodeLabelsTooLong => f.write_str("encode: too many labels or a label too long"),
+            Error::EncodeBadNodeName => {
+                f.write_str("encode: node name empty or longer than 32 bytes")
+            }
+            Error::EncodeLabelsTooLong => {
+                f.write_str("encode: too many labels or a label too long")
+            }
             Error::EncodeBadGaps => f.write_str("encode: too many or empty gaps in ack"),
             Error::EncodeBadPart => f.write_str("encode: part index not below part count"),
             Error::EncodeKeyMismatch => f.write_str("encode: MAC flag and key disagree"),

@@ -81,13 +81,17 @@ pub struct EncodedLabels {
 
 impl core::fmt::Debug for EncodedLabels {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EncodedLabels").field("bytes", &self.as_bytes()).finish()
+        f.debug_struct("EncodedLabels")
+            .field("bytes", &self.as_bytes())
+            .finish()
     }
 }
 
 impl Default for EncodedLabels {
     fn default() -> Self {
-        EncodedLabels { bytes: heapless::Vec::new() }
+        EncodedLabels {
+            bytes: heapless::Vec::new(),
+        }
     }
 }
 
@@ -188,7 +192,13 @@ impl<'b> FrameWriter<'b> {
             interval_ms: header.interval_ms,
             user_hz: header.user_hz,
         })?;
-        Ok(FrameWriter { out, group_start: None, count_pos: 0, count: 0, prev_id: 0 })
+        Ok(FrameWriter {
+            out,
+            group_start: None,
+            count_pos: 0,
+            count: 0,
+            prev_id: 0,
+        })
     }
 
     /// Bytes written so far.
@@ -225,7 +235,13 @@ impl<'b> FrameWriter<'b> {
         let Some(start) = self.group_start else {
             return Err(Error::EncodeLabelsTooLong);
         };
-        let saved = (self.out.len, self.count_pos, self.count, self.prev_id, self.group_start);
+        let saved = (
+            self.out.len,
+            self.count_pos,
+            self.count,
+            self.prev_id,
+            self.group_start,
+        );
         if self.count > 0 && (metric <= self.prev_id || self.count == MAX_GROUP_SAMPLES) {
             // Reopen: copy the open group's label bytes to a new group.
             let labels_len = self.count_pos - start;
@@ -233,7 +249,9 @@ impl<'b> FrameWriter<'b> {
             if new_start + labels_len + 1 > self.out.limit {
                 return Err(Error::EncodeBufferFull);
             }
-            self.out.buf.copy_within(start..start + labels_len, new_start);
+            self.out
+                .buf
+                .copy_within(start..start + labels_len, new_start);
             self.out.len += labels_len;
             self.count_pos = self.out.len;
             self.out.put_bytes(&[0])?;
@@ -261,7 +279,13 @@ impl<'b> FrameWriter<'b> {
                 .and_then(|_| self.out.put_bytes(&v.to_le_bytes())),
         };
         if let Err(e) = res {
-            (self.out.len, self.count_pos, self.count, self.prev_id, self.group_start) = saved;
+            (
+                self.out.len,
+                self.count_pos,
+                self.count,
+                self.prev_id,
+                self.group_start,
+            ) = saved;
             return Err(e);
         }
         self.count += 1;
@@ -347,7 +371,9 @@ impl<'a> DataFrame<'a> {
         } else {
             datagram.len()
         };
-        let mut rest = datagram.get(PREAMBLE_LEN..end).ok_or(Error::DecodeTooShort)?;
+        let mut rest = datagram
+            .get(PREAMBLE_LEN..end)
+            .ok_or(Error::DecodeTooShort)?;
         let h: HeaderFields<'a> = wire::take(&mut rest)?;
         if h.node.is_empty() || h.node.len() > MAX_NODE_NAME {
             return Err(Error::DecodeBadNodeName);
@@ -395,7 +421,12 @@ impl<'a> DataFrame<'a> {
 
     /// The known samples, in frame order.
     pub fn samples(&self) -> Samples<'a> {
-        Samples { rest: self.body, labels: heapless::Vec::new(), left: 0, prev_id: 0 }
+        Samples {
+            rest: self.body,
+            labels: heapless::Vec::new(),
+            left: 0,
+            prev_id: 0,
+        }
     }
 }
 
@@ -436,7 +467,11 @@ impl<'a> Iterator for Samples<'a> {
             self.left -= 1;
             self.prev_id = id;
             if let Some(metric) = catalog::lookup(id) {
-                return Some(Sample { metric, labels: self.labels.clone(), value });
+                return Some(Sample {
+                    metric,
+                    labels: self.labels.clone(),
+                    value,
+                });
             }
         }
     }

@@ -40,7 +40,11 @@ impl Default for SeqWindow {
 impl SeqWindow {
     /// An empty window expecting sequence number 0 first.
     pub const fn new() -> SeqWindow {
-        SeqWindow { base: 0, top: 0, bits: [0; WORDS] }
+        SeqWindow {
+            base: 0,
+            top: 0,
+            bits: [0; WORDS],
+        }
     }
 
     /// Everything below this is done.
@@ -161,7 +165,13 @@ impl SeqWindow {
             while s < self.top && !self.bit(s) {
                 s += 1;
             }
-            if gaps.push(Gap { start, len: s - start }).is_err() {
+            if gaps
+                .push(Gap {
+                    start,
+                    len: s - start,
+                })
+                .is_err()
+            {
                 seen_below = start;
                 break;
             }

@@ -149,7 +149,11 @@ pub(crate) struct Out<'b> {
 impl<'b> Out<'b> {
     pub(crate) fn new(buf: &'b mut [u8], start: usize, limit: usize) -> Self {
         let limit = limit.min(buf.len());
-        Out { buf, len: start, limit }
+        Out {
+            buf,
+            len: start,
+            limit,
+        }
     }
 
     /// Appends one postcard-encoded value; on `EncodeBufferFull` nothing is written.
@@ -166,7 +170,10 @@ impl<'b> Out<'b> {
     }
 
     pub(crate) fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let end = self.len.checked_add(bytes.len()).ok_or(Error::EncodeBufferFull)?;
+        let end = self
+            .len
+            .checked_add(bytes.len())
+            .ok_or(Error::EncodeBufferFull)?;
         if end > self.limit {
             return Err(Error::EncodeBufferFull);
         }

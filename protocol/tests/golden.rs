@@ -40,8 +40,7 @@ fn sample_frame(key: Option<&Key>) -> Vec<u8> {
 }
 
 const PREAMBLE_UNKEYED: [u8; 16] = [
-    b'P', b'M', 0x10, 0x01, 0x00, 0x00, 0x00, 0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23,
-    0x01,
+    b'P', b'M', 0x10, 0x01, 0x00, 0x00, 0x00, 0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01,
 ];
 
 const HEADER: [u8; 17] = [
@@ -57,7 +56,8 @@ const BODY: [u8; 36] = [
     0, 2, // group: no labels, 2 samples
     0x04, 5, // id 1 (delta 1 << 2 | unsigned), 5
     0x05, 5, // id 2 (delta 1 << 2 | signed), zigzag(-3) = 5
-    2, 11, b'c', b'p', b'u', b'-', b't', b'h', b'e', b'r', b'm', b'a', b'l', 1, b'0', 2, // group
+    2, 11, b'c', b'p', b'u', b'-', b't', b'h', b'e', b'r', b'm', b'a', b'l', 1, b'0',
+    2, // group
     0x0e, 0x00, 0x00, 0xc0, 0x3f, // id 3 (3 << 2 | f32), 1.5
     0x1f, 0, 0, 0, 0, 0, 0, 0xd0, 0xbf, // id 10 (delta 7 << 2 | f64), -0.25
 ];
@@ -92,7 +92,9 @@ fn data_frame_keyed_exact_bytes_and_mac() {
         ],
         "MAC bytes (computed independently with Python's hashlib.blake2s(key=…, digest_size=16))"
     );
-    let Message::Data(frame) = decode(&bytes).unwrap() else { panic!("not data") };
+    let Message::Data(frame) = decode(&bytes).unwrap() else {
+        panic!("not data")
+    };
     frame.verify(&key).unwrap();
     let other = Key::new(3, b"another key").unwrap();
     assert_eq!(frame.verify(&other), Err(Error::DecodeBadMac));
@@ -106,7 +108,10 @@ fn data_frame_decodes_header_and_counts_samples() {
     let frame = DataFrame::parse(&bytes).unwrap();
     assert_eq!(frame.header, header(None));
     assert_eq!(frame.known_samples() + frame.unknown_samples(), 4);
-    assert_eq!(frame.verify(&Key::new(1, b"k").unwrap()), Err(Error::DecodeMissingMac));
+    assert_eq!(
+        frame.verify(&Key::new(1, b"k").unwrap()),
+        Err(Error::DecodeMissingMac)
+    );
 }
 
 #[test]
@@ -181,7 +186,9 @@ fn errors_name_what_is_wrong() {
     assert_eq!(decode(&good[..good.len() - 1]), Err(Error::DecodeTooShort));
     let mut varint = good.clone();
     varint.truncate(16 + HEADER.len());
-    varint.extend_from_slice(&[0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    varint.extend_from_slice(&[
+        0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+    ]);
     assert_eq!(decode(&varint), Err(Error::DecodeBadVarint));
     let mut long = good.clone();
     long.resize(1233, 0);
@@ -204,7 +211,8 @@ fn newer_minor_version_with_unknown_metrics_decodes_and_counts_them() {
     // A 1.3 writer with metric ids this build does not know (16000, 16001).
     let mut buf = [0u8; 1232];
     let mut w = FrameWriter::new(&mut buf, &header(None)).unwrap();
-    w.begin_group(&EncodedLabels::encode(&["x"]).unwrap()).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["x"]).unwrap())
+        .unwrap();
     w.push(16000, Value::Unsigned(1)).unwrap();
     w.push(16001, Value::F64(2.0)).unwrap();
     let len = w.finish();

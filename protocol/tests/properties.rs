@@ -2,7 +2,7 @@
 //! the sequence window acks exactly what arrived (issue #2).
 
 use pimon_protocol::{
-    Ack, Accept, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, SeqWindow,
+    Accept, Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, SeqWindow,
     Value, catalog, decode, seal,
 };
 use proptest::prelude::*;
@@ -34,11 +34,7 @@ fn group() -> impl Strategy<Value = Group> {
     )
 }
 
-fn write_all(
-    header: &DataHeader<'_>,
-    groups: &[Group],
-    key: Option<&Key>,
-) -> Vec<Vec<u8>> {
+fn write_all(header: &DataHeader<'_>, groups: &[Group], key: Option<&Key>) -> Vec<Vec<u8>> {
     // Splits into as many frames as needed, like the collector does.
     let mut frames = Vec::new();
     let mut buf = [0u8; 1232];
@@ -202,7 +198,13 @@ fn window_slides_and_counts_what_it_gave_up() {
     assert_eq!(w.raise_floor(4990), 4990 - 905);
     let (acked_below, seen_below, gaps) = w.ack();
     assert_eq!((acked_below, seen_below), (4990, 5001));
-    assert_eq!(&gaps[..], &[Gap { start: 4990, len: 10 }]);
+    assert_eq!(
+        &gaps[..],
+        &[Gap {
+            start: 4990,
+            len: 10
+        }]
+    );
     // A huge jump gives up everything in between without looping over it.
     assert_eq!(w.accept(u64::MAX - 1).0, Accept::New);
 }
