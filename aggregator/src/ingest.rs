@@ -332,7 +332,15 @@ impl Ingest {
         };
         let m = &mut node.meta;
         let live = m.window.highest().is_none_or(|top| h.seq > top);
-        m.counters.missing += m.window.raise_floor(h.resend_floor);
+        // On the first frame of a (node, boot id) the window starts at the collector's
+        // resend floor: what lies below it was acked by an earlier run of this
+        // aggregator (or counted by the collector as dropped from its ring), not missed
+        // here. Counting it would make every aggregator restart look like data loss.
+        let first = m.window.highest().is_none() && m.window.base() == 0;
+        let given_up = m.window.raise_floor(h.resend_floor);
+        if !first {
+            m.counters.missing += given_up;
+        }
         let (accept, given_up) = m.window.accept(h.seq);
         m.counters.missing += given_up;
         match accept {

@@ -142,6 +142,22 @@ fn resend_floor_gives_up_gaps_and_counts_them_missing() {
     assert_eq!(h.counters("pi").missing, 2);
 }
 
+/// Regression (issue #4, found while writing docs/OPERATIONS.md): an aggregator that
+/// restarts first hears a collector mid-stream; the frames below the collector's resend
+/// floor were stored by the earlier run, so they must not count as missing, while the
+/// ones the collector still holds are asked for.
+#[test]
+fn first_frame_mid_stream_starts_at_the_resend_floor_without_counting_missing() {
+    let mut h = Harness::plain();
+    let (v, ack) = h.send(&Frame::pi("pi").seq(120).floor(117).bytes());
+    assert_eq!(v, Verdict::Stored);
+    assert_eq!(ack, ack_bytes("pi", 7, 117, 121, &[(117, 3)], None));
+    assert_eq!(h.counters("pi").missing, 0);
+    // A later floor still counts what it gives up.
+    h.send(&Frame::pi("pi").seq(121).floor(119).bytes());
+    assert_eq!(h.counters("pi").missing, 2);
+}
+
 #[test]
 fn new_boot_id_with_newer_timestamp_is_a_reboot() {
     let mut h = Harness::plain();
