@@ -190,6 +190,7 @@ impl Collector {
             frames_sent: stats.sent,
             frames_resent: stats.resent,
             frames_dropped: stats.dropped,
+            values_dropped: self.lost_values,
         };
         let sources = &mut self.sources;
         let sensors = &mut self.sensors;
@@ -248,6 +249,8 @@ pub struct OwnFigures {
     pub frames_resent: u64,
     /// Frames dropped from the ring unacked.
     pub frames_dropped: u64,
+    /// Samples not sent because a cycle did not fit (see [`CycleReport::lost_values`]).
+    pub values_dropped: u64,
 }
 
 impl OwnFigures {
@@ -266,6 +269,10 @@ impl OwnFigures {
         sink.push(
             id::COLLECTOR_FRAMES_DROPPED,
             Value::Unsigned(self.frames_dropped),
+        );
+        sink.push(
+            id::COLLECTOR_VALUES_DROPPED,
+            Value::Unsigned(self.values_dropped),
         );
     }
 }

@@ -617,6 +617,9 @@ catalog! {
         "Frames sent again because they were not acknowledged.", "frames_resent");
     COLLECTOR_FRAMES_DROPPED = collector_counter("pimon_collector_frames_dropped_total",
         "Frames that left the resend ring without being acknowledged.", "frames_dropped");
+    COLLECTOR_VALUES_DROPPED = collector_counter("pimon_collector_values_dropped_total",
+        "Samples not sent because a cycle did not fit the resend ring or a label was too long.",
+        "values_dropped");
 
     // /proc/net/dev, per interface, in the file's column order.
     NET_RECEIVE_BYTES = net_bytes("node_network_receive_bytes_total",
