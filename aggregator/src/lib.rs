@@ -18,7 +18,8 @@
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
-//! - [`stats`]: the aggregator's own counters.
+//! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
+//!   rejected datagrams.
 
 pub mod config;
 pub mod http;
@@ -29,6 +30,7 @@ pub mod keys;
 pub mod lines;
 pub mod node;
 pub mod prom;
+pub mod rejects;
 pub mod series;
 pub mod server;
 pub mod spool;

@@ -39,6 +39,7 @@ use crate::influx::{
 use crate::ingest::Ingest;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::prom::{self, Sources, UdpFigures};
+use crate::rejects::RejectLog;
 use crate::stats::AggregatorStats;
 use crate::store::{Snapshot, Store};
 use crate::udp::{self, Batch, Listener};
@@ -398,6 +399,7 @@ async fn ingest_loop(
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
+    let mut rejects = RejectLog::default();
     let mut failures = 0u64;
     while let Ok((index, batch)) = rx.recv().await {
         lines.clear();
@@ -412,6 +414,9 @@ async fn ingest_loop(
                     .bytes_received
                     .fetch_add(datagram.len() as u64, Ordering::Relaxed);
                 let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
+                if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
+                    eprintln!("{line}");
+                }
                 if outcome.ack_len > 0 {
                     acks.push(index, from, &ack[..outcome.ack_len]);
                 }
