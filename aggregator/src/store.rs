@@ -11,7 +11,8 @@
 //!   values per node, and `max_series_total` in all. Refused samples are counted.
 //!
 //! Worst case memory ≈ `max_nodes` × (700 B + 8 KiB labels) + `max_series_total` × 24 B.
-//! A typical Pi (~70 values, ~15 label sets) costs about 2.5 KiB.
+//! A node sending ~70 values costs about 3.9 KiB; a Raspberry Pi 4 with every source
+//! (~285 values) about 13.8 KiB (docs/OPERATIONS.md, sizing).
 //!
 //! # Staleness
 //! A series not updated for `stale_after` (the node's interval × `stale_intervals`, at
