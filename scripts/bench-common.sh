@@ -55,6 +55,32 @@ print(f"{ru.ru_utime:.4f} {ru.ru_stime:.4f} {ru.ru_maxrss} {wall:.3f}")
 PY
 }
 
+# Runs a command and prints "PEAK ANON FILE MAPPED" in KiB: PEAK is VmHWM from
+# /proc/PID/status, read every 10 ms until the process exits (the last reading); ANON
+# and FILE are RssAnon and RssFile at the reading where the peak was last raised;
+# MAPPED is the resident part of the file $PEAK_MAPPED_FILE (a qemu-user guest's binary)
+# at that reading, 0 when unset. Not wait4's ru_maxrss: Linux carries the pre-exec
+# high-water mark of the forked runner into it. The command's output goes to stderr.
+peak_rss_kib() {
+    local pid hwm=0 anon=0 file=0 mapped=0 line
+    (exec "$@" >&2) &
+    pid=$!
+    while [[ -r /proc/$pid/status ]]; do
+        line=$(awk '/^VmHWM/ { h = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
+                    END { if (h) print h, a, f }' "/proc/$pid/status" 2>/dev/null || true)
+        if [[ -n $line ]] && ((${line%% *} > hwm)); then
+            read -r hwm anon file <<<"$line"
+            if [[ -n ${PEAK_MAPPED_FILE:-} ]]; then
+                mapped=$(awk -v f="$PEAK_MAPPED_FILE" '/^[0-9a-f]+-/ { m = ($NF == f) } m && /^Rss:/ { s += $2 } END { print s + 0 }' \
+                    "/proc/$pid/smaps" 2>/dev/null || echo "$mapped")
+            fi
+        fi
+        sleep 0.01
+    done
+    wait "$pid" || bench_die "$1 exited with $?"
+    echo "$hwm $anon $file $mapped"
+}
+
 # Starts a command in the background, output to LOG; its own pid (the subshell execs
 # it) is in $bg_pid. Usage: start_bg LOG CMD ARGS...
 start_bg() {
