@@ -345,12 +345,14 @@ pub async fn respond<P: MetricsProvider>(request: &Request, provider: &P) -> Vec
             false,
         ),
         _ => {
-            return simple_response(
-                "404 Not Found",
-                "not found: try /metrics\n",
-                keep_alive,
-                &[],
-            );
+            let body = "not found: try /metrics\n";
+            let mut response = simple_response("404 Not Found", body, keep_alive, &[]);
+            if head_only {
+                // A response to HEAD has no body: on a kept-alive connection the client
+                // would read it as the start of the next response (found by fuzzing).
+                response.truncate(response.len() - body.len());
+            }
+            return response;
         }
     };
     let mut out = Vec::with_capacity(256 + if head_only { 0 } else { body.len() });
@@ -449,6 +451,29 @@ mod tests {
             .unwrap();
         assert_eq!(r.method, Method::Other);
         assert!(!r.keep_alive);
+    }
+
+    /// Fuzz target `http_request`, input `HEAD ? HTTP/1.0\r\n…`: the 404 answer to a
+    /// HEAD request carried the body, which a kept-alive client reads as the next response.
+    #[test]
+    fn fuzz_head_of_unknown_path_has_no_body() {
+        struct Never;
+        impl MetricsProvider for Never {
+            fn render(&self, _: Format, out: String) -> impl Future<Output = String> + Send {
+                std::future::ready(out)
+            }
+        }
+        let req = parse_request(b"HEAD ? HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        let resp = smol::block_on(respond(&req, &Never));
+        let text = String::from_utf8(resp).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+        assert!(text.contains("\r\nContent-Length: 24\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n"), "no body after the head: {text:?}");
+        let get = parse_request(b"GET ? HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        let resp = smol::block_on(respond(&get, &Never));
+        assert!(resp.ends_with(b"\r\n\r\nnot found: try /metrics\n"));
     }
 
     #[test]
