@@ -98,7 +98,7 @@ fn collect_without_allocating(tree: &str) {
 // One test function: the counter is process-wide, so trees run one after the other.
 #[test]
 fn zero_allocations_per_cycle_on_every_fixture_tree() {
-    for tree in ["pi4", "pizero", "x86"] {
+    for tree in ["pi4", "pizero", "x86", "container"] {
         collect_without_allocating(tree);
     }
 }

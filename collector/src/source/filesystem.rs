@@ -1,9 +1,40 @@
-//! Filesystems → `FS_*` (labels `device`, `fstype`, `mountpoint`): mounts from
-//! `/proc/self/mounts` (re-read each cycle into the scratch buffer), node_exporter's
-//! default fs-type and mount-point exclusions, `statvfs` through [`StatvfsPool`].
+//! Filesystems → `FS_*` (labels `device`, `fstype`, `mountpoint`): the mount table
+//! (re-read each cycle into the scratch buffer), node_exporter's default fs-type and
+//! mount-point exclusions, `statvfs` of `<root>/<mountpoint>` through [`StatvfsPool`].
 //!
 //! A mount whose `statvfs` fails, times out or is still stuck reports only
 //! `FS_READONLY` and `FS_DEVICE_ERROR` = 1, like node_exporter.
+//!
+//! ## Which mount table: `<root>/proc/1/mounts`, else `<root>/proc/self/mounts`
+//!
+//! The node's filesystems are those of the host's init, so the table is read from
+//! `<root>/proc/1/mounts` (what node_exporter reads too), chosen once at start and
+//! logged:
+//!
+//! - **Kubernetes DaemonSet** (`deploy/kubernetes/`: the host's `/` at `/host`,
+//!   `--root /host`): `/host/proc` is the host's procfs, so `proc/1` is the host's init
+//!   and its table lists the node's filesystems, and `statvfs` of `/host/<mountpoint>`
+//!   reaches them through the recursive bind. `/host/proc/self/mounts` would be the
+//!   *collector's* mount namespace: the container's overlay root, `/etc/hosts`, and the
+//!   host's mounts again under `/host/…` — not the node's.
+//! - **systemd unit** (`deploy/systemd/`): `ProtectSystem=strict`, `PrivateTmp=`,
+//!   `ProtectHome=` and `PrivateMounts=` give the service a mount namespace of its own.
+//!   Its `/proc/self/mounts` shows every filesystem `ro` (the read-only bind remounts of
+//!   `ProtectSystem=strict`: `node_filesystem_readonly` would be 1 everywhere) plus the
+//!   private `/tmp` and `/var/tmp` binds as extra filesystems; `/proc/1/mounts` is the
+//!   host's real table. `statvfs` still runs in the service's namespace, where each
+//!   host mount sits at the same path (only made read-only), so the sizes are the
+//!   host's. (`ProtectHome=yes` covers `/home`, `/root` and `/run/user` with an empty
+//!   inaccessible node: a separate `/home` filesystem cannot be measured from inside the
+//!   unit with either table.) `/proc/1/mounts` is world-readable (no ptrace check), so
+//!   the dynamic user reads it; the unit keeps `ProtectProc=default`.
+//! - **Directly on the host, or a fixture tree**: `proc/1/mounts` and `proc/self/mounts`
+//!   are the same table; a tree without `proc/1/mounts` uses `proc/self/mounts`.
+//!
+//! When `proc/1/mounts` cannot be opened — `/proc` mounted `hidepid=`,
+//! `ProtectProc=invisible`, a tree without it — the reader falls back to
+//! `<root>/proc/self/mounts` and logs why (in a container that table is the container's
+//! own, which the log line says).
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -12,16 +43,21 @@ use std::time::Duration;
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::NameLists;
 use super::file::SysFile;
-use super::log::ErrorCounter;
+use super::log::{self, ErrorCounter};
 use super::statvfs::{StatOutcome, StatvfsPool};
+use super::{NameLists, SourceKind};
 use crate::parse::filter::{fs_type_excluded_by_default, mount_point_excluded_by_default};
 use crate::parse::mounts::parse_mounts;
 use crate::sink::SampleSink;
 
 /// Longest decoded device or mount point; longer ones are skipped (counted).
 const NAME_CAP: usize = 512;
+
+/// The host init's mount table, under the root: preferred (see the module doc).
+const HOST_MOUNTS: &str = "proc/1/mounts";
+/// This process's mount table, under the root: the fallback.
+const OWN_MOUNTS: &str = "proc/self/mounts";
 
 /// Reads mounts and their `statvfs`.
 #[derive(Debug)]
@@ -42,7 +78,7 @@ impl FilesystemReader {
         workers: usize,
         timeout: Duration,
     ) -> std::io::Result<Self> {
-        let mounts = SysFile::open(root.join("proc/self/mounts"))?;
+        let mounts = open_mount_table(root)?;
         let mut prefix = root.as_os_str().as_bytes().to_vec();
         while prefix.last() == Some(&b'/') {
             prefix.pop();
@@ -136,4 +172,33 @@ impl FilesystemReader {
             }
         }
     }
+}
+
+/// Opens `<root>/proc/1/mounts`, or `<root>/proc/self/mounts` when that cannot be
+/// opened; logs which, once. The error is the fallback's when neither opens.
+fn open_mount_table(root: &Path) -> std::io::Result<SysFile> {
+    let host_error = match SysFile::open(root.join(HOST_MOUNTS)) {
+        Ok(host) => {
+            log::note(
+                SourceKind::Filesystem,
+                format_args!(
+                    "mount table {} (PID 1's: the host's)",
+                    host.path().display()
+                ),
+            );
+            return Ok(host);
+        }
+        Err(e) => e,
+    };
+    let own = SysFile::open(root.join(OWN_MOUNTS))?;
+    log::note(
+        SourceKind::Filesystem,
+        format_args!(
+            "mount table {} ({}: {host_error}); in a container this lists the \
+             container's mounts, not the host's",
+            own.path().display(),
+            root.join(HOST_MOUNTS).display()
+        ),
+    );
+    Ok(own)
 }
