@@ -6,8 +6,9 @@
 //!   (manifests, units, dashboards, and every flag they use in the binaries' `--help`);
 //! - the collector DaemonSet's args, with `$(NODE_NAME)` expanded from the downward API
 //!   and `--root` pointing at a stand-in for the container's view (the manifest's
-//!   `hostPath` volumes mounted at its `mountPath`s, taken from the Pi 4 fixture), pass
-//!   `--check` with every source found;
+//!   `hostPath` volumes mounted at its `mountPath`s — the host's `/` at `/host` — taken
+//!   from the Pi 4 fixture), pass `--check` with every source found, the mount table
+//!   read under that root;
 //! - the aggregator Deployment's args pass `--check-config`;
 //! - the systemd units' `ExecStart` lines (plain, and as the key drop-ins replace them),
 //!   with `$PIMON_*_ARGS` from the `/etc/default` files and a credentials directory,
@@ -234,13 +235,28 @@ fn collector_accepts_the_daemonset_args_and_finds_every_source_through_its_mount
         "with the DaemonSet's mounts under --root {root_in_container}, sources are missing: {absent:?}\n{}",
         run.stdout
     );
-    for source in ["stat", "meminfo", "thermal", "throttled", "w1"] {
+    for source in [
+        "stat",
+        "meminfo",
+        "filesystem",
+        "thermal",
+        "throttled",
+        "w1",
+    ] {
         assert!(
             run.stdout.contains(&format!("{source}: ok")),
             "{source} not found through the DaemonSet's mounts:\n{}",
             run.stdout
         );
     }
+    // The filesystem source names its mount table once: it must be the stand-in host's
+    // (`/host/proc/1/mounts`, or `proc/self/mounts` in a tree without `proc/1`).
+    let table = format!("mount table {}/proc/", root.display());
+    assert!(
+        run.stderr.contains(&table),
+        "the mount table was not read under --root {root_in_container}:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
