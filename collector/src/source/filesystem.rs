@@ -24,10 +24,12 @@
 //!   private `/tmp` and `/var/tmp` binds as extra filesystems; `/proc/1/mounts` is the
 //!   host's real table. `statvfs` still runs in the service's namespace, where each
 //!   host mount sits at the same path (only made read-only), so the sizes are the
-//!   host's. (`ProtectHome=yes` covers `/home`, `/root` and `/run/user` with an empty
-//!   inaccessible node: a separate `/home` filesystem cannot be measured from inside the
-//!   unit with either table.) `/proc/1/mounts` is world-readable (no ptrace check), so
-//!   the dynamic user reads it; the unit keeps `ProtectProc=default`.
+//!   host's. (`ProtectHome=yes` covers `/home`, `/root` and `/run/user` with an
+//!   inaccessible node: filesystems mounted there — a separate `/home`, the
+//!   `/run/user/<uid>` tmpfs — cannot be measured from inside the unit with either
+//!   table; `ProtectHome=read-only` would leave them measurable.) `/proc/1/mounts` is
+//!   world-readable (no ptrace check), so the dynamic user reads it; the unit keeps
+//!   `ProtectProc=default`.
 //! - **Directly on the host, or a fixture tree**: `proc/1/mounts` and `proc/self/mounts`
 //!   are the same table; a tree without `proc/1/mounts` uses `proc/self/mounts`.
 //!
