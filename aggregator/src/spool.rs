@@ -376,7 +376,7 @@ impl Spool {
                 fs::remove_file(&path)?;
                 continue;
             }
-            st.next_id = st.next_id.max(id + 1);
+            st.next_id = st.next_id.max(id.saturating_add(1));
             st.segments.push_back(SegmentMeta {
                 id,
                 len: scan.valid_len,
@@ -388,6 +388,9 @@ impl Spool {
         }
         // Segments wholly before the saved cursor were delivered; drop them.
         if let Some(c) = saved_cursor {
+            // New segments must sort after the cursor even when every segment file is
+            // gone, or the next open would take their records for delivered.
+            st.next_id = st.next_id.max(c.segment.saturating_add(1));
             while let Some(first) = st.segments.front() {
                 if first.id < c.segment
                     || (first.id == c.segment && first.records_done == first.records)
@@ -567,6 +570,13 @@ impl Spool {
 
     fn open_new_segment(&self, st: &mut State) -> Result<(), SpoolError> {
         let id = st.next_id;
+        if id == u64::MAX {
+            // Only a stray file or cursor naming id u64::MAX gets here: no new segment
+            // would sort after it, so refuse rather than overwrite or wrap around.
+            return Err(SpoolError::Io(io::Error::other(
+                "no segment id left: a segment or cursor file names id 18446744073709551615",
+            )));
+        }
         let path = self.segment_path(id);
         let mut file = OpenOptions::new()
             .create(true)
@@ -1184,6 +1194,66 @@ mod tests {
             let spool = open(&cfg);
             let _ = drain(&spool);
         }
+    }
+
+    /// Fuzz target `spool_recover`, input: a cursor file naming segment 3 and no segment
+    /// with a valid record. New segment ids restarted at 1, below the saved cursor, so
+    /// the next open took their records for delivered and deleted them (data loss).
+    /// Here the same state is reached through the API: everything delivered, then two
+    /// restarts (the first deletes the delivered segments), then an outage.
+    #[test]
+    fn fuzz_records_written_after_an_emptied_restart_survive_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        {
+            let spool = open(&cfg);
+            for i in 0..20 {
+                smol::block_on(spool.append(&record(i))).unwrap();
+            }
+            drain(&spool);
+        }
+        drop(open(&cfg)); // removes the delivered segments; the cursor file stays
+        assert!(segment_files(dir.path()).is_empty());
+        {
+            let spool = open(&cfg);
+            smol::block_on(spool.append(&record(99))).unwrap(); // InfluxDB is down
+        }
+        let spool = open(&cfg);
+        assert_eq!(spool.pending_lines(), 1);
+        assert_eq!(drain(&spool), record(99));
+    }
+
+    /// Fuzz target `spool_recover`, input `ff ff 01 00 00 10 00 …`: a cursor file naming
+    /// segment u64::MAX made the next segment id overflow (a panic with overflow checks)
+    /// once ids follow the cursor; a segment file named with that id did the same at
+    /// open. Both now open, deliver, and refuse new segments with an error.
+    #[test]
+    fn fuzz_segment_id_u64_max_opens_and_refuses_new_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let mut seg = SEGMENT_MAGIC.to_vec();
+        let payload = record(1);
+        let len = (payload.len() as u32).to_le_bytes();
+        seg.extend_from_slice(&len);
+        seg.extend_from_slice(&crc32fast::hash(&[&len[..], &payload].concat()).to_le_bytes());
+        seg.extend_from_slice(&payload);
+        fs::write(dir.path().join(format!("{:020}.seg", u64::MAX)), &seg).unwrap();
+        let spool = open(&cfg);
+        assert_eq!(drain(&spool), record(1));
+        assert!(matches!(spool.write(&record(2)), Err(SpoolError::Io(_))));
+        drop(spool);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        write_cursor_file(
+            dir.path(),
+            Position {
+                segment: u64::MAX,
+                offset: 8,
+            },
+        )
+        .unwrap();
+        let spool = open(&cfg);
+        assert!(matches!(spool.write(&record(2)), Err(SpoolError::Io(_))));
     }
 
     #[test]
