@@ -414,7 +414,11 @@ fn content_length(head: &Response) -> Result<Option<usize>, ResponseError> {
 /// `Some(total_len)` once `bytes` holds a complete response whose end is known from
 /// its framing (no body, Content-Length, or a finished chunked body); `None` when more
 /// is needed or the body runs to connection close.
-fn complete_response_len(bytes: &[u8]) -> Result<Option<usize>, ResponseError> {
+///
+/// Public only for the fuzz target `http_response` (`fuzz/`), which checks it against
+/// [`parse_response`]; not part of the client's API.
+#[doc(hidden)]
+pub fn complete_response_len(bytes: &[u8]) -> Result<Option<usize>, ResponseError> {
     let Some(head_end) = find(bytes, b"\r\n\r\n") else {
         return Ok(None);
     };

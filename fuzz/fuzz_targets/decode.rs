@@ -30,13 +30,21 @@ fuzz_target!(|data: &[u8]| {
 
 /// Re-encodes the known samples of `frame` and checks they decode identically.
 fn reencode_data(frame: &DataFrame<'_>) {
-    let header = DataHeader { part: 0, parts: 1, key_id: None, ..frame.header };
+    let header = DataHeader {
+        part: 0,
+        parts: 1,
+        key_id: None,
+        ..frame.header
+    };
     let mut buf = [0u8; 1232];
     let mut w = FrameWriter::new(&mut buf, &header).expect("decoded header re-encodes");
     let mut want = Vec::new();
     for s in frame.samples() {
         let labels = EncodedLabels::encode(&s.labels).expect("decoded labels re-encode");
-        match w.begin_group(&labels).and_then(|()| w.push(s.metric.id, s.value)) {
+        match w
+            .begin_group(&labels)
+            .and_then(|()| w.push(s.metric.id, s.value))
+        {
             Ok(()) => want.push(s),
             // Unknown samples were dropped, so the known ones fit; but one group per
             // sample costs more bytes than the original grouping.

@@ -1,0 +1,128 @@
+//! The aggregator's HTTP server request parser (`pimon_aggregator::http::parse_request`)
+//! on any bytes a client may send, and the response built for whatever parses.
+//!
+//! Properties beyond "no panic":
+//! - a complete head is found only when `\r\n\r\n` is there, within the 8 KiB limit;
+//! - bytes after the head do not change the result, and every shorter prefix of the
+//!   head is "not complete yet" (the server parses a growing buffer);
+//! - the response to a parsed request is well-formed HTTP that the aggregator's own
+//!   client parser reads back, with the status the method and path call for.
+#![no_main]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use libfuzzer_sys::fuzz_target;
+use pimon_aggregator::http::{
+    HttpError, MAX_REQUEST_HEAD, Method, MetricsProvider, Request, parse_request, respond,
+};
+use pimon_aggregator::http_client::parse_response;
+use pimon_protocol::text::prometheus::Format;
+
+/// Serves a fixed exposition that names the format it was asked for.
+struct Fixed;
+
+impl MetricsProvider for Fixed {
+    fn render(&self, format: Format, mut out: String) -> impl Future<Output = String> + Send {
+        out.push_str(match format {
+            Format::Text004 => "# text\nup 1\n",
+            _ => "# openmetrics\nup 1\n# EOF\n",
+        });
+        std::future::ready(out)
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let result = parse_request(data);
+    let end = find(data, b"\r\n\r\n");
+    match &result {
+        Ok(None) => {
+            assert!(end.is_none(), "a complete head was not seen");
+            assert!(data.len() <= MAX_REQUEST_HEAD);
+        }
+        Err(HttpError::HeadTooLarge) => {
+            assert!(end.map_or(data.len(), |e| e + 4) > MAX_REQUEST_HEAD);
+        }
+        Err(HttpError::BadRequest) => assert!(end.is_some()),
+        Ok(Some(request)) => check_request(data, request),
+    }
+});
+
+fn check_request(data: &[u8], request: &Request) {
+    let head_len = request.head_len;
+    assert_eq!(find(data, b"\r\n\r\n").map(|e| e + 4), Some(head_len));
+    assert!(head_len <= MAX_REQUEST_HEAD);
+    assert!(!request.path.contains('?'));
+    // What follows the head (a pipelined request, a body) does not matter.
+    assert_eq!(
+        parse_request(&data[..head_len]).as_ref(),
+        Ok(&Some(request.clone()))
+    );
+    // A head arriving in pieces is "not complete" until its last byte.
+    for cut in [0, head_len / 2, head_len - 1] {
+        assert_eq!(
+            parse_request(&data[..cut]),
+            Ok(None),
+            "prefix of {cut} bytes"
+        );
+    }
+    check_response(request);
+}
+
+/// Runs `respond` to completion: the fixed provider never waits.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("respond() waited on a provider that is always ready"),
+    }
+}
+
+fn check_response(request: &Request) {
+    let wire = block_on(respond(request, &Fixed));
+    let want_status = match (request.method, request.path.as_str()) {
+        (Method::Other, _) => 405,
+        (_, "/metrics" | "/") => 200,
+        _ => 404,
+    };
+    let head_end = find(&wire, b"\r\n\r\n").expect("response has a complete head") + 4;
+    let connection = if request.keep_alive {
+        "keep-alive"
+    } else {
+        "close"
+    };
+    let head = std::str::from_utf8(&wire[..head_end]).expect("response head is UTF-8");
+    assert!(
+        head.contains(&format!("\r\nConnection: {connection}\r\n")),
+        "{head}"
+    );
+    if request.method == Method::Head {
+        // No body, but Content-Length says what GET would send: the client parser
+        // (which does not know the method) would wait for it, so check the head only.
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {want_status} ")),
+            "{head}"
+        );
+        assert_eq!(wire.len(), head_end);
+        return;
+    }
+    let response = parse_response(&wire).expect("our client parses our server's response");
+    assert_eq!(response.status, want_status);
+    let length: usize = response
+        .header("content-length")
+        .expect("Content-Length is always sent")
+        .parse()
+        .expect("Content-Length is a number");
+    assert_eq!(length, response.body.len());
+    assert_eq!(wire.len(), head_end + length, "nothing after the body");
+    let gzip = response.header("content-encoding") == Some("gzip");
+    assert_eq!(
+        gzip,
+        want_status == 200 && request.path == "/metrics" && request.gzip
+    );
+}
