@@ -90,12 +90,14 @@ start_bg() {
     bg_pid=$!
 }
 
-# Waits until 127.0.0.1:$1 accepts TCP connections (at most 10 s).
+# Waits until 127.0.0.1:$1 accepts TCP connections (at most 10 s); if not, shows the
+# log $2 (the server's output) and exits.
 wait_tcp() {
     local i
     for ((i = 0; i < 100; i++)); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
+    [[ -n ${2:-} ]] && cat "$2" >&2
     bench_die "nothing listens on 127.0.0.1:$1"
 }

@@ -105,6 +105,8 @@ struct Scrape {
     /// `pimon_aggregator_render_duration_seconds`: the previous render.
     render_seconds: Option<f64>,
     datagrams: Option<f64>,
+    acks_sent: Option<f64>,
+    ack_send_errors: Option<f64>,
     kernel_drops: Option<f64>,
     store_bytes: Option<f64>,
     series: Option<f64>,
@@ -163,6 +165,8 @@ fn scrape(addr: SocketAddr) -> std::io::Result<Scrape> {
         with_data,
         render_seconds: sample(&text, "pimon_aggregator_render_duration_seconds"),
         datagrams: sample_sum(&text, "pimon_aggregator_datagrams_received_total"),
+        acks_sent: sample_sum(&text, "pimon_aggregator_acks_sent_total"),
+        ack_send_errors: sample_sum(&text, "pimon_aggregator_ack_send_errors_total"),
         kernel_drops: sample_sum(&text, "pimon_aggregator_udp_kernel_drops_total"),
         store_bytes: sample(&text, "pimon_aggregator_store_memory_bytes"),
         series: sample(&text, "pimon_aggregator_series"),
@@ -327,8 +331,11 @@ fn main() {
             );
             let show = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
             println!(
-                "aggregator counters  datagrams {}, kernel drops {}, series {}, store {} bytes",
+                "aggregator counters  datagrams {}, acks sent {} (send errors {}), kernel drops {}, \
+                 series {}, store {} bytes",
                 show(s.datagrams),
+                show(s.acks_sent),
+                show(s.ack_send_errors),
                 show(s.kernel_drops),
                 show(s.series),
                 show(s.store_bytes)
