@@ -72,7 +72,7 @@ const GROUPS: &[Group] = &[
     },
     Group {
         title: "Filesystem",
-        source: "`statvfs(2)` of each mount in `/proc/self/mounts` (labels `device` = mount source, `fstype`, `mountpoint`); already in bytes and inodes.",
+        source: "`statvfs(2)` of each mount in `/proc/1/mounts` (`/proc/self/mounts` when that is hidden) (labels `device` = mount source, `fstype`, `mountpoint`); already in bytes and inodes.",
         prefixes: &["node_filesystem_"],
     },
     Group {
