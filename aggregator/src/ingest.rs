@@ -62,6 +62,9 @@ pub struct IngestConfig {
     pub max_backfill_ms: u64,
     /// Timestamp precision of the rendered line protocol.
     pub precision: Precision,
+    /// Render stored frames as line protocol. Off when no output is configured
+    /// (`/metrics` only): rendering is about a quarter of ingest's CPU.
+    pub render_lines: bool,
 }
 
 impl Default for IngestConfig {
@@ -71,6 +74,7 @@ impl Default for IngestConfig {
             max_clock_skew_ms: 300_000,
             max_backfill_ms: 7 * 24 * 3600 * 1000,
             precision: Precision::Nanoseconds,
+            render_lines: true,
         }
     }
 }
@@ -409,6 +413,9 @@ impl Ingest {
                     .series_refused_limit
                     .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
             }
+        }
+        if !cfg.render_lines {
+            return (Verdict::Stored, 0);
         }
         let before = lines.len();
         let written = match lines::write_frame(

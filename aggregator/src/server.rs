@@ -36,7 +36,7 @@ use crate::http::{self, MetricsProvider};
 use crate::influx::{
     InfluxOutput, InfluxStats, LineOutputs, LpFileOutput, LpFileStats, OutputError,
 };
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, IngestConfig};
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
@@ -152,7 +152,11 @@ impl Server {
         };
         let stats = Arc::new(AggregatorStats::default());
         let store = Store::new(config.limits, config.staleness, now_ms());
-        let ingest = Ingest::new(store, keys, config.ingest, stats.clone());
+        let ingest_config = IngestConfig {
+            render_lines: !influx.is_empty() || lp.is_some(),
+            ..config.ingest
+        };
+        let ingest = Ingest::new(store, keys, ingest_config, stats.clone());
         let (reload_tx, reload_rx) = channel::bounded(1);
         Ok(Server {
             config,

@@ -94,6 +94,22 @@ fn first_frame_is_stored_acked_and_rendered_as_lines() {
 }
 
 #[test]
+fn without_outputs_frames_are_stored_and_acked_but_not_rendered_as_lines() {
+    let mut h = Harness::new(
+        None,
+        IngestConfig {
+            render_lines: false,
+            ..IngestConfig::default()
+        },
+    );
+    let (v, ack) = h.send(&Frame::pi("pi").bytes());
+    assert_eq!(v, Verdict::Stored);
+    assert_eq!(ack, ack_bytes("pi", 7, 1, 1, &[], None));
+    assert_eq!(h.lines, "");
+    assert_eq!(h.value("pi", id::CPU_SECONDS_USER), Some(Number::F64(1.5)));
+}
+
+#[test]
 fn duplicates_are_acked_again_but_not_stored_again() {
     let mut h = Harness::plain();
     h.send(&Frame::pi("pi").seq(0).bytes());
