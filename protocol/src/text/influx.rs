@@ -5,9 +5,10 @@
 //! - **Escaping per element**: the measurement escapes `,` and space; tag keys, tag
 //!   values and field keys escape `,`, `=` and space; string field values escape `"`
 //!   and `\`. Tab, newline, form feed and carriage return (which would end the line)
-//!   are written as `\t`, `\n`, `\f`, `\r`, and a backslash at the end of an element or
-//!   before an escaped character is dropped, as Telegraf does (no line-protocol reader
-//!   can tell such a backslash from an escape). Other backslashes are written as they
+//!   are written as `\t`, `\n`, `\f`, `\r`, and backslashes at the end of an element or
+//!   before an escaped character are dropped (the whole run), as Telegraf does (no
+//!   line-protocol reader can tell such a backslash from an escape, and one left over
+//!   from a run would escape the separator). Other backslashes are written as they
 //!   are, which InfluxDB 1.x reads back literally (2.x reads `\\` as one backslash).
 //! - **Tags** are written sorted by key (byte order, as InfluxDB wants them); tags with
 //!   an empty key or value are left out (line protocol cannot carry them) and a repeated
@@ -331,14 +332,7 @@ fn write_sorted_tags<W: Write>(w: &mut W, tags: &[Tag<'_>]) -> fmt::Result {
 /// A tag value split in prefix and value is escaped as one string: a backslash that
 /// ends the prefix sees the value's first character.
 fn write_tag_value<W: Write>(w: &mut W, tag: &Tag<'_>) -> fmt::Result {
-    if tag.prefix.is_empty() {
-        return write_escaped(w, tag.value, Element::Key);
-    }
-    let mut chars = tag.prefix.chars().chain(tag.value.chars()).peekable();
-    while let Some(c) = chars.next() {
-        write_escaped_char(w, c, chars.peek().copied(), Element::Key)?;
-    }
-    Ok(())
+    write_escaped_chars(w, tag.prefix.chars().chain(tag.value.chars()), Element::Key)
 }
 
 /// Which escaping rule applies.
@@ -361,13 +355,28 @@ impl Element {
 }
 
 fn write_escaped<W: Write>(w: &mut W, s: &str, element: Element) -> fmt::Result {
-    let mut chars = s.chars().peekable();
+    write_escaped_chars(w, s.chars(), element)
+}
+
+fn write_escaped_chars<W: Write>(
+    w: &mut W,
+    mut chars: impl Iterator<Item = char> + Clone,
+    element: Element,
+) -> fmt::Result {
     while let Some(c) = chars.next() {
-        write_escaped_char(w, c, chars.peek().copied(), element)?;
+        // A run of backslashes is kept or dropped as a whole, by what follows the run:
+        // dropping only its last one would leave one to escape the separator.
+        let after_run = match c {
+            '\\' => chars.clone().find(|&n| n != '\\'),
+            _ => None,
+        };
+        write_escaped_char(w, c, after_run, element)?;
     }
     Ok(())
 }
 
+/// Writes `c`; for a backslash, `next` is the first character after its run of
+/// backslashes (`None` at the end of the element).
 fn write_escaped_char<W: Write>(
     w: &mut W,
     c: char,
@@ -408,5 +417,36 @@ fn write_field_value<W: Write>(w: &mut W, value: FieldValue<'_>) -> fmt::Result 
             }
             w.write_char('"')
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+
+    /// Fuzz target `ingest`, a network device label `a"b\\` (two backslashes at the end):
+    /// only the last backslash was dropped, and the one left escaped the space after
+    /// the tag set, so InfluxDB read the fields as part of the tag value.
+    #[test]
+    fn fuzz_backslash_runs_before_a_separator_are_dropped_whole() {
+        let mut out = String::new();
+        let tags = [
+            Tag::new("interface", "a\"b\\\\"),
+            Tag::new("u", "x\\\\,y"),
+            Tag::new("v", "p\\\\q\\\\\\"),
+        ];
+        let fields = [("colls_out", FieldValue::Integer(7))];
+        write_line(
+            &mut out,
+            "net\\\\",
+            &tags,
+            fields,
+            Some(2),
+            Precision::Milliseconds,
+        )
+        .unwrap();
+        assert_eq!(out, "net,interface=a\"b,u=x\\,y,v=p\\\\q colls_out=7i 2\n");
     }
 }
