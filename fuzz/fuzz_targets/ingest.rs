@@ -1,0 +1,260 @@
+//! The aggregator's ingest (`pimon_aggregator::ingest::Ingest`) on a sequence of
+//! datagrams from the network, then what leaves it: the acks, the InfluxDB line protocol
+//! and the `/metrics` exposition (both formats). The `decode` target covers the wire
+//! format; this one covers what the aggregator does with whatever decodes, notably
+//! label values of any text.
+//!
+//! Input: `(mode | len | len bytes)…`. Each datagram is raw bytes (`mode` bit 0 clear)
+//! or a data frame built from the bytes (node, boot id, sequence numbers, timestamp
+//! skew, catalog metrics with label values taken from the bytes, values of every
+//! kind), so the fuzzer reaches the store without learning the wire format. Bit 1
+//! rolls the batch back instead of committing it; bits 2-7 advance the clock.
+//!
+//! Properties beyond "no panic":
+//! - an ack is a valid ack for the frame's node and boot id;
+//! - the line count reported is the number of lines appended, and every line is well
+//!   formed: measurement and tags, fields, integer timestamp, separated by unescaped
+//!   spaces;
+//! - every exposition line is a comment or `name{label="value",…} number`, with the
+//!   label values correctly escaped, and OpenMetrics ends with `# EOF`.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use pimon_aggregator::ingest::{Ingest, IngestConfig};
+use pimon_aggregator::prom::{self, Sources};
+use pimon_aggregator::stats::AggregatorStats;
+use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_protocol::catalog::CATALOG;
+use pimon_protocol::text::influx::Precision;
+use pimon_protocol::text::prometheus::Format;
+use pimon_protocol::{
+    Ack, DataHeader, EncodedLabels, FrameWriter, MAX_DATAGRAM, MAX_LABELS, Message, Value, decode,
+    seal,
+};
+
+const T0: u64 = 1_700_000_000_000;
+const NODES: [&str; 4] = ["pi", "garage", "n\"=, \\x", "ü"];
+
+/// A data frame built from `bytes`.
+fn build_frame(bytes: &[u8], now: u64) -> Vec<u8> {
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let header = DataHeader {
+        node: NODES[usize::from(at(0) & 3)],
+        boot_id: u64::from(at(0) >> 2 & 3),
+        seq: u64::from(at(1) & 15),
+        resend_floor: u64::from(at(1) >> 4 & 15),
+        timestamp_ms: now
+            .wrapping_add(u64::from(at(2)).wrapping_mul(60_000))
+            .wrapping_sub(7_680_000),
+        interval_ms: u32::from(at(3)) * 1000,
+        user_hz: u16::from(at(4)),
+        part: 0,
+        parts: 1,
+        key_id: None,
+    };
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let Ok(mut w) = FrameWriter::new(&mut buf, &header) else {
+        return Vec::new();
+    };
+    // Groups: metric byte, value kind byte, then label text up to a 0 byte.
+    let mut rest = bytes.get(5..).unwrap_or_default();
+    while let [metric, kind, tail @ ..] = rest {
+        let metric = &CATALOG[usize::from(*metric) % CATALOG.len()];
+        let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+        let text = String::from_utf8_lossy(&tail[..end]);
+        rest = tail.get(end + 1..).unwrap_or_default();
+        let values: Vec<&str> = text.split('\u{1}').collect();
+        let labels: Vec<&str> = (0..metric.labels.len().min(MAX_LABELS))
+            .map(|i| values.get(i).copied().unwrap_or(""))
+            .collect();
+        let Ok(encoded) = EncodedLabels::encode(&labels) else {
+            continue;
+        };
+        let x = u64::from(*kind) << 24 | end as u64;
+        let value = match kind & 3 {
+            0 => Value::Unsigned(x),
+            1 => Value::Signed(-(x as i64)),
+            2 => Value::F32(f32::from_bits(x as u32 | u32::from(*kind) << 24)),
+            _ => Value::F64(f64::from_bits(x.rotate_left(u32::from(*kind)))),
+        };
+        if w.begin_group(&encoded)
+            .and_then(|()| w.push(metric.id, value))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let len = w.finish();
+    match seal(&mut buf, len, 1, None) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let stats = Arc::new(AggregatorStats::default());
+    let store = Store::new(
+        Limits {
+            max_nodes: 3,
+            ..Limits::default()
+        },
+        Staleness::default(),
+        T0,
+    );
+    let config = IngestConfig {
+        precision: Precision::Milliseconds,
+        ..IngestConfig::default()
+    };
+    let mut ingest = Ingest::new(store, None, config, stats.clone());
+    let mut now = T0;
+    let mut lines = String::new();
+    let mut ack = [0u8; MAX_DATAGRAM];
+    let mut rest = data;
+    while let [mode, len, tail @ ..] = rest {
+        let take = usize::from(*len).min(tail.len());
+        let (bytes, after) = tail.split_at(take);
+        rest = after;
+        now += u64::from(mode >> 2) * 1000;
+        let datagram = if mode & 1 == 0 {
+            bytes.to_vec()
+        } else {
+            build_frame(bytes, now)
+        };
+        ingest.begin_batch();
+        let before = lines.len();
+        let outcome = ingest.ingest(&datagram, now, &mut lines, &mut ack);
+        let added = &lines[before..];
+        assert_eq!(added.matches('\n').count(), outcome.lines);
+        for line in added.lines() {
+            check_line_protocol(line);
+        }
+        if outcome.ack_len > 0 {
+            let Ok(Message::Data(frame)) = decode(&datagram) else {
+                panic!("an ack for a datagram that is not a frame");
+            };
+            let a = Ack::parse(&ack[..outcome.ack_len]).expect("the ack parses");
+            assert_eq!(
+                (a.node, a.boot_id),
+                (frame.header.node, frame.header.boot_id)
+            );
+        }
+        if mode & 2 != 0 {
+            ingest.rollback_batch();
+        } else {
+            ingest.commit_batch();
+        }
+    }
+    let mut snap = Snapshot::default();
+    ingest.store.snapshot(now, &mut snap);
+    let sources = Sources {
+        stats: Some(&stats),
+        ..Sources::default()
+    };
+    for format in [Format::Text004, Format::OpenMetrics] {
+        let mut out = String::new();
+        prom::render(&mut out, format, &snap, &sources);
+        check_exposition(&out, format);
+    }
+});
+
+/// `measurement[,tag=value…] field=value[,…] timestamp`, split at spaces not escaped
+/// by `\` and not inside a quoted field string (as InfluxDB reads it).
+fn check_line_protocol(line: &str) {
+    let mut sections = vec![String::new()];
+    let mut chars = line.chars();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next().expect("a line ends in a lone backslash");
+                sections.last_mut().unwrap().extend(['\\', next]);
+            }
+            // Quotes delimit string field values; in tags they are plain characters.
+            '"' if sections.len() == 2 => {
+                quoted = !quoted;
+                sections.last_mut().unwrap().push(c);
+            }
+            ' ' if !quoted => sections.push(String::new()),
+            '\n' | '\r' if !quoted => panic!("a raw line break in {line:?}"),
+            c => sections.last_mut().unwrap().push(c),
+        }
+    }
+    assert!(!quoted, "unterminated string in {line:?}");
+    assert_eq!(sections.len(), 3, "{line:?}");
+    assert!(
+        !sections[0].is_empty() && !sections[0].starts_with(','),
+        "{line:?}"
+    );
+    assert!(sections[1].contains('='), "{line:?}");
+    assert!(sections[2].parse::<i64>().is_ok(), "timestamp of {line:?}");
+}
+
+/// Every line: `# …` or `name{label="value",…} value [timestamp]`.
+fn check_exposition(text: &str, format: Format) {
+    if format == Format::OpenMetrics {
+        assert!(text.ends_with("# EOF\n"), "no # EOF");
+    }
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let name_end = line
+            .find(['{', ' '])
+            .unwrap_or_else(|| panic!("no value in {line:?}"));
+        let name = &line[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
+            "metric name in {line:?}"
+        );
+        let mut rest = &line[name_end..];
+        if let Some(labels) = rest.strip_prefix('{') {
+            rest = parse_labels(labels).unwrap_or_else(|| panic!("labels of {line:?}"));
+        }
+        let mut fields = rest
+            .strip_prefix(' ')
+            .expect("a space before the value")
+            .split(' ');
+        let value = fields.next().unwrap();
+        assert!(
+            matches!(value, "NaN" | "+Inf" | "-Inf") || value.parse::<f64>().is_ok(),
+            "value of {line:?}"
+        );
+        if let Some(ts) = fields.next() {
+            assert!(ts.parse::<f64>().is_ok(), "timestamp of {line:?}");
+        }
+        assert!(fields.next().is_none(), "{line:?}");
+    }
+}
+
+/// Parses `label="value",…}` and returns what follows the `}`.
+fn parse_labels(mut s: &str) -> Option<&str> {
+    loop {
+        if let Some(after) = s.strip_prefix('}') {
+            return Some(after);
+        }
+        let eq = s.find('=')?;
+        let name = &s[..eq];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let mut chars = s[eq + 1..].strip_prefix('"')?.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => match chars.next()? {
+                    (_, '\\' | '"' | 'n') => {}
+                    _ => return None,
+                },
+                (i, '"') => break i,
+                (_, '\n') => return None,
+                _ => {}
+            }
+        };
+        s = &s[eq + 2 + end + 1..];
+        s = s.strip_prefix(',').unwrap_or(s);
+    }
+}
