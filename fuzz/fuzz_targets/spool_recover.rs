@@ -108,18 +108,38 @@ fn cursor_bytes(segment: u64, offset: u64) -> [u8; 20] {
     b
 }
 
+const DIR_PREFIX: &str = "pimon-fuzz-spool-";
+
 /// A fresh, empty directory for this process (on tmpfs when there is one: recovery
 /// fsyncs).
 fn fresh_dir() -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
     let base = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
     } else {
         std::env::temp_dir()
     };
-    let dir = base.join(format!("pimon-fuzz-spool-{}", std::process::id()));
+    // libFuzzer exits without unwinding: remove what earlier runs left behind.
+    SWEPT.call_once(|| remove_dirs_of_dead_processes(&base));
+    let dir = base.join(format!("{DIR_PREFIX}{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).expect("create the spool dir");
     dir
+}
+
+fn remove_dirs_of_dead_processes(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn config(dir: &Path) -> SpoolConfig {
