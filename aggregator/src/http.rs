@@ -470,7 +470,10 @@ mod tests {
         let text = String::from_utf8(resp).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
         assert!(text.contains("\r\nContent-Length: 24\r\n"), "{text}");
-        assert!(text.ends_with("\r\n\r\n"), "no body after the head: {text:?}");
+        assert!(
+            text.ends_with("\r\n\r\n"),
+            "no body after the head: {text:?}"
+        );
         let get = parse_request(b"GET ? HTTP/1.0\r\n\r\n").unwrap().unwrap();
         let resp = smol::block_on(respond(&get, &Never));
         assert!(resp.ends_with(b"\r\n\r\nnot found: try /metrics\n"));
