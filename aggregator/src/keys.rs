@@ -21,6 +21,7 @@
 //! The aggregator re-reads the file when its modification time or size changes (checked
 //! every few seconds) and on SIGHUP.
 
+use pimon_protocol::auth::decode_secret;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -151,62 +152,6 @@ impl KeyRing {
     }
 }
 
-/// Decodes a secret: `hex:…`, `base64:…`, or bare (hex when it is even-length hex,
-/// otherwise base64).
-fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
-    if let Some(h) = s.strip_prefix("hex:") {
-        return decode_hex(h).ok_or_else(|| "not valid hex (even number of 0-9a-f digits)".into());
-    }
-    if let Some(b) = s.strip_prefix("base64:") {
-        return decode_base64(b).ok_or_else(|| "not valid base64".into());
-    }
-    if let Some(bytes) = decode_hex(s) {
-        return Ok(bytes);
-    }
-    decode_base64(s).ok_or_else(|| "neither hex nor base64 (use a hex: or base64: prefix)".into())
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
-}
-
-/// Standard base64 (RFC 4648 §4) with optional `=` padding.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    if s.is_empty() || s.len() % 4 == 1 {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut acc = 0u32;
-        for &c in chunk {
-            acc = acc << 6 | val(c)?;
-        }
-        let bits = chunk.len() * 6;
-        acc <<= 24 - bits;
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..1 + bits / 8]);
-    }
-    Some(out)
-}
-
 /// A key file and what was last loaded from it: reload when it changed.
 #[derive(Debug)]
 pub struct KeyFile {
@@ -312,21 +257,6 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = KeyRing::parse("pi 1 base64:!!!!\n").unwrap_err();
         assert!(e.problem.contains("base64"), "{e}");
-    }
-
-    #[test]
-    fn base64_decodes_rfc4648_vectors() {
-        for (enc, dec) in [
-            ("Zg==", "f"),
-            ("Zm8=", "fo"),
-            ("Zm9v", "foo"),
-            ("Zm9vYg==", "foob"),
-            ("Zm9vYmE=", "fooba"),
-            ("Zm9vYmFy", "foobar"),
-        ] {
-            assert_eq!(decode_base64(enc).unwrap(), dec.as_bytes(), "{enc}");
-        }
-        assert!(decode_base64("Z").is_none());
     }
 
     #[test]

@@ -239,7 +239,9 @@ impl ConfigFile {
                     "secret" => {
                         key_secret = Some((
                             n,
-                            decode_secret(&entry.value).map_err(|p| ConfigError::at(n, p))?,
+                            decode_secret(&entry.value)
+                                .map_err(|p| ConfigError::at(n, p))?
+                                .to_vec(),
                         ))
                     }
                     other => {
@@ -367,67 +369,15 @@ pub fn parse_key_file(text: &str) -> Result<Key, ConfigError> {
         .ok_or_else(|| ConfigError::at(0, "no key in the file (expected a `KEY_ID SECRET` line)"))
 }
 
+/// Secrets are decoded exactly as the aggregator does it (one implementation, in the
+/// protocol crate).
+pub use pimon_protocol::auth::decode_secret;
+
 /// Reads and parses a key file.
 pub fn load_key_file(path: &Path) -> Result<Key, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(0, format!("cannot read: {e}")).in_file(path))?;
     parse_key_file(&text).map_err(|e| e.in_file(path))
-}
-
-/// Decodes a secret: `hex:…`, `base64:…`, or bare (hex when it is even-length hex,
-/// otherwise base64), as the aggregator's key file does.
-pub fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
-    if let Some(h) = s.strip_prefix("hex:") {
-        return decode_hex(h).ok_or_else(|| "not valid hex (even number of 0-9a-f digits)".into());
-    }
-    if let Some(b) = s.strip_prefix("base64:") {
-        return decode_base64(b).ok_or_else(|| "not valid base64".into());
-    }
-    if let Some(bytes) = decode_hex(s) {
-        return Ok(bytes);
-    }
-    decode_base64(s).ok_or_else(|| "neither hex nor base64 (use a hex: or base64: prefix)".into())
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
-}
-
-/// Standard base64 (RFC 4648 §4) with optional `=` padding.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    if s.is_empty() || s.len() % 4 == 1 {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut acc = 0u32;
-        for &c in chunk {
-            acc = acc << 6 | val(c)?;
-        }
-        let bits = chunk.len() * 6;
-        acc <<= 24 - bits;
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..1 + bits / 8]);
-    }
-    Some(out)
 }
 
 /// The default node name: the host name up to its first dot, cut to 32 bytes.
@@ -798,9 +748,9 @@ mod tests {
                 .contains("KEY_ID SECRET")
         );
         assert!(parse_key_file("# nothing\n").is_err());
-        assert_eq!(decode_secret("hex:6b6579").unwrap(), b"key");
-        assert_eq!(decode_secret("a2V5").unwrap(), b"key");
-        assert_eq!(decode_secret("base64:a2V5").unwrap(), b"key");
+        assert_eq!(decode_secret("hex:6b6579").unwrap().as_slice(), b"key");
+        assert_eq!(decode_secret("a2V5").unwrap().as_slice(), b"key");
+        assert_eq!(decode_secret("base64:a2V5").unwrap().as_slice(), b"key");
     }
 
     #[test]

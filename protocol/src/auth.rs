@@ -111,3 +111,108 @@ pub(crate) fn verify_datagram(datagram: &[u8], key_id: u8, key: &Key) -> Result<
     let (data, tag) = datagram.split_at(split);
     key.verify(data, tag)
 }
+
+/// Most bytes [`decode_secret`] returns; longer text is refused (keys are 1–32 bytes,
+/// the caller checks and names the exact length).
+pub const MAX_DECODED_SECRET: usize = 64;
+
+/// Decodes a key file's secret, the same way on every node and on the aggregator:
+/// `hex:…`, `base64:…` (RFC 4648, `=` padding optional), or bare — hex when it is an
+/// even number of hex digits, otherwise base64.
+///
+/// ```
+/// use pimon_protocol::auth::decode_secret;
+/// assert_eq!(decode_secret("hex:6b6579").unwrap().as_slice(), b"key");
+/// assert_eq!(decode_secret("a2V5").unwrap().as_slice(), b"key");
+/// assert_eq!(decode_secret("base64:a2V5").unwrap().as_slice(), b"key");
+/// assert!(decode_secret("hex:6b6").is_err());
+/// ```
+pub fn decode_secret(s: &str) -> Result<heapless::Vec<u8, MAX_DECODED_SECRET>, &'static str> {
+    if let Some(h) = s.strip_prefix("hex:") {
+        return decode_hex(h)
+            .ok_or("not valid hex (even number of 0-9a-f digits, at most 64 bytes)");
+    }
+    if let Some(b) = s.strip_prefix("base64:") {
+        return decode_base64(b).ok_or("not valid base64 (at most 64 bytes)");
+    }
+    if let Some(bytes) = decode_hex(s) {
+        return Ok(bytes);
+    }
+    decode_base64(s).ok_or("neither hex nor base64 (use a hex: or base64: prefix)")
+}
+
+fn decode_hex(s: &str) -> Option<heapless::Vec<u8, MAX_DECODED_SECRET>> {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = heapless::Vec::new();
+    for pair in s.as_bytes().chunks_exact(2) {
+        out.push(digit(pair[0])? << 4 | digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
+fn decode_base64(s: &str) -> Option<heapless::Vec<u8, MAX_DECODED_SECRET>> {
+    let s = s.trim_end_matches('=');
+    if s.is_empty() || s.len() % 4 == 1 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = heapless::Vec::new();
+    for chunk in s.as_bytes().chunks(4) {
+        let mut acc = 0u32;
+        for &c in chunk {
+            acc = acc << 6 | val(c)?;
+        }
+        let bits = chunk.len() * 6;
+        acc <<= 24 - bits;
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(bytes.get(1..1 + bits / 8)?).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_secret;
+
+    #[test]
+    fn base64_decodes_rfc4648_vectors() {
+        for (enc, dec) in [
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYg==", "foob"),
+            ("Zm9vYmE=", "fooba"),
+            ("Zm9vYmFy", "foobar"),
+        ] {
+            let got = decode_secret(&alloc_free_concat("base64:", enc));
+            assert_eq!(got.unwrap().as_slice(), dec.as_bytes(), "{enc}");
+        }
+        assert!(decode_secret("base64:Z").is_err());
+    }
+
+    #[test]
+    fn too_long_a_secret_is_refused_not_truncated() {
+        let hex65 = "ab".repeat(65);
+        assert!(decode_secret(&hex65).is_err());
+        assert_eq!(decode_secret(&"ab".repeat(64)).unwrap().len(), 64);
+    }
+
+    fn alloc_free_concat(a: &str, b: &str) -> heapless::String<64> {
+        let mut s = heapless::String::new();
+        s.push_str(a).unwrap();
+        s.push_str(b).unwrap();
+        s
+    }
+}
