@@ -42,7 +42,7 @@ impl DiskStat<'_> {
 /// Iterator over the devices of `/proc/diskstats`; see [`parse_diskstats`].
 #[derive(Debug, Clone)]
 pub struct DiskStats<'a> {
-    lines: core::slice::Split<'a, u8, fn(&u8) -> bool>,
+    lines: super::text::Lines<'a>,
 }
 
 impl<'a> Iterator for DiskStats<'a> {
@@ -92,14 +92,10 @@ fn parse_line(line: &[u8]) -> Result<DiskStat<'_>, ParseError> {
     })
 }
 
-fn is_newline(b: &u8) -> bool {
-    *b == b'\n'
-}
-
 /// Parses `/proc/diskstats` lazily, one device (or one error) per line.
 pub fn parse_diskstats(input: &[u8]) -> DiskStats<'_> {
     DiskStats {
-        lines: input.split(is_newline as fn(&u8) -> bool),
+        lines: super::text::lines(input),
     }
 }
 

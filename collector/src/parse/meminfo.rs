@@ -25,11 +25,7 @@ pub struct MemField<'a> {
 /// Iterator over the fields of `/proc/meminfo`; see [`parse_meminfo`].
 #[derive(Debug, Clone)]
 pub struct MemInfo<'a> {
-    lines: core::slice::Split<'a, u8, fn(&u8) -> bool>,
-}
-
-fn is_newline(b: &u8) -> bool {
-    *b == b'\n'
+    lines: super::text::Lines<'a>,
 }
 
 impl<'a> Iterator for MemInfo<'a> {
@@ -72,7 +68,7 @@ fn parse_line(line: &[u8]) -> Result<MemField<'_>, ParseError> {
 /// An empty input yields nothing (use `.next().is_none()` to detect it).
 pub fn parse_meminfo(input: &[u8]) -> MemInfo<'_> {
     MemInfo {
-        lines: input.split(is_newline as fn(&u8) -> bool),
+        lines: super::text::lines(input),
     }
 }
 

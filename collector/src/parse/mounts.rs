@@ -62,7 +62,7 @@ pub fn decode_octal<'b>(raw: &[u8], buf: &'b mut [u8]) -> Result<&'b str, ParseE
 /// Iterator over the mounts; see [`parse_mounts`].
 #[derive(Debug, Clone)]
 pub struct Mounts<'a> {
-    lines: core::slice::Split<'a, u8, fn(&u8) -> bool>,
+    lines: super::text::Lines<'a>,
 }
 
 impl<'a> Iterator for Mounts<'a> {
@@ -97,14 +97,10 @@ fn parse_line(line: &[u8]) -> Result<Mount<'_>, ParseError> {
     })
 }
 
-fn is_newline(b: &u8) -> bool {
-    *b == b'\n'
-}
-
 /// Parses a mounts file lazily, one mount (or one error) per line.
 pub fn parse_mounts(input: &[u8]) -> Mounts<'_> {
     Mounts {
-        lines: input.split(is_newline as fn(&u8) -> bool),
+        lines: super::text::lines(input),
     }
 }
 

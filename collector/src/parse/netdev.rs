@@ -27,7 +27,7 @@ pub struct NetDev<'a> {
 /// Iterator over the interfaces of `/proc/net/dev`; see [`parse_net_dev`].
 #[derive(Debug, Clone)]
 pub struct NetDevs<'a> {
-    lines: core::slice::Split<'a, u8, fn(&u8) -> bool>,
+    lines: super::text::Lines<'a>,
 }
 
 impl<'a> Iterator for NetDevs<'a> {
@@ -65,14 +65,10 @@ fn parse_line(line: &[u8]) -> Result<NetDev<'_>, ParseError> {
     Ok(NetDev { name, counters })
 }
 
-fn is_newline(b: &u8) -> bool {
-    *b == b'\n'
-}
-
 /// Parses `/proc/net/dev` lazily, one interface (or one error) per line.
 pub fn parse_net_dev(input: &[u8]) -> NetDevs<'_> {
     NetDevs {
-        lines: input.split(is_newline as fn(&u8) -> bool),
+        lines: super::text::lines(input),
     }
 }
 

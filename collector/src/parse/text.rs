@@ -115,6 +115,17 @@ pub(crate) fn parse_hex_u32(bytes: &[u8]) -> Result<u32, ParseError> {
     Ok(value)
 }
 
+/// The lines of a file (split at `\n`), lazily: the row iterators' shared base.
+pub(crate) type Lines<'a> = core::slice::Split<'a, u8, fn(&u8) -> bool>;
+
+/// Splits `input` into [`Lines`].
+pub(crate) fn lines(input: &[u8]) -> Lines<'_> {
+    fn is_newline(b: &u8) -> bool {
+        *b == b'\n'
+    }
+    input.split(is_newline as fn(&u8) -> bool)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
