@@ -26,6 +26,7 @@ pub mod http;
 pub mod http_client;
 pub mod influx;
 pub mod ingest;
+pub mod ingress;
 pub mod keys;
 pub mod lines;
 pub mod node;
