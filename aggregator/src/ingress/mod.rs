@@ -17,3 +17,4 @@
 
 pub mod expo;
 pub mod gofmt;
+pub mod pushpath;
