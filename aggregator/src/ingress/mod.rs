@@ -17,4 +17,5 @@
 
 pub mod expo;
 pub mod gofmt;
+pub mod groups;
 pub mod pushpath;
