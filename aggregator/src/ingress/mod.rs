@@ -18,4 +18,5 @@
 pub mod expo;
 pub mod gofmt;
 pub mod groups;
+pub mod lines;
 pub mod pushpath;
