@@ -113,7 +113,8 @@ mod tests {
         )
         .unwrap();
         let mut out = String::new();
-        let n = write_families(&mut out, &fams, 1_700_000_000_000, Precision::Milliseconds).unwrap();
+        let n =
+            write_families(&mut out, &fams, 1_700_000_000_000, Precision::Milliseconds).unwrap();
         assert_eq!(n, 4, "{out}");
         assert_eq!(
             out,

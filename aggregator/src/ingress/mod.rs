@@ -15,8 +15,15 @@
 //! Pushgateway's semantics over the group table ([`groups`]), and thin async shells
 //! (HTTP handler, scrape loop, UDP listener) that the server wires in.
 
+pub mod config;
 pub mod expo;
 pub mod gofmt;
 pub mod groups;
+pub mod http_body;
 pub mod lines;
+pub mod push;
 pub mod pushpath;
+pub mod runtime;
+pub mod scrape;
+pub mod stats;
+pub mod tasks;
