@@ -65,6 +65,16 @@ pub trait MetricsProvider: Send + Sync + 'static {
         None
     }
 
+    /// Checked before a push's body is read (credentials): `Some` answers at once.
+    fn push_precheck(&self, _request: &Request) -> Option<Reply> {
+        None
+    }
+
+    /// A push answered without reading its body (too large, malformed): for counting.
+    fn push_unread(&self, reply: Reply) -> Reply {
+        reply
+    }
+
     /// Answers a push (see [`crate::ingress::runtime::Ingress::push`]).
     fn push(&self, _request: &Request, _body: Vec<u8>) -> impl Future<Output = Reply> + Send {
         std::future::ready(Reply::error(405, "pushes are not enabled"))
@@ -353,18 +363,23 @@ async fn serve_connection<P: MetricsProvider>(
             && matches!(request.method, Method::Put | Method::Post | Method::Delete)
             && request.path.starts_with("/metrics/")
         {
-            let body = http_body::read_body(
-                &mut stream,
-                &mut buf,
-                request.framing,
-                request.expect_continue,
-                limit,
-                config.timeout,
-            )
-            .await?;
-            let reply = match body {
-                Ok(body) => provider.push(&request, body).await,
-                Err(reply) => reply,
+            let reply = match provider.push_precheck(&request) {
+                Some(reply) => reply,
+                None => {
+                    let body = http_body::read_body(
+                        &mut stream,
+                        &mut buf,
+                        request.framing,
+                        request.expect_continue,
+                        limit,
+                        config.timeout,
+                    )
+                    .await?;
+                    match body {
+                        Ok(body) => provider.push(&request, body).await,
+                        Err(reply) => provider.push_unread(reply),
+                    }
+                }
             };
             let response = http_body::encode_reply(&reply);
             with_timeout(config.timeout, stream.write_all(&response)).await?;

@@ -642,6 +642,20 @@ impl MetricsProvider for Metrics {
         push.enabled.then_some(push.max_body_bytes)
     }
 
+    fn push_precheck(&self, request: &http::Request) -> Option<Reply> {
+        self.0
+            .inputs
+            .as_ref()?
+            .precheck(request.authorization.as_deref())
+    }
+
+    fn push_unread(&self, reply: Reply) -> Reply {
+        match &self.0.inputs {
+            Some(i) => i.unread(reply),
+            None => reply,
+        }
+    }
+
     fn push(&self, request: &http::Request, body: Vec<u8>) -> impl Future<Output = Reply> + Send {
         let inputs = self.0.inputs.clone();
         let method = match request.method {

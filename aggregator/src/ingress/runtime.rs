@@ -133,6 +133,28 @@ impl Ingress {
         reply
     }
 
+    /// Credentials, checked before the body is read: `Some(401)` when refused.
+    pub fn precheck(&self, authorization: Option<&str>) -> Option<Reply> {
+        if push::authorized(&self.config.push, authorization) {
+            return None;
+        }
+        self.stats.push(PushResult::Unauthorized);
+        let mut reply = Reply::error(401, "unauthorized");
+        reply
+            .headers
+            .push(("WWW-Authenticate", "Basic realm=\"pimon push\"".into()));
+        Some(reply)
+    }
+
+    /// Counts a push answered without reading its body.
+    pub fn unread(&self, reply: Reply) -> Reply {
+        self.stats.push(match reply.status {
+            413 => PushResult::BodyTooLarge,
+            _ => PushResult::BadRequest,
+        });
+        reply
+    }
+
     async fn push_inner(&self, req: PushRequest<'_>, now_ms: u64) -> (PushResult, Reply) {
         if !push::authorized(&self.config.push, req.authorization) {
             return (PushResult::Unauthorized, Reply::error(401, "unauthorized"));

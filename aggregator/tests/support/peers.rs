@@ -83,3 +83,60 @@ impl NodeExporter {
 
 /// How long to wait for a peer that is not an HTTP server.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `nginx` running one config (the TLS proxy of `deploy/nginx/pimon-tls.conf`).
+pub struct Nginx {
+    /// The process; `server.port` is its TLS port.
+    pub server: ServerProcess,
+}
+
+impl Nginx {
+    /// Runs `nginx -c <dir>/nginx.conf` where `config(dir, port)` writes the config
+    /// text; waits until the port accepts connections.
+    pub fn start(config: impl Fn(&std::path::Path, u16) -> String) -> Nginx {
+        let binary = find_binary("nginx", "nginx-light").unwrap_or_else(|e| panic!("{e}"));
+        start_with_retries("nginx", || {
+            let port = free_port();
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let conf = dir.path().join("nginx.conf");
+            std::fs::write(&conf, config(dir.path(), port)).map_err(|e| e.to_string())?;
+            let args = vec![
+                "-p".to_string(),
+                dir.path().display().to_string(),
+                "-c".to_string(),
+                conf.display().to_string(),
+                "-g".to_string(),
+                "daemon off;".to_string(),
+            ];
+            let mut server = ServerProcess::spawn("nginx", &binary, &args, dir, port);
+            server.wait_ready(|_| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
+            Ok(Nginx { server })
+        })
+    }
+}
+
+/// Runs `curl -sS` with `args`, returning (HTTP status, headers and body as text).
+/// Panics when curl is missing or cannot run.
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let binary = find_binary("curl", "curl").unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(binary)
+        .args(["-sS", "-i", "--max-time", "30"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last status line (after a `100 Continue`, the real one).
+    let status = text
+        .lines()
+        .filter(|l| l.starts_with("HTTP/"))
+        .last()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
