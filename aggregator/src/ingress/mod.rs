@@ -15,6 +15,7 @@
 //! Pushgateway's semantics over the group table ([`groups`]), and thin async shells
 //! (HTTP handler, scrape loop, UDP listener) that the server wires in.
 
+pub mod collectd;
 pub mod config;
 pub mod expo;
 pub mod gofmt;
