@@ -166,15 +166,25 @@ impl Server {
             stats.clone(),
         )));
         let outputs = Arc::new(LineOutputs::new(influx, lp));
-        let inputs = config.ingress.any().then(|| {
-            Arc::new(Ingress::new(
-                config.ingress.clone(),
-                config.limits.max_series_total,
-                outputs.clone(),
-                ingest.clone(),
-                config.ingest.precision,
-            ))
-        });
+        let inputs = match config.ingress.any() {
+            true => {
+                let mut inputs = Ingress::new(
+                    config.ingress.clone(),
+                    config.limits.max_series_total,
+                    outputs.clone(),
+                    ingest.clone(),
+                    config.ingest.precision,
+                );
+                inputs.bind_collectd().map_err(|problem| {
+                    ServerError::Config(config::ConfigError {
+                        key: "--collectd-udp".into(),
+                        problem,
+                    })
+                })?;
+                Some(Arc::new(inputs))
+            }
+            false => None,
+        };
         let (reload_tx, reload_rx) = channel::bounded(1);
         Ok(Server {
             config,

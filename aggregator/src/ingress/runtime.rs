@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::text::prometheus::Format;
 
+use std::net::SocketAddr;
+
+use super::collectd::listener::{self, Bound};
 use super::config::IngressConfig;
 use super::expo::{self, Family};
 use super::groups::{GroupLimits, Groups, Plan, Refusal, Source};
@@ -41,6 +44,8 @@ pub struct Ingress {
     outputs: Arc<LineOutputs>,
     nodes: Arc<Mutex<Ingest>>,
     precision: Precision,
+    collectd: Mutex<Option<Bound>>,
+    collectd_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Ingress {
@@ -78,7 +83,46 @@ impl Ingress {
             outputs,
             nodes,
             precision,
+            collectd: Mutex::new(None),
+            collectd_addr: None,
         }
+    }
+
+    /// Binds the collectd socket (when configured) and reads its AuthFile and
+    /// types.db files.
+    pub fn bind_collectd(&mut self) -> Result<(), String> {
+        if let Some(c) = &self.config.collectd {
+            let bound = listener::bind(c)?;
+            self.collectd_addr = Some(bound.local);
+            self.collectd = Mutex::new(Some(bound));
+        }
+        Ok(())
+    }
+
+    /// The bound collectd address.
+    pub fn collectd_addr(&self) -> Option<SocketAddr> {
+        self.collectd_addr
+    }
+
+    /// The bound collectd socket, for its task (once).
+    pub fn take_collectd(&self) -> Option<Bound> {
+        lock(&self.collectd).take()
+    }
+
+    /// Replaces the content of the group `key` without writing lines (the caller
+    /// wrote them): collectd hosts.
+    pub async fn set_group(
+        &self,
+        key: &GroupingKey,
+        source: Source,
+        families: Vec<Family>,
+        now_ms: u64,
+    ) -> Result<usize, Refusal> {
+        let _writer = self.writer.lock().await;
+        let other = self.node_series();
+        let (plan, dropped) = self.groups().check_replace(key, source, families, other)?;
+        self.groups().apply(plan, now_ms);
+        Ok(dropped)
     }
 
     /// The settings.
@@ -280,8 +324,10 @@ impl Ingress {
         Ok(dropped)
     }
 
-    /// Drops expired pushed groups.
+    /// Drops expired pushed groups (and collectd hosts silent for a day).
     pub fn housekeeping(&self, now_ms: u64) {
+        self.groups()
+            .expire(Source::Collectd, now_ms, 24 * 3600 * 1000);
         if let Some(after) = self.config.push.expire_after {
             let n = self
                 .groups()
@@ -322,6 +368,10 @@ impl Ingress {
             !self.config.scrape.is_empty(),
             groups,
             series,
-        )
+        )?;
+        if self.config.collectd.is_some() {
+            self.stats.collectd.render(w, format)?;
+        }
+        Ok(())
     }
 }

@@ -80,6 +80,8 @@ pub struct IngressStats {
     /// Scraped families dropped because their type disagrees with a family held
     /// elsewhere under the same name.
     pub scrape_families_dropped: AtomicU64,
+    /// The collectd input's counters.
+    pub collectd: super::collectd::listener::CollectdStats,
 }
 
 impl IngressStats {

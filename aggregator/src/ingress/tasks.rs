@@ -18,6 +18,12 @@ pub fn spawn(inputs: Arc<Ingress>, stop: Receiver<()>) -> Vec<Task<()>> {
             stop.clone(),
         )));
     }
-    let _ = &stop;
+    if let Some(bound) = inputs.take_collectd() {
+        tasks.push(smol::spawn(super::collectd::listener::run(
+            inputs.clone(),
+            bound,
+            stop.clone(),
+        )));
+    }
     tasks
 }

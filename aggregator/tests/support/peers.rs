@@ -140,3 +140,126 @@ pub fn curl(args: &[&str]) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// A `collectd` daemon sending with its `network` plugin to pimon and writing
+/// every value with its `csv` plugin (`StoreRates false`: raw counters), every second.
+pub struct Collectd {
+    /// The process (`server.port` is unused).
+    pub server: ServerProcess,
+    /// The `csv` plugin's data directory (`<csv>/<host>/<plugin>-<instance>/…`).
+    pub csv: std::path::PathBuf,
+}
+
+/// How a [`Collectd`] signs or encrypts.
+#[derive(Clone, Copy, Debug)]
+pub struct Sender<'a> {
+    /// `Hostname`.
+    pub host: &'a str,
+    /// `SecurityLevel` of its `<Server>` (`None`, `Sign`, `Encrypt`).
+    pub level: &'a str,
+    /// `Username`/`Password` (when signing or encrypting).
+    pub user: &'a str,
+    /// See `user`.
+    pub password: &'a str,
+}
+
+impl Collectd {
+    /// Starts collectd sending to `127.0.0.1:port` as `sender` says, with the
+    /// plugins cpu, memory, load, interface, uptime, df, disk, processes, conntrack.
+    pub fn start(port: u16, sender: Sender<'_>) -> Collectd {
+        let binary = find_binary("collectd", "collectd-core").unwrap_or_else(|e| panic!("{e}"));
+        // collectd's csv plugin refuses paths with a component starting with a dot,
+        // which tempfile's default names do.
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-collectd-")
+            .tempdir()
+            .expect("temp dir");
+        let d = dir.path().display().to_string();
+        let csv = dir.path().join("csv");
+        let credentials = if sender.level == "None" {
+            String::new()
+        } else {
+            format!(
+                "    Username \"{}\"\n    Password \"{}\"\n",
+                sender.user, sender.password
+            )
+        };
+        let mut config = format!(
+            "Hostname \"{host}\"\nFQDNLookup false\nBaseDir \"{d}\"\nPIDFile \"{d}/collectd.pid\"\n\
+             PluginDir \"/usr/lib/collectd\"\nTypesDB \"/usr/share/collectd/types.db\"\nInterval 1\n\
+             LoadPlugin logfile\n<Plugin logfile>\n  LogLevel info\n  File STDOUT\n</Plugin>\n",
+            host = sender.host
+        );
+        for p in [
+            "cpu",
+            "memory",
+            "load",
+            "interface",
+            "uptime",
+            "df",
+            "disk",
+            "processes",
+            "conntrack",
+            "network",
+            "csv",
+        ] {
+            config.push_str(&format!("LoadPlugin {p}\n"));
+        }
+        config.push_str(&format!(
+            "<Plugin network>\n  <Server \"127.0.0.1\" \"{port}\">\n    SecurityLevel {}\n{credentials}  </Server>\n</Plugin>\n\
+             <Plugin csv>\n  DataDir \"{}\"\n  StoreRates false\n</Plugin>\n",
+            sender.level,
+            csv.display()
+        ));
+        let conf = dir.path().join("collectd.conf");
+        std::fs::write(&conf, config).expect("write collectd.conf");
+        let args = vec![
+            "-f".to_string(),
+            "-C".to_string(),
+            conf.display().to_string(),
+        ];
+        let mut server = ServerProcess::spawn("collectd", &binary, &args, dir, 0);
+        let host_dir = csv.join(sender.host);
+        server
+            .wait_ready(|_| host_dir.join("load").is_dir())
+            .unwrap_or_else(|e| panic!("collectd: {e}"));
+        Collectd { server, csv }
+    }
+
+    /// The rows of a csv file (`<host>/<plugin dir>/<type file prefix>-<date>`): the
+    /// epoch and the values.
+    pub fn rows(&self, host: &str, dir: &str, prefix: &str) -> Vec<(f64, Vec<f64>)> {
+        let d = self.csv.join(host).join(dir);
+        let mut rows = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            return rows;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .is_some_and(|rest| {
+                        rest.starts_with('-') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
+                    })
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            for line in text.lines().skip(1) {
+                let mut cols = line.split(',').map(|c| c.parse::<f64>());
+                let Some(Ok(epoch)) = cols.next() else {
+                    continue;
+                };
+                let values: Result<Vec<f64>, _> = cols.collect();
+                if let Ok(values) = values {
+                    rows.push((epoch, values));
+                }
+            }
+        }
+        rows
+    }
+}

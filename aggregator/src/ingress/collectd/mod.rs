@@ -14,4 +14,7 @@
 
 pub mod authfile;
 pub mod crypto;
+pub mod listener;
+pub mod mapping;
 pub mod packet;
+pub mod typesdb;

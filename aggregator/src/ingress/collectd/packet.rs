@@ -116,9 +116,9 @@ pub struct ValueList {
 }
 
 impl ValueList {
-    /// Time in Unix ms.
+    /// Time in Unix ms, rounded as collectd's `csv` plugin prints it.
     pub fn time_ms(&self) -> i64 {
-        ((self.time as u128 * 1000) >> 30).min(i64::MAX as u128) as i64
+        ((self.time as u128 * 1000 + (1 << 29)) >> 30).min(i64::MAX as u128) as i64
     }
 
     /// Interval in ms.
