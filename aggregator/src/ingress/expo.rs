@@ -217,6 +217,9 @@ enum Failure {
     Parse(ParseError),
 }
 
+/// (family, sorted label signature, metric index).
+type SignatureIndex = (usize, Vec<(String, String)>, usize);
+
 /// A family while parsing: the type is unset until `# TYPE` or the first sample.
 struct Fam {
     name: String,
@@ -249,8 +252,8 @@ struct Parser<'a> {
     is_sum: bool,
     /// Index of the metric the value goes to.
     metric: usize,
-    /// (family, sorted signature, metric index) of summaries and histograms.
-    groups: Vec<(usize, Vec<(String, String)>, usize)>,
+    /// Summaries and histograms seen: which metric a label signature is.
+    groups: Vec<SignatureIndex>,
 }
 
 impl Parser<'_> {

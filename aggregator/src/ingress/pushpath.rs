@@ -71,7 +71,7 @@ fn split_labels(labels: &str) -> Result<GroupingKey, PathError> {
         return Ok(out);
     }
     let components: Vec<&str> = labels[1..].split('/').collect();
-    if components.len() % 2 != 0 {
+    if !components.len().is_multiple_of(2) {
         return Err(PathError::Bad(format!(
             "odd number of components in label string {}",
             quote_str(labels.as_bytes())

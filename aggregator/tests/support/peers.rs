@@ -133,8 +133,7 @@ pub fn curl(args: &[&str]) -> (u16, String) {
     // The last status line (after a `100 Continue`, the real one).
     let status = text
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .last()
+        .rfind(|l| l.starts_with("HTTP/"))
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);

@@ -217,10 +217,14 @@ impl AuthFile {
     }
 }
 
+/// Label set → (value, Unix ms of its update).
+type Series = BTreeMap<Vec<(String, String)>, (f64, u64)>;
+
 /// One host's series outside the catalog.
 #[derive(Default)]
 struct HostSeries {
-    families: BTreeMap<String, (Kind, String, BTreeMap<Vec<(String, String)>, (f64, u64)>)>,
+    /// Family name → (type, help, series).
+    families: BTreeMap<String, (Kind, String, Series)>,
     stale_ms: u64,
 }
 
