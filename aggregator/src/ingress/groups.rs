@@ -253,12 +253,18 @@ impl Groups {
             let clash = catalog_kind(&f.name).is_some_and(|k| k != f.kind)
                 || self.groups.iter().any(|(k, g)| {
                     k != key && g.families.get(&f.name).is_some_and(|o| o.kind != f.kind)
-                });
+                })
+                || is_reserved(&f.name);
             if clash {
                 dropped += 1;
                 continue;
             }
             group.families.insert(f.name.clone(), f.clone());
+            if !self.suffix_collisions(key, &group).is_empty() {
+                group.families.remove(&f.name);
+                dropped += 1;
+                continue;
+            }
             kept.push(f);
         }
         group.recount();
@@ -299,6 +305,15 @@ impl Groups {
     /// visited in key order (the Pushgateway's order is Go's map order, i.e. random).
     fn check_consistency(&self, key: &GroupingKey, candidate: &Group) -> Result<(), Refusal> {
         let mut errors: Vec<String> = Vec::new();
+        for name in candidate.families.keys() {
+            if is_reserved(name) {
+                errors.push(format!(
+                    "metric family name {} is reserved for pimon's own figures",
+                    quote_str(name.as_bytes())
+                ));
+            }
+        }
+        errors.extend(self.suffix_collisions(key, candidate));
         for (name, family) in &candidate.families {
             // The reference type: the catalog's, else the first group holding the name.
             let reference = catalog_kind(name).or_else(|| {
@@ -357,6 +372,55 @@ impl Groups {
                 Err(Refusal::Invalid(s))
             }
         }
+    }
+
+    /// Client_golang's `checkSuffixCollisions` over all families (names in order, so
+    /// the words do not depend on map order): `x_count`/`x_sum` beside a summary `x`,
+    /// and `x_bucket` beside a histogram `x`, would read as one family. Only
+    /// collisions involving `candidate`'s families are reported.
+    fn suffix_collisions(&self, key: &GroupingKey, candidate: &Group) -> Vec<String> {
+        let mut kinds: BTreeMap<&str, (Kind, bool)> = BTreeMap::new();
+        let groups = self
+            .groups
+            .iter()
+            .filter(|(k, _)| *k != key)
+            .map(|(_, g)| (g, false))
+            .chain(std::iter::once((candidate, true)));
+        for (g, mine) in groups {
+            for (name, f) in &g.families {
+                let e = kinds.entry(name.as_str()).or_insert((f.kind, false));
+                e.1 |= mine;
+            }
+        }
+        let mut errors = Vec::new();
+        for (&name, &(kind, mine)) in &kinds {
+            for (suffix, cut) in [("_count", 6), ("_sum", 4), ("_bucket", 7)] {
+                let Some(base) = name.strip_suffix(suffix).filter(|_| name.len() > cut) else {
+                    continue;
+                };
+                let Some(&(base_kind, base_mine)) = kinds.get(base) else {
+                    continue;
+                };
+                if !(mine || base_mine) {
+                    continue;
+                }
+                match base_kind {
+                    Kind::Summary if suffix != "_bucket" => errors.push(format!(
+                        "collected metric named {} collides with previously collected summary named {}",
+                        quote_str(name.as_bytes()),
+                        quote_str(base.as_bytes())
+                    )),
+                    Kind::Histogram => errors.push(format!(
+                        "collected metric named {} collides with previously collected histogram named {}",
+                        quote_str(name.as_bytes()),
+                        quote_str(base.as_bytes())
+                    )),
+                    _ => {}
+                }
+            }
+            let _ = kind;
+        }
+        errors
     }
 
     /// Applies a checked change at `now_ms`; a push also stamps `push_time_seconds`.
@@ -515,6 +579,24 @@ impl Groups {
         }
         Ok(true)
     }
+}
+
+/// Prefixes of pimon's own figures: a group may not hold such a family (its samples
+/// would split pimon's block of that family on `/metrics`).
+pub const RESERVED_PREFIXES: &[&str] = &[
+    "pimon_aggregator_",
+    "pimon_node_",
+    "pimon_influx_",
+    "pimon_lp_out_",
+    "pimon_push_",
+    "pimon_scrape_",
+    "pimon_collectd_",
+    "pimon_ingress_",
+];
+
+/// True for the names of pimon's own figures.
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The type of the catalog family `name`, if it is one.
@@ -868,6 +950,40 @@ mod tests {
             t.contains("push_time_seconds{instance=\"\",job=\"j2\"} 0\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn suffix_collisions_and_reserved_names_are_refused() {
+        let mut g = Groups::new(GroupLimits::default());
+        push(
+            &mut g,
+            "/metrics/job/a",
+            "# TYPE s summary\ns_sum 1\ns_count 1\n",
+            true,
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            push(&mut g, "/metrics/job/b", "s_count 3\n", true, 0),
+            Err(Refusal::Invalid(
+                "collected metric named \"s_count\" collides with previously collected summary named \"s\"".into()
+            ))
+        );
+        assert_eq!(
+            push(&mut g, "/metrics/job/b", "pimon_node_up 1\n", true, 0),
+            Err(Refusal::Invalid(
+                "metric family name \"pimon_node_up\" is reserved for pimon's own figures".into()
+            ))
+        );
+        let fams = expo::parse(
+            b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_count 1\nh_sum 1\ns_sum 2\nok 1\n",
+        )
+        .unwrap();
+        let (plan, dropped) = g
+            .check_replace(&key("/metrics/job/scraped"), Source::Scrape, fams, 0)
+            .unwrap();
+        assert_eq!(dropped, 1, "s_sum collides with the summary s");
+        assert!(plan.group.families.contains_key("h") && plan.group.families.contains_key("ok"));
     }
 
     #[test]

@@ -219,4 +219,55 @@ mod tests {
             vec![Problem::BadEncryption]
         );
     }
+
+    /// Packets captured from collectd 5.12 (Debian's `collectd-core`) sending load,
+    /// memory and interface values with `SecurityLevel` None, Sign and Encrypt,
+    /// user `alice`, password `s3cret`.
+    #[test]
+    fn packets_captured_from_real_collectd() {
+        let u = users();
+        let cases: [(&[u8], SecurityLevel); 3] = [
+            (include_bytes!("testdata/none.bin"), SecurityLevel::None),
+            (include_bytes!("testdata/sign.bin"), SecurityLevel::Sign),
+            (
+                include_bytes!("testdata/encrypt.bin"),
+                SecurityLevel::Encrypt,
+            ),
+        ];
+        for (bytes, level) in cases {
+            let r = packet::parse(bytes, level, Some(&u));
+            assert_eq!(r.problems, vec![], "{level:?}");
+            assert!(
+                r.lists.len() > 10,
+                "{level:?}: {} value lists",
+                r.lists.len()
+            );
+            assert!(r.lists.iter().all(|l| l.host == "seedhost"), "{level:?}");
+            assert!(
+                r.lists
+                    .iter()
+                    .any(|l| l.plugin == "load" && l.values.len() == 3),
+                "{level:?}"
+            );
+        }
+        let wrong = Users::parse("alice: guess\n");
+        let signed = packet::parse(
+            include_bytes!("testdata/sign.bin"),
+            SecurityLevel::Sign,
+            Some(&wrong),
+        );
+        assert_eq!(
+            (signed.lists.len(), signed.problems),
+            (0, vec![Problem::BadSignature])
+        );
+        let encrypted = packet::parse(
+            include_bytes!("testdata/encrypt.bin"),
+            SecurityLevel::None,
+            Some(&wrong),
+        );
+        assert_eq!(
+            (encrypted.lists.len(), encrypted.problems),
+            (0, vec![Problem::BadEncryption])
+        );
+    }
 }
