@@ -316,4 +316,78 @@ mod tests {
         assert!(validate(&c, Some("0.0.0.0:9798".parse().unwrap())).is_ok());
         assert_eq!(validate(&c, None).unwrap_err().key, "push.enabled");
     }
+
+    #[test]
+    fn sections_and_flags() {
+        use crate::config::{Command, parse_args, parse_toml};
+        let c = parse_toml(
+            r#"
+[http]
+listen = "0.0.0.0:9798"
+[push]
+max_body_bytes = 1000
+max_groups = 5
+max_series_per_group = 6
+expire_after_seconds = 0
+bearer_tokens = ["t"]
+basic_auth = ["u:p"]
+[[scrape]]
+url = "http://127.0.0.1:9100/metrics"
+job = "node"
+interval_seconds = 30
+labels = { site = "attic" }
+honor_labels = true
+[collectd]
+listen = "127.0.0.1:25826"
+auth_file = "/etc/pimon/collectd.passwd"
+security_level = "Encrypt"
+"#,
+            "a.toml",
+        )
+        .unwrap();
+        let i = &c.ingress;
+        assert!(i.push.enabled);
+        assert_eq!((i.push.max_body_bytes, i.push.max_groups), (1000, 5));
+        assert_eq!(i.push.expire_after, None);
+        assert_eq!(i.scrape[0].job, "node");
+        assert_eq!(i.scrape[0].interval, Duration::from_secs(30));
+        assert_eq!(i.scrape[0].labels, [("site".into(), "attic".into())]);
+        assert!(i.scrape[0].honor_labels);
+        assert_eq!(
+            i.collectd.as_ref().unwrap().security_level,
+            SecurityLevel::Encrypt
+        );
+        let e = parse_toml("[push]\nbasic_auth = [\"nocolon\"]\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "push.basic_auth[0]");
+        let e = parse_toml("[[scrape]]\nurl = \"https://x\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "scrape[0].url");
+        let e = parse_toml(
+            "[collectd]\nlisten = \"127.0.0.1:1\"\nsecurity_level = \"sign\"\n",
+            "a.toml",
+        )
+        .and_then(|c| crate::config::validate(&c).map(|_| c))
+        .unwrap_err();
+        assert_eq!(e.key, "collectd.auth_file");
+
+        let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        let Ok(Command::Run(c)) = args(&[
+            "--push",
+            "--collectd-udp",
+            "127.0.0.1:25826",
+            "--collectd-auth-file",
+            "/k",
+            "--collectd-security-level",
+            "sign",
+        ]) else {
+            panic!("flags");
+        };
+        assert!(c.ingress.push.enabled);
+        let cd = c.ingress.collectd.unwrap();
+        assert_eq!(cd.security_level, SecurityLevel::Sign);
+        assert_eq!(cd.auth_file.as_deref(), Some(std::path::Path::new("/k")));
+        let e = args(&["--collectd-auth-file", "/k"]).unwrap_err();
+        assert_eq!(e.key, "--collectd-auth-file");
+        let e = args(&["--push", "--http", "0.0.0.0:9798"]).unwrap_err();
+        assert_eq!(e.key, "push.bearer_tokens");
+    }
 }

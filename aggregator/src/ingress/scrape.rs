@@ -158,12 +158,18 @@ async fn fetch(target: &ScrapeTarget) -> Result<Vec<u8>, Failure> {
 
 /// Scrapes `target` once and stores the result; returns what became of it.
 pub async fn scrape_once(inputs: &Ingress, target: &ScrapeTarget) -> ScrapeResult {
+    scrape_and_say(inputs, target).await.0
+}
+
+/// [`scrape_once`], with the reason of a failure.
+async fn scrape_and_say(inputs: &Ingress, target: &ScrapeTarget) -> (ScrapeResult, String) {
     let key = grouping_key(target);
     let start = Instant::now();
     let now = now_ms();
     let page = fetch(target).await;
     let parsed = page.and_then(|p| expo::parse(&p).map_err(|e| Failure::Parse(e.to_string())));
     let duration = start.elapsed();
+    let mut why = String::new();
     let (mut families, result) = match parsed {
         Ok(mut families) => {
             target_labels(&mut families, &key, target.honor_labels);
@@ -184,11 +190,11 @@ pub async fn scrape_once(inputs: &Ingress, target: &ScrapeTarget) -> ScrapeResul
             (all, ScrapeResult::Ok)
         }
         Err(Failure::Fetch(e)) => {
-            log_failure(target, &e);
+            why = e;
             (health(&key, false, duration, 0), ScrapeResult::Failed)
         }
         Err(Failure::Parse(e)) => {
-            log_failure(target, &e);
+            why = e;
             (health(&key, false, duration, 0), ScrapeResult::ParseError)
         }
     };
@@ -204,17 +210,12 @@ pub async fn scrape_once(inputs: &Ingress, target: &ScrapeTarget) -> ScrapeResul
                     .scrape_families_dropped
                     .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            result
+            (result, why)
         }
-        Err(StoreError::Limit(Refusal::Invalid(_))) | Err(StoreError::Limit(_)) => {
-            ScrapeResult::Limit
-        }
-        Err(StoreError::Outputs(_)) => ScrapeResult::OutputsRefused,
+        Err(StoreError::Limit(Refusal::Invalid(e))) => (ScrapeResult::Limit, e),
+        Err(StoreError::Limit(r)) => (ScrapeResult::Limit, format!("refused by a limit ({r:?})")),
+        Err(StoreError::Outputs(e)) => (ScrapeResult::OutputsRefused, e),
     }
-}
-
-fn log_failure(target: &ScrapeTarget, e: &str) {
-    eprintln!("pimon-aggregator: scrape {}: {e}", target.url);
 }
 
 /// Scrapes target `index` of the config every interval until `stop` closes.
@@ -229,12 +230,28 @@ pub async fn run(inputs: Arc<Ingress>, index: usize, stop: Receiver<()>) {
         true
     };
     let mut next = Instant::now() + offset;
+    let mut last = ScrapeResult::Ok;
     let work = async {
         loop {
             smol::Timer::at(next).await;
             next += target.interval;
-            let result = scrape_once(&inputs, &target).await;
+            let (result, why) = scrape_and_say(&inputs, &target).await;
             inputs.stats().scrape(result);
+            // One line when a target goes down (or fails differently) and one when it
+            // is back: a dead target does not fill the journal.
+            if result != last {
+                match result {
+                    ScrapeResult::Ok => {
+                        eprintln!("pimon-aggregator: scrape {}: up again", target.url)
+                    }
+                    r => eprintln!(
+                        "pimon-aggregator: scrape {}: {} ({why}); logged again when it changes",
+                        target.url,
+                        r.label()
+                    ),
+                }
+                last = result;
+            }
             let now = Instant::now();
             if next < now {
                 next = now + target.interval;

@@ -170,6 +170,41 @@ impl CollectdStats {
     }
 }
 
+/// At most one log line about bad packets every 10 s, with the counts by kind.
+#[derive(Default)]
+struct ProblemLog {
+    held: [u64; Problem::ALL.len()],
+    last: Option<Instant>,
+}
+
+impl ProblemLog {
+    fn note(&mut self, p: Problem) {
+        if let Some(i) = Problem::ALL.iter().position(|&x| x == p) {
+            self.held[i] += 1;
+        }
+    }
+
+    fn flush(&mut self, now: Instant) {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(10))
+            || self.held.iter().all(|&n| n == 0)
+        {
+            return;
+        }
+        self.last = Some(now);
+        let mut line = String::from("pimon-aggregator: collectd packets refused:");
+        for (i, p) in Problem::ALL.iter().enumerate() {
+            if self.held[i] > 0 {
+                let _ = write!(line, " {} {}", self.held[i], p.label());
+            }
+        }
+        line.push_str(" (pimon_collectd_bad_packets_total)");
+        eprintln!("{line}");
+        self.held = [0; Problem::ALL.len()];
+    }
+}
+
 /// The AuthFile, re-read when its modification time changes.
 struct AuthFile {
     path: Option<PathBuf>,
@@ -356,6 +391,7 @@ pub async fn run(inputs: Arc<Ingress>, mut bound: Bound, stop: Receiver<()>) {
             c.security_level
         });
     let mut mapper = Mapper::default();
+    let mut log = ProblemLog::default();
     let mut hosts: HashMap<String, HostSeries> = HashMap::new();
     let mut buf = vec![0u8; MAX_PACKET];
     let mut packets: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
@@ -384,6 +420,7 @@ pub async fn run(inputs: Arc<Ingress>, mut bound: Bound, stop: Receiver<()>) {
             }
         }
         bound.auth.refresh();
+        log.flush(Instant::now());
         let now = now_ms();
         let mut lines = String::new();
         let mut catalog: Vec<(String, u64, Vec<CatalogSample>)> = Vec::new();
@@ -394,6 +431,7 @@ pub async fn run(inputs: Arc<Ingress>, mut bound: Bound, stop: Receiver<()>) {
             let parsed = packet::parse(p, level, bound.auth.users.as_ref());
             for problem in &parsed.problems {
                 stats.problem(*problem);
+                log.note(*problem);
             }
             for vl in &parsed.lists {
                 if !hosts.contains_key(&vl.host) && hosts.len() >= inputs.config().push.max_groups {
