@@ -66,10 +66,97 @@ pub fn record_crc(len_bytes: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Whether `payload` is what `header` promises (length and CRC).
-pub fn record_ok(header: &[u8; 8], payload: &[u8]) -> bool {
+/// Whether `payload` is what `header` promises (length and CRC) and is what the spool
+/// writes: one or more whole lines. Anything else is damage.
+pub fn record_valid(header: &[u8; 8], payload: &[u8]) -> bool {
     let (len, crc) = parse_header(header);
-    len == payload.len() as u64 && record_crc(&header[..4], payload) == crc
+    len == payload.len() as u64
+        && payload.last() == Some(&b'\n')
+        && record_crc(&header[..4], payload) == crc
+}
+
+/// The end of the valid record that starts at `at` in `buf`, if one does.
+pub fn record_at(buf: &[u8], at: usize) -> Option<usize> {
+    let header: &[u8; 8] = buf.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    let (len, _) = parse_header(header);
+    if len == 0 || len > MAX_RECORD_BYTES {
+        return None;
+    }
+    let end = at.checked_add(8)?.checked_add(len as usize)?;
+    // The cheap test first: a payload ends with a newline.
+    let payload = buf.get(at + 8..end)?;
+    if payload.last() != Some(&b'\n') {
+        return None;
+    }
+    record_valid(header, payload).then_some(end)
+}
+
+/// A valid record of a segment: byte offsets in the file, and its line count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSpan {
+    /// Offset of its header.
+    pub start: u64,
+    /// Offset just past its payload.
+    pub end: u64,
+    /// Lines in its payload.
+    pub lines: u64,
+}
+
+/// Valid records and the damaged spans between and after them.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Valid records, in file order.
+    pub records: Vec<RecordSpan>,
+    /// Byte ranges `(start, end)` that are no valid record.
+    pub damaged: Vec<(u64, u64)>,
+}
+
+/// Reads records from the start of `buf`, which holds a segment's bytes from file offset
+/// `base` (after the magic). A record that is not valid does not end the scan: the scan
+/// resynchronises at the next offset where a valid record starts, so one damaged record
+/// costs only its own lines, not the rest of its segment. A false resync needs a CRC-32
+/// match on bytes that also end with a newline: about one in 2^32 candidate offsets.
+pub fn scan_records(buf: &[u8], base: u64) -> Scan {
+    let mut scan = Scan::default();
+    let mut at = 0;
+    while at < buf.len() {
+        if let Some(end) = record_at(buf, at) {
+            scan.records.push(RecordSpan {
+                start: base + at as u64,
+                end: base + end as u64,
+                lines: count_lines(&buf[at + 8..end]),
+            });
+            at = end;
+            continue;
+        }
+        let next = (at + 1..buf.len())
+            .find(|&p| record_at(buf, p).is_some())
+            .unwrap_or(buf.len());
+        scan.damaged.push((base + at as u64, base + next as u64));
+        at = next;
+    }
+    scan
+}
+
+/// How many lines a damaged span held, as far as can be told: when the length fields
+/// still chain through the span exactly, the newlines of those payloads (exact when only
+/// payload bytes or CRCs were hit); otherwise every newline byte in the span.
+pub fn estimate_lines(span: &[u8]) -> u64 {
+    let mut at = 0usize;
+    let mut lines = 0;
+    while let Some(header) = span.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let Some(payload) = span.get(at + 8..(at + 8).saturating_add(len)) else {
+            break;
+        };
+        lines += count_lines(payload);
+        at += 8 + len;
+    }
+    if at == span.len() {
+        lines
+    } else {
+        count_lines(span)
+    }
 }
 
 /// Number of lines (`\n` bytes) in a payload.
@@ -77,6 +164,8 @@ pub fn count_lines(payload: &[u8]) -> u64 {
     payload.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
+/// The saved cursor, or `None` when the file is missing or damaged (then nothing counts as
+/// delivered: at-least-once).
 pub fn read_cursor_file(path: &Path) -> Option<Position> {
     let bytes = fs::read(path).ok()?;
     if bytes.len() != 20 {
@@ -92,6 +181,7 @@ pub fn read_cursor_file(path: &Path) -> Option<Position> {
     })
 }
 
+/// Saves the cursor: written to a temp file, then renamed over the old one.
 pub fn write_cursor_file(dir: &Path, cursor: Position) -> io::Result<()> {
     let mut bytes = [0u8; 20];
     bytes[..8].copy_from_slice(&cursor.segment.to_le_bytes());

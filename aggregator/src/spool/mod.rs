@@ -56,7 +56,7 @@ pub mod stats;
 mod tests;
 
 pub use format::{MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_MAGIC};
-pub use queue::Spool;
+pub use queue::{Spool, Staged};
 pub use stats::SpoolStats;
 
 /// When appended records are forced to stable storage. See the module docs.
@@ -125,8 +125,15 @@ pub enum SpoolError {
     Io(io::Error),
     /// The spool is full and the policy is `RefuseNew`.
     Full,
+    /// The spool's filesystem is full (before `max_bytes`) and the policy is
+    /// `RefuseNew`, or `DropOldest` found nothing left to delete.
+    DiskFull(io::Error),
     /// A single record larger than [`MAX_RECORD_BYTES`] or than the spool itself.
     RecordTooLarge(u64),
+    /// The payload is not whole lines (empty, or no final newline).
+    NotLines,
+    /// Another record is staged and not yet published or discarded.
+    Busy,
     /// Another spool in this process has this directory open.
     InUse(PathBuf),
 }
@@ -136,9 +143,12 @@ impl fmt::Display for SpoolError {
         match self {
             SpoolError::Io(e) => write!(f, "spool I/O error: {e}"),
             SpoolError::Full => f.write_str("spool full (policy: refuse new data)"),
+            SpoolError::DiskFull(e) => write!(f, "the spool's disk is full: {e}"),
             SpoolError::RecordTooLarge(n) => {
                 write!(f, "record of {n} bytes exceeds the spool's limits")
             }
+            SpoolError::NotLines => f.write_str("a spool record must be whole lines"),
+            SpoolError::Busy => f.write_str("another spool record is staged"),
             SpoolError::InUse(p) => write!(f, "spool directory {} is already in use", p.display()),
         }
     }

@@ -1,18 +1,38 @@
-//! The spool as a queue: [`Spool::write`]/[`Spool::append`] add records at the end
-//! (making room per the full policy), [`Spool::read_batch`] reads from the delivered
-//! cursor in order, [`Spool::commit`] moves the cursor and deletes delivered segments.
+//! The spool as a queue: [`Spool::stage`] (or [`Spool::write`]/[`Spool::append`]) adds
+//! records at the end, making room per the full policy; [`Spool::read_batch`] reads from
+//! the delivered cursor in order; [`Spool::commit`] moves the cursor and deletes
+//! delivered segments.
+//!
+//! # Staged records
+//! An output that is one of several must not keep lines the others refused: the frame
+//! is not acknowledged, the collector resends it, and the lines would be stored again on
+//! every resend. So a record can be written in two steps: [`Spool::stage`] writes it at
+//! the end of the active segment, invisible to [`Spool::read_batch`] and to the pending
+//! gauges; [`Staged::sync`] makes it durable; [`Staged::publish`] makes it part of the
+//! queue, or dropping the [`Staged`] cuts it off the file again. One record at a time
+//! may be staged; other writes wait for it with [`SpoolError::Busy`].
+//!
+//! # A full disk
+//! When the filesystem runs out of space before `max_bytes` (`ENOSPC`, `EDQUOT`), the
+//! full policy applies just as at `max_bytes`, counted in
+//! [`SpoolStats::disk_full`]: `DropOldest` deletes the oldest segments until the record
+//! fits (and refuses with [`SpoolError::DiskFull`] when nothing is left to delete: the
+//! disk is full of something else); `RefuseNew` refuses. A partly written record is cut
+//! off, so nothing is left half-written, and the next write after space returns simply
+//! succeeds.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::spool::format::{
     self, MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_MAGIC, count_lines, parse_header,
-    record_header, record_ok, write_cursor_file,
+    record_header, record_valid, write_cursor_file,
 };
 use crate::spool::{
     FsyncPolicy, Position, SpoolBatch, SpoolConfig, SpoolError, SpoolFullPolicy, SpoolStats,
@@ -25,7 +45,7 @@ const RECYCLE_DELIVERED_ACTIVE_BYTES: u64 = 1024 * 1024;
 #[derive(Debug)]
 pub(super) struct SegmentMeta {
     pub(super) id: u64,
-    /// Valid length (file may be longer only transiently after a failed write).
+    /// Length on disk, a staged record included.
     pub(super) len: u64,
     pub(super) records: u64,
     pub(super) lines: u64,
@@ -39,9 +59,22 @@ pub(super) struct Active {
     pub(super) file: Arc<File>,
 }
 
+/// A record on disk but not yet visible (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StagedRecord {
+    pub(super) segment: u64,
+    pub(super) start: u64,
+    pub(super) end: u64,
+    pub(super) lines: u64,
+}
+
 pub(super) struct State {
+    /// Segment bookkeeping. A segment's `len` is its length on disk, a staged record
+    /// included; its `records`/`lines` count published records only.
     pub(super) segments: VecDeque<SegmentMeta>,
     pub(super) active: Option<Active>,
+    /// The staged record, if any (always in the active segment).
+    pub(super) staged: Option<StagedRecord>,
     /// Delivered cursor.
     pub(super) cursor: Position,
     /// Everything up to here is fsynced.
@@ -100,6 +133,7 @@ impl Spool {
             state: Mutex::new(State {
                 segments: VecDeque::new(),
                 active: None,
+                staged: None,
                 cursor: Position {
                     segment: 0,
                     offset: 0,
@@ -153,6 +187,8 @@ impl Spool {
 
     /// Appends one record and makes it as durable as the fsync policy says before
     /// returning: with `Always` it is fsynced; otherwise it is in the kernel's page cache.
+    /// Visible to readers once written, before the fsync; concurrent appends share one
+    /// fsync (group commit).
     pub async fn append(&self, payload: &[u8]) -> Result<Position, SpoolError> {
         let pos = self.write(payload)?;
         if self.config.fsync == FsyncPolicy::Always {
@@ -161,17 +197,87 @@ impl Spool {
         Ok(pos)
     }
 
-    /// Writes one record to the active segment (no fsync). Makes room first per the
-    /// full policy. Returns where the record ends.
+    /// Writes one record to the active segment (no fsync) and makes it visible. Makes
+    /// room first per the full policy. Returns where the record ends.
     pub fn write(&self, payload: &[u8]) -> Result<Position, SpoolError> {
+        self.check_payload(payload)?;
+        let mut st = self.lock();
+        if st.staged.is_some() {
+            return Err(SpoolError::Busy);
+        }
+        let record = self.write_record(&mut st, payload)?;
+        self.publish_record(&mut st, record);
+        Ok(record.position())
+    }
+
+    /// Writes one record to the active segment, invisible until
+    /// [`Staged::publish`]ed (see the module docs). Makes room first per the full policy.
+    pub fn stage(&self, payload: &[u8]) -> Result<Staged<'_>, SpoolError> {
+        self.check_payload(payload)?;
+        let mut st = self.lock();
+        if st.staged.is_some() {
+            return Err(SpoolError::Busy);
+        }
+        let record = self.write_record(&mut st, payload)?;
+        st.staged = Some(record);
+        Ok(Staged {
+            spool: self,
+            record,
+            settled: false,
+        })
+    }
+
+    /// The largest payload one record may have: the record and a segment's magic fit
+    /// in `max_bytes`.
+    pub fn max_payload(&self) -> u64 {
+        self.config
+            .max_bytes
+            .saturating_sub(RECORD_HEADER_BYTES + SEGMENT_MAGIC.len() as u64)
+            .min(MAX_RECORD_BYTES)
+    }
+
+    fn check_payload(&self, payload: &[u8]) -> Result<(), SpoolError> {
+        if payload.last() != Some(&b'\n') {
+            return Err(SpoolError::NotLines);
+        }
         let len = payload.len() as u64;
-        let record_bytes = RECORD_HEADER_BYTES + len;
-        if len > MAX_RECORD_BYTES
-            || record_bytes + SEGMENT_MAGIC.len() as u64 > self.config.max_bytes
-        {
+        if len > self.max_payload() {
             return Err(SpoolError::RecordTooLarge(len));
         }
-        let mut st = self.lock();
+        Ok(())
+    }
+
+    /// Writes a record after the last one, applying the full policy at `max_bytes` and
+    /// when the disk is full.
+    fn write_record(&self, st: &mut State, payload: &[u8]) -> Result<StagedRecord, SpoolError> {
+        let mut disk_full_counted = false;
+        loop {
+            let e = match self.try_write_record(st, payload) {
+                Err(SpoolError::Io(e)) if is_disk_full(&e) => e,
+                other => return other,
+            };
+            if !disk_full_counted {
+                disk_full_counted = true;
+                self.stats.disk_full.fetch_add(1, Ordering::Relaxed);
+            }
+            match self.config.when_full {
+                SpoolFullPolicy::RefuseNew => {
+                    self.stats
+                        .appends_refused_full
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(SpoolError::DiskFull(e));
+                }
+                SpoolFullPolicy::DropOldest => {
+                    if !self.drop_oldest(st, "its disk is full")? {
+                        return Err(SpoolError::DiskFull(e));
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_write_record(&self, st: &mut State, payload: &[u8]) -> Result<StagedRecord, SpoolError> {
+        let record_bytes = RECORD_HEADER_BYTES + payload.len() as u64;
         // Start a new segment when the active one is full.
         let active_len = st.segments.back().map(|s| s.len).unwrap_or(0);
         let active_has_records = st.segments.back().is_some_and(|s| s.records > 0);
@@ -179,13 +285,13 @@ impl Spool {
             && active_has_records
             && active_len + record_bytes > self.segment_bytes
         {
-            self.close_active(&mut st)?;
+            self.close_active(st)?;
         }
         // Conservatively reserve room for a new segment's magic too: dropping the oldest
         // segment may retire the active one.
-        self.make_room(&mut st, record_bytes + SEGMENT_MAGIC.len() as u64)?;
+        self.make_room(st, record_bytes + SEGMENT_MAGIC.len() as u64)?;
         if st.active.is_none() {
-            self.open_new_segment(&mut st)?;
+            self.open_new_segment(st)?;
         }
         let Some(active) = st.active.as_ref() else {
             return Err(SpoolError::Io(io::Error::other("no active segment")));
@@ -199,30 +305,67 @@ impl Spool {
         };
         let start = meta.len;
         let header = record_header(payload);
-        let written = (&*file)
-            .write_all(&header)
-            .and_then(|()| (&*file).write_all(payload));
+        let written = file
+            .write_all_at(&header, start)
+            .and_then(|()| file.write_all_at(payload, start + RECORD_HEADER_BYTES));
         if let Err(e) = written {
-            // Cut off the partial record; if even that fails, abandon the segment (the
-            // torn tail is ignored because the reader trusts `len`, and truncated at open).
-            if file.set_len(start).is_err() || (&*file).seek(SeekFrom::Start(start)).is_err() {
-                let _ = self.close_active(&mut st);
+            // Cut off the partial record; if even that fails, abandon the segment (its
+            // torn tail is cut off at the next open).
+            if file.set_len(start).is_err() {
+                let _ = self.close_active(st);
             }
             return Err(SpoolError::Io(e));
         }
-        let lines = count_lines(payload);
         meta.len += record_bytes;
-        meta.records += 1;
-        meta.lines += lines;
-        let pos = Position {
-            segment: id,
-            offset: meta.len,
-        };
-        self.stats.records_appended.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes.fetch_add(record_bytes, Ordering::Relaxed);
+        Ok(StagedRecord {
+            segment: id,
+            start,
+            end: start + record_bytes,
+            lines: count_lines(payload),
+        })
+    }
+
+    /// A written record joins the queue.
+    fn publish_record(&self, st: &mut State, record: StagedRecord) {
+        if let Some(meta) = st.segments.iter_mut().find(|s| s.id == record.segment) {
+            meta.records += 1;
+            meta.lines += record.lines;
+        }
+        self.stats.records_appended.fetch_add(1, Ordering::Relaxed);
         self.stats.pending_records.fetch_add(1, Ordering::Relaxed);
-        self.stats.pending_lines.fetch_add(lines, Ordering::Relaxed);
-        Ok(pos)
+        self.stats
+            .pending_lines
+            .fetch_add(record.lines, Ordering::Relaxed);
+    }
+
+    /// Cuts a staged record off its segment again.
+    fn discard(&self, record: StagedRecord) {
+        let mut st = self.lock();
+        if st.staged != Some(record) {
+            return;
+        }
+        st.staged = None;
+        let cut = match st.active.as_ref() {
+            Some(a) if a.id == record.segment => a.file.set_len(record.start),
+            _ => OpenOptions::new()
+                .write(true)
+                .open(self.segment_path(record.segment))
+                .and_then(|f| f.set_len(record.start)),
+        };
+        if cut.is_err() {
+            // Left on disk beyond `len`, never read in this run; abandon the segment.
+            let _ = self.close_active(&mut st);
+        }
+        if let Some(meta) = st.segments.iter_mut().find(|s| s.id == record.segment) {
+            meta.len = meta.len.min(record.start);
+        }
+        let start = Position {
+            segment: record.segment,
+            offset: record.start,
+        };
+        st.synced = st.synced.min(start);
+        self.publish_gauges(&st);
     }
 
     /// Deletes oldest segments (or refuses) until `need` more bytes fit.
@@ -238,37 +381,48 @@ impl Spool {
                     .fetch_add(1, Ordering::Relaxed);
                 return Err(SpoolError::Full);
             }
-            let Some(oldest) = st.segments.pop_front() else {
+            let why = format!("it is full ({} bytes max)", self.config.max_bytes);
+            if !self.drop_oldest(st, &why)? {
                 return Ok(());
-            };
-            if st.active.as_ref().is_some_and(|a| a.id == oldest.id) {
-                st.active = None;
             }
-            let records = oldest.records - oldest.records_done;
-            let lines = oldest.lines - oldest.lines_done;
-            self.stats
-                .records_dropped_full
-                .fetch_add(records, Ordering::Relaxed);
-            self.stats
-                .lines_dropped_full
-                .fetch_add(lines, Ordering::Relaxed);
-            self.stats.bytes_dropped_full.fetch_add(
-                oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64),
-                Ordering::Relaxed,
-            );
-            eprintln!(
-                "pimon-aggregator: spool full ({} bytes max): dropped oldest segment {} with {records} undelivered records ({lines} lines)",
-                self.config.max_bytes, oldest.id
-            );
-            remove_file_if_exists(&self.segment_path(oldest.id))?;
-            if st.cursor.segment <= oldest.id {
-                st.cursor = Position {
-                    segment: st.segments.front().map(|s| s.id).unwrap_or(st.next_id),
-                    offset: SEGMENT_MAGIC.len() as u64,
-                };
-            }
-            self.publish_gauges(st);
         }
+    }
+
+    /// Deletes the oldest segment, counting its undelivered records as dropped. False
+    /// when there is none.
+    fn drop_oldest(&self, st: &mut State, why: &str) -> Result<bool, SpoolError> {
+        let Some(oldest) = st.segments.pop_front() else {
+            return Ok(false);
+        };
+        if st.active.as_ref().is_some_and(|a| a.id == oldest.id) {
+            st.active = None;
+        }
+        let records = oldest.records - oldest.records_done;
+        let lines = oldest.lines - oldest.lines_done;
+        self.stats
+            .records_dropped_full
+            .fetch_add(records, Ordering::Relaxed);
+        self.stats
+            .lines_dropped_full
+            .fetch_add(lines, Ordering::Relaxed);
+        self.stats.bytes_dropped_full.fetch_add(
+            oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64),
+            Ordering::Relaxed,
+        );
+        eprintln!(
+            "pimon-aggregator: spool {} dropped its oldest segment {} because {why}: {records} undelivered records ({lines} lines) lost",
+            self.config.dir.display(),
+            oldest.id
+        );
+        remove_file_if_exists(&self.segment_path(oldest.id))?;
+        if st.cursor.segment <= oldest.id {
+            st.cursor = Position {
+                segment: st.segments.front().map(|s| s.id).unwrap_or(st.next_id),
+                offset: SEGMENT_MAGIC.len() as u64,
+            };
+        }
+        self.publish_gauges(st);
+        Ok(true)
     }
 
     fn open_new_segment(&self, st: &mut State) -> Result<(), SpoolError> {
@@ -287,11 +441,19 @@ impl Spool {
             .read(true)
             .write(true)
             .open(&path)?;
-        file.write_all(SEGMENT_MAGIC)?;
-        if self.config.fsync == FsyncPolicy::Always {
-            file.sync_all()?;
-            File::open(&self.config.dir)?.sync_all()?;
-            self.stats.fsyncs.fetch_add(2, Ordering::Relaxed);
+        let mut durable = || {
+            file.write_all(SEGMENT_MAGIC)?;
+            if self.config.fsync == FsyncPolicy::Always {
+                file.sync_all()?;
+                File::open(&self.config.dir)?.sync_all()?;
+                self.stats.fsyncs.fetch_add(2, Ordering::Relaxed);
+            }
+            Ok::<(), io::Error>(())
+        };
+        if let Err(e) = durable() {
+            // No half-made segment stays behind (a full disk, typically).
+            let _ = fs::remove_file(&path);
+            return Err(SpoolError::Io(e));
         }
         st.next_id = id + 1;
         st.active = Some(Active {
@@ -323,7 +485,7 @@ impl Spool {
 
     /// Closes the active segment, fsyncing it unless the policy is `Never`, so that
     /// every segment but the active one is durable.
-    fn close_active(&self, st: &mut State) -> Result<(), SpoolError> {
+    pub(super) fn close_active(&self, st: &mut State) -> Result<(), SpoolError> {
         if let Some(active) = st.active.take()
             && self.config.fsync != FsyncPolicy::Never
         {
@@ -394,10 +556,11 @@ impl Spool {
         let st = self.lock();
         let mut total = 0;
         for s in &st.segments {
+            let len = visible_len(&st, s);
             if s.id == st.cursor.segment {
-                total += s.len.saturating_sub(st.cursor.offset);
+                total += len.saturating_sub(st.cursor.offset);
             } else if s.id > st.cursor.segment {
-                total += s.len.saturating_sub(SEGMENT_MAGIC.len() as u64);
+                total += len.saturating_sub(SEGMENT_MAGIC.len() as u64);
             }
         }
         total
@@ -407,8 +570,9 @@ impl Spool {
     /// record (if any), then more while the batch stays within `max_bytes` and
     /// `max_lines`. Stops at a segment boundary. `Ok(None)` when everything was delivered.
     ///
-    /// A record that fails its CRC while reading (disk damage after opening) ends the
-    /// segment: the rest of it is counted as torn and skipped.
+    /// A record that fails its check while reading (disk damage after opening) costs only
+    /// itself: the segment is repaired (see [`crate::spool::recovery`]) and reading goes
+    /// on with the valid records after it.
     pub fn read_batch(
         &self,
         max_bytes: usize,
@@ -426,7 +590,7 @@ impl Spool {
                 } else {
                     SEGMENT_MAGIC.len() as u64
                 };
-                let (id, len) = (meta.id, meta.len);
+                let (id, len) = (meta.id, visible_len(&st, meta));
                 if start >= len {
                     // Fully delivered segment: only the active one can stay like this.
                     let is_active = st.active.as_ref().is_some_and(|a| a.id == id);
@@ -463,14 +627,15 @@ impl Spool {
                 body: Vec::new(),
             };
             let mut header = [0u8; 8];
+            let mut damaged = false;
             while batch.end < end {
                 if reader.read_exact(&mut header).is_err() {
-                    self.mark_corrupt(segment, batch.end, batch.records, batch.lines);
+                    damaged = true;
                     break;
                 }
                 let (len, _) = parse_header(&header);
                 if batch.end + RECORD_HEADER_BYTES + len > end {
-                    self.mark_corrupt(segment, batch.end, batch.records, batch.lines);
+                    damaged = true;
                     break;
                 }
                 if batch.records > 0
@@ -481,14 +646,10 @@ impl Spool {
                 }
                 let body_start = batch.body.len();
                 batch.body.resize(body_start + len as usize, 0);
-                if reader.read_exact(&mut batch.body[body_start..]).is_err() {
-                    batch.body.truncate(body_start);
-                    self.mark_corrupt(segment, batch.end, batch.records, batch.lines);
-                    break;
-                }
-                if !record_ok(&header, &batch.body[body_start..]) {
-                    batch.body.truncate(body_start);
-                    self.mark_corrupt(segment, batch.end, batch.records, batch.lines);
+                if reader.read_exact(&mut batch.body[body_start..]).is_err()
+                    || !record_valid(&header, &batch.body[body_start..])
+                {
+                    damaged = true;
                     break;
                 }
                 let lines = count_lines(&batch.body[body_start..]);
@@ -500,40 +661,18 @@ impl Spool {
                 batch.lines += lines;
                 batch.end += RECORD_HEADER_BYTES + len;
             }
+            if damaged {
+                // What was read so far is read again from the repaired segment.
+                if self.repair_while_reading(segment)? {
+                    continue;
+                }
+                return Ok(None);
+            }
             if batch.records == 0 {
-                // The first record was corrupt; the segment was cut there. Try again.
                 continue;
             }
             return Ok(Some(batch));
         }
-    }
-
-    /// A record at `offset` in `segment` is unreadable: cut the segment there. The
-    /// `records_ok`/`lines_ok` read before it (from the cursor) stay deliverable; the
-    /// file itself is truncated at the next [`Spool::open`].
-    fn mark_corrupt(&self, segment: u64, offset: u64, records_ok: u64, lines_ok: u64) {
-        let mut st = self.lock();
-        let is_active = st.active.as_ref().is_some_and(|a| a.id == segment);
-        let Some(meta) = st.segments.iter_mut().find(|s| s.id == segment) else {
-            return;
-        };
-        if offset >= meta.len {
-            return;
-        }
-        let cut = meta.len - offset;
-        eprintln!(
-            "pimon-aggregator: spool: segment {segment}: corrupt record at offset {offset}; skipping {cut} bytes"
-        );
-        self.stats.torn_truncations.fetch_add(1, Ordering::Relaxed);
-        self.stats.torn_bytes.fetch_add(cut, Ordering::Relaxed);
-        meta.len = offset;
-        meta.records = (meta.records_done + records_ok).min(meta.records);
-        meta.lines = (meta.lines_done + lines_ok).min(meta.lines);
-        if is_active {
-            // Never append after a hole.
-            let _ = self.close_active(&mut st);
-        }
-        self.publish_gauges(&st);
     }
 
     fn remove_front_delivered(&self, st: &mut State) -> Result<(), SpoolError> {
@@ -592,6 +731,83 @@ impl Spool {
         drop(st);
         write_cursor_file(&self.config.dir, cursor)?;
         Ok(())
+    }
+}
+
+/// How far readers may read a segment: up to a staged record.
+fn visible_len(st: &State, meta: &SegmentMeta) -> u64 {
+    match st.staged {
+        Some(s) if s.segment == meta.id => s.start,
+        _ => meta.len,
+    }
+}
+
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl StagedRecord {
+    fn position(self) -> Position {
+        Position {
+            segment: self.segment,
+            offset: self.end,
+        }
+    }
+}
+
+/// A record written by [`Spool::stage`]: on disk, not yet visible to readers.
+/// [`Staged::publish`] adds it to the queue; dropping it unpublished cuts it off again.
+#[must_use = "a staged record is discarded when dropped"]
+pub struct Staged<'a> {
+    spool: &'a Spool,
+    record: StagedRecord,
+    settled: bool,
+}
+
+impl fmt::Debug for Staged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Staged")
+            .field("end", &self.end())
+            .field("lines", &self.record.lines)
+            .finish()
+    }
+}
+
+impl Staged<'_> {
+    /// Where the record ends.
+    pub fn end(&self) -> Position {
+        self.record.position()
+    }
+
+    /// Makes the record as durable as the fsync policy says: with `Always` it is
+    /// fsynced (on a blocking thread); otherwise it is in the page cache already.
+    pub async fn sync(&self) -> Result<(), SpoolError> {
+        if self.spool.config.fsync == FsyncPolicy::Always {
+            self.spool.sync_through(self.end()).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds the record to the queue: readers see it from now on.
+    pub fn publish(mut self) -> Position {
+        self.settled = true;
+        let mut st = self.spool.lock();
+        if st.staged == Some(self.record) {
+            st.staged = None;
+            self.spool.publish_record(&mut st, self.record);
+        }
+        self.record.position()
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.spool.discard(self.record);
+        }
     }
 }
 

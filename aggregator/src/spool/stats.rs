@@ -21,12 +21,25 @@ pub struct SpoolStats {
     pub lines_dropped_full: AtomicU64,
     /// Undelivered payload bytes deleted because the spool was full (`DropOldest`).
     pub bytes_dropped_full: AtomicU64,
-    /// Appends refused because the spool was full (`RefuseNew`).
+    /// Appends refused because the spool was full (`RefuseNew`), at `max_bytes` or
+    /// because its disk was full.
     pub appends_refused_full: AtomicU64,
-    /// Segments truncated at a torn or corrupt record (on open or while reading).
+    /// Appends that found the disk full before `max_bytes` was reached; the full policy
+    /// then applied (counted in the `*_dropped_full` or `appends_refused_full` figures).
+    pub disk_full: AtomicU64,
+    /// Segments truncated at open after their last valid record (a write cut short by a
+    /// crash).
     pub torn_truncations: AtomicU64,
     /// Bytes removed by those truncations.
     pub torn_bytes: AtomicU64,
+    /// Damaged spans of undelivered records skipped (a bad disk): the valid records
+    /// around each are kept.
+    pub corrupt_skips: AtomicU64,
+    /// Bytes of those spans.
+    pub corrupt_bytes: AtomicU64,
+    /// Acknowledged lines lost in those spans (exact when found while reading, estimated
+    /// from the span's bytes when found at open).
+    pub lines_lost_corrupt: AtomicU64,
     /// fsync calls made.
     pub fsyncs: AtomicU64,
 }

@@ -161,30 +161,138 @@ fn every_truncation_point_recovers_the_complete_prefix() {
     }
 }
 
-#[test]
-fn corrupt_record_in_the_middle_ends_the_segment_never_panics() {
-    let dir = tempfile::tempdir().unwrap();
+/// Offset in the segment file of the payload of record `k` (all `record(i)` in one
+/// segment, written in order from `record(0)`).
+fn payload_offset(k: usize) -> usize {
+    SEGMENT_MAGIC.len() + (0..k).map(|i| 8 + record(i).len()).sum::<usize>() + 8
+}
+
+/// One segment holding `record(0..n)`, not delivered; returns the config and the file.
+fn one_segment_of(dir: &Path, n: usize) -> (SpoolConfig, PathBuf) {
     let cfg = SpoolConfig {
         segment_bytes: Some(1 << 16),
-        ..config(dir.path())
+        ..config(dir)
     };
-    {
-        let spool = open(&cfg);
-        for i in 0..4 {
-            smol::block_on(spool.append(&record(i))).unwrap();
-        }
+    let spool = open(&cfg);
+    for i in 0..n {
+        smol::block_on(spool.append(&record(i))).unwrap();
     }
-    let file = segment_files(dir.path()).pop().unwrap();
-    let mut bytes = fs::read(&file).unwrap();
-    let second_record_payload = 8 + 8 + record(0).len() + 8 + 2;
-    bytes[second_record_payload] ^= 0xFF;
-    fs::write(&file, &bytes).unwrap();
+    drop(spool);
+    (cfg, segment_files(dir).pop().unwrap())
+}
+
+fn flip(file: &Path, at: usize) {
+    let mut bytes = fs::read(file).unwrap();
+    bytes[at] ^= 0xFF;
+    fs::write(file, &bytes).unwrap();
+}
+
+#[test]
+fn corrupt_record_in_the_middle_costs_only_its_own_lines_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 4);
+    flip(&file, payload_offset(1) + 2);
     let stats = Arc::new(SpoolStats::default());
     let spool = Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap();
-    assert_eq!(stats.torn_truncations.load(Ordering::Relaxed), 1);
-    assert_eq!(drain(&spool), record(0));
-    // Garbage files of any content open without panicking.
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        stats.corrupt_bytes.load(Ordering::Relaxed),
+        8 + record(1).len() as u64
+    );
+    assert_eq!(stats.lines_lost_corrupt.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.torn_truncations.load(Ordering::Relaxed), 0);
+    assert_eq!(spool.pending_lines(), 3);
+    // Repaired on disk: a second open finds nothing to count.
     drop(spool);
+    let again = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg.clone(), Arc::clone(&again)).unwrap();
+    assert_eq!(again.corrupt_skips.load(Ordering::Relaxed), 0);
+    let expected: Vec<u8> = [0, 2, 3].into_iter().flat_map(record).collect();
+    assert_eq!(drain(&spool), expected);
+}
+
+#[test]
+fn damaged_length_field_resyncs_at_the_next_record() {
+    // The length of record 1 is damaged, so the records after it cannot be reached by
+    // following lengths: only by looking for the next valid record.
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 5);
+    flip(&file, payload_offset(1) - 8);
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&stats)).unwrap();
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 1);
+    let expected: Vec<u8> = [0, 2, 3, 4].into_iter().flat_map(record).collect();
+    assert_eq!(drain(&spool), expected);
+}
+
+#[test]
+fn damage_in_delivered_records_is_not_counted_and_the_rest_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 4);
+    {
+        let spool = open(&cfg);
+        let batch = spool.read_batch(1 << 20, 2).unwrap().unwrap();
+        assert_eq!(batch.records, 2);
+        spool.commit(&batch).unwrap();
+    }
+    flip(&file, payload_offset(0) + 1);
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&stats)).unwrap();
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.lines_lost_corrupt.load(Ordering::Relaxed), 0);
+    let expected: Vec<u8> = [2, 3].into_iter().flat_map(record).collect();
+    assert_eq!(drain(&spool), expected);
+}
+
+#[test]
+fn damage_after_the_delivered_cursor_is_counted_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 5);
+    {
+        let spool = open(&cfg);
+        let batch = spool.read_batch(1 << 20, 1).unwrap().unwrap();
+        spool.commit(&batch).unwrap();
+    }
+    flip(&file, payload_offset(2) + 3);
+    let stats = Arc::new(SpoolStats::default());
+    drop(Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap());
+    drop(Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap());
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.lines_lost_corrupt.load(Ordering::Relaxed), 1);
+    let spool = open(&cfg);
+    let expected: Vec<u8> = [1, 3, 4].into_iter().flat_map(record).collect();
+    assert_eq!(drain(&spool), expected);
+}
+
+#[test]
+fn damage_found_while_reading_costs_only_the_damaged_record_counted_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 6);
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap();
+    // The disk changes under the open spool: record 1 (already read into no batch) and
+    // record 4 are damaged.
+    flip(&file, payload_offset(1) + 1);
+    flip(&file, payload_offset(4) + 1);
+    let expected: Vec<u8> = [0, 2, 3, 5].into_iter().flat_map(record).collect();
+    assert_eq!(drain(&spool), expected);
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.lines_lost_corrupt.load(Ordering::Relaxed), 2);
+    assert_eq!(spool.pending_lines(), 0);
+    // New records still go through, and a restart neither counts nor delivers again.
+    smol::block_on(spool.append(&record(6))).unwrap();
+    assert_eq!(drain(&spool), record(6));
+    drop(spool);
+    let again = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&again)).unwrap();
+    assert_eq!(again.corrupt_skips.load(Ordering::Relaxed), 0);
+    assert_eq!(spool.read_batch(1 << 20, 1 << 20).unwrap(), None);
+}
+
+#[test]
+fn garbage_segment_files_open_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 1);
     let mut rng = fastrand::Rng::with_seed(4);
     for n in 0..200 {
         let mut junk: Vec<u8> = (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect();
@@ -326,7 +434,7 @@ fn rejects_oversized_records_and_second_open_of_a_dir() {
     };
     let spool = open(&cfg);
     assert!(matches!(
-        smol::block_on(spool.append(&vec![b'x'; 5000])),
+        smol::block_on(spool.append(&[&[b'x'; 4999][..], b"\n"].concat())),
         Err(SpoolError::RecordTooLarge(5000))
     ));
     assert!(matches!(
@@ -396,4 +504,74 @@ fn concurrent_always_appends_share_fsyncs() {
     assert_eq!(stats.records_appended.load(Ordering::Relaxed), 64);
     let fsyncs = stats.fsyncs.load(Ordering::Relaxed);
     assert!(fsyncs < 64, "group commit: {fsyncs} fsyncs for 64 appends");
+}
+
+#[test]
+fn a_staged_record_is_read_only_once_published_and_cut_off_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SpoolConfig {
+        segment_bytes: Some(1 << 16),
+        ..config(dir.path())
+    };
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg.clone(), Arc::clone(&stats)).unwrap();
+    smol::block_on(spool.append(&record(0))).unwrap();
+    let file = segment_files(dir.path()).pop().unwrap();
+    let len_before = fs::metadata(&file).unwrap().len();
+
+    // Dropped unpublished: never read, and gone from the file.
+    let staged = spool.stage(&record(1)).unwrap();
+    smol::block_on(staged.sync()).unwrap();
+    assert_eq!(spool.pending_lines(), 1);
+    assert!(matches!(spool.write(&record(9)), Err(SpoolError::Busy)));
+    assert!(matches!(spool.stage(&record(9)), Err(SpoolError::Busy)));
+    let batch = spool.read_batch(1 << 20, 1 << 20).unwrap().unwrap();
+    assert_eq!(batch.body, record(0), "the staged record is not read");
+    drop(staged);
+    assert_eq!(fs::metadata(&file).unwrap().len(), len_before);
+    spool.commit(&batch).unwrap();
+
+    // Published: read like any other.
+    let staged = spool.stage(&record(2)).unwrap();
+    assert_eq!(spool.read_batch(1 << 20, 1 << 20).unwrap(), None);
+    smol::block_on(staged.sync()).unwrap();
+    staged.publish();
+    assert_eq!(spool.pending_lines(), 1);
+    smol::block_on(spool.append(&record(3))).unwrap();
+    assert_eq!(drain(&spool), [record(2), record(3)].concat());
+    assert_eq!(stats.records_appended.load(Ordering::Relaxed), 3);
+
+    // A discarded record does not come back after a restart either.
+    let staged = spool.stage(&record(4)).unwrap();
+    drop(staged);
+    drop(spool);
+    let spool = open(&cfg);
+    assert_eq!(spool.read_batch(1 << 20, 1 << 20).unwrap(), None);
+}
+
+#[test]
+fn a_synced_then_discarded_record_does_not_count_as_synced_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SpoolConfig {
+        segment_bytes: Some(1 << 16),
+        ..config(dir.path())
+    };
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&stats)).unwrap();
+    let staged = spool.stage(&record(100)).unwrap();
+    smol::block_on(staged.sync()).unwrap();
+    drop(staged);
+    let fsyncs = stats.fsyncs.load(Ordering::Relaxed);
+    // Shorter than the discarded one: it ends below the old synced position.
+    smol::block_on(spool.append(&record(1))).unwrap();
+    assert!(stats.fsyncs.load(Ordering::Relaxed) > fsyncs);
+}
+
+#[test]
+fn records_must_be_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(&config(dir.path()));
+    assert!(matches!(spool.write(b""), Err(SpoolError::NotLines)));
+    assert!(matches!(spool.write(b"m v=1i"), Err(SpoolError::NotLines)));
+    assert!(matches!(spool.stage(b"m v=1i"), Err(SpoolError::NotLines)));
 }
