@@ -38,7 +38,8 @@ OPTIONS (a flag overrides the same setting of --config):
                                with it, frames need a valid MAC. Re-read when it changes
                                and on SIGHUP
     --refuse-unknown-nodes     accept only nodes named in the key file
-    --lp-out PATH|-            write line protocol to a file (appended) or stdout (-)
+    --lp-out PATH|-            write line protocol to a file (appended, synced before frames
+                               are acked) or stdout (-, best effort)
     --precision ns|us|ms|s     timestamp precision of line protocol [default: ns]
     --influx-url URL           write to InfluxDB at URL (http://host:8086)
     --influx-db DB             ... InfluxDB 1.x database (POST /write)
@@ -86,6 +87,8 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [output]
     lp_out = \"-\"                     # file path or - for stdout; unset: none
+    lp_out_fsync = \"always\"          # a file's lines are written before the ack and
+                                     # synced: always | never | an interval like \"1s\"
     precision = \"ns\"
 
     [[influx]]                       # any number of InfluxDB outputs
@@ -262,6 +265,7 @@ struct ClockSection {
 #[serde(deny_unknown_fields)]
 struct OutputSection {
     lp_out: Option<String>,
+    lp_out_fsync: Option<String>,
     precision: Option<String>,
 }
 
@@ -548,6 +552,13 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
         if let Some(lp) = o.lp_out {
             c.lp_out = Some(LpFileConfig::new(LpTarget::parse(&lp)));
+        }
+        if let Some(f) = o.lp_out_fsync {
+            let fsync = parse_fsync("output.lp_out_fsync", &f)?;
+            match &mut c.lp_out {
+                Some(lp) => lp.fsync = fsync,
+                None => return err("output.lp_out_fsync", "needs output.lp_out"),
+            }
         }
     }
     for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {

@@ -426,15 +426,13 @@ fn lp_file_output_appends_plain_lines_and_line_outputs_fan_out() {
 }
 
 #[test]
-fn lp_write_errors_are_counted_but_do_not_block_acknowledgement() {
+fn an_lp_file_write_error_refuses_the_batch_and_no_output_keeps_it() {
     let server = FakeHttpServer::always_204();
     let spool = tempfile::tempdir().unwrap();
-    let mut lp_config = LpFileConfig::new(LpTarget::File("/dev/full".into()));
-    lp_config.batch_max_bytes = 1; // write on every submit
-    let lp = LpFileOutput::open(lp_config).unwrap();
+    let lp = LpFileOutput::open(LpFileConfig::new(LpTarget::File("/dev/full".into()))).unwrap();
     let influx = InfluxOutput::open(v1(&server.url, spool.path())).unwrap();
     let outputs = LineOutputs::new(vec![influx.clone()], Some(lp));
-    block_on(outputs.submit(&lines(0..2))).unwrap();
+    assert!(block_on(outputs.submit(&lines(0..2))).is_err());
     assert_eq!(
         outputs
             .lp()
@@ -446,8 +444,10 @@ fn lp_write_errors_are_counted_but_do_not_block_acknowledgement() {
     );
     assert_eq!(
         influx.pending_lines(),
-        2,
-        "the durable output still has the lines"
+        0,
+        "the InfluxDB output does not keep lines of a refused batch"
     );
+    assert!(block_on(influx.flush(Duration::from_secs(5))).unwrap());
+    assert!(server.requests().is_empty(), "nothing was sent");
     assert!(block_on(outputs.submit(b"no newline")).is_err());
 }
