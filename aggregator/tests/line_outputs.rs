@@ -133,6 +133,7 @@ fn a_receive_batch_larger_than_the_spool_is_split_and_every_frame_acked() {
     let mut influx = InfluxConfig::v1(&closed_port_url(), "pimon", spool.path());
     influx.spool.max_bytes = 1 << 20;
     influx.spool.fsync = FsyncPolicy::Never;
+    influx.shutdown_timeout = Duration::from_millis(100); // InfluxDB is down
     config.influx = vec![influx];
     config.lp_out = Some(LpFileConfig::new(LpTarget::File(file.clone())));
     let server = Server::bind(config).unwrap();
