@@ -97,7 +97,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     db = \"pimon\"                     # 1.x: db (+ rp, user, password, basic_auth)
     # org = \"o\"  bucket = \"b\"  token = \"t\"   # 2.x instead of db
     spool_dir = \"/var/lib/pimon/spool-influx\"
-    spool_max_bytes = 268435456
+    spool_max_bytes = 268435456      # at least 1048576 (1 MiB)
     fsync = \"always\"                 # always | never | an interval like \"1s\"
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
     batch_max_bytes = 1048576
@@ -827,7 +827,13 @@ pub fn describe(c: &Config) -> String {
             LpTarget::Stdout => "stdout".to_string(),
             LpTarget::File(p) => p.display().to_string(),
         };
-        let _ = writeln!(s, "lp-out            {target}");
+        let durability = match (&lp.target, lp.fsync) {
+            (LpTarget::Stdout, _) => "best effort".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Always) => "fsync always".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Interval(d)) => format!("fsync every {d:?}"),
+            (LpTarget::File(_), FsyncPolicy::Never) => "fsync never".to_string(),
+        };
+        let _ = writeln!(s, "lp-out            {target}  ({durability})");
     }
     for i in &c.influx {
         let _ = writeln!(
@@ -939,6 +945,7 @@ max_skew_seconds = 8
 max_backfill_seconds = 9
 [output]
 lp_out = "/tmp/x.lp"
+lp_out_fsync = "2s"
 precision = "s"
 [[influx]]
 url = "http://127.0.0.1:8086"
@@ -973,6 +980,10 @@ when_full = "refuse_new"
         assert_eq!(c.staleness.forget_new_after_ms, 7000);
         assert_eq!(c.ingest.max_backfill_ms, 9000);
         assert_eq!(c.ingest.precision, Precision::Seconds);
+        assert_eq!(
+            c.lp_out.as_ref().map(|lp| lp.fsync),
+            Some(FsyncPolicy::Interval(Duration::from_secs(2)))
+        );
         assert_eq!(c.influx.len(), 2);
         assert_eq!(
             c.influx[0].spool.fsync,
@@ -998,6 +1009,8 @@ when_full = "refuse_new"
         assert_eq!(e.key, "udp.listen");
         let e = parse_toml("[[influx]]\nurl = \"http://h:1\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].db");
+        let e = parse_toml("[output]\nlp_out_fsync = \"always\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.to_string(), "output.lp_out_fsync: needs output.lp_out");
         let e = parse_toml(
             "[[influx]]\nurl = \"http://h:1\"\ndb = \"d\"\nfsync = \"sometimes\"\n",
             "a.toml",
