@@ -39,7 +39,7 @@ OPTIONS (a flag overrides the same setting of --config):
                                and on SIGHUP
     --refuse-unknown-nodes     accept only nodes named in the key file
     --lp-out PATH|-            write line protocol to a file (appended, synced before frames
-                               are acked) or stdout (-, best effort)
+                               are acked) or stdout (-) or a pipe (best effort)
     --precision ns|us|ms|s     timestamp precision of line protocol [default: ns]
     --influx-url URL           write to InfluxDB at URL (http://host:8086)
     --influx-db DB             ... InfluxDB 1.x database (POST /write)

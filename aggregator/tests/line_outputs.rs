@@ -118,6 +118,26 @@ fn the_lp_file_is_cut_back_to_whole_lines_at_open_and_appended_after_them() {
     assert_eq!(std::fs::read(&file).unwrap(), b"not line protocol");
 }
 
+/// `--lp-out /dev/stdout` or a FIFO cannot be synced or cut back: it is a best-effort
+/// stream like `-` (a pwrite there would fail and refuse every batch, forever).
+#[test]
+fn lp_out_to_a_fifo_is_a_best_effort_stream() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let lp = lp_file(&fifo);
+    assert!(!lp.is_durable());
+    smol::block_on(lp.submit(b"a v=1i 1\n")).unwrap();
+    smol::block_on(lp.flush()).unwrap();
+    // The output holds the FIFO open read-write, so its data waits for a reader.
+    let mut reader = std::fs::File::open(&fifo).unwrap();
+    let mut got = [0u8; 9];
+    reader.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"a v=1i 1\n");
+}
+
 /// A receive batch of 1,000 frames renders about 2 MB of lines: more than the 1 MiB
 /// spool holds as one record. It used to fail with `RecordTooLarge` on every attempt,
 /// so nothing was acknowledged, ever. It is now handed over in parts that fit.

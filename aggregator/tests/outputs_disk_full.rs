@@ -6,6 +6,7 @@
 
 mod frames;
 mod running;
+mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,13 +17,14 @@ use std::time::Duration;
 
 use frames::Frame;
 use pimon_aggregator::influx::{
-    InfluxConfig, LineOutputs, LpFileConfig, LpFileOutput, LpTarget, OutputError,
+    InfluxConfig, InfluxOutput, LineOutputs, LpFileConfig, LpFileOutput, LpTarget, OutputError,
 };
 use pimon_aggregator::server::now_ms;
 use pimon_aggregator::spool::{
     FsyncPolicy, Spool, SpoolConfig, SpoolError, SpoolFullPolicy, SpoolStats,
 };
 use pimon_protocol::Message;
+use support::fake_http::FakeHttpServer;
 
 /// A tmpfs of a fixed size on a fresh directory; unmounted when dropped.
 struct Tmpfs {
@@ -198,6 +200,44 @@ fn lp_file_on_a_full_disk_refuses_without_a_torn_line_and_resumes_when_space_ret
         .expect("the file output takes lines again once space returns");
     accepted.extend(record(i));
     assert_eq!(fs::read(&file).unwrap(), accepted);
+}
+
+/// The `--lp-out` file cannot take a batch: no other output may keep it either, or the
+/// collectors' resends would be stored in the InfluxDB spool again and again.
+#[test]
+fn lp_file_on_a_full_disk_refuses_the_batch_for_every_output() {
+    let disk = Tmpfs::mount("64k");
+    let filler = disk.filler(64 << 10);
+    let influxdb = FakeHttpServer::always_204();
+    let spool = tempfile::tempdir().unwrap();
+    let lp = LpFileOutput::open(LpFileConfig::new(LpTarget::File(
+        disk.path().join("out.lp"),
+    )))
+    .unwrap();
+    assert!(lp.is_durable());
+    let influx =
+        InfluxOutput::open(InfluxConfig::v1(&influxdb.url, "pimon", spool.path())).unwrap();
+    let outputs = LineOutputs::new(vec![influx.clone()], Some(lp));
+    for _resend in 0..3 {
+        assert!(matches!(
+            smol::block_on(outputs.submit(&record(0))),
+            Err(OutputError::Io(_))
+        ));
+    }
+    assert_eq!(
+        influx.pending_lines(),
+        0,
+        "the InfluxDB output keeps none of it"
+    );
+    assert!(smol::block_on(influx.flush(Duration::from_secs(5))).unwrap());
+    assert!(
+        influxdb.requests().is_empty(),
+        "nothing was sent to InfluxDB"
+    );
+    fs::remove_file(filler).unwrap();
+    smol::block_on(outputs.submit(&record(0))).unwrap();
+    assert_eq!(influx.pending_lines(), 64);
+    assert_eq!(fs::read(disk.path().join("out.lp")).unwrap(), record(0));
 }
 
 /// The whole server, frames over UDP, InfluxDB down, the spool on a disk with 128 KiB

@@ -17,12 +17,13 @@
 //! so the output resumes by itself as soon as a write succeeds (space freed). At open, a
 //! partial last line (from a crash of an older version mid-write) is cut off and logged.
 //!
-//! # Stdout is best effort
-//! Lines for stdout are buffered and written per batch (`batch_max_bytes`, at least every
+//! # Stdout, a pipe or a device is best effort
+//! Lines for stdout (`-`), or a path that is no regular file (a FIFO, `/dev/stdout`, a
+//! terminal), are buffered and written per batch (`batch_max_bytes`, at least every
 //! `flush_interval`, and at shutdown) on a blocking thread (`smol::Unblock`), so a slow
-//! reader slows this output but never stalls the executor. Its errors (a closed pipe) are
-//! counted and logged, never returned: stdout never holds back acknowledgements, and what
-//! it could not write is lost for it.
+//! reader slows this output but never stalls the executor. Such a stream cannot be
+//! synced or cut back, so its errors (a closed pipe) are counted and logged, never hold
+//! back acknowledgements, and what it could not write is lost for it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -69,11 +70,13 @@ impl LpTarget {
 pub struct LpFileConfig {
     /// Stdout or file.
     pub target: LpTarget,
-    /// Stdout: buffer size that triggers a write (default 64 KiB).
+    /// A stream (stdout, a pipe, a device): buffer size that triggers a write (default
+    /// 64 KiB).
     pub batch_max_bytes: usize,
-    /// Stdout: buffered lines are written at least this often (default 1 s).
+    /// A stream: buffered lines are written at least this often (default 1 s).
     pub flush_interval: Duration,
-    /// File: when written lines are forced to stable storage (default `Always`).
+    /// A regular file: when written lines are forced to stable storage (default
+    /// `Always`).
     pub fsync: FsyncPolicy,
 }
 
@@ -92,22 +95,23 @@ impl LpFileConfig {
 /// Figures of the line-protocol file output.
 #[derive(Debug, Default)]
 pub struct LpFileStats {
-    /// Lines written (file: and synced per the fsync policy; stdout: and flushed).
+    /// Lines written (a file: and synced per the fsync policy; a stream: and flushed).
     pub lines_written: AtomicU64,
     /// Bytes written.
     pub bytes_written: AtomicU64,
-    /// Failed writes. File: the batch was refused and not acknowledged (the collectors
-    /// resend it). Stdout: the buffered lines were discarded (lost for stdout only).
+    /// Failed writes. A file: the batch was refused and not acknowledged (the collectors
+    /// resend it). A stream: the buffered lines were discarded (lost for it only).
     pub write_errors: AtomicU64,
 }
 
-struct StdoutState {
-    out: Unblock<io::Stdout>,
+struct StreamState {
+    out: Unblock<Box<dyn io::Write + Send>>,
     buf: Vec<u8>,
 }
 
 enum Sink {
-    Stdout(smol::lock::Mutex<StdoutState>),
+    /// Stdout, a pipe, a device: best effort.
+    Stream(smol::lock::Mutex<StreamState>),
     /// The file and the length of its whole lines (where the next write goes).
     File {
         file: Arc<File>,
@@ -133,11 +137,14 @@ impl std::fmt::Debug for LpFileOutput {
 impl LpFileOutput {
     /// Opens the file (created if missing; a partial last line is cut off) or stdout.
     pub fn open(config: LpFileConfig) -> Result<LpFileOutput, OutputError> {
-        let sink = match &config.target {
-            LpTarget::Stdout => Sink::Stdout(smol::lock::Mutex::new(StdoutState {
-                out: Unblock::new(io::stdout()),
+        let stream = |out: Box<dyn io::Write + Send>| {
+            Sink::Stream(smol::lock::Mutex::new(StreamState {
+                out: Unblock::new(out),
                 buf: Vec::with_capacity(config.batch_max_bytes.min(1 << 20)),
-            })),
+            }))
+        };
+        let sink = match &config.target {
+            LpTarget::Stdout => stream(Box::new(io::stdout())),
             LpTarget::File(path) => {
                 let mut file = OpenOptions::new()
                     .create(true)
@@ -146,6 +153,14 @@ impl LpFileOutput {
                     .write(true)
                     .open(path)
                     .map_err(OutputError::Io)?;
+                if !file.metadata().map_err(OutputError::Io)?.is_file() {
+                    // A FIFO, a terminal, /dev/stdout: written like stdout.
+                    return Ok(LpFileOutput {
+                        sink: stream(Box::new(file)),
+                        config,
+                        stats: Arc::new(LpFileStats::default()),
+                    });
+                }
                 let len = whole_lines_len(&mut file).map_err(OutputError::Io)?;
                 let on_disk = file.metadata().map_err(OutputError::Io)?.len();
                 if len < on_disk {
@@ -175,13 +190,13 @@ impl LpFileOutput {
     }
 
     /// Whether this output holds back acknowledgements until its lines are written
-    /// (a file: yes; stdout: no, see the module docs).
+    /// (a regular file: yes; stdout, a pipe or a device: no, see the module docs).
     pub fn is_durable(&self) -> bool {
         matches!(self.sink, Sink::File { .. })
     }
 
     /// Hands over `\n`-terminated lines. A file: `Ok` once they are written and synced
-    /// per the fsync policy; on `Err` the file is as before. Stdout: buffered; written
+    /// per the fsync policy; on `Err` the file is as before. A stream: buffered; written
     /// when the buffer reaches the batch size; errors are returned (and counted) but a
     /// caller should not hold back acknowledgements for them.
     pub async fn submit(&self, lines: &[u8]) -> Result<(), OutputError> {
@@ -193,11 +208,11 @@ impl LpFileOutput {
         }
         match &self.sink {
             Sink::File { file, len } => self.append_to_file(file, len, lines).await,
-            Sink::Stdout(state) => {
+            Sink::Stream(state) => {
                 let mut state = state.lock().await;
                 state.buf.extend_from_slice(lines);
                 if state.buf.len() >= self.config.batch_max_bytes {
-                    self.write_stdout(&mut state).await?;
+                    self.write_stream(&mut state).await?;
                 }
                 Ok(())
             }
@@ -233,13 +248,13 @@ impl LpFileOutput {
         Ok(())
     }
 
-    /// Stdout: writes and flushes whatever is buffered. A file: fsyncs unless the policy
-    /// is `Never` (its lines are written already).
+    /// A stream: writes and flushes whatever is buffered. A file: fsyncs unless the
+    /// policy is `Never` (its lines are written already).
     pub async fn flush(&self) -> Result<(), OutputError> {
         match &self.sink {
-            Sink::Stdout(state) => {
+            Sink::Stream(state) => {
                 let mut state = state.lock().await;
-                self.write_stdout(&mut state).await
+                self.write_stream(&mut state).await
             }
             Sink::File { file, len } => {
                 if self.config.fsync == FsyncPolicy::Never {
@@ -254,11 +269,11 @@ impl LpFileOutput {
         }
     }
 
-    async fn write_stdout(&self, state: &mut StdoutState) -> Result<(), OutputError> {
+    async fn write_stream(&self, state: &mut StreamState) -> Result<(), OutputError> {
         if state.buf.is_empty() {
             return Ok(());
         }
-        let StdoutState { out, buf } = state;
+        let StreamState { out, buf } = state;
         let result = async {
             out.write_all(buf).await?;
             out.flush().await
@@ -280,12 +295,12 @@ impl LpFileOutput {
         }
     }
 
-    /// Until `shutdown` is closed or receives a message: stdout is flushed every
+    /// Until `shutdown` is closed or receives a message: a stream is flushed every
     /// `flush_interval`; a file with `Interval(d)` is fsynced every `d`. Then flushes
     /// (or fsyncs) once more and returns.
     pub async fn run(&self, shutdown: Receiver<()>) -> Result<(), OutputError> {
         let every = match (&self.sink, self.config.fsync) {
-            (Sink::Stdout(_), _) => Some(self.config.flush_interval),
+            (Sink::Stream(_), _) => Some(self.config.flush_interval),
             (Sink::File { .. }, FsyncPolicy::Interval(d)) => Some(d),
             (Sink::File { .. }, _) => None,
         };
