@@ -223,12 +223,6 @@ impl InfluxOutput {
         }
     }
 
-    /// The largest batch of lines one [`InfluxOutput::submit`] (or
-    /// [`InfluxOutput::stage`]) takes: a spool record must fit in the spool.
-    pub fn max_submit_bytes(&self) -> u64 {
-        self.shared.spool.max_payload()
-    }
-
     /// Lines submitted but not yet delivered.
     pub fn pending_lines(&self) -> u64 {
         self.shared.spool.pending_lines()
