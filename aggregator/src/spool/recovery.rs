@@ -163,6 +163,12 @@ impl Spool {
         let mut st = self.lock();
         for id in ids {
             let path = self.segment_path(id);
+            if saved_cursor.is_some_and(|c| id < c.segment) {
+                // Wholly delivered (its removal was cut short): whatever it holds,
+                // nothing in it is lost.
+                fs::remove_file(&path)?;
+                continue;
+            }
             let bytes = fs::read(&path)?;
             let cursor_here = saved_cursor.filter(|c| c.segment == id).map(|c| c.offset);
             let Some(check) = SegmentCheck::at_open(&bytes, cursor_here) else {

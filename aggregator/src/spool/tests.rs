@@ -575,3 +575,25 @@ fn records_must_be_whole_lines() {
     assert!(matches!(spool.write(b"m v=1i"), Err(SpoolError::NotLines)));
     assert!(matches!(spool.stage(b"m v=1i"), Err(SpoolError::NotLines)));
 }
+
+#[test]
+fn damage_in_a_segment_before_the_cursor_is_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, file) = one_segment_of(dir.path(), 4);
+    flip(&file, payload_offset(1) + 1);
+    // The cursor is in a later segment: this one was delivered, only not yet deleted.
+    write_cursor_file(
+        dir.path(),
+        Position {
+            segment: 2,
+            offset: SEGMENT_MAGIC.len() as u64,
+        },
+    )
+    .unwrap();
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&stats)).unwrap();
+    assert_eq!(stats.corrupt_skips.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.lines_lost_corrupt.load(Ordering::Relaxed), 0);
+    assert_eq!(spool.read_batch(1 << 20, 1 << 20).unwrap(), None);
+    assert!(!file.exists());
+}
