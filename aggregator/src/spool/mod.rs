@@ -1,10 +1,11 @@
 //! The durable on-disk spool: an append-only, bounded write-ahead log of
-//! line-protocol records, one per [`crate::influx::InfluxOutput::submit`] call.
+//! line-protocol records, one per hand-over of lines to an InfluxDB output.
 //!
-//! Module map: [`format`](mod@format) the bytes on disk (segment magic, record header and CRC, the
-//! cursor file); [`recovery`] what [`Spool::open`] does with whatever a crash left;
-//! [`queue`] the [`Spool`] itself (append, make room, read in order, commit);
-//! [`stats`] its figures for `/metrics`.
+//! Module map: [`format`](mod@format) the bytes on disk (segment magic, record header
+//! and CRC, the cursor file, the resynchronising scan); [`recovery`] what
+//! [`Spool::open`] — and a read that meets damage — does with whatever a crash or a bad
+//! disk left; [`queue`] the [`Spool`] itself (stage or append, make room, read in order,
+//! commit); [`stats`] its figures for `/metrics`.
 //!
 //! Every line an InfluxDB output accepts goes through the spool first, whether InfluxDB
 //! is up or not: the spool is the output's queue. The writer task reads records back in
@@ -14,11 +15,11 @@
 //! # On disk
 //! Segment files `<20-digit id>.seg` (ids increase) of CRC'd records, each record one or
 //! more `\n`-terminated lines, and a `cursor` file saying how far delivery got (see
-//! [`format`](mod@format)). The cursor is replaced by write-to-temp + rename after each delivered
-//! batch and is not fsynced, so after a crash a few batches may be delivered twice;
+//! [`format`](mod@format)). The cursor is replaced by write-to-temp + rename after each
+//! delivered batch and is not fsynced, so after a crash a few batches may be delivered twice;
 //! InfluxDB overwrites a point with the same series and timestamp, so that is harmless
 //! (at-least-once delivery). [`Spool::open`] checks every record and never panics on any
-//! file content (see [`recovery`]).
+//! file content; a damaged record costs only its own lines (see [`recovery`]).
 //!
 //! # Durability ([`FsyncPolicy`])
 //! - `Always` (default): [`Spool::append`] returns only after the record is fsynced
@@ -41,7 +42,8 @@
 //! fails the append with [`SpoolError::Full`], so the aggregator does not acknowledge and
 //! the collectors keep the frames in their own (bounded) rings and resend them later.
 //! Segments are at most a quarter of `max_bytes`, so `DropOldest` drops at most about a
-//! quarter of the spool at a time.
+//! quarter of the spool at a time. A disk that fills before `max_bytes` gets the same
+//! policy (see [`queue`]).
 
 use std::fmt;
 use std::io;
