@@ -275,9 +275,7 @@ fuzz_target!(|data: &[u8]| {
         // with exactly the undelivered records; else cut after the last valid record.
         let boundary = first.checked_sub(1).map_or(MAGIC_LEN, |k| recs[k].end);
         let valid_len = recs.last().map_or(MAGIC_LEN, |r| r.end);
-        let repaired = damaged
-            .iter()
-            .any(|&(s, _)| s >= boundary && s < valid_len);
+        let repaired = damaged.iter().any(|&(s, _)| s >= boundary && s < valid_len);
         let content = if recs.is_empty() || first == recs.len() {
             None
         } else if repaired {
