@@ -73,7 +73,7 @@ fn valid_at(file: &[u8], at: usize) -> Option<&[u8]> {
 /// The valid records of a segment file, in order: after the magic, a record follows the
 /// last one, or — past damaged bytes — starts at the next offset where one is valid.
 /// Also whether damaged bytes lie between valid records (not only after the last).
-fn valid_records(file: &[u8]) -> (Vec<Record>, Vec<(u64, u64)>) {
+fn valid_records(file: &[u8]) -> (Vec<Record>, Damaged) {
     let mut out = Vec::new();
     let mut damaged = Vec::new();
     if file.get(..SEGMENT_MAGIC.len()) != Some(&SEGMENT_MAGIC[..]) {
@@ -99,6 +99,9 @@ fn valid_records(file: &[u8]) -> (Vec<Record>, Vec<(u64, u64)>) {
     }
     (out, damaged)
 }
+
+/// Damaged byte ranges of a segment file.
+type Damaged = Vec<(u64, u64)>;
 
 /// Leading records the cursor offset covers: all when past the valid data, up to the
 /// record ending (or starting) there, none when it is no record boundary.
@@ -226,7 +229,7 @@ fuzz_target!(|data: &[u8]| {
             (id, file)
         })
         .collect();
-    let records: Vec<(u64, Vec<Record>, Vec<(u64, u64)>)> = files
+    let records: Vec<(u64, Vec<Record>, Damaged)> = files
         .iter()
         .map(|(id, f)| {
             let (recs, damaged) = valid_records(f);
@@ -311,7 +314,6 @@ fuzz_target!(|data: &[u8]| {
     // Damage after opening: flip a byte of the first segment's undelivered part. What
     // is delivered from it is then what an independent reading of the damaged file finds
     // there, and the lines lost are counted exactly.
-    let mut expected = expected;
     let mut lost_while_reading = 0;
     let first_undelivered = |file: &[u8], from: u64| {
         valid_records(file)
