@@ -185,7 +185,7 @@ fn pushes_through_the_documented_nginx_tls_proxy() {
             .replace("127.0.0.1:9798", &upstream);
         let d = dir.display();
         format!(
-            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nuser root;\nevents {{}}\nhttp {{\n\
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nmaster_process off;\nevents {{}}\nhttp {{\n\
              access_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
              {block}\n}}\n"
         )

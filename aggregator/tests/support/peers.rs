@@ -28,7 +28,15 @@ impl Pushgateway {
         start_with_retries("prometheus-pushgateway", || {
             let port = free_port();
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+            // Debian's build persists to /var/lib/prometheus/pushgateway.data by
+            // default and restores it at start: keep this one's state in its temp dir.
+            let args = vec![
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                format!(
+                    "--persistence.file={}/pushgateway.data",
+                    dir.path().display()
+                ),
+            ];
             let mut server =
                 ServerProcess::spawn("prometheus-pushgateway", &binary, &args, dir, port);
             server.wait_ready(|base| status_is(base, "/-/ready", 200))?;
