@@ -6,7 +6,8 @@
 //! Then both `/metrics` pages are parsed and every pushed series (every sample with a
 //! `job` label) must be there on both sides with the same type, help, labels and value,
 //! normalising only the push timestamps (zero or not). One step pushes a real
-//! `prometheus-node-exporter` page.
+//! `prometheus-node-exporter` page; the last ones push protobuf delimited bodies (what
+//! Go's push client sends), which also checks pimon's encoder against Go's decoder.
 
 mod running;
 mod support;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use pimon_aggregator::ingress::expo::{self, Value};
+use pimon_aggregator::ingress::protobuf;
 use running::{Running, local_config};
 use support::http;
 use support::peers::{NodeExporter, Pushgateway};
@@ -25,6 +27,8 @@ enum Body {
     Exact,
     /// The text before the first `{` (the Pushgateway picks one of two groups at random).
     Prefix,
+    /// Status only: the words of a broken protobuf body are Go's protobuf library's.
+    StatusOnly,
 }
 
 struct Step {
@@ -193,7 +197,58 @@ fn steps(node_page: Vec<u8>) -> Vec<Step> {
     let mut gz = step("gzip body", "PUT", "/metrics/job/k10", &gzip(b"gz 1\n"));
     gz.headers.push(("Content-Encoding", "gzip"));
     s.push(gz);
+    s.extend(protobuf_steps());
     s
+}
+
+const PROTOBUF: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+/// The same checks with the protobuf delimited bodies Go's push client sends.
+fn protobuf_steps() -> Vec<Step> {
+    let encode = |text: &[u8]| protobuf::encode_delimited(&expo::parse(text).unwrap());
+    let every_type = encode(
+        b"# HELP pb_c Pushed as protobuf.\n# TYPE pb_c counter\npb_c{a=\"x\"} 3\n# TYPE pb_g gauge\npb_g -1.5\npb_u 7\n\
+          # TYPE pb_s summary\npb_s{quantile=\"0.5\"} 2\npb_s_sum 7\npb_s_count 3\n\
+          # TYPE pb_h histogram\npb_h_bucket{le=\"0.1\"} 1\npb_h_bucket{le=\"+Inf\"} 4\npb_h_sum 9\npb_h_count 4\n",
+    );
+    // A counter family whose metric carries a gauge (type byte turned to COUNTER).
+    let mut mistyped = encode(b"# TYPE pb_m gauge\npb_m 1\n");
+    let at = mistyped.windows(2).position(|w| w == [0x18, 1]).unwrap();
+    mistyped[at + 1] = 0;
+    let stamped = encode(b"pb_t 1 1234\n");
+    let mut twice = encode(b"pb_twice 1\n");
+    twice.extend(encode(b"pb_twice 2\n"));
+    let truncated = every_type[..every_type.len() - 3].to_vec();
+    let mut steps = vec![
+        step(
+            "protobuf: every type",
+            "PUT",
+            "/metrics/job/pb/instance/p1",
+            &every_type,
+        ),
+        step(
+            "protobuf: a counter carrying a gauge",
+            "PUT",
+            "/metrics/job/pb2",
+            &mistyped,
+        ),
+        step("protobuf: timestamps", "PUT", "/metrics/job/pb3", &stamped),
+        step(
+            "protobuf: a family twice, the last wins",
+            "PUT",
+            "/metrics/job/pb4",
+            &twice,
+        ),
+        Step {
+            compare: Body::StatusOnly,
+            ..step("protobuf: truncated", "PUT", "/metrics/job/pb5", &truncated)
+        },
+    ];
+    for s in &mut steps {
+        s.headers.push(("Content-Type", PROTOBUF));
+    }
+    steps
 }
 
 /// Every pushed metric of a `/metrics` page: (family, labels) → (type, help, value).
@@ -254,6 +309,7 @@ fn same_pushes_get_the_same_answers_and_series_as_the_real_pushgateway() {
         );
         match s.compare {
             Body::Exact => assert_eq!(t, o, "{}: body", s.what),
+            Body::StatusOnly => {}
             Body::Prefix => {
                 let prefix = |x: &str| x.split('{').next().unwrap_or("").to_string();
                 assert_eq!(prefix(&t), prefix(&o), "{}: body prefix", s.what);

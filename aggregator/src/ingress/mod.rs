@@ -22,6 +22,7 @@ pub mod gofmt;
 pub mod groups;
 pub mod http_body;
 pub mod lines;
+pub mod protobuf;
 pub mod push;
 pub mod pushpath;
 pub mod runtime;

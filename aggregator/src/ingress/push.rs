@@ -6,10 +6,11 @@
 //! |---|---|---|
 //! | PUT/POST stored | 200 | empty |
 //! | DELETE | 202 | empty |
-//! | bad path, unparsable body | 400 | the parser's words |
+//! | bad path, unparsable body (text or protobuf) | 400 | the parser's words |
 //! | inconsistent metrics, timestamps | 400 | `pushed metrics are invalid or inconsistent with existing metrics: …` |
 //! | no or wrong credentials | 401 | `unauthorized` (pimon only) |
 //! | body over `max_body_bytes`, group over `max_series_per_group` | 413 | what limit (pimon only) |
+//! | `Content-Encoding` other than gzip | 415 | which (pimon only) |
 //! | `max_groups` or `max_series_total` reached, outputs refused | 503 | why (pimon only) |
 //!
 //! Bodies end with a newline and are `text/plain; charset=utf-8`, as Go's

@@ -20,6 +20,7 @@ use super::config::IngressConfig;
 use super::expo::{self, Family};
 use super::groups::{GroupLimits, Groups, Plan, Refusal, Source};
 use super::lines::write_families;
+use super::protobuf;
 use super::push::{self, PushMethod, PushRequest, Reply};
 use super::pushpath::{self, GroupingKey, PathError};
 use super::stats::{IngressStats, PushResult};
@@ -225,18 +226,28 @@ impl Ingress {
             Err(r) if r.status == 415 => return (PushResult::Unsupported, r),
             Err(r) => return (PushResult::BadRequest, r),
         };
-        if push::is_protobuf(req.content_type) {
-            return (
-                PushResult::Unsupported,
-                Reply::error(
-                    415,
-                    "protobuf bodies are not supported by pimon: push the text format 0.0.4",
-                ),
-            );
-        }
-        let families = match expo::parse(&body) {
-            Ok(f) => f,
-            Err(e) => return (PushResult::BadRequest, Reply::error(400, &e.to_string())),
+        let families = if push::is_protobuf(req.content_type) {
+            match protobuf::parse_delimited(&body) {
+                Ok((families, Some(invalid))) => {
+                    // The Pushgateway checks timestamps first, then the metrics.
+                    let msg = if families
+                        .iter()
+                        .any(|f| f.metrics.iter().any(|m| m.timestamp_ms.is_some()))
+                    {
+                        "pushed metrics must not have timestamps".to_string()
+                    } else {
+                        invalid.message(&key)
+                    };
+                    return self.refused(&key, Refusal::Invalid(msg), now_ms);
+                }
+                Ok((f, None)) => f,
+                Err(e) => return (PushResult::BadRequest, Reply::error(400, &e.to_string())),
+            }
+        } else {
+            match expo::parse(&body) {
+                Ok(f) => f,
+                Err(e) => return (PushResult::BadRequest, Reply::error(400, &e.to_string())),
+            }
         };
         let other = self.node_series();
         let replace = req.method == PushMethod::Put;

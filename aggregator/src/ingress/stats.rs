@@ -49,7 +49,7 @@ labelled!(
         SeriesTotal = "limit_series_total",
         /// The outputs did not take the lines (503).
         OutputsRefused = "outputs_refused",
-        /// Unsupported body encoding or content type (415).
+        /// A `Content-Encoding` other than gzip (415).
         Unsupported = "unsupported",
     }
 );
