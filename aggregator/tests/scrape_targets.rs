@@ -71,11 +71,12 @@ fn scrapes_a_real_node_exporter_into_metrics_and_line_protocol() {
     ];
     let pimon = Running::start(config);
     let instance = format!("instance=\"127.0.0.1:{port}\",job=\"node\",site=\"attic\"");
-    let page = wait_for(&pimon, &format!("up{{{instance}}} 1\n"));
-    assert!(
-        page.contains("up{instance=\"127.0.0.1:9\",job=\"dead\",site=\"attic\"} 0\n"),
-        "{page}"
+    // Targets start at a random point of their interval: wait for both.
+    wait_for(
+        &pimon,
+        "up{instance=\"127.0.0.1:9\",job=\"dead\",site=\"attic\"} 0\n",
     );
+    let page = wait_for(&pimon, &format!("up{{{instance}}} 1\n"));
     let theirs = String::from_utf8(node.page()).unwrap();
     let boot = theirs
         .lines()
@@ -135,10 +136,11 @@ fn scrape_requests_carry_credentials_and_accept_headers() {
     config.ingress.scrape = vec![bearer, basic];
     let pimon = Running::start(config);
     let addr = server.url.trim_start_matches("http://");
-    let page = wait_for(
+    wait_for(
         &pimon,
         "app_requests_total{instance=\"inner\",job=\"basic\"",
     );
+    let page = wait_for(&pimon, "job=\"bearer\",site=\"attic\"} 5\n");
     assert!(
         page.contains(&format!(
             "app_requests_total{{exported_instance=\"inner\",instance=\"{addr}\",job=\"bearer\",site=\"attic\"}} 5\n"
