@@ -247,24 +247,29 @@ impl Groups {
             group.push_time = old.push_time;
             group.push_failure_time = old.push_failure_time;
         }
+        // Every other group's family names and types, once (a scrape page has hundreds
+        // of families; checking each against every group would be quadratic).
+        let mut known: BTreeMap<String, Kind> = BTreeMap::new();
+        for (k, g) in &self.groups {
+            if k != key {
+                for (name, f) in &g.families {
+                    known.entry(name.clone()).or_insert(f.kind);
+                }
+            }
+        }
         let mut dropped = 0;
         let mut kept = Vec::with_capacity(families.len());
         for f in families {
             let clash = catalog_kind(&f.name).is_some_and(|k| k != f.kind)
-                || self.groups.iter().any(|(k, g)| {
-                    k != key && g.families.get(&f.name).is_some_and(|o| o.kind != f.kind)
-                })
-                || is_reserved(&f.name);
+                || known.get(&f.name).is_some_and(|&k| k != f.kind)
+                || is_reserved(&f.name)
+                || collides(&f.name, f.kind, &known);
             if clash {
                 dropped += 1;
                 continue;
             }
+            known.insert(f.name.clone(), f.kind);
             group.families.insert(f.name.clone(), f.clone());
-            if !self.suffix_collisions(key, &group).is_empty() {
-                group.families.remove(&f.name);
-                dropped += 1;
-                continue;
-            }
             kept.push(f);
         }
         group.recount();
@@ -593,6 +598,26 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "pimon_collectd_",
     "pimon_ingress_",
 ];
+
+/// client_golang's suffix rule for one family against the names `known`: `x_count`,
+/// `x_sum` beside a summary or histogram `x`, `x_bucket` beside a histogram.
+fn collides(name: &str, kind: Kind, known: &BTreeMap<String, Kind>) -> bool {
+    for suffix in ["_count", "_sum", "_bucket"] {
+        if let Some(base) = name.strip_suffix(suffix).filter(|b| !b.is_empty()) {
+            match known.get(base) {
+                Some(Kind::Summary) if suffix != "_bucket" => return true,
+                Some(Kind::Histogram) => return true,
+                _ => {}
+            }
+        }
+    }
+    let has = |suffix: &str| known.contains_key(&format!("{name}{suffix}"));
+    match kind {
+        Kind::Summary => has("_count") || has("_sum"),
+        Kind::Histogram => has("_count") || has("_sum") || has("_bucket"),
+        _ => false,
+    }
+}
 
 /// True for the names of pimon's own figures.
 pub fn is_reserved(name: &str) -> bool {
