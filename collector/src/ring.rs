@@ -44,14 +44,37 @@ const OFF_CAP: usize = 16;
 const OFF_LEN: usize = 18;
 const OFF_STATE: usize = 20;
 
-/// Written in the open cycle, not sealed yet.
-const ST_PENDING: u8 = 1;
-/// Sealed, never sent.
-const ST_UNSENT: u8 = 2;
-/// The aggregator stored it.
-const ST_ACKED: u8 = 4;
-/// An ack listed it in a gap: resend.
-const ST_WANTED: u8 = 8;
+/// A record's state byte: a set of flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State(u8);
+
+impl State {
+    /// Written in the open cycle, not sealed yet.
+    const PENDING: State = State(1);
+    /// Sealed, never sent.
+    const UNSENT: State = State(2);
+    /// Done: the aggregator stored it (or it will never be sent: abandoned, unsealable).
+    const ACKED: State = State(4);
+    /// An ack listed it in a gap: resend.
+    const WANTED: State = State(8);
+
+    fn has(self, flag: State) -> bool {
+        self.0 & flag.0 != 0
+    }
+
+    fn with(self, flag: State) -> State {
+        State(self.0 | flag.0)
+    }
+
+    fn without(self, flag: State) -> State {
+        State(self.0 & !flag.0)
+    }
+
+    /// Sent and not known to be stored: acks decide about it, timeouts resend it.
+    fn awaits_ack(self) -> bool {
+        !self.has(State::ACKED) && !self.has(State::PENDING) && !self.has(State::UNSENT)
+    }
+}
 
 /// Counters of the ring since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,7 +162,7 @@ struct Header {
     sent_ms: u64,
     cap: usize,
     len: usize,
-    state: u8,
+    state: State,
 }
 
 fn read_header(arena: &[u8], off: usize) -> Option<Header> {
@@ -154,7 +177,7 @@ fn read_header(arena: &[u8], off: usize) -> Option<Header> {
         sent_ms: u64_at(OFF_SENT),
         cap: usize::from(u16::from_le_bytes([h[OFF_CAP], h[OFF_CAP + 1]])),
         len: usize::from(u16::from_le_bytes([h[OFF_LEN], h[OFF_LEN + 1]])),
-        state: h[OFF_STATE],
+        state: State(h[OFF_STATE]),
     })
 }
 
@@ -167,12 +190,12 @@ fn write_header(h: &mut [u8], hd: &Header) {
     h[OFF_SENT..OFF_SENT + 8].copy_from_slice(&hd.sent_ms.to_le_bytes());
     h[OFF_CAP..OFF_CAP + 2].copy_from_slice(&(hd.cap as u16).to_le_bytes());
     h[OFF_LEN..OFF_LEN + 2].copy_from_slice(&(hd.len as u16).to_le_bytes());
-    h[OFF_STATE] = hd.state;
+    h[OFF_STATE] = hd.state.0;
 }
 
-fn set_state(arena: &mut [u8], off: usize, state: u8) {
+fn set_state(arena: &mut [u8], off: usize, state: State) {
     if let Some(b) = arena.get_mut(off + OFF_STATE) {
-        *b = state;
+        *b = state.0;
     }
 }
 
@@ -275,7 +298,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
     pub fn outstanding(&self) -> usize {
         let mut n = 0;
         self.walk(|_, h| {
-            if h.state & ST_ACKED == 0 {
+            if !h.state.has(State::ACKED) {
                 n += 1;
             }
             true
@@ -294,7 +317,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 let data = off + RECORD_HEADER;
                 left -= 1;
                 off = self.advance(off, h.cap);
-                if h.state & ST_PENDING == 0 {
+                if !h.state.has(State::PENDING) {
                     return Some((h.seq, arena.get(data..data + h.len)?));
                 }
             }
@@ -357,10 +380,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 .get_mut(data..data + h.cap)
                 .and_then(|buf| seal(buf, h.len, parts, key).ok());
             let (len, state) = match sealed {
-                Some(n) => (n, ST_UNSENT),
-                None => (h.len.min(h.cap), ST_ACKED),
+                Some(n) => (n, State::UNSENT),
+                None => (h.len.min(h.cap), State::ACKED),
             };
-            if state == ST_UNSENT {
+            if state == State::UNSENT {
                 total += len;
             }
             let new = Header {
@@ -395,7 +418,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), off) else {
                 break;
             };
-            set_state(self.arena.as_mut(), off, ST_ACKED);
+            set_state(self.arena.as_mut(), off, State::ACKED);
             off = self.advance(off, h.cap);
         }
         self.m.pending = 0;
@@ -412,9 +435,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), off) else {
                 break;
             };
-            if h.state & ST_UNSENT != 0 {
+            if h.state.has(State::UNSENT) {
                 let arena = self.arena.as_mut();
-                set_state(arena, off, h.state & !ST_UNSENT);
+                set_state(arena, off, h.state.without(State::UNSENT));
                 set_sent(arena, off, now_ms);
                 let data = off + RECORD_HEADER;
                 if let Some(d) = arena.get(data..data + h.len) {
@@ -444,13 +467,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             if h.seq >= ack.seen_below {
                 break;
             }
-            if h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0 {
+            if h.state.awaits_ack() {
                 let arena = self.arena.as_mut();
                 if ack.is_stored(h.seq) {
-                    set_state(arena, off, ST_ACKED);
+                    set_state(arena, off, State::ACKED);
                     effect.acked += 1;
-                } else if h.state & ST_WANTED == 0 {
-                    set_state(arena, off, h.state | ST_WANTED);
+                } else if !h.state.has(State::WANTED) {
+                    set_state(arena, off, h.state.with(State::WANTED));
                     effect.wanted += 1;
                 }
             }
@@ -467,7 +490,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), self.m.head) else {
                 return;
             };
-            if h.state & ST_ACKED == 0 {
+            if !h.state.has(State::ACKED) {
                 return;
             }
             let next = self.advance(self.m.head, h.cap);
@@ -527,16 +550,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                     break;
                 };
                 let age = now_ms.saturating_sub(h.sent_ms);
-                let live = h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0;
-                let due = live
+                let due = h.state.awaits_ack()
                     && if pass == 0 {
-                        h.state & ST_WANTED != 0 && age >= policy.gap_holdoff_ms
+                        h.state.has(State::WANTED) && age >= policy.gap_holdoff_ms
                     } else {
                         age >= policy.timeout_ms
                     };
                 if due {
                     let arena = self.arena.as_mut();
-                    set_state(arena, off, h.state & !ST_WANTED);
+                    set_state(arena, off, h.state.without(State::WANTED));
                     set_sent(arena, off, now_ms);
                     let data = off + RECORD_HEADER;
                     if let Some(d) = arena.get(data..data + h.len) {
@@ -610,10 +632,10 @@ impl<'r> CycleSpace<'r> {
             return Err(SlotError::CycleTooLarge);
         }
         let h = self.header_at(self.m.head).ok_or(SlotError::Corrupt)?;
-        if h.state & ST_PENDING != 0 {
+        if h.state.has(State::PENDING) {
             return Err(SlotError::CycleTooLarge);
         }
-        if h.state & ST_ACKED == 0 {
+        if !h.state.has(State::ACKED) {
             self.m.stats.dropped += 1;
         }
         let m = &mut *self.m;
@@ -696,7 +718,7 @@ impl<'r> CycleSpace<'r> {
                 sent_ms: 0,
                 cap: MAX_DATAGRAM,
                 len: 0,
-                state: ST_PENDING,
+                state: State::PENDING,
             },
         );
         if m.pending == 0 {
