@@ -616,7 +616,8 @@ catalog! {
     COLLECTOR_FRAMES_RESENT = collector_counter("pimon_collector_frames_resent_total",
         "Frames sent again because they were not acknowledged.", "frames_resent");
     COLLECTOR_FRAMES_DROPPED = collector_counter("pimon_collector_frames_dropped_total",
-        "Frames that left the resend ring without being acknowledged.", "frames_dropped");
+        "Frames given up unstored: evicted from the resend ring and reported missing by the aggregator, or past its window.",
+        "frames_dropped");
     COLLECTOR_VALUES_DROPPED = collector_counter("pimon_collector_values_dropped_total",
         "Samples not sent because a cycle did not fit the resend ring or a label was too long.",
         "values_dropped");
