@@ -122,6 +122,9 @@ pub struct Rule<'a> {
     pub dict: Option<(&'a [u8], &'a [u8])>,
     /// The pattern, checked: at most one well-formed capture.
     pub pattern: &'a [u8],
+    /// The pattern's longest run of literal bytes: a text without it cannot match, so
+    /// looking for it first rules most records out without backtracking.
+    pub needle: &'a [u8],
 }
 
 /// A pattern element.
@@ -165,11 +168,22 @@ fn token(pattern: &[u8], p: usize) -> Option<Result<(Token<'_>, usize), RuleErro
     }))
 }
 
-/// Checks `pattern`: well-formed captures, at most one.
-fn check_pattern(pattern: &[u8]) -> Result<(), RuleError> {
+/// Checks `pattern` (well-formed captures, at most one) and returns its longest run
+/// of literal bytes.
+fn check_pattern(pattern: &[u8]) -> Result<&[u8], RuleError> {
     let (mut p, mut captures) = (0, 0);
+    let (mut run_start, mut needle) = (0, &pattern[..0]);
     while let Some(t) = token(pattern, p) {
         let (t, len) = t?;
+        match t {
+            Token::Literal(_) => {
+                let run = pattern.get(run_start..p + len).unwrap_or_default();
+                if run.len() > needle.len() {
+                    needle = run;
+                }
+            }
+            Token::Capture(_) | Token::Star => run_start = p + len,
+        }
         if let Token::Capture(_) = t {
             captures += 1;
         }
@@ -178,7 +192,26 @@ fn check_pattern(pattern: &[u8]) -> Result<(), RuleError> {
     if captures > 1 {
         return Err(RuleError::TwoCaptures);
     }
-    Ok(())
+    Ok(needle)
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = haystack
+        .get(from..)
+        .and_then(|h| h.iter().position(|&b| b == first))
+    {
+        let start = from + at + 1;
+        if haystack.get(start..start + rest.len()) == Some(rest) {
+            return true;
+        }
+        from = start;
+    }
+    false
 }
 
 /// Matches `pattern` against the whole of `text`; on a match, the captured range
@@ -277,6 +310,7 @@ impl<'a> Rule<'a> {
             facility: None,
             dict: None,
             pattern: &[],
+            needle: &[],
         };
         loop {
             rest = rest.trim_start();
@@ -304,7 +338,7 @@ impl<'a> Rule<'a> {
         if rest.is_empty() {
             return Err(RuleError::MissingPattern);
         }
-        check_pattern(rest.as_bytes())?;
+        rule.needle = check_pattern(rest.as_bytes())?;
         rule.pattern = rest.as_bytes();
         Ok(rule)
     }
@@ -329,6 +363,9 @@ impl<'a> Rule<'a> {
             && first != b'{'
             && first != byte
         {
+            return None;
+        }
+        if !contains(record.text, self.needle) {
             return None;
         }
         match glob(self.pattern, record.text)? {
@@ -368,7 +405,8 @@ mod tests {
     use crate::parse::kmsg::parse_record;
 
     fn capture<'t>(pattern: &str, text: &'t str) -> Option<&'t str> {
-        check_pattern(pattern.as_bytes()).unwrap();
+        let needle = check_pattern(pattern.as_bytes()).unwrap();
+        assert!(contains(pattern.as_bytes(), needle));
         glob(pattern.as_bytes(), text.as_bytes())
             .map(|c| c.map_or("", |(s, e)| text.get(s..e).unwrap()))
     }
@@ -439,6 +477,8 @@ mod tests {
         assert_eq!((r.max_level, r.facility), (6, Some(0)));
         assert_eq!(r.dict, Some((&b"SUBSYSTEM"[..], &b"usb"[..])));
         assert_eq!(r.pattern, b"usb {device}: USB disconnect*");
+        assert_eq!(r.needle, b": USB disconnect");
+        assert!(contains(b"abcabd", b"abd") && contains(b"x", b"") && !contains(b"ab", b"abc"));
         let rec =
             parse_record(b"6,1,0,-;usb 1-1: USB disconnect, device number 2\n SUBSYSTEM=usb\n")
                 .unwrap();

@@ -63,6 +63,7 @@ struct OwnedRule {
     facility: Option<u32>,
     dict: Option<DictEntry>,
     pattern: Box<[u8]>,
+    needle: Box<[u8]>,
 }
 
 impl OwnedRule {
@@ -73,6 +74,7 @@ impl OwnedRule {
             facility: self.facility,
             dict: self.dict.as_ref().map(|(k, v)| (&k[..], &v[..])),
             pattern: &self.pattern,
+            needle: &self.needle,
         }
     }
 }
@@ -129,6 +131,7 @@ impl Tally {
                 facility: rule.facility,
                 dict: rule.dict.map(|(k, v)| (k.into(), v.into())),
                 pattern: rule.pattern.into(),
+                needle: rule.needle.into(),
             });
         }
         // One "other" series per event on top of `max_series`, so overflow always fits.
