@@ -313,3 +313,22 @@ fn absent_without_dev_kmsg() {
         other => panic!("{other:?}"),
     }
 }
+
+/// docs/METRICS.md lists every built-in rule as it is, in order.
+#[test]
+fn metrics_doc_lists_the_builtin_rules_in_order() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/METRICS.md");
+    let doc = fs::read_to_string(&path).unwrap();
+    let listed: Vec<&str> = doc
+        .lines()
+        .skip_while(|l| *l != "| built-in rule |")
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("| `")?.strip_suffix("` |"))
+        .collect();
+    assert_eq!(
+        listed, BUILTIN_RULES,
+        "the built-in rule table of {} is out of date",
+        path.display()
+    );
+}
