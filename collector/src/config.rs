@@ -886,6 +886,34 @@ mod tests {
     }
 
     #[test]
+    fn kmsg_rules_reach_the_sources_and_bad_ones_name_their_line() {
+        let file = ConfigFile::parse(
+            "[kmsg]\nrule = nvme_timeout facility=kern nvme {device}: I/O * timeout*\n\
+             rule = \"- *brcmf_* error #2*\"\nmax_series = 8\n",
+        )
+        .unwrap();
+        let s = Settings::merge(&Flags::default(), file).unwrap();
+        assert_eq!(
+            s.sources.kmsg_rules,
+            [
+                "nvme_timeout facility=kern nvme {device}: I/O * timeout*",
+                "- *brcmf_* error #2*"
+            ]
+        );
+        assert_eq!(s.sources.kmsg_max_series, 8);
+        let bad = |text: &str| {
+            Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap()).unwrap_err()
+        };
+        let e = bad("[kmsg]\n\nrule = Bad {device}\n");
+        assert_eq!(e.line, 3);
+        assert!(e.problem.starts_with("rule: event names"), "{e}");
+        let e = bad("[kmsg]\nrule = e {dev}\n");
+        assert!(e.problem.contains("{device}"), "{e}");
+        assert_eq!(bad("[kmsg]\nmax_series = 0\n").line, 2);
+        assert!(bad("[kmsg]\nregex = x\n").problem.contains("unknown key"));
+    }
+
+    #[test]
     fn node_names_from_hosts() {
         assert_eq!(node_name_from_host("pi4.lan"), "pi4");
         assert_eq!(node_name_from_host(&"é".repeat(40)).len(), 32);

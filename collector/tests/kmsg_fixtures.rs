@@ -327,7 +327,8 @@ fn metrics_doc_lists_the_builtin_rules_in_order() {
         .filter_map(|l| l.strip_prefix("| `")?.strip_suffix("` |"))
         .collect();
     assert_eq!(
-        listed, BUILTIN_RULES,
+        listed,
+        BUILTIN_RULES,
         "the built-in rule table of {} is out of date",
         path.display()
     );

@@ -221,7 +221,10 @@ mod tests {
 
     #[test]
     fn kmsg_appends_continue_the_sequence() {
-        assert_eq!(next_kmsg_seq("6,41,0,-;a\n SUBSYSTEM=usb\n3,42,1,-;b\n"), 43);
+        assert_eq!(
+            next_kmsg_seq("6,41,0,-;a\n SUBSYSTEM=usb\n3,42,1,-;b\n"),
+            43
+        );
         assert_eq!(next_kmsg_seq(""), 0);
     }
 
