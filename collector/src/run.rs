@@ -446,13 +446,15 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     let all_acked = settings.linger.is_zero() && outstanding == 0 || agent.linger(settings.linger);
     let s = agent.collector.ring().stats();
     let n = agent.net.stats();
+    let ring = agent.collector.ring();
     log::notice!(
-        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} evicted unconfirmed, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
         s.sent,
         s.resent,
         s.acked,
         s.dropped,
-        agent.collector.ring().outstanding(),
+        ring.unresolved(),
+        ring.outstanding(),
         if all_acked { "" } else { " (lost on exit)" },
         n.send_errors,
         n.acks,
