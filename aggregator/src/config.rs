@@ -32,7 +32,8 @@ OPTIONS (a flag overrides the same setting of --config):
     --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
                                at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
-    --http ADDR|off            HTTP address for /metrics [default: 127.0.0.1:9798]; use
+    --http ADDR|off            HTTP address for /metrics (and pushes, with --push)
+                               [default: 127.0.0.1:9798]; use
                                --http 0.0.0.0:9798 to let a Prometheus on another host
                                scrape it
     --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
