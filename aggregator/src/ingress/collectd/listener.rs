@@ -425,6 +425,10 @@ pub async fn run(inputs: Arc<Ingress>, mut bound: Bound, stop: Receiver<()>) {
         let mut lines = String::new();
         let mut catalog: Vec<(String, u64, Vec<CatalogSample>)> = Vec::new();
         let mut touched: HashSet<String> = HashSet::new();
+        // At the group limit, hosts whose series all went stale make room.
+        if hosts.len() >= inputs.config().push.max_groups {
+            hosts.retain(|_, h| !h.families(now).is_empty());
+        }
         for p in &packets {
             stats.packets.fetch_add(1, Ordering::Relaxed);
             stats.bytes.fetch_add(p.len() as u64, Ordering::Relaxed);
