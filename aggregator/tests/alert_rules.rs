@@ -93,6 +93,7 @@ fn exported_families() -> BTreeSet<String> {
         influx: &outputs,
         lp: Some(&lp),
         build: Some(("0.0.0", "0000000")),
+        ingress: None,
     };
     let mut text = String::new();
     prom::render(&mut text, Format::Text004, &snap, &sources);
