@@ -4,19 +4,23 @@
 //! seals the parts when they are done:
 //!
 //! - every [`SampleSink::labels`] call encodes the label values once
-//!   ([`EncodedLabels`]); the group is opened lazily at the next push, so label sets
-//!   without samples cost nothing, and the same labels again continue the open group;
+//!   ([`EncodedLabels`]) and starts a *unit*: the samples up to the next call. Its group
+//!   is opened lazily at the next push, so label sets without samples cost nothing;
 //! - each push goes into the open part with [`FrameWriter::push`]; when the part is full
 //!   ([`Error::EncodeBufferFull`]) it is finished, the next part gets a new slot (and
-//!   sequence number) from the ring, and the same group continues there;
+//!   sequence number) from the ring, and the unit's samples written so far move there
+//!   with it ([`FrameWriter::move_since`]): a unit arrives in one datagram, so the
+//!   aggregator sees one CPU's, one filesystem's or `/proc/meminfo`'s values together
+//!   and can derive Telegraf's fields from them (`used_percent`, `usage_*`). Only a
+//!   unit that began its part (one too large for any datagram) is split;
 //! - at the end every part is sealed with the part count (and the MAC when keyed).
 //!
-//! Nothing is copied and nothing is allocated: the frame writer's buffer is the ring's
-//! arena. `no_std`.
+//! Nothing is allocated: the frame writer's buffer is the ring's arena (a moved unit is
+//! copied from one slot to the next). `no_std`.
 
 use crate::ring::{CycleSpace, Ring};
 use crate::sink::SampleSink;
-use pimon_protocol::{DataHeader, EncodedLabels, Error, FrameWriter, Key, Value};
+use pimon_protocol::{DataHeader, EncodedLabels, Error, FrameWriter, GroupMark, Key, Value};
 
 /// Most parts one cycle may have (the part count is one byte).
 pub const MAX_PARTS: usize = u8::MAX as usize;
@@ -63,6 +67,10 @@ pub struct FrameSink<'s, 'r, 'h> {
     labels: EncodedLabels,
     labels_ok: bool,
     group_open: bool,
+    /// Where the samples since the last `labels()` call begin in the open part.
+    unit: Option<GroupMark>,
+    /// Samples of that unit in the open part.
+    unit_values: u32,
     out_of_space: bool,
     report: CycleReport,
 }
@@ -79,24 +87,41 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
             labels_ok: !labels.as_bytes().is_empty(),
             labels,
             group_open: false,
+            unit: None,
+            unit_values: 0,
             out_of_space: false,
             report: CycleReport::default(),
         }
     }
 
-    /// Finishes the open part (if any) and starts the next one.
-    fn next_part(&mut self) -> bool {
+    /// Finishes the open part (if any) and starts the next one. With `keep_unit`, the
+    /// samples of the current unit leave the finished part for the new one (unless the
+    /// unit began the part: then it is split), so that the unit arrives in one datagram.
+    fn next_part(&mut self, keep_unit: bool) -> bool {
+        let mut moving = None;
         if let Some(w) = self.writer.take() {
-            self.space.finish_slot(w.finish());
+            match self.unit.filter(|&m| keep_unit && !w.is_first_group(m)) {
+                Some(mark) => {
+                    self.space.finish_slot(w.len() - w.len_since(mark));
+                    moving = Some((w, mark));
+                }
+                None => self.space.finish_slot(w.finish()),
+            }
         }
         self.group_open = false;
+        if moving.is_none() {
+            self.unit = None;
+            self.unit_values = 0;
+        }
         let part = self.space.parts();
         if part >= MAX_PARTS {
             self.out_of_space = true;
+            self.lose_moving_unit(moving.is_some());
             return false;
         }
         let Ok(slot) = self.space.next_slot() else {
             self.out_of_space = true;
+            self.lose_moving_unit(moving.is_some());
             return false;
         };
         if part == 0 {
@@ -115,7 +140,18 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
             key_id: self.key_id,
         };
         match FrameWriter::new(slot.buf, &h) {
-            Ok(w) => {
+            Ok(mut w) => {
+                if let Some((mut old, mark)) = moving {
+                    // The run began after the old part's first group and the new header
+                    // is at most one byte longer (the sequence number's varint): it fits.
+                    match old.move_since(mark, &mut w) {
+                        Ok(moved) => {
+                            self.unit = Some(moved);
+                            self.group_open = w.open_group_mark().is_some();
+                        }
+                        Err(_) => self.lose_moving_unit(true),
+                    }
+                }
                 self.writer = Some(w);
                 true
             }
@@ -123,9 +159,20 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
                 // Only a bad node name fails here; the CLI refuses those at start.
                 self.space.finish_slot(0);
                 self.out_of_space = true;
+                self.lose_moving_unit(moving.is_some());
                 false
             }
         }
+    }
+
+    /// The unit being moved did not reach a new part: its samples are lost.
+    fn lose_moving_unit(&mut self, moving: bool) {
+        if moving {
+            self.report.values -= self.unit_values;
+            self.report.lost_values += self.unit_values;
+        }
+        self.unit = None;
+        self.unit_values = 0;
     }
 
     /// Makes sure a part is open with the current labels' group.
@@ -133,7 +180,7 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
         if self.out_of_space {
             return false;
         }
-        if self.writer.is_none() && !self.next_part() {
+        if self.writer.is_none() && !self.next_part(false) {
             return false;
         }
         if self.group_open {
@@ -146,10 +193,13 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
             match w.begin_group(&self.labels) {
                 Ok(()) => {
                     self.group_open = true;
+                    if self.unit.is_none() {
+                        self.unit = w.open_group_mark();
+                    }
                     return true;
                 }
                 Err(Error::EncodeBufferFull) if attempt == 0 => {
-                    if !self.next_part() {
+                    if !self.next_part(false) {
                         return false;
                     }
                 }
@@ -163,7 +213,7 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
     fn finish(mut self) -> CycleReport {
         if self.writer.is_none() && self.space.parts() == 0 && !self.out_of_space {
             // An empty cycle still sends one (empty) frame: the aggregator sees the node.
-            self.next_part();
+            self.next_part(false);
         }
         if let Some(w) = self.writer.take() {
             self.space.finish_slot(w.finish());
@@ -175,17 +225,18 @@ impl<'s, 'r, 'h> FrameSink<'s, 'r, 'h> {
 
 impl SampleSink for FrameSink<'_, '_, '_> {
     fn labels(&mut self, values: &[&str]) {
+        // Every call starts a unit (a new group, even for the same labels), which
+        // `push` keeps in one datagram.
+        self.group_open = false;
+        self.unit = None;
+        self.unit_values = 0;
         match EncodedLabels::encode(values) {
-            // The same labels again: the open group goes on (a lower id reopens it).
-            Ok(l) if self.labels_ok && l == self.labels => {}
             Ok(l) => {
                 self.labels = l;
                 self.labels_ok = true;
-                self.group_open = false;
             }
             Err(_) => {
                 self.labels_ok = false;
-                self.group_open = false;
                 self.report.label_errors += 1;
             }
         }
@@ -196,15 +247,18 @@ impl SampleSink for FrameSink<'_, '_, '_> {
             self.report.lost_values += 1;
             return;
         }
-        for attempt in 0..2 {
+        // A full part: first the unit moves to the next part; if that fills it too (a
+        // unit of about a datagram), the unit is split there.
+        for attempt in 0..3 {
             let Some(w) = self.writer.as_mut() else { break };
             match w.push(metric, value) {
                 Ok(()) => {
                     self.report.values += 1;
+                    self.unit_values += 1;
                     return;
                 }
-                Err(Error::EncodeBufferFull) if attempt == 0 => {
-                    if !self.next_part() || !self.open_group() {
+                Err(Error::EncodeBufferFull) if attempt < 2 => {
+                    if !self.next_part(attempt == 0) || !self.open_group() {
                         break;
                     }
                 }
@@ -366,7 +420,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_labels_continue_the_group() {
+    fn every_labels_call_starts_a_group_even_with_the_same_labels() {
         let mut a = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
         let mut b = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
         let ra = encode_cycle(&mut a, &HEADER, None, |s| {
@@ -380,8 +434,75 @@ mod tests {
             s.labels(&["eth0"]);
             s.push(id::LOAD5, Value::Unsigned(2));
         });
-        assert_eq!(ra.bytes, rb.bytes);
+        // A second group: its labels (6 bytes) and its count; LOAD5's full id takes one
+        // byte, as the delta did.
+        assert_eq!(rb.bytes, ra.bytes + 7);
         assert_eq!(decode(&a), decode(&b));
+    }
+
+    /// Samples of one `labels()` unit, as (part, labels, id) in push order.
+    type Pushed = Vec<(Vec<String>, u16, Value)>;
+
+    fn units_of(ring: &Ring<[u8; 16 * SLOT_BYTES]>) -> Vec<(u8, Vec<String>)> {
+        let mut parts_of_unit: Vec<(u8, Vec<String>)> = decode(ring)
+            .into_iter()
+            .map(|(part, labels, _, _)| (part, labels))
+            .collect();
+        parts_of_unit.dedup();
+        parts_of_unit
+    }
+
+    #[test]
+    fn a_unit_that_reaches_the_end_of_a_part_moves_whole_to_the_next() {
+        let mut ring = Ring::new([0u8; 16 * SLOT_BYTES]).unwrap();
+        let mut pushed: Pushed = Vec::new();
+        let report = encode_cycle(&mut ring, &HEADER, None, |sink| {
+            for unit in 0..60u64 {
+                let label = std::format!("fs{unit}");
+                sink.labels(&[&label]);
+                for m in id::FS_SIZE..=id::FS_DEVICE_ERROR {
+                    let v = Value::Unsigned(u64::MAX - unit);
+                    sink.push(m, v);
+                    pushed.push((vec_of(&label), m, v));
+                }
+            }
+        });
+        assert!(report.parts >= 4, "{report:?}");
+        assert_eq!(
+            (report.values as usize, report.lost_values),
+            (pushed.len(), 0)
+        );
+        // Every unit's label set appears in exactly one part.
+        let units = units_of(&ring);
+        assert_eq!(units.len(), 60, "{units:?}");
+        let got: Pushed = decode(&ring)
+            .into_iter()
+            .map(|(_, l, m, v)| (l, m, v))
+            .collect();
+        assert_eq!(got, pushed);
+    }
+
+    #[test]
+    fn a_unit_larger_than_a_part_is_split_and_nothing_is_lost() {
+        let mut ring = Ring::new([0u8; 16 * SLOT_BYTES]).unwrap();
+        let report = encode_cycle(&mut ring, &HEADER, None, |sink| {
+            sink.labels(&["small"]);
+            sink.push(id::LOAD1, Value::Unsigned(1));
+            sink.labels(&["huge"]);
+            for _ in 0..300 {
+                sink.push(id::LOAD1, Value::Unsigned(u64::MAX));
+            }
+        });
+        assert_eq!((report.values, report.lost_values), (301, 0), "{report:?}");
+        let units = units_of(&ring);
+        // The huge unit moved once (away from "small"), then split across parts.
+        assert_eq!(units[0], (0, vec_of("small")));
+        assert!(
+            units[1..]
+                .iter()
+                .all(|(part, l)| *part > 0 && *l == vec_of("huge"))
+        );
+        assert!(units.len() >= 3, "{units:?}");
     }
 
     #[test]

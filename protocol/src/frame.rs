@@ -155,6 +155,8 @@ impl EncodedLabels {
 /// ```
 pub struct FrameWriter<'b> {
     out: Out<'b>,
+    /// Where the groups begin (the length of preamble and header).
+    body_start: usize,
     /// Start of the open group (its label bytes), if any.
     group_start: Option<usize>,
     /// Offset of the open group's sample count byte.
@@ -193,6 +195,7 @@ impl<'b> FrameWriter<'b> {
             user_hz: header.user_hz,
         })?;
         Ok(FrameWriter {
+            body_start: out.len,
             out,
             group_start: None,
             count_pos: 0,
@@ -303,12 +306,67 @@ impl<'b> FrameWriter<'b> {
         }
     }
 
+    /// Where the open group begins (`None` when no group is open), for
+    /// [`move_since`](Self::move_since).
+    pub fn open_group_mark(&self) -> Option<GroupMark> {
+        self.group_start.map(GroupMark)
+    }
+
+    /// Whether `mark` is where this frame's first group begins: moving from there
+    /// would leave nothing behind, so there is no point.
+    pub fn is_first_group(&self, mark: GroupMark) -> bool {
+        mark.0 <= self.body_start
+    }
+
+    /// Bytes written from `mark` to the end.
+    pub fn len_since(&self, mark: GroupMark) -> usize {
+        self.out.len.saturating_sub(mark.0)
+    }
+
+    /// Moves every group from `mark` (taken with [`open_group_mark`](Self::open_group_mark)
+    /// in this frame) to the end of `next`: this frame ends where `mark` was, and the
+    /// open group goes on in `next`, so samples pushed to `next` continue it. The bytes
+    /// move as they are (a group's ids are relative to its own first sample).
+    ///
+    /// A sender uses it to keep a run of groups in one datagram when the frame fills up
+    /// in its middle. Returns where the run begins in `next`;
+    /// [`Error::EncodeBufferFull`] (and nothing changed) when it does not fit there.
+    pub fn move_since(
+        &mut self,
+        mark: GroupMark,
+        next: &mut FrameWriter<'_>,
+    ) -> Result<GroupMark, Error> {
+        let from = mark.0;
+        let to = self.out.len;
+        if from < self.body_start || from > to || self.group_start.is_some_and(|g| g < from) {
+            return Err(Error::EncodeBufferFull);
+        }
+        let tail = self.out.buf.get(from..to).ok_or(Error::EncodeBufferFull)?;
+        let base = next.out.len;
+        next.out.put_bytes(tail)?;
+        next.group_start = self.group_start.map(|g| base + (g - from));
+        if next.group_start.is_some() {
+            next.count_pos = base + (self.count_pos - from);
+        }
+        next.count = self.count;
+        next.prev_id = self.prev_id;
+        self.out.len = from;
+        self.group_start = None;
+        self.count = 0;
+        self.prev_id = 0;
+        Ok(GroupMark(base))
+    }
+
     /// Ends the frame and returns its length, not yet sealed (see [`seal`]).
     pub fn finish(mut self) -> usize {
         self.close_group();
         self.out.len
     }
 }
+
+/// Where a group begins in a frame being written: see [`FrameWriter::move_since`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupMark(usize);
 
 /// Finishes a frame written by [`FrameWriter`]: sets the part count and, when the header
 /// named a key id, appends the MAC made with `key`. Returns the datagram length.

@@ -38,8 +38,8 @@ pub use ack::{Ack, Gap, MAX_GAPS};
 pub use auth::{Key, MAC_LEN};
 pub use error::Error;
 pub use frame::{
-    DataFrame, DataHeader, EncodedLabels, FrameWriter, MAX_ENCODED_LABELS, MAX_LABEL_LEN,
-    MAX_LABELS, Sample, Samples, seal,
+    DataFrame, DataHeader, EncodedLabels, FrameWriter, GroupMark, MAX_ENCODED_LABELS,
+    MAX_LABEL_LEN, MAX_LABELS, Sample, Samples, seal,
 };
 pub use value::Value;
 pub use window::{Accept, SeqWindow};

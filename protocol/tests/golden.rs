@@ -224,3 +224,56 @@ fn newer_minor_version_with_unknown_metrics_decodes_and_counts_them() {
     assert_eq!(frame.known_samples(), 0);
     assert_eq!(frame.samples().count(), 0);
 }
+
+/// A run of groups moved to the next part keeps its bytes, and the open group goes on
+/// there: the first frame ends where the run began, the second holds the whole run.
+#[test]
+fn groups_moved_to_the_next_part_keep_their_bytes_and_continue() {
+    let mut first = [0u8; 1232];
+    let mut w = FrameWriter::new(&mut first, &header(None)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&[]).unwrap()).unwrap();
+    w.push(1, Value::Unsigned(5)).unwrap();
+    w.push(2, Value::Signed(-3)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["cpu-thermal", "0"]).unwrap())
+        .unwrap();
+    let mark = w.open_group_mark().unwrap();
+    assert!(!w.is_first_group(mark));
+    w.push(3, Value::F32(1.5)).unwrap();
+    assert_eq!(w.len_since(mark), 21);
+
+    let mut second = [0u8; 1232];
+    let mut h = header(None);
+    h.seq += 1;
+    h.part = 1;
+    let mut next = FrameWriter::new(&mut second, &h).unwrap();
+    let moved = w.move_since(mark, &mut next).unwrap();
+    assert!(next.is_first_group(moved));
+    assert_eq!(next.open_group_mark(), Some(moved));
+    next.push(10, Value::F64(-0.25)).unwrap();
+    let len = w.finish();
+    let len = seal(&mut first, len, 2, None).unwrap();
+    assert_eq!(&first[16 + HEADER.len()..len], &BODY[..6]);
+    let len = next.finish();
+    let len = seal(&mut second, len, 2, None).unwrap();
+    assert_eq!(&second[16 + HEADER.len()..len], &BODY[6..]);
+
+    // A run that does not fit in the next frame stays where it is.
+    let mut buf = [0u8; 1232];
+    let mut w = FrameWriter::new(&mut buf, &header(None)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["a"]).unwrap())
+        .unwrap();
+    w.push(1, Value::Unsigned(5)).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["b"]).unwrap())
+        .unwrap();
+    let mark = w.open_group_mark().unwrap();
+    for id in 1..40 {
+        w.push(id, Value::Unsigned(u64::MAX)).unwrap();
+    }
+    let before = w.len();
+    let mut other = [0u8; 200];
+    let mut small = FrameWriter::new(&mut other, &header(None)).unwrap();
+    let small_len = small.len();
+    assert_eq!(w.move_since(mark, &mut small), Err(Error::EncodeBufferFull));
+    assert_eq!((w.len(), small.len()), (before, small_len));
+    w.push(40, Value::Unsigned(1)).unwrap();
+}
