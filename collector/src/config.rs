@@ -23,6 +23,7 @@
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
 //! disable = w1 iio                 # sources not to read (names as in --check)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
+//! processes_every = 1              # scan /proc/[pid] every N cycles
 //!
 //! i2c_interval = 10s               # sensor timing ([sensors] or top level)
 //!
@@ -494,11 +495,25 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     cfg.statvfs_timeout = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("statvfs_timeout: {p}")))?;
                 }
+                "processes_every" => {
+                    cfg.processes_every = match e.value.parse::<u32>() {
+                        Ok(n @ 1..=60) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!(
+                                    "processes_every: {:?} is not a number from 1 to 60",
+                                    e.value
+                                ),
+                            ));
+                        }
+                    }
+                }
                 k => {
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, disable, statvfs_timeout)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, disable, statvfs_timeout, processes_every)"
                         ),
                     ));
                 }
@@ -852,7 +867,8 @@ mod tests {
             "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\
              gpio = /dev/gpiochip0 17 door active_low\n\
              [filters]\nnetdev_exclude = docker0, veth*\ndiskstats_include = mmcblk0\n\
-             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n",
+             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n\
+             processes_every = 6\n",
         )
         .unwrap();
         let flags = Flags {
@@ -868,6 +884,7 @@ mod tests {
         assert!(!s.sources.sources.contains(SourceKind::Iio));
         assert!(s.sources.sources.contains(SourceKind::Stat));
         assert_eq!(s.sources.statvfs_timeout, Duration::from_millis(250));
+        assert_eq!(s.sources.processes_every, 6);
         assert_eq!(s.sensors.i2c.len(), 1);
         assert_eq!(s.sensors.gpio.len(), 1);
         assert_eq!(s.sensors.i2c_interval, Duration::from_secs(30));
@@ -879,6 +896,7 @@ mod tests {
         assert!(e.problem.contains("unknown source \"wifi\""), "{e}");
         assert_eq!(bad("[filters]\nnetdev_defaults = maybe\n").line, 2);
         assert_eq!(bad("[filters]\nnetdev_sideways = x\n").line, 2);
+        assert_eq!(bad("[filters]\nprocesses_every = 0\n").line, 2);
         let e = bad("node = x\ni2c = bme999 /dev/i2c-1 0x76 a\n");
         assert_eq!(e.line, 2, "{e}");
         let e = bad("i2c = bme280 /dev/i2c-1 0x76 a\ni2c = bme280 /dev/i2c-1 0x77 a\n");

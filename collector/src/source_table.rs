@@ -40,8 +40,8 @@ macro_rules! source_table {
                 reader: OneFile<crate::parse::stat::ProcStat>,
                 docs: [
                     ("CPU",
-                     "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`); jiffies divided by the node's USER_HZ (sent in every frame header).",
-                     ["node_cpu_seconds_total", "node_cpu_guest_seconds_total"]),
+                     "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`), and the `cpu` line (all CPUs together: Telegraf's `cpu-total`) and the number of `cpuN` lines; jiffies divided by the node's USER_HZ (sent in every frame header).",
+                     ["node_cpu_seconds_total", "node_cpu_guest_seconds_total", "pimon_cpu_total_seconds_total", "pimon_cpus_online"]),
                     ("Kernel and processes",
                      "`/proc/stat`, the whole-system lines (`ctxt`, `intr`, `processes`, `procs_running`, `procs_blocked`, `btime`).",
                      ["node_context_switches_total", "node_intr_total", "node_forks_total", "node_procs_", "node_boot_time_seconds"]),
@@ -157,8 +157,8 @@ macro_rules! source_table {
                 module: hwmon,
                 docs: [
                     ("hwmon",
-                     "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them).",
-                     ["node_hwmon_"]),
+                     "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them). `pimon_temp_celsius` repeats each `temp*_input` under Telegraf's name for it (label `sensor` = the chip's `name` file, then `_` and its lower-cased label, spaces as `_`); on a node without hwmon temperatures the thermal zones are sent that way (`sensor` = the zone's type), as Telegraf's `temp` input falls back to them.",
+                     ["node_hwmon_", "pimon_temp_"]),
                 ],
             }
             /// 1-wire DS18B20.
@@ -192,6 +192,27 @@ macro_rules! source_table {
                     ("Kernel log",
                      "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
                      ["pimon_kernel_"]),
+                ],
+            }
+            /// The process scan (`/proc/[pid]/stat`).
+            Processes "processes" {
+                format: processes,
+                reader: processes::ProcessesReader,
+                module: processes,
+                docs: [
+                    ("Processes",
+                     "a scan of `/proc/[pid]/stat` (and `/proc/[pid]/task/[tid]/stat` for the threads' states), `/proc/sys/kernel/pid_max` and `threads-max`: node_exporter's opt-in `processes` collector, and Telegraf's `processes` input. A state letter no process is in is not sent (as node_exporter); InfluxDB gets every Telegraf field, 0 for those (docs/INFLUXDB.md).",
+                     ["node_processes_"]),
+                ],
+            }
+            /// Logged-in users (`/run/utmp`).
+            Users "users" {
+                format: utmp,
+                reader: OneFile<crate::parse::utmp::Utmp>,
+                docs: [
+                    ("Users",
+                     "`/var/run/utmp`: the `USER_PROCESS` records (sessions) and their distinct user names, as Telegraf's `system` input counts them (`n_users`, `n_unique_users`).",
+                     ["pimon_users_"]),
                 ],
             }
         }

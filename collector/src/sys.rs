@@ -9,6 +9,8 @@
 //! - `gethostname(2)`: the default node name.
 //! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
 //!   is rounded to the kernel's tick) and returning at once on a signal.
+//! - `getdents64(2)`: directory entries into a caller's buffer (the process scan;
+//!   `std::fs::read_dir` allocates per entry).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -135,6 +137,33 @@ pub fn hostname() -> Option<String> {
     String::from_utf8(buf[..len].to_vec())
         .ok()
         .filter(|s| !s.is_empty())
+}
+
+/// Reads the next directory entries of the open directory `dir` into `buf` (see
+/// `parse::processes::dirent_names` for the record format); 0 at the end. Rewind with a
+/// seek to 0 to read the directory again.
+pub fn getdents(dir: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: the pointer and length describe `buf`, a live writable buffer the
+        // kernel writes at most `len` bytes into; the fd is borrowed, so it stays open
+        // during the call. getdents64 takes exactly (int fd, void *dirp, size_t count).
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -249,3 +249,65 @@ fn values_follow_the_files_cycle_after_cycle() {
     };
     assert_eq!(strip(&first), strip(&second));
 }
+
+/// `/proc/[pid]/stat` of eleven processes (rsyslogd with four threads), counted as
+/// node_exporter's processes collector and Telegraf's processes input count them.
+#[test]
+fn processes_by_state_and_threads_by_state() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::PROCESSES_PIDS, &[]), u(11));
+    assert_eq!(r.value(id::PROCESSES_THREADS, &[]), u(14));
+    assert_eq!(r.value(id::PROCESSES_MAX_PROCESSES, &[]), u(32768));
+    assert_eq!(r.value(id::PROCESSES_MAX_THREADS, &[]), u(29958));
+    let state = |s: &str| {
+        pimon_protocol::catalog::find("node_processes_state", &[("state", s)])
+            .unwrap()
+            .id
+    };
+    let thread = |s: &str| {
+        pimon_protocol::catalog::find("node_processes_threads_state", &[("thread_state", s)])
+            .unwrap()
+            .id
+    };
+    for (letter, processes, threads) in [
+        ("R", 1, 2),
+        ("S", 6, 7),
+        ("D", 1, 2),
+        ("Z", 1, 1),
+        ("T", 1, 1),
+        ("I", 1, 1),
+    ] {
+        assert_eq!(r.value(state(letter), &[]), u(processes), "state {letter}");
+        assert_eq!(
+            r.value(thread(letter), &[]),
+            u(threads),
+            "thread state {letter}"
+        );
+    }
+    // States no process is in are not sent, as node_exporter does.
+    for letter in ["t", "X", "P", "W"] {
+        assert!(!r.has(state(letter), &[]), "state {letter}");
+        assert!(!r.has(thread(letter), &[]), "thread state {letter}");
+    }
+}
+
+/// Telegraf's system.n_users and n_unique_users: two sessions of `pi` (tty1, pts/0).
+#[test]
+fn users_from_utmp() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::USERS_SESSIONS, &[]), u(2));
+    assert_eq!(r.value(id::USERS_UNIQUE, &[]), u(1));
+}
+
+/// The `cpu` line as Telegraf's cpu-total, the CPU count as its system.n_cpus, and the
+/// hwmon temperature under Telegraf's sensor name (the thermal zone is not repeated:
+/// Telegraf reads zones only without hwmon temperatures).
+#[test]
+fn telegraf_cpu_total_cpu_count_and_temp() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::CPU_TOTAL_SECONDS_USER, &[]), u(1393280));
+    assert_eq!(r.value(id::CPU_TOTAL_SECONDS_IDLE, &[]), u(13343292));
+    assert_eq!(r.value(id::STAT_CPUS_ONLINE, &[]), u(4));
+    assert_eq!(r.value(id::TEMP, &["cpu_thermal"]), i(45277));
+    assert_eq!(r.label_sets(id::TEMP), [["cpu_thermal".to_string()]]);
+}

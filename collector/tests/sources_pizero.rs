@@ -11,15 +11,18 @@ use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 use sources_support::{Recorder, fixture_config, i, one_cycle, u};
 
+/// No PSI (4.20+) and no `/run/utmp` (nobody logged in since boot on this Zero).
 #[test]
-fn pressure_is_absent_everything_else_present() {
+fn pressure_and_users_are_absent_everything_else_present() {
     let (sources, r) = one_cycle("pizero");
-    assert!(matches!(
-        sources.status(SourceKind::Pressure),
-        SourceStatus::Absent(_)
-    ));
+    for kind in [SourceKind::Pressure, SourceKind::Users] {
+        assert!(
+            matches!(sources.status(kind), SourceStatus::Absent(_)),
+            "{kind}"
+        );
+    }
     for kind in SourceKind::ALL {
-        if kind != SourceKind::Pressure {
+        if kind != SourceKind::Pressure && kind != SourceKind::Users {
             assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
         }
     }
@@ -169,4 +172,28 @@ fn filesystems_root_and_boot() {
         r.value(id::FS_DEVICE_ERROR, &["tmpfs", "tmpfs", "/run"]),
         u(1)
     );
+}
+
+/// No hwmon chip reports a temperature: the thermal zone is Telegraf's temp sensor,
+/// named by its type, as Telegraf's temp input falls back to zones.
+#[test]
+fn thermal_zone_is_the_telegraf_temp_sensor_without_hwmon_temperatures() {
+    let (_, r) = one_cycle("pizero");
+    assert_eq!(r.value(id::TEMP, &["cpu-thermal"]), i(38546));
+    assert_eq!(r.label_sets(id::TEMP).len(), 1);
+}
+
+/// A process with three threads: its task directory is read (the main thread takes the
+/// process's state).
+#[test]
+fn processes_and_the_threads_of_a_multithreaded_one() {
+    let (_, r) = one_cycle("pizero");
+    assert_eq!(r.value(id::PROCESSES_PIDS, &[]), u(7));
+    assert_eq!(r.value(id::PROCESSES_THREADS, &[]), u(9));
+    assert_eq!(r.value(id::PROCESSES_STATE_S, &[]), u(5));
+    assert_eq!(r.value(id::PROCESSES_STATE_D, &[]), u(1));
+    assert_eq!(r.value(id::PROCESSES_STATE_R, &[]), u(1));
+    assert_eq!(r.value(id::PROCESSES_THREADS_STATE_S, &[]), u(7));
+    assert_eq!(r.value(id::PROCESSES_THREADS_STATE_R, &[]), u(1));
+    assert_eq!(r.value(id::PROCESSES_THREADS_STATE_D, &[]), u(1));
 }

@@ -167,3 +167,28 @@ fn filesystems_exclusions_and_missing_mount_points() {
     );
     assert_eq!(sources.error_count(SourceKind::Filesystem), 1);
 }
+
+/// Telegraf's temp sensor names: the chip's `name`, then its lower-cased label with
+/// spaces as `_`; the thermal zones are not repeated (hwmon has temperatures).
+#[test]
+fn temperatures_named_as_telegraf_names_them() {
+    let (_, r) = one_cycle("x86");
+    let names: Vec<String> = r.label_sets(id::TEMP).into_iter().flatten().collect();
+    assert_eq!(
+        names,
+        [
+            "acpitz",
+            "nvme_composite",
+            "coretemp_package_id_0",
+            "coretemp_core_0",
+            "coretemp_core_1",
+            "coretemp_core_2",
+            "coretemp_core_3",
+        ]
+    );
+    assert_eq!(r.value(id::TEMP, &["coretemp_package_id_0"]), i(45000));
+    assert!(
+        !r.has(id::PROCESSES_PIDS, &[]),
+        "no /proc/[pid] in this tree"
+    );
+}

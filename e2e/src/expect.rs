@@ -6,7 +6,8 @@
 //! |---|---|---|
 //! | `proc/stat` `cpuN` jiffies ÷ USER_HZ | `node_cpu_seconds_total{cpu,mode}` | `cpu,cpu=cpuN time_<mode>` |
 //! | `proc/meminfo` kB × 1024 | `node_memory_<Key>_bytes` | `mem` `total`, `free`, … (integers) |
-//! | `sys/class/thermal/thermal_zoneN/temp` ÷ 1000 | `node_thermal_zone_temp{zone,type}` | `temp,sensor=<type>,zone=N temp` |
+//! | `sys/class/thermal/thermal_zoneN/temp` ÷ 1000 | `node_thermal_zone_temp{zone,type}` | `pimon_thermal,type=<type>,zone=N temp` |
+//! | `sys/class/hwmon/hwmonN/temp*_input` ÷ 1000 (the zones without any) | | Telegraf's `temp,sensor=<name> temp` |
 //! | `…/soc:firmware/get_throttled` (hex) bits 0–3, 16–19 | `pimon_rpi_<flag>[_occurred]`, `pimon_rpi_throttled_flags` | `pimon_rpi` fields |
 //! | `sys/bus/w1/devices/28-*/temperature` (or `w1_slave` `t=` when its CRC says YES) ÷ 1000 | `pimon_w1_temperature_celsius{sensor}` | `pimon_w1,sensor=… temperature` |
 //!
@@ -238,6 +239,7 @@ impl Expected {
             .collect();
         zones.sort();
         assert!(!zones.is_empty(), "no thermal zone in {}", dir.display());
+        let mut zone_temps = Vec::new();
         for (zone, path) in zones {
             let kind = fs::read_to_string(path.join("type")).expect("thermal zone type");
             let kind = kind.trim();
@@ -255,8 +257,48 @@ impl Expected {
                 source.clone(),
             );
             self.influx(
+                "pimon_thermal",
+                &[("type", kind), ("zone", &zone)],
                 "temp",
-                &[("sensor", kind), ("zone", &zone)],
+                Some(celsius),
+                false,
+                source.clone(),
+            );
+            zone_temps.push((kind.to_string(), celsius, source));
+        }
+        // Telegraf's temp input: hwmon temperatures (named by the chip's name file; the
+        // Pi trees have no labels), the thermal zones only when there are none.
+        let mut hwmon_temps = Vec::new();
+        for chip in fs::read_dir(root.join("sys/class/hwmon"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(name) = fs::read_to_string(chip.path().join("name")) else {
+                continue;
+            };
+            for file in fs::read_dir(chip.path()).into_iter().flatten().flatten() {
+                let file_name = file.file_name().into_string().unwrap_or_default();
+                if file_name.starts_with("temp") && file_name.ends_with("_input") {
+                    let milli: i64 = fs::read_to_string(file.path())
+                        .expect("hwmon temp")
+                        .trim()
+                        .parse()
+                        .expect("hwmon temp is an integer");
+                    let source = format!("{}/{file_name} {milli} / 1000", chip.path().display());
+                    hwmon_temps.push((name.trim().to_string(), milli as f64 / 1000.0, source));
+                }
+            }
+        }
+        let telegraf = if hwmon_temps.is_empty() {
+            zone_temps
+        } else {
+            hwmon_temps
+        };
+        for (sensor, celsius, source) in telegraf {
+            self.influx(
+                "temp",
+                &[("sensor", &sensor)],
                 "temp",
                 Some(celsius),
                 false,

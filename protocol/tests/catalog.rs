@@ -133,8 +133,15 @@ fn rows_sharing_instance_labels_have_consecutive_ids() {
         .iter()
         .partition(|&&i| i <= id::COLLECTOR_VALUES_DROPPED);
     consecutive(&first);
-    assert_eq!(appended, [id::KERNEL_LOG_RECORDS, id::KERNEL_LOG_MISSED]);
-    consecutive(&appended);
+    assert_eq!(
+        appended[..2],
+        [id::KERNEL_LOG_RECORDS, id::KERNEL_LOG_MISSED]
+    );
+    consecutive(&appended[..2]);
+    // Telegraf's block: the cpu line and CPU count (stat), the process scan, utmp.
+    assert_eq!(appended[2], id::CPU_TOTAL_SECONDS_USER);
+    assert_eq!(appended.last(), Some(&id::USERS_UNIQUE));
+    consecutive(&appended[2..]);
     // Each source's run has one label set.
     for (first, last) in [
         (id::CPU_SECONDS_USER, id::CPUFREQ_SCALING_MAX),
@@ -475,12 +482,37 @@ fn telegraf_measurements_fields_and_tags() {
         ("system", "load15")
     );
     assert_eq!(ix("node_forks_total").field, "processes_forked");
+    // /proc/stat's procs_blocked counts threads; Telegraf's processes.blocked counts
+    // processes in state D.
     assert_eq!(
         (
             ix("node_procs_blocked").measurement,
             ix("node_procs_blocked").field
         ),
+        ("pimon_kernel", "procs_blocked")
+    );
+    let state = |s: &str| row("node_processes_state", &[("state", s)]).influx.unwrap();
+    assert_eq!(
+        (state("D").measurement, state("D").field),
         ("processes", "blocked")
+    );
+    assert_eq!(state("Z").field, "zombies");
+    assert_eq!(state("T").field, "stopped");
+    assert_eq!(ix("node_processes_pids").field, "total");
+    assert_eq!(ix("node_processes_threads").field, "total_threads");
+    let total = row("pimon_cpu_total_seconds_total", &[("mode", "idle")])
+        .influx
+        .unwrap();
+    assert_eq!(
+        (total.measurement, total.field, total.const_tags),
+        ("cpu", "time_idle", &[("cpu", "cpu-total")][..])
+    );
+    assert_eq!(ix("pimon_cpus_online").field, "n_cpus");
+    assert_eq!(ix("pimon_users_sessions").field, "n_users");
+    let temp = row("pimon_temp_celsius", &[]).influx.unwrap();
+    assert_eq!(
+        (temp.measurement, temp.field, temp.tags),
+        ("temp", "temp", &["sensor"][..])
     );
 
     let rx = ix("node_network_receive_bytes_total");
@@ -519,8 +551,12 @@ fn telegraf_measurements_fields_and_tags() {
     assert_eq!((psi.measurement, psi.field), ("pressure", "total"));
     assert_eq!(psi.const_tags, [("resource", "io"), ("type", "full")]);
 
+    // Telegraf's temp input reads hwmon (pimon_temp_celsius): zones have their own.
     let zone = ix("node_thermal_zone_temp");
-    assert_eq!((zone.measurement, zone.field), ("temp", "temp"));
+    assert_eq!(
+        (zone.measurement, zone.field, zone.tags),
+        ("pimon_thermal", "temp", &["zone", "type"][..])
+    );
 }
 
 #[test]

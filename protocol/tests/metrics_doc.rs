@@ -36,8 +36,13 @@ struct Group {
 const GROUPS: &[Group] = &[
     Group {
         title: "CPU",
-        source: "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`); jiffies divided by the node's USER_HZ (sent in every frame header).",
-        prefixes: &["node_cpu_seconds_total", "node_cpu_guest_seconds_total"],
+        source: "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`), and the `cpu` line (all CPUs together: Telegraf's `cpu-total`) and the number of `cpuN` lines; jiffies divided by the node's USER_HZ (sent in every frame header).",
+        prefixes: &[
+            "node_cpu_seconds_total",
+            "node_cpu_guest_seconds_total",
+            "pimon_cpu_total_seconds_total",
+            "pimon_cpus_online",
+        ],
     },
     Group {
         title: "Kernel and processes",
@@ -87,8 +92,8 @@ const GROUPS: &[Group] = &[
     },
     Group {
         title: "hwmon",
-        source: "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them).",
-        prefixes: &["node_hwmon_"],
+        source: "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them). `pimon_temp_celsius` repeats each `temp*_input` under Telegraf's name for it (label `sensor` = the chip's `name` file, then `_` and its lower-cased label, spaces as `_`); on a node without hwmon temperatures the thermal zones are sent that way (`sensor` = the zone's type), as Telegraf's `temp` input falls back to them.",
+        prefixes: &["node_hwmon_", "pimon_temp_"],
     },
     Group {
         title: "cpufreq",
@@ -119,6 +124,16 @@ const GROUPS: &[Group] = &[
         title: "GPIO",
         source: "GPIO input pins, read every cycle through the kernel's GPIO character device or rppal (`gpio = ...` config lines, docs/SENSORS.md; labels `pin` and `name`); `active_low` is applied before sending.",
         prefixes: &["pimon_gpio_"],
+    },
+    Group {
+        title: "Processes",
+        source: "a scan of `/proc/[pid]/stat` (and `/proc/[pid]/task/[tid]/stat` for the threads' states), `/proc/sys/kernel/pid_max` and `threads-max`: node_exporter's opt-in `processes` collector, and Telegraf's `processes` input. A state letter no process is in is not sent (as node_exporter); InfluxDB gets every Telegraf field, 0 for those (docs/INFLUXDB.md).",
+        prefixes: &["node_processes_"],
+    },
+    Group {
+        title: "Users",
+        source: "`/var/run/utmp`: the `USER_PROCESS` records (sessions) and their distinct user names, as Telegraf's `system` input counts them (`n_users`, `n_unique_users`).",
+        prefixes: &["pimon_users_"],
     },
     Group {
         title: "Kernel log",

@@ -191,7 +191,8 @@ pub fn parse_stat(input: &[u8]) -> Result<Stat<'_>, ParseError> {
     })
 }
 
-/// `/proc/stat` as a source: the system-wide `STAT_*` (unlabelled), then per CPU
+/// `/proc/stat` as a source: the system-wide `STAT_*`, the `cpu` line's
+/// `CPU_TOTAL_SECONDS_*` and the number of online CPUs (unlabelled), then per CPU
 /// (label `cpu`) `CPU_SECONDS_*` and `CPU_GUEST_SECONDS_*`, in jiffies.
 #[derive(Debug)]
 pub struct ProcStat;
@@ -206,6 +207,18 @@ const MODE_IDS: [u16; 8] = [
     id::CPU_SECONDS_IRQ,
     id::CPU_SECONDS_SOFTIRQ,
     id::CPU_SECONDS_STEAL,
+];
+
+/// Catalog ids of the `cpu` line's eight non-guest modes, in [`CpuTimes::modes`] order.
+const TOTAL_MODE_IDS: [u16; 8] = [
+    id::CPU_TOTAL_SECONDS_USER,
+    id::CPU_TOTAL_SECONDS_NICE,
+    id::CPU_TOTAL_SECONDS_SYSTEM,
+    id::CPU_TOTAL_SECONDS_IDLE,
+    id::CPU_TOTAL_SECONDS_IOWAIT,
+    id::CPU_TOTAL_SECONDS_IRQ,
+    id::CPU_TOTAL_SECONDS_SOFTIRQ,
+    id::CPU_TOTAL_SECONDS_STEAL,
 ];
 
 impl FileFormat for ProcStat {
@@ -227,6 +240,18 @@ impl FileFormat for ProcStat {
         sink.push(id::STAT_PROCS_RUNNING, Value::Unsigned(stat.procs_running));
         sink.push(id::STAT_PROCS_BLOCKED, Value::Unsigned(stat.procs_blocked));
         sink.push(id::STAT_BOOT_TIME, Value::Unsigned(stat.boot_time));
+        let total = stat.total;
+        for (metric, value) in TOTAL_MODE_IDS.into_iter().zip(total.modes()) {
+            sink.push(metric, Value::Unsigned(value));
+        }
+        sink.push(id::CPU_TOTAL_SECONDS_GUEST, Value::Unsigned(total.guest));
+        sink.push(
+            id::CPU_TOTAL_SECONDS_GUEST_NICE,
+            Value::Unsigned(total.guest_nice),
+        );
+        // Telegraf's system.n_cpus (gopsutil counts the online CPUs).
+        let online = stat.cpus().filter(Result::is_ok).count();
+        sink.push(id::STAT_CPUS_ONLINE, Value::Unsigned(online as u64));
         for cpu in stat.cpus() {
             let (number, times) = match cpu {
                 Ok(cpu) => cpu,
@@ -309,6 +334,51 @@ mod tests {
         let rest: [u32; 3] = core::array::from_fn(|_| cpus.next().unwrap().unwrap().0);
         assert_eq!(rest, [1, 2, 3]);
         assert_eq!(cpus.next(), None);
+    }
+
+    /// The `cpu` line goes out as Telegraf's cpu-total, with the count of online CPUs
+    /// (Telegraf's `system.n_cpus`), in the unlabelled group before the CPUs.
+    #[test]
+    fn the_cpu_line_and_the_online_cpu_count_are_sent_unlabelled() {
+        extern crate std;
+        use std::vec::Vec;
+        #[derive(Default)]
+        struct Record(Vec<(usize, u16, Value)>, usize);
+        impl SampleSink for Record {
+            fn labels(&mut self, values: &[&str]) {
+                self.1 = values.len();
+            }
+            fn push(&mut self, metric: u16, value: Value) {
+                self.0.push((self.1, metric, value));
+            }
+        }
+        let mut r = Record::default();
+        ProcStat::push_samples(fixture!("pi4/proc/stat"), &mut r, &mut |e| panic!("{e}"))
+            .unwrap();
+        let unlabelled: Vec<(u16, Value)> = r
+            .0
+            .iter()
+            .filter(|(labels, _, _)| *labels == 0)
+            .map(|&(_, m, v)| (m, v))
+            .collect();
+        let u = Value::Unsigned;
+        assert_eq!(
+            unlabelled[6..],
+            [
+                (id::CPU_TOTAL_SECONDS_USER, u(1393280)),
+                (id::CPU_TOTAL_SECONDS_NICE, u(32966)),
+                (id::CPU_TOTAL_SECONDS_SYSTEM, u(572056)),
+                (id::CPU_TOTAL_SECONDS_IDLE, u(13343292)),
+                (id::CPU_TOTAL_SECONDS_IOWAIT, u(6130)),
+                (id::CPU_TOTAL_SECONDS_IRQ, u(0)),
+                (id::CPU_TOTAL_SECONDS_SOFTIRQ, u(17875)),
+                (id::CPU_TOTAL_SECONDS_STEAL, u(0)),
+                (id::CPU_TOTAL_SECONDS_GUEST, u(0)),
+                (id::CPU_TOTAL_SECONDS_GUEST_NICE, u(0)),
+                (id::STAT_CPUS_ONLINE, u(4)),
+            ]
+        );
+        assert_eq!(r.0.len(), 6 + 11 + 4 * 10);
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! Chips, sensors and their files are discovered at start-up. The `chip` label is
 //! node_exporter's: from the `device` link's resolved path (`platform_coretemp_0`),
 //! else the cleaned `name` file, else the directory name. `sensor` is `temp1`, `in0`, ….
+//!
+//! Each temperature input is also sent as `TEMP` under the name Telegraf's `temp` input
+//! gives it (the chip's `name` file, else the `device` link's name, then `_` and the
+//! sensor's lower-cased label with spaces as `_`: `cpu_thermal`,
+//! `coretemp_package_id_0`), so InfluxDB gets Telegraf's `temp` series.
 
 use std::path::Path;
 
@@ -42,6 +47,8 @@ pub(crate) struct Sensor {
     pub(crate) name: String,
     /// Its `*_label`, if any (for `--check`).
     pub(crate) label: Option<String>,
+    /// Telegraf's `sensor` tag for a temperature input (`TEMP`).
+    telegraf: Option<String>,
     index: u32,
     files: Vec<(u16, SysFile)>,
 }
@@ -95,6 +102,23 @@ fn read_text(path: &Path) -> Option<String> {
     parse_hwmon_text(&bytes).ok().map(str::to_owned)
 }
 
+/// Telegraf's name for the temperature sensor with `label` of the chip in `dir` (its
+/// `temp` input, `metric_format = "v2"`, the default).
+fn telegraf_sensor(dir: &Path, name: Option<&str>, label: Option<&str>) -> String {
+    let mut sensor = match name {
+        Some(name) => name.to_owned(),
+        None => std::fs::read_link(dir.join("device"))
+            .ok()
+            .and_then(|link| Some(link.file_name()?.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+    };
+    if let Some(label) = label.filter(|l| !l.is_empty()) {
+        sensor.push('_');
+        sensor.push_str(&label.to_lowercase().replace(' ', "_"));
+    }
+    sensor
+}
+
 fn open_chip(dir: &Path, number: u32) -> Chip {
     let name = read_text(&dir.join("name"));
     let chip = chip_label(dir, number, name.as_deref());
@@ -122,9 +146,13 @@ fn open_chip(dir: &Path, number: u32) -> Chip {
             let sensor = match sensors.iter().position(|s| s.name == sensor_name) {
                 Some(i) => &mut sensors[i],
                 None => {
+                    let label = read_text(&sub.join(format!("{sensor_name}_label")));
+                    let telegraf = (parsed.kind == "temp")
+                        .then(|| telegraf_sensor(dir, name.as_deref(), label.as_deref()));
                     sensors.push(Sensor {
                         name: sensor_name.to_owned(),
-                        label: read_text(&sub.join(format!("{sensor_name}_label"))),
+                        label,
+                        telegraf,
                         index: parsed.index,
                         files: Vec::new(),
                     });
@@ -201,11 +229,21 @@ impl Source for HwmonReader {
         for chip in &self.chips {
             for sensor in &chip.sensors {
                 sink.labels(&[&chip.chip, &sensor.name]);
+                let mut input = None;
                 for (metric, file) in &sensor.files {
                     match file.read_parse(scratch, parse_hwmon_value) {
-                        Ok(value) => sink.push(*metric, Value::Signed(value)),
+                        Ok(value) => {
+                            sink.push(*metric, Value::Signed(value));
+                            if *metric == id::HWMON_TEMP {
+                                input = Some(value);
+                            }
+                        }
                         Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
                     }
+                }
+                if let (Some(telegraf), Some(value)) = (&sensor.telegraf, input) {
+                    sink.labels(&[telegraf]);
+                    sink.push(id::TEMP, Value::Signed(value));
                 }
             }
         }

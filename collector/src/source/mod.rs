@@ -249,6 +249,9 @@ pub struct SourcesConfig {
     pub kmsg_rules: Vec<String>,
     /// Most `(event, device)` series the kernel log source counts separately.
     pub kmsg_max_series: usize,
+    /// Scan `/proc/[pid]` every this many cycles (1: every cycle). Between, nothing is
+    /// sent for processes: the aggregator's `--stale-intervals` must be above this.
+    pub processes_every: u32,
 }
 
 impl Default for SourcesConfig {
@@ -270,6 +273,7 @@ impl Default for SourcesConfig {
             max_disks: 64,
             kmsg_rules: Vec::new(),
             kmsg_max_series: 64,
+            processes_every: 1,
         }
     }
 }

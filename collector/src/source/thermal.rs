@@ -3,6 +3,10 @@
 //! Zones are discovered at start-up; a zone whose `temp` fails to read (ENODATA from a
 //! disabled zone, EAGAIN, …) is counted as a failure and skipped for this cycle, and the
 //! other zones are still reported.
+//!
+//! Telegraf's `temp` input reads hwmon, and the thermal zones only on a machine where no
+//! hwmon chip has a temperature input. So does `TEMP` (label `sensor` = the zone's
+//! type): the hwmon source sends it, or, without hwmon temperatures, this one.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
@@ -26,6 +30,27 @@ struct Zone {
 #[derive(Debug)]
 pub(crate) struct ThermalReader {
     zones: Vec<Zone>,
+    /// No hwmon chip has a temperature input: the zones are Telegraf's `temp` sensors.
+    telegraf_temp: bool,
+}
+
+/// Whether any `hwmon*/temp*_input` (or `hwmon*/device/temp*_input`) exists under `dir`
+/// (`sys/class/hwmon`): where Telegraf's `temp` input looks first.
+fn hwmon_has_temperature(dir: &std::path::Path) -> bool {
+    let Ok(chips) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    chips.flatten().any(|chip| {
+        [chip.path(), chip.path().join("device")].iter().any(|sub| {
+            std::fs::read_dir(sub).is_ok_and(|files| {
+                files.flatten().any(|f| {
+                    let name = f.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("temp") && name.ends_with("_input")
+                })
+            })
+        })
+    })
 }
 
 impl Source for ThermalReader {
@@ -59,7 +84,11 @@ impl Source for ThermalReader {
             return Err(format!("no {}/thermal_zone*", dir.display()));
         }
         zones.sort_by_key(|z| z.number);
-        Ok(ThermalReader { zones })
+        let telegraf_temp = !hwmon_has_temperature(&config.root.join("sys/class/hwmon"));
+        Ok(ThermalReader {
+            zones,
+            telegraf_temp,
+        })
     }
 
     /// One line per zone.
@@ -80,6 +109,10 @@ impl Source for ThermalReader {
                 Ok(millidegrees) => {
                     sink.labels(&[&zone.zone_label, &zone.kind]);
                     sink.push(id::THERMAL_ZONE_TEMP, Value::Signed(millidegrees));
+                    if self.telegraf_temp {
+                        sink.labels(&[&zone.kind]);
+                        sink.push(id::TEMP, Value::Signed(millidegrees));
+                    }
                 }
                 Err(e) => errors.fail(format_args!("{}: {e}", zone.temp.path().display())),
             }

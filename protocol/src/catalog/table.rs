@@ -430,6 +430,68 @@ const fn collector_counter(
     )
 }
 
+// ---- Telegraf's inputs: what its schema needs beyond node_exporter's families ---------
+
+/// A mode of the `/proc/stat` `cpu` line (all CPUs together): Telegraf's `cpu-total`.
+const fn cpu_total_seconds(
+    mode: &'static [(&'static str, &'static str)],
+    field: &'static str,
+) -> Metric {
+    m(
+        Counter,
+        "pimon_cpu_total_seconds_total",
+        "Seconds all CPUs together spent in each mode: the cpu line of /proc/stat (guest and guest_nice are also counted in user and nice).",
+        "seconds",
+        &[],
+        mode,
+        PerUserHz,
+        ix(
+            "cpu",
+            field,
+            &[],
+            &[],
+            &[("cpu", "cpu-total")],
+            PerUserHz,
+            Float,
+        ),
+    )
+}
+
+/// node_exporter's `node_processes_state`: processes in one state (`/proc/[pid]/stat`).
+const fn process_state(
+    state: &'static [(&'static str, &'static str)],
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        "node_processes_state",
+        "Number of processes in each state.",
+        "",
+        &[],
+        state,
+        Identity,
+        ix0("processes", field, Identity, Integer),
+    )
+}
+
+/// node_exporter's `node_processes_threads_state`: threads in one state (Telegraf has
+/// none: `pimon_processes`).
+const fn thread_state(
+    state: &'static [(&'static str, &'static str)],
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        "node_processes_threads_state",
+        "Number of threads in each state.",
+        "",
+        &[],
+        state,
+        Identity,
+        ix0("pimon_processes", field, Identity, Integer),
+    )
+}
+
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -469,12 +531,14 @@ catalog! {
     STAT_FORKS = m(Counter, "node_forks_total",
         "Total number of forks.", "", &[], &[], Identity,
         ix0("kernel", "processes_forked", Identity, Integer));
+    // Threads, not processes: Telegraf's processes.running and .blocked come from the
+    // /proc/[pid] scan (PROCESSES_STATE_R, _D).
     STAT_PROCS_RUNNING = m(Gauge, "node_procs_running",
         "Number of processes in runnable state.", "", &[], &[], Identity,
-        ix0("processes", "running", Identity, Integer));
+        ix0("pimon_kernel", "procs_running", Identity, Integer));
     STAT_PROCS_BLOCKED = m(Gauge, "node_procs_blocked",
         "Number of processes blocked waiting for I/O to complete.", "", &[], &[], Identity,
-        ix0("processes", "blocked", Identity, Integer));
+        ix0("pimon_kernel", "procs_blocked", Identity, Integer));
     STAT_BOOT_TIME = m(Gauge, "node_boot_time_seconds",
         "Node boot time, in unixtime.", "seconds", &[], &[], Identity,
         ix0("kernel", "boot_time", Identity, Integer));
@@ -728,10 +792,11 @@ catalog! {
         "Whether an error occurred while getting statistics for the given device.", "",
         px_fs("device_error"));
 
-    // Thermal zones, labels zone ("0") and type ("cpu-thermal"); millidegrees.
+    // Thermal zones, labels zone ("0") and type ("cpu-thermal"); millidegrees. Telegraf's
+    // temp input names these by hwmon (TEMP).
     THERMAL_ZONE_TEMP = m(Gauge, "node_thermal_zone_temp", "Zone temperature in Celsius",
         "", &["zone", "type"], &[], Scale(0.001),
-        ix("temp", "temp", &["zone", "sensor"], &[], &[], Scale(0.001), Float));
+        ix("pimon_thermal", "temp", &["zone", "type"], &[], &[], Scale(0.001), Float));
 
     // hwmon, labels chip and sensor as node_exporter derives them.
     HWMON_TEMP = hwmon("node_hwmon_temp_celsius",
@@ -814,4 +879,68 @@ catalog! {
         "Kernel log records of this boot overwritten in the kernel's ring before the collector read them.",
         "", &[], &[], Identity,
         ix0("pimon_kernel_log", "missed", Identity, Integer));
+
+    // Telegraf's inputs (cpu, system, processes, temp): /proc/stat's `cpu` line (all
+    // CPUs, Telegraf's cpu-total) and its count of online CPUs; the /proc/[pid] scan
+    // (node_exporter's opt-in processes collector, Telegraf's processes); utmp's user
+    // sessions; temperatures named as Telegraf's temp input names them.
+    CPU_TOTAL_SECONDS_USER = cpu_total_seconds(&[("mode", "user")], "time_user");
+    CPU_TOTAL_SECONDS_NICE = cpu_total_seconds(&[("mode", "nice")], "time_nice");
+    CPU_TOTAL_SECONDS_SYSTEM = cpu_total_seconds(&[("mode", "system")], "time_system");
+    CPU_TOTAL_SECONDS_IDLE = cpu_total_seconds(&[("mode", "idle")], "time_idle");
+    CPU_TOTAL_SECONDS_IOWAIT = cpu_total_seconds(&[("mode", "iowait")], "time_iowait");
+    CPU_TOTAL_SECONDS_IRQ = cpu_total_seconds(&[("mode", "irq")], "time_irq");
+    CPU_TOTAL_SECONDS_SOFTIRQ = cpu_total_seconds(&[("mode", "softirq")], "time_softirq");
+    CPU_TOTAL_SECONDS_STEAL = cpu_total_seconds(&[("mode", "steal")], "time_steal");
+    CPU_TOTAL_SECONDS_GUEST = cpu_total_seconds(&[("mode", "guest")], "time_guest");
+    CPU_TOTAL_SECONDS_GUEST_NICE = cpu_total_seconds(&[("mode", "guest_nice")],
+        "time_guest_nice");
+    STAT_CPUS_ONLINE = m(Gauge, "pimon_cpus_online",
+        "CPUs online: the cpuN lines of /proc/stat.", "", &[], &[], Identity,
+        ix0("system", "n_cpus", Identity, Integer));
+    PROCESSES_PIDS = m(Gauge, "node_processes_pids", "Number of PIDs", "", &[], &[],
+        Identity, ix0("processes", "total", Identity, Integer));
+    PROCESSES_THREADS = m(Gauge, "node_processes_threads", "Allocated threads in system",
+        "", &[], &[], Identity, ix0("processes", "total_threads", Identity, Integer));
+    PROCESSES_MAX_PROCESSES = m(Gauge, "node_processes_max_processes",
+        "Number of max PIDs limit", "", &[], &[], Identity,
+        ix0("pimon_processes", "max_processes", Identity, Integer));
+    PROCESSES_MAX_THREADS = m(Gauge, "node_processes_max_threads",
+        "Limit of threads in the system", "", &[], &[], Identity,
+        ix0("pimon_processes", "max_threads", Identity, Integer));
+    // One row per state letter of /proc/[pid]/stat (the kernel's task_state_array since
+    // 4.14; W stays for older kernels); Telegraf counts T and t together as `stopped`.
+    PROCESSES_STATE_R = process_state(&[("state", "R")], "running");
+    PROCESSES_STATE_S = process_state(&[("state", "S")], "sleeping");
+    PROCESSES_STATE_D = process_state(&[("state", "D")], "blocked");
+    PROCESSES_STATE_T = process_state(&[("state", "T")], "stopped");
+    PROCESSES_STATE_LOWER_T = m(Gauge, "node_processes_state",
+        "Number of processes in each state.", "", &[], &[("state", "t")], Identity,
+        ix0("pimon_processes", "traced", Identity, Integer));
+    PROCESSES_STATE_X = process_state(&[("state", "X")], "dead");
+    PROCESSES_STATE_Z = process_state(&[("state", "Z")], "zombies");
+    PROCESSES_STATE_P = process_state(&[("state", "P")], "parked");
+    PROCESSES_STATE_I = process_state(&[("state", "I")], "idle");
+    PROCESSES_STATE_W = process_state(&[("state", "W")], "paging");
+    PROCESSES_THREADS_STATE_R = thread_state(&[("thread_state", "R")], "threads_running");
+    PROCESSES_THREADS_STATE_S = thread_state(&[("thread_state", "S")], "threads_sleeping");
+    PROCESSES_THREADS_STATE_D = thread_state(&[("thread_state", "D")], "threads_blocked");
+    PROCESSES_THREADS_STATE_T = thread_state(&[("thread_state", "T")], "threads_stopped");
+    PROCESSES_THREADS_STATE_LOWER_T = thread_state(&[("thread_state", "t")],
+        "threads_traced");
+    PROCESSES_THREADS_STATE_X = thread_state(&[("thread_state", "X")], "threads_dead");
+    PROCESSES_THREADS_STATE_Z = thread_state(&[("thread_state", "Z")], "threads_zombies");
+    PROCESSES_THREADS_STATE_P = thread_state(&[("thread_state", "P")], "threads_parked");
+    PROCESSES_THREADS_STATE_I = thread_state(&[("thread_state", "I")], "threads_idle");
+    PROCESSES_THREADS_STATE_W = thread_state(&[("thread_state", "W")], "threads_paging");
+    USERS_SESSIONS = m(Gauge, "pimon_users_sessions",
+        "Logged-in user sessions: USER_PROCESS records of /var/run/utmp.", "", &[], &[],
+        Identity, ix0("system", "n_users", Identity, Integer));
+    USERS_UNIQUE = m(Gauge, "pimon_users_unique",
+        "Distinct user names among the logged-in sessions.", "", &[], &[], Identity,
+        ix0("system", "n_unique_users", Identity, Integer));
+    TEMP = m(Gauge, "pimon_temp_celsius",
+        "Temperature of each hwmon sensor (each thermal zone when no hwmon sensor reports one), named as Telegraf's temp input names it: the chip's name, then _ and its label.",
+        "celsius", &["sensor"], &[], Scale(0.001),
+        ix("temp", "temp", &["sensor"], &[], &[], Scale(0.001), Float));
 }

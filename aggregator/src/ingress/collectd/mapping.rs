@@ -10,7 +10,7 @@
 //! | interface/if_octets, if_packets, if_errors, if_dropped | `node_network_{receive,transmit}_*_total{device}` / `net` |
 //! | disk/disk_octets, disk_ops, disk_merged, disk_io_time, pending_operations | `node_disk_*{device}` / `diskio` |
 //! | df/df_complex, df_inodes | `node_filesystem_{avail,free,size}_bytes`, `_files`, `_files_free{mountpoint}` / `disk` |
-//! | thermal/temperature | `node_thermal_zone_temp{zone,type}` / `temp` |
+//! | thermal/temperature | `node_thermal_zone_temp{zone,type}` / `pimon_thermal` |
 //! | uptime/uptime | `pimon_uptime_seconds`, `node_boot_time_seconds` / `system uptime`, `kernel boot_time` |
 //!
 //! Not in the catalog, mapped by name (group series, see [`super::super::groups`]):
