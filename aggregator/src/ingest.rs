@@ -418,12 +418,14 @@ impl Ingest {
             return (Verdict::Stored, 0);
         }
         let before = lines.len();
+        let history = self.store.get_mut(h.node).map(|n| &mut n.cpu_history);
         let written = match lines::write_frame(
             lines,
             frame,
             used_ts.min(i64::MAX as u64) as i64,
             cfg.precision,
             &mut self.scratch,
+            history,
         ) {
             Ok(n) => n,
             Err(_) => {

@@ -12,7 +12,8 @@
 //!   window, store, lines, ack).
 //! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
 //! - [`keys`]: the key file.
-//! - [`lines`]: a frame as Telegraf-style line protocol.
+//! - [`lines`]: a frame as Telegraf-style line protocol; [`telegraf`]: what Telegraf
+//!   computes from the same numbers (`usage_*`, `used_percent`, the `swap` line…).
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
 //!   durable spool, and the `--lp-out` file or stdout.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
@@ -38,4 +39,5 @@ pub mod server;
 pub mod spool;
 pub mod stats;
 pub mod store;
+pub mod telegraf;
 pub mod udp;

@@ -3,47 +3,56 @@
 //! Every sample of the frame whose catalog row has an InfluxDB schema becomes a field;
 //! the fields of one sample group that share measurement and tag schema are merged into
 //! one line (`cpu,cpu=cpu0,host=pi time_user=1.5,time_system=0.5 <ts>`), as Telegraf
-//! writes them. The `host` tag is the node name; the timestamp is the frame's (or the
-//! receive time when the frame's clock was off, see [`crate::ingest`]). All escaping and
-//! number formatting is `pimon_protocol::text::influx`.
+//! writes them. Each line also gets what Telegraf computes from the same numbers
+//! ([`crate::telegraf`]: `usage_*`, `used_percent`, the `mode` tag…), and a group may
+//! add lines no catalog row maps to (`swap`). The `host` tag is the node name; the
+//! timestamp is the frame's (or the receive time when the frame's clock was off, see
+//! [`crate::ingest`]). All escaping and number formatting is
+//! `pimon_protocol::text::influx`.
 
 use std::fmt;
 
-use pimon_protocol::catalog::{InfluxSchema, Metric};
-use pimon_protocol::text::influx::{self, Precision};
+use pimon_protocol::catalog::{InfluxSchema, Metric, TagRule};
+use pimon_protocol::text::influx::{self, FieldValue, Precision, Tag, TagSet};
 use pimon_protocol::{DataFrame, MAX_LABELS, Value};
+
+use crate::telegraf::cpu::{CpuHistory, CpuKey, Cycle, USAGE_FIELDS};
+use crate::telegraf::{self, CycleContext, Extras, Group};
 
 /// Reusable scratch space for [`write_frame`].
 #[derive(Debug, Default)]
 pub struct LineScratch {
     group: Vec<(&'static Metric, Value)>,
     done: Vec<bool>,
+    fields: Vec<(&'static str, FieldValue<'static>)>,
 }
 
-/// Appends the lines of `frame` to `out`; returns how many lines were written.
+/// Appends the lines of `frame` to `out`; returns how many lines were written. With the
+/// node's `history`, CPU lines get Telegraf's `usage_*` (and a cycle that waited for
+/// this one gets its line).
 pub fn write_frame(
     out: &mut String,
     frame: &DataFrame<'_>,
     timestamp_ms: i64,
     precision: Precision,
     scratch: &mut LineScratch,
+    history: Option<&mut CpuHistory>,
 ) -> Result<usize, fmt::Error> {
-    let host = frame.header.node;
-    let user_hz = frame.header.user_hz;
+    let h = frame.header;
+    let host = h.node;
+    let mut ctx = CycleContext {
+        cycle: Cycle::of(h.boot_id, h.seq, h.part, h.parts),
+        timestamp_ms,
+        user_hz: h.user_hz,
+        history,
+        late: heapless::Vec::new(),
+    };
     let mut lines = 0;
     let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
     scratch.group.clear();
     for sample in frame.samples() {
         if sample.labels != labels && !scratch.group.is_empty() {
-            lines += write_group(
-                out,
-                host,
-                &labels,
-                user_hz,
-                timestamp_ms,
-                precision,
-                scratch,
-            )?;
+            lines += write_group(out, host, &labels, precision, scratch, &mut ctx)?;
             scratch.group.clear();
         }
         labels = sample.labels;
@@ -52,16 +61,18 @@ pub fn write_frame(
         }
     }
     if !scratch.group.is_empty() {
-        lines += write_group(
+        lines += write_group(out, host, &labels, precision, scratch, &mut ctx)?;
+        scratch.group.clear();
+    }
+    for late in &ctx.late {
+        lines += write_usage(
             out,
             host,
-            &labels,
-            user_hz,
-            timestamp_ms,
+            late.key,
+            &late.usage,
+            late.timestamp_ms,
             precision,
-            scratch,
         )?;
-        scratch.group.clear();
     }
     Ok(lines)
 }
@@ -78,12 +89,17 @@ fn write_group(
     out: &mut String,
     host: &str,
     labels: &[&str],
-    user_hz: u16,
-    timestamp_ms: i64,
     precision: Precision,
     scratch: &mut LineScratch,
+    ctx: &mut CycleContext<'_>,
 ) -> Result<usize, fmt::Error> {
+    let user_hz = ctx.user_hz;
+    let timestamp_ms = ctx.timestamp_ms;
     let group = &scratch.group;
+    let view = Group {
+        labels,
+        samples: group,
+    };
     scratch.done.clear();
     scratch.done.resize(group.len(), false);
     let mut lines = 0;
@@ -94,35 +110,146 @@ fn write_group(
         let Some(schema) = group[i].0.influx.as_ref() else {
             continue;
         };
-        for (done, (metric, _)) in scratch.done.iter_mut().zip(group).skip(i) {
+        scratch.fields.clear();
+        for (done, (metric, value)) in scratch.done.iter_mut().zip(group).skip(i) {
             if let Some(other) = metric.influx.as_ref()
                 && same_line(schema, other)
             {
                 *done = true;
+                if let Some(v) = influx::field_value(other, *value, user_hz) {
+                    scratch.fields.push((other.field, v));
+                }
             }
         }
-        let done = &scratch.done;
-        let fields = (i..group.len()).filter_map(|j| {
-            let other = group[j].0.influx.as_ref()?;
-            // Rows of this line: marked in this round (j ≥ i) and with the same schema.
-            if !(done[j] && same_line(schema, other)) {
-                return None;
-            }
-            influx::field_value(other, group[j].1, user_hz).map(|v| (other.field, v))
-        });
-        let tags = influx::metric_tags(schema, host, labels);
-        if influx::write_line(
+        let extras = telegraf::line_extras(schema, &view, ctx);
+        if extras.skip {
+            continue;
+        }
+        let mut tags = influx::metric_tags(schema, host, labels);
+        for tag in &extras.tags {
+            tags.set(*tag);
+        }
+        if write_merged(
             out,
             schema.measurement,
-            tags.as_slice(),
-            fields,
-            Some(timestamp_ms),
+            &tags,
+            &scratch.fields,
+            &extras,
+            timestamp_ms,
             precision,
         )? {
             lines += 1;
         }
     }
-    Ok(lines)
+    let mut result = Ok(());
+    telegraf::group_lines(&view, |measurement, extras| {
+        if result.is_err() {
+            return;
+        }
+        let mut tags = TagSet::new();
+        if !host.is_empty() {
+            tags.push(Tag::new("host", host));
+        }
+        match write_merged(
+            out,
+            measurement,
+            &tags,
+            &[],
+            extras,
+            timestamp_ms,
+            precision,
+        ) {
+            Ok(true) => lines += 1,
+            Ok(false) => {}
+            Err(e) => result = Err(e),
+        }
+    });
+    result.map(|()| lines)
+}
+
+/// Writes one line: the catalog's `fields` (those the extras do not replace), the
+/// extras' fields, and their defaults for keys still missing.
+fn write_merged(
+    out: &mut String,
+    measurement: &str,
+    tags: &TagSet<'_>,
+    fields: &[(&'static str, FieldValue<'static>)],
+    extras: &Extras<'_>,
+    timestamp_ms: i64,
+    precision: Precision,
+) -> Result<bool, fmt::Error> {
+    let replaced = |key: &str| extras.fields.iter().any(|(k, _)| *k == key);
+    let catalog = fields
+        .iter()
+        .filter(|(k, _)| !replaced(k))
+        .map(|&(k, v)| (k, v));
+    let derived = extras.fields.iter().map(|&(k, d)| (k, extras.value(d)));
+    let defaults = extras
+        .defaults
+        .iter()
+        .filter(|(k, _)| !replaced(k) && !fields.iter().any(|(f, _)| f == k))
+        .map(|&(k, d)| (k, extras.value(d)));
+    influx::write_line(
+        out,
+        measurement,
+        tags.as_slice(),
+        catalog.chain(derived).chain(defaults),
+        Some(timestamp_ms),
+        precision,
+    )
+}
+
+/// The `usage_*` line of a cycle that waited for its predecessor.
+fn write_usage(
+    out: &mut String,
+    host: &str,
+    key: CpuKey,
+    usage: &[f64; 10],
+    timestamp_ms: i64,
+    precision: Precision,
+) -> Result<usize, fmt::Error> {
+    let mut digits = itoa_buf();
+    let cpu = if key == CpuKey::TOTAL {
+        Tag::new("cpu", "cpu-total")
+    } else {
+        Tag::with_rule("cpu", TagRule::Prefix("cpu"), fmt_u16(key.0, &mut digits))
+    };
+    let mut tags = TagSet::new();
+    tags.push(cpu);
+    if !host.is_empty() {
+        tags.push(Tag::new("host", host));
+    }
+    let fields = USAGE_FIELDS
+        .iter()
+        .zip(usage)
+        .map(|(&k, &v)| (k, FieldValue::Float(v)));
+    let written = influx::write_line(
+        out,
+        "cpu",
+        tags.as_slice(),
+        fields,
+        Some(timestamp_ms),
+        precision,
+    )?;
+    Ok(usize::from(written))
+}
+
+fn itoa_buf() -> [u8; 5] {
+    [0; 5]
+}
+
+/// The decimal digits of `n` in `buf`.
+fn fmt_u16(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -182,6 +309,7 @@ mod tests {
             1_700_000_000_000,
             Precision::Seconds,
             &mut LineScratch::default(),
+            None,
         )
         .unwrap();
         assert_eq!(n, 2);

@@ -9,6 +9,7 @@
 use pimon_protocol::SeqWindow;
 
 use crate::series::SeriesTable;
+use crate::telegraf::cpu::CpuHistory;
 
 /// Counters of one node since it was first seen (they survive reboots of the node).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +94,9 @@ pub struct NodeState {
     pub meta: NodeMeta,
     /// Latest values.
     pub series: SeriesTable,
+    /// CPU counters of the latest cycles, for Telegraf's `usage_*` (not saved with
+    /// [`NodeMeta`]: a batch that is rolled back leaves it as is).
+    pub cpu_history: CpuHistory,
 }
 
 impl NodeState {
@@ -101,12 +105,13 @@ impl NodeState {
         NodeState {
             meta: NodeMeta::new(boot_id),
             series: SeriesTable::default(),
+            cpu_history: CpuHistory::default(),
         }
     }
 
     /// Approximate memory of this node: the struct plus its heap.
     pub fn memory_bytes(&self, name_len: usize) -> usize {
-        size_of::<NodeState>() + name_len + self.series.heap_bytes()
+        size_of::<NodeState>() + name_len + self.series.heap_bytes() + self.cpu_history.heap_bytes()
     }
 }
 

@@ -177,6 +177,22 @@ impl<'a> TagSet<'a> {
         }
     }
 
+    /// Replaces the tag with `tag`'s key, or adds `tag` (false when the set is full).
+    pub fn set(&mut self, tag: Tag<'a>) -> bool {
+        let len = self.len;
+        match self
+            .tags
+            .get_mut(..len)
+            .and_then(|tags| tags.iter_mut().find(|t| t.key == tag.key))
+        {
+            Some(slot) => {
+                *slot = tag;
+                true
+            }
+            None => self.push(tag),
+        }
+    }
+
     /// The tags, in the order added.
     pub fn as_slice(&self) -> &[Tag<'a>] {
         self.tags.get(..self.len).unwrap_or(&[])

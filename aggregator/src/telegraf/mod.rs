@@ -1,0 +1,200 @@
+//! Telegraf's computed fields: what Telegraf's default inputs write that is not one
+//! kernel number but a function of several (`mem.used_percent`, `disk.used`, the `mode`
+//! tag) or of two cycles (`cpu.usage_*`).
+//!
+//! The catalog maps each kernel number to its Telegraf measurement and field; these
+//! modules compute the rest, with Telegraf's own formulas (transcribed from Telegraf's
+//! inputs and gopsutil, cited in each module, down to the order of floating-point
+//! operations), so that the lines equal what Telegraf writes on the same machine:
+//!
+//! - [`cpu`]: `cpu` `usage_*` against the previous cycle (the only state kept, per node);
+//! - [`mem`]: `mem` `used`, `used_percent`, `available_percent`, `cached`, the fields
+//!   Telegraf writes as 0 when the kernel lacks them, and the `swap` line;
+//! - [`disk`]: `disk` `used`, `used_percent`, `inodes_used`, `inodes_used_percent`, the
+//!   `mode` tag, and no line for a filesystem of size 0;
+//! - [`system`]: `system` `uptime` (rounded up, as `sysinfo(2)` does) and
+//!   `uptime_format`; `processes` with every field Telegraf writes (0 when no process
+//!   is in that state).
+//!
+//! Everything is computed from one sample group of one frame — the samples a source
+//! pushed with one label set, which the collector keeps in one datagram
+//! (docs/PROTOCOL.md §4.2) — so a frame's lines never wait for another frame, except
+//! `usage_*`, which waits for the previous cycle ([`cpu`]).
+
+pub mod cpu;
+pub mod disk;
+pub mod mem;
+pub mod system;
+
+use pimon_protocol::Value;
+use pimon_protocol::catalog::{InfluxSchema, Metric};
+use pimon_protocol::text::influx::{FieldValue, Tag};
+
+use cpu::{CpuHistory, CpuKey, Cycle, LateUsage, Times};
+
+/// The samples of a frame pushed with one label set.
+#[derive(Debug, Clone, Copy)]
+pub struct Group<'a> {
+    /// The label values.
+    pub labels: &'a [&'a str],
+    /// The samples, in frame order.
+    pub samples: &'a [(&'static Metric, Value)],
+}
+
+impl Group<'_> {
+    /// The raw value of catalog row `id` as an unsigned integer (the kernel's units), if
+    /// the group has it and it is one.
+    pub fn raw(&self, id: u16) -> Option<u64> {
+        self.samples
+            .iter()
+            .find(|(m, _)| m.id == id)
+            .and_then(|(_, v)| match *v {
+                Value::Unsigned(v) => Some(v),
+                Value::Signed(v) => u64::try_from(v).ok(),
+                _ => None,
+            })
+    }
+
+    /// Whether the group has catalog row `id`.
+    pub fn has(&self, id: u16) -> bool {
+        self.samples.iter().any(|(m, _)| m.id == id)
+    }
+
+    /// The raw values of `ids`, when the group has all of them.
+    fn all<const N: usize>(&self, ids: &[u16; N]) -> Option<[u64; N]> {
+        let mut out = [0u64; N];
+        for (slot, &id) in out.iter_mut().zip(ids) {
+            *slot = self.raw(id)?;
+        }
+        Some(out)
+    }
+}
+
+/// A derived field's value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Derived {
+    /// An integer field (`42i`): Telegraf's uint64 and int fields.
+    Int(i64),
+    /// A float field.
+    Float(f64),
+    /// The string field kept in [`Extras::text`].
+    Text,
+}
+
+/// Most derived fields on one line (`mem` has the most).
+pub const MAX_DERIVED: usize = 40;
+
+/// What a line gets beyond its catalog fields.
+#[derive(Debug, Default)]
+pub struct Extras<'a> {
+    /// Tags added, or replacing a catalog tag with the same key.
+    pub tags: heapless::Vec<Tag<'a>, 2>,
+    /// Fields replacing a catalog field with the same key, or added.
+    pub fields: heapless::Vec<(&'static str, Derived), MAX_DERIVED>,
+    /// Fields added only when the line has no field with the key (Telegraf writes 0 for
+    /// what the kernel does not have).
+    pub defaults: heapless::Vec<(&'static str, Derived), MAX_DERIVED>,
+    /// Telegraf writes no such line (a filesystem of size 0).
+    pub skip: bool,
+    /// The text of a [`Derived::Text`] field.
+    pub text: heapless::String<48>,
+}
+
+impl Extras<'_> {
+    fn set(&mut self, key: &'static str, value: Derived) {
+        let _ = self.fields.push((key, value));
+    }
+
+    fn fill(&mut self, key: &'static str, value: Derived) {
+        let _ = self.defaults.push((key, value));
+    }
+
+    /// The field value of `d` (the text borrowed from `self`).
+    pub fn value(&self, d: Derived) -> FieldValue<'_> {
+        match d {
+            Derived::Int(v) => FieldValue::Integer(v),
+            Derived::Float(v) => FieldValue::Float(v),
+            Derived::Text => FieldValue::String(&self.text),
+        }
+    }
+}
+
+/// An unsigned count or byte size as Telegraf's InfluxDB output writes uint64 without
+/// `uint_support`: an integer, saturated at `i64::MAX`.
+fn int(v: u64) -> Derived {
+    Derived::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+/// Where a frame's cycle stands, for the `usage_*` of its CPU lines.
+#[derive(Debug)]
+pub struct CycleContext<'h> {
+    /// The frame's cycle.
+    pub cycle: Cycle,
+    /// The timestamp its lines get (Unix ms).
+    pub timestamp_ms: i64,
+    /// The node's USER_HZ.
+    pub user_hz: u16,
+    /// The node's CPU counters of recent cycles; `None`: no `usage_*`.
+    pub history: Option<&'h mut CpuHistory>,
+    /// Cycles that waited for this one: their `usage_*`, to write after the frame.
+    pub late: heapless::Vec<LateUsage, 8>,
+}
+
+/// The extras of the line of `schema` written from `group`.
+pub fn line_extras<'a>(
+    schema: &InfluxSchema,
+    group: &Group<'a>,
+    ctx: &mut CycleContext<'_>,
+) -> Extras<'a> {
+    let mut extras = Extras::default();
+    match schema.measurement {
+        "cpu" => cpu_usage(schema, group, ctx, &mut extras),
+        "mem" => mem::mem(group, &mut extras),
+        "disk" => disk::disk(group, &mut extras),
+        "system" => system::system(group, &mut extras),
+        "processes" => system::processes(group, &mut extras),
+        _ => {}
+    }
+    extras
+}
+
+/// Lines Telegraf writes that no catalog row maps to, computed from `group`: `swap`
+/// from `/proc/meminfo`'s group. Calls `line(measurement, extras)` for each.
+pub fn group_lines<'a>(group: &Group<'a>, mut line: impl FnMut(&'static str, &Extras<'a>)) {
+    if let Some(swap) = mem::swap(group) {
+        line("swap", &swap);
+    }
+}
+
+/// `usage_*` of a CPU line (a CPU's group, or the unlabelled group's `cpu-total`).
+fn cpu_usage(
+    schema: &InfluxSchema,
+    group: &Group<'_>,
+    ctx: &mut CycleContext<'_>,
+    extras: &mut Extras<'_>,
+) {
+    let total = schema.const_tags.contains(&("cpu", "cpu-total"));
+    let (key, ids) = if total {
+        (CpuKey::TOTAL, &cpu::TOTAL_IDS)
+    } else {
+        let Some(number) = group.labels.first().and_then(|l| l.parse::<u16>().ok()) else {
+            return;
+        };
+        (CpuKey(number), &cpu::CPU_IDS)
+    };
+    let Some(times): Option<Times> = group.all(ids) else {
+        return;
+    };
+    let Some(history) = ctx.history.as_deref_mut() else {
+        return;
+    };
+    let found = history.record(ctx.cycle, key, ctx.timestamp_ms, ctx.user_hz, times);
+    if let Some(usage) = found.usage {
+        for (key, value) in cpu::USAGE_FIELDS.iter().zip(usage) {
+            extras.set(key, Derived::Float(value));
+        }
+    }
+    if let Some(late) = found.late {
+        let _ = ctx.late.push(late);
+    }
+}
