@@ -19,12 +19,15 @@
 //! - [`exposition`]: strict parsers of the aggregator's Prometheus text and line
 //!   protocol (the latter with the `influxdb-line-protocol` crate as oracle).
 //! - [`tree`]: copies of fixture trees whose counters grow while a collector reads them.
+//! - [`grafana`]: what Grafana does to an InfluxDB dashboard's queries (builder targets
+//!   to InfluxQL, variable options and their regexes, interpolation).
 //! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
 //!   included from its place, not copied.
 
 pub mod binaries;
 pub mod expect;
 pub mod exposition;
+pub mod grafana;
 pub mod pimon;
 pub mod process;
 pub mod tree;
