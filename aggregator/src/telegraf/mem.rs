@@ -14,8 +14,11 @@
 //!   (gopsutil's struct starts zeroed), as Telegraf does;
 //! - `swap`: `total`, `free` (`SwapTotal`, `SwapFree`: the same numbers `sysinfo(2)` gives
 //!   gopsutil), `used = total - free`, `used_percent = float64(total - free) /
-//!   float64(total) * 100.0` (0 without swap). Its `in`/`out` counters come from
-//!   `/proc/vmstat`, another group ([`super::group_lines`]).
+//!   float64(total) * 100.0` (0 without swap). Its `in`/`out` counters are `/proc/vmstat`'s
+//!   `pswpin`/`pswpout` × 4096 (gopsutil's page size, whatever the machine's), written
+//!   from the vmstat source's group when the catalog has those rows
+//!   (`node_vmstat_pswpin`/`pswpout`, looked up by name: they come with the vmstat
+//!   source).
 
 use pimon_protocol::catalog::id;
 
@@ -124,6 +127,24 @@ pub(super) fn swap<'a>(group: &Group<'a>) -> Option<Extras<'a>> {
     Some(extras)
 }
 
+/// The catalog ids of `/proc/vmstat`'s `pswpin` and `pswpout`, if this build has them.
+pub(super) static PSWP_IDS: std::sync::LazyLock<Option<[u16; 2]>> =
+    std::sync::LazyLock::new(|| {
+        let id = |name| pimon_protocol::catalog::find(name, &[]).map(|m| m.id);
+        Some([id("node_vmstat_pswpin")?, id("node_vmstat_pswpout")?])
+    });
+
+/// Telegraf's `swap` counters (`in`, `out`: pages swapped × 4096) from the group with
+/// the rows `pswp` (`pswpin`, `pswpout`); `None` for any other group.
+pub(super) fn swap_io<'a>(group: &Group<'a>, pswp: [u16; 2]) -> Option<Extras<'a>> {
+    let pages_in = group.raw(pswp[0])?;
+    let pages_out = group.raw(pswp[1])?;
+    let mut extras = Extras::default();
+    extras.set("in", int(pages_in.wrapping_mul(4 * 1024)));
+    extras.set("out", int(pages_out.wrapping_mul(4 * 1024)));
+    Some(extras)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +249,20 @@ mod tests {
         assert_eq!(field(&e, "available"), None);
         assert_eq!(field(&e, "used_percent"), None);
         assert_eq!(field(&e, "cached"), Some(int(250 * 1024)));
+    }
+
+    #[test]
+    fn swap_in_and_out_are_pages_times_4096() {
+        // Two stand-in rows: the vmstat rows come with the vmstat source.
+        let samples = group(&[(id::LOAD1, 3), (id::LOAD5, 250)]);
+        let g = Group {
+            labels: &[],
+            samples: &samples,
+        };
+        let io = swap_io(&g, [id::LOAD1, id::LOAD5]).unwrap();
+        assert_eq!(field(&io, "in"), Some(Derived::Int(12_288)));
+        assert_eq!(field(&io, "out"), Some(Derived::Int(1_024_000)));
+        assert!(swap_io(&g, [id::LOAD15, id::LOAD5]).is_none());
     }
 
     #[test]

@@ -159,10 +159,14 @@ pub fn line_extras<'a>(
 }
 
 /// Lines Telegraf writes that no catalog row maps to, computed from `group`: `swap`
-/// from `/proc/meminfo`'s group. Calls `line(measurement, extras)` for each.
+/// from `/proc/meminfo`'s group, its `in`/`out` from `/proc/vmstat`'s. Calls
+/// `line(measurement, extras)` for each.
 pub fn group_lines<'a>(group: &Group<'a>, mut line: impl FnMut(&'static str, &Extras<'a>)) {
     if let Some(swap) = mem::swap(group) {
         line("swap", &swap);
+    }
+    if let Some(io) = mem::PSWP_IDS.and_then(|ids| mem::swap_io(group, ids)) {
+        line("swap", &io);
     }
 }
 
