@@ -33,6 +33,7 @@ use pimon_protocol::catalog::id;
 use crate::parse::filter::NameFilter;
 use crate::sink::SampleSink;
 
+pub use cgroup::CgroupConfig;
 use file::OneFile;
 pub use hwmon::hwmon_id;
 pub use log::FAILURE_LOG_INTERVAL;
@@ -244,6 +245,8 @@ pub struct SourcesConfig {
     pub read_buffer_bytes: usize,
     /// Disks whose 32-bit wraps are tracked (others are sent unextended).
     pub max_disks: usize,
+    /// The cgroup source: table size, re-discovery, filters.
+    pub cgroup: CgroupConfig,
 }
 
 impl Default for SourcesConfig {
@@ -263,6 +266,7 @@ impl Default for SourcesConfig {
             w1_interval: Duration::from_secs(5),
             read_buffer_bytes: 64 * 1024,
             max_disks: 64,
+            cgroup: CgroupConfig::default(),
         }
     }
 }
