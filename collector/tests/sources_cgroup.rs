@@ -85,7 +85,9 @@ fn expected(dir: &Path) -> BTreeMap<u16, u64> {
         let mut sums = [0u64; 4];
         for field in io.split_whitespace() {
             if let Some((k, v)) = field.split_once('=') {
-                let at = ["rbytes", "wbytes", "rios", "wios"].iter().position(|&x| x == k);
+                let at = ["rbytes", "wbytes", "rios", "wios"]
+                    .iter()
+                    .position(|&x| x == k);
                 if let Some(at) = at {
                     sums[at] += v.parse::<u64>().unwrap();
                 }
@@ -110,7 +112,9 @@ fn expected(dir: &Path) -> BTreeMap<u16, u64> {
 fn sent(r: &Recorder, first: u16, labels: &[&str]) -> BTreeMap<u16, u64> {
     r.samples
         .iter()
-        .filter(|s| s.labels == labels && (first..first + CGROUP_METRICS as u16).contains(&s.metric))
+        .filter(|s| {
+            s.labels == labels && (first..first + CGROUP_METRICS as u16).contains(&s.metric)
+        })
         .map(|s| match s.value {
             Value::Unsigned(v) => (s.metric - first, v),
             other => panic!("{other:?}"),
@@ -161,22 +165,42 @@ fn kubernetes_workloads(
 ) -> Vec<(u16, Vec<String>)> {
     // (namespace, pod, qos, containers), as the fixture generator writes them.
     let pods = [
-        ("kube-system", "coredns-6799fbcd5-x7k2p", "burstable", &["coredns"][..]),
+        (
+            "kube-system",
+            "coredns-6799fbcd5-x7k2p",
+            "burstable",
+            &["coredns"][..],
+        ),
         (
             "kube-system",
             "local-path-provisioner-6c86858495-q8xlw",
             "besteffort",
             &["local-path-provisioner"][..],
         ),
-        ("kube-system", "metrics-server-54fd9b65b-2mzcj", "burstable", &["metrics-server"][..]),
+        (
+            "kube-system",
+            "metrics-server-54fd9b65b-2mzcj",
+            "burstable",
+            &["metrics-server"][..],
+        ),
         (
             "kube-system",
             "svclb-traefik-4c1e9b2d-kd8rn",
             "besteffort",
             &["lb-tcp-80", "lb-tcp-443"][..],
         ),
-        ("kube-system", "traefik-7d5f6474df-vn6g4", "besteffort", &["traefik"][..]),
-        ("home", "homeassistant-0", "guaranteed", &["homeassistant", "log-shipper"][..]),
+        (
+            "kube-system",
+            "traefik-7d5f6474df-vn6g4",
+            "besteffort",
+            &["traefik"][..],
+        ),
+        (
+            "home",
+            "homeassistant-0",
+            "guaranteed",
+            &["homeassistant", "log-shipper"][..],
+        ),
     ];
     let logs = fixture_root(tree).join("var/log");
     let mut out = Vec::new();
@@ -220,7 +244,12 @@ fn kubernetes_workloads(
 fn services(names: &[&str]) -> Vec<(u16, Vec<String>)> {
     names
         .iter()
-        .map(|n| (id::CGROUP_SERVICE_CPU_USAGE, vec![format!("/system.slice/{n}")]))
+        .map(|n| {
+            (
+                id::CGROUP_SERVICE_CPU_USAGE,
+                vec![format!("/system.slice/{n}")],
+            )
+        })
         .collect()
 }
 
@@ -238,11 +267,21 @@ fn k3s_node_cgroupfs_driver_containerd() {
     assert_eq!(w.len(), 3 + 6 + 8);
     let r = check_tree("cgroup-k3s", &w);
     // One workload by hand: coredns' working set (memory.current - inactive_file).
-    let coredns = &w.iter().find(|(_, l)| l.len() == 4 && l[2] == "coredns").unwrap().1;
+    let coredns = &w
+        .iter()
+        .find(|(_, l)| l.len() == 4 && l[2] == "coredns")
+        .unwrap()
+        .1;
     let labels: Vec<&str> = coredns.iter().map(String::as_str).collect();
     let current = r.value(id::CGROUP_K8S_CONTAINER_MEMORY_USAGE, &labels);
     let ws = r.value(id::CGROUP_K8S_CONTAINER_MEMORY_WORKING_SET, &labels);
-    assert_eq!((current, ws), (Value::Unsigned(27_287_552), Value::Unsigned(27_287_552 - 3_630_148)));
+    assert_eq!(
+        (current, ws),
+        (
+            Value::Unsigned(27_287_552),
+            Value::Unsigned(27_287_552 - 3_630_148)
+        )
+    );
     // The Prometheus side: cAdvisor's name, cpu="total", seconds.
     let usage = lookup(id::CGROUP_K8S_CONTAINER_CPU_USAGE).unwrap();
     assert_eq!(
@@ -254,7 +293,11 @@ fn k3s_node_cgroupfs_driver_containerd() {
         )
     );
     // Sandboxes (pause) have no log link: not tracked on their own.
-    assert!(!r.samples.iter().any(|s| s.labels.len() == 4 && s.labels[2].is_empty()));
+    assert!(
+        !r.samples
+            .iter()
+            .any(|s| s.labels.len() == 4 && s.labels[2].is_empty())
+    );
 }
 
 #[test]
@@ -361,13 +404,14 @@ fn filters_by_namespace_unit_and_name() {
     ] {
         seen.extend(r.label_sets(first));
     }
-    let names: Vec<String> = seen
-        .iter()
-        .map(|l| l[..l.len() - 1].join("/"))
-        .collect();
+    let names: Vec<String> = seen.iter().map(|l| l[..l.len() - 1].join("/")).collect();
     assert_eq!(
         names,
-        ["", "home/homeassistant-0", "home/homeassistant-0/homeassistant"],
+        [
+            "",
+            "home/homeassistant-0",
+            "home/homeassistant-0/homeassistant"
+        ],
         "{seen:?}"
     );
     assert!(seen[0][0].ends_with("/k3s.service"));
@@ -378,7 +422,10 @@ fn a_full_table_counts_what_does_not_fit() {
     let mut config = cgroup_only("cgroup-k3s");
     config.cgroup.max = 5;
     let (sources, r) = collect(&config);
-    assert_eq!(r.value(id::COLLECTOR_SOURCE_TRACKED, &["cgroup"]), Value::Unsigned(5));
+    assert_eq!(
+        r.value(id::COLLECTOR_SOURCE_TRACKED, &["cgroup"]),
+        Value::Unsigned(5)
+    );
     assert_eq!(
         r.value(id::COLLECTOR_SOURCE_UNTRACKED, &["cgroup"]),
         Value::Unsigned(17 - 5)
@@ -405,7 +452,10 @@ fn cgroup_v1_only_is_absent_with_a_reason() {
     let sources = Sources::open(&config);
     match sources.status(SourceKind::Cgroup) {
         SourceStatus::Absent(why) => {
-            assert!(why.contains("cgroup v1 only") && why.contains("not supported"), "{why}")
+            assert!(
+                why.contains("cgroup v1 only") && why.contains("not supported"),
+                "{why}"
+            )
         }
         other => panic!("{other:?}"),
     }
