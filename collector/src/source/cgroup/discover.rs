@@ -435,19 +435,31 @@ impl Names<'_> {
         out: &'b mut [u8],
     ) -> Option<&'b str> {
         let mut path = [0u8; 160];
-        let name = match runtime {
+        match runtime {
             Runtime::Docker => {
-                let rel = join3(b"var/lib/docker/containers/", id.as_bytes(), b"/config.v2.json", &mut path)?;
+                let rel = join3(
+                    b"var/lib/docker/containers/",
+                    id.as_bytes(),
+                    b"/config.v2.json",
+                    &mut path,
+                )?;
                 let bytes = read_into(self.root, rel, scratch)?;
-                docker_name(bytes)?
+                copy_into(core::str::from_utf8(docker_name(bytes)?).ok()?, out)
             }
             Runtime::Podman => {
-                let rel = b"var/lib/containers/storage/overlay-containers/containers.json";
-                let bytes = read_into(self.root, rel, scratch)?;
-                storage_name(bytes, id.as_bytes())?
+                // containers/storage keeps one list per storage driver.
+                let overlay = b"var/lib/containers/storage/overlay-containers/containers.json";
+                let vfs = b"var/lib/containers/storage/vfs-containers/containers.json";
+                let name = read_into(self.root, overlay, scratch)
+                    .and_then(|bytes| storage_name(bytes, id.as_bytes()))
+                    .and_then(|n| core::str::from_utf8(n).ok());
+                if let Some(name) = name {
+                    return copy_into(name, out);
+                }
+                let bytes = read_into(self.root, vfs, scratch)?;
+                copy_into(core::str::from_utf8(storage_name(bytes, id.as_bytes())?).ok()?, out)
             }
-        };
-        copy_into(core::str::from_utf8(name).ok()?, out)
+        }
     }
 }
 
