@@ -47,7 +47,7 @@ OPTIONS (a flag overrides the same setting of --config):
     --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
     --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
     --max-nodes N              most nodes held [default: 10000]
-    --max-series-per-node N    most series per node [default: 1000]
+    --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
     --check-config             check the configuration, print it, and exit
@@ -71,7 +71,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
-    max_series_per_node = 1000
+    max_series_per_node = 8000       # a busy k3s node with the cgroup source: ~3,700
     max_series_total = 2000000
 
     [staleness]

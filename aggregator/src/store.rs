@@ -51,7 +51,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_nodes: 10_000,
-            max_series_per_node: 1_000,
+            max_series_per_node: 8_000,
             max_series_total: 2_000_000,
         }
     }
