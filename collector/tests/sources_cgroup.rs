@@ -462,3 +462,114 @@ fn cgroup_v1_only_is_absent_with_a_reason() {
     assert!(sources.report().to_string().contains("cgroup: absent ("));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A hybrid host (Debian 10 / Raspberry Pi OS buster, Ubuntu 20.04 with systemd's
+/// default): the unified tree has `cpu.stat` and the pressure files; memory, pids,
+/// blkio and CPU throttling are in the v1 hierarchies under the same path, in their v1
+/// formats. Values chosen by hand, checked one by one.
+#[test]
+fn hybrid_host_reads_memory_pids_blkio_and_throttling_from_v1() {
+    let root = std::env::temp_dir().join(format!("pimon-cgroup-hybrid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let cg = root.join("sys/fs/cgroup");
+    let unit = "system.slice/ssh.service";
+    let write = |rel: &str, text: &str| {
+        let path = cg.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("unified/cgroup.controllers", "");
+    write(
+        &format!("unified/{unit}/cpu.stat"),
+        "usage_usec 5000000\nuser_usec 3000000\nsystem_usec 2000000\n",
+    );
+    for (res, total) in [("cpu", 11), ("memory", 22), ("io", 33)] {
+        write(
+            &format!("unified/{unit}/{res}.pressure"),
+            &format!(
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total={total}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total={}\n",
+                total + 1
+            ),
+        );
+    }
+    write(
+        &format!("memory/{unit}/memory.usage_in_bytes"),
+        "10485760\n",
+    );
+    write(
+        &format!("memory/{unit}/memory.stat"),
+        "cache 1\nrss 2\ninactive_file 3\ntotal_cache 4194304\ntotal_rss 6291456\ntotal_swap 4096\ntotal_inactive_file 1048576\n",
+    );
+    write(
+        &format!("memory/{unit}/memory.limit_in_bytes"),
+        "9223372036854771712\n",
+    );
+    write(
+        &format!("memory/{unit}/memory.oom_control"),
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+    );
+    write(&format!("pids/{unit}/pids.current"), "7\n");
+    write(
+        &format!("blkio/{unit}/blkio.throttle.io_service_bytes_recursive"),
+        "179:0 Read 8192\n179:0 Write 4096\n179:0 Sync 0\n179:0 Async 12288\n179:0 Total 12288\n8:0 Read 1\n8:0 Write 2\nTotal 12291\n",
+    );
+    write(
+        &format!("blkio/{unit}/blkio.throttle.io_serviced_recursive"),
+        "179:0 Read 2\n179:0 Write 1\n179:0 Total 3\nTotal 3\n",
+    );
+    write(
+        &format!("cpu,cpuacct/{unit}/cpu.stat"),
+        "nr_periods 50\nnr_throttled 5\nthrottled_time 7000000\n",
+    );
+    std::os::unix::fs::symlink("cpu,cpuacct", cg.join("cpu")).unwrap();
+
+    let config = SourcesConfig {
+        root: root.clone(),
+        ..cgroup_only("cgroup-rpi")
+    };
+    let (sources, r) = collect(&config);
+    assert!(
+        sources
+            .report()
+            .to_string()
+            .contains("(hybrid: unified tree and v1 controllers)"),
+        "{}",
+        sources.report()
+    );
+    let got = sent(
+        &r,
+        id::CGROUP_SERVICE_CPU_USAGE,
+        &["/system.slice/ssh.service"],
+    );
+    let want: BTreeMap<u16, u64> = [
+        (0, 5_000_000),
+        (1, 3_000_000),
+        (2, 2_000_000),
+        (3, 50),
+        (4, 5),
+        (5, 7_000), // throttled_time ns → µs
+        (6, 10_485_760),
+        (7, 10_485_760 - 1_048_576), // usage - total_inactive_file
+        (8, 6_291_456),
+        (9, 4_194_304),
+        (10, 4096),
+        (11, 0), // no limit
+        (12, 2),
+        (13, 8193),
+        (14, 4098),
+        (15, 2),
+        (16, 1),
+        (17, 7),
+        (18, 11),
+        (19, 12),
+        (20, 22),
+        (21, 23),
+        (22, 33),
+        (23, 34),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(sources.error_count(SourceKind::Cgroup), 0);
+    std::fs::remove_dir_all(&root).unwrap();
+}
