@@ -18,8 +18,10 @@ use std::sync::LazyLock;
 use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::{MAX_LABEL_LEN, MAX_LABELS};
 
-/// Most bytes of interned label values one node may hold.
-pub const MAX_LABEL_BYTES: usize = 8 * 1024;
+/// Most bytes of interned label values one node may hold. A node with the cgroup
+/// source sends one label set per workload with its cgroup path (30–190 bytes): a busy
+/// k3s node (about 160 workloads) needs about 40 KiB. The arena grows as used.
+pub const MAX_LABEL_BYTES: usize = 64 * 1024;
 
 static RANKS: LazyLock<Box<[u16]>> = LazyLock::new(|| {
     let mut ranks = vec![u16::MAX; catalog::CATALOG.len()];
