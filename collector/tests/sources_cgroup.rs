@@ -573,3 +573,51 @@ fn hybrid_host_reads_memory_pids_blkio_and_throttling_from_v1() {
     assert_eq!(sources.error_count(SourceKind::Cgroup), 0);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The `[filters]` keys of the cgroup source, and their errors.
+#[test]
+fn config_keys_of_the_cgroup_source() {
+    use pimon_collector::config::{ConfigFile, sources_config};
+    let file = ConfigFile::parse(
+        "[filters]\ncgroup_namespace_exclude = kube-system, monitoring\ncgroup_unit_include = k3s* ssh.service\n\
+         cgroup_name_exclude = pause*\ncgroup_max = 64\ncgroup_rediscover = 2m\n",
+    )
+    .unwrap();
+    let c = sources_config(Path::new("/"), &file.filters)
+        .unwrap()
+        .cgroup;
+    assert_eq!(c.namespaces.exclude, ["kube-system", "monitoring"]);
+    assert_eq!(c.units.include, ["k3s*", "ssh.service"]);
+    assert_eq!(c.names.exclude, ["pause*"]);
+    assert_eq!(
+        (c.max, c.rediscover),
+        (64, std::time::Duration::from_secs(120))
+    );
+    for (line, problem) in [
+        (
+            "cgroup_max = 0",
+            "cgroup_max: \"0\" is not a number from 1 to 4096",
+        ),
+        (
+            "cgroup_max = 5000",
+            "cgroup_max: \"5000\" is not a number from 1 to 4096",
+        ),
+        ("cgroup_rediscover = soon", "cgroup_rediscover:"),
+        (
+            "cgroup_pod_include = x",
+            "unknown key \"cgroup_pod_include\"",
+        ),
+    ] {
+        let file = ConfigFile::parse(&format!("[filters]\n{line}\n")).unwrap();
+        let e = sources_config(Path::new("/"), &file.filters).unwrap_err();
+        assert!(e.to_string().contains(problem), "{line}: {e}");
+    }
+    let off = ConfigFile::parse("[filters]\ndisable = cgroup\n").unwrap();
+    let cfg = sources_config(Path::new("/"), &off.filters).unwrap();
+    assert!(!cfg.sources.contains(SourceKind::Cgroup));
+    let sources = Sources::open(&SourcesConfig {
+        root: fixture_root("cgroup-k3s"),
+        ..cfg
+    });
+    assert_eq!(sources.status(SourceKind::Cgroup), &SourceStatus::Disabled);
+}
