@@ -28,6 +28,7 @@
 //! cgroup_name_exclude = pause*     # container names (Kubernetes, Docker, Podman)
 //! cgroup_max = 256                 # workloads tracked; more are counted, logged once
 //! cgroup_rediscover = 30s          # how often new and gone workloads are looked for
+//! cgroup_every = 1                 # read the workloads every N cycles
 //!
 //! i2c_interval = 10s               # sensor timing ([sensors] or top level)
 //!
@@ -511,6 +512,17 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                         }
                     };
                 }
+                "cgroup_every" => {
+                    cfg.cgroup.every = match e.value.parse::<u32>() {
+                        Ok(n) if (1..=60).contains(&n) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!("cgroup_every: {:?} is not a number from 1 to 60", e.value),
+                            ));
+                        }
+                    };
+                }
                 "cgroup_rediscover" => {
                     cfg.cgroup.rediscover = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("cgroup_rediscover: {p}")))?;
@@ -519,7 +531,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, disable, statvfs_timeout)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout)"
                         ),
                     ));
                 }

@@ -580,7 +580,7 @@ fn config_keys_of_the_cgroup_source() {
     use pimon_collector::config::{ConfigFile, sources_config};
     let file = ConfigFile::parse(
         "[filters]\ncgroup_namespace_exclude = kube-system, monitoring\ncgroup_unit_include = k3s* ssh.service\n\
-         cgroup_name_exclude = pause*\ncgroup_max = 64\ncgroup_rediscover = 2m\n",
+         cgroup_name_exclude = pause*\ncgroup_max = 64\ncgroup_rediscover = 2m\ncgroup_every = 3\n",
     )
     .unwrap();
     let c = sources_config(Path::new("/"), &file.filters)
@@ -604,6 +604,10 @@ fn config_keys_of_the_cgroup_source() {
         ),
         ("cgroup_rediscover = soon", "cgroup_rediscover:"),
         (
+            "cgroup_every = 0",
+            "cgroup_every: \"0\" is not a number from 1 to 60",
+        ),
+        (
             "cgroup_pod_include = x",
             "unknown key \"cgroup_pod_include\"",
         ),
@@ -620,4 +624,23 @@ fn config_keys_of_the_cgroup_source() {
         ..cfg
     });
     assert_eq!(sources.status(SourceKind::Cgroup), &SourceStatus::Disabled);
+}
+
+/// `cgroup_every = 2`: the workloads are read in every other cycle; the source's own
+/// tracked/untracked figures in every cycle.
+#[test]
+fn workloads_are_read_every_nth_cycle() {
+    let mut config = cgroup_only("cgroup-rpi");
+    config.cgroup.every = 2;
+    let mut sources = Sources::open(&config);
+    let mut per_cycle = Vec::new();
+    for _ in 0..5 {
+        let mut r = Recorder::default();
+        sources.collect(&mut r);
+        per_cycle.push((
+            r.count(id::CGROUP_SERVICE_CPU_USAGE),
+            r.count(id::COLLECTOR_SOURCE_TRACKED),
+        ));
+    }
+    assert_eq!(per_cycle, [(7, 1), (0, 1), (7, 1), (0, 1), (7, 1)]);
 }

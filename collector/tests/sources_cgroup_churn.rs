@@ -48,14 +48,21 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Counts samples without allocating.
+/// Counts samples and keeps the last `pimon_collector_source_untracked`, without
+/// allocating.
 #[derive(Default)]
-struct Count(u64);
+struct Count {
+    samples: u64,
+    untracked: u64,
+}
 
 impl SampleSink for Count {
     fn labels(&mut self, _: &[&str]) {}
-    fn push(&mut self, _: u16, _: Value) {
-        self.0 += 1;
+    fn push(&mut self, metric: u16, value: Value) {
+        self.samples += 1;
+        if let (true, Value::Unsigned(v)) = (metric == id::COLLECTOR_SOURCE_UNTRACKED, value) {
+            self.untracked = v;
+        }
     }
 }
 
@@ -181,7 +188,8 @@ fn pods_created_and_removed_while_collecting_allocate_nothing() {
         ..SourcesConfig::default()
     };
     config.cgroup.rediscover = Duration::ZERO; // a discovery in every cycle
-    config.cgroup.max = 24; // 17 in the tree, room for 7 churn pods (2 containers each…)
+    // 17 in the tree and 3 live churn pods of 2 cgroups each (pod, container): full.
+    config.cgroup.max = 23;
     let mut sources = Sources::open(&config);
     let mut sink = Count::default();
     for _ in 0..3 {
@@ -204,6 +212,12 @@ fn pods_created_and_removed_while_collecting_allocate_nothing() {
         sources.collect(&mut sink);
         allocations += ALLOCATIONS.load(Ordering::Relaxed) - before;
         cycles += 1;
+        // Pods that went away leave the table before their replacements come in: with
+        // room for exactly the live ones, none is left out, even for one cycle.
+        assert_eq!(
+            sink.untracked, 0,
+            "round {i}: a full table left new pods out"
+        );
 
         let mut want: Vec<String> = alive.iter().map(|p| p.name.clone()).collect();
         let mut got = tracked_pods(&mut sources);
@@ -234,7 +248,7 @@ fn pods_created_and_removed_while_collecting_allocate_nothing() {
             labels[3].rsplit_once('/').unwrap().0
         ]
     ));
-    assert!(sink.0 > 0);
+    assert!(sink.samples > 0);
     std::fs::remove_dir_all(&root).unwrap();
     std::fs::remove_dir_all(&template_copy).unwrap();
 }

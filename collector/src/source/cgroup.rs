@@ -43,6 +43,9 @@ pub struct CgroupConfig {
     pub max: usize,
     /// How often the tree is walked for new and gone workloads.
     pub rediscover: Duration,
+    /// Read the workloads every this many cycles (1: every cycle). Between, nothing is
+    /// sent for them: the aggregator's `--stale-intervals` must be above this.
+    pub every: u32,
     /// Kubernetes namespaces (pods and their containers).
     pub namespaces: NameLists,
     /// systemd service units (`ssh.service`).
@@ -60,6 +63,7 @@ impl Default for CgroupConfig {
         CgroupConfig {
             max: 256,
             rediscover: Duration::from_secs(30),
+            every: 1,
             namespaces: all.clone(),
             units: all.clone(),
             names: all,
@@ -82,6 +86,8 @@ pub(crate) struct CgroupReader {
     next_discovery: Instant,
     last: Found,
     logged_full: bool,
+    /// Cycles since the workloads were last read.
+    since_read: u32,
 }
 
 /// Finds the cgroup hierarchies under `root`.
@@ -152,6 +158,43 @@ impl CgroupReader {
         self.next_discovery = Instant::now() + self.config.rediscover;
     }
 
+    /// Discovers if due, then reads every tracked workload and pushes its samples;
+    /// drops the ones that went away.
+    fn read(&mut self, scratch: &mut [u8], sink: &mut dyn SampleSink, errors: &mut ErrorCounter) {
+        if Instant::now() >= self.next_discovery {
+            self.discover(scratch, errors);
+        }
+        let mut gone: heapless::Vec<usize, 16> = heapless::Vec::new();
+        let mut more_gone = false;
+        for (index, slot, labels) in self.table.iter() {
+            let mut failed = |file: &'static str, e: files::FileError| {
+                errors.fail(format_args!(
+                    "{}/{file}: {e}",
+                    labels.id().unwrap_or("?")
+                ));
+            };
+            match slot.files.read(scratch, &mut failed) {
+                Ok(values) => {
+                    let (values_arr, n) = labels.as_array();
+                    sink.labels(values_arr.get(..n).unwrap_or_default());
+                    CgroupReader::push(sink, slot.kind.first_id(), &values);
+                }
+                Err(Gone) => {
+                    if gone.push(index).is_err() {
+                        more_gone = true;
+                    }
+                }
+            }
+        }
+        for index in gone {
+            self.table.remove(index);
+        }
+        if more_gone {
+            // More went than one cycle drops at once: the next discovery finishes.
+            self.next_discovery = Instant::now();
+        }
+    }
+
     /// Pushes one workload's samples, in its catalog run's order.
     fn push(sink: &mut dyn SampleSink, first: u16, v: &Values) {
         let mut put = |offset: u16, value: Option<u64>| {
@@ -200,6 +243,7 @@ impl Source for CgroupReader {
             next_discovery: Instant::now(),
             last: Found::default(),
             logged_full: false,
+            since_read: u32::MAX,
         };
         let mut scratch = vec![0u8; config.read_buffer_bytes.max(256)];
         let mut errors = ErrorCounter::new(super::SourceKind::Cgroup);
@@ -208,37 +252,10 @@ impl Source for CgroupReader {
     }
 
     fn collect(&mut self, scratch: &mut [u8], sink: &mut dyn SampleSink, errors: &mut ErrorCounter) {
-        if Instant::now() >= self.next_discovery {
-            self.discover(scratch, errors);
-        }
-        let mut gone: heapless::Vec<usize, 16> = heapless::Vec::new();
-        let mut more_gone = false;
-        for (index, slot, labels) in self.table.iter() {
-            let mut failed = |file: &'static str, e: files::FileError| {
-                errors.fail(format_args!(
-                    "{}/{file}: {e}",
-                    labels.id().unwrap_or("?")
-                ));
-            };
-            match slot.files.read(scratch, &mut failed) {
-                Ok(values) => {
-                    let (values_arr, n) = labels.as_array();
-                    sink.labels(values_arr.get(..n).unwrap_or_default());
-                    CgroupReader::push(sink, slot.kind.first_id(), &values);
-                }
-                Err(Gone) => {
-                    if gone.push(index).is_err() {
-                        more_gone = true;
-                    }
-                }
-            }
-        }
-        for index in gone {
-            self.table.remove(index);
-        }
-        if more_gone {
-            // More went than one cycle drops at once: the next discovery finishes.
-            self.next_discovery = Instant::now();
+        self.since_read = self.since_read.saturating_add(1);
+        if self.since_read >= self.config.every.max(1) {
+            self.since_read = 0;
+            self.read(scratch, sink, errors);
         }
         sink.labels(&["cgroup"]);
         sink.push(

@@ -27,6 +27,11 @@ impl Dir {
         Ok(Dir(File::open(path)?.into()))
     }
 
+    /// The directory's descriptor (for `*at` calls).
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
     /// Opens the directory `rel` below this one (`rel` relative, without a leading `/`;
     /// empty for this directory again).
     pub(crate) fn dir(&self, rel: &[u8]) -> io::Result<Dir> {

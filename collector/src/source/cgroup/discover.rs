@@ -19,6 +19,8 @@ use crate::parse::cgroup::workload::{
     parse_container_log, parse_pod_log, pod_container_id, pod_uid, runtime_container_id,
 };
 
+use nix::fcntl::AtFlags;
+
 use super::dir::{Dir, RelPath};
 use super::files::{Files, Hierarchies};
 use super::table::{Kind, Table};
@@ -89,6 +91,13 @@ impl Discovery {
         config: &CgroupConfig,
         scratch: &mut [u8],
     ) -> Found {
+        // Workloads gone since the last discovery leave first, so a full table has
+        // room for the ones that replaced them in this same pass.
+        let gone = table.retain(|id| {
+            let rel = id.strip_prefix('/').unwrap_or(id);
+            nix::sys::stat::fstatat(h.tree.fd(), rel.as_bytes(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok()
+        });
         table.unsee_all();
         let mut cx = Context {
             h,
@@ -117,7 +126,7 @@ impl Discovery {
         for (parent, runtime, prefix, suffix) in RUNTIME_PARENTS {
             walk.runtime(&mut cx, b0, parent, runtime, prefix, suffix);
         }
-        cx.found.dropped = cx.table.drop_unseen();
+        cx.found.dropped = gone + cx.table.drop_unseen();
         cx.found.tracked = cx.table.len();
         cx.found
     }

@@ -235,7 +235,10 @@ impl Files {
     }
 }
 
-/// Reads `file` from offset 0 into `buf`.
+/// Reads `file` from offset 0 into `buf`. A read shorter than the room left is the
+/// end of the file (cgroup files are seq_files, which fill a read until their end), so
+/// a file costs one `pread`, not a second one that returns 0: with a dozen files per
+/// workload that halves the system calls of a cycle.
 fn read_all<'b>(file: &File, buf: &'b mut [u8]) -> Result<&'b [u8], FileError> {
     let mut len = 0usize;
     loop {
@@ -245,8 +248,13 @@ fn read_all<'b>(file: &File, buf: &'b mut [u8]) -> Result<&'b [u8], FileError> {
         if rest.is_empty() {
             return Err(FileError::TooBig);
         }
+        let room = rest.len();
         match file.read_at(rest, len as u64) {
             Ok(0) => break,
+            Ok(n) if n < room => {
+                len += n;
+                break;
+            }
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(FileError::Io(e)),

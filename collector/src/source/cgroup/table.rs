@@ -166,6 +166,23 @@ impl Table {
         dropped
     }
 
+    /// Drops every tracked cgroup whose path (`id`) `exists` denies; returns how many.
+    pub(crate) fn retain(&mut self, mut exists: impl FnMut(&str) -> bool) -> usize {
+        let mut dropped = 0;
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let gone = slot.as_ref().is_some_and(|s| {
+                Table::labels_of(&self.arena, i, s)
+                    .id()
+                    .is_some_and(|id| !exists(id))
+            });
+            if gone {
+                *slot = None;
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
     /// Drops the slot at `index` (its cgroup is gone).
     pub(crate) fn remove(&mut self, index: usize) {
         if let Some(slot) = self.slots.get_mut(index) {
