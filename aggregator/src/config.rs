@@ -38,7 +38,8 @@ OPTIONS (a flag overrides the same setting of --config):
                                with it, frames need a valid MAC. Re-read when it changes
                                and on SIGHUP
     --refuse-unknown-nodes     accept only nodes named in the key file
-    --lp-out PATH|-            write line protocol to a file (appended) or stdout (-)
+    --lp-out PATH|-            write line protocol to a file (appended, synced before frames
+                               are acked) or stdout (-) or a pipe (best effort)
     --precision ns|us|ms|s     timestamp precision of line protocol [default: ns]
     --influx-url URL           write to InfluxDB at URL (http://host:8086)
     --influx-db DB             ... InfluxDB 1.x database (POST /write)
@@ -86,6 +87,8 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [output]
     lp_out = \"-\"                     # file path or - for stdout; unset: none
+    lp_out_fsync = \"always\"          # a file's lines are written before the ack and
+                                     # synced: always | never | an interval like \"1s\"
     precision = \"ns\"
 
     [[influx]]                       # any number of InfluxDB outputs
@@ -94,7 +97,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     db = \"pimon\"                     # 1.x: db (+ rp, user, password, basic_auth)
     # org = \"o\"  bucket = \"b\"  token = \"t\"   # 2.x instead of db
     spool_dir = \"/var/lib/pimon/spool-influx\"
-    spool_max_bytes = 268435456
+    spool_max_bytes = 268435456      # at least 1048576 (1 MiB)
     fsync = \"always\"                 # always | never | an interval like \"1s\"
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
     batch_max_bytes = 1048576
@@ -262,6 +265,7 @@ struct ClockSection {
 #[serde(deny_unknown_fields)]
 struct OutputSection {
     lp_out: Option<String>,
+    lp_out_fsync: Option<String>,
     precision: Option<String>,
 }
 
@@ -549,6 +553,13 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(lp) = o.lp_out {
             c.lp_out = Some(LpFileConfig::new(LpTarget::parse(&lp)));
         }
+        if let Some(f) = o.lp_out_fsync {
+            let fsync = parse_fsync("output.lp_out_fsync", &f)?;
+            match &mut c.lp_out {
+                Some(lp) => lp.fsync = fsync,
+                None => return err("output.lp_out_fsync", "needs output.lp_out"),
+            }
+        }
     }
     for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {
         c.influx
@@ -816,7 +827,13 @@ pub fn describe(c: &Config) -> String {
             LpTarget::Stdout => "stdout".to_string(),
             LpTarget::File(p) => p.display().to_string(),
         };
-        let _ = writeln!(s, "lp-out            {target}");
+        let durability = match (&lp.target, lp.fsync) {
+            (LpTarget::Stdout, _) => "best effort".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Always) => "fsync always".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Interval(d)) => format!("fsync every {d:?}"),
+            (LpTarget::File(_), FsyncPolicy::Never) => "fsync never".to_string(),
+        };
+        let _ = writeln!(s, "lp-out            {target}  ({durability})");
     }
     for i in &c.influx {
         let _ = writeln!(
@@ -928,6 +945,7 @@ max_skew_seconds = 8
 max_backfill_seconds = 9
 [output]
 lp_out = "/tmp/x.lp"
+lp_out_fsync = "2s"
 precision = "s"
 [[influx]]
 url = "http://127.0.0.1:8086"
@@ -962,6 +980,10 @@ when_full = "refuse_new"
         assert_eq!(c.staleness.forget_new_after_ms, 7000);
         assert_eq!(c.ingest.max_backfill_ms, 9000);
         assert_eq!(c.ingest.precision, Precision::Seconds);
+        assert_eq!(
+            c.lp_out.as_ref().map(|lp| lp.fsync),
+            Some(FsyncPolicy::Interval(Duration::from_secs(2)))
+        );
         assert_eq!(c.influx.len(), 2);
         assert_eq!(
             c.influx[0].spool.fsync,
@@ -987,6 +1009,8 @@ when_full = "refuse_new"
         assert_eq!(e.key, "udp.listen");
         let e = parse_toml("[[influx]]\nurl = \"http://h:1\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].db");
+        let e = parse_toml("[output]\nlp_out_fsync = \"always\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.to_string(), "output.lp_out_fsync: needs output.lp_out");
         let e = parse_toml(
             "[[influx]]\nurl = \"http://h:1\"\ndb = \"d\"\nfsync = \"sometimes\"\n",
             "a.toml",

@@ -596,7 +596,7 @@ fn render_influx<W: Write>(
         return Ok(());
     }
     type Pick = fn(&InfluxStats) -> Number;
-    let families: [(&str, MetricType, &str, &str, Pick); 15] = [
+    let families: [(&str, MetricType, &str, &str, Pick); 18] = [
         (
             "pimon_influx_batches_written_total",
             Counter,
@@ -698,9 +698,30 @@ fn render_influx<W: Write>(
         (
             "pimon_influx_spool_torn_truncations_total",
             Counter,
-            "Spool segments truncated at a torn or corrupt record.",
+            "Spool segments truncated at open after their last valid record (a write cut short by a crash).",
             "",
             |s| counter(&s.spool.torn_truncations),
+        ),
+        (
+            "pimon_influx_spool_disk_full_total",
+            Counter,
+            "Appends that found the spool's disk full before spool_max_bytes; when_full applied.",
+            "",
+            |s| counter(&s.spool.disk_full),
+        ),
+        (
+            "pimon_influx_spool_corrupt_skips_total",
+            Counter,
+            "Damaged spans of undelivered spool records skipped; the valid records around them are kept.",
+            "",
+            |s| counter(&s.spool.corrupt_skips),
+        ),
+        (
+            "pimon_influx_spool_lines_lost_corrupt_total",
+            Counter,
+            "Acknowledged lines lost in damaged spool records.",
+            "",
+            |s| counter(&s.spool.lines_lost_corrupt),
         ),
     ];
     for (name, metric_type, help, unit, pick) in families {

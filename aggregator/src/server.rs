@@ -4,8 +4,8 @@
 //! UDP socket ─ receive task ─┐  batches (bounded queue: back-pressure into the
 //! UDP socket ─ receive task ─┼─▶ kernel's receive buffer)
 //!                            ▼
-//!                      ingest task ── lines ──▶ outputs (InfluxDB spool, --lp-out)
-//!                            │  after the outputs accepted the batch:
+//!                      ingest task ── lines ──▶ outputs (InfluxDB spools, --lp-out file)
+//!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
 //! HTTP task ── /metrics: snapshot under the ingest lock, render on a blocking thread
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
@@ -405,63 +405,76 @@ async fn ingest_loop(
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
     let mut failures = 0u64;
+    // A receive batch is handed to the outputs in parts of at most this many bytes of
+    // lines (plus the one frame that crosses the bound): a part must fit in every spool.
+    let max_part_bytes = outputs.max_batch_bytes();
     while let Ok((index, batch)) = rx.recv().await {
-        lines.clear();
-        acks.clear();
-        {
-            let mut ing = lock(&ingest);
-            ing.begin_batch();
-            let now = now_ms();
-            for (datagram, from) in batch.iter() {
-                stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .bytes_received
-                    .fetch_add(datagram.len() as u64, Ordering::Relaxed);
-                let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
-                if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
-                    eprintln!("{line}");
-                }
-                if outcome.ack_len > 0 {
-                    acks.push(index, from, &ack[..outcome.ack_len]);
-                }
-            }
-        }
-        let accepted = if lines.is_empty() || outputs.is_empty() {
-            Ok(())
-        } else {
-            outputs.submit(lines.as_bytes()).await
-        };
-        {
-            let mut ing = lock(&ingest);
-            match &accepted {
-                Ok(()) => ing.commit_batch(),
-                Err(_) => ing.rollback_batch(),
-            }
-        }
-        match accepted {
-            Ok(()) => {
-                for i in 0..acks.items.len() {
-                    let (l, to, bytes) = acks.get(i);
-                    let Some(listener) = listeners.get(l) else {
-                        continue;
-                    };
-                    match listener.socket.send_to(bytes, to).await {
-                        Ok(_) => AggregatorStats::inc(&stats.acks_sent),
-                        Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
+        let mut datagrams = batch.iter();
+        let mut more = true;
+        while more {
+            more = false;
+            lines.clear();
+            acks.clear();
+            {
+                let mut ing = lock(&ingest);
+                ing.begin_batch();
+                let now = now_ms();
+                for (datagram, from) in datagrams.by_ref() {
+                    stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .bytes_received
+                        .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+                    let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
+                    if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
+                        eprintln!("{line}");
+                    }
+                    if outcome.ack_len > 0 {
+                        acks.push(index, from, &ack[..outcome.ack_len]);
+                    }
+                    if lines.len() >= max_part_bytes {
+                        more = true;
+                        break;
                     }
                 }
             }
-            Err(e) => {
-                AggregatorStats::inc(&stats.output_failures);
-                if failures.is_multiple_of(100) {
-                    eprintln!(
-                        "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
-                        failures + 1
-                    );
+            let accepted = if lines.is_empty() || outputs.is_empty() {
+                Ok(())
+            } else {
+                outputs.submit(lines.as_bytes()).await
+            };
+            {
+                let mut ing = lock(&ingest);
+                match &accepted {
+                    Ok(()) => ing.commit_batch(),
+                    Err(_) => ing.rollback_batch(),
                 }
-                failures += 1;
+            }
+            match accepted {
+                Ok(()) => {
+                    for i in 0..acks.items.len() {
+                        let (l, to, bytes) = acks.get(i);
+                        let Some(listener) = listeners.get(l) else {
+                            continue;
+                        };
+                        match listener.socket.send_to(bytes, to).await {
+                            Ok(_) => AggregatorStats::inc(&stats.acks_sent),
+                            Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
+                        }
+                    }
+                }
+                Err(e) => {
+                    AggregatorStats::inc(&stats.output_failures);
+                    if failures.is_multiple_of(100) {
+                        eprintln!(
+                            "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
+                            failures + 1
+                        );
+                    }
+                    failures += 1;
+                }
             }
         }
+        drop(datagrams);
         let _ = pool.try_send(batch);
     }
 }
