@@ -55,10 +55,13 @@ impl Dir {
 
     /// Calls `f` with every entry (`.` and `..` left out) until it returns `false`,
     /// reading the listing (from its start) into `buf` as often as needed.
+    ///
+    /// `f` is a trait object: one copy of the listing loop serves every walk (the
+    /// collector's size budget).
     pub(crate) fn each(
         &self,
         buf: &mut [u8],
-        mut f: impl FnMut(Dirent<'_>) -> bool,
+        f: &mut dyn FnMut(Dirent<'_>) -> bool,
     ) -> io::Result<()> {
         nix::unistd::lseek(self.0.as_fd(), 0, nix::unistd::Whence::SeekSet)?;
         loop {
@@ -162,7 +165,7 @@ mod tests {
         // A small buffer: the listing takes many getdents calls.
         let mut buf = [0u8; 256];
         let mut names = Vec::new();
-        d.each(&mut buf, |e| {
+        d.each(&mut buf, &mut |e| {
             names.push(String::from_utf8(e.name.to_vec()).unwrap());
             true
         })
@@ -173,7 +176,7 @@ mod tests {
         assert!(sub.file(b"nothing").is_err());
         assert!(d.file(b"file-with-a-longish-name-007").is_ok());
         let mut first = 0;
-        d.each(&mut buf, |_| {
+        d.each(&mut buf, &mut |_| {
             first += 1;
             false
         })

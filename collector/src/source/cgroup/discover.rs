@@ -156,7 +156,7 @@ impl Walk<'_> {
             return;
         }
         let Some(dir) = self.open(cx.h) else { return };
-        let _ = dir.each(b0, |e| {
+        let _ = dir.each(b0, &mut |e| {
             if !e.may_be_dir() {
                 return true;
             }
@@ -167,7 +167,7 @@ impl Walk<'_> {
                     return true;
                 };
                 if let Some(sub) = self.open(cx.h) {
-                    let _ = sub.each(b1, |e2| {
+                    let _ = sub.each(b1, &mut |e2| {
                         if e2.may_be_dir() && is_service(e2.name) {
                             self.offer_child(cx, e2.name, Candidate::Service);
                         }
@@ -188,7 +188,7 @@ impl Walk<'_> {
             return;
         }
         let Some(dir) = self.open(cx.h) else { return };
-        let _ = dir.each(b0, |e| {
+        let _ = dir.each(b0, &mut |e| {
             if !e.may_be_dir() {
                 return true;
             }
@@ -197,7 +197,7 @@ impl Walk<'_> {
                     return true;
                 };
                 if let Some(qos) = self.open(cx.h) {
-                    let _ = qos.each(b1, |pod| {
+                    let _ = qos.each(b1, &mut |pod| {
                         if pod.may_be_dir() {
                             self.pod(cx, pod.name, b2);
                         }
@@ -223,7 +223,7 @@ impl Walk<'_> {
         };
         self.offer(cx, Candidate::Pod { uid });
         if let Some(dir) = self.open(cx.h) {
-            let _ = dir.each(buf, |c| {
+            let _ = dir.each(buf, &mut |c| {
                 if c.may_be_dir()
                     && let Some(id) = pod_container_id(c.name)
                 {
@@ -250,7 +250,7 @@ impl Walk<'_> {
             return;
         }
         let Some(dir) = self.open(cx.h) else { return };
-        let _ = dir.each(buf, |e| {
+        let _ = dir.each(buf, &mut |e| {
             if e.may_be_dir()
                 && let Some(id) = runtime_container_id(e.name, prefix, suffix)
             {
@@ -393,7 +393,7 @@ impl Names<'_> {
         let mut found: Option<(&'b str, &'b str)> = None;
         let mut ns_buf = Some(ns_buf);
         let mut pod_buf = Some(pod_buf);
-        let _ = dir.each(self.buf, |e| {
+        let _ = dir.each(self.buf, &mut |e| {
             let Some(log) = parse_pod_log(e.name) else {
                 return true;
             };
@@ -420,7 +420,7 @@ impl Names<'_> {
         let dir = self.root.dir(b"var/log/containers").ok()?;
         let mut found = None;
         let mut bufs = Some((ns_buf, pod_buf, name_buf));
-        let _ = dir.each(self.buf, |e| {
+        let _ = dir.each(self.buf, &mut |e| {
             let Some(log) = parse_container_log(e.name) else {
                 return true;
             };
