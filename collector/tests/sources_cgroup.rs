@@ -644,3 +644,49 @@ fn workloads_are_read_every_nth_cycle() {
     }
     assert_eq!(per_cycle, [(7, 1), (0, 1), (7, 1), (0, 1), (7, 1)]);
 }
+
+/// A container whose log link the kubelet writes after its cgroup appeared is named at
+/// the next discovery (containers without a link, such as sandboxes, are remembered
+/// and not looked up again while `/var/log/containers` is unchanged).
+#[test]
+fn a_container_linked_after_its_cgroup_appeared_is_named_at_the_next_discovery() {
+    let root = std::env::temp_dir().join(format!("pimon-cgroup-late-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixture_root("cgroup-k3s"))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let links = root.join("var/log/containers");
+    let link = std::fs::read_dir(&links)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("_kube-system_coredns-"))
+        .unwrap();
+    let target = std::fs::read_link(&link).unwrap();
+    std::fs::remove_file(&link).unwrap();
+
+    let mut config = SourcesConfig {
+        root: root.clone(),
+        ..cgroup_only("cgroup-k3s")
+    };
+    config.cgroup.rediscover = std::time::Duration::ZERO;
+    let mut sources = Sources::open(&config);
+    let coredns = |sources: &mut Sources| {
+        let mut r = Recorder::default();
+        sources.collect(&mut r);
+        r.label_sets(id::CGROUP_K8S_CONTAINER_CPU_USAGE)
+            .iter()
+            .any(|l| l[2] == "coredns")
+    };
+    assert!(!coredns(&mut sources));
+    assert!(!coredns(&mut sources), "still no link");
+    // The directory's modification time must move: some filesystems keep whole seconds.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert!(coredns(&mut sources), "named once the link is there");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -238,7 +238,7 @@ impl Source for CgroupReader {
             hierarchies,
             tree_path,
             table: Table::new(cfg.max),
-            discovery: Discovery::new(root),
+            discovery: Discovery::new(root, cfg.max),
             config: cfg,
             next_discovery: Instant::now(),
             last: Found::default(),

@@ -23,7 +23,7 @@ use nix::fcntl::AtFlags;
 
 use super::dir::{Dir, RelPath};
 use super::files::{Files, Hierarchies};
-use super::table::{Kind, Table};
+use super::table::{Kind, Table, path_hash};
 use super::CgroupConfig;
 
 /// Size of each directory listing buffer.
@@ -54,6 +54,59 @@ pub(crate) struct Discovery {
     path: RelPath,
     /// `<root>`, for `var/log/…` and `var/lib/…`.
     root: Dir,
+    /// Kubernetes containers the last discovery found no log link for (sandboxes,
+    /// mostly), by path hash, and the modification time of `/var/log/containers` then:
+    /// while that directory is unchanged they are not looked up again.
+    unnamed: Unnamed,
+}
+
+/// See [`Discovery::unnamed`]. Two fixed lists (the last discovery's and this one's),
+/// each as long as the table.
+#[derive(Debug)]
+struct Unnamed {
+    last: Vec<u64>,
+    now: Vec<u64>,
+    links_mtime: Option<(i64, i64)>,
+    /// The links directory did not change since the last discovery.
+    unchanged: bool,
+}
+
+impl Unnamed {
+    fn new(capacity: usize) -> Unnamed {
+        Unnamed {
+            last: Vec::with_capacity(capacity),
+            now: Vec::with_capacity(capacity),
+            links_mtime: None,
+            unchanged: false,
+        }
+    }
+
+    /// A discovery starts: is `/var/log/containers` as it was?
+    fn start(&mut self, root: &Dir) {
+        let mtime = nix::sys::stat::fstatat(
+            root.fd(),
+            &b"var/log/containers"[..],
+            AtFlags::empty(),
+        )
+        .ok()
+        .map(|st| (st.st_mtime, st.st_mtime_nsec));
+        self.unchanged = mtime.is_some() && mtime == self.links_mtime;
+        self.links_mtime = mtime;
+        core::mem::swap(&mut self.last, &mut self.now);
+        self.now.clear();
+    }
+
+    /// Whether the container at `hash` had no link last time and cannot have one now.
+    fn known(&self, hash: u64) -> bool {
+        self.unchanged && self.last.contains(&hash)
+    }
+
+    /// Remembers a container without a link (while there is room: never grows).
+    fn remember(&mut self, hash: u64) {
+        if self.now.len() < self.now.capacity() {
+            self.now.push(hash);
+        }
+    }
 }
 
 /// A candidate workload: its kind and, for naming, the key in the name sources.
@@ -75,11 +128,13 @@ struct Context<'c> {
 }
 
 impl Discovery {
-    pub(crate) fn new(root: Dir) -> Discovery {
+    /// Discovery for a table of `capacity` workloads.
+    pub(crate) fn new(root: Dir, capacity: usize) -> Discovery {
         Discovery {
             lists: vec![0u8; LIST_BYTES * LEVELS],
             path: RelPath::new(),
             root,
+            unnamed: Unnamed::new(capacity),
         }
     }
 
@@ -99,6 +154,7 @@ impl Discovery {
                 .is_ok()
         });
         table.unsee_all();
+        self.unnamed.start(&self.root);
         let mut cx = Context {
             h,
             table,
@@ -118,6 +174,7 @@ impl Discovery {
         let mut walk = Walk {
             path: &mut self.path,
             names,
+            unnamed: &mut self.unnamed,
         };
         walk.services(&mut cx, b0, b1);
         for top in KUBEPODS {
@@ -141,6 +198,7 @@ struct Names<'a> {
 struct Walk<'a> {
     path: &'a mut RelPath,
     names: Names<'a>,
+    unnamed: &'a mut Unnamed,
 }
 
 impl Walk<'_> {
@@ -309,10 +367,16 @@ impl Walk<'_> {
                 heapless::Vec::from_slice(&[ns, pod, id]).unwrap_or_default()
             }
             Candidate::Container { id: cid } => {
+                let hash = path_hash(id.as_bytes());
+                if self.unnamed.known(hash) {
+                    self.unnamed.remember(hash);
+                    return;
+                }
                 let Some((ns, pod, container)) =
                     self.names
                         .container(cid, &mut ns_buf, &mut pod_buf, &mut name_buf)
                 else {
+                    self.unnamed.remember(hash);
                     return;
                 };
                 if !config.namespaces.allows(ns, |_| false)
