@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::http::HttpConfig;
 use crate::influx::{InfluxConfig, LpFileConfig, LpTarget, Precision as OutputPrecision};
 use crate::ingest::IngestConfig;
+use crate::ingress::config::{self as ingress_config, IngressConfig};
 use crate::spool::{FsyncPolicy, SpoolFullPolicy};
 use crate::store::{Limits, Staleness};
 
@@ -31,7 +32,8 @@ OPTIONS (a flag overrides the same setting of --config):
     --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
                                at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
-    --http ADDR|off            HTTP address for /metrics [default: 127.0.0.1:9798]; use
+    --http ADDR|off            HTTP address for /metrics (and pushes, with --push)
+                               [default: 127.0.0.1:9798]; use
                                --http 0.0.0.0:9798 to let a Prometheus on another host
                                scrape it
     --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
@@ -51,6 +53,15 @@ OPTIONS (a flag overrides the same setting of --config):
     --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
+    --push                     accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...)
+                               on the --http listener; credentials in [push] (required
+                               when the listener is not loopback)
+    --collectd-udp ADDR        receive collectd's network protocol on ADDR (off by default;
+                               collectd's port is 25826)
+    --collectd-auth-file FILE  collectd AuthFile (`user: password` lines) for signed and
+                               encrypted packets
+    --collectd-security-level none|sign|encrypt
+                               least security a collectd packet needs [default: none]
     --check-config             check the configuration, print it, and exit
     -h, --help                 this text
     -V, --version              version, target and commit
@@ -106,6 +117,30 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     gzip = true
     timeout_seconds = 10
 
+    [push]                           # Pushgateway API on the http listener (docs/INPUTS.md)
+    enabled = true                   # the section alone enables it
+    max_body_bytes = 4194304         # after gzip decoding
+    max_groups = 1000                # grouping keys (also scrape targets, collectd hosts)
+    max_series_per_group = 10000
+    expire_after_seconds = 86400     # 0: keep groups forever, as the Pushgateway does
+    bearer_tokens = [\"...\"]          # Authorization: Bearer; needed off loopback
+    basic_auth = [\"user:password\"]   # ... or Authorization: Basic
+
+    [[scrape]]                       # any number of Prometheus exporters to scrape
+    url = \"http://127.0.0.1:9100/metrics\"
+    job = \"node\"                     # job label; instance is the URL's host:port
+    interval_seconds = 15
+    timeout_seconds = 10
+    labels = { site = \"attic\" }      # added to every sample
+    honor_labels = false             # true: the page's labels win over these
+    # bearer_token = \"t\"  basic_auth = \"user:password\"
+
+    [collectd]                       # collectd's network protocol (binary, UDP)
+    listen = \"0.0.0.0:25826\"
+    auth_file = \"/etc/pimon/collectd.passwd\"
+    security_level = \"none\"          # none | sign | encrypt
+    types_db = [\"/usr/share/collectd/types.db\"]
+
 PROMETHEUS: scrape with honor_labels so each node keeps its instance label:
     scrape_configs:
       - job_name: pimon
@@ -142,6 +177,8 @@ pub struct Config {
     pub lp_out: Option<LpFileConfig>,
     /// InfluxDB outputs.
     pub influx: Vec<InfluxConfig>,
+    /// Pushes, scrapes, collectd ([`crate::ingress`]).
+    pub ingress: IngressConfig,
 }
 
 impl Default for Config {
@@ -158,6 +195,7 @@ impl Default for Config {
             staleness: Staleness::default(),
             lp_out: None,
             influx: Vec::new(),
+            ingress: IngressConfig::default(),
         }
     }
 }
@@ -212,6 +250,9 @@ struct FileConfig {
     clock: Option<ClockSection>,
     output: Option<OutputSection>,
     influx: Option<Vec<InfluxSection>>,
+    push: Option<ingress_config::PushSection>,
+    scrape: Option<Vec<ingress_config::ScrapeSection>>,
+    collectd: Option<ingress_config::CollectdSection>,
 }
 
 #[derive(Deserialize)]
@@ -565,6 +606,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         c.influx
             .push(influx_from_section(i, s, c.ingest.precision)?);
     }
+    ingress_config::from_sections(&mut c.ingress, file.push, file.scrape, file.collectd)?;
     Ok(c)
 }
 
@@ -603,6 +645,7 @@ where
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("check-config") => check = true,
             Long("refuse-unknown-nodes") => flags.push(("refuse-unknown-nodes".into(), None)),
+            Long("push") => flags.push(("push".into(), None)),
             Long("config") => {
                 config_file = Some(parser.value().map_err(lex_err)?.into());
             }
@@ -622,7 +665,10 @@ where
                 | "max-nodes"
                 | "max-series-per-node"
                 | "stale-intervals"
-                | "max-clock-skew"),
+                | "max-clock-skew"
+                | "collectd-udp"
+                | "collectd-auth-file"
+                | "collectd-security-level"),
             ) => {
                 let name = name.to_string();
                 let value = parser.value().map_err(lex_err)?;
@@ -662,6 +708,21 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
         let key = format!("--{name}");
         match name.as_str() {
             "refuse-unknown-nodes" => c.ingest.refuse_unknown_nodes = true,
+            "push" => c.ingress.push.enabled = true,
+            "collectd-udp" => {
+                let listen = parse_addr(&key, v)?;
+                let cd = c
+                    .ingress
+                    .collectd
+                    .get_or_insert_with(|| ingress_config::CollectdConfig {
+                        listen,
+                        auth_file: None,
+                        security_level: ingress_config::SecurityLevel::None,
+                        types_db: Vec::new(),
+                    });
+                cd.listen = listen;
+            }
+            "collectd-auth-file" | "collectd-security-level" => {}
             "udp" => {
                 if !udp_from_flags {
                     c.udp.clear();
@@ -698,6 +759,23 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "stale-intervals" => c.staleness.stale_intervals = positive(&key, parse_num(name, v)?)?,
             "max-clock-skew" => {
                 c.ingest.max_clock_skew_ms = parse_num::<u64>(name, v)?.saturating_mul(1000)
+            }
+            _ => {}
+        }
+    }
+    for (name, value) in flags {
+        let v = value.as_deref().unwrap_or("");
+        let key = format!("--{name}");
+        let Some(cd) = c.ingress.collectd.as_mut() else {
+            if name.starts_with("collectd-") {
+                return err(key, "needs --collectd-udp ADDR (or [collectd] listen)");
+            }
+            continue;
+        };
+        match name.as_str() {
+            "collectd-auth-file" => cd.auth_file = Some(PathBuf::from(v)),
+            "collectd-security-level" => {
+                cd.security_level = ingress_config::parse_security_level(&key, v)?
             }
             _ => {}
         }
@@ -743,6 +821,7 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             "needs auth.key_file (--key-file): the nodes are the ones named there",
         );
     }
+    ingress_config::validate(&c.ingress, c.http)?;
     let mut names = std::collections::HashSet::new();
     let mut dirs = std::collections::HashSet::new();
     for (i, o) in c.influx.iter().enumerate() {
@@ -834,6 +913,32 @@ pub fn describe(c: &Config) -> String {
             (LpTarget::File(_), FsyncPolicy::Never) => "fsync never".to_string(),
         };
         let _ = writeln!(s, "lp-out            {target}  ({durability})");
+    }
+    if c.ingress.push.enabled {
+        let _ = writeln!(
+            s,
+            "push              on /metrics/job/... ({} tokens, {} users), {} groups, {} series per group",
+            c.ingress.push.bearer_tokens.len(),
+            c.ingress.push.basic_auth.len(),
+            c.ingress.push.max_groups,
+            c.ingress.push.max_series_per_group
+        );
+    }
+    for t in &c.ingress.scrape {
+        let _ = writeln!(
+            s,
+            "scrape            {} every {} s (job {})",
+            t.url,
+            t.interval.as_secs(),
+            t.job
+        );
+    }
+    if let Some(cd) = &c.ingress.collectd {
+        let _ = writeln!(
+            s,
+            "collectd          udp {} security {:?}",
+            cd.listen, cd.security_level
+        );
     }
     for i in &c.influx {
         let _ = writeln!(

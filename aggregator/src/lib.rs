@@ -16,6 +16,7 @@
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
 //!   durable spool, and the `--lp-out` file or stdout.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
+//! - [`ingress`]: the other inputs: Pushgateway pushes, scraped exporters, collectd.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
 //! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
@@ -26,6 +27,7 @@ pub mod http;
 pub mod http_client;
 pub mod influx;
 pub mod ingest;
+pub mod ingress;
 pub mod keys;
 pub mod lines;
 pub mod node;

@@ -25,6 +25,7 @@ use pimon_protocol::text::prometheus::{
 
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
+use crate::ingress::runtime::Ingress;
 use crate::series::{decode_set, family_rank, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 use crate::store::{SnapNode, Snapshot};
@@ -53,12 +54,15 @@ pub struct Sources<'a> {
     pub lp: Option<&'a LpFileStats>,
     /// Version and commit for `pimon_aggregator_build_info`.
     pub build: Option<(&'a str, &'a str)>,
+    /// Pushed, scraped and collectd series ([`crate::ingress`]).
+    pub ingress: Option<&'a Ingress>,
 }
 
 /// Renders the whole exposition into `out` (appended).
 pub fn render(out: &mut String, format: Format, snap: &Snapshot, sources: &Sources<'_>) {
     // Writing to a String cannot fail.
-    let _ = render_nodes(out, format, snap)
+    let _ = render_nodes_with(out, format, snap, sources.ingress)
+        .and_then(|_| sources.ingress.map_or(Ok(()), |i| i.render(out, format)))
         .and_then(|_| render_node_figures(out, format, snap))
         .and_then(|_| render_aggregator(out, format, snap, sources))
         .and_then(|_| write_eof(out, format));
@@ -66,6 +70,17 @@ pub fn render(out: &mut String, format: Format, snap: &Snapshot, sources: &Sourc
 
 /// The catalog families: every node's fresh series.
 pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt::Result {
+    render_nodes_with(w, format, snap, None)
+}
+
+/// The catalog families; samples of a catalog family that groups of `ingress` hold
+/// (a pushed node_exporter page) follow the nodes' in the same block.
+pub fn render_nodes_with<W: Write>(
+    w: &mut W,
+    format: Format,
+    snap: &Snapshot,
+    ingress: Option<&Ingress>,
+) -> fmt::Result {
     let mut cursors = vec![0usize; snap.nodes.len()];
     for family in catalog::families() {
         let Some(start) = family.ids.first().and_then(|&id| family_rank(id)) else {
@@ -93,6 +108,16 @@ pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt
                     let _ = labels.push(l);
                 }
                 write_metric_sample(w, format, metric, instance, &labels, e.value, None)?;
+            }
+        }
+        if let Some(ingress) = ingress {
+            let name = family.first.prom_name;
+            if !header && ingress.has_family(name) {
+                write_family_header(w, format, family.first)?;
+                header = true;
+            }
+            if header {
+                ingress.render_samples_of(w, format, name)?;
             }
         }
     }

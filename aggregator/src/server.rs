@@ -37,6 +37,8 @@ use crate::influx::{
     InfluxOutput, InfluxStats, LineOutputs, LpFileOutput, LpFileStats, OutputError,
 };
 use crate::ingest::{Ingest, IngestConfig};
+use crate::ingress::push::{PushMethod, PushRequest, Reply};
+use crate::ingress::runtime::Ingress;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
@@ -99,6 +101,7 @@ pub struct Server {
     key_file: Option<KeyFile>,
     reload_tx: Sender<()>,
     reload_rx: Receiver<()>,
+    inputs: Option<Arc<Ingress>>,
 }
 
 impl fmt::Debug for Server {
@@ -156,19 +159,45 @@ impl Server {
             render_lines: !influx.is_empty() || lp.is_some(),
             ..config.ingest
         };
-        let ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let ingest = Arc::new(Mutex::new(Ingest::new(
+            store,
+            keys,
+            ingest_config,
+            stats.clone(),
+        )));
+        let outputs = Arc::new(LineOutputs::new(influx, lp));
+        let inputs = match config.ingress.any() {
+            true => {
+                let mut inputs = Ingress::new(
+                    config.ingress.clone(),
+                    config.limits.max_series_total,
+                    outputs.clone(),
+                    ingest.clone(),
+                    config.ingest.precision,
+                );
+                inputs.bind_collectd().map_err(|problem| {
+                    ServerError::Config(config::ConfigError {
+                        key: "--collectd-udp".into(),
+                        problem,
+                    })
+                })?;
+                Some(Arc::new(inputs))
+            }
+            false => None,
+        };
         let (reload_tx, reload_rx) = channel::bounded(1);
         Ok(Server {
             config,
             listeners,
             http,
             http_addr,
-            ingest: Arc::new(Mutex::new(ingest)),
+            ingest,
             stats,
-            outputs: Arc::new(LineOutputs::new(influx, lp)),
+            outputs,
             key_file,
             reload_tx,
             reload_rx,
+            inputs,
         })
     }
 
@@ -197,6 +226,11 @@ impl Server {
         self.ingest.clone()
     }
 
+    /// The pushed, scraped and collectd inputs, when any is configured.
+    pub fn inputs(&self) -> Option<Arc<Ingress>> {
+        self.inputs.clone()
+    }
+
     /// Runs until `shutdown` completes, then drains, flushes and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let Server {
@@ -209,6 +243,7 @@ impl Server {
             key_file,
             reload_rx,
             reload_tx,
+            inputs,
             ..
         } = self;
         drop(reload_tx);
@@ -249,7 +284,12 @@ impl Server {
             key_file,
             reload_rx,
             stop_rx.clone(),
+            inputs.clone(),
         ));
+        let input_tasks = match &inputs {
+            Some(i) => crate::ingress::tasks::spawn(i.clone(), stop_rx.clone()),
+            None => Vec::new(),
+        };
         let http_task = http.map(|listener| {
             let provider = Arc::new(Metrics(Arc::new(MetricsState {
                 ingest: ingest.clone(),
@@ -266,6 +306,7 @@ impl Server {
                 lp: outputs.lp().map(|o| o.stats().clone()),
                 snapshot: Mutex::new(Snapshot::default()),
                 buffers: Mutex::new(Vec::new()),
+                inputs: inputs.clone(),
             })));
             let stop = stop_rx.clone();
             smol::spawn(http::serve(
@@ -287,6 +328,9 @@ impl Server {
             }
             ingest_task.await;
             housekeeping.await;
+            for t in input_tasks {
+                t.await;
+            }
             if let Some(t) = http_task {
                 t.await;
             }
@@ -502,6 +546,7 @@ async fn housekeeping_loop(
     mut key_file: Option<KeyFile>,
     reload: Receiver<()>,
     stop: Receiver<()>,
+    inputs: Option<Arc<Ingress>>,
 ) {
     enum Wake {
         Tick,
@@ -538,6 +583,9 @@ async fn housekeeping_loop(
                 {
                     reload_keys(&ingest, &stats, result);
                 }
+                if let Some(i) = &inputs {
+                    i.housekeeping(now_ms());
+                }
                 let forgotten = lock(&ingest).store.sweep(now_ms());
                 stats
                     .nodes_forgotten
@@ -557,6 +605,7 @@ struct MetricsState {
     lp: Option<Arc<LpFileStats>>,
     snapshot: Mutex<Snapshot>,
     buffers: Mutex<Vec<String>>,
+    inputs: Option<Arc<Ingress>>,
 }
 
 impl MetricsState {
@@ -590,6 +639,7 @@ impl MetricsState {
             influx: &influx,
             lp: self.lp.as_deref(),
             build: Some((env!("CARGO_PKG_VERSION"), commit)),
+            ingress: self.inputs.as_deref(),
         };
         prom::render(&mut out, format, &snap, &sources);
         AggregatorStats::inc(&self.stats.scrapes);
@@ -607,6 +657,54 @@ impl MetricsProvider for Metrics {
         let state = self.0.clone();
         // Formatting runs on a blocking thread: it never holds up the executor.
         smol::unblock(move || state.render(format))
+    }
+
+    fn push_body_limit(&self) -> Option<usize> {
+        let inputs = self.0.inputs.as_ref()?;
+        let push = &inputs.config().push;
+        push.enabled.then_some(push.max_body_bytes)
+    }
+
+    fn push_precheck(&self, request: &http::Request) -> Option<Reply> {
+        self.0
+            .inputs
+            .as_ref()?
+            .precheck(request.authorization.as_deref())
+    }
+
+    fn push_unread(&self, reply: Reply) -> Reply {
+        match &self.0.inputs {
+            Some(i) => i.unread(reply),
+            None => reply,
+        }
+    }
+
+    fn push(&self, request: &http::Request, body: Vec<u8>) -> impl Future<Output = Reply> + Send {
+        let inputs = self.0.inputs.clone();
+        let method = match request.method {
+            http::Method::Put => Some(PushMethod::Put),
+            http::Method::Post => Some(PushMethod::Post),
+            http::Method::Delete => Some(PushMethod::Delete),
+            _ => None,
+        };
+        let path = request.path.clone();
+        let authorization = request.authorization.clone();
+        let content_encoding = request.content_encoding.clone();
+        let content_type = request.content_type.clone();
+        async move {
+            let (Some(inputs), Some(method)) = (inputs, method) else {
+                return Reply::error(405, "Method Not Allowed");
+            };
+            let req = PushRequest {
+                method,
+                path: &path,
+                authorization: authorization.as_deref(),
+                content_encoding: content_encoding.as_deref(),
+                content_type: content_type.as_deref(),
+                body: &body,
+            };
+            inputs.push(req, now_ms()).await
+        }
     }
 
     fn recycle(&self, buf: String) {

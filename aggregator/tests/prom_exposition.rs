@@ -308,6 +308,7 @@ fn full_exposition(format: Format) -> String {
         influx: &influx,
         lp: Some(&lp),
         build: Some(("0.1.0", "abc")),
+        ingress: None,
     };
     let mut out = String::new();
     prom::render(&mut out, format, &snap, &sources);

@@ -195,6 +195,17 @@ macro_rules! source_table {
                      ["pimon_iio_"]),
                 ],
             }
+            /// The kernel log: events counted by rule.
+            Kmsg "kmsg" {
+                format: kmsg,
+                reader: kmsg::KmsgReader,
+                module: kmsg,
+                docs: [
+                    ("Kernel log",
+                     "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
+                     ["pimon_kernel_"]),
+                ],
+            }
         }
     };
 }

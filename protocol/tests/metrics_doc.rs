@@ -121,13 +121,18 @@ const GROUPS: &[Group] = &[
         prefixes: &["pimon_gpio_"],
     },
     Group {
+        title: "Kernel log",
+        source: "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
+        prefixes: &["pimon_kernel_"],
+    },
+    Group {
         title: "cgroups: services, containers, pods",
         source: "cgroup v2 (`/sys/fs/cgroup`; on a hybrid host the unified tree, with memory, pids, blkio and CPU throttling from the v1 controllers) of every systemd service (`system.slice`), Kubernetes pod and container (`kubepods`, cgroupfs and systemd drivers), Docker and Podman container: `cpu.stat`, `memory.current`/`memory.stat`/`memory.swap.current`/`memory.max`/`memory.events`, `io.stat` summed over devices, `pids.current`, `{cpu,memory,io}.pressure`. cAdvisor's names; one row per kind of workload with the labels that have a value for it (`namespace`, `pod` and `container` from the names in `/var/log/pods` and `/var/log/containers`, `name` from the runtime's state, `id` = the cgroup path). Working set = `memory.current` − `inactive_file` (cAdvisor, `kubectl top`). Deviations from cAdvisor and Telegraf: see [cgroups](#cgroups-and-cadvisor) below.",
         prefixes: &["container_"],
     },
     Group {
         title: "Collector self-metrics",
-        source: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`: `stat`, `loadavg`, `uptime`, `meminfo`, `pressure`, `throttled`, `cpufreq`, `netdev`, `diskstats`, `filesystem`, `thermal`, `hwmon`, `w1`, `iio`, `cgroup`, and `i2c` / `gpio` when such sensors are configured); for the cgroup source also the workloads it tracks and those its full table left out.",
+        source: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`: `stat`, `loadavg`, `uptime`, `meminfo`, `pressure`, `throttled`, `cpufreq`, `netdev`, `diskstats`, `filesystem`, `thermal`, `hwmon`, `w1`, `iio`, `cgroup`, `kmsg`, and `i2c` / `gpio` when such sensors are configured); for the cgroup source also the workloads it tracks and those its full table left out.",
         prefixes: &["pimon_collector_"],
     },
 ];

@@ -30,6 +30,7 @@ macro_rules! fixture {
 }
 
 pub mod filter;
+pub mod log_rule;
 pub mod wrap;
 
 mod text;
@@ -56,6 +57,7 @@ macro_rules! declare_formats {
         pub fn exercise(input: &[u8]) {
             $( $format::exercise(input); )*
             filter::exercise(input);
+            log_rule::exercise(input);
             text::exercise(input);
             let _ = parse_text_value(input);
             let _ = parse_int_value(input);

@@ -245,6 +245,11 @@ pub struct SourcesConfig {
     pub read_buffer_bytes: usize,
     /// Disks whose 32-bit wraps are tracked (others are sent unextended).
     pub max_disks: usize,
+    /// Kernel log rules of the config file (`[kmsg] rule = …`), tried before the
+    /// built-in ones; each was checked with `parse::log_rule::Rule::parse`.
+    pub kmsg_rules: Vec<String>,
+    /// Most `(event, device)` series the kernel log source counts separately.
+    pub kmsg_max_series: usize,
     /// The cgroup source: table size, re-discovery, filters.
     pub cgroup: CgroupConfig,
 }
@@ -266,6 +271,8 @@ impl Default for SourcesConfig {
             w1_interval: Duration::from_secs(5),
             read_buffer_bytes: 64 * 1024,
             max_disks: 64,
+            kmsg_rules: Vec::new(),
+            kmsg_max_series: 64,
             cgroup: CgroupConfig::default(),
         }
     }
