@@ -71,6 +71,12 @@ struct Unnamed {
     unchanged: bool,
 }
 
+/// A file's modification time (`time_t` is 32 bits on some 32-bit targets).
+#[allow(clippy::useless_conversion)]
+fn mtime_of(st: nix::sys::stat::FileStat) -> (i64, i64) {
+    (i64::from(st.st_mtime), i64::from(st.st_mtime_nsec))
+}
+
 impl Unnamed {
     fn new(capacity: usize) -> Unnamed {
         Unnamed {
@@ -89,7 +95,7 @@ impl Unnamed {
             AtFlags::empty(),
         )
         .ok()
-        .map(|st| (st.st_mtime, st.st_mtime_nsec));
+        .map(mtime_of);
         self.unchanged = mtime.is_some() && mtime == self.links_mtime;
         self.links_mtime = mtime;
         core::mem::swap(&mut self.last, &mut self.now);
