@@ -36,4 +36,5 @@ pub mod server;
 pub mod spool;
 pub mod stats;
 pub mod store;
+pub mod timeline;
 pub mod udp;
