@@ -46,7 +46,13 @@ OPTIONS (a flag overrides the same setting of --config):
     --influx-bucket BUCKET     ... InfluxDB 2.x bucket
     --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
     --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
+    --state-dir DIR|off        node protocol state (boot ids, windows, timelines), kept
+                               across restarts [default: next to the first InfluxDB
+                               spool, SPOOL_DIR.state; none without InfluxDB output]
     --max-nodes N              most nodes held [default: 10000]
+    --max-new-nodes-per-address N
+                               with the node table 90 % full, no more new nodes from an
+                               address with N not yet established ones [default: 64]
     --max-series-per-node N    most series per node [default: 1000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
@@ -73,6 +79,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     max_nodes = 10000                # new nodes beyond are refused (counted)
     max_series_per_node = 1000
     max_series_total = 2000000
+    max_new_nodes_per_address = 64  # when 90 % full: new nodes per address (IPv6: /64)
 
     [staleness]
     stale_intervals = 3              # series vanish after this many missed intervals
@@ -81,8 +88,12 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     forget_new_after_seconds = 600   # ... for nodes with fewer than 10 frames
 
     [clock]
-    max_skew_seconds = 300           # live frame off by more: use receive time
-    max_backfill_seconds = 604800    # resent frame older than this: use receive time
+    max_skew_seconds = 300           # live frame off by more: a substitute time
+    max_backfill_seconds = 604800    # resent frame older than this: acked, not stored
+
+    [state]
+    dir = \"/var/lib/pimon/state\"     # node protocol state; \"off\" disables; default:
+                                     # SPOOL_DIR.state of the first [[influx]]
 
     [output]
     lp_out = \"-\"                     # file path or - for stdout; unset: none
@@ -139,6 +150,46 @@ pub struct Config {
     pub lp_out: Option<LpFileConfig>,
     /// InfluxDB outputs.
     pub influx: Vec<InfluxConfig>,
+    /// Where node protocol state is kept across restarts.
+    pub state_dir: StateDir,
+}
+
+/// Where node protocol state is kept across restarts (see [`crate::persist`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateDir {
+    /// Next to the first InfluxDB output's spool (`SPOOL_DIR.state`); none without an
+    /// InfluxDB output.
+    #[default]
+    NextToSpool,
+    /// Not kept.
+    Off,
+    /// This directory.
+    Dir(PathBuf),
+}
+
+impl StateDir {
+    fn parse(s: &str) -> StateDir {
+        if s == "off" {
+            StateDir::Off
+        } else {
+            StateDir::Dir(PathBuf::from(s))
+        }
+    }
+}
+
+impl Config {
+    /// The state directory in effect, if any.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        match &self.state_dir {
+            StateDir::Off => None,
+            StateDir::Dir(d) => Some(d.clone()),
+            StateDir::NextToSpool => self.influx.first().map(|o| {
+                let mut name = o.spool.dir.clone().into_os_string();
+                name.push(".state");
+                PathBuf::from(name)
+            }),
+        }
+    }
 }
 
 impl Default for Config {
@@ -155,6 +206,7 @@ impl Default for Config {
             staleness: Staleness::default(),
             lp_out: None,
             influx: Vec::new(),
+            state_dir: StateDir::NextToSpool,
         }
     }
 }
@@ -209,6 +261,13 @@ struct FileConfig {
     clock: Option<ClockSection>,
     output: Option<OutputSection>,
     influx: Option<Vec<InfluxSection>>,
+    state: Option<StateSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +299,7 @@ struct LimitsSection {
     max_nodes: Option<usize>,
     max_series_per_node: Option<usize>,
     max_series_total: Option<usize>,
+    max_new_nodes_per_address: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -517,6 +577,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = l.max_series_total {
             c.limits.max_series_total = positive("limits.max_series_total", v)?;
         }
+        if let Some(v) = l.max_new_nodes_per_address {
+            c.limits.max_new_nodes_per_address = positive("limits.max_new_nodes_per_address", v)?;
+        }
     }
     if let Some(s) = file.staleness {
         if let Some(v) = s.stale_intervals {
@@ -549,6 +612,12 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(lp) = o.lp_out {
             c.lp_out = Some(LpFileConfig::new(LpTarget::parse(&lp)));
         }
+    }
+    if let Some(dir) = file.state.and_then(|s| s.dir) {
+        if dir.is_empty() {
+            return err("state.dir", "empty: give a directory or \"off\"");
+        }
+        c.state_dir = StateDir::parse(&dir);
     }
     for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {
         c.influx
@@ -608,7 +677,9 @@ where
                 | "influx-bucket"
                 | "influx-token"
                 | "spool-dir"
+                | "state-dir"
                 | "max-nodes"
+                | "max-new-nodes-per-address"
                 | "max-series-per-node"
                 | "stale-intervals"
                 | "max-clock-skew"),
@@ -680,7 +751,16 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "influx-bucket" => bucket = Some(v.to_string()),
             "influx-token" => token = Some(v.to_string()),
             "spool-dir" => spool = Some(PathBuf::from(v)),
+            "state-dir" => {
+                if v.is_empty() {
+                    return err(key, "empty: give a directory or off");
+                }
+                c.state_dir = StateDir::parse(v);
+            }
             "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
+            "max-new-nodes-per-address" => {
+                c.limits.max_new_nodes_per_address = positive(&key, parse_num(name, v)?)?
+            }
             "max-series-per-node" => {
                 c.limits.max_series_per_node = positive(&key, parse_num(name, v)?)?
             }
@@ -793,9 +873,23 @@ pub fn describe(c: &Config) -> String {
     }
     let _ = writeln!(
         s,
-        "limits            {} nodes, {} series per node, {} series in total",
-        c.limits.max_nodes, c.limits.max_series_per_node, c.limits.max_series_total
+        "limits            {} nodes ({} new per address when 90 % full), {} series per node, {} series in total",
+        c.limits.max_nodes,
+        c.limits.max_new_nodes_per_address,
+        c.limits.max_series_per_node,
+        c.limits.max_series_total
     );
+    match c.state_path() {
+        Some(d) => {
+            let _ = writeln!(s, "state dir         {}", d.display());
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "state dir         none: node state (boot ids, windows) is lost on restart"
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "staleness         {} intervals (at least {} s); forget after {} s ({} s for new nodes)",
@@ -918,6 +1012,9 @@ refuse_unknown_nodes = true
 max_nodes = 7
 max_series_per_node = 8
 max_series_total = 9
+max_new_nodes_per_address = 10
+[state]
+dir = "/tmp/state"
 [staleness]
 stale_intervals = 4
 stale_min_seconds = 5
@@ -955,9 +1052,11 @@ when_full = "refuse_new"
             Limits {
                 max_nodes: 7,
                 max_series_per_node: 8,
-                max_series_total: 9
+                max_series_total: 9,
+                max_new_nodes_per_address: 10,
             }
         );
+        assert_eq!(c.state_path(), Some(PathBuf::from("/tmp/state")));
         assert_eq!(c.staleness.stale_intervals, 4);
         assert_eq!(c.staleness.forget_new_after_ms, 7000);
         assert_eq!(c.ingest.max_backfill_ms, 9000);
@@ -995,6 +1094,37 @@ when_full = "refuse_new"
         assert_eq!(e.key, "influx[0].fsync");
         let e = parse_toml("[[influx]]\nurl = \"ftp://h\"\ndb = \"d\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].url");
+    }
+
+    #[test]
+    fn state_dir_defaults_next_to_the_first_spool_and_can_be_set_or_turned_off() {
+        assert_eq!(
+            run_config(&[]).state_path(),
+            None,
+            "no InfluxDB output: none"
+        );
+        let influx = [
+            "--influx-url",
+            "http://127.0.0.1:8086",
+            "--influx-db",
+            "pimon",
+            "--spool-dir",
+            "/var/lib/pimon/spool",
+        ];
+        assert_eq!(
+            run_config(&influx).state_path(),
+            Some(PathBuf::from("/var/lib/pimon/spool.state"))
+        );
+        let mut off = influx.to_vec();
+        off.extend(["--state-dir", "off"]);
+        assert_eq!(run_config(&off).state_path(), None);
+        assert_eq!(
+            run_config(&["--state-dir", "/s", "--max-new-nodes-per-address", "3"]).state_path(),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(args(&["--state-dir", ""]).unwrap_err().key, "--state-dir");
+        let e = parse_toml("[state]\ndir = \"\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "state.dir");
     }
 
     #[test]

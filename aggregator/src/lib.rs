@@ -10,6 +10,9 @@
 //!   receive).
 //! - [`ingest`]: datagram → decision, pure and synchronous (decode, MAC, sequence
 //!   window, store, lines, ack).
+//! - [`evidence`]: which boot a frame belongs to, and when a frame may move a node's
+//!   state (no stray packet silences a node).
+//! - [`timeline`]: the time each stored frame gets (distinct, increasing, repeatable).
 //! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
@@ -22,6 +25,7 @@
 //!   rejected datagrams.
 
 pub mod config;
+pub mod evidence;
 pub mod http;
 pub mod http_client;
 pub mod influx;

@@ -417,8 +417,13 @@ async fn ingest_loop(
                 stats
                     .bytes_received
                     .fetch_add(datagram.len() as u64, Ordering::Relaxed);
-                let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
+                let outcome = ing.ingest(datagram, from, now, &mut lines, &mut ack);
                 if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
+                    eprintln!("{line}");
+                }
+                if let Some(event) = &outcome.event
+                    && let Some(line) = rejects.event(event, Instant::now())
+                {
                     eprintln!("{line}");
                 }
                 if outcome.ack_len > 0 {
@@ -525,10 +530,13 @@ async fn housekeeping_loop(
                 {
                     reload_keys(&ingest, &stats, result);
                 }
-                let forgotten = lock(&ingest).store.sweep(now_ms());
+                let swept = lock(&ingest).store.sweep(now_ms());
                 stats
                     .nodes_forgotten
-                    .fetch_add(forgotten as u64, Ordering::Relaxed);
+                    .fetch_add(swept.forgotten as u64, Ordering::Relaxed);
+                stats
+                    .young_nodes_forgotten_pressure
+                    .fetch_add(swept.young_under_pressure as u64, Ordering::Relaxed);
             }
         }
     }
