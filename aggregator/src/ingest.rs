@@ -638,6 +638,7 @@ impl Ingest {
         let clock = Clock {
             now_ms,
             max_skew_ms: cfg.max_clock_skew_ms,
+            max_backfill_ms: cfg.max_backfill_ms,
             tick_ms: if cfg.precision == Precision::Seconds {
                 1000
             } else {
@@ -661,7 +662,7 @@ impl Ingest {
         if time.live && !previous {
             let skew = i128::from(h.timestamp_ms) - i128::from(now_ms);
             m.clock_skew_ms = skew.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-            m.clock_bad = skew.unsigned_abs() > u128::from(cfg.max_clock_skew_ms);
+            m.clock_bad = time.time_ms != h.timestamp_ms;
         }
         if !time.live && now_ms.saturating_sub(time.time_ms) > cfg.max_backfill_ms {
             m.counters.too_old += 1;

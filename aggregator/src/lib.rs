@@ -14,6 +14,7 @@
 //!   state (no stray packet silences a node).
 //! - [`timeline`]: the time each stored frame gets (distinct, increasing, repeatable).
 //! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
+//! - [`persist`]: node protocol state on disk (snapshot + journal), kept across restarts.
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
@@ -22,8 +23,9 @@
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
 //! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
-//!   rejected datagrams.
+//!   rejected datagrams; [`ack_limit`]: acks that confirm nothing new, per destination.
 
+pub mod ack_limit;
 pub mod config;
 pub mod evidence;
 pub mod http;
@@ -33,6 +35,7 @@ pub mod ingest;
 pub mod keys;
 pub mod lines;
 pub mod node;
+pub mod persist;
 pub mod prom;
 pub mod rejects;
 pub mod series;

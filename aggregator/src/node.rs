@@ -155,7 +155,8 @@ pub struct NodeMeta {
     pub interval_ms: u32,
     /// Frame timestamp minus receive time of the last live frame (ms).
     pub clock_skew_ms: i64,
-    /// The last live frame's clock was off by more than the allowed skew.
+    /// The last live frame got a time other than its own (its clock was off or went
+    /// back; see [`crate::timeline`]).
     pub clock_bad: bool,
     /// Key id that authenticated the last stored frame (acks use the same key).
     pub key_id: Option<u8>,

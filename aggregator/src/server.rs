@@ -11,6 +11,10 @@
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
+//! With a state directory ([`crate::persist`]), the node state saved by the last run is
+//! loaded at bind; the ingest task journals what must survive a crash before a batch's
+//! acks, and snapshots every node now and then and at shutdown.
+//!
 //! Shutdown (mini-redis style): when the `shutdown` future given to [`Server::run`]
 //! completes, the stop channel's sender is dropped; the receive tasks, the HTTP server and
 //! the housekeeping task see the channel close and end. The ingest task drains what was
@@ -31,6 +35,7 @@ use smol::Async;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 
+use crate::ack_limit::AckLimiter;
 use crate::config::{self, Config};
 use crate::http::{self, MetricsProvider};
 use crate::influx::{
@@ -38,6 +43,7 @@ use crate::influx::{
 };
 use crate::ingest::{Ingest, IngestConfig};
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
+use crate::persist::{self, Saver, StateFile};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
 use crate::stats::AggregatorStats;
@@ -60,6 +66,8 @@ pub enum ServerError {
     Output(OutputError),
     /// Invalid configuration.
     Config(config::ConfigError),
+    /// The state directory could not be opened.
+    State(std::path::PathBuf, std::io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -69,6 +77,9 @@ impl fmt::Display for ServerError {
             ServerError::Keys(e) => write!(f, "key file: {e}"),
             ServerError::Output(e) => write!(f, "output: {e}"),
             ServerError::Config(e) => write!(f, "{e}"),
+            ServerError::State(d, e) => {
+                write!(f, "state directory {} (--state-dir): {e}", d.display())
+            }
         }
     }
 }
@@ -99,6 +110,7 @@ pub struct Server {
     key_file: Option<KeyFile>,
     reload_tx: Sender<()>,
     reload_rx: Receiver<()>,
+    saver: Option<Saver>,
 }
 
 impl fmt::Debug for Server {
@@ -156,7 +168,37 @@ impl Server {
             render_lines: !influx.is_empty() || lp.is_some(),
             ..config.ingest
         };
-        let ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let mut ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let saver = match config.state_path() {
+            Some(dir) => {
+                let (file, loaded) = StateFile::open(&dir, now_ms())
+                    .map_err(|e| ServerError::State(dir.clone(), e))?;
+                if let Some((aside, e)) = &loaded.damaged {
+                    eprintln!(
+                        "pimon-aggregator: node state in {} was damaged ({e}); moved to {}, starting without it",
+                        dir.display(),
+                        aside.display()
+                    );
+                }
+                let found = loaded.nodes.len();
+                let restored = persist::restore(&mut ingest.store, loaded.nodes);
+                eprintln!(
+                    "pimon-aggregator: node state: {restored} of {found} nodes restored from {} ({} journal entries{})",
+                    dir.display(),
+                    loaded.journal_entries,
+                    if loaded.journal_torn_bytes > 0 {
+                        format!(
+                            ", a torn tail of {} bytes ignored",
+                            loaded.journal_torn_bytes
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                Some(Saver::new(file, stats.clone()))
+            }
+            None => None,
+        };
         let (reload_tx, reload_rx) = channel::bounded(1);
         Ok(Server {
             config,
@@ -169,6 +211,7 @@ impl Server {
             key_file,
             reload_tx,
             reload_rx,
+            saver,
         })
     }
 
@@ -209,6 +252,7 @@ impl Server {
             key_file,
             reload_rx,
             reload_tx,
+            saver,
             ..
         } = self;
         drop(reload_tx);
@@ -242,6 +286,7 @@ impl Server {
             outputs.clone(),
             listeners.clone(),
             stats.clone(),
+            saver,
         ));
         let housekeeping = smol::spawn(housekeeping_loop(
             ingest.clone(),
@@ -349,17 +394,20 @@ async fn receive_loop(
     }
 }
 
-/// Acks of one batch, the last per (destination, node).
+/// Acks of one batch, the last per (destination, node), and whether any of the frames
+/// it answers was new (acks that confirm nothing new are rate-limited).
 #[derive(Default)]
 struct PendingAcks {
     bytes: Vec<u8>,
     items: Vec<(usize, SocketAddr, usize, usize)>,
+    fresh: Vec<bool>,
 }
 
 impl PendingAcks {
     fn clear(&mut self) {
         self.bytes.clear();
         self.items.clear();
+        self.fresh.clear();
     }
 
     fn node_of(ack: &[u8]) -> &[u8] {
@@ -377,7 +425,7 @@ impl PendingAcks {
         )
     }
 
-    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8]) {
+    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8], fresh: bool) {
         let node = Self::node_of(ack);
         let existing = (0..self.items.len()).find(|&i| {
             let (l, t, b) = self.get(i);
@@ -386,8 +434,14 @@ impl PendingAcks {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(ack);
         match existing {
-            Some(i) => self.items[i] = (listener, to, start, ack.len()),
-            None => self.items.push((listener, to, start, ack.len())),
+            Some(i) => {
+                self.items[i] = (listener, to, start, ack.len());
+                self.fresh[i] |= fresh;
+            }
+            None => {
+                self.items.push((listener, to, start, ack.len()));
+                self.fresh.push(fresh);
+            }
         }
     }
 }
@@ -399,11 +453,13 @@ async fn ingest_loop(
     outputs: Arc<LineOutputs>,
     listeners: Vec<Arc<Listener>>,
     stats: Arc<AggregatorStats>,
+    mut saver: Option<Saver>,
 ) {
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
+    let mut ack_limit = AckLimiter::default();
     let mut failures = 0u64;
     while let Ok((index, batch)) = rx.recv().await {
         lines.clear();
@@ -427,7 +483,8 @@ async fn ingest_loop(
                     eprintln!("{line}");
                 }
                 if outcome.ack_len > 0 {
-                    acks.push(index, from, &ack[..outcome.ack_len]);
+                    let fresh = outcome.verdict == crate::ingest::Verdict::Stored;
+                    acks.push(index, from, &ack[..outcome.ack_len], fresh);
                 }
             }
         }
@@ -436,6 +493,12 @@ async fn ingest_loop(
         } else {
             outputs.submit(lines.as_bytes()).await
         };
+        // State that must survive a crash before these acks (a new boot id, a new
+        // timeline segment); if it cannot be written, the batch is kept but not acked.
+        let state_saved = match (&accepted, &mut saver) {
+            (Ok(()), Some(s)) => s.save_urgent(&ingest).await,
+            _ => true,
+        };
         {
             let mut ing = lock(&ingest);
             match &accepted {
@@ -443,13 +506,22 @@ async fn ingest_loop(
                 Err(_) => ing.rollback_batch(),
             }
         }
+        if let Some(s) = &mut saver {
+            s.snapshot_if_due(&ingest, false).await;
+        }
         match accepted {
+            Ok(()) if !state_saved => {}
             Ok(()) => {
+                let now = now_ms();
                 for i in 0..acks.items.len() {
                     let (l, to, bytes) = acks.get(i);
                     let Some(listener) = listeners.get(l) else {
                         continue;
                     };
+                    if !acks.fresh[i] && !ack_limit.allow(to, now) {
+                        AggregatorStats::inc(&stats.acks_limited_rate);
+                        continue;
+                    }
                     match listener.socket.send_to(bytes, to).await {
                         Ok(_) => AggregatorStats::inc(&stats.acks_sent),
                         Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
@@ -468,6 +540,9 @@ async fn ingest_loop(
             }
         }
         let _ = pool.try_send(batch);
+    }
+    if let Some(s) = &mut saver {
+        s.snapshot_if_due(&ingest, true).await;
     }
 }
 

@@ -17,7 +17,8 @@
 //! - [`Rule::Offset`]`(o)`: time = frame timestamp + `o`. `Offset(0)` is the node's own
 //!   clock; `Offset(now - ts)` is chosen when a live frame's clock is off (a Pi booting
 //!   at 1970) or stepped back: it lines the node's clock up with the receive clock at
-//!   that moment and keeps the spacing of its cycles.
+//!   that moment and keeps the spacing of its cycles (so a backlog resent later lands at
+//!   the times it was collected).
 //! - [`Rule::Pack`]`(base)`: time = `base` + (cycle − segment start) × one tick of the
 //!   output precision. Used only when the node's times already ran ahead of the receive
 //!   clock (so lining up with "now" would go back in time): cycles are placed one tick
@@ -27,6 +28,14 @@
 //! this boot), and applies from that cycle on; resends of older cycles use the segment
 //! their cycle falls in. A boot starts with `Offset(0)` implied, so a node with a good
 //! clock never adds a segment (and never needs its timeline saved urgently).
+//!
+//! A timestamp *behind* the receive clock by up to `max_backfill` is not evidence of a
+//! bad clock: it is what a backlog looks like (the aggregator was down, or a resend
+//! arrives after a restart and looks live). So the node's own clock is kept while its
+//! times are not in the future beyond `max_skew`, not older than `max_backfill`, and
+//! keep increasing; an `Offset(o ≠ 0)` segment is kept while its times increase and are
+//! not in the future. Neither test involves how long ago the frame was received, so
+//! the same frame gets the same time whenever it is stored again.
 //!
 //! Times are compared at the output precision (`tick`): with `precision = s`, distinct
 //! means distinct seconds, and `Pack` places cycles one second apart.
@@ -83,8 +92,10 @@ impl Segment {
 pub struct Clock {
     /// Receive time (Unix ms).
     pub now_ms: u64,
-    /// A live frame's clock may be off this much.
+    /// A frame's time may be this far ahead of the receive time.
     pub max_skew_ms: u64,
+    /// A frame's time may be this far behind the receive time (a backlog).
+    pub max_backfill_ms: u64,
     /// One unit of the output precision in ms (1000 for seconds, else 1).
     pub tick_ms: u64,
 }
@@ -170,7 +181,10 @@ impl Timeline {
     ///
     /// ```
     /// use pimon_aggregator::timeline::{Clock, Timeline};
-    /// let clock = Clock { now_ms: 1_700_000_000_000, max_skew_ms: 300_000, tick_ms: 1 };
+    /// let clock = Clock {
+    ///     now_ms: 1_700_000_000_000, max_skew_ms: 300_000, max_backfill_ms: 604_800_000,
+    ///     tick_ms: 1,
+    /// };
     /// let mut t = Timeline::default();
     /// // A Pi at 1970: lined up with the receive time, its 10 s spacing kept.
     /// let a = t.stamp(0, 60_000, &clock, None);
@@ -197,25 +211,25 @@ impl Timeline {
         }
         self.last_cycle = Some(cycle);
         let above = |t: u64| max_time_ms.is_none_or(|m| t / tick > m / tick);
-        let near_now = |t: u64| t.abs_diff(clock.now_ms) <= clock.max_skew_ms;
+        let not_future = |t: u64| t <= clock.now_ms.saturating_add(clock.max_skew_ms);
+        let plausible =
+            |t: u64| not_future(t) && clock.now_ms.saturating_sub(t) <= clock.max_backfill_ms;
         let current = self.segment_for(cycle);
         let t_current = current.time(ts_ms, cycle, tick);
+        let own_ok = plausible(ts_ms) && above(ts_ms);
         let keep = match current.rule {
-            // The node's own clock, still good and still moving forward.
-            Rule::Offset(0) => near_now(ts_ms) && above(ts_ms),
+            // The node's own clock, still plausible and still moving forward.
+            Rule::Offset(0) => own_ok,
             Rule::Offset(_) => {
-                // A good clock that moved past every time used: back to its own time.
-                if near_now(ts_ms) && above(ts_ms) {
-                    false
-                } else {
-                    near_now(t_current) && above(t_current)
-                }
+                // A clock that became good (near now) again: back to its own time.
+                let good_again = own_ok && ts_ms.abs_diff(clock.now_ms) <= clock.max_skew_ms;
+                !good_again && above(t_current) && not_future(t_current)
             }
             // Packing lasts while the times used are still ahead of the receive clock.
             Rule::Pack(_) => {
                 above(t_current)
                     && max_time_ms.is_some_and(|m| m / tick >= clock.now_ms / tick)
-                    && !(near_now(ts_ms) && above(ts_ms))
+                    && !own_ok
             }
         };
         if keep {
@@ -225,7 +239,7 @@ impl Timeline {
                 added_segment: false,
             };
         }
-        let rule = if near_now(ts_ms) && above(ts_ms) {
+        let rule = if own_ok {
             Rule::Offset(0)
         } else if above(clock.now_ms) {
             let o = i128::from(clock.now_ms) - i128::from(ts_ms);
@@ -257,6 +271,7 @@ mod tests {
         Clock {
             now_ms,
             max_skew_ms: 300_000,
+            max_backfill_ms: 7 * 24 * 3600 * 1000,
             tick_ms: 1,
         }
     }
@@ -382,6 +397,33 @@ mod tests {
     }
 
     #[test]
+    fn a_backlog_received_late_keeps_its_own_times() {
+        // The aggregator was down for an hour; the collector's ring arrives oldest first.
+        let mut t = Timeline::default();
+        let later = NOW + 3_600_000;
+        let frames: Vec<_> = (0..6).map(|i| (i, NOW + i * 10_000, later + i)).collect();
+        let times = run(&mut t, &frames, 1);
+        assert_eq!(times, frames.iter().map(|f| f.1).collect::<Vec<_>>());
+        assert!(t.segments().is_empty());
+        // Older than max_backfill is not a backlog but a clock far behind.
+        let mut t = Timeline::default();
+        let ancient = NOW - 8 * 24 * 3_600_000;
+        assert_eq!(run(&mut t, &[(0, ancient, NOW)], 1), [NOW]);
+    }
+
+    #[test]
+    fn a_clock_ahead_beyond_the_skew_is_lined_up_with_the_receive_clock() {
+        let mut t = Timeline::default();
+        let ahead = NOW + 3_600_000;
+        let times = run(
+            &mut t,
+            &[(0, ahead, NOW), (1, ahead + 10_000, NOW + 10_000)],
+            1,
+        );
+        assert_eq!(times, [NOW, NOW + 10_000]);
+    }
+
+    #[test]
     fn a_restored_timeline_gives_the_same_times() {
         let mut t = Timeline::default();
         let frames = [(0, 10_000, NOW), (1, 20_000, NOW), (2, 30_000, NOW + 5)];
@@ -392,6 +434,15 @@ mod tests {
             // A later receive time does not matter for cycles already seen.
             let s = again.stamp(cycle, ts, &clock(NOW + 3_600_000), max);
             assert_eq!(s.time_ms, times[i]);
+        }
+        // Nor for cycles the saved timeline had not seen (stored and acked after the
+        // save, stored again after a crash): the same rules give the same times.
+        let mut fresh = Timeline::restore(t.segments(), t.evicted(), Some(0)).unwrap();
+        let mut max = Some(times[0]);
+        for (i, &(cycle, ts, _)) in frames.iter().enumerate().skip(1) {
+            let s = fresh.stamp(cycle, ts, &clock(NOW + 3_600_000), max);
+            assert_eq!(s.time_ms, times[i], "cycle {cycle}");
+            max = Some(s.time_ms);
         }
         assert!(
             Timeline::restore(
@@ -434,6 +485,7 @@ mod tests {
         let c = Clock {
             now_ms: u64::MAX,
             max_skew_ms: u64::MAX,
+            max_backfill_ms: u64::MAX,
             tick_ms: 1000,
         };
         t.stamp(u64::MAX, u64::MAX, &c, Some(u64::MAX));

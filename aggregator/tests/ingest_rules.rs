@@ -793,3 +793,47 @@ fn node_names_with_control_characters_are_refused_at_decode() {
     }
     assert_eq!(h.ingest.store.node_count(), 0);
 }
+
+#[test]
+fn a_backlog_received_after_an_outage_keeps_its_own_timestamps() {
+    // The aggregator was down for 30 minutes; the collector's ring (good clock) arrives
+    // in one batch, oldest first. Each frame keeps the time it was collected at.
+    let mut h = Harness::plain();
+    let now = T0 + 1_800_000;
+    for seq in 0..180 {
+        let f = Frame::pi("pi").seq(seq).at(T0 + seq * 10_000).bytes();
+        assert_eq!(h.send_at(&f, now).0, Verdict::Stored);
+    }
+    let times = h.system_times();
+    let want: Vec<u64> = (0..180).map(|s| T0 + s * 10_000).collect();
+    assert_eq!(times, want);
+    assert_eq!(h.counters("pi").clock_skewed, 0);
+}
+
+#[test]
+fn a_resend_older_than_max_backfill_is_acked_but_not_stored() {
+    let mut h = Harness::new(
+        None,
+        IngestConfig {
+            max_backfill_ms: 3_600_000,
+            precision: Precision::Milliseconds,
+            ..IngestConfig::default()
+        },
+    );
+    let now = T0 + 7_200_000;
+    h.send_at(&Frame::pi("pi").seq(0).at(T0).bytes(), T0);
+    h.send_at(&Frame::pi("pi").seq(2).at(now).bytes(), now);
+    h.lines.clear();
+    // seq 1, collected two hours ago, resent now: older than the one-hour bound.
+    let (v, ack) = h.send_at(&Frame::pi("pi").seq(1).at(T0 + 10_000).bytes(), now);
+    assert_eq!(v, Verdict::TooOld);
+    assert_eq!(
+        ack,
+        ack_bytes("pi", 7, 3, 3, &[], None),
+        "acked: the collector forgets it"
+    );
+    assert!(h.lines.is_empty());
+    let c = h.counters("pi");
+    assert_eq!((c.received, c.too_old), (2, 1));
+    assert_eq!(get(&h.stats.frames_too_old), 1);
+}

@@ -113,8 +113,10 @@ fuzz_target!(|data: &[u8]| {
     let mut now = T0;
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
-    let addrs: [std::net::SocketAddr; 2] =
-        ["10.0.0.5:4000".parse().unwrap(), "10.6.6.6:5000".parse().unwrap()];
+    let addrs: [std::net::SocketAddr; 2] = [
+        "10.0.0.5:4000".parse().unwrap(),
+        "10.6.6.6:5000".parse().unwrap(),
+    ];
     let mut rest = data;
     while let [mode, len, tail @ ..] = rest {
         let take = usize::from(*len).min(tail.len());
@@ -139,7 +141,10 @@ fuzz_target!(|data: &[u8]| {
             let Ok(Message::Data(frame)) = decode(&datagram) else {
                 panic!("an ack for a datagram that is not a frame");
             };
-            assert!(outcome.ack_len <= datagram.len(), "an ack larger than its datagram");
+            assert!(
+                outcome.ack_len <= datagram.len(),
+                "an ack larger than its datagram"
+            );
             let a = Ack::parse(&ack[..outcome.ack_len]).expect("the ack parses");
             assert_eq!(
                 (a.node, a.boot_id),
