@@ -2,7 +2,8 @@
 //! node: forged datagrams (a new boot id, a sequence number far ahead, a replay from two
 //! boots back) from another address do not silence the node; acks that confirm nothing
 //! new are rate-limited per destination; an ack to an unauthenticated sender is never
-//! larger than its datagram; node names with control characters are refused and counted.
+//! larger than its datagram; node names with control characters are refused and counted;
+//! a wrong window is rebuilt when the node's collector asks for a resync.
 //!
 //! The attacker's socket is bound to 127.0.0.2 (any 127/8 address is loopback on
 //! Linux), the honest node's to 127.0.0.1: different addresses, as on a LAN.
@@ -187,4 +188,50 @@ fn node_names_with_control_characters_are_refused_and_counted() {
         ) == Some(1)
     }));
     assert_eq!(server.ingest.lock().unwrap().store.node_count(), 0);
+}
+
+#[test]
+fn a_resync_from_the_nodes_address_rebuilds_a_wrong_window() {
+    let server = Running::start(local_config());
+    let sock = client();
+    let now = now_ms();
+    send_for_ack(&sock, server.udp, &Frame::pi("pi").seq(0).at(now).bytes());
+    // The window went wrong (as a forged frame from the node's own address, or a
+    // damaged state file, would leave it): a million ahead.
+    {
+        let mut ing = server.ingest.lock().unwrap();
+        let w = &mut ing.store.get_mut("pi").unwrap().meta.current.window;
+        *w = pimon_protocol::SeqWindow::restore(1_000_000, 1_000_000);
+        w.accept(1_000_000);
+    }
+    let ack = send_for_ack(&sock, server.udp, &Frame::pi("pi").seq(1).at(now).bytes());
+    assert_eq!(
+        ack,
+        ack_bytes("pi", 7, 1_000_001, 1_000_001, &[], None),
+        "nonsense"
+    );
+    // The collector's next cycle asks for a resync; from another address it is held...
+    let evil = attacker();
+    let resync = Frame::pi("pi").seq(3).floor(1).at(now).resync().bytes();
+    evil.send_to(&resync, server.udp).unwrap();
+    assert_eq!(recv(&evil), None);
+    // ...from the node's own, taken: 1 and 2 are asked for, 3 is stored.
+    let ack = send_for_ack(&sock, server.udp, &resync);
+    assert_eq!(ack, ack_bytes("pi", 7, 1, 4, &[(1, 2)], None));
+    send_for_ack(
+        &sock,
+        server.udp,
+        &Frame::pi("pi").seq(1).floor(1).at(now).bytes(),
+    );
+    let ack = send_for_ack(
+        &sock,
+        server.udp,
+        &Frame::pi("pi").seq(2).floor(1).at(now).bytes(),
+    );
+    assert_eq!(ack, ack_bytes("pi", 7, 4, 4, &[], None));
+    let text = metrics(server.http);
+    assert_eq!(
+        sample(&text, "pimon_node_frames_missing_total{instance=\"pi\"}"),
+        Some(0)
+    );
 }
