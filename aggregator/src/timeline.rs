@@ -210,7 +210,8 @@ impl Timeline {
             };
         }
         self.last_cycle = Some(cycle);
-        let above = |t: u64| max_time_ms.is_none_or(|m| t / tick > m / tick);
+        let above = |t: u64| max_time_ms.is_none_or(|m| t > m);
+        let above_tick = |t: u64| max_time_ms.is_none_or(|m| t / tick > m / tick);
         let not_future = |t: u64| t <= clock.now_ms.saturating_add(clock.max_skew_ms);
         let plausible =
             |t: u64| not_future(t) && clock.now_ms.saturating_sub(t) <= clock.max_backfill_ms;
@@ -227,7 +228,7 @@ impl Timeline {
             }
             // Packing lasts while the times used are still ahead of the receive clock.
             Rule::Pack(_) => {
-                above(t_current)
+                above_tick(t_current)
                     && max_time_ms.is_some_and(|m| m / tick >= clock.now_ms / tick)
                     && !own_ok
             }
@@ -241,7 +242,7 @@ impl Timeline {
         }
         let rule = if own_ok {
             Rule::Offset(0)
-        } else if above(clock.now_ms) {
+        } else if above_tick(clock.now_ms) {
             let o = i128::from(clock.now_ms) - i128::from(ts_ms);
             Rule::Offset(o.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
         } else {
@@ -369,6 +370,14 @@ mod tests {
             1000,
         );
         assert_eq!(times, [fast, fast + 1000, fast + 2000]);
+    }
+
+    #[test]
+    fn an_interval_below_the_tick_keeps_its_own_times_rather_than_drifting_ahead() {
+        let mut t = Timeline::default();
+        let frames: Vec<_> = (0..20).map(|i| (i, NOW + i * 100, NOW + i * 100)).collect();
+        let times = run(&mut t, &frames, 1000);
+        assert_eq!(times, frames.iter().map(|f| f.1).collect::<Vec<_>>());
     }
 
     #[test]
