@@ -205,20 +205,30 @@ impl Staged {
         self.names.push_str(name);
         let first = self.values.len();
         let user_hz = frame.header.user_hz;
+        // Samples of one group share their labels: stage them once per run.
+        let mut last: Option<(heapless::Vec<&str, 4>, Range<usize>)> = None;
         for s in frame.samples() {
             let Some(rank) = family_rank(s.metric.id) else {
                 continue;
             };
-            let l = self.labels.len();
-            self.labels.push(s.labels.len() as u8);
-            for label in &s.labels {
-                let b = label.as_bytes();
-                self.labels.push(b.len() as u8);
-                self.labels.extend_from_slice(b);
-            }
+            let labels = match &last {
+                Some((l, range)) if *l == s.labels => range.clone(),
+                _ => {
+                    let start = self.labels.len();
+                    self.labels.push(s.labels.len() as u8);
+                    for label in &s.labels {
+                        let b = label.as_bytes();
+                        self.labels.push(b.len() as u8);
+                        self.labels.extend_from_slice(b);
+                    }
+                    let range = start..self.labels.len();
+                    last = Some((s.labels.clone(), range.clone()));
+                    range
+                }
+            };
             self.values.push(StagedValue {
                 rank,
-                labels: l..self.labels.len(),
+                labels,
                 value: s.metric.conversion.convert(s.value, user_hz),
             });
         }
@@ -370,11 +380,20 @@ impl Ingest {
             let name = staged.names.get(f.name.clone()).unwrap_or("");
             let values = staged.values.get(f.values.clone()).unwrap_or(&[]);
             let labels = &staged.labels;
+            // Decoded once per run of values that share their labels.
+            let mut last: Option<(Range<usize>, heapless::Vec<&str, 4>)> = None;
             let refused = store.upsert_all(
                 name,
                 f.stamp,
                 values.iter().map(|v| {
-                    let set = staged_labels(labels.get(v.labels.clone()).unwrap_or(&[]));
+                    let set = match &last {
+                        Some((range, set)) if *range == v.labels => set.clone(),
+                        _ => {
+                            let set = staged_labels(labels.get(v.labels.clone()).unwrap_or(&[]));
+                            last = Some((v.labels.clone(), set.clone()));
+                            set
+                        }
+                    };
                     (v.rank, set, v.value)
                 }),
             );
@@ -733,14 +752,14 @@ impl Ingest {
             gaps,
             key_id: None,
         };
-        if key.is_some() {
-            return ack.emit(buf, key).unwrap_or(0);
+        match ack.emit(buf, key) {
+            Ok(n) if key.is_some() || n <= budget => n,
+            Ok(_) => {
+                self.staged.counts.acks_limited_size += 1;
+                ack.emit_within(buf, None, budget).unwrap_or(0)
+            }
+            Err(_) => 0,
         }
-        let full = ack.buffer_len(false);
-        if full > budget {
-            self.staged.counts.acks_limited_size += 1;
-        }
-        ack.emit_within(buf, None, budget).unwrap_or(0)
     }
 }
 

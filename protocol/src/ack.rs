@@ -153,16 +153,19 @@ impl<'a> Ack<'a> {
         key: Option<&Key>,
         max_len: usize,
     ) -> Result<usize, Error> {
+        let n = self.emit(buf, key)?;
+        if n <= max_len {
+            return Ok(n);
+        }
         let mut ack = self.clone();
         loop {
-            let fits = ack.buffer_len(key.is_some()) <= max_len;
-            if fits {
-                return ack.emit(buf, key);
-            }
             match ack.gaps.pop() {
                 Some(g) => ack.seen_below = g.start,
                 None if ack.seen_below > ack.acked_below => ack.seen_below = ack.acked_below,
                 None => return Err(Error::EncodeBufferFull),
+            }
+            if ack.buffer_len(key.is_some()) <= max_len {
+                return ack.emit(buf, key);
             }
         }
     }
