@@ -85,7 +85,8 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     stale_intervals = 3              # series vanish after this many missed intervals
     stale_min_seconds = 30           # ... but never sooner
     forget_after_seconds = 86400     # node (and pimon_node_up) forgotten after this
-    forget_new_after_seconds = 600   # ... for nodes with fewer than 10 frames
+    forget_new_after_seconds = 600   # ... for nodes not yet established (10 frames
+                                     # over 5 min); when 90 % full, their stale time
 
     [clock]
     max_skew_seconds = 300           # live frame off by more: a substitute time
