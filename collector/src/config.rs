@@ -624,10 +624,10 @@ impl Settings {
             Some(n) => n,
             None => default_node_name(),
         };
-        if node.is_empty() || node.len() > MAX_NODE_NAME {
+        if pimon_protocol::node_name_error(&node).is_some() {
             return Err(flag_err(
                 "node",
-                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes"),
+                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes without control characters"),
             ));
         }
         let interval = flags

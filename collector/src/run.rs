@@ -117,7 +117,16 @@ impl Agent {
         let now = self.now_ms();
         match self.net.wait_ack(wait) {
             Received::Ack(ack) => {
-                self.collector.ring_mut().apply_ack(&ack, now);
+                let ring = self.collector.ring_mut();
+                let was = ring.resyncing();
+                ring.apply_ack(&ack, now);
+                if ring.resyncing() && !was {
+                    log::warning!(
+                        "the aggregator acked sequence number {} but the next one is {}: its window for this boot is wrong; new frames ask it to resync",
+                        ack.acked_below.max(ack.seen_below),
+                        ring.next_seq()
+                    );
+                }
                 true
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,

@@ -330,3 +330,71 @@ fn acks_for_another_boot_or_node_are_ignored() {
     assert!(a.receive(Duration::from_secs(2)));
     assert!(a.collector.ring().is_empty());
 }
+
+/// An aggregator whose window for this boot is wrong (a forged frame moved it a
+/// million ahead, or its saved state was damaged) acks numbers the collector never
+/// sent. The collector answers with the resync flag on its new frames; an aggregator
+/// that honours it (as pimon's does, docs/PROTOCOL.md 6.4) rebuilds its window from
+/// their resend floor, and everything is stored.
+#[test]
+fn a_nonsensical_ack_is_answered_with_a_resync_and_nothing_is_lost() {
+    use pimon_protocol::{Accept, Ack, DataFrame, MAX_DATAGRAM, SeqWindow};
+    use std::sync::{Arc, Mutex};
+    let agg = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    agg.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let addr = agg.local_addr().unwrap();
+    let stored = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let resyncs = Arc::new(Mutex::new(0u32));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (st, rs, sp) = (stored.clone(), resyncs.clone(), stop.clone());
+    let server = std::thread::spawn(move || {
+        let mut window = SeqWindow::restore(1_000_000, 1_000_000);
+        window.accept(1_000_000);
+        let mut buf = [0u8; 2048];
+        while !sp.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = agg.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(f) = DataFrame::parse(&buf[..n]) else {
+                continue;
+            };
+            let h = f.header;
+            if f.resync() && window.highest().is_some_and(|top| h.seq < top) {
+                window.reset(h.resend_floor);
+                *rs.lock().unwrap() += 1;
+            }
+            window.raise_floor(h.resend_floor);
+            if window.accept(h.seq).0 == Accept::New {
+                st.lock().unwrap().insert(h.seq);
+            }
+            let (acked_below, seen_below, gaps) = window.ack();
+            let ack = Ack {
+                node: h.node,
+                boot_id: h.boot_id,
+                acked_below,
+                seen_below,
+                gaps,
+                key_id: None,
+            };
+            let mut out = [0u8; MAX_DATAGRAM];
+            let len = ack.emit(&mut out, None).unwrap();
+            let _ = agg.send_to(&out[..len], from);
+        }
+    });
+    let mut a = agent(&fixture("pi4"), addr, None, BIG_RING);
+    run_cycles(&mut a, 10, INTERVAL);
+    let lingered = a.linger(Duration::from_secs(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap();
+    assert!(lingered, "everything acked in the end");
+    assert!(!a.collector.ring().resyncing());
+    assert_eq!(*resyncs.lock().unwrap(), 1, "one resync was enough");
+    let sent = a.collector.ring().next_seq();
+    assert_eq!(
+        stored.lock().unwrap().iter().copied().collect::<Vec<_>>(),
+        all(sent),
+        "every frame stored"
+    );
+    assert_eq!(a.collector.ring().stats().dropped, 0);
+}
