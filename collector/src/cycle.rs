@@ -24,7 +24,14 @@ use crate::log::{self, RateLimit};
 use crate::ring::Ring;
 use crate::sensors::{Sensors, SensorsConfig};
 use crate::sink::SampleSink;
-use crate::source::{Sources, SourcesConfig};
+use crate::source::{MetricGroup, Sources, SourcesConfig};
+
+/// The `docs/METRICS.md` section of the collector's own figures.
+pub const OWN_METRICS: MetricGroup = MetricGroup {
+    title: "Collector self-metrics",
+    from: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`).",
+    prefixes: &["pimon_collector_"],
+};
 
 /// What a [`Collector`] needs besides its sources.
 #[derive(Debug, Clone)]
