@@ -183,6 +183,16 @@ macro_rules! source_table {
                      ["pimon_iio_"]),
                 ],
             }
+            /// `/proc/sys/fs/file-nr`: file handles allocated and the maximum.
+            Filefd "filefd" {
+                format: filefd,
+                reader: OneFile<crate::parse::filefd::FileNr>,
+                docs: [
+                    ("File handles",
+                     "`/proc/sys/fs/file-nr`: allocated file handles and `fs.file-max`.",
+                     ["node_filefd_"]),
+                ],
+            }
         }
     };
 }

@@ -799,4 +799,10 @@ catalog! {
     COLLECTOR_SOURCE_ERRORS = m(Counter, "pimon_collector_source_errors_total",
         "Failed reads by source.", "", &["source"], &[], Identity,
         ix("pimon_collector", "source_errors", &["source"], &[], &[], Identity, Integer));
+
+    // /proc/sys/fs/file-nr, unlabelled.
+    FILEFD_ALLOCATED = m(Gauge, "node_filefd_allocated", "File descriptor statistics: allocated.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-nr", Identity, Integer));
+    FILEFD_MAXIMUM = m(Gauge, "node_filefd_maximum", "File descriptor statistics: maximum.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-max", Identity, Integer));
 }
