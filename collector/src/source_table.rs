@@ -168,7 +168,7 @@ macro_rules! source_table {
                 module: w1,
                 docs: [
                     ("1-wire",
-                     "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age.",
+                     "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age, while younger than `stale_after` (60 s).",
                      ["pimon_w1_"]),
                 ],
             }

@@ -118,7 +118,7 @@ impl<F> fmt::Debug for OneFile<F> {
     }
 }
 
-impl<F: FileFormat> Source for OneFile<F> {
+impl<F: FileFormat + 'static> Source for OneFile<F> {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
         let path = config.root.join(F::PATH);
         match SysFile::open(path.clone()) {
