@@ -104,8 +104,7 @@ fn unknown_fields(file: &SysFile, read_buffer_bytes: usize) -> Vec<String> {
 
 impl Source for MeminfoReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let path = config.root.join("proc/meminfo");
-        let file = SysFile::open(path.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = SysFile::open_under(&config.root, "proc/meminfo")?;
         let unknown = unknown_fields(&file, config.read_buffer_bytes);
         if !unknown.is_empty() {
             log::note(

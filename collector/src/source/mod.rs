@@ -56,7 +56,7 @@ pub use meminfo::meminfo_id;
 use log::ErrorCounter;
 
 /// A source's reader: found and opened by discovery, then read every cycle.
-pub(crate) trait Source: Any + fmt::Debug + Send {
+pub(crate) trait Source: Any + Send {
     /// Finds what to read under `config.root` and opens it (may allocate). `Err(why)`
     /// when the source is absent here (`why` is logged once). No background work yet:
     /// see [`Source::start`].
@@ -339,7 +339,6 @@ pub enum SourceStatus {
 }
 
 /// One source's place in [`Sources`].
-#[derive(Debug)]
 struct Slot {
     kind: SourceKind,
     status: SourceStatus,
@@ -347,6 +346,19 @@ struct Slot {
     errors: ErrorCounter,
     /// When to discover it again (`None`: never).
     next_discovery: Option<Instant>,
+}
+
+/// What a slot holds, without the reader's internals (readers are not `Debug`: their
+/// derived formatting code would all be linked, through the vtables, into the binary).
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("errors", &self.errors.count())
+            .field("next_discovery", &self.next_discovery)
+            .finish()
+    }
 }
 
 impl Slot {
