@@ -435,6 +435,9 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     'cycles: loop {
         agent.cycle(wall_ms());
         done += 1;
+        if done == 1 {
+            release_startup_code();
+        }
         if settings.cycles.is_some_and(|n| done >= n) {
             break;
         }
@@ -480,6 +483,14 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
         n.ignored
     );
     ExitCode::SUCCESS
+}
+
+/// Gives back the pages of start-up code (see [`sys::release_startup_code`]).
+fn release_startup_code() {
+    match sys::release_startup_code() {
+        Ok(bytes) => log::debug!("start-up code released: {} KiB of mappings", bytes / 1024),
+        Err(e) => log::debug!("start-up code not released: {e}"),
+    }
 }
 
 /// SIGHUP: reload the config and key files and apply what can change while running.

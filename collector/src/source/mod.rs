@@ -47,6 +47,7 @@ use pimon_protocol::catalog::id;
 
 use crate::parse::filter::NameFilter;
 use crate::sink::SampleSink;
+use crate::sys::ZeroedPages;
 
 use file::OneFile;
 pub use hwmon::hwmon_id;
@@ -462,7 +463,8 @@ impl fmt::Display for Details<'_> {
 #[derive(Debug)]
 pub struct Sources {
     config: SourcesConfig,
-    scratch: Vec<u8>,
+    /// The read buffer: written only as far as files go, so most of it stays unpaged.
+    scratch: ZeroedPages,
     slots: Vec<Slot>,
 }
 
@@ -474,7 +476,7 @@ impl Sources {
         let now = Instant::now();
         Sources {
             config: config.clone(),
-            scratch: vec![0u8; config.read_buffer_bytes.max(256)],
+            scratch: ZeroedPages::new(config.read_buffer_bytes.max(256)),
             slots: SourceKind::ALL
                 .into_iter()
                 .map(|kind| Slot::open(kind, config, now))
@@ -487,7 +489,7 @@ impl Sources {
     /// where a source is due for discovery again (at most once per `rediscover` each).
     pub fn collect(&mut self, sink: &mut dyn SampleSink) {
         let now = Instant::now();
-        let scratch = self.scratch.as_mut_slice();
+        let scratch = &mut *self.scratch;
         for slot in &mut self.slots {
             if slot.next_discovery.is_some_and(|at| now >= at) {
                 slot.rediscover(&self.config, now);
