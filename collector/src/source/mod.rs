@@ -2,12 +2,12 @@
 //!
 //! Every source is one entry of the source table (`source_table.rs`), which generates
 //! [`SourceKind`], its names and the opening of each reader. A reader implements
-//! [`Source`]: `open` finds what to read under the configured root (default `/`, so a
+//! `Source`: `open` finds what to read under the configured root (default `/`, so a
 //! fixture tree or a container's `/host` is read the same way) and opens it once; every
 //! cycle `collect` re-reads the files with `pread` at offset 0 into one fixed scratch
 //! buffer and pushes samples with catalog ids, in raw kernel units, into a
 //! [`SampleSink`] — without heap allocation. A format that makes a whole source by
-//! itself ([`crate::parse::FileFormat`]) is read by the generic [`OneFile`] reader.
+//! itself ([`crate::parse::FileFormat`]) is read by the generic `OneFile` reader.
 //!
 //! A source that is absent (no file, no device) is logged once at start-up and skipped.
 //! A read or parse failure is counted per source ([`Sources::error_count`], sent as
@@ -22,9 +22,9 @@
 //! DS18B20 is unplugged and plugged in again, a sensor driver probes after the
 //! collector started. So discovery is not only a start-up step: every
 //! [`SourcesConfig::rediscover`] (default 60 s), within a cycle, an absent source is
-//! looked for again, and a present source whose items can change ([`Source::hotplug`]:
+//! looked for again, and a present source whose items can change (`Source::hotplug`:
 //! thermal, hwmon, 1-wire, IIO, cpufreq) is discovered again and takes over what was
-//! found ([`Source::renew`]: by default the fresh reader replaces the old one; 1-wire
+//! found (`Source::renew`: by default the fresh reader replaces the old one; 1-wire
 //! keeps its thread and its last readings). A source that is gone is logged and stops
 //! being sent; one that appears or changes is logged with what it now reads. Discovery
 //! allocates (directory listings, names, paths); the cycles in between do not.
