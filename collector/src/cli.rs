@@ -42,9 +42,10 @@ Options:
   --config PATH           Config file: `key = value` lines with the options above (no
                           `--`; `-` and `_` alike), sensor lines `i2c = ...` and
                           `gpio = ...` (docs/SENSORS.md), and sections [filters] (device
-                          and filesystem filters, sources to disable) and [key] (id,
-                          secret). Command-line flags win. SIGHUP reloads it. Errors name
-                          the line and the problem.
+                          and filesystem filters, sources to disable, `rediscover` = how
+                          often to look for sensors that came or went, default 60s) and
+                          [key] (id, secret). Command-line flags win. SIGHUP reloads it.
+                          Errors name the line and the problem.
   --ring-bytes N          Size of the resend ring: unacknowledged frames kept for resending
                           (default: about 30 minutes of a Raspberry Pi 4 at 10 s). Suffixes
                           K and M (KiB, MiB) are accepted. The oldest frames are dropped

@@ -61,6 +61,8 @@ pub struct Agent {
     /// When to resend.
     pub policy: ResendPolicy,
     epoch: Instant,
+    /// When [`Agent::pump`] or [`Agent::linger`] last resent.
+    last_resend: Option<Instant>,
 }
 
 impl Agent {
@@ -71,6 +73,7 @@ impl Agent {
             net,
             policy,
             epoch: Instant::now(),
+            last_resend: None,
         }
     }
 
@@ -100,6 +103,22 @@ impl Agent {
             took.as_micros()
         );
         report
+    }
+
+    /// Resends what is due, at most once per [`RESEND_TICK`]: the loops wake on every
+    /// ack, and `policy.max_per_tick` must bound the resends per tick, not per ack (a
+    /// returning aggregator acking a long backlog would otherwise get 8 more datagrams
+    /// for each ack, until its receive buffer overflows).
+    fn resend_paced(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_resend
+            .is_some_and(|t| now.saturating_duration_since(t) < RESEND_TICK)
+        {
+            return;
+        }
+        self.last_resend = Some(now);
+        self.resend();
     }
 
     /// Resends what is due now; returns how many.
@@ -147,7 +166,7 @@ impl Agent {
                 return Wake::Deadline;
             }
             self.net.maintain(now);
-            self.resend();
+            self.resend_paced();
             // Resends are due at tick granularity only while the aggregator answers (a
             // silent one gets one probe per timeout; an ack wakes the wait anyway).
             let ring = self.collector.ring();
@@ -175,7 +194,7 @@ impl Agent {
                 return false;
             }
             self.net.maintain(now);
-            self.resend();
+            self.resend_paced();
             self.receive(deadline.saturating_duration_since(now).min(RESEND_TICK));
         }
     }
@@ -425,6 +444,9 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     'cycles: loop {
         agent.cycle(wall_ms());
         done += 1;
+        if done == 1 {
+            release_startup_code();
+        }
         if settings.cycles.is_some_and(|n| done >= n) {
             break;
         }
@@ -470,6 +492,14 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
         n.ignored
     );
     ExitCode::SUCCESS
+}
+
+/// Gives back the pages of start-up code (see [`sys::release_startup_code`]).
+fn release_startup_code() {
+    match sys::release_startup_code() {
+        Ok(bytes) => log::debug!("start-up code released: {} KiB of mappings", bytes / 1024),
+        Err(e) => log::debug!("start-up code not released: {e}"),
+    }
 }
 
 /// SIGHUP: reload the config and key files and apply what can change while running.

@@ -814,4 +814,9 @@ catalog! {
         "Kernel log records of this boot overwritten in the kernel's ring before the collector read them.",
         "", &[], &[], Identity,
         ix0("pimon_kernel_log", "missed", Identity, Integer));
+    // /proc/sys/fs/file-nr, unlabelled.
+    FILEFD_ALLOCATED = m(Gauge, "node_filefd_allocated", "File descriptor statistics: allocated.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-nr", Identity, Integer));
+    FILEFD_MAXIMUM = m(Gauge, "node_filefd_maximum", "File descriptor statistics: maximum.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-max", Identity, Integer));
 }
