@@ -22,12 +22,22 @@
 //! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
 //!   included from its place, not copied.
 
+pub mod arrival;
 pub mod binaries;
+pub mod chaos;
+pub mod clock;
 pub mod expect;
 pub mod exposition;
+pub mod fleet;
+pub mod forge;
+pub mod ledger;
+pub mod mounts;
 pub mod pimon;
 pub mod process;
+pub mod rng;
+pub mod scrape;
 pub mod tree;
+pub mod wait;
 
 #[path = "../../aggregator/tests/support/mod.rs"]
 pub mod support;
