@@ -32,6 +32,8 @@ pub const NS_PER_MS: i64 = 1_000_000;
 pub struct Stored {
     /// `(host, timestamp ns)` → fields stored (every copy counted).
     pub fields: BTreeMap<(String, i64), usize>,
+    /// `(host, timestamp ns)` → distinct fields stored (`measurement,tags field`).
+    pub distinct: BTreeMap<(String, i64), usize>,
     /// `(host, timestamp ns, "measurement,tags field")` stored more than once, with the
     /// number of copies and whether the copies' values differ.
     pub doubled: Vec<(String, i64, String, usize, bool)>,
@@ -41,9 +43,17 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Fields of `host` at `ts_ns`.
+    /// Fields of `host` at `ts_ns` (every copy).
     pub fn at(&self, host: &str, ts_ns: i64) -> usize {
         self.fields
+            .get(&(host.to_string(), ts_ns))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Distinct fields of `host` at `ts_ns`.
+    pub fn distinct_at(&self, host: &str, ts_ns: i64) -> usize {
+        self.distinct
             .get(&(host.to_string(), ts_ns))
             .copied()
             .unwrap_or(0)
@@ -102,6 +112,9 @@ pub fn read_line_protocol(text: &str) -> Result<Stored, String> {
             let e = seen
                 .entry((host.clone(), ts, format!("{series} {name}")))
                 .or_insert((0, field_text(value)));
+            if e.0 == 0 {
+                *out.distinct.entry((host.clone(), ts)).or_default() += 1;
+            }
             e.0 += 1;
             if e.1 != field_text(value) {
                 e.1 = String::from("\u{0}differs");
@@ -152,6 +165,7 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
                 };
                 let n = row.iter().skip(1).filter(|v| !v.is_null()).count();
                 *out.fields.entry((host.to_string(), ts)).or_default() += n;
+                *out.distinct.entry((host.to_string(), ts)).or_default() += n;
                 if measurement == "pimon_collector"
                     && let Some(i) = sent_col
                     && let Some(v) = row.get(i).and_then(|v| v.as_f64())
@@ -168,11 +182,14 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
 /// delivered), by identity.
 pub type Lost = BTreeSet<FrameId>;
 
-/// How a check treats timestamps.
+/// How many copies of a field a check accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Times {
-    /// Every cycle must be stored at its own timestamp.
-    Original,
+pub enum Copies {
+    /// Exactly one.
+    Once,
+    /// One or more, all with the same value and timestamp (a frame written again after
+    /// a crash between writing it and acknowledging it: InfluxDB stores it once).
+    AtLeastOnceIdentical,
 }
 
 /// Checks that every cycle of each of `nodes` in `ledger` is stored exactly once, at
@@ -184,6 +201,17 @@ pub fn check_exactly_once(
     stored: &Stored,
     nodes: &[&str],
     lost: &Lost,
+) -> Vec<String> {
+    check_cycles(ledger, stored, nodes, lost, Copies::Once)
+}
+
+/// [`check_exactly_once`] with a choice of how many copies of a field are fine.
+pub fn check_cycles(
+    ledger: &Ledger,
+    stored: &Stored,
+    nodes: &[&str],
+    lost: &Lost,
+    copies: Copies,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for node in nodes {
@@ -197,7 +225,10 @@ pub fn check_exactly_once(
             let ts = c.timestamp_ms as i64 * NS_PER_MS;
             cycle_times.insert(ts);
             let want = c.fields_without(|seq| lost.contains(&id(c, seq)));
-            let got = stored.at(node, ts);
+            let got = match copies {
+                Copies::Once => stored.at(node, ts),
+                Copies::AtLeastOnceIdentical => stored.distinct_at(node, ts),
+            };
             if got < want {
                 problems.push(missing(ledger, c, want, got));
             } else if got > want {
@@ -223,7 +254,7 @@ pub fn check_exactly_once(
         }
     }
     for (host, ts, key, n, differ) in &stored.doubled {
-        if nodes.contains(&host.as_str()) {
+        if nodes.contains(&host.as_str()) && (copies == Copies::Once || *differ) {
             problems.push(format!(
                 "doubled: node {host} at {ts} ns: {key} stored {n} times{}",
                 if *differ {

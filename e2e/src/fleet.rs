@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::arrival::{self, Lost, Stored};
+use crate::arrival::{self, Copies, Lost, Stored};
 use crate::binaries::{Launcher, Program};
 use crate::chaos::ChaosProxy;
 use crate::ledger::{FrameId, Ledger};
@@ -127,14 +127,39 @@ pub fn assert_file_exactly_once(
     timeout: Duration,
     context: &str,
 ) -> Stored {
+    assert_file(
+        aggregator,
+        ledger,
+        nodes,
+        lost,
+        Copies::Once,
+        timeout,
+        context,
+    )
+}
+
+/// [`assert_file_exactly_once`] with a choice of how many copies are fine.
+pub fn assert_file(
+    aggregator: &Aggregator,
+    ledger: &Ledger,
+    nodes: &[&str],
+    lost: &Lost,
+    copies: Copies,
+    timeout: Duration,
+    context: &str,
+) -> Stored {
     wait::poll(timeout, Duration::from_millis(250), || {
         let stored = arrival::read_line_protocol(&aggregator.line_protocol())?;
-        wait::none(arrival::check_exactly_once(ledger, &stored, nodes, lost)).map(|_| stored)
+        wait::none(arrival::check_cycles(ledger, &stored, nodes, lost, copies)).map(|_| stored)
     })
     .unwrap_or_else(|e| {
         panic!(
-            "{context}: the --lp-out file {} does not hold every frame exactly once after {timeout:?}:\n{e}\n{}",
+            "{context}: the --lp-out file {} does not hold every frame {} after {timeout:?}:\n{e}\n{}",
             aggregator.lp_path.display(),
+            match copies {
+                Copies::Once => "exactly once",
+                Copies::AtLeastOnceIdentical => "at least once (identical copies)",
+            },
             aggregator.proc.output_report()
         )
     })

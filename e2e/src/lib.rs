@@ -36,6 +36,7 @@ pub mod pimon;
 pub mod process;
 pub mod rng;
 pub mod scrape;
+pub mod spool;
 pub mod tree;
 pub mod wait;
 

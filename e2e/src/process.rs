@@ -211,6 +211,19 @@ pub struct Finished {
     pub report: String,
 }
 
+/// Sends `signal` to process `pid` (a server of the real-server harness, say: SIGSTOP
+/// to make it hang, SIGCONT to resume it).
+pub fn signal_pid(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory effects.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// What a process holds, from `/proc/PID/status` and `/proc/PID/fd`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
