@@ -253,18 +253,7 @@ pub fn check_cycles(
             }
         }
     }
-    for (host, ts, key, n, differ) in &stored.doubled {
-        if nodes.contains(&host.as_str()) && (copies == Copies::Once || *differ) {
-            problems.push(format!(
-                "doubled: node {host} at {ts} ns: {key} stored {n} times{}",
-                if *differ {
-                    " with different values"
-                } else {
-                    ""
-                }
-            ));
-        }
-    }
+    problems.extend(doubled_problems(stored, |h| nodes.contains(&h), copies));
     summarize(problems)
 }
 
@@ -303,6 +292,36 @@ fn missing(ledger: &Ledger, c: &Cycle, want: usize, got: usize) -> String {
     )
 }
 
+/// The doubled fields of `host` (when `host_ok`), one problem per (host, timestamp):
+/// how many fields, how many copies at most, an example.
+fn doubled_problems(
+    stored: &Stored,
+    host_ok: impl Fn(&str) -> bool,
+    copies: Copies,
+) -> Vec<String> {
+    let mut by_time: BTreeMap<(&str, i64), (usize, usize, bool, &str)> = BTreeMap::new();
+    for (host, ts, key, n, differ) in &stored.doubled {
+        if !host_ok(host) || (copies == Copies::AtLeastOnceIdentical && !*differ) {
+            continue;
+        }
+        let e = by_time
+            .entry((host.as_str(), *ts))
+            .or_insert((0, 0, false, key.as_str()));
+        e.0 += 1;
+        e.1 = e.1.max(*n);
+        e.2 |= *differ;
+    }
+    by_time
+        .into_iter()
+        .map(|((host, ts), (fields, most, differ, example))| {
+            format!(
+                "doubled: node {host} at {ts} ns: {fields} fields stored up to {most} times{} (e.g. {example})",
+                if differ { ", with different values" } else { "" }
+            )
+        })
+        .collect()
+}
+
 /// At most 40 problems and a count of the rest, so a message stays readable.
 fn summarize(mut problems: Vec<String>) -> Vec<String> {
     if problems.len() > 40 {
@@ -314,29 +333,42 @@ fn summarize(mut problems: Vec<String>) -> Vec<String> {
 }
 
 /// Checks that every cycle of `node` is stored once with a timestamp of its own, when
-/// some timestamps may have been replaced (the node's clock was off): the node has as
-/// many distinct timestamps as cycles, as many fields as its cycles have, no field
-/// twice, and its cycles are in the order the collector made them (`frames_sent`
-/// grows with the timestamps). `original` lists the cycles (by timestamp, ms) that
-/// must have kept their own timestamp.
+/// some timestamps may have been replaced (the node's clock was off): the node has at
+/// least as many distinct timestamps as cycles (at most one per frame: a cycle's parts
+/// may get one each), as many fields as its cycles have, no field
+/// twice (with [`Copies::AtLeastOnceIdentical`]: no two copies that differ), and its
+/// cycles are in the order the collector made them (`frames_sent` grows with the
+/// timestamps). `original` lists the cycles (by timestamp, ms) that must have kept
+/// their own timestamp.
 pub fn check_distinct_times(
     ledger: &Ledger,
     stored: &Stored,
     node: &str,
     original: &BTreeSet<u64>,
+    copies: Copies,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let cycles = ledger.cycles(node);
     let want_fields: usize = cycles.iter().map(Cycle::fields).sum();
     let times = stored.times(node);
-    if times.len() != cycles.len() {
+    let frames: usize = cycles.iter().map(|c| c.frames.len()).sum();
+    // Parts of one cycle may share its time or get one each; two cycles never share.
+    if times.len() < cycles.len() || times.len() > frames {
         problems.push(format!(
-            "node {node}: {} cycles sent but {} distinct timestamps stored (frames collapsed into one point, or lost)",
+            "node {node}: {} cycles ({frames} frames) sent but {} distinct timestamps stored (frames collapsed into one point, lost, or stored again at another time)",
             cycles.len(),
             times.len()
         ));
     }
-    let total = stored.total(node);
+    let total = match copies {
+        Copies::Once => stored.total(node),
+        Copies::AtLeastOnceIdentical => stored
+            .distinct
+            .iter()
+            .filter(|((h, _), _)| h == node)
+            .map(|(_, n)| n)
+            .sum(),
+    };
     if total != want_fields {
         problems.push(format!(
             "node {node}: {want_fields} fields sent, {total} stored"
@@ -344,7 +376,7 @@ pub fn check_distinct_times(
     }
     for c in &cycles {
         if original.contains(&c.timestamp_ms) {
-            let got = stored.at(node, c.timestamp_ms as i64 * NS_PER_MS);
+            let got = stored.distinct_at(node, c.timestamp_ms as i64 * NS_PER_MS);
             if got != c.fields() {
                 problems.push(format!(
                     "node {node} cycle {}: must keep its own timestamp; {got} of {} fields there",
@@ -369,18 +401,7 @@ pub fn check_distinct_times(
             ));
         }
     }
-    for (host, ts, key, n, differ) in &stored.doubled {
-        if host == node {
-            problems.push(format!(
-                "doubled: node {host} at {ts} ns: {key} stored {n} times{}",
-                if *differ {
-                    " with different values"
-                } else {
-                    ""
-                }
-            ));
-        }
-    }
+    problems.extend(doubled_problems(stored, |h| h == node, copies));
     summarize(problems)
 }
 
@@ -414,6 +435,7 @@ mod tests {
                     received: 1,
                     delivered,
                     first_seen: Instant::now(),
+                    first_delivered: None,
                 },
             );
         }
@@ -447,7 +469,7 @@ mod tests {
         assert!(p.contains("foreign time: node a at 1234000000 ns"), "{p}");
         assert!(
             p.contains(
-                "doubled: node a at 1000000000 ns: n, z stored 2 times with different values"
+                "doubled: node a at 1000000000 ns: 1 fields stored up to 2 times, with different values (e.g. n, z)"
             ),
             "{p}"
         );
@@ -466,24 +488,70 @@ mod tests {
     }
 
     #[test]
+    fn identical_copies_pass_only_when_at_least_once_is_allowed() {
+        let l = ledger(&[("a", 0, 1000, 0, 1, 2, 1)]);
+        let twice = "m,host=a x=1,y=2 1000000000\nm,host=a x=1,y=2 1000000000\n";
+        let stored = read_line_protocol(twice).unwrap();
+        let none = Lost::new();
+        assert!(check_cycles(&l, &stored, &["a"], &none, Copies::AtLeastOnceIdentical).is_empty());
+        let p = check_exactly_once(&l, &stored, &["a"], &none).join("\n");
+        assert!(
+            p.contains("too many") && p.contains("2 fields stored up to 2 times"),
+            "{p}"
+        );
+        let differ = "m,host=a x=1,y=2 1000000000\nm,host=a x=1,y=3 1000000000\n";
+        let stored = read_line_protocol(differ).unwrap();
+        let p = check_cycles(&l, &stored, &["a"], &none, Copies::AtLeastOnceIdentical).join("\n");
+        assert!(p.contains("with different values"), "{p}");
+    }
+
+    #[test]
     fn distinct_times_catch_collapsed_and_reordered_cycles() {
         let l = ledger(&[("a", 0, 1000, 0, 1, 1, 1), ("a", 1, 1100, 0, 1, 1, 1)]);
         let ok = "pimon_collector,host=a frames_sent=1i 5000000000\npimon_collector,host=a frames_sent=2i 5000000001\n";
         let original = BTreeSet::new();
         assert!(
-            check_distinct_times(&l, &read_line_protocol(ok).unwrap(), "a", &original).is_empty()
+            check_distinct_times(
+                &l,
+                &read_line_protocol(ok).unwrap(),
+                "a",
+                &original,
+                Copies::Once
+            )
+            .is_empty()
         );
         let collapsed = "pimon_collector,host=a frames_sent=1i 5000000000\npimon_collector,host=a frames_sent=2i 5000000000\n";
-        let p = check_distinct_times(&l, &read_line_protocol(collapsed).unwrap(), "a", &original)
-            .join("\n");
-        assert!(p.contains("2 cycles sent but 1 distinct timestamps"), "{p}");
+        let p = check_distinct_times(
+            &l,
+            &read_line_protocol(collapsed).unwrap(),
+            "a",
+            &original,
+            Copies::Once,
+        )
+        .join("\n");
+        assert!(
+            p.contains("2 cycles (2 frames) sent but 1 distinct timestamps"),
+            "{p}"
+        );
         let reordered = "pimon_collector,host=a frames_sent=2i 5000000000\npimon_collector,host=a frames_sent=1i 5000000001\n";
-        let p = check_distinct_times(&l, &read_line_protocol(reordered).unwrap(), "a", &original)
-            .join("\n");
+        let p = check_distinct_times(
+            &l,
+            &read_line_protocol(reordered).unwrap(),
+            "a",
+            &original,
+            Copies::Once,
+        )
+        .join("\n");
         assert!(p.contains("out of order"), "{p}");
         let must_keep: BTreeSet<u64> = [1000].into();
-        let p =
-            check_distinct_times(&l, &read_line_protocol(ok).unwrap(), "a", &must_keep).join("\n");
+        let p = check_distinct_times(
+            &l,
+            &read_line_protocol(ok).unwrap(),
+            "a",
+            &must_keep,
+            Copies::Once,
+        )
+        .join("\n");
         assert!(p.contains("cycle 1000: must keep its own timestamp"), "{p}");
     }
 }

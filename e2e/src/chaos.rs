@@ -855,6 +855,7 @@ impl EventLoop {
                     && let Some(r) = st.ledger.frames.get_mut(id)
                 {
                     r.delivered += 1;
+                    r.first_delivered.get_or_insert_with(Instant::now);
                 }
             }
             Err(_) => c.send_errors += 1,

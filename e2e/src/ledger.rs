@@ -56,6 +56,8 @@ pub struct FrameRecord {
     pub delivered: u32,
     /// When the proxy first saw it.
     pub first_seen: Instant,
+    /// When the proxy first delivered it.
+    pub first_delivered: Option<Instant>,
 }
 
 /// A decoded data frame's identity and record (counts at zero).
@@ -79,6 +81,7 @@ pub fn describe(datagram: &[u8], now: Instant) -> Option<(FrameId, FrameRecord)>
             received: 0,
             delivered: 0,
             first_seen: now,
+            first_delivered: None,
         },
     ))
 }
