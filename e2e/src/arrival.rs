@@ -37,6 +37,8 @@ pub struct Stored {
     /// `(host, timestamp ns, "measurement,tags field")` stored more than once, with the
     /// number of copies and whether the copies' values differ.
     pub doubled: Vec<(String, i64, String, usize, bool)>,
+    /// Points (lines) per host, every copy counted.
+    pub points: BTreeMap<String, usize>,
     /// The `pimon_collector` `frames_sent` value of each `(host, timestamp)`: it grows
     /// with every cycle, so ordering by it orders cycles as the collector made them.
     pub frames_sent: BTreeMap<(String, i64), i64>,
@@ -101,6 +103,7 @@ pub fn read_line_protocol(text: &str) -> Result<Stored, String> {
             .collect();
         tags.sort();
         let series = format!("{},{}", p.measurement, tags.join(","));
+        *out.points.entry(host.clone()).or_default() += 1;
         for (name, value) in &p.fields {
             *out.fields.entry((host.clone(), ts)).or_default() += 1;
             if p.measurement == "pimon_collector"
@@ -164,6 +167,7 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
                     continue;
                 };
                 let n = row.iter().skip(1).filter(|v| !v.is_null()).count();
+                *out.points.entry(host.to_string()).or_default() += 1;
                 *out.fields.entry((host.to_string(), ts)).or_default() += n;
                 *out.distinct.entry((host.to_string(), ts)).or_default() += n;
                 if measurement == "pimon_collector"
@@ -221,6 +225,8 @@ pub fn check_cycles(
             continue;
         }
         let mut cycle_times: BTreeSet<i64> = BTreeSet::new();
+        // Consecutive cycles of which nothing at all was stored, reported as one run.
+        let mut gone: Vec<&Cycle> = Vec::new();
         for c in &cycles {
             let ts = c.timestamp_ms as i64 * NS_PER_MS;
             cycle_times.insert(ts);
@@ -229,6 +235,11 @@ pub fn check_cycles(
                 Copies::Once => stored.at(node, ts),
                 Copies::AtLeastOnceIdentical => stored.distinct_at(node, ts),
             };
+            if got == 0 && want > 0 {
+                gone.push(c);
+                continue;
+            }
+            flush_gone(ledger, lost, &mut gone, &mut problems);
             if got < want {
                 problems.push(missing(ledger, c, want, got));
             } else if got > want {
@@ -244,6 +255,7 @@ pub fn check_cycles(
                 ));
             }
         }
+        flush_gone(ledger, lost, &mut gone, &mut problems);
         for t in stored.times(node) {
             if !cycle_times.contains(&t) {
                 problems.push(format!(
@@ -255,6 +267,39 @@ pub fn check_cycles(
     }
     problems.extend(doubled_problems(stored, |h| nodes.contains(&h), copies));
     summarize(problems)
+}
+
+/// Reports a run of cycles of which nothing was stored: one line per cycle for a short
+/// run, one line for the whole run otherwise.
+fn flush_gone(ledger: &Ledger, lost: &Lost, gone: &mut Vec<&Cycle>, problems: &mut Vec<String>) {
+    if gone.len() <= 3 {
+        for c in gone.iter() {
+            let want = c.fields_without(|seq| lost.contains(&id(c, seq)));
+            problems.push(missing(ledger, c, want, 0));
+        }
+    } else {
+        let (first, last) = (gone[0], gone[gone.len() - 1]);
+        let seqs = |c: &Cycle| c.frames.iter().map(|f| f.0).collect::<Vec<_>>();
+        let delivered: u32 = gone
+            .iter()
+            .flat_map(|c| {
+                c.frames
+                    .iter()
+                    .map(|f| ledger.frames.get(&id(c, f.0)).map_or(0, |r| r.delivered))
+            })
+            .sum();
+        problems.push(format!(
+            "missing: node {} boot {:016x}: {} consecutive cycles from {} to {} (seqs {:?} to {:?}, delivered {delivered} times in all): nothing stored",
+            first.node,
+            first.boot_id,
+            gone.len(),
+            first.timestamp_ms,
+            last.timestamp_ms,
+            seqs(first),
+            seqs(last),
+        ));
+    }
+    gone.clear();
 }
 
 fn id(c: &Cycle, seq: u64) -> FrameId {

@@ -101,11 +101,15 @@ impl Fleet {
         }
     }
 
-    /// Stops every collector (SIGTERM, linger, exit) and returns their closing lines.
+    /// Stops every collector (SIGTERM to all at once, each lingers and exits) and
+    /// returns their closing lines.
     pub fn stop(&mut self) -> Vec<StopLine> {
+        for c in &mut self.collectors {
+            c.proc.signal(libc::SIGTERM);
+        }
         self.collectors
             .iter_mut()
-            .map(|c| c.stop(STOP_TIMEOUT))
+            .map(|c| c.wait_stopped(STOP_TIMEOUT))
             .collect()
     }
 }

@@ -400,7 +400,14 @@ impl Collector {
     /// SIGTERM: it finishes the cycle, lingers for acks, logs its totals and exits 0.
     /// Panics unless that happens within `timeout`; returns the totals.
     pub fn stop(&mut self, timeout: Duration) -> StopLine {
-        let status: ExitStatus = self.proc.terminate(timeout);
+        self.proc.signal(libc::SIGTERM);
+        self.wait_stopped(timeout)
+    }
+
+    /// After a SIGTERM ([`Proc::signal`]): waits for the exit and returns the totals,
+    /// as [`Collector::stop`] does.
+    pub fn wait_stopped(&mut self, timeout: Duration) -> StopLine {
+        let status: ExitStatus = self.proc.wait_or_panic(timeout);
         assert!(
             status.success(),
             "collector {} did not exit 0 on SIGTERM: {status}\n{}",
