@@ -401,6 +401,12 @@ impl ChaosProxy {
         self.state().ledger.clone()
     }
 
+    /// Runs `f` on the ledger without copying it (the proxy waits meanwhile: keep it
+    /// short).
+    pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
+        f(&self.state().ledger)
+    }
+
     /// The bytes of a frame as the collector sent it (with `record_bytes`).
     pub fn recorded(&self, id: &FrameId) -> Option<Vec<u8>> {
         self.state().recorded.get(id).cloned()

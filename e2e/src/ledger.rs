@@ -151,9 +151,36 @@ impl Ledger {
         v
     }
 
-    /// The frames of `node`.
+    /// The frames of `node` (a range of the map: frames are ordered by node first).
     pub fn of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = (&'a FrameId, &'a FrameRecord)> {
-        self.frames.iter().filter(move |(k, _)| &*k.node == node)
+        let from = FrameId {
+            node: Arc::from(node),
+            boot_id: 0,
+            seq: 0,
+        };
+        self.frames
+            .range(from..)
+            .take_while(move |(k, _)| &*k.node == node)
+    }
+
+    /// Cycles of which the proxy saw every part, over all nodes.
+    pub fn complete_cycles(&self) -> u64 {
+        let mut complete = 0;
+        let mut current: Option<(&str, u64, u64)> = None;
+        let mut parts_seen = 0u32;
+        let mut parts = 0u32;
+        // Frames of one cycle are consecutive in (node, boot, seq) order.
+        for (k, r) in &self.frames {
+            let key = (&*k.node, k.boot_id, r.timestamp_ms);
+            if current != Some(key) {
+                complete += u64::from(current.is_some() && parts_seen == parts);
+                current = Some(key);
+                parts_seen = 0;
+                parts = u32::from(r.parts);
+            }
+            parts_seen += 1;
+        }
+        complete + u64::from(current.is_some() && parts_seen == parts)
     }
 
     /// Boot ids of `node` in the order first seen.
@@ -221,5 +248,48 @@ impl Ledger {
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.timestamp_ms.cmp(&b.1.timestamp_ms)));
         v.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ts: u64, part: u8, parts: u8) -> FrameRecord {
+        FrameRecord {
+            timestamp_ms: ts,
+            part,
+            parts,
+            resend_floor: 0,
+            fields: 1,
+            received: 1,
+            delivered: 1,
+            first_seen: Instant::now(),
+            first_delivered: None,
+        }
+    }
+
+    #[test]
+    fn frames_of_a_node_cycles_and_complete_cycles() {
+        let mut l = Ledger::default();
+        let id = |node: &str, seq| FrameId {
+            node: Arc::from(node),
+            boot_id: 1,
+            seq,
+        };
+        // a: a complete two-part cycle, then one with only its first part.
+        l.frames.insert(id("a", 0), record(100, 0, 2));
+        l.frames.insert(id("a", 1), record(100, 1, 2));
+        l.frames.insert(id("a", 2), record(200, 0, 2));
+        // ab (a name that sorts right after a): one complete one-part cycle.
+        l.frames.insert(id("ab", 0), record(100, 0, 1));
+        assert_eq!(l.of("a").count(), 3);
+        assert_eq!(l.of("ab").count(), 1);
+        assert_eq!(l.of("b").count(), 0);
+        let cycles = l.cycles("a");
+        assert_eq!(cycles.len(), 2);
+        assert!(cycles[0].complete() && !cycles[1].complete());
+        assert_eq!(l.complete_cycles(), 2);
+        assert_eq!(l.nodes().len(), 2);
     }
 }

@@ -36,6 +36,7 @@ pub mod pimon;
 pub mod process;
 pub mod rng;
 pub mod scrape;
+pub mod soak;
 pub mod spool;
 pub mod tree;
 pub mod wait;
@@ -58,4 +59,21 @@ pub fn fixture(name: &str) -> PathBuf {
     let dir = repo_root().join("collector/tests/fixtures").join(name);
     assert!(dir.is_dir(), "fixture tree {} is missing", dir.display());
     dir
+}
+
+/// A duration as the collector's `--interval` spells it: `100ms`, `10s`, `1m`.
+pub fn cli_duration(s: &str) -> std::time::Duration {
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or_else(|| panic!("{s:?}: no unit"));
+    let n: u64 = s[..split]
+        .parse()
+        .unwrap_or_else(|_| panic!("{s:?}: no number"));
+    match &s[split..] {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        "h" => std::time::Duration::from_secs(n * 3600),
+        u => panic!("{s:?}: unknown unit {u:?}"),
+    }
 }

@@ -43,6 +43,7 @@ pub struct AggregatorSetup {
     udp: SocketAddr,
     http: SocketAddr,
     lp_path: PathBuf,
+    lp_out: bool,
     args: Vec<OsString>,
     started: bool,
 }
@@ -61,6 +62,7 @@ impl AggregatorSetup {
             udp: ([127, 0, 0, 1], free_udp_port()).into(),
             http: ([127, 0, 0, 1], free_port()).into(),
             lp_path,
+            lp_out: true,
             dir: Arc::new(dir),
             args: Vec::new(),
             started: false,
@@ -76,6 +78,12 @@ impl AggregatorSetup {
     /// Writes `--lp-out` to `path` instead (a file on a small filesystem, say).
     pub fn lp_out_at(mut self, path: &Path) -> AggregatorSetup {
         self.lp_path = path.to_path_buf();
+        self
+    }
+
+    /// No `--lp-out` (a long soak would fill the disk with it).
+    pub fn without_lp_out(mut self) -> AggregatorSetup {
+        self.lp_out = false;
         self
     }
 
@@ -146,11 +154,12 @@ impl AggregatorSetup {
             .arg(self.udp.to_string())
             .arg("--http")
             .arg(self.http.to_string())
-            .arg("--lp-out")
-            .arg(&self.lp_path)
             .arg("--spool-dir")
-            .arg(self.spool_dir())
-            .args(&self.args);
+            .arg(self.spool_dir());
+        if self.lp_out {
+            cmd.arg("--lp-out").arg(&self.lp_path);
+        }
+        cmd.args(&self.args);
         let mut proc = Proc::spawn("pimon-aggregator", cmd);
         let base = format!("http://{}", self.http);
         let start = Instant::now();

@@ -4,6 +4,8 @@
 //! (`pimon_node_*{instance}`) and each collector's, which travel in its frames and are
 //! served as the node's series (`pimon_collector_*{instance}`).
 
+use std::collections::HashMap;
+
 use crate::exposition::{PromSample, parse_prometheus};
 
 /// One parsed `/metrics` answer.
@@ -11,13 +13,26 @@ use crate::exposition::{PromSample, parse_prometheus};
 pub struct Scrape {
     /// Every sample.
     pub samples: Vec<PromSample>,
+    /// `(name, instance)` → index of the first such sample (a fleet's scrape has
+    /// hundreds of thousands of samples).
+    by_instance: HashMap<(String, String), usize>,
 }
 
 impl Scrape {
     /// Parses an exposition; panics naming the bad line.
     pub fn parse(text: &str) -> Scrape {
+        let samples = parse_prometheus(text).unwrap_or_else(|e| panic!("/metrics: {e}"));
+        let mut by_instance = HashMap::new();
+        for (i, s) in samples.iter().enumerate() {
+            if let Some(instance) = s.label("instance") {
+                by_instance
+                    .entry((s.name.clone(), instance.to_string()))
+                    .or_insert(i);
+            }
+        }
         Scrape {
-            samples: parse_prometheus(text).unwrap_or_else(|e| panic!("/metrics: {e}")),
+            samples,
+            by_instance,
         }
     }
 
@@ -29,9 +44,11 @@ impl Scrape {
             .map(|s| s.value)
     }
 
-    /// `name{instance="node"}`, 0 when absent.
+    /// `name{instance="node"}` (the first such sample), 0 when absent.
     pub fn node(&self, name: &str, node: &str) -> f64 {
-        self.get(name, &[("instance", node)]).unwrap_or(0.0)
+        self.by_instance
+            .get(&(name.to_string(), node.to_string()))
+            .map_or(0.0, |&i| self.samples[i].value)
     }
 
     /// The sum of every sample of `name` with at least `labels`.
