@@ -9,7 +9,9 @@
 //! - one spool record damaged while the aggregator is down: only its lines are lost,
 //!   and they are counted;
 //! - a spool smaller than a burst of resends (`refuse_new`): everything is acked and
-//!   stored in the end, once, and refusals leave no trace in the counters or the file.
+//!   stored in the end, once, and refusals leave no trace in the counters or the file;
+//! - recorded keyed frames replayed to a restarted aggregator: refused (the replay
+//!   protection survives the restart), not written again at the receive time.
 
 use std::thread;
 use std::time::Duration;
@@ -461,5 +463,64 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
         problems.is_empty(),
         "{} ({failures} batches refused by the outputs)",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn recorded_keyed_frames_replayed_after_a_restart_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = dir.path().join("keys");
+    let key = dir.path().join("collector.key");
+    std::fs::write(&keys, "* 1 hex:00112233445566778899aabbccddeeff\n").expect("key file");
+    std::fs::write(&key, "1 hex:00112233445566778899aabbccddeeff\n").expect("key file");
+    let keys = keys.display().to_string();
+    // Frames more than 2 s off the aggregator's clock are "old" for a live frame.
+    let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator)).args(&[
+        "--key-file",
+        &keys,
+        "--max-clock-skew",
+        "2",
+    ]);
+    let mut aggregator = setup.start();
+    let proxy = ChaosProxy::start(
+        "keyed-replay",
+        aggregator.udp,
+        ChaosConfig::new(rng::seed("keyed replay")),
+    );
+    let node = "pi4-keyed-replay";
+    let key = key.display().to_string();
+    let mut fleet = Fleet::start(&[("pi4", node)], proxy.addr(), |c| {
+        c.args(&["--key-file", &key])
+    });
+    thread::sleep(Duration::from_secs(2));
+    let stops = fleet.stop();
+    assert_eq!(stops[0].unacknowledged, 0, "{}", stops[0].line);
+    aggregator.stop(Duration::from_secs(30));
+    let mut aggregator = setup.start();
+    thread::sleep(Duration::from_secs(3));
+    // Someone recorded the node's keyed frames and plays them back now, from the
+    // node's own address: all older than the skew bound, all already stored.
+    let ledger = proxy.ledger();
+    let recorded: Vec<_> = ledger.of(node).map(|(k, _)| k.clone()).take(10).collect();
+    for id in &recorded {
+        proxy.replay(id);
+    }
+    thread::sleep(Duration::from_secs(1));
+    aggregator.assert_running("after the replay");
+    let none = Default::default();
+    fleet::assert_file_exactly_once(
+        &aggregator,
+        &ledger,
+        &[node],
+        &none,
+        Duration::from_secs(5),
+        "keyed replay after a restart",
+    );
+    let scrape = aggregator.scrape();
+    assert_eq!(
+        NodeCounters::of(&scrape, node).received,
+        0.0,
+        "the restarted aggregator stored {} replayed frames of {node}",
+        NodeCounters::of(&scrape, node).received
     );
 }
