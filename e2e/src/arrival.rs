@@ -18,7 +18,6 @@
 //! retries and restarts, and that no two frames collapsed into one point.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use crate::exposition::{Field, parse_line_protocol};
 use crate::ledger::{Cycle, FrameId, Ledger};
@@ -450,14 +449,10 @@ pub fn check_distinct_times(
     summarize(problems)
 }
 
-/// A node's `Arc<str>` name as `&str` list helper.
-pub fn names(nodes: &[Arc<str>]) -> Vec<&str> {
-    nodes.iter().map(|n| &**n).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::time::Instant;
 
     use crate::ledger::FrameRecord;

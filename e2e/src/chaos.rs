@@ -300,9 +300,11 @@ impl ChaosProxy {
         let mut event_loop = EventLoop {
             shared: Arc::clone(&shared),
             listen: listen_socket,
+            // Streams by name, not creation order: the same seed and name replay the
+            // same decisions whatever else the test process runs.
             rng: [
-                Rng::new(config.seed, u64::from(index) * 2),
-                Rng::new(config.seed, u64::from(index) * 2 + 1),
+                Rng::new(config.seed, name_hash(name) * 2),
+                Rng::new(config.seed, name_hash(name) * 2 + 1),
             ],
             queue: BinaryHeap::new(),
             order: 0,
@@ -539,6 +541,13 @@ fn kernel_drops(addrs: &[SocketAddr]) -> u64 {
             cols.last()?.parse::<u64>().ok()
         })
         .sum()
+}
+
+/// FNV-1a of a proxy's name.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn node_ip(base: [u8; 2], n: usize) -> Ipv4Addr {
@@ -866,5 +875,125 @@ impl EventLoop {
             }
             Err(_) => c.send_errors += 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::Forged;
+
+    /// Sends 400 data frames through a proxy with `faults` towards an upstream socket
+    /// that answers each datagram with 3 bytes; returns the proxy, what the upstream got
+    /// and what the client got back.
+    fn run(seed: u64, faults: Faults) -> (ChaosProxy, u64, u64) {
+        let upstream = UdpSocket::bind("127.0.0.1:0").expect("upstream");
+        upstream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let done = Arc::new(AtomicBool::new(false));
+        let mut config = ChaosConfig::new(seed);
+        config.to_aggregator = faults;
+        let proxy = ChaosProxy::start("self-test", upstream.local_addr().expect("addr"), config);
+        let client = UdpSocket::bind("127.0.0.1:0").expect("client");
+        client
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .expect("timeout");
+        let echo = {
+            let done = Arc::clone(&done);
+            thread::spawn(move || {
+                let mut got = 0u64;
+                let mut buf = [0u8; 2048];
+                loop {
+                    match upstream.recv_from(&mut buf) {
+                        Ok((_, from)) => {
+                            got += 1;
+                            let _ = upstream.send_to(b"ack", from);
+                        }
+                        Err(_) if done.load(Ordering::Relaxed) => return got,
+                        Err(_) => {}
+                    }
+                }
+            })
+        };
+        let mut back = 0u64;
+        let mut buf = [0u8; 64];
+        for seq in 0..400 {
+            let frame = Forged::new("self-test", 1, seq).bytes();
+            client.send_to(&frame, proxy.addr()).expect("send");
+            thread::sleep(Duration::from_micros(200));
+            while client.recv(&mut buf).is_ok() {
+                back += 1;
+            }
+        }
+        assert!(proxy.wait_idle(Duration::from_secs(5)));
+        // Answers in flight back through the proxy.
+        thread::sleep(Duration::from_millis(200));
+        done.store(true, Ordering::Relaxed);
+        let got = echo.join().expect("echo");
+        assert!(proxy.wait_idle(Duration::from_secs(5)));
+        client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        while client.recv(&mut buf).is_ok() {
+            back += 1;
+        }
+        (proxy, got, back)
+    }
+
+    #[test]
+    fn the_proxy_counts_exactly_what_it_did_and_the_seed_decides_what() {
+        let faults = Faults::lossy(0.2, 0.1, 0.1, Duration::from_millis(3));
+        let (proxy, upstream_got, _) = run(42, faults);
+        let c = proxy.counts(Direction::ToAggregator);
+        assert_eq!(c.received, 400);
+        assert_eq!(c.delivered, upstream_got, "{c:?}");
+        assert_eq!(c.delivered, c.received - c.dropped + c.duplicated, "{c:?}");
+        assert!(
+            c.dropped > 40 && c.duplicated > 15 && c.reordered > 15,
+            "{c:?}"
+        );
+        let ledger = proxy.ledger();
+        assert_eq!(ledger.frame_count("self-test"), 400);
+        let delivered: u64 = ledger
+            .of("self-test")
+            .map(|(_, r)| u64::from(r.delivered))
+            .sum();
+        assert_eq!(delivered, c.delivered);
+        assert_eq!(ledger.never_delivered("self-test").len() as u64, c.dropped);
+        assert_eq!(ledger.extra_deliveries("self-test"), c.duplicated);
+        let back = proxy.counts(Direction::ToCollector);
+        assert_eq!(back.received, upstream_got);
+        assert_eq!(
+            back.undecodable, upstream_got,
+            "3-byte answers are not acks"
+        );
+        assert_eq!(proxy.kernel_drops(), 0);
+
+        // The same seed drops the same frames; another seed others.
+        let dropped = |p: &ChaosProxy| p.ledger().never_delivered("self-test");
+        let (again, _, _) = run(42, faults);
+        assert_eq!(dropped(&proxy), dropped(&again));
+        let (other, _, _) = run(43, faults);
+        assert_ne!(dropped(&proxy), dropped(&other));
+    }
+
+    #[test]
+    fn a_blackhole_delivers_nothing_and_heal_restores_the_path() {
+        let (proxy, upstream_got, back) = run(7, Faults::blackhole());
+        let c = proxy.counts(Direction::ToAggregator);
+        assert_eq!(
+            (c.received, c.blackholed, c.delivered, upstream_got, back),
+            (400, 400, 0, 0, 0)
+        );
+        let (proxy, upstream_got, back) = run(7, Faults::none());
+        let c = proxy.counts(Direction::ToAggregator);
+        assert_eq!((c.delivered, upstream_got, back), (400, 400, 400));
+        assert_eq!(c.delayed + c.dropped + c.duplicated + c.reordered, 0);
+        assert!(
+            proxy
+                .ip_of("self-test")
+                .is_some_and(|ip| ip.octets()[0] == 127)
+        );
     }
 }

@@ -203,6 +203,12 @@ pub fn counter_problems(
     let ledger = proxy.ledger();
     let scrape = aggregator.scrape();
     let mut problems = Vec::new();
+    let aggregator_drops = scrape.sum("pimon_aggregator_udp_kernel_drops_total", &[]);
+    if aggregator_drops > 0.0 {
+        problems.push(format!(
+            "the aggregator's socket dropped {aggregator_drops} datagrams (kernel receive buffer): the counts cannot match exactly"
+        ));
+    }
     let kernel_drops = proxy.kernel_drops();
     if kernel_drops > 0 {
         problems.push(format!(
