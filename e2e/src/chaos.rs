@@ -303,8 +303,8 @@ impl ChaosProxy {
             // Streams by name, not creation order: the same seed and name replay the
             // same decisions whatever else the test process runs.
             rng: [
-                Rng::new(config.seed, name_hash(name) * 2),
-                Rng::new(config.seed, name_hash(name) * 2 + 1),
+                Rng::new(config.seed, name_hash(name) << 1),
+                Rng::new(config.seed, name_hash(name) << 1 | 1),
             ],
             queue: BinaryHeap::new(),
             order: 0,
