@@ -181,6 +181,87 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
     out
 }
 
+/// How many lines of line protocol `text` InfluxDB holds: every field of the line
+/// (`present`), some of them (`partial`), none (`absent`). Lines, not points: one
+/// series split over two parts of a cycle is two lines but one InfluxDB point, so only
+/// a comparison field by field counts lines exactly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinesInInflux {
+    /// Lines with every field in InfluxDB.
+    pub present: usize,
+    /// Lines with some fields in InfluxDB.
+    pub partial: usize,
+    /// Lines with none.
+    pub absent: usize,
+}
+
+/// Compares the lines of `text` (of `hosts`) with what InfluxDB holds.
+pub fn lines_in_influxdb(
+    text: &str,
+    influxd: &Influxd,
+    db: &str,
+    hosts: &[&str],
+) -> Result<LinesInInflux, String> {
+    use std::collections::HashSet;
+    let mut have: HashSet<(String, i64, String)> = HashSet::new();
+    for host in hosts {
+        let q = format!(
+            "SELECT *::field FROM /.*/ WHERE \"host\" = '{}' GROUP BY *",
+            host.replace('\\', "\\\\").replace('\'', "\\'")
+        );
+        let v = influxd.query(db, &q);
+        for s in v["results"][0]["series"].as_array().into_iter().flatten() {
+            let mut tags: Vec<String> = s["tags"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| {
+                    let v = v.as_str()?;
+                    (!v.is_empty()).then(|| format!("{k}={v}"))
+                })
+                .collect();
+            tags.sort();
+            let series = format!("{},{}", s["name"].as_str().unwrap_or(""), tags.join(","));
+            let columns: Vec<&str> = s["columns"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                .unwrap_or_default();
+            for row in s["values"].as_array().into_iter().flatten() {
+                let Some(row) = row.as_array() else { continue };
+                let Some(ts) = row.first().and_then(|t| t.as_i64()) else {
+                    continue;
+                };
+                for (i, v) in row.iter().enumerate().skip(1) {
+                    if !v.is_null() {
+                        have.insert((series.clone(), ts, columns[i].to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = LinesInInflux::default();
+    for p in parse_line_protocol(text)? {
+        if !p.tag("host").is_some_and(|h| hosts.contains(&h)) {
+            continue;
+        }
+        let mut tags: Vec<String> = p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tags.sort();
+        let series = format!("{},{}", p.measurement, tags.join(","));
+        let ts = p.timestamp.unwrap_or(0);
+        let found = p
+            .fields
+            .iter()
+            .filter(|(f, _)| have.contains(&(series.clone(), ts, f.clone())))
+            .count();
+        match found {
+            0 => out.absent += 1,
+            n if n == p.fields.len() => out.present += 1,
+            _ => out.partial += 1,
+        }
+    }
+    Ok(out)
+}
+
 /// Which frames may be absent (really lost: dropped from a ring before they were ever
 /// delivered), by identity.
 pub type Lost = BTreeSet<FrameId>;

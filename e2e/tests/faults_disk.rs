@@ -131,17 +131,19 @@ fn a_spool_disk_full_before_the_cap_drops_the_oldest_keeps_acking_and_counts_exa
         Duration::from_secs(15),
         "spool disk full",
     );
+    let text = aggregator.line_protocol();
     let written: usize = file.points.values().sum();
     wait::poll(Duration::from_secs(40), Duration::from_millis(500), || {
-        let stored: usize = arrival::read_influxdb(&influxd, DB, &nodes).points.values().sum();
+        let lines = arrival::lines_in_influxdb(&text, &influxd, DB, &nodes)?;
         let scrape = aggregator.scrape();
         let dropped = scrape.sum("pimon_influx_spool_lines_dropped_full_total", &[]) as usize;
         let pending = scrape.sum("pimon_influx_spool_pending_lines", &[]) as usize;
-        if dropped > 0 && pending == 0 && stored + dropped == written {
+        if dropped > 0 && pending == 0 && lines.partial == 0 && lines.present + dropped == written {
             Ok(())
         } else {
             Err(format!(
-                "{written} lines acked (in the --lp-out file), {stored} points in InfluxDB, {dropped} lines counted dropped from the full spool, {pending} pending"
+                "{written} lines acked (in the --lp-out file): {} in InfluxDB, {} partly, {} not; {dropped} counted dropped from the full spool, {pending} pending",
+                lines.present, lines.partial, lines.absent
             ))
         }
     })

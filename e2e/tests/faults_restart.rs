@@ -8,8 +8,10 @@
 //! - InfluxDB killed and started again (same data) under load;
 //! - one spool record damaged while the aggregator is down: only its lines are lost,
 //!   and they are counted;
-//! - a spool smaller than a burst of resends (`refuse_new`): everything is acked and
-//!   stored in the end, once, and refusals leave no trace in the counters or the file;
+//! - a burst larger than the whole spool (the smallest spool, `refuse_new`, a stalled
+//!   aggregator's backlog read as one batch): everything is acked and stored in the
+//!   end, once, no batch is refused for its size, and refusals leave no trace in the
+//!   counters or the file;
 //! - recorded keyed frames replayed to a restarted aggregator: refused (the replay
 //!   protection survives the restart), not written again at the receive time.
 
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use pimon_e2e::arrival::{self, Copies};
 use pimon_e2e::binaries::{Launcher, Program};
-use pimon_e2e::chaos::{ChaosConfig, ChaosProxy, Direction, Faults};
+use pimon_e2e::chaos::{ChaosConfig, ChaosProxy, Faults};
 use pimon_e2e::fleet::{self, Fleet, TRIO};
 use pimon_e2e::pimon::{AggregatorSetup, StopLine};
 use pimon_e2e::process::signal_pid;
@@ -387,10 +389,11 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
     influxd.create_database(DB);
     let aggregator_launcher = Launcher::host(Program::Aggregator);
     let spool_dir = tempfile::tempdir().expect("temp dir");
-    // 32 KiB hold a few frames' lines; a burst of resends after an outage is a batch of
-    // many more. refuse_new: a full spool refuses (not acked) instead of dropping.
+    // The smallest spool (1 MiB), refuse_new (a full spool refuses, not acked), and
+    // receive batches of up to 1,024 datagrams: the burst below is one batch of more
+    // lines than the whole spool holds.
     let toml = format!(
-        "[[influx]]\nurl = \"{}\"\ndb = \"{DB}\"\nspool_dir = \"{}\"\nspool_max_bytes = 32768\nwhen_full = \"refuse_new\"\nflush_interval_ms = 50\n",
+        "[udp]\nbatch = 1024\n[[influx]]\nurl = \"{}\"\ndb = \"{DB}\"\nspool_dir = \"{}\"\nspool_max_bytes = 1048576\nwhen_full = \"refuse_new\"\nflush_interval_ms = 50\n",
         influxd.url(),
         spool_dir.path().display()
     );
@@ -401,11 +404,23 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
         aggregator.udp,
         ChaosConfig::new(rng::seed("small spool")),
     );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let six = [
+        TRIO[0],
+        TRIO[1],
+        TRIO[2],
+        ("pi4", "pi4-d"),
+        ("pizero", "pizero-e"),
+        ("x86", "x86-f"),
+    ];
+    let mut fleet = Fleet::start(&six, proxy.addr(), |c| c);
     thread::sleep(Duration::from_secs(1));
-    proxy.set_faults(Direction::ToAggregator, Faults::blackhole());
-    thread::sleep(Duration::from_secs(3));
-    proxy.heal();
+    // The aggregator stalls (SIGSTOP) while the fleet sends: its socket queues the
+    // frames, read as one batch when it resumes.
+    let frozen_from = pimon_e2e::clock::now_ms();
+    aggregator.proc.signal(libc::SIGSTOP);
+    thread::sleep(Duration::from_secs(5));
+    aggregator.proc.signal(libc::SIGCONT);
+    let frozen_to = pimon_e2e::clock::now_ms();
     thread::sleep(Duration::from_secs(6));
     let stops = fleet.stop();
     assert!(proxy.wait_idle(Duration::from_secs(5)));
@@ -443,6 +458,24 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
         Duration::from_secs(15),
         "small spool",
     );
+    // The burst really was larger than the spool.
+    let burst: usize = aggregator
+        .line_protocol()
+        .lines()
+        .filter(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|t| t.parse::<i64>().ok())
+                .is_some_and(|ns| {
+                    (frozen_from as i64..frozen_to as i64).contains(&(ns / arrival::NS_PER_MS))
+                })
+        })
+        .map(|l| l.len() + 1)
+        .sum();
+    assert!(
+        burst > 1 << 20,
+        "the stalled aggregator's backlog was only {burst} bytes of lines; it must exceed the 1 MiB spool"
+    );
     let scrape = aggregator.scrape();
     let mut problems = Vec::new();
     for node in &nodes {
@@ -458,11 +491,20 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
             problems.push(format!("node {node}: {} frames counted missing", c.missing));
         }
     }
+    // A batch may be refused because the spool is full for now (refuse_new); never
+    // because it is larger than the spool could ever hold.
     let failures = scrape.sum("pimon_aggregator_output_failures_total", &[]);
+    let full = scrape.sum("pimon_influx_spool_appends_refused_full_total", &[]);
+    if failures > full {
+        problems.push(format!(
+            "{failures} batches refused by the outputs, only {full} of them because the spool was full: the others were too large for it"
+        ));
+    }
     assert!(
         problems.is_empty(),
-        "{} ({failures} batches refused by the outputs)",
-        problems.join("\n")
+        "{}\n{}",
+        problems.join("\n"),
+        aggregator.proc.output_report()
     );
 }
 

@@ -7,7 +7,9 @@
 //! ENODEV from a removed sysfs node) and their directories disappear. Plugging back
 //! in creates new directories and files (new inodes) with new values. The node's
 //! series must leave `/metrics` while the sensors are gone (1-wire must not keep its
-//! last value) and come back with the new values, within a bounded time.
+//! last value) and come back with the new values, within a bounded time. The collector
+//! looks for sensors again every `[filters] rediscover` (60 s by default; 1 s here, so
+//! the test is quick).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,9 +22,11 @@ use pimon_e2e::pimon::AggregatorSetup;
 use pimon_e2e::scrape::Scrape;
 use pimon_e2e::wait;
 
-/// How long a collector may take to notice a sensor left or came back (it re-discovers
-/// on a slower cadence than its cycles, but within this).
-const REDISCOVERY: Duration = Duration::from_secs(45);
+/// The collector's `[filters] rediscover` in this test.
+const REDISCOVER_CONFIG: &str = "[filters]\nrediscover = 1s\n";
+/// How long a collector may take to notice a sensor left or came back: a few
+/// rediscover periods.
+const REDISCOVERY: Duration = Duration::from_secs(15);
 
 /// One sensor: its directory under the tree, where it comes back, its series and
 /// its value files with the new readings.
@@ -80,6 +84,16 @@ const SENSORS: [Sensor; 4] = [
     },
 ];
 
+/// `Err` with its output if the collector is not running (a config it refuses).
+fn fleet_alive(fleet: &mut Fleet) -> Result<(), String> {
+    let c = &mut fleet.collectors[0];
+    if c.proc.is_running() {
+        Ok(())
+    } else {
+        Err(format!("the collector exited\n{}", c.proc.output_report()))
+    }
+}
+
 fn value(scrape: &Scrape, node: &str, sensor: &Sensor) -> Option<f64> {
     let mut labels = vec![("instance", node)];
     labels.extend_from_slice(sensor.series.1);
@@ -131,12 +145,19 @@ fn sensors_removed_and_added_back_leave_and_come_back_with_their_new_values() {
         .config("[staleness]\nstale_min_seconds = 1\n");
     let aggregator = setup.start();
     let node = "pi4-sensors";
-    let mut fleet = Fleet::start_on_copies(&[("pi4", node)], aggregator.udp, |c| c);
+    let config_dir = tempfile::tempdir().expect("temp dir");
+    let config = config_dir.path().join("collector.conf");
+    fs::write(&config, REDISCOVER_CONFIG).expect("collector config");
+    let config = config.display().to_string();
+    let mut fleet = Fleet::start_on_copies(&[("pi4", node)], aggregator.udp, |c| {
+        c.args(&["--config", &config])
+    });
     let root: PathBuf = fleet.tree(0).to_path_buf();
     let parked =
         tempfile::tempdir_in(root.parent().expect("tree in a temp dir")).expect("temp dir");
 
     wait::until(Duration::from_secs(15), "every sensor on /metrics", || {
+        fleet_alive(&mut fleet)?;
         let s = aggregator.scrape();
         let missing: Vec<&str> = SENSORS
             .iter()
