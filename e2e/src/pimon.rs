@@ -220,11 +220,11 @@ impl Aggregator {
         self.http.to_string()
     }
 
-    /// `GET /metrics`; panics unless 200.
+    /// `GET /metrics` (within 30 s); panics unless 200.
     pub fn metrics(&self) -> String {
-        let r = http::get(&self.base_url(), "/metrics");
-        assert_eq!(r.status, 200, "GET /metrics: {}", r.body_text());
-        r.body_text().to_string()
+        crate::scrape::fetch(self.http, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0
     }
 
     /// `GET /metrics`, parsed.

@@ -5,8 +5,84 @@
 //! served as the node's series (`pimon_collector_*{instance}`).
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 use crate::exposition::{PromSample, parse_prometheus};
+
+/// `GET /metrics` as a scraper makes it (`Connection: close`, read to the end within
+/// `timeout`), decoding a chunked body: the text and the time the whole answer took.
+/// Plain sockets, linear in the body's size, so a fleet's 20 MB exposition costs the
+/// test milliseconds, not the seconds a general client's decoder may take.
+pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<(String, Duration), String> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut s =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: pimon\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "GET /metrics on {addr}: timed out after {} bytes",
+                raw.len()
+            ));
+        }
+        s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Err(format!(
+                    "GET /metrics on {addr}: after {} bytes: {e}",
+                    raw.len()
+                ));
+            }
+        }
+    }
+    let took = start.elapsed();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of the response head")?;
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 200") {
+        return Err(format!(
+            "GET /metrics on {addr}: {}",
+            head.lines().next().unwrap_or("")
+        ));
+    }
+    let mut body = &raw[end + 4..];
+    let text = if head.contains("transfer-encoding: chunked") {
+        let mut out = Vec::with_capacity(body.len());
+        loop {
+            let line_end = body
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or("a chunk size line without its end")?;
+            let size_text = String::from_utf8_lossy(&body[..line_end]);
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+            body = &body[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            let chunk = body.get(..size).ok_or("a chunk cut short")?;
+            out.extend_from_slice(chunk);
+            body = body.get(size + 2..).ok_or("a chunk without its CRLF")?;
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    String::from_utf8(text)
+        .map(|t| (t, took))
+        .map_err(|_| "the exposition is not UTF-8".to_string())
+}
 
 /// One parsed `/metrics` answer.
 #[derive(Clone, Debug)]
@@ -118,5 +194,43 @@ impl NodeCounters {
             collector_dropped: scrape.node("pimon_collector_frames_dropped_total", node),
             up: scrape.node("pimon_node_up", node),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    fn serve(answer: &'static [u8]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req);
+            s.write_all(answer).expect("answer");
+        });
+        addr
+    }
+
+    #[test]
+    fn fetch_reads_chunked_and_plain_bodies_and_refuses_errors() {
+        let chunked = serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nup 1\n\r\n3;x=y\r\nx 2\r\n0\r\n\r\n");
+        assert_eq!(
+            fetch(chunked, Duration::from_secs(5)).unwrap().0,
+            "up 1\nx 2"
+        );
+        let plain = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nup 1\n");
+        assert_eq!(fetch(plain, Duration::from_secs(5)).unwrap().0, "up 1\n");
+        let missing = serve(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        assert!(
+            fetch(missing, Duration::from_secs(5))
+                .unwrap_err()
+                .contains("404")
+        );
+        let torn = serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n50\r\nshort");
+        assert!(fetch(torn, Duration::from_secs(5)).is_err());
     }
 }
