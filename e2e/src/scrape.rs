@@ -36,6 +36,17 @@ pub fn fetch(addr: SocketAddr, timeout: Duration) -> Result<(String, Duration), 
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "GET /metrics on {addr}: timed out after {timeout:?} ({} bytes read)",
+                    raw.len()
+                ));
+            }
             Err(e) => {
                 return Err(format!(
                     "GET /metrics on {addr}: after {} bytes: {e}",
