@@ -296,11 +296,11 @@ pub fn run(config: &SoakConfig) -> SoakReport {
         }
     }
 
-    // The end: no more faults for two intervals (a frame lost just before is asked
-    // for again once the next cycle shows the gap), then the fleet stops (lingering
-    // for its acks) and the spool drains.
+    // The end: no more faults for an interval and a bit (a frame lost just before is
+    // asked for again once the next cycle shows the gap), then the fleet stops
+    // (lingering for its acks) and the spool drains.
     proxy.heal();
-    thread::sleep(2 * interval + Duration::from_secs(2));
+    thread::sleep(interval + Duration::from_secs(3));
     let phase = Instant::now();
     for c in &mut collectors {
         c.proc.signal(libc::SIGTERM);
