@@ -20,7 +20,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, MAC_LEN};
 
@@ -200,12 +200,10 @@ impl Agent {
     }
 }
 
-/// Unix time in milliseconds (0 before 1970).
+/// Unix time in milliseconds (0 before 1970), shifted by the test-only offset of
+/// [`crate::clock`] when one is configured.
 pub fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    crate::clock::wall_ms()
 }
 
 /// The next multiple of `interval_ms` strictly after `now_ms`.
@@ -241,6 +239,7 @@ fn collector_config(settings: &Settings) -> CollectorConfig {
 /// The program after argument parsing: returns the exit code.
 pub fn main(flags: Flags) -> ExitCode {
     log::init(flags.verbose);
+    crate::clock::init();
     let settings = match Settings::load(&flags) {
         Ok(s) => s,
         Err(e) => {
