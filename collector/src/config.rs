@@ -23,6 +23,7 @@
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
 //! disable = w1 iio                 # sources not to read (names as in --check)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
+//! rediscover = 60s                 # look for sensors that came or went (0s: never)
 //! cgroup_namespace_exclude = kube-system   # Kubernetes namespaces (pods, containers)
 //! cgroup_unit_include = nginx.service k3s*  # systemd services
 //! cgroup_name_exclude = pause*     # container names (Kubernetes, Docker, Podman)
@@ -536,11 +537,15 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     cfg.cgroup.rediscover = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("cgroup_rediscover: {p}")))?;
                 }
+                "rediscover" => {
+                    cfg.rediscover = cli::parse_duration(&e.value)
+                        .map_err(|p| ConfigError::at(e.line, format!("rediscover: {p}")))?;
+                }
                 k => {
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout, rediscover)"
                         ),
                     ));
                 }
@@ -666,10 +671,10 @@ impl Settings {
             Some(n) => n,
             None => default_node_name(),
         };
-        if node.is_empty() || node.len() > MAX_NODE_NAME {
+        if pimon_protocol::node_name_error(&node).is_some() {
             return Err(flag_err(
                 "node",
-                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes"),
+                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes without control characters"),
             ));
         }
         let interval = flags
@@ -703,6 +708,8 @@ impl Settings {
         let mut sources = sources_config(&root, &file.filters)?;
         kmsg_config(&mut sources, &file.kmsg_lines)?;
         let sensors = sensors_config(&file.sensor_lines)?;
+        // One staleness rule for every sensor read in the background.
+        sources.w1_stale_after = sensors.stale_after;
         Ok(Settings {
             aggregator,
             node,
@@ -892,9 +899,10 @@ mod tests {
     fn filters_and_sensors_reach_their_configs() {
         let file = ConfigFile::parse(
             "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\
-             gpio = /dev/gpiochip0 17 door active_low\n\
+             gpio = /dev/gpiochip0 17 door active_low\nstale_after = 2m\n\
              [filters]\nnetdev_exclude = docker0, veth*\ndiskstats_include = mmcblk0\n\
-             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n",
+             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n\
+             rediscover = 5m\n",
         )
         .unwrap();
         let flags = Flags {
@@ -910,6 +918,12 @@ mod tests {
         assert!(!s.sources.sources.contains(SourceKind::Iio));
         assert!(s.sources.sources.contains(SourceKind::Stat));
         assert_eq!(s.sources.statvfs_timeout, Duration::from_millis(250));
+        assert_eq!(s.sources.rediscover, Duration::from_secs(300));
+        assert_eq!(
+            s.sources.w1_stale_after,
+            Duration::from_secs(120),
+            "stale_after applies to 1-wire too"
+        );
         assert_eq!(s.sensors.i2c.len(), 1);
         assert_eq!(s.sensors.gpio.len(), 1);
         assert_eq!(s.sensors.i2c_interval, Duration::from_secs(30));

@@ -146,11 +146,11 @@ fn check_tree(tree: &str, workloads: &[(u16, Vec<String>)]) -> Recorder {
         .sum();
     assert_eq!(r.samples.len(), workload_samples + 2, "{tree}");
     assert_eq!(
-        r.value(id::COLLECTOR_SOURCE_TRACKED, &["cgroup"]),
+        r.value(id::CGROUP_WORKLOADS_TRACKED, &[]),
         Value::Unsigned(workloads.len() as u64)
     );
     assert_eq!(
-        r.value(id::COLLECTOR_SOURCE_UNTRACKED, &["cgroup"]),
+        r.value(id::CGROUP_WORKLOADS_UNTRACKED, &[]),
         Value::Unsigned(0)
     );
     r
@@ -423,11 +423,11 @@ fn a_full_table_counts_what_does_not_fit() {
     config.cgroup.max = 5;
     let (sources, r) = collect(&config);
     assert_eq!(
-        r.value(id::COLLECTOR_SOURCE_TRACKED, &["cgroup"]),
+        r.value(id::CGROUP_WORKLOADS_TRACKED, &[]),
         Value::Unsigned(5)
     );
     assert_eq!(
-        r.value(id::COLLECTOR_SOURCE_UNTRACKED, &["cgroup"]),
+        r.value(id::CGROUP_WORKLOADS_UNTRACKED, &[]),
         Value::Unsigned(17 - 5)
     );
     assert_eq!(sources.error_count(SourceKind::Cgroup), 0);
@@ -639,7 +639,7 @@ fn workloads_are_read_every_nth_cycle() {
         sources.collect(&mut r);
         per_cycle.push((
             r.count(id::CGROUP_SERVICE_CPU_USAGE),
-            r.count(id::COLLECTOR_SOURCE_TRACKED),
+            r.count(id::CGROUP_WORKLOADS_TRACKED),
         ));
     }
     assert_eq!(per_cycle, [(7, 1), (0, 1), (7, 1), (0, 1), (7, 1)]);

@@ -48,7 +48,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Counts samples and keeps the last `pimon_collector_source_untracked`, without
+/// Counts samples and keeps the last `pimon_cgroup_workloads_untracked`, without
 /// allocating.
 #[derive(Default)]
 struct Count {
@@ -60,7 +60,7 @@ impl SampleSink for Count {
     fn labels(&mut self, _: &[&str]) {}
     fn push(&mut self, metric: u16, value: Value) {
         self.samples += 1;
-        if let (true, Value::Unsigned(v)) = (metric == id::COLLECTOR_SOURCE_UNTRACKED, value) {
+        if let (true, Value::Unsigned(v)) = (metric == id::CGROUP_WORKLOADS_UNTRACKED, value) {
             self.untracked = v;
         }
     }

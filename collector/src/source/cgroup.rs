@@ -12,7 +12,7 @@
 //! a cycle; between discoveries a cycle only re-reads the open files. A workload that
 //! goes away is dropped at once when its files say so (`ENODEV`) or at the next
 //! discovery; its series then go stale at the aggregator. Workloads that do not fit
-//! the table (`cgroup_max`) are counted (`pimon_collector_source_untracked`) and
+//! the table (`cgroup_max`) are counted (`pimon_cgroup_workloads_untracked`) and
 //! logged once. Nothing here allocates after start-up, discovery and churn included.
 
 mod dir;
@@ -257,13 +257,13 @@ impl Source for CgroupReader {
             self.since_read = 0;
             self.read(scratch, sink, errors);
         }
-        sink.labels(&["cgroup"]);
+        sink.labels(&[]);
         sink.push(
-            id::COLLECTOR_SOURCE_TRACKED,
+            id::CGROUP_WORKLOADS_TRACKED,
             Value::Unsigned(self.table.len() as u64),
         );
         sink.push(
-            id::COLLECTOR_SOURCE_UNTRACKED,
+            id::CGROUP_WORKLOADS_UNTRACKED,
             Value::Unsigned(self.last.untracked as u64),
         );
     }

@@ -836,32 +836,6 @@ const fn cg(w: &Workload, i: usize) -> Metric {
     }
 }
 
-/// A gauge of the collector about a source (label `source`).
-const fn collector_source_gauge(
-    prom_name: &'static str,
-    help: &'static str,
-    field: &'static str,
-) -> Metric {
-    m(
-        Gauge,
-        prom_name,
-        help,
-        "",
-        &["source"],
-        &[],
-        Identity,
-        ix(
-            "pimon_collector",
-            field,
-            &["source"],
-            &[],
-            &[],
-            Identity,
-            Integer,
-        ),
-    )
-}
-
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -1246,9 +1220,15 @@ catalog! {
         "Kernel log records of this boot overwritten in the kernel's ring before the collector read them.",
         "", &[], &[], Identity,
         ix0("pimon_kernel_log", "missed", Identity, Integer));
+    // /proc/sys/fs/file-nr, unlabelled.
+    FILEFD_ALLOCATED = m(Gauge, "node_filefd_allocated", "File descriptor statistics: allocated.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-nr", Identity, Integer));
+    FILEFD_MAXIMUM = m(Gauge, "node_filefd_maximum", "File descriptor statistics: maximum.",
+        "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-max", Identity, Integer));
+
     // cgroups (cAdvisor's names), one run of CGROUP_METRICS rows per kind of workload, in
     // CGROUP_PROM order: Kubernetes containers, pods, Docker/Podman containers, systemd
-    // services. Then the collector's tracked/untracked counts per source.
+    // services. Then how many workloads the table holds and how many did not fit.
     CGROUP_K8S_CONTAINER_CPU_USAGE = cg(&K8S_CONTAINER, 0);
     CGROUP_K8S_CONTAINER_CPU_USER = cg(&K8S_CONTAINER, 1);
     CGROUP_K8S_CONTAINER_CPU_SYSTEM = cg(&K8S_CONTAINER, 2);
@@ -1345,10 +1325,10 @@ catalog! {
     CGROUP_SERVICE_PSI_MEMORY_FULL = cg(&SYSTEMD_SERVICE, 21);
     CGROUP_SERVICE_PSI_IO_SOME = cg(&SYSTEMD_SERVICE, 22);
     CGROUP_SERVICE_PSI_IO_FULL = cg(&SYSTEMD_SERVICE, 23);
-    COLLECTOR_SOURCE_TRACKED = collector_source_gauge("pimon_collector_source_tracked",
-        "Items a source reads each cycle (cgroups: the workloads in its table).",
-        "source_tracked");
-    COLLECTOR_SOURCE_UNTRACKED = collector_source_gauge("pimon_collector_source_untracked",
-        "Items a source found but does not read: its table is full.",
-        "source_untracked");
+    CGROUP_WORKLOADS_TRACKED = m(Gauge, "pimon_cgroup_workloads_tracked",
+        "Workloads (cgroups) the collector reads each cycle: the entries of its table.", "",
+        &[], &[], Identity, ix0("pimon_cgroup", "tracked", Identity, Integer));
+    CGROUP_WORKLOADS_UNTRACKED = m(Gauge, "pimon_cgroup_workloads_untracked",
+        "Workloads (cgroups) found at the last discovery but not read: the table is full.",
+        "", &[], &[], Identity, ix0("pimon_cgroup", "untracked", Identity, Integer));
 }
