@@ -59,7 +59,8 @@ fn a_busy_k3s_node_with_cgroups_fits_the_default_limits() {
                 .collect();
             f = f.group(&refs, &samples);
         }
-        let o = ing.ingest(&f.bytes(), T0, &mut lines, &mut ack);
+        let from = "127.0.0.1:4000".parse().unwrap();
+        let o = ing.ingest(&f.bytes(), from, T0, &mut lines, &mut ack);
         assert_eq!(o.verdict, Verdict::Stored, "frame {seq}");
     }
     assert!(label_bytes > 32 * 1024, "{label_bytes} bytes of labels");
