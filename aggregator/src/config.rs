@@ -49,8 +49,14 @@ OPTIONS (a flag overrides the same setting of --config):
     --influx-bucket BUCKET     ... InfluxDB 2.x bucket
     --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
     --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
+    --state-dir DIR|off        node protocol state (boot ids, windows, timelines), kept
+                               across restarts [default: next to the first InfluxDB
+                               spool, SPOOL_DIR.state; none without InfluxDB output]
     --max-nodes N              most nodes held [default: 10000]
-    --max-series-per-node N    most series per node [default: 1000]
+    --max-new-nodes-per-address N
+                               with the node table 90 % full, no more new nodes from an
+                               address with N not yet established ones [default: 64]
+    --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
     --push                     accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...)
@@ -83,18 +89,24 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
-    max_series_per_node = 1000
+    max_series_per_node = 8000       # a busy k3s node with the cgroup source: ~3,700
     max_series_total = 2000000
+    max_new_nodes_per_address = 64  # when 90 % full: new nodes per address (IPv6: /64)
 
     [staleness]
     stale_intervals = 3              # series vanish after this many missed intervals
     stale_min_seconds = 30           # ... but never sooner
     forget_after_seconds = 86400     # node (and pimon_node_up) forgotten after this
-    forget_new_after_seconds = 600   # ... for nodes with fewer than 10 frames
+    forget_new_after_seconds = 600   # ... for nodes not yet established (10 frames
+                                     # over 5 min); when 90 % full, their stale time
 
     [clock]
-    max_skew_seconds = 300           # live frame off by more: use receive time
-    max_backfill_seconds = 604800    # resent frame older than this: use receive time
+    max_skew_seconds = 300           # live frame off by more: a substitute time
+    max_backfill_seconds = 604800    # resent frame older than this: acked, not stored
+
+    [state]
+    dir = \"/var/lib/pimon/state\"     # node protocol state; \"off\" disables; default:
+                                     # SPOOL_DIR.state of the first [[influx]]
 
     [output]
     lp_out = \"-\"                     # file path or - for stdout; unset: none
@@ -179,6 +191,46 @@ pub struct Config {
     pub influx: Vec<InfluxConfig>,
     /// Pushes, scrapes, collectd ([`crate::ingress`]).
     pub ingress: IngressConfig,
+    /// Where node protocol state is kept across restarts.
+    pub state_dir: StateDir,
+}
+
+/// Where node protocol state is kept across restarts (see [`crate::persist`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateDir {
+    /// Next to the first InfluxDB output's spool (`SPOOL_DIR.state`); none without an
+    /// InfluxDB output.
+    #[default]
+    NextToSpool,
+    /// Not kept.
+    Off,
+    /// This directory.
+    Dir(PathBuf),
+}
+
+impl StateDir {
+    fn parse(s: &str) -> StateDir {
+        if s == "off" {
+            StateDir::Off
+        } else {
+            StateDir::Dir(PathBuf::from(s))
+        }
+    }
+}
+
+impl Config {
+    /// The state directory in effect, if any.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        match &self.state_dir {
+            StateDir::Off => None,
+            StateDir::Dir(d) => Some(d.clone()),
+            StateDir::NextToSpool => self.influx.first().map(|o| {
+                let mut name = o.spool.dir.clone().into_os_string();
+                name.push(".state");
+                PathBuf::from(name)
+            }),
+        }
+    }
 }
 
 impl Default for Config {
@@ -196,6 +248,7 @@ impl Default for Config {
             lp_out: None,
             influx: Vec::new(),
             ingress: IngressConfig::default(),
+            state_dir: StateDir::NextToSpool,
         }
     }
 }
@@ -253,6 +306,13 @@ struct FileConfig {
     push: Option<ingress_config::PushSection>,
     scrape: Option<Vec<ingress_config::ScrapeSection>>,
     collectd: Option<ingress_config::CollectdSection>,
+    state: Option<StateSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -284,6 +344,7 @@ struct LimitsSection {
     max_nodes: Option<usize>,
     max_series_per_node: Option<usize>,
     max_series_total: Option<usize>,
+    max_new_nodes_per_address: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -562,6 +623,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = l.max_series_total {
             c.limits.max_series_total = positive("limits.max_series_total", v)?;
         }
+        if let Some(v) = l.max_new_nodes_per_address {
+            c.limits.max_new_nodes_per_address = positive("limits.max_new_nodes_per_address", v)?;
+        }
     }
     if let Some(s) = file.staleness {
         if let Some(v) = s.stale_intervals {
@@ -601,6 +665,12 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 None => return err("output.lp_out_fsync", "needs output.lp_out"),
             }
         }
+    }
+    if let Some(dir) = file.state.and_then(|s| s.dir) {
+        if dir.is_empty() {
+            return err("state.dir", "empty: give a directory or \"off\"");
+        }
+        c.state_dir = StateDir::parse(&dir);
     }
     for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {
         c.influx
@@ -662,7 +732,9 @@ where
                 | "influx-bucket"
                 | "influx-token"
                 | "spool-dir"
+                | "state-dir"
                 | "max-nodes"
+                | "max-new-nodes-per-address"
                 | "max-series-per-node"
                 | "stale-intervals"
                 | "max-clock-skew"
@@ -752,7 +824,16 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "influx-bucket" => bucket = Some(v.to_string()),
             "influx-token" => token = Some(v.to_string()),
             "spool-dir" => spool = Some(PathBuf::from(v)),
+            "state-dir" => {
+                if v.is_empty() {
+                    return err(key, "empty: give a directory or off");
+                }
+                c.state_dir = StateDir::parse(v);
+            }
             "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
+            "max-new-nodes-per-address" => {
+                c.limits.max_new_nodes_per_address = positive(&key, parse_num(name, v)?)?
+            }
             "max-series-per-node" => {
                 c.limits.max_series_per_node = positive(&key, parse_num(name, v)?)?
             }
@@ -883,9 +964,23 @@ pub fn describe(c: &Config) -> String {
     }
     let _ = writeln!(
         s,
-        "limits            {} nodes, {} series per node, {} series in total",
-        c.limits.max_nodes, c.limits.max_series_per_node, c.limits.max_series_total
+        "limits            {} nodes ({} new per address when 90 % full), {} series per node, {} series in total",
+        c.limits.max_nodes,
+        c.limits.max_new_nodes_per_address,
+        c.limits.max_series_per_node,
+        c.limits.max_series_total
     );
+    match c.state_path() {
+        Some(d) => {
+            let _ = writeln!(s, "state dir         {}", d.display());
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "state dir         none: node state (boot ids, windows) is lost on restart"
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "staleness         {} intervals (at least {} s); forget after {} s ({} s for new nodes)",
@@ -1040,6 +1135,9 @@ refuse_unknown_nodes = true
 max_nodes = 7
 max_series_per_node = 8
 max_series_total = 9
+max_new_nodes_per_address = 10
+[state]
+dir = "/tmp/state"
 [staleness]
 stale_intervals = 4
 stale_min_seconds = 5
@@ -1078,9 +1176,11 @@ when_full = "refuse_new"
             Limits {
                 max_nodes: 7,
                 max_series_per_node: 8,
-                max_series_total: 9
+                max_series_total: 9,
+                max_new_nodes_per_address: 10,
             }
         );
+        assert_eq!(c.state_path(), Some(PathBuf::from("/tmp/state")));
         assert_eq!(c.staleness.stale_intervals, 4);
         assert_eq!(c.staleness.forget_new_after_ms, 7000);
         assert_eq!(c.ingest.max_backfill_ms, 9000);
@@ -1124,6 +1224,37 @@ when_full = "refuse_new"
         assert_eq!(e.key, "influx[0].fsync");
         let e = parse_toml("[[influx]]\nurl = \"ftp://h\"\ndb = \"d\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].url");
+    }
+
+    #[test]
+    fn state_dir_defaults_next_to_the_first_spool_and_can_be_set_or_turned_off() {
+        assert_eq!(
+            run_config(&[]).state_path(),
+            None,
+            "no InfluxDB output: none"
+        );
+        let influx = [
+            "--influx-url",
+            "http://127.0.0.1:8086",
+            "--influx-db",
+            "pimon",
+            "--spool-dir",
+            "/var/lib/pimon/spool",
+        ];
+        assert_eq!(
+            run_config(&influx).state_path(),
+            Some(PathBuf::from("/var/lib/pimon/spool.state"))
+        );
+        let mut off = influx.to_vec();
+        off.extend(["--state-dir", "off"]);
+        assert_eq!(run_config(&off).state_path(), None);
+        assert_eq!(
+            run_config(&["--state-dir", "/s", "--max-new-nodes-per-address", "3"]).state_path(),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(args(&["--state-dir", ""]).unwrap_err().key, "--state-dir");
+        let e = parse_toml("[state]\ndir = \"\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "state.dir");
     }
 
     #[test]

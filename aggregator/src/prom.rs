@@ -230,7 +230,7 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         snap,
         "pimon_node_frames_replayed_total",
         Counter,
-        "Frames of the node refused as replays (a boot id older than the current one).",
+        "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
         "",
         |n| Number::U64(n.counters.replays),
     )?;
@@ -240,7 +240,7 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         snap,
         "pimon_node_clock_skewed_frames_total",
         Counter,
-        "Frames of the node whose timestamp was replaced by the receive time (clock off by more than the allowed skew).",
+        "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
         "",
         |n| Number::U64(n.counters.clock_skewed),
     )?;
@@ -263,6 +263,36 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         "Samples of the node not stored because it reached its series limit.",
         "",
         |n| Number::U64(n.counters.series_refused),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_frames_unconfirmed_total",
+        Counter,
+        "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
+        "",
+        |n| Number::U64(n.counters.unconfirmed),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_name_conflicts_total",
+        Counter,
+        "Times a second collector was seen sending as this node (two hosts with one node name).",
+        "",
+        |n| Number::U64(n.counters.name_conflicts),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_frames_too_old_total",
+        Counter,
+        "Resent frames of the node older than max_backfill_seconds: acked, not stored.",
+        "",
+        |n| Number::U64(n.counters.too_old),
     )?;
     Ok(())
 }
@@ -399,9 +429,36 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_replays_total",
             Counter,
-            "Frames refused as replays: a boot id older than the node's current one.",
+            "Frames refused as replays: a retired boot id, or a keyed frame too old to start a boot.",
             "",
             counter(&s.replays),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_unconfirmed_total",
+            Counter,
+            "Frames held back: they would change a node's boot id or sequence window without evidence yet.",
+            "",
+            counter(&s.frames_unconfirmed),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_name_conflicts_total",
+            Counter,
+            "Second collectors detected sending as an existing node.",
+            "",
+            counter(&s.name_conflicts),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_too_old_total",
+            Counter,
+            "Resent frames older than max_backfill_seconds: acked, not stored.",
+            "",
+            counter(&s.frames_too_old),
         )?;
         single(
             w,
@@ -417,7 +474,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_limit_refusals_total",
             Counter,
-            "Frames of new nodes (limit=\"nodes\") and samples of new series (limit=\"series\") refused by a memory limit.",
+            "Frames of new nodes (limit=\"nodes\": table full; limit=\"nodes_per_address\": table 90 % full and the address has max_new_nodes_per_address young nodes) and samples of new series (limit=\"series\") refused by a memory limit.",
             "",
         )?;
         write_sample(
@@ -426,6 +483,14 @@ pub fn render_aggregator<W: Write>(
             "pimon_aggregator_limit_refusals_total",
             &[("limit", "nodes")],
             counter(&s.nodes_refused_limit),
+            None,
+        )?;
+        write_sample(
+            w,
+            format,
+            "pimon_aggregator_limit_refusals_total",
+            &[("limit", "nodes_per_address")],
+            counter(&s.nodes_refused_address),
             None,
         )?;
         write_sample(
@@ -450,7 +515,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_clock_skewed_frames_total",
             Counter,
-            "Frames whose timestamp was replaced by the receive time.",
+            "Frames stored with a time other than their own (clock off or stepped back).",
             "",
             counter(&s.clock_skewed_frames),
         )?;
@@ -462,6 +527,15 @@ pub fn render_aggregator<W: Write>(
             "Nodes removed from memory after not being seen for long.",
             "",
             counter(&s.nodes_forgotten),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_young_nodes_forgotten_total",
+            Counter,
+            "Nodes not yet established forgotten early (idle for their stale time) because the node table was 90 % full.",
+            "",
+            counter(&s.young_nodes_forgotten_pressure),
         )?;
         single(
             w,
@@ -489,6 +563,45 @@ pub fn render_aggregator<W: Write>(
             "Acks that could not be sent.",
             "",
             counter(&s.ack_send_errors),
+        )?;
+        write_header(
+            w,
+            format,
+            "pimon_aggregator_acks_limited_total",
+            Counter,
+            "Acks shortened or not sent: reason=\"size\" to an unauthenticated sender, never larger than its datagram; reason=\"rate\" over a destination's ack rate.",
+            "",
+        )?;
+        for (reason, c) in [
+            ("size", &s.acks_limited_size),
+            ("rate", &s.acks_limited_rate),
+        ] {
+            write_sample(
+                w,
+                format,
+                "pimon_aggregator_acks_limited_total",
+                &[("reason", reason)],
+                counter(c),
+                None,
+            )?;
+        }
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_writes_total",
+            Counter,
+            "Node state saves that reached the disk (snapshots and journal appends).",
+            "",
+            counter(&s.state_writes),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_write_errors_total",
+            Counter,
+            "Node state saves that failed; a batch whose urgent state could not be saved is not acked.",
+            "",
+            counter(&s.state_write_errors),
         )?;
         write_header(
             w,

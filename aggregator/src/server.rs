@@ -11,6 +11,10 @@
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
+//! With a state directory ([`crate::persist`]), the node state saved by the last run is
+//! loaded at bind; the ingest task journals what must survive a crash before a batch's
+//! acks, and snapshots every node now and then and at shutdown.
+//!
 //! Shutdown (mini-redis style): when the `shutdown` future given to [`Server::run`]
 //! completes, the stop channel's sender is dropped; the receive tasks, the HTTP server and
 //! the housekeeping task see the channel close and end. The ingest task drains what was
@@ -31,6 +35,7 @@ use smol::Async;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 
+use crate::ack_limit::AckLimiter;
 use crate::config::{self, Config};
 use crate::http::{self, MetricsProvider};
 use crate::influx::{
@@ -40,6 +45,7 @@ use crate::ingest::{Ingest, IngestConfig};
 use crate::ingress::push::{PushMethod, PushRequest, Reply};
 use crate::ingress::runtime::Ingress;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
+use crate::persist::{self, Saver, StateFile};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
 use crate::stats::AggregatorStats;
@@ -62,6 +68,8 @@ pub enum ServerError {
     Output(OutputError),
     /// Invalid configuration.
     Config(config::ConfigError),
+    /// The state directory could not be opened.
+    State(std::path::PathBuf, std::io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -71,6 +79,9 @@ impl fmt::Display for ServerError {
             ServerError::Keys(e) => write!(f, "key file: {e}"),
             ServerError::Output(e) => write!(f, "output: {e}"),
             ServerError::Config(e) => write!(f, "{e}"),
+            ServerError::State(d, e) => {
+                write!(f, "state directory {} (--state-dir): {e}", d.display())
+            }
         }
     }
 }
@@ -102,6 +113,7 @@ pub struct Server {
     reload_tx: Sender<()>,
     reload_rx: Receiver<()>,
     inputs: Option<Arc<Ingress>>,
+    saver: Option<Saver>,
 }
 
 impl fmt::Debug for Server {
@@ -159,12 +171,38 @@ impl Server {
             render_lines: !influx.is_empty() || lp.is_some(),
             ..config.ingest
         };
-        let ingest = Arc::new(Mutex::new(Ingest::new(
-            store,
-            keys,
-            ingest_config,
-            stats.clone(),
-        )));
+        let mut ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let saver = match config.state_path() {
+            Some(dir) => {
+                let (file, loaded) = StateFile::open(&dir, now_ms())
+                    .map_err(|e| ServerError::State(dir.clone(), e))?;
+                if let Some((aside, e)) = &loaded.damaged {
+                    eprintln!(
+                        "pimon-aggregator: node state in {} was damaged ({e}); moved to {}, starting without it",
+                        dir.display(),
+                        aside.display()
+                    );
+                }
+                let found = loaded.nodes.len();
+                let restored = persist::restore(&mut ingest.store, loaded.nodes);
+                eprintln!(
+                    "pimon-aggregator: node state: {restored} of {found} nodes restored from {} ({} journal entries{})",
+                    dir.display(),
+                    loaded.journal_entries,
+                    if loaded.journal_torn_bytes > 0 {
+                        format!(
+                            ", a torn tail of {} bytes ignored",
+                            loaded.journal_torn_bytes
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                Some(Saver::new(file, stats.clone()))
+            }
+            None => None,
+        };
+        let ingest = Arc::new(Mutex::new(ingest));
         let outputs = Arc::new(LineOutputs::new(influx, lp));
         let inputs = match config.ingress.any() {
             true => {
@@ -198,6 +236,7 @@ impl Server {
             reload_tx,
             reload_rx,
             inputs,
+            saver,
         })
     }
 
@@ -244,6 +283,7 @@ impl Server {
             reload_rx,
             reload_tx,
             inputs,
+            saver,
             ..
         } = self;
         drop(reload_tx);
@@ -277,6 +317,7 @@ impl Server {
             outputs.clone(),
             listeners.clone(),
             stats.clone(),
+            saver,
         ));
         let housekeeping = smol::spawn(housekeeping_loop(
             ingest.clone(),
@@ -393,17 +434,20 @@ async fn receive_loop(
     }
 }
 
-/// Acks of one batch, the last per (destination, node).
+/// Acks of one batch, the last per (destination, node), and whether any of the frames
+/// it answers was new (acks that confirm nothing new are rate-limited).
 #[derive(Default)]
 struct PendingAcks {
     bytes: Vec<u8>,
     items: Vec<(usize, SocketAddr, usize, usize)>,
+    fresh: Vec<bool>,
 }
 
 impl PendingAcks {
     fn clear(&mut self) {
         self.bytes.clear();
         self.items.clear();
+        self.fresh.clear();
     }
 
     fn node_of(ack: &[u8]) -> &[u8] {
@@ -421,7 +465,7 @@ impl PendingAcks {
         )
     }
 
-    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8]) {
+    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8], fresh: bool) {
         let node = Self::node_of(ack);
         let existing = (0..self.items.len()).find(|&i| {
             let (l, t, b) = self.get(i);
@@ -430,8 +474,14 @@ impl PendingAcks {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(ack);
         match existing {
-            Some(i) => self.items[i] = (listener, to, start, ack.len()),
-            None => self.items.push((listener, to, start, ack.len())),
+            Some(i) => {
+                self.items[i] = (listener, to, start, ack.len());
+                self.fresh[i] |= fresh;
+            }
+            None => {
+                self.items.push((listener, to, start, ack.len()));
+                self.fresh.push(fresh);
+            }
         }
     }
 }
@@ -443,11 +493,13 @@ async fn ingest_loop(
     outputs: Arc<LineOutputs>,
     listeners: Vec<Arc<Listener>>,
     stats: Arc<AggregatorStats>,
+    mut saver: Option<Saver>,
 ) {
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
+    let mut ack_limit = AckLimiter::default();
     let mut failures = 0u64;
     // A receive batch is handed to the outputs in parts of at most this many bytes of
     // lines (plus the one frame that crosses the bound): a part must fit in every spool.
@@ -468,12 +520,18 @@ async fn ingest_loop(
                     stats
                         .bytes_received
                         .fetch_add(datagram.len() as u64, Ordering::Relaxed);
-                    let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
+                    let outcome = ing.ingest(datagram, from, now, &mut lines, &mut ack);
                     if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
                         eprintln!("{line}");
                     }
+                    if let Some(event) = &outcome.event
+                        && let Some(line) = rejects.event(event, Instant::now())
+                    {
+                        eprintln!("{line}");
+                    }
                     if outcome.ack_len > 0 {
-                        acks.push(index, from, &ack[..outcome.ack_len]);
+                        let fresh = outcome.verdict == crate::ingest::Verdict::Stored;
+                        acks.push(index, from, &ack[..outcome.ack_len], fresh);
                     }
                     if lines.len() >= max_part_bytes {
                         more = true;
@@ -486,6 +544,12 @@ async fn ingest_loop(
             } else {
                 outputs.submit(lines.as_bytes()).await
             };
+            // State that must survive a crash before these acks (a new boot id, a new
+            // timeline segment); if it cannot be written, the part is kept but not acked.
+            let state_saved = match (&accepted, &mut saver) {
+                (Ok(()), Some(s)) => s.save_urgent(&ingest).await,
+                _ => true,
+            };
             {
                 let mut ing = lock(&ingest);
                 match &accepted {
@@ -493,13 +557,22 @@ async fn ingest_loop(
                     Err(_) => ing.rollback_batch(),
                 }
             }
+            if let Some(s) = &mut saver {
+                s.snapshot_if_due(&ingest, false).await;
+            }
             match accepted {
+                Ok(()) if !state_saved => {}
                 Ok(()) => {
+                    let now = now_ms();
                     for i in 0..acks.items.len() {
                         let (l, to, bytes) = acks.get(i);
                         let Some(listener) = listeners.get(l) else {
                             continue;
                         };
+                        if !acks.fresh[i] && !ack_limit.allow(to, now) {
+                            AggregatorStats::inc(&stats.acks_limited_rate);
+                            continue;
+                        }
                         match listener.socket.send_to(bytes, to).await {
                             Ok(_) => AggregatorStats::inc(&stats.acks_sent),
                             Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
@@ -520,6 +593,9 @@ async fn ingest_loop(
         }
         drop(datagrams);
         let _ = pool.try_send(batch);
+    }
+    if let Some(s) = &mut saver {
+        s.snapshot_if_due(&ingest, true).await;
     }
 }
 
@@ -586,10 +662,13 @@ async fn housekeeping_loop(
                 if let Some(i) = &inputs {
                     i.housekeeping(now_ms());
                 }
-                let forgotten = lock(&ingest).store.sweep(now_ms());
+                let swept = lock(&ingest).store.sweep(now_ms());
                 stats
                     .nodes_forgotten
-                    .fetch_add(forgotten as u64, Ordering::Relaxed);
+                    .fetch_add(swept.forgotten as u64, Ordering::Relaxed);
+                stats
+                    .young_nodes_forgotten_pressure
+                    .fetch_add(swept.young_under_pressure as u64, Ordering::Relaxed);
             }
         }
     }

@@ -75,7 +75,9 @@ fn exported_families() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = CATALOG.iter().map(|m| m.prom_name.to_string()).collect();
     let now_ms = 1_700_000_000_000;
     let mut store = Store::new(Limits::default(), Staleness::default(), now_ms);
-    store.admit("pi-1", 1).expect("room for one node");
+    store
+        .admit("pi-1", 1, None, now_ms)
+        .expect("room for one node");
     let mut snap = Snapshot::default();
     store.snapshot(now_ms, &mut snap);
     let stats = AggregatorStats::default();

@@ -164,9 +164,13 @@ impl Harness {
     /// Ingests `datagram`; returns its verdict and the lines it produced.
     fn send(&mut self, datagram: &[u8]) -> (Verdict, String) {
         self.lines.clear();
-        let o = self
-            .ingest
-            .ingest(datagram, T0 + 100_000, &mut self.lines, &mut self.ack);
+        let o = self.ingest.ingest(
+            datagram,
+            "10.0.0.5:4000".parse().unwrap(),
+            T0 + 100_000,
+            &mut self.lines,
+            &mut self.ack,
+        );
         (o.verdict, self.lines.clone())
     }
 }

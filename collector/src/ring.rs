@@ -31,7 +31,13 @@
 //! packs the parts together (a part rarely fills its slot). Then
 //! [`Ring::send_unsent`] hands each new datagram to the network.
 //!
-//! Acks ([`Ring::apply_ack`]) forget what the aggregator stored and mark its gaps;
+//! Acks ([`Ring::apply_ack`]) forget what the aggregator stored and mark its gaps. An
+//! ack that speaks of sequence numbers never sent (the aggregator's window for this boot
+//! is wrong: a forged frame moved it, or its saved state is damaged) changes nothing
+//! but puts the ring in *resync* mode: the frames of new cycles carry the resync flag
+//! (`pimon_protocol::FLAG_RESYNC`, docs/PROTOCOL.md 6.4), which asks the aggregator to
+//! rebuild its window from their resend floor, until an ack that makes sense arrives
+//! ([`Ring::resyncing`]);
 //! [`Ring::resend_due`] picks what to send again: gaps first, then datagrams not acked
 //! within a timeout, oldest first, at most [`ResendPolicy::max_per_tick`] per call. While
 //! the aggregator is silent (no ack for a timeout) only one probe is resent per timeout,
@@ -42,6 +48,7 @@
 
 pub mod evicted;
 
+use pimon_protocol::frame::set_resync;
 use pimon_protocol::window::WINDOW;
 use pimon_protocol::{Ack, Key, MAX_DATAGRAM, seal};
 
@@ -173,6 +180,8 @@ struct Meta {
     stats: RingStats,
     last_ack_ms: Option<u64>,
     last_probe_ms: Option<u64>,
+    /// The last ack spoke of sequence numbers never sent: new cycles ask for a resync.
+    resync: bool,
 }
 
 impl Meta {
@@ -260,6 +269,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
     /// Counters since creation.
     pub fn stats(&self) -> RingStats {
         self.m.stats
+    }
+
+    /// True while the frames of new cycles carry the resync flag: the last ack spoke of
+    /// sequence numbers this ring never handed out.
+    pub fn resyncing(&self) -> bool {
+        self.m.resync
     }
 
     /// Records held (sent and not acked, acked but not yet at the head, unsent).
@@ -413,10 +428,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let next = self.advance(off, h.cap);
             let wraps_after = next == 0 && i + 1 < pending;
             let data = off + RECORD_HEADER;
+            let resync = self.m.resync;
             let arena = self.arena.as_mut();
-            let sealed = arena
-                .get_mut(data..data + h.cap)
-                .and_then(|buf| seal(buf, h.len, parts, key).ok());
+            let sealed = arena.get_mut(data..data + h.cap).and_then(|buf| {
+                if resync {
+                    set_resync(buf.get_mut(..h.len)?).ok()?;
+                }
+                seal(buf, h.len, parts, key).ok()
+            });
             let (len, state) = match sealed {
                 Some(n) => (n, State::UNSENT),
                 None => (h.len.min(h.cap), State::ACKED),
@@ -497,12 +516,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
     /// Applies an ack (already checked to be for this node, boot id and key): forgets
     /// what it says is stored, marks its gaps for resend, and resolves unresolved
     /// evicted sequence numbers it speaks for (see [`evicted`]). An ack that speaks of
-    /// sequence numbers not sent yet is ignored.
+    /// sequence numbers not sent yet changes nothing but starts resync mode (see
+    /// [`resyncing`](Self::resyncing)); the next ack that makes sense ends it.
     pub fn apply_ack(&mut self, ack: &Ack<'_>, now_ms: u64) -> AckEffect {
         let mut effect = AckEffect::default();
         if ack.seen_below > self.m.next_seq || ack.acked_below > self.m.next_seq {
+            self.m.resync = true;
             return effect;
         }
+        self.m.resync = false;
         self.m.last_ack_ms = Some(now_ms);
         let mut off = self.m.head;
         for _ in 0..self.m.count {
@@ -948,6 +970,35 @@ mod tests {
         assert_eq!(ring.resend_floor(), 5);
         assert_eq!(ring.stats().resent, 2);
         assert_eq!(ring.stats().acked, 5);
+    }
+
+    #[test]
+    fn a_nonsensical_ack_makes_new_cycles_ask_for_a_resync_until_an_ack_makes_sense() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        cycle(&mut ring, 2, 3);
+        sent(&mut ring);
+        // The aggregator says it stored up to a million: it cannot have.
+        let e = ring.apply_ack(&ack(1_000_000, 1_000_000, &[]), 10);
+        assert_eq!(e, AckEffect::default());
+        assert!(ring.resyncing());
+        assert_eq!(ring.len(), 2, "nothing forgotten");
+        cycle(&mut ring, 2, 3);
+        let flags: Vec<bool> = ring
+            .datagrams()
+            .map(|(_, d)| DataFrame::parse(d).unwrap().resync())
+            .collect();
+        assert_eq!(
+            flags,
+            [false, false, true, true],
+            "resends stay as they were sent"
+        );
+        sent(&mut ring);
+        // The aggregator rebuilt its window: a sensible ack ends the mode.
+        ring.apply_ack(&ack(0, 4, &[(0, 2)]), 20);
+        assert!(!ring.resyncing());
+        cycle(&mut ring, 1, 3);
+        let last = ring.datagrams().last().unwrap().1;
+        assert!(!DataFrame::parse(last).unwrap().resync());
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     log_path: PathBuf,
     dir: TempDir,
+    binary: PathBuf,
+    args: Vec<String>,
 }
 
 impl ServerProcess {
@@ -78,24 +80,48 @@ impl ServerProcess {
         port: u16,
     ) -> ServerProcess {
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).expect("create server log");
+        let mut server = ServerProcess {
+            name,
+            base_url: format!("http://127.0.0.1:{port}"),
+            port,
+            child: None,
+            log_path,
+            dir,
+            binary: binary.to_path_buf(),
+            args: args.to_vec(),
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts the process (output appended to the log).
+    fn launch(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open server log");
         let log2 = log.try_clone().expect("clone log handle");
-        let child = Command::new(binary)
-            .args(args)
-            .current_dir(dir.path())
+        let child = Command::new(&self.binary)
+            .args(&self.args)
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", binary.display()));
-        ServerProcess {
-            name,
-            base_url: format!("http://127.0.0.1:{port}"),
-            port,
-            child: Some(child),
-            log_path,
-            dir,
-        }
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({}): {e}",
+                    self.name,
+                    self.binary.display()
+                )
+            });
+        self.child = Some(child);
+    }
+
+    /// The process id while it runs (to SIGSTOP/SIGCONT it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The server's temp dir (config, data, log).
@@ -270,6 +296,21 @@ bind-address = "127.0.0.1:{rpc_port}"
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Kills influxd (SIGKILL, as a crash); its data stays for [`Influxd::start_again`].
+    pub fn stop(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts the killed influxd again on the same port with the same data, and waits
+    /// until it answers; panics with the log tail if it cannot.
+    pub fn start_again(&mut self) {
+        self.server.kill();
+        self.server.launch();
+        if let Err(e) = self.server.wait_ready(|base| status_is(base, "/ping", 204)) {
+            panic!("influxd did not come back: {e}");
+        }
     }
 
     /// Runs an InfluxQL statement with `POST /query` (for CREATE/DROP); panics unless 200

@@ -1,8 +1,8 @@
 //! Thermal zones → `THERMAL_ZONE_TEMP` (labels `zone`, `type`), millidegrees.
 //!
-//! Zones are discovered at start-up; a zone whose `temp` fails to read (ENODATA from a
-//! disabled zone, EAGAIN, …) is counted as a failure and skipped for this cycle, and the
-//! other zones are still reported.
+//! Zones are discovered at start-up and again every `rediscover`; a zone whose `temp`
+//! fails to read (ENODATA from a disabled zone, EAGAIN, …) is counted as a failure and
+//! skipped for this cycle, and the other zones are still reported.
 //!
 //! Telegraf's `temp` input reads hwmon, and the thermal zones only on a machine where no
 //! hwmon chip has a temperature input. So does `TEMP` (label `sensor` = the zone's
@@ -89,6 +89,10 @@ impl Source for ThermalReader {
             zones,
             telegraf_temp,
         })
+    }
+
+    fn hotplug(&self) -> bool {
+        true
     }
 
     /// One line per zone.

@@ -355,7 +355,7 @@ pub fn apply_catalog(
 ) -> bool {
     let mut ing = lock(ingest);
     let store = &mut ing.store;
-    if store.get(host).is_none() && store.admit(host, 0).is_err() {
+    if store.get(host).is_none() && store.admit(host, 0, None, now).is_err() {
         return false;
     }
     if let Some(node) = store.get_mut(host) {
