@@ -17,8 +17,8 @@
 //! queries, in one of its repetitions, returns a value that is not null.
 //!
 //! The 4 "Metrics velocity" panels read Telegraf's own `internal_*` measurements and stay
-//! empty. Some panels read collector sources built on other branches (`filefd`,
-//! `netstat`/`snmp`, `vmstat`, `conntrack`, `interrupts`): until their catalog rows are
+//! empty. Some panels read collector sources built on other branches (`netstat`/`snmp`,
+//! `vmstat`, `conntrack`, `interrupts`): until their catalog rows are
 //! here, those panels are allowed to be empty and the target is lowered by their number
 //! — and only then: as soon as the catalog has a source's rows, its panels count toward
 //! the full 40. Every panel that stays empty must be named, with the reason, in
@@ -60,11 +60,6 @@ struct Waiting {
 }
 
 const WAITING: &[Waiting] = &[
-    Waiting {
-        source: "filefd (linux_sysctl_fs)",
-        marker: "node_filefd_allocated",
-        panels: &["File descriptors"],
-    },
     Waiting {
         source: "interrupts (Telegraf's interrupts)",
         marker: "node_interrupts_total",
