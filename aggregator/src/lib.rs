@@ -18,9 +18,10 @@
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
-//! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
-//!   rejected datagrams.
+//! - [`stats`]: the aggregator's own counters ([`atomic`]: 64-bit on every target);
+//!   [`rejects`]: rate-limited log lines for rejected datagrams.
 
+pub mod atomic;
 pub mod config;
 pub mod http;
 pub mod http_client;

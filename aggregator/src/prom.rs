@@ -14,7 +14,6 @@
 //! `honor_labels: true` so Prometheus keeps it instead of the aggregator's address.
 
 use std::fmt::{self, Write};
-use std::sync::atomic::AtomicU64;
 
 use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::{self, MetricType, Number};
@@ -23,6 +22,7 @@ use pimon_protocol::text::prometheus::{
     write_number, write_sample,
 };
 
+use crate::atomic::AtomicU64;
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
 use crate::series::{decode_set, family_rank, metric_at_rank};
