@@ -65,6 +65,9 @@ pub struct IngestConfig {
     /// Render stored frames as line protocol. Off when no output is configured
     /// (`/metrics` only): rendering is about a quarter of ingest's CPU.
     pub render_lines: bool,
+    /// Render stored frames as timestamped samples for the remote write outputs
+    /// ([`crate::remote_write::samples`]); taken with [`Ingest::take_samples`].
+    pub render_samples: bool,
 }
 
 impl Default for IngestConfig {
@@ -75,6 +78,7 @@ impl Default for IngestConfig {
             max_backfill_ms: 7 * 24 * 3600 * 1000,
             precision: Precision::Nanoseconds,
             render_lines: true,
+            render_samples: false,
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct Ingest {
     config: IngestConfig,
     stats: Arc<AggregatorStats>,
     scratch: LineScratch,
+    /// Samples of the open batch's stored frames (with `render_samples`).
+    samples: String,
     /// Node metadata as it was before the open batch touched it (`None`: created by it).
     undo: Vec<(Box<str>, Option<NodeMeta>)>,
     /// A batch is open (state is saved before changes).
@@ -151,6 +157,7 @@ impl Ingest {
             config,
             stats,
             scratch: LineScratch::default(),
+            samples: String::new(),
             undo: Vec::new(),
             in_batch: false,
         }
@@ -174,7 +181,20 @@ impl Ingest {
     /// Starts a batch: from now on, node state is saved before it changes.
     pub fn begin_batch(&mut self) {
         self.undo.clear();
+        self.samples.clear();
         self.in_batch = true;
+    }
+
+    /// Bytes of samples rendered in the open batch so far.
+    pub fn samples_len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Moves the open batch's samples into `into` (cleared first; the buffers are
+    /// swapped, nothing is copied or allocated).
+    pub fn take_samples(&mut self, into: &mut String) {
+        into.clear();
+        std::mem::swap(into, &mut self.samples);
     }
 
     /// The outputs accepted the batch: forget the saved state.
@@ -412,6 +432,13 @@ impl Ingest {
                 self.stats
                     .series_refused_limit
                     .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        if cfg.render_samples {
+            let before = self.samples.len();
+            let ts = used_ts.min(i64::MAX as u64) as i64;
+            if crate::remote_write::samples::write_frame(&mut self.samples, frame, ts).is_err() {
+                self.samples.truncate(before);
             }
         }
         if !cfg.render_lines {

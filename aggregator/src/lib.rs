@@ -14,7 +14,8 @@
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
-//!   durable spool, and the `--lp-out` file or stdout.
+//!   durable spool, and the `--lp-out` file or stdout; [`remote_write`]: Prometheus
+//!   remote write receivers through the same kind of spool.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
@@ -32,6 +33,7 @@ pub mod lines;
 pub mod node;
 pub mod prom;
 pub mod rejects;
+pub mod remote_write;
 pub mod series;
 pub mod server;
 pub mod spool;

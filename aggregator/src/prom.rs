@@ -25,6 +25,7 @@ use pimon_protocol::text::prometheus::{
 use crate::atomic::AtomicU64;
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
+use crate::remote_write::RemoteWriteStats;
 use crate::series::{decode_set, family_rank, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 use crate::store::{SnapNode, Snapshot};
@@ -51,6 +52,8 @@ pub struct Sources<'a> {
     pub influx: &'a [(String, &'a InfluxStats)],
     /// The `--lp-out` output's figures.
     pub lp: Option<&'a LpFileStats>,
+    /// Remote write outputs: (name, figures).
+    pub remote_write: &'a [(String, &'a RemoteWriteStats)],
     /// Version and commit for `pimon_aggregator_build_info`.
     pub build: Option<(&'a str, &'a str)>,
 }
@@ -582,7 +585,8 @@ pub fn render_aggregator<W: Write>(
         )?;
     }
 
-    render_influx(w, format, sources.influx)
+    render_influx(w, format, sources.influx)?;
+    crate::remote_write::stats::render(w, format, sources.remote_write)
 }
 
 /// `pimon_influx_*`, one sample per output (label `output`).

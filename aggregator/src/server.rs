@@ -4,7 +4,8 @@
 //! UDP socket ─ receive task ─┐  batches (bounded queue: back-pressure into the
 //! UDP socket ─ receive task ─┼─▶ kernel's receive buffer)
 //!                            ▼
-//!                      ingest task ── lines ──▶ outputs (InfluxDB spools, --lp-out file)
+//!                      ingest task ── lines, samples ──▶ outputs (InfluxDB and remote
+//!                            │                            write spools, --lp-out file)
 //!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
 //! HTTP task ── /metrics: snapshot under the ingest lock, render on a blocking thread
@@ -40,6 +41,7 @@ use crate::ingest::{Ingest, IngestConfig};
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
+use crate::remote_write::{RemoteWriteOutput, RemoteWriteStats};
 use crate::stats::AggregatorStats;
 use crate::store::{Snapshot, Store};
 use crate::udp::{self, Batch, Listener};
@@ -150,10 +152,16 @@ impl Server {
             Some(c) => Some(LpFileOutput::open(c.clone()).map_err(ServerError::Output)?),
             None => None,
         };
+        let mut remote_write = Vec::new();
+        for c in &config.remote_write {
+            remote_write.push(RemoteWriteOutput::open(c.clone()).map_err(ServerError::Output)?);
+        }
+        let outputs = LineOutputs::new(influx, lp).with_remote_write(remote_write);
         let stats = Arc::new(AggregatorStats::default());
         let store = Store::new(config.limits, config.staleness, now_ms());
         let ingest_config = IngestConfig {
-            render_lines: !influx.is_empty() || lp.is_some(),
+            render_lines: outputs.wants_lines(),
+            render_samples: outputs.wants_samples(),
             ..config.ingest
         };
         let ingest = Ingest::new(store, keys, ingest_config, stats.clone());
@@ -165,7 +173,7 @@ impl Server {
             http_addr,
             ingest: Arc::new(Mutex::new(ingest)),
             stats,
-            outputs: Arc::new(LineOutputs::new(influx, lp)),
+            outputs: Arc::new(outputs),
             key_file,
             reload_tx,
             reload_rx,
@@ -264,6 +272,11 @@ impl Server {
                     .map(|o| (o.name().to_string(), o.stats().clone()))
                     .collect(),
                 lp: outputs.lp().map(|o| o.stats().clone()),
+                remote_write: outputs
+                    .remote_write()
+                    .iter()
+                    .map(|o| (o.name().to_string(), o.stats().clone()))
+                    .collect(),
                 snapshot: Mutex::new(Snapshot::default()),
                 buffers: Mutex::new(Vec::new()),
             })));
@@ -401,12 +414,14 @@ async fn ingest_loop(
     stats: Arc<AggregatorStats>,
 ) {
     let mut lines = String::new();
+    let mut samples = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
     let mut failures = 0u64;
     // A receive batch is handed to the outputs in parts of at most this many bytes of
-    // lines (plus the one frame that crosses the bound): a part must fit in every spool.
+    // lines or samples (plus the one frame that crosses the bound): a part must fit in
+    // every spool.
     let max_part_bytes = outputs.max_batch_bytes();
     while let Ok((index, batch)) = rx.recv().await {
         let mut datagrams = batch.iter();
@@ -431,16 +446,19 @@ async fn ingest_loop(
                     if outcome.ack_len > 0 {
                         acks.push(index, from, &ack[..outcome.ack_len]);
                     }
-                    if lines.len() >= max_part_bytes {
+                    if lines.len() >= max_part_bytes || ing.samples_len() >= max_part_bytes {
                         more = true;
                         break;
                     }
                 }
+                ing.take_samples(&mut samples);
             }
-            let accepted = if lines.is_empty() || outputs.is_empty() {
+            let accepted = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {
                 Ok(())
             } else {
-                outputs.submit(lines.as_bytes()).await
+                outputs
+                    .submit_rendered(lines.as_bytes(), samples.as_bytes())
+                    .await
             };
             {
                 let mut ing = lock(&ingest);
@@ -555,6 +573,7 @@ struct MetricsState {
     udp: Vec<(String, u64, Option<u64>)>,
     influx: Vec<(String, Arc<InfluxStats>)>,
     lp: Option<Arc<LpFileStats>>,
+    remote_write: Vec<(String, Arc<RemoteWriteStats>)>,
     snapshot: Mutex<Snapshot>,
     buffers: Mutex<Vec<String>>,
 }
@@ -583,12 +602,18 @@ impl MetricsState {
             .collect();
         let influx: Vec<(String, &InfluxStats)> =
             self.influx.iter().map(|(n, s)| (n.clone(), &**s)).collect();
+        let remote_write: Vec<(String, &RemoteWriteStats)> = self
+            .remote_write
+            .iter()
+            .map(|(n, s)| (n.clone(), &**s))
+            .collect();
         let commit = env!("PIMON_GIT_COMMIT");
         let sources = Sources {
             stats: Some(&self.stats),
             udp: &udp,
             influx: &influx,
             lp: self.lp.as_deref(),
+            remote_write: &remote_write,
             build: Some((env!("CARGO_PKG_VERSION"), commit)),
         };
         prom::render(&mut out, format, &snap, &sources);

@@ -65,6 +65,8 @@ pub struct ServerProcess {
     pub port: u16,
     child: Option<Child>,
     log_path: PathBuf,
+    binary: PathBuf,
+    args: Vec<String>,
     dir: TempDir,
 }
 
@@ -78,24 +80,47 @@ impl ServerProcess {
         port: u16,
     ) -> ServerProcess {
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).expect("create server log");
-        let log2 = log.try_clone().expect("clone log handle");
-        let child = Command::new(binary)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", binary.display()));
+        let child = Self::spawn_child(name, binary, args, dir.path(), &log_path);
         ServerProcess {
             name,
             base_url: format!("http://127.0.0.1:{port}"),
             port,
             child: Some(child),
             log_path,
+            binary: binary.to_path_buf(),
+            args: args.to_vec(),
             dir,
         }
+    }
+
+    fn spawn_child(name: &str, binary: &Path, args: &[String], dir: &Path, log: &Path) -> Child {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open server log");
+        let log2 = log.try_clone().expect("clone log handle");
+        Command::new(binary)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", binary.display()))
+    }
+
+    /// Starts the process again after [`ServerProcess::kill`], with the same arguments,
+    /// port and data (an outage of the server, not a new one). Does not wait for it.
+    pub fn respawn(&mut self) {
+        self.terminate();
+        self.child = Some(Self::spawn_child(
+            self.name,
+            &self.binary,
+            &self.args,
+            self.dir.path(),
+            &self.log_path,
+        ));
     }
 
     /// The server's temp dir (config, data, log).
@@ -143,6 +168,26 @@ impl ServerProcess {
                 ));
             }
             thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, then waits up to 30 s for the server to finish (flushing its data) and
+    /// reaps it; SIGKILL if it does not. A clean outage: [`ServerProcess::respawn`]
+    /// brings it back with everything it had acknowledged.
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -384,6 +429,43 @@ impl Prometheus {
         &self.server.base_url
     }
 
+    /// Starts Prometheus as a remote write receiver (`--web.enable-remote-write-receiver`,
+    /// `POST /api/v1/write`), scraping nothing.
+    pub fn start_receiver() -> Prometheus {
+        start_with_retries("prometheus", Prometheus::try_start_receiver)
+    }
+
+    fn try_start_receiver() -> Result<Prometheus, String> {
+        let binary = find_binary("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-prometheus-rw-")
+            .tempdir()
+            .expect("temp dir");
+        let port = free_port();
+        let config_path = dir.path().join("prometheus.yml");
+        fs::write(&config_path, "global:\n  evaluation_interval: 1s\n")
+            .expect("write prometheus.yml");
+        let args = vec![
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--web.enable-remote-write-receiver".to_string(),
+            "--log.level=warn".to_string(),
+        ];
+        let mut server = ServerProcess::spawn("prometheus", &binary, &args, dir, port);
+        server.wait_ready(|base| status_is(base, "/-/ready", 200))?;
+        Ok(Prometheus { server })
+    }
+
+    /// Kills the server and starts it again on the same port with the same data (it
+    /// replays its WAL); waits until it is ready. Panics with the log if it is not.
+    pub fn restart(&mut self) {
+        self.server.respawn();
+        self.server
+            .wait_ready(|base| status_is(base, "/-/ready", 200))
+            .unwrap_or_else(|e| panic!("prometheus restart: {e}"));
+    }
+
     /// Instant query (`/api/v1/query`); returns `data.result` (a JSON array of
     /// `{metric: {...}, value: [ts, "v"]}`). Panics unless `status` is `success`.
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
@@ -502,6 +584,15 @@ impl VictoriaMetrics {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Kills the server and starts it again on the same port with the same data;
+    /// waits until it is ready. Panics with the log if it is not.
+    pub fn restart(&mut self) {
+        self.server.respawn();
+        self.server
+            .wait_ready(|base| status_is(base, "/health", 200))
+            .unwrap_or_else(|e| panic!("victoria-metrics restart: {e}"));
     }
 
     /// Makes recently ingested samples searchable now (`/internal/force_flush`).
