@@ -165,7 +165,8 @@ pub fn parse_series(series: &str) -> Result<(&str, Labels), ParseError> {
             .strip_prefix('"')
             .ok_or(ParseError::BadLabels)?;
         let (value, used) = unescape_quoted(after)?;
-        if labels.iter().any(|(n, _)| n == label) {
+        // `__name__` is the metric name, given before the braces.
+        if label == "__name__" || labels.iter().any(|(n, _)| n == label) {
             return Err(ParseError::DuplicateLabel);
         }
         labels.push((label.to_string(), value));
@@ -375,6 +376,10 @@ mod tests {
         }
         assert_eq!(
             parse_series("x{a=\"1\",a=\"2\"}").err(),
+            Some(ParseError::DuplicateLabel)
+        );
+        assert_eq!(
+            parse_series("x{__name__=\"y\"}").err(),
             Some(ParseError::DuplicateLabel)
         );
         let mut seed = 0x9e37_79b9u32;
