@@ -33,6 +33,7 @@ pub mod meminfo;
 pub mod mounts;
 pub mod netdev;
 pub mod pressure;
+pub mod route;
 pub mod stat;
 pub mod thermal;
 pub mod throttled;

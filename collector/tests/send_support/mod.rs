@@ -104,23 +104,32 @@ pub struct FakeAggregator {
 impl FakeAggregator {
     /// Starts listening on 127.0.0.1 (present unless told otherwise).
     pub fn start(behaviour: Behaviour, key: Option<Key>) -> FakeAggregator {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let addr = socket.local_addr().unwrap();
+        FakeAggregator::start_on("127.0.0.1:0".parse().unwrap(), behaviour, key)
+            .expect("bind 127.0.0.1:0")
+    }
+
+    /// Starts listening on `addr` (a loopback address).
+    pub fn start_on(
+        addr: SocketAddr,
+        behaviour: Behaviour,
+        key: Option<Key>,
+    ) -> std::io::Result<FakeAggregator> {
+        assert!(addr.ip().is_loopback(), "tests send to loopback only");
+        let socket = UdpSocket::bind(addr)?;
+        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let addr = socket.local_addr()?;
         let present = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(AggLog::default()));
         let (p, s, l) = (present.clone(), stop.clone(), log.clone());
         let handle = std::thread::spawn(move || serve(socket, behaviour, key, &p, &s, &l));
-        FakeAggregator {
+        Ok(FakeAggregator {
             addr,
             present,
             stop,
             log,
             handle: Some(handle),
-        }
+        })
     }
 
     /// A snapshot of what it saw.
