@@ -32,9 +32,12 @@ OPTIONS (a flag overrides the same setting of --config):
     --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
                                at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
-    --http ADDR|off            HTTP address for /metrics [default: 127.0.0.1:9798]; use
+    --http ADDR|off            HTTP address for /metrics and the status page (/,
+                               /node/NAME, /api/nodes) [default: 127.0.0.1:9798]; use
                                --http 0.0.0.0:9798 to let a Prometheus on another host
-                               scrape it
+                               scrape it (and phones on the LAN see the status page)
+    --status-history DUR       span of the status page's sparklines, 60 points
+                               [default: 1h]; e.g. 30m, 6h
     --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
                                with it, frames need a valid MAC. Re-read when it changes
                                and on SIGHUP
@@ -71,6 +74,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     listen = \"127.0.0.1:9798\"        # \"off\" disables
     max_connections = 64
     timeout_seconds = 10             # read a request / write a response
+    status_history_seconds = 3600    # span of the status page's sparklines (60 points)
 
     [auth]
     key_file = \"/etc/pimon/keys\"     # unset: no authentication
@@ -151,6 +155,8 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// HTTP server settings.
     pub http_config: HttpConfig,
+    /// Span of the status page's sparklines.
+    pub status_history: Duration,
     /// Key file.
     pub key_file: Option<PathBuf>,
     /// Ingest settings.
@@ -175,6 +181,7 @@ impl Default for Config {
             udp_batch: 64,
             http: Some(SocketAddr::from(([127, 0, 0, 1], 9798))),
             http_config: HttpConfig::default(),
+            status_history: crate::status::DEFAULT_HISTORY,
             key_file: None,
             ingest: IngestConfig::default(),
             limits: Limits::default(),
@@ -253,6 +260,7 @@ struct HttpSection {
     listen: Option<String>,
     max_connections: Option<usize>,
     timeout_seconds: Option<u64>,
+    status_history_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +403,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(n)),
         "s" => Some(Duration::from_secs(n)),
         "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
         _ => None,
     }
 }
@@ -622,6 +631,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = h.timeout_seconds {
             c.http_config.timeout = Duration::from_secs(positive("http.timeout_seconds", v)?);
         }
+        if let Some(v) = h.status_history_seconds {
+            c.status_history = Duration::from_secs(positive("http.status_history_seconds", v)?);
+        }
     }
     if let Some(a) = file.auth {
         c.key_file = a.key_file;
@@ -742,6 +754,7 @@ where
                 | "influx-org"
                 | "influx-bucket"
                 | "influx-token"
+                | "status-history"
                 | "remote-write-url"
                 | "remote-write-spool-dir"
                 | "spool-dir"
@@ -819,6 +832,15 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "influx-token" => token = Some(v.to_string()),
             "spool-dir" => spool = Some(PathBuf::from(v)),
             "remote-write-url" => rw_urls.push(v.to_string()),
+            "status-history" => {
+                c.status_history =
+                    parse_duration(v)
+                        .filter(|d| d.as_secs() >= 60)
+                        .ok_or_else(|| ConfigError {
+                            key: key.clone(),
+                            problem: format!("{v:?}: a duration of at least 60s, like 30m or 1h"),
+                        })?;
+            }
             "remote-write-spool-dir" => rw_spools.push(PathBuf::from(v)),
             "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
             "max-series-per-node" => {
@@ -960,7 +982,11 @@ pub fn describe(c: &Config) -> String {
     let _ = writeln!(s, "udp receive buf   {} bytes", c.udp_receive_buffer);
     match c.http {
         Some(h) => {
-            let _ = writeln!(s, "http listen       {h}  (/metrics)");
+            let _ = writeln!(
+                s,
+                "http listen       {h}  (/metrics; status page /, sparklines over {} min)",
+                c.status_history.as_secs() / 60
+            );
         }
         None => {
             let _ = writeln!(s, "http              off");

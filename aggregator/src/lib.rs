@@ -16,7 +16,8 @@
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
 //!   durable spool, and the `--lp-out` file or stdout; [`remote_write`]: Prometheus
 //!   remote write receivers through the same kind of spool.
-//! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
+//! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server; [`status`]: the
+//!   status page (`/`, `/node/<name>`, `/api/nodes`).
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
 //! - [`stats`]: the aggregator's own counters ([`atomic`]: 64-bit on every target);
@@ -38,5 +39,6 @@ pub mod series;
 pub mod server;
 pub mod spool;
 pub mod stats;
+pub mod status;
 pub mod store;
 pub mod udp;

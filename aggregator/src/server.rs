@@ -8,7 +8,8 @@
 //!                            │                            write spools, --lp-out file)
 //!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
-//! HTTP task ── /metrics: snapshot under the ingest lock, render on a blocking thread
+//! HTTP task ── /metrics, status page: snapshot under the ingest lock, render on a
+//!              blocking thread; status task: the status page's history every step
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
@@ -43,6 +44,7 @@ use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
 use crate::remote_write::{RemoteWriteOutput, RemoteWriteStats};
 use crate::stats::AggregatorStats;
+use crate::status::Status;
 use crate::store::{Snapshot, Store};
 use crate::udp::{self, Batch, Listener};
 
@@ -258,8 +260,13 @@ impl Server {
             reload_rx,
             stop_rx.clone(),
         ));
+        let status = Arc::new(Status::new(ingest.clone(), config.status_history));
+        let status_task = http
+            .is_some()
+            .then(|| smol::spawn(status.clone().run(stop_rx.clone())));
         let http_task = http.map(|listener| {
             let provider = Arc::new(Metrics(Arc::new(MetricsState {
+                status: status.clone(),
                 ingest: ingest.clone(),
                 stats: stats.clone(),
                 udp: listeners
@@ -301,6 +308,9 @@ impl Server {
             ingest_task.await;
             housekeeping.await;
             if let Some(t) = http_task {
+                t.await;
+            }
+            if let Some(t) = status_task {
                 t.await;
             }
             drop(out_stop_tx);
@@ -565,8 +575,9 @@ async fn housekeeping_loop(
     }
 }
 
-/// What `/metrics` reads.
+/// What `/metrics` and the status page read.
 struct MetricsState {
+    status: Arc<Status>,
     ingest: Arc<Mutex<Ingest>>,
     stats: Arc<AggregatorStats>,
     /// (listen address, receive buffer, socket inode).
@@ -640,5 +651,11 @@ impl MetricsProvider for Metrics {
         {
             b.push(buf);
         }
+    }
+
+    fn page(&self, path: &str) -> impl Future<Output = Option<(&'static str, Vec<u8>)>> + Send {
+        let status = self.0.status.clone();
+        let path = path.to_string();
+        smol::unblock(move || status.respond(&path, now_ms()))
     }
 }
