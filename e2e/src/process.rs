@@ -122,6 +122,21 @@ impl Proc {
         )
     }
 
+    /// SIGTERM, then waits up to `timeout` for the exit (SIGKILL after that). Returns
+    /// the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if let Some(child) = &self.child
+            && self.status.is_none()
+        {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        let status = self.wait_timeout(timeout);
+        self.kill();
+        status.or(self.status)
+    }
+
     /// SIGKILL and reap now (also done on drop).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

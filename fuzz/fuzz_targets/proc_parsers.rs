@@ -10,7 +10,9 @@
 //! - parsed rows are within their format (disk counters 11/15/17, `ro` mounts);
 //! - `clean_name` yields only `[a-z0-9:_]`, without `_` at the ends, and is idempotent;
 //!   octal decoding never grows the text and leaves text without `\` alone;
-//! - directory and hwmon file names re-render to names that parse to the same value.
+//! - directory and hwmon file names re-render to names that parse to the same value;
+//! - a default gateway found in the routing tables is a gateway (not unspecified, not
+//!   on `lo` for IPv6) with an interface name taken from the input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,8 +24,8 @@ use pimon_collector::parse::iio::{Nano, iio_processed, parse_iio_name, parse_iio
 use pimon_collector::parse::wrap::Wrap32;
 use pimon_collector::parse::{
     cpufreq, diskstats, hwmon, loadavg, meminfo, mounts, netdev, parse_decimal_fixed, parse_i64,
-    parse_int_value, parse_text_value, parse_u64, parse_uint_value, pressure, stat, thermal,
-    throttled, trim_ascii, uptime, w1,
+    parse_int_value, parse_text_value, parse_u64, parse_uint_value, pressure, route, stat,
+    thermal, throttled, trim_ascii, uptime, w1,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -47,6 +49,13 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn whole_file_parsers(data: &[u8]) {
+    if let Some(r) = route::default_gateway_v4(data) {
+        assert!(!r.gateway.is_unspecified());
+        assert!(!r.iface.is_empty() && data.windows(r.iface.len()).any(|w| w == r.iface));
+    }
+    if let Some(r) = route::default_gateway_v6(data) {
+        assert!(!r.gateway.is_unspecified() && r.iface != b"lo");
+    }
     let _ = parse_text_value(data);
     let _ = parse_int_value(data);
     let _ = parse_uint_value(data);

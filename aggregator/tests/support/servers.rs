@@ -557,10 +557,15 @@ impl VictoriaMetrics {
     /// Starts VictoriaMetrics on a free port. Retention is 100 years so test timestamps
     /// are never "too old"; the search latency offset is 0 so fresh points are visible.
     pub fn start() -> VictoriaMetrics {
-        start_with_retries("victoria-metrics", VictoriaMetrics::try_start)
+        VictoriaMetrics::start_with(&[])
     }
 
-    fn try_start() -> Result<VictoriaMetrics, String> {
+    /// Like [`VictoriaMetrics::start`] with extra flags (`-dedup.minScrapeInterval=1ms`).
+    pub fn start_with(extra: &[&str]) -> VictoriaMetrics {
+        start_with_retries("victoria-metrics", || VictoriaMetrics::try_start(extra))
+    }
+
+    fn try_start(extra: &[&str]) -> Result<VictoriaMetrics, String> {
         let binary =
             find_binary("victoria-metrics", "victoria-metrics").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
@@ -568,7 +573,7 @@ impl VictoriaMetrics {
             .tempdir()
             .expect("temp dir");
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             format!("-httpListenAddr=127.0.0.1:{port}"),
             format!("-storageDataPath={}", dir.path().join("data").display()),
             "-retentionPeriod=100y".to_string(),
@@ -576,6 +581,7 @@ impl VictoriaMetrics {
             "-search.disableCache".to_string(),
             "-loggerLevel=WARN".to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut server = ServerProcess::spawn("victoria-metrics", &binary, &args, dir, port);
         server.wait_ready(|base| status_is(base, "/health", 200))?;
         Ok(VictoriaMetrics { server })
@@ -624,8 +630,20 @@ impl VictoriaMetrics {
 
     /// Instant query (`/api/v1/query`), like [`Prometheus::query`]. Flushes first.
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        self.query_with(&[("query", promql)])
+    }
+
+    /// Instant query at `time` (Unix seconds): VictoriaMetrics evaluates a query
+    /// without `time` at the current whole second, so samples written within the last
+    /// second are not counted yet; a time a little ahead counts them.
+    pub fn query_at(&self, promql: &str, time: u64) -> Vec<serde_json::Value> {
+        self.query_with(&[("query", promql), ("time", &time.to_string())])
+    }
+
+    fn query_with(&self, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        let promql = params[0].1;
         self.force_flush();
-        let qs = http::query_string(&[("query", promql)]);
+        let qs = http::query_string(params);
         let r = http::get(self.url(), &format!("/api/v1/query?{qs}"));
         let v = http::json(&r);
         assert_eq!(
