@@ -155,7 +155,7 @@ fn sparkline(out: &mut String, class: &str, title: &str, values: &[Option<f32>])
             escape(title),
             values.len()
         );
-        let span = (hi - lo).max(f32::EPSILON);
+        let span = hi - lo;
         let step = W / (values.len().max(2) - 1) as f32;
         let mut run: Vec<(f32, f32)> = Vec::new();
         let flush = |out: &mut String, run: &mut Vec<(f32, f32)>| {
@@ -177,7 +177,12 @@ fn sparkline(out: &mut String, class: &str, title: &str, values: &[Option<f32>])
         for (i, v) in values.iter().enumerate() {
             match v.filter(|x| x.is_finite()) {
                 Some(v) => {
-                    let y = H - 2.0 - (v - lo) / span * (H - 4.0);
+                    // A flat series is drawn across the middle.
+                    let y = if span > f32::EPSILON {
+                        H - 2.0 - (v - lo) / span * (H - 4.0)
+                    } else {
+                        H / 2.0
+                    };
                     run.push((i as f32 * step, y));
                 }
                 None => flush(out, &mut run),
