@@ -7,6 +7,9 @@
 //! - Other pages the provider serves ([`MetricsProvider::page`]: the status page `/`,
 //!   `/node/<name>`, `/api/nodes`, see [`crate::status`]); without them `GET /` is a
 //!   short help page. Other paths: 404; other methods: 405.
+//! - With pushes enabled, `PUT`/`POST`/`DELETE /metrics/job/…`: the Pushgateway API;
+//!   the body is read here ([`crate::ingress::http_body`]) and the request handed to
+//!   [`MetricsProvider::push`].
 //! - Bounded: at most `max_connections` at once (further clients wait in the kernel's
 //!   accept queue), a request head of at most 8 KiB, and a timeout on reading a request
 //!   and on writing a response. Keep-alive is supported.
@@ -24,6 +27,9 @@ use smol::Async;
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::lock::Semaphore;
+
+use crate::ingress::http_body::{self, Framing};
+use crate::ingress::push::Reply;
 
 /// Longest request head (request line and headers).
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -60,6 +66,27 @@ pub trait MetricsProvider: Send + Sync + 'static {
     fn page(&self, _path: &str) -> impl Future<Output = Option<(&'static str, Vec<u8>)>> + Send {
         std::future::ready(None)
     }
+
+    /// The largest push body read, when the Pushgateway API is on (`None`: PUT,
+    /// POST and DELETE are answered 405).
+    fn push_body_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Checked before a push's body is read (credentials): `Some` answers at once.
+    fn push_precheck(&self, _request: &Request) -> Option<Reply> {
+        None
+    }
+
+    /// A push answered without reading its body (too large, malformed): for counting.
+    fn push_unread(&self, reply: Reply) -> Reply {
+        reply
+    }
+
+    /// Answers a push (see [`crate::ingress::runtime::Ingress::push`]).
+    fn push(&self, _request: &Request, _body: Vec<u8>) -> impl Future<Output = Reply> + Send {
+        std::future::ready(Reply::error(405, "pushes are not enabled"))
+    }
 }
 
 /// The method of a request.
@@ -69,6 +96,12 @@ pub enum Method {
     Get,
     /// HEAD.
     Head,
+    /// PUT (pushes).
+    Put,
+    /// POST (pushes).
+    Post,
+    /// DELETE (pushes).
+    Delete,
     /// Anything else.
     Other,
 }
@@ -88,6 +121,16 @@ pub struct Request {
     pub keep_alive: bool,
     /// Length of the head including the blank line.
     pub head_len: usize,
+    /// How the body is framed.
+    pub framing: Framing,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+    /// `Authorization`, `Content-Encoding`, `Content-Type` (for pushes).
+    pub authorization: Option<String>,
+    /// See `authorization`.
+    pub content_encoding: Option<String>,
+    /// See `authorization`.
+    pub content_type: Option<String>,
 }
 
 /// Why a request head was rejected.
@@ -128,6 +171,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
         m if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) => Method::Other,
         _ => return Err(HttpError::BadRequest),
     };
@@ -136,6 +182,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
     let mut accept_encoding = "";
     let mut keep_alive = http11;
     let mut has_body = false;
+    let mut framing = Framing::None;
+    let mut expect_continue = false;
+    let (mut authorization, mut content_encoding, mut content_type) = (None, None, None);
     for line in lines {
         let (name, value) = line.split_once(':').ok_or(HttpError::BadRequest)?;
         let value = value.trim();
@@ -151,8 +200,23 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
             }
         } else if name.eq_ignore_ascii_case("content-length") {
             has_body = value != "0";
+            let n = value.parse().map_err(|_| HttpError::BadRequest)?;
+            if framing == Framing::None {
+                framing = Framing::Length(n);
+            }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             has_body = true;
+            if value.eq_ignore_ascii_case("chunked") {
+                framing = Framing::Chunked;
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = value.eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            content_encoding = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_string());
         }
     }
     Ok(Some(Request {
@@ -163,6 +227,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
         // A request with a body we do not read: close after answering.
         keep_alive: keep_alive && !has_body,
         head_len: end + 4,
+        framing,
+        expect_continue,
+        authorization,
+        content_encoding,
+        content_type,
     }))
 }
 
@@ -298,6 +367,33 @@ async fn serve_connection<P: MetricsProvider>(
             }
         };
         buf.drain(..request.head_len);
+        if let Some(limit) = provider.push_body_limit()
+            && matches!(request.method, Method::Put | Method::Post | Method::Delete)
+            && request.path.starts_with("/metrics/")
+        {
+            let reply = match provider.push_precheck(&request) {
+                Some(reply) => reply,
+                None => {
+                    let body = http_body::read_body(
+                        &mut stream,
+                        &mut buf,
+                        request.framing,
+                        request.expect_continue,
+                        limit,
+                        config.timeout,
+                    )
+                    .await?;
+                    match body {
+                        Ok(body) => provider.push(&request, body).await,
+                        Err(reply) => provider.push_unread(reply),
+                    }
+                }
+            };
+            let response = http_body::encode_reply(&reply);
+            with_timeout(config.timeout, stream.write_all(&response)).await?;
+            with_timeout(config.timeout, stream.flush()).await?;
+            return Ok(());
+        }
         let keep_alive = request.keep_alive;
         let response = respond(&request, provider).await;
         with_timeout(config.timeout, stream.write_all(&response)).await?;
@@ -327,7 +423,7 @@ fn simple_response(status: &str, body: &str, keep_alive: bool, extra: &[(&str, &
 /// Builds the whole response (head and body) to `request`.
 pub async fn respond<P: MetricsProvider>(request: &Request, provider: &P) -> Vec<u8> {
     let keep_alive = request.keep_alive;
-    if request.method == Method::Other {
+    if !matches!(request.method, Method::Get | Method::Head) {
         return simple_response(
             "405 Method Not Allowed",
             "only GET and HEAD\n",
@@ -468,7 +564,8 @@ mod tests {
         let r = parse_request(b"POST /metrics HTTP/1.0\r\nContent-Length: 5\r\n\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!(r.method, Method::Other);
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.framing, Framing::Length(5));
         assert!(!r.keep_alive);
     }
 

@@ -25,6 +25,7 @@ use pimon_protocol::text::prometheus::{
 use crate::atomic::AtomicU64;
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
+use crate::ingress::runtime::Ingress;
 use crate::remote_write::RemoteWriteStats;
 use crate::series::{decode_set, family_rank, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
@@ -56,12 +57,15 @@ pub struct Sources<'a> {
     pub remote_write: &'a [(String, &'a RemoteWriteStats)],
     /// Version and commit for `pimon_aggregator_build_info`.
     pub build: Option<(&'a str, &'a str)>,
+    /// Pushed, scraped and collectd series ([`crate::ingress`]).
+    pub ingress: Option<&'a Ingress>,
 }
 
 /// Renders the whole exposition into `out` (appended).
 pub fn render(out: &mut String, format: Format, snap: &Snapshot, sources: &Sources<'_>) {
     // Writing to a String cannot fail.
-    let _ = render_nodes(out, format, snap)
+    let _ = render_nodes_with(out, format, snap, sources.ingress)
+        .and_then(|_| sources.ingress.map_or(Ok(()), |i| i.render(out, format)))
         .and_then(|_| render_node_figures(out, format, snap))
         .and_then(|_| render_aggregator(out, format, snap, sources))
         .and_then(|_| write_eof(out, format));
@@ -69,6 +73,17 @@ pub fn render(out: &mut String, format: Format, snap: &Snapshot, sources: &Sourc
 
 /// The catalog families: every node's fresh series.
 pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt::Result {
+    render_nodes_with(w, format, snap, None)
+}
+
+/// The catalog families; samples of a catalog family that groups of `ingress` hold
+/// (a pushed node_exporter page) follow the nodes' in the same block.
+pub fn render_nodes_with<W: Write>(
+    w: &mut W,
+    format: Format,
+    snap: &Snapshot,
+    ingress: Option<&Ingress>,
+) -> fmt::Result {
     let mut cursors = vec![0usize; snap.nodes.len()];
     for family in catalog::families() {
         let Some(start) = family.ids.first().and_then(|&id| family_rank(id)) else {
@@ -96,6 +111,16 @@ pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt
                     let _ = labels.push(l);
                 }
                 write_metric_sample(w, format, metric, instance, &labels, e.value, None)?;
+            }
+        }
+        if let Some(ingress) = ingress {
+            let name = family.first.prom_name;
+            if !header && ingress.has_family(name) {
+                write_family_header(w, format, family.first)?;
+                header = true;
+            }
+            if header {
+                ingress.render_samples_of(w, format, name)?;
             }
         }
     }
@@ -208,7 +233,7 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         snap,
         "pimon_node_frames_replayed_total",
         Counter,
-        "Frames of the node refused as replays (a boot id older than the current one).",
+        "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
         "",
         |n| Number::U64(n.counters.replays),
     )?;
@@ -218,7 +243,7 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         snap,
         "pimon_node_clock_skewed_frames_total",
         Counter,
-        "Frames of the node whose timestamp was replaced by the receive time (clock off by more than the allowed skew).",
+        "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
         "",
         |n| Number::U64(n.counters.clock_skewed),
     )?;
@@ -241,6 +266,36 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         "Samples of the node not stored because it reached its series limit.",
         "",
         |n| Number::U64(n.counters.series_refused),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_frames_unconfirmed_total",
+        Counter,
+        "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
+        "",
+        |n| Number::U64(n.counters.unconfirmed),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_name_conflicts_total",
+        Counter,
+        "Times a second collector was seen sending as this node (two hosts with one node name).",
+        "",
+        |n| Number::U64(n.counters.name_conflicts),
+    )?;
+    node_family(
+        w,
+        format,
+        snap,
+        "pimon_node_frames_too_old_total",
+        Counter,
+        "Resent frames of the node older than max_backfill_seconds: acked, not stored.",
+        "",
+        |n| Number::U64(n.counters.too_old),
     )?;
     Ok(())
 }
@@ -377,9 +432,36 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_replays_total",
             Counter,
-            "Frames refused as replays: a boot id older than the node's current one.",
+            "Frames refused as replays: a retired boot id, or a keyed frame too old to start a boot.",
             "",
             counter(&s.replays),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_unconfirmed_total",
+            Counter,
+            "Frames held back: they would change a node's boot id or sequence window without evidence yet.",
+            "",
+            counter(&s.frames_unconfirmed),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_name_conflicts_total",
+            Counter,
+            "Second collectors detected sending as an existing node.",
+            "",
+            counter(&s.name_conflicts),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_too_old_total",
+            Counter,
+            "Resent frames older than max_backfill_seconds: acked, not stored.",
+            "",
+            counter(&s.frames_too_old),
         )?;
         single(
             w,
@@ -395,7 +477,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_limit_refusals_total",
             Counter,
-            "Frames of new nodes (limit=\"nodes\") and samples of new series (limit=\"series\") refused by a memory limit.",
+            "Frames of new nodes (limit=\"nodes\": table full; limit=\"nodes_per_address\": table 90 % full and the address has max_new_nodes_per_address young nodes) and samples of new series (limit=\"series\") refused by a memory limit.",
             "",
         )?;
         write_sample(
@@ -404,6 +486,14 @@ pub fn render_aggregator<W: Write>(
             "pimon_aggregator_limit_refusals_total",
             &[("limit", "nodes")],
             counter(&s.nodes_refused_limit),
+            None,
+        )?;
+        write_sample(
+            w,
+            format,
+            "pimon_aggregator_limit_refusals_total",
+            &[("limit", "nodes_per_address")],
+            counter(&s.nodes_refused_address),
             None,
         )?;
         write_sample(
@@ -428,7 +518,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_clock_skewed_frames_total",
             Counter,
-            "Frames whose timestamp was replaced by the receive time.",
+            "Frames stored with a time other than their own (clock off or stepped back).",
             "",
             counter(&s.clock_skewed_frames),
         )?;
@@ -440,6 +530,15 @@ pub fn render_aggregator<W: Write>(
             "Nodes removed from memory after not being seen for long.",
             "",
             counter(&s.nodes_forgotten),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_young_nodes_forgotten_total",
+            Counter,
+            "Nodes not yet established forgotten early (idle for their stale time) because the node table was 90 % full.",
+            "",
+            counter(&s.young_nodes_forgotten_pressure),
         )?;
         single(
             w,
@@ -467,6 +566,45 @@ pub fn render_aggregator<W: Write>(
             "Acks that could not be sent.",
             "",
             counter(&s.ack_send_errors),
+        )?;
+        write_header(
+            w,
+            format,
+            "pimon_aggregator_acks_limited_total",
+            Counter,
+            "Acks shortened or not sent: reason=\"size\" to an unauthenticated sender, never larger than its datagram; reason=\"rate\" over a destination's ack rate.",
+            "",
+        )?;
+        for (reason, c) in [
+            ("size", &s.acks_limited_size),
+            ("rate", &s.acks_limited_rate),
+        ] {
+            write_sample(
+                w,
+                format,
+                "pimon_aggregator_acks_limited_total",
+                &[("reason", reason)],
+                counter(c),
+                None,
+            )?;
+        }
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_writes_total",
+            Counter,
+            "Node state saves that reached the disk (snapshots and journal appends).",
+            "",
+            counter(&s.state_writes),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_write_errors_total",
+            Counter,
+            "Node state saves that failed; a batch whose urgent state could not be saved is not acked.",
+            "",
+            counter(&s.state_write_errors),
         )?;
         write_header(
             w,

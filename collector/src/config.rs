@@ -26,6 +26,11 @@
 //!
 //! i2c_interval = 10s               # sensor timing ([sensors] or top level)
 //!
+//! [kmsg]                           # kernel log events (docs/METRICS.md, "Kernel log")
+//! rule = nvme_timeout facility=kern nvme {device}: I/O * timeout*
+//! rule = "- *brcmf_* error*"       # `-` drops; quote a rule that holds `#`
+//! max_series = 64                  # (event, device) pairs counted apart
+//!
 //! [key]                            # the key inline instead of key_file
 //! id = 1
 //! secret = hex:00112233445566778899aabbccddeeff
@@ -55,6 +60,7 @@ use pimon_protocol::{Key, MAX_NODE_NAME};
 use crate::cli::{self, Flags, PrintFormat};
 use crate::failover::AggregatorAddr;
 use crate::gateway;
+use crate::parse::log_rule::Rule;
 use crate::ring::MIN_RING_BYTES;
 use crate::sensors::{self, SensorsConfig};
 use crate::source::{NameLists, SourceKind, SourcesConfig};
@@ -143,6 +149,8 @@ pub struct ConfigFile {
     pub filters: Vec<Entry>,
     /// `i2c…`/`gpio…` lines, for the sensor module, in file order.
     pub sensor_lines: Vec<Entry>,
+    /// `[kmsg]` lines, for the kernel log source, in file order.
+    pub kmsg_lines: Vec<Entry>,
 }
 
 const TOP_KEYS: &str =
@@ -198,13 +206,13 @@ impl ConfigFile {
                     .trim()
                     .to_ascii_lowercase();
                 match name.as_str() {
-                    "collector" | "filters" | "sensors" => {}
+                    "collector" | "filters" | "sensors" | "kmsg" => {}
                     "key" => key_line = n,
                     _ => {
                         return Err(ConfigError::at(
                             n,
                             format!(
-                                "unknown section [{name}] (known: [collector], [filters], [key], [sensors])"
+                                "unknown section [{name}] (known: [collector], [filters], [key], [kmsg], [sensors])"
                             ),
                         ));
                     }
@@ -231,6 +239,7 @@ impl ConfigFile {
                 "" | "collector" => cfg.top_level(entry)?,
                 "sensors" => cfg.sensor_line(entry)?,
                 "filters" => cfg.filters.push(entry),
+                "kmsg" => cfg.kmsg_lines.push(entry),
                 "key" => match entry.key.as_str() {
                     "id" => {
                         key_id = Some((
@@ -521,6 +530,32 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
     Ok(cfg)
 }
 
+/// Adds the `[kmsg]` lines to the sources' configuration: `rule = …` (each checked
+/// here, so a bad rule names its line) and `max_series = N`.
+pub fn kmsg_config(cfg: &mut SourcesConfig, lines: &[Entry]) -> Result<(), ConfigError> {
+    for e in lines {
+        let at = |p: String| ConfigError::at(e.line, p);
+        match e.key.as_str() {
+            "rule" => {
+                Rule::parse(&e.value).map_err(|p| at(format!("rule: {p}")))?;
+                cfg.kmsg_rules.push(e.value.clone());
+            }
+            "max_series" => {
+                cfg.kmsg_max_series = match e.value.parse::<usize>() {
+                    Ok(n @ 1..=4096) => n,
+                    _ => return Err(at(format!("max_series: {:?} is not 1 to 4096", e.value))),
+                }
+            }
+            k => {
+                return Err(at(format!(
+                    "unknown key {k:?} in [kmsg] (known: rule, max_series)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The sensors' configuration from the sensor lines, in file order.
 pub fn sensors_config(lines: &[Entry]) -> Result<SensorsConfig, ConfigError> {
     let mut cfg = SensorsConfig::default();
@@ -628,10 +663,10 @@ impl Settings {
             Some(n) => n,
             None => default_node_name(),
         };
-        if node.is_empty() || node.len() > MAX_NODE_NAME {
+        if pimon_protocol::node_name_error(&node).is_some() {
             return Err(flag_err(
                 "node",
-                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes"),
+                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes without control characters"),
             ));
         }
         let interval = flags
@@ -657,7 +692,8 @@ impl Settings {
             (Some(path), _) => Some(load_key_file(path)?),
             (None, key) => key,
         };
-        let sources = sources_config(&root, &file.filters)?;
+        let mut sources = sources_config(&root, &file.filters)?;
+        kmsg_config(&mut sources, &file.kmsg_lines)?;
         let sensors = sensors_config(&file.sensor_lines)?;
         Ok(Settings {
             aggregators,
@@ -892,6 +928,34 @@ mod tests {
         assert_eq!(e.line, 2, "{e}");
         let e = bad("i2c = bme280 /dev/i2c-1 0x76 a\ni2c = bme280 /dev/i2c-1 0x77 a\n");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn kmsg_rules_reach_the_sources_and_bad_ones_name_their_line() {
+        let file = ConfigFile::parse(
+            "[kmsg]\nrule = nvme_timeout facility=kern nvme {device}: I/O * timeout*\n\
+             rule = \"- *brcmf_* error #2*\"\nmax_series = 8\n",
+        )
+        .unwrap();
+        let s = Settings::merge(&Flags::default(), file).unwrap();
+        assert_eq!(
+            s.sources.kmsg_rules,
+            [
+                "nvme_timeout facility=kern nvme {device}: I/O * timeout*",
+                "- *brcmf_* error #2*"
+            ]
+        );
+        assert_eq!(s.sources.kmsg_max_series, 8);
+        let bad = |text: &str| {
+            Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap()).unwrap_err()
+        };
+        let e = bad("[kmsg]\n\nrule = Bad {device}\n");
+        assert_eq!(e.line, 3);
+        assert!(e.problem.starts_with("rule: event names"), "{e}");
+        let e = bad("[kmsg]\nrule = e {dev}\n");
+        assert!(e.problem.contains("{device}"), "{e}");
+        assert_eq!(bad("[kmsg]\nmax_series = 0\n").line, 2);
+        assert!(bad("[kmsg]\nregex = x\n").problem.contains("unknown key"));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! collection cycle into compact UDP frames (`pimon-protocol`), sends them to the
 //! aggregator and keeps every unacknowledged frame in a fixed ring to resend it.
 //!
+//! ## The source table
+//! `source_table.rs` declares every source once (kind, name, parse module, reader,
+//! `docs/METRICS.md` sections); `parse` and `source` generate their lists from it.
+//!
 //! ## The `no_std` core (builds for `thumbv7em-none-eabihf`)
 //! - [`parse`]: pure parsers for every `/proc` and `/sys` format (no panic, no alloc).
 //! - [`sink`]: the [`sink::SampleSink`] contract between sources and encoders.
@@ -28,6 +32,9 @@
 //! frames are written into the ring's arena (`tests/alloc_*.rs` prove it).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
+
+#[macro_use]
+mod source_table;
 
 pub mod frames;
 pub mod parse;

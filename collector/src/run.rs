@@ -122,7 +122,16 @@ impl Agent {
         let (from, got) = self.net.wait_ack(wait);
         let applied = match got {
             Received::Ack(ack) => {
-                self.collector.ring_mut().apply_ack(&ack, now);
+                let ring = self.collector.ring_mut();
+                let was = ring.resyncing();
+                ring.apply_ack(&ack, now);
+                if ring.resyncing() && !was {
+                    log::warning!(
+                        "the aggregator acked sequence number {} but the next one is {}: its window for this boot is wrong; new frames ask it to resync",
+                        ack.acked_below.max(ack.seen_below),
+                        ring.next_seq()
+                    );
+                }
                 true
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,
@@ -483,13 +492,15 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     let all_acked = settings.linger.is_zero() && outstanding == 0 || agent.linger(settings.linger);
     let s = agent.collector.ring().stats();
     let n = agent.net.stats();
+    let ring = agent.collector.ring();
     log::notice!(
-        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} evicted unconfirmed, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
         s.sent,
         s.resent,
         s.acked,
         s.dropped,
-        agent.collector.ring().outstanding(),
+        ring.unresolved(),
+        ring.outstanding(),
         if all_acked { "" } else { " (lost on exit)" },
         n.send_errors,
         n.acks,

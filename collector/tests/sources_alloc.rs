@@ -1,5 +1,6 @@
 //! `Sources::collect` performs no heap allocation after start-up, on every fixture tree
-//! (including its failing thermal zone, failing statvfs and CRC failure paths).
+//! (including its failing thermal zone, failing statvfs and CRC failure paths), and with
+//! a busy kernel log: 1000 new records before every cycle, new event series among them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
@@ -95,10 +96,66 @@ fn collect_without_allocating(tree: &str) {
     );
 }
 
+/// The kernel log source with 1000 records (every fixture stream's, again and again:
+/// events, dictionaries, continuations, escapes) appended to its `dev/kmsg` before each
+/// of 100 cycles.
+fn busy_kernel_log_without_allocating() {
+    use std::io::Write;
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut records: Vec<u8> = Vec::new();
+    for stream in [
+        "kmsg/pi4-sd-failure.kmsg",
+        "pizero/dev/kmsg",
+        "x86/dev/kmsg",
+        "kmsg/pi5-arm64.kmsg",
+    ] {
+        records.extend(std::fs::read(fixtures.join(stream)).unwrap());
+    }
+    let per_copy = pimon_collector::parse::kmsg::parse_records(&records).count();
+    let mut batch = Vec::new();
+    while batch.len() < 1000 * records.len() / per_copy {
+        batch.extend_from_slice(&records);
+    }
+    let root = std::env::temp_dir().join(format!("pimon-kmsg-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    std::fs::write(root.join("dev/kmsg"), b"").unwrap();
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(root.join("dev/kmsg"))
+        .unwrap();
+    let mut sources = Sources::open(&SourcesConfig {
+        root: root.clone(),
+        ..SourcesConfig::default()
+    });
+    let mut sink = CountingSink::default();
+    for _ in 0..3 {
+        log.write_all(&batch).unwrap();
+        sources.collect(&mut sink);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        log.write_all(&batch).unwrap();
+        sources.collect(&mut sink);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(
+        allocations, 0,
+        "busy kernel log: {allocations} allocations in 100 cycles"
+    );
+    assert!(
+        sink.samples > 100 * 10,
+        "events were counted: {}",
+        sink.samples
+    );
+}
+
 // One test function: the counter is process-wide, so trees run one after the other.
 #[test]
 fn zero_allocations_per_cycle_on_every_fixture_tree() {
     for tree in ["pi4", "pizero", "x86", "container"] {
         collect_without_allocating(tree);
     }
+    busy_kernel_log_without_allocating();
 }

@@ -3,6 +3,9 @@
 //! test copies one to a temp dir and a [`CounterBumper`] rewrites its counter files
 //! once a second while collectors read it.
 //!
+//! The kernel log (`dev/kmsg`, when the tree has one) grows by one SD card error record
+//! per second, appended: the collector follows it from where it stopped.
+//!
 //! The collector opens each file once and re-reads it with `pread` from offset 0, so the
 //! files are rewritten in place (same inode), never replaced. Counters only grow, so the
 //! new text is never shorter and a concurrent read never sees an empty file; the rewrite
@@ -100,6 +103,16 @@ fn split_after_words(line: &str, words: usize) -> (&str, &str) {
     (&line[..end], &line[end..])
 }
 
+/// The sequence number after the last record of a `/dev/kmsg` stream (0 if none).
+pub fn next_kmsg_seq(stream: &str) -> u64 {
+    stream
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split(',').nth(1)?.parse::<u64>().ok())
+        .max()
+        .map_or(0, |s| s + 1)
+}
+
 /// A counter file the bumper knows how to grow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CounterFile {
@@ -129,7 +142,8 @@ pub struct CounterBumper {
 
 impl CounterBumper {
     /// Starts bumping `proc/stat`, `proc/net/dev` and `proc/diskstats` under `root`
-    /// (those that exist), at half past every wall-clock second.
+    /// (those that exist), and appending to `dev/kmsg` (if it exists), at half past
+    /// every wall-clock second.
     pub fn start(root: &Path) -> CounterBumper {
         let files: Vec<(CounterFile, PathBuf, String)> = [
             CounterFile::Stat,
@@ -148,6 +162,8 @@ impl CounterBumper {
             "no counter file under {}",
             root.display()
         );
+        let kmsg = root.join("dev/kmsg");
+        let mut kmsg_seq = fs::read_to_string(&kmsg).ok().map(|t| next_kmsg_seq(&t));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::spawn(move || {
@@ -168,6 +184,18 @@ impl CounterBumper {
                         .expect("open counter file for writing");
                     f.write_all(text.as_bytes()).expect("rewrite counter file");
                     f.set_len(text.len() as u64).expect("truncate counter file");
+                }
+                if let Some(seq) = kmsg_seq.as_mut() {
+                    let record = format!(
+                        "3,{seq},{},-;mmc0: Timeout waiting for hardware interrupt.\n",
+                        tick * 1_000_000
+                    );
+                    *seq += 1;
+                    OpenOptions::new()
+                        .append(true)
+                        .open(&kmsg)
+                        .and_then(|mut f| f.write_all(record.as_bytes()))
+                        .expect("append to dev/kmsg");
                 }
             }
         });
@@ -190,6 +218,15 @@ impl Drop for CounterBumper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kmsg_appends_continue_the_sequence() {
+        assert_eq!(
+            next_kmsg_seq("6,41,0,-;a\n SUBSYSTEM=usb\n3,42,1,-;b\n"),
+            43
+        );
+        assert_eq!(next_kmsg_seq(""), 0);
+    }
 
     #[test]
     fn stat_cpu_lines_grow_and_the_rest_stays() {

@@ -122,13 +122,19 @@ fn rows_sharing_instance_labels_have_consecutive_ids() {
     consecutive(&[id::W1_TEMPERATURE, id::W1_AGE]);
     consecutive(&[id::IIO_TEMPERATURE, id::IIO_HUMIDITY, id::IIO_PRESSURE]);
     consecutive(&[id::I2C_TEMPERATURE, id::I2C_HUMIDITY, id::I2C_PRESSURE]);
-    // Everything without instance labels (one group in a frame) is one run.
+    // Rows without instance labels come in runs: the first sources' (one group in a
+    // frame), then each appended source's own block (ids are append-only).
     let unlabelled: Vec<u16> = CATALOG
         .iter()
         .filter(|m| m.labels.is_empty())
         .map(|m| m.id)
         .collect();
-    consecutive(&unlabelled);
+    let (first, appended): (Vec<u16>, Vec<u16>) = unlabelled
+        .iter()
+        .partition(|&&i| i <= id::COLLECTOR_VALUES_DROPPED);
+    consecutive(&first);
+    assert_eq!(appended, [id::KERNEL_LOG_RECORDS, id::KERNEL_LOG_MISSED]);
+    consecutive(&appended);
     // Each source's run has one label set.
     for (first, last) in [
         (id::CPU_SECONDS_USER, id::CPUFREQ_SCALING_MAX),

@@ -121,8 +121,13 @@ const GROUPS: &[Group] = &[
         prefixes: &["pimon_gpio_"],
     },
     Group {
+        title: "Kernel log",
+        source: "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
+        prefixes: &["pimon_kernel_"],
+    },
+    Group {
         title: "Collector self-metrics",
-        source: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`: `stat`, `loadavg`, `uptime`, `meminfo`, `pressure`, `throttled`, `cpufreq`, `netdev`, `diskstats`, `filesystem`, `thermal`, `hwmon`, `w1`, `iio`, and `i2c` / `gpio` when such sensors are configured).",
+        source: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`: `stat`, `loadavg`, `uptime`, `meminfo`, `pressure`, `throttled`, `cpufreq`, `netdev`, `diskstats`, `filesystem`, `thermal`, `hwmon`, `w1`, `iio`, `kmsg`, and `i2c` / `gpio` when such sensors are configured).",
         prefixes: &["pimon_collector_"],
     },
 ];

@@ -72,7 +72,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Spawns `binary args…` with stdout/stderr to `<dir>/server.log`.
-    fn spawn(
+    pub fn spawn(
         name: &'static str,
         binary: &Path,
         args: &[String],
@@ -142,7 +142,7 @@ impl ServerProcess {
 
     /// Polls `ready` every 100 ms until it returns true; `Err` with the log tail if
     /// the process exits or [`READY_TIMEOUT`] passes.
-    fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) -> Result<(), String> {
+    pub fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()
@@ -213,7 +213,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn status_is(base: &str, path: &str, wanted: u16) -> bool {
+pub fn status_is(base: &str, path: &str, wanted: u16) -> bool {
     http::probe(base, path, Duration::from_secs(1)).is_ok_and(|r| r.status == wanted)
 }
 
@@ -222,7 +222,7 @@ fn status_is(base: &str, path: &str, wanted: u16) -> bool {
 pub const START_ATTEMPTS: usize = 3;
 
 /// Runs `attempt` up to [`START_ATTEMPTS`] times; panics with every reason if none works.
-fn start_with_retries<T>(name: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+pub fn start_with_retries<T>(name: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
     let mut errors = Vec::new();
     for _ in 0..START_ATTEMPTS {
         match attempt() {

@@ -16,6 +16,11 @@
 //!   render time (`pimon_aggregator_render_duration_seconds`, of the previous scrape),
 //!   nodes up and nodes with data, and the aggregator's datagram and kernel-drop counters.
 //!
+//! With `--forge RATE` it is an attacker instead: it sends RATE forged frames per
+//! second (1214 bytes, flagged as MACed with the benches' key id but MACed with another
+//! secret, in the names of the first `--nodes` nodes) for `--seconds`, from
+//! 127.0.0.2, and reports what it sent (`scripts/bench-flood`).
+//!
 //! Only loopback targets are accepted: benchmarks stay on this machine.
 
 use pimon_benches::fleet::SimNode;
@@ -34,16 +39,18 @@ struct Args {
     metrics: Option<SocketAddr>,
     keyed: bool,
     scrapes: usize,
+    forge: f64,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --target ADDR [--nodes N] [--first-node I] [--rate FRAMES_PER_NODE_PER_S] \
-         [--seconds S] [--pid AGGREGATOR_PID] [--metrics HTTP_ADDR] [--keyed] [--scrapes K]\n\
+         [--seconds S] [--pid AGGREGATOR_PID] [--metrics HTTP_ADDR] [--keyed] [--scrapes K] [--forge RATE]\n\
          Simulates N collectors (~70 values per frame) against an aggregator on loopback.\n\
          --first-node: number of the first node (two instances: give them disjoint ranges).\n\
          --keyed: MAC every frame with key id 7, secret \"0123456789abcdef0123456789abcdef\".\n\
-         --scrapes: fetch /metrics K times at the end (default 3)."
+         --scrapes: fetch /metrics K times at the end (default 3).\n\
+         --forge RATE: send RATE forged frames/s (wrong MAC) instead, from 127.0.0.2."
     );
     std::process::exit(2)
 }
@@ -59,6 +66,7 @@ fn parse_args() -> Args {
         metrics: None,
         keyed: false,
         scrapes: 3,
+        forge: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -73,6 +81,7 @@ fn parse_args() -> Args {
             "--metrics" => a.metrics = Some(val().parse().unwrap_or_else(|_| usage())),
             "--keyed" => a.keyed = true,
             "--scrapes" => a.scrapes = val().parse().unwrap_or_else(|_| usage()),
+            "--forge" => a.forge = val().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -178,8 +187,46 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// `--forge`: forged frames at `args.forge` per second; prints what was sent.
+fn forge(args: &Args) {
+    let sock = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    sock.set_nonblocking(true).expect("nonblocking");
+    let names: Vec<String> = (args.first_node..args.first_node + args.nodes)
+        .map(|i| SimNode::new(i, 0).name)
+        .collect();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut buf = [0u8; 1232];
+    for (i, name) in names.iter().enumerate() {
+        let len = pimon_benches::fleet::forged_frame(&mut buf, name, i as u64, now_ms());
+        frames.push(buf[..len].to_vec());
+    }
+    let start = Instant::now();
+    let (mut sent, mut errors, mut next) = (0u64, 0u64, 0usize);
+    while start.elapsed().as_secs_f64() < args.seconds {
+        let due = (start.elapsed().as_secs_f64() * args.forge) as u64;
+        while sent + errors < due {
+            match sock.send_to(&frames[next], args.target) {
+                Ok(_) => sent += 1,
+                Err(_) => errors += 1,
+            }
+            next = (next + 1) % frames.len();
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "forged sent          {sent} ({:.0}/s of {:.0}/s asked), send errors {errors}",
+        sent as f64 / elapsed,
+        args.forge
+    );
+}
+
 fn main() {
     let args = parse_args();
+    if args.forge > 0.0 {
+        forge(&args);
+        return;
+    }
     let key = args.keyed.then(pi4::key);
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_nonblocking(true).expect("nonblocking");

@@ -152,6 +152,18 @@ pub fn default_gateway_v6(input: &[u8]) -> Option<DefaultRoute<'_, Ipv6Addr>> {
     best
 }
 
+/// Runs both routing-table parsers over `input` (the never-panic test and the
+/// `proc_parsers` fuzz target): a gateway found is a real one.
+#[doc(hidden)]
+pub fn exercise(input: &[u8]) {
+    if let Some(r) = default_gateway_v4(input) {
+        assert!(!r.gateway.is_unspecified() && !r.iface.is_empty());
+    }
+    if let Some(r) = default_gateway_v6(input) {
+        assert!(!r.gateway.is_unspecified() && r.iface != b"lo");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

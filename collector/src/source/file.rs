@@ -1,9 +1,17 @@
-//! Files opened once and re-read from offset 0 each cycle, into a caller's buffer.
+//! Files opened once and re-read from offset 0 each cycle, into a caller's buffer; and
+//! [`OneFile`], the reader of every [`FileFormat`] source.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
+use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
+use crate::parse::FileFormat;
+use crate::sink::SampleSink;
 
 /// Why a re-read failed.
 #[derive(Debug)]
@@ -97,32 +105,52 @@ impl SysFile {
     }
 }
 
-/// Formats `n` in decimal into `buf` (label values such as `cpu="3"`), no allocation.
-pub(crate) fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// The reader of a [`FileFormat`] source: `F::PATH` under the root, opened once,
+/// re-read and handed to `F::push_samples` every cycle.
+pub(crate) struct OneFile<F> {
+    file: SysFile,
+    format: PhantomData<fn() -> F>,
+}
+
+impl<F> fmt::Debug for OneFile<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OneFile").field(&self.file.path()).finish()
+    }
+}
+
+impl<F: FileFormat> Source for OneFile<F> {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let path = config.root.join(F::PATH);
+        match SysFile::open(path.clone()) {
+            Ok(file) => Ok(OneFile {
+                file,
+                format: PhantomData,
+            }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
-    std::str::from_utf8(&buf[i..]).unwrap_or("")
+
+    fn collect(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
+        let path = self.file.path();
+        let bytes = match self.file.read(scratch) {
+            Ok(bytes) => bytes,
+            Err(e) => return errors.fail(format_args!("{}: {e}", path.display())),
+        };
+        let mut bad_row = |e| errors.fail(format_args!("{}: {e}", path.display()));
+        if let Err(e) = F::push_samples(bytes, sink, &mut bad_row) {
+            bad_row(e);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers() {
-        let mut b = [0u8; 10];
-        assert_eq!(fmt_u32(0, &mut b), "0");
-        assert_eq!(fmt_u32(17, &mut b), "17");
-        assert_eq!(fmt_u32(u32::MAX, &mut b), "4294967295");
-    }
 
     #[test]
     fn reread_and_too_big() {

@@ -13,6 +13,7 @@ use pimon_protocol::catalog::id;
 
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::hwmon::{
     chip_name, clean_name, parse_hwmon_dir_name, parse_hwmon_text, parse_hwmon_value,
     parse_sensor_file_name,
@@ -153,10 +154,10 @@ fn open_chip(dir: &Path, number: u32) -> Chip {
     }
 }
 
-impl HwmonReader {
+impl Source for HwmonReader {
     /// `Err` when there is no chip with a collected sensor.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/class/hwmon");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/class/hwmon");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut chips: Vec<Chip> = entries
             .flatten()
@@ -173,7 +174,25 @@ impl HwmonReader {
         Ok(HwmonReader { chips })
     }
 
-    pub(crate) fn collect(
+    /// One line per chip, with its sensors.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chip in &self.chips {
+            write!(f, "\n  chip {}", chip.chip)?;
+            if let Some(name) = &chip.name {
+                write!(f, " (hwmon{}, {name})", chip.number)?;
+            }
+            write!(f, ":")?;
+            for sensor in &chip.sensors {
+                write!(f, " {}", sensor.name)?;
+                if let Some(label) = &sensor.label {
+                    write!(f, " \"{label}\"")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

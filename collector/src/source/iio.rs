@@ -13,6 +13,7 @@ use pimon_protocol::catalog::id;
 
 use super::file::{Failure, SysFile};
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::iio::{
     CHANNEL_HUMIDITY, CHANNEL_PRESSURE, CHANNEL_TEMPERATURE, Nano, iio_processed, parse_iio_name,
     parse_iio_value,
@@ -115,10 +116,10 @@ impl Channel {
     }
 }
 
-impl IioReader {
+impl Source for IioReader {
     /// `Err` when no IIO device has one of the channels.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/bus/iio/devices");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/bus/iio/devices");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut devices = Vec::new();
         for entry in entries.flatten() {
@@ -160,7 +161,22 @@ impl IioReader {
         Ok(IioReader { devices })
     }
 
-    pub(crate) fn collect(
+    /// One line per device, with its channels and how each is read.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for device in &self.devices {
+            write!(f, "\n  {} ({}):", device.device, device.name)?;
+            for channel in &device.channels {
+                let how = match channel.reading {
+                    Reading::Processed(_) => "input",
+                    Reading::Raw { .. } => "raw",
+                };
+                write!(f, " {} ({how})", channel.channel)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -7,7 +7,6 @@
 //! (CRC `NO`, I/O error) keeps the previous good value, whose age then grows, and is
 //! counted as a `w1` source error. A sensor without a good reading yet is not reported.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -15,9 +14,9 @@ use std::time::{Duration, Instant};
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::SourceKind;
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourceKind, SourcesConfig};
 use crate::parse::w1::{is_ds18b20, parse_w1_slave, parse_w1_temperature};
 use crate::sink::SampleSink;
 
@@ -55,10 +54,11 @@ pub(crate) struct W1Reader {
     shared: Arc<Shared>,
 }
 
-impl W1Reader {
+impl Source for W1Reader {
     /// Discovers `28-*` devices and starts the background thread. `Err` when none.
-    pub(crate) fn open(root: &Path, interval: Duration) -> Result<Self, String> {
-        let dir = root.join("sys/bus/w1/devices");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let interval = config.w1_interval;
+        let dir = config.root.join("sys/bus/w1/devices");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut sensors = Vec::new();
         let mut files = Vec::new();
@@ -106,7 +106,7 @@ impl W1Reader {
     }
 
     /// Waits until every sensor has been read once (or `timeout`); true if so.
-    pub(crate) fn settle(&self, timeout: Duration) -> bool {
+    fn settle(&self, timeout: Duration) -> bool {
         let Ok(rounds) = self.shared.rounds.lock() else {
             return false;
         };
@@ -117,7 +117,23 @@ impl W1Reader {
             .unwrap_or(false)
     }
 
-    pub(crate) fn collect(&mut self, sink: &mut dyn SampleSink, errors: &mut ErrorCounter) {
+    /// One line per sensor, with the file it is read from.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.sensors.iter().try_for_each(|(name, file)| {
+            let file = match file {
+                W1File::Temperature => "temperature",
+                W1File::W1Slave => "w1_slave",
+            };
+            write!(f, "\n  sensor {name} ({file})")
+        })
+    }
+
+    fn collect(
+        &mut self,
+        _scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
         errors.add_logged_elsewhere(self.shared.errors.swap(0, Ordering::Relaxed));
         let Ok(last) = self.shared.last.lock() else {
             return;

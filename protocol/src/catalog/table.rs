@@ -26,7 +26,7 @@ macro_rules! catalog {
         ///
         /// Names are systematic: source prefix (`CPU_`, `STAT_`, `LOAD`, `MEM_` + the
         /// `/proc/meminfo` key, `NET_`, `DISK_`, `FS_`, `PRESSURE_`, `THERMAL_`, `HWMON_`,
-        /// `CPUFREQ_`, `RPI_`, `W1_`, `IIO_`, `I2C_`, `GPIO_`, `COLLECTOR_`) and the
+        /// `CPUFREQ_`, `RPI_`, `W1_`, `IIO_`, `I2C_`, `GPIO_`, `COLLECTOR_`, `KERNEL_`) and the
         /// quantity.
         pub mod id {
             $(
@@ -616,7 +616,8 @@ catalog! {
     COLLECTOR_FRAMES_RESENT = collector_counter("pimon_collector_frames_resent_total",
         "Frames sent again because they were not acknowledged.", "frames_resent");
     COLLECTOR_FRAMES_DROPPED = collector_counter("pimon_collector_frames_dropped_total",
-        "Frames that left the resend ring without being acknowledged.", "frames_dropped");
+        "Frames given up unstored: evicted from the resend ring and reported missing by the aggregator, or past its window.",
+        "frames_dropped");
     COLLECTOR_VALUES_DROPPED = collector_counter("pimon_collector_values_dropped_total",
         "Samples not sent because a cycle did not fit the resend ring or a label was too long.",
         "values_dropped");
@@ -798,4 +799,19 @@ catalog! {
     COLLECTOR_SOURCE_ERRORS = m(Counter, "pimon_collector_source_errors_total",
         "Failed reads by source.", "", &["source"], &[], Identity,
         ix("pimon_collector", "source_errors", &["source"], &[], &[], Identity, Integer));
+
+    // The kernel log (`/dev/kmsg`): records that matched an event rule, labels event
+    // ("mmc_error", "oom_kill", …) and device (what the event is about, "" if nothing);
+    // and the records read and missed (overwritten in the kernel's ring unread).
+    KERNEL_EVENTS = m(Counter, "pimon_kernel_events_total",
+        "Kernel log messages that matched an event rule, by event and device, since boot.",
+        "", &["event", "device"], &[], Identity,
+        ix("kernel_events", "count", &["event", "device"], &[], &[], Identity, Integer));
+    KERNEL_LOG_RECORDS = m(Counter, "pimon_kernel_log_records_total",
+        "Kernel log records read by the collector.", "", &[], &[], Identity,
+        ix0("pimon_kernel_log", "records", Identity, Integer));
+    KERNEL_LOG_MISSED = m(Counter, "pimon_kernel_log_missed_records_total",
+        "Kernel log records of this boot overwritten in the kernel's ring before the collector read them.",
+        "", &[], &[], Identity,
+        ix0("pimon_kernel_log", "missed", Identity, Integer));
 }
