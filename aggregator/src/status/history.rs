@@ -2,9 +2,10 @@
 //! [`POINTS`] steps (an hour at the default one-minute step) of CPU temperature,
 //! 1-minute load and the frames-missing counter.
 //!
-//! Each node has three fixed rings of [`POINTS`] slots, indexed by step number, so
-//! recording is a store into an array and nothing grows: about 720 bytes of slots per
-//! node (measured with the map's overhead in `docs/BENCHMARKS.md`). A slot remembers
+//! Each node has three fixed rings of [`POINTS`] slots (and the step each slot holds),
+//! indexed by step number, so recording is a store into an array and nothing grows:
+//! 960 bytes per node, boxed so the map's nodes stay small (about 1 KB per node in
+//! all, measured in `docs/BENCHMARKS.md`). A slot remembers
 //! its step, so a node that stopped sending leaves a gap rather than old values at the
 //! right place. Nodes the store forgot are dropped from the history too, so it is
 //! bounded by the store's `max_nodes`.
@@ -91,7 +92,7 @@ impl NodeHistory {
 #[derive(Debug)]
 pub struct History {
     step_ms: u64,
-    nodes: BTreeMap<Box<str>, NodeHistory>,
+    nodes: BTreeMap<Box<str>, Box<NodeHistory>>,
 }
 
 impl History {
@@ -120,7 +121,7 @@ impl History {
         match self.nodes.get_mut(node) {
             Some(h) => h.record(step, sample),
             None => {
-                let mut h = NodeHistory::default();
+                let mut h = Box::<NodeHistory>::default();
                 h.record(step, sample);
                 self.nodes.insert(node.into(), h);
             }
@@ -134,7 +135,7 @@ impl History {
 
     /// A node's history.
     pub fn get(&self, node: &str) -> Option<&NodeHistory> {
-        self.nodes.get(node)
+        self.nodes.get(node).map(|h| &**h)
     }
 
     /// Nodes with a history.
