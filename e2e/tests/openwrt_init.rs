@@ -105,7 +105,9 @@ fn the_shipped_uci_config_becomes_a_config_the_aggregator_accepts() {
         "udp listen        0.0.0.0:9797",
         "http listen       0.0.0.0:9798",
         "sparklines over 60 min",
-        "limits            500 nodes, 1000 series per node, 300000 series in total",
+        "limits            500 nodes",
+        "300000 series in total",
+        "/state",
     ] {
         assert!(described.contains(want), "{want:?} in\n{described}");
     }
