@@ -20,8 +20,8 @@
 //! - every exposition line is a comment or `name{label="value",…} number`, with the
 //!   label values correctly escaped, and OpenMetrics ends with `# EOF`;
 //! - every remote write sample line of a stored frame reads back
-//!   (`remote_write::samples`) as a valid series with the node as `instance`, one per
-//!   InfluxDB-bound sample or more, and none for a frame not stored.
+//!   (`remote_write::samples`) as a valid series with the node as `instance`, and a
+//!   datagram not stored renders none.
 #![no_main]
 
 use std::sync::Arc;
