@@ -24,6 +24,8 @@
 //! - `run`: the timed loop (wall-clock aligned cycles, acks, resends, linger, signals).
 //! - `sensors`: I2C sensors (background thread) and GPIO inputs.
 //! - `cli`, `config`: flags, config file, key file. `log`: journald-friendly stderr.
+//! - `clock`: the wall clock of timestamps, with a test-only offset (end-to-end tests
+//!   step a collector's clock through `PIMON_TEST_CLOCK_OFFSET_FILE`).
 //! - `print`: `--print` renderings of a cycle (wire, Prometheus, InfluxDB).
 //! - `sys`: the only module allowed `unsafe` (signal handlers, `poll`, `sysconf`,
 //!   `getrandom`, `gethostname`).
@@ -43,6 +45,8 @@ pub mod sink;
 
 #[cfg(feature = "std")]
 pub mod cli;
+#[cfg(feature = "std")]
+pub mod clock;
 #[cfg(feature = "std")]
 pub mod config;
 #[cfg(feature = "std")]

@@ -20,7 +20,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, MAC_LEN};
 
@@ -62,6 +62,8 @@ pub struct Agent {
     /// When to resend.
     pub policy: ResendPolicy,
     epoch: Instant,
+    /// When [`Agent::pump`] or [`Agent::linger`] last resent.
+    last_resend: Option<Instant>,
 }
 
 impl Agent {
@@ -73,6 +75,7 @@ impl Agent {
             net: net.into(),
             policy,
             epoch: Instant::now(),
+            last_resend: None,
         }
     }
 
@@ -104,6 +107,22 @@ impl Agent {
             took.as_micros()
         );
         report
+    }
+
+    /// Resends what is due, at most once per [`RESEND_TICK`]: the loops wake on every
+    /// ack, and `policy.max_per_tick` must bound the resends per tick, not per ack (a
+    /// returning aggregator acking a long backlog would otherwise get 8 more datagrams
+    /// for each ack, until its receive buffer overflows).
+    fn resend_paced(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_resend
+            .is_some_and(|t| now.saturating_duration_since(t) < RESEND_TICK)
+        {
+            return;
+        }
+        self.last_resend = Some(now);
+        self.resend();
     }
 
     /// Resends what is due now; returns how many.
@@ -178,7 +197,7 @@ impl Agent {
             }
             self.net.maintain(now);
             self.check_failover();
-            self.resend();
+            self.resend_paced();
             // Resends are due at tick granularity only while the aggregator answers (a
             // silent one gets one probe per timeout; an ack wakes the wait anyway).
             let ring = self.collector.ring();
@@ -207,18 +226,16 @@ impl Agent {
             }
             self.net.maintain(now);
             self.check_failover();
-            self.resend();
+            self.resend_paced();
             self.receive(deadline.saturating_duration_since(now).min(RESEND_TICK));
         }
     }
 }
 
-/// Unix time in milliseconds (0 before 1970).
+/// Unix time in milliseconds (0 before 1970), shifted by the test-only offset of
+/// [`crate::clock`] when one is configured.
 pub fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    crate::clock::wall_ms()
 }
 
 /// The next multiple of `interval_ms` strictly after `now_ms`.
@@ -254,6 +271,7 @@ fn collector_config(settings: &Settings) -> CollectorConfig {
 /// The program after argument parsing: returns the exit code.
 pub fn main(flags: Flags) -> ExitCode {
     log::init(flags.verbose);
+    crate::clock::init();
     let settings = match Settings::load(&flags) {
         Ok(s) => s,
         Err(e) => {
@@ -462,6 +480,9 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     'cycles: loop {
         agent.cycle(wall_ms());
         done += 1;
+        if done == 1 {
+            release_startup_code();
+        }
         if settings.cycles.is_some_and(|n| done >= n) {
             break;
         }
@@ -507,6 +528,14 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
         n.ignored
     );
     ExitCode::SUCCESS
+}
+
+/// Gives back the pages of start-up code (see [`sys::release_startup_code`]).
+fn release_startup_code() {
+    match sys::release_startup_code() {
+        Ok(bytes) => log::debug!("start-up code released: {} KiB of mappings", bytes / 1024),
+        Err(e) => log::debug!("start-up code not released: {e}"),
+    }
 }
 
 /// SIGHUP: reload the config and key files and apply what can change while running.

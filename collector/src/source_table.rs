@@ -168,8 +168,20 @@ macro_rules! source_table {
                 module: w1,
                 docs: [
                     ("1-wire",
-                     "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age.",
+                     "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age, while younger than `stale_after` (60 s).",
                      ["pimon_w1_"]),
+                ],
+            }
+            /// cgroups: systemd services, Kubernetes pods and containers, Docker and
+            /// Podman containers.
+            Cgroup "cgroup" {
+                format: cgroup,
+                reader: cgroup::CgroupReader,
+                module: cgroup,
+                docs: [
+                    ("cgroups: services, containers, pods",
+                     "cgroup v2 (`/sys/fs/cgroup`; on a hybrid host the unified tree, with memory, pids, blkio and CPU throttling from the v1 controllers) of every systemd service (`system.slice`), Kubernetes pod and container (`kubepods`, cgroupfs and systemd drivers), Docker and Podman container: `cpu.stat`, `memory.current`/`memory.stat`/`memory.swap.current`/`memory.max`/`memory.events`, `io.stat` summed over devices, `pids.current`, `{cpu,memory,io}.pressure`. cAdvisor's names; one row per kind of workload with the labels that have a value for it (`namespace`, `pod` and `container` from the names in `/var/log/pods` and `/var/log/containers`, `name` from the runtime's state, `id` = the cgroup path). Working set = `memory.current` − `inactive_file` (cAdvisor, `kubectl top`). Deviations from cAdvisor and Telegraf: see [cgroups](#cgroups-and-cadvisor) below.",
+                     ["container_", "pimon_cgroup_"]),
                 ],
             }
             /// IIO sensors.
@@ -192,6 +204,16 @@ macro_rules! source_table {
                     ("Kernel log",
                      "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
                      ["pimon_kernel_"]),
+                ],
+            }
+            /// `/proc/sys/fs/file-nr`: file handles allocated and the maximum.
+            Filefd "filefd" {
+                format: filefd,
+                reader: OneFile<crate::parse::filefd::FileNr>,
+                docs: [
+                    ("File handles",
+                     "`/proc/sys/fs/file-nr`: allocated file handles and `fs.file-max`.",
+                     ["node_filefd_"]),
                 ],
             }
         }

@@ -1,11 +1,15 @@
 //! `Sources::collect` performs no heap allocation after start-up, on every fixture tree
 //! (including its failing thermal zone, failing statvfs and CRC failure paths), and with
-//! a busy kernel log: 1000 new records before every cycle, new event series among them.
+//! a busy kernel log: 1000 new records before every cycle, new event series among them;
+//! only a cycle in which sources are discovered again allocates, the cycles after it do not.
+
+mod sources_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pimon_collector::sink::SampleSink;
 use pimon_collector::source::{Sources, SourcesConfig};
@@ -35,6 +39,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// The counter is process-wide: the tests of this file run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A sink that only counts (allocation-free).
 #[derive(Default)]
@@ -154,8 +161,64 @@ fn busy_kernel_log_without_allocating() {
 // One test function: the counter is process-wide, so trees run one after the other.
 #[test]
 fn zero_allocations_per_cycle_on_every_fixture_tree() {
+    let _serial = SERIAL.lock();
     for tree in ["pi4", "pizero", "x86", "container"] {
         collect_without_allocating(tree);
     }
     busy_kernel_log_without_allocating();
+}
+
+/// Discovery again (every `rediscover`) may allocate; after it replaced readers (an hwmon
+/// chip renumbered, a new DS18B20 handed to the running 1-wire thread) the cycles until
+/// the next one allocate nothing.
+#[test]
+fn only_the_rediscovery_cycle_allocates() {
+    let _serial = SERIAL.lock();
+    let rediscover = Duration::from_secs(2);
+    let tree = sources_support::TreeCopy::new("pi4", "alloc-rediscover");
+    let mut sources = Sources::open(&SourcesConfig {
+        root: tree.root.clone(),
+        statvfs_timeout: Duration::from_secs(10),
+        w1_interval: Duration::from_secs(3600),
+        rediscover,
+        ..SourcesConfig::default()
+    });
+    assert!(sources.settle(Duration::from_secs(10)));
+    let opened = Instant::now();
+    let mut sink = CountingSink::default();
+    for _ in 0..3 {
+        sources.collect(&mut sink);
+    }
+    std::fs::rename(
+        tree.path("sys/class/hwmon/hwmon1"),
+        tree.path("sys/class/hwmon/hwmon7"),
+    )
+    .unwrap();
+    let probe = tree.path("sys/bus/w1/devices/28-00000a1b2c3d");
+    std::fs::create_dir(&probe).unwrap();
+    std::fs::write(probe.join("temperature"), "18500\n").unwrap();
+    std::thread::sleep((opened + rediscover).saturating_duration_since(Instant::now()));
+
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    sources.collect(&mut sink);
+    let discovered = Instant::now();
+    assert!(
+        ALLOCATIONS.load(Ordering::Relaxed) > before,
+        "this cycle discovered the sources again"
+    );
+    let report = sources.report().to_string();
+    assert!(report.contains("(hwmon7, cpu_thermal)"), "{report}");
+    assert!(report.contains("sensor 28-00000a1b2c3d"), "{report}");
+
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        sources.collect(&mut sink);
+        sources.push_error_counters(&mut sink);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert!(
+        discovered.elapsed() < rediscover,
+        "the 100 cycles took longer than the rediscover interval: inconclusive"
+    );
+    assert_eq!(allocations, 0, "{allocations} allocations after discovery");
 }

@@ -65,9 +65,9 @@ pub struct ServerProcess {
     pub port: u16,
     child: Option<Child>,
     log_path: PathBuf,
+    dir: TempDir,
     binary: PathBuf,
     args: Vec<String>,
-    dir: TempDir,
 }
 
 impl ServerProcess {
@@ -80,47 +80,56 @@ impl ServerProcess {
         port: u16,
     ) -> ServerProcess {
         let log_path = dir.path().join("server.log");
-        let child = Self::spawn_child(name, binary, args, dir.path(), &log_path);
-        ServerProcess {
+        let mut server = ServerProcess {
             name,
             base_url: format!("http://127.0.0.1:{port}"),
             port,
-            child: Some(child),
+            child: None,
             log_path,
+            dir,
             binary: binary.to_path_buf(),
             args: args.to_vec(),
-            dir,
-        }
+        };
+        server.launch();
+        server
     }
 
-    fn spawn_child(name: &str, binary: &Path, args: &[String], dir: &Path, log: &Path) -> Child {
+    /// Starts the process (output appended to the log).
+    fn launch(&mut self) {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
+            .open(&self.log_path)
             .expect("open server log");
         let log2 = log.try_clone().expect("clone log handle");
-        Command::new(binary)
-            .args(args)
-            .current_dir(dir)
+        let child = Command::new(&self.binary)
+            .args(&self.args)
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", binary.display()))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({}): {e}",
+                    self.name,
+                    self.binary.display()
+                )
+            });
+        self.child = Some(child);
     }
 
-    /// Starts the process again after [`ServerProcess::kill`], with the same arguments,
-    /// port and data (an outage of the server, not a new one). Does not wait for it.
+    /// The process id while it runs (to SIGSTOP/SIGCONT it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops the process (SIGTERM, see [`ServerProcess::terminate`]) and starts it again
+    /// with the same arguments, port and data (an outage of the server, not a new one).
+    /// Does not wait for it.
     pub fn respawn(&mut self) {
         self.terminate();
-        self.child = Some(Self::spawn_child(
-            self.name,
-            &self.binary,
-            &self.args,
-            self.dir.path(),
-            &self.log_path,
-        ));
+        self.launch();
     }
 
     /// The server's temp dir (config, data, log).
@@ -315,6 +324,21 @@ bind-address = "127.0.0.1:{rpc_port}"
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Kills influxd (SIGKILL, as a crash); its data stays for [`Influxd::start_again`].
+    pub fn stop(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts the killed influxd again on the same port with the same data, and waits
+    /// until it answers; panics with the log tail if it cannot.
+    pub fn start_again(&mut self) {
+        self.server.kill();
+        self.server.launch();
+        if let Err(e) = self.server.wait_ready(|base| status_is(base, "/ping", 204)) {
+            panic!("influxd did not come back: {e}");
+        }
     }
 
     /// Runs an InfluxQL statement with `POST /query` (for CREATE/DROP); panics unless 200

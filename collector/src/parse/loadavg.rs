@@ -114,6 +114,24 @@ mod tests {
     }
 
     #[test]
+    fn samples_of_the_source() {
+        let (samples, bad, result) =
+            super::super::recorded::push::<ProcLoadavg>(fixture!("pi4/proc/loadavg"));
+        assert_eq!((bad, result), (vec![], Ok(())));
+        let unlabelled = |metric, v| (vec![], metric, Value::Unsigned(v));
+        assert_eq!(
+            samples,
+            [
+                unlabelled(id::LOAD1, 52),
+                unlabelled(id::LOAD5, 58),
+                unlabelled(id::LOAD15, 59)
+            ]
+        );
+        let (samples, _, result) = super::super::recorded::push::<ProcLoadavg>(b"0.1 x\n");
+        assert_eq!((samples, result), (vec![], Err(ParseError::InvalidNumber)));
+    }
+
+    #[test]
     fn errors() {
         assert_eq!(parse_loadavg(b"\n"), Err(ParseError::Empty));
         assert_eq!(

@@ -185,6 +185,46 @@ pub fn parse_uint_value(input: &[u8]) -> Result<u64, ParseError> {
     parse_u64(single_value(input)?)
 }
 
+/// What a [`FileFormat`] pushes, recorded, for the formats' unit tests.
+#[cfg(test)]
+pub(crate) mod recorded {
+    extern crate std;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use pimon_protocol::Value;
+
+    use super::{FileFormat, ParseError, SampleSink};
+
+    /// One sample: the labels in force, the catalog id, the value.
+    pub(crate) type Sample = (Vec<String>, u16, Value);
+
+    /// Runs `F::push_samples` over `input`: the samples, the rows it skipped, its result.
+    pub(crate) fn push<F: FileFormat>(
+        input: &[u8],
+    ) -> (Vec<Sample>, Vec<ParseError>, Result<(), ParseError>) {
+        struct Recorder {
+            labels: Vec<String>,
+            samples: Vec<Sample>,
+        }
+        impl SampleSink for Recorder {
+            fn labels(&mut self, values: &[&str]) {
+                self.labels = values.iter().map(|v| v.to_string()).collect();
+            }
+            fn push(&mut self, metric: u16, value: Value) {
+                self.samples.push((self.labels.clone(), metric, value));
+            }
+        }
+        let mut sink = Recorder {
+            labels: Vec::new(),
+            samples: Vec::new(),
+        };
+        let mut bad = Vec::new();
+        let result = F::push_samples(input, &mut sink, &mut |e| bad.push(e));
+        (sink.samples, bad, result)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

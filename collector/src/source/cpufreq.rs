@@ -23,7 +23,8 @@ struct Cpu {
     files: Vec<(SysFile, u16)>,
 }
 
-/// Reads every CPU's cpufreq files, discovered at start-up.
+/// Reads every CPU's cpufreq files, discovered at start-up and again every
+/// `rediscover` (CPUs go offline and online, the driver is reloaded).
 #[derive(Debug)]
 pub(crate) struct CpufreqReader {
     cpus: Vec<Cpu>,
@@ -55,6 +56,10 @@ impl Source for CpufreqReader {
         }
         cpus.sort_by_key(|c| c.number);
         Ok(CpufreqReader { cpus })
+    }
+
+    fn hotplug(&self) -> bool {
+        true
     }
 
     /// The CPU numbers found.

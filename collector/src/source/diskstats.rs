@@ -57,9 +57,8 @@ impl DiskstatsReader {
 
 impl Source for DiskstatsReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let path = config.root.join("proc/diskstats");
         Ok(DiskstatsReader {
-            file: SysFile::open(path.clone()).map_err(|e| format!("{}: {e}", path.display()))?,
+            file: SysFile::open_under(&config.root, "proc/diskstats")?,
             filter: config.disk_devices.clone(),
             slots: Vec::with_capacity(config.max_disks),
         })

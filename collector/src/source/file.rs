@@ -67,6 +67,15 @@ impl SysFile {
         Ok(SysFile { file, path })
     }
 
+    /// Opens `root/rel`; the error names the path (the reason a source is absent).
+    pub(crate) fn open_under(root: &Path, rel: &str) -> Result<Self, String> {
+        let path = root.join(rel);
+        match File::open(&path) {
+            Ok(file) => Ok(SysFile { file, path }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
     /// Opens `path` if it exists and can be opened; `None` otherwise.
     pub(crate) fn open_optional(path: PathBuf) -> Option<Self> {
         SysFile::open(path).ok()
@@ -118,16 +127,12 @@ impl<F> fmt::Debug for OneFile<F> {
     }
 }
 
-impl<F: FileFormat> Source for OneFile<F> {
+impl<F: FileFormat + 'static> Source for OneFile<F> {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let path = config.root.join(F::PATH);
-        match SysFile::open(path.clone()) {
-            Ok(file) => Ok(OneFile {
-                file,
-                format: PhantomData,
-            }),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        Ok(OneFile {
+            file: SysFile::open_under(&config.root, F::PATH)?,
+            format: PhantomData,
+        })
     }
 
     fn collect(
@@ -136,15 +141,35 @@ impl<F: FileFormat> Source for OneFile<F> {
         sink: &mut dyn SampleSink,
         errors: &mut ErrorCounter,
     ) {
-        let path = self.file.path();
-        let bytes = match self.file.read(scratch) {
-            Ok(bytes) => bytes,
-            Err(e) => return errors.fail(format_args!("{}: {e}", path.display())),
-        };
-        let mut bad_row = |e| errors.fail(format_args!("{}: {e}", path.display()));
-        if let Err(e) = F::push_samples(bytes, sink, &mut bad_row) {
-            bad_row(e);
-        }
+        collect_one_file(&self.file, F::push_samples, scratch, sink, errors);
+    }
+}
+
+/// [`FileFormat::push_samples`]'s signature.
+type PushSamples = fn(
+    &[u8],
+    &mut dyn SampleSink,
+    &mut dyn FnMut(crate::parse::ParseError),
+) -> Result<(), crate::parse::ParseError>;
+
+/// The body of every [`OneFile::collect`], once in the binary rather than once per
+/// format.
+#[inline(never)]
+fn collect_one_file(
+    file: &SysFile,
+    push: PushSamples,
+    scratch: &mut [u8],
+    sink: &mut dyn SampleSink,
+    errors: &mut ErrorCounter,
+) {
+    let path = file.path();
+    let bytes = match file.read(scratch) {
+        Ok(bytes) => bytes,
+        Err(e) => return errors.fail(format_args!("{}: {e}", path.display())),
+    };
+    let mut bad_row = |e| errors.fail(format_args!("{}: {e}", path.display()));
+    if let Err(e) = push(bytes, sink, &mut bad_row) {
+        bad_row(e);
     }
 }
 

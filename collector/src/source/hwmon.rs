@@ -2,7 +2,9 @@
 //! millivolts, milliamps, RPM, microwatts); includes the Raspberry Pi `rpi_volt`
 //! under-voltage alarm (`in0_lcrit_alarm`).
 //!
-//! Chips, sensors and their files are discovered at start-up. The `chip` label is
+//! Chips, sensors and their files are discovered at start-up and again every
+//! `rediscover` (a reloaded driver's chip comes back as another `hwmonN`: its label,
+//! from the device path, stays the same, so its series go on). The `chip` label is
 //! node_exporter's: from the `device` link's resolved path (`platform_coretemp_0`),
 //! else the cleaned `name` file, else the directory name. `sensor` is `temp1`, `in0`, ….
 
@@ -172,6 +174,10 @@ impl Source for HwmonReader {
         }
         chips.sort_by_key(|c| c.number);
         Ok(HwmonReader { chips })
+    }
+
+    fn hotplug(&self) -> bool {
+        true
     }
 
     /// One line per chip, with its sensors.

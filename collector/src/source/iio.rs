@@ -4,7 +4,8 @@
 //!
 //! Per channel the processed `in_<ch>_input` is preferred; otherwise
 //! `(in_<ch>_raw + in_<ch>_offset) × in_<ch>_scale` (offset 0 and scale 1 when absent).
-//! The channel may also be numbered (`in_temp0_input`).
+//! The channel may also be numbered (`in_temp0_input`). Devices are discovered at
+//! start-up and again every `rediscover` (a driver that probes late, a sensor replaced).
 
 use std::path::Path;
 
@@ -159,6 +160,10 @@ impl Source for IioReader {
                 .then(a.device.cmp(&b.device))
         });
         Ok(IioReader { devices })
+    }
+
+    fn hotplug(&self) -> bool {
+        true
     }
 
     /// One line per device, with its channels and how each is read.

@@ -90,12 +90,12 @@ pub(crate) struct MeminfoReader {
 }
 
 /// Fields of `file` that the catalog does not know.
-fn unknown_fields(file: &SysFile, read_buffer_bytes: usize) -> Vec<String> {
-    let mut scratch = vec![0u8; read_buffer_bytes.max(256)];
-    let Ok(bytes) = file.read(&mut scratch) else {
+fn unknown_fields(file: &SysFile) -> Vec<String> {
+    // The file's own size (a read buffer's worth would stay in the heap for nothing).
+    let Ok(bytes) = std::fs::read(file.path()) else {
         return Vec::new();
     };
-    parse_meminfo(bytes)
+    parse_meminfo(&bytes)
         .flatten()
         .filter(|f| meminfo_id(f.name).is_none())
         .map(|f| f.name.to_owned())
@@ -104,9 +104,8 @@ fn unknown_fields(file: &SysFile, read_buffer_bytes: usize) -> Vec<String> {
 
 impl Source for MeminfoReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let path = config.root.join("proc/meminfo");
-        let file = SysFile::open(path.clone()).map_err(|e| format!("{}: {e}", path.display()))?;
-        let unknown = unknown_fields(&file, config.read_buffer_bytes);
+        let file = SysFile::open_under(&config.root, "proc/meminfo")?;
+        let unknown = unknown_fields(&file);
         if !unknown.is_empty() {
             log::note(
                 SourceKind::Meminfo,

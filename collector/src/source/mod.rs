@@ -2,18 +2,32 @@
 //!
 //! Every source is one entry of the source table (`source_table.rs`), which generates
 //! [`SourceKind`], its names and the opening of each reader. A reader implements
-//! [`Source`]: `open` finds what to read under the configured root (default `/`, so a
+//! `Source`: `open` finds what to read under the configured root (default `/`, so a
 //! fixture tree or a container's `/host` is read the same way) and opens it once; every
 //! cycle `collect` re-reads the files with `pread` at offset 0 into one fixed scratch
 //! buffer and pushes samples with catalog ids, in raw kernel units, into a
 //! [`SampleSink`] — without heap allocation. A format that makes a whole source by
-//! itself ([`crate::parse::FileFormat`]) is read by the generic [`OneFile`] reader.
+//! itself ([`crate::parse::FileFormat`]) is read by the generic `OneFile` reader.
 //!
 //! A source that is absent (no file, no device) is logged once at start-up and skipped.
 //! A read or parse failure is counted per source ([`Sources::error_count`], sent as
 //! `COLLECTOR_SOURCE_ERRORS{source}` by [`Sources::push_error_counters`]) and logged at
 //! a limited rate; the other sources, and the other items of the same source (thermal
 //! zones, hwmon sensors, mounts), are still collected.
+//!
+//! ## Re-discovery
+//!
+//! Devices come and go while the collector runs: a driver is reloaded (its sysfs files
+//! vanish, the old descriptors fail for ever, `hwmon1` comes back as `hwmon3`), a
+//! DS18B20 is unplugged and plugged in again, a sensor driver probes after the
+//! collector started. So discovery is not only a start-up step: every
+//! [`SourcesConfig::rediscover`] (default 60 s), within a cycle, an absent source is
+//! looked for again, and a present source whose items can change (`Source::hotplug`:
+//! thermal, hwmon, 1-wire, IIO, cpufreq) is discovered again and takes over what was
+//! found (`Source::renew`: by default the fresh reader replaces the old one; 1-wire
+//! keeps its thread and its last readings). A source that is gone is logged and stops
+//! being sent; one that appears or changes is logged with what it now reads. Discovery
+//! allocates (directory listings, names, paths); the cycles in between do not.
 //!
 //! Labels are node_exporter's, in the catalog's label order. Within a label set the ids
 //! ascend; unlabelled metrics are pushed first (stat, load, uptime, meminfo, pressure,
@@ -23,16 +37,19 @@ mod file;
 mod log;
 mod statvfs;
 
+use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
 use crate::parse::filter::NameFilter;
 use crate::sink::SampleSink;
+use crate::sys::ZeroedPages;
 
+pub use cgroup::CgroupConfig;
 use file::OneFile;
 pub use hwmon::hwmon_id;
 pub use log::FAILURE_LOG_INTERVAL;
@@ -41,12 +58,34 @@ pub use meminfo::meminfo_id;
 use log::ErrorCounter;
 
 /// A source's reader: found and opened by discovery, then read every cycle.
-pub(crate) trait Source: fmt::Debug + Send {
+pub(crate) trait Source: Any + Send {
     /// Finds what to read under `config.root` and opens it (may allocate). `Err(why)`
-    /// when the source is absent here (`why` is logged once).
+    /// when the source is absent here (`why` is logged once). No background work yet:
+    /// see [`Source::start`].
     fn open(config: &SourcesConfig) -> Result<Self, String>
     where
         Self: Sized;
+
+    /// Starts background work (a reader thread) once the reader is in use; not called
+    /// for a reader that only [`Source::renew`]s another.
+    fn start(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether what [`Source::open`] finds can change while the collector runs (devices
+    /// come and go): then discovery runs again every `rediscover` interval.
+    fn hotplug(&self) -> bool {
+        false
+    }
+
+    /// Discovery ran again and found `fresh`: take it over, keeping what must survive.
+    /// The default replaces `self` (its files close, `fresh`'s are read from now on).
+    fn renew(&mut self, fresh: Self)
+    where
+        Self: Sized,
+    {
+        *self = fresh;
+    }
 
     /// Reads once and pushes the samples into `sink`, using `scratch` for file bytes.
     /// Failures are counted (and logged at a limited rate) in `errors`; what can be read
@@ -115,6 +154,22 @@ macro_rules! declare_sources {
                 match self {
                     $(SourceKind::$kind => <$reader as Source>::open(config)
                         .map(|r| Box::new(r) as Box<dyn Source>),)*
+                }
+            }
+
+            /// Discovers this source again and lets `reader` (this kind's) take over
+            /// what was found. `Err(why)` when it is gone.
+            fn rediscover(self, reader: &mut dyn Source, config: &SourcesConfig) -> Result<(), String> {
+                match self {
+                    $(SourceKind::$kind => {
+                        let fresh = <$reader as Source>::open(config)?;
+                        let reader: &mut dyn Any = reader;
+                        match reader.downcast_mut::<$reader>() {
+                            Some(current) => current.renew(fresh),
+                            None => return Err(format!("not a {} reader", $name)),
+                        }
+                        Ok(())
+                    })*
                 }
             }
         }
@@ -249,6 +304,13 @@ pub struct SourcesConfig {
     pub kmsg_rules: Vec<String>,
     /// Most `(event, device)` series the kernel log source counts separately.
     pub kmsg_max_series: usize,
+    /// How often absent sources, and sources whose devices come and go, are discovered
+    /// again (see the module docs); zero: never.
+    pub rediscover: Duration,
+    /// A 1-wire reading older than this is not sent (the sensors' `stale_after`).
+    pub w1_stale_after: Duration,
+    /// The cgroup source: table size, re-discovery, filters.
+    pub cgroup: CgroupConfig,
 }
 
 impl Default for SourcesConfig {
@@ -270,6 +332,9 @@ impl Default for SourcesConfig {
             max_disks: 64,
             kmsg_rules: Vec::new(),
             kmsg_max_series: 64,
+            rediscover: Duration::from_secs(60),
+            w1_stale_after: Duration::from_secs(60),
+            cgroup: CgroupConfig::default(),
         }
     }
 }
@@ -286,60 +351,160 @@ pub enum SourceStatus {
 }
 
 /// One source's place in [`Sources`].
-#[derive(Debug)]
 struct Slot {
     kind: SourceKind,
     status: SourceStatus,
     reader: Option<Box<dyn Source>>,
     errors: ErrorCounter,
+    /// When to discover it again (`None`: never).
+    next_discovery: Option<Instant>,
+}
+
+/// What a slot holds, without the reader's internals (readers are not `Debug`: their
+/// derived formatting code would all be linked, through the vtables, into the binary).
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("errors", &self.errors.count())
+            .field("next_discovery", &self.next_discovery)
+            .finish()
+    }
+}
+
+impl Slot {
+    /// Opens `kind` (when enabled) and starts it.
+    fn open(kind: SourceKind, config: &SourcesConfig, now: Instant) -> Slot {
+        let mut slot = Slot {
+            kind,
+            status: SourceStatus::Disabled,
+            reader: None,
+            errors: ErrorCounter::new(kind),
+            next_discovery: None,
+        };
+        if config.sources.contains(kind) {
+            match start(kind, config) {
+                Ok(reader) => slot.install(reader),
+                Err(why) => {
+                    log::absent(kind, format_args!("{why}"));
+                    slot.status = SourceStatus::Absent(why);
+                }
+            }
+            slot.schedule(config, now);
+        }
+        slot
+    }
+
+    fn install(&mut self, reader: Box<dyn Source>) {
+        self.reader = Some(reader);
+        self.status = SourceStatus::Present;
+    }
+
+    /// The next discovery: after `rediscover`, for an absent or a hot-plug source.
+    fn schedule(&mut self, config: &SourcesConfig, now: Instant) {
+        let again = self.reader.as_ref().is_none_or(|r| r.hotplug());
+        self.next_discovery = (again && !config.rediscover.is_zero())
+            .then(|| now.checked_add(config.rediscover))
+            .flatten();
+    }
+
+    /// Discovers the source again (see the module docs). Allocates.
+    fn rediscover(&mut self, config: &SourcesConfig, now: Instant) {
+        let kind = self.kind;
+        match self.reader.as_mut() {
+            None => match start(kind, config) {
+                Ok(reader) => {
+                    log::found(kind, format_args!("{}", Details(reader.as_ref()).line()));
+                    self.install(reader);
+                }
+                Err(why) => self.status = SourceStatus::Absent(why),
+            },
+            Some(reader) => {
+                let before = Details(reader.as_ref()).line();
+                match kind.rediscover(reader.as_mut(), config) {
+                    Ok(()) => {
+                        let now_reads = Details(reader.as_ref()).line();
+                        if now_reads != before {
+                            log::note(kind, format_args!("re-discovered: {now_reads}"));
+                        }
+                    }
+                    Err(why) => {
+                        log::gone(kind, format_args!("{why}"));
+                        self.reader = None;
+                        self.status = SourceStatus::Absent(why);
+                    }
+                }
+            }
+        }
+        self.schedule(config, now);
+    }
+}
+
+/// Opens `kind`'s reader and starts its background work.
+fn start(kind: SourceKind, config: &SourcesConfig) -> Result<Box<dyn Source>, String> {
+    let mut reader = kind.open_reader(config)?;
+    reader.start()?;
+    Ok(reader)
+}
+
+/// A reader's [`Source::details`] as `Display`.
+struct Details<'a>(&'a dyn Source);
+
+impl Details<'_> {
+    /// The details on one line, for a log line (`zone 0 (cpu-thermal), zone 1 (…)`).
+    fn line(&self) -> String {
+        let text = self.to_string();
+        let parts: Vec<&str> = text
+            .split('\n')
+            .map(|p| p.trim_start_matches([':', ';', ' ']))
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.join(", ")
+    }
+}
+
+impl fmt::Display for Details<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.details(f)
+    }
 }
 
 /// Every enabled source, open.
 #[derive(Debug)]
 pub struct Sources {
-    root: PathBuf,
-    scratch: Vec<u8>,
+    config: SourcesConfig,
+    /// The read buffer: written only as far as files go, so most of it stays unpaged.
+    scratch: ZeroedPages,
     slots: Vec<Slot>,
 }
 
 impl Sources {
     /// Opens every enabled source under `config.root`. Never fails: an absent source is
-    /// logged once and skipped (see [`Sources::status`]).
+    /// logged once and skipped (see [`Sources::status`]), and looked for again every
+    /// `config.rediscover`.
     pub fn open(config: &SourcesConfig) -> Sources {
-        let slots = SourceKind::ALL
-            .into_iter()
-            .map(|kind| {
-                let (status, reader) = if !config.sources.contains(kind) {
-                    (SourceStatus::Disabled, None)
-                } else {
-                    match kind.open_reader(config) {
-                        Ok(reader) => (SourceStatus::Present, Some(reader)),
-                        Err(why) => {
-                            log::absent(kind, format_args!("{why}"));
-                            (SourceStatus::Absent(why), None)
-                        }
-                    }
-                };
-                Slot {
-                    kind,
-                    status,
-                    reader,
-                    errors: ErrorCounter::new(kind),
-                }
-            })
-            .collect();
+        let now = Instant::now();
         Sources {
-            root: config.root.clone(),
-            scratch: vec![0u8; config.read_buffer_bytes.max(256)],
-            slots,
+            config: config.clone(),
+            scratch: ZeroedPages::new(config.read_buffer_bytes.max(256)),
+            slots: SourceKind::ALL
+                .into_iter()
+                .map(|kind| Slot::open(kind, config, now))
+                .collect(),
         }
     }
 
     /// Reads every present source once and pushes its samples into `sink`. Never
-    /// fails; failures are counted per source. No heap allocation.
+    /// fails; failures are counted per source. No heap allocation, except in a cycle
+    /// where a source is due for discovery again (at most once per `rediscover` each).
     pub fn collect(&mut self, sink: &mut dyn SampleSink) {
-        let scratch = self.scratch.as_mut_slice();
+        let now = Instant::now();
+        let scratch = &mut *self.scratch;
         for slot in &mut self.slots {
+            if slot.next_discovery.is_some_and(|at| now >= at) {
+                slot.rediscover(&self.config, now);
+            }
             if let Some(reader) = slot.reader.as_mut() {
                 reader.collect(scratch, sink, &mut slot.errors);
             }
@@ -400,7 +565,7 @@ pub struct Report<'a>(&'a Sources);
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        writeln!(f, "root: {}", s.root.display())?;
+        writeln!(f, "root: {}", s.config.root.display())?;
         for slot in &s.slots {
             let kind = slot.kind;
             match (&slot.status, &slot.reader) {
@@ -409,7 +574,7 @@ impl fmt::Display for Report<'_> {
                 (SourceStatus::Present, reader) => {
                     write!(f, "{kind}: ok")?;
                     if let Some(reader) = reader {
-                        reader.details(f)?;
+                        write!(f, "{}", Details(reader.as_ref()))?;
                     }
                     writeln!(f)?;
                 }

@@ -18,9 +18,8 @@ pub(crate) struct NetDevReader {
 
 impl Source for NetDevReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let path = config.root.join("proc/net/dev");
         Ok(NetDevReader {
-            file: SysFile::open(path.clone()).map_err(|e| format!("{}: {e}", path.display()))?,
+            file: SysFile::open_under(&config.root, "proc/net/dev")?,
             filter: config.net_devices.clone(),
         })
     }

@@ -1,8 +1,8 @@
 //! Thermal zones → `THERMAL_ZONE_TEMP` (labels `zone`, `type`), millidegrees.
 //!
-//! Zones are discovered at start-up; a zone whose `temp` fails to read (ENODATA from a
-//! disabled zone, EAGAIN, …) is counted as a failure and skipped for this cycle, and the
-//! other zones are still reported.
+//! Zones are discovered at start-up and again every `rediscover`; a zone whose `temp`
+//! fails to read (ENODATA from a disabled zone, EAGAIN, …) is counted as a failure and
+//! skipped for this cycle, and the other zones are still reported.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
@@ -60,6 +60,10 @@ impl Source for ThermalReader {
         }
         zones.sort_by_key(|z| z.number);
         Ok(ThermalReader { zones })
+    }
+
+    fn hotplug(&self) -> bool {
+        true
     }
 
     /// One line per zone.

@@ -1,140 +1,64 @@
-//! `docs/METRICS.md` is generated from the catalog, so the reference cannot drift from
-//! the code.
+//! `docs/METRICS.md` is generated from the catalog and the source table, so the
+//! reference cannot drift from the code.
 //!
 //! This file renders every catalog family (`pimon_protocol::catalog::families()`) as
-//! markdown tables, one per source, and compares them with the part of
-//! `docs/METRICS.md` between `<!-- catalog:begin -->` and `<!-- catalog:end -->`. After
-//! a change of the catalog, regenerate that part and review the diff:
+//! markdown tables, one per section — the sections of the source table
+//! (`pimon_collector::source::METRIC_GROUPS`), then the sensors' and the collector's
+//! own — and compares them with the part of `docs/METRICS.md` between
+//! `<!-- catalog:begin -->` and `<!-- catalog:end -->`. After a change of the catalog
+//! or of a section, regenerate that part and review the diff:
 //!
 //! ```text
-//! PIMON_BLESS=1 cargo test -p pimon-protocol --test metrics_doc
+//! PIMON_BLESS=1 cargo test -p pimon-collector --test metrics_doc
 //! ```
 //!
-//! A new family whose name matches no source group in [`GROUPS`], or a new
-//! (unit, conversion) pair that [`raw_unit`] cannot describe, fails the test with a
-//! message saying what to add here: the generator never guesses.
+//! A new family whose name matches no section's prefix, or a new (unit, conversion)
+//! pair that [`raw_unit`] cannot describe, fails the test with a message saying what to
+//! add: the generator never guesses.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use pimon_collector::source::{MetricGroup, SourceKind};
 use pimon_protocol::catalog::{
     CATALOG, Conversion, Family, FieldKind, InfluxSchema, Metric, TagRule, families,
 };
 
 const BEGIN: &str = "<!-- catalog:begin -->";
 const END: &str = "<!-- catalog:end -->";
-const BLESS_HINT: &str = "PIMON_BLESS=1 cargo test -p pimon-protocol --test metrics_doc";
+const BLESS_HINT: &str = "PIMON_BLESS=1 cargo test -p pimon-collector --test metrics_doc";
 
-/// One source: its heading, where it reads from, and the name prefixes of its families.
-struct Group {
-    title: &'static str,
-    source: &'static str,
-    prefixes: &'static [&'static str],
+/// The sections, in the order of the document: the source table's, the sensors', the
+/// collector's own. Every family belongs to exactly one.
+fn groups() -> Vec<MetricGroup> {
+    let mut all = pimon_collector::source::METRIC_GROUPS.to_vec();
+    all.extend_from_slice(pimon_collector::sensors::METRIC_GROUPS);
+    all.push(pimon_collector::cycle::OWN_METRICS);
+    all
 }
 
-/// The sources, in the order of the document. Every family belongs to exactly one.
-const GROUPS: &[Group] = &[
-    Group {
-        title: "CPU",
-        source: "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`); jiffies divided by the node's USER_HZ (sent in every frame header).",
-        prefixes: &["node_cpu_seconds_total", "node_cpu_guest_seconds_total"],
-    },
-    Group {
-        title: "Kernel and processes",
-        source: "`/proc/stat`, the whole-system lines (`ctxt`, `intr`, `processes`, `procs_running`, `procs_blocked`, `btime`).",
-        prefixes: &[
-            "node_context_switches_total",
-            "node_intr_total",
-            "node_forks_total",
-            "node_procs_",
-            "node_boot_time_seconds",
-        ],
-    },
-    Group {
-        title: "Load and uptime",
-        source: "`/proc/loadavg` and `/proc/uptime` (hundredths on the wire).",
-        prefixes: &["node_load", "pimon_uptime_seconds"],
-    },
-    Group {
-        title: "Memory",
-        source: "`/proc/meminfo`, in the kernel's order; only the keys the kernel writes are sent (a key the catalog lacks is logged once at start and skipped). Telegraf's `mem.cached` is Cached + SReclaimable, so `Cached` goes to `pimon_meminfo`.",
-        prefixes: &["node_memory_"],
-    },
-    Group {
-        title: "Network",
-        source: "`/proc/net/dev`, one row per interface (label `device`), in the file's column order.",
-        prefixes: &["node_network_"],
-    },
-    Group {
-        title: "Disk",
-        source: "`/proc/diskstats`, one row per block device (label `device`); sectors are 512 bytes, times milliseconds.",
-        prefixes: &["node_disk_"],
-    },
-    Group {
-        title: "Filesystem",
-        source: "`statvfs(2)` of each mount in `/proc/1/mounts` (`/proc/self/mounts` when that is hidden) (labels `device` = mount source, `fstype`, `mountpoint`); already in bytes and inodes.",
-        prefixes: &["node_filesystem_"],
-    },
-    Group {
-        title: "Pressure (PSI)",
-        source: "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines.",
-        prefixes: &["node_pressure_"],
-    },
-    Group {
-        title: "Thermal zones",
-        source: "`/sys/class/thermal/thermal_zone*/temp` (labels `zone` = zone number, `type` = the zone's `type` file, e.g. `cpu-thermal`).",
-        prefixes: &["node_thermal_zone_"],
-    },
-    Group {
-        title: "hwmon",
-        source: "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them).",
-        prefixes: &["node_hwmon_"],
-    },
-    Group {
-        title: "cpufreq",
-        source: "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` (label `cpu`), in kHz.",
-        prefixes: &["node_cpu_scaling_frequency"],
-    },
-    Group {
-        title: "Raspberry Pi throttling",
-        source: "`/sys/devices/platform/soc/soc:firmware/get_throttled` (the firmware's `vcgencmd get_throttled` mask): one 0/1 gauge per flag, and the raw mask.",
-        prefixes: &["pimon_rpi_"],
-    },
-    Group {
-        title: "1-wire",
-        source: "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age.",
-        prefixes: &["pimon_w1_"],
-    },
-    Group {
-        title: "IIO",
-        source: "`/sys/bus/iio/devices/iio:device*/in_{temp,humidityrelative,pressure}*` (labels `device` = `iio:deviceN`, `name` = the driver, e.g. `bme280`), in the kernel's IIO units.",
-        prefixes: &["pimon_iio_"],
-    },
-    Group {
-        title: "I2C",
-        source: "sensors read from user space over `/dev/i2c-*` (`i2c = ...` config lines, docs/SENSORS.md; label `sensor` = the configured name), sent in the exported unit.",
-        prefixes: &["pimon_i2c_"],
-    },
-    Group {
-        title: "GPIO",
-        source: "GPIO input pins, read every cycle through the kernel's GPIO character device or rppal (`gpio = ...` config lines, docs/SENSORS.md; labels `pin` and `name`); `active_low` is applied before sending.",
-        prefixes: &["pimon_gpio_"],
-    },
-    Group {
-        title: "Kernel log",
-        source: "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
-        prefixes: &["pimon_kernel_"],
-    },
-    Group {
-        title: "Collector self-metrics",
-        source: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`: `stat`, `loadavg`, `uptime`, `meminfo`, `pressure`, `throttled`, `cpufreq`, `netdev`, `diskstats`, `filesystem`, `thermal`, `hwmon`, `w1`, `iio`, `kmsg`, and `i2c` / `gpio` when such sensors are configured).",
-        prefixes: &["pimon_collector_"],
-    },
-];
+/// "From …" of a section; the collector's own section also names the values of its
+/// `source` label, from the source table.
+fn from_text(g: &MetricGroup) -> String {
+    if *g != pimon_collector::cycle::OWN_METRICS {
+        return g.from.to_string();
+    }
+    let names: Vec<String> = SourceKind::ALL
+        .iter()
+        .map(|k| format!("`{}`", k.name()))
+        .collect();
+    format!(
+        "{} The `source` label is one of {}, and `i2c` / `gpio` when such sensors are configured.",
+        g.from,
+        names.join(", ")
+    )
+}
 
 /// The group of a family, or why there is none.
 fn group_of(name: &str) -> Result<usize, String> {
-    let hits: Vec<usize> = GROUPS
+    let groups = groups();
+    let hits: Vec<usize> = groups
         .iter()
         .enumerate()
         .filter(|(_, g)| g.prefixes.iter().any(|p| name.starts_with(p)))
@@ -143,12 +67,12 @@ fn group_of(name: &str) -> Result<usize, String> {
     match hits.as_slice() {
         [one] => Ok(*one),
         [] => Err(format!(
-            "family `{name}` matches no group: add its prefix to GROUPS in protocol/tests/metrics_doc.rs"
+            "family `{name}` matches no section: add its prefix to the `docs` of its entry in collector/src/source_table.rs (or to the sensors' METRIC_GROUPS)"
         )),
         many => Err(format!(
-            "family `{name}` matches several groups ({}): make the prefixes in GROUPS distinct",
+            "family `{name}` matches several sections ({}): make their prefixes distinct",
             many.iter()
-                .map(|&i| GROUPS[i].title)
+                .map(|&i| groups[i].title)
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
@@ -186,7 +110,7 @@ fn raw_unit(m: &Metric) -> Result<Option<&'static str>, String> {
         (unit, conversion) => {
             return Err(format!(
                 "`{}`: no description of the raw unit for unit {unit:?} with {conversion:?}: \
-                 add it to raw_unit() in protocol/tests/metrics_doc.rs",
+                 add it to raw_unit() in collector/tests/metrics_doc.rs",
                 m.prom_name
             ));
         }
@@ -253,13 +177,54 @@ fn const_labels_text(m: &Metric) -> String {
         .join(" ")
 }
 
+/// Whether the rows of a family have different instance labels (one row per kind of
+/// cgroup workload).
+fn labels_differ(rows: &[&Metric]) -> bool {
+    rows.iter().any(|r| r.labels != rows[0].labels)
+}
+
+/// What tells a row from the others of its family: its instance labels when those
+/// differ, then its constant labels.
+fn row_key(rows: &[&Metric], m: &Metric) -> String {
+    let consts = const_labels_text(m);
+    if !labels_differ(rows) {
+        return consts;
+    }
+    let labels = m
+        .labels
+        .iter()
+        .map(|l| code(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if consts.is_empty() || rows.iter().all(|r| r.const_labels == m.const_labels) {
+        labels
+    } else {
+        format!("{labels} {consts}")
+    }
+}
+
 /// `instance`, the row's labels, then the constant labels: with their value for a
-/// one-row family, with the values of all rows for a larger one.
+/// one-row family, with the values of all rows for a larger one. Rows with different
+/// instance labels are listed one label set per row.
 fn labels_cell(rows: &[&Metric]) -> String {
     let first = rows[0];
     let mut parts = vec![code("instance")];
-    parts.extend(first.labels.iter().map(|l| code(l)));
-    if rows.len() == 1 {
+    if labels_differ(rows) {
+        let sets: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.labels
+                    .iter()
+                    .map(|l| code(l))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        parts.push(format!("one of: {}", sets.join(" / ")));
+    } else {
+        parts.extend(first.labels.iter().map(|l| code(l)));
+    }
+    if rows.len() == 1 || rows.iter().all(|r| r.const_labels == first.const_labels) {
         parts.extend(
             first
                 .const_labels
@@ -284,12 +249,18 @@ fn tags_text(m: &Metric, s: &InfluxSchema) -> String {
     let mut parts = vec![code("host")];
     for (i, tag) in s.tags.iter().enumerate() {
         let label = m.labels.get(i).copied().unwrap_or("?");
+        if tag.is_empty() {
+            continue; // the label is not written to InfluxDB
+        }
         parts.push(match s.tag_rule(i) {
             TagRule::Verbatim if *tag == label => code(tag),
             TagRule::Verbatim => format!("{} (label {})", code(tag), code(label)),
             TagRule::Prefix(p) => format!("{} = \"{p}\" + label {}", code(tag), code(label)),
             TagRule::StripPrefix(p) => {
                 format!("{} = label {} without \"{p}\"", code(tag), code(label))
+            }
+            TagRule::LastSegment => {
+                format!("{} = label {} after its last `/`", code(tag), code(label))
             }
         });
     }
@@ -347,7 +318,7 @@ fn influx_cell(rows: &[&Metric]) -> String {
                 .filter_map(|m| {
                     m.influx
                         .as_ref()
-                        .map(|s| format!("{} ({})", code(s.field), const_labels_text(m)))
+                        .map(|s| format!("{} ({})", code(s.field), row_key(rows, m)))
                 })
                 .collect();
             format!(
@@ -361,11 +332,11 @@ fn influx_cell(rows: &[&Metric]) -> String {
             .map(|m| match &m.influx {
                 Some(s) => format!(
                     "{}: {} {}",
-                    const_labels_text(m),
+                    row_key(rows, m),
                     code(&format!("{}.{}", s.measurement, s.field)),
                     cell_text(&influx_head(m, s))
                 ),
-                None => format!("{}: —", const_labels_text(m)),
+                None => format!("{}: —", row_key(rows, m)),
             })
             .collect::<Vec<_>>()
             .join("<br>"),
@@ -384,7 +355,7 @@ fn per_row_cell(
     Ok(rows
         .iter()
         .zip(&values)
-        .map(|(m, v)| format!("{}: {v}", const_labels_text(m)))
+        .map(|(m, v)| format!("{}: {v}", row_key(rows, m)))
         .collect::<Vec<_>>()
         .join("<br>"))
 }
@@ -426,13 +397,14 @@ fn anchor(title: &str) -> String {
 
 /// The generated section, markers excluded.
 fn render() -> Result<String, String> {
-    let mut by_group: Vec<Vec<Family>> = GROUPS.iter().map(|_| Vec::new()).collect();
+    let groups = groups();
+    let mut by_group: Vec<Vec<Family>> = groups.iter().map(|_| Vec::new()).collect();
     for family in families() {
         by_group[group_of(family.first.prom_name)?].push(family);
     }
-    if let Some(empty) = GROUPS.iter().zip(&by_group).find(|(_, f)| f.is_empty()) {
+    if let Some(empty) = groups.iter().zip(&by_group).find(|(_, f)| f.is_empty()) {
         return Err(format!(
-            "group `{}` has no family: remove it from GROUPS",
+            "section `{}` has no family: give it the prefix of a catalog family, or remove it",
             empty.0.title
         ));
     }
@@ -440,7 +412,7 @@ fn render() -> Result<String, String> {
     let w = &mut out;
     let _ = writeln!(
         w,
-        "\n<!-- Generated by protocol/tests/metrics_doc.rs from pimon_protocol::catalog; do not edit by hand.\n     Regenerate: {BLESS_HINT} -->\n"
+        "\n<!-- Generated by collector/tests/metrics_doc.rs from pimon_protocol::catalog and the source table; do not edit by hand.\n     Regenerate: {BLESS_HINT} -->\n"
     );
     let _ = writeln!(
         w,
@@ -450,7 +422,7 @@ fn render() -> Result<String, String> {
         CATALOG.len() - 1
     );
     let _ = writeln!(w, "| source | families |\n|---|---|");
-    for (g, fams) in GROUPS.iter().zip(&by_group) {
+    for (g, fams) in groups.iter().zip(&by_group) {
         let _ = writeln!(
             w,
             "| [{}](#{}) | {} |",
@@ -459,8 +431,8 @@ fn render() -> Result<String, String> {
             fams.len()
         );
     }
-    for (g, fams) in GROUPS.iter().zip(&by_group) {
-        let _ = writeln!(w, "\n### {}\n\nFrom {}\n", g.title, g.source);
+    for (g, fams) in groups.iter().zip(&by_group) {
+        let _ = writeln!(w, "\n### {}\n\nFrom {}\n", g.title, from_text(g));
         let _ = writeln!(
             w,
             "| id | Prometheus name | type | unit | labels | on the wire → Prometheus | InfluxDB (Telegraf schema) | help |"
@@ -533,6 +505,32 @@ fn every_family_has_exactly_one_group_and_a_described_wire_unit() {
         for m in family.rows() {
             if let Err(e) = raw_unit(m) {
                 problems.push(e);
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Rows that one section (one source) sends with the same label names have consecutive
+/// ids: the wire encodes each id as the difference to the previous sample's, so such a
+/// run costs a byte per id. A new source appends its rows at the end of the catalog
+/// (ids are append-only) and keeps this rule.
+#[test]
+fn each_sections_rows_with_the_same_labels_are_one_run() {
+    let mut problems = Vec::new();
+    for (index, group) in groups().iter().enumerate() {
+        let mut runs: BTreeMap<&[&str], Vec<u16>> = BTreeMap::new();
+        for m in CATALOG {
+            if group_of(m.prom_name) == Ok(index) {
+                runs.entry(m.labels).or_default().push(m.id);
+            }
+        }
+        for (labels, ids) in runs {
+            if ids.windows(2).any(|w| w[1] != w[0] + 1) {
+                problems.push(format!(
+                    "section `{}`, labels {labels:?}: ids {ids:?} are not one run",
+                    group.title
+                ));
             }
         }
     }
