@@ -337,7 +337,9 @@ impl Server {
             stop_rx.clone(),
             inputs.clone(),
         ));
-        let status = Arc::new(Status::new(ingest.clone(), config.status_history));
+        let status = Arc::new(
+            Status::new(ingest.clone(), config.status_history).with_inputs(inputs.clone()),
+        );
         let status_task = http
             .is_some()
             .then(|| smol::spawn(status.clone().run(stop_rx.clone())));

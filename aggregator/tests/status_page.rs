@@ -166,3 +166,117 @@ fn the_fleet_page_lists_every_node_problems_first_escaped_and_self_contained() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     agg.stop().unwrap();
 }
+
+/// The body of a Pushgateway push from a node_exporter-like job.
+const PUSHED: &str = "\
+# TYPE node_load1 gauge
+node_load1 0.25
+# TYPE node_memory_MemTotal_bytes gauge
+node_memory_MemTotal_bytes 1000
+# TYPE node_memory_MemAvailable_bytes gauge
+node_memory_MemAvailable_bytes 400
+# TYPE node_hwmon_temp_celsius gauge
+node_hwmon_temp_celsius{chip=\"cpu\",sensor=\"temp1\"} 82.5
+# TYPE backup_duration_seconds summary
+backup_duration_seconds_sum 12.5
+backup_duration_seconds_count 3
+";
+
+#[test]
+fn pushed_and_scraped_groups_are_listed_beside_the_nodes_a_failed_scrape_down_first() {
+    // A scrape target nobody listens on: every scrape fails (`up` 0).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut c = local_config();
+    c.status_history = Duration::from_secs(60);
+    c.ingress.push.enabled = true;
+    c.ingress
+        .scrape
+        .push(pimon_aggregator::ingress::config::ScrapeTarget {
+            url: format!("http://127.0.0.1:{closed_port}/metrics"),
+            job: "gone".into(),
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(500),
+            labels: Vec::new(),
+            honor_labels: false,
+            bearer_token: None,
+            basic_auth: None,
+            max_body_bytes: 1 << 20,
+        });
+    let agg = Running::start(c);
+    send_for_ack(&client(), agg.udp, &frame("pi-1", 0, false, false));
+    // A push whose instance is markup: `<b>nas</b>`, base64url in the path.
+    let (head, answer) = running::http_raw(
+        agg.http,
+        &format!(
+            "PUT /metrics/job/backup/instance@base64/PGI-bmFzPC9iPg== HTTP/1.1\r\nHost: test\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{PUSHED}",
+            PUSHED.len()
+        ),
+    );
+    assert!(
+        head.starts_with("HTTP/1.1 2"),
+        "push accepted: {head}\n{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let pushed_name = "instance=\"<b>nas</b>\",job=\"backup\"";
+    let scraped_name = format!("instance=\"127.0.0.1:{closed_port}\",job=\"gone\"");
+
+    let mut json = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            json = body(&agg, "/api/nodes").1;
+            json.contains("\"state\":\"down\"")
+        }),
+        "the failed scrape target turns down: {json}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [scraped_name.as_str(), pushed_name, "pi-1"],
+        "the down target first, then the hot pushed group, then the node"
+    );
+    assert_eq!(rows[0]["source"], "scrape");
+    assert_eq!(rows[0]["problems"], serde_json::json!(["down"]));
+    let pushed = &rows[1];
+    assert_eq!(pushed["source"], "push");
+    assert_eq!(pushed["state"], "problem");
+    assert_eq!(pushed["problems"], serde_json::json!(["hot"]));
+    assert_eq!(pushed["cpu_temp_celsius"], 82.5);
+    assert_eq!(pushed["load1"], 0.25);
+    assert_eq!(pushed["memory_used_ratio"], 0.6);
+    assert_eq!(rows[2]["source"], "pimon");
+
+    let page = body(&agg, "/").1;
+    assert!(!page.contains("<b>nas"), "the group's labels are escaped");
+    assert!(
+        page.contains("data-node=\"instance=&quot;&lt;b&gt;nas&lt;/b&gt;&quot;,job=&quot;backup&quot;\" data-state=\"problem\""),
+        "{page}"
+    );
+    assert!(page.contains("<span class=\"flag source\">push</span>"));
+    assert!(page.contains("<span class=\"flag source\">scrape</span>"));
+
+    // The group's own page: its values, a summary as count and sum.
+    let link = page
+        .split("<a href=\"/node/")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|l| l.contains("backup"))
+        .expect("a link to the pushed group")
+        .to_string();
+    let (head, group) = body(&agg, &format!("/node/{link}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!group.contains("<b>nas"));
+    assert!(
+        group.contains("<td>node_load1</td><td>instance=\"&lt;b&gt;nas&lt;/b&gt;\" job=\"backup\"</td><td class=\"num\">0.25</td>"),
+        "{group}"
+    );
+    assert!(
+        group.contains("<td class=\"num\">count 3, sum 12.5</td>"),
+        "{group}"
+    );
+    agg.stop().unwrap();
+}

@@ -11,9 +11,17 @@
 //! - memory used: 1 − MemAvailable / MemTotal;
 //! - disk used: the fullest filesystem, 1 − avail / size (what non-root users see);
 //! - frames missing: the node's counter, and how much it grew in the history window.
+//!
+//! Pushed, scraped and collectd groups (the inputs' table, not the node store) are
+//! listed too ([`group_view`]): named by their grouping labels, with the same figures
+//! read from node_exporter's names when they carry them (a scraped node_exporter); a
+//! scrape target whose last scrape failed (`up` 0) is down.
 
 use pimon_protocol::catalog::id;
 
+use crate::ingress::expo::Value as ExpoValue;
+use crate::ingress::groups::{Group, Source};
+use crate::ingress::pushpath::GroupingKey;
 use crate::series::{decode_set, metric_at_rank};
 use crate::status::history::{History, Sample};
 use crate::store::{SnapNode, Snapshot};
@@ -52,8 +60,11 @@ impl Problem {
 /// One node as the status page shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeView {
-    /// The node's name.
+    /// The node's name (a group's: its grouping labels, `job="…",instance="…"`).
     pub name: String,
+    /// What fed it: `pimon` (the node store: collectors, collectd hosts' common
+    /// plugins), `push`, `scrape` or `collectd` (a group of the inputs).
+    pub source: &'static str,
     /// Seen within its stale time.
     pub up: bool,
     /// Receive time of its last frame (Unix ms).
@@ -173,6 +184,7 @@ pub fn view(snap: &Snapshot, node: &SnapNode) -> NodeView {
     let cpu_temp = zone_temp.or(hwmon_temp);
     let mut v = NodeView {
         name: snap.name(node).to_string(),
+        source: "pimon",
         up: node.up,
         last_seen_ms: node.last_seen_ms,
         cpu_temp,
@@ -210,9 +222,116 @@ fn problems(v: &NodeView) -> Vec<Problem> {
     p
 }
 
-/// Every node of `snap`, with the history's frames-missing growth, worst problems
-/// first, then by name.
-pub fn views(snap: &Snapshot, history: &History) -> Vec<NodeView> {
+/// A group's name on the page: its grouping labels, `job="backup",instance="nas"`
+/// (quotes and backslashes in values escaped as in the exposition).
+pub fn group_name(key: &GroupingKey) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in key.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out
+}
+
+fn label<'a>(labels: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The view of a pushed, scraped or collectd group (see the module docs).
+pub fn group_view(key: &GroupingKey, group: &Group) -> NodeView {
+    let mut zone_temp = None;
+    let mut hwmon_temp = None;
+    let (mut load1, mut mem_total, mut mem_available) = (None, None, None);
+    let mut up = true;
+    // Per mount point: size, avail.
+    let mut fs: Vec<(String, Option<f64>, Option<f64>)> = Vec::new();
+    for (name, family) in &group.families {
+        for m in &family.metrics {
+            let ExpoValue::Scalar(v) = m.value else {
+                continue;
+            };
+            if !v.is_finite() {
+                continue;
+            }
+            match name.as_str() {
+                "up" if group.source == Source::Scrape => up &= v != 0.0,
+                "node_thermal_zone_temp" => zone_temp = max_opt(zone_temp, v),
+                "node_hwmon_temp_celsius" => hwmon_temp = max_opt(hwmon_temp, v),
+                "node_load1" => load1 = Some(v),
+                "node_memory_MemTotal_bytes" => mem_total = Some(v),
+                "node_memory_MemAvailable_bytes" => mem_available = Some(v),
+                "node_filesystem_size_bytes" | "node_filesystem_avail_bytes" => {
+                    let mount = label(&m.labels, "mountpoint").unwrap_or("?");
+                    let slot = match fs.iter().position(|f| f.0 == mount) {
+                        Some(i) => i,
+                        None => {
+                            fs.push((mount.to_string(), None, None));
+                            fs.len() - 1
+                        }
+                    };
+                    if name == "node_filesystem_size_bytes" {
+                        fs[slot].1 = Some(v);
+                    } else {
+                        fs[slot].2 = Some(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let memory_used = match (mem_total, mem_available) {
+        (Some(t), Some(a)) if t > 0.0 => Some((1.0 - a / t).clamp(0.0, 1.0)),
+        _ => None,
+    };
+    let disk_used = fs
+        .into_iter()
+        .filter_map(|(mount, size, avail)| {
+            let (size, avail) = (size?, avail?);
+            (size > 0.0).then(|| ((1.0 - avail / size).clamp(0.0, 1.0), mount))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let mut v = NodeView {
+        name: group_name(key),
+        source: match group.source {
+            Source::Push => "push",
+            Source::Scrape => "scrape",
+            Source::Collectd => "collectd",
+        },
+        up,
+        last_seen_ms: group.last_change_ms,
+        cpu_temp: zone_temp.or(hwmon_temp),
+        throttled: false,
+        under_voltage: false,
+        under_voltage_occurred: false,
+        load1,
+        memory_used,
+        disk_used,
+        frames_missing: 0,
+        frames_missing_recent: 0,
+        problems: Vec::new(),
+    };
+    v.problems = problems(&v);
+    v
+}
+
+/// Every node of `snap` and every group of `groups`, with the history's
+/// frames-missing growth, worst problems first, then by name.
+pub fn views(snap: &Snapshot, groups: &[NodeView], history: &History) -> Vec<NodeView> {
     let now_step = history.step_of(snap.now_ms);
     let mut out: Vec<NodeView> = snap
         .nodes
@@ -225,6 +344,7 @@ pub fn views(snap: &Snapshot, history: &History) -> Vec<NodeView> {
             v.problems = problems(&v);
             v
         })
+        .chain(groups.iter().cloned())
         .collect();
     out.sort_by(|a, b| {
         let rank = |v: &NodeView| v.worst().map_or(u8::MAX, |p| p as u8);

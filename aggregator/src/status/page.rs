@@ -9,6 +9,8 @@
 
 use std::fmt::Write;
 
+use crate::ingress::expo::Value as ExpoValue;
+use crate::ingress::groups::Group;
 use crate::series::{decode_set, metric_at_rank};
 use crate::status::history::{NodeHistory, POINTS};
 use crate::status::model::{NodeView, Problem};
@@ -270,12 +272,13 @@ pub fn index(views: &[NodeView], history: &crate::status::history::History, now_
         let _ = write!(
             out,
             "<tr class=\"node {state}\" data-node=\"{name}\" data-state=\"{state}\">\
-             <td data-label=\"node\"><a href=\"/node/{link}\">{name}</a></td>\
+             <td data-label=\"node\"><a href=\"/node/{link}\">{name}</a>{source}</td>\
              <td class=\"state\" data-label=\"state\">{state}</td>\
              <td data-label=\"last seen\" title=\"{seen_utc}\">{seen}</td>\
              <td class=\"num\" data-label=\"CPU\">{temp}</td><td data-label=\"flags\">",
             state = v.state(),
             link = path_segment(&v.name),
+            source = source_tag(v),
             seen_utc = utc(v.last_seen_ms),
             seen = ago(now_ms, v.last_seen_ms),
             temp = opt(v.cpu_temp, |t| format!("{t:.1} °C")),
@@ -318,22 +321,20 @@ pub fn index(views: &[NodeView], history: &crate::status::history::History, now_
     out
 }
 
-/// A node's page (`GET /node/<name>`): its summary, sparklines and every current
-/// value.
-pub fn node(
+/// The top of a node's or group's page: name, state, figures, sparklines.
+fn summary(
+    out: &mut String,
     view: &NodeView,
-    snap: &Snapshot,
-    node: &SnapNode,
     history: &crate::status::history::History,
     now_ms: u64,
-) -> String {
-    let mut out = String::with_capacity(4096 + snap.entries(node).len() * 120);
+) {
     let name = escape(&view.name);
-    head(&mut out, &format!("pimon: {}", view.name));
+    head(out, &format!("pimon: {}", view.name));
     let _ = write!(
         out,
-        "<p><a href=\"/\">← fleet</a></p><h1>{name}</h1><p class=\"sum\"><span class=\"state\" data-state=\"{state}\">{state}</span> · last seen {seen} ({seen_utc}) · CPU {temp} · load {load} · memory {mem} · disk {disk} · frames missing {missing} ",
+        "<p><a href=\"/\">← fleet</a></p><h1>{name}</h1><p class=\"sum\"><span class=\"state\" data-state=\"{state}\">{state}</span> · {source} · last seen {seen} ({seen_utc}) · CPU {temp} · load {load} · memory {mem} · disk {disk} · frames missing {missing} ",
         state = view.state(),
+        source = view.source,
         seen = ago(now_ms, view.last_seen_ms),
         seen_utc = utc(view.last_seen_ms),
         temp = opt(view.cpu_temp, |t| format!("{t:.1} °C")),
@@ -345,15 +346,28 @@ pub fn node(
         },
         missing = view.frames_missing,
     );
-    flags(&mut out, view);
+    flags(out, view);
     out.push_str("</p><p>");
     let (temps, loads) = history_values(history.get(&view.name), history.step_of(now_ms));
-    sparkline(&mut out, "temp", "CPU temperature °C", &temps);
+    sparkline(out, "temp", "CPU temperature °C", &temps);
     out.push(' ');
-    sparkline(&mut out, "load", "1-minute load", &loads);
+    sparkline(out, "load", "1-minute load", &loads);
     out.push_str(
         "</p><table class=\"values\"><thead><tr><th>metric</th><th>labels</th><th>value</th></tr></thead><tbody>\n",
     );
+}
+
+/// A node's page (`GET /node/<name>`): its summary, sparklines and every current
+/// value.
+pub fn node(
+    view: &NodeView,
+    snap: &Snapshot,
+    node: &SnapNode,
+    history: &crate::status::history::History,
+    now_ms: u64,
+) -> String {
+    let mut out = String::with_capacity(4096 + snap.entries(node).len() * 120);
+    summary(&mut out, view, history, now_ms);
     for e in snap.entries(node) {
         let Some(metric) = metric_at_rank(e.rank) else {
             continue;
@@ -368,16 +382,63 @@ pub fn node(
         }
         let mut value = String::new();
         let _ = pimon_protocol::text::prometheus::write_number(&mut value, e.value);
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
-            escape(metric.prom_name),
-            labels.trim_end(),
-            escape(&value)
-        );
+        value_row(&mut out, metric.prom_name, &labels, &value);
     }
     out.push_str("</tbody></table></body></html>\n");
     out
+}
+
+fn value_row(out: &mut String, metric: &str, labels: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+        escape(metric),
+        labels.trim_end(),
+        escape(value)
+    );
+}
+
+/// A pushed, scraped or collectd group's page (`GET /node/<name>` with its grouping
+/// labels as name): its summary and every current value (histograms and summaries
+/// as their count and sum).
+pub fn group(
+    view: &NodeView,
+    group: &Group,
+    history: &crate::status::history::History,
+    now_ms: u64,
+) -> String {
+    let mut out = String::with_capacity(4096 + group.series() * 120);
+    summary(&mut out, view, history, now_ms);
+    for (name, family) in &group.families {
+        for m in &family.metrics {
+            let mut labels = String::new();
+            for (k, v) in &m.labels {
+                let _ = write!(labels, "{}=\"{}\" ", escape(k), escape(v));
+            }
+            let value = match &m.value {
+                ExpoValue::Scalar(v) => format!("{v}"),
+                ExpoValue::Summary { count, sum, .. } | ExpoValue::Histogram { count, sum, .. } => {
+                    format!(
+                        "count {}, sum {}",
+                        count.map_or_else(|| "—".to_string(), |c| c.to_string()),
+                        sum.map_or_else(|| "—".to_string(), |s| format!("{s}"))
+                    )
+                }
+            };
+            value_row(&mut out, name, &labels, &value);
+        }
+    }
+    out.push_str("</tbody></table></body></html>\n");
+    out
+}
+
+/// A small tag after the name for what is not a pimon node (`push`, `scrape`,
+/// `collectd`).
+fn source_tag(v: &NodeView) -> String {
+    match v.source {
+        "pimon" => String::new(),
+        s => format!(" <span class=\"flag source\">{s}</span>"),
+    }
 }
 
 fn json_number(v: Option<f64>) -> String {
@@ -407,12 +468,13 @@ pub fn api(views: &[NodeView], history: &crate::status::history::History, now_ms
         };
         let _ = write!(
             out,
-            "\n{{\"name\":{},\"state\":\"{}\",\"up\":{},\"last_seen_unix_ms\":{},\"cpu_temp_celsius\":{},\
+            "\n{{\"name\":{},\"source\":\"{}\",\"state\":\"{}\",\"up\":{},\"last_seen_unix_ms\":{},\"cpu_temp_celsius\":{},\
              \"throttled\":{},\"under_voltage\":{},\"under_voltage_occurred\":{},\"load1\":{},\
              \"memory_used_ratio\":{},\"disk_used_ratio\":{},\"disk_mountpoint\":{},\
              \"frames_missing\":{},\"frames_missing_last_hour\":{},\"problems\":[{}],\
              \"history\":{{\"step_seconds\":{},\"cpu_temp_celsius\":[{}],\"load1\":[{}]}}}}",
             json_string(&v.name),
+            v.source,
             v.state(),
             v.up,
             v.last_seen_ms,
