@@ -352,3 +352,71 @@ pub fn views(snap: &Snapshot, groups: &[NodeView], history: &History) -> Vec<Nod
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::expo;
+    use crate::ingress::groups::{GroupLimits, Groups};
+
+    fn group(source: Source, key: &GroupingKey, page: &str) -> Group {
+        let mut groups = Groups::new(GroupLimits::default());
+        let families = expo::parse(page.as_bytes()).expect("page parses");
+        let (plan, _) = groups
+            .check_replace(key, source, families, 0)
+            .expect("taken");
+        groups.apply(plan, 1_000);
+        groups.get(key).expect("stored").clone()
+    }
+
+    fn key(pairs: &[(&str, &str)]) -> GroupingKey {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_scraped_node_exporter_gets_its_fullest_filesystem_and_up_from_its_scrape() {
+        let k = key(&[("job", "node"), ("instance", "nas:9100")]);
+        // Typed as node_exporter types them (an untyped family under a catalog name
+        // would clash with the catalog's gauge and be dropped).
+        let page = "\
+# TYPE node_filesystem_size_bytes gauge
+node_filesystem_size_bytes{mountpoint=\"/\"} 100
+node_filesystem_size_bytes{mountpoint=\"/srv\"} 100
+# TYPE node_filesystem_avail_bytes gauge
+node_filesystem_avail_bytes{mountpoint=\"/\"} 80
+node_filesystem_avail_bytes{mountpoint=\"/srv\"} 5
+# TYPE node_thermal_zone_temp gauge
+node_thermal_zone_temp{zone=\"0\"} 40
+# TYPE node_hwmon_temp_celsius gauge
+node_hwmon_temp_celsius{chip=\"x\"} 90
+up 1
+";
+        let v = group_view(&k, &group(Source::Scrape, &k, page));
+        assert_eq!(v.name, "instance=\"nas:9100\",job=\"node\"");
+        assert_eq!(v.source, "scrape");
+        assert!(v.up);
+        assert_eq!(v.last_seen_ms, 1_000);
+        assert_eq!(v.disk_used, Some((0.95, "/srv".to_string())));
+        assert_eq!(v.cpu_temp, Some(40.0), "thermal zones before hwmon");
+        assert!(v.problems.is_empty());
+
+        let failed = group_view(&k, &group(Source::Scrape, &k, "up 0\n"));
+        assert!(!failed.up);
+        assert_eq!(failed.problems, [Problem::Down]);
+        // `up` means nothing special in a push or a collectd group.
+        let pushed = group_view(&k, &group(Source::Push, &k, "up 0\n"));
+        assert!(pushed.up && pushed.problems.is_empty());
+        assert_eq!(pushed.source, "push");
+    }
+
+    #[test]
+    fn group_names_escape_quotes_and_backslashes_like_the_exposition() {
+        assert_eq!(
+            group_name(&key(&[("job", "a\"b\\c\nd"), ("instance", "")])),
+            "instance=\"\",job=\"a\\\"b\\\\c\\nd\""
+        );
+    }
+}
