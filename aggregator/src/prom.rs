@@ -92,7 +92,7 @@ pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt
                 for l in decode_set(snap.label_set(node, e.labelset)) {
                     let _ = labels.push(l);
                 }
-                write_metric_sample(w, format, metric, instance, &labels, e.value, None)?;
+                write_metric_sample(w, format, metric, instance, &labels, e.value(), None)?;
             }
         }
     }

@@ -21,7 +21,7 @@
 //!
 //! # Snapshots
 //! `/metrics` must not hold up ingestion, so the renderer copies what it needs into a
-//! reusable [`Snapshot`] under the lock (a memcpy of 24 bytes per series) and formats it
+//! reusable [`Snapshot`] under the lock (a memcpy of 16 bytes per series) and formats it
 //! after releasing the lock.
 
 use std::collections::BTreeMap;
@@ -278,7 +278,7 @@ impl Store {
                 n.series
                     .entries()
                     .iter()
-                    .filter(|e| u64::from(e.stamp) >= oldest),
+                    .filter(|e| u64::from(e.stamp()) >= oldest),
             );
             let labels_base = snap.label_starts.len() as u32;
             let (bytes, starts) = n.series.label_sets().raw();

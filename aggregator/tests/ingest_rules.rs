@@ -68,7 +68,7 @@ impl Harness {
             .entries()
             .iter()
             .find(|e| e.rank == rank)
-            .map(|e| e.value)
+            .map(|e| e.value())
     }
 }
 
