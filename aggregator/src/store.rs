@@ -19,17 +19,20 @@
 //! least `stale_min`) disappears from `/metrics`; the node's `pimon_node_up` turns 0 and
 //! its `pimon_node_last_seen_timestamp_seconds` stays until the node is forgotten.
 //!
-//! # Snapshots
-//! `/metrics` must not hold up ingestion, so the renderer copies what it needs into a
-//! reusable [`Snapshot`] under the lock (a memcpy of 16 bytes per series) and formats it
-//! after releasing the lock.
+//! # Reading for `/metrics`
+//! `/metrics` walks the store itself, a piece at a time, never a copy of it: a copy of
+//! 10,000 nodes is tens of megabytes, held for as long as the slowest scraper takes.
+//! [`Store::nodes_after`] gives the nodes after a name, in name order, as [`NodeView`]s
+//! that see only the series fresh at the scrape's time; the renderer (`crate::prom`)
+//! takes the lock for one piece, remembers the last node it wrote, and continues after
+//! it with the next piece.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
+use std::ops::{Bound, Range};
 
 use pimon_protocol::catalog::Number;
 
-use crate::node::{NodeCounters, NodeState};
+use crate::node::{NodeMeta, NodeState};
 use crate::series::{Entry, Refused};
 
 /// A node with fewer stored frames than this is "new" and forgotten after
@@ -262,111 +265,70 @@ impl Store {
         before - self.nodes.len()
     }
 
-    /// Copies what `/metrics` shows into `snap` (cleared first; its buffers are reused).
-    pub fn snapshot(&self, now_ms: u64, snap: &mut Snapshot) {
-        snap.clear();
-        snap.now_ms = now_ms;
+    /// The nodes whose name sorts after `after` (all of them for `None`), in name
+    /// order, as `/metrics` shows them at `now_ms` (Unix ms).
+    pub fn nodes_after<'a>(
+        &'a self,
+        after: Option<&str>,
+        now_ms: u64,
+    ) -> impl Iterator<Item = NodeView<'a>> + 'a {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let staleness = self.staleness;
         let now_stamp = u64::from(self.stamp(now_ms));
-        for (name, n) in &self.nodes {
-            let stale_ms = self.staleness.stale_after_ms(n.meta.interval_ms);
-            let up = now_ms.saturating_sub(n.meta.last_seen_ms) <= stale_ms;
-            let oldest = now_stamp.saturating_sub(stale_ms.div_ceil(1000));
-            let name_start = snap.names.len() as u32;
-            snap.names.push_str(name);
-            let entries_start = snap.entries.len() as u32;
-            snap.entries.extend(
-                n.series
-                    .entries()
-                    .iter()
-                    .filter(|e| u64::from(e.stamp()) >= oldest),
-            );
-            let labels_base = snap.label_starts.len() as u32;
-            let (bytes, starts) = n.series.label_sets().raw();
-            let offset = snap.label_bytes.len() as u32;
-            snap.label_bytes.extend_from_slice(bytes);
-            snap.label_starts.extend(starts.iter().map(|s| s + offset));
-            snap.label_starts.push(snap.label_bytes.len() as u32);
-            snap.nodes.push(SnapNode {
-                name: name_start..snap.names.len() as u32,
-                up,
-                last_seen_ms: n.meta.last_seen_ms,
-                clock_skew_ms: n.meta.clock_skew_ms,
-                counters: n.meta.counters,
-                entries: entries_start..snap.entries.len() as u32,
-                labels_base,
-            });
-        }
-        snap.series_total = self.total_series;
-        snap.memory_bytes = self.memory_bytes();
+        self.nodes
+            .range::<str, _>((lower, Bound::Unbounded))
+            .map(move |(name, node)| {
+                let stale_ms = staleness.stale_after_ms(node.meta.interval_ms);
+                NodeView {
+                    name,
+                    node,
+                    up: now_ms.saturating_sub(node.meta.last_seen_ms) <= stale_ms,
+                    oldest: now_stamp.saturating_sub(stale_ms.div_ceil(1000)),
+                }
+            })
     }
 }
 
-/// One node in a [`Snapshot`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct SnapNode {
-    name: Range<u32>,
+/// One node as `/metrics` shows it at a given time: its fresh series only.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    name: &'a str,
+    node: &'a NodeState,
+    up: bool,
+    /// Series stamped before this are stale.
+    oldest: u64,
+}
+
+impl<'a> NodeView<'a> {
+    /// The node's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
     /// Seen within its stale time.
-    pub up: bool,
-    /// Receive time of its last stored frame (Unix ms).
-    pub last_seen_ms: u64,
-    /// Clock skew of its last live frame (ms).
-    pub clock_skew_ms: i64,
-    /// Its counters.
-    pub counters: NodeCounters,
-    entries: Range<u32>,
-    labels_base: u32,
-}
-
-/// A copy of the store for rendering, with reusable buffers.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// When it was taken (Unix ms).
-    pub now_ms: u64,
-    /// Nodes, sorted by name.
-    pub nodes: Vec<SnapNode>,
-    /// Total series in the store (fresh or not).
-    pub series_total: usize,
-    /// Approximate memory of the store.
-    pub memory_bytes: usize,
-    names: String,
-    entries: Vec<Entry>,
-    label_bytes: Vec<u8>,
-    label_starts: Vec<u32>,
-}
-
-impl Snapshot {
-    fn clear(&mut self) {
-        self.nodes.clear();
-        self.names.clear();
-        self.entries.clear();
-        self.label_bytes.clear();
-        self.label_starts.clear();
+    pub fn up(&self) -> bool {
+        self.up
     }
 
-    /// The name of `node`.
-    pub fn name(&self, node: &SnapNode) -> &str {
-        self.names
-            .get(node.name.start as usize..node.name.end as usize)
-            .unwrap_or("")
+    /// Protocol state and counters.
+    pub fn meta(&self) -> &'a NodeMeta {
+        &self.node.meta
     }
 
-    /// The fresh entries of `node`, sorted by (family rank, label set).
-    pub fn entries(&self, node: &SnapNode) -> &[Entry] {
-        self.entries
-            .get(node.entries.start as usize..node.entries.end as usize)
-            .unwrap_or(&[])
+    /// The fresh entries with a family rank in `ranks`, sorted by (rank, label set).
+    pub fn entries(&self, ranks: Range<u16>) -> impl Iterator<Item = &'a Entry> + 'a {
+        let all = self.node.series.entries();
+        let from = all.partition_point(|e| e.rank < ranks.start);
+        let oldest = self.oldest;
+        all[from..]
+            .iter()
+            .take_while(move |e| e.rank < ranks.end)
+            .filter(move |e| u64::from(e.stamp()) >= oldest)
     }
 
-    /// The encoded label set `set` of `node` (decode with [`crate::series::decode_set`]).
-    pub fn label_set(&self, node: &SnapNode, set: u16) -> &[u8] {
-        let i = node.labels_base as usize + usize::from(set);
-        let (Some(&start), Some(&end)) = (self.label_starts.get(i), self.label_starts.get(i + 1))
-        else {
-            return &[];
-        };
-        self.label_bytes
-            .get(start as usize..end as usize)
-            .unwrap_or(&[])
+    /// The encoded label set `set` (decode with [`crate::series::decode_set`]).
+    pub fn label_set(&self, set: u16) -> &'a [u8] {
+        self.node.series.label_sets().encoded(set)
     }
 }
 
@@ -439,39 +401,43 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_copies_fresh_series_and_labels() {
+    fn views_show_fresh_series_and_labels_in_name_order() {
         let now = 1_000_000;
         let mut s = Store::new(Limits::default(), Staleness::default(), now - 500_000);
-        for name in ["b", "a"] {
+        for name in ["b", "a", "c"] {
             let n = s.admit(name, 1).unwrap();
             n.meta.last_seen_ms = now;
             n.meta.interval_ms = 10_000;
         }
         let st = s.stamp(now);
         s.upsert("a", 0, &["x", "y"], st, Number::U64(1)).unwrap();
+        s.upsert("a", 4, &["x", "y"], st, Number::U64(4)).unwrap();
         s.upsert("b", 0, &["z"], st, Number::F64(2.5)).unwrap();
         s.upsert("b", 1, &["z"], st.saturating_sub(100), Number::U64(3))
             .unwrap();
-        let mut snap = Snapshot::default();
-        s.snapshot(now, &mut snap);
-        let names: Vec<&str> = snap.nodes.iter().map(|n| snap.name(n)).collect();
-        assert_eq!(names, ["a", "b"]);
-        let a = &snap.nodes[0];
-        let e = snap.entries(a)[0];
+        let names: Vec<&str> = s.nodes_after(None, now).map(|n| n.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let after_a: Vec<&str> = s.nodes_after(Some("a"), now).map(|n| n.name()).collect();
+        assert_eq!(after_a, ["b", "c"]);
+        assert_eq!(s.nodes_after(Some("bb"), now).count(), 1);
+        let a = s.nodes_after(None, now).next().unwrap();
+        let e = a.entries(0..1).next().unwrap();
         assert_eq!(
-            decode_set(snap.label_set(a, e.labelset)).collect::<Vec<_>>(),
+            decode_set(a.label_set(e.labelset)).collect::<Vec<_>>(),
             ["x", "y"]
         );
-        let b = &snap.nodes[1];
-        assert_eq!(snap.entries(b).len(), 1, "the stale series is not copied");
-        let e = snap.entries(b)[0];
+        assert_eq!(a.entries(0..u16::MAX).count(), 2);
+        assert_eq!(a.entries(1..4).count(), 0);
+        assert_eq!(a.entries(4..5).next().unwrap().value(), Number::U64(4));
+        let b = s.nodes_after(Some("a"), now).next().unwrap();
         assert_eq!(
-            decode_set(snap.label_set(b, e.labelset)).collect::<Vec<_>>(),
-            ["z"]
+            b.entries(0..u16::MAX).count(),
+            1,
+            "the stale series is not shown"
         );
-        assert!(a.up && b.up);
-        s.snapshot(now + 31_000, &mut snap);
-        assert!(!snap.nodes[0].up);
-        assert!(snap.entries(&snap.nodes[0]).is_empty());
+        assert!(a.up() && b.up());
+        let later = s.nodes_after(None, now + 31_000).next().unwrap();
+        assert!(!later.up());
+        assert_eq!(later.entries(0..u16::MAX).count(), 0);
     }
 }

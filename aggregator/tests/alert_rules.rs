@@ -21,7 +21,7 @@ use std::process::Command;
 use pimon_aggregator::influx::{InfluxStats, LpFileStats};
 use pimon_aggregator::prom::{self, Sources, UdpFigures};
 use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::CATALOG;
 use pimon_protocol::text::prometheus::Format;
 
@@ -73,8 +73,6 @@ fn exported_families() -> BTreeSet<String> {
     let now_ms = 1_700_000_000_000;
     let mut store = Store::new(Limits::default(), Staleness::default(), now_ms);
     store.admit("pi-1", 1).expect("room for one node");
-    let mut snap = Snapshot::default();
-    store.snapshot(now_ms, &mut snap);
     let stats = AggregatorStats::default();
     let influx = InfluxStats::default();
     let lp = LpFileStats::default();
@@ -84,15 +82,17 @@ fn exported_families() -> BTreeSet<String> {
         kernel_drops: Some(0),
     }];
     let outputs = [("influx".to_string(), &influx)];
+    let http = pimon_aggregator::http::HttpStats::default();
     let sources = Sources {
         stats: Some(&stats),
+        http: Some(&http),
         udp: &udp,
         influx: &outputs,
         lp: Some(&lp),
         build: Some(("0.0.0", "0000000")),
     };
     let mut text = String::new();
-    prom::render(&mut text, Format::Text004, &snap, &sources);
+    prom::render(&mut text, Format::Text004, &store, now_ms, &sources);
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let name = rest.split(' ').next().unwrap_or_default();
