@@ -21,12 +21,15 @@
 //! - `--slow-readers K`: K clients fetch /metrics (uncompressed) reading 4 KiB every
 //!   250 ms, over and over — what must not pin memory in the aggregator.
 //!
-//! At the end it reports what was sent and acknowledged (frames acked: the sum over the
-//! nodes of the highest `acked_below` received), loadgen's own CPU (near 100 % it is the
+//! At the end it reports what was sent, stored (the aggregator's
+//! `pimon_node_frames_received_total` over all nodes) and acknowledged (the sum over the
+//! nodes of the highest `acked_below` received; frames given up count as acked), loadgen's own CPU (near 100 % it is the
 //! bottleneck), the aggregator's CPU over the run (`/proc/<pid>/stat`), its RSS every
 //! 10 s and its peak (`VmHWM`) with KiB per node, then fetches /metrics `--scrapes`
 //! times (text, uncompressed) for the aggregator's counters and render time and the
-//! nodes up and with data.
+//! nodes up and with data. With `--label NAME` the main figures are also printed as
+//! `RESULT NAME.figure value unit` lines, for `scripts/bench-aggregator` and
+//! `scripts/bench-regress`.
 //!
 //! Only loopback targets are accepted: benchmarks stay on this machine.
 
@@ -54,13 +57,15 @@ struct Args {
     fixture: String,
     scrape_every: Option<f64>,
     slow_readers: usize,
+    label: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --target ADDR [--nodes N] [--first-node I] [--interval S | --rate R] \
          [--seconds S] [--fixture pi4|pizero|x86|mixed] [--pid AGGREGATOR_PID] \
-         [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K]\n\
+         [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K] \
+         [--label NAME]\n\
          Simulates N collectors replaying the real collector's cycle of a fixture tree\n\
          (collector/tests/fixtures/<name>; default pi4: 285 values in 2 datagrams).\n\
          --interval: seconds between two cycles of a node (default 1); --rate R = --interval 1/R.\n\
@@ -68,7 +73,8 @@ fn usage() -> ! {
          --keyed: MAC every frame with key id 7, secret \"0123456789abcdef0123456789abcdef\".\n\
          --scrape-every: fetch /metrics like Prometheus (gzip) every S seconds while sending.\n\
          --slow-readers: K clients reading /metrics at 16 KiB/s, over and over, while sending.\n\
-         --scrapes: fetch /metrics K times at the end (default 3)."
+         --scrapes: fetch /metrics K times at the end (default 3).\n\
+         --label: also print the figures as `RESULT NAME.figure value unit` lines."
     );
     std::process::exit(2)
 }
@@ -87,6 +93,7 @@ fn parse_args() -> Args {
         fixture: "pi4".to_string(),
         scrape_every: None,
         slow_readers: 0,
+        label: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -106,6 +113,7 @@ fn parse_args() -> Args {
             "--fixture" => a.fixture = val(),
             "--scrape-every" => a.scrape_every = Some(num(val())),
             "--slow-readers" => a.slow_readers = val().parse().unwrap_or_else(|_| usage()),
+            "--label" => a.label = Some(val()),
             _ => usage(),
         }
     }
@@ -211,6 +219,8 @@ struct Fetch {
     seconds: f64,
     gzip: bool,
     chunked: bool,
+    /// `pimon_aggregator_render_duration_seconds` in it: the previous scrape's render.
+    render_seconds: Option<f64>,
 }
 
 /// GET /metrics (`prometheus_like`: Prometheus' `Accept` header and gzip), every line
@@ -282,6 +292,7 @@ fn fetch(
     };
     let mut lines = BufReader::with_capacity(64 * 1024, text);
     let (mut text_bytes, mut samples) = (0u64, 0u64);
+    let mut render_seconds = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -293,6 +304,10 @@ fn fetch(
         let l = line.trim_end_matches('\n');
         if !l.is_empty() && !l.starts_with('#') {
             samples += 1;
+            if l.starts_with("pimon_aggregator_render") {
+                render_seconds =
+                    render_seconds.or(sample_value(l, "pimon_aggregator_render_duration_seconds"));
+            }
         }
         on_line(l);
     }
@@ -303,6 +318,7 @@ fn fetch(
         seconds: t.elapsed().as_secs_f64(),
         gzip,
         chunked,
+        render_seconds,
     })
 }
 
@@ -326,7 +342,7 @@ struct Summary {
     figures: Vec<(&'static str, f64)>,
 }
 
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "pimon_aggregator_render_duration_seconds",
     "pimon_aggregator_datagrams_received_total",
     "pimon_aggregator_acks_sent_total",
@@ -334,6 +350,7 @@ const FIGURES: [&str; 7] = [
     "pimon_aggregator_udp_kernel_drops_total",
     "pimon_aggregator_series",
     "pimon_aggregator_store_memory_bytes",
+    "pimon_node_frames_received_total",
 ];
 
 impl Summary {
@@ -342,7 +359,7 @@ impl Summary {
             self.up += 1;
         } else if l.starts_with("node_load1{") {
             self.with_data += 1;
-        } else if l.starts_with("pimon_aggregator_") {
+        } else if l.starts_with("pimon_aggregator_") || l.starts_with("pimon_node_frames_r") {
             for name in FIGURES {
                 if let Some(v) = sample_value(l, name) {
                     match self.figures.iter_mut().find(|(n, _)| *n == name) {
@@ -382,9 +399,16 @@ fn rss_sampler(pid: u32, start: Instant, stop: Arc<AtomicBool>) -> JoinHandle<Ve
     })
 }
 
-/// Fetches /metrics like Prometheus every `every` seconds until `stop`.
-fn scraper(addr: SocketAddr, every: f64, start: Instant, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+/// Fetches /metrics like Prometheus every `every` seconds until `stop`; returns what
+/// each fetch showed (failed ones: `None`).
+fn scraper(
+    addr: SocketAddr,
+    every: f64,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<Vec<Option<Fetch>>> {
     std::thread::spawn(move || {
+        let mut fetches = Vec::new();
         let mut next = every;
         while !stop.load(Ordering::Relaxed) {
             let t = start.elapsed().as_secs_f64();
@@ -394,48 +418,83 @@ fn scraper(addr: SocketAddr, every: f64, start: Instant, stop: Arc<AtomicBool>) 
             }
             next += every;
             match fetch(addr, true, |_| {}) {
-                Ok(f) => eprintln!(
-                    "loadgen: t={t:.0}s scrape: {:.0} ms, {} bytes on the wire ({}{}), {} bytes of text, {} samples",
-                    f.seconds * 1000.0,
-                    f.wire_bytes,
-                    if f.gzip { "gzip" } else { "identity" },
-                    if f.chunked { ", chunked" } else { "" },
-                    f.text_bytes,
-                    f.samples
-                ),
-                Err(e) => eprintln!("loadgen: t={t:.0}s scrape failed: {e}"),
+                Ok(f) => {
+                    eprintln!(
+                        "loadgen: t={t:.0}s scrape: {:.0} ms, {} bytes on the wire ({}{}), {} bytes of text, {} samples; previous render {}",
+                        f.seconds * 1000.0,
+                        f.wire_bytes,
+                        if f.gzip { "gzip" } else { "identity" },
+                        if f.chunked { ", chunked" } else { "" },
+                        f.text_bytes,
+                        f.samples,
+                        f.render_seconds
+                            .map_or("?".to_string(), |r| format!("{:.0} ms", r * 1000.0))
+                    );
+                    fetches.push(Some(f));
+                }
+                Err(e) => {
+                    eprintln!("loadgen: t={t:.0}s scrape failed: {e}");
+                    fetches.push(None);
+                }
             }
         }
+        fetches
     })
 }
 
-/// Reads /metrics at 16 KiB/s, over and over, until `stop`; returns (done, failed).
-fn slow_reader(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<(u64, u64)> {
+/// What a slow reader did.
+#[derive(Default)]
+struct SlowReads {
+    /// Bodies read to the end.
+    done: u64,
+    /// Responses that ended early (an error or the server closing before the end).
+    cut_off: u64,
+    bytes: u64,
+}
+
+/// Reads /metrics at 16 KiB/s, over and over, until `stop`.
+fn slow_reader(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<SlowReads> {
     std::thread::spawn(move || {
-        let (mut done, mut failed) = (0, 0);
+        let mut reads = SlowReads::default();
         let mut buf = [0u8; 4096];
         while !stop.load(Ordering::Relaxed) {
-            let result = (|| -> io::Result<()> {
+            // Ok(true): read to the end; Ok(false): stopped before the end.
+            let result = (|| -> io::Result<bool> {
                 let mut s = TcpStream::connect(addr)?;
                 s.set_read_timeout(Some(Duration::from_secs(60)))?;
                 s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+                let (mut tail, mut chunked, mut first) = (Vec::new(), false, true);
                 while !stop.load(Ordering::Relaxed) {
-                    if s.read(&mut buf)? == 0 {
-                        return Ok(());
+                    let n = s.read(&mut buf)?;
+                    if n == 0 {
+                        // A chunked body ends with its last chunk, else with the close.
+                        if chunked && !tail.ends_with(b"0\r\n\r\n") {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                        return Ok(true);
                     }
+                    if first {
+                        let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                        chunked = head.contains("transfer-encoding: chunked");
+                        first = false;
+                    }
+                    reads.bytes += n as u64;
+                    tail.clear();
+                    tail.extend_from_slice(&buf[n.saturating_sub(7)..n]);
                     std::thread::sleep(Duration::from_millis(250));
                 }
-                Ok(())
+                Ok(false)
             })();
             match result {
-                Ok(()) => done += 1,
+                Ok(true) => reads.done += 1,
+                Ok(false) => {}
                 Err(_) => {
-                    failed += 1;
+                    reads.cut_off += 1;
                     std::thread::sleep(Duration::from_millis(250));
                 }
             }
         }
-        (done, failed)
+        reads
     })
 }
 
@@ -580,6 +639,8 @@ fn main() {
         }
     }
     stop.store(true, Ordering::Relaxed);
+    // (figure, value, unit) for the RESULT lines.
+    let mut results: Vec<(&str, f64, &str)> = Vec::new();
     let frames_acked: u64 = acked_below.iter().sum();
     println!("nodes                {}", args.nodes);
     println!("seconds              {elapsed:.1}");
@@ -601,27 +662,76 @@ fn main() {
         "frames acked         {frames_acked} ({:.1} % of sent)",
         100.0 * frames_acked as f64 / sent.max(1) as f64
     );
+    results.push(("datagrams_per_s", sent as f64 / elapsed, "1/s"));
+    results.push((
+        "values_per_cycle",
+        values as f64 / cycles.max(1) as f64,
+        "values",
+    ));
+    results.push(("bytes_per_value", bytes as f64 / values.max(1) as f64, "B"));
     if let (Some(a), Some(b)) = (my_cpu0, my_cpu1) {
         println!(
             "loadgen cpu          {:.1} % of one core",
             100.0 * (b - a) / elapsed
         );
+        results.push(("loadgen_cpu", 100.0 * (b - a) / elapsed, "%"));
     }
     if let Some(scrape) = scrape {
-        let _ = scrape.join();
+        let fetches = scrape.join().unwrap_or_default();
+        let ok: Vec<&Fetch> = fetches.iter().flatten().collect();
+        let failed = fetches.len() - ok.len();
+        if let Some(last) = ok.last() {
+            let ms: Vec<f64> = ok.iter().map(|f| f.seconds * 1000.0).collect();
+            // A scrape reports the render of the one before it: skip the first.
+            let render: Vec<f64> = ok
+                .iter()
+                .skip(1)
+                .filter_map(|f| f.render_seconds)
+                .map(|r| r * 1000.0)
+                .collect();
+            let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+            println!(
+                "scrapes while sending {} ok, {failed} failed; fetch {:.0} ms median (max {:.0} ms); \
+                 render {:.0} ms median (max {:.0} ms); last: {} bytes on the wire ({}{}), {} bytes of text, {} samples",
+                ok.len(),
+                median(ms.clone()),
+                max(&ms),
+                median(render.clone()),
+                max(&render),
+                last.wire_bytes,
+                if last.gzip { "gzip" } else { "identity" },
+                if last.chunked { ", chunked" } else { "" },
+                last.text_bytes,
+                last.samples
+            );
+            results.push(("scrape_ms", median(ms.clone()), "ms"));
+            results.push(("scrape_ms_max", max(&ms), "ms"));
+            if !render.is_empty() {
+                results.push(("render_ms", median(render.clone()), "ms"));
+                results.push(("render_ms_max", max(&render), "ms"));
+            }
+            results.push(("scrape_wire_bytes", last.wire_bytes as f64, "B"));
+            results.push(("scrape_text_bytes", last.text_bytes as f64, "B"));
+            results.push(("scrape_samples", last.samples as f64, "samples"));
+        } else {
+            println!("scrapes while sending none succeeded ({failed} failed)");
+        }
+        results.push(("scrapes_failed", failed as f64, "scrapes"));
     }
-    let (mut slow_done, mut slow_failed) = (0, 0);
+    let mut slow_reads = SlowReads::default();
     for h in slow {
-        if let Ok((d, f)) = h.join() {
-            slow_done += d;
-            slow_failed += f;
+        if let Ok(r) = h.join() {
+            slow_reads.done += r.done;
+            slow_reads.cut_off += r.cut_off;
+            slow_reads.bytes += r.bytes;
         }
     }
     if args.slow_readers > 0 {
         println!(
-            "slow readers         {}: {slow_done} bodies read to the end, {slow_failed} cut off",
-            args.slow_readers
+            "slow readers         {}: {} bytes read, {} bodies read to the end, {} cut off",
+            args.slow_readers, slow_reads.bytes, slow_reads.done, slow_reads.cut_off
         );
+        results.push(("slow_reads_cut_off", slow_reads.cut_off as f64, "responses"));
     }
     if let Some(pid) = args.pid {
         if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
@@ -629,6 +739,7 @@ fn main() {
                 "aggregator cpu       {:.1} % of one core",
                 100.0 * (c1 - c0) / elapsed
             );
+            results.push(("aggregator_cpu", 100.0 * (c1 - c0) / elapsed, "%"));
         }
         let timeline = rss.and_then(|h| h.join().ok()).unwrap_or_default();
         let every_10s: Vec<String> = timeline
@@ -661,6 +772,10 @@ fn main() {
             rss.saturating_sub(base) as f64 / args.nodes as f64,
             hwm as f64 / args.nodes as f64
         );
+        results.push(("rss_mib", mib(rss), "MiB"));
+        results.push(("peak_mib", mib(hwm), "MiB"));
+        results.push(("kib_per_node", rss as f64 / args.nodes as f64, "KiB"));
+        results.push(("peak_kib_per_node", hwm as f64 / args.nodes as f64, "KiB"));
     }
     if let Some(m) = args.metrics {
         let (mut fetch_ms, mut render_ms) = (Vec::new(), Vec::new());
@@ -706,6 +821,21 @@ fn main() {
                 s.with_data,
                 100.0 * s.with_data as f64 / args.nodes as f64
             );
+            if let Some(stored) = s.get("pimon_node_frames_received_total") {
+                println!(
+                    "frames stored        {stored:.0} ({:.1} % of sent; the aggregator's pimon_node_frames_received_total)",
+                    100.0 * stored / sent.max(1) as f64
+                );
+                results.push(("stored_pct", 100.0 * stored / sent.max(1) as f64, "%"));
+            }
+            results.push((
+                "nodes_with_data_pct",
+                100.0 * s.with_data as f64 / args.nodes as f64,
+                "%",
+            ));
+            if let Some(d) = s.get("pimon_aggregator_udp_kernel_drops_total") {
+                results.push(("kernel_drops", d, "datagrams"));
+            }
             let show = |name: &str| s.get(name).map_or("?".to_string(), |v| format!("{v:.0}"));
             println!(
                 "aggregator counters  datagrams {}, acks sent {} (send errors {}), kernel drops {}, \
@@ -717,6 +847,11 @@ fn main() {
                 show(FIGURES[5]),
                 show(FIGURES[6])
             );
+        }
+    }
+    if let Some(label) = &args.label {
+        for (figure, value, unit) in results {
+            println!("RESULT {label}.{figure} {value:.2} {unit}");
         }
     }
 }
