@@ -63,7 +63,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     [http]
     listen = \"127.0.0.1:9798\"        # \"off\" disables
     max_connections = 64
-    timeout_seconds = 10             # read a request / write a response
+    timeout_seconds = 10             # a whole request head; each piece of a response
 
     [auth]
     key_file = \"/etc/pimon/keys\"     # unset: no authentication
@@ -72,7 +72,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
     max_series_per_node = 1000
-    max_series_total = 2000000
+    max_series_total = 4000000       # 10,000 Raspberry Pi 4 (285 each) fit
 
     [staleness]
     stale_intervals = 3              # series vanish after this many missed intervals

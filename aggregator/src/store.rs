@@ -55,7 +55,7 @@ impl Default for Limits {
         Limits {
             max_nodes: 10_000,
             max_series_per_node: 1_000,
-            max_series_total: 2_000_000,
+            max_series_total: 4_000_000,
         }
     }
 }
