@@ -60,12 +60,19 @@ PY
 # and FILE are RssAnon and RssFile at the reading where the peak was last raised;
 # MAPPED is the resident part of the file $PEAK_MAPPED_FILE (a qemu-user guest's binary)
 # at that reading, 0 when unset. Not wait4's ru_maxrss: Linux carries the pre-exec
-# high-water mark of the forked runner into it. The command's output goes to stderr.
+# high-water mark of the forked runner into it. Readings taken before the exec (while
+# /proc/PID/exe is still the shell) are skipped: they are the shell's. The command's
+# output goes to stderr.
 peak_rss_kib() {
-    local pid hwm=0 anon=0 file=0 mapped=0 line
+    local pid hwm=0 anon=0 file=0 mapped=0 line exe
+    exe=$(readlink -f "$(command -v "$1")")
     (exec "$@" >&2) &
     pid=$!
     while [[ -r /proc/$pid/status ]]; do
+        if [[ $(readlink "/proc/$pid/exe" 2>/dev/null) != "$exe" ]]; then
+            sleep 0.001
+            continue
+        fi
         line=$(awk '/^VmHWM/ { h = $2 } /^RssAnon/ { a = $2 } /^RssFile/ { f = $2 }
                     END { if (h) print h, a, f }' "/proc/$pid/status" 2>/dev/null || true)
         if [[ -n $line ]] && ((${line%% *} > hwm)); then

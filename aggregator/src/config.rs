@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::http::HttpConfig;
 use crate::influx::{InfluxConfig, LpFileConfig, LpTarget, Precision as OutputPrecision};
 use crate::ingest::IngestConfig;
+use crate::ingress::config::{self as ingress_config, IngressConfig};
 use crate::spool::{FsyncPolicy, SpoolFullPolicy};
 use crate::store::{Limits, Staleness};
 
@@ -31,14 +32,16 @@ OPTIONS (a flag overrides the same setting of --config):
     --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
                                at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
-    --http ADDR|off            HTTP address for /metrics [default: 127.0.0.1:9798]; use
+    --http ADDR|off            HTTP address for /metrics (and pushes, with --push)
+                               [default: 127.0.0.1:9798]; use
                                --http 0.0.0.0:9798 to let a Prometheus on another host
                                scrape it
     --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
                                with it, frames need a valid MAC. Re-read when it changes
                                and on SIGHUP
     --refuse-unknown-nodes     accept only nodes named in the key file
-    --lp-out PATH|-            write line protocol to a file (appended) or stdout (-)
+    --lp-out PATH|-            write line protocol to a file (appended, synced before frames
+                               are acked) or stdout (-) or a pipe (best effort)
     --precision ns|us|ms|s     timestamp precision of line protocol [default: ns]
     --influx-url URL           write to InfluxDB at URL (http://host:8086)
     --influx-db DB             ... InfluxDB 1.x database (POST /write)
@@ -46,10 +49,25 @@ OPTIONS (a flag overrides the same setting of --config):
     --influx-bucket BUCKET     ... InfluxDB 2.x bucket
     --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
     --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
+    --state-dir DIR|off        node protocol state (boot ids, windows, timelines), kept
+                               across restarts [default: next to the first InfluxDB
+                               spool, SPOOL_DIR.state; none without InfluxDB output]
     --max-nodes N              most nodes held [default: 10000]
-    --max-series-per-node N    most series per node [default: 1000]
+    --max-new-nodes-per-address N
+                               with the node table 90 % full, no more new nodes from an
+                               address with N not yet established ones [default: 64]
+    --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
+    --push                     accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...)
+                               on the --http listener; credentials in [push] (required
+                               when the listener is not loopback)
+    --collectd-udp ADDR        receive collectd's network protocol on ADDR (off by default;
+                               collectd's port is 25826)
+    --collectd-auth-file FILE  collectd AuthFile (`user: password` lines) for signed and
+                               encrypted packets
+    --collectd-security-level none|sign|encrypt
+                               least security a collectd packet needs [default: none]
     --check-config             check the configuration, print it, and exit
     -h, --help                 this text
     -V, --version              version, target and commit
@@ -71,21 +89,29 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
-    max_series_per_node = 1000
+    max_series_per_node = 8000       # a busy k3s node with the cgroup source: ~3,700
     max_series_total = 4000000       # 10,000 Raspberry Pi 4 (285 each) fit
+    max_new_nodes_per_address = 64  # when 90 % full: new nodes per address (IPv6: /64)
 
     [staleness]
     stale_intervals = 3              # series vanish after this many missed intervals
     stale_min_seconds = 30           # ... but never sooner
     forget_after_seconds = 86400     # node (and pimon_node_up) forgotten after this
-    forget_new_after_seconds = 600   # ... for nodes with fewer than 10 frames
+    forget_new_after_seconds = 600   # ... for nodes not yet established (10 frames
+                                     # over 5 min); when 90 % full, their stale time
 
     [clock]
-    max_skew_seconds = 300           # live frame off by more: use receive time
-    max_backfill_seconds = 604800    # resent frame older than this: use receive time
+    max_skew_seconds = 300           # live frame off by more: a substitute time
+    max_backfill_seconds = 604800    # resent frame older than this: acked, not stored
+
+    [state]
+    dir = \"/var/lib/pimon/state\"     # node protocol state; \"off\" disables; default:
+                                     # SPOOL_DIR.state of the first [[influx]]
 
     [output]
     lp_out = \"-\"                     # file path or - for stdout; unset: none
+    lp_out_fsync = \"always\"          # a file's lines are written before the ack and
+                                     # synced: always | never | an interval like \"1s\"
     precision = \"ns\"
 
     [[influx]]                       # any number of InfluxDB outputs
@@ -94,7 +120,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     db = \"pimon\"                     # 1.x: db (+ rp, user, password, basic_auth)
     # org = \"o\"  bucket = \"b\"  token = \"t\"   # 2.x instead of db
     spool_dir = \"/var/lib/pimon/spool-influx\"
-    spool_max_bytes = 268435456
+    spool_max_bytes = 268435456      # at least 1048576 (1 MiB)
     fsync = \"always\"                 # always | never | an interval like \"1s\"
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
     batch_max_bytes = 1048576
@@ -102,6 +128,30 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     flush_interval_ms = 1000
     gzip = true
     timeout_seconds = 10
+
+    [push]                           # Pushgateway API on the http listener (docs/INPUTS.md)
+    enabled = true                   # the section alone enables it
+    max_body_bytes = 4194304         # after gzip decoding
+    max_groups = 1000                # grouping keys (also scrape targets, collectd hosts)
+    max_series_per_group = 10000
+    expire_after_seconds = 86400     # 0: keep groups forever, as the Pushgateway does
+    bearer_tokens = [\"...\"]          # Authorization: Bearer; needed off loopback
+    basic_auth = [\"user:password\"]   # ... or Authorization: Basic
+
+    [[scrape]]                       # any number of Prometheus exporters to scrape
+    url = \"http://127.0.0.1:9100/metrics\"
+    job = \"node\"                     # job label; instance is the URL's host:port
+    interval_seconds = 15
+    timeout_seconds = 10
+    labels = { site = \"attic\" }      # added to every sample
+    honor_labels = false             # true: the page's labels win over these
+    # bearer_token = \"t\"  basic_auth = \"user:password\"
+
+    [collectd]                       # collectd's network protocol (binary, UDP)
+    listen = \"0.0.0.0:25826\"
+    auth_file = \"/etc/pimon/collectd.passwd\"
+    security_level = \"none\"          # none | sign | encrypt
+    types_db = [\"/usr/share/collectd/types.db\"]
 
 PROMETHEUS: scrape with honor_labels so each node keeps its instance label:
     scrape_configs:
@@ -139,6 +189,48 @@ pub struct Config {
     pub lp_out: Option<LpFileConfig>,
     /// InfluxDB outputs.
     pub influx: Vec<InfluxConfig>,
+    /// Pushes, scrapes, collectd ([`crate::ingress`]).
+    pub ingress: IngressConfig,
+    /// Where node protocol state is kept across restarts.
+    pub state_dir: StateDir,
+}
+
+/// Where node protocol state is kept across restarts (see [`crate::persist`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StateDir {
+    /// Next to the first InfluxDB output's spool (`SPOOL_DIR.state`); none without an
+    /// InfluxDB output.
+    #[default]
+    NextToSpool,
+    /// Not kept.
+    Off,
+    /// This directory.
+    Dir(PathBuf),
+}
+
+impl StateDir {
+    fn parse(s: &str) -> StateDir {
+        if s == "off" {
+            StateDir::Off
+        } else {
+            StateDir::Dir(PathBuf::from(s))
+        }
+    }
+}
+
+impl Config {
+    /// The state directory in effect, if any.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        match &self.state_dir {
+            StateDir::Off => None,
+            StateDir::Dir(d) => Some(d.clone()),
+            StateDir::NextToSpool => self.influx.first().map(|o| {
+                let mut name = o.spool.dir.clone().into_os_string();
+                name.push(".state");
+                PathBuf::from(name)
+            }),
+        }
+    }
 }
 
 impl Default for Config {
@@ -155,6 +247,8 @@ impl Default for Config {
             staleness: Staleness::default(),
             lp_out: None,
             influx: Vec::new(),
+            ingress: IngressConfig::default(),
+            state_dir: StateDir::NextToSpool,
         }
     }
 }
@@ -209,6 +303,16 @@ struct FileConfig {
     clock: Option<ClockSection>,
     output: Option<OutputSection>,
     influx: Option<Vec<InfluxSection>>,
+    push: Option<ingress_config::PushSection>,
+    scrape: Option<Vec<ingress_config::ScrapeSection>>,
+    collectd: Option<ingress_config::CollectdSection>,
+    state: Option<StateSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    dir: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +344,7 @@ struct LimitsSection {
     max_nodes: Option<usize>,
     max_series_per_node: Option<usize>,
     max_series_total: Option<usize>,
+    max_new_nodes_per_address: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +367,7 @@ struct ClockSection {
 #[serde(deny_unknown_fields)]
 struct OutputSection {
     lp_out: Option<String>,
+    lp_out_fsync: Option<String>,
     precision: Option<String>,
 }
 
@@ -517,6 +623,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = l.max_series_total {
             c.limits.max_series_total = positive("limits.max_series_total", v)?;
         }
+        if let Some(v) = l.max_new_nodes_per_address {
+            c.limits.max_new_nodes_per_address = positive("limits.max_new_nodes_per_address", v)?;
+        }
     }
     if let Some(s) = file.staleness {
         if let Some(v) = s.stale_intervals {
@@ -549,11 +658,25 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(lp) = o.lp_out {
             c.lp_out = Some(LpFileConfig::new(LpTarget::parse(&lp)));
         }
+        if let Some(f) = o.lp_out_fsync {
+            let fsync = parse_fsync("output.lp_out_fsync", &f)?;
+            match &mut c.lp_out {
+                Some(lp) => lp.fsync = fsync,
+                None => return err("output.lp_out_fsync", "needs output.lp_out"),
+            }
+        }
+    }
+    if let Some(dir) = file.state.and_then(|s| s.dir) {
+        if dir.is_empty() {
+            return err("state.dir", "empty: give a directory or \"off\"");
+        }
+        c.state_dir = StateDir::parse(&dir);
     }
     for (i, s) in file.influx.unwrap_or_default().into_iter().enumerate() {
         c.influx
             .push(influx_from_section(i, s, c.ingest.precision)?);
     }
+    ingress_config::from_sections(&mut c.ingress, file.push, file.scrape, file.collectd)?;
     Ok(c)
 }
 
@@ -592,6 +715,7 @@ where
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("check-config") => check = true,
             Long("refuse-unknown-nodes") => flags.push(("refuse-unknown-nodes".into(), None)),
+            Long("push") => flags.push(("push".into(), None)),
             Long("config") => {
                 config_file = Some(parser.value().map_err(lex_err)?.into());
             }
@@ -608,10 +732,15 @@ where
                 | "influx-bucket"
                 | "influx-token"
                 | "spool-dir"
+                | "state-dir"
                 | "max-nodes"
+                | "max-new-nodes-per-address"
                 | "max-series-per-node"
                 | "stale-intervals"
-                | "max-clock-skew"),
+                | "max-clock-skew"
+                | "collectd-udp"
+                | "collectd-auth-file"
+                | "collectd-security-level"),
             ) => {
                 let name = name.to_string();
                 let value = parser.value().map_err(lex_err)?;
@@ -651,6 +780,21 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
         let key = format!("--{name}");
         match name.as_str() {
             "refuse-unknown-nodes" => c.ingest.refuse_unknown_nodes = true,
+            "push" => c.ingress.push.enabled = true,
+            "collectd-udp" => {
+                let listen = parse_addr(&key, v)?;
+                let cd = c
+                    .ingress
+                    .collectd
+                    .get_or_insert_with(|| ingress_config::CollectdConfig {
+                        listen,
+                        auth_file: None,
+                        security_level: ingress_config::SecurityLevel::None,
+                        types_db: Vec::new(),
+                    });
+                cd.listen = listen;
+            }
+            "collectd-auth-file" | "collectd-security-level" => {}
             "udp" => {
                 if !udp_from_flags {
                     c.udp.clear();
@@ -680,13 +824,39 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "influx-bucket" => bucket = Some(v.to_string()),
             "influx-token" => token = Some(v.to_string()),
             "spool-dir" => spool = Some(PathBuf::from(v)),
+            "state-dir" => {
+                if v.is_empty() {
+                    return err(key, "empty: give a directory or off");
+                }
+                c.state_dir = StateDir::parse(v);
+            }
             "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
+            "max-new-nodes-per-address" => {
+                c.limits.max_new_nodes_per_address = positive(&key, parse_num(name, v)?)?
+            }
             "max-series-per-node" => {
                 c.limits.max_series_per_node = positive(&key, parse_num(name, v)?)?
             }
             "stale-intervals" => c.staleness.stale_intervals = positive(&key, parse_num(name, v)?)?,
             "max-clock-skew" => {
                 c.ingest.max_clock_skew_ms = parse_num::<u64>(name, v)?.saturating_mul(1000)
+            }
+            _ => {}
+        }
+    }
+    for (name, value) in flags {
+        let v = value.as_deref().unwrap_or("");
+        let key = format!("--{name}");
+        let Some(cd) = c.ingress.collectd.as_mut() else {
+            if name.starts_with("collectd-") {
+                return err(key, "needs --collectd-udp ADDR (or [collectd] listen)");
+            }
+            continue;
+        };
+        match name.as_str() {
+            "collectd-auth-file" => cd.auth_file = Some(PathBuf::from(v)),
+            "collectd-security-level" => {
+                cd.security_level = ingress_config::parse_security_level(&key, v)?
             }
             _ => {}
         }
@@ -732,6 +902,7 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             "needs auth.key_file (--key-file): the nodes are the ones named there",
         );
     }
+    ingress_config::validate(&c.ingress, c.http)?;
     let mut names = std::collections::HashSet::new();
     let mut dirs = std::collections::HashSet::new();
     for (i, o) in c.influx.iter().enumerate() {
@@ -793,9 +964,23 @@ pub fn describe(c: &Config) -> String {
     }
     let _ = writeln!(
         s,
-        "limits            {} nodes, {} series per node, {} series in total",
-        c.limits.max_nodes, c.limits.max_series_per_node, c.limits.max_series_total
+        "limits            {} nodes ({} new per address when 90 % full), {} series per node, {} series in total",
+        c.limits.max_nodes,
+        c.limits.max_new_nodes_per_address,
+        c.limits.max_series_per_node,
+        c.limits.max_series_total
     );
+    match c.state_path() {
+        Some(d) => {
+            let _ = writeln!(s, "state dir         {}", d.display());
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "state dir         none: node state (boot ids, windows) is lost on restart"
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "staleness         {} intervals (at least {} s); forget after {} s ({} s for new nodes)",
@@ -816,7 +1001,39 @@ pub fn describe(c: &Config) -> String {
             LpTarget::Stdout => "stdout".to_string(),
             LpTarget::File(p) => p.display().to_string(),
         };
-        let _ = writeln!(s, "lp-out            {target}");
+        let durability = match (&lp.target, lp.fsync) {
+            (LpTarget::Stdout, _) => "best effort".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Always) => "fsync always".to_string(),
+            (LpTarget::File(_), FsyncPolicy::Interval(d)) => format!("fsync every {d:?}"),
+            (LpTarget::File(_), FsyncPolicy::Never) => "fsync never".to_string(),
+        };
+        let _ = writeln!(s, "lp-out            {target}  ({durability})");
+    }
+    if c.ingress.push.enabled {
+        let _ = writeln!(
+            s,
+            "push              on /metrics/job/... ({} tokens, {} users), {} groups, {} series per group",
+            c.ingress.push.bearer_tokens.len(),
+            c.ingress.push.basic_auth.len(),
+            c.ingress.push.max_groups,
+            c.ingress.push.max_series_per_group
+        );
+    }
+    for t in &c.ingress.scrape {
+        let _ = writeln!(
+            s,
+            "scrape            {} every {} s (job {})",
+            t.url,
+            t.interval.as_secs(),
+            t.job
+        );
+    }
+    if let Some(cd) = &c.ingress.collectd {
+        let _ = writeln!(
+            s,
+            "collectd          udp {} security {:?}",
+            cd.listen, cd.security_level
+        );
     }
     for i in &c.influx {
         let _ = writeln!(
@@ -918,6 +1135,9 @@ refuse_unknown_nodes = true
 max_nodes = 7
 max_series_per_node = 8
 max_series_total = 9
+max_new_nodes_per_address = 10
+[state]
+dir = "/tmp/state"
 [staleness]
 stale_intervals = 4
 stale_min_seconds = 5
@@ -928,6 +1148,7 @@ max_skew_seconds = 8
 max_backfill_seconds = 9
 [output]
 lp_out = "/tmp/x.lp"
+lp_out_fsync = "2s"
 precision = "s"
 [[influx]]
 url = "http://127.0.0.1:8086"
@@ -955,13 +1176,19 @@ when_full = "refuse_new"
             Limits {
                 max_nodes: 7,
                 max_series_per_node: 8,
-                max_series_total: 9
+                max_series_total: 9,
+                max_new_nodes_per_address: 10,
             }
         );
+        assert_eq!(c.state_path(), Some(PathBuf::from("/tmp/state")));
         assert_eq!(c.staleness.stale_intervals, 4);
         assert_eq!(c.staleness.forget_new_after_ms, 7000);
         assert_eq!(c.ingest.max_backfill_ms, 9000);
         assert_eq!(c.ingest.precision, Precision::Seconds);
+        assert_eq!(
+            c.lp_out.as_ref().map(|lp| lp.fsync),
+            Some(FsyncPolicy::Interval(Duration::from_secs(2)))
+        );
         assert_eq!(c.influx.len(), 2);
         assert_eq!(
             c.influx[0].spool.fsync,
@@ -987,6 +1214,8 @@ when_full = "refuse_new"
         assert_eq!(e.key, "udp.listen");
         let e = parse_toml("[[influx]]\nurl = \"http://h:1\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].db");
+        let e = parse_toml("[output]\nlp_out_fsync = \"always\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.to_string(), "output.lp_out_fsync: needs output.lp_out");
         let e = parse_toml(
             "[[influx]]\nurl = \"http://h:1\"\ndb = \"d\"\nfsync = \"sometimes\"\n",
             "a.toml",
@@ -995,6 +1224,37 @@ when_full = "refuse_new"
         assert_eq!(e.key, "influx[0].fsync");
         let e = parse_toml("[[influx]]\nurl = \"ftp://h\"\ndb = \"d\"\n", "a.toml").unwrap_err();
         assert_eq!(e.key, "influx[0].url");
+    }
+
+    #[test]
+    fn state_dir_defaults_next_to_the_first_spool_and_can_be_set_or_turned_off() {
+        assert_eq!(
+            run_config(&[]).state_path(),
+            None,
+            "no InfluxDB output: none"
+        );
+        let influx = [
+            "--influx-url",
+            "http://127.0.0.1:8086",
+            "--influx-db",
+            "pimon",
+            "--spool-dir",
+            "/var/lib/pimon/spool",
+        ];
+        assert_eq!(
+            run_config(&influx).state_path(),
+            Some(PathBuf::from("/var/lib/pimon/spool.state"))
+        );
+        let mut off = influx.to_vec();
+        off.extend(["--state-dir", "off"]);
+        assert_eq!(run_config(&off).state_path(), None);
+        assert_eq!(
+            run_config(&["--state-dir", "/s", "--max-new-nodes-per-address", "3"]).state_path(),
+            Some(PathBuf::from("/s"))
+        );
+        assert_eq!(args(&["--state-dir", ""]).unwrap_err().key, "--state-dir");
+        let e = parse_toml("[state]\ndir = \"\"\n", "a.toml").unwrap_err();
+        assert_eq!(e.key, "state.dir");
     }
 
     #[test]

@@ -1,55 +1,64 @@
 //! Ingest: one datagram in, a decision out. Pure and synchronous: no sockets, no clock
-//! (the receive time is an argument), so every rule is unit-tested with frames built by
-//! `pimon_protocol::FrameWriter`.
+//! (the receive time and source address are arguments), so every rule is unit-tested
+//! with frames built by `pimon_protocol::FrameWriter`.
 //!
 //! For each datagram, in order:
-//! 1. **Decode** (`pimon_protocol::decode`); failures are counted by kind.
-//! 2. **Authenticate**: with a key file, the node needs a key (its own or the `*`
-//!    default; with `refuse_unknown_nodes` its own) and the frame a valid MAC made with
-//!    one of them. Without a key file, frames must carry no MAC.
-//! 3. **Node**: a new node is admitted while under `max_nodes`. A new boot id is a
-//!    restart of the collector. A frame of the node's previous boot id (a late frame
-//!    from before the restart, or a replay) is refused and counted as a replay. With
-//!    keys, a new boot id is accepted only if the frame's timestamp is newer than the
-//!    last one accepted from the node (as used, see clock skew), so recorded frames of
-//!    any older run are refused; a keyed node therefore needs a sane clock (RTC or NTP)
-//!    to be accepted after a restart — until then its frames are counted as replays and
-//!    stay in its resend ring. Without keys anyone can inject frames anyway, so any
-//!    other new boot id is accepted (a Pi without RTC restarting at 1970 is not locked
-//!    out).
-//! 4. **Sequence window**: `resend_floor` gives up older gaps (counted missing), then
-//!    the sequence number is new (store), a duplicate, or old (both: ack again).
-//! 5. **Store** (new frames): each known sample's value, converted by its catalog
-//!    conversion, becomes the series' latest value — unless the node already has values
-//!    from a newer frame (a late resend must not move a counter backwards); the frame's
-//!    line protocol is appended to the batch's lines for the outputs.
-//! 6. **Ack** for the node's current state, MACed with the key that verified the frame.
-//!
-//! # Clock skew
-//! A *live* frame (the highest sequence number so far) whose timestamp differs from the
-//! receive time by more than `max_clock_skew` marks the node's clock as bad: its lines
-//! get the receive time instead, and it is counted. A resent frame is expected to be
-//! older; its timestamp is replaced only when it lies in the future beyond the bound,
-//! further back than `max_backfill`, or while the node's clock is bad.
+//! 1. **Cheap checks first**: the preamble; with a key file, the node name and the MAC
+//!    over the raw bytes (`pimon_protocol::frame::peek_node`, `auth::verify`), so a
+//!    forged frame costs one MAC, not a decode. The node needs a key (its own or the `*`
+//!    default; with `refuse_unknown_nodes` its own). Without a key file, frames must
+//!    carry no MAC.
+//! 2. **Decode** the whole frame; failures are counted by kind.
+//! 3. **Node**: a new node is admitted while the table has room and its address has
+//!    fewer than `max_new_nodes_per_address` young nodes (see [`crate::store`]); a keyed
+//!    new node needs a timestamp within `max_clock_skew` of now. For a known node,
+//!    [`crate::evidence::route`] decides which boot the frame belongs to and whether it
+//!    may move the node's state (new boot id, sequence jump, resync), or is held until
+//!    confirmed, or refused as a replay.
+//! 4. **Sequence window** of that boot: `resend_floor` gives up older gaps (counted
+//!    missing, but nothing below the first number this run heard of the boot: an earlier
+//!    run may have stored it), then the sequence number is new (store), a duplicate, or
+//!    old (both: ack again).
+//! 5. **Time** ([`crate::timeline`]): the frame's own timestamp, or a substitute that is
+//!    distinct, increasing in sequence order and the same whenever the same frame is
+//!    stored. A resent frame whose time is older than `max_backfill` is acked but not
+//!    stored (counted).
+//! 6. **Store** (new frames): the frame's line protocol is appended to the batch's
+//!    lines; its values are *staged* and become the series' latest values when the batch
+//!    commits — unless a newer frame of the boot already set them (a late resend must
+//!    not move a counter backwards).
+//! 7. **Ack** for the boot's state, MACed with the key that verified the frame; to an
+//!    unverified sender never larger than the datagram it sent.
 //!
 //! # Batches and acks
 //! "Acked" means "never lost": a frame may be acked only once every output accepted its
 //! lines. The server ingests a batch of datagrams with [`Ingest::begin_batch`], hands
 //! the batch's lines to the outputs, then either [`Ingest::commit_batch`] and sends the
-//! acks, or [`Ingest::rollback_batch`]: the sequence windows of the touched nodes are
-//! put back as they were, so the collectors' resends are taken as new again.
+//! acks, or [`Ingest::rollback_batch`]. Until the commit nothing of the batch is visible
+//! outside: values and counters of stored frames are staged; node state changes are
+//! undone on rollback (new nodes removed), so the collectors' resends are taken as new
+//! again and counted once. Outside a batch every datagram commits at once.
+//!
+//! Node state that must survive a restart before an ack goes out (a new boot, a new
+//! timeline segment) is listed by [`Ingest::take_urgent`] for [`crate::persist`].
 
+use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use pimon_protocol::catalog::Number;
 use pimon_protocol::text::influx::Precision;
-use pimon_protocol::{Accept, Ack, DataFrame, Key, MAX_DATAGRAM, Message};
+use pimon_protocol::{Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, Preamble};
 
+use crate::evidence::{self, Facts, Route};
 use crate::keys::KeyRing;
 use crate::lines::{self, LineScratch};
 use crate::node::NodeMeta;
 use crate::series::family_rank;
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind};
-use crate::store::Store;
+use crate::store::{AdmitError, Store};
+use crate::timeline::Clock;
 
 /// Settings of ingestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +67,7 @@ pub struct IngestConfig {
     pub refuse_unknown_nodes: bool,
     /// A live frame's timestamp may differ this much from the receive time (ms).
     pub max_clock_skew_ms: u64,
-    /// A resent frame's timestamp may be this old (ms).
+    /// A resent frame's time may be this old (ms); older ones are acked, not stored.
     pub max_backfill_ms: u64,
     /// Timestamp precision of the rendered line protocol.
     pub precision: Precision,
@@ -88,8 +97,13 @@ pub enum Verdict {
     Duplicate,
     /// Below the window (long done): acked again.
     Old,
-    /// A frame of an older boot id than the node's current one: dropped.
+    /// A resent frame older than `max_backfill`: acked, not stored (counted).
+    TooOld,
+    /// A frame of a retired boot id, or a keyed frame too old to start a boot: dropped.
     Replay,
+    /// It would move the node's state (new boot id, sequence jump, resync) without
+    /// enough evidence yet: held (not stored, not acked).
+    Unconfirmed,
     /// Not a valid pimon data frame.
     Decode(DecodeErrorKind),
     /// Authentication failed.
@@ -99,10 +113,26 @@ pub enum Verdict {
     UnknownNode,
     /// A new node, but `max_nodes` is reached.
     NodeLimit,
+    /// A new node, but its address already has `max_new_nodes_per_address` young nodes.
+    AddressLimit,
+}
+
+/// Something the operator should hear about (logged once by the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A second collector sends as an existing node.
+    NameConflict {
+        /// The node name.
+        node: String,
+        /// The boot being stored, and where it comes from.
+        current: (u64, Option<SocketAddr>),
+        /// The second sender.
+        other: (u64, SocketAddr),
+    },
 }
 
 /// The result of [`Ingest::ingest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The decision.
     pub verdict: Verdict,
@@ -110,6 +140,8 @@ pub struct Outcome {
     pub ack_len: usize,
     /// Lines appended to the caller's line buffer.
     pub lines: usize,
+    /// Something to log.
+    pub event: Option<Event>,
 }
 
 impl Outcome {
@@ -118,8 +150,99 @@ impl Outcome {
             verdict,
             ack_len: 0,
             lines: 0,
+            event: None,
         }
     }
+}
+
+/// Counters of stored frames, applied when the batch commits.
+#[derive(Debug, Default, Clone, Copy)]
+struct StagedCounts {
+    clock_skewed: u64,
+    unknown_samples: u64,
+    too_old: u64,
+    acks_limited_size: u64,
+}
+
+/// Values of one stored frame, applied when the batch commits.
+#[derive(Debug)]
+struct StagedFrame {
+    name: Range<usize>,
+    stamp: u32,
+    values: Range<usize>,
+}
+
+#[derive(Debug)]
+struct StagedValue {
+    rank: u16,
+    labels: Range<usize>,
+    value: Number,
+}
+
+/// What a batch stored, not yet visible (buffers are reused: no allocation per batch
+/// once warm).
+#[derive(Debug, Default)]
+struct Staged {
+    names: String,
+    labels: Vec<u8>,
+    frames: Vec<StagedFrame>,
+    values: Vec<StagedValue>,
+    counts: StagedCounts,
+}
+
+impl Staged {
+    fn clear(&mut self) {
+        self.names.clear();
+        self.labels.clear();
+        self.frames.clear();
+        self.values.clear();
+        self.counts = StagedCounts::default();
+    }
+
+    /// Stages the values of `frame` for node `name`.
+    fn add(&mut self, name: &str, stamp: u32, frame: &DataFrame<'_>) {
+        let start = self.names.len();
+        self.names.push_str(name);
+        let first = self.values.len();
+        let user_hz = frame.header.user_hz;
+        // Samples of one group share their labels: stage them once per run.
+        let mut last: Option<(heapless::Vec<&str, 4>, Range<usize>)> = None;
+        for s in frame.samples() {
+            let Some(rank) = family_rank(s.metric.id) else {
+                continue;
+            };
+            let labels = match &last {
+                Some((l, range)) if *l == s.labels => range.clone(),
+                _ => {
+                    let start = self.labels.len();
+                    self.labels.push(s.labels.len() as u8);
+                    for label in &s.labels {
+                        let b = label.as_bytes();
+                        self.labels.push(b.len() as u8);
+                        self.labels.extend_from_slice(b);
+                    }
+                    let range = start..self.labels.len();
+                    last = Some((s.labels.clone(), range.clone()));
+                    range
+                }
+            };
+            self.values.push(StagedValue {
+                rank,
+                labels,
+                value: s.metric.conversion.convert(s.value, user_hz),
+            });
+        }
+        self.frames.push(StagedFrame {
+            name: start..self.names.len(),
+            stamp,
+            values: first..self.values.len(),
+        });
+    }
+}
+
+/// The label values of a staged sample (as [`Staged::add`] wrote them).
+fn staged_labels(encoded: &[u8]) -> heapless::Vec<&str, 4> {
+    crate::series::decode_set(encoded).take(4).collect()
 }
 
 /// The ingest state: store, keys, settings, and the batch being ingested.
@@ -133,6 +256,9 @@ pub struct Ingest {
     scratch: LineScratch,
     /// Node metadata as it was before the open batch touched it (`None`: created by it).
     undo: Vec<(Box<str>, Option<NodeMeta>)>,
+    staged: Staged,
+    /// Nodes whose state must be saved before the batch is acked.
+    urgent: Vec<Box<str>>,
     /// A batch is open (state is saved before changes).
     in_batch: bool,
 }
@@ -152,6 +278,8 @@ impl Ingest {
             stats,
             scratch: LineScratch::default(),
             undo: Vec::new(),
+            staged: Staged::default(),
+            urgent: Vec::new(),
             in_batch: false,
         }
     }
@@ -171,27 +299,42 @@ impl Ingest {
         &self.stats
     }
 
-    /// Starts a batch: from now on, node state is saved before it changes.
+    /// True while a batch is open.
+    pub fn in_batch(&self) -> bool {
+        self.in_batch
+    }
+
+    /// Starts a batch: from now on, node state is saved before it changes and stored
+    /// values wait for the commit.
     pub fn begin_batch(&mut self) {
         self.undo.clear();
+        self.staged.clear();
+        self.urgent.clear();
         self.in_batch = true;
     }
 
-    /// The outputs accepted the batch: forget the saved state.
+    /// The outputs accepted the batch: its values and counters take effect.
     pub fn commit_batch(&mut self) {
+        self.apply_staged();
         self.undo.clear();
+        self.urgent.clear();
         self.in_batch = false;
     }
 
-    /// The outputs refused the batch: put the touched nodes' protocol state back (new
-    /// nodes are removed), so resends of the batch's frames are stored again.
+    /// The outputs refused the batch: put the touched nodes' state back (new nodes are
+    /// removed) and drop what it staged, so resends of its frames are stored again and
+    /// counted once. Refusals counted during the batch stay counted.
     pub fn rollback_batch(&mut self) {
         self.in_batch = false;
+        self.staged.clear();
+        self.urgent.clear();
         for (name, saved) in self.undo.drain(..).rev() {
             match saved {
                 Some(meta) => {
                     if let Some(n) = self.store.get_mut(&name) {
+                        let later = n.meta.counters;
                         n.meta = meta;
+                        n.meta.counters.keep_refusals_from(&later);
                     }
                 }
                 None => {
@@ -201,130 +344,277 @@ impl Ingest {
         }
     }
 
-    /// Saves the node's metadata before the open batch first changes it (`None` when
-    /// the batch created the node).
-    fn save(&mut self, name: &str) {
+    /// Names of the nodes whose state must reach the disk before this batch's acks
+    /// (a new boot id, a new timeline segment), in the order first marked. Taking them
+    /// does not end the batch.
+    pub fn take_urgent(&mut self) -> Vec<Box<str>> {
+        std::mem::take(&mut self.urgent)
+    }
+
+    fn mark_urgent(&mut self, name: &str) {
+        if !self.urgent.iter().any(|n| &**n == name) {
+            self.urgent.push(name.into());
+        }
+    }
+
+    /// Saves the node's metadata before the open batch first changes it.
+    fn save(&mut self, name: &str, created: bool) {
         if self.in_batch && !self.undo.iter().any(|(n, _)| &**n == name) {
-            let meta = match self.store.get(name) {
-                Some(n) if n.meta.counters.received > 0 || n.meta.window.highest().is_some() => {
-                    Some(n.meta.clone())
-                }
-                _ => None,
+            let meta = if created {
+                None
+            } else {
+                self.store.get(name).map(|n| n.meta.clone())
             };
             self.undo.push((name.into(), meta));
         }
     }
 
-    /// Ingests one datagram received at `now_ms` (Unix ms). New frames append their
-    /// line protocol to `lines`; the ack to send back (if any) is written to `ack`.
+    fn apply_staged(&mut self) {
+        let Ingest {
+            store,
+            staged,
+            stats,
+            ..
+        } = self;
+        for f in &staged.frames {
+            let name = staged.names.get(f.name.clone()).unwrap_or("");
+            let values = staged.values.get(f.values.clone()).unwrap_or(&[]);
+            let labels = &staged.labels;
+            // Decoded once per run of values that share their labels.
+            let mut last: Option<(Range<usize>, heapless::Vec<&str, 4>)> = None;
+            let refused = store.upsert_all(
+                name,
+                f.stamp,
+                values.iter().map(|v| {
+                    let set = match &last {
+                        Some((range, set)) if *range == v.labels => set.clone(),
+                        _ => {
+                            let set = staged_labels(labels.get(v.labels.clone()).unwrap_or(&[]));
+                            last = Some((v.labels.clone(), set.clone()));
+                            set
+                        }
+                    };
+                    (v.rank, set, v.value)
+                }),
+            );
+            if refused > 0 {
+                if let Some(n) = store.get_mut(name) {
+                    n.meta.counters.series_refused += refused;
+                }
+                stats
+                    .series_refused_limit
+                    .fetch_add(refused, Ordering::Relaxed);
+            }
+        }
+        let c = staged.counts;
+        stats
+            .clock_skewed_frames
+            .fetch_add(c.clock_skewed, Ordering::Relaxed);
+        stats
+            .unknown_samples
+            .fetch_add(c.unknown_samples, Ordering::Relaxed);
+        stats.frames_too_old.fetch_add(c.too_old, Ordering::Relaxed);
+        stats
+            .acks_limited_size
+            .fetch_add(c.acks_limited_size, Ordering::Relaxed);
+        staged.clear();
+    }
+
+    /// Ingests one datagram received at `now_ms` (Unix ms) from `from`. New frames
+    /// append their line protocol to `lines`; the ack to send back (if any) is written
+    /// to `ack`.
     pub fn ingest(
         &mut self,
         datagram: &[u8],
+        from: SocketAddr,
         now_ms: u64,
         lines: &mut String,
         ack: &mut [u8; MAX_DATAGRAM],
     ) -> Outcome {
-        let frame = match pimon_protocol::decode(datagram) {
-            Ok(Message::Data(f)) => f,
-            Ok(Message::Ack(_)) => {
-                self.stats.decode_error_kind(DecodeErrorKind::UnexpectedAck);
-                return Outcome::drop(Verdict::Decode(DecodeErrorKind::UnexpectedAck));
-            }
+        let outcome = self.ingest_frame(datagram, from, now_ms, lines, ack);
+        if !self.in_batch {
+            self.apply_staged();
+            self.undo.clear();
+        }
+        outcome
+    }
+
+    fn ingest_frame(
+        &mut self,
+        datagram: &[u8],
+        from: SocketAddr,
+        now_ms: u64,
+        lines: &mut String,
+        ack: &mut [u8; MAX_DATAGRAM],
+    ) -> Outcome {
+        let key = match self.authenticate(datagram) {
+            Ok(key) => key,
+            Err(verdict) => return Outcome::drop(verdict),
+        };
+        let frame = match DataFrame::parse(datagram) {
+            Ok(f) => f,
             Err(e) => {
                 self.stats.decode_error(e);
                 return Outcome::drop(Verdict::Decode(DecodeErrorKind::of(e)));
             }
         };
-        let key = match self.authenticate(&frame) {
-            Ok(key) => key,
-            Err(verdict) => return Outcome::drop(verdict),
-        };
         let h = frame.header;
+        let cfg = self.config;
+        let verified = key.is_some();
 
-        // The node, and whether this frame's boot id is its current one.
-        match self.store.get(h.node).map(|n| {
-            (
-                n.meta.boot_id,
-                n.meta.prev_boot_id,
-                n.meta.last_accepted_ts_ms,
-            )
-        }) {
-            None => {
-                if self.store.admit(h.node, h.boot_id).is_err() {
+        // Which boot of which node, and may the frame move its state?
+        let route = if self.store.get(h.node).is_none() {
+            if verified && h.timestamp_ms.abs_diff(now_ms) > cfg.max_clock_skew_ms {
+                // A keyed node starts only with a fresh frame: a recording of a
+                // forgotten node must not come back as new.
+                AggregatorStats::inc(&self.stats.replays);
+                return Outcome::drop(Verdict::Replay);
+            }
+            match self.store.admit(h.node, h.boot_id, Some(from.ip()), now_ms) {
+                Ok(_) => {}
+                Err(AdmitError::NodeLimit) => {
                     AggregatorStats::inc(&self.stats.nodes_refused_limit);
                     return Outcome::drop(Verdict::NodeLimit);
                 }
-                self.save(h.node);
-            }
-            Some((boot_id, prev_boot_id, last_ts)) if boot_id != h.boot_id => {
-                // A late frame of the previous run, or (keyed) any older boot's frame.
-                let keyed = h.key_id.is_some();
-                if prev_boot_id == Some(h.boot_id) || (keyed && h.timestamp_ms <= last_ts) {
-                    AggregatorStats::inc(&self.stats.replays);
-                    if let Some(n) = self.store.get_mut(h.node) {
-                        n.meta.counters.replays += 1;
-                    }
-                    return Outcome::drop(Verdict::Replay);
-                }
-                self.save(h.node);
-                if let Some(n) = self.store.get_mut(h.node) {
-                    n.meta.reboot(h.boot_id);
+                Err(AdmitError::AddressLimit) => {
+                    AggregatorStats::inc(&self.stats.nodes_refused_address);
+                    return Outcome::drop(Verdict::AddressLimit);
                 }
             }
-            Some(_) => self.save(h.node),
-        }
+            self.save(h.node, true);
+            Route::Current
+        } else {
+            self.save(h.node, false);
+            let facts = Facts {
+                boot_id: h.boot_id,
+                seq: h.seq,
+                ts_ms: h.timestamp_ms,
+                resync: frame.resync(),
+                verified,
+                from,
+                now_ms,
+            };
+            let Some(node) = self.store.get_mut(h.node) else {
+                return Outcome::drop(Verdict::NodeLimit);
+            };
+            evidence::route(&mut node.meta, &facts, cfg.max_clock_skew_ms)
+        };
 
-        let verdict = self.apply(&frame, now_ms, lines);
-        let ack_len = self.write_ack(h.node, key.as_ref(), ack);
-        let lines_written = match verdict {
+        let mut event = None;
+        let Some(node) = self.store.get_mut(h.node) else {
+            return Outcome::drop(Verdict::NodeLimit);
+        };
+        let m = &mut node.meta;
+        match route {
+            Route::Replay => {
+                m.counters.replays += 1;
+                AggregatorStats::inc(&self.stats.replays);
+                return Outcome::drop(Verdict::Replay);
+            }
+            Route::Hold { conflict } => {
+                m.counters.unconfirmed += 1;
+                AggregatorStats::inc(&self.stats.frames_unconfirmed);
+                if conflict {
+                    m.counters.name_conflicts += 1;
+                    AggregatorStats::inc(&self.stats.name_conflicts);
+                    event = Some(conflict_event(h.node, m, h.boot_id, from));
+                }
+                return Outcome {
+                    event,
+                    ..Outcome::drop(Verdict::Unconfirmed)
+                };
+            }
+            Route::Adopt { switch_back } => {
+                if switch_back && m.conflict != Some((h.boot_id, from)) {
+                    m.counters.name_conflicts += 1;
+                    AggregatorStats::inc(&self.stats.name_conflicts);
+                    event = Some(conflict_event(h.node, m, h.boot_id, from));
+                    m.conflict = Some((h.boot_id, from));
+                }
+                m.adopt(h.boot_id, now_ms);
+                self.mark_urgent(h.node);
+            }
+            Route::Resync => {
+                let boot = &mut m.current;
+                boot.window.reset(h.resend_floor);
+                boot.window.uncount_below(h.seq);
+                boot.heard = true;
+            }
+            Route::Current | Route::Previous => {}
+        }
+        let previous = route == Route::Previous;
+        let verdict = self.store_frame(&frame, previous, from, now_ms, lines);
+        let outcome_lines = match verdict {
             (Verdict::Stored, n) => n,
             _ => 0,
         };
+        let ack_len = self.write_ack(&frame, key.as_ref(), datagram.len(), ack);
         Outcome {
             verdict: verdict.0,
             ack_len,
-            lines: lines_written,
+            lines: outcome_lines,
+            event,
         }
     }
 
-    /// Checks the MAC rules; returns the key to MAC the ack with.
-    fn authenticate(&self, frame: &DataFrame<'_>) -> Result<Option<Key>, Verdict> {
-        let h = &frame.header;
+    /// Checks the MAC rules from the raw bytes; returns the key to MAC the ack with.
+    fn authenticate(&self, datagram: &[u8]) -> Result<Option<Key>, Verdict> {
+        let decode_error = |e| {
+            self.stats.decode_error(e);
+            Verdict::Decode(DecodeErrorKind::of(e))
+        };
+        let pre = Preamble::parse(datagram).map_err(decode_error)?;
+        match pre.kind {
+            Kind::Data => {}
+            Kind::Ack => {
+                return Err(match Ack::parse(datagram) {
+                    Ok(_) => {
+                        self.stats.decode_error_kind(DecodeErrorKind::UnexpectedAck);
+                        Verdict::Decode(DecodeErrorKind::UnexpectedAck)
+                    }
+                    Err(e) => decode_error(e),
+                });
+            }
+            Kind::Unknown(k) => {
+                return Err(decode_error(pimon_protocol::Error::DecodeUnknownKind(k)));
+            }
+        }
         let fail = |reason: AuthFailure| {
             self.stats.auth_failure(reason);
             Verdict::Auth(reason)
         };
         let Some(ring) = &self.keys else {
-            return match h.key_id {
-                None => Ok(None),
-                Some(_) => Err(fail(AuthFailure::WrongKeyId)),
+            return match pre.has_mac() {
+                false => Ok(None),
+                true => Err(fail(AuthFailure::WrongKeyId)),
             };
         };
-        let allowed = if self.config.refuse_unknown_nodes {
-            ring.is_listed(h.node)
-        } else {
-            true
-        };
-        let keys = ring.keys_for(h.node).filter(|_| allowed);
-        let Some(keys) = keys else {
+        let (_, node) = pimon_protocol::frame::peek_node(datagram).map_err(decode_error)?;
+        let allowed = !self.config.refuse_unknown_nodes || ring.is_listed(node);
+        let Some(keys) = ring.keys_for(node).filter(|_| allowed) else {
             AggregatorStats::inc(&self.stats.unknown_nodes_refused);
             return Err(Verdict::UnknownNode);
         };
-        let Some(id) = h.key_id else {
+        if !pre.has_mac() {
             return Err(fail(AuthFailure::MissingMac));
-        };
-        let Some(key) = keys.iter().find(|k| k.id() == id) else {
+        }
+        let Some(key) = keys.iter().find(|k| k.id() == pre.key_id) else {
             return Err(fail(AuthFailure::WrongKeyId));
         };
-        frame.verify(key).map_err(|_| fail(AuthFailure::BadMac))?;
+        pimon_protocol::auth::verify(datagram, key).map_err(|e| match e {
+            pimon_protocol::Error::DecodeTooShort => decode_error(e),
+            _ => fail(AuthFailure::BadMac),
+        })?;
         Ok(Some(key.clone()))
     }
 
-    /// Window, store and lines for a frame of the node's current boot id. Returns the
-    /// verdict and the number of lines written.
-    fn apply(
+    /// Window, time, staged values and lines for a frame of the node's current boot (or
+    /// its previous one). Returns the verdict and the number of lines written.
+    fn store_frame(
         &mut self,
         frame: &DataFrame<'_>,
+        previous: bool,
+        from: SocketAddr,
         now_ms: u64,
         lines: &mut String,
     ) -> (Verdict, usize) {
@@ -335,85 +625,88 @@ impl Ingest {
             return (Verdict::NodeLimit, 0);
         };
         let m = &mut node.meta;
-        let live = m.window.highest().is_none_or(|top| h.seq > top);
-        // On the first frame of a (node, boot id) the window starts at the collector's
-        // resend floor: what lies below it was acked by an earlier run of this
-        // aggregator (or counted by the collector as dropped from its ring), not missed
-        // here. Counting it would make every aggregator restart look like data loss.
-        let first = m.window.highest().is_none() && m.window.base() == 0;
-        let given_up = m.window.raise_floor(h.resend_floor);
-        if !first {
-            m.counters.missing += given_up;
+        let max_time = m.max_time_ms;
+        let Some(boot) = m.boot_mut(h.boot_id) else {
+            return (Verdict::Replay, 0);
+        };
+        if !boot.heard {
+            // What lies below the first number this run hears of the boot may have been
+            // stored by an earlier run: giving it up is no evidence of loss.
+            boot.window.uncount_below(h.seq);
+            boot.heard = true;
         }
-        let (accept, given_up) = m.window.accept(h.seq);
-        m.counters.missing += given_up;
+        let given_up = boot.window.raise_floor(h.resend_floor);
+        let (accept, slid) = boot.window.accept(h.seq);
         match accept {
-            Accept::Duplicate => {
+            Accept::Duplicate | Accept::Old => {
+                m.counters.missing = m
+                    .counters
+                    .missing
+                    .saturating_add(given_up)
+                    .saturating_add(slid);
                 m.counters.duplicate += 1;
-                return (Verdict::Duplicate, 0);
-            }
-            Accept::Old => {
-                m.counters.duplicate += 1;
-                return (Verdict::Old, 0);
+                let v = if accept == Accept::Old {
+                    Verdict::Old
+                } else {
+                    Verdict::Duplicate
+                };
+                return (v, 0);
             }
             Accept::New => {}
         }
-
-        // Clock.
-        let ts = h.timestamp_ms;
-        let skewed = if live {
-            let skew = ts as i128 - now_ms as i128;
-            m.clock_skew_ms = skew.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-            m.clock_bad = skew.unsigned_abs() > u128::from(cfg.max_clock_skew_ms);
-            m.clock_bad
-        } else {
-            m.clock_bad
-                || ts > now_ms.saturating_add(cfg.max_clock_skew_ms)
-                || now_ms.saturating_sub(ts) > cfg.max_backfill_ms
+        let clock = Clock {
+            now_ms,
+            max_skew_ms: cfg.max_clock_skew_ms,
+            max_backfill_ms: cfg.max_backfill_ms,
+            tick_ms: if cfg.precision == Precision::Seconds {
+                1000
+            } else {
+                1
+            },
         };
-        if skewed {
-            m.counters.clock_skewed += 1;
-            AggregatorStats::inc(&self.stats.clock_skewed_frames);
+        let cycle = h.seq.saturating_sub(u64::from(h.part));
+        let time = boot.timeline.stamp(cycle, h.timestamp_ms, &clock, max_time);
+        m.counters.missing = m
+            .counters
+            .missing
+            .saturating_add(given_up)
+            .saturating_add(slid);
+        if time.added_segment {
+            self.mark_urgent(h.node);
         }
-        let used_ts = if skewed { now_ms } else { ts };
-
+        let Some(node) = self.store.get_mut(h.node) else {
+            return (Verdict::NodeLimit, 0);
+        };
+        let m = &mut node.meta;
+        if time.live && !previous {
+            let skew = i128::from(h.timestamp_ms) - i128::from(now_ms);
+            m.clock_skew_ms = skew.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+            m.clock_bad = time.time_ms != h.timestamp_ms;
+        }
+        if !time.live && now_ms.saturating_sub(time.time_ms) > cfg.max_backfill_ms {
+            m.counters.too_old += 1;
+            self.staged.counts.too_old += 1;
+            return (Verdict::TooOld, 0);
+        }
+        if time.time_ms != h.timestamp_ms {
+            m.counters.clock_skewed += 1;
+            self.staged.counts.clock_skewed += 1;
+        }
         m.counters.received += 1;
-        // The time as used: a node whose clock ran ahead once cannot block its own
-        // later restarts.
-        m.last_accepted_ts_ms = m.last_accepted_ts_ms.max(used_ts);
+        m.max_time_ms = Some(m.max_time_ms.unwrap_or(0).max(time.time_ms));
         m.last_seen_ms = m.last_seen_ms.max(now_ms);
         m.interval_ms = h.interval_ms;
         m.key_id = h.key_id;
-        let apply_values = used_ts >= m.values_ts_ms;
+        if let Some(boot) = m.boot_mut(h.boot_id) {
+            boot.addr = Some(from);
+            boot.last_stored_ms = boot.last_stored_ms.max(now_ms);
+        }
+        let apply_values = !previous && m.values_seq.is_none_or(|v| h.seq > v);
         if apply_values {
-            m.values_ts_ms = used_ts;
+            m.values_seq = Some(h.seq);
+            self.staged.add(h.node, stamp, frame);
         }
-
-        if frame.unknown_samples() > 0 {
-            self.stats.unknown_samples.fetch_add(
-                u64::from(frame.unknown_samples()),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-        }
-        if apply_values {
-            let values = frame.samples().filter_map(|s| {
-                let rank = family_rank(s.metric.id)?;
-                Some((
-                    rank,
-                    s.labels,
-                    s.metric.conversion.convert(s.value, h.user_hz),
-                ))
-            });
-            let refused = self.store.upsert_all(h.node, stamp, values);
-            if refused > 0 {
-                if let Some(n) = self.store.get_mut(h.node) {
-                    n.meta.counters.series_refused += refused;
-                }
-                self.stats
-                    .series_refused_limit
-                    .fetch_add(refused, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        self.staged.counts.unknown_samples += u64::from(frame.unknown_samples());
         if !cfg.render_lines {
             return (Verdict::Stored, 0);
         }
@@ -421,7 +714,7 @@ impl Ingest {
         let written = match lines::write_frame(
             lines,
             frame,
-            used_ts.min(i64::MAX as u64) as i64,
+            time.time_ms.min(i64::MAX as u64) as i64,
             cfg.precision,
             &mut self.scratch,
         ) {
@@ -434,19 +727,46 @@ impl Ingest {
         (Verdict::Stored, written)
     }
 
-    fn write_ack(&self, node: &str, key: Option<&Key>, buf: &mut [u8; MAX_DATAGRAM]) -> usize {
-        let Some(n) = self.store.get(node) else {
+    /// The ack for the frame's boot, at most `budget` bytes unless the frame was
+    /// verified (an unauthenticated sender may have forged its source address).
+    fn write_ack(
+        &mut self,
+        frame: &DataFrame<'_>,
+        key: Option<&Key>,
+        budget: usize,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> usize {
+        let h = frame.header;
+        let Some(n) = self.store.get_mut(h.node) else {
             return 0;
         };
-        let (acked_below, seen_below, gaps) = n.meta.window.ack();
+        let Some(boot) = n.meta.boot_mut(h.boot_id) else {
+            return 0;
+        };
+        let (acked_below, seen_below, gaps) = boot.window.ack();
         let ack = Ack {
-            node,
-            boot_id: n.meta.boot_id,
+            node: h.node,
+            boot_id: h.boot_id,
             acked_below,
             seen_below,
             gaps,
             key_id: None,
         };
-        ack.emit(buf, key).unwrap_or(0)
+        match ack.emit(buf, key) {
+            Ok(n) if key.is_some() || n <= budget => n,
+            Ok(_) => {
+                self.staged.counts.acks_limited_size += 1;
+                ack.emit_within(buf, None, budget).unwrap_or(0)
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
+fn conflict_event(node: &str, m: &NodeMeta, boot_id: u64, from: SocketAddr) -> Event {
+    Event::NameConflict {
+        node: node.to_string(),
+        current: (m.current.boot_id, m.current.addr),
+        other: (boot_id, from),
     }
 }

@@ -10,25 +10,34 @@
 //!   receive).
 //! - [`ingest`]: datagram → decision, pure and synchronous (decode, MAC, sequence
 //!   window, store, lines, ack).
+//! - [`evidence`]: which boot a frame belongs to, and when a frame may move a node's
+//!   state (no stray packet silences a node).
+//! - [`timeline`]: the time each stored frame gets (distinct, increasing, repeatable).
 //! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
+//! - [`persist`]: node protocol state on disk (snapshot + journal), kept across restarts.
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
 //!   durable spool, and the `--lp-out` file or stdout.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
+//! - [`ingress`]: the other inputs: Pushgateway pushes, scraped exporters, collectd.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
 //! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
-//!   rejected datagrams.
+//!   rejected datagrams; [`ack_limit`]: acks that confirm nothing new, per destination.
 
+pub mod ack_limit;
 pub mod config;
+pub mod evidence;
 pub mod http;
 pub mod http_client;
 pub mod influx;
 pub mod ingest;
+pub mod ingress;
 pub mod keys;
 pub mod lines;
 pub mod node;
+pub mod persist;
 pub mod prom;
 pub mod rejects;
 pub mod series;
@@ -36,4 +45,5 @@ pub mod server;
 pub mod spool;
 pub mod stats;
 pub mod store;
+pub mod timeline;
 pub mod udp;

@@ -17,7 +17,8 @@
 //! shows in the families not yet written, and a series is written at most once, as a
 //! node's samples of a family are written in one piece. A family without any sample is
 //! left out. The time that decides what is stale is the scrape's start, for every
-//! piece. All names, label escaping and number formats come from
+//! piece. Pushed samples of a catalog family ([`crate::ingress`]) follow the nodes' in
+//! its block; the other pushed families come after the catalog's. All names, label escaping and number formats come from
 //! `pimon_protocol::text::prometheus`.
 //!
 //! Every sample has `instance="<node name>"`: scrape the aggregator with
@@ -36,6 +37,7 @@ use pimon_protocol::text::prometheus::{
 
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
+use crate::ingress::runtime::Ingress;
 use crate::series::{decode_set, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 use crate::store::{NodeView, Store};
@@ -69,6 +71,8 @@ pub struct Sources<'a> {
     pub lp: Option<&'a LpFileStats>,
     /// Version and commit for `pimon_aggregator_build_info`.
     pub build: Option<(&'a str, &'a str)>,
+    /// Pushed, scraped and collectd series ([`crate::ingress`]).
+    pub ingress: Option<&'a Ingress>,
 }
 
 /// The store's totals, as the aggregator's own figures show them.
@@ -96,17 +100,18 @@ impl StoreFigures {
 /// Renders the whole exposition at `now_ms` into `out` (appended): what a scrape sends,
 /// in one go (tests, fuzzing; the server streams it with [`Exposition`]).
 pub fn render(out: &mut String, format: Format, store: &Store, now_ms: u64, sources: &Sources<'_>) {
-    render_nodes(out, format, store, now_ms);
+    let mut exposition = Exposition::new(format, now_ms);
+    while exposition.nodes_piece(out, store, sources.ingress, usize::MAX) {}
     // Writing to a String cannot fail.
     let _ = render_aggregator(out, format, &StoreFigures::of(store), sources)
         .and_then(|_| write_eof(out, format));
 }
 
 /// Every node's part of the exposition at `now_ms` (the catalog families and the
-/// `pimon_node_*` families), in one go.
+/// `pimon_node_*` families), in one go, without pushed series.
 pub fn render_nodes(out: &mut String, format: Format, store: &Store, now_ms: u64) {
     let mut exposition = Exposition::new(format, now_ms);
-    while exposition.nodes_piece(out, store, usize::MAX) {}
+    while exposition.nodes_piece(out, store, None, usize::MAX) {}
 }
 
 /// Where a streamed exposition has got to.
@@ -114,6 +119,9 @@ pub fn render_nodes(out: &mut String, format: Format, store: &Store, now_ms: u64
 enum Stage {
     /// The catalog family starting at this family rank.
     Catalog(u16),
+    /// The pushed, scraped and collectd families outside the catalog, and the inputs'
+    /// counters ([`Ingress::render`]).
+    Ingress,
     /// The `pimon_node_*` family [`NODE_FIGURES`]`[i]`.
     NodeFigure(usize),
     /// Every node is written.
@@ -173,7 +181,18 @@ impl Exposition {
     /// Appends the next piece of the node part to `out`: at least `target` bytes
     /// unless the node part ends first (a node's samples of one family are never cut,
     /// so a piece may exceed `target` by those). Returns true while more follows.
-    pub fn nodes_piece(&mut self, out: &mut String, store: &Store, target: usize) -> bool {
+    ///
+    /// The groups of `ingress` (pushes, scrapes, collectd) are bounded by their own
+    /// limits and written whole: a catalog family's pushed samples after the nodes' in
+    /// the same block, the other families after the catalog's. Their lock is taken
+    /// while the caller holds the store's (never the other way round).
+    pub fn nodes_piece(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        ingress: Option<&Ingress>,
+        target: usize,
+    ) -> bool {
         let start = out.len();
         // Writing to a String cannot fail.
         while out.len() - start < target {
@@ -182,11 +201,20 @@ impl Exposition {
                     Some((first, ranks)) => {
                         let end = ranks.end;
                         if self.catalog_family(out, store, first, ranks, start, target) {
+                            if let Some(ingress) = ingress {
+                                self.pushed_samples(out, ingress, first);
+                            }
                             self.next_stage(Stage::Catalog(end));
                         }
                     }
-                    None => self.next_stage(Stage::NodeFigure(0)),
+                    None => self.next_stage(Stage::Ingress),
                 },
+                Stage::Ingress => {
+                    if let Some(ingress) = ingress {
+                        let _ = ingress.render(out, self.format);
+                    }
+                    self.next_stage(Stage::NodeFigure(0));
+                }
                 Stage::NodeFigure(i) => match NODE_FIGURES.get(i) {
                     Some(figure) => {
                         if self.node_figure(out, store, figure, start, target) {
@@ -199,6 +227,18 @@ impl Exposition {
             }
         }
         self.stage != Stage::Done
+    }
+
+    /// Writes the samples of the catalog family `first` that groups of `ingress` hold
+    /// (a pushed node_exporter page), after the nodes'.
+    fn pushed_samples(&mut self, out: &mut String, ingress: &Ingress, first: &catalog::Metric) {
+        if !self.header && ingress.has_family(first.prom_name) {
+            let _ = write_family_header(out, self.format, first);
+            self.header = true;
+        }
+        if self.header {
+            let _ = ingress.render_samples_of(out, self.format, first.prom_name);
+        }
     }
 
     /// Writes the family's samples of the nodes after `self.after` until the piece is
@@ -318,7 +358,7 @@ fn seconds_from_ms(ms: i64) -> Number {
 }
 
 /// `pimon_node_*`: one sample per known node, up or not.
-const NODE_FIGURES: [NodeFigure; 10] = [
+const NODE_FIGURES: [NodeFigure; 13] = [
     NodeFigure {
         name: "pimon_node_up",
         metric_type: MetricType::Gauge,
@@ -364,14 +404,14 @@ const NODE_FIGURES: [NodeFigure; 10] = [
     NodeFigure {
         name: "pimon_node_frames_replayed_total",
         metric_type: MetricType::Counter,
-        help: "Frames of the node refused as replays (a boot id older than the current one).",
+        help: "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
         unit: "",
         value: |n| Number::U64(n.meta().counters.replays),
     },
     NodeFigure {
         name: "pimon_node_clock_skewed_frames_total",
         metric_type: MetricType::Counter,
-        help: "Frames of the node whose timestamp was replaced by the receive time (clock off by more than the allowed skew).",
+        help: "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
         unit: "",
         value: |n| Number::U64(n.meta().counters.clock_skewed),
     },
@@ -388,6 +428,27 @@ const NODE_FIGURES: [NodeFigure; 10] = [
         help: "Samples of the node not stored because it reached its series limit.",
         unit: "",
         value: |n| Number::U64(n.meta().counters.series_refused),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_unconfirmed_total",
+        metric_type: MetricType::Counter,
+        help: "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.unconfirmed),
+    },
+    NodeFigure {
+        name: "pimon_node_name_conflicts_total",
+        metric_type: MetricType::Counter,
+        help: "Times a second collector was seen sending as this node (two hosts with one node name).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.name_conflicts),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_too_old_total",
+        metric_type: MetricType::Counter,
+        help: "Resent frames of the node older than max_backfill_seconds: acked, not stored.",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.too_old),
     },
 ];
 
@@ -523,9 +584,36 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_replays_total",
             Counter,
-            "Frames refused as replays: a boot id older than the node's current one.",
+            "Frames refused as replays: a retired boot id, or a keyed frame too old to start a boot.",
             "",
             counter(&s.replays),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_unconfirmed_total",
+            Counter,
+            "Frames held back: they would change a node's boot id or sequence window without evidence yet.",
+            "",
+            counter(&s.frames_unconfirmed),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_name_conflicts_total",
+            Counter,
+            "Second collectors detected sending as an existing node.",
+            "",
+            counter(&s.name_conflicts),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_frames_too_old_total",
+            Counter,
+            "Resent frames older than max_backfill_seconds: acked, not stored.",
+            "",
+            counter(&s.frames_too_old),
         )?;
         single(
             w,
@@ -541,7 +629,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_limit_refusals_total",
             Counter,
-            "Frames of new nodes (limit=\"nodes\") and samples of new series (limit=\"series\") refused by a memory limit.",
+            "Frames of new nodes (limit=\"nodes\": table full; limit=\"nodes_per_address\": table 90 % full and the address has max_new_nodes_per_address young nodes) and samples of new series (limit=\"series\") refused by a memory limit.",
             "",
         )?;
         write_sample(
@@ -550,6 +638,14 @@ pub fn render_aggregator<W: Write>(
             "pimon_aggregator_limit_refusals_total",
             &[("limit", "nodes")],
             counter(&s.nodes_refused_limit),
+            None,
+        )?;
+        write_sample(
+            w,
+            format,
+            "pimon_aggregator_limit_refusals_total",
+            &[("limit", "nodes_per_address")],
+            counter(&s.nodes_refused_address),
             None,
         )?;
         write_sample(
@@ -574,7 +670,7 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_clock_skewed_frames_total",
             Counter,
-            "Frames whose timestamp was replaced by the receive time.",
+            "Frames stored with a time other than their own (clock off or stepped back).",
             "",
             counter(&s.clock_skewed_frames),
         )?;
@@ -586,6 +682,15 @@ pub fn render_aggregator<W: Write>(
             "Nodes removed from memory after not being seen for long.",
             "",
             counter(&s.nodes_forgotten),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_young_nodes_forgotten_total",
+            Counter,
+            "Nodes not yet established forgotten early (idle for their stale time) because the node table was 90 % full.",
+            "",
+            counter(&s.young_nodes_forgotten_pressure),
         )?;
         single(
             w,
@@ -613,6 +718,45 @@ pub fn render_aggregator<W: Write>(
             "Acks that could not be sent.",
             "",
             counter(&s.ack_send_errors),
+        )?;
+        write_header(
+            w,
+            format,
+            "pimon_aggregator_acks_limited_total",
+            Counter,
+            "Acks shortened or not sent: reason=\"size\" to an unauthenticated sender, never larger than its datagram; reason=\"rate\" over a destination's ack rate.",
+            "",
+        )?;
+        for (reason, c) in [
+            ("size", &s.acks_limited_size),
+            ("rate", &s.acks_limited_rate),
+        ] {
+            write_sample(
+                w,
+                format,
+                "pimon_aggregator_acks_limited_total",
+                &[("reason", reason)],
+                counter(c),
+                None,
+            )?;
+        }
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_writes_total",
+            Counter,
+            "Node state saves that reached the disk (snapshots and journal appends).",
+            "",
+            counter(&s.state_writes),
+        )?;
+        single(
+            w,
+            format,
+            "pimon_aggregator_state_write_errors_total",
+            Counter,
+            "Node state saves that failed; a batch whose urgent state could not be saved is not acked.",
+            "",
+            counter(&s.state_write_errors),
         )?;
         write_header(
             w,
@@ -790,7 +934,7 @@ fn render_influx<W: Write>(
         return Ok(());
     }
     type Pick = fn(&InfluxStats) -> Number;
-    let families: [(&str, MetricType, &str, &str, Pick); 15] = [
+    let families: [(&str, MetricType, &str, &str, Pick); 18] = [
         (
             "pimon_influx_batches_written_total",
             Counter,
@@ -892,9 +1036,30 @@ fn render_influx<W: Write>(
         (
             "pimon_influx_spool_torn_truncations_total",
             Counter,
-            "Spool segments truncated at a torn or corrupt record.",
+            "Spool segments truncated at open after their last valid record (a write cut short by a crash).",
             "",
             |s| counter(&s.spool.torn_truncations),
+        ),
+        (
+            "pimon_influx_spool_disk_full_total",
+            Counter,
+            "Appends that found the spool's disk full before spool_max_bytes; when_full applied.",
+            "",
+            |s| counter(&s.spool.disk_full),
+        ),
+        (
+            "pimon_influx_spool_corrupt_skips_total",
+            Counter,
+            "Damaged spans of undelivered spool records skipped; the valid records around them are kept.",
+            "",
+            |s| counter(&s.spool.corrupt_skips),
+        ),
+        (
+            "pimon_influx_spool_lines_lost_corrupt_total",
+            Counter,
+            "Acknowledged lines lost in damaged spool records.",
+            "",
+            |s| counter(&s.spool.lines_lost_corrupt),
         ),
     ];
     for (name, metric_type, help, unit, pick) in families {
@@ -1006,7 +1171,7 @@ mod tests {
 
     /// A node with CPU, load, network and thermal series (labels with quotes too).
     fn add_node(store: &mut Store, name: &str, value: u64) {
-        let n = store.admit(name, 1).unwrap();
+        let n = store.admit(name, 1, None, NOW).unwrap();
         n.meta.last_seen_ms = NOW;
         n.meta.interval_ms = 10_000;
         let stamp = store.stamp(NOW);
@@ -1045,7 +1210,7 @@ mod tests {
         let mut e = Exposition::new(format, NOW);
         loop {
             let before = out.len();
-            let more = e.nodes_piece(&mut out, store, target);
+            let more = e.nodes_piece(&mut out, store, None, target);
             pieces += 1;
             assert!(
                 out.len() > before || !more,
@@ -1080,7 +1245,7 @@ mod tests {
         let s = store(200);
         let mut e = Exposition::new(Format::Text004, NOW);
         let mut out = String::new();
-        while e.nodes_piece(&mut out, &s, 1024) {
+        while e.nodes_piece(&mut out, &s, None, 1024) {
             // A node's samples of one family are at most a few hundred bytes here.
             assert!(out.len() < 1024 + 512, "{} bytes", out.len());
             assert!(out.ends_with('\n'));
@@ -1112,17 +1277,20 @@ mod tests {
         let mut e = Exposition::new(Format::Text004, NOW);
         let mut out = String::new();
         let mut step = 0;
-        while e.nodes_piece(&mut out, &s, 1) {
+        while e.nodes_piece(&mut out, &s, None, 1) {
             step += 1;
-            match step % 7 {
+            // As many nodes go as come: every family's pass sees churn, and the
+            // store stays small however many pieces the scrape takes.
+            match step % 8 {
                 // A node sorting before every other, one after, one in the middle.
                 0 => add_node(&mut s, &format!("a-{step}"), 7),
                 1 => add_node(&mut s, &format!("z-{step}"), 7),
                 2 => add_node(&mut s, &format!("pi-010-{step}"), 7),
-                3 => {
-                    let name = format!("pi-{:03}", step % 20);
-                    s.remove(&name);
-                }
+                // ... and they go again.
+                3 => drop(s.remove(&format!("a-{}", step - 3))),
+                4 => drop(s.remove(&format!("z-{}", step - 3))),
+                5 => drop(s.remove(&format!("pi-010-{}", step - 3))),
+                6 => drop(s.remove(&format!("pi-{:03}", step % 20))),
                 // A known node's values move.
                 _ => add_node(&mut s, "pi-005", step),
             }

@@ -4,13 +4,17 @@
 //! UDP socket ─ receive task ─┐  batches (bounded queue: back-pressure into the
 //! UDP socket ─ receive task ─┼─▶ kernel's receive buffer)
 //!                            ▼
-//!                      ingest task ── lines ──▶ outputs (InfluxDB spool, --lp-out)
-//!                            │  after the outputs accepted the batch:
+//!                      ingest task ── lines ──▶ outputs (InfluxDB spools, --lp-out file)
+//!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
 //! HTTP task ── /metrics: streamed a piece at a time, each rendered on a blocking thread
 //!              under the ingest lock (no copy of the store, no whole body)
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
+//!
+//! With a state directory ([`crate::persist`]), the node state saved by the last run is
+//! loaded at bind; the ingest task journals what must survive a crash before a batch's
+//! acks, and snapshots every node now and then and at shutdown.
 //!
 //! Shutdown (mini-redis style): when the `shutdown` future given to [`Server::run`]
 //! completes, the stop channel's sender is dropped; the receive tasks, the HTTP server and
@@ -32,13 +36,17 @@ use smol::Async;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 
+use crate::ack_limit::AckLimiter;
 use crate::config::{self, Config};
 use crate::http::{self, HttpStats, MetricsProvider, Scrape};
 use crate::influx::{
     InfluxOutput, InfluxStats, LineOutputs, LpFileOutput, LpFileStats, OutputError,
 };
 use crate::ingest::{Ingest, IngestConfig};
+use crate::ingress::push::{PushMethod, PushRequest, Reply};
+use crate::ingress::runtime::Ingress;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
+use crate::persist::{self, Saver, StateFile};
 use crate::prom::{self, Exposition, PIECE_BYTES, Sources, StoreFigures, UdpFigures};
 use crate::rejects::RejectLog;
 use crate::stats::AggregatorStats;
@@ -61,6 +69,8 @@ pub enum ServerError {
     Output(OutputError),
     /// Invalid configuration.
     Config(config::ConfigError),
+    /// The state directory could not be opened.
+    State(std::path::PathBuf, std::io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -70,6 +80,9 @@ impl fmt::Display for ServerError {
             ServerError::Keys(e) => write!(f, "key file: {e}"),
             ServerError::Output(e) => write!(f, "output: {e}"),
             ServerError::Config(e) => write!(f, "{e}"),
+            ServerError::State(d, e) => {
+                write!(f, "state directory {} (--state-dir): {e}", d.display())
+            }
         }
     }
 }
@@ -100,6 +113,8 @@ pub struct Server {
     key_file: Option<KeyFile>,
     reload_tx: Sender<()>,
     reload_rx: Receiver<()>,
+    inputs: Option<Arc<Ingress>>,
+    saver: Option<Saver>,
 }
 
 impl fmt::Debug for Server {
@@ -157,19 +172,72 @@ impl Server {
             render_lines: !influx.is_empty() || lp.is_some(),
             ..config.ingest
         };
-        let ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let mut ingest = Ingest::new(store, keys, ingest_config, stats.clone());
+        let saver = match config.state_path() {
+            Some(dir) => {
+                let (file, loaded) = StateFile::open(&dir, now_ms())
+                    .map_err(|e| ServerError::State(dir.clone(), e))?;
+                if let Some((aside, e)) = &loaded.damaged {
+                    eprintln!(
+                        "pimon-aggregator: node state in {} was damaged ({e}); moved to {}, starting without it",
+                        dir.display(),
+                        aside.display()
+                    );
+                }
+                let found = loaded.nodes.len();
+                let restored = persist::restore(&mut ingest.store, loaded.nodes);
+                eprintln!(
+                    "pimon-aggregator: node state: {restored} of {found} nodes restored from {} ({} journal entries{})",
+                    dir.display(),
+                    loaded.journal_entries,
+                    if loaded.journal_torn_bytes > 0 {
+                        format!(
+                            ", a torn tail of {} bytes ignored",
+                            loaded.journal_torn_bytes
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                Some(Saver::new(file, stats.clone()))
+            }
+            None => None,
+        };
+        let ingest = Arc::new(Mutex::new(ingest));
+        let outputs = Arc::new(LineOutputs::new(influx, lp));
+        let inputs = match config.ingress.any() {
+            true => {
+                let mut inputs = Ingress::new(
+                    config.ingress.clone(),
+                    config.limits.max_series_total,
+                    outputs.clone(),
+                    ingest.clone(),
+                    config.ingest.precision,
+                );
+                inputs.bind_collectd().map_err(|problem| {
+                    ServerError::Config(config::ConfigError {
+                        key: "--collectd-udp".into(),
+                        problem,
+                    })
+                })?;
+                Some(Arc::new(inputs))
+            }
+            false => None,
+        };
         let (reload_tx, reload_rx) = channel::bounded(1);
         Ok(Server {
             config,
             listeners,
             http,
             http_addr,
-            ingest: Arc::new(Mutex::new(ingest)),
+            ingest,
             stats,
-            outputs: Arc::new(LineOutputs::new(influx, lp)),
+            outputs,
             key_file,
             reload_tx,
             reload_rx,
+            inputs,
+            saver,
         })
     }
 
@@ -198,6 +266,11 @@ impl Server {
         self.ingest.clone()
     }
 
+    /// The pushed, scraped and collectd inputs, when any is configured.
+    pub fn inputs(&self) -> Option<Arc<Ingress>> {
+        self.inputs.clone()
+    }
+
     /// Runs until `shutdown` completes, then drains, flushes and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         let Server {
@@ -210,6 +283,8 @@ impl Server {
             key_file,
             reload_rx,
             reload_tx,
+            inputs,
+            saver,
             ..
         } = self;
         drop(reload_tx);
@@ -243,6 +318,7 @@ impl Server {
             outputs.clone(),
             listeners.clone(),
             stats.clone(),
+            saver,
         ));
         let housekeeping = smol::spawn(housekeeping_loop(
             ingest.clone(),
@@ -250,7 +326,12 @@ impl Server {
             key_file,
             reload_rx,
             stop_rx.clone(),
+            inputs.clone(),
         ));
+        let input_tasks = match &inputs {
+            Some(i) => crate::ingress::tasks::spawn(i.clone(), stop_rx.clone()),
+            None => Vec::new(),
+        };
         let http_task = http.map(|listener| {
             let http_stats = Arc::new(HttpStats::default());
             let provider = Arc::new(Metrics(Arc::new(MetricsState {
@@ -267,6 +348,7 @@ impl Server {
                     .collect(),
                 lp: outputs.lp().map(|o| o.stats().clone()),
                 http: http_stats.clone(),
+                inputs: inputs.clone(),
             })));
             let stop = stop_rx.clone();
             smol::spawn(http::serve(
@@ -289,6 +371,9 @@ impl Server {
             }
             ingest_task.await;
             housekeeping.await;
+            for t in input_tasks {
+                t.await;
+            }
             if let Some(t) = http_task {
                 t.await;
             }
@@ -351,17 +436,20 @@ async fn receive_loop(
     }
 }
 
-/// Acks of one batch, the last per (destination, node).
+/// Acks of one batch, the last per (destination, node), and whether any of the frames
+/// it answers was new (acks that confirm nothing new are rate-limited).
 #[derive(Default)]
 struct PendingAcks {
     bytes: Vec<u8>,
     items: Vec<(usize, SocketAddr, usize, usize)>,
+    fresh: Vec<bool>,
 }
 
 impl PendingAcks {
     fn clear(&mut self) {
         self.bytes.clear();
         self.items.clear();
+        self.fresh.clear();
     }
 
     fn node_of(ack: &[u8]) -> &[u8] {
@@ -379,7 +467,7 @@ impl PendingAcks {
         )
     }
 
-    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8]) {
+    fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8], fresh: bool) {
         let node = Self::node_of(ack);
         let existing = (0..self.items.len()).find(|&i| {
             let (l, t, b) = self.get(i);
@@ -388,8 +476,14 @@ impl PendingAcks {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(ack);
         match existing {
-            Some(i) => self.items[i] = (listener, to, start, ack.len()),
-            None => self.items.push((listener, to, start, ack.len())),
+            Some(i) => {
+                self.items[i] = (listener, to, start, ack.len());
+                self.fresh[i] |= fresh;
+            }
+            None => {
+                self.items.push((listener, to, start, ack.len()));
+                self.fresh.push(fresh);
+            }
         }
     }
 }
@@ -401,70 +495,109 @@ async fn ingest_loop(
     outputs: Arc<LineOutputs>,
     listeners: Vec<Arc<Listener>>,
     stats: Arc<AggregatorStats>,
+    mut saver: Option<Saver>,
 ) {
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
+    let mut ack_limit = AckLimiter::default();
     let mut failures = 0u64;
+    // A receive batch is handed to the outputs in parts of at most this many bytes of
+    // lines (plus the one frame that crosses the bound): a part must fit in every spool.
+    let max_part_bytes = outputs.max_batch_bytes();
     while let Ok((index, batch)) = rx.recv().await {
-        lines.clear();
-        acks.clear();
-        {
-            let mut ing = lock(&ingest);
-            ing.begin_batch();
-            let now = now_ms();
-            for (datagram, from) in batch.iter() {
-                stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .bytes_received
-                    .fetch_add(datagram.len() as u64, Ordering::Relaxed);
-                let outcome = ing.ingest(datagram, now, &mut lines, &mut ack);
-                if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
-                    eprintln!("{line}");
-                }
-                if outcome.ack_len > 0 {
-                    acks.push(index, from, &ack[..outcome.ack_len]);
-                }
-            }
-        }
-        let accepted = if lines.is_empty() || outputs.is_empty() {
-            Ok(())
-        } else {
-            outputs.submit(lines.as_bytes()).await
-        };
-        {
-            let mut ing = lock(&ingest);
-            match &accepted {
-                Ok(()) => ing.commit_batch(),
-                Err(_) => ing.rollback_batch(),
-            }
-        }
-        match accepted {
-            Ok(()) => {
-                for i in 0..acks.items.len() {
-                    let (l, to, bytes) = acks.get(i);
-                    let Some(listener) = listeners.get(l) else {
-                        continue;
-                    };
-                    match listener.socket.send_to(bytes, to).await {
-                        Ok(_) => AggregatorStats::inc(&stats.acks_sent),
-                        Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
+        let mut datagrams = batch.iter();
+        let mut more = true;
+        while more {
+            more = false;
+            lines.clear();
+            acks.clear();
+            {
+                let mut ing = lock(&ingest);
+                ing.begin_batch();
+                let now = now_ms();
+                for (datagram, from) in datagrams.by_ref() {
+                    stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .bytes_received
+                        .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+                    let outcome = ing.ingest(datagram, from, now, &mut lines, &mut ack);
+                    if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
+                        eprintln!("{line}");
+                    }
+                    if let Some(event) = &outcome.event
+                        && let Some(line) = rejects.event(event, Instant::now())
+                    {
+                        eprintln!("{line}");
+                    }
+                    if outcome.ack_len > 0 {
+                        let fresh = outcome.verdict == crate::ingest::Verdict::Stored;
+                        acks.push(index, from, &ack[..outcome.ack_len], fresh);
+                    }
+                    if lines.len() >= max_part_bytes {
+                        more = true;
+                        break;
                     }
                 }
             }
-            Err(e) => {
-                AggregatorStats::inc(&stats.output_failures);
-                if failures.is_multiple_of(100) {
-                    eprintln!(
-                        "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
-                        failures + 1
-                    );
+            let accepted = if lines.is_empty() || outputs.is_empty() {
+                Ok(())
+            } else {
+                outputs.submit(lines.as_bytes()).await
+            };
+            // State that must survive a crash before these acks (a new boot id, a new
+            // timeline segment); if it cannot be written, the part is kept but not acked.
+            let state_saved = match (&accepted, &mut saver) {
+                (Ok(()), Some(s)) => s.save_urgent(&ingest).await,
+                _ => true,
+            };
+            {
+                let mut ing = lock(&ingest);
+                match &accepted {
+                    Ok(()) => ing.commit_batch(),
+                    Err(_) => ing.rollback_batch(),
                 }
-                failures += 1;
+            }
+            if let Some(s) = &mut saver {
+                s.snapshot_if_due(&ingest, false).await;
+            }
+            match accepted {
+                Ok(()) if !state_saved => {}
+                Ok(()) => {
+                    let now = now_ms();
+                    for i in 0..acks.items.len() {
+                        let (l, to, bytes) = acks.get(i);
+                        let Some(listener) = listeners.get(l) else {
+                            continue;
+                        };
+                        if !acks.fresh[i] && !ack_limit.allow(to, now) {
+                            AggregatorStats::inc(&stats.acks_limited_rate);
+                            continue;
+                        }
+                        match listener.socket.send_to(bytes, to).await {
+                            Ok(_) => AggregatorStats::inc(&stats.acks_sent),
+                            Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
+                        }
+                    }
+                }
+                Err(e) => {
+                    AggregatorStats::inc(&stats.output_failures);
+                    if failures.is_multiple_of(100) {
+                        eprintln!(
+                            "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
+                            failures + 1
+                        );
+                    }
+                    failures += 1;
+                }
             }
         }
+        drop(datagrams);
         let _ = pool.try_send(batch);
+    }
+    if let Some(s) = &mut saver {
+        s.snapshot_if_due(&ingest, true).await;
     }
 }
 
@@ -491,6 +624,7 @@ async fn housekeeping_loop(
     mut key_file: Option<KeyFile>,
     reload: Receiver<()>,
     stop: Receiver<()>,
+    inputs: Option<Arc<Ingress>>,
 ) {
     enum Wake {
         Tick,
@@ -527,10 +661,16 @@ async fn housekeeping_loop(
                 {
                     reload_keys(&ingest, &stats, result);
                 }
-                let forgotten = lock(&ingest).store.sweep(now_ms());
+                if let Some(i) = &inputs {
+                    i.housekeeping(now_ms());
+                }
+                let swept = lock(&ingest).store.sweep(now_ms());
                 stats
                     .nodes_forgotten
-                    .fetch_add(forgotten as u64, Ordering::Relaxed);
+                    .fetch_add(swept.forgotten as u64, Ordering::Relaxed);
+                stats
+                    .young_nodes_forgotten_pressure
+                    .fetch_add(swept.young_under_pressure as u64, Ordering::Relaxed);
             }
         }
     }
@@ -545,6 +685,7 @@ struct MetricsState {
     influx: Vec<(String, Arc<InfluxStats>)>,
     lp: Option<Arc<LpFileStats>>,
     http: Arc<HttpStats>,
+    inputs: Option<Arc<Ingress>>,
 }
 
 impl MetricsState {
@@ -568,6 +709,7 @@ impl MetricsState {
             influx: &influx,
             lp: self.lp.as_deref(),
             build: Some((env!("CARGO_PKG_VERSION"), env!("PIMON_GIT_COMMIT"))),
+            ingress: self.inputs.as_deref(),
         };
         // Writing to a String cannot fail.
         let _ = prom::render_aggregator(out, format, &store, &sources);
@@ -590,7 +732,12 @@ impl Scrape for MetricsScrape {
         let start = Instant::now();
         let store = {
             let ingest = lock(&self.state.ingest);
-            let more = self.exposition.nodes_piece(out, &ingest.store, PIECE_BYTES);
+            let more = self.exposition.nodes_piece(
+                out,
+                &ingest.store,
+                self.state.inputs.as_deref(),
+                PIECE_BYTES,
+            );
             (!more).then(|| StoreFigures::of(&ingest.store))
         };
         let Some(store) = store else {
@@ -619,6 +766,54 @@ impl MetricsProvider for Metrics {
             format,
             exposition: Exposition::new(format, now_ms()),
             rendering: Duration::ZERO,
+        }
+    }
+
+    fn push_body_limit(&self) -> Option<usize> {
+        let inputs = self.0.inputs.as_ref()?;
+        let push = &inputs.config().push;
+        push.enabled.then_some(push.max_body_bytes)
+    }
+
+    fn push_precheck(&self, request: &http::Request) -> Option<Reply> {
+        self.0
+            .inputs
+            .as_ref()?
+            .precheck(request.authorization.as_deref())
+    }
+
+    fn push_unread(&self, reply: Reply) -> Reply {
+        match &self.0.inputs {
+            Some(i) => i.unread(reply),
+            None => reply,
+        }
+    }
+
+    fn push(&self, request: &http::Request, body: Vec<u8>) -> impl Future<Output = Reply> + Send {
+        let inputs = self.0.inputs.clone();
+        let method = match request.method {
+            http::Method::Put => Some(PushMethod::Put),
+            http::Method::Post => Some(PushMethod::Post),
+            http::Method::Delete => Some(PushMethod::Delete),
+            _ => None,
+        };
+        let path = request.path.clone();
+        let authorization = request.authorization.clone();
+        let content_encoding = request.content_encoding.clone();
+        let content_type = request.content_type.clone();
+        async move {
+            let (Some(inputs), Some(method)) = (inputs, method) else {
+                return Reply::error(405, "Method Not Allowed");
+            };
+            let req = PushRequest {
+                method,
+                path: &path,
+                authorization: authorization.as_deref(),
+                content_encoding: content_encoding.as_deref(),
+                content_type: content_type.as_deref(),
+                body: &body,
+            };
+            inputs.push(req, now_ms()).await
         }
     }
 }

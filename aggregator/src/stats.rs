@@ -30,6 +30,10 @@ pub enum DecodeErrorKind {
     BadUtf8,
     /// Node name empty or over 32 bytes.
     BadNodeName,
+    /// Node name with a control character (NUL, newline, escape …).
+    NodeNameControl,
+    /// Resend floor above the frame's sequence number.
+    BadFloor,
     /// Malformed sample group.
     BadGroup,
     /// Part index not below part count.
@@ -42,7 +46,7 @@ pub enum DecodeErrorKind {
 
 impl DecodeErrorKind {
     /// Every kind, in rendering order.
-    pub const ALL: [DecodeErrorKind; 13] = [
+    pub const ALL: [DecodeErrorKind; 15] = [
         DecodeErrorKind::TooShort,
         DecodeErrorKind::TooLong,
         DecodeErrorKind::BadMagic,
@@ -52,6 +56,8 @@ impl DecodeErrorKind {
         DecodeErrorKind::BadVarint,
         DecodeErrorKind::BadUtf8,
         DecodeErrorKind::BadNodeName,
+        DecodeErrorKind::NodeNameControl,
+        DecodeErrorKind::BadFloor,
         DecodeErrorKind::BadGroup,
         DecodeErrorKind::BadPart,
         DecodeErrorKind::UnexpectedAck,
@@ -70,6 +76,8 @@ impl DecodeErrorKind {
             DecodeErrorKind::BadVarint => "bad_varint",
             DecodeErrorKind::BadUtf8 => "bad_utf8",
             DecodeErrorKind::BadNodeName => "bad_node_name",
+            DecodeErrorKind::NodeNameControl => "node_name_control_char",
+            DecodeErrorKind::BadFloor => "bad_resend_floor",
             DecodeErrorKind::BadGroup => "bad_group",
             DecodeErrorKind::BadPart => "bad_part",
             DecodeErrorKind::UnexpectedAck => "unexpected_ack",
@@ -89,6 +97,8 @@ impl DecodeErrorKind {
             Error::DecodeBadVarint => DecodeErrorKind::BadVarint,
             Error::DecodeBadUtf8 => DecodeErrorKind::BadUtf8,
             Error::DecodeBadNodeName => DecodeErrorKind::BadNodeName,
+            Error::DecodeNodeNameControl => DecodeErrorKind::NodeNameControl,
+            Error::DecodeBadFloor => DecodeErrorKind::BadFloor,
             Error::DecodeBadGroup => DecodeErrorKind::BadGroup,
             Error::DecodeBadPart => DecodeErrorKind::BadPart,
             _ => DecodeErrorKind::Other,
@@ -141,12 +151,25 @@ pub struct AggregatorStats {
     pub decode_errors: [AtomicU64; DecodeErrorKind::ALL.len()],
     /// Frames dropped for authentication, by [`AuthFailure`].
     pub auth_failures: [AtomicU64; AuthFailure::ALL.len()],
-    /// Frames refused as replays: an older boot id than the node's current one.
+    /// Frames refused as replays: a retired boot id, or a keyed frame too old to start
+    /// a boot.
     pub replays: AtomicU64,
+    /// Frames held back: they would move a node's state (new boot id, sequence jump,
+    /// resync) without enough evidence yet (docs/PROTOCOL.md 6.2).
+    pub frames_unconfirmed: AtomicU64,
+    /// Second collectors detected sending as an existing node.
+    pub name_conflicts: AtomicU64,
+    /// Resent frames older than `max_backfill`: acked, not stored.
+    pub frames_too_old: AtomicU64,
     /// Frames from a node that is not allowed (`refuse_unknown_nodes`, or no key).
     pub unknown_nodes_refused: AtomicU64,
     /// Frames from a new node refused because `max_nodes` was reached.
     pub nodes_refused_limit: AtomicU64,
+    /// Frames from a new node refused because its address already had
+    /// `max_new_nodes_per_address` young nodes.
+    pub nodes_refused_address: AtomicU64,
+    /// Young nodes forgotten early because the node table was under pressure.
+    pub young_nodes_forgotten_pressure: AtomicU64,
     /// Samples refused because a node had `max_series_per_node` series (or the label
     /// space of the node, or `max_series` in total, was full).
     pub series_refused_limit: AtomicU64,
@@ -163,6 +186,15 @@ pub struct AggregatorStats {
     pub acks_sent: AtomicU64,
     /// Acks that could not be sent (socket error).
     pub ack_send_errors: AtomicU64,
+    /// Acks to unauthenticated senders shortened (gaps left out) or not sent, to stay
+    /// no larger than the datagram they answer.
+    pub acks_limited_size: AtomicU64,
+    /// Acks not sent because their destination exceeded its ack rate.
+    pub acks_limited_rate: AtomicU64,
+    /// Node state saves that reached the disk (snapshots and journal appends).
+    pub state_writes: AtomicU64,
+    /// Node state saves that failed (the batch is not acked; see docs/OPERATIONS.md).
+    pub state_write_errors: AtomicU64,
     /// `/metrics` requests served.
     pub scrapes: AtomicU64,
     /// Duration of the last `/metrics` rendering, in microseconds.

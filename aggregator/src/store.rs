@@ -3,14 +3,23 @@
 //! # Bounds
 //! - at most `max_nodes` nodes. A frame from a new node is admitted only while there
 //!   is room; otherwise it is refused and counted. Nodes not seen for
-//!   `forget_after` are forgotten by [`Store::sweep`]; nodes that never became
-//!   established (fewer than [`ESTABLISHED_FRAMES`] frames, e.g. made-up names from a
-//!   flood) are forgotten sooner, after `forget_new_after`. Known nodes are never
-//!   pushed out by new ones, so a flood of made-up names cannot starve real nodes.
+//!   `forget_after` are forgotten by [`Store::sweep`]. Known nodes are never pushed out
+//!   by new ones, so a flood of made-up names cannot starve real nodes.
+//! - A node is *young* until it is [established](established): [`ESTABLISHED_FRAMES`]
+//!   frames over at least [`ESTABLISH_SPAN_MS`]. Made-up names from a flood stay young
+//!   (sending 10 frames at once does not establish a name), and young nodes are
+//!   forgotten sooner: after `forget_new_after`, and — while the table is under
+//!   pressure (at least 90 % full) — as soon as they are idle for their stale time (3
+//!   intervals, at least 30 s), so a flood cannot lock the table for a day.
+//! - while the table is under pressure, no more new nodes from a source address (an
+//!   IPv4 address, or an IPv6 /64) that already has `max_new_nodes_per_address` young
+//!   nodes: one sender cannot fill the table with names, while a fleet behind one NAT
+//!   address (or a simulated fleet on loopback) is admitted freely when there is room.
+//!   Refusals name their cause ([`AdmitError`]).
 //! - at most `max_series_per_node` series and [`crate::series::MAX_LABEL_BYTES`] of label
 //!   values per node, and `max_series_total` in all. Refused samples are counted.
 //!
-//! Worst case memory ≈ `max_nodes` × (700 B + 8 KiB labels) + `max_series_total` × 24 B.
+//! Worst case memory ≈ `max_nodes` × (700 B + 64 KiB labels) + `max_series_total` × 24 B.
 //! A node sending ~70 values costs about 3.9 KiB; a Raspberry Pi 4 with every source
 //! (~285 values) about 13.8 KiB (docs/OPERATIONS.md, sizing).
 //!
@@ -27,7 +36,8 @@
 //! takes the lock for one piece, remembers the last node it wrote, and continues after
 //! it with the next piece.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv6Addr};
 use std::ops::{Bound, Range};
 
 use pimon_protocol::catalog::Number;
@@ -35,9 +45,30 @@ use pimon_protocol::catalog::Number;
 use crate::node::{NodeMeta, NodeState};
 use crate::series::{Entry, Refused};
 
-/// A node with fewer stored frames than this is "new" and forgotten after
-/// `forget_new_after` instead of `forget_after`.
+/// A node needs this many stored frames to be established …
 pub const ESTABLISHED_FRAMES: u64 = 10;
+/// … spread over at least this long (ms).
+pub const ESTABLISH_SPAN_MS: u64 = 5 * 60 * 1000;
+
+/// True when the node sent [`ESTABLISHED_FRAMES`] frames over at least
+/// [`ESTABLISH_SPAN_MS`]; until then it is *young* (forgotten sooner, bounded per
+/// address).
+pub fn established(meta: &NodeMeta) -> bool {
+    meta.counters.received >= ESTABLISHED_FRAMES
+        && meta.last_seen_ms.saturating_sub(meta.first_seen_ms) >= ESTABLISH_SPAN_MS
+}
+
+/// The key new nodes are counted under: an IPv4 address (also when mapped into IPv6),
+/// or an IPv6 /64 (one host usually has a whole /64).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
 
 /// Size limits of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,14 +79,18 @@ pub struct Limits {
     pub max_series_per_node: usize,
     /// Most series over all nodes.
     pub max_series_total: usize,
+    /// While the table is under pressure (90 % full), an address with this many young
+    /// (not yet established) nodes gets no more.
+    pub max_new_nodes_per_address: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_nodes: 10_000,
-            max_series_per_node: 1_000,
+            max_series_per_node: 8_000,
             max_series_total: 4_000_000,
+            max_new_nodes_per_address: 64,
         }
     }
 }
@@ -69,8 +104,8 @@ pub struct Staleness {
     pub stale_min_ms: u64,
     /// A node not seen for this long is forgotten entirely (ms).
     pub forget_after_ms: u64,
-    /// A node that sent fewer than [`ESTABLISHED_FRAMES`] frames is forgotten after this
-    /// long without a frame (ms).
+    /// A young node (not [`established`]) is forgotten after this long without a frame
+    /// (ms); under pressure, after its stale time.
     pub forget_new_after_ms: u64,
 }
 
@@ -92,17 +127,31 @@ impl Staleness {
     }
 }
 
-/// Why a node or sample was not admitted.
+/// Why a node was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdmitError {
     /// `max_nodes` reached.
     NodeLimit,
+    /// The table is under pressure and `max_new_nodes_per_address` young nodes already
+    /// came from this address.
+    AddressLimit,
+}
+
+/// What [`Store::sweep`] forgot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Nodes forgotten in all.
+    pub forgotten: usize,
+    /// Of those, young nodes forgotten early because the table was under pressure.
+    pub young_under_pressure: usize,
 }
 
 /// All nodes.
 #[derive(Debug)]
 pub struct Store {
     nodes: BTreeMap<Box<str>, NodeState>,
+    /// Young nodes per admission address (recounted by every sweep).
+    young_by_address: HashMap<IpAddr, usize>,
     limits: Limits,
     staleness: Staleness,
     total_series: usize,
@@ -115,6 +164,7 @@ impl Store {
     pub fn new(limits: Limits, staleness: Staleness, now_ms: u64) -> Store {
         Store {
             nodes: BTreeMap::new(),
+            young_by_address: HashMap::new(),
             limits,
             staleness,
             total_series: 0,
@@ -167,21 +217,85 @@ impl Store {
         self.nodes.get_mut(name)
     }
 
-    /// Adds a node seen for the first time, if there is room.
-    pub fn admit(&mut self, name: &str, boot_id: u64) -> Result<&mut NodeState, AdmitError> {
-        if self.nodes.len() >= self.limits.max_nodes && !self.nodes.contains_key(name) {
-            return Err(AdmitError::NodeLimit);
+    /// True when the table is at least 90 % full: young nodes are forgotten early and
+    /// new ones bounded per address.
+    pub fn under_pressure(&self) -> bool {
+        self.nodes.len().saturating_mul(10) >= self.limits.max_nodes.saturating_mul(9)
+    }
+
+    /// Adds a node seen for the first time at `now_ms` from `from`, if there is room in
+    /// the table (and, under pressure, for new nodes from that address).
+    pub fn admit(
+        &mut self,
+        name: &str,
+        boot_id: u64,
+        from: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<&mut NodeState, AdmitError> {
+        if !self.nodes.contains_key(name) {
+            if self.nodes.len() >= self.limits.max_nodes {
+                return Err(AdmitError::NodeLimit);
+            }
+            let pressure = self.under_pressure();
+            if let Some(ip) = from.map(address_key) {
+                let young = self.young_by_address.entry(ip).or_insert(0);
+                if pressure && *young >= self.limits.max_new_nodes_per_address {
+                    return Err(AdmitError::AddressLimit);
+                }
+                *young += 1;
+            }
         }
-        Ok(self
-            .nodes
-            .entry(name.into())
-            .or_insert_with(|| NodeState::new(boot_id)))
+        Ok(self.nodes.entry(name.into()).or_insert_with(|| {
+            let mut n = NodeState::new(boot_id, now_ms);
+            n.meta.admitted_from = from.map(address_key);
+            n
+        }))
+    }
+
+    /// Puts back a node saved by an earlier run (see [`crate::persist`]), if there is
+    /// room; returns false when the table is full.
+    pub fn restore(&mut self, name: &str, meta: NodeMeta) -> bool {
+        if self.nodes.len() >= self.limits.max_nodes && !self.nodes.contains_key(name) {
+            return false;
+        }
+        if !established(&meta)
+            && let Some(ip) = meta.admitted_from
+        {
+            *self.young_by_address.entry(ip).or_insert(0) += 1;
+        }
+        let state = NodeState {
+            meta,
+            series: Default::default(),
+        };
+        if let Some(old) = self.nodes.insert(name.into(), state) {
+            self.total_series -= old.series.len();
+        }
+        true
+    }
+
+    /// All nodes, in name order.
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &NodeState)> {
+        self.nodes.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Young nodes admitted from the address (or IPv6 /64) of `ip`.
+    pub fn young_from(&self, ip: IpAddr) -> usize {
+        self.young_by_address
+            .get(&address_key(ip))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Removes a node and its series.
     pub fn remove(&mut self, name: &str) -> Option<NodeState> {
         let n = self.nodes.remove(name)?;
         self.total_series -= n.series.len();
+        if !established(&n.meta)
+            && let Some(ip) = n.meta.admitted_from
+            && let Some(young) = self.young_by_address.get_mut(&ip)
+        {
+            *young = young.saturating_sub(1);
+        }
         Some(n)
     }
 
@@ -238,23 +352,37 @@ impl Store {
         refused
     }
 
-    /// Drops stale series and forgets nodes not seen for long. Returns the number of
-    /// nodes forgotten.
-    pub fn sweep(&mut self, now_ms: u64) -> usize {
+    /// Drops stale series and forgets nodes not seen for long (young ones sooner, and
+    /// sooner still while the table is at least 90 % full); recounts young nodes per
+    /// address.
+    pub fn sweep(&mut self, now_ms: u64) -> Swept {
         let st = self.staleness;
         let now_stamp = self.stamp(now_ms);
         let before = self.nodes.len();
+        let pressure = self.under_pressure();
         let mut removed_series = 0;
+        let mut under_pressure = 0;
+        self.young_by_address.clear();
+        let young_by_address = &mut self.young_by_address;
         self.nodes.retain(|_, n| {
-            let idle = now_ms.saturating_sub(n.meta.last_seen_ms);
-            let forget = if n.meta.counters.received < ESTABLISHED_FRAMES {
+            // A node's own idle time counts from its admission when it stored nothing yet.
+            let idle = now_ms.saturating_sub(n.meta.last_seen_ms.max(n.meta.first_seen_ms));
+            let young = !established(&n.meta);
+            let stale = st.stale_after_ms(n.meta.interval_ms);
+            let forget = if young {
                 st.forget_new_after_ms
             } else {
                 st.forget_after_ms
             };
-            if idle > forget {
+            if idle > forget || (young && pressure && idle > stale) {
+                if idle <= forget {
+                    under_pressure += 1;
+                }
                 removed_series += n.series.len();
                 return false;
+            }
+            if young && let Some(ip) = n.meta.admitted_from {
+                *young_by_address.entry(ip).or_insert(0) += 1;
             }
             let stale_s = st.stale_after_ms(n.meta.interval_ms).div_ceil(1000);
             let oldest = u64::from(now_stamp).saturating_sub(stale_s);
@@ -262,7 +390,10 @@ impl Store {
             true
         });
         self.total_series -= removed_series;
-        before - self.nodes.len()
+        Swept {
+            forgotten: before - self.nodes.len(),
+            young_under_pressure: under_pressure,
+        }
     }
 
     /// The nodes whose name sorts after `after` (all of them for `None`), in name
@@ -343,6 +474,7 @@ mod tests {
                 max_nodes,
                 max_series_per_node: 3,
                 max_series_total: 5,
+                max_new_nodes_per_address: 64,
             },
             Staleness::default(),
             1_000_000,
@@ -352,18 +484,18 @@ mod tests {
     #[test]
     fn node_limit_refuses_new_but_keeps_known() {
         let mut s = store(2);
-        s.admit("a", 1).unwrap();
-        s.admit("b", 1).unwrap();
-        assert_eq!(s.admit("c", 1).err(), Some(AdmitError::NodeLimit));
-        assert!(s.admit("a", 1).is_ok());
+        s.admit("a", 1, None, 0).unwrap();
+        s.admit("b", 1, None, 0).unwrap();
+        assert_eq!(s.admit("c", 1, None, 0).err(), Some(AdmitError::NodeLimit));
+        assert!(s.admit("a", 1, None, 0).is_ok());
         assert_eq!(s.node_count(), 2);
     }
 
     #[test]
     fn series_limits_per_node_and_total() {
         let mut s = store(10);
-        s.admit("a", 1).unwrap();
-        s.admit("b", 1).unwrap();
+        s.admit("a", 1, None, 0).unwrap();
+        s.admit("b", 1, None, 0).unwrap();
         for r in 0..4 {
             let res = s.upsert("a", r, &[], 0, Number::U64(1));
             assert_eq!(res.is_ok(), r < 3, "rank {r}");
@@ -379,24 +511,102 @@ mod tests {
     }
 
     #[test]
+    fn young_nodes_are_bounded_per_address_under_pressure_and_ipv6_counts_per_64() {
+        let mut s = Store::new(
+            Limits {
+                max_nodes: 20,
+                max_new_nodes_per_address: 2,
+                ..Limits::default()
+            },
+            Staleness::default(),
+            0,
+        );
+        let flood: IpAddr = "10.9.9.9".parse().unwrap();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        // No pressure yet: any number from one address.
+        for i in 0..17 {
+            s.admit(&format!("x{i}"), 1, Some(flood), 0).unwrap();
+        }
+        assert!(s.admit("a1", 1, Some(a), 0).is_ok());
+        assert!(s.under_pressure(), "18 of 20");
+        assert!(s.admit("a2", 1, Some(a), 0).is_ok());
+        assert_eq!(
+            s.admit("a3", 1, Some(a), 0).err(),
+            Some(AdmitError::AddressLimit)
+        );
+        assert_eq!(
+            s.admit("x17", 1, Some(flood), 0).err(),
+            Some(AdmitError::AddressLimit)
+        );
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(s.young_from(mapped), 2);
+        // An established node no longer counts against its address.
+        for (_, n) in s.nodes.iter_mut() {
+            n.meta.last_seen_ms = ESTABLISH_SPAN_MS;
+        }
+        s.get_mut("a1").unwrap().meta.counters.received = ESTABLISHED_FRAMES;
+        assert_eq!(s.sweep(ESTABLISH_SPAN_MS).forgotten, 0);
+        assert_eq!(s.young_from(a), 1);
+        assert!(s.admit("a3", 1, Some(a), 0).is_ok());
+        s.remove("a3");
+        assert_eq!(s.young_from(a), 1);
+        // IPv6 addresses of one /64 count together.
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        assert!(s.admit("b1", 1, Some(v6a), 0).is_ok());
+        assert_eq!(s.young_from(v6b), 1);
+    }
+
+    #[test]
+    fn under_pressure_idle_young_nodes_go_after_their_stale_time() {
+        let now = 1_000_000;
+        let mut s = Store::new(
+            Limits {
+                max_nodes: 10,
+                ..Limits::default()
+            },
+            Staleness::default(),
+            now,
+        );
+        for i in 0..9 {
+            let n = s.admit(&format!("n{i}"), 1, None, now).unwrap();
+            n.meta.last_seen_ms = now;
+            n.meta.counters.received = 50; // many frames, but within seconds: young
+        }
+        let real = s.admit("real", 1, None, now - ESTABLISH_SPAN_MS).unwrap();
+        real.meta.counters.received = 50;
+        real.meta.last_seen_ms = now;
+        assert_eq!(s.sweep(now + 30_000).forgotten, 0, "not idle long enough");
+        let swept = s.sweep(now + 31_000);
+        assert_eq!(
+            swept,
+            Swept {
+                forgotten: 9,
+                young_under_pressure: 9
+            }
+        );
+        assert!(s.get("real").is_some(), "established: kept");
+    }
+
+    #[test]
     fn sweep_expires_series_and_forgets_nodes() {
         let now = 1_000_000;
         let mut s = Store::new(Limits::default(), Staleness::default(), now);
-        let n = s.admit("old", 1).unwrap();
+        let n = s.admit("old", 1, None, now - ESTABLISH_SPAN_MS).unwrap();
         n.meta.last_seen_ms = now;
         n.meta.interval_ms = 10_000;
         n.meta.counters.received = 100;
-        s.admit("new", 1).unwrap().meta.last_seen_ms = now;
+        s.admit("new", 1, None, now).unwrap().meta.last_seen_ms = now;
         let st = s.stamp(now);
         s.upsert("old", 0, &["x"], st, Number::U64(1)).unwrap();
         // 31 s later: the series (stale after max(30 s, 3 × 10 s)) is gone, nodes stay.
-        assert_eq!(s.sweep(now + 31_000), 0);
+        assert_eq!(s.sweep(now + 31_000).forgotten, 0);
         assert_eq!(s.series_count(), 0);
         assert_eq!(s.node_count(), 2);
         // After forget_new_after the new node goes, the established one stays.
-        assert_eq!(s.sweep(now + 600_001), 1);
+        assert_eq!(s.sweep(now + 600_001).forgotten, 1);
         assert!(s.get("old").is_some());
-        assert_eq!(s.sweep(now + 24 * 3600 * 1000 + 1), 1);
+        assert_eq!(s.sweep(now + 24 * 3600 * 1000 + 1).forgotten, 1);
         assert_eq!(s.node_count(), 0);
     }
 
@@ -405,7 +615,7 @@ mod tests {
         let now = 1_000_000;
         let mut s = Store::new(Limits::default(), Staleness::default(), now - 500_000);
         for name in ["b", "a", "c"] {
-            let n = s.admit(name, 1).unwrap();
+            let n = s.admit(name, 1, None, now).unwrap();
             n.meta.last_seen_ms = now;
             n.meta.interval_ms = 10_000;
         }

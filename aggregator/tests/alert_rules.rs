@@ -7,7 +7,10 @@
 //!   the alerts that must (and must not) fire, their labels and rendered annotations;
 //! - every `pimon_*` / `node_*` name in both files is a catalog family or a family of the
 //!   aggregator's own exposition (promtool cannot know a misspelt metric name: the rule
-//!   would silently never fire).
+//!   would silently never fire);
+//! - every `event` a rule selects on `pimon_kernel_events_total` is an event of the
+//!   collector's built-in kernel log rules (`collector/src/parse/log_rule.rs`), for the
+//!   same reason.
 //!
 //! Needs `promtool` (Debian package `prometheus`); without it the test fails and says
 //! so — it is never skipped.
@@ -72,7 +75,9 @@ fn exported_families() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = CATALOG.iter().map(|m| m.prom_name.to_string()).collect();
     let now_ms = 1_700_000_000_000;
     let mut store = Store::new(Limits::default(), Staleness::default(), now_ms);
-    store.admit("pi-1", 1).expect("room for one node");
+    store
+        .admit("pi-1", 1, None, now_ms)
+        .expect("room for one node");
     let stats = AggregatorStats::default();
     let influx = InfluxStats::default();
     let lp = LpFileStats::default();
@@ -90,6 +95,7 @@ fn exported_families() -> BTreeSet<String> {
         influx: &outputs,
         lp: Some(&lp),
         build: Some(("0.0.0", "0000000")),
+        ingress: None,
     };
     let mut text = String::new();
     prom::render(&mut text, Format::Text004, &store, now_ms, &sources);
@@ -170,4 +176,72 @@ fn the_name_scan_finds_names_and_only_names() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(names, expected);
+}
+
+/// The event names of the collector's built-in kernel log rules, read from the source
+/// (`BUILTIN_RULES` in `collector/src/parse/log_rule.rs`: one `"EVENT …"` string per
+/// line; `-` rules count nothing).
+fn builtin_kernel_events() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../collector/src/parse/log_rule.rs");
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let table = source
+        .split("pub const BUILTIN_RULES")
+        .nth(1)
+        .and_then(|t| t.split("];").next())
+        .unwrap_or_else(|| panic!("no BUILTIN_RULES table in {}", path.display()));
+    table
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"'))
+        .filter_map(|rule| rule.split_whitespace().next())
+        .filter(|event| *event != "-")
+        .map(str::to_string)
+        .collect()
+}
+
+/// The values an `event="…"` or `event=~"a|b"` matcher names in `text`.
+fn selected_events(text: &str) -> BTreeSet<String> {
+    let mut events = BTreeSet::new();
+    for (i, _) in text.match_indices("event=") {
+        let rest = &text[i + "event=".len()..];
+        let rest = rest.strip_prefix('~').unwrap_or(rest);
+        if let Some(value) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) {
+            events.extend(value.split('|').map(str::to_string));
+        }
+    }
+    events
+}
+
+#[test]
+fn kernel_log_alerts_select_events_the_collector_counts() {
+    let builtin = builtin_kernel_events();
+    for must in [
+        "mmc_error",
+        "io_error",
+        "fs_error",
+        "fs_readonly",
+        "under_voltage",
+        "oom_kill",
+    ] {
+        assert!(
+            builtin.contains(must),
+            "{must} not in {builtin:?}: is the scan broken?"
+        );
+    }
+    let path = rules_dir().join("pimon-alerts.yml");
+    let rules = std::fs::read_to_string(&path).unwrap();
+    let selected = selected_events(&rules);
+    assert!(
+        selected.len() >= 5,
+        "only {selected:?} selected: is the scan broken?"
+    );
+    let unknown: Vec<&String> = selected.difference(&builtin).collect();
+    assert!(
+        unknown.is_empty(),
+        "alerts select kernel events no built-in rule produces: {unknown:?} (built-in: {builtin:?})"
+    );
+    assert_eq!(
+        selected_events(r#"x{event=~"a|b"} unless y{event="c"}"#),
+        ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+    );
 }

@@ -426,12 +426,15 @@ fn lp_file_output_appends_plain_lines_and_line_outputs_fan_out() {
 }
 
 #[test]
-fn lp_write_errors_are_counted_but_do_not_block_acknowledgement() {
+fn lp_out_to_a_device_is_best_effort_and_never_holds_back_acknowledgement() {
+    // /dev/full is no regular file: written like stdout, best effort. (A regular file
+    // that cannot be written refuses the batch: outputs_disk_full.rs.)
     let server = FakeHttpServer::always_204();
     let spool = tempfile::tempdir().unwrap();
     let mut lp_config = LpFileConfig::new(LpTarget::File("/dev/full".into()));
     lp_config.batch_max_bytes = 1; // write on every submit
     let lp = LpFileOutput::open(lp_config).unwrap();
+    assert!(!lp.is_durable());
     let influx = InfluxOutput::open(v1(&server.url, spool.path())).unwrap();
     let outputs = LineOutputs::new(vec![influx.clone()], Some(lp));
     block_on(outputs.submit(&lines(0..2))).unwrap();

@@ -7,7 +7,7 @@ mod frames;
 use std::sync::Arc;
 
 use frames::{Frame, T0, ack_bytes};
-use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
+use pimon_aggregator::ingest::{Event, Ingest, IngestConfig, Verdict};
 use pimon_aggregator::keys::KeyRing;
 use pimon_aggregator::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 use pimon_aggregator::store::{Limits, Staleness, Store};
@@ -15,11 +15,15 @@ use pimon_protocol::catalog::{Number, id};
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::{Key, MAX_DATAGRAM, Value};
 
+/// Where the test nodes' frames come from unless a test says otherwise.
+const NODE_ADDR: &str = "10.0.0.5:4000";
+
 struct Harness {
     ingest: Ingest,
     stats: Arc<AggregatorStats>,
     lines: String,
     ack: [u8; MAX_DATAGRAM],
+    events: Vec<Event>,
 }
 
 impl Harness {
@@ -32,6 +36,7 @@ impl Harness {
             stats,
             lines: String::new(),
             ack: [0; MAX_DATAGRAM],
+            events: Vec::new(),
         }
     }
 
@@ -45,16 +50,36 @@ impl Harness {
         )
     }
 
-    /// Ingests at `now`; returns the verdict and the ack bytes.
+    /// Ingests at `now` from the node's usual address; returns the verdict and the
+    /// ack bytes.
     fn send_at(&mut self, datagram: &[u8], now: u64) -> (Verdict, Vec<u8>) {
-        let o = self
-            .ingest
-            .ingest(datagram, now, &mut self.lines, &mut self.ack);
-        (o.verdict, self.ack[..o.ack_len].to_vec())
+        self.send_from(datagram, NODE_ADDR, now)
     }
 
     fn send(&mut self, datagram: &[u8]) -> (Verdict, Vec<u8>) {
         self.send_at(datagram, T0)
+    }
+
+    /// Ingests at `now` as sent from `from` (`"10.0.0.5:4000"`).
+    fn send_from(&mut self, datagram: &[u8], from: &str, now: u64) -> (Verdict, Vec<u8>) {
+        let o = self.ingest.ingest(
+            datagram,
+            from.parse().unwrap(),
+            now,
+            &mut self.lines,
+            &mut self.ack,
+        );
+        self.events.extend(o.event);
+        (o.verdict, self.ack[..o.ack_len].to_vec())
+    }
+
+    /// The timestamps of the `system` lines (one per frame of `Frame::pi`), in order.
+    fn system_times(&self) -> Vec<u64> {
+        self.lines
+            .lines()
+            .filter(|l| l.starts_with("system,"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect()
     }
 
     fn counters(&self, node: &str) -> pimon_aggregator::node::NodeCounters {
@@ -158,10 +183,10 @@ fn resend_floor_gives_up_gaps_and_counts_them_missing() {
     assert_eq!(h.counters("pi").missing, 2);
 }
 
-/// Regression (issue #4, found while writing docs/OPERATIONS.md): an aggregator that
-/// restarts first hears a collector mid-stream; the frames below the collector's resend
-/// floor were stored by the earlier run, so they must not count as missing, while the
-/// ones the collector still holds are asked for.
+/// Regression (found while writing docs/OPERATIONS.md): an aggregator that restarts
+/// first hears a collector mid-stream; the frames below the first one it hears may have
+/// been stored by the earlier run, so giving them up does not count as missing, while
+/// the ones the collector still holds are asked for.
 #[test]
 fn first_frame_mid_stream_starts_at_the_resend_floor_without_counting_missing() {
     let mut h = Harness::plain();
@@ -169,9 +194,13 @@ fn first_frame_mid_stream_starts_at_the_resend_floor_without_counting_missing() 
     assert_eq!(v, Verdict::Stored);
     assert_eq!(ack, ack_bytes("pi", 7, 117, 121, &[(117, 3)], None));
     assert_eq!(h.counters("pi").missing, 0);
-    // A later floor still counts what it gives up.
+    // Giving up 117 and 118 (below the first frame heard) counts nothing...
     h.send(&Frame::pi("pi").seq(121).floor(119).bytes());
-    assert_eq!(h.counters("pi").missing, 2);
+    assert_eq!(h.counters("pi").missing, 0);
+    // ...a gap above it does.
+    h.send(&Frame::pi("pi").seq(124).floor(119).bytes());
+    h.send(&Frame::pi("pi").seq(125).floor(124).bytes());
+    assert_eq!(h.counters("pi").missing, 2, "122 and 123");
 }
 
 #[test]
@@ -190,7 +219,7 @@ fn new_boot_id_with_newer_timestamp_is_a_reboot() {
 }
 
 #[test]
-fn old_boot_id_frame_is_a_replay_and_not_acked() {
+fn late_frames_of_the_previous_boot_are_stored_once_then_held_after_the_grace_time() {
     let mut h = Harness::plain();
     let old = Frame::pi("pi").seq(0).at(T0).bytes();
     h.send(&old);
@@ -198,12 +227,19 @@ fn old_boot_id_frame_is_a_replay_and_not_acked() {
         &Frame::pi("pi").boot(8).seq(0).at(T0 + 20_000).bytes(),
         T0 + 20_000,
     );
-    let (v, ack) = h.send_at(&old, T0 + 30_000);
-    assert_eq!(v, Verdict::Replay);
+    // Within two intervals of the restart: a resend of boot 7 that was in flight is
+    // stored (once) and acked for boot 7; its values do not replace boot 8's.
+    let late = Frame::pi("pi").seq(1).at(T0 + 10_000).bytes();
+    let (v, ack) = h.send_at(&late, T0 + 30_000);
+    assert_eq!(v, Verdict::Stored);
+    assert_eq!(ack, ack_bytes("pi", 7, 2, 2, &[], None));
+    assert_eq!(h.send_at(&old, T0 + 30_000).0, Verdict::Old);
+    // After that, boot 7 still sending is not a late frame: held, not stored.
+    let (v, ack) = h.send_at(&Frame::pi("pi").seq(2).bytes(), T0 + 41_000);
+    assert_eq!(v, Verdict::Unconfirmed);
     assert!(ack.is_empty());
-    assert_eq!(get(&h.stats.replays), 1);
-    assert_eq!(h.counters("pi").replays, 1);
-    assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id, 8);
+    assert_eq!(h.counters("pi").unconfirmed, 1);
+    assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id(), 8);
 }
 
 #[test]
@@ -217,10 +253,14 @@ fn unkeyed_restart_with_a_clock_reset_is_accepted() {
     );
     assert_eq!(v, Verdict::Stored);
     assert_eq!(ack, ack_bytes("pi", 8, 1, 1, &[], None));
-    // A late frame of the previous run is refused, not a second restart.
+    // A late frame of the previous run is stored for that run, not a second restart.
     let (v, ack) = h.send_at(&Frame::pi("pi").boot(7).seq(1).bytes(), T0 + 20_000);
-    assert_eq!((v, ack), (Verdict::Replay, vec![]));
+    assert_eq!(
+        (v, ack),
+        (Verdict::Stored, ack_bytes("pi", 7, 2, 2, &[], None))
+    );
     assert_eq!(h.counters("pi").boot_id_changes, 1);
+    assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id(), 8);
 }
 
 #[test]
@@ -459,4 +499,341 @@ fn unknown_metric_ids_are_skipped_and_counted() {
     assert_eq!(h.send(&f.bytes()).0, Verdict::Stored);
     assert_eq!(get(&h.stats.unknown_samples), 1);
     assert_eq!(h.ingest.store.get("pi").unwrap().series.len(), 1);
+}
+
+// ---- Regression tests: nothing lost, nothing doubled, no one silences a node ----------
+
+fn strictly_increasing(times: &[u64]) -> bool {
+    times.windows(2).all(|w| w[0] < w[1])
+}
+
+#[test]
+fn frames_given_a_substitute_time_get_distinct_times_in_sequence_order() {
+    // A Pi without RTC (clock near 1970) sends a backlog of 4 cycles that arrives in one
+    // receive batch: one receive time for all. Each must keep its own point.
+    let mut h = Harness::plain();
+    for seq in 0..4 {
+        let f = Frame::pi("pi").seq(seq).at(60_000 + seq * 10_000).bytes();
+        assert_eq!(h.send_at(&f, T0).0, Verdict::Stored);
+    }
+    let times = h.system_times();
+    assert_eq!(times.len(), 4);
+    assert!(strictly_increasing(&times), "{times:?}");
+    // A resend that fills a gap while the clock is still bad lands between its
+    // neighbours.
+    h.lines.clear();
+    h.send_at(&Frame::pi("pi").seq(5).at(110_000).bytes(), T0 + 1);
+    h.send_at(&Frame::pi("pi").seq(4).at(100_000).bytes(), T0 + 2);
+    let more = h.system_times();
+    assert!(
+        times[3] < more[1] && more[1] < more[0],
+        "{times:?} {more:?}"
+    );
+}
+
+#[test]
+fn a_late_frame_from_two_boots_ago_does_not_take_the_node_over() {
+    let mut h = Harness::plain();
+    let from = "10.0.0.5:4000";
+    let two_ago = Frame::pi("pi").boot(7).seq(3).bytes();
+    h.send_from(&Frame::pi("pi").boot(7).seq(2).bytes(), from, T0);
+    h.send_from(
+        &Frame::pi("pi").boot(8).seq(0).bytes(),
+        "10.0.0.5:4001",
+        T0 + 10_000,
+    );
+    h.send_from(
+        &Frame::pi("pi").boot(9).seq(0).bytes(),
+        "10.0.0.5:4002",
+        T0 + 20_000,
+    );
+    // Boot 7's frame arrives very late (from the node's own address).
+    let (v, ack) = h.send_from(&two_ago, from, T0 + 25_000);
+    assert_ne!(v, Verdict::Stored);
+    assert!(ack.is_empty());
+    for seq in 1..20 {
+        let t = T0 + 20_000 + seq * 10_000;
+        let f = Frame::pi("pi").boot(9).seq(seq).at(t).bytes();
+        assert_eq!(
+            h.send_from(&f, "10.0.0.5:4002", t).0,
+            Verdict::Stored,
+            "seq {seq}"
+        );
+    }
+    assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id(), 9);
+}
+
+#[test]
+fn frames_stored_by_an_earlier_run_are_not_counted_missing_after_a_restart() {
+    // Run 1 stores 100..=120 but for 105; the collector holds 105..=120 (its ring pops
+    // only from the head), so its resend floor stays 105.
+    let mut run1 = Harness::plain();
+    for seq in (100..=120).filter(|&s| s != 105) {
+        run1.send(&Frame::pi("pi").seq(seq).floor(100).bytes());
+    }
+    assert_eq!(run1.counters("pi").missing, 0);
+    // The aggregator restarts (no state kept): the collector's next frame, then the
+    // resend of 105, then a floor past everything once 105..=120 are acked.
+    let mut run2 = Harness::plain();
+    assert_eq!(
+        run2.send(&Frame::pi("pi").seq(121).floor(105).bytes()).0,
+        Verdict::Stored
+    );
+    assert_eq!(
+        run2.send(&Frame::pi("pi").seq(105).floor(105).bytes()).0,
+        Verdict::Stored
+    );
+    run2.send(&Frame::pi("pi").seq(122).floor(122).bytes());
+    assert_eq!(run2.counters("pi").missing, 0);
+}
+
+#[test]
+fn a_clock_stepped_back_within_the_skew_keeps_the_series_current() {
+    let mut h = Harness::plain();
+    let load = |v: u64| Frame::new("pi").group(&[], &[(id::LOAD1, Value::Unsigned(v))]);
+    h.send_at(&load(10).seq(0).at(T0).bytes(), T0);
+    h.send_at(&load(11).seq(1).at(T0 + 10_000).bytes(), T0 + 10_000);
+    // NTP steps the node's clock back by 60 s (within the 300 s bound).
+    for seq in 2..6 {
+        let now = T0 + seq * 10_000;
+        let f = load(10 + seq).seq(seq).at(now - 60_000).bytes();
+        assert_eq!(h.send_at(&f, now).0, Verdict::Stored);
+    }
+    assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.15)));
+    h.ingest.store.sweep(T0 + 51_000);
+    assert_eq!(
+        h.ingest.store.get("pi").unwrap().series.len(),
+        1,
+        "not expired"
+    );
+    let times: Vec<u64> = h
+        .lines
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(strictly_increasing(&times), "{times:?}");
+}
+
+#[test]
+fn a_forged_huge_sequence_number_does_not_move_the_window() {
+    let mut h = Harness::plain();
+    let node = "10.0.0.5:4000";
+    for seq in 0..3 {
+        h.send_from(&Frame::pi("pi").seq(seq).bytes(), node, T0);
+    }
+    let forged = "10.6.6.6:5000";
+    let (v, ack) = h.send_from(&Frame::pi("pi").seq(1_000_002).bytes(), forged, T0);
+    assert_ne!(v, Verdict::Stored);
+    assert!(ack.is_empty());
+    // Anything up to u64::MAX, with the floor too: refused, and no arithmetic overflow.
+    for (seq, floor) in [(u64::MAX, 0), (u64::MAX, u64::MAX), (u64::MAX - 1, 3)] {
+        let f = Frame::pi("pi").seq(seq).floor(floor).bytes();
+        assert_ne!(h.send_from(&f, forged, T0).0, Verdict::Stored);
+    }
+    let (v, ack) = h.send_from(&Frame::pi("pi").seq(3).bytes(), node, T0 + 10_000);
+    assert_eq!(v, Verdict::Stored);
+    assert_eq!(ack, ack_bytes("pi", 7, 4, 4, &[], None));
+    assert_eq!(h.counters("pi").missing, 0);
+}
+
+#[test]
+fn a_refused_batch_leaves_no_values_and_no_counters_behind() {
+    let mut h = Harness::plain();
+    let frame = |seq: u64, load: u64, at: u64| {
+        Frame::new("pi")
+            .seq(seq)
+            .at(at)
+            .group(
+                &[],
+                &[
+                    (id::LOAD1, Value::Unsigned(load)),
+                    (60_000, Value::Unsigned(1)),
+                ],
+            )
+            .bytes()
+    };
+    h.send(&frame(0, 10, T0));
+    let before = (
+        get(&h.stats.clock_skewed_frames),
+        get(&h.stats.unknown_samples),
+    );
+    // A live frame with a skewed clock and an unknown metric, in a batch the outputs
+    // refuse (twice: the collector resends).
+    for _ in 0..2 {
+        h.ingest.begin_batch();
+        assert_eq!(
+            h.send_at(&frame(1, 50, 60_000), T0 + 10_000).0,
+            Verdict::Stored
+        );
+        assert_eq!(
+            h.value("pi", id::LOAD1),
+            Some(Number::F64(0.1)),
+            "not visible before the outputs took it"
+        );
+        h.ingest.rollback_batch();
+        assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.1)));
+        assert_eq!(
+            (
+                get(&h.stats.clock_skewed_frames),
+                get(&h.stats.unknown_samples)
+            ),
+            before
+        );
+    }
+    h.ingest.begin_batch();
+    assert_eq!(
+        h.send_at(&frame(1, 50, 60_000), T0 + 10_000).0,
+        Verdict::Stored
+    );
+    h.ingest.commit_batch();
+    assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.5)));
+    assert_eq!(
+        (
+            get(&h.stats.clock_skewed_frames),
+            get(&h.stats.unknown_samples)
+        ),
+        (before.0 + 1, before.1 + 1)
+    );
+    let c = h.counters("pi");
+    assert_eq!((c.received, c.clock_skewed), (2, 1));
+}
+
+#[test]
+fn two_collectors_with_one_name_are_detected_and_the_active_one_keeps_storing() {
+    let mut h = Harness::plain();
+    let (a, b) = ("10.0.0.1:4000", "10.0.0.2:4000");
+    for seq in 0..8 {
+        let t = T0 + seq * 10_000;
+        let fa = Frame::pi("pi").boot(7).seq(seq).at(t).bytes();
+        assert_eq!(h.send_from(&fa, a, t).0, Verdict::Stored, "A seq {seq}");
+        let fb = Frame::pi("pi").boot(9).seq(seq).at(t + 1).bytes();
+        assert_ne!(h.send_from(&fb, b, t + 1).0, Verdict::Stored, "B seq {seq}");
+    }
+    let c = h.counters("pi");
+    assert_eq!((c.received, c.boot_id_changes), (8, 0));
+    assert_eq!((c.name_conflicts, c.unconfirmed), (1, 8));
+    assert_eq!(get(&h.stats.name_conflicts), 1);
+    assert_eq!(
+        h.events,
+        [Event::NameConflict {
+            node: "pi".into(),
+            current: (7, Some(a.parse().unwrap())),
+            other: (9, b.parse().unwrap()),
+        }],
+        "reported once, with both addresses"
+    );
+}
+
+#[test]
+fn a_forged_new_boot_id_does_not_silence_the_node() {
+    let mut h = Harness::plain();
+    let node = "10.0.0.5:4000";
+    for seq in 0..4 {
+        let t = T0 + seq * 10_000;
+        h.send_from(&Frame::pi("pi").seq(seq).at(t).bytes(), node, t);
+    }
+    let forged = Frame::pi("pi")
+        .boot(0xdead_beef)
+        .seq(0)
+        .at(T0 + 35_000)
+        .bytes();
+    assert_ne!(
+        h.send_from(&forged, "10.6.6.6:5000", T0 + 35_000).0,
+        Verdict::Stored
+    );
+    for seq in 4..10 {
+        let t = T0 + seq * 10_000;
+        let f = Frame::pi("pi").seq(seq).at(t).bytes();
+        assert_eq!(h.send_from(&f, node, t).0, Verdict::Stored, "seq {seq}");
+    }
+    assert_eq!(h.ingest.store.get("pi").unwrap().meta.boot_id(), 7);
+}
+
+#[test]
+fn an_ack_to_an_unverified_sender_is_never_larger_than_its_datagram() {
+    let mut h = Harness::plain();
+    // 17 frames with a gap before each but the first: 16 gaps.
+    for seq in (0..=32).step_by(2) {
+        h.send(&Frame::pi("pi").seq(seq).bytes());
+    }
+    // A tiny datagram (no samples) of a long-done sequence number.
+    let tiny = Frame::new("pi").seq(0).bytes();
+    let (_, ack) = h.send(&tiny);
+    assert!(!ack.is_empty(), "still acked");
+    assert!(ack.len() <= tiny.len(), "{} > {}", ack.len(), tiny.len());
+    // The shortened ack is still exact: what it says is stored, is.
+    let a = pimon_protocol::Ack::parse(&ack).unwrap();
+    for seq in 0..a.seen_below {
+        assert_eq!(a.is_stored(seq), seq % 2 == 0, "seq {seq}");
+    }
+}
+
+#[test]
+fn the_mac_is_checked_before_the_frame_body_is_decoded() {
+    // A forged frame with a malformed body: rejected for its MAC (the cheap check),
+    // without decoding the body.
+    let mut h = Harness::new(Some(KEYS), IngestConfig::default());
+    let mut forged = Frame::pi("pi").bytes_with(Some(&key()));
+    let body = 16 + 3 + 1 + 1 + 6 + 2 + 1; // preamble, node, seq, floor, ts, interval, hz
+    forged[body] = 9; // label count 9: not a valid group
+    assert_eq!(h.send(&forged).0, Verdict::Auth(AuthFailure::BadMac));
+    assert_eq!(h.stats.auth_failures_of(AuthFailure::BadMac), 1);
+}
+
+#[test]
+fn node_names_with_control_characters_are_refused_at_decode() {
+    let mut h = Harness::plain();
+    for bad in [0u8, b'\n', 0x1b, 0x7f] {
+        let mut f = Frame::pi("evilX").bytes();
+        let at = f.iter().position(|&b| b == b'X').unwrap();
+        f[at] = bad;
+        let (v, ack) = h.send(&f);
+        assert!(matches!(v, Verdict::Decode(_)), "{bad:#x}: {v:?}");
+        assert!(ack.is_empty());
+    }
+    assert_eq!(h.ingest.store.node_count(), 0);
+}
+
+#[test]
+fn a_backlog_received_after_an_outage_keeps_its_own_timestamps() {
+    // The aggregator was down for 30 minutes; the collector's ring (good clock) arrives
+    // in one batch, oldest first. Each frame keeps the time it was collected at.
+    let mut h = Harness::plain();
+    let now = T0 + 1_800_000;
+    for seq in 0..180 {
+        let f = Frame::pi("pi").seq(seq).at(T0 + seq * 10_000).bytes();
+        assert_eq!(h.send_at(&f, now).0, Verdict::Stored);
+    }
+    let times = h.system_times();
+    let want: Vec<u64> = (0..180).map(|s| T0 + s * 10_000).collect();
+    assert_eq!(times, want);
+    assert_eq!(h.counters("pi").clock_skewed, 0);
+}
+
+#[test]
+fn a_resend_older_than_max_backfill_is_acked_but_not_stored() {
+    let mut h = Harness::new(
+        None,
+        IngestConfig {
+            max_backfill_ms: 3_600_000,
+            precision: Precision::Milliseconds,
+            ..IngestConfig::default()
+        },
+    );
+    let now = T0 + 7_200_000;
+    h.send_at(&Frame::pi("pi").seq(0).at(T0).bytes(), T0);
+    h.send_at(&Frame::pi("pi").seq(2).at(now).bytes(), now);
+    h.lines.clear();
+    // seq 1, collected two hours ago, resent now: older than the one-hour bound.
+    let (v, ack) = h.send_at(&Frame::pi("pi").seq(1).at(T0 + 10_000).bytes(), now);
+    assert_eq!(v, Verdict::TooOld);
+    assert_eq!(
+        ack,
+        ack_bytes("pi", 7, 3, 3, &[], None),
+        "acked: the collector forgets it"
+    );
+    assert!(h.lines.is_empty());
+    let c = h.counters("pi");
+    assert_eq!((c.received, c.too_old), (2, 1));
+    assert_eq!(get(&h.stats.frames_too_old), 1);
 }

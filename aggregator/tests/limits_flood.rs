@@ -29,8 +29,13 @@ fn ingest(limits: Limits) -> Ingest {
 }
 
 fn send(ing: &mut Ingest, datagram: &[u8], now: u64) -> Verdict {
+    send_from(ing, datagram, "10.0.0.5:4000", now)
+}
+
+fn send_from(ing: &mut Ingest, datagram: &[u8], from: &str, now: u64) -> Verdict {
     let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
-    ing.ingest(datagram, now, &mut lines, &mut ack).verdict
+    ing.ingest(datagram, from.parse().unwrap(), now, &mut lines, &mut ack)
+        .verdict
 }
 
 #[test]
@@ -45,34 +50,110 @@ fn made_up_node_flood_stays_at_the_limit_and_real_nodes_keep_working() {
         Verdict::Stored
     );
     for i in 0..10_000u64 {
-        let v = send(&mut ing, &Frame::pi(&format!("fake-{i}")).bytes(), T0);
-        assert!(matches!(v, Verdict::Stored | Verdict::NodeLimit));
+        let f = Frame::pi(&format!("fake-{i}")).bytes();
+        let v = send_from(&mut ing, &f, "10.6.6.6:5000", T0);
+        assert!(matches!(v, Verdict::Stored | Verdict::NodeLimit), "{v:?}");
     }
     assert_eq!(ing.store.node_count(), 50);
     assert_eq!(get(&ing.stats().nodes_refused_limit), 10_000 - 49);
-    // The known node is never pushed out; it becomes established (10 frames).
+    // The known node is never pushed out; sending for 5 minutes establishes it.
     for seq in 1..10 {
-        let t = T0 + seq * 1000;
+        let t = T0 + seq * 35_000;
         assert_eq!(
             send(&mut ing, &Frame::pi("real").seq(seq).at(t).bytes(), t),
             Verdict::Stored
         );
     }
+    let t = T0 + 315_000;
     // A new real node is refused while the table is full...
     assert_eq!(
-        send(&mut ing, &Frame::pi("late").bytes(), T0 + 10_000),
+        send_from(
+            &mut ing,
+            &Frame::pi("late").at(t).bytes(),
+            "10.0.0.9:4000",
+            t
+        ),
         Verdict::NodeLimit
     );
-    // ...until the one-frame made-up nodes are forgotten (after forget_new_after, 10 min).
-    let later = T0 + 600_001 + 10_000;
-    let forgotten = ing.store.sweep(later);
-    assert_eq!(forgotten, 49);
+    // ...until the made-up nodes, young and idle for their stale time (30 s) while the
+    // table is under pressure, are forgotten by the next sweep.
+    let swept = ing.store.sweep(t + 1);
+    assert_eq!((swept.forgotten, swept.young_under_pressure), (49, 49));
     assert_eq!(
-        send(&mut ing, &Frame::pi("late").at(later).bytes(), later),
+        send_from(
+            &mut ing,
+            &Frame::pi("late").at(t).bytes(),
+            "10.0.0.9:4000",
+            t + 2
+        ),
         Verdict::Stored
     );
     // The established real node survived (it is forgotten only after a day).
     assert!(ing.store.get("real").is_some());
+}
+
+#[test]
+fn made_up_names_from_one_address_cannot_fill_the_node_table() {
+    let limits = Limits {
+        max_nodes: 200,
+        ..Limits::default()
+    };
+    let mut ing = ingest(limits);
+    // 1,000 made-up names × 10 frames each, all from one address.
+    let mut refused = 0;
+    for i in 0..1000u64 {
+        for seq in 0..10 {
+            let f = Frame::pi(&format!("fake-{i}")).seq(seq).bytes();
+            if send_from(&mut ing, &f, "10.6.6.6:5000", T0 + seq) != Verdict::Stored {
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0);
+    assert_eq!(
+        ing.store.node_count(),
+        180,
+        "stopped at the 90 % pressure mark"
+    );
+    assert!(get(&ing.stats().nodes_refused_address) > 0);
+    // A real new node from its own address still gets in.
+    let real = Frame::pi("real").at(T0 + 100).bytes();
+    assert_eq!(
+        send_from(&mut ing, &real, "10.0.0.9:4000", T0 + 100),
+        Verdict::Stored
+    );
+}
+
+#[test]
+fn young_nodes_are_forgotten_fast_when_the_table_is_full() {
+    let limits = Limits {
+        max_nodes: 100,
+        ..Limits::default()
+    };
+    let mut ing = ingest(limits);
+    // 100 made-up names from 100 addresses, 10 frames each within 10 s: the table is
+    // full.
+    for i in 0..100u64 {
+        let from = format!("10.6.{}.{}:5000", i / 100, i % 100);
+        for seq in 0..10 {
+            let t = T0 + seq * 1000;
+            let f = Frame::pi(&format!("fake-{i}")).seq(seq).at(t).bytes();
+            assert_eq!(send_from(&mut ing, &f, &from, t), Verdict::Stored);
+        }
+    }
+    let t = T0 + 40_000;
+    let real = Frame::pi("real").at(t).bytes();
+    assert_eq!(
+        send_from(&mut ing, &real, "10.0.0.9:4000", t),
+        Verdict::NodeLimit
+    );
+    // Not 24 hours (or 10 minutes): idle for their stale time is enough under pressure.
+    let swept = ing.store.sweep(t);
+    assert_eq!(swept.young_under_pressure, 100);
+    assert_eq!(
+        send_from(&mut ing, &real, "10.0.0.9:4000", t + 1),
+        Verdict::Stored
+    );
 }
 
 #[test]
@@ -171,16 +252,20 @@ fn server_under_garbage_and_made_up_node_flood_still_serves_a_real_node() {
     // The real node still gets its frames stored and acked.
     let ack = send_for_ack(&real, server.udp, &Frame::pi("real").seq(1).at(now).bytes());
     assert_eq!(ack, frames::ack_bytes("real", 7, 2, 2, &[], None));
+    // One sending address fills the table only up to the pressure mark (90 of 100);
+    // refusals are on /metrics with their cause.
     assert!(wait_until(Duration::from_secs(10), || {
         let text = metrics(server.http);
-        text.contains("\npimon_aggregator_nodes 100\n")
-            && text.contains("pimon_aggregator_limit_refusals_total{limit=\"nodes\"}")
+        text.contains("\npimon_aggregator_nodes 90\n")
+            && text.contains("pimon_aggregator_limit_refusals_total{limit=\"nodes_per_address\"}")
+            && !text
+                .contains("pimon_aggregator_limit_refusals_total{limit=\"nodes_per_address\"} 0\n")
     }));
     let guard = server.ingest.lock().unwrap();
-    assert_eq!(guard.store.node_count(), 100);
+    assert_eq!(guard.store.node_count(), 90);
     assert!(guard.store.get("real").is_some());
     drop(guard);
-    assert!(get(&server.stats.nodes_refused_limit) > 0);
+    assert!(get(&server.stats.nodes_refused_address) > 0);
 }
 
 #[test]
@@ -200,11 +285,16 @@ fn ingest_10000_nodes_of_70_values() {
         .collect();
     let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
     let start = Instant::now();
+    // Each Pi from its own address (one address with 10,000 young nodes would hit the
+    // per-address bound once the table is 90 % full).
+    let addrs: Vec<std::net::SocketAddr> = (0..10_000u32)
+        .map(|n| std::net::SocketAddr::from(([10, (n >> 8) as u8, n as u8, 1], 4000)))
+        .collect();
     for (seq, round) in frames.iter().enumerate() {
         let now = T0 + seq as u64 * 1000;
-        for f in round {
+        for (f, &from) in round.iter().zip(&addrs) {
             lines.clear();
-            let o = ing.ingest(f, now, &mut lines, &mut ack);
+            let o = ing.ingest(f, from, now, &mut lines, &mut ack);
             assert_eq!(o.verdict, Verdict::Stored);
         }
     }

@@ -85,10 +85,11 @@ fn slow_scrapers_hold_a_piece_each_not_the_exposition() {
         let now = now_ms();
         let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
         let mut ing = server.ingest.lock().unwrap();
+        let from = "127.0.0.1:4000".parse().unwrap();
         ing.begin_batch();
         for n in 0..NODES {
             let frame = Frame::realistic(&format!("pi-{n:05}"), 1).at(now);
-            ing.ingest(&frame.bytes(), now, &mut lines, &mut ack);
+            ing.ingest(&frame.bytes(), from, now, &mut lines, &mut ack);
         }
         ing.commit_batch();
     }

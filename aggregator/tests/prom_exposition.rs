@@ -22,7 +22,13 @@ fn ingest_frames(frames: &[(Vec<u8>, u64)]) -> Ingest {
     let mut ing = Ingest::new(store, None, IngestConfig::default(), stats);
     let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
     for (f, now) in frames {
-        ing.ingest(f, *now, &mut lines, &mut ack);
+        ing.ingest(
+            f,
+            "10.0.0.5:4000".parse().unwrap(),
+            *now,
+            &mut lines,
+            &mut ack,
+        );
     }
     ing
 }
@@ -305,6 +311,7 @@ fn full_exposition(format: Format) -> String {
         influx: &influx,
         lp: Some(&lp),
         build: Some(("0.1.0", "abc")),
+        ingress: None,
     };
     let mut out = String::new();
     prom::render(&mut out, format, &ing.store, T0 + 2000, &sources);

@@ -130,12 +130,12 @@ fn ipv6_listener_receives_and_acks() {
 }
 
 #[test]
-fn shutdown_flushes_lp_out() {
+fn lp_out_file_holds_the_lines_of_a_frame_once_it_is_acked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.lp");
     let mut config = local_config();
     config.lp_out = Some(LpFileConfig {
-        flush_interval: Duration::from_secs(3600), // only the shutdown flush writes
+        flush_interval: Duration::from_secs(3600), // stdout only: a file is not buffered
         ..LpFileConfig::new(LpTarget::File(path.clone()))
     });
     config.ingest.precision = pimon_protocol::text::influx::Precision::Seconds;
@@ -144,18 +144,6 @@ fn shutdown_flushes_lp_out() {
     // Live frames must carry the current time (else the receive time replaces it);
     // rounded to a second so the expected lines are exact.
     let ts = now_ms() / 1000 * 1000;
-    send_for_ack(&sock, server.udp, &Frame::pi("pi").seq(0).at(ts).bytes());
-    send_for_ack(
-        &sock,
-        server.udp,
-        &Frame::pi("pi").seq(1).at(ts + 1000).bytes(),
-    );
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap_or_default(),
-        "",
-        "not flushed before shutdown"
-    );
-    server.stop().unwrap();
     let s = ts / 1000;
     let expected: String = [s, s + 1]
         .iter()
@@ -165,5 +153,17 @@ fn shutdown_flushes_lp_out() {
             )
         })
         .collect();
+    send_for_ack(&sock, server.udp, &Frame::pi("pi").seq(0).at(ts).bytes());
+    send_for_ack(
+        &sock,
+        server.udp,
+        &Frame::pi("pi").seq(1).at(ts + 1000).bytes(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        expected,
+        "in the file when acked"
+    );
+    server.stop().unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
 }

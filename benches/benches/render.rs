@@ -32,7 +32,7 @@ fn render(store: &Store, piece: &mut String, sink: &mut dyn FnMut(&str)) {
     let mut e = Exposition::new(Format::Text004, NOW);
     loop {
         piece.clear();
-        let more = e.nodes_piece(piece, store, PIECE_BYTES);
+        let more = e.nodes_piece(piece, store, None, PIECE_BYTES);
         sink(piece);
         if !more {
             return;
@@ -61,6 +61,8 @@ fn main() {
     let limits = Limits {
         max_nodes: nodes,
         max_series_total: nodes * 400,
+        // The simulated fleet sends from one address.
+        max_new_nodes_per_address: nodes,
         ..Limits::default()
     };
     let store = Store::new(limits, Staleness::default(), NOW);
@@ -70,11 +72,12 @@ fn main() {
     };
     let mut ingest = Ingest::new(store, None, config, Arc::new(AggregatorStats::default()));
     let (mut lines, mut ack, mut cycle) = (String::new(), [0u8; MAX_DATAGRAM], Cycle::default());
+    let from = "127.0.0.1:4000".parse().expect("an address");
     ingest.begin_batch();
     for i in 0..nodes {
         SimNode::new(i, 1).next_cycle(&template, &mut cycle, NOW, 1000, None);
         for d in cycle.datagrams() {
-            ingest.ingest(d, NOW, &mut lines, &mut ack);
+            ingest.ingest(d, from, NOW, &mut lines, &mut ack);
         }
     }
     ingest.commit_batch();

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pimon_protocol::catalog::MetricType;
+use pimon_protocol::catalog::{MetricType, id};
 use pimon_protocol::{
     DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Key, MAX_DATAGRAM, Value, seal,
 };
@@ -317,6 +317,41 @@ impl SimNode {
     }
 }
 
+/// A forged frame for node `node`: 1232 bytes (the largest datagram), flagged as MACed
+/// with key id 7 — the benches' key id — but MACed with another secret, as an attacker
+/// without the key would send it. Returns its length.
+pub fn forged_frame(buf: &mut [u8], node: &str, seq: u64, now_ms: u64) -> usize {
+    let header = DataHeader {
+        node,
+        boot_id: 0xf0_0d,
+        seq,
+        resend_floor: seq,
+        timestamp_ms: now_ms,
+        interval_ms: 1000,
+        user_hz: 100,
+        part: 0,
+        parts: 1,
+        key_id: Some(7),
+    };
+    let mut w = FrameWriter::new(buf, &header).expect("buffer of 1232 bytes");
+    let labels = EncodedLabels::encode(&["eth0"]).expect("short labels");
+    let mut v = seq;
+    'fill: loop {
+        if w.begin_group(&labels).is_err() {
+            break;
+        }
+        for id in [id::NET_RECEIVE_BYTES, id::NET_TRANSMIT_BYTES] {
+            v = splitmix(v);
+            if w.push(id, Value::Unsigned(v)).is_err() {
+                break 'fill;
+            }
+        }
+    }
+    let len = w.finish();
+    let wrong = Key::new(7, b"not the fleet's secret").expect("a short key");
+    seal(buf, len, 1, Some(&wrong)).expect("seal")
+}
+
 /// SplitMix64: a fixed, dependency-free source of boot ids and per-node factors.
 pub fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -410,5 +445,18 @@ mod tests {
             SimNode::new(1, 2).next_cycle(&t, &mut cycle, 1_700_000_000_000, 10_000, None);
             assert_eq!(cycle.values, t.values(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_forged_frame_is_as_large_as_a_datagram_and_fails_its_mac() {
+        let mut buf = [0u8; 1232];
+        let len = forged_frame(&mut buf, "node-00001", 3, 1_700_000_000_000);
+        assert!(len > 1200, "{len}");
+        let f = DataFrame::parse(&buf[..len]).unwrap();
+        assert_eq!(f.header.key_id, Some(7));
+        assert_eq!(
+            f.verify(&crate::pi4::key()),
+            Err(pimon_protocol::Error::DecodeBadMac)
+        );
     }
 }

@@ -23,8 +23,20 @@
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
 //! disable = w1 iio                 # sources not to read (names as in --check)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
+//! rediscover = 60s                 # look for sensors that came or went (0s: never)
+//! cgroup_namespace_exclude = kube-system   # Kubernetes namespaces (pods, containers)
+//! cgroup_unit_include = nginx.service k3s*  # systemd services
+//! cgroup_name_exclude = pause*     # container names (Kubernetes, Docker, Podman)
+//! cgroup_max = 256                 # workloads tracked; more are counted, logged once
+//! cgroup_rediscover = 30s          # how often new and gone workloads are looked for
+//! cgroup_every = 1                 # read the workloads every N cycles
 //!
 //! i2c_interval = 10s               # sensor timing ([sensors] or top level)
+//!
+//! [kmsg]                           # kernel log events (docs/METRICS.md, "Kernel log")
+//! rule = nvme_timeout facility=kern nvme {device}: I/O * timeout*
+//! rule = "- *brcmf_* error*"       # `-` drops; quote a rule that holds `#`
+//! max_series = 64                  # (event, device) pairs counted apart
 //!
 //! [key]                            # the key inline instead of key_file
 //! id = 1
@@ -53,6 +65,7 @@ use pimon_protocol::auth::MAX_KEY_LEN;
 use pimon_protocol::{Key, MAX_NODE_NAME};
 
 use crate::cli::{self, Flags, PrintFormat};
+use crate::parse::log_rule::Rule;
 use crate::ring::MIN_RING_BYTES;
 use crate::sensors::{self, SensorsConfig};
 use crate::source::{NameLists, SourceKind, SourcesConfig};
@@ -63,6 +76,10 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 /// headers; 180 cycles need 290 880 bytes; 320 KiB holds about 200 cycles (33 minutes).
 /// `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
 pub const DEFAULT_RING_BYTES: usize = 320 * 1024;
+
+/// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
+/// open files).
+pub const MAX_CGROUPS: usize = 4096;
 
 /// Longest accepted `--interval` (the wire carries it as u32 milliseconds; a day is
 /// plenty).
@@ -141,6 +158,8 @@ pub struct ConfigFile {
     pub filters: Vec<Entry>,
     /// `i2c…`/`gpio…` lines, for the sensor module, in file order.
     pub sensor_lines: Vec<Entry>,
+    /// `[kmsg]` lines, for the kernel log source, in file order.
+    pub kmsg_lines: Vec<Entry>,
 }
 
 const TOP_KEYS: &str =
@@ -196,13 +215,13 @@ impl ConfigFile {
                     .trim()
                     .to_ascii_lowercase();
                 match name.as_str() {
-                    "collector" | "filters" | "sensors" => {}
+                    "collector" | "filters" | "sensors" | "kmsg" => {}
                     "key" => key_line = n,
                     _ => {
                         return Err(ConfigError::at(
                             n,
                             format!(
-                                "unknown section [{name}] (known: [collector], [filters], [key], [sensors])"
+                                "unknown section [{name}] (known: [collector], [filters], [key], [kmsg], [sensors])"
                             ),
                         ));
                     }
@@ -229,6 +248,7 @@ impl ConfigFile {
                 "" | "collector" => cfg.top_level(entry)?,
                 "sensors" => cfg.sensor_line(entry)?,
                 "filters" => cfg.filters.push(entry),
+                "kmsg" => cfg.kmsg_lines.push(entry),
                 "key" => match entry.key.as_str() {
                     "id" => {
                         key_id = Some((
@@ -458,6 +478,9 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
             "diskstats" => Some(&mut cfg.disk_devices),
             "mountpoint" => Some(&mut cfg.mount_points),
             "fstype" => Some(&mut cfg.fs_types),
+            "cgroup_namespace" => Some(&mut cfg.cgroup.namespaces),
+            "cgroup_unit" => Some(&mut cfg.cgroup.units),
+            "cgroup_name" => Some(&mut cfg.cgroup.names),
             _ => None,
         };
         match (lists, op) {
@@ -485,11 +508,44 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     cfg.statvfs_timeout = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("statvfs_timeout: {p}")))?;
                 }
+                "cgroup_max" => {
+                    cfg.cgroup.max = match e.value.parse::<usize>() {
+                        Ok(n) if (1..=MAX_CGROUPS).contains(&n) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!(
+                                    "cgroup_max: {:?} is not a number from 1 to {MAX_CGROUPS}",
+                                    e.value
+                                ),
+                            ));
+                        }
+                    };
+                }
+                "cgroup_every" => {
+                    cfg.cgroup.every = match e.value.parse::<u32>() {
+                        Ok(n) if (1..=60).contains(&n) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!("cgroup_every: {:?} is not a number from 1 to 60", e.value),
+                            ));
+                        }
+                    };
+                }
+                "cgroup_rediscover" => {
+                    cfg.cgroup.rediscover = cli::parse_duration(&e.value)
+                        .map_err(|p| ConfigError::at(e.line, format!("cgroup_rediscover: {p}")))?;
+                }
+                "rediscover" => {
+                    cfg.rediscover = cli::parse_duration(&e.value)
+                        .map_err(|p| ConfigError::at(e.line, format!("rediscover: {p}")))?;
+                }
                 k => {
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, disable, statvfs_timeout)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout, rediscover)"
                         ),
                     ));
                 }
@@ -497,6 +553,32 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
         }
     }
     Ok(cfg)
+}
+
+/// Adds the `[kmsg]` lines to the sources' configuration: `rule = …` (each checked
+/// here, so a bad rule names its line) and `max_series = N`.
+pub fn kmsg_config(cfg: &mut SourcesConfig, lines: &[Entry]) -> Result<(), ConfigError> {
+    for e in lines {
+        let at = |p: String| ConfigError::at(e.line, p);
+        match e.key.as_str() {
+            "rule" => {
+                Rule::parse(&e.value).map_err(|p| at(format!("rule: {p}")))?;
+                cfg.kmsg_rules.push(e.value.clone());
+            }
+            "max_series" => {
+                cfg.kmsg_max_series = match e.value.parse::<usize>() {
+                    Ok(n @ 1..=4096) => n,
+                    _ => return Err(at(format!("max_series: {:?} is not 1 to 4096", e.value))),
+                }
+            }
+            k => {
+                return Err(at(format!(
+                    "unknown key {k:?} in [kmsg] (known: rule, max_series)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The sensors' configuration from the sensor lines, in file order.
@@ -589,10 +671,10 @@ impl Settings {
             Some(n) => n,
             None => default_node_name(),
         };
-        if node.is_empty() || node.len() > MAX_NODE_NAME {
+        if pimon_protocol::node_name_error(&node).is_some() {
             return Err(flag_err(
                 "node",
-                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes"),
+                format!("{node:?} must be 1 to {MAX_NODE_NAME} bytes without control characters"),
             ));
         }
         let interval = flags
@@ -623,8 +705,11 @@ impl Settings {
             .clone()
             .or(file.root)
             .unwrap_or_else(|| PathBuf::from("/"));
-        let sources = sources_config(&root, &file.filters)?;
+        let mut sources = sources_config(&root, &file.filters)?;
+        kmsg_config(&mut sources, &file.kmsg_lines)?;
         let sensors = sensors_config(&file.sensor_lines)?;
+        // One staleness rule for every sensor read in the background.
+        sources.w1_stale_after = sensors.stale_after;
         Ok(Settings {
             aggregator,
             node,
@@ -814,9 +899,10 @@ mod tests {
     fn filters_and_sensors_reach_their_configs() {
         let file = ConfigFile::parse(
             "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\
-             gpio = /dev/gpiochip0 17 door active_low\n\
+             gpio = /dev/gpiochip0 17 door active_low\nstale_after = 2m\n\
              [filters]\nnetdev_exclude = docker0, veth*\ndiskstats_include = mmcblk0\n\
-             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n",
+             fstype_defaults = no\ndisable = w1 iio\nstatvfs_timeout = 250ms\n\
+             rediscover = 5m\n",
         )
         .unwrap();
         let flags = Flags {
@@ -832,6 +918,12 @@ mod tests {
         assert!(!s.sources.sources.contains(SourceKind::Iio));
         assert!(s.sources.sources.contains(SourceKind::Stat));
         assert_eq!(s.sources.statvfs_timeout, Duration::from_millis(250));
+        assert_eq!(s.sources.rediscover, Duration::from_secs(300));
+        assert_eq!(
+            s.sources.w1_stale_after,
+            Duration::from_secs(120),
+            "stale_after applies to 1-wire too"
+        );
         assert_eq!(s.sensors.i2c.len(), 1);
         assert_eq!(s.sensors.gpio.len(), 1);
         assert_eq!(s.sensors.i2c_interval, Duration::from_secs(30));
@@ -847,6 +939,34 @@ mod tests {
         assert_eq!(e.line, 2, "{e}");
         let e = bad("i2c = bme280 /dev/i2c-1 0x76 a\ni2c = bme280 /dev/i2c-1 0x77 a\n");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn kmsg_rules_reach_the_sources_and_bad_ones_name_their_line() {
+        let file = ConfigFile::parse(
+            "[kmsg]\nrule = nvme_timeout facility=kern nvme {device}: I/O * timeout*\n\
+             rule = \"- *brcmf_* error #2*\"\nmax_series = 8\n",
+        )
+        .unwrap();
+        let s = Settings::merge(&Flags::default(), file).unwrap();
+        assert_eq!(
+            s.sources.kmsg_rules,
+            [
+                "nvme_timeout facility=kern nvme {device}: I/O * timeout*",
+                "- *brcmf_* error #2*"
+            ]
+        );
+        assert_eq!(s.sources.kmsg_max_series, 8);
+        let bad = |text: &str| {
+            Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap()).unwrap_err()
+        };
+        let e = bad("[kmsg]\n\nrule = Bad {device}\n");
+        assert_eq!(e.line, 3);
+        assert!(e.problem.starts_with("rule: event names"), "{e}");
+        let e = bad("[kmsg]\nrule = e {dev}\n");
+        assert!(e.problem.contains("{device}"), "{e}");
+        assert_eq!(bad("[kmsg]\nmax_series = 0\n").line, 2);
+        assert!(bad("[kmsg]\nregex = x\n").problem.contains("unknown key"));
     }
 
     #[test]

@@ -24,7 +24,15 @@ use crate::log::{self, RateLimit};
 use crate::ring::Ring;
 use crate::sensors::{Sensors, SensorsConfig};
 use crate::sink::SampleSink;
-use crate::source::{Sources, SourcesConfig};
+use crate::source::{MetricGroup, Sources, SourcesConfig};
+use crate::sys::ZeroedPages;
+
+/// The `docs/METRICS.md` section of the collector's own figures.
+pub const OWN_METRICS: MetricGroup = MetricGroup {
+    title: "Collector self-metrics",
+    from: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`).",
+    prefixes: &["pimon_collector_"],
+};
 
 /// What a [`Collector`] needs besides its sources.
 #[derive(Debug, Clone)]
@@ -50,15 +58,16 @@ pub struct Collector {
     sources_config: SourcesConfig,
     sensors: Sensors,
     sensors_config: SensorsConfig,
-    ring: Ring<Box<[u8]>>,
+    ring: Ring<ZeroedPages>,
     last_duration_us: u64,
     lost_values: u64,
     lost_log: RateLimit,
 }
 
 impl Collector {
-    /// Opens the sources and sensors and allocates the ring (zeroed lazily by the OS:
-    /// untouched ring pages cost no memory).
+    /// Opens the sources and sensors and maps the ring ([`ZeroedPages`]: zeroed lazily by
+    /// the kernel, so untouched ring pages cost no memory, whatever the libc's `calloc`
+    /// does).
     ///
     /// A `ring_bytes` below [`MIN_RING_BYTES`](crate::ring::MIN_RING_BYTES) is raised
     /// to it (the config refuses those anyway).
@@ -87,7 +96,7 @@ impl Collector {
         let bytes = config
             .ring_bytes
             .clamp(crate::ring::MIN_RING_BYTES, u32::MAX as usize);
-        let ring = match Ring::new(vec![0u8; bytes].into_boxed_slice()) {
+        let ring = match Ring::new(ZeroedPages::new(bytes)) {
             Some(r) => r,
             None => unreachable_ring(),
         };
@@ -110,12 +119,12 @@ impl Collector {
     }
 
     /// The resend ring.
-    pub fn ring(&self) -> &Ring<Box<[u8]>> {
+    pub fn ring(&self) -> &Ring<ZeroedPages> {
         &self.ring
     }
 
     /// The resend ring, to send, ack and resend.
-    pub fn ring_mut(&mut self) -> &mut Ring<Box<[u8]>> {
+    pub fn ring_mut(&mut self) -> &mut Ring<ZeroedPages> {
         &mut self.ring
     }
 

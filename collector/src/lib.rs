@@ -4,6 +4,10 @@
 //! collection cycle into compact UDP frames (`pimon-protocol`), sends them to the
 //! aggregator and keeps every unacknowledged frame in a fixed ring to resend it.
 //!
+//! ## The source table
+//! `source_table.rs` declares every source once (kind, name, parse module, reader,
+//! `docs/METRICS.md` sections); `parse` and `source` generate their lists from it.
+//!
 //! ## The `no_std` core (builds for `thumbv7em-none-eabihf`)
 //! - [`parse`]: pure parsers for every `/proc` and `/sys` format (no panic, no alloc).
 //! - [`sink`]: the [`sink::SampleSink`] contract between sources and encoders.
@@ -17,6 +21,8 @@
 //! - `run`: the timed loop (wall-clock aligned cycles, acks, resends, linger, signals).
 //! - `sensors`: I2C sensors (background thread) and GPIO inputs.
 //! - `cli`, `config`: flags, config file, key file. `log`: journald-friendly stderr.
+//! - `clock`: the wall clock of timestamps, with a test-only offset (end-to-end tests
+//!   step a collector's clock through `PIMON_TEST_CLOCK_OFFSET_FILE`).
 //! - `print`: `--print` renderings of a cycle (wire, Prometheus, InfluxDB).
 //! - `sys`: the only module allowed `unsafe` (signal handlers, `poll`, `sysconf`,
 //!   `getrandom`, `gethostname`).
@@ -26,6 +32,9 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 
+#[macro_use]
+mod source_table;
+
 pub mod frames;
 pub mod parse;
 pub mod ring;
@@ -33,6 +42,8 @@ pub mod sink;
 
 #[cfg(feature = "std")]
 pub mod cli;
+#[cfg(feature = "std")]
+pub mod clock;
 #[cfg(feature = "std")]
 pub mod config;
 #[cfg(feature = "std")]

@@ -9,9 +9,20 @@
 //!
 //! Records are packed head to tail; one that does not fit before the end of the arena
 //! starts again at offset 0 (the end of the last record before the wrap is remembered).
-//! When the arena is full the oldest record is dropped and counted
-//! ([`RingStats::dropped`] when it had not been acked), and [`Ring::resend_floor`] (the
-//! oldest sequence number still held) rises past it.
+//! When the arena is full the oldest record is evicted. An evicted record that was not
+//! acked is not counted dropped yet: its ack may only have been lost on the way back.
+//! Its sequence number stays *unresolved* ([`evicted`]), [`Ring::resend_floor`] stays
+//! at or below it, and the next ack that speaks for it says whether it was stored
+//! ([`RingStats::acked`]) or not ([`RingStats::dropped`]); then the floor rises past
+//! it. So the collector's `dropped` and the aggregator's `missing` count the same
+//! frames.
+//!
+//! **Window rule.** The aggregator tracks [`WINDOW`] sequence numbers above its base
+//! and gives up, on its own, whatever a frame pushes out of that window. The ring never
+//! lets that happen: before a part gets sequence number `s`, everything below
+//! `s + 1 - WINDOW` (unresolved numbers, then held records) is given up and counted
+//! dropped, and the floor rises to it — so everything given up is given up by the
+//! collector, and counted by both sides as lost, never as acked.
 //!
 //! A cycle's frames are encoded **directly into the arena**: [`Ring::open_cycle`] hands
 //! out [`CycleSpace`], which gives one [`Slot`] of [`MAX_DATAGRAM`] bytes per part
@@ -20,7 +31,13 @@
 //! packs the parts together (a part rarely fills its slot). Then
 //! [`Ring::send_unsent`] hands each new datagram to the network.
 //!
-//! Acks ([`Ring::apply_ack`]) forget what the aggregator stored and mark its gaps;
+//! Acks ([`Ring::apply_ack`]) forget what the aggregator stored and mark its gaps. An
+//! ack that speaks of sequence numbers never sent (the aggregator's window for this boot
+//! is wrong: a forged frame moved it, or its saved state is damaged) changes nothing
+//! but puts the ring in *resync* mode: the frames of new cycles carry the resync flag
+//! (`pimon_protocol::FLAG_RESYNC`, docs/PROTOCOL.md 6.4), which asks the aggregator to
+//! rebuild its window from their resend floor, until an ack that makes sense arrives
+//! ([`Ring::resyncing`]);
 //! [`Ring::resend_due`] picks what to send again: gaps first, then datagrams not acked
 //! within a timeout, oldest first, at most [`ResendPolicy::max_per_tick`] per call. While
 //! the aggregator is silent (no ack for a timeout) only one probe is resent per timeout,
@@ -29,7 +46,13 @@
 //! `no_std`, no allocation, no panics: offsets are checked and a corrupt record makes the
 //! operation stop rather than read out of bounds.
 
+pub mod evicted;
+
+use pimon_protocol::frame::set_resync;
+use pimon_protocol::window::WINDOW;
 use pimon_protocol::{Ack, Key, MAX_DATAGRAM, seal};
+
+use evicted::EvictedRuns;
 
 /// Bytes of the per-record header in the arena.
 pub const RECORD_HEADER: usize = 21;
@@ -44,14 +67,37 @@ const OFF_CAP: usize = 16;
 const OFF_LEN: usize = 18;
 const OFF_STATE: usize = 20;
 
-/// Written in the open cycle, not sealed yet.
-const ST_PENDING: u8 = 1;
-/// Sealed, never sent.
-const ST_UNSENT: u8 = 2;
-/// The aggregator stored it.
-const ST_ACKED: u8 = 4;
-/// An ack listed it in a gap: resend.
-const ST_WANTED: u8 = 8;
+/// A record's state byte: a set of flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State(u8);
+
+impl State {
+    /// Written in the open cycle, not sealed yet.
+    const PENDING: State = State(1);
+    /// Sealed, never sent.
+    const UNSENT: State = State(2);
+    /// Done: the aggregator stored it (or it will never be sent: abandoned, unsealable).
+    const ACKED: State = State(4);
+    /// An ack listed it in a gap: resend.
+    const WANTED: State = State(8);
+
+    fn has(self, flag: State) -> bool {
+        self.0 & flag.0 != 0
+    }
+
+    fn with(self, flag: State) -> State {
+        State(self.0 | flag.0)
+    }
+
+    fn without(self, flag: State) -> State {
+        State(self.0 & !flag.0)
+    }
+
+    /// Sent and not known to be stored: acks decide about it, timeouts resend it.
+    fn awaits_ack(self) -> bool {
+        !self.has(State::ACKED) && !self.has(State::PENDING) && !self.has(State::UNSENT)
+    }
+}
 
 /// Counters of the ring since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,9 +106,11 @@ pub struct RingStats {
     pub sent: u64,
     /// Datagrams sent again (gaps, timeouts, probes).
     pub resent: u64,
-    /// Datagrams that left the ring without being acked (overflow).
+    /// Datagrams given up without the aggregator storing them: evicted and then
+    /// reported missing by an ack, given up by the window rule or when the record of
+    /// evicted runs was full, or never sent (a cycle abandoned half-written).
     pub dropped: u64,
-    /// Datagrams the aggregator acked.
+    /// Datagrams the aggregator acked (held ones, and evicted ones acked later).
     pub acked: u64,
 }
 
@@ -124,12 +172,23 @@ struct Meta {
     /// Sequence number of the record at `head` (== `next_seq` when empty).
     first_seq: u64,
     next_seq: u64,
+    /// Evicted unacked records whose fate no ack told yet (all below `first_seq`).
+    evicted: EvictedRuns,
     /// Parts of the open cycle (the last `pending` records).
     pending: usize,
     pending_at: usize,
     stats: RingStats,
     last_ack_ms: Option<u64>,
     last_probe_ms: Option<u64>,
+    /// The last ack spoke of sequence numbers never sent: new cycles ask for a resync.
+    resync: bool,
+}
+
+impl Meta {
+    /// The resend floor: the oldest sequence number not given up (unresolved or held).
+    fn floor(&self) -> u64 {
+        self.evicted.oldest().unwrap_or(self.first_seq)
+    }
 }
 
 /// A record's header, decoded.
@@ -139,7 +198,7 @@ struct Header {
     sent_ms: u64,
     cap: usize,
     len: usize,
-    state: u8,
+    state: State,
 }
 
 fn read_header(arena: &[u8], off: usize) -> Option<Header> {
@@ -154,7 +213,7 @@ fn read_header(arena: &[u8], off: usize) -> Option<Header> {
         sent_ms: u64_at(OFF_SENT),
         cap: usize::from(u16::from_le_bytes([h[OFF_CAP], h[OFF_CAP + 1]])),
         len: usize::from(u16::from_le_bytes([h[OFF_LEN], h[OFF_LEN + 1]])),
-        state: h[OFF_STATE],
+        state: State(h[OFF_STATE]),
     })
 }
 
@@ -167,12 +226,12 @@ fn write_header(h: &mut [u8], hd: &Header) {
     h[OFF_SENT..OFF_SENT + 8].copy_from_slice(&hd.sent_ms.to_le_bytes());
     h[OFF_CAP..OFF_CAP + 2].copy_from_slice(&(hd.cap as u16).to_le_bytes());
     h[OFF_LEN..OFF_LEN + 2].copy_from_slice(&(hd.len as u16).to_le_bytes());
-    h[OFF_STATE] = hd.state;
+    h[OFF_STATE] = hd.state.0;
 }
 
-fn set_state(arena: &mut [u8], off: usize, state: u8) {
+fn set_state(arena: &mut [u8], off: usize, state: State) {
     if let Some(b) = arena.get_mut(off + OFF_STATE) {
-        *b = state;
+        *b = state.0;
     }
 }
 
@@ -212,6 +271,12 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         self.m.stats
     }
 
+    /// True while the frames of new cycles carry the resync flag: the last ack spoke of
+    /// sequence numbers this ring never handed out.
+    pub fn resyncing(&self) -> bool {
+        self.m.resync
+    }
+
     /// Records held (sent and not acked, acked but not yet at the head, unsent).
     pub fn len(&self) -> usize {
         self.m.count
@@ -227,10 +292,21 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         self.m.next_seq
     }
 
-    /// The oldest sequence number still held (the next one when nothing is held): the
-    /// receiver need not wait for anything below it.
+    /// The oldest sequence number not given up: unresolved evicted ones (see
+    /// [`evicted`]), else the oldest held, else the next one. The receiver need not wait
+    /// for anything below it. Frames carry it.
     pub fn resend_floor(&self) -> u64 {
+        self.m.floor()
+    }
+
+    /// The sequence number of the oldest held record (the next one when none is held).
+    pub fn oldest_held(&self) -> u64 {
         self.m.first_seq
+    }
+
+    /// Evicted sequence numbers whose fate no ack told yet (neither acked nor dropped).
+    pub fn unresolved(&self) -> u64 {
+        self.m.evicted.unresolved()
     }
 
     /// Arena bytes in use (records and the dead space before a wrap).
@@ -275,7 +351,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
     pub fn outstanding(&self) -> usize {
         let mut n = 0;
         self.walk(|_, h| {
-            if h.state & ST_ACKED == 0 {
+            if !h.state.has(State::ACKED) {
                 n += 1;
             }
             true
@@ -294,7 +370,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 let data = off + RECORD_HEADER;
                 left -= 1;
                 off = self.advance(off, h.cap);
-                if h.state & ST_PENDING == 0 {
+                if !h.state.has(State::PENDING) {
                     return Some((h.seq, arena.get(data..data + h.len)?));
                 }
             }
@@ -352,16 +428,23 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let next = self.advance(off, h.cap);
             let wraps_after = next == 0 && i + 1 < pending;
             let data = off + RECORD_HEADER;
+            let resync = self.m.resync;
             let arena = self.arena.as_mut();
-            let sealed = arena
-                .get_mut(data..data + h.cap)
-                .and_then(|buf| seal(buf, h.len, parts, key).ok());
+            let sealed = arena.get_mut(data..data + h.cap).and_then(|buf| {
+                if resync {
+                    set_resync(buf.get_mut(..h.len)?).ok()?;
+                }
+                seal(buf, h.len, parts, key).ok()
+            });
             let (len, state) = match sealed {
-                Some(n) => (n, ST_UNSENT),
-                None => (h.len.min(h.cap), ST_ACKED),
+                Some(n) => (n, State::UNSENT),
+                None => (h.len.min(h.cap), State::ACKED),
             };
-            if state == ST_UNSENT {
+            if state == State::UNSENT {
                 total += len;
+            } else {
+                // Never sent: the aggregator will count it missing when the floor passes.
+                self.m.stats.dropped += 1;
             }
             let new = Header {
                 len,
@@ -395,7 +478,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), off) else {
                 break;
             };
-            set_state(self.arena.as_mut(), off, ST_ACKED);
+            set_state(self.arena.as_mut(), off, State::ACKED);
+            // Never sent: the aggregator will count it missing when the floor passes.
+            self.m.stats.dropped += 1;
             off = self.advance(off, h.cap);
         }
         self.m.pending = 0;
@@ -412,9 +497,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), off) else {
                 break;
             };
-            if h.state & ST_UNSENT != 0 {
+            if h.state.has(State::UNSENT) {
                 let arena = self.arena.as_mut();
-                set_state(arena, off, h.state & !ST_UNSENT);
+                set_state(arena, off, h.state.without(State::UNSENT));
                 set_sent(arena, off, now_ms);
                 let data = off + RECORD_HEADER;
                 if let Some(d) = arena.get(data..data + h.len) {
@@ -429,12 +514,17 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
     }
 
     /// Applies an ack (already checked to be for this node, boot id and key): forgets
-    /// what it says is stored and marks its gaps for resend. An ack that speaks of sequence numbers not sent yet is ignored.
+    /// what it says is stored, marks its gaps for resend, and resolves unresolved
+    /// evicted sequence numbers it speaks for (see [`evicted`]). An ack that speaks of
+    /// sequence numbers not sent yet changes nothing but starts resync mode (see
+    /// [`resyncing`](Self::resyncing)); the next ack that makes sense ends it.
     pub fn apply_ack(&mut self, ack: &Ack<'_>, now_ms: u64) -> AckEffect {
         let mut effect = AckEffect::default();
         if ack.seen_below > self.m.next_seq || ack.acked_below > self.m.next_seq {
+            self.m.resync = true;
             return effect;
         }
+        self.m.resync = false;
         self.m.last_ack_ms = Some(now_ms);
         let mut off = self.m.head;
         for _ in 0..self.m.count {
@@ -444,19 +534,22 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             if h.seq >= ack.seen_below {
                 break;
             }
-            if h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0 {
+            if h.state.awaits_ack() {
                 let arena = self.arena.as_mut();
                 if ack.is_stored(h.seq) {
-                    set_state(arena, off, ST_ACKED);
+                    set_state(arena, off, State::ACKED);
                     effect.acked += 1;
-                } else if h.state & ST_WANTED == 0 {
-                    set_state(arena, off, h.state | ST_WANTED);
+                } else if !h.state.has(State::WANTED) {
+                    set_state(arena, off, h.state.with(State::WANTED));
                     effect.wanted += 1;
                 }
             }
             off = self.advance(off, h.cap);
         }
         self.m.stats.acked += effect.acked as u64;
+        let verdicts = self.m.evicted.resolve(ack, now_ms);
+        self.m.stats.acked += verdicts.stored;
+        self.m.stats.dropped += verdicts.lost;
         self.pop_acked();
         effect
     }
@@ -467,7 +560,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             let Some(h) = read_header(self.arena.as_ref(), self.m.head) else {
                 return;
             };
-            if h.state & ST_ACKED == 0 {
+            if !h.state.has(State::ACKED) {
                 return;
             }
             let next = self.advance(self.m.head, h.cap);
@@ -527,16 +620,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                     break;
                 };
                 let age = now_ms.saturating_sub(h.sent_ms);
-                let live = h.state & (ST_ACKED | ST_PENDING | ST_UNSENT) == 0;
-                let due = live
+                let due = h.state.awaits_ack()
                     && if pass == 0 {
-                        h.state & ST_WANTED != 0 && age >= policy.gap_holdoff_ms
+                        h.state.has(State::WANTED) && age >= policy.gap_holdoff_ms
                     } else {
                         age >= policy.timeout_ms
                     };
                 if due {
                     let arena = self.arena.as_mut();
-                    set_state(arena, off, h.state & !ST_WANTED);
+                    set_state(arena, off, h.state.without(State::WANTED));
                     set_sent(arena, off, now_ms);
                     let data = off + RECORD_HEADER;
                     if let Some(d) = arena.get(data..data + h.len) {
@@ -561,6 +653,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             .last_ack_ms
             .is_some_and(|t| now_ms.saturating_sub(t) < timeout_ms)
     }
+}
+
+/// Why a record leaves the arena from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eviction {
+    /// For room: an unacked record becomes unresolved.
+    MakeRoom,
+    /// By the window rule: an unacked record is dropped.
+    GiveUp,
 }
 
 /// One part's place in the arena, from [`CycleSpace::next_slot`].
@@ -601,8 +702,10 @@ impl<'r> CycleSpace<'r> {
         }
     }
 
-    /// Drops the oldest record to make room.
-    fn evict(&mut self) -> Result<(), SlotError> {
+    /// Removes the oldest record: to make room ([`Eviction::MakeRoom`]: unacked, it
+    /// becomes unresolved) or past the window ([`Eviction::GiveUp`]: unacked, it is
+    /// dropped).
+    fn evict(&mut self, how: Eviction) -> Result<(), SlotError> {
         if self.m.count == 0 {
             return Err(SlotError::CycleTooLarge);
         }
@@ -610,11 +713,16 @@ impl<'r> CycleSpace<'r> {
             return Err(SlotError::CycleTooLarge);
         }
         let h = self.header_at(self.m.head).ok_or(SlotError::Corrupt)?;
-        if h.state & ST_PENDING != 0 {
+        if h.state.has(State::PENDING) {
             return Err(SlotError::CycleTooLarge);
         }
-        if h.state & ST_ACKED == 0 {
-            self.m.stats.dropped += 1;
+        if !h.state.has(State::ACKED) {
+            match how {
+                Eviction::MakeRoom => {
+                    self.m.stats.dropped += self.m.evicted.push(h.seq, h.sent_ms);
+                }
+                Eviction::GiveUp => self.m.stats.dropped += 1,
+            }
         }
         let m = &mut *self.m;
         let mut next = m.head + RECORD_HEADER + h.cap;
@@ -677,13 +785,25 @@ impl<'r> CycleSpace<'r> {
             } else if m.tail + SLOT_BYTES <= m.head {
                 return Ok(m.tail);
             }
-            self.evict()?;
+            self.evict(Eviction::MakeRoom)?;
         }
+    }
+
+    /// The window rule (module docs): gives up whatever would keep the floor
+    /// [`WINDOW`] or more below the next sequence number.
+    fn keep_within_window(&mut self) -> Result<(), SlotError> {
+        let lowest = self.m.next_seq.saturating_add(1).saturating_sub(WINDOW);
+        self.m.stats.dropped += self.m.evicted.give_up_below(lowest);
+        while self.m.count > 0 && self.m.first_seq < lowest {
+            self.evict(Eviction::GiveUp)?;
+        }
+        Ok(())
     }
 
     /// A slot for the next part: its sequence number, the resend floor, and
     /// [`MAX_DATAGRAM`] bytes. The previous slot must have been finished.
     pub fn next_slot(&mut self) -> Result<Slot<'r>, SlotError> {
+        self.keep_within_window()?;
         let at = self.place()?;
         let region = self.take(at)?;
         let (hdr, buf) = region.split_at_mut(RECORD_HEADER);
@@ -696,7 +816,7 @@ impl<'r> CycleSpace<'r> {
                 sent_ms: 0,
                 cap: MAX_DATAGRAM,
                 len: 0,
-                state: ST_PENDING,
+                state: State::PENDING,
             },
         );
         if m.pending == 0 {
@@ -712,7 +832,7 @@ impl<'r> CycleSpace<'r> {
         self.open_hdr = Some(hdr);
         Ok(Slot {
             seq,
-            resend_floor: m.first_seq,
+            resend_floor: m.floor(),
             buf,
         })
     }
@@ -734,6 +854,7 @@ impl<'r> CycleSpace<'r> {
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use super::evicted::LOST_VERDICT_AFTER_MS;
     use super::*;
     use pimon_protocol::{DataFrame, DataHeader, EncodedLabels, FrameWriter, Gap, Value};
     use std::vec::Vec;
@@ -852,6 +973,35 @@ mod tests {
     }
 
     #[test]
+    fn a_nonsensical_ack_makes_new_cycles_ask_for_a_resync_until_an_ack_makes_sense() {
+        let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
+        cycle(&mut ring, 2, 3);
+        sent(&mut ring);
+        // The aggregator says it stored up to a million: it cannot have.
+        let e = ring.apply_ack(&ack(1_000_000, 1_000_000, &[]), 10);
+        assert_eq!(e, AckEffect::default());
+        assert!(ring.resyncing());
+        assert_eq!(ring.len(), 2, "nothing forgotten");
+        cycle(&mut ring, 2, 3);
+        let flags: Vec<bool> = ring
+            .datagrams()
+            .map(|(_, d)| DataFrame::parse(d).unwrap().resync())
+            .collect();
+        assert_eq!(
+            flags,
+            [false, false, true, true],
+            "resends stay as they were sent"
+        );
+        sent(&mut ring);
+        // The aggregator rebuilt its window: a sensible ack ends the mode.
+        ring.apply_ack(&ack(0, 4, &[(0, 2)]), 20);
+        assert!(!ring.resyncing());
+        cycle(&mut ring, 1, 3);
+        let last = ring.datagrams().last().unwrap().1;
+        assert!(!DataFrame::parse(last).unwrap().resync());
+    }
+
+    #[test]
     fn timeouts_resend_oldest_first_paced_and_probe_when_silent() {
         let mut ring = Ring::new([0u8; 8 * SLOT_BYTES]).unwrap();
         cycle(&mut ring, 4, 3);
@@ -875,7 +1025,7 @@ mod tests {
     }
 
     #[test]
-    fn overflow_drops_oldest_counts_and_raises_floor() {
+    fn overflow_evicts_oldest_and_holds_the_floor_until_an_ack_resolves_them() {
         let mut ring = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
         let mut parts = 0;
         for _ in 0..20 {
@@ -886,10 +1036,10 @@ mod tests {
         assert_eq!(parts, 40);
         let held = ring.len() as u64;
         assert!((2..40).contains(&held));
-        assert_eq!(ring.stats().dropped, 40 - held);
-        assert_eq!(ring.resend_floor(), 40 - held);
+        let evicted = 40 - held;
+        assert_eq!(ring.oldest_held(), evicted);
         let seqs: Vec<u64> = ring.datagrams().map(|(s, _)| s).collect();
-        let want: Vec<u64> = (40 - held..40).collect();
+        let want: Vec<u64> = (evicted..40).collect();
         assert_eq!(
             seqs, want,
             "held records are the newest, in order, across wraps"
@@ -898,6 +1048,46 @@ mod tests {
             assert_eq!(DataFrame::parse(d).unwrap().header.seq, seq);
         }
         assert!(ring.used_bytes() <= ring.capacity());
+        // Not dropped yet: their acks may only have been lost. The floor stays below them.
+        assert_eq!(ring.stats().dropped, 0);
+        assert_eq!(ring.unresolved(), evicted);
+        assert_eq!(ring.resend_floor(), 0);
+        // The aggregator has stored all but 1 and 2: those are dropped, the rest acked.
+        ring.apply_ack(&ack(1, 40, &[(1, 2)]), LOST_VERDICT_AFTER_MS);
+        assert_eq!(ring.stats().dropped, 2);
+        assert_eq!(ring.stats().acked, 38);
+        assert_eq!((ring.unresolved(), ring.resend_floor()), (0, 40));
+        assert!(ring.is_empty());
+    }
+
+    #[test]
+    fn the_floor_never_trails_the_next_sequence_number_by_a_window() {
+        // An arena for more records than the aggregator's window, and no ack ever:
+        // past the window the oldest are given up (dropped), not left to the aggregator.
+        let mut ring = Ring::new(std::vec![0u8; 5000 * 64].into_boxed_slice()).unwrap();
+        for _ in 0..5000 {
+            cycle(&mut ring, 1, 1);
+            let floor = ring.resend_floor();
+            assert!(ring.next_seq() - floor <= WINDOW, "floor {floor}");
+        }
+        for (_, d) in ring.datagrams() {
+            let h = DataFrame::parse(d).unwrap().header;
+            assert!(h.seq < h.resend_floor + WINDOW, "{h:?}");
+        }
+        assert_eq!(ring.resend_floor(), 5000 - WINDOW);
+        assert_eq!(ring.stats().dropped, 5000 - WINDOW);
+        assert_eq!(ring.stats().acked, 0);
+        // Also when the oldest are evicted unresolved rather than held.
+        let mut ring = Ring::new([0u8; MIN_RING_BYTES]).unwrap();
+        for _ in 0..5000 {
+            cycle(&mut ring, 1, 1);
+        }
+        assert_eq!(ring.resend_floor(), 5000 - WINDOW);
+        assert_eq!(
+            ring.stats().dropped + ring.unresolved(),
+            5000 - ring.len() as u64
+        );
+        assert_eq!(ring.unresolved(), ring.oldest_held() - ring.resend_floor());
     }
 
     #[test]
@@ -945,21 +1135,34 @@ mod tests {
         let mut now = 0;
         let mut wrapped_seen = 0;
         for _ in 0..2000 {
-            now += 1;
+            now += 50;
             let parts = (rnd() % 4 + 1) as usize;
             let fill = (rnd() % 250 + 1) as u16;
             cycle(&mut ring, parts, fill);
             ring.send_unsent(now, |_, _| {});
             if rnd() % 3 == 0 {
                 let top = ring.next_seq();
-                let acked = ring.resend_floor() + rnd() % (top - ring.resend_floor() + 1);
+                let floor = ring.resend_floor();
+                let acked = if rnd() % 2 == 0 {
+                    floor
+                } else {
+                    floor + rnd() % (top - floor + 1)
+                };
                 let gap = (acked < top).then(|| (acked, 1 + rnd() % (top - acked)));
                 let gaps: Vec<(u64, u64)> = gap.into_iter().collect();
                 ring.apply_ack(&ack(acked, top, &gaps), now);
             }
             ring.resend_due(now, &pol, |_, _| {});
-            // Invariants: consecutive seqs from the floor, every datagram parses.
-            let mut expect = ring.resend_floor();
+            // Invariants: consecutive seqs from the oldest held, every datagram parses,
+            // every sequence number counted exactly once.
+            let mut expect = ring.oldest_held();
+            assert!(ring.resend_floor() <= expect);
+            let s = ring.stats();
+            assert_eq!(
+                s.acked + s.dropped + ring.outstanding() as u64 + ring.unresolved(),
+                ring.next_seq(),
+                "{s:?}"
+            );
             for (seq, d) in ring.datagrams() {
                 assert_eq!(seq, expect);
                 assert_eq!(DataFrame::parse(d).unwrap().header.seq, seq);

@@ -20,7 +20,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, MAC_LEN};
 
@@ -61,6 +61,8 @@ pub struct Agent {
     /// When to resend.
     pub policy: ResendPolicy,
     epoch: Instant,
+    /// When [`Agent::pump`] or [`Agent::linger`] last resent.
+    last_resend: Option<Instant>,
 }
 
 impl Agent {
@@ -71,6 +73,7 @@ impl Agent {
             net,
             policy,
             epoch: Instant::now(),
+            last_resend: None,
         }
     }
 
@@ -102,6 +105,22 @@ impl Agent {
         report
     }
 
+    /// Resends what is due, at most once per [`RESEND_TICK`]: the loops wake on every
+    /// ack, and `policy.max_per_tick` must bound the resends per tick, not per ack (a
+    /// returning aggregator acking a long backlog would otherwise get 8 more datagrams
+    /// for each ack, until its receive buffer overflows).
+    fn resend_paced(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_resend
+            .is_some_and(|t| now.saturating_duration_since(t) < RESEND_TICK)
+        {
+            return;
+        }
+        self.last_resend = Some(now);
+        self.resend();
+    }
+
     /// Resends what is due now; returns how many.
     pub fn resend(&mut self) -> usize {
         let now = self.now_ms();
@@ -117,7 +136,16 @@ impl Agent {
         let now = self.now_ms();
         match self.net.wait_ack(wait) {
             Received::Ack(ack) => {
-                self.collector.ring_mut().apply_ack(&ack, now);
+                let ring = self.collector.ring_mut();
+                let was = ring.resyncing();
+                ring.apply_ack(&ack, now);
+                if ring.resyncing() && !was {
+                    log::warning!(
+                        "the aggregator acked sequence number {} but the next one is {}: its window for this boot is wrong; new frames ask it to resync",
+                        ack.acked_below.max(ack.seen_below),
+                        ring.next_seq()
+                    );
+                }
                 true
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,
@@ -138,7 +166,7 @@ impl Agent {
                 return Wake::Deadline;
             }
             self.net.maintain(now);
-            self.resend();
+            self.resend_paced();
             // Resends are due at tick granularity only while the aggregator answers (a
             // silent one gets one probe per timeout; an ack wakes the wait anyway).
             let ring = self.collector.ring();
@@ -166,18 +194,16 @@ impl Agent {
                 return false;
             }
             self.net.maintain(now);
-            self.resend();
+            self.resend_paced();
             self.receive(deadline.saturating_duration_since(now).min(RESEND_TICK));
         }
     }
 }
 
-/// Unix time in milliseconds (0 before 1970).
+/// Unix time in milliseconds (0 before 1970), shifted by the test-only offset of
+/// [`crate::clock`] when one is configured.
 pub fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    crate::clock::wall_ms()
 }
 
 /// The next multiple of `interval_ms` strictly after `now_ms`.
@@ -213,6 +239,7 @@ fn collector_config(settings: &Settings) -> CollectorConfig {
 /// The program after argument parsing: returns the exit code.
 pub fn main(flags: Flags) -> ExitCode {
     log::init(flags.verbose);
+    crate::clock::init();
     let settings = match Settings::load(&flags) {
         Ok(s) => s,
         Err(e) => {
@@ -416,6 +443,9 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     'cycles: loop {
         agent.cycle(wall_ms());
         done += 1;
+        if done == 1 {
+            release_startup_code();
+        }
         if settings.cycles.is_some_and(|n| done >= n) {
             break;
         }
@@ -446,19 +476,29 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     let all_acked = settings.linger.is_zero() && outstanding == 0 || agent.linger(settings.linger);
     let s = agent.collector.ring().stats();
     let n = agent.net.stats();
+    let ring = agent.collector.ring();
     log::notice!(
-        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} evicted unconfirmed, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
         s.sent,
         s.resent,
         s.acked,
         s.dropped,
-        agent.collector.ring().outstanding(),
+        ring.unresolved(),
+        ring.outstanding(),
         if all_acked { "" } else { " (lost on exit)" },
         n.send_errors,
         n.acks,
         n.ignored
     );
     ExitCode::SUCCESS
+}
+
+/// Gives back the pages of start-up code (see [`sys::release_startup_code`]).
+fn release_startup_code() {
+    match sys::release_startup_code() {
+        Ok(bytes) => log::debug!("start-up code released: {} KiB of mappings", bytes / 1024),
+        Err(e) => log::debug!("start-up code not released: {e}"),
+    }
 }
 
 /// SIGHUP: reload the config and key files and apply what can change while running.

@@ -9,6 +9,12 @@
 //! - `gethostname(2)`: the default node name.
 //! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
 //!   is rounded to the kernel's tick) and returning at once on a signal.
+//! - `mmap(2)`: zeroed buffers that cost memory only where written ([`ZeroedPages`]).
+//! - `madvise(2)`: start-up code leaves the resident set ([`release_startup_code`]).
+//! - `getdents64(2)`: directory entries into a caller's buffer (cgroup discovery;
+//!   `std::fs::read_dir` allocates per entry).
+//! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
+//!   cgroup source keeps a dozen files open per tracked workload).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -122,6 +128,177 @@ pub fn random_u64() -> u64 {
     z ^ (z >> 31)
 }
 
+/// Drops this process's read-only mappings of its own executable from its resident set
+/// (`MADV_DONTNEED`), so start-up code and constants (flags, config, discovery, help
+/// texts, relocation tables) stop counting; what the cycles run comes back on first
+/// use from the page cache. Only mappings without a private (anonymous) page are
+/// released — they are exact copies of the file, so nothing is lost; a read-only
+/// mapping holding relocated `RELRO` pointers has private pages and is left alone.
+/// Allocates (reads `/proc/self/smaps`): for after start-up. Returns the bytes released.
+pub fn release_startup_code() -> std::io::Result<usize> {
+    use std::io::Read as _;
+    use std::os::unix::fs::MetadataExt;
+    let exe = std::fs::metadata("/proc/self/exe")?.ino();
+    // Read in one go, into a buffer of about its size: smaps lists every mapping.
+    let mut smaps = String::with_capacity(32 * 1024);
+    std::fs::File::open("/proc/self/smaps")?.read_to_string(&mut smaps)?;
+    let mut released = 0;
+    for (range, anonymous_kb) in clean_read_only_mappings_of(&smaps, exe) {
+        if anonymous_kb != 0 {
+            continue;
+        }
+        let len = range.end.saturating_sub(range.start);
+        // SAFETY: `range` is a private, read-only mapping of this process's executable
+        // with no anonymous page: every page is the file's own, unmodified (nothing can
+        // write it: it is not writable, and relocations are done). MADV_DONTNEED only
+        // unmaps those pages; the next access faults the same bytes back in from the
+        // page cache, so code and constants in it stay valid for every reference.
+        let rc =
+            unsafe { libc::madvise(range.start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        released += len;
+    }
+    Ok(released)
+}
+
+/// `(address range, Anonymous kB)` of every mapping in `smaps` (the text of
+/// `/proc/self/smaps`) of the file with inode `inode` that is neither writable nor
+/// shared.
+fn clean_read_only_mappings_of(smaps: &str, inode: u64) -> Vec<(std::ops::Range<usize>, u64)> {
+    let mut found = Vec::new();
+    let mut current: Option<std::ops::Range<usize>> = None;
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            )
+        {
+            // start-end perms offset dev inode path
+            let perms = fields.next().unwrap_or_default();
+            let map_inode = fields.nth(2).and_then(|i| i.parse::<u64>().ok());
+            current = (map_inode == Some(inode)
+                && perms.starts_with('r')
+                && perms.ends_with('p')
+                && !perms.contains('w'))
+            .then_some(start..end);
+        } else if first == "Anonymous:"
+            && let Some(range) = current.take()
+        {
+            let kb = fields
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            found.push((range, kb));
+        }
+    }
+    found
+}
+
+/// Zeroed memory straight from the kernel (a private anonymous `mmap`): a page costs
+/// nothing until it is written, whatever the C library's `calloc` does (some zero
+/// every byte of a fresh block, making it all resident at once). For the collector's
+/// large buffers that are written a little at a time: the resend ring's arena, the
+/// sources' read buffer. Falls back to the heap if the mapping fails.
+pub struct ZeroedPages(Pages);
+
+enum Pages {
+    Mapped {
+        ptr: std::ptr::NonNull<u8>,
+        len: usize,
+    },
+    Heap(Box<[u8]>),
+}
+
+// SAFETY: `ZeroedPages` owns its mapping exclusively (like a `Box<[u8]>`); nothing else
+// refers to it, so moving it to another thread is sound.
+unsafe impl Send for ZeroedPages {}
+
+impl ZeroedPages {
+    /// `len` zero bytes.
+    pub fn new(len: usize) -> ZeroedPages {
+        if len > 0 {
+            // SAFETY: a fresh private anonymous mapping: no address hint, no file; the
+            // kernel returns MAP_FAILED or the start of `len` readable and writable
+            // bytes that are zero and belong to no one else.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if ptr != libc::MAP_FAILED
+                && let Some(ptr) = std::ptr::NonNull::new(ptr.cast::<u8>())
+            {
+                return ZeroedPages(Pages::Mapped { ptr, len });
+            }
+        }
+        ZeroedPages(Pages::Heap(vec![0u8; len].into_boxed_slice()))
+    }
+}
+
+impl std::ops::Deref for ZeroedPages {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            // SAFETY: `ptr..ptr + len` is the live mapping this value owns (unmapped
+            // only in `drop`), readable, initialised (zero or written since); the
+            // shared borrow of `self` keeps it from being written meanwhile.
+            Pages::Mapped { ptr, len } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
+            Pages::Heap(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ZeroedPages {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            // SAFETY: as in `deref`, and the exclusive borrow of `self` makes this the
+            // only reference to the mapping while it lives.
+            Pages::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len)
+            },
+            Pages::Heap(b) => b,
+        }
+    }
+}
+
+impl AsRef<[u8]> for ZeroedPages {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl AsMut<[u8]> for ZeroedPages {
+    fn as_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for ZeroedPages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZeroedPages({} bytes)", self.len())
+    }
+}
+
+impl Drop for ZeroedPages {
+    fn drop(&mut self) {
+        if let Pages::Mapped { ptr, len } = self.0 {
+            // SAFETY: the mapping was created by `new` with this address and length and
+            // is unmapped only here; no reference to it outlives `self`.
+            unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+        }
+    }
+}
+
 /// The host name (as `hostname` prints it), or `None`.
 pub fn hostname() -> Option<String> {
     let mut buf = [0u8; 256];
@@ -137,9 +314,139 @@ pub fn hostname() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Reads the next directory entries of the open directory `dir` into `buf` (see
+/// `parse::cgroup::dirent` for the record format); 0 at the end. Rewind with a seek
+/// to 0 to read the directory again.
+pub fn getdents(dir: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: the pointer and length describe `buf`, a live writable buffer the
+        // kernel writes at most `len` bytes into; the fd is borrowed, so it stays open
+        // during the call. getdents64 takes exactly (int fd, void *dirp, size_t count).
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Raises the soft limit of open files to at least `wanted` (at most the hard limit,
+/// which needs no privilege). Returns the soft limit in force afterwards.
+// `rlim_t` is 32 bits on some 32-bit targets: the casts are not no-ops everywhere.
+#[allow(clippy::unnecessary_cast)]
+pub fn raise_open_files_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit that outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    let current = limit.rlim_cur as u64;
+    let target = (wanted as libc::rlim_t).min(limit.rlim_max);
+    if target <= limit.rlim_cur {
+        return current;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: target,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `raised` is a valid rlimit that outlives the call; a soft limit at or
+    // below the hard limit is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        target as u64
+    } else {
+        current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_clean_read_only_mappings_of_the_executable_are_chosen() {
+        let smaps = "\
+00400000-00410000 r--p 00000000 fe:00 42 /bin/pimon
+Anonymous:             0 kB
+00410000-00480000 r-xp 00010000 fe:00 42 /bin/pimon
+Anonymous:             0 kB
+00480000-004a0000 r--p 00080000 fe:00 42 /bin/pimon
+Anonymous:            60 kB
+004a0000-004b0000 rw-p 000a0000 fe:00 42 /bin/pimon
+Anonymous:            12 kB
+7f0000000000-7f0000001000 r--p 00000000 fe:00 43 /lib/other
+Anonymous:             0 kB
+7f0000002000-7f0000003000 r--s 00000000 fe:00 42 /bin/pimon
+Anonymous:             0 kB
+";
+        let found = clean_read_only_mappings_of(smaps, 42);
+        assert_eq!(
+            found,
+            [
+                (0x400000..0x410000, 0),
+                (0x410000..0x480000, 0),
+                (0x480000..0x4a0000, 60)
+            ]
+        );
+    }
+
+    #[test]
+    fn start_up_code_is_released_and_runs_again() {
+        let released = release_startup_code().unwrap();
+        assert!(released > 0, "this test binary's code was released");
+        // The released code faults back in: this very test keeps running it.
+        assert!((1..=10_000).contains(&user_hz()));
+        assert!(hostname().is_some());
+        assert!(
+            release_startup_code().unwrap() > 0,
+            "and can be released again"
+        );
+    }
+
+    #[test]
+    fn zeroed_pages_are_zero_writable_and_resident_only_where_written() {
+        fn resident_kb(addr: usize) -> u64 {
+            let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+            let mut inside = false;
+            for line in smaps.lines() {
+                if let Some((range, _)) = line.split_once(' ')
+                    && let Some((a, b)) = range.split_once('-')
+                    && let (Ok(a), Ok(b)) =
+                        (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    inside = (a..b).contains(&addr);
+                } else if inside && line.starts_with("Rss:") {
+                    return line.split_whitespace().nth(1).unwrap().parse().unwrap();
+                }
+            }
+            panic!("no mapping at {addr:#x}")
+        }
+        let mut pages = ZeroedPages::new(1 << 20);
+        assert_eq!(pages.len(), 1 << 20);
+        assert!(pages.iter().step_by(4096).all(|&b| b == 0));
+        pages[5000] = 7;
+        pages[(1 << 20) - 1] = 9;
+        assert_eq!((pages[5000], pages[(1 << 20) - 1]), (7, 9));
+        let rss = resident_kb(pages.as_ptr() as usize);
+        assert!(
+            rss <= 16,
+            "1 MiB mapped, {rss} KiB resident after two writes"
+        );
+        assert!(ZeroedPages::new(0).is_empty());
+    }
 
     #[test]
     fn user_hz_is_sane() {

@@ -89,6 +89,10 @@ fn bad_flags_exit_2_with_a_message() {
             ][..],
             "--node",
         ),
+        (
+            &["--node", "evil\u{1b}[2J", "--once"][..],
+            "without control characters",
+        ),
         (&["--aggregator", "nohost", "--once"][..], "HOST:PORT"),
         (&["--ring-bytes", "100", "--once"][..], "--ring-bytes"),
     ] {

@@ -1,15 +1,17 @@
 //! Sending with resend against a real UDP socket on 127.0.0.1 (issue 3): a fake
 //! aggregator that stores and acks with `SeqWindow` + `Ack` like the real one; one that
-//! drops every third datagram; one that is absent for a while (or starts after the
-//! collector and first hears it mid-stream); a ring too small for the outage.
+//! drops every third datagram; one whose acks are lost on the way back; one that is
+//! absent for a while (or starts after the collector and first hears it mid-stream); a
+//! ring too small for the outage, and one holding more than the aggregator's window.
 //! The collector side is the real thing: fixture sources (Pi 4: two parts per cycle),
 //! the frame sink, the ring, `Net`, `Agent::pump`/`linger`.
 
 mod send_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pimon_collector::ring::MIN_RING_BYTES;
+use pimon_protocol::window::WINDOW;
 use send_support::{Behaviour, FakeAggregator, agent, fixture, run_cycles, test_key};
 
 const INTERVAL: Duration = Duration::from_millis(25);
@@ -134,53 +136,163 @@ fn an_absent_aggregator_loses_nothing_and_gets_the_backlog_oldest_first() {
     assert_eq!(backlog_order.len() as u64, backlog);
 }
 
+/// Runs cycles until no evicted frame is waiting for an ack's verdict (the verdict on a
+/// missing one waits `LOST_VERDICT_AFTER_MS` after its last send), then two more so the
+/// aggregator hears the raised floor, then lingers.
+fn settle(a: &mut pimon_collector::run::Agent) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.collector.ring().unresolved() > 0 && Instant::now() < deadline {
+        run_cycles(a, 1, INTERVAL);
+    }
+    assert_eq!(
+        a.collector.ring().unresolved(),
+        0,
+        "every eviction resolved"
+    );
+    run_cycles(a, 2, INTERVAL);
+    assert!(a.linger(Duration::from_secs(10)));
+}
+
 #[test]
-fn ring_overflow_is_counted_and_the_floor_rises() {
+fn lost_acks_are_not_counted_as_ring_overflow() {
+    // Every frame arrives; 7 of 8 acks are lost on the way back. The tiny ring must evict
+    // frames before their ack comes through, but the aggregator stored them: nothing
+    // may be counted dropped, on either side.
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_ack_loss(8);
+    let mut a = agent(&fixture("pi4"), agg.addr, None, MIN_RING_BYTES);
+    let mut most_unresolved = 0;
+    for _ in 0..40 {
+        run_cycles(&mut a, 1, INTERVAL);
+        most_unresolved = most_unresolved.max(a.collector.ring().unresolved());
+    }
+    assert!(
+        most_unresolved > 0,
+        "the ring overflowed while acks were lost"
+    );
+    agg.set_ack_loss(0);
+    settle(&mut a);
+    let log = agg.log();
+    let ring = a.collector.ring();
+    let sent = ring.next_seq();
+    assert_eq!(log.stored.iter().copied().collect::<Vec<_>>(), all(sent));
+    assert!(log.acks_lost > 0);
+    let s = ring.stats();
+    assert_eq!(s.dropped, 0, "nothing was lost: {s:?}");
+    assert_eq!(log.given_up, 0);
+    assert_eq!(s.acked, sent, "{s:?}");
+}
+
+#[test]
+fn ring_overflow_is_counted_once_by_both_sides() {
     let agg = FakeAggregator::start(Behaviour::Ack, None);
     agg.set_present(false);
     // Room for about three Pi 4 cycles.
     let mut a = agent(&fixture("pi4"), agg.addr, None, MIN_RING_BYTES);
     run_cycles(&mut a, 12, INTERVAL);
     let ring = a.collector.ring();
-    let (sent, floor, held) = (ring.next_seq(), ring.resend_floor(), ring.len() as u64);
+    let (sent, held_from) = (ring.next_seq(), ring.oldest_held());
     assert_eq!(sent, 24);
-    assert!(floor > 0, "oldest frames left the ring");
-    assert_eq!(
-        ring.stats().dropped,
-        floor,
-        "every frame below the floor was dropped unacked"
-    );
-    assert_eq!(floor + held, sent);
-    let held_from = floor;
+    assert!(held_from > 0, "oldest frames left the ring");
+    // No ack can say yet whether they were stored: not dropped, the floor stays.
+    assert_eq!(ring.stats().dropped, 0);
+    assert_eq!(ring.unresolved(), held_from);
+    assert_eq!(ring.resend_floor(), 0);
     agg.set_present(true);
-    run_cycles(&mut a, 2, INTERVAL);
-    assert!(a.linger(Duration::from_secs(10)));
+    settle(&mut a);
     let log = agg.log();
     let ring = a.collector.ring();
-    let (sent, dropped) = (ring.next_seq(), ring.stats().dropped);
-    // Every frame either arrived or was counted as dropped (the ring is tiny, so frames
-    // can still fall out while the backlog is being resent: each one is counted).
+    let (sent, s) = (ring.next_seq(), ring.stats());
+    // What did not arrive is exactly what both sides count: the collector's dropped,
+    // the aggregator's given up (missing), each frame once.
     let missing: Vec<u64> = (0..sent).filter(|s| !log.stored.contains(s)).collect();
-    assert!(
-        dropped >= missing.len() as u64,
-        "{dropped} dropped, missing {missing:?}"
-    );
-    assert!(log.stored.len() as u64 >= sent - dropped);
-    // The aggregator stopped waiting for every missing frame because the collector's
-    // resend floor passed it, and counted each one once.
-    assert!(
-        missing.iter().all(|&s| s < log.floor),
-        "floor {} missing {missing:?}",
-        log.floor
+    assert!(!missing.is_empty());
+    assert_eq!(
+        s.dropped,
+        missing.len() as u64,
+        "{s:?}, missing {missing:?}"
     );
     assert_eq!(log.given_up, missing.len() as u64);
-    // What the ring held when the aggregator came back was delivered.
-    assert!(
-        (held_from..sent)
-            .filter(|s| !log.stored.contains(s))
-            .count() as u64
-            <= dropped - floor
+    assert!(missing.iter().all(|&m| m < log.floor));
+    assert_eq!(s.acked + s.dropped, sent);
+}
+
+#[test]
+fn frames_given_up_past_the_window_are_dropped_not_acked() {
+    // A ring that holds more frames than the aggregator's 4096-number window, and an
+    // absent aggregator. The collector gives up what falls out of the window itself
+    // (dropped, and the floor says so); the aggregator never slides past anything on
+    // its own, so no frame it never stored is counted acked.
+    let root = tiny_tree("window");
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_present(false);
+    let mut a = agent(&root, agg.addr, None, 1 << 20);
+    let cycles = WINDOW + 500;
+    for i in 0..cycles {
+        a.cycle(1_700_000_000_000 + i);
+    }
+    let ring = a.collector.ring();
+    assert_eq!(ring.next_seq(), cycles, "one part per cycle");
+    assert_eq!(ring.unresolved(), 0, "the ring held everything");
+    assert_eq!(ring.resend_floor(), cycles - WINDOW);
+    assert_eq!(ring.stats().dropped, cycles - WINDOW);
+    // The aggregator comes back to the live frames and the backlog (not drained here:
+    // what is counted must be right at any moment).
+    agg.set_present(true);
+    run_cycles(&mut a, 20, INTERVAL);
+    let log = agg.log();
+    let ring = a.collector.ring();
+    let s = ring.stats();
+    assert!(s.acked > 0, "acks came back: {s:?}");
+    assert!(s.dropped >= cycles - WINDOW, "{s:?}");
+    assert_eq!(
+        log.given_up, s.dropped,
+        "the aggregator gave up exactly the frames the collector dropped"
     );
+    let popped = ring.resend_floor()..ring.oldest_held();
+    assert!(
+        popped.clone().all(|q| log.stored.contains(&q)),
+        "every frame counted acked and forgotten was stored"
+    );
+    assert!(s.acked <= log.stored.len() as u64, "{s:?}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_returning_aggregator_gets_the_backlog_paced_per_tick_not_per_ack() {
+    let root = tiny_tree("paced");
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_present(false);
+    let mut a = agent(&root, agg.addr, None, 1 << 20);
+    for i in 0..300 {
+        a.cycle(1_700_000_000_000 + i);
+    }
+    // Everything has timed out when the aggregator comes back.
+    std::thread::sleep(Duration::from_millis(a.policy.timeout_ms + 50));
+    agg.set_present(true);
+    let resent_before = a.collector.ring().stats().resent;
+    let started = Instant::now();
+    a.pump(Instant::now() + Duration::from_millis(350));
+    let resent = a.collector.ring().stats().resent - resent_before;
+    let ticks = started.elapsed().as_millis() as u64 / 100 + 1;
+    // Each ack wakes the loop; the resends stay within max_per_tick per 100 ms tick.
+    assert!(
+        resent <= ticks * a.policy.max_per_tick as u64,
+        "{resent} resends in {ticks} ticks"
+    );
+    assert!(resent > 0);
+    assert!(a.linger(Duration::from_secs(10)), "the backlog drains");
+    assert_eq!(agg.log().stored.len(), 300);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A root with only `/proc/loadavg`: one small part per cycle.
+fn tiny_tree(name: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("pimon-send-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::fs::write(root.join("proc/loadavg"), "0.52 0.58 0.59 1/123 4567\n").unwrap();
+    root
 }
 
 #[test]
@@ -250,4 +362,72 @@ fn acks_for_another_boot_or_node_are_ignored() {
     agg.send_to(&buf[..n], from).unwrap();
     assert!(a.receive(Duration::from_secs(2)));
     assert!(a.collector.ring().is_empty());
+}
+
+/// An aggregator whose window for this boot is wrong (a forged frame moved it a
+/// million ahead, or its saved state was damaged) acks numbers the collector never
+/// sent. The collector answers with the resync flag on its new frames; an aggregator
+/// that honours it (as pimon's does, docs/PROTOCOL.md 6.4) rebuilds its window from
+/// their resend floor, and everything is stored.
+#[test]
+fn a_nonsensical_ack_is_answered_with_a_resync_and_nothing_is_lost() {
+    use pimon_protocol::{Accept, Ack, DataFrame, MAX_DATAGRAM, SeqWindow};
+    use std::sync::{Arc, Mutex};
+    let agg = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    agg.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let addr = agg.local_addr().unwrap();
+    let stored = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let resyncs = Arc::new(Mutex::new(0u32));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (st, rs, sp) = (stored.clone(), resyncs.clone(), stop.clone());
+    let server = std::thread::spawn(move || {
+        let mut window = SeqWindow::restore(1_000_000, 1_000_000);
+        window.accept(1_000_000);
+        let mut buf = [0u8; 2048];
+        while !sp.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = agg.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(f) = DataFrame::parse(&buf[..n]) else {
+                continue;
+            };
+            let h = f.header;
+            if f.resync() && window.highest().is_some_and(|top| h.seq < top) {
+                window.reset(h.resend_floor);
+                *rs.lock().unwrap() += 1;
+            }
+            window.raise_floor(h.resend_floor);
+            if window.accept(h.seq).0 == Accept::New {
+                st.lock().unwrap().insert(h.seq);
+            }
+            let (acked_below, seen_below, gaps) = window.ack();
+            let ack = Ack {
+                node: h.node,
+                boot_id: h.boot_id,
+                acked_below,
+                seen_below,
+                gaps,
+                key_id: None,
+            };
+            let mut out = [0u8; MAX_DATAGRAM];
+            let len = ack.emit(&mut out, None).unwrap();
+            let _ = agg.send_to(&out[..len], from);
+        }
+    });
+    let mut a = agent(&fixture("pi4"), addr, None, BIG_RING);
+    run_cycles(&mut a, 10, INTERVAL);
+    let lingered = a.linger(Duration::from_secs(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap();
+    assert!(lingered, "everything acked in the end");
+    assert!(!a.collector.ring().resyncing());
+    assert_eq!(*resyncs.lock().unwrap(), 1, "one resync was enough");
+    let sent = a.collector.ring().next_seq();
+    assert_eq!(
+        stored.lock().unwrap().iter().copied().collect::<Vec<_>>(),
+        all(sent),
+        "every frame stored"
+    );
+    assert_eq!(a.collector.ring().stats().dropped, 0);
 }

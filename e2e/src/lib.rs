@@ -1,33 +1,64 @@
-//! # pimon-e2e: end-to-end tests (issue 5)
+//! # pimon-e2e: end-to-end tests
 //!
-//! Helpers shared by the tests in `e2e/tests/`; the test index is `e2e/README.md`.
-//! Everything here runs **real binaries**: the release `pimon-collector` and
-//! `pimon-aggregator` built for this machine, the static Raspberry Pi builds of
-//! `scripts/build-pi` under `qemu-user-static`, and Debian's `prometheus` and `influxd`
-//! (through the aggregator's real-server harness). All of it on 127.0.0.1, bounded in
-//! time, and every process is killed when its handle drops, also when a test panics.
+//! Helpers shared by the tests in `e2e/tests/`; the test index is `e2e/README.md`, the
+//! guarantees the fault tests prove are `docs/RELIABILITY.md`. Everything here runs
+//! **real binaries**: the release `pimon-collector` and `pimon-aggregator` built for
+//! this machine, the static Raspberry Pi builds of `scripts/build-pi` under
+//! `qemu-user-static`, and Debian's `prometheus` and `influxd` (through the
+//! aggregator's real-server harness). All of it on loopback, bounded in time, and every
+//! process is killed (every mount unmounted) when its handle drops, also when a test
+//! panics.
 //!
+//! Running things:
 //! - [`binaries`]: where the binaries are (`PIMON_HOST_BIN_DIR`, `PIMON_PI_BIN_DIR`, set
 //!   by `scripts/test-e2e`), and how to launch one: directly or under qemu with the
 //!   oldest CPU of its target. A missing variable or binary fails the test and says how
 //!   to build it; nothing is skipped.
-//! - [`process`]: a child process whose output goes to files, killed on drop.
-//! - [`pimon`]: an aggregator on free ports with its line-protocol file; collectors
-//!   that run a few cycles or until dropped.
+//! - [`process`]: a child process whose output goes to files, killed on drop; signals;
+//!   its memory and open files.
+//! - [`pimon`]: aggregators (restartable on the same ports, spool and file) and
+//!   collectors (stopped with SIGTERM, their closing line read).
+//! - [`fleet`]: several collectors on the fixture trees; the end-of-scenario checks.
+//! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
+//!   included from its place, not copied.
+//!
+//! Faults:
+//! - [`chaos`]: the UDP chaos proxy between collectors and aggregator (drop, duplicate,
+//!   reorder, delay, per direction, seeded, logged, counted).
+//! - [`clock`]: a collector's fake wall clock. [`mounts`]: small and read-only
+//!   filesystems. [`forge`]: hostile senders. [`spool`]: damaging a spool record.
+//! - [`rng`]: the seeded generator (`PIMON_E2E_SEED`). [`wait`]: bounded polling.
+//!
+//! Counting what arrived:
+//! - [`ledger`]: every frame the collectors sent, as the proxy saw it.
+//! - [`arrival`]: the `--lp-out` file and InfluxDB against the ledger, cycle by cycle.
+//! - [`scrape`]: `/metrics` counters of both sides.
 //! - [`expect`]: what a fixture tree must produce, computed from the fixture's files
 //!   (not copied from a run), and the check of `/metrics` and line protocol against it.
 //! - [`exposition`]: strict parsers of the aggregator's Prometheus text and line
 //!   protocol (the latter with the `influxdb-line-protocol` crate as oracle).
 //! - [`tree`]: copies of fixture trees whose counters grow while a collector reads them.
-//! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
-//!   included from its place, not copied.
+//!
+//! The long run: [`soak`].
 
+pub mod arrival;
 pub mod binaries;
+pub mod chaos;
+pub mod clock;
 pub mod expect;
 pub mod exposition;
+pub mod fleet;
+pub mod forge;
+pub mod ledger;
+pub mod mounts;
 pub mod pimon;
 pub mod process;
+pub mod rng;
+pub mod scrape;
+pub mod soak;
+pub mod spool;
 pub mod tree;
+pub mod wait;
 
 #[path = "../../aggregator/tests/support/mod.rs"]
 pub mod support;
@@ -47,4 +78,21 @@ pub fn fixture(name: &str) -> PathBuf {
     let dir = repo_root().join("collector/tests/fixtures").join(name);
     assert!(dir.is_dir(), "fixture tree {} is missing", dir.display());
     dir
+}
+
+/// A duration as the collector's `--interval` spells it: `100ms`, `10s`, `1m`.
+pub fn cli_duration(s: &str) -> std::time::Duration {
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or_else(|| panic!("{s:?}: no unit"));
+    let n: u64 = s[..split]
+        .parse()
+        .unwrap_or_else(|_| panic!("{s:?}: no number"));
+    match &s[split..] {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        "h" => std::time::Duration::from_secs(n * 3600),
+        u => panic!("{s:?}: unknown unit {u:?}"),
+    }
 }

@@ -1,6 +1,8 @@
 //! A child process for one test: stdout and stderr go to files in its own temp dir
 //! (never a pipe that could fill up and block it), and it is killed (SIGKILL) and reaped
-//! when its handle drops, which also happens when the test panics.
+//! when its handle drops, which also happens when the test panics. Tests can also
+//! signal it (SIGTERM for a graceful stop, SIGSTOP/SIGCONT to freeze it) and read its
+//! memory and open descriptors from `/proc`.
 
 use std::fs::{self, File};
 use std::path::PathBuf;
@@ -122,6 +124,48 @@ impl Proc {
         )
     }
 
+    /// The process id (while it has not been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The name given at spawn.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends `signal` (`libc::SIGTERM`, `SIGSTOP`, `SIGCONT`, …) if it still runs.
+    pub fn signal(&mut self, signal: i32) {
+        if self.is_running()
+            && let Some(pid) = self.pid()
+        {
+            // SAFETY: kill(2) on our own child's pid (not yet reaped, so the pid cannot
+            // have been reused) has no memory effects.
+            let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+            assert_eq!(
+                rc,
+                0,
+                "kill({pid}, {signal}) failed: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+
+    /// SIGTERM, then waits up to `timeout` for the exit; panics with the output if it
+    /// is still running then (the drop kills it).
+    pub fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_or_panic(timeout)
+    }
+
+    /// Memory and descriptors of the running process, from `/proc/PID`.
+    pub fn usage(&mut self) -> Option<Usage> {
+        if !self.is_running() {
+            return None;
+        }
+        Usage::of(self.pid()?)
+    }
+
     /// SIGKILL and reap now (also done on drop).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -165,4 +209,48 @@ pub struct Finished {
     pub stderr: String,
     /// Status and output tails, for failure messages.
     pub report: String,
+}
+
+/// Sends `signal` to process `pid` (a server of the real-server harness, say: SIGSTOP
+/// to make it hang, SIGCONT to resume it).
+pub fn signal_pid(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory effects.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// What a process holds, from `/proc/PID/status` and `/proc/PID/fd`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Resident set size now (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// Peak resident set size (`VmHWM`), KiB.
+    pub peak_rss_kib: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+}
+
+impl Usage {
+    /// Reads the figures of process `pid`; `None` if it is gone.
+    pub fn of(pid: u32) -> Option<Usage> {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let open_fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
+        Some(Usage {
+            rss_kib: kib("VmRSS:"),
+            peak_rss_kib: kib("VmHWM:"),
+            open_fds,
+        })
+    }
 }

@@ -3,6 +3,9 @@
 //! test copies one to a temp dir and a [`CounterBumper`] rewrites its counter files
 //! once a second while collectors read it.
 //!
+//! The kernel log (`dev/kmsg`, when the tree has one) grows by one SD card error record
+//! per second, appended: the collector follows it from where it stopped.
+//!
 //! The collector opens each file once and re-reads it with `pread` from offset 0, so the
 //! files are rewritten in place (same inode), never replaced. Counters only grow, so the
 //! new text is never shorter and a concurrent read never sees an empty file; the rewrite
@@ -55,6 +58,7 @@ pub fn bump(file: CounterFile, text: &str, tick: u64) -> String {
                 (&line[..=colon], &line[colon + 1..])
             }
             CounterFile::DiskStats if !line.trim().is_empty() => split_after_words(line, 3),
+            CounterFile::CgroupCpuStat if !line.trim().is_empty() => split_after_words(line, 1),
             _ => {
                 out.push_str(line);
                 out.push('\n');
@@ -68,6 +72,8 @@ pub fn bump(file: CounterFile, text: &str, tick: u64) -> String {
                 CounterFile::Stat => 7,
                 CounterFile::NetDev => 1500,
                 CounterFile::DiskStats => 3,
+                // microseconds of CPU and CFS periods: a tenth of a core, 10 periods/s
+                CounterFile::CgroupCpuStat => 100_000 / (column as u64 + 1),
             };
             out.push(' ');
             out.push_str(&(n + tick * step * (column as u64 + 1)).to_string());
@@ -100,6 +106,16 @@ fn split_after_words(line: &str, words: usize) -> (&str, &str) {
     (&line[..end], &line[end..])
 }
 
+/// The sequence number after the last record of a `/dev/kmsg` stream (0 if none).
+pub fn next_kmsg_seq(stream: &str) -> u64 {
+    stream
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split(',').nth(1)?.parse::<u64>().ok())
+        .max()
+        .map_or(0, |s| s + 1)
+}
+
 /// A counter file the bumper knows how to grow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CounterFile {
@@ -109,6 +125,8 @@ pub enum CounterFile {
     NetDev,
     /// `proc/diskstats`.
     DiskStats,
+    /// A cgroup's `cpu.stat` (`key value` lines), anywhere under `sys/fs/cgroup`.
+    CgroupCpuStat,
 }
 
 impl CounterFile {
@@ -117,6 +135,7 @@ impl CounterFile {
             CounterFile::Stat => "proc/stat",
             CounterFile::NetDev => "proc/net/dev",
             CounterFile::DiskStats => "proc/diskstats",
+            CounterFile::CgroupCpuStat => "sys/fs/cgroup",
         }
     }
 }
@@ -128,10 +147,11 @@ pub struct CounterBumper {
 }
 
 impl CounterBumper {
-    /// Starts bumping `proc/stat`, `proc/net/dev` and `proc/diskstats` under `root`
-    /// (those that exist), at half past every wall-clock second.
+    /// Starts bumping `proc/stat`, `proc/net/dev`, `proc/diskstats` and every cgroup's
+    /// `cpu.stat` under `root` (those that exist), and appending to `dev/kmsg` (if it
+    /// exists), at half past every wall-clock second.
     pub fn start(root: &Path) -> CounterBumper {
-        let files: Vec<(CounterFile, PathBuf, String)> = [
+        let mut files: Vec<(CounterFile, PathBuf, String)> = [
             CounterFile::Stat,
             CounterFile::NetDev,
             CounterFile::DiskStats,
@@ -143,11 +163,26 @@ impl CounterBumper {
             Some((f, path, text))
         })
         .collect();
+        let mut dirs = vec![root.join(CounterFile::CgroupCpuStat.path())];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(path);
+                } else if entry.file_name() == "cpu.stat"
+                    && let Ok(text) = fs::read_to_string(&path)
+                {
+                    files.push((CounterFile::CgroupCpuStat, path, text));
+                }
+            }
+        }
         assert!(
             !files.is_empty(),
             "no counter file under {}",
             root.display()
         );
+        let kmsg = root.join("dev/kmsg");
+        let mut kmsg_seq = fs::read_to_string(&kmsg).ok().map(|t| next_kmsg_seq(&t));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = thread::spawn(move || {
@@ -168,6 +203,18 @@ impl CounterBumper {
                         .expect("open counter file for writing");
                     f.write_all(text.as_bytes()).expect("rewrite counter file");
                     f.set_len(text.len() as u64).expect("truncate counter file");
+                }
+                if let Some(seq) = kmsg_seq.as_mut() {
+                    let record = format!(
+                        "3,{seq},{},-;mmc0: Timeout waiting for hardware interrupt.\n",
+                        tick * 1_000_000
+                    );
+                    *seq += 1;
+                    OpenOptions::new()
+                        .append(true)
+                        .open(&kmsg)
+                        .and_then(|mut f| f.write_all(record.as_bytes()))
+                        .expect("append to dev/kmsg");
                 }
             }
         });
@@ -190,6 +237,15 @@ impl Drop for CounterBumper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kmsg_appends_continue_the_sequence() {
+        assert_eq!(
+            next_kmsg_seq("6,41,0,-;a\n SUBSYSTEM=usb\n3,42,1,-;b\n"),
+            43
+        );
+        assert_eq!(next_kmsg_seq(""), 0);
+    }
 
     #[test]
     fn stat_cpu_lines_grow_and_the_rest_stays() {

@@ -12,8 +12,9 @@
 //! - an accepted ack is for this node and boot id, and when a key is set, carries a
 //!   valid MAC; a keyed collector accepts nothing an unkeyed one would refuse;
 //! - `apply_ack` does exactly what a model of the ring says: which held datagrams
-//!   become acked, which are marked for resend, the resend floor, what is outstanding;
-//!   acks speaking of sequence numbers not sent yet change nothing;
+//!   become acked, which are marked for resend, which evicted ones an ack resolves
+//!   (stored: acked; in a gap: dropped), the resend floor, what is outstanding; acks
+//!   speaking of sequence numbers not sent yet change nothing;
 //! - afterwards, the gap resends are exactly the held datagrams marked for resend.
 #![no_main]
 
@@ -102,6 +103,11 @@ struct Model {
     held: Vec<u64>,
     acked: BTreeSet<u64>,
     wanted: BTreeSet<u64>,
+    /// Evicted before any ack: unresolved until an ack speaks for them (all were last
+    /// sent at time 0, and acks come at 1000 ms, when a gap's verdict counts).
+    unresolved: BTreeSet<u64>,
+    /// Resolved evicted numbers: (stored, missing).
+    resolved: (u64, u64),
 }
 
 impl Model {
@@ -125,16 +131,28 @@ impl Model {
                 effect.wanted += 1;
             }
         }
+        let spoken_for: Vec<u64> = self.unresolved.range(..ack.seen_below).copied().collect();
+        for seq in spoken_for {
+            self.unresolved.remove(&seq);
+            if ack.is_stored(seq) {
+                self.resolved.0 += 1;
+            } else {
+                self.resolved.1 += 1;
+            }
+        }
         effect
     }
 
-    /// The oldest held sequence number not acked (everything before it is dropped).
+    /// The oldest number not given up: an unresolved evicted one, else the oldest held
+    /// one not acked.
     fn floor(&self, next_seq: u64) -> u64 {
-        self.held
+        let held = self
+            .held
             .iter()
             .copied()
             .find(|s| !self.acked.contains(s))
-            .unwrap_or(next_seq)
+            .unwrap_or(next_seq);
+        self.unresolved.first().copied().unwrap_or(held)
     }
 }
 
@@ -150,14 +168,16 @@ fuzz_target!(|data: &[u8]| {
     fill(&mut ring, cycles, parts, keyed.then_some(&key));
     let next_seq = ring.next_seq();
     let held: Vec<u64> = ring.datagrams().map(|(seq, _)| seq).collect();
-    assert_eq!(
-        held.first().copied().unwrap_or(next_seq),
-        ring.resend_floor()
-    );
+    let oldest_held = held.first().copied().unwrap_or(next_seq);
+    assert_eq!(oldest_held, ring.oldest_held());
+    assert_eq!(ring.resend_floor(), 0, "evicted, unacked: unresolved");
+    assert_eq!(ring.unresolved(), oldest_held);
     let mut model = Model {
         held,
         acked: BTreeSet::new(),
         wanted: BTreeSet::new(),
+        unresolved: (0..oldest_held).collect(),
+        resolved: (0, 0),
     };
 
     while let [mode, len, tail @ ..] = rest {
@@ -187,6 +207,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ring.next_seq(), next_seq);
         assert_eq!(ring.outstanding(), outstanding - got.acked);
         assert_eq!(ring.resend_floor(), model.floor(next_seq));
+        assert_eq!(ring.unresolved(), model.unresolved.len() as u64);
+        let stats = ring.stats();
+        assert_eq!(stats.acked, model.acked.len() as u64 + model.resolved.0);
+        assert_eq!(stats.dropped, model.resolved.1);
         let ignored = ack.seen_below > next_seq || ack.acked_below > next_seq;
         assert!(ignored || ring.heard_within(1_000, 1));
     }

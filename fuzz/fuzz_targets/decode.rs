@@ -53,8 +53,12 @@ fn reencode_data(frame: &DataFrame<'_>) {
         }
     }
     let len = w.finish();
+    if frame.resync() {
+        pimon_protocol::frame::set_resync(&mut buf[..len]).expect("resync flag");
+    }
     let len = seal(&mut buf, len, 1, None).expect("seal");
     let again = DataFrame::parse(&buf[..len]).expect("re-encoded frame decodes");
+    assert_eq!(again.resync(), frame.resync());
     let got: Vec<_> = again.samples().collect();
     assert_eq!(got.len(), want.len());
     for (a, b) in got.iter().zip(&want) {

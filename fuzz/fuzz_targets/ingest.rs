@@ -8,10 +8,12 @@
 //! or a data frame built from the bytes (node, boot id, sequence numbers, timestamp
 //! skew, catalog metrics with label values taken from the bytes, values of every
 //! kind), so the fuzzer reaches the store without learning the wire format. Bit 1
-//! rolls the batch back instead of committing it; bits 2-7 advance the clock.
+//! rolls the batch back instead of committing it; bits 2-7 advance the clock. The low
+//! bit of `len` picks one of two source addresses.
 //!
 //! Properties beyond "no panic":
-//! - an ack is a valid ack for the frame's node and boot id;
+//! - an ack is a valid ack for the frame's node and boot id, and (no key file: the
+//!   sender is unverified) never larger than the datagram it answers;
 //! - the line count reported is the number of lines appended, and every line is well
 //!   formed: measurement and tags, fields, integer timestamp, separated by unescaped
 //!   spaces;
@@ -44,7 +46,7 @@ fn build_frame(bytes: &[u8], now: u64) -> Vec<u8> {
         node: NODES[usize::from(at(0) & 3)],
         boot_id: u64::from(at(0) >> 2 & 3),
         seq: u64::from(at(1) & 15),
-        resend_floor: u64::from(at(1) >> 4 & 15),
+        resend_floor: u64::from(at(1) >> 4 & 15).min(u64::from(at(1) & 15)),
         timestamp_ms: now
             .wrapping_add(u64::from(at(2)).wrapping_mul(60_000))
             .wrapping_sub(7_680_000),
@@ -111,6 +113,10 @@ fuzz_target!(|data: &[u8]| {
     let mut now = T0;
     let mut lines = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
+    let addrs: [std::net::SocketAddr; 2] = [
+        "10.0.0.5:4000".parse().unwrap(),
+        "10.6.6.6:5000".parse().unwrap(),
+    ];
     let mut rest = data;
     while let [mode, len, tail @ ..] = rest {
         let take = usize::from(*len).min(tail.len());
@@ -124,7 +130,8 @@ fuzz_target!(|data: &[u8]| {
         };
         ingest.begin_batch();
         let before = lines.len();
-        let outcome = ingest.ingest(&datagram, now, &mut lines, &mut ack);
+        let from = addrs[usize::from(*len & 1)];
+        let outcome = ingest.ingest(&datagram, from, now, &mut lines, &mut ack);
         let added = &lines[before..];
         assert_eq!(added.matches('\n').count(), outcome.lines);
         for line in added.lines() {
@@ -134,6 +141,10 @@ fuzz_target!(|data: &[u8]| {
             let Ok(Message::Data(frame)) = decode(&datagram) else {
                 panic!("an ack for a datagram that is not a frame");
             };
+            assert!(
+                outcome.ack_len <= datagram.len(),
+                "an ack larger than its datagram"
+            );
             let a = Ack::parse(&ack[..outcome.ack_len]).expect("the ack parses");
             assert_eq!(
                 (a.node, a.boot_id),
@@ -158,7 +169,7 @@ fuzz_target!(|data: &[u8]| {
         // node part is the same text.
         let mut streamed = String::new();
         let mut exposition = prom::Exposition::new(format, now);
-        while exposition.nodes_piece(&mut streamed, &ingest.store, 1) {}
+        while exposition.nodes_piece(&mut streamed, &ingest.store, None, 1) {}
         assert!(out.starts_with(&streamed), "streamed pieces differ from one go");
     }
 });

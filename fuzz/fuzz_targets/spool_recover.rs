@@ -1,6 +1,8 @@
-//! Spool recovery (`pimon_aggregator::spool::Spool::open`) on whatever a crash, a bad
-//! disk or a stray file leaves: the fuzz bytes become one or two segment files (and
-//! maybe a cursor file) in a fresh spool directory, which is then opened and drained.
+//! Spool recovery (`pimon_aggregator::spool::Spool::open`, `spool/recovery.rs`) on
+//! whatever a crash, a bad disk or a stray file leaves: the fuzz bytes become one or two
+//! segment files (and maybe a cursor file) in a fresh spool directory, which is then
+//! opened and drained — and, optionally, damaged again after opening, so that the
+//! read-time repair runs too.
 //!
 //! Input: `flags | skip | split | cursor_record | ids | cursor_offset: u16 LE | body…`
 //! - `flags` bit 0: start each segment with the magic; bit 1: fix every record's CRC
@@ -10,13 +12,18 @@
 //!   bit 6: the cursor is at the end of record `cursor_record` of its segment (else at
 //!   `cursor_offset`); bit 7: read in small batches.
 //! - `ids`: bits 0-1 the second segment's id (2, 3, 2^40 or u64::MAX; the first is 1),
-//!   bits 2-3 the "other" cursor id (u64::MAX, one past the second, 7 or 2^41).
+//!   bits 2-3 the "other" cursor id (u64::MAX, one past the second, 7 or 2^41); bit 4:
+//!   after opening, flip a byte of the first segment's undelivered part, at
+//!   `(bits 5-7 × 7 + cursor_record)` past its start, before draining.
 //!
 //! Properties beyond "no panic":
-//! - what is delivered is exactly the payloads of the CRC-valid records before the first
-//!   bad one in each segment, in segment order, minus what the cursor says was
-//!   delivered (an independent reading of the format, here);
-//! - torn segments are truncated to their valid length, empty ones removed;
+//! - what is delivered is exactly the payloads of the valid records of each segment —
+//!   found by resynchronising past damaged bytes — in segment order, minus what the
+//!   cursor says was delivered (an independent reading of the format, here);
+//! - a segment with damage between undelivered records is rewritten with exactly its
+//!   undelivered records; otherwise a torn tail is truncated; empty ones are removed;
+//! - damage found while reading costs exactly the damaged records, and the lines lost
+//!   are counted exactly;
 //! - batches respect their limits, their line counts are right, and the pending-lines
 //!   gauge matches;
 //! - a record written after recovery is delivered, also after a restart (unless no
@@ -36,41 +43,81 @@ use pimon_aggregator::spool::{
 
 const MAGIC_LEN: u64 = SEGMENT_MAGIC.len() as u64;
 
-/// A record as an independent reader sees it: where it ends and its payload.
+/// A record as an independent reader sees it: where it starts and ends, its payload.
+#[derive(Clone)]
 struct Record {
+    start: u64,
     end: u64,
     payload: Vec<u8>,
 }
 
-/// The CRC-valid records at the start of a segment file, in order.
-fn valid_records(file: &[u8]) -> Vec<Record> {
+/// The payload of a valid record at `at`: length ≤ the maximum, within the file, a
+/// payload of whole lines, and the CRC of length and payload.
+fn valid_at(file: &[u8], at: usize) -> Option<&[u8]> {
+    let header = file.get(at..at.checked_add(8)?)?;
+    let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
+    let crc = u32::from_le_bytes(header[4..].try_into().unwrap());
+    if len == 0 || len as u64 > MAX_RECORD_BYTES {
+        return None;
+    }
+    let payload = file.get(at + 8..at + 8 + len)?;
+    if payload.last() != Some(&b'\n') {
+        return None;
+    }
+    let mut h = crc32fast_like::Hasher::new();
+    h.update(&header[..4]);
+    h.update(payload);
+    (h.finalize() == crc).then_some(payload)
+}
+
+/// The valid records of a segment file, in order: after the magic, a record follows the
+/// last one, or — past damaged bytes — starts at the next offset where one is valid.
+/// Also whether damaged bytes lie between valid records (not only after the last).
+fn valid_records(file: &[u8]) -> (Vec<Record>, Damaged) {
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     if file.get(..SEGMENT_MAGIC.len()) != Some(&SEGMENT_MAGIC[..]) {
-        return out;
+        return (out, damaged);
     }
     let mut at = SEGMENT_MAGIC.len();
-    while let Some(header) = file.get(at..at + 8) {
-        let len = u32::from_le_bytes(header[..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(header[4..].try_into().unwrap());
-        if len as u64 > MAX_RECORD_BYTES {
-            break;
+    while at < file.len() {
+        if let Some(payload) = valid_at(file, at) {
+            let end = at + 8 + payload.len();
+            out.push(Record {
+                start: at as u64,
+                end: end as u64,
+                payload: payload.to_vec(),
+            });
+            at = end;
+        } else {
+            let next = (at + 1..file.len())
+                .find(|&p| valid_at(file, p).is_some())
+                .unwrap_or(file.len());
+            damaged.push((at as u64, next as u64));
+            at = next;
         }
-        let Some(payload) = file.get(at + 8..at + 8 + len) else {
-            break;
-        };
-        let mut h = crc32fast_like::Hasher::new();
-        h.update(&header[..4]);
-        h.update(payload);
-        if h.finalize() != crc {
-            break;
-        }
-        at += 8 + len;
-        out.push(Record {
-            end: at as u64,
-            payload: payload.to_vec(),
-        });
     }
-    out
+    (out, damaged)
+}
+
+/// Damaged byte ranges of a segment file.
+type Damaged = Vec<(u64, u64)>;
+
+/// Leading records the cursor offset covers: all when past the valid data, up to the
+/// record ending (or starting) there, none when it is no record boundary.
+fn delivered_count(recs: &[Record], off: u64) -> usize {
+    let valid_len = recs.last().map_or(MAGIC_LEN, |r| r.end);
+    if off > valid_len {
+        recs.len()
+    } else if let Some(k) = recs.iter().position(|r| r.end == off) {
+        k + 1
+    } else {
+        recs.iter().position(|r| r.start == off).unwrap_or(0)
+    }
+}
+
+fn lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// Rewrites the CRC of every whole record in `file` (which starts with the magic),
@@ -84,6 +131,10 @@ fn fix_crcs(file: &mut [u8], skip: u8) {
             break;
         }
         if n != skip {
+            if len > 0 {
+                // Whole lines, as the spool writes them.
+                file[at + 8 + len - 1] = b'\n';
+            }
             let mut h = crc32fast_like::Hasher::new();
             h.update(&file[at..at + 4]);
             h.update(&file[at + 8..at + 8 + len]);
@@ -178,9 +229,12 @@ fuzz_target!(|data: &[u8]| {
             (id, file)
         })
         .collect();
-    let records: Vec<(u64, Vec<Record>)> = files
+    let records: Vec<(u64, Vec<Record>, Damaged)> = files
         .iter()
-        .map(|(id, f)| (*id, valid_records(f)))
+        .map(|(id, f)| {
+            let (recs, damaged) = valid_records(f);
+            (*id, recs, damaged)
+        })
         .collect();
 
     let dir = fresh_dir();
@@ -194,8 +248,8 @@ fuzz_target!(|data: &[u8]| {
             // The end of a record (or the start of the segment), where a real cursor is.
             let recs = records
                 .iter()
-                .find(|(id, _)| *id == segment)
-                .map_or(&[][..], |(_, r)| r.as_slice());
+                .find(|(id, _, _)| *id == segment)
+                .map_or(&[][..], |(_, r, _)| r.as_slice());
             match usize::from(cursor_record) % (recs.len() + 1) {
                 0 => MAGIC_LEN,
                 k => recs[k - 1].end,
@@ -207,55 +261,92 @@ fuzz_target!(|data: &[u8]| {
         (segment, offset)
     });
 
-    // What must be delivered: per segment, the valid records after the cursor.
+    // What must be delivered: per segment, the valid records after the cursor; and what
+    // each file must hold after recovery.
     let mut expected = Vec::new();
-    for (id, recs) in &records {
+    let mut after_open: Vec<(u64, Option<Vec<u8>>, u64)> = Vec::new();
+    for ((id, recs, damaged), (_, file)) in records.iter().zip(&files) {
         let first = match cursor {
             Some((seg, _)) if seg > *id => recs.len(),
-            Some((seg, off)) if seg == *id => {
-                let valid_len = recs.last().map_or(MAGIC_LEN, |r| r.end);
-                if off > valid_len {
-                    recs.len()
-                } else if off == MAGIC_LEN {
-                    0
-                } else {
-                    // Not at a record boundary: nothing counts as delivered.
-                    recs.iter().position(|r| r.end == off).map_or(0, |k| k + 1)
-                }
-            }
+            Some((seg, off)) if seg == *id => delivered_count(recs, off),
             _ => 0,
         };
         for r in &recs[first..] {
             expected.extend_from_slice(&r.payload);
         }
+        // Damage among undelivered records (not only after the last one): rewritten
+        // with exactly the undelivered records; else cut after the last valid record.
+        let boundary = first.checked_sub(1).map_or(MAGIC_LEN, |k| recs[k].end);
+        let valid_len = recs.last().map_or(MAGIC_LEN, |r| r.end);
+        let repaired = damaged.iter().any(|&(s, _)| s >= boundary && s < valid_len);
+        let content = if recs.is_empty() || first == recs.len() {
+            None
+        } else if repaired {
+            let mut c = SEGMENT_MAGIC.to_vec();
+            for r in &recs[first..] {
+                c.extend_from_slice(&file[r.start as usize..r.end as usize]);
+            }
+            Some(c)
+        } else {
+            Some(file[..valid_len as usize].to_vec())
+        };
+        let undelivered_from = if repaired { MAGIC_LEN } else { boundary };
+        after_open.push((*id, content, undelivered_from));
     }
     // The id the next new segment gets: above every segment with data and the cursor.
     let next_id = records
         .iter()
-        .filter(|(_, recs)| !recs.is_empty())
-        .map(|(id, _)| id.saturating_add(1))
+        .filter(|(_, recs, _)| !recs.is_empty())
+        .map(|(id, _, _)| id.saturating_add(1))
         .chain(cursor.map(|(seg, _)| seg.saturating_add(1)))
         .fold(1, u64::max);
-    let expected_lines = expected.iter().filter(|&&b| b == b'\n').count() as u64;
+    let expected_lines = lines(&expected);
 
     let stats = Arc::new(SpoolStats::default());
     let spool =
         Spool::open(config(&dir), Arc::clone(&stats)).expect("recovery never fails on content");
     assert_eq!(stats.pending_lines.load(Ordering::Relaxed), expected_lines);
-    for (id, recs) in &records {
-        // Gone when empty or wholly delivered; else cut to its valid length.
-        if let Ok(meta) = fs::metadata(dir.join(segment_name(*id))) {
-            assert!(
-                !recs.is_empty(),
-                "a segment without valid records is removed"
-            );
-            assert_eq!(
-                meta.len(),
-                recs.last().unwrap().end,
-                "truncated to its valid length"
-            );
-        }
+    for (id, content, _) in &after_open {
+        let on_disk = fs::read(dir.join(segment_name(*id))).ok();
+        assert_eq!(&on_disk, content, "segment {id} after recovery");
     }
+
+    // Damage after opening: flip a byte of the first segment's undelivered part. What
+    // is delivered from it is then what an independent reading of the damaged file finds
+    // there, and the lines lost are counted exactly.
+    let mut lost_while_reading = 0;
+    let first_undelivered = |file: &[u8], from: u64| {
+        valid_records(file)
+            .0
+            .iter()
+            .find(|r| r.start >= from)
+            .map(|r| r.start)
+    };
+    if ids & 16 != 0
+        && let Some((id, Some(before), from)) = after_open.first()
+        && let Some(start) = first_undelivered(before, *from)
+    {
+        // Within the undelivered records (all valid after recovery).
+        let span = before.len() - start as usize;
+        let at = start as usize + (usize::from(ids >> 5) * 7 + usize::from(cursor_record)) % span;
+        let mut after = before.clone();
+        after[at] ^= 0xFF;
+        fs::write(dir.join(segment_name(*id)), &after).unwrap();
+        let undelivered = |file: &[u8]| -> Vec<u8> {
+            valid_records(file)
+                .0
+                .iter()
+                .filter(|r| r.start >= *from)
+                .flat_map(|r| r.payload.clone())
+                .collect()
+        };
+        let (was, now) = (undelivered(before), undelivered(&after));
+        lost_while_reading = lines(&was) - lines(&now);
+        assert!(expected.starts_with(&was));
+        let rest = expected.split_off(was.len());
+        expected = [now, rest].concat();
+    }
+    let lost_at_open = stats.lines_lost_corrupt.load(Ordering::Relaxed);
 
     let (max_bytes, max_lines) = if flags & 128 != 0 {
         (16, 2)
@@ -278,6 +369,11 @@ fuzz_target!(|data: &[u8]| {
         "delivered records differ from the valid ones"
     );
     assert_eq!(stats.pending_lines.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        stats.lines_lost_corrupt.load(Ordering::Relaxed) - lost_at_open,
+        lost_while_reading,
+        "lines lost to damage found while reading"
+    );
 
     // The recovered spool takes new records, and one not delivered yet survives a
     // restart.

@@ -13,7 +13,7 @@
 //! `seen_below`.
 
 use crate::wire::{self, Kind, Out, PREAMBLE_LEN, Preamble};
-use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, MAX_NODE_NAME};
+use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM};
 use serde::{Deserialize, Serialize};
 
 /// Most gap ranges one ack carries.
@@ -85,7 +85,7 @@ impl<'a> Ack<'a> {
     /// assert_eq!(Ack::parse(&buf[..n]).unwrap(), ack);
     /// ```
     pub fn emit(&self, buf: &mut [u8], key: Option<&Key>) -> Result<usize, Error> {
-        if self.node.is_empty() || self.node.len() > MAX_NODE_NAME {
+        if crate::node_name_error(self.node).is_some() {
             return Err(Error::EncodeBadNodeName);
         }
         if !gaps_valid(&self.gaps, self.acked_below, self.seen_below) {
@@ -126,6 +126,50 @@ impl<'a> Ack<'a> {
         }
     }
 
+    /// Writes the ack like [`emit`](Self::emit), in at most `max_len` bytes (MAC
+    /// included): when it does not fit, gaps are left out from the last one and
+    /// `seen_below` is lowered to the start of the first gap left out, so the ack stays
+    /// exact — it says less, never something false. Returns the length written, or
+    /// [`Error::EncodeBufferFull`] when not even the ack without gaps fits.
+    ///
+    /// A receiver answers an unauthenticated datagram with at most as many bytes as it
+    /// got, so acks cannot amplify a flood sent with a forged source address.
+    ///
+    /// ```
+    /// use pimon_protocol::{Ack, Gap};
+    /// let mut gaps = heapless::Vec::new();
+    /// gaps.push(Gap { start: 7, len: 2 }).unwrap();
+    /// gaps.push(Gap { start: 10, len: 1 }).unwrap();
+    /// let ack = Ack { node: "pi", boot_id: 1, acked_below: 5, seen_below: 12, gaps, key_id: None };
+    /// let mut buf = [0u8; 64];
+    /// let full = ack.emit(&mut buf, None).unwrap();
+    /// let n = ack.emit_within(&mut buf, None, full - 1).unwrap();
+    /// let short = Ack::parse(&buf[..n]).unwrap();
+    /// assert_eq!((short.seen_below, short.gaps.len()), (10, 1));
+    /// ```
+    pub fn emit_within(
+        &self,
+        buf: &mut [u8],
+        key: Option<&Key>,
+        max_len: usize,
+    ) -> Result<usize, Error> {
+        let n = self.emit(buf, key)?;
+        if n <= max_len {
+            return Ok(n);
+        }
+        let mut ack = self.clone();
+        loop {
+            match ack.gaps.pop() {
+                Some(g) => ack.seen_below = g.start,
+                None if ack.seen_below > ack.acked_below => ack.seen_below = ack.acked_below,
+                None => return Err(Error::EncodeBufferFull),
+            }
+            if ack.buffer_len(key.is_some()) <= max_len {
+                return ack.emit(buf, key);
+            }
+        }
+    }
+
     /// Parses an ack (not its MAC: see [`Ack::verify`]).
     pub fn parse(datagram: &'a [u8]) -> Result<Ack<'a>, Error> {
         if datagram.len() > MAX_DATAGRAM {
@@ -151,8 +195,8 @@ impl<'a> Ack<'a> {
         if !rest.is_empty() {
             return Err(Error::DecodeTrailingBytes);
         }
-        if f.node.is_empty() || f.node.len() > MAX_NODE_NAME {
-            return Err(Error::DecodeBadNodeName);
+        if let Some(e) = crate::node_name_error(f.node) {
+            return Err(e);
         }
         if !gaps_valid(&f.gaps, f.acked_below, f.seen_below) {
             return Err(Error::DecodeBadGaps);

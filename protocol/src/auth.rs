@@ -99,6 +99,33 @@ fn unreachable_key() -> ! {
     unreachable!("BLAKE2s rejected a key of 1..=32 bytes")
 }
 
+/// Verifies the MAC of any pimon datagram with `key`, from the raw bytes: the preamble
+/// must flag a MAC made with `key`'s id. Nothing after the preamble is decoded, so a
+/// receiver can reject a forged datagram for the price of one MAC (see
+/// [`crate::frame::peek_node`] for finding the key).
+///
+/// ```
+/// use pimon_protocol::{Ack, Error, Key, auth::verify};
+/// let key = Key::new(3, b"secret").unwrap();
+/// let ack = Ack { node: "pi", boot_id: 1, acked_below: 0, seen_below: 0,
+///                 gaps: heapless::Vec::new(), key_id: None };
+/// let mut buf = [0u8; 64];
+/// let n = ack.emit(&mut buf, Some(&key)).unwrap();
+/// assert_eq!(verify(&buf[..n], &key), Ok(()));
+/// buf[n - 1] ^= 1;
+/// assert_eq!(verify(&buf[..n], &key), Err(Error::DecodeBadMac));
+/// ```
+pub fn verify(datagram: &[u8], key: &Key) -> Result<(), Error> {
+    let pre = crate::Preamble::parse(datagram)?;
+    if !pre.has_mac() {
+        return Err(Error::DecodeMissingMac);
+    }
+    if datagram.len() < crate::wire::PREAMBLE_LEN + MAC_LEN {
+        return Err(Error::DecodeTooShort);
+    }
+    verify_datagram(datagram, pre.key_id, key)
+}
+
 /// Splits a datagram into (authenticated bytes, MAC) and verifies it with `key`.
 pub(crate) fn verify_datagram(datagram: &[u8], key_id: u8, key: &Key) -> Result<(), Error> {
     if key.id() != key_id {

@@ -11,7 +11,8 @@ use core::fmt;
 pub enum Error {
     /// The caller's buffer (or the 1232-byte datagram limit) has no room for what was pushed.
     EncodeBufferFull,
-    /// A node name is empty or longer than [`crate::MAX_NODE_NAME`] bytes.
+    /// A node name is empty, longer than [`crate::MAX_NODE_NAME`] bytes, or holds a
+    /// control character (see [`crate::node_name_error`]).
     EncodeBadNodeName,
     /// More than [`crate::MAX_LABELS`] labels, a label longer than [`crate::MAX_LABEL_LEN`]
     /// bytes, or encoded labels longer than [`crate::MAX_ENCODED_LABELS`].
@@ -22,6 +23,9 @@ pub enum Error {
     EncodeBadPart,
     /// The header asks for a MAC but no key was given to `seal`, or the other way round.
     EncodeKeyMismatch,
+    /// A resend floor above the frame's own sequence number (the sender still holds the
+    /// frame it sends, so its floor is at most its sequence number).
+    EncodeBadFloor,
     /// The datagram ends before a field does.
     DecodeTooShort,
     /// The datagram is longer than [`crate::MAX_DATAGRAM`] bytes.
@@ -40,6 +44,11 @@ pub enum Error {
     DecodeBadUtf8,
     /// The node name is empty or longer than [`crate::MAX_NODE_NAME`] bytes.
     DecodeBadNodeName,
+    /// The node name holds a control character (U+0000–U+001F, U+007F–U+009F): it would
+    /// become a label value and a tag no one can type or read.
+    DecodeNodeNameControl,
+    /// The resend floor is above the frame's sequence number: no sender writes that.
+    DecodeBadFloor,
     /// A group has more than [`crate::MAX_LABELS`] labels, a label is too long, or a group
     /// has no samples.
     DecodeBadGroup,
@@ -71,6 +80,9 @@ impl fmt::Display for Error {
             Error::EncodeBadGaps => f.write_str("encode: too many or empty gaps in ack"),
             Error::EncodeBadPart => f.write_str("encode: part index not below part count"),
             Error::EncodeKeyMismatch => f.write_str("encode: MAC flag and key disagree"),
+            Error::EncodeBadFloor => {
+                f.write_str("encode: resend floor above the frame's sequence number")
+            }
             Error::DecodeTooShort => f.write_str("datagram truncated: ends inside a field"),
             Error::DecodeTooLong => f.write_str("datagram longer than 1232 bytes"),
             Error::DecodeBadMagic => f.write_str("not a pimon datagram (bad magic)"),
@@ -85,6 +97,8 @@ impl fmt::Display for Error {
             Error::DecodeBadVarint => f.write_str("malformed varint"),
             Error::DecodeBadUtf8 => f.write_str("string is not valid UTF-8"),
             Error::DecodeBadNodeName => f.write_str("node name empty or longer than 32 bytes"),
+            Error::DecodeNodeNameControl => f.write_str("node name contains a control character"),
+            Error::DecodeBadFloor => f.write_str("resend floor above the sequence number"),
             Error::DecodeBadGroup => f.write_str("malformed sample group (labels or count)"),
             Error::DecodeBadPart => f.write_str("part index not below part count"),
             Error::DecodeBadGaps => f.write_str("malformed gap list in ack"),

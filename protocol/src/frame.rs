@@ -18,8 +18,8 @@
 //! whole body once, so the [`Samples`] iterator afterwards cannot fail.
 
 use crate::catalog::{self, Metric};
-use crate::wire::{self, Kind, Out, PART_COUNT_OFFSET, PREAMBLE_LEN, Preamble};
-use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, MAX_NODE_NAME, Value};
+use crate::wire::{self, FLAG_RESYNC, Kind, Out, PART_COUNT_OFFSET, PREAMBLE_LEN, Preamble};
+use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, Value};
 use serde::{Deserialize, Serialize};
 
 /// Most labels one sample group carries.
@@ -166,8 +166,11 @@ pub struct FrameWriter<'b> {
 impl<'b> FrameWriter<'b> {
     /// Starts a frame with `header` (part count is patched later by [`seal`]).
     pub fn new(buf: &'b mut [u8], header: &DataHeader<'_>) -> Result<FrameWriter<'b>, Error> {
-        if header.node.is_empty() || header.node.len() > MAX_NODE_NAME {
+        if crate::node_name_error(header.node).is_some() {
             return Err(Error::EncodeBadNodeName);
+        }
+        if header.resend_floor > header.seq {
+            return Err(Error::EncodeBadFloor);
         }
         let (flags, key_id, mac) = match header.key_id {
             Some(id) => (FLAG_MAC, id, MAC_LEN),
@@ -310,6 +313,82 @@ impl<'b> FrameWriter<'b> {
     }
 }
 
+/// Marks a frame written by [`FrameWriter`] (not yet sealed) as a *resync* frame: sets
+/// [`FLAG_RESYNC`] and writes protocol version 1.1 (docs/PROTOCOL.md, section 6.4). Call
+/// it before [`seal`], which MACs the flag byte with the rest.
+///
+/// ```
+/// use pimon_protocol::{DataFrame, DataHeader, FrameWriter, frame::set_resync, seal};
+/// let header = DataHeader {
+///     node: "pi", boot_id: 1, seq: 2, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+///     user_hz: 100, part: 0, parts: 1, key_id: None,
+/// };
+/// let mut buf = [0u8; 1232];
+/// let len = FrameWriter::new(&mut buf, &header).unwrap().finish();
+/// set_resync(&mut buf[..len]).unwrap();
+/// let len = seal(&mut buf, len, 1, None).unwrap();
+/// assert_eq!(&buf[2..5], &[0x11, 0x01, 0x04]); // version 1.1, data, resync
+/// assert!(DataFrame::parse(&buf[..len]).unwrap().resync());
+/// ```
+pub fn set_resync(frame: &mut [u8]) -> Result<(), Error> {
+    let pre = Preamble::parse(frame)?;
+    if pre.kind != Kind::Data {
+        return Err(Error::DecodeUnknownKind(pre.kind.into()));
+    }
+    // Preamble::parse checked the length.
+    frame[2] = (wire::VERSION_MAJOR << 4) | wire::VERSION_MINOR_RESYNC.max(pre.minor);
+    frame[4] |= FLAG_RESYNC;
+    Ok(())
+}
+
+/// The preamble and node name of a data frame, read without decoding the rest: enough
+/// to pick the key and check the MAC over the raw bytes before spending time on the
+/// body (a forged frame is rejected for the price of its MAC). Checks the length, the
+/// preamble, the kind, room for the MAC when flagged, and the node name.
+///
+/// ```
+/// use pimon_protocol::{DataHeader, FrameWriter, frame::peek_node, seal};
+/// let header = DataHeader {
+///     node: "pi", boot_id: 1, seq: 2, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+///     user_hz: 100, part: 0, parts: 1, key_id: None,
+/// };
+/// let mut buf = [0u8; 1232];
+/// let len = FrameWriter::new(&mut buf, &header).unwrap().finish();
+/// let len = seal(&mut buf, len, 1, None).unwrap();
+/// let (pre, node) = peek_node(&buf[..len]).unwrap();
+/// assert_eq!((pre.boot_id, node), (1, "pi"));
+/// ```
+pub fn peek_node(datagram: &[u8]) -> Result<(Preamble, &str), Error> {
+    if datagram.len() > MAX_DATAGRAM {
+        return Err(Error::DecodeTooLong);
+    }
+    let pre = Preamble::parse(datagram)?;
+    if pre.kind != Kind::Data {
+        return Err(Error::DecodeUnknownKind(pre.kind.into()));
+    }
+    let mut rest = datagram
+        .get(PREAMBLE_LEN..body_end(datagram, &pre)?)
+        .ok_or(Error::DecodeTooShort)?;
+    let node: &str = wire::take(&mut rest)?;
+    if let Some(e) = crate::node_name_error(node) {
+        return Err(e);
+    }
+    Ok((pre, node))
+}
+
+/// Where the authenticated part of a data frame ends (before the MAC, if flagged).
+fn body_end(datagram: &[u8], pre: &Preamble) -> Result<usize, Error> {
+    if pre.has_mac() {
+        datagram
+            .len()
+            .checked_sub(MAC_LEN)
+            .filter(|&e| e >= PREAMBLE_LEN)
+            .ok_or(Error::DecodeTooShort)
+    } else {
+        Ok(datagram.len())
+    }
+}
+
 /// Finishes a frame written by [`FrameWriter`]: sets the part count and, when the header
 /// named a key id, appends the MAC made with `key`. Returns the datagram length.
 ///
@@ -343,6 +422,7 @@ pub struct DataFrame<'a> {
     pub header: DataHeader<'a>,
     /// Minor version of the writer.
     pub minor: u8,
+    flags: u8,
     datagram: &'a [u8],
     body: &'a [u8],
     known: u16,
@@ -362,21 +442,15 @@ impl<'a> DataFrame<'a> {
         if pre.parts == 0 || pre.part >= pre.parts {
             return Err(Error::DecodeBadPart);
         }
-        let end = if pre.has_mac() {
-            datagram
-                .len()
-                .checked_sub(MAC_LEN)
-                .filter(|&e| e >= PREAMBLE_LEN)
-                .ok_or(Error::DecodeTooShort)?
-        } else {
-            datagram.len()
-        };
         let mut rest = datagram
-            .get(PREAMBLE_LEN..end)
+            .get(PREAMBLE_LEN..body_end(datagram, &pre)?)
             .ok_or(Error::DecodeTooShort)?;
         let h: HeaderFields<'a> = wire::take(&mut rest)?;
-        if h.node.is_empty() || h.node.len() > MAX_NODE_NAME {
-            return Err(Error::DecodeBadNodeName);
+        if let Some(e) = crate::node_name_error(h.node) {
+            return Err(e);
+        }
+        if h.resend_floor > h.seq {
+            return Err(Error::DecodeBadFloor);
         }
         let body = rest;
         let (known, unknown) = validate_body(body)?;
@@ -394,6 +468,7 @@ impl<'a> DataFrame<'a> {
                 key_id: pre.has_mac().then_some(pre.key_id),
             },
             minor: pre.minor,
+            flags: pre.flags,
             datagram,
             body,
             known,
@@ -407,6 +482,12 @@ impl<'a> DataFrame<'a> {
             Some(id) => crate::auth::verify_datagram(self.datagram, id, key),
             None => Err(Error::DecodeMissingMac),
         }
+    }
+
+    /// True when the sender set [`FLAG_RESYNC`]: the acks it got for this boot spoke of
+    /// sequence numbers it never sent (docs/PROTOCOL.md, section 6.4).
+    pub fn resync(&self) -> bool {
+        self.flags & FLAG_RESYNC != 0
     }
 
     /// Number of samples whose metric id this build knows.

@@ -43,12 +43,33 @@ pub use frame::{
 };
 pub use value::Value;
 pub use window::{Accept, SeqWindow};
-pub use wire::{FLAG_MAC, Kind, Preamble};
+pub use wire::{FLAG_MAC, FLAG_RESYNC, Kind, Preamble};
 
 /// Largest datagram (UDP payload, MAC included): fits any IPv6 path without fragmenting.
 pub const MAX_DATAGRAM: usize = 1232;
 /// Longest node name in bytes.
 pub const MAX_NODE_NAME: usize = 32;
+
+/// Why `name` cannot be a node name, if it cannot: empty or longer than
+/// [`MAX_NODE_NAME`] bytes ([`Error::DecodeBadNodeName`]), or holding a control
+/// character, U+0000–U+001F or U+007F–U+009F ([`Error::DecodeNodeNameControl`]). A node
+/// name becomes the `instance` label and the `host` tag, so it must be printable.
+///
+/// ```
+/// use pimon_protocol::{Error, node_name_error};
+/// assert_eq!(node_name_error("pi-4"), None);
+/// assert_eq!(node_name_error(""), Some(Error::DecodeBadNodeName));
+/// assert_eq!(node_name_error("evil\0"), Some(Error::DecodeNodeNameControl));
+/// ```
+pub fn node_name_error(name: &str) -> Option<Error> {
+    if name.is_empty() || name.len() > MAX_NODE_NAME {
+        Some(Error::DecodeBadNodeName)
+    } else if name.chars().any(char::is_control) {
+        Some(Error::DecodeNodeNameControl)
+    } else {
+        None
+    }
+}
 
 /// Any decoded datagram.
 // An ack holds its 16 gaps inline (no allocation in this crate); 300 bytes on the stack

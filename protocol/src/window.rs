@@ -4,6 +4,12 @@
 //! `base..base + WINDOW` arrived. Everything below `base` is done: stored, or given up
 //! because it fell out of the window or below the sender's resend floor. It costs
 //! 512 bytes and never allocates.
+//!
+//! Numbers given up are counted as missing, except those below
+//! [`uncounted_below`](SeqWindow::uncounted_below): a receiver that restarted, or first
+//! hears a sender mid-stream, does not know whether an earlier run of it stored them,
+//! so giving them up is not evidence of loss (the sender counts what it dropped
+//! unacknowledged). All arithmetic saturates: any `u64` a forged frame carries is safe.
 
 use crate::ack::{Gap, MAX_GAPS};
 
@@ -26,8 +32,10 @@ pub enum Accept {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SeqWindow {
     base: u64,
-    /// Highest seen + 1 (0 when nothing seen).
+    /// Highest seen + 1 (0 when nothing seen; saturates at `u64::MAX`).
     top: u64,
+    /// Numbers below this are not counted missing when given up.
+    uncounted_below: u64,
     bits: [u64; WORDS],
 }
 
@@ -43,6 +51,30 @@ impl SeqWindow {
         SeqWindow {
             base: 0,
             top: 0,
+            uncounted_below: 0,
+            bits: [0; WORDS],
+        }
+    }
+
+    /// A window rebuilt from a saved `base` and `top` (what [`base`](Self::base) and
+    /// [`top`](Self::top) returned): everything below `base` is done, which numbers of
+    /// `base..top` arrived is not known (they are asked for again, and not counted
+    /// missing when given up).
+    ///
+    /// ```
+    /// use pimon_protocol::{Accept, SeqWindow};
+    /// let mut w = SeqWindow::restore(10, 15);
+    /// assert_eq!(w.accept(9), (Accept::Old, 0));
+    /// assert_eq!(w.accept(12), (Accept::New, 0));
+    /// assert_eq!(w.raise_floor(15), 0, "10..15 may have been stored before");
+    /// assert_eq!(w.raise_floor(16), 1, "15 was never seen");
+    /// ```
+    pub const fn restore(base: u64, top: u64) -> SeqWindow {
+        let top = if top > base { top } else { base };
+        SeqWindow {
+            base,
+            top,
+            uncounted_below: top,
             bits: [0; WORDS],
         }
     }
@@ -52,9 +84,49 @@ impl SeqWindow {
         self.base
     }
 
+    /// Highest sequence number seen + 1, or the base if that is higher (0 when new).
+    pub fn top(&self) -> u64 {
+        self.top.max(self.base)
+    }
+
     /// Highest sequence number seen, if any.
     pub fn highest(&self) -> Option<u64> {
         self.top.checked_sub(1)
+    }
+
+    /// Numbers below this are not counted missing when given up.
+    pub fn uncounted_below(&self) -> u64 {
+        self.uncounted_below
+    }
+
+    /// Gives up numbers below `seq` without counting them missing from now on (never
+    /// lowers the bound). A receiver calls it with the first sequence number it hears
+    /// of a boot: what lies below may have been stored by an earlier run of it.
+    pub fn uncount_below(&mut self, seq: u64) {
+        self.uncounted_below = self.uncounted_below.max(seq);
+    }
+
+    /// True when `seq` lies a whole window or more beyond everything seen (and beyond
+    /// the base): accepting it would give up at least [`WINDOW`] numbers at once.
+    ///
+    /// ```
+    /// let mut w = pimon_protocol::SeqWindow::new();
+    /// w.accept(10);
+    /// assert!(!w.is_far_ahead(10 + 4095));
+    /// assert!(w.is_far_ahead(11 + 4096));
+    /// assert!(w.is_far_ahead(u64::MAX));
+    /// ```
+    pub fn is_far_ahead(&self, seq: u64) -> bool {
+        seq.saturating_sub(self.top()) >= WINDOW
+    }
+
+    /// Starts over at `floor`: nothing is known above it (the sender said the window
+    /// was wrong, see docs/PROTOCOL.md, section 6.4). Nothing is counted missing; the
+    /// uncounted bound is kept.
+    pub fn reset(&mut self, floor: u64) {
+        self.base = floor;
+        self.top = floor;
+        self.bits = [0; WORDS];
     }
 
     fn bit(&self, seq: u64) -> bool {
@@ -71,21 +143,29 @@ impl SeqWindow {
         }
     }
 
-    /// Moves the base up to `new_base`; returns how many unseen numbers were given up.
+    /// Moves the base up to `new_base`; returns how many unseen numbers at or above
+    /// `uncounted_below` were given up.
     fn advance_to(&mut self, new_base: u64) -> u64 {
         if new_base <= self.base {
             return 0;
         }
+        let counted_from = self.base.max(self.uncounted_below);
         let mut missing = 0;
         if new_base - self.base >= WINDOW {
-            let seen: u64 = self.bits.iter().map(|w| u64::from(w.count_ones())).sum();
-            missing = (new_base - self.base) - seen;
+            // Every bit lies below base + WINDOW <= new_base: all are given up.
+            let mut seen_counted = 0;
+            for s in self.base..self.base + WINDOW {
+                if s >= counted_from && self.bit(s) {
+                    seen_counted += 1;
+                }
+            }
+            missing = new_base.saturating_sub(counted_from) - seen_counted;
             self.bits = [0; WORDS];
         } else {
             for s in self.base..new_base {
                 if self.bit(s) {
                     self.set(s, false);
-                } else {
+                } else if s >= counted_from {
                     missing += 1;
                 }
             }

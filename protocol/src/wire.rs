@@ -5,7 +5,7 @@
 //! 0       2     magic "PM" (0x50 0x4D)
 //! 2       1     version: major << 4 | minor (1.0 = 0x10)
 //! 3       1     kind (0x01 data, 0x02 ack)
-//! 4       1     flags (bit 0: MAC present)
+//! 4       1     flags (bit 0: MAC present; bit 2: resync, protocol 1.1)
 //! 5       1     key id (0 when no MAC)
 //! 6       1     part index (data; 0 in acks)
 //! 7       1     part count (data; 0 in acks)
@@ -64,6 +64,15 @@ impl From<Kind> for u8 {
 pub const FLAG_MAC: u8 = 0x01;
 /// Flag bit 1: reserved for encryption; a 1.x reader that sees it rejects the datagram.
 pub const FLAG_ENCRYPTED: u8 = 0x02;
+/// Flag bit 2 (protocol 1.1, data frames): *resync*. The collector got an ack for its
+/// node and boot id that speaks of sequence numbers it never sent, so the receiver's
+/// window for this boot is wrong; this frame (a new cycle, never a resend) asks the
+/// receiver to rebuild it from the frame's resend floor. A 1.0 reader ignores the bit.
+/// See docs/PROTOCOL.md, section 6.4.
+pub const FLAG_RESYNC: u8 = 0x04;
+/// Minor version of a frame that uses [`FLAG_RESYNC`] (writers write the lowest version
+/// that has every feature they use).
+pub const VERSION_MINOR_RESYNC: u8 = 1;
 /// Flag bits a 1.0 reader must understand; any other set bit is ignored.
 const FLAGS_MUST_UNDERSTAND: u8 = FLAG_ENCRYPTED;
 

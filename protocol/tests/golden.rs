@@ -224,3 +224,74 @@ fn newer_minor_version_with_unknown_metrics_decodes_and_counts_them() {
     assert_eq!(frame.known_samples(), 0);
     assert_eq!(frame.samples().count(), 0);
 }
+
+#[test]
+fn resync_frame_exact_bytes_and_a_1_0_reader_ignores_the_flag() {
+    // Protocol 1.1: version byte 0x11, flag bit 2; everything else as in 1.0.
+    let key = Key::new(3, b"0123456789abcdef0123456789abcdef").unwrap();
+    let mut buf = [0u8; 1232];
+    let len = FrameWriter::new(&mut buf, &header(Some(3)))
+        .unwrap()
+        .finish();
+    pimon_protocol::frame::set_resync(&mut buf[..len]).unwrap();
+    let len = seal(&mut buf, len, 1, Some(&key)).unwrap();
+    let mut want = PREAMBLE_UNKEYED.to_vec();
+    want[2] = 0x11; // version 1.1
+    want[4] = 0x05; // flags: MAC, resync
+    want[5] = 3;
+    want.extend_from_slice(&HEADER);
+    assert_eq!(&buf[..len - 16], &want[..]);
+    let frame = DataFrame::parse(&buf[..len]).unwrap();
+    assert!(frame.resync());
+    assert_eq!(frame.minor, 1);
+    frame.verify(&key).unwrap();
+    assert_eq!(pimon_protocol::auth::verify(&buf[..len], &key), Ok(()));
+    // Without the flag: not a resync frame.
+    assert!(!DataFrame::parse(&sample_frame(None)).unwrap().resync());
+}
+
+#[test]
+fn node_names_with_control_characters_and_floors_above_seq_are_refused() {
+    let good = sample_frame(None);
+    // "pi4" → "pi\0", "pi\x1b", "pi\x7f", and U+0085 (NEL, two bytes: a 4-byte name).
+    for bad in [0u8, 0x1b, 0x7f] {
+        let mut f = good.clone();
+        f[16 + 3] = bad;
+        assert_eq!(decode(&f), Err(Error::DecodeNodeNameControl), "{bad:#x}");
+        assert_eq!(
+            pimon_protocol::frame::peek_node(&f).map(|(_, n)| n),
+            Err(Error::DecodeNodeNameControl)
+        );
+    }
+    assert_eq!(
+        pimon_protocol::node_name_error("p\u{85}i"),
+        Some(Error::DecodeNodeNameControl)
+    );
+    assert_eq!(pimon_protocol::node_name_error("pi-ü 4"), None);
+    let mut buf = [0u8; 1232];
+    let mut h = header(None);
+    h.node = "evil\0";
+    assert!(matches!(
+        FrameWriter::new(&mut buf, &h),
+        Err(Error::EncodeBadNodeName)
+    ));
+    let ack = Ack {
+        node: "evil\n",
+        boot_id: 1,
+        acked_below: 0,
+        seen_below: 0,
+        gaps: heapless::Vec::new(),
+        key_id: None,
+    };
+    assert_eq!(ack.emit(&mut buf, None), Err(Error::EncodeBadNodeName));
+    // Floor 301 > seq 300: the floor's varint is the same length as 290's.
+    let mut floor = good.clone();
+    floor[16 + 6] = 0xad; // 0xad 0x02 = 301
+    assert_eq!(decode(&floor), Err(Error::DecodeBadFloor));
+    let mut h = header(None);
+    h.resend_floor = 301;
+    assert!(matches!(
+        FrameWriter::new(&mut buf, &h),
+        Err(Error::EncodeBadFloor)
+    ));
+}

@@ -221,3 +221,80 @@ fn window_with_more_gaps_than_fit_lowers_seen_below() {
     assert_eq!(gaps[15], Gap { start: 31, len: 1 });
     assert_eq!(seen_below, 33);
 }
+
+/// A sequence number or resend floor anywhere up to `u64::MAX` never overflows the
+/// window's arithmetic (a forged frame can carry any value), and what it gives up stays
+/// a count of real numbers.
+#[test]
+fn window_arithmetic_never_overflows_up_to_u64_max() {
+    let mut w = SeqWindow::new();
+    w.accept(0);
+    let (_, a) = w.accept(u64::MAX);
+    let (_, b) = w.accept(u64::MAX - 1);
+    let c = w.raise_floor(u64::MAX);
+    // Given up: 1..u64::MAX but for the seen u64::MAX - 1.
+    let total = a.checked_add(b).and_then(|s| s.checked_add(c));
+    assert_eq!(total, Some(u64::MAX - 2), "{a} + {b} + {c}");
+    assert_eq!(w.accept(5), (Accept::Old, 0));
+    let (acked_below, seen_below, _) = w.ack();
+    assert!(acked_below <= seen_below);
+}
+
+proptest! {
+    /// An ack cut to a byte budget stays exact: whatever it says is stored is stored
+    /// in the full ack, whatever it lists as missing is missing; it never exceeds the
+    /// budget.
+    #[test]
+    fn ack_within_a_budget_is_a_truthful_prefix(
+        arrivals in prop::collection::vec(0u64..200, 1..200),
+        budget in 16usize..120,
+    ) {
+        let mut w = SeqWindow::new();
+        for s in &arrivals {
+            w.accept(*s);
+        }
+        let (acked_below, seen_below, gaps) = w.ack();
+        let full = Ack { node: "pi", boot_id: 7, acked_below, seen_below, gaps, key_id: None };
+        let mut buf = [0u8; 1232];
+        match full.emit_within(&mut buf, None, budget) {
+            Ok(n) => {
+                prop_assert!(n <= budget);
+                let short = Ack::parse(&buf[..n]).unwrap();
+                prop_assert_eq!(short.acked_below, full.acked_below);
+                for seq in 0..full.seen_below {
+                    if seq < short.seen_below {
+                        prop_assert_eq!(short.is_stored(seq), full.is_stored(seq), "seq {}", seq);
+                    }
+                }
+            }
+            Err(e) => {
+                prop_assert_eq!(e, Error::EncodeBufferFull);
+                let bare = Ack { gaps: heapless::Vec::new(), seen_below: acked_below, ..full.clone() };
+                prop_assert!(bare.buffer_len(false) > budget);
+            }
+        }
+    }
+}
+
+/// A receiver that first hears a boot mid-stream (restart) counts nothing below that
+/// first number as missing, even across a slide of the whole window, but counts what
+/// goes missing above it; `reset` starts over without counting.
+#[test]
+fn window_counts_missing_only_from_the_first_number_heard() {
+    let mut w = SeqWindow::new();
+    w.uncount_below(100);
+    w.accept(100);
+    assert_eq!(w.raise_floor(90), 0);
+    assert_eq!(w.accept(102), (Accept::New, 0));
+    assert_eq!(w.raise_floor(103), 1, "101 was expected after 100");
+    let mut w = SeqWindow::restore(50, 60);
+    w.uncount_below(70);
+    w.accept(70);
+    // 10,000 is a whole window past: 50..=5904 given up, only 71..=5904 counted.
+    let (_, missing) = w.accept(10_000);
+    assert_eq!(missing, 5904 - 71 + 1);
+    w.reset(20);
+    assert_eq!((w.base(), w.top()), (20, 20));
+    assert_eq!(w.accept(25), (Accept::New, 0));
+    assert_eq!(w.raise_floor(30), 0, "all below the uncounted bound");
+}

@@ -6,6 +6,9 @@
 //!   `Accept-Encoding` allows it. Streamed a piece at a time, chunked when it takes
 //!   more than one piece ([`response`]).
 //! - `GET /`: a short help page. Other paths: 404; other methods: 405.
+//! - With pushes enabled, `PUT`/`POST`/`DELETE /metrics/job/…`: the Pushgateway API;
+//!   the body is read here ([`crate::ingress::http_body`], within the timeout) and the
+//!   request handed to [`MetricsProvider::push`].
 //! - Keep-alive is supported.
 //!
 //! Bounded whoever the clients are:
@@ -33,6 +36,8 @@ use std::time::{Duration, Instant};
 use smol::Async;
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::ingress::http_body;
 
 pub use request::{
     HttpError, MAX_REQUEST_HEAD, Method, Request, accepts_gzip, negotiate_format, parse_request,
@@ -217,6 +222,38 @@ async fn serve_connection<P: MetricsProvider>(
             }
         };
         buf.drain(..request.head_len);
+        if let Some(limit) = provider.push_body_limit()
+            && matches!(request.method, Method::Put | Method::Post | Method::Delete)
+            && request.path.starts_with("/metrics/")
+        {
+            let answer = match provider.push_precheck(&request) {
+                Some(answer) => answer,
+                None => {
+                    let body = http_body::read_body(
+                        &mut stream,
+                        &mut buf,
+                        request.framing,
+                        request.expect_continue,
+                        limit,
+                        config.timeout,
+                    )
+                    .await;
+                    match body {
+                        Ok(Ok(body)) => provider.push(&request, body).await,
+                        Ok(Err(answer)) => provider.push_unread(answer),
+                        Err(_) => return Closed::Done,
+                    }
+                }
+            };
+            let _ = send(
+                &mut stream,
+                &http_body::encode_reply(&answer),
+                config.timeout,
+            )
+            .await;
+            let _ = stream.flush().await;
+            return Closed::Done;
+        }
         let keep_alive = match reply(&request, provider) {
             Reply::Whole(bytes) => match send(&mut stream, &bytes, config.timeout).await {
                 Ok(true) => request.keep_alive,

@@ -3,6 +3,8 @@
 
 use pimon_protocol::text::prometheus::Format;
 
+use crate::ingress::http_body::Framing;
+
 /// Longest request head (request line and headers).
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
@@ -13,6 +15,12 @@ pub enum Method {
     Get,
     /// HEAD.
     Head,
+    /// PUT (pushes).
+    Put,
+    /// POST (pushes).
+    Post,
+    /// DELETE (pushes).
+    Delete,
     /// Anything else.
     Other,
 }
@@ -34,6 +42,16 @@ pub struct Request {
     pub http11: bool,
     /// Length of the head including the blank line.
     pub head_len: usize,
+    /// How the body is framed.
+    pub framing: Framing,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+    /// `Authorization`, `Content-Encoding`, `Content-Type` (for pushes).
+    pub authorization: Option<String>,
+    /// See `authorization`.
+    pub content_encoding: Option<String>,
+    /// See `authorization`.
+    pub content_type: Option<String>,
 }
 
 /// Why a request head was rejected.
@@ -74,6 +92,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
         m if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) => Method::Other,
         _ => return Err(HttpError::BadRequest),
     };
@@ -82,6 +103,9 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
     let mut accept_encoding = "";
     let mut keep_alive = http11;
     let mut has_body = false;
+    let mut framing = Framing::None;
+    let mut expect_continue = false;
+    let (mut authorization, mut content_encoding, mut content_type) = (None, None, None);
     for line in lines {
         let (name, value) = line.split_once(':').ok_or(HttpError::BadRequest)?;
         let value = value.trim();
@@ -97,8 +121,23 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
             }
         } else if name.eq_ignore_ascii_case("content-length") {
             has_body = value != "0";
+            let n = value.parse().map_err(|_| HttpError::BadRequest)?;
+            if framing == Framing::None {
+                framing = Framing::Length(n);
+            }
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             has_body = true;
+            if value.eq_ignore_ascii_case("chunked") {
+                framing = Framing::Chunked;
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = value.eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            content_encoding = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.to_string());
         }
     }
     Ok(Some(Request {
@@ -110,6 +149,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, HttpError> {
         keep_alive: keep_alive && !has_body,
         http11,
         head_len: end + 4,
+        framing,
+        expect_continue,
+        authorization,
+        content_encoding,
+        content_type,
     }))
 }
 
@@ -225,7 +269,8 @@ mod tests {
         let r = parse_request(b"POST /metrics HTTP/1.0\r\nContent-Length: 5\r\n\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!(r.method, Method::Other);
+        assert_eq!(r.method, Method::Post);
+        assert_eq!(r.framing, Framing::Length(5));
         assert!(!r.keep_alive);
         assert!(!r.http11);
     }

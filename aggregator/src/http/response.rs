@@ -12,6 +12,7 @@
 //! A `HEAD` response is the `GET` response's head: the first piece is rendered to know
 //! which of the two it is, and nothing more.
 
+use std::future::Future;
 use std::io::Write as _;
 
 use flate2::Compression;
@@ -19,6 +20,7 @@ use flate2::write::GzEncoder;
 use pimon_protocol::text::prometheus::Format;
 
 use super::request::{Method, Request};
+use crate::ingress::push::Reply as PushReply;
 
 /// One scrape's exposition, produced a piece at a time.
 pub trait Scrape: Send + 'static {
@@ -34,6 +36,27 @@ pub trait MetricsProvider: Send + Sync + 'static {
 
     /// Starts a scrape in `format`.
     fn scrape(&self, format: Format) -> Self::Scrape;
+
+    /// The largest push body read, when the Pushgateway API is on (`None`: PUT,
+    /// POST and DELETE are answered 405).
+    fn push_body_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Checked before a push's body is read (credentials): `Some` answers at once.
+    fn push_precheck(&self, _request: &Request) -> Option<PushReply> {
+        None
+    }
+
+    /// A push answered without reading its body (too large, malformed): for counting.
+    fn push_unread(&self, reply: PushReply) -> PushReply {
+        reply
+    }
+
+    /// Answers a push (see [`crate::ingress::runtime::Ingress::push`]).
+    fn push(&self, _request: &Request, _body: Vec<u8>) -> impl Future<Output = PushReply> + Send {
+        std::future::ready(PushReply::error(405, "pushes are not enabled"))
+    }
 }
 
 const HELP_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>pimon-aggregator</title></head><body>\n\
@@ -86,14 +109,16 @@ pub fn reply<P: MetricsProvider>(request: &Request, provider: &P) -> Reply<P::Sc
     let head_only = request.method == Method::Head;
     const TEXT: &str = "text/plain; charset=utf-8";
     match (request.method, request.path.as_str()) {
-        (Method::Other, _) => Reply::Whole(simple_response(
-            "405 Method Not Allowed",
-            TEXT,
-            "only GET and HEAD\n",
-            keep_alive,
-            false,
-            &[("Allow", "GET, HEAD")],
-        )),
+        (Method::Put | Method::Post | Method::Delete | Method::Other, _) => {
+            Reply::Whole(simple_response(
+                "405 Method Not Allowed",
+                TEXT,
+                "only GET and HEAD\n",
+                keep_alive,
+                false,
+                &[("Allow", "GET, HEAD")],
+            ))
+        }
         (_, "/metrics") => Reply::Metrics(MetricsResponse::new(
             provider.scrape(request.format),
             request,

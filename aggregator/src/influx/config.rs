@@ -7,6 +7,10 @@ use std::time::Duration;
 use crate::http_client::HttpUrl;
 use crate::spool::SpoolConfig;
 
+/// The smallest `spool_max_bytes`: the aggregator hands a spool at most an eighth of
+/// its size at once plus one frame's lines (a few hundred KiB at most), which must fit.
+pub const MIN_SPOOL_BYTES: u64 = 1024 * 1024;
+
 /// Which write API the server speaks, with its target and credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub enum InfluxApi {
@@ -265,8 +269,13 @@ impl InfluxConfig {
         if !(0.0..=1.0).contains(&self.retry.jitter) {
             return err("retry.jitter", "must be between 0.0 and 1.0".into());
         }
-        if self.spool.max_bytes < 4096 {
-            return err("spool_max_bytes", "must be at least 4096".into());
+        if self.spool.max_bytes < MIN_SPOOL_BYTES {
+            return err(
+                "spool_max_bytes",
+                format!(
+                    "must be at least {MIN_SPOOL_BYTES} (1 MiB): a spool holds whole receive batches"
+                ),
+            );
         }
         if let crate::spool::FsyncPolicy::Interval(d) = self.spool.fsync
             && d.is_zero()

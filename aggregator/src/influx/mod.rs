@@ -25,6 +25,6 @@ pub mod stats;
 
 pub use config::{ConfigError, InfluxApi, InfluxConfig, Precision, RetryConfig};
 pub use lp_file::{LpFileConfig, LpFileOutput, LpFileStats, LpTarget};
-pub use output::{InfluxOutput, OutputError};
+pub use output::{InfluxOutput, OutputError, StagedLines};
 pub use outputs::LineOutputs;
 pub use stats::{FailureClass, InfluxStats, InfluxStatsSnapshot, LATENCY_BUCKETS_SECONDS};

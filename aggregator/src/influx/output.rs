@@ -44,7 +44,7 @@ use crate::influx::config::{ConfigError, InfluxConfig};
 use crate::influx::request::{WriteTarget, encode_body};
 use crate::influx::response::{WriteOutcome, classify};
 use crate::influx::stats::{FailureClass, InfluxStats};
-use crate::spool::{FsyncPolicy, Spool, SpoolError, SpoolStats};
+use crate::spool::{FsyncPolicy, Spool, SpoolError, SpoolStats, Staged};
 
 /// Largest response body read from InfluxDB (error texts are small).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -197,6 +197,30 @@ impl InfluxOutput {
         s.stats.submits.fetch_add(1, Ordering::Relaxed);
         let _ = s.wake_tx.try_send(());
         Ok(())
+    }
+
+    /// Writes `\n`-terminated lines to the spool without adding them to the queue yet:
+    /// the first step of an all-or-nothing hand-over to several outputs
+    /// ([`crate::influx::LineOutputs::submit`]). [`StagedLines::sync`] makes them as
+    /// durable as [`InfluxOutput::submit`] would; [`StagedLines::publish`] queues them for
+    /// delivery; dropping the [`StagedLines`] instead takes them back out of the spool. One
+    /// hand-over at a time: meanwhile other writes fail with [`SpoolError::Busy`].
+    pub fn stage(&self, lines: &[u8]) -> Result<StagedLines<'_>, OutputError> {
+        let s = &self.shared;
+        if lines.last() != Some(&b'\n') {
+            s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
+            return Err(OutputError::InvalidLines("must end with a newline"));
+        }
+        match s.spool.stage(lines) {
+            Ok(staged) => Ok(StagedLines {
+                output: self,
+                staged,
+            }),
+            Err(e) => {
+                s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
+                Err(OutputError::Spool(e))
+            }
+        }
     }
 
     /// Lines submitted but not yet delivered.
@@ -550,6 +574,33 @@ impl InfluxOutput {
             }
             Err(e) => WriteOutcome::Failed(FailureClass::Other, e.to_string()),
         }
+    }
+}
+
+/// Lines in an output's spool, not yet queued for delivery: see [`InfluxOutput::stage`].
+#[must_use = "staged lines are taken back out of the spool when dropped"]
+#[derive(Debug)]
+pub struct StagedLines<'a> {
+    output: &'a InfluxOutput,
+    staged: Staged<'a>,
+}
+
+impl StagedLines<'_> {
+    /// Makes the lines as durable as the spool's fsync policy says.
+    pub async fn sync(&self) -> Result<(), OutputError> {
+        self.staged.sync().await.map_err(|e| {
+            let stats = &self.output.shared.stats;
+            stats.submit_failures.fetch_add(1, Ordering::Relaxed);
+            OutputError::Spool(e)
+        })
+    }
+
+    /// Queues the lines for delivery (the output's task is woken).
+    pub fn publish(self) {
+        let s = &self.output.shared;
+        self.staged.publish();
+        s.stats.submits.fetch_add(1, Ordering::Relaxed);
+        let _ = s.wake_tx.try_send(());
     }
 }
 

@@ -1,5 +1,19 @@
 //! All line-protocol outputs together: what the aggregator hands each stored frame's
 //! lines to.
+//!
+//! # All or nothing
+//! Frames are acknowledged only when every durable output (each InfluxDB output's spool,
+//! an `--lp-out` file) holds their lines. When one output refuses, the frames are not
+//! acknowledged and the collectors send them again — so the other outputs must not keep
+//! the lines either, or they would hold them once more after every resend (an
+//! `--lp-out` file with the same lines over and over, a spool filling with copies).
+//! [`LineOutputs::submit`] therefore goes in two steps: each spool *stages* the lines
+//! (written, invisible to its delivery task, see [`crate::spool::Staged`]) and syncs
+//! them; then the file is appended and synced; only when all of that worked are the
+//! staged lines published. Any failure drops the staged lines again, so a refused batch
+//! leaves no trace in any output. The file comes last because an appended line may be
+//! seen at once by a reader of the file (`tail -f`), while staged spool records are seen
+//! by nobody. Stdout is not durable: it is written last, best effort.
 
 use std::sync::atomic::Ordering;
 
@@ -13,12 +27,18 @@ use crate::influx::output::{InfluxOutput, OutputError};
 pub struct LineOutputs {
     influx: Vec<InfluxOutput>,
     lp: Option<LpFileOutput>,
+    /// One hand-over at a time (a spool stages one record at a time).
+    gate: smol::lock::Mutex<()>,
 }
 
 impl LineOutputs {
     /// Combines the given outputs.
     pub fn new(influx: Vec<InfluxOutput>, lp: Option<LpFileOutput>) -> LineOutputs {
-        LineOutputs { influx, lp }
+        LineOutputs {
+            influx,
+            lp,
+            gate: smol::lock::Mutex::new(()),
+        }
     }
 
     /// True when there is no output at all (then there is nothing to render).
@@ -36,40 +56,60 @@ impl LineOutputs {
         self.lp.as_ref()
     }
 
-    /// Hands `\n`-terminated lines to every output. `Ok` means every InfluxDB output
-    /// spooled them (durable as its fsync policy says, see [`InfluxOutput::submit`]): the
-    /// frames may be acknowledged. On an InfluxDB output's error the other outputs still
-    /// get the lines, and the first error is returned: do not acknowledge (the collector
-    /// resends; InfluxDB overwrites the duplicate points).
+    /// The most bytes of lines one [`LineOutputs::submit`] should carry: an eighth of
+    /// the smallest spool, so that a batch plus the one frame that may overshoot it fits
+    /// in any spool as one record (`spool_max_bytes` is at least 1 MiB, a frame's lines a
+    /// few hundred KiB at most). Unbounded without InfluxDB outputs.
+    pub fn max_batch_bytes(&self) -> usize {
+        self.influx
+            .iter()
+            .map(|o| o.config().spool.max_bytes / 8)
+            .min()
+            .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX))
+    }
+
+    /// Hands `\n`-terminated lines to every output, all or nothing (see the module
+    /// docs). `Ok` means every durable output holds them, as durable as its fsync policy
+    /// says: the frames may be acknowledged. `Err` (the first output's error) means no
+    /// output kept them: do not acknowledge; the collectors resend.
     ///
-    /// The file/stdout output is not a durable path, so its write errors (e.g. a closed
-    /// pipe) do not block acknowledgements: they are counted in
+    /// Stdout is not a durable path: its write errors (e.g. a closed pipe) do not block
+    /// acknowledgements; they are counted in
     /// [`LpFileStats::write_errors`](crate::influx::LpFileStats::write_errors) and logged
     /// (the first, then every 1000th). Input that is not whole lines is an error.
     pub async fn submit(&self, lines: &[u8]) -> Result<(), OutputError> {
-        let mut first_error = None;
+        if lines.is_empty() {
+            return Ok(());
+        }
+        if lines.last() != Some(&b'\n') {
+            return Err(OutputError::InvalidLines("must end with a newline"));
+        }
+        let _one_at_a_time = self.gate.lock().await;
+        // Dropping `staged` on any early return takes the lines back out of the spools.
+        let mut staged = Vec::with_capacity(self.influx.len());
         for output in &self.influx {
-            if let Err(e) = output.submit(lines).await {
-                first_error.get_or_insert(e);
+            staged.push(output.stage(lines)?);
+        }
+        for s in &staged {
+            s.sync().await?;
+        }
+        if let Some(lp) = self.lp.as_ref().filter(|lp| lp.is_durable()) {
+            lp.submit(lines).await?;
+        }
+        for s in staged {
+            s.publish();
+        }
+        if let Some(lp) = self.lp.as_ref().filter(|lp| !lp.is_durable())
+            && let Err(e) = lp.submit(lines).await
+        {
+            let errors = lp.stats().write_errors.load(Ordering::Relaxed);
+            if errors % 1000 == 1 {
+                eprintln!(
+                    "pimon-aggregator: line protocol output: {e} ({errors} write errors so far)"
+                );
             }
         }
-        if let Some(lp) = &self.lp {
-            match lp.submit(lines).await {
-                Ok(()) => {}
-                Err(e @ OutputError::InvalidLines(_)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    let errors = lp.stats().write_errors.load(Ordering::Relaxed);
-                    if errors % 1000 == 1 {
-                        eprintln!(
-                            "pimon-aggregator: line protocol output: {e} ({errors} write errors so far)"
-                        );
-                    }
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// Runs every output's task until `shutdown` closes; each then flushes within its

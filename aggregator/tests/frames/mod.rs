@@ -23,6 +23,8 @@ pub struct Frame {
     pub interval_ms: u32,
     pub user_hz: u16,
     pub groups: Vec<Group>,
+    /// Set the resync flag (protocol 1.1).
+    pub resync: bool,
 }
 
 impl Frame {
@@ -37,7 +39,14 @@ impl Frame {
             interval_ms: 10_000,
             user_hz: 100,
             groups: Vec::new(),
+            resync: false,
         }
+    }
+
+    /// With the resync flag set (the collector got an ack it cannot make sense of).
+    pub fn resync(mut self) -> Frame {
+        self.resync = true;
+        self
     }
 
     pub fn seq(mut self, seq: u64) -> Frame {
@@ -131,6 +140,9 @@ impl Frame {
             }
         }
         let len = w.finish();
+        if self.resync {
+            pimon_protocol::frame::set_resync(&mut buf[..len]).expect("resync flag");
+        }
         let len = seal(&mut buf, len, 1, key).expect("seal");
         buf[..len].to_vec()
     }

@@ -31,6 +31,8 @@ pub struct Running {
     pub http: SocketAddr,
     pub ingest: Arc<Mutex<Ingest>>,
     pub stats: Arc<AggregatorStats>,
+    /// The collectd listener, when configured.
+    pub collectd: Option<SocketAddr>,
     stop: Option<smol::channel::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
@@ -42,6 +44,7 @@ impl Running {
         let http = server.http_addr().expect("http");
         let ingest = server.ingest();
         let stats = server.stats();
+        let collectd = server.inputs().and_then(|i| i.collectd_addr());
         let (tx, rx) = smol::channel::bounded::<()>(1);
         let thread = std::thread::spawn(move || {
             smol::block_on(server.run(async move {
@@ -54,6 +57,7 @@ impl Running {
             http,
             ingest,
             stats,
+            collectd,
             stop: Some(tx),
             thread: Some(thread),
         }

@@ -16,6 +16,11 @@
 //!   missing (and which apt package provides it), port in use, or the tail of its log.
 //!   Never a silent pass. Install them with
 //!   `apt-get install -y influxdb prometheus victoria-metrics`.
+//! - [`peers`]: the real peers of the inputs (issue 13), same rules:
+//!   [`peers::Pushgateway`] (`prometheus-pushgateway`), [`peers::NodeExporter`]
+//!   (`prometheus-node-exporter`), [`peers::Collectd`] (`collectd-core`, sending with
+//!   its `network` plugin and writing its `csv` plugin's files), [`peers::Nginx`]
+//!   (`nginx-light`, the TLS reverse proxy of `deploy/nginx/`).
 //! - [`fake_http`]: a tiny recording HTTP server on 127.0.0.1:0 with scripted
 //!   responses, for asserting exact request bytes.
 //! - [`http`]: blocking GET/POST helpers for tests (over the crate's own HTTP client).
@@ -26,4 +31,5 @@
 
 pub mod fake_http;
 pub mod http;
+pub mod peers;
 pub mod servers;

@@ -66,11 +66,13 @@ pub struct ServerProcess {
     child: Option<Child>,
     log_path: PathBuf,
     dir: TempDir,
+    binary: PathBuf,
+    args: Vec<String>,
 }
 
 impl ServerProcess {
     /// Spawns `binary args…` with stdout/stderr to `<dir>/server.log`.
-    fn spawn(
+    pub fn spawn(
         name: &'static str,
         binary: &Path,
         args: &[String],
@@ -78,24 +80,48 @@ impl ServerProcess {
         port: u16,
     ) -> ServerProcess {
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).expect("create server log");
+        let mut server = ServerProcess {
+            name,
+            base_url: format!("http://127.0.0.1:{port}"),
+            port,
+            child: None,
+            log_path,
+            dir,
+            binary: binary.to_path_buf(),
+            args: args.to_vec(),
+        };
+        server.launch();
+        server
+    }
+
+    /// Starts the process (output appended to the log).
+    fn launch(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open server log");
         let log2 = log.try_clone().expect("clone log handle");
-        let child = Command::new(binary)
-            .args(args)
-            .current_dir(dir.path())
+        let child = Command::new(&self.binary)
+            .args(&self.args)
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", binary.display()));
-        ServerProcess {
-            name,
-            base_url: format!("http://127.0.0.1:{port}"),
-            port,
-            child: Some(child),
-            log_path,
-            dir,
-        }
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({}): {e}",
+                    self.name,
+                    self.binary.display()
+                )
+            });
+        self.child = Some(child);
+    }
+
+    /// The process id while it runs (to SIGSTOP/SIGCONT it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The server's temp dir (config, data, log).
@@ -117,7 +143,7 @@ impl ServerProcess {
 
     /// Polls `ready` every 100 ms until it returns true; `Err` with the log tail if
     /// the process exits or [`READY_TIMEOUT`] passes.
-    fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) -> Result<(), String> {
+    pub fn wait_ready(&mut self, mut ready: impl FnMut(&str) -> bool) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()
@@ -168,7 +194,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn status_is(base: &str, path: &str, wanted: u16) -> bool {
+pub fn status_is(base: &str, path: &str, wanted: u16) -> bool {
     http::probe(base, path, Duration::from_secs(1)).is_ok_and(|r| r.status == wanted)
 }
 
@@ -177,7 +203,7 @@ fn status_is(base: &str, path: &str, wanted: u16) -> bool {
 pub const START_ATTEMPTS: usize = 3;
 
 /// Runs `attempt` up to [`START_ATTEMPTS`] times; panics with every reason if none works.
-fn start_with_retries<T>(name: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+pub fn start_with_retries<T>(name: &str, mut attempt: impl FnMut() -> Result<T, String>) -> T {
     let mut errors = Vec::new();
     for _ in 0..START_ATTEMPTS {
         match attempt() {
@@ -270,6 +296,21 @@ bind-address = "127.0.0.1:{rpc_port}"
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Kills influxd (SIGKILL, as a crash); its data stays for [`Influxd::start_again`].
+    pub fn stop(&mut self) {
+        self.server.kill();
+    }
+
+    /// Starts the killed influxd again on the same port with the same data, and waits
+    /// until it answers; panics with the log tail if it cannot.
+    pub fn start_again(&mut self) {
+        self.server.kill();
+        self.server.launch();
+        if let Err(e) = self.server.wait_ready(|base| status_is(base, "/ping", 204)) {
+            panic!("influxd did not come back: {e}");
+        }
     }
 
     /// Runs an InfluxQL statement with `POST /query` (for CREATE/DROP); panics unless 200

@@ -31,6 +31,11 @@
 //! `RESULT NAME.figure value unit` lines, for `scripts/bench-aggregator` and
 //! `scripts/bench-regress`.
 //!
+//! With `--forge RATE` it is an attacker instead: it sends RATE forged frames per
+//! second (1214 bytes, flagged as MACed with the benches' key id but MACed with another
+//! secret, in the names of the first `--nodes` nodes) for `--seconds`, from
+//! 127.0.0.2, and reports what it sent (`scripts/bench-flood`).
+//!
 //! Only loopback targets are accepted: benchmarks stay on this machine.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -58,6 +63,7 @@ struct Args {
     scrape_every: Option<f64>,
     slow_readers: usize,
     label: Option<String>,
+    forge: f64,
 }
 
 fn usage() -> ! {
@@ -65,7 +71,7 @@ fn usage() -> ! {
         "usage: loadgen --target ADDR [--nodes N] [--first-node I] [--interval S | --rate R] \
          [--seconds S] [--fixture pi4|pizero|x86|mixed] [--pid AGGREGATOR_PID] \
          [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K] \
-         [--label NAME]\n\
+         [--label NAME] [--forge RATE]\n\
          Simulates N collectors replaying the real collector's cycle of a fixture tree\n\
          (collector/tests/fixtures/<name>; default pi4: 285 values in 2 datagrams).\n\
          --interval: seconds between two cycles of a node (default 1); --rate R = --interval 1/R.\n\
@@ -74,7 +80,8 @@ fn usage() -> ! {
          --scrape-every: fetch /metrics like Prometheus (gzip) every S seconds while sending.\n\
          --slow-readers: K clients reading /metrics at 16 KiB/s, over and over, while sending.\n\
          --scrapes: fetch /metrics K times at the end (default 3).\n\
-         --label: also print the figures as `RESULT NAME.figure value unit` lines."
+         --label: also print the figures as `RESULT NAME.figure value unit` lines.\n\
+         --forge RATE: send RATE forged frames/s (wrong MAC) instead, from 127.0.0.2."
     );
     std::process::exit(2)
 }
@@ -94,6 +101,7 @@ fn parse_args() -> Args {
         scrape_every: None,
         slow_readers: 0,
         label: None,
+        forge: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -114,6 +122,7 @@ fn parse_args() -> Args {
             "--scrape-every" => a.scrape_every = Some(num(val())),
             "--slow-readers" => a.slow_readers = val().parse().unwrap_or_else(|_| usage()),
             "--label" => a.label = Some(val()),
+            "--forge" => a.forge = val().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -503,8 +512,46 @@ fn node_number(name: &str) -> Option<usize> {
     name.strip_prefix("node-")?.parse().ok()
 }
 
+/// `--forge`: forged frames at `args.forge` per second; prints what was sent.
+fn forge(args: &Args) {
+    let sock = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    sock.set_nonblocking(true).expect("nonblocking");
+    let names: Vec<String> = (args.first_node..args.first_node + args.nodes)
+        .map(|i| SimNode::new(i, 0).name)
+        .collect();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut buf = [0u8; 1232];
+    for (i, name) in names.iter().enumerate() {
+        let len = pimon_benches::fleet::forged_frame(&mut buf, name, i as u64, now_ms());
+        frames.push(buf[..len].to_vec());
+    }
+    let start = Instant::now();
+    let (mut sent, mut errors, mut next) = (0u64, 0u64, 0usize);
+    while start.elapsed().as_secs_f64() < args.seconds {
+        let due = (start.elapsed().as_secs_f64() * args.forge) as u64;
+        while sent + errors < due {
+            match sock.send_to(&frames[next], args.target) {
+                Ok(_) => sent += 1,
+                Err(_) => errors += 1,
+            }
+            next = (next + 1) % frames.len();
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "forged sent          {sent} ({:.0}/s of {:.0}/s asked), send errors {errors}",
+        sent as f64 / elapsed,
+        args.forge
+    );
+}
+
 fn main() {
     let args = parse_args();
+    if args.forge > 0.0 {
+        forge(&args);
+        return;
+    }
     let key = args.keyed.then(pi4::key);
     let names: Vec<&str> = if args.fixture == "mixed" {
         FIXTURES.to_vec()

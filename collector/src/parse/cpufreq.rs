@@ -12,6 +12,12 @@ pub fn parse_cpu_dir_name(name: &[u8]) -> Option<u32> {
     dir_number(name, b"cpu")
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_khz(input);
+    let _ = parse_cpu_dir_name(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,13 @@ pub fn parse_diskstats(input: &[u8]) -> DiskStats<'_> {
     }
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    for disk in parse_diskstats(input).flatten() {
+        let _ = disk.fields();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,6 +144,24 @@ impl<S: AsRef<str>> NameFilter<'_, S> {
     }
 }
 
+/// Runs every matcher over `input` as a name and as a pattern (see
+/// [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let Ok(text) = core::str::from_utf8(input) else {
+        return;
+    };
+    let _ = disk_excluded_by_default(text);
+    let _ = mount_point_excluded_by_default(text);
+    let _ = fs_type_excluded_by_default(text);
+    let (pattern, name) = text.split_once('\n').unwrap_or((text, text));
+    let list = [pattern];
+    let _ = NameFilter {
+        include: &list,
+        exclude: &list,
+    }
+    .allows(name);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,6 +138,22 @@ pub fn chip_name<'b>(
     core::str::from_utf8(buf.get(..len).unwrap_or_default()).map_err(|_| ParseError::InvalidUtf8)
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_hwmon_value(input);
+    let _ = parse_hwmon_text(input);
+    let _ = parse_hwmon_dir_name(input);
+    let mut buf = [0u8; 64];
+    let _ = clean_name(input, &mut buf);
+    let (dev_type, dev_name) = input.split_at(input.len() / 2);
+    let _ = chip_name(dev_type, dev_name, &mut buf);
+    if let Ok(text) = core::str::from_utf8(input)
+        && let Some(file) = parse_sensor_file_name(text)
+    {
+        let _ = file.sensor(&mut buf);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

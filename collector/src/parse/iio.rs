@@ -93,6 +93,17 @@ pub fn parse_iio_name(input: &[u8]) -> Result<&str, ParseError> {
     parse_text_value(input)
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    if let Ok(v) = parse_iio_value(input) {
+        let _ = iio_processed(v, v, v);
+        let _ = iio_processed(v, Nano(i64::MIN), Nano(i64::MAX));
+        let _ = v.as_f64();
+        let _ = v.as_integer();
+    }
+    let _ = parse_iio_name(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

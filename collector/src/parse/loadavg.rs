@@ -3,7 +3,11 @@
 //! Load averages are returned in hundredths without floats (`0.52` → 52), the kernel's
 //! own precision.
 
-use super::{ParseError, parse_decimal_fixed, parse_u64, words};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::{FileFormat, ParseError, parse_decimal_fixed, parse_u64, words};
+use crate::sink::SampleSink;
 
 /// The parsed `/proc/loadavg`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,33 @@ pub fn parse_loadavg(input: &[u8]) -> Result<LoadAvg, ParseError> {
     })
 }
 
+/// `/proc/loadavg` as a source: `LOAD1`, `LOAD5`, `LOAD15` (hundredths), unlabelled.
+#[derive(Debug)]
+pub struct ProcLoadavg;
+
+impl FileFormat for ProcLoadavg {
+    const PATH: &'static str = "proc/loadavg";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let load = parse_loadavg(input)?;
+        sink.labels(&[]);
+        sink.push(id::LOAD1, Value::Unsigned(load.load1));
+        sink.push(id::LOAD5, Value::Unsigned(load.load5));
+        sink.push(id::LOAD15, Value::Unsigned(load.load15));
+        Ok(())
+    }
+}
+
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_loadavg(input);
+    super::exercise_format::<ProcLoadavg>(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +111,24 @@ mod tests {
                 last_pid: 412907
             })
         );
+    }
+
+    #[test]
+    fn samples_of_the_source() {
+        let (samples, bad, result) =
+            super::super::recorded::push::<ProcLoadavg>(fixture!("pi4/proc/loadavg"));
+        assert_eq!((bad, result), (vec![], Ok(())));
+        let unlabelled = |metric, v| (vec![], metric, Value::Unsigned(v));
+        assert_eq!(
+            samples,
+            [
+                unlabelled(id::LOAD1, 52),
+                unlabelled(id::LOAD5, 58),
+                unlabelled(id::LOAD15, 59)
+            ]
+        );
+        let (samples, _, result) = super::super::recorded::push::<ProcLoadavg>(b"0.1 x\n");
+        assert_eq!((samples, result), (vec![], Err(ParseError::InvalidNumber)));
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub fn parse_meminfo(input: &[u8]) -> MemInfo<'_> {
     }
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    parse_meminfo(input).for_each(drop);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

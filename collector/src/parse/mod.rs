@@ -7,8 +7,14 @@
 //! `/proc/diskstats`, `/proc/meminfo`, mounts) are parsed lazily by iterators that yield
 //! one `Result` per row, so one bad row can be skipped without losing the others.
 //!
-//! One module per format; [`filter`] holds node_exporter's default device and filesystem
-//! filters as hand-written matchers, and [`wrap`] extends 32-bit kernel counters.
+//! One module per format, declared by the source table (`source_table.rs`): each has
+//! its parsers, their unit tests over fixture files, and `exercise`, which runs every
+//! parser of the module over some bytes to the end (the never-panic test and the
+//! `proc_parsers` fuzz target reach every format through [`exercise`]). A format that
+//! makes a whole source by itself — one file, samples from its bytes alone — implements
+//! [`FileFormat`] and needs no reader code. [`filter`] holds node_exporter's default
+//! device and filesystem filters as hand-written matchers, and [`wrap`] extends 32-bit
+//! kernel counters.
 
 /// Bytes of a fixture file (tests only), relative to `collector/tests/fixtures/`.
 #[cfg(test)]
@@ -23,28 +29,72 @@ macro_rules! fixture {
     };
 }
 
-pub mod cpufreq;
-pub mod diskstats;
 pub mod filter;
-pub mod hwmon;
-pub mod iio;
-pub mod loadavg;
-pub mod meminfo;
-pub mod mounts;
-pub mod netdev;
-pub mod pressure;
-pub mod stat;
-pub mod thermal;
-pub mod throttled;
-pub mod uptime;
-pub mod w1;
+pub mod log_rule;
 pub mod wrap;
 
 mod text;
 
+pub(crate) use text::fmt_u32;
 pub use text::{parse_decimal_fixed, parse_i64, parse_u64, trim_ascii};
 
 use core::fmt;
+
+use crate::sink::SampleSink;
+
+/// Declares every source's format module and [`exercise`] from the source table.
+macro_rules! declare_formats {
+    ($(
+        $(#[doc = $doc:literal])*
+        $kind:ident $name:literal { format: $format:ident, $($rest:tt)* }
+    )*) => {
+        $( pub mod $format; )*
+
+        /// Runs every parser of every format (and of the shared helpers) over `input`,
+        /// iterators to their end, helpers on what they return. For the never-panic
+        /// test and the `proc_parsers` fuzz target: whatever the bytes, this returns.
+        #[doc(hidden)]
+        pub fn exercise(input: &[u8]) {
+            $( $format::exercise(input); )*
+            filter::exercise(input);
+            log_rule::exercise(input);
+            text::exercise(input);
+            let _ = parse_text_value(input);
+            let _ = parse_int_value(input);
+            let _ = parse_uint_value(input);
+        }
+    };
+}
+
+source_table!(declare_formats);
+
+/// A format that makes a whole source by itself: one file under the root, re-read every
+/// cycle, its samples a function of its bytes alone. The `std` shell reads it with
+/// `source::OneFile` — such a source needs no reader code (CONTRIBUTING.md).
+pub trait FileFormat {
+    /// The file, relative to the root (`proc/loadavg`).
+    const PATH: &'static str;
+
+    /// Parses `input` (the whole file) and pushes its samples with catalog ids, in raw
+    /// kernel units. A row that does not parse goes to `bad_row` and is skipped; `Err`
+    /// when nothing in the file could be used. No allocation.
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError>;
+}
+
+/// Runs [`FileFormat::push_samples`] of `F` over `input` into a sink that drops
+/// everything (for the formats' `exercise`).
+pub(crate) fn exercise_format<F: FileFormat>(input: &[u8]) {
+    struct Discard;
+    impl SampleSink for Discard {
+        fn labels(&mut self, _: &[&str]) {}
+        fn push(&mut self, _: u16, _: pimon_protocol::Value) {}
+    }
+    let _ = F::push_samples(input, &mut Discard, &mut |_| {});
+}
 
 /// Why a file's bytes could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +181,46 @@ pub fn parse_int_value(input: &[u8]) -> Result<i64, ParseError> {
 /// Parses a sysfs file holding one unsigned decimal integer (kHz, alarm flags…).
 pub fn parse_uint_value(input: &[u8]) -> Result<u64, ParseError> {
     parse_u64(single_value(input)?)
+}
+
+/// What a [`FileFormat`] pushes, recorded, for the formats' unit tests.
+#[cfg(test)]
+pub(crate) mod recorded {
+    extern crate std;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    use pimon_protocol::Value;
+
+    use super::{FileFormat, ParseError, SampleSink};
+
+    /// One sample: the labels in force, the catalog id, the value.
+    pub(crate) type Sample = (Vec<String>, u16, Value);
+
+    /// Runs `F::push_samples` over `input`: the samples, the rows it skipped, its result.
+    pub(crate) fn push<F: FileFormat>(
+        input: &[u8],
+    ) -> (Vec<Sample>, Vec<ParseError>, Result<(), ParseError>) {
+        struct Recorder {
+            labels: Vec<String>,
+            samples: Vec<Sample>,
+        }
+        impl SampleSink for Recorder {
+            fn labels(&mut self, values: &[&str]) {
+                self.labels = values.iter().map(|v| v.to_string()).collect();
+            }
+            fn push(&mut self, metric: u16, value: Value) {
+                self.samples.push((self.labels.clone(), metric, value));
+            }
+        }
+        let mut sink = Recorder {
+            labels: Vec::new(),
+            samples: Vec::new(),
+        };
+        let mut bad = Vec::new();
+        let result = F::push_samples(input, &mut sink, &mut |e| bad.push(e));
+        (sink.samples, bad, result)
+    }
 }
 
 #[cfg(test)]

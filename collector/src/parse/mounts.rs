@@ -104,6 +104,16 @@ pub fn parse_mounts(input: &[u8]) -> Mounts<'_> {
     }
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let mut buf = [0u8; 64];
+    for mount in parse_mounts(input).flatten() {
+        let _ = mount.mountpoint_decoded(&mut buf);
+        let _ = mount.device_decoded(&mut buf);
+    }
+    let _ = decode_octal(input, &mut buf);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

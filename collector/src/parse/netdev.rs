@@ -72,6 +72,11 @@ pub fn parse_net_dev(input: &[u8]) -> NetDevs<'_> {
     }
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    parse_net_dev(input).for_each(drop);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,11 @@ pub fn parse_pressure(input: &[u8]) -> Result<Pressure, ParseError> {
     })
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_pressure(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,11 @@
 //! CPU times are USER_HZ ticks (jiffies), as the kernel prints them. Kernels older than
 //! 2.6.33 print fewer than ten modes; the missing trailing ones read as 0.
 
-use super::{ParseError, lines, parse_u64, words};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::{FileFormat, ParseError, lines, parse_u64, words};
+use crate::sink::SampleSink;
 
 /// Time one CPU (or all CPUs together) spent in each mode, in USER_HZ ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,6 +189,76 @@ pub fn parse_stat(input: &[u8]) -> Result<Stat<'_>, ParseError> {
         boot_time: btime.ok_or(ParseError::MissingField("btime"))?,
         input,
     })
+}
+
+/// `/proc/stat` as a source: the system-wide `STAT_*` (unlabelled), then per CPU
+/// (label `cpu`) `CPU_SECONDS_*` and `CPU_GUEST_SECONDS_*`, in jiffies.
+#[derive(Debug)]
+pub struct ProcStat;
+
+/// Catalog ids of the eight non-guest modes, in [`CpuTimes::modes`] order.
+const MODE_IDS: [u16; 8] = [
+    id::CPU_SECONDS_USER,
+    id::CPU_SECONDS_NICE,
+    id::CPU_SECONDS_SYSTEM,
+    id::CPU_SECONDS_IDLE,
+    id::CPU_SECONDS_IOWAIT,
+    id::CPU_SECONDS_IRQ,
+    id::CPU_SECONDS_SOFTIRQ,
+    id::CPU_SECONDS_STEAL,
+];
+
+impl FileFormat for ProcStat {
+    const PATH: &'static str = "proc/stat";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let stat = parse_stat(input)?;
+        sink.labels(&[]);
+        sink.push(
+            id::STAT_CONTEXT_SWITCHES,
+            Value::Unsigned(stat.context_switches),
+        );
+        sink.push(id::STAT_INTERRUPTS, Value::Unsigned(stat.interrupts));
+        sink.push(id::STAT_FORKS, Value::Unsigned(stat.forks));
+        sink.push(id::STAT_PROCS_RUNNING, Value::Unsigned(stat.procs_running));
+        sink.push(id::STAT_PROCS_BLOCKED, Value::Unsigned(stat.procs_blocked));
+        sink.push(id::STAT_BOOT_TIME, Value::Unsigned(stat.boot_time));
+        for cpu in stat.cpus() {
+            let (number, times) = match cpu {
+                Ok(cpu) => cpu,
+                Err(e) => {
+                    bad_row(e);
+                    continue;
+                }
+            };
+            let mut digits = [0u8; 10];
+            sink.labels(&[super::fmt_u32(number, &mut digits)]);
+            for (metric, value) in MODE_IDS.into_iter().zip(times.modes()) {
+                sink.push(metric, Value::Unsigned(value));
+            }
+            sink.push(id::CPU_GUEST_SECONDS_USER, Value::Unsigned(times.guest));
+            sink.push(
+                id::CPU_GUEST_SECONDS_NICE,
+                Value::Unsigned(times.guest_nice),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    if let Ok(stat) = parse_stat(input) {
+        let _ = stat.total.modes();
+        for (_, times) in stat.cpus().flatten() {
+            let _ = times.modes();
+        }
+    }
+    super::exercise_format::<ProcStat>(input);
 }
 
 #[cfg(test)]

@@ -126,9 +126,45 @@ pub(crate) fn lines(input: &[u8]) -> Lines<'_> {
     input.split(is_newline as fn(&u8) -> bool)
 }
 
+/// Formats `n` in decimal into `buf` (label values such as `cpu="3"`), no allocation.
+pub(crate) fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&buf[i..]).unwrap_or("")
+}
+
+/// Runs every helper over `input` and its first words (see [`super::exercise`]).
+pub(super) fn exercise(input: &[u8]) {
+    for word in core::iter::once(input).chain(super::words(input).take(64)) {
+        let _ = parse_u64(word);
+        let _ = parse_i64(word);
+        let _ = parse_hex_u32(word);
+        for frac in [0, 2, 9] {
+            let _ = parse_decimal_fixed(word, frac);
+        }
+    }
+    let _ = trim_ascii(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_as_label_text() {
+        let mut b = [0u8; 10];
+        assert_eq!(fmt_u32(0, &mut b), "0");
+        assert_eq!(fmt_u32(17, &mut b), "17");
+        assert_eq!(fmt_u32(u32::MAX, &mut b), "4294967295");
+    }
 
     #[test]
     fn unsigned() {

@@ -30,6 +30,13 @@ pub(crate) fn dir_number(name: &[u8], prefix: &[u8]) -> Option<u32> {
     u32::try_from(parse_u64(digits).ok()?).ok()
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_zone_temp(input);
+    let _ = parse_zone_type(input);
+    let _ = parse_zone_dir_name(input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,11 @@
 //! Bits: 0 under-voltage now, 1 ARM frequency capped now, 2 throttled now, 3 soft
 //! temperature limit now; 16–19 the same conditions "has occurred since boot".
 
-use super::{ParseError, single_value, text::parse_hex_u32};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::{FileFormat, ParseError, single_value, text::parse_hex_u32};
+use crate::sink::SampleSink;
 
 /// The decoded `get_throttled` mask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,48 @@ pub fn parse_throttled(input: &[u8]) -> Result<Throttled, ParseError> {
         .or_else(|| value.strip_prefix(b"0X"))
         .unwrap_or(value);
     parse_hex_u32(value).map(Throttled)
+}
+
+/// `get_throttled` as a source: the eight `RPI_*` flags (0/1) and
+/// `RPI_THROTTLED_FLAGS` (the raw mask), unlabelled.
+#[derive(Debug)]
+pub struct GetThrottled;
+
+/// Ids of the flags, in [`Throttled::flags`] order.
+const FLAG_IDS: [u16; 8] = [
+    id::RPI_UNDER_VOLTAGE,
+    id::RPI_FREQUENCY_CAPPED,
+    id::RPI_THROTTLED,
+    id::RPI_SOFT_TEMP_LIMIT,
+    id::RPI_UNDER_VOLTAGE_OCCURRED,
+    id::RPI_FREQUENCY_CAPPED_OCCURRED,
+    id::RPI_THROTTLED_OCCURRED,
+    id::RPI_SOFT_TEMP_LIMIT_OCCURRED,
+];
+
+impl FileFormat for GetThrottled {
+    /// Where the firmware driver exposes it.
+    const PATH: &'static str = "sys/devices/platform/soc/soc:firmware/get_throttled";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let t = parse_throttled(input)?;
+        sink.labels(&[]);
+        for (metric, set) in FLAG_IDS.into_iter().zip(t.flags()) {
+            sink.push(metric, Value::Unsigned(u64::from(set)));
+        }
+        sink.push(id::RPI_THROTTLED_FLAGS, Value::Unsigned(u64::from(t.bits())));
+        Ok(())
+    }
+}
+
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_throttled(input).map(Throttled::flags);
+    super::exercise_format::<GetThrottled>(input);
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! `/proc/uptime`: `354821.56 1372093.27` — seconds since boot and summed idle seconds
 //! of all CPUs, returned in hundredths of a second without floats.
 
-use super::{ParseError, parse_decimal_fixed, words};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::{FileFormat, ParseError, parse_decimal_fixed, words};
+use crate::sink::SampleSink;
 
 /// The parsed `/proc/uptime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +25,31 @@ pub fn parse_uptime(input: &[u8]) -> Result<Uptime, ParseError> {
         uptime_centis: parse_decimal_fixed(uptime, 2)?,
         idle_centis: parse_decimal_fixed(idle, 2)?,
     })
+}
+
+/// `/proc/uptime` as a source: `UPTIME` (hundredths of a second), unlabelled.
+#[derive(Debug)]
+pub struct ProcUptime;
+
+impl FileFormat for ProcUptime {
+    const PATH: &'static str = "proc/uptime";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let uptime = parse_uptime(input)?;
+        sink.labels(&[]);
+        sink.push(id::UPTIME, Value::Unsigned(uptime.uptime_centis));
+        Ok(())
+    }
+}
+
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_uptime(input);
+    super::exercise_format::<ProcUptime>(input);
 }
 
 #[cfg(test)]

@@ -47,6 +47,15 @@ pub fn parse_w1_slave(input: &[u8]) -> Result<i64, ParseError> {
     parse_i64(data_line.get(at + 2..).unwrap_or_default())
 }
 
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    let _ = parse_w1_temperature(input);
+    let _ = parse_w1_slave(input);
+    if let Ok(text) = core::str::from_utf8(input) {
+        let _ = is_ds18b20(text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,22 @@ pub use gpio::{GpioLine, GpioReadError, OpenedLine};
 pub use report::{SensorReport, SensorStatus, SensorsReport};
 
 use crate::sink::SampleSink;
+use crate::source::MetricGroup;
 use gpio::GpioInput;
+
+/// The `docs/METRICS.md` sections of the sensors.
+pub const METRIC_GROUPS: &[MetricGroup] = &[
+    MetricGroup {
+        title: "I2C",
+        from: "sensors read from user space over `/dev/i2c-*` (`i2c = ...` config lines, docs/SENSORS.md; label `sensor` = the configured name), sent in the exported unit.",
+        prefixes: &["pimon_i2c_"],
+    },
+    MetricGroup {
+        title: "GPIO",
+        from: "GPIO input pins, read every cycle through the kernel's GPIO character device or rppal (`gpio = ...` config lines, docs/SENSORS.md; labels `pin` and `name`); `active_low` is applied before sending.",
+        prefixes: &["pimon_gpio_"],
+    },
+];
 
 /// One log line through the collector's journald-friendly logger.
 fn log(level: crate::log::Level, args: core::fmt::Arguments<'_>) {

@@ -1,13 +1,13 @@
 //! cpufreq → `CPUFREQ_SCALING_{CUR,MIN,MAX}` per CPU (label `cpu`), in kHz.
 
-use std::path::Path;
-
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::file::{SysFile, fmt_u32};
+use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::cpufreq::{parse_cpu_dir_name, parse_khz};
+use crate::parse::fmt_u32;
 use crate::sink::SampleSink;
 
 const FILES: [(&str, u16); 3] = [
@@ -23,16 +23,17 @@ struct Cpu {
     files: Vec<(SysFile, u16)>,
 }
 
-/// Reads every CPU's cpufreq files, discovered at start-up.
+/// Reads every CPU's cpufreq files, discovered at start-up and again every
+/// `rediscover` (CPUs go offline and online, the driver is reloaded).
 #[derive(Debug)]
 pub(crate) struct CpufreqReader {
     cpus: Vec<Cpu>,
 }
 
-impl CpufreqReader {
+impl Source for CpufreqReader {
     /// `Err` when no CPU has cpufreq files.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/devices/system/cpu");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/devices/system/cpu");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut cpus = Vec::new();
         for entry in entries.flatten() {
@@ -57,12 +58,17 @@ impl CpufreqReader {
         Ok(CpufreqReader { cpus })
     }
 
-    /// The CPU numbers found (for `--check`).
-    pub(crate) fn cpus(&self) -> impl Iterator<Item = u32> + '_ {
-        self.cpus.iter().map(|c| c.number)
+    fn hotplug(&self) -> bool {
+        true
     }
 
-    pub(crate) fn collect(
+    /// The CPU numbers found.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, ": cpus")?;
+        self.cpus.iter().try_for_each(|c| write!(f, " {}", c.number))
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -1,14 +1,12 @@
 //! `/proc/diskstats` → `DISK_*` per device (label `device`): 11, 15 or 17 fields as the
 //! kernel has them, counters extended past 32-bit wraps by [`Wrap32`].
 
-use std::path::Path;
-
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::NameLists;
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{NameLists, Source, SourcesConfig};
 use crate::parse::diskstats::{DISK_FIELDS_MAX, parse_diskstats};
 use crate::parse::filter::disk_excluded_by_default;
 use crate::parse::wrap::Wrap32;
@@ -36,18 +34,6 @@ pub(crate) struct DiskstatsReader {
 }
 
 impl DiskstatsReader {
-    pub(crate) fn open(
-        root: &Path,
-        filter: &NameLists,
-        max_devices: usize,
-    ) -> std::io::Result<Self> {
-        Ok(DiskstatsReader {
-            file: SysFile::open(root.join("proc/diskstats"))?,
-            filter: filter.clone(),
-            slots: Vec::with_capacity(max_devices),
-        })
-    }
-
     fn slot(&mut self, major: u32, minor: u32) -> Option<&mut DiskSlot> {
         let index = match self
             .slots
@@ -67,8 +53,18 @@ impl DiskstatsReader {
         };
         self.slots.get_mut(index)
     }
+}
 
-    pub(crate) fn collect(
+impl Source for DiskstatsReader {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        Ok(DiskstatsReader {
+            file: SysFile::open_under(&config.root, "proc/diskstats")?,
+            filter: config.disk_devices.clone(),
+            slots: Vec::with_capacity(config.max_disks),
+        })
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -1,9 +1,17 @@
-//! Files opened once and re-read from offset 0 each cycle, into a caller's buffer.
+//! Files opened once and re-read from offset 0 each cycle, into a caller's buffer; and
+//! [`OneFile`], the reader of every [`FileFormat`] source.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
+use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
+use crate::parse::FileFormat;
+use crate::sink::SampleSink;
 
 /// Why a re-read failed.
 #[derive(Debug)]
@@ -59,6 +67,15 @@ impl SysFile {
         Ok(SysFile { file, path })
     }
 
+    /// Opens `root/rel`; the error names the path (the reason a source is absent).
+    pub(crate) fn open_under(root: &Path, rel: &str) -> Result<Self, String> {
+        let path = root.join(rel);
+        match File::open(&path) {
+            Ok(file) => Ok(SysFile { file, path }),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
     /// Opens `path` if it exists and can be opened; `None` otherwise.
     pub(crate) fn open_optional(path: PathBuf) -> Option<Self> {
         SysFile::open(path).ok()
@@ -97,32 +114,68 @@ impl SysFile {
     }
 }
 
-/// Formats `n` in decimal into `buf` (label values such as `cpu="3"`), no allocation.
-pub(crate) fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// The reader of a [`FileFormat`] source: `F::PATH` under the root, opened once,
+/// re-read and handed to `F::push_samples` every cycle.
+pub(crate) struct OneFile<F> {
+    file: SysFile,
+    format: PhantomData<fn() -> F>,
+}
+
+impl<F> fmt::Debug for OneFile<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OneFile").field(&self.file.path()).finish()
     }
-    std::str::from_utf8(&buf[i..]).unwrap_or("")
+}
+
+impl<F: FileFormat + 'static> Source for OneFile<F> {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        Ok(OneFile {
+            file: SysFile::open_under(&config.root, F::PATH)?,
+            format: PhantomData,
+        })
+    }
+
+    fn collect(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
+        collect_one_file(&self.file, F::push_samples, scratch, sink, errors);
+    }
+}
+
+/// [`FileFormat::push_samples`]'s signature.
+type PushSamples = fn(
+    &[u8],
+    &mut dyn SampleSink,
+    &mut dyn FnMut(crate::parse::ParseError),
+) -> Result<(), crate::parse::ParseError>;
+
+/// The body of every [`OneFile::collect`], once in the binary rather than once per
+/// format.
+#[inline(never)]
+fn collect_one_file(
+    file: &SysFile,
+    push: PushSamples,
+    scratch: &mut [u8],
+    sink: &mut dyn SampleSink,
+    errors: &mut ErrorCounter,
+) {
+    let path = file.path();
+    let bytes = match file.read(scratch) {
+        Ok(bytes) => bytes,
+        Err(e) => return errors.fail(format_args!("{}: {e}", path.display())),
+    };
+    let mut bad_row = |e| errors.fail(format_args!("{}: {e}", path.display()));
+    if let Err(e) = push(bytes, sink, &mut bad_row) {
+        bad_row(e);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers() {
-        let mut b = [0u8; 10];
-        assert_eq!(fmt_u32(0, &mut b), "0");
-        assert_eq!(fmt_u32(17, &mut b), "17");
-        assert_eq!(fmt_u32(u32::MAX, &mut b), "4294967295");
-    }
 
     #[test]
     fn reread_and_too_big() {

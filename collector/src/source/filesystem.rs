@@ -40,7 +40,6 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::Duration;
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
@@ -48,7 +47,7 @@ use pimon_protocol::catalog::id;
 use super::file::SysFile;
 use super::log::{self, ErrorCounter};
 use super::statvfs::{StatOutcome, StatvfsPool};
-use super::{NameLists, SourceKind};
+use super::{NameLists, Source, SourceKind, SourcesConfig};
 use crate::parse::filter::{fs_type_excluded_by_default, mount_point_excluded_by_default};
 use crate::parse::mounts::parse_mounts;
 use crate::sink::SampleSink;
@@ -72,15 +71,11 @@ pub(crate) struct FilesystemReader {
     pool: StatvfsPool,
 }
 
-impl FilesystemReader {
-    pub(crate) fn open(
-        root: &Path,
-        mount_points: &NameLists,
-        fs_types: &NameLists,
-        workers: usize,
-        timeout: Duration,
-    ) -> std::io::Result<Self> {
-        let mounts = open_mount_table(root)?;
+impl Source for FilesystemReader {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let root = config.root.as_path();
+        let mounts = open_mount_table(root)
+            .map_err(|e| format!("{}: {e}", root.join(OWN_MOUNTS).display()))?;
         let mut prefix = root.as_os_str().as_bytes().to_vec();
         while prefix.last() == Some(&b'/') {
             prefix.pop();
@@ -88,13 +83,14 @@ impl FilesystemReader {
         Ok(FilesystemReader {
             mounts,
             prefix,
-            mount_points: mount_points.clone(),
-            fs_types: fs_types.clone(),
-            pool: StatvfsPool::start(workers, timeout)?,
+            mount_points: config.mount_points.clone(),
+            fs_types: config.fs_types.clone(),
+            pool: StatvfsPool::start(config.statvfs_workers, config.statvfs_timeout)
+                .map_err(|e| format!("cannot start the statvfs threads: {e}"))?,
         })
     }
 
-    pub(crate) fn collect(
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

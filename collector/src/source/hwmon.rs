@@ -2,7 +2,9 @@
 //! millivolts, milliamps, RPM, microwatts); includes the Raspberry Pi `rpi_volt`
 //! under-voltage alarm (`in0_lcrit_alarm`).
 //!
-//! Chips, sensors and their files are discovered at start-up. The `chip` label is
+//! Chips, sensors and their files are discovered at start-up and again every
+//! `rediscover` (a reloaded driver's chip comes back as another `hwmonN`: its label,
+//! from the device path, stays the same, so its series go on). The `chip` label is
 //! node_exporter's: from the `device` link's resolved path (`platform_coretemp_0`),
 //! else the cleaned `name` file, else the directory name. `sensor` is `temp1`, `in0`, ….
 
@@ -13,6 +15,7 @@ use pimon_protocol::catalog::id;
 
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::hwmon::{
     chip_name, clean_name, parse_hwmon_dir_name, parse_hwmon_text, parse_hwmon_value,
     parse_sensor_file_name,
@@ -153,10 +156,10 @@ fn open_chip(dir: &Path, number: u32) -> Chip {
     }
 }
 
-impl HwmonReader {
+impl Source for HwmonReader {
     /// `Err` when there is no chip with a collected sensor.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/class/hwmon");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/class/hwmon");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut chips: Vec<Chip> = entries
             .flatten()
@@ -173,7 +176,29 @@ impl HwmonReader {
         Ok(HwmonReader { chips })
     }
 
-    pub(crate) fn collect(
+    fn hotplug(&self) -> bool {
+        true
+    }
+
+    /// One line per chip, with its sensors.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chip in &self.chips {
+            write!(f, "\n  chip {}", chip.chip)?;
+            if let Some(name) = &chip.name {
+                write!(f, " (hwmon{}, {name})", chip.number)?;
+            }
+            write!(f, ":")?;
+            for sensor in &chip.sensors {
+                write!(f, " {}", sensor.name)?;
+                if let Some(label) = &sensor.label {
+                    write!(f, " \"{label}\"")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

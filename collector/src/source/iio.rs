@@ -4,7 +4,8 @@
 //!
 //! Per channel the processed `in_<ch>_input` is preferred; otherwise
 //! `(in_<ch>_raw + in_<ch>_offset) × in_<ch>_scale` (offset 0 and scale 1 when absent).
-//! The channel may also be numbered (`in_temp0_input`).
+//! The channel may also be numbered (`in_temp0_input`). Devices are discovered at
+//! start-up and again every `rediscover` (a driver that probes late, a sensor replaced).
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use pimon_protocol::catalog::id;
 
 use super::file::{Failure, SysFile};
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::iio::{
     CHANNEL_HUMIDITY, CHANNEL_PRESSURE, CHANNEL_TEMPERATURE, Nano, iio_processed, parse_iio_name,
     parse_iio_value,
@@ -115,10 +117,10 @@ impl Channel {
     }
 }
 
-impl IioReader {
+impl Source for IioReader {
     /// `Err` when no IIO device has one of the channels.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/bus/iio/devices");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/bus/iio/devices");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut devices = Vec::new();
         for entry in entries.flatten() {
@@ -160,7 +162,26 @@ impl IioReader {
         Ok(IioReader { devices })
     }
 
-    pub(crate) fn collect(
+    fn hotplug(&self) -> bool {
+        true
+    }
+
+    /// One line per device, with its channels and how each is read.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for device in &self.devices {
+            write!(f, "\n  {} ({}):", device.device, device.name)?;
+            for channel in &device.channels {
+                let how = match channel.reading {
+                    Reading::Processed(_) => "input",
+                    Reading::Raw { .. } => "raw",
+                };
+                write!(f, " {} ({how})", channel.channel)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

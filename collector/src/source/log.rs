@@ -1,5 +1,6 @@
 //! Logging for sources through [`crate::log`] (one `write(2)` per line, journald
-//! priorities): absent sources once at start-up, failures counted and logged at a
+//! priorities): absent sources once at start-up, sources found or gone later once each,
+//! failures counted and logged at a
 //! limited rate.
 
 use std::fmt;
@@ -20,7 +21,26 @@ pub(crate) fn absent(kind: SourceKind, why: fmt::Arguments<'_>) {
     );
 }
 
-/// Logs a start-up note about a source.
+/// Logs that an absent source was found (by discovery after start-up).
+pub(crate) fn found(kind: SourceKind, what: fmt::Arguments<'_>) {
+    log(
+        Level::Notice,
+        format_args!("source {}: found: {what}", kind.name()),
+    );
+}
+
+/// Logs that a present source is gone (discovery found nothing any more).
+pub(crate) fn gone(kind: SourceKind, why: fmt::Arguments<'_>) {
+    log(
+        Level::Warning,
+        format_args!(
+            "source {}: gone ({why}); looked for again later",
+            kind.name()
+        ),
+    );
+}
+
+/// Logs a note about a source.
 pub(crate) fn note(kind: SourceKind, what: fmt::Arguments<'_>) {
     log(Level::Info, format_args!("source {}: {what}", kind.name()));
 }

@@ -1,12 +1,11 @@
 //! `/proc/meminfo` → `MEM_*` (kB, or a count for `HugePages_*`), unlabelled.
 
-use std::path::Path;
-
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
 use super::file::SysFile;
-use super::log::ErrorCounter;
+use super::log::{self, ErrorCounter};
+use super::{Source, SourceKind, SourcesConfig};
 use crate::parse::meminfo::parse_meminfo;
 use crate::sink::SampleSink;
 
@@ -86,28 +85,44 @@ pub fn meminfo_id(name: &str) -> Option<u16> {
 #[derive(Debug)]
 pub(crate) struct MeminfoReader {
     file: SysFile,
+    /// Fields of the file that the catalog does not know (logged at start, `--check`).
+    unknown: Vec<String>,
 }
 
-impl MeminfoReader {
-    pub(crate) fn open(root: &Path) -> std::io::Result<Self> {
-        Ok(MeminfoReader {
-            file: SysFile::open(root.join("proc/meminfo"))?,
-        })
+/// Fields of `file` that the catalog does not know.
+fn unknown_fields(file: &SysFile) -> Vec<String> {
+    // The file's own size (a read buffer's worth would stay in the heap for nothing).
+    let Ok(bytes) = std::fs::read(file.path()) else {
+        return Vec::new();
+    };
+    parse_meminfo(&bytes)
+        .flatten()
+        .filter(|f| meminfo_id(f.name).is_none())
+        .map(|f| f.name.to_owned())
+        .collect()
+}
+
+impl Source for MeminfoReader {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let file = SysFile::open_under(&config.root, "proc/meminfo")?;
+        let unknown = unknown_fields(&file);
+        if !unknown.is_empty() {
+            log::note(
+                SourceKind::Meminfo,
+                format_args!("fields not in the catalog, not sent: {}", unknown.join(", ")),
+            );
+        }
+        Ok(MeminfoReader { file, unknown })
     }
 
-    /// Fields of the file that the catalog does not know (for `--check`).
-    pub(crate) fn unknown_fields(&self, scratch: &mut [u8]) -> Vec<String> {
-        let Ok(bytes) = self.file.read(scratch) else {
-            return Vec::new();
-        };
-        parse_meminfo(bytes)
-            .flatten()
-            .filter(|f| meminfo_id(f.name).is_none())
-            .map(|f| f.name.to_owned())
-            .collect()
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.unknown.is_empty() {
+            return Ok(());
+        }
+        write!(f, "; not in the catalog: {}", self.unknown.join(", "))
     }
 
-    pub(crate) fn collect(
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -1,11 +1,13 @@
 //! The sources: thin `std` readers over the [`crate::parse`] parsers.
 //!
-//! [`Sources::open`] discovers what the machine has under the configured root (default
-//! `/`, so a fixture tree or a container's `/host` is read the same way), opens every
-//! file once, and starts the background threads (1-wire reads, `statvfs`). Each
-//! [`Sources::collect`] then re-reads the files with `pread` at offset 0 into one fixed
-//! scratch buffer and pushes samples with catalog ids, in raw kernel units, into a
-//! [`SampleSink`] — without heap allocation.
+//! Every source is one entry of the source table (`source_table.rs`), which generates
+//! [`SourceKind`], its names and the opening of each reader. A reader implements
+//! `Source`: `open` finds what to read under the configured root (default `/`, so a
+//! fixture tree or a container's `/host` is read the same way) and opens it once; every
+//! cycle `collect` re-reads the files with `pread` at offset 0 into one fixed scratch
+//! buffer and pushes samples with catalog ids, in raw kernel units, into a
+//! [`SampleSink`] — without heap allocation. A format that makes a whole source by
+//! itself ([`crate::parse::FileFormat`]) is read by the generic `OneFile` reader.
 //!
 //! A source that is absent (no file, no device) is logged once at start-up and skipped.
 //! A read or parse failure is counted per source ([`Sources::error_count`], sent as
@@ -13,114 +15,175 @@
 //! a limited rate; the other sources, and the other items of the same source (thermal
 //! zones, hwmon sensors, mounts), are still collected.
 //!
+//! ## Re-discovery
+//!
+//! Devices come and go while the collector runs: a driver is reloaded (its sysfs files
+//! vanish, the old descriptors fail for ever, `hwmon1` comes back as `hwmon3`), a
+//! DS18B20 is unplugged and plugged in again, a sensor driver probes after the
+//! collector started. So discovery is not only a start-up step: every
+//! [`SourcesConfig::rediscover`] (default 60 s), within a cycle, an absent source is
+//! looked for again, and a present source whose items can change (`Source::hotplug`:
+//! thermal, hwmon, 1-wire, IIO, cpufreq) is discovered again and takes over what was
+//! found (`Source::renew`: by default the fresh reader replaces the old one; 1-wire
+//! keeps its thread and its last readings). A source that is gone is logged and stops
+//! being sent; one that appears or changes is logged with what it now reads. Discovery
+//! allocates (directory listings, names, paths); the cycles in between do not.
+//!
 //! Labels are node_exporter's, in the catalog's label order. Within a label set the ids
 //! ascend; unlabelled metrics are pushed first (stat, load, uptime, meminfo, pressure,
 //! throttling), then the labelled ones.
 
-mod cpufreq;
-mod diskstats;
 mod file;
-mod filesystem;
-mod hwmon;
-mod iio;
-mod load;
 mod log;
-mod meminfo;
-mod netdev;
-mod pressure;
-mod stat;
 mod statvfs;
-mod thermal;
-mod throttled;
-mod w1;
 
+use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
 use crate::parse::filter::NameFilter;
 use crate::sink::SampleSink;
+use crate::sys::ZeroedPages;
 
+pub use cgroup::CgroupConfig;
+use file::OneFile;
 pub use hwmon::hwmon_id;
 pub use log::FAILURE_LOG_INTERVAL;
 pub use meminfo::meminfo_id;
-pub use throttled::GET_THROTTLED_PATH;
 
-/// One source (the `source` label of `COLLECTOR_SOURCE_ERRORS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
-    /// `/proc/stat`.
-    Stat,
-    /// `/proc/loadavg`.
-    Loadavg,
-    /// `/proc/uptime`.
-    Uptime,
-    /// `/proc/meminfo`.
-    Meminfo,
-    /// `/proc/pressure/*`.
-    Pressure,
-    /// Raspberry Pi `get_throttled`.
-    Throttled,
-    /// cpufreq.
-    Cpufreq,
-    /// `/proc/net/dev`.
-    Netdev,
-    /// `/proc/diskstats`.
-    Diskstats,
-    /// Mounts and `statvfs`.
-    Filesystem,
-    /// Thermal zones.
-    Thermal,
-    /// hwmon.
-    Hwmon,
-    /// 1-wire DS18B20.
-    W1,
-    /// IIO sensors.
-    Iio,
-}
+use log::ErrorCounter;
 
-impl SourceKind {
-    /// Every source, in collection order.
-    pub const ALL: [SourceKind; 14] = [
-        SourceKind::Stat,
-        SourceKind::Loadavg,
-        SourceKind::Uptime,
-        SourceKind::Meminfo,
-        SourceKind::Pressure,
-        SourceKind::Throttled,
-        SourceKind::Cpufreq,
-        SourceKind::Netdev,
-        SourceKind::Diskstats,
-        SourceKind::Filesystem,
-        SourceKind::Thermal,
-        SourceKind::Hwmon,
-        SourceKind::W1,
-        SourceKind::Iio,
-    ];
+/// A source's reader: found and opened by discovery, then read every cycle.
+pub(crate) trait Source: Any + Send {
+    /// Finds what to read under `config.root` and opens it (may allocate). `Err(why)`
+    /// when the source is absent here (`why` is logged once). No background work yet:
+    /// see [`Source::start`].
+    fn open(config: &SourcesConfig) -> Result<Self, String>
+    where
+        Self: Sized;
 
-    /// The name used in logs, the `source` label and configuration (`netdev`, `w1`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            SourceKind::Stat => "stat",
-            SourceKind::Loadavg => "loadavg",
-            SourceKind::Uptime => "uptime",
-            SourceKind::Meminfo => "meminfo",
-            SourceKind::Pressure => "pressure",
-            SourceKind::Throttled => "throttled",
-            SourceKind::Cpufreq => "cpufreq",
-            SourceKind::Netdev => "netdev",
-            SourceKind::Diskstats => "diskstats",
-            SourceKind::Filesystem => "filesystem",
-            SourceKind::Thermal => "thermal",
-            SourceKind::Hwmon => "hwmon",
-            SourceKind::W1 => "w1",
-            SourceKind::Iio => "iio",
-        }
+    /// Starts background work (a reader thread) once the reader is in use; not called
+    /// for a reader that only [`Source::renew`]s another.
+    fn start(&mut self) -> Result<(), String> {
+        Ok(())
     }
 
+    /// Whether what [`Source::open`] finds can change while the collector runs (devices
+    /// come and go): then discovery runs again every `rediscover` interval.
+    fn hotplug(&self) -> bool {
+        false
+    }
+
+    /// Discovery ran again and found `fresh`: take it over, keeping what must survive.
+    /// The default replaces `self` (its files close, `fresh`'s are read from now on).
+    fn renew(&mut self, fresh: Self)
+    where
+        Self: Sized,
+    {
+        *self = fresh;
+    }
+
+    /// Reads once and pushes the samples into `sink`, using `scratch` for file bytes.
+    /// Failures are counted (and logged at a limited rate) in `errors`; what can be read
+    /// is still pushed. No heap allocation.
+    fn collect(&mut self, scratch: &mut [u8], sink: &mut dyn SampleSink, errors: &mut ErrorCounter);
+
+    /// Waits at most `timeout` until a background reader has first values; true when it
+    /// has (or there is none).
+    fn settle(&self, _timeout: Duration) -> bool {
+        true
+    }
+
+    /// What was found, written after `NAME: ok` by `--check` (`": cpus 0 1 2 3"`, one
+    /// indented line per zone…).
+    fn details(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// A section of `docs/METRICS.md`: catalog families one source (or sensor kind) sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricGroup {
+    /// The section title.
+    pub title: &'static str,
+    /// Where the values come from (markdown, after "From ").
+    pub from: &'static str,
+    /// Prometheus name prefixes of its families.
+    pub prefixes: &'static [&'static str],
+}
+
+/// Generates [`SourceKind`], the reader modules, the opening of readers and
+/// [`METRIC_GROUPS`] from the source table.
+macro_rules! declare_sources {
+    ($(
+        $(#[doc = $doc:literal])*
+        $kind:ident $name:literal {
+            format: $format:ident,
+            reader: $reader:ty,
+            $(module: $module:ident,)?
+            docs: [$( ($title:literal, $from:literal, [$($prefix:literal),* $(,)?]) ),* $(,)?],
+        }
+    )*) => {
+        $($( mod $module; )?)*
+
+        /// One source (the `source` label of `COLLECTOR_SOURCE_ERRORS`), in collection
+        /// order: the order of the source table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum SourceKind {
+            $( $(#[doc = $doc])* $kind, )*
+        }
+
+        impl SourceKind {
+            /// Every source, in collection order.
+            pub const ALL: [SourceKind; [$($name),*].len()] = [$(SourceKind::$kind),*];
+
+            /// The name used in logs, the `source` label and configuration (`netdev`,
+            /// `w1`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(SourceKind::$kind => $name,)*
+                }
+            }
+
+            /// Discovers and opens this source's reader.
+            fn open_reader(self, config: &SourcesConfig) -> Result<Box<dyn Source>, String> {
+                match self {
+                    $(SourceKind::$kind => <$reader as Source>::open(config)
+                        .map(|r| Box::new(r) as Box<dyn Source>),)*
+                }
+            }
+
+            /// Discovers this source again and lets `reader` (this kind's) take over
+            /// what was found. `Err(why)` when it is gone.
+            fn rediscover(self, reader: &mut dyn Source, config: &SourcesConfig) -> Result<(), String> {
+                match self {
+                    $(SourceKind::$kind => {
+                        let fresh = <$reader as Source>::open(config)?;
+                        let reader: &mut dyn Any = reader;
+                        match reader.downcast_mut::<$reader>() {
+                            Some(current) => current.renew(fresh),
+                            None => return Err(format!("not a {} reader", $name)),
+                        }
+                        Ok(())
+                    })*
+                }
+            }
+        }
+
+        /// The `docs/METRICS.md` sections of the sources, in table order.
+        pub const METRIC_GROUPS: &[MetricGroup] = &[
+            $($(MetricGroup { title: $title, from: $from, prefixes: &[$($prefix),*] },)*)*
+        ];
+    };
+}
+
+source_table!(declare_sources);
+
+impl SourceKind {
     /// The source named `name` (see [`SourceKind::name`]).
     pub fn from_name(name: &str) -> Option<SourceKind> {
         SourceKind::ALL.into_iter().find(|k| k.name() == name)
@@ -236,6 +299,18 @@ pub struct SourcesConfig {
     pub read_buffer_bytes: usize,
     /// Disks whose 32-bit wraps are tracked (others are sent unextended).
     pub max_disks: usize,
+    /// Kernel log rules of the config file (`[kmsg] rule = …`), tried before the
+    /// built-in ones; each was checked with `parse::log_rule::Rule::parse`.
+    pub kmsg_rules: Vec<String>,
+    /// Most `(event, device)` series the kernel log source counts separately.
+    pub kmsg_max_series: usize,
+    /// How often absent sources, and sources whose devices come and go, are discovered
+    /// again (see the module docs); zero: never.
+    pub rediscover: Duration,
+    /// A 1-wire reading older than this is not sent (the sensors' `stale_after`).
+    pub w1_stale_after: Duration,
+    /// The cgroup source: table size, re-discovery, filters.
+    pub cgroup: CgroupConfig,
 }
 
 impl Default for SourcesConfig {
@@ -255,6 +330,11 @@ impl Default for SourcesConfig {
             w1_interval: Duration::from_secs(5),
             read_buffer_bytes: 64 * 1024,
             max_disks: 64,
+            kmsg_rules: Vec::new(),
+            kmsg_max_series: 64,
+            rediscover: Duration::from_secs(60),
+            w1_stale_after: Duration::from_secs(60),
+            cgroup: CgroupConfig::default(),
         }
     }
 }
@@ -270,232 +350,192 @@ pub enum SourceStatus {
     Present,
 }
 
+/// One source's place in [`Sources`].
+struct Slot {
+    kind: SourceKind,
+    status: SourceStatus,
+    reader: Option<Box<dyn Source>>,
+    errors: ErrorCounter,
+    /// When to discover it again (`None`: never).
+    next_discovery: Option<Instant>,
+}
+
+/// What a slot holds, without the reader's internals (readers are not `Debug`: their
+/// derived formatting code would all be linked, through the vtables, into the binary).
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("kind", &self.kind)
+            .field("status", &self.status)
+            .field("errors", &self.errors.count())
+            .field("next_discovery", &self.next_discovery)
+            .finish()
+    }
+}
+
+impl Slot {
+    /// Opens `kind` (when enabled) and starts it.
+    fn open(kind: SourceKind, config: &SourcesConfig, now: Instant) -> Slot {
+        let mut slot = Slot {
+            kind,
+            status: SourceStatus::Disabled,
+            reader: None,
+            errors: ErrorCounter::new(kind),
+            next_discovery: None,
+        };
+        if config.sources.contains(kind) {
+            match start(kind, config) {
+                Ok(reader) => slot.install(reader),
+                Err(why) => {
+                    log::absent(kind, format_args!("{why}"));
+                    slot.status = SourceStatus::Absent(why);
+                }
+            }
+            slot.schedule(config, now);
+        }
+        slot
+    }
+
+    fn install(&mut self, reader: Box<dyn Source>) {
+        self.reader = Some(reader);
+        self.status = SourceStatus::Present;
+    }
+
+    /// The next discovery: after `rediscover`, for an absent or a hot-plug source.
+    fn schedule(&mut self, config: &SourcesConfig, now: Instant) {
+        let again = self.reader.as_ref().is_none_or(|r| r.hotplug());
+        self.next_discovery = (again && !config.rediscover.is_zero())
+            .then(|| now.checked_add(config.rediscover))
+            .flatten();
+    }
+
+    /// Discovers the source again (see the module docs). Allocates.
+    fn rediscover(&mut self, config: &SourcesConfig, now: Instant) {
+        let kind = self.kind;
+        match self.reader.as_mut() {
+            None => match start(kind, config) {
+                Ok(reader) => {
+                    log::found(kind, format_args!("{}", Details(reader.as_ref()).line()));
+                    self.install(reader);
+                }
+                Err(why) => self.status = SourceStatus::Absent(why),
+            },
+            Some(reader) => {
+                let before = Details(reader.as_ref()).line();
+                match kind.rediscover(reader.as_mut(), config) {
+                    Ok(()) => {
+                        let now_reads = Details(reader.as_ref()).line();
+                        if now_reads != before {
+                            log::note(kind, format_args!("re-discovered: {now_reads}"));
+                        }
+                    }
+                    Err(why) => {
+                        log::gone(kind, format_args!("{why}"));
+                        self.reader = None;
+                        self.status = SourceStatus::Absent(why);
+                    }
+                }
+            }
+        }
+        self.schedule(config, now);
+    }
+}
+
+/// Opens `kind`'s reader and starts its background work.
+fn start(kind: SourceKind, config: &SourcesConfig) -> Result<Box<dyn Source>, String> {
+    let mut reader = kind.open_reader(config)?;
+    reader.start()?;
+    Ok(reader)
+}
+
+/// A reader's [`Source::details`] as `Display`.
+struct Details<'a>(&'a dyn Source);
+
+impl Details<'_> {
+    /// The details on one line, for a log line (`zone 0 (cpu-thermal), zone 1 (…)`).
+    fn line(&self) -> String {
+        let text = self.to_string();
+        let parts: Vec<&str> = text
+            .split('\n')
+            .map(|p| p.trim_start_matches([':', ';', ' ']))
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.join(", ")
+    }
+}
+
+impl fmt::Display for Details<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.details(f)
+    }
+}
+
 /// Every enabled source, open.
 #[derive(Debug)]
 pub struct Sources {
-    root: PathBuf,
-    scratch: Vec<u8>,
-    status: Vec<SourceStatus>,
-    errors: Vec<log::ErrorCounter>,
-    stat: Option<stat::StatReader>,
-    loadavg: Option<load::LoadavgReader>,
-    uptime: Option<load::UptimeReader>,
-    meminfo: Option<meminfo::MeminfoReader>,
-    pressure: Option<pressure::PressureReader>,
-    throttled: Option<throttled::ThrottledReader>,
-    cpufreq: Option<cpufreq::CpufreqReader>,
-    netdev: Option<netdev::NetDevReader>,
-    diskstats: Option<diskstats::DiskstatsReader>,
-    filesystem: Option<filesystem::FilesystemReader>,
-    thermal: Option<thermal::ThermalReader>,
-    hwmon: Option<hwmon::HwmonReader>,
-    w1: Option<w1::W1Reader>,
-    iio: Option<iio::IioReader>,
-    unknown_meminfo: Vec<String>,
+    config: SourcesConfig,
+    /// The read buffer: written only as far as files go, so most of it stays unpaged.
+    scratch: ZeroedPages,
+    slots: Vec<Slot>,
 }
 
 impl Sources {
     /// Opens every enabled source under `config.root`. Never fails: an absent source is
-    /// logged once and skipped (see [`Sources::status`]).
+    /// logged once and skipped (see [`Sources::status`]), and looked for again every
+    /// `config.rediscover`.
     pub fn open(config: &SourcesConfig) -> Sources {
-        let root = config.root.as_path();
-        let mut status = vec![SourceStatus::Disabled; SourceKind::ALL.len()];
-        let mut take = |kind: SourceKind, opened: Result<(), String>| {
-            if let Some(slot) = status.get_mut(kind.index()) {
-                *slot = match opened {
-                    Ok(()) => SourceStatus::Present,
-                    Err(why) => {
-                        log::absent(kind, format_args!("{why}"));
-                        SourceStatus::Absent(why)
-                    }
-                };
-            }
-        };
-        let enabled = |kind| config.sources.contains(kind);
-
-        /// Opens `kind` if enabled; records its status.
-        macro_rules! open {
-            ($kind:expr, $open:expr) => {
-                if enabled($kind) {
-                    match $open {
-                        Ok(reader) => {
-                            take($kind, Ok(()));
-                            Some(reader)
-                        }
-                        Err(why) => {
-                            take($kind, Err(why));
-                            None
-                        }
-                    }
-                } else {
-                    None
-                }
-            };
-        }
-        fn io<T>(r: std::io::Result<T>, root: &std::path::Path, what: &str) -> Result<T, String> {
-            r.map_err(|e| format!("{}: {e}", root.join(what).display()))
-        }
-
-        let stat = open!(
-            SourceKind::Stat,
-            io(stat::StatReader::open(root), root, "proc/stat")
-        );
-        let loadavg = open!(
-            SourceKind::Loadavg,
-            io(load::LoadavgReader::open(root), root, "proc/loadavg")
-        );
-        let uptime = open!(
-            SourceKind::Uptime,
-            io(load::UptimeReader::open(root), root, "proc/uptime")
-        );
-        let meminfo = open!(
-            SourceKind::Meminfo,
-            io(meminfo::MeminfoReader::open(root), root, "proc/meminfo")
-        );
-        let pressure = open!(
-            SourceKind::Pressure,
-            io(pressure::PressureReader::open(root), root, "proc/pressure")
-        );
-        let throttled = open!(
-            SourceKind::Throttled,
-            io(
-                throttled::ThrottledReader::open(root),
-                root,
-                GET_THROTTLED_PATH
-            )
-        );
-        let cpufreq = open!(SourceKind::Cpufreq, cpufreq::CpufreqReader::open(root));
-        let netdev = open!(
-            SourceKind::Netdev,
-            io(
-                netdev::NetDevReader::open(root, &config.net_devices),
-                root,
-                "proc/net/dev"
-            )
-        );
-        let diskstats = open!(
-            SourceKind::Diskstats,
-            io(
-                diskstats::DiskstatsReader::open(root, &config.disk_devices, config.max_disks),
-                root,
-                "proc/diskstats"
-            )
-        );
-        let filesystem = open!(
-            SourceKind::Filesystem,
-            io(
-                filesystem::FilesystemReader::open(
-                    root,
-                    &config.mount_points,
-                    &config.fs_types,
-                    config.statvfs_workers,
-                    config.statvfs_timeout,
-                ),
-                root,
-                "proc/self/mounts"
-            )
-        );
-        let thermal = open!(SourceKind::Thermal, thermal::ThermalReader::open(root));
-        let hwmon = open!(SourceKind::Hwmon, hwmon::HwmonReader::open(root));
-        let w1 = open!(SourceKind::W1, w1::W1Reader::open(root, config.w1_interval));
-        let iio = open!(SourceKind::Iio, iio::IioReader::open(root));
-
-        let mut scratch = vec![0u8; config.read_buffer_bytes.max(256)];
-        let unknown_meminfo = meminfo
-            .as_ref()
-            .map(|m| m.unknown_fields(&mut scratch))
-            .unwrap_or_default();
-        if !unknown_meminfo.is_empty() {
-            log::note(
-                SourceKind::Meminfo,
-                format_args!(
-                    "fields not in the catalog, not sent: {}",
-                    unknown_meminfo.join(", ")
-                ),
-            );
-        }
+        let now = Instant::now();
         Sources {
-            root: config.root.clone(),
-            scratch,
-            status,
-            errors: SourceKind::ALL
-                .map(log::ErrorCounter::new)
+            config: config.clone(),
+            scratch: ZeroedPages::new(config.read_buffer_bytes.max(256)),
+            slots: SourceKind::ALL
                 .into_iter()
+                .map(|kind| Slot::open(kind, config, now))
                 .collect(),
-            stat,
-            loadavg,
-            uptime,
-            meminfo,
-            pressure,
-            throttled,
-            cpufreq,
-            netdev,
-            diskstats,
-            filesystem,
-            thermal,
-            hwmon,
-            w1,
-            iio,
-            unknown_meminfo,
         }
     }
 
     /// Reads every present source once and pushes its samples into `sink`. Never
-    /// fails; failures are counted per source. No heap allocation.
+    /// fails; failures are counted per source. No heap allocation, except in a cycle
+    /// where a source is due for discovery again (at most once per `rediscover` each).
     pub fn collect(&mut self, sink: &mut dyn SampleSink) {
-        let scratch = self.scratch.as_mut_slice();
-        let errors = &mut self.errors;
-
-        /// Runs `$reader.collect(scratch, sink, counter)` when the source is present.
-        macro_rules! run {
-            ($field:expr, $kind:expr) => {
-                if let (Some(reader), Some(errors)) =
-                    ($field.as_mut(), errors.get_mut($kind.index()))
-                {
-                    reader.collect(scratch, sink, errors);
-                }
-            };
+        let now = Instant::now();
+        let scratch = &mut *self.scratch;
+        for slot in &mut self.slots {
+            if slot.next_discovery.is_some_and(|at| now >= at) {
+                slot.rediscover(&self.config, now);
+            }
+            if let Some(reader) = slot.reader.as_mut() {
+                reader.collect(scratch, sink, &mut slot.errors);
+            }
         }
-        run!(self.stat, SourceKind::Stat);
-        run!(self.loadavg, SourceKind::Loadavg);
-        run!(self.uptime, SourceKind::Uptime);
-        run!(self.meminfo, SourceKind::Meminfo);
-        run!(self.pressure, SourceKind::Pressure);
-        run!(self.throttled, SourceKind::Throttled);
-        run!(self.cpufreq, SourceKind::Cpufreq);
-        run!(self.netdev, SourceKind::Netdev);
-        run!(self.diskstats, SourceKind::Diskstats);
-        run!(self.filesystem, SourceKind::Filesystem);
-        run!(self.thermal, SourceKind::Thermal);
-        run!(self.hwmon, SourceKind::Hwmon);
-        if let (Some(reader), Some(errors)) =
-            (self.w1.as_mut(), errors.get_mut(SourceKind::W1.index()))
-        {
-            reader.collect(sink, errors);
-        }
-        run!(self.iio, SourceKind::Iio);
     }
 
     /// Waits (at most `timeout`) until the background readers have a first value
     /// (1-wire sensors take ~750 ms each). Useful before a `--once` cycle and in tests.
     /// True when every background reader has completed a round.
     pub fn settle(&self, timeout: Duration) -> bool {
-        self.w1.as_ref().is_none_or(|w1| w1.settle(timeout))
+        self.slots
+            .iter()
+            .filter_map(|s| s.reader.as_ref())
+            .all(|r| r.settle(timeout))
+    }
+
+    fn slot(&self, kind: SourceKind) -> Option<&Slot> {
+        self.slots.get(kind.index())
     }
 
     /// Failures of `kind` since start-up.
     pub fn error_count(&self, kind: SourceKind) -> u64 {
-        self.errors
-            .get(kind.index())
-            .map_or(0, log::ErrorCounter::count)
+        self.slot(kind).map_or(0, |s| s.errors.count())
     }
 
     /// `(source, failures since start-up)` for every source that is present.
     pub fn error_counts(&self) -> impl Iterator<Item = (SourceKind, u64)> + '_ {
-        SourceKind::ALL
-            .into_iter()
-            .filter(|&k| self.status(k) == &SourceStatus::Present)
-            .map(|k| (k, self.error_count(k)))
+        self.slots
+            .iter()
+            .filter(|s| s.status == SourceStatus::Present)
+            .map(|s| (s.kind, s.errors.count()))
     }
 
     /// Pushes `COLLECTOR_SOURCE_ERRORS{source}` for every present source.
@@ -508,9 +548,8 @@ impl Sources {
 
     /// What [`Sources::open`] found for `kind`.
     pub fn status(&self, kind: SourceKind) -> &SourceStatus {
-        self.status
-            .get(kind.index())
-            .unwrap_or(&SourceStatus::Disabled)
+        self.slot(kind)
+            .map_or(&SourceStatus::Disabled, |s| &s.status)
     }
 
     /// A human-readable account of the sources and sensors found, for `--check`.
@@ -526,87 +565,21 @@ pub struct Report<'a>(&'a Sources);
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        writeln!(f, "root: {}", s.root.display())?;
-        for kind in SourceKind::ALL {
-            match s.status(kind) {
-                SourceStatus::Disabled => writeln!(f, "{kind}: disabled")?,
-                SourceStatus::Absent(why) => writeln!(f, "{kind}: absent ({why})")?,
-                SourceStatus::Present => {
+        writeln!(f, "root: {}", s.config.root.display())?;
+        for slot in &s.slots {
+            let kind = slot.kind;
+            match (&slot.status, &slot.reader) {
+                (SourceStatus::Disabled, _) => writeln!(f, "{kind}: disabled")?,
+                (SourceStatus::Absent(why), _) => writeln!(f, "{kind}: absent ({why})")?,
+                (SourceStatus::Present, reader) => {
                     write!(f, "{kind}: ok")?;
-                    self.details(f, kind)?;
+                    if let Some(reader) = reader {
+                        write!(f, "{}", Details(reader.as_ref()))?;
+                    }
                     writeln!(f)?;
                 }
             }
         }
         Ok(())
-    }
-}
-
-impl Report<'_> {
-    fn details(&self, f: &mut fmt::Formatter<'_>, kind: SourceKind) -> fmt::Result {
-        let s = self.0;
-        match kind {
-            SourceKind::Meminfo if !s.unknown_meminfo.is_empty() => {
-                write!(f, "; not in the catalog: {}", s.unknown_meminfo.join(", "))
-            }
-            SourceKind::Pressure => {
-                let Some(p) = &s.pressure else { return Ok(()) };
-                write!(f, ":")?;
-                p.resources().try_for_each(|r| write!(f, " {r}"))
-            }
-            SourceKind::Cpufreq => {
-                let Some(c) = &s.cpufreq else { return Ok(()) };
-                write!(f, ": cpus")?;
-                c.cpus().try_for_each(|n| write!(f, " {n}"))
-            }
-            SourceKind::Thermal => {
-                let Some(t) = &s.thermal else { return Ok(()) };
-                t.zones
-                    .iter()
-                    .try_for_each(|z| write!(f, "\n  zone {} ({})", z.zone_label, z.kind))
-            }
-            SourceKind::Hwmon => {
-                let Some(h) = &s.hwmon else { return Ok(()) };
-                for chip in &h.chips {
-                    write!(f, "\n  chip {}", chip.chip)?;
-                    if let Some(name) = &chip.name {
-                        write!(f, " (hwmon{}, {name})", chip.number)?;
-                    }
-                    write!(f, ":")?;
-                    for sensor in &chip.sensors {
-                        write!(f, " {}", sensor.name)?;
-                        if let Some(label) = &sensor.label {
-                            write!(f, " \"{label}\"")?;
-                        }
-                    }
-                }
-                Ok(())
-            }
-            SourceKind::W1 => {
-                let Some(w) = &s.w1 else { return Ok(()) };
-                w.sensors.iter().try_for_each(|(name, file)| {
-                    let file = match file {
-                        w1::W1File::Temperature => "temperature",
-                        w1::W1File::W1Slave => "w1_slave",
-                    };
-                    write!(f, "\n  sensor {name} ({file})")
-                })
-            }
-            SourceKind::Iio => {
-                let Some(i) = &s.iio else { return Ok(()) };
-                for device in &i.devices {
-                    write!(f, "\n  {} ({}):", device.device, device.name)?;
-                    for channel in &device.channels {
-                        let how = match channel.reading {
-                            iio::Reading::Processed(_) => "input",
-                            iio::Reading::Raw { .. } => "raw",
-                        };
-                        write!(f, " {} ({how})", channel.channel)?;
-                    }
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
     }
 }

@@ -1,13 +1,11 @@
 //! `/proc/net/dev` → `NET_*` per interface (label `device`), raw counters.
 
-use std::path::Path;
-
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::NameLists;
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{NameLists, Source, SourcesConfig};
 use crate::parse::netdev::parse_net_dev;
 use crate::sink::SampleSink;
 
@@ -18,15 +16,15 @@ pub(crate) struct NetDevReader {
     filter: NameLists,
 }
 
-impl NetDevReader {
-    pub(crate) fn open(root: &Path, filter: &NameLists) -> std::io::Result<Self> {
+impl Source for NetDevReader {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
         Ok(NetDevReader {
-            file: SysFile::open(root.join("proc/net/dev"))?,
-            filter: filter.clone(),
+            file: SysFile::open_under(&config.root, "proc/net/dev")?,
+            filter: config.net_devices.clone(),
         })
     }
 
-    pub(crate) fn collect(
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

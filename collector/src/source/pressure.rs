@@ -1,13 +1,12 @@
 //! `/proc/pressure/{cpu,memory,io}` → `PRESSURE_*` (`total=` microseconds of `some`, and
 //! of `full` where the kernel has it), unlabelled.
 
-use std::path::Path;
-
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::pressure::parse_pressure;
 use crate::sink::SampleSink;
 
@@ -28,32 +27,35 @@ pub(crate) struct PressureReader {
     files: Vec<(SysFile, u16, u16)>,
 }
 
-impl PressureReader {
+impl Source for PressureReader {
     /// `Err` when none of the three files can be opened (no PSI: kernel < 4.20 or
     /// `psi=0`).
-    pub(crate) fn open(root: &Path) -> std::io::Result<Self> {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("proc/pressure");
         let mut files = Vec::new();
         let mut last_error = None;
         for (name, some, full) in RESOURCES {
-            match SysFile::open(root.join("proc/pressure").join(name)) {
+            match SysFile::open(dir.join(name)) {
                 Ok(file) => files.push((file, some, full)),
                 Err(e) => last_error = Some(e),
             }
         }
         match (files.is_empty(), last_error) {
-            (true, Some(e)) => Err(e),
+            (true, Some(e)) => Err(format!("{}: {e}", dir.display())),
             _ => Ok(PressureReader { files }),
         }
     }
 
-    /// Which resources were found (for `--check`).
-    pub(crate) fn resources(&self) -> impl Iterator<Item = &str> {
+    /// Which resources were found.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, ":")?;
         self.files
             .iter()
-            .filter_map(|(f, _, _)| f.path().file_name().and_then(|n| n.to_str()))
+            .filter_map(|(file, _, _)| file.path().file_name().and_then(|n| n.to_str()))
+            .try_for_each(|r| write!(f, " {r}"))
     }
 
-    pub(crate) fn collect(
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -1,38 +1,37 @@
 //! Thermal zones → `THERMAL_ZONE_TEMP` (labels `zone`, `type`), millidegrees.
 //!
-//! Zones are discovered at start-up; a zone whose `temp` fails to read (ENODATA from a
-//! disabled zone, EAGAIN, …) is counted as a failure and skipped for this cycle, and the
-//! other zones are still reported.
-
-use std::path::Path;
+//! Zones are discovered at start-up and again every `rediscover`; a zone whose `temp`
+//! fails to read (ENODATA from a disabled zone, EAGAIN, …) is counted as a failure and
+//! skipped for this cycle, and the other zones are still reported.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
 use super::file::SysFile;
 use super::log::ErrorCounter;
+use super::{Source, SourcesConfig};
 use crate::parse::thermal::{parse_zone_dir_name, parse_zone_temp, parse_zone_type};
 use crate::sink::SampleSink;
 
 /// One zone.
 #[derive(Debug)]
-pub(crate) struct Zone {
-    pub(crate) number: u32,
-    pub(crate) zone_label: String,
-    pub(crate) kind: String,
+struct Zone {
+    number: u32,
+    zone_label: String,
+    kind: String,
     temp: SysFile,
 }
 
 /// Reads every thermal zone's `temp`.
 #[derive(Debug)]
 pub(crate) struct ThermalReader {
-    pub(crate) zones: Vec<Zone>,
+    zones: Vec<Zone>,
 }
 
-impl ThermalReader {
+impl Source for ThermalReader {
     /// `Err` when there is no zone.
-    pub(crate) fn open(root: &Path) -> Result<Self, String> {
-        let dir = root.join("sys/class/thermal");
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        let dir = config.root.join("sys/class/thermal");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut zones = Vec::new();
         for entry in entries.flatten() {
@@ -63,7 +62,18 @@ impl ThermalReader {
         Ok(ThermalReader { zones })
     }
 
-    pub(crate) fn collect(
+    fn hotplug(&self) -> bool {
+        true
+    }
+
+    /// One line per zone.
+    fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.zones
+            .iter()
+            .try_for_each(|z| write!(f, "\n  zone {} ({})", z.zone_label, z.kind))
+    }
+
+    fn collect(
         &mut self,
         scratch: &mut [u8],
         sink: &mut dyn SampleSink,

@@ -1,12 +1,13 @@
 //! Shared by the `cycle_*`, `send_*` and `alloc_*` tests: fixture collectors and a fake
 //! aggregator on 127.0.0.1 that stores and acks like the real one
-//! (`pimon_protocol::SeqWindow` + `Ack`), and can drop frames or play absent.
+//! (`pimon_protocol::SeqWindow` + `Ack`), and can drop frames, drop only its acks, or
+//! play absent.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -84,6 +85,8 @@ pub struct AggLog {
     pub bad_mac: u64,
     /// Acks sent.
     pub acks: u64,
+    /// Acks not sent on purpose (see [`FakeAggregator::set_ack_loss`]).
+    pub acks_lost: u64,
     /// The highest resend floor seen.
     pub floor: u64,
     /// Sequence numbers given up by the window (below the collector's floor).
@@ -96,6 +99,8 @@ pub struct AggLog {
 pub struct FakeAggregator {
     pub addr: SocketAddr,
     pub present: Arc<AtomicBool>,
+    /// 0: every ack is sent; n: only every n-th (the others are lost on the way back).
+    ack_one_in: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<AggLog>>,
     handle: Option<JoinHandle<()>>,
@@ -110,13 +115,20 @@ impl FakeAggregator {
             .unwrap();
         let addr = socket.local_addr().unwrap();
         let present = Arc::new(AtomicBool::new(true));
+        let ack_one_in = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(AggLog::default()));
-        let (p, s, l) = (present.clone(), stop.clone(), log.clone());
-        let handle = std::thread::spawn(move || serve(socket, behaviour, key, &p, &s, &l));
+        let (p, a, s, l) = (
+            present.clone(),
+            ack_one_in.clone(),
+            stop.clone(),
+            log.clone(),
+        );
+        let handle = std::thread::spawn(move || serve(socket, behaviour, key, &p, &a, &s, &l));
         FakeAggregator {
             addr,
             present,
+            ack_one_in,
             stop,
             log,
             handle: Some(handle),
@@ -131,6 +143,12 @@ impl FakeAggregator {
     /// Sets whether it listens (absent: receives and discards, as nobody listening).
     pub fn set_present(&self, present: bool) {
         self.present.store(present, Ordering::SeqCst);
+    }
+
+    /// Loses acks on the way back: only every `one_in`-th ack is sent (0: all are).
+    /// Frames are still stored.
+    pub fn set_ack_loss(&self, one_in: u64) {
+        self.ack_one_in.store(one_in, Ordering::SeqCst);
     }
 }
 
@@ -148,9 +166,11 @@ fn serve(
     behaviour: Behaviour,
     key: Option<Key>,
     present: &AtomicBool,
+    ack_one_in: &AtomicU64,
     stop: &AtomicBool,
     log: &Mutex<AggLog>,
 ) {
+    let mut acks_made = 0u64;
     let mut window = SeqWindow::new();
     let mut boot: Option<u64> = None;
     let mut received = 0u64;
@@ -201,6 +221,12 @@ fn serve(
             gaps,
             key_id: None,
         };
+        let one_in = ack_one_in.load(Ordering::SeqCst);
+        acks_made += 1;
+        if one_in > 0 && !acks_made.is_multiple_of(one_in) {
+            log.acks_lost += 1;
+            continue;
+        }
         let mut out = [0u8; MAX_DATAGRAM];
         if let Ok(len) = ack.emit(&mut out, key.as_ref()) {
             let _ = socket.send_to(&out[..len], from);

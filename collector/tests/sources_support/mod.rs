@@ -156,6 +156,54 @@ pub fn one_cycle(name: &str) -> (Sources, Recorder) {
     (sources, recorder)
 }
 
+/// A copy of the fixture tree `name` in a fresh temporary directory (symbolic links
+/// copied as links), for tests that change the tree while sources read it.
+pub struct TreeCopy {
+    pub root: PathBuf,
+}
+
+impl TreeCopy {
+    pub fn new(name: &str, test: &str) -> TreeCopy {
+        fn copy(from: &std::path::Path, to: &std::path::Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap().flatten() {
+                let (src, dst) = (entry.path(), to.join(entry.file_name()));
+                let kind = entry.file_type().unwrap();
+                if kind.is_symlink() {
+                    std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+                } else if kind.is_dir() {
+                    copy(&src, &dst);
+                } else {
+                    std::fs::copy(&src, &dst).unwrap();
+                }
+            }
+        }
+        let root = std::env::temp_dir().join(format!("pimon-{test}-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        copy(&fixture_root(name), &root);
+        TreeCopy { root }
+    }
+
+    /// `root/<rel>`.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Replaces the file `rel` by a new one (a new inode: a descriptor opened on the old
+    /// file does not see it) with `content`.
+    pub fn replace(&self, rel: &str, content: &str) {
+        let path = self.path(rel);
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, content).unwrap();
+    }
+}
+
+impl Drop for TreeCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 /// `statvfs` of a path of the test machine: (size, files) in bytes and inodes.
 pub fn statvfs_size(path: &std::path::Path) -> (u64, u64) {
     let s = nix::sys::statvfs::statvfs(path).unwrap();

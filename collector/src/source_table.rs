@@ -1,0 +1,221 @@
+//! The source table: every source of the collector, declared once.
+//!
+//! Adding a source used to mean keeping a dozen lists in step by hand (an enum, its
+//! names, the struct fields, open and run calls, the parser lists of the never-panic test
+//! and of the fuzz target, the sections of `docs/METRICS.md`). Now each source is one
+//! entry here, and [`source_table!`] hands the whole table to a macro that generates
+//! one of those lists from it:
+//!
+//! - `parse` (`no_std`): `pub mod <format>;` for every entry, and
+//!   [`crate::parse::exercise`], which runs every format's parsers over some bytes (the
+//!   never-panic test and the `proc_parsers` fuzz target call it);
+//! - `source` (`std`): the `SourceKind` enum in this order (collection order), its
+//!   names (`disable = …`, the `source` label, logs, `--check`), opening and re-discovering
+//!   each reader, and the `docs/METRICS.md` sections (`source::METRIC_GROUPS`).
+//!
+//! An entry:
+//!
+//! ```text
+//! /// Doc of the `SourceKind` variant.
+//! Kind "name" {
+//!     format: module,         // collector/src/parse/<module>.rs: parsers, `exercise`
+//!     reader: Type,           // a `source::Source` (`OneFile<…>` for a one-file format)
+//!     module: module,         // optional: collector/src/source/<module>.rs holds Type
+//!     docs: [("Section title", "where the values come from", ["prom_name_prefix", …])],
+//! }
+//! ```
+//!
+//! `docs` lists the `docs/METRICS.md` sections of the source; every catalog family must
+//! start with exactly one section's prefix (`collector/tests/metrics_doc.rs` checks).
+//! CONTRIBUTING.md walks through adding an entry.
+
+/// Calls `$then! { <the table> }`; see the module docs for the entry syntax.
+macro_rules! source_table {
+    ($then:ident) => {
+        $then! {
+            /// `/proc/stat`: CPU times per CPU, context switches, interrupts, forks,
+            /// processes running and blocked, boot time.
+            Stat "stat" {
+                format: stat,
+                reader: OneFile<crate::parse::stat::ProcStat>,
+                docs: [
+                    ("CPU",
+                     "`/proc/stat`, the `cpuN` lines (label `cpu` = CPU number, `\"0\"`); jiffies divided by the node's USER_HZ (sent in every frame header).",
+                     ["node_cpu_seconds_total", "node_cpu_guest_seconds_total"]),
+                    ("Kernel and processes",
+                     "`/proc/stat`, the whole-system lines (`ctxt`, `intr`, `processes`, `procs_running`, `procs_blocked`, `btime`).",
+                     ["node_context_switches_total", "node_intr_total", "node_forks_total", "node_procs_", "node_boot_time_seconds"]),
+                ],
+            }
+            /// `/proc/loadavg`.
+            Loadavg "loadavg" {
+                format: loadavg,
+                reader: OneFile<crate::parse::loadavg::ProcLoadavg>,
+                docs: [
+                    ("Load", "`/proc/loadavg` (hundredths on the wire).", ["node_load"]),
+                ],
+            }
+            /// `/proc/uptime`.
+            Uptime "uptime" {
+                format: uptime,
+                reader: OneFile<crate::parse::uptime::ProcUptime>,
+                docs: [
+                    ("Uptime", "`/proc/uptime` (hundredths of a second on the wire).", ["pimon_uptime_seconds"]),
+                ],
+            }
+            /// `/proc/meminfo`.
+            Meminfo "meminfo" {
+                format: meminfo,
+                reader: meminfo::MeminfoReader,
+                module: meminfo,
+                docs: [
+                    ("Memory",
+                     "`/proc/meminfo`, in the kernel's order; only the keys the kernel writes are sent (a key the catalog lacks is logged once at start and skipped). Telegraf's `mem.cached` is Cached + SReclaimable, so `Cached` goes to `pimon_meminfo`.",
+                     ["node_memory_"]),
+                ],
+            }
+            /// `/proc/pressure/*` (PSI).
+            Pressure "pressure" {
+                format: pressure,
+                reader: pressure::PressureReader,
+                module: pressure,
+                docs: [
+                    ("Pressure (PSI)",
+                     "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines.",
+                     ["node_pressure_"]),
+                ],
+            }
+            /// Raspberry Pi firmware `get_throttled`.
+            Throttled "throttled" {
+                format: throttled,
+                reader: OneFile<crate::parse::throttled::GetThrottled>,
+                docs: [
+                    ("Raspberry Pi throttling",
+                     "`/sys/devices/platform/soc/soc:firmware/get_throttled` (the firmware's `vcgencmd get_throttled` mask): one 0/1 gauge per flag, and the raw mask.",
+                     ["pimon_rpi_"]),
+                ],
+            }
+            /// cpufreq.
+            Cpufreq "cpufreq" {
+                format: cpufreq,
+                reader: cpufreq::CpufreqReader,
+                module: cpufreq,
+                docs: [
+                    ("cpufreq",
+                     "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` (label `cpu`), in kHz.",
+                     ["node_cpu_scaling_frequency"]),
+                ],
+            }
+            /// `/proc/net/dev`.
+            Netdev "netdev" {
+                format: netdev,
+                reader: netdev::NetDevReader,
+                module: netdev,
+                docs: [
+                    ("Network",
+                     "`/proc/net/dev`, one row per interface (label `device`), in the file's column order.",
+                     ["node_network_"]),
+                ],
+            }
+            /// `/proc/diskstats`.
+            Diskstats "diskstats" {
+                format: diskstats,
+                reader: diskstats::DiskstatsReader,
+                module: diskstats,
+                docs: [
+                    ("Disk",
+                     "`/proc/diskstats`, one row per block device (label `device`); sectors are 512 bytes, times milliseconds.",
+                     ["node_disk_"]),
+                ],
+            }
+            /// Mounts and `statvfs`.
+            Filesystem "filesystem" {
+                format: mounts,
+                reader: filesystem::FilesystemReader,
+                module: filesystem,
+                docs: [
+                    ("Filesystem",
+                     "`statvfs(2)` of each mount in `/proc/1/mounts` (`/proc/self/mounts` when that is hidden) (labels `device` = mount source, `fstype`, `mountpoint`); already in bytes and inodes.",
+                     ["node_filesystem_"]),
+                ],
+            }
+            /// Thermal zones.
+            Thermal "thermal" {
+                format: thermal,
+                reader: thermal::ThermalReader,
+                module: thermal,
+                docs: [
+                    ("Thermal zones",
+                     "`/sys/class/thermal/thermal_zone*/temp` (labels `zone` = zone number, `type` = the zone's `type` file, e.g. `cpu-thermal`).",
+                     ["node_thermal_zone_"]),
+                ],
+            }
+            /// hwmon.
+            Hwmon "hwmon" {
+                format: hwmon,
+                reader: hwmon::HwmonReader,
+                module: hwmon,
+                docs: [
+                    ("hwmon",
+                     "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them).",
+                     ["node_hwmon_"]),
+                ],
+            }
+            /// 1-wire DS18B20.
+            W1 "w1" {
+                format: w1,
+                reader: w1::W1Reader,
+                module: w1,
+                docs: [
+                    ("1-wire",
+                     "`/sys/bus/w1/devices/28-*/temperature` (or `w1_slave`), DS18B20 sensors (label `sensor` = the device id), read by a background thread; the last good reading and its age, while younger than `stale_after` (60 s).",
+                     ["pimon_w1_"]),
+                ],
+            }
+            /// cgroups: systemd services, Kubernetes pods and containers, Docker and
+            /// Podman containers.
+            Cgroup "cgroup" {
+                format: cgroup,
+                reader: cgroup::CgroupReader,
+                module: cgroup,
+                docs: [
+                    ("cgroups: services, containers, pods",
+                     "cgroup v2 (`/sys/fs/cgroup`; on a hybrid host the unified tree, with memory, pids, blkio and CPU throttling from the v1 controllers) of every systemd service (`system.slice`), Kubernetes pod and container (`kubepods`, cgroupfs and systemd drivers), Docker and Podman container: `cpu.stat`, `memory.current`/`memory.stat`/`memory.swap.current`/`memory.max`/`memory.events`, `io.stat` summed over devices, `pids.current`, `{cpu,memory,io}.pressure`. cAdvisor's names; one row per kind of workload with the labels that have a value for it (`namespace`, `pod` and `container` from the names in `/var/log/pods` and `/var/log/containers`, `name` from the runtime's state, `id` = the cgroup path). Working set = `memory.current` − `inactive_file` (cAdvisor, `kubectl top`). Deviations from cAdvisor and Telegraf: see [cgroups](#cgroups-and-cadvisor) below.",
+                     ["container_", "pimon_cgroup_"]),
+                ],
+            }
+            /// IIO sensors.
+            Iio "iio" {
+                format: iio,
+                reader: iio::IioReader,
+                module: iio,
+                docs: [
+                    ("IIO",
+                     "`/sys/bus/iio/devices/iio:device*/in_{temp,humidityrelative,pressure}*` (labels `device` = `iio:deviceN`, `name` = the driver, e.g. `bme280`), in the kernel's IIO units.",
+                     ["pimon_iio_"]),
+                ],
+            }
+            /// The kernel log: events counted by rule.
+            Kmsg "kmsg" {
+                format: kmsg,
+                reader: kmsg::KmsgReader,
+                module: kmsg,
+                docs: [
+                    ("Kernel log",
+                     "`/dev/kmsg`, read from where the last cycle stopped (a fresh start reads the kernel's whole ring: counts are since boot). Each record is counted by the first rule that matches it: the config file's `[kmsg]` rules, then the built-in ones (table below); `pimon_kernel_log_missed_records_total` counts records the kernel overwrote before they were read.",
+                     ["pimon_kernel_"]),
+                ],
+            }
+            /// `/proc/sys/fs/file-nr`: file handles allocated and the maximum.
+            Filefd "filefd" {
+                format: filefd,
+                reader: OneFile<crate::parse::filefd::FileNr>,
+                docs: [
+                    ("File handles",
+                     "`/proc/sys/fs/file-nr`: allocated file handles and `fs.file-max`.",
+                     ["node_filefd_"]),
+                ],
+            }
+        }
+    };
+}

@@ -1,0 +1,254 @@
+//! Sensors that go away come back: a copy of the Pi 4 fixture tree is changed while the
+//! sources read it — an hwmon chip renumbered by a driver reload, a thermal zone and an
+//! IIO device removed and re-added, a DS18B20 unplugged and plugged in again, a 1-wire
+//! probe whose reads keep failing — and discovery, run again every `rediscover`, finds
+//! what is there now.
+//!
+//! Regular files stand in for sysfs here: a descriptor of a removed file still reads
+//! its old bytes (in sysfs it fails with `ENODEV`), so the tests replace files with new
+//! ones and check that the *new* file's value is read after re-discovery.
+
+mod sources_support;
+
+use std::time::{Duration, Instant};
+
+use pimon_collector::source::{SourceKind, SourceStatus, Sources, SourcesConfig};
+use pimon_protocol::catalog::id;
+use sources_support::{Recorder, TreeCopy, i};
+
+const REDISCOVER: Duration = Duration::from_millis(150);
+
+fn config(tree: &TreeCopy) -> SourcesConfig {
+    SourcesConfig {
+        root: tree.root.clone(),
+        statvfs_timeout: Duration::from_secs(10),
+        w1_interval: Duration::from_millis(20),
+        w1_stale_after: Duration::from_millis(400),
+        rediscover: REDISCOVER,
+        ..SourcesConfig::default()
+    }
+}
+
+fn cycle(sources: &mut Sources) -> Recorder {
+    let mut r = Recorder::default();
+    sources.collect(&mut r);
+    r.check_consistency();
+    r
+}
+
+/// Cycles until `done` holds for one (at most 5 s); returns that cycle.
+fn cycle_until(sources: &mut Sources, what: &str, done: impl Fn(&Recorder) -> bool) -> Recorder {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = cycle(sources);
+        if done(&r) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const CPU_THERMAL: [&str; 2] = ["thermal_thermal_zone0", "temp1"];
+
+#[test]
+fn a_renumbered_hwmon_chip_is_read_again_under_the_same_label() {
+    let tree = TreeCopy::new("pi4", "rediscover-hwmon");
+    let mut sources = Sources::open(&config(&tree));
+    assert_eq!(
+        cycle(&mut sources).value(id::HWMON_TEMP, &CPU_THERMAL),
+        i(45277)
+    );
+    // The driver is reloaded: hwmon1 is gone, the chip comes back as hwmon7 with new
+    // files (the old descriptors are dead).
+    std::fs::rename(
+        tree.path("sys/class/hwmon/hwmon1"),
+        tree.path("sys/class/hwmon/hwmon7"),
+    )
+    .unwrap();
+    tree.replace("sys/class/hwmon/hwmon7/temp1_input", "51250\n");
+    let r = cycle_until(&mut sources, "the new hwmon7 file is read", |r| {
+        r.has(id::HWMON_TEMP, &CPU_THERMAL) && r.value(id::HWMON_TEMP, &CPU_THERMAL) == i(51250)
+    });
+    assert_eq!(
+        r.count(id::HWMON_TEMP),
+        1,
+        "one chip, not the old and the new"
+    );
+    let report = sources.report().to_string();
+    assert!(
+        report.contains("chip thermal_thermal_zone0 (hwmon7, cpu_thermal): temp1"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_removed_thermal_zone_and_iio_device_stop_and_come_back_when_re_added() {
+    let tree = TreeCopy::new("pi4", "rediscover-zone");
+    let mut sources = Sources::open(&config(&tree));
+    let bme = ["iio:device0", "bme280"];
+    let first = cycle(&mut sources);
+    assert_eq!(
+        first.value(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]),
+        i(45277)
+    );
+    assert_eq!(first.value(id::IIO_TEMPERATURE, &bme), i(22370));
+
+    let zone = tree.path("sys/class/thermal/thermal_zone0");
+    let iio = tree.path("sys/bus/iio/devices/iio:device0");
+    let saved_iio = tree.path("iio-saved");
+    std::fs::remove_dir_all(&zone).unwrap();
+    std::fs::rename(&iio, &saved_iio).unwrap();
+    cycle_until(&mut sources, "the removed zone and device are gone", |r| {
+        !r.has(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]) && !r.has(id::IIO_TEMPERATURE, &bme)
+    });
+    for kind in [SourceKind::Thermal, SourceKind::Iio] {
+        assert!(
+            matches!(sources.status(kind), SourceStatus::Absent(_)),
+            "{kind}: {:?}",
+            sources.status(kind)
+        );
+    }
+    let mut counters = Recorder::default();
+    sources.push_error_counters(&mut counters);
+    assert!(!counters.has(id::COLLECTOR_SOURCE_ERRORS, &["thermal"]));
+
+    // Plugged in again (the zone with a new reading).
+    std::fs::create_dir(&zone).unwrap();
+    std::fs::write(zone.join("type"), "cpu-thermal\n").unwrap();
+    std::fs::write(zone.join("temp"), "47125\n").unwrap();
+    std::fs::rename(&saved_iio, &iio).unwrap();
+    let r = cycle_until(&mut sources, "the zone and the device are back", |r| {
+        r.has(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]) && r.has(id::IIO_TEMPERATURE, &bme)
+    });
+    assert_eq!(
+        r.value(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]),
+        i(47125)
+    );
+    assert_eq!(r.value(id::IIO_TEMPERATURE, &bme), i(22370));
+    assert_eq!(sources.status(SourceKind::Thermal), &SourceStatus::Present);
+}
+
+#[test]
+fn an_unplugged_ds18b20_is_dropped_and_read_again_when_plugged_in() {
+    let tree = TreeCopy::new("pi4", "rediscover-w1");
+    // A second probe, so the 1-wire source stays present while one is unplugged.
+    let probe = tree.path("sys/bus/w1/devices/28-3c01d607d4a1");
+    let other = tree.path("sys/bus/w1/devices/28-00000a1b2c3d");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("temperature"), "18500\n").unwrap();
+    let mut sources = Sources::open(&config(&tree));
+    assert!(sources.settle(Duration::from_secs(5)));
+    let r = cycle(&mut sources);
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-3c01d607d4a1"]), i(21187));
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-00000a1b2c3d"]), i(18500));
+
+    // Unplugged: the kernel removes its directory.
+    let saved = tree.path("w1-saved");
+    std::fs::rename(&probe, &saved).unwrap();
+    let r = cycle_until(&mut sources, "the unplugged probe is no longer sent", |r| {
+        !r.has(id::W1_TEMPERATURE, &["28-3c01d607d4a1"])
+    });
+    assert_eq!(
+        r.value(id::W1_TEMPERATURE, &["28-00000a1b2c3d"]),
+        i(18500),
+        "the other probe keeps its reading through the renewal"
+    );
+    assert!(!r.has(id::W1_AGE, &["28-3c01d607d4a1"]));
+
+    // Plugged in again, reading 19.5 °C.
+    std::fs::rename(&saved, &probe).unwrap();
+    tree.replace("sys/bus/w1/devices/28-3c01d607d4a1/temperature", "19500\n");
+    let r = cycle_until(&mut sources, "the probe is read again", |r| {
+        r.has(id::W1_TEMPERATURE, &["28-3c01d607d4a1"])
+    });
+    assert_eq!(r.value(id::W1_TEMPERATURE, &["28-3c01d607d4a1"]), i(19500));
+    assert!(
+        sources
+            .report()
+            .to_string()
+            .contains("sensor 28-3c01d607d4a1 (temperature)")
+    );
+}
+
+#[test]
+fn the_last_1wire_reading_is_not_sent_for_ever_when_reads_keep_failing() {
+    let tree = TreeCopy::new("pi4", "rediscover-stale");
+    let mut sources = Sources::open(&config(&tree));
+    assert!(sources.settle(Duration::from_secs(5)));
+    let sensor = ["28-3c01d607d4a1"];
+    assert_eq!(
+        cycle(&mut sources).value(id::W1_TEMPERATURE, &sensor),
+        i(21187)
+    );
+    // The probe answers garbage from now on (same file: its descriptor reads it).
+    std::fs::write(
+        tree.path("sys/bus/w1/devices/28-3c01d607d4a1/temperature"),
+        "\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    cycle_until(&mut sources, "the stale reading is dropped", |r| {
+        !r.has(id::W1_TEMPERATURE, &sensor)
+    });
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "kept while younger than w1_stale_after"
+    );
+    assert!(sources.error_count(SourceKind::W1) > 0);
+    // Good readings again: sent again.
+    std::fs::write(
+        tree.path("sys/bus/w1/devices/28-3c01d607d4a1/temperature"),
+        "20000\n",
+    )
+    .unwrap();
+    let r = cycle_until(&mut sources, "a good reading is sent again", |r| {
+        r.has(id::W1_TEMPERATURE, &sensor)
+    });
+    assert_eq!(r.value(id::W1_TEMPERATURE, &sensor), i(20000));
+}
+
+#[test]
+fn a_source_absent_at_start_is_found_when_it_appears() {
+    let tree = TreeCopy::new("pi4", "rediscover-late");
+    let iio = tree.path("sys/bus/iio/devices");
+    let saved = tree.path("iio-late");
+    std::fs::rename(&iio, &saved).unwrap();
+    let mut sources = Sources::open(&config(&tree));
+    assert!(matches!(
+        sources.status(SourceKind::Iio),
+        SourceStatus::Absent(_)
+    ));
+    // The driver probes after the collector started.
+    std::fs::rename(&saved, &iio).unwrap();
+    let r = cycle_until(&mut sources, "the late IIO device is read", |r| {
+        r.has(id::IIO_TEMPERATURE, &["iio:device0", "bme280"])
+    });
+    assert_eq!(
+        r.value(id::IIO_HUMIDITY, &["iio:device0", "bme280"]),
+        i(48213)
+    );
+    assert_eq!(sources.status(SourceKind::Iio), &SourceStatus::Present);
+}
+
+#[test]
+fn rediscover_zero_never_looks_again() {
+    let tree = TreeCopy::new("pi4", "rediscover-off");
+    let mut sources = Sources::open(&SourcesConfig {
+        rediscover: Duration::ZERO,
+        ..config(&tree)
+    });
+    std::fs::rename(
+        tree.path("sys/class/hwmon/hwmon1"),
+        tree.path("sys/class/hwmon/hwmon7"),
+    )
+    .unwrap();
+    tree.replace("sys/class/hwmon/hwmon7/temp1_input", "51250\n");
+    std::thread::sleep(REDISCOVER * 2);
+    let r = cycle(&mut sources);
+    assert_eq!(
+        r.value(id::HWMON_TEMP, &CPU_THERMAL),
+        i(45277),
+        "still the descriptor opened at start"
+    );
+}
