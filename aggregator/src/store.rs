@@ -42,7 +42,7 @@ use std::ops::{Bound, Range};
 
 use pimon_protocol::catalog::Number;
 
-use crate::node::{NodeMeta, NodeState};
+use crate::node::{NodeCounters, NodeMeta, NodeState};
 use crate::series::{Entry, Refused};
 
 /// A node needs this many stored frames to be established …
@@ -417,6 +417,115 @@ impl Store {
                     oldest: now_stamp.saturating_sub(stale_ms.div_ceil(1000)),
                 }
             })
+    }
+
+    /// Copies what the status page shows into `snap` (cleared first; its buffers are
+    /// reused). `/metrics` does not copy the store: it reads it a piece at a time
+    /// ([`Store::nodes_after`]).
+    pub fn snapshot(&self, now_ms: u64, snap: &mut Snapshot) {
+        snap.clear();
+        snap.now_ms = now_ms;
+        let now_stamp = u64::from(self.stamp(now_ms));
+        for (name, n) in &self.nodes {
+            let stale_ms = self.staleness.stale_after_ms(n.meta.interval_ms);
+            let up = now_ms.saturating_sub(n.meta.last_seen_ms) <= stale_ms;
+            let oldest = now_stamp.saturating_sub(stale_ms.div_ceil(1000));
+            let name_start = snap.names.len() as u32;
+            snap.names.push_str(name);
+            let entries_start = snap.entries.len() as u32;
+            snap.entries.extend(
+                n.series
+                    .entries()
+                    .iter()
+                    .filter(|e| u64::from(e.stamp()) >= oldest),
+            );
+            let labels_base = snap.label_starts.len() as u32;
+            let (bytes, starts) = n.series.label_sets().raw();
+            let offset = snap.label_bytes.len() as u32;
+            snap.label_bytes.extend_from_slice(bytes);
+            snap.label_starts.extend(starts.iter().map(|s| s + offset));
+            snap.label_starts.push(snap.label_bytes.len() as u32);
+            snap.nodes.push(SnapNode {
+                name: name_start..snap.names.len() as u32,
+                up,
+                last_seen_ms: n.meta.last_seen_ms,
+                clock_skew_ms: n.meta.clock_skew_ms,
+                counters: n.meta.counters,
+                entries: entries_start..snap.entries.len() as u32,
+                labels_base,
+            });
+        }
+        snap.series_total = self.total_series;
+        snap.memory_bytes = self.memory_bytes();
+    }
+}
+
+/// One node in a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapNode {
+    name: Range<u32>,
+    /// Seen within its stale time.
+    pub up: bool,
+    /// Receive time of its last stored frame (Unix ms).
+    pub last_seen_ms: u64,
+    /// Clock skew of its last live frame (ms).
+    pub clock_skew_ms: i64,
+    /// Its counters.
+    pub counters: NodeCounters,
+    entries: Range<u32>,
+    labels_base: u32,
+}
+
+/// A copy of the store for the status page ([`crate::status`]), with reusable buffers.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// When it was taken (Unix ms).
+    pub now_ms: u64,
+    /// Nodes, sorted by name.
+    pub nodes: Vec<SnapNode>,
+    /// Total series in the store (fresh or not).
+    pub series_total: usize,
+    /// Approximate memory of the store.
+    pub memory_bytes: usize,
+    names: String,
+    entries: Vec<Entry>,
+    label_bytes: Vec<u8>,
+    label_starts: Vec<u32>,
+}
+
+impl Snapshot {
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.names.clear();
+        self.entries.clear();
+        self.label_bytes.clear();
+        self.label_starts.clear();
+    }
+
+    /// The name of `node`.
+    pub fn name(&self, node: &SnapNode) -> &str {
+        self.names
+            .get(node.name.start as usize..node.name.end as usize)
+            .unwrap_or("")
+    }
+
+    /// The fresh entries of `node`, sorted by (family rank, label set).
+    pub fn entries(&self, node: &SnapNode) -> &[Entry] {
+        self.entries
+            .get(node.entries.start as usize..node.entries.end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The encoded label set `set` of `node` (decode with [`crate::series::decode_set`]).
+    pub fn label_set(&self, node: &SnapNode, set: u16) -> &[u8] {
+        let i = node.labels_base as usize + usize::from(set);
+        let (Some(&start), Some(&end)) = (self.label_starts.get(i), self.label_starts.get(i + 1))
+        else {
+            return &[];
+        };
+        self.label_bytes
+            .get(start as usize..end as usize)
+            .unwrap_or(&[])
     }
 }
 

@@ -88,12 +88,15 @@ fn exported_families() -> BTreeSet<String> {
     }];
     let outputs = [("influx".to_string(), &influx)];
     let http = pimon_aggregator::http::HttpStats::default();
+    let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
+    let remote_write = [("remote_write".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
         http: Some(&http),
         udp: &udp,
         influx: &outputs,
         lp: Some(&lp),
+        remote_write: &remote_write,
         build: Some(("0.0.0", "0000000")),
         ingress: None,
     };

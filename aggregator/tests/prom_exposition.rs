@@ -304,12 +304,15 @@ fn full_exposition(format: Format) -> String {
     let influx = [("influx".to_string(), &influx_stats)];
     let lp = pimon_aggregator::influx::LpFileStats::default();
     let http = pimon_aggregator::http::HttpStats::default();
+    let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
+    let remote_write = [("vm".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
         http: Some(&http),
         udp: &udp,
         influx: &influx,
         lp: Some(&lp),
+        remote_write: &remote_write,
         build: Some(("0.1.0", "abc")),
         ingress: None,
     };

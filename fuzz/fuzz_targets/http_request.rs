@@ -9,6 +9,9 @@
 //!   client parser reads back, with the status the method and path call for; a
 //!   `/metrics` body that takes several pieces is chunked (gzip across the pieces) for
 //!   HTTP/1.1 and delimited by the close for HTTP/1.0, and reads back as the exposition.
+//!   client parser reads back, with the status the method and path call for;
+//! - the status page's `/node/<name>` segment decoder (`status::page::decode_segment`)
+//!   never panics, and what it decodes encodes back to a segment that decodes the same.
 #![no_main]
 
 use std::io::Read;
@@ -81,6 +84,17 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_request(data: &[u8], request: &Request) {
+    if let Some(name) = request
+        .path
+        .strip_prefix("/node/")
+        .and_then(pimon_aggregator::status::page::decode_segment)
+    {
+        let again = pimon_aggregator::status::page::path_segment(&name);
+        assert_eq!(
+            pimon_aggregator::status::page::decode_segment(&again).as_deref(),
+            Some(name.as_str())
+        );
+    }
     let head_len = request.head_len;
     assert_eq!(find(data, b"\r\n\r\n").map(|e| e + 4), Some(head_len));
     assert!(head_len <= MAX_REQUEST_HEAD);

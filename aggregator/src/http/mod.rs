@@ -5,7 +5,9 @@
 //!   `Accept` header prefers `application/openmetrics-text`; gzip when
 //!   `Accept-Encoding` allows it. Streamed a piece at a time, chunked when it takes
 //!   more than one piece ([`response`]).
-//! - `GET /`: a short help page. Other paths: 404; other methods: 405.
+//! - Other pages the provider serves ([`MetricsProvider::page`]: the status page `/`,
+//!   `/node/<name>`, `/api/nodes`, see [`crate::status`]); without them `GET /` is a
+//!   short help page. Other paths: 404; other methods: 405.
 //! - With pushes enabled, `PUT`/`POST`/`DELETE /metrics/job/…`: the Pushgateway API;
 //!   the body is read here ([`crate::ingress::http_body`], within the timeout) and the
 //!   request handed to [`MetricsProvider::push`].
@@ -30,13 +32,14 @@ mod slots;
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use smol::Async;
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::atomic::AtomicU64;
 use crate::ingress::http_body;
 
 pub use request::{
@@ -254,7 +257,13 @@ async fn serve_connection<P: MetricsProvider>(
             let _ = stream.flush().await;
             return Closed::Done;
         }
-        let keep_alive = match reply(&request, provider) {
+        let page =
+            if matches!(request.method, Method::Get | Method::Head) && request.path != "/metrics" {
+                provider.page(&request.path).await
+            } else {
+                None
+            };
+        let keep_alive = match reply(&request, provider, page) {
             Reply::Whole(bytes) => match send(&mut stream, &bytes, config.timeout).await {
                 Ok(true) => request.keep_alive,
                 Ok(false) => return Closed::WriteTimeout,

@@ -37,6 +37,12 @@ pub trait MetricsProvider: Send + Sync + 'static {
     /// Starts a scrape in `format`.
     fn scrape(&self, format: Format) -> Self::Scrape;
 
+    /// Another page at `path` (the status page): its content type and body, or `None`
+    /// when the provider has none there.
+    fn page(&self, _path: &str) -> impl Future<Output = Option<(&'static str, Vec<u8>)>> + Send {
+        std::future::ready(None)
+    }
+
     /// The largest push body read, when the Pushgateway API is on (`None`: PUT,
     /// POST and DELETE are answered 405).
     fn push_body_limit(&self) -> Option<usize> {
@@ -103,8 +109,45 @@ pub enum Reply<S: Scrape> {
     Metrics(MetricsResponse<S>),
 }
 
-/// Decides the answer to `request` (nothing is rendered yet).
-pub fn reply<P: MetricsProvider>(request: &Request, provider: &P) -> Reply<P::Scrape> {
+/// A page of the provider's (small, whole): gzipped when asked and worth it.
+fn page_response(request: &Request, content_type: &str, body: Vec<u8>) -> Vec<u8> {
+    let gzip = request.gzip && body.len() > 1024;
+    let body = if gzip {
+        let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+        let _ = enc.write_all(&body);
+        enc.finish().unwrap_or_default()
+    } else {
+        body
+    };
+    let mut out = Vec::with_capacity(256 + body.len());
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n",
+        body.len(),
+        if request.keep_alive {
+            "keep-alive"
+        } else {
+            "close"
+        },
+        if gzip {
+            "Content-Encoding: gzip\r\n"
+        } else {
+            ""
+        }
+    );
+    if request.method != Method::Head {
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// Decides the answer to `request` (nothing is rendered yet). `page` is what the
+/// provider's [`MetricsProvider::page`] gave for the request's path, if anything.
+pub fn reply<P: MetricsProvider>(
+    request: &Request,
+    provider: &P,
+    page: Option<(&'static str, Vec<u8>)>,
+) -> Reply<P::Scrape> {
     let keep_alive = request.keep_alive;
     let head_only = request.method == Method::Head;
     const TEXT: &str = "text/plain; charset=utf-8";
@@ -123,6 +166,10 @@ pub fn reply<P: MetricsProvider>(request: &Request, provider: &P) -> Reply<P::Sc
             provider.scrape(request.format),
             request,
         )),
+        _ if page.is_some() => {
+            let (content_type, body) = page.unwrap_or_default();
+            Reply::Whole(page_response(request, content_type, body))
+        }
         (_, "/") => Reply::Whole(simple_response(
             "200 OK",
             "text/html; charset=utf-8",
@@ -144,8 +191,9 @@ pub fn reply<P: MetricsProvider>(request: &Request, provider: &P) -> Reply<P::Sc
 
 /// Builds the whole response to `request` in one go: what the server sends, for tests
 /// and fuzzing (the server sends `/metrics` as it is produced).
+/// Pages of the provider ([`MetricsProvider::page`]) are not asked for here.
 pub fn respond<P: MetricsProvider>(request: &Request, provider: &P) -> Vec<u8> {
-    match reply(request, provider) {
+    match reply(request, provider, None) {
         Reply::Whole(bytes) => bytes,
         Reply::Metrics(mut response) => {
             let mut all = Vec::new();

@@ -16,11 +16,13 @@
 //! Each connection has a [`Phase`] (what it is doing, since when) that the accept loop
 //! reads; giving way is dropping the connection's eviction sender, which ends its task.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use smol::channel::{self, Receiver, Sender};
+
+use crate::atomic::AtomicU64;
 
 /// Top bit of a phase: the connection is answering a request.
 const ANSWERING: u64 = 1 << 63;
