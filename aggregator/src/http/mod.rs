@@ -4,7 +4,7 @@
 //!   (`text/plain; version=0.0.4; charset=utf-8`), or OpenMetrics 1.0.0 when the
 //!   `Accept` header prefers `application/openmetrics-text`; gzip when
 //!   `Accept-Encoding` allows it. Streamed a piece at a time, chunked when it takes
-//!   more than one piece ([`response`]).
+//!   more than one piece (the `response` module).
 //! - Other pages the provider serves ([`MetricsProvider::page`]: the status page `/`,
 //!   `/node/<name>`, `/api/nodes`, see [`crate::status`]); without them `GET /` is a
 //!   short help page. Other paths: 404; other methods: 405.
@@ -21,7 +21,7 @@
 //!   per-read one), and each piece of a response must be taken by the client within
 //!   the timeout;
 //! - connections: at most `max_connections`; a new client never waits behind clients
-//!   that only hold a connection open ([`slots`]).
+//!   that only hold a connection open ([`Slots`]).
 //!
 //! Request parsing ([`parse_request`]) is a pure function that never panics.
 
