@@ -56,15 +56,21 @@ fn loadgen_replays_pi4_cycles_that_are_all_stored_and_scraped() {
             .and_then(|rest| rest.split(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no RESULT smoke.{figure} in:\n{stdout}"))
     };
+    // What the real collector produces on the Pi 4 fixture tree today (285 when
+    // BENCHMARKS 3.6 was measured; sources added since add values).
+    let values = pimon_benches::fleet::Template::from_fixture("pi4")
+        .expect("the Pi 4 fixture")
+        .values() as f64;
+    assert!(values >= 285.0, "{values} values");
     assert_eq!(
         result("values_per_cycle"),
-        285.0,
+        values,
         "the Pi 4 fixture's cycle"
     );
     assert_eq!(result("stored_pct"), 100.0, "{stdout}");
     assert_eq!(result("nodes_with_data_pct"), 100.0, "{stdout}");
     assert_eq!(result("scrapes_failed"), 0.0, "{stdout}");
-    assert!(result("scrape_samples") >= 40.0 * 285.0, "{stdout}");
+    assert!(result("scrape_samples") >= 40.0 * values, "{stdout}");
     assert_eq!(result("slow_reads_cut_off"), 0.0, "{stdout}");
     assert!(
         !stdout.contains("slow readers         1: 0 bytes read"),

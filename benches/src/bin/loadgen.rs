@@ -8,7 +8,7 @@
 //! ```
 //! Every node sends one cycle per `--interval` seconds (the collector's cadence; `--rate
 //! R` is the same as `--interval 1/R`), the cycles of all nodes spread evenly over the
-//! interval. A cycle is what the real collector produced on the fixture tree (Pi 4: 285
+//! interval. A cycle is what the real collector produced on the fixture tree (Pi 4: 292
 //! values in 2 datagrams), under the node's own name, boot id and sequence numbers, with
 //! moving values (see `fleet`). With `--keyed` every datagram carries a MAC with the
 //! benches' key, id 7. A progress line every 10 s shows the send and ack rates and the
@@ -73,7 +73,7 @@ fn usage() -> ! {
          [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K] \
          [--label NAME] [--forge RATE]\n\
          Simulates N collectors replaying the real collector's cycle of a fixture tree\n\
-         (collector/tests/fixtures/<name>; default pi4: 285 values in 2 datagrams).\n\
+         (collector/tests/fixtures/<name>; default pi4: 292 values in 2 datagrams).\n\
          --interval: seconds between two cycles of a node (default 1); --rate R = --interval 1/R.\n\
          --first-node: number of the first node (two instances: give them disjoint ranges).\n\
          --keyed: MAC every frame with key id 7, secret \"0123456789abcdef0123456789abcdef\".\n\
