@@ -41,6 +41,8 @@ pub mod ring;
 pub mod sink;
 
 #[cfg(feature = "std")]
+pub mod ack_watch;
+#[cfg(feature = "std")]
 pub mod cli;
 #[cfg(feature = "std")]
 pub mod clock;
@@ -54,6 +56,8 @@ pub mod log;
 pub mod net;
 #[cfg(feature = "std")]
 pub mod print;
+#[cfg(feature = "std")]
+pub mod probe;
 #[cfg(feature = "std")]
 pub mod run;
 #[cfg(feature = "std")]

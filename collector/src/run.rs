@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, MAC_LEN};
 
+use crate::ack_watch::AckWatch;
 use crate::cli::{self, Flags, PrintFormat};
 use crate::config::Settings;
 use crate::cycle::{Collector, CollectorConfig};
@@ -31,6 +32,7 @@ use crate::frames::CycleReport;
 use crate::log;
 use crate::net::{Net, Received};
 use crate::print::DecodedCycle;
+use crate::probe;
 use crate::ring::{RECORD_HEADER, ResendPolicy};
 use crate::sys;
 
@@ -60,6 +62,8 @@ pub struct Agent {
     pub net: Net,
     /// When to resend.
     pub policy: ResendPolicy,
+    /// Speaks up when acks stop coming.
+    pub ack_watch: AckWatch,
     epoch: Instant,
     /// When [`Agent::pump`] or [`Agent::linger`] last resent.
     last_resend: Option<Instant>,
@@ -68,10 +72,12 @@ pub struct Agent {
 impl Agent {
     /// Joins a collector and a network side.
     pub fn new(collector: Collector, net: Net, policy: ResendPolicy) -> Agent {
+        let interval = Duration::from_millis(u64::from(collector.interval_ms()));
         Agent {
             collector,
             net,
             policy,
+            ack_watch: AckWatch::new(interval, Instant::now()),
             epoch: Instant::now(),
             last_resend: None,
         }
@@ -94,6 +100,9 @@ impl Agent {
             .send_unsent(now, |_, datagram| net.send(datagram));
         let took = start.elapsed();
         self.collector.record_duration(took);
+        let unacked = self.collector.ring().outstanding();
+        self.ack_watch
+            .check(Instant::now(), unacked, self.net.target());
         log::debug!(
             "cycle {}: {} values in {} part(s), {} bytes, {} µs",
             report.first_seq,
@@ -136,6 +145,7 @@ impl Agent {
         let now = self.now_ms();
         match self.net.wait_ack(wait) {
             Received::Ack(ack) => {
+                self.ack_watch.acked(Instant::now());
                 let ring = self.collector.ring_mut();
                 let was = ring.resyncing();
                 ring.apply_ack(&ack, now);
@@ -147,6 +157,10 @@ impl Agent {
                     );
                 }
                 true
+            }
+            Received::Refused(reason) => {
+                self.ack_watch.refused(reason);
+                false
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,
         }
@@ -279,10 +293,12 @@ fn check(settings: &Settings) -> ExitCode {
             .map_or("none".into(), |p| format!("{} ok", p.display()))
     );
     let _ = writeln!(out, "node: {}", settings.node);
+    let mut aggregator = None;
     match std::net::ToSocketAddrs::to_socket_addrs(settings.aggregator.as_str()) {
         Ok(mut a) => match a.next() {
             Some(addr) => {
                 let _ = writeln!(out, "aggregator: {} ({addr})", settings.aggregator);
+                aggregator = Some(addr);
             }
             None => {
                 let _ = writeln!(
@@ -310,6 +326,18 @@ fn check(settings: &Settings) -> ExitCode {
         _ => {
             let _ = writeln!(out, "key: none (frames are not authenticated)");
         }
+    }
+    let mut refused = false;
+    if let Some(addr) = aggregator {
+        let answer = probe::round_trip(
+            addr,
+            &settings.node,
+            settings.interval_ms(),
+            settings.key.as_ref(),
+            probe::WAIT,
+        );
+        refused = matches!(answer, probe::RoundTrip::Refused(_));
+        let _ = writeln!(out, "round trip: {answer}");
     }
     let report = collector.cycle(wall_ms());
     let per_cycle = report.bytes + usize::from(report.parts) * RECORD_HEADER;
@@ -348,6 +376,10 @@ fn check(settings: &Settings) -> ExitCode {
     let _ = std::io::stdout().write_all(out.as_bytes());
     if missing > 0 {
         log::error!("{missing} configured sensor(s) not found");
+        return ExitCode::from(1);
+    }
+    if refused {
+        log::error!("the aggregator refuses this collector's frames (see round trip)");
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
@@ -524,6 +556,9 @@ fn reload(flags: &Flags, settings: &mut Settings, agent: &mut Agent) {
     agent.net.set_aggregator(&new.aggregator);
     agent.collector.set_interval_ms(new.interval_ms());
     agent.policy = ResendPolicy::for_interval(u64::from(new.interval_ms()));
+    agent
+        .ack_watch
+        .set_interval(Duration::from_millis(u64::from(new.interval_ms())));
     agent.collector.reconfigure_sources(&new.sources);
     agent.collector.reconfigure_sensors(&new.sensors);
     let node = std::mem::take(&mut settings.node);
