@@ -40,6 +40,7 @@ pub mod node;
 pub mod persist;
 pub mod prom;
 pub mod rejects;
+pub mod self_lines;
 pub mod series;
 pub mod server;
 pub mod spool;
