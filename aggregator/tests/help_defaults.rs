@@ -9,13 +9,15 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pimon-aggregator");
 /// Flags that make every part of the configuration show in `--check-config`.
-const SHOW_ALL: [&str; 6] = [
+const SHOW_ALL: [&str; 8] = [
     "--influx-url",
     "http://127.0.0.1:8086",
     "--influx-db",
     "pimon",
     "--collectd-udp",
     "127.0.0.1:25826",
+    "--remote-write-url",
+    "http://127.0.0.1:8428/api/v1/write",
 ];
 
 fn run(args: &[&str]) -> String {
@@ -81,6 +83,14 @@ fn every_documented_flag_default_is_the_effective_one() {
             "stale-intervals" => format!("staleness         {default} intervals"),
             "max-clock-skew" => format!("max skew {default} s"),
             "collectd-security-level" => format!("security {default}\n"),
+            "status-history" => {
+                assert_eq!(default, "1h", "update the expectation below");
+                "sparklines over 60 min".to_string()
+            }
+            "remote-write-spool-dir" => {
+                let first = default.split(',').next().unwrap_or_default();
+                format!(" spool {first} ")
+            }
             other => {
                 problems.push(format!(
                     "--{other} documents [default: {default}] but this test does not know where --check-config shows it: add it"
@@ -108,7 +118,13 @@ fn sample_defaults(help: &str) -> String {
     let sample = &sample[..sample
         .find("PROMETHEUS:")
         .expect("PROMETHEUS after the sample")];
-    let examples_only = ["[state]", "[push]", "[[scrape]]", "[collectd]"];
+    let examples_only = [
+        "[state]",
+        "[push]",
+        "[[scrape]]",
+        "[collectd]",
+        "[[remote_write]]",
+    ];
     let mut out = String::new();
     let mut skip = false;
     for line in sample.lines().skip(1) {

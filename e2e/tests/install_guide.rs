@@ -6,7 +6,10 @@
 //!
 //! The guide's commands name the places a user has (`http://127.0.0.1:8086`,
 //! `/etc/prometheus/prometheus.yml`); the test replaces exactly those with its own
-//! (the influxd it started, the file a block wrote) and nothing else. Blocks that need
+//! (the influxd it started, the file a block wrote) and nothing else. `pimon-collector`
+//! on `PATH` is a wrapper adding `--aggregator` of an aggregator the test starts on
+//! loopback: without it the collector would send to this machine's default gateway
+//! (on a Pi, the router), and tests send nothing off loopback. Blocks that need
 //! a Pi, ssh, sudo on a real system or a network stay unmarked; the test asserts a
 //! minimum number of marked blocks so marking cannot silently vanish. A failure names
 //! each failing block by its line and shows its output.
@@ -15,7 +18,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use pimon_e2e::binaries::{Program, host_binary};
+use pimon_e2e::binaries::{Launcher, Program, host_binary};
+use pimon_e2e::pimon::Aggregator;
 use pimon_e2e::process::Proc;
 use pimon_e2e::repo_root;
 use pimon_e2e::support::servers::Influxd;
@@ -75,6 +79,7 @@ fn the_runnable_blocks_of_install_md_run() {
         blocks.len()
     );
     let influxd = Influxd::start();
+    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
     let dir = tempfile::tempdir().expect("temp dir");
     for link in ["deploy", "scripts"] {
         std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link))
@@ -84,8 +89,26 @@ fn the_runnable_blocks_of_install_md_run() {
         .parent()
         .expect("bin dir")
         .to_path_buf();
+    let wrappers = dir.path().join(".bin");
+    std::fs::create_dir(&wrappers).expect("wrapper dir");
+    let wrapper = wrappers.join("pimon-collector");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --aggregator {} \"$@\"\n",
+            host_binary(Program::Collector).display(),
+            aggregator.udp
+        ),
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the wrapper");
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
+        wrappers.display(),
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
@@ -97,6 +120,7 @@ fn the_runnable_blocks_of_install_md_run() {
         ),
     ];
     let mut failures = Vec::new();
+    let mut outputs = String::new();
     for block in &blocks {
         let mut text = block.text.clone();
         for (place, here) in &stand_ins {
@@ -111,11 +135,12 @@ fn the_runnable_blocks_of_install_md_run() {
             "INSTALL.md:{}: a runnable block must be ```sh",
             block.line
         );
-        if let Err(report) = run_block(dir.path(), &path, &text) {
-            failures.push(format!(
+        match run_block(dir.path(), &path, &text) {
+            Ok(stdout) => outputs.push_str(&stdout),
+            Err(report) => failures.push(format!(
                 "INSTALL.md:{}:\n{}\n{report}",
                 block.line, block.text
-            ));
+            )),
         }
     }
     assert!(
@@ -124,6 +149,11 @@ fn the_runnable_blocks_of_install_md_run() {
         failures.len(),
         blocks.len(),
         failures.join("\n\n")
+    );
+    // `--check` reached the aggregator.
+    assert!(
+        outputs.contains("round trip: acked in "),
+        "--check's round trip:\n{outputs}"
     );
     // The CREATE DATABASE block did create it.
     let out = Command::new("curl")
@@ -138,8 +168,8 @@ fn the_runnable_blocks_of_install_md_run() {
     );
 }
 
-/// Runs `text` with bash in `dir`; the output on failure.
-fn run_block(dir: &Path, path: &str, text: &str) -> Result<(), String> {
+/// Runs `text` with bash in `dir`: its stdout, or the report on failure.
+fn run_block(dir: &Path, path: &str, text: &str) -> Result<String, String> {
     let mut cmd = Command::new("bash");
     cmd.args(["-e", "-o", "pipefail", "-c", text])
         .current_dir(dir)
@@ -147,7 +177,7 @@ fn run_block(dir: &Path, path: &str, text: &str) -> Result<(), String> {
         .env("HOME", dir);
     let mut proc = Proc::spawn("INSTALL.md block", cmd);
     match proc.wait_timeout(BLOCK_TIMEOUT) {
-        Some(status) if status.success() => Ok(()),
+        Some(status) if status.success() => Ok(proc.stdout()),
         Some(status) => Err(format!("{status}\n{}", proc.output_report())),
         None => {
             proc.kill();
