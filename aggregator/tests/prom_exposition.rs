@@ -325,6 +325,7 @@ fn full_exposition(format: Format) -> String {
 }
 
 #[test]
+#[cfg(feature = "real-servers")]
 fn promtool_check_metrics_is_clean() {
     let text = full_exposition(Format::Text004);
     check_structure(&text);

@@ -1,6 +1,6 @@
 //! The running collector: timed cycles, sending, acks, resends, linger, signals.
 //!
-//! [`Agent`] joins a [`Collector`] (sources → frames in the ring) and a [`Net`] (UDP):
+//! [`Agent`] joins a [`Collector`] (sources → frames in the ring) and a [`Net`](crate::net::Net) (UDP):
 //! [`Agent::cycle`] collects and sends, [`Agent::pump`] handles acks and paced resends
 //! until a deadline, [`Agent::linger`] waits for outstanding acks on exit. [`main`] is
 //! the program: settings, `--check`, `--print`, or the loop:
