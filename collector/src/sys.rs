@@ -15,8 +15,8 @@
 //!   `std::fs::read_dir` allocates per entry).
 //! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
 //!   cgroup source keeps a dozen files open per tracked workload).
-//! - `prctl(PR_SET_NAME)`: this crate's `pthread_setname_np` for the static musl builds
-//!   ([`pthread_setname_np`]), which keeps musl's printf out of the binary (aarch64).
+//! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
+//!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
