@@ -11,7 +11,7 @@
 //!   (CPU from `/proc/PID/stat` before and after; the scrape is a plain HTTP/1.0 GET on
 //!   127.0.0.1), so the ratio is measured in the same run on the same `/proc`.
 //!
-//! Results: docs/BENCHMARKS.md, section 2.7.
+//! Results: docs/BENCHMARKS.md, section 2.8.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
