@@ -284,16 +284,6 @@ pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot)
         "",
         |n| Number::U64(n.counters.name_conflicts),
     )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_too_old_total",
-        Counter,
-        "Resent frames of the node older than max_backfill_seconds: acked, not stored.",
-        "",
-        |n| Number::U64(n.counters.too_old),
-    )?;
     Ok(())
 }
 
@@ -450,15 +440,6 @@ pub fn render_aggregator<W: Write>(
             "Second collectors detected sending as an existing node.",
             "",
             counter(&s.name_conflicts),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_frames_too_old_total",
-            Counter,
-            "Resent frames older than max_backfill_seconds: acked, not stored.",
-            "",
-            counter(&s.frames_too_old),
         )?;
         single(
             w,
