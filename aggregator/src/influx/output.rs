@@ -365,7 +365,10 @@ impl InfluxOutput {
             };
             match self.deliver(&batch.body, shutdown, deadline).await {
                 Progress::Done => s.spool.commit(&batch)?,
-                Progress::Interrupted => return Ok(Progress::Interrupted),
+                Progress::Interrupted => {
+                    s.spool.abandon(&batch);
+                    return Ok(Progress::Interrupted);
+                }
             }
         }
     }
