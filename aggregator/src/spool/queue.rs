@@ -26,7 +26,8 @@
 //! [`Spool::abandon`]) is in memory and may still reach InfluxDB after its segment was
 //! deleted for space: its lines are not counted dropped with the segment. They count as
 //! dropped only if the reader gives the batch up ([`Spool::abandon`], or reads another
-//! batch without committing it); committed, they were delivered.
+//! batch without committing it); committed, they were delivered. Until then they count
+//! as pending, so pending + dropped is always what was written and not delivered.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -136,8 +137,17 @@ impl Drop for Spool {
 
 impl Spool {
     /// Opens (creating if needed) the spool in `config.dir`, validating every record and
-    /// truncating torn ones. Delivery resumes at the saved cursor.
+    /// truncating torn ones. Delivery resumes at the saved cursor. I/O errors name the
+    /// directory ([`SpoolError::Open`]).
     pub fn open(config: SpoolConfig, stats: Arc<SpoolStats>) -> Result<Spool, SpoolError> {
+        let dir = config.dir.clone();
+        Spool::open_in(config, stats).map_err(|e| match e {
+            SpoolError::Io(e) => SpoolError::Open(dir, e),
+            e => e,
+        })
+    }
+
+    fn open_in(config: SpoolConfig, stats: Arc<SpoolStats>) -> Result<Spool, SpoolError> {
         fs::create_dir_all(&config.dir)?;
         let canonical_dir = fs::canonicalize(&config.dir)?;
         {
@@ -198,6 +208,11 @@ impl Spool {
             bytes += s.len;
             records += s.records - s.records_done;
             lines += s.lines - s.lines_done;
+        }
+        // A held batch whose segment is gone is still to be delivered.
+        if let Some(b) = st.in_flight.filter(|b| b.orphaned) {
+            records += b.records;
+            lines += b.lines;
         }
         self.stats.bytes.store(bytes, Ordering::Relaxed);
         self.stats
@@ -478,6 +493,7 @@ impl Spool {
     fn settle_in_flight(&self, st: &mut State) {
         if let Some(b) = st.in_flight.take().filter(|b| b.orphaned) {
             self.count_dropped(b.records, b.lines, b.bytes);
+            self.publish_gauges(st);
         }
     }
 
@@ -779,7 +795,9 @@ impl Spool {
             .is_some_and(|b| b.segment == batch.segment && b.start == batch.start)
         {
             // Delivered, orphaned or not: nothing of it was lost.
-            st.in_flight = None;
+            if st.in_flight.take().is_some_and(|b| b.orphaned) {
+                self.publish_gauges(&st);
+            }
         }
         if st.cursor
             != (Position {

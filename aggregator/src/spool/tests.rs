@@ -430,8 +430,21 @@ fn a_batch_being_delivered_when_its_segment_is_dropped_is_counted_only_if_it_is_
     // The writer holds a batch (InfluxDB is slow or down) while the spool fills up.
     let batch = spool.read_batch(1 << 20, 1_000).unwrap().unwrap();
     append_until_dropped(&spool, &stats, &batch, &mut next);
+    // Meanwhile it is pending (not delivered yet), not dropped.
+    let (pending, dropped) = (
+        spool.pending_lines(),
+        stats.lines_dropped_full.load(Ordering::Relaxed),
+    );
+    let on_disk = segment_files(&spool.config().dir).len();
+    assert!(on_disk > 0 && pending >= batch.lines);
+    assert_eq!(
+        pending + dropped,
+        next as u64,
+        "pending + dropped = written"
+    );
     // InfluxDB comes back and takes the batch: it was delivered, not dropped.
     spool.commit(&batch).unwrap();
+    assert_eq!(spool.pending_lines(), pending - batch.lines);
     let delivered = batch.lines + drain(&spool).iter().filter(|&&b| b == b'\n').count() as u64;
     let dropped = stats.lines_dropped_full.load(Ordering::Relaxed);
     assert_eq!(
