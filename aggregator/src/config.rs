@@ -56,7 +56,7 @@ OPTIONS (a flag overrides the same setting of --config):
     --max-new-nodes-per-address N
                                with the node table 90 % full, no more new nodes from an
                                address with N not yet established ones [default: 64]
-    --max-series-per-node N    most series per node [default: 1000]
+    --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
     --max-clock-skew SECONDS   a frame timestamp further ahead (or a clock stepped back) gets
                                a substitute time, distinct and in the node's order
@@ -91,7 +91,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
-    max_series_per_node = 1000
+    max_series_per_node = 8000       # a busy k3s node with the cgroup source: ~3,700
     max_series_total = 2000000
     max_new_nodes_per_address = 64  # when 90 % full: new nodes per address (IPv6: /64)
 

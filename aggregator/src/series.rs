@@ -18,8 +18,10 @@ use std::sync::LazyLock;
 use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::{MAX_LABEL_LEN, MAX_LABELS};
 
-/// Most bytes of interned label values one node may hold.
-pub const MAX_LABEL_BYTES: usize = 8 * 1024;
+/// Most bytes of interned label values one node may hold. A node with the cgroup
+/// source sends one label set per workload with its cgroup path (30–190 bytes): a busy
+/// k3s node (about 160 workloads) needs about 40 KiB. The arena grows as used.
+pub const MAX_LABEL_BYTES: usize = 64 * 1024;
 
 static RANKS: LazyLock<Box<[u16]>> = LazyLock::new(|| {
     let mut ranks = vec![u16::MAX; catalog::CATALOG.len()];
@@ -342,7 +344,7 @@ mod tests {
         assert_eq!(t.upsert(1, &[], 1, Number::U64(2), 1), Ok(false));
         let long = "x".repeat(255);
         let mut refused = false;
-        for i in 0..100 {
+        for i in 0..MAX_LABEL_BYTES / 200 {
             let l = format!("{i}{long}");
             if t.upsert(1, &[&l[..255]], 0, Number::U64(1), 1000) == Err(Refused::LabelSpace) {
                 refused = true;

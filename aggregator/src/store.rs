@@ -19,7 +19,7 @@
 //! - at most `max_series_per_node` series and [`crate::series::MAX_LABEL_BYTES`] of label
 //!   values per node, and `max_series_total` in all. Refused samples are counted.
 //!
-//! Worst case memory ≈ `max_nodes` × (700 B + 8 KiB labels) + `max_series_total` × 24 B.
+//! Worst case memory ≈ `max_nodes` × (700 B + 64 KiB labels) + `max_series_total` × 24 B.
 //! A node sending ~70 values costs about 3.9 KiB; a Raspberry Pi 4 with every source
 //! (~285 values) about 13.8 KiB (docs/OPERATIONS.md, sizing).
 //!
@@ -85,7 +85,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_nodes: 10_000,
-            max_series_per_node: 1_000,
+            max_series_per_node: 8_000,
             max_series_total: 2_000_000,
             max_new_nodes_per_address: 64,
         }

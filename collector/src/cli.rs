@@ -43,9 +43,11 @@ Options:
                           `--`; `-` and `_` alike), sensor lines `i2c = ...` and
                           `gpio = ...` (docs/SENSORS.md), and sections [filters] (device
                           and filesystem filters, sources to disable, `rediscover` = how
-                          often to look for sensors that came or went, default 60s) and
-                          [key] (id, secret). Command-line flags win. SIGHUP reloads it.
-                          Errors name the line and the problem.
+                          often to look for sensors that came or went, default 60s, the
+                          cgroup source's cgroup_max, cgroup_rediscover, cgroup_every and
+                          namespace, unit and container name filters) and [key] (id,
+                          secret). Command-line flags win. SIGHUP reloads it. Errors name
+                          the line and the problem.
   --ring-bytes N          Size of the resend ring: unacknowledged frames kept for resending
                           (default: about 30 minutes of a Raspberry Pi 4 at 10 s). Suffixes
                           K and M (KiB, MiB) are accepted. The oldest frames are dropped

@@ -24,6 +24,12 @@
 //! disable = w1 iio                 # sources not to read (names as in --check)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
 //! rediscover = 60s                 # look for sensors that came or went (0s: never)
+//! cgroup_namespace_exclude = kube-system   # Kubernetes namespaces (pods, containers)
+//! cgroup_unit_include = nginx.service k3s*  # systemd services
+//! cgroup_name_exclude = pause*     # container names (Kubernetes, Docker, Podman)
+//! cgroup_max = 256                 # workloads tracked; more are counted, logged once
+//! cgroup_rediscover = 30s          # how often new and gone workloads are looked for
+//! cgroup_every = 1                 # read the workloads every N cycles
 //!
 //! i2c_interval = 10s               # sensor timing ([sensors] or top level)
 //!
@@ -70,6 +76,10 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 /// headers; 180 cycles need 290 880 bytes; 320 KiB holds about 200 cycles (33 minutes).
 /// `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
 pub const DEFAULT_RING_BYTES: usize = 320 * 1024;
+
+/// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
+/// open files).
+pub const MAX_CGROUPS: usize = 4096;
 
 /// Longest accepted `--interval` (the wire carries it as u32 milliseconds; a day is
 /// plenty).
@@ -468,6 +478,9 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
             "diskstats" => Some(&mut cfg.disk_devices),
             "mountpoint" => Some(&mut cfg.mount_points),
             "fstype" => Some(&mut cfg.fs_types),
+            "cgroup_namespace" => Some(&mut cfg.cgroup.namespaces),
+            "cgroup_unit" => Some(&mut cfg.cgroup.units),
+            "cgroup_name" => Some(&mut cfg.cgroup.names),
             _ => None,
         };
         match (lists, op) {
@@ -495,6 +508,35 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     cfg.statvfs_timeout = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("statvfs_timeout: {p}")))?;
                 }
+                "cgroup_max" => {
+                    cfg.cgroup.max = match e.value.parse::<usize>() {
+                        Ok(n) if (1..=MAX_CGROUPS).contains(&n) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!(
+                                    "cgroup_max: {:?} is not a number from 1 to {MAX_CGROUPS}",
+                                    e.value
+                                ),
+                            ));
+                        }
+                    };
+                }
+                "cgroup_every" => {
+                    cfg.cgroup.every = match e.value.parse::<u32>() {
+                        Ok(n) if (1..=60).contains(&n) => n,
+                        _ => {
+                            return Err(ConfigError::at(
+                                e.line,
+                                format!("cgroup_every: {:?} is not a number from 1 to 60", e.value),
+                            ));
+                        }
+                    };
+                }
+                "cgroup_rediscover" => {
+                    cfg.cgroup.rediscover = cli::parse_duration(&e.value)
+                        .map_err(|p| ConfigError::at(e.line, format!("cgroup_rediscover: {p}")))?;
+                }
                 "rediscover" => {
                     cfg.rediscover = cli::parse_duration(&e.value)
                         .map_err(|p| ConfigError::at(e.line, format!("rediscover: {p}")))?;
@@ -503,7 +545,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, disable, statvfs_timeout, rediscover)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout, rediscover)"
                         ),
                     ));
                 }

@@ -172,6 +172,18 @@ macro_rules! source_table {
                      ["pimon_w1_"]),
                 ],
             }
+            /// cgroups: systemd services, Kubernetes pods and containers, Docker and
+            /// Podman containers.
+            Cgroup "cgroup" {
+                format: cgroup,
+                reader: cgroup::CgroupReader,
+                module: cgroup,
+                docs: [
+                    ("cgroups: services, containers, pods",
+                     "cgroup v2 (`/sys/fs/cgroup`; on a hybrid host the unified tree, with memory, pids, blkio and CPU throttling from the v1 controllers) of every systemd service (`system.slice`), Kubernetes pod and container (`kubepods`, cgroupfs and systemd drivers), Docker and Podman container: `cpu.stat`, `memory.current`/`memory.stat`/`memory.swap.current`/`memory.max`/`memory.events`, `io.stat` summed over devices, `pids.current`, `{cpu,memory,io}.pressure`. cAdvisor's names; one row per kind of workload with the labels that have a value for it (`namespace`, `pod` and `container` from the names in `/var/log/pods` and `/var/log/containers`, `name` from the runtime's state, `id` = the cgroup path). Working set = `memory.current` − `inactive_file` (cAdvisor, `kubectl top`). Deviations from cAdvisor and Telegraf: see [cgroups](#cgroups-and-cadvisor) below.",
+                     ["container_", "pimon_cgroup_"]),
+                ],
+            }
             /// IIO sensors.
             Iio "iio" {
                 format: iio,

@@ -11,6 +11,10 @@
 //!   is rounded to the kernel's tick) and returning at once on a signal.
 //! - `mmap(2)`: zeroed buffers that cost memory only where written ([`ZeroedPages`]).
 //! - `madvise(2)`: start-up code leaves the resident set ([`release_startup_code`]).
+//! - `getdents64(2)`: directory entries into a caller's buffer (cgroup discovery;
+//!   `std::fs::read_dir` allocates per entry).
+//! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
+//!   cgroup source keeps a dozen files open per tracked workload).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -308,6 +312,64 @@ pub fn hostname() -> Option<String> {
     String::from_utf8(buf[..len].to_vec())
         .ok()
         .filter(|s| !s.is_empty())
+}
+
+/// Reads the next directory entries of the open directory `dir` into `buf` (see
+/// `parse::cgroup::dirent` for the record format); 0 at the end. Rewind with a seek
+/// to 0 to read the directory again.
+pub fn getdents(dir: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: the pointer and length describe `buf`, a live writable buffer the
+        // kernel writes at most `len` bytes into; the fd is borrowed, so it stays open
+        // during the call. getdents64 takes exactly (int fd, void *dirp, size_t count).
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Raises the soft limit of open files to at least `wanted` (at most the hard limit,
+/// which needs no privilege). Returns the soft limit in force afterwards.
+// `rlim_t` is 32 bits on some 32-bit targets: the casts are not no-ops everywhere.
+#[allow(clippy::unnecessary_cast)]
+pub fn raise_open_files_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit that outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    let current = limit.rlim_cur as u64;
+    let target = (wanted as libc::rlim_t).min(limit.rlim_max);
+    if target <= limit.rlim_cur {
+        return current;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: target,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: `raised` is a valid rlimit that outlives the call; a soft limit at or
+    // below the hard limit is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        target as u64
+    } else {
+        current
+    }
 }
 
 #[cfg(test)]

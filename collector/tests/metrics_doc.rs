@@ -177,13 +177,54 @@ fn const_labels_text(m: &Metric) -> String {
         .join(" ")
 }
 
+/// Whether the rows of a family have different instance labels (one row per kind of
+/// cgroup workload).
+fn labels_differ(rows: &[&Metric]) -> bool {
+    rows.iter().any(|r| r.labels != rows[0].labels)
+}
+
+/// What tells a row from the others of its family: its instance labels when those
+/// differ, then its constant labels.
+fn row_key(rows: &[&Metric], m: &Metric) -> String {
+    let consts = const_labels_text(m);
+    if !labels_differ(rows) {
+        return consts;
+    }
+    let labels = m
+        .labels
+        .iter()
+        .map(|l| code(l))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if consts.is_empty() || rows.iter().all(|r| r.const_labels == m.const_labels) {
+        labels
+    } else {
+        format!("{labels} {consts}")
+    }
+}
+
 /// `instance`, the row's labels, then the constant labels: with their value for a
-/// one-row family, with the values of all rows for a larger one.
+/// one-row family, with the values of all rows for a larger one. Rows with different
+/// instance labels are listed one label set per row.
 fn labels_cell(rows: &[&Metric]) -> String {
     let first = rows[0];
     let mut parts = vec![code("instance")];
-    parts.extend(first.labels.iter().map(|l| code(l)));
-    if rows.len() == 1 {
+    if labels_differ(rows) {
+        let sets: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                r.labels
+                    .iter()
+                    .map(|l| code(l))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        parts.push(format!("one of: {}", sets.join(" / ")));
+    } else {
+        parts.extend(first.labels.iter().map(|l| code(l)));
+    }
+    if rows.len() == 1 || rows.iter().all(|r| r.const_labels == first.const_labels) {
         parts.extend(
             first
                 .const_labels
@@ -208,12 +249,18 @@ fn tags_text(m: &Metric, s: &InfluxSchema) -> String {
     let mut parts = vec![code("host")];
     for (i, tag) in s.tags.iter().enumerate() {
         let label = m.labels.get(i).copied().unwrap_or("?");
+        if tag.is_empty() {
+            continue; // the label is not written to InfluxDB
+        }
         parts.push(match s.tag_rule(i) {
             TagRule::Verbatim if *tag == label => code(tag),
             TagRule::Verbatim => format!("{} (label {})", code(tag), code(label)),
             TagRule::Prefix(p) => format!("{} = \"{p}\" + label {}", code(tag), code(label)),
             TagRule::StripPrefix(p) => {
                 format!("{} = label {} without \"{p}\"", code(tag), code(label))
+            }
+            TagRule::LastSegment => {
+                format!("{} = label {} after its last `/`", code(tag), code(label))
             }
         });
     }
@@ -271,7 +318,7 @@ fn influx_cell(rows: &[&Metric]) -> String {
                 .filter_map(|m| {
                     m.influx
                         .as_ref()
-                        .map(|s| format!("{} ({})", code(s.field), const_labels_text(m)))
+                        .map(|s| format!("{} ({})", code(s.field), row_key(rows, m)))
                 })
                 .collect();
             format!(
@@ -285,11 +332,11 @@ fn influx_cell(rows: &[&Metric]) -> String {
             .map(|m| match &m.influx {
                 Some(s) => format!(
                     "{}: {} {}",
-                    const_labels_text(m),
+                    row_key(rows, m),
                     code(&format!("{}.{}", s.measurement, s.field)),
                     cell_text(&influx_head(m, s))
                 ),
-                None => format!("{}: —", const_labels_text(m)),
+                None => format!("{}: —", row_key(rows, m)),
             })
             .collect::<Vec<_>>()
             .join("<br>"),
@@ -308,7 +355,7 @@ fn per_row_cell(
     Ok(rows
         .iter()
         .zip(&values)
-        .map(|(m, v)| format!("{}: {v}", const_labels_text(m)))
+        .map(|(m, v)| format!("{}: {v}", row_key(rows, m)))
         .collect::<Vec<_>>()
         .join("<br>"))
 }

@@ -58,6 +58,7 @@ pub fn bump(file: CounterFile, text: &str, tick: u64) -> String {
                 (&line[..=colon], &line[colon + 1..])
             }
             CounterFile::DiskStats if !line.trim().is_empty() => split_after_words(line, 3),
+            CounterFile::CgroupCpuStat if !line.trim().is_empty() => split_after_words(line, 1),
             _ => {
                 out.push_str(line);
                 out.push('\n');
@@ -71,6 +72,8 @@ pub fn bump(file: CounterFile, text: &str, tick: u64) -> String {
                 CounterFile::Stat => 7,
                 CounterFile::NetDev => 1500,
                 CounterFile::DiskStats => 3,
+                // microseconds of CPU and CFS periods: a tenth of a core, 10 periods/s
+                CounterFile::CgroupCpuStat => 100_000 / (column as u64 + 1),
             };
             out.push(' ');
             out.push_str(&(n + tick * step * (column as u64 + 1)).to_string());
@@ -122,6 +125,8 @@ pub enum CounterFile {
     NetDev,
     /// `proc/diskstats`.
     DiskStats,
+    /// A cgroup's `cpu.stat` (`key value` lines), anywhere under `sys/fs/cgroup`.
+    CgroupCpuStat,
 }
 
 impl CounterFile {
@@ -130,6 +135,7 @@ impl CounterFile {
             CounterFile::Stat => "proc/stat",
             CounterFile::NetDev => "proc/net/dev",
             CounterFile::DiskStats => "proc/diskstats",
+            CounterFile::CgroupCpuStat => "sys/fs/cgroup",
         }
     }
 }
@@ -141,11 +147,11 @@ pub struct CounterBumper {
 }
 
 impl CounterBumper {
-    /// Starts bumping `proc/stat`, `proc/net/dev` and `proc/diskstats` under `root`
-    /// (those that exist), and appending to `dev/kmsg` (if it exists), at half past
-    /// every wall-clock second.
+    /// Starts bumping `proc/stat`, `proc/net/dev`, `proc/diskstats` and every cgroup's
+    /// `cpu.stat` under `root` (those that exist), and appending to `dev/kmsg` (if it
+    /// exists), at half past every wall-clock second.
     pub fn start(root: &Path) -> CounterBumper {
-        let files: Vec<(CounterFile, PathBuf, String)> = [
+        let mut files: Vec<(CounterFile, PathBuf, String)> = [
             CounterFile::Stat,
             CounterFile::NetDev,
             CounterFile::DiskStats,
@@ -157,6 +163,19 @@ impl CounterBumper {
             Some((f, path, text))
         })
         .collect();
+        let mut dirs = vec![root.join(CounterFile::CgroupCpuStat.path())];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(path);
+                } else if entry.file_name() == "cpu.stat"
+                    && let Ok(text) = fs::read_to_string(&path)
+                {
+                    files.push((CounterFile::CgroupCpuStat, path, text));
+                }
+            }
+        }
         assert!(
             !files.is_empty(),
             "no counter file under {}",

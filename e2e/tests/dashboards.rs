@@ -6,7 +6,10 @@
 //! - every InfluxQL `query` of `pimon-fleet-influxdb.json` against a real `influxd`
 //!   that the same aggregator writes to (`--influx-url`, `--influx-db`);
 //! - the node variables' queries (`label_values(node_load1, instance)`,
-//!   `SHOW TAG VALUES FROM "system" WITH KEY = "host"`) list every collector's node.
+//!   `SHOW TAG VALUES FROM "system" WITH KEY = "host"`) list every collector's node;
+//! - the same for "pimon / workloads" (`pimon-workloads-*.json`: top CPU and memory by
+//!   pod, service and container), fed by collectors on copies of the `cgroup-k3s` and
+//!   `cgroup-docker` fixtures whose cgroups' `cpu.stat` counters grow every second.
 //!
 //! The fleet: host `pimon-collector`s reading copies of the `pi4`, `pizero` and `x86`
 //! fixture trees whose counters grow once a second (`rate()` and
@@ -44,6 +47,8 @@ const FIXTURE_NODES: [(&str, &str); 3] =
     [("pi4", "pi4-a"), ("pizero", "pizero-b"), ("x86", "x86-c")];
 /// The collector reading this machine's live `/`.
 const LIVE_NODE: &str = "live-d";
+/// cgroup fixture trees (the "pimon / workloads" dashboards) and their nodes.
+const WORKLOAD_NODES: [(&str, &str); 2] = [("cgroup-k3s", "k3s-e"), ("cgroup-docker", "docker-f")];
 /// The node whose I2C readings are sent as frames by the test.
 const I2C_NODE: &str = "pi-garden";
 /// The InfluxDB database.
@@ -365,7 +370,7 @@ impl Fleet {
         let mut trees = Vec::new();
         let mut bumpers = Vec::new();
         let mut collectors = Vec::new();
-        for (name, node) in FIXTURE_NODES {
+        for (name, node) in FIXTURE_NODES.into_iter().chain(WORKLOAD_NODES) {
             let (dir, root) = copy_tree(&fixture(name));
             bumpers.push(CounterBumper::start(&root));
             collectors.push(start_collector(&collector, &root, node, aggregator.udp));
@@ -398,27 +403,17 @@ struct Check<'a> {
     last: String,
 }
 
-#[test]
-fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
-    let collector_nodes: Vec<&str> = FIXTURE_NODES
-        .iter()
-        .map(|(_, n)| *n)
-        .chain([LIVE_NODE])
-        .collect();
-    let mut all_nodes = collector_nodes.clone();
-    all_nodes.push(I2C_NODE);
-
-    let prom_file = "pimon-fleet-prometheus.json";
-    let influx_file = "pimon-fleet-influxdb.json";
-    let promql = queries(prom_file, "expr", &prometheus_vars(&all_nodes));
-    let influxql = queries(influx_file, "query", &influx_vars(&all_nodes));
-    let prom_variable = node_variable(prom_file, "instance");
-    let influx_variable = node_variable(influx_file, "host");
-
-    let fleet = Fleet::start();
-
-    let mut checks: Vec<Check> = Vec::new();
-    for q in &promql {
+/// The checks of one dashboard pair: every query returns data, and the node menus list
+/// `nodes`.
+fn add_checks<'a>(
+    checks: &mut Vec<Check<'a>>,
+    fleet: &'a Fleet,
+    (prom_file, influx_file): (&'a str, &'a str),
+    nodes: &'a [&'a str],
+    (promql, influxql): (&'a [Query], &'a [Query]),
+    (prom_variable, influx_variable): (&'a str, &'a str),
+) {
+    for q in promql {
         checks.push(Check {
             what: format!("{prom_file} {}: {}", q.place, q.raw),
             query: &q.text,
@@ -426,7 +421,7 @@ fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
             last: String::new(),
         });
     }
-    for q in &influxql {
+    for q in influxql {
         checks.push(Check {
             what: format!("{influx_file} {}: {}", q.place, q.raw),
             query: &q.text,
@@ -441,11 +436,10 @@ fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
         .and_then(|s| s.strip_suffix(')'))
         .and_then(|s| s.split_once(", "))
         .unwrap_or_else(|| panic!("{prom_file}: unexpected variable query {prom_variable}"));
-    let nodes = &collector_nodes;
     let prom = &fleet.prometheus;
     checks.push(Check {
         what: format!("{prom_file} variable instance: {prom_variable} lists {nodes:?}"),
-        query: &prom_variable,
+        query: prom_variable,
         run: Box::new(move || {
             let qs = http::query_string(&[("match[]", metric)]);
             let r = http::request(
@@ -472,12 +466,11 @@ fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
         last: String::new(),
     });
     let influxd = &fleet.influxd;
-    let influx_variable_query = influx_variable.clone();
     checks.push(Check {
         what: format!("{influx_file} variable host: {influx_variable} lists {nodes:?}"),
-        query: &influx_variable,
+        query: influx_variable,
         run: Box::new(move || {
-            let values = influx_column_values(influxd, &influx_variable_query, "value")?;
+            let values = influx_column_values(influxd, influx_variable, "value")?;
             let missing: Vec<_> = nodes
                 .iter()
                 .filter(|n| !values.iter().any(|v| v == *n))
@@ -490,6 +483,71 @@ fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
         }),
         last: String::new(),
     });
+}
+
+/// The dashboards, each as (Prometheus file, InfluxDB file, nodes its node menus must
+/// list).
+fn boards() -> [(&'static str, &'static str, Vec<&'static str>); 2] {
+    let fleet_nodes = FIXTURE_NODES
+        .iter()
+        .map(|(_, n)| *n)
+        .chain([LIVE_NODE])
+        .collect();
+    let workload_nodes = WORKLOAD_NODES.iter().map(|(_, n)| *n).collect();
+    [
+        (
+            "pimon-fleet-prometheus.json",
+            "pimon-fleet-influxdb.json",
+            fleet_nodes,
+        ),
+        (
+            "pimon-workloads-prometheus.json",
+            "pimon-workloads-influxdb.json",
+            workload_nodes,
+        ),
+    ]
+}
+
+#[test]
+fn every_dashboard_query_returns_data_from_real_prometheus_and_influxdb() {
+    let mut all_nodes: Vec<&str> = FIXTURE_NODES
+        .iter()
+        .chain(WORKLOAD_NODES.iter())
+        .map(|(_, n)| *n)
+        .chain([LIVE_NODE, I2C_NODE])
+        .collect();
+    all_nodes.sort_unstable();
+
+    let fleet = Fleet::start();
+    let boards = boards();
+    let prepared: Vec<_> = boards
+        .iter()
+        .map(|(prom_file, influx_file, nodes)| {
+            (
+                *prom_file,
+                *influx_file,
+                nodes,
+                queries(prom_file, "expr", &prometheus_vars(&all_nodes)),
+                queries(influx_file, "query", &influx_vars(&all_nodes)),
+                node_variable(prom_file, "instance"),
+                node_variable(influx_file, "host"),
+            )
+        })
+        .collect();
+
+    let mut checks: Vec<Check> = Vec::new();
+    for (prom_file, influx_file, nodes, promql, influxql, prom_variable, influx_variable) in
+        &prepared
+    {
+        add_checks(
+            &mut checks,
+            &fleet,
+            (prom_file, influx_file),
+            nodes,
+            (promql, influxql),
+            (prom_variable, influx_variable),
+        );
+    }
     let total = checks.len();
 
     let start = Instant::now();

@@ -177,8 +177,20 @@ fn collector_accepts_the_daemonset_args_and_finds_every_source_through_its_mount
         .collect();
 
     // The container's view of the host: each hostPath volume at its mountPath, with the
-    // Pi 4 fixture standing in for the host's file system.
-    let host = fixture("pi4");
+    // Pi 4 fixture and a k3s node's cgroups and kubelet logs (`cgroup-k3s`) standing in
+    // for the host's file system.
+    let host_dir = tempfile::tempdir().expect("temp dir");
+    let host = host_dir.path().join("host");
+    for tree in ["pi4", "cgroup-k3s"] {
+        fs::create_dir_all(&host).expect("mkdir host");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", fixture(tree).display()))
+            .arg(&host)
+            .status()
+            .expect("run cp -a");
+        assert!(status.success(), "cp -a {tree} failed");
+    }
     let container_root = tempfile::tempdir().expect("temp dir");
     let volumes: HashMap<&str, &str> = pod["volumes"]
         .as_array()
@@ -242,6 +254,7 @@ fn collector_accepts_the_daemonset_args_and_finds_every_source_through_its_mount
         "thermal",
         "throttled",
         "w1",
+        "cgroup",
     ] {
         assert!(
             run.stdout.contains(&format!("{source}: ok")),
@@ -249,6 +262,14 @@ fn collector_accepts_the_daemonset_args_and_finds_every_source_through_its_mount
             run.stdout
         );
     }
+    // Pods by name, from the host's cgroups and kubelet logs through the one mount.
+    assert!(
+        run.stdout.contains(
+            "container kube-system/coredns-6799fbcd5-x7k2p/coredns /kubepods/burstable/pod"
+        ),
+        "the cgroup source did not name the pods through the DaemonSet's mounts:\n{}",
+        run.stdout
+    );
     // The filesystem source names its mount table once: it must be the stand-in host's
     // (`/host/proc/1/mounts`, or `proc/self/mounts` in a tree without `proc/1`).
     let table = format!("mount table {}/proc/", root.display());

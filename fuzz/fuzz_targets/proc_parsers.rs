@@ -12,7 +12,9 @@
 //! - parsed rows are within their format (disk counters 11/15/17, `ro` mounts);
 //! - `clean_name` yields only `[a-z0-9:_]`, without `_` at the ends, and is idempotent;
 //!   octal decoding never grows the text and leaves text without `\` alone;
-//! - directory and hwmon file names re-render to names that parse to the same value.
+//! - directory and hwmon file names re-render to names that parse to the same value;
+//! - cgroup: the working set never exceeds the usage, kubelet log names re-render to
+//!   names that parse to the same value, every `getdents64` record lies in the buffer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -46,7 +48,33 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         filters(text);
     }
+    cgroup_properties(data);
+    cgroup_properties(first);
 });
+
+fn cgroup_properties(data: &[u8]) {
+    use pimon_collector::parse::cgroup::{dirent, parse_memory_stat, working_set, workload};
+    if let Ok(m) = parse_memory_stat(data)
+        && let Some(inactive) = m.inactive_file
+    {
+        for usage in [0, inactive / 2, inactive, u64::MAX] {
+            assert!(working_set(usage, Some(inactive)) <= usage);
+        }
+    }
+    let mut names = 0usize;
+    for e in dirent::dirents(data) {
+        names += e.name.len() + 19;
+        assert!(names <= data.len());
+    }
+    if let Some(l) = workload::parse_container_log(data) {
+        let again = format!("{}_{}_{}-{}.log", l.pod, l.namespace, l.container, l.id);
+        assert_eq!(workload::parse_container_log(again.as_bytes()), Some(l));
+    }
+    if let Some(p) = workload::parse_pod_log(data) {
+        let again = format!("{}_{}_{}", p.namespace, p.pod, p.uid);
+        assert_eq!(workload::parse_pod_log(again.as_bytes()), Some(p));
+    }
+}
 
 fn whole_file_properties(data: &[u8]) {
     if let Ok(t) = throttled::parse_throttled(data) {

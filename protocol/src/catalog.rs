@@ -32,7 +32,7 @@
 
 mod table;
 
-pub use table::id;
+pub use table::{CGROUP_METRICS, id};
 
 use crate::value::Value;
 
@@ -174,6 +174,9 @@ pub enum TagRule {
     Prefix(&'static str),
     /// The label value without this prefix when present (`/dev/sda1` → `sda1`).
     StripPrefix(&'static str),
+    /// The part of the label value after its last `/` (a cgroup path
+    /// `/system.slice/ssh.service` → the unit name `ssh.service`).
+    LastSegment,
 }
 
 impl TagRule {
@@ -184,6 +187,7 @@ impl TagRule {
             TagRule::Verbatim => ("", label_value),
             TagRule::Prefix(p) => (p, label_value),
             TagRule::StripPrefix(p) => ("", label_value.strip_prefix(p).unwrap_or(label_value)),
+            TagRule::LastSegment => ("", label_value.rsplit('/').next().unwrap_or(label_value)),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{
-    CATALOG, Conversion, FAMILY_ORDER, FieldKind, Metric, MetricType, Number, TagRule, families,
-    find, id, lookup, meminfo_id,
+    CATALOG, CGROUP_METRICS, Conversion, FAMILY_ORDER, FieldKind, Metric, MetricType, Number,
+    TagRule, families, find, id, lookup, meminfo_id,
 };
 
 fn is_prom_name(s: &str) -> bool {
@@ -128,6 +128,20 @@ fn rows_sharing_instance_labels_have_consecutive_ids() {
     consecutive(&[id::W1_TEMPERATURE, id::W1_AGE]);
     consecutive(&[id::IIO_TEMPERATURE, id::IIO_HUMIDITY, id::IIO_PRESSURE]);
     consecutive(&[id::I2C_TEMPERATURE, id::I2C_HUMIDITY, id::I2C_PRESSURE]);
+    // cgroups: one run per kind of workload, each in CGROUP_PROM order.
+    for first in [
+        id::CGROUP_K8S_CONTAINER_CPU_USAGE,
+        id::CGROUP_K8S_POD_CPU_USAGE,
+        id::CGROUP_DOCKER_CPU_USAGE,
+        id::CGROUP_SERVICE_CPU_USAGE,
+    ] {
+        let run: Vec<u16> = (first..first + CGROUP_METRICS as u16).collect();
+        consecutive(&run);
+        let labels = CATALOG[usize::from(first)].labels;
+        for &i in &run {
+            assert_eq!(CATALOG[usize::from(i)].labels, labels);
+        }
+    }
     // That each source's rows with one label set form one run (the unlabelled ones
     // included) is checked where the sources are known: collector/tests/metrics_doc.rs.
     // A rule over all unlabelled rows at once could not hold: ids are append-only, so a
@@ -152,7 +166,9 @@ fn prometheus_names_types_units_and_labels_are_valid() {
     for m in CATALOG {
         assert!(is_prom_name(m.prom_name), "{}", m.prom_name);
         assert!(
-            m.prom_name.starts_with("node_") || m.prom_name.starts_with("pimon_"),
+            ["node_", "pimon_", "container_"]
+                .iter()
+                .any(|p| m.prom_name.starts_with(p)),
             "{}",
             m.prom_name
         );
@@ -188,26 +204,31 @@ fn prometheus_names_types_units_and_labels_are_valid() {
     }
 }
 
+/// Rows of a family share type, help, unit and constant label names. Their instance
+/// labels may differ (a cgroup family has one row per kind of workload, each with the
+/// cAdvisor labels that have a value for it: `id` for a service, `namespace`, `pod`,
+/// `container`, `id` for a Kubernetes container); rows with the same instance labels
+/// differ by their constant labels, so no two rows can print the same series.
 #[test]
-fn rows_of_a_family_agree_and_differ_by_const_labels() {
+fn rows_of_a_family_agree_and_differ_by_labels() {
     let mut by_name: BTreeMap<&str, Vec<&Metric>> = BTreeMap::new();
     for m in CATALOG {
         by_name.entry(m.prom_name).or_default().push(m);
     }
     for (name, rows) in &by_name {
         let first = rows[0];
-        let mut const_sets = BTreeSet::new();
+        let mut label_sets = BTreeSet::new();
         let const_keys: BTreeSet<_> = first.const_labels.iter().map(|(k, _)| *k).collect();
         for m in rows {
             assert_eq!(m.metric_type, first.metric_type, "{name}");
             assert_eq!(m.help, first.help, "{name}");
             assert_eq!(m.unit, first.unit, "{name}");
-            assert_eq!(m.labels, first.labels, "{name}");
             let keys: BTreeSet<_> = m.const_labels.iter().map(|(k, _)| *k).collect();
             assert_eq!(keys, const_keys, "{name}: const label names differ");
             assert!(
-                const_sets.insert(m.const_labels),
-                "{name} {:?} twice",
+                label_sets.insert((m.labels, m.const_labels)),
+                "{name} {:?} {:?} twice",
+                m.labels,
                 m.const_labels
             );
         }
@@ -262,7 +283,9 @@ fn influx_names_are_plain_and_series_unique() {
         );
         let mut tag_keys = BTreeSet::new();
         tag_keys.insert("host"); // added by the aggregator
-        for key in ix.tags.iter().chain(ix.const_tags.iter().map(|(k, _)| k)) {
+        // An empty tag key leaves its label out of InfluxDB (a cgroup's path `id`).
+        let tag_keys_written = ix.tags.iter().filter(|k| !k.is_empty());
+        for key in tag_keys_written.chain(ix.const_tags.iter().map(|(k, _)| k)) {
             assert!(is_plain_influx_name(key), "{}: tag {key}", m.prom_name);
             assert!(tag_keys.insert(key), "{}: tag {key} twice", m.prom_name);
         }
@@ -614,4 +637,125 @@ fn find_and_meminfo_id_name_rows() {
         };
         assert_eq!(meminfo_id(key.as_bytes()), Some(i), "{key}");
     }
+}
+
+/// cAdvisor's names, units and labels for the cgroup metrics (`lib/metrics/prometheus.go`
+/// and the kubelet's `containerPrometheusLabelsFunc`), and Telegraf's schemas
+/// (`inputs.kubernetes`, `inputs.docker`, `inputs.systemd_units`) where they have the
+/// value.
+#[test]
+fn cgroup_rows_use_cadvisor_names_and_telegraf_schemas() {
+    let kinds = [
+        (
+            id::CGROUP_K8S_CONTAINER_CPU_USAGE,
+            &["namespace", "pod", "container", "id"][..],
+        ),
+        (
+            id::CGROUP_K8S_POD_CPU_USAGE,
+            &["namespace", "pod", "id"][..],
+        ),
+        (id::CGROUP_DOCKER_CPU_USAGE, &["name", "id"][..]),
+        (id::CGROUP_SERVICE_CPU_USAGE, &["id"][..]),
+    ];
+    let names = [
+        "container_cpu_usage_seconds_total",
+        "container_cpu_user_seconds_total",
+        "container_cpu_system_seconds_total",
+        "container_cpu_cfs_periods_total",
+        "container_cpu_cfs_throttled_periods_total",
+        "container_cpu_cfs_throttled_seconds_total",
+        "container_memory_usage_bytes",
+        "container_memory_working_set_bytes",
+        "container_memory_rss",
+        "container_memory_cache",
+        "container_memory_swap",
+        "container_spec_memory_limit_bytes",
+        "container_oom_events_total",
+        "container_fs_reads_bytes_total",
+        "container_fs_writes_bytes_total",
+        "container_fs_reads_total",
+        "container_fs_writes_total",
+        "container_threads",
+        "container_pressure_cpu_waiting_seconds_total",
+        "container_pressure_cpu_stalled_seconds_total",
+        "container_pressure_memory_waiting_seconds_total",
+        "container_pressure_memory_stalled_seconds_total",
+        "container_pressure_io_waiting_seconds_total",
+        "container_pressure_io_stalled_seconds_total",
+    ];
+    assert_eq!(names.len(), CGROUP_METRICS);
+    for (first, labels) in kinds {
+        assert!(labels.len() <= pimon_protocol::MAX_LABELS);
+        for (i, name) in names.iter().enumerate() {
+            let m = &CATALOG[usize::from(first) + i];
+            assert_eq!((m.prom_name, m.labels), (*name, labels));
+        }
+    }
+    let usage = &CATALOG[usize::from(id::CGROUP_K8S_CONTAINER_CPU_USAGE)];
+    assert_eq!(usage.const_labels, [("cpu", "total")]);
+    assert_eq!(
+        usage.conversion.convert(Value::Unsigned(1_500_000), 100),
+        Number::F64(1.5)
+    );
+    let ix = |i: u16| CATALOG[usize::from(i)].influx.unwrap();
+    let k8s = ix(id::CGROUP_K8S_CONTAINER_MEMORY_WORKING_SET);
+    assert_eq!(
+        (k8s.measurement, k8s.field, k8s.tags),
+        (
+            "kubernetes_pod_container",
+            "memory_working_set_bytes",
+            &["namespace", "pod_name", "container_name", ""][..]
+        )
+    );
+    let k8s_cpu = ix(id::CGROUP_K8S_CONTAINER_CPU_USAGE);
+    assert_eq!(k8s_cpu.field, "cpu_usage_core_nanoseconds");
+    assert_eq!(
+        k8s_cpu.conversion.convert(Value::Unsigned(7), 100),
+        Number::U64(7000)
+    );
+    let docker_cpu = ix(id::CGROUP_DOCKER_CPU_USAGE);
+    assert_eq!(
+        (
+            docker_cpu.measurement,
+            docker_cpu.field,
+            docker_cpu.const_tags
+        ),
+        (
+            "docker_container_cpu",
+            "usage_total",
+            &[("cpu", "cpu-total")][..]
+        )
+    );
+    let docker_mem = ix(id::CGROUP_DOCKER_MEMORY_WORKING_SET);
+    assert_eq!(
+        (docker_mem.measurement, docker_mem.field),
+        ("docker_container_mem", "usage")
+    );
+    let blkio = ix(id::CGROUP_DOCKER_IO_READ_BYTES);
+    assert_eq!(
+        (blkio.measurement, blkio.field, blkio.const_tags),
+        (
+            "docker_container_blkio",
+            "io_service_bytes_recursive_read",
+            &[("device", "total")][..]
+        )
+    );
+    let unit = ix(id::CGROUP_SERVICE_MEMORY_USAGE);
+    assert_eq!(
+        (unit.measurement, unit.field, unit.tags),
+        ("systemd_units", "mem_current", &["name"][..])
+    );
+    assert_eq!(
+        unit.tag_rule(0)
+            .parts("/system.slice/system-getty.slice/getty@tty1.service"),
+        ("", "getty@tty1.service")
+    );
+    assert_eq!(
+        ix(id::CGROUP_SERVICE_CPU_USAGE).measurement,
+        "pimon_systemd_unit"
+    );
+    assert_eq!(
+        ix(id::CGROUP_K8S_POD_OOM_KILLS).measurement,
+        "pimon_kubernetes_pod"
+    );
 }

@@ -49,6 +49,7 @@ use crate::parse::filter::NameFilter;
 use crate::sink::SampleSink;
 use crate::sys::ZeroedPages;
 
+pub use cgroup::CgroupConfig;
 use file::OneFile;
 pub use hwmon::hwmon_id;
 pub use log::FAILURE_LOG_INTERVAL;
@@ -308,6 +309,8 @@ pub struct SourcesConfig {
     pub rediscover: Duration,
     /// A 1-wire reading older than this is not sent (the sensors' `stale_after`).
     pub w1_stale_after: Duration,
+    /// The cgroup source: table size, re-discovery, filters.
+    pub cgroup: CgroupConfig,
 }
 
 impl Default for SourcesConfig {
@@ -331,6 +334,7 @@ impl Default for SourcesConfig {
             kmsg_max_series: 64,
             rediscover: Duration::from_secs(60),
             w1_stale_after: Duration::from_secs(60),
+            cgroup: CgroupConfig::default(),
         }
     }
 }

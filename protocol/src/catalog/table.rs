@@ -430,6 +430,412 @@ const fn collector_counter(
     )
 }
 
+// ---- cgroups: services, Kubernetes containers and pods, Docker/Podman containers -------
+
+/// The cAdvisor side of a cgroup metric (the same for every kind of workload).
+struct CgroupProm {
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    const_labels: &'static [(&'static str, &'static str)],
+    conversion: Conversion,
+}
+
+/// Microseconds (cgroup `cpu.stat`, PSI) → seconds.
+const US: Conversion = Scale(0.000_001);
+/// Microseconds → nanoseconds (Telegraf's unit for container CPU times).
+const US_TO_NS: Conversion = Scale(1000.0);
+
+const fn cgp(
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+) -> CgroupProm {
+    CgroupProm {
+        metric_type,
+        prom_name,
+        help,
+        unit,
+        const_labels: &[],
+        conversion,
+    }
+}
+
+/// Number of metrics sent per cgroup; each kind of workload has one row per metric, in
+/// this order, with consecutive ids (`<first id of the kind> + index`).
+pub const CGROUP_METRICS: usize = 24;
+
+/// cAdvisor's names, help texts and units (`lib/metrics/prometheus.go`), in the order
+/// the collector sends them. `container_cpu_usage_seconds_total` carries cAdvisor's
+/// `cpu="total"` (cgroup v2 has no per-CPU usage).
+const CGROUP_PROM: [CgroupProm; CGROUP_METRICS] = [
+    CgroupProm {
+        const_labels: &[("cpu", "total")],
+        ..cgp(
+            Counter,
+            "container_cpu_usage_seconds_total",
+            "Cumulative cpu time consumed in seconds.",
+            "seconds",
+            US,
+        )
+    },
+    cgp(
+        Counter,
+        "container_cpu_user_seconds_total",
+        "Cumulative user cpu time consumed in seconds.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_cpu_system_seconds_total",
+        "Cumulative system cpu time consumed in seconds.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_cpu_cfs_periods_total",
+        "Number of elapsed enforcement period intervals.",
+        "",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_cpu_cfs_throttled_periods_total",
+        "Number of throttled period intervals.",
+        "",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_cpu_cfs_throttled_seconds_total",
+        "Total time duration the container has been throttled.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Gauge,
+        "container_memory_usage_bytes",
+        "Current memory usage in bytes, including all memory regardless of when it was accessed",
+        "bytes",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_memory_working_set_bytes",
+        "Current working set in bytes.",
+        "bytes",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_memory_rss",
+        "Size of RSS in bytes.",
+        "",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_memory_cache",
+        "Number of bytes of page cache memory.",
+        "",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_memory_swap",
+        "Container swap usage in bytes.",
+        "",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_spec_memory_limit_bytes",
+        "Memory limit for the container.",
+        "bytes",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_oom_events_total",
+        "Count of out of memory events observed for the container",
+        "",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_fs_reads_bytes_total",
+        "Cumulative count of bytes read",
+        "bytes",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_fs_writes_bytes_total",
+        "Cumulative count of bytes written",
+        "bytes",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_fs_reads_total",
+        "Cumulative count of reads completed",
+        "",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_fs_writes_total",
+        "Cumulative count of writes completed",
+        "",
+        Identity,
+    ),
+    cgp(
+        Gauge,
+        "container_threads",
+        "Number of threads running inside the container",
+        "",
+        Identity,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_cpu_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to CPU congestion.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_cpu_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to CPU congestion.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_memory_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to memory congestion.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_memory_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to memory congestion.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_io_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to IO congestion.",
+        "seconds",
+        US,
+    ),
+    cgp(
+        Counter,
+        "container_pressure_io_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to IO congestion.",
+        "seconds",
+        US,
+    ),
+];
+
+/// Where one cgroup metric goes in InfluxDB for one kind of workload.
+struct CgroupField {
+    measurement: &'static str,
+    field: &'static str,
+    conversion: Conversion,
+    const_tags: &'static [(&'static str, &'static str)],
+}
+
+const fn cgf(
+    measurement: &'static str,
+    field: &'static str,
+    conversion: Conversion,
+) -> CgroupField {
+    CgroupField {
+        measurement,
+        field,
+        conversion,
+        const_tags: &[],
+    }
+}
+
+/// The fields of a `pimon_*` measurement (what Telegraf has no field for), in
+/// [`CGROUP_PROM`] order; integers, CPU times in nanoseconds like Telegraf's, PSI in
+/// microseconds like Telegraf's `pressure.total`.
+const fn pimon_cgroup_fields(measurement: &'static str) -> [CgroupField; CGROUP_METRICS] {
+    [
+        cgf(measurement, "cpu_usage_nanoseconds", US_TO_NS),
+        cgf(measurement, "cpu_user_nanoseconds", US_TO_NS),
+        cgf(measurement, "cpu_system_nanoseconds", US_TO_NS),
+        cgf(measurement, "cpu_periods", Identity),
+        cgf(measurement, "cpu_throttled_periods", Identity),
+        cgf(measurement, "cpu_throttled_nanoseconds", US_TO_NS),
+        cgf(measurement, "memory_usage_bytes", Identity),
+        cgf(measurement, "memory_working_set_bytes", Identity),
+        cgf(measurement, "memory_rss_bytes", Identity),
+        cgf(measurement, "memory_cache_bytes", Identity),
+        cgf(measurement, "memory_swap_bytes", Identity),
+        cgf(measurement, "memory_limit_bytes", Identity),
+        cgf(measurement, "oom_kills", Identity),
+        cgf(measurement, "io_read_bytes", Identity),
+        cgf(measurement, "io_write_bytes", Identity),
+        cgf(measurement, "io_reads", Identity),
+        cgf(measurement, "io_writes", Identity),
+        cgf(measurement, "tasks", Identity),
+        cgf(measurement, "pressure_cpu_some_us", Identity),
+        cgf(measurement, "pressure_cpu_full_us", Identity),
+        cgf(measurement, "pressure_memory_some_us", Identity),
+        cgf(measurement, "pressure_memory_full_us", Identity),
+        cgf(measurement, "pressure_io_some_us", Identity),
+        cgf(measurement, "pressure_io_full_us", Identity),
+    ]
+}
+
+/// A kind of workload: its instance labels (cAdvisor's that have a value for it; at
+/// most 4 travel on the wire) and its InfluxDB tags and fields.
+struct Workload {
+    labels: &'static [&'static str],
+    /// One per label; `""` leaves the label out of InfluxDB (the cgroup path `id`,
+    /// which Telegraf does not tag either).
+    tags: &'static [&'static str],
+    tag_rules: &'static [TagRule],
+    fields: [CgroupField; CGROUP_METRICS],
+}
+
+/// Replaces field `i` of `fields` (const fn: arrays cannot be indexed mutably by
+/// spread syntax).
+const fn with_field(
+    mut fields: [CgroupField; CGROUP_METRICS],
+    i: usize,
+    field: CgroupField,
+) -> [CgroupField; CGROUP_METRICS] {
+    fields[i] = field;
+    fields
+}
+
+/// Applies [`with_field`] for each `(index, field)`.
+macro_rules! fields {
+    ($base:expr $(, $i:literal => $field:expr)* $(,)?) => {{
+        let f = $base;
+        $(let f = with_field(f, $i, $field);)*
+        f
+    }};
+}
+
+const CPU_TOTAL: &[(&str, &str)] = &[("cpu", "cpu-total")];
+const DEVICE_TOTAL: &[(&str, &str)] = &[("device", "total")];
+
+/// A Telegraf `docker_container_*` field.
+const fn docker(
+    measurement: &'static str,
+    field: &'static str,
+    conversion: Conversion,
+    const_tags: &'static [(&'static str, &'static str)],
+) -> CgroupField {
+    CgroupField {
+        measurement,
+        field,
+        conversion,
+        const_tags,
+    }
+}
+
+/// A Kubernetes container (`kubepods…/pod<uid>/<container id>`): Telegraf's
+/// `kubernetes_pod_container` where it has the field.
+const K8S_CONTAINER: Workload = Workload {
+    labels: &["namespace", "pod", "container", "id"],
+    tags: &["namespace", "pod_name", "container_name", ""],
+    tag_rules: &[],
+    fields: fields!(pimon_cgroup_fields("pimon_kubernetes_pod_container"),
+        0 => cgf("kubernetes_pod_container", "cpu_usage_core_nanoseconds", US_TO_NS),
+        6 => cgf("kubernetes_pod_container", "memory_usage_bytes", Identity),
+        7 => cgf("kubernetes_pod_container", "memory_working_set_bytes", Identity),
+        8 => cgf("kubernetes_pod_container", "memory_rss_bytes", Identity),
+    ),
+};
+
+/// A Kubernetes pod (`kubepods…/pod<uid>`, all its containers and the sandbox):
+/// Telegraf has no pod measurement.
+const K8S_POD: Workload = Workload {
+    labels: &["namespace", "pod", "id"],
+    tags: &["namespace", "pod_name", ""],
+    tag_rules: &[],
+    fields: pimon_cgroup_fields("pimon_kubernetes_pod"),
+};
+
+/// A Docker or Podman container: Telegraf's `docker_container_cpu` (`cpu=cpu-total`),
+/// `_mem` (`usage` is its working set, usage − inactive_file) and `_blkio`
+/// (`device=total`).
+const DOCKER_CONTAINER: Workload = Workload {
+    labels: &["name", "id"],
+    tags: &["container_name", ""],
+    tag_rules: &[],
+    fields: fields!(pimon_cgroup_fields("pimon_docker_container"),
+        0 => docker("docker_container_cpu", "usage_total", US_TO_NS, CPU_TOTAL),
+        1 => docker("docker_container_cpu", "usage_in_usermode", US_TO_NS, CPU_TOTAL),
+        2 => docker("docker_container_cpu", "usage_in_kernelmode", US_TO_NS, CPU_TOTAL),
+        3 => docker("docker_container_cpu", "throttling_periods", Identity, CPU_TOTAL),
+        4 => docker("docker_container_cpu", "throttling_throttled_periods", Identity, CPU_TOTAL),
+        5 => docker("docker_container_cpu", "throttling_throttled_time", US_TO_NS, CPU_TOTAL),
+        7 => docker("docker_container_mem", "usage", Identity, &[]),
+        11 => docker("docker_container_mem", "limit", Identity, &[]),
+        13 => docker("docker_container_blkio", "io_service_bytes_recursive_read", Identity,
+            DEVICE_TOTAL),
+        14 => docker("docker_container_blkio", "io_service_bytes_recursive_write", Identity,
+            DEVICE_TOTAL),
+        15 => docker("docker_container_blkio", "io_serviced_recursive_read", Identity,
+            DEVICE_TOTAL),
+        16 => docker("docker_container_blkio", "io_serviced_recursive_write", Identity,
+            DEVICE_TOTAL),
+    ),
+};
+
+/// A systemd service (`system.slice/…/<unit>.service`): Telegraf's `systemd_units`
+/// (tag `name` = the unit) for `mem_current` and `swap_current`.
+const SYSTEMD_SERVICE: Workload = Workload {
+    labels: &["id"],
+    tags: &["name"],
+    tag_rules: &[TagRule::LastSegment],
+    fields: fields!(pimon_cgroup_fields("pimon_systemd_unit"),
+        6 => cgf("systemd_units", "mem_current", Identity),
+        10 => cgf("systemd_units", "swap_current", Identity),
+    ),
+};
+
+/// The row of metric `i` (in [`CGROUP_PROM`] order) for workload `w`.
+const fn cg(w: &Workload, i: usize) -> Metric {
+    let p = &CGROUP_PROM[i];
+    let f = &w.fields[i];
+    Metric {
+        const_labels: p.const_labels,
+        ..m(
+            p.metric_type,
+            p.prom_name,
+            p.help,
+            p.unit,
+            w.labels,
+            &[],
+            p.conversion,
+            ix(
+                f.measurement,
+                f.field,
+                w.tags,
+                w.tag_rules,
+                f.const_tags,
+                f.conversion,
+                Integer,
+            ),
+        )
+    }
+}
+
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -819,4 +1225,110 @@ catalog! {
         "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-nr", Identity, Integer));
     FILEFD_MAXIMUM = m(Gauge, "node_filefd_maximum", "File descriptor statistics: maximum.",
         "", &[], &[], Identity, ix0("linux_sysctl_fs", "file-max", Identity, Integer));
+
+    // cgroups (cAdvisor's names), one run of CGROUP_METRICS rows per kind of workload, in
+    // CGROUP_PROM order: Kubernetes containers, pods, Docker/Podman containers, systemd
+    // services. Then how many workloads the table holds and how many did not fit.
+    CGROUP_K8S_CONTAINER_CPU_USAGE = cg(&K8S_CONTAINER, 0);
+    CGROUP_K8S_CONTAINER_CPU_USER = cg(&K8S_CONTAINER, 1);
+    CGROUP_K8S_CONTAINER_CPU_SYSTEM = cg(&K8S_CONTAINER, 2);
+    CGROUP_K8S_CONTAINER_CFS_PERIODS = cg(&K8S_CONTAINER, 3);
+    CGROUP_K8S_CONTAINER_CFS_THROTTLED_PERIODS = cg(&K8S_CONTAINER, 4);
+    CGROUP_K8S_CONTAINER_CFS_THROTTLED = cg(&K8S_CONTAINER, 5);
+    CGROUP_K8S_CONTAINER_MEMORY_USAGE = cg(&K8S_CONTAINER, 6);
+    CGROUP_K8S_CONTAINER_MEMORY_WORKING_SET = cg(&K8S_CONTAINER, 7);
+    CGROUP_K8S_CONTAINER_MEMORY_RSS = cg(&K8S_CONTAINER, 8);
+    CGROUP_K8S_CONTAINER_MEMORY_CACHE = cg(&K8S_CONTAINER, 9);
+    CGROUP_K8S_CONTAINER_MEMORY_SWAP = cg(&K8S_CONTAINER, 10);
+    CGROUP_K8S_CONTAINER_MEMORY_LIMIT = cg(&K8S_CONTAINER, 11);
+    CGROUP_K8S_CONTAINER_OOM_KILLS = cg(&K8S_CONTAINER, 12);
+    CGROUP_K8S_CONTAINER_IO_READ_BYTES = cg(&K8S_CONTAINER, 13);
+    CGROUP_K8S_CONTAINER_IO_WRITE_BYTES = cg(&K8S_CONTAINER, 14);
+    CGROUP_K8S_CONTAINER_IO_READS = cg(&K8S_CONTAINER, 15);
+    CGROUP_K8S_CONTAINER_IO_WRITES = cg(&K8S_CONTAINER, 16);
+    CGROUP_K8S_CONTAINER_THREADS = cg(&K8S_CONTAINER, 17);
+    CGROUP_K8S_CONTAINER_PSI_CPU_SOME = cg(&K8S_CONTAINER, 18);
+    CGROUP_K8S_CONTAINER_PSI_CPU_FULL = cg(&K8S_CONTAINER, 19);
+    CGROUP_K8S_CONTAINER_PSI_MEMORY_SOME = cg(&K8S_CONTAINER, 20);
+    CGROUP_K8S_CONTAINER_PSI_MEMORY_FULL = cg(&K8S_CONTAINER, 21);
+    CGROUP_K8S_CONTAINER_PSI_IO_SOME = cg(&K8S_CONTAINER, 22);
+    CGROUP_K8S_CONTAINER_PSI_IO_FULL = cg(&K8S_CONTAINER, 23);
+    CGROUP_K8S_POD_CPU_USAGE = cg(&K8S_POD, 0);
+    CGROUP_K8S_POD_CPU_USER = cg(&K8S_POD, 1);
+    CGROUP_K8S_POD_CPU_SYSTEM = cg(&K8S_POD, 2);
+    CGROUP_K8S_POD_CFS_PERIODS = cg(&K8S_POD, 3);
+    CGROUP_K8S_POD_CFS_THROTTLED_PERIODS = cg(&K8S_POD, 4);
+    CGROUP_K8S_POD_CFS_THROTTLED = cg(&K8S_POD, 5);
+    CGROUP_K8S_POD_MEMORY_USAGE = cg(&K8S_POD, 6);
+    CGROUP_K8S_POD_MEMORY_WORKING_SET = cg(&K8S_POD, 7);
+    CGROUP_K8S_POD_MEMORY_RSS = cg(&K8S_POD, 8);
+    CGROUP_K8S_POD_MEMORY_CACHE = cg(&K8S_POD, 9);
+    CGROUP_K8S_POD_MEMORY_SWAP = cg(&K8S_POD, 10);
+    CGROUP_K8S_POD_MEMORY_LIMIT = cg(&K8S_POD, 11);
+    CGROUP_K8S_POD_OOM_KILLS = cg(&K8S_POD, 12);
+    CGROUP_K8S_POD_IO_READ_BYTES = cg(&K8S_POD, 13);
+    CGROUP_K8S_POD_IO_WRITE_BYTES = cg(&K8S_POD, 14);
+    CGROUP_K8S_POD_IO_READS = cg(&K8S_POD, 15);
+    CGROUP_K8S_POD_IO_WRITES = cg(&K8S_POD, 16);
+    CGROUP_K8S_POD_THREADS = cg(&K8S_POD, 17);
+    CGROUP_K8S_POD_PSI_CPU_SOME = cg(&K8S_POD, 18);
+    CGROUP_K8S_POD_PSI_CPU_FULL = cg(&K8S_POD, 19);
+    CGROUP_K8S_POD_PSI_MEMORY_SOME = cg(&K8S_POD, 20);
+    CGROUP_K8S_POD_PSI_MEMORY_FULL = cg(&K8S_POD, 21);
+    CGROUP_K8S_POD_PSI_IO_SOME = cg(&K8S_POD, 22);
+    CGROUP_K8S_POD_PSI_IO_FULL = cg(&K8S_POD, 23);
+    CGROUP_DOCKER_CPU_USAGE = cg(&DOCKER_CONTAINER, 0);
+    CGROUP_DOCKER_CPU_USER = cg(&DOCKER_CONTAINER, 1);
+    CGROUP_DOCKER_CPU_SYSTEM = cg(&DOCKER_CONTAINER, 2);
+    CGROUP_DOCKER_CFS_PERIODS = cg(&DOCKER_CONTAINER, 3);
+    CGROUP_DOCKER_CFS_THROTTLED_PERIODS = cg(&DOCKER_CONTAINER, 4);
+    CGROUP_DOCKER_CFS_THROTTLED = cg(&DOCKER_CONTAINER, 5);
+    CGROUP_DOCKER_MEMORY_USAGE = cg(&DOCKER_CONTAINER, 6);
+    CGROUP_DOCKER_MEMORY_WORKING_SET = cg(&DOCKER_CONTAINER, 7);
+    CGROUP_DOCKER_MEMORY_RSS = cg(&DOCKER_CONTAINER, 8);
+    CGROUP_DOCKER_MEMORY_CACHE = cg(&DOCKER_CONTAINER, 9);
+    CGROUP_DOCKER_MEMORY_SWAP = cg(&DOCKER_CONTAINER, 10);
+    CGROUP_DOCKER_MEMORY_LIMIT = cg(&DOCKER_CONTAINER, 11);
+    CGROUP_DOCKER_OOM_KILLS = cg(&DOCKER_CONTAINER, 12);
+    CGROUP_DOCKER_IO_READ_BYTES = cg(&DOCKER_CONTAINER, 13);
+    CGROUP_DOCKER_IO_WRITE_BYTES = cg(&DOCKER_CONTAINER, 14);
+    CGROUP_DOCKER_IO_READS = cg(&DOCKER_CONTAINER, 15);
+    CGROUP_DOCKER_IO_WRITES = cg(&DOCKER_CONTAINER, 16);
+    CGROUP_DOCKER_THREADS = cg(&DOCKER_CONTAINER, 17);
+    CGROUP_DOCKER_PSI_CPU_SOME = cg(&DOCKER_CONTAINER, 18);
+    CGROUP_DOCKER_PSI_CPU_FULL = cg(&DOCKER_CONTAINER, 19);
+    CGROUP_DOCKER_PSI_MEMORY_SOME = cg(&DOCKER_CONTAINER, 20);
+    CGROUP_DOCKER_PSI_MEMORY_FULL = cg(&DOCKER_CONTAINER, 21);
+    CGROUP_DOCKER_PSI_IO_SOME = cg(&DOCKER_CONTAINER, 22);
+    CGROUP_DOCKER_PSI_IO_FULL = cg(&DOCKER_CONTAINER, 23);
+    CGROUP_SERVICE_CPU_USAGE = cg(&SYSTEMD_SERVICE, 0);
+    CGROUP_SERVICE_CPU_USER = cg(&SYSTEMD_SERVICE, 1);
+    CGROUP_SERVICE_CPU_SYSTEM = cg(&SYSTEMD_SERVICE, 2);
+    CGROUP_SERVICE_CFS_PERIODS = cg(&SYSTEMD_SERVICE, 3);
+    CGROUP_SERVICE_CFS_THROTTLED_PERIODS = cg(&SYSTEMD_SERVICE, 4);
+    CGROUP_SERVICE_CFS_THROTTLED = cg(&SYSTEMD_SERVICE, 5);
+    CGROUP_SERVICE_MEMORY_USAGE = cg(&SYSTEMD_SERVICE, 6);
+    CGROUP_SERVICE_MEMORY_WORKING_SET = cg(&SYSTEMD_SERVICE, 7);
+    CGROUP_SERVICE_MEMORY_RSS = cg(&SYSTEMD_SERVICE, 8);
+    CGROUP_SERVICE_MEMORY_CACHE = cg(&SYSTEMD_SERVICE, 9);
+    CGROUP_SERVICE_MEMORY_SWAP = cg(&SYSTEMD_SERVICE, 10);
+    CGROUP_SERVICE_MEMORY_LIMIT = cg(&SYSTEMD_SERVICE, 11);
+    CGROUP_SERVICE_OOM_KILLS = cg(&SYSTEMD_SERVICE, 12);
+    CGROUP_SERVICE_IO_READ_BYTES = cg(&SYSTEMD_SERVICE, 13);
+    CGROUP_SERVICE_IO_WRITE_BYTES = cg(&SYSTEMD_SERVICE, 14);
+    CGROUP_SERVICE_IO_READS = cg(&SYSTEMD_SERVICE, 15);
+    CGROUP_SERVICE_IO_WRITES = cg(&SYSTEMD_SERVICE, 16);
+    CGROUP_SERVICE_THREADS = cg(&SYSTEMD_SERVICE, 17);
+    CGROUP_SERVICE_PSI_CPU_SOME = cg(&SYSTEMD_SERVICE, 18);
+    CGROUP_SERVICE_PSI_CPU_FULL = cg(&SYSTEMD_SERVICE, 19);
+    CGROUP_SERVICE_PSI_MEMORY_SOME = cg(&SYSTEMD_SERVICE, 20);
+    CGROUP_SERVICE_PSI_MEMORY_FULL = cg(&SYSTEMD_SERVICE, 21);
+    CGROUP_SERVICE_PSI_IO_SOME = cg(&SYSTEMD_SERVICE, 22);
+    CGROUP_SERVICE_PSI_IO_FULL = cg(&SYSTEMD_SERVICE, 23);
+    CGROUP_WORKLOADS_TRACKED = m(Gauge, "pimon_cgroup_workloads_tracked",
+        "Workloads (cgroups) the collector reads each cycle: the entries of its table.", "",
+        &[], &[], Identity, ix0("pimon_cgroup", "tracked", Identity, Integer));
+    CGROUP_WORKLOADS_UNTRACKED = m(Gauge, "pimon_cgroup_workloads_untracked",
+        "Workloads (cgroups) found at the last discovery but not read: the table is full.",
+        "", &[], &[], Identity, ix0("pimon_cgroup", "untracked", Identity, Integer));
 }
