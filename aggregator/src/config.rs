@@ -14,6 +14,7 @@ use crate::http::HttpConfig;
 use crate::influx::{InfluxConfig, LpFileConfig, LpTarget, Precision as OutputPrecision};
 use crate::ingest::IngestConfig;
 use crate::ingress::config::{self as ingress_config, IngressConfig};
+use crate::remote_write::RemoteWriteConfig;
 use crate::spool::{FsyncPolicy, SpoolFullPolicy};
 use crate::store::{Limits, Staleness};
 
@@ -32,10 +33,13 @@ OPTIONS (a flag overrides the same setting of --config):
     --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
                                at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
-    --http ADDR|off            HTTP address for /metrics (and pushes, with --push)
-                               [default: 127.0.0.1:9798]; use
+    --http ADDR|off            HTTP address for /metrics, the status page (/, /node/NAME,
+                               /api/nodes) and pushes (with --push) [default:
+                               127.0.0.1:9798]; use
                                --http 0.0.0.0:9798 to let a Prometheus on another host
-                               scrape it
+                               scrape it (and phones on the LAN see the status page)
+    --status-history DUR       span of the status page's sparklines, 60 points
+                               [default: 1h]; e.g. 30m, 6h
     --key-file FILE            keys: one `node key_id secret` per line (`*` = any node);
                                with it, frames need a valid MAC. Re-read when it changes
                                and on SIGHUP
@@ -49,6 +53,11 @@ OPTIONS (a flag overrides the same setting of --config):
     --influx-bucket BUCKET     ... InfluxDB 2.x bucket
     --influx-token TOKEN       ... InfluxDB 2.x token (prefer the config file)
     --spool-dir DIR            durable spool of that output [default: /var/lib/pimon/spool]
+    --remote-write-url URL     write samples to a Prometheus remote write receiver
+                               (http://vm:8428/api/v1/write, Mimir, Thanos, Prometheus with
+                               --web.enable-remote-write-receiver); repeatable
+    --remote-write-spool-dir DIR  durable spool of the Nth --remote-write-url, in order
+                               [default: /var/lib/pimon/spool-remote-write, -1, -2, ...]
     --state-dir DIR|off        node protocol state (boot ids, windows, timelines), kept
                                across restarts [default: next to the first InfluxDB
                                spool, SPOOL_DIR.state; none without InfluxDB output]
@@ -84,6 +93,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     listen = \"127.0.0.1:9798\"        # \"off\" disables
     max_connections = 64
     timeout_seconds = 10             # read a request / write a response
+    status_history_seconds = 3600    # span of the status page's sparklines (60 points)
 
     [auth]
     key_file = \"/etc/pimon/keys\"     # unset: no authentication
@@ -131,6 +141,21 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     batch_max_lines = 5000
     flush_interval_ms = 1000
     gzip = true
+    timeout_seconds = 10
+
+    [[remote_write]]                 # any number of Prometheus remote write outputs
+    name = \"remote_write\"
+    url = \"http://127.0.0.1:8428/api/v1/write\"
+    external_labels = { site = \"home\" }   # added to every series
+    headers = { X-Scope-OrgID = \"pimon\" }  # extra headers (not the reserved ones)
+    # basic_auth_user = \"u\"  basic_auth_password = \"p\"  or  bearer_token = \"t\"
+    spool_dir = \"/var/lib/pimon/spool-remote-write\"
+    spool_max_bytes = 268435456      # at least 1048576 (1 MiB)
+    fsync = \"always\"                 # always | never | an interval like \"1s\"
+    when_full = \"drop_oldest\"        # drop_oldest | refuse_new
+    max_samples_per_send = 2000      # samples per request
+    flush_interval_ms = 1000         # pending samples are sent at least this often
+    shards = 4                       # most requests in flight (split by series)
     timeout_seconds = 10
 
     [push]                           # Pushgateway API on the http listener (docs/INPUTS.md)
@@ -181,6 +206,8 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// HTTP server settings.
     pub http_config: HttpConfig,
+    /// Span of the status page's sparklines.
+    pub status_history: Duration,
     /// Key file.
     pub key_file: Option<PathBuf>,
     /// Ingest settings.
@@ -193,6 +220,8 @@ pub struct Config {
     pub lp_out: Option<LpFileConfig>,
     /// InfluxDB outputs.
     pub influx: Vec<InfluxConfig>,
+    /// Prometheus remote write outputs.
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// Pushes, scrapes, collectd ([`crate::ingress`]).
     pub ingress: IngressConfig,
     /// Where node protocol state is kept across restarts.
@@ -245,12 +274,14 @@ impl Default for Config {
             udp_batch: 64,
             http: Some(SocketAddr::from(([127, 0, 0, 1], 9798))),
             http_config: HttpConfig::default(),
+            status_history: crate::status::DEFAULT_HISTORY,
             key_file: None,
             ingest: IngestConfig::default(),
             limits: Limits::default(),
             staleness: Staleness::default(),
             lp_out: None,
             influx: Vec::new(),
+            remote_write: Vec::new(),
             ingress: IngressConfig::default(),
             state_dir: StateDir::NextToSpool,
         }
@@ -307,6 +338,7 @@ struct FileConfig {
     clock: Option<ClockSection>,
     output: Option<OutputSection>,
     influx: Option<Vec<InfluxSection>>,
+    remote_write: Option<Vec<RemoteWriteSection>>,
     push: Option<ingress_config::PushSection>,
     scrape: Option<Vec<ingress_config::ScrapeSection>>,
     collectd: Option<ingress_config::CollectdSection>,
@@ -333,6 +365,7 @@ struct HttpSection {
     listen: Option<String>,
     max_connections: Option<usize>,
     timeout_seconds: Option<u64>,
+    status_history_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -399,6 +432,39 @@ struct InfluxSection {
     timeout_seconds: Option<u64>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RemoteWriteSection {
+    name: Option<String>,
+    url: Option<String>,
+    external_labels: Option<std::collections::BTreeMap<String, String>>,
+    headers: Option<std::collections::BTreeMap<String, String>>,
+    basic_auth_user: Option<String>,
+    basic_auth_password: Option<String>,
+    bearer_token: Option<String>,
+    spool_dir: Option<PathBuf>,
+    spool_max_bytes: Option<u64>,
+    fsync: Option<String>,
+    when_full: Option<String>,
+    max_samples_per_send: Option<usize>,
+    flush_interval_ms: Option<u64>,
+    shards: Option<usize>,
+    timeout_seconds: Option<u64>,
+}
+
+/// Default spool directory of the first remote write output (the next ones add `-1`,
+/// `-2`, …).
+pub const DEFAULT_REMOTE_WRITE_SPOOL_DIR: &str = "/var/lib/pimon/spool-remote-write";
+
+/// The default spool directory of the `i`th remote write output.
+pub fn default_remote_write_spool_dir(i: usize) -> PathBuf {
+    if i == 0 {
+        PathBuf::from(DEFAULT_REMOTE_WRITE_SPOOL_DIR)
+    } else {
+        PathBuf::from(format!("{DEFAULT_REMOTE_WRITE_SPOOL_DIR}-{i}"))
+    }
+}
+
 /// Default spool directory of an InfluxDB output.
 pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/pimon/spool";
 
@@ -443,8 +509,76 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(n)),
         "s" => Some(Duration::from_secs(n)),
         "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
         _ => None,
     }
+}
+
+fn parse_when_full(key: &str, w: &str) -> Result<SpoolFullPolicy, ConfigError> {
+    match w {
+        "drop_oldest" => Ok(SpoolFullPolicy::DropOldest),
+        "refuse_new" => Ok(SpoolFullPolicy::RefuseNew),
+        _ => err(key, format!("{w:?}: expected drop_oldest or refuse_new")),
+    }
+}
+
+fn remote_write_from_section(
+    i: usize,
+    s: RemoteWriteSection,
+) -> Result<RemoteWriteConfig, ConfigError> {
+    let key = |k: &str| format!("remote_write[{i}].{k}");
+    let Some(url) = s.url else {
+        return err(key("url"), "missing");
+    };
+    let spool_dir = s
+        .spool_dir
+        .unwrap_or_else(|| default_remote_write_spool_dir(i));
+    let mut c = RemoteWriteConfig::new(&url, spool_dir);
+    c.name = match s.name {
+        Some(n) => n,
+        None if i > 0 => format!("remote_write{i}"),
+        None => c.name,
+    };
+    // BTreeMap: sorted by name, as every series' labels must be.
+    c.external_labels = s.external_labels.unwrap_or_default().into_iter().collect();
+    c.headers = s.headers.unwrap_or_default().into_iter().collect();
+    c.basic_auth = match (s.basic_auth_user, s.basic_auth_password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        _ => {
+            return err(
+                key("basic_auth_user"),
+                "basic_auth_user and basic_auth_password go together",
+            );
+        }
+    };
+    c.bearer_token = s.bearer_token;
+    if let Some(v) = s.spool_max_bytes {
+        c.spool.max_bytes = v;
+    }
+    if let Some(f) = s.fsync {
+        c.spool.fsync = parse_fsync(&key("fsync"), &f)?;
+    }
+    if let Some(w) = s.when_full {
+        c.spool.when_full = parse_when_full(&key("when_full"), &w)?;
+    }
+    if let Some(v) = s.max_samples_per_send {
+        c.max_samples_per_send = v;
+    }
+    if let Some(v) = s.flush_interval_ms {
+        c.flush_interval = Duration::from_millis(v);
+    }
+    if let Some(v) = s.shards {
+        c.shards = v;
+    }
+    if let Some(v) = s.timeout_seconds {
+        c.timeout = Duration::from_secs(v);
+    }
+    c.validate().map_err(|e| ConfigError {
+        key: key(e.field),
+        problem: e.problem,
+    })?;
+    Ok(c)
 }
 
 fn parse_precision(key: &str, s: &str) -> Result<Precision, ConfigError> {
@@ -530,16 +664,7 @@ fn influx_from_section(
         c.spool.fsync = parse_fsync(&key("fsync"), &f)?;
     }
     if let Some(w) = s.when_full {
-        c.spool.when_full = match w.as_str() {
-            "drop_oldest" => SpoolFullPolicy::DropOldest,
-            "refuse_new" => SpoolFullPolicy::RefuseNew,
-            _ => {
-                return err(
-                    key("when_full"),
-                    format!("{w:?}: expected drop_oldest or refuse_new"),
-                );
-            }
-        };
+        c.spool.when_full = parse_when_full(&key("when_full"), &w)?;
     }
     if let Some(v) = s.batch_max_bytes {
         c.batch_max_bytes = v;
@@ -612,6 +737,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = h.timeout_seconds {
             c.http_config.timeout = Duration::from_secs(positive("http.timeout_seconds", v)?);
         }
+        if let Some(v) = h.status_history_seconds {
+            c.status_history = Duration::from_secs(positive("http.status_history_seconds", v)?);
+        }
     }
     if let Some(a) = file.auth {
         c.key_file = a.key_file;
@@ -680,6 +808,14 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         c.influx
             .push(influx_from_section(i, s, c.ingest.precision)?);
     }
+    for (i, s) in file
+        .remote_write
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        c.remote_write.push(remote_write_from_section(i, s)?);
+    }
     ingress_config::from_sections(&mut c.ingress, file.push, file.scrape, file.collectd)?;
     Ok(c)
 }
@@ -735,6 +871,9 @@ where
                 | "influx-org"
                 | "influx-bucket"
                 | "influx-token"
+                | "status-history"
+                | "remote-write-url"
+                | "remote-write-spool-dir"
                 | "spool-dir"
                 | "state-dir"
                 | "max-nodes"
@@ -779,6 +918,7 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
     let mut udp_from_flags = false;
     let (mut url, mut db, mut org, mut bucket, mut token, mut spool) =
         (None, None, None, None, None, None);
+    let (mut rw_urls, mut rw_spools) = (Vec::new(), Vec::new());
     for (name, value) in flags {
         let v = value.as_deref().unwrap_or("");
         let key = format!("--{name}");
@@ -828,6 +968,17 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "influx-bucket" => bucket = Some(v.to_string()),
             "influx-token" => token = Some(v.to_string()),
             "spool-dir" => spool = Some(PathBuf::from(v)),
+            "remote-write-url" => rw_urls.push(v.to_string()),
+            "status-history" => {
+                c.status_history =
+                    parse_duration(v)
+                        .filter(|d| d.as_secs() >= 60)
+                        .ok_or_else(|| ConfigError {
+                            key: key.clone(),
+                            problem: format!("{v:?}: a duration of at least 60s, like 30m or 1h"),
+                        })?;
+            }
+            "remote-write-spool-dir" => rw_spools.push(PathBuf::from(v)),
             "state-dir" => {
                 if v.is_empty() {
                     return err(key, "empty: give a directory or off");
@@ -892,6 +1043,39 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
         })?;
         c.influx.push(cfg);
     }
+    if rw_spools.len() > rw_urls.len() {
+        return err(
+            "--remote-write-spool-dir",
+            "more spool directories than --remote-write-url outputs",
+        );
+    }
+    let first = c.remote_write.len();
+    for (n, url) in rw_urls.into_iter().enumerate() {
+        let i = first + n;
+        let section = RemoteWriteSection {
+            name: Some(if n == 0 {
+                "remote-write-cli".into()
+            } else {
+                format!("remote-write-cli{n}")
+            }),
+            url: Some(url),
+            spool_dir: Some(
+                rw_spools
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(|| default_remote_write_spool_dir(i)),
+            ),
+            ..RemoteWriteSection::default()
+        };
+        let cfg = remote_write_from_section(i, section).map_err(|e| ConfigError {
+            key: e
+                .key
+                .replace(&format!("remote_write[{i}]."), "--remote-write-")
+                .replace('_', "-"),
+            problem: e.problem,
+        })?;
+        c.remote_write.push(cfg);
+    }
     Ok(())
 }
 
@@ -923,6 +1107,21 @@ pub fn validate(c: &Config) -> Result<(), ConfigError> {
             );
         }
     }
+    let mut rw_names = std::collections::HashSet::new();
+    for (i, o) in c.remote_write.iter().enumerate() {
+        if !rw_names.insert(o.name.clone()) {
+            return err(
+                format!("remote_write[{i}].name"),
+                format!("{:?} is used twice", o.name),
+            );
+        }
+        if !dirs.insert(o.spool.dir.clone()) {
+            return err(
+                format!("remote_write[{i}].spool_dir"),
+                "each output needs its own spool directory",
+            );
+        }
+    }
     Ok(())
 }
 
@@ -947,7 +1146,11 @@ pub fn describe(c: &Config) -> String {
     let _ = writeln!(s, "udp receive buf   {} bytes", c.udp_receive_buffer);
     match c.http {
         Some(h) => {
-            let _ = writeln!(s, "http listen       {h}  (/metrics)");
+            let _ = writeln!(
+                s,
+                "http listen       {h}  (/metrics; status page /, sparklines over {} min)",
+                c.status_history.as_secs() / 60
+            );
         }
         None => {
             let _ = writeln!(s, "http              off");
@@ -1047,6 +1250,27 @@ pub fn describe(c: &Config) -> String {
             i.url,
             i.api,
             i.spool.dir.display()
+        );
+    }
+    for r in &c.remote_write {
+        let labels: Vec<String> = r
+            .external_labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "remote write {:10} {} spool {}  ({} shards, {} samples per request, external labels: {})",
+            r.name,
+            r.url,
+            r.spool.dir.display(),
+            r.shards,
+            r.max_samples_per_send,
+            if labels.is_empty() {
+                "none".to_string()
+            } else {
+                labels.join(",")
+            }
         );
     }
     s

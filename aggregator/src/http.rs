@@ -4,7 +4,9 @@
 //!   (`text/plain; version=0.0.4; charset=utf-8`), or OpenMetrics 1.0.0 when the
 //!   `Accept` header prefers `application/openmetrics-text`; gzip when
 //!   `Accept-Encoding` allows it.
-//! - `GET /`: a short help page. Other paths: 404; other methods: 405.
+//! - Other pages the provider serves ([`MetricsProvider::page`]: the status page `/`,
+//!   `/node/<name>`, `/api/nodes`, see [`crate::status`]); without them `GET /` is a
+//!   short help page. Other paths: 404; other methods: 405.
 //! - With pushes enabled, `PUT`/`POST`/`DELETE /metrics/job/…`: the Pushgateway API;
 //!   the body is read here ([`crate::ingress::http_body`]) and the request handed to
 //!   [`MetricsProvider::push`].
@@ -58,6 +60,12 @@ pub trait MetricsProvider: Send + Sync + 'static {
 
     /// Takes back a body buffer for reuse.
     fn recycle(&self, _buf: String) {}
+
+    /// Another page at `path` (the status page): its content type and body, or `None`
+    /// when the provider has none there.
+    fn page(&self, _path: &str) -> impl Future<Output = Option<(&'static str, Vec<u8>)>> + Send {
+        std::future::ready(None)
+    }
 
     /// The largest push body read, when the Pushgateway API is on (`None`: PUT,
     /// POST and DELETE are answered 405).
@@ -435,21 +443,21 @@ pub async fn respond<P: MetricsProvider>(request: &Request, provider: &P) -> Vec
             provider.recycle(text);
             (request.format.content_type(), body, request.gzip)
         }
-        "/" => (
-            "text/html; charset=utf-8",
-            HELP_PAGE.as_bytes().to_vec(),
-            false,
-        ),
-        _ => {
-            let body = "not found: try /metrics\n";
-            let mut response = simple_response("404 Not Found", body, keep_alive, &[]);
-            if head_only {
-                // A response to HEAD has no body: on a kept-alive connection the client
-                // would read it as the start of the next response (found by fuzzing).
-                response.truncate(response.len() - body.len());
+        path => match provider.page(path).await {
+            Some((content_type, body)) => {
+                if request.gzip && body.len() > 1024 {
+                    (content_type, gzip(&body), true)
+                } else {
+                    (content_type, body, false)
+                }
             }
-            return response;
-        }
+            None if path == "/" => (
+                "text/html; charset=utf-8",
+                HELP_PAGE.as_bytes().to_vec(),
+                false,
+            ),
+            None => return not_found(head_only, keep_alive),
+        },
     };
     let mut out = Vec::with_capacity(256 + if head_only { 0 } else { body.len() });
     let _ = write!(
@@ -467,6 +475,17 @@ pub async fn respond<P: MetricsProvider>(request: &Request, provider: &P) -> Vec
         out.extend_from_slice(&body);
     }
     out
+}
+
+fn not_found(head_only: bool, keep_alive: bool) -> Vec<u8> {
+    let body = "not found: try /metrics\n";
+    let mut response = simple_response("404 Not Found", body, keep_alive, &[]);
+    if head_only {
+        // A response to HEAD has no body: on a kept-alive connection the client
+        // would read it as the start of the next response (found by fuzzing).
+        response.truncate(response.len() - body.len());
+    }
+    response
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -75,6 +75,9 @@ pub struct IngestConfig {
     /// Render stored frames as line protocol. Off when no output is configured
     /// (`/metrics` only): rendering is about a quarter of ingest's CPU.
     pub render_lines: bool,
+    /// Render stored frames as timestamped samples for the remote write outputs
+    /// ([`crate::remote_write::samples`]); taken with [`Ingest::take_samples`].
+    pub render_samples: bool,
 }
 
 impl Default for IngestConfig {
@@ -85,6 +88,7 @@ impl Default for IngestConfig {
             max_backfill_ms: 7 * 24 * 3600 * 1000,
             precision: Precision::Nanoseconds,
             render_lines: true,
+            render_samples: false,
         }
     }
 }
@@ -252,6 +256,8 @@ pub struct Ingest {
     config: IngestConfig,
     stats: Arc<AggregatorStats>,
     scratch: LineScratch,
+    /// Samples of the open batch's stored frames (with `render_samples`).
+    samples: String,
     /// Node metadata as it was before the open batch touched it (`None`: created by it).
     undo: Vec<(Box<str>, Option<NodeMeta>)>,
     staged: Staged,
@@ -275,6 +281,7 @@ impl Ingest {
             config,
             stats,
             scratch: LineScratch::default(),
+            samples: String::new(),
             undo: Vec::new(),
             staged: Staged::default(),
             urgent: Vec::new(),
@@ -308,7 +315,20 @@ impl Ingest {
         self.undo.clear();
         self.staged.clear();
         self.urgent.clear();
+        self.samples.clear();
         self.in_batch = true;
+    }
+
+    /// Bytes of samples rendered in the open batch so far.
+    pub fn samples_len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Moves the open batch's samples into `into` (cleared first; the buffers are
+    /// swapped, nothing is copied or allocated).
+    pub fn take_samples(&mut self, into: &mut String) {
+        into.clear();
+        std::mem::swap(into, &mut self.samples);
     }
 
     /// The outputs accepted the batch: its values and counters take effect.
@@ -710,6 +730,13 @@ impl Ingest {
             self.staged.add(h.node, stamp, frame);
         }
         self.staged.counts.unknown_samples += u64::from(frame.unknown_samples());
+        if cfg.render_samples {
+            let before = self.samples.len();
+            let ts = time.time_ms.min(i64::MAX as u64) as i64;
+            if crate::remote_write::samples::write_frame(&mut self.samples, frame, ts).is_err() {
+                self.samples.truncate(before);
+            }
+        }
         if !cfg.render_lines {
             return (Verdict::Stored, 0);
         }

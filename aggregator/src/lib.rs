@@ -18,15 +18,19 @@
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol.
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
-//!   durable spool, and the `--lp-out` file or stdout.
-//! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server.
+//!   durable spool, and the `--lp-out` file or stdout; [`remote_write`]: Prometheus
+//!   remote write receivers through the same kind of spool.
+//! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server; [`status`]: the
+//!   status page (`/`, `/node/<name>`, `/api/nodes`).
 //! - [`ingress`]: the other inputs: Pushgateway pushes, scraped exporters, collectd.
 //! - [`config`]: TOML file and command line.
 //! - [`server`]: ties it together: [`server::run`].
-//! - [`stats`]: the aggregator's own counters; [`rejects`]: rate-limited log lines for
-//!   rejected datagrams; [`ack_limit`]: acks that confirm nothing new, per destination.
+//! - [`stats`]: the aggregator's own counters ([`atomic`]: 64-bit on every target);
+//!   [`rejects`]: rate-limited log lines for rejected datagrams; [`ack_limit`]: acks that
+//!   confirm nothing new, per destination.
 
 pub mod ack_limit;
+pub mod atomic;
 pub mod config;
 pub mod evidence;
 pub mod http;
@@ -40,10 +44,12 @@ pub mod node;
 pub mod persist;
 pub mod prom;
 pub mod rejects;
+pub mod remote_write;
 pub mod series;
 pub mod server;
 pub mod spool;
 pub mod stats;
+pub mod status;
 pub mod store;
 pub mod timeline;
 pub mod udp;

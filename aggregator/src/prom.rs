@@ -14,7 +14,6 @@
 //! `honor_labels: true` so Prometheus keeps it instead of the aggregator's address.
 
 use std::fmt::{self, Write};
-use std::sync::atomic::AtomicU64;
 
 use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::{self, MetricType, Number};
@@ -23,9 +22,11 @@ use pimon_protocol::text::prometheus::{
     write_number, write_sample,
 };
 
+use crate::atomic::AtomicU64;
 use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
 use crate::ingress::runtime::Ingress;
+use crate::remote_write::RemoteWriteStats;
 use crate::series::{decode_set, family_rank, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 use crate::store::{SnapNode, Snapshot};
@@ -52,6 +53,8 @@ pub struct Sources<'a> {
     pub influx: &'a [(String, &'a InfluxStats)],
     /// The `--lp-out` output's figures.
     pub lp: Option<&'a LpFileStats>,
+    /// Remote write outputs: (name, figures).
+    pub remote_write: &'a [(String, &'a RemoteWriteStats)],
     /// Version and commit for `pimon_aggregator_build_info`.
     pub build: Option<(&'a str, &'a str)>,
     /// Pushed, scraped and collectd series ([`crate::ingress`]).
@@ -701,7 +704,8 @@ pub fn render_aggregator<W: Write>(
         )?;
     }
 
-    render_influx(w, format, sources.influx)
+    render_influx(w, format, sources.influx)?;
+    crate::remote_write::stats::render(w, format, sources.remote_write)
 }
 
 /// `pimon_influx_*`, one sample per output (label `output`).

@@ -4,10 +4,12 @@
 //! UDP socket ─ receive task ─┐  batches (bounded queue: back-pressure into the
 //! UDP socket ─ receive task ─┼─▶ kernel's receive buffer)
 //!                            ▼
-//!                      ingest task ── lines ──▶ outputs (InfluxDB spools, --lp-out file)
+//!                      ingest task ── lines, samples ──▶ outputs (InfluxDB and remote
+//!                            │                            write spools, --lp-out file)
 //!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
-//! HTTP task ── /metrics: snapshot under the ingest lock, render on a blocking thread
+//! HTTP task ── /metrics, status page: snapshot under the ingest lock, render on a
+//!              blocking thread; status task: the status page's history every step
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
@@ -48,7 +50,9 @@ use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::persist::{self, Saver, StateFile};
 use crate::prom::{self, Sources, UdpFigures};
 use crate::rejects::RejectLog;
+use crate::remote_write::{RemoteWriteOutput, RemoteWriteStats};
 use crate::stats::AggregatorStats;
+use crate::status::Status;
 use crate::store::{Snapshot, Store};
 use crate::udp::{self, Batch, Listener};
 
@@ -165,10 +169,16 @@ impl Server {
             Some(c) => Some(LpFileOutput::open(c.clone()).map_err(ServerError::Output)?),
             None => None,
         };
+        let mut remote_write = Vec::new();
+        for c in &config.remote_write {
+            remote_write.push(RemoteWriteOutput::open(c.clone()).map_err(ServerError::Output)?);
+        }
+        let outputs = LineOutputs::new(influx, lp).with_remote_write(remote_write);
         let stats = Arc::new(AggregatorStats::default());
         let store = Store::new(config.limits, config.staleness, now_ms());
         let ingest_config = IngestConfig {
-            render_lines: !influx.is_empty() || lp.is_some(),
+            render_lines: outputs.wants_lines(),
+            render_samples: outputs.wants_samples(),
             ..config.ingest
         };
         let mut ingest = Ingest::new(store, keys, ingest_config, stats.clone());
@@ -203,7 +213,7 @@ impl Server {
             None => None,
         };
         let ingest = Arc::new(Mutex::new(ingest));
-        let outputs = Arc::new(LineOutputs::new(influx, lp));
+        let outputs = Arc::new(outputs);
         let inputs = match config.ingress.any() {
             true => {
                 let mut inputs = Ingress::new(
@@ -327,12 +337,19 @@ impl Server {
             stop_rx.clone(),
             inputs.clone(),
         ));
+        let status = Arc::new(
+            Status::new(ingest.clone(), config.status_history).with_inputs(inputs.clone()),
+        );
+        let status_task = http
+            .is_some()
+            .then(|| smol::spawn(status.clone().run(stop_rx.clone())));
         let input_tasks = match &inputs {
             Some(i) => crate::ingress::tasks::spawn(i.clone(), stop_rx.clone()),
             None => Vec::new(),
         };
         let http_task = http.map(|listener| {
             let provider = Arc::new(Metrics(Arc::new(MetricsState {
+                status: status.clone(),
                 ingest: ingest.clone(),
                 stats: stats.clone(),
                 udp: listeners
@@ -345,6 +362,11 @@ impl Server {
                     .map(|o| (o.name().to_string(), o.stats().clone()))
                     .collect(),
                 lp: outputs.lp().map(|o| o.stats().clone()),
+                remote_write: outputs
+                    .remote_write()
+                    .iter()
+                    .map(|o| (o.name().to_string(), o.stats().clone()))
+                    .collect(),
                 snapshot: Mutex::new(Snapshot::default()),
                 buffers: Mutex::new(Vec::new()),
                 inputs: inputs.clone(),
@@ -373,6 +395,9 @@ impl Server {
                 t.await;
             }
             if let Some(t) = http_task {
+                t.await;
+            }
+            if let Some(t) = status_task {
                 t.await;
             }
             drop(out_stop_tx);
@@ -496,13 +521,15 @@ async fn ingest_loop(
     mut saver: Option<Saver>,
 ) {
     let mut lines = String::new();
+    let mut samples = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
     let mut ack_limit = AckLimiter::default();
     let mut failures = 0u64;
     // A receive batch is handed to the outputs in parts of at most this many bytes of
-    // lines (plus the one frame that crosses the bound): a part must fit in every spool.
+    // lines or samples (plus the one frame that crosses the bound): a part must fit in
+    // every spool.
     let max_part_bytes = outputs.max_batch_bytes();
     while let Ok((index, batch)) = rx.recv().await {
         let mut datagrams = batch.iter();
@@ -533,16 +560,19 @@ async fn ingest_loop(
                         let fresh = outcome.verdict == crate::ingest::Verdict::Stored;
                         acks.push(index, from, &ack[..outcome.ack_len], fresh);
                     }
-                    if lines.len() >= max_part_bytes {
+                    if lines.len() >= max_part_bytes || ing.samples_len() >= max_part_bytes {
                         more = true;
                         break;
                     }
                 }
+                ing.take_samples(&mut samples);
             }
-            let accepted = if lines.is_empty() || outputs.is_empty() {
+            let accepted = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {
                 Ok(())
             } else {
-                outputs.submit(lines.as_bytes()).await
+                outputs
+                    .submit_rendered(lines.as_bytes(), samples.as_bytes())
+                    .await
             };
             // State that must survive a crash before these acks (a new boot id, a new
             // timeline segment); if it cannot be written, the part is kept but not acked.
@@ -674,14 +704,16 @@ async fn housekeeping_loop(
     }
 }
 
-/// What `/metrics` reads.
+/// What `/metrics` and the status page read.
 struct MetricsState {
+    status: Arc<Status>,
     ingest: Arc<Mutex<Ingest>>,
     stats: Arc<AggregatorStats>,
     /// (listen address, receive buffer, socket inode).
     udp: Vec<(String, u64, Option<u64>)>,
     influx: Vec<(String, Arc<InfluxStats>)>,
     lp: Option<Arc<LpFileStats>>,
+    remote_write: Vec<(String, Arc<RemoteWriteStats>)>,
     snapshot: Mutex<Snapshot>,
     buffers: Mutex<Vec<String>>,
     inputs: Option<Arc<Ingress>>,
@@ -711,12 +743,18 @@ impl MetricsState {
             .collect();
         let influx: Vec<(String, &InfluxStats)> =
             self.influx.iter().map(|(n, s)| (n.clone(), &**s)).collect();
+        let remote_write: Vec<(String, &RemoteWriteStats)> = self
+            .remote_write
+            .iter()
+            .map(|(n, s)| (n.clone(), &**s))
+            .collect();
         let commit = env!("PIMON_GIT_COMMIT");
         let sources = Sources {
             stats: Some(&self.stats),
             udp: &udp,
             influx: &influx,
             lp: self.lp.as_deref(),
+            remote_write: &remote_write,
             build: Some((env!("CARGO_PKG_VERSION"), commit)),
             ingress: self.inputs.as_deref(),
         };
@@ -792,5 +830,11 @@ impl MetricsProvider for Metrics {
         {
             b.push(buf);
         }
+    }
+
+    fn page(&self, path: &str) -> impl Future<Output = Option<(&'static str, Vec<u8>)>> + Send {
+        let status = self.0.status.clone();
+        let path = path.to_string();
+        smol::unblock(move || status.respond(&path, now_ms()))
     }
 }

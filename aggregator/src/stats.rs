@@ -4,9 +4,11 @@
 //! Per-node figures live with the node (see [`crate::node`]); these are the ones that
 //! belong to no node (or to a node that was refused, so has no state).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use pimon_protocol::Error;
+
+use crate::atomic::AtomicU64;
 
 /// Why a datagram could not be decoded: the `error` label of
 /// `pimon_aggregator_decode_errors_total`.

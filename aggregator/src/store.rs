@@ -5,7 +5,7 @@
 //!   is room; otherwise it is refused and counted. Nodes not seen for
 //!   `forget_after` are forgotten by [`Store::sweep`]. Known nodes are never pushed out
 //!   by new ones, so a flood of made-up names cannot starve real nodes.
-//! - A node is *young* until it is [established](established): [`ESTABLISHED_FRAMES`]
+//! - A node is *young* until it is [established]: [`ESTABLISHED_FRAMES`]
 //!   frames over at least [`ESTABLISH_SPAN_MS`]. Made-up names from a flood stay young
 //!   (sending 10 frames at once does not establish a name), and young nodes are
 //!   forgotten sooner: after `forget_new_after`, and — while the table is under

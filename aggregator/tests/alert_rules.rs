@@ -89,11 +89,14 @@ fn exported_families() -> BTreeSet<String> {
         kernel_drops: Some(0),
     }];
     let outputs = [("influx".to_string(), &influx)];
+    let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
+    let remote_write = [("remote_write".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
         udp: &udp,
         influx: &outputs,
         lp: Some(&lp),
+        remote_write: &remote_write,
         build: Some(("0.0.0", "0000000")),
         ingress: None,
     };

@@ -308,11 +308,14 @@ fn full_exposition(format: Format) -> String {
         .observe(std::time::Duration::from_millis(7));
     let influx = [("influx".to_string(), &influx_stats)];
     let lp = pimon_aggregator::influx::LpFileStats::default();
+    let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
+    let remote_write = [("vm".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
         udp: &udp,
         influx: &influx,
         lp: Some(&lp),
+        remote_write: &remote_write,
         build: Some(("0.1.0", "abc")),
         ingress: None,
     };
@@ -322,6 +325,7 @@ fn full_exposition(format: Format) -> String {
 }
 
 #[test]
+#[cfg(feature = "real-servers")]
 fn promtool_check_metrics_is_clean() {
     let text = full_exposition(Format::Text004);
     check_structure(&text);

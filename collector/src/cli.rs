@@ -8,8 +8,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default `--aggregator`.
-pub const DEFAULT_AGGREGATOR: &str = "127.0.0.1:9797";
+/// Where frames go without `--aggregator` when the machine has no default route (with
+/// one, they go to the default gateway: see [`crate::gateway`]).
+pub const DEFAULT_AGGREGATOR: &str = crate::gateway::FALLBACK;
 /// Default `--interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default `--linger`.
@@ -23,9 +24,16 @@ pimon-aggregator, keeping unacknowledged frames to resend them.
 Usage: pimon-collector [OPTIONS]
 
 Options:
-  --aggregator HOST:PORT  Where to send frames (default 127.0.0.1:9797). HOST may be a
-                          name or an IPv4/IPv6 address ([::1]:9797); it is resolved at
-                          start and again after send failures.
+  --aggregator HOST:PORT  Where to send frames. HOST may be a name or an IPv4/IPv6
+                          address ([::1]:9797); it is resolved at start and again after
+                          send failures. Repeat it (or give a comma list, a:9797,b:9797)
+                          for failover: frames go to the first that acknowledges; after
+                          3 intervals (2 to 30 s) without an ack the next one gets them
+                          and every unacknowledged frame, and the first gets them back
+                          once it answers again. Default: the default gateway (from
+                          <root>/proc/net/route, else ipv6_route) port 9797, since the
+                          aggregator runs on the router; 127.0.0.1:9797 without a default
+                          route. --check says which it chose and why.
   --node NAME             Node name, 1-32 bytes: the `instance` label and `host` tag
                           (default: the hostname up to its first dot, cut to 32 bytes).
   --root DIR              Read /proc and /sys under DIR (default /): a fixture tree, or a
@@ -100,8 +108,8 @@ impl PrintFormat {
 /// The flags given on the command line (`None`/`false`: not given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Flags {
-    /// `--aggregator HOST:PORT`.
-    pub aggregator: Option<String>,
+    /// `--aggregator HOST:PORT` (repeatable, each maybe a comma list), in order.
+    pub aggregator: Vec<String>,
     /// `--node NAME`.
     pub node: Option<String>,
     /// `--root DIR`.
@@ -245,7 +253,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, CliErr
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('v') | Long("verbose") => f.verbose = true,
-            Long("aggregator") => f.aggregator = Some(text(p.value()?, "--aggregator")?),
+            Long("aggregator") => f.aggregator.push(text(p.value()?, "--aggregator")?),
             Long("node") => f.node = Some(text(p.value()?, "--node")?),
             Long("root") => f.root = Some(PathBuf::from(p.value()?)),
             Long("interval") => {
@@ -322,7 +330,7 @@ mod tests {
         assert_eq!(
             f,
             Flags {
-                aggregator: Some("[::1]:9797".into()),
+                aggregator: vec!["[::1]:9797".into()],
                 node: Some("pi".into()),
                 root: Some("/host".into()),
                 interval: Some(Duration::from_millis(250)),
@@ -337,6 +345,12 @@ mod tests {
             }
         );
         assert_eq!(run(&["--once"]).unwrap().cycles, Some(1));
+        assert_eq!(
+            run(&["--aggregator", "a:1", "--aggregator=b:2,c:3"])
+                .unwrap()
+                .aggregator,
+            ["a:1", "b:2,c:3"]
+        );
         assert_eq!(parse(["--help".into()]).unwrap(), Command::Help);
         assert_eq!(parse(["-V".into()]).unwrap(), Command::Version);
     }

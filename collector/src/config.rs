@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! # /etc/pimon/collector.conf: `key = value`, `#` comments, optional "quotes"
-//! aggregator = router.lan:9797
+//! aggregator = router.lan:9797     # or a failover list: a.lan:9797, b.lan:9797
 //! node = pi-kitchen
 //! interval = 10s
 //! key_file = /etc/pimon/key        # or a [key] section, below
@@ -65,6 +65,8 @@ use pimon_protocol::auth::MAX_KEY_LEN;
 use pimon_protocol::{Key, MAX_NODE_NAME};
 
 use crate::cli::{self, Flags, PrintFormat};
+use crate::failover::AggregatorAddr;
+use crate::gateway;
 use crate::parse::log_rule::Rule;
 use crate::ring::MIN_RING_BYTES;
 use crate::sensors::{self, SensorsConfig};
@@ -424,6 +426,26 @@ pub fn node_name_from_host(host: &str) -> String {
     }
 }
 
+/// The aggregators of `--aggregator` flags or the config file's `aggregator`: each a
+/// `HOST:PORT` or a comma list of them, in order; at least one.
+pub fn aggregator_list<'a>(
+    given: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<AggregatorAddr>, String> {
+    let mut list = Vec::new();
+    for spec in given.into_iter().flat_map(|g| g.split(',')) {
+        let spec = spec.trim();
+        check_aggregator(spec)?;
+        if list.iter().any(|a: &AggregatorAddr| a.spec == spec) {
+            return Err(format!("{spec:?} is listed twice"));
+        }
+        list.push(AggregatorAddr::named(spec));
+    }
+    if list.is_empty() {
+        return Err("no HOST:PORT given".into());
+    }
+    Ok(list)
+}
+
 /// Checks `HOST:PORT` syntax (resolution happens later, in `net`).
 pub fn check_aggregator(spec: &str) -> Result<(), String> {
     let (host, port) = spec
@@ -611,8 +633,11 @@ pub fn sensors_config(lines: &[Entry]) -> Result<SensorsConfig, ConfigError> {
 /// Everything the collector runs with, after merging.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `HOST:PORT` of the aggregator.
-    pub aggregator: String,
+    /// The aggregators, in order of preference (failover list; see
+    /// [`crate::failover`]).
+    pub aggregators: Vec<AggregatorAddr>,
+    /// How they were chosen, for `--check` and the start line.
+    pub aggregator_origin: String,
     /// Node name (1..=32 bytes).
     pub node: String,
     /// Root of `/proc` and `/sys`.
@@ -661,12 +686,26 @@ impl Settings {
     /// Merges `flags` over `file` over the defaults and loads the key file.
     pub fn merge(flags: &Flags, file: ConfigFile) -> Result<Settings, ConfigError> {
         let flag_err = |flag: &str, p: String| ConfigError::at(0, format!("--{flag}: {p}"));
-        let aggregator = flags
-            .aggregator
+        let root = flags
+            .root
             .clone()
-            .or(file.aggregator)
-            .unwrap_or_else(|| cli::DEFAULT_AGGREGATOR.to_string());
-        check_aggregator(&aggregator).map_err(|p| flag_err("aggregator", p))?;
+            .or(file.root)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let (aggregators, aggregator_origin) = if !flags.aggregator.is_empty() {
+            let list = aggregator_list(flags.aggregator.iter().map(String::as_str))
+                .map_err(|p| flag_err("aggregator", p))?;
+            (list, "given with --aggregator".to_string())
+        } else if let Some(a) = &file.aggregator {
+            let list = aggregator_list([a.as_str()]).map_err(|p| flag_err("aggregator", p))?;
+            (list, "from the config file".to_string())
+        } else {
+            let c = gateway::default_aggregator(&root);
+            let addr = AggregatorAddr {
+                spec: c.spec,
+                addr: Some(c.addr),
+            };
+            (vec![addr], c.why)
+        };
         let node = match flags.node.clone().or(file.node) {
             Some(n) => n,
             None => default_node_name(),
@@ -700,18 +739,14 @@ impl Settings {
             (Some(path), _) => Some(load_key_file(path)?),
             (None, key) => key,
         };
-        let root = flags
-            .root
-            .clone()
-            .or(file.root)
-            .unwrap_or_else(|| PathBuf::from("/"));
         let mut sources = sources_config(&root, &file.filters)?;
         kmsg_config(&mut sources, &file.kmsg_lines)?;
         let sensors = sensors_config(&file.sensor_lines)?;
         // One staleness rule for every sensor read in the background.
         sources.w1_stale_after = sensors.stale_after;
         Ok(Settings {
-            aggregator,
+            aggregators,
+            aggregator_origin,
             node,
             root,
             interval,
@@ -848,7 +883,10 @@ mod tests {
         let s = Settings::merge(&flags, file).unwrap();
         assert_eq!(s.node, "from-file");
         assert_eq!(s.interval, Duration::from_secs(5));
-        assert_eq!(s.aggregator, cli::DEFAULT_AGGREGATOR);
+        // The root "/" of this machine: the aggregator is its default gateway or, without
+        // a default route, 127.0.0.1:9797; either way it was not given.
+        assert_eq!(s.aggregators.len(), 1);
+        assert!(s.aggregator_origin.contains("no --aggregator given"));
         assert_eq!(s.ring_bytes, DEFAULT_RING_BYTES);
         assert_eq!(s.linger, cli::DEFAULT_LINGER);
         assert_eq!(s.root, PathBuf::from("/"));
@@ -866,17 +904,24 @@ mod tests {
         );
         assert!(
             bad(Flags {
-                aggregator: Some("host".into()),
+                aggregator: vec!["host".into()],
                 ..Flags::default()
             })
             .contains("HOST:PORT")
         );
         assert!(
             bad(Flags {
-                aggregator: Some("::1:9797".into()),
+                aggregator: vec!["::1:9797".into()],
                 ..Flags::default()
             })
             .contains("brackets")
+        );
+        assert!(
+            bad(Flags {
+                aggregator: vec!["a:1".into(), "b:2,a:1".into()],
+                ..Flags::default()
+            })
+            .contains("twice")
         );
         assert!(
             bad(Flags {

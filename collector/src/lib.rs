@@ -18,6 +18,9 @@
 //! - `source`: readers that open files under `--root` and feed the parsers.
 //! - `cycle`: one cycle = sources + the collector's own figures → frames.
 //! - `net`: the UDP socket, address resolution, ack reception and checks.
+//! - `failover`: several aggregators (one `net` each): fail over when acks stop, fail
+//!   back when the first answers; `gateway`: the default aggregator, the default
+//!   gateway from `<root>/proc/net/route`.
 //! - `run`: the timed loop (wall-clock aligned cycles, acks, resends, linger, signals).
 //! - `sensors`: I2C sensors (background thread) and GPIO inputs.
 //! - `cli`, `config`: flags, config file, key file. `log`: journald-friendly stderr.
@@ -48,6 +51,10 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "std")]
 pub mod cycle;
+#[cfg(feature = "std")]
+pub mod failover;
+#[cfg(feature = "std")]
+pub mod gateway;
 #[cfg(feature = "std")]
 pub mod log;
 #[cfg(feature = "std")]

@@ -62,6 +62,8 @@ pub enum Received<'a> {
 /// The UDP socket to the aggregator.
 pub struct Net {
     spec: String,
+    /// An address that needs no resolution (the default gateway).
+    fixed: Option<SocketAddr>,
     node: String,
     boot_id: u64,
     key: Option<Key>,
@@ -78,8 +80,31 @@ impl Net {
     /// A sender to `spec` (`HOST:PORT`) for `node` and `boot_id`, MAC-checking acks
     /// with `key`. Resolves at once; a failure is logged and retried later.
     pub fn new(spec: &str, node: &str, boot_id: u64, key: Option<Key>) -> Net {
+        Net::build(spec, None, node, boot_id, key)
+    }
+
+    /// A sender to a known address (shown as `spec`), which is never resolved: the
+    /// default gateway, a link-local IPv6 router with its interface.
+    pub fn to_addr(
+        spec: &str,
+        addr: SocketAddr,
+        node: &str,
+        boot_id: u64,
+        key: Option<Key>,
+    ) -> Net {
+        Net::build(spec, Some(addr), node, boot_id, key)
+    }
+
+    fn build(
+        spec: &str,
+        fixed: Option<SocketAddr>,
+        node: &str,
+        boot_id: u64,
+        key: Option<Key>,
+    ) -> Net {
         let mut net = Net {
             spec: spec.to_string(),
+            fixed,
             node: node.to_string(),
             boot_id,
             key,
@@ -93,6 +118,13 @@ impl Net {
         };
         net.maintain(Instant::now());
         net
+    }
+
+    /// Whether a datagram waits on the socket now (without taking it).
+    pub fn readable_now(&self) -> bool {
+        self.socket
+            .as_ref()
+            .is_some_and(|s| crate::sys::wait_readable(s.as_fd(), Duration::ZERO).unwrap_or(false))
     }
 
     /// Counters so far.
@@ -115,16 +147,6 @@ impl Net {
         self.key = key;
     }
 
-    /// Points at a new `HOST:PORT` (SIGHUP reload); resolves at once.
-    pub fn set_aggregator(&mut self, spec: &str) {
-        if spec != self.spec {
-            self.spec = spec.to_string();
-            self.resolve_due = true;
-            self.last_resolve = None;
-            self.maintain(Instant::now());
-        }
-    }
-
     /// Resolves the aggregator's address if a resolution is due and allowed now.
     pub fn maintain(&mut self, now: Instant) {
         if !self.resolve_due
@@ -136,7 +158,11 @@ impl Net {
         }
         self.last_resolve = Some(now);
         self.stats.resolutions += 1;
-        match self.spec.to_socket_addrs().map(|mut a| a.next()) {
+        let resolved = match self.fixed {
+            Some(addr) => Ok(Some(addr)),
+            None => self.spec.to_socket_addrs().map(|mut a| a.next()),
+        };
+        match resolved {
             Ok(Some(addr)) => {
                 if let Err(e) = self.bind_for(addr) {
                     log::error!("cannot open a UDP socket for {addr}: {e}");

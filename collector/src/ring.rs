@@ -647,6 +647,27 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         sent
     }
 
+    /// Marks every datagram still waiting for an ack to be resent at once, oldest
+    /// first and paced like gaps (after a failover to another aggregator, which has
+    /// none of them). Returns how many.
+    pub fn want_all(&mut self) -> usize {
+        let mut n = 0;
+        let mut off = self.m.head;
+        for _ in 0..self.m.count {
+            let Some(h) = read_header(self.arena.as_ref(), off) else {
+                break;
+            };
+            if h.state.awaits_ack() {
+                let arena = self.arena.as_mut();
+                set_state(arena, off, h.state.with(State::WANTED));
+                set_sent(arena, off, 0);
+                n += 1;
+            }
+            off = self.advance(off, h.cap);
+        }
+        n
+    }
+
     /// True when an ack arrived within `timeout_ms` of `now_ms`.
     pub fn heard_within(&self, now_ms: u64, timeout_ms: u64) -> bool {
         self.m

@@ -1,6 +1,6 @@
 //! The running collector: timed cycles, sending, acks, resends, linger, signals.
 //!
-//! [`Agent`] joins a [`Collector`] (sources → frames in the ring) and a [`Net`] (UDP):
+//! [`Agent`] joins a [`Collector`] (sources → frames in the ring) and a [`Net`](crate::net::Net) (UDP):
 //! [`Agent::cycle`] collects and sends, [`Agent::pump`] handles acks and paced resends
 //! until a deadline, [`Agent::linger`] waits for outstanding acks on exit. [`main`] is
 //! the program: settings, `--check`, `--print`, or the loop:
@@ -27,9 +27,10 @@ use pimon_protocol::{Ack, MAC_LEN};
 use crate::cli::{self, Flags, PrintFormat};
 use crate::config::Settings;
 use crate::cycle::{Collector, CollectorConfig};
+use crate::failover::{Aggregators, Switch};
 use crate::frames::CycleReport;
 use crate::log;
-use crate::net::{Net, Received};
+use crate::net::Received;
 use crate::print::DecodedCycle;
 use crate::ring::{RECORD_HEADER, ResendPolicy};
 use crate::sys;
@@ -59,8 +60,8 @@ pub enum Wake {
 pub struct Agent {
     /// Sources, sensors, ring.
     pub collector: Collector,
-    /// The UDP side.
-    pub net: Net,
+    /// The UDP side: one socket per aggregator, with failover between them.
+    pub net: Aggregators,
     /// When to resend.
     pub policy: ResendPolicy,
     epoch: Instant,
@@ -74,11 +75,12 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Joins a collector and a network side.
-    pub fn new(collector: Collector, net: Net, policy: ResendPolicy) -> Agent {
+    /// Joins a collector and a network side (a [`crate::net::Net`] for one
+    /// aggregator, or [`Aggregators`] for a failover list).
+    pub fn new(collector: Collector, net: impl Into<Aggregators>, policy: ResendPolicy) -> Agent {
         Agent {
             collector,
-            net,
+            net: net.into(),
             policy,
             epoch: Instant::now(),
             last_resend: None,
@@ -106,9 +108,11 @@ impl Agent {
         self.cycles += 1;
         let now = self.now_ms();
         let net = &mut self.net;
+        net.begin_cycle(now);
         self.collector
             .ring_mut()
             .send_unsent(now, |_, datagram| net.send(datagram));
+        net.end_cycle();
         let took = start.elapsed();
         self.collector.record_duration(took);
         log::debug!(
@@ -151,7 +155,8 @@ impl Agent {
     /// Returns true when an ack was applied.
     pub fn receive(&mut self, wait: Duration) -> bool {
         let now = self.now_ms();
-        match self.net.wait_ack(wait) {
+        let (from, got) = self.net.wait_ack(wait);
+        let applied = match got {
             Received::Ack(ack) => {
                 let ring = self.collector.ring_mut();
                 let was = ring.resyncing();
@@ -166,6 +171,31 @@ impl Agent {
                 true
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,
+        };
+        if applied && let Some(switch) = self.net.acked(from) {
+            self.switched(switch);
+        }
+        applied
+    }
+
+    /// Fails over when the active aggregator has not acknowledged for too long
+    /// (see [`crate::failover`]).
+    fn check_failover(&mut self) {
+        let outstanding = self.collector.ring().outstanding();
+        if let Some(switch) = self.net.tick(self.now_ms(), outstanding) {
+            self.switched(switch);
+        }
+    }
+
+    fn switched(&mut self, switch: Switch) {
+        let resent = match switch {
+            // The new aggregator has none of the unacknowledged frames.
+            Switch::FailOver { .. } => self.collector.ring_mut().want_all(),
+            // The returning one asks for what it lacks in its first ack.
+            Switch::FailBack { .. } => 0,
+        };
+        if let Some(line) = self.net.describe(switch, resent) {
+            log::warning!("{line}");
         }
     }
 
@@ -183,6 +213,7 @@ impl Agent {
                 return Wake::Deadline;
             }
             self.net.maintain(now);
+            self.check_failover();
             self.resend_paced();
             // Resends are due at tick granularity only while the aggregator answers (a
             // silent one gets one probe per timeout; an ack wakes the wait anyway).
@@ -226,6 +257,7 @@ impl Agent {
                 asked = Some(now);
             }
             self.net.maintain(now);
+            self.check_failover();
             self.resend_paced();
             self.receive(deadline.saturating_duration_since(now).min(RESEND_TICK));
         }
@@ -311,27 +343,24 @@ fn check(settings: &Settings) -> ExitCode {
             .map_or("none".into(), |p| format!("{} ok", p.display()))
     );
     let _ = writeln!(out, "node: {}", settings.node);
-    match std::net::ToSocketAddrs::to_socket_addrs(settings.aggregator.as_str()) {
-        Ok(mut a) => match a.next() {
-            Some(addr) => {
-                let _ = writeln!(out, "aggregator: {} ({addr})", settings.aggregator);
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "aggregator: {} (no address found)",
-                    settings.aggregator
-                );
-            }
-        },
-        Err(e) => {
-            let _ = writeln!(
-                out,
-                "aggregator: {} (cannot resolve now: {e})",
-                settings.aggregator
-            );
-        }
+    for (i, a) in settings.aggregators.iter().enumerate() {
+        let role = match (i, settings.aggregators.len()) {
+            (_, 1) => String::new(),
+            (0, _) => ", first choice".to_string(),
+            (i, _) => format!(", failover {i}"),
+        };
+        let resolved = match a.addr {
+            Some(addr) => addr.to_string(),
+            None => match std::net::ToSocketAddrs::to_socket_addrs(a.spec.as_str()) {
+                Ok(mut it) => it
+                    .next()
+                    .map_or_else(|| "no address found".to_string(), |x| x.to_string()),
+                Err(e) => format!("cannot resolve now: {e}"),
+            },
+        };
+        let _ = writeln!(out, "aggregator: {} ({resolved}{role})", a.spec);
     }
+    let _ = writeln!(out, "aggregator chosen: {}", settings.aggregator_origin);
     match (&settings.key, &settings.key_file) {
         (Some(k), Some(p)) => {
             let _ = writeln!(out, "key: id {} from {}", k.id(), p.display());
@@ -445,12 +474,18 @@ fn print(settings: &Settings, format: PrintFormat) -> ExitCode {
 /// The collector proper: cycles, sending, acks, until `--cycles` or a stop signal.
 fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     let config = collector_config(&settings);
+    let aggregators: Vec<&str> = settings
+        .aggregators
+        .iter()
+        .map(|a| a.spec.as_str())
+        .collect();
     log::notice!(
-        "{} starting: node {} boot id {:016x}, aggregator {}, interval {} ms, ring {} bytes, {}",
+        "{} starting: node {} boot id {:016x}, aggregator {} ({}), interval {} ms, ring {} bytes, {}",
         cli::version(),
         config.node,
         config.boot_id,
-        settings.aggregator,
+        aggregators.join(", "),
+        settings.aggregator_origin,
         config.interval_ms,
         settings.ring_bytes,
         if config.key.is_some() {
@@ -459,11 +494,13 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
             "no key (frames not authenticated)"
         }
     );
-    let net = Net::new(
-        &settings.aggregator,
+    let net = Aggregators::new(
+        &settings.aggregators,
         &config.node,
         config.boot_id,
         config.key.clone(),
+        u64::from(config.interval_ms),
+        0,
     );
     let collector = Collector::new(config, &settings.sources, &settings.sensors);
     if settings.cycles == Some(1) {
@@ -554,7 +591,8 @@ fn reload(flags: &Flags, settings: &mut Settings, agent: &mut Agent) {
     }
     agent.net.set_key(new.key.clone());
     agent.collector.set_key(new.key.clone());
-    agent.net.set_aggregator(&new.aggregator);
+    let now = agent.now_ms();
+    agent.net.set_aggregators(&new.aggregators, now);
     agent.collector.set_interval_ms(new.interval_ms());
     agent.policy = ResendPolicy::for_interval(u64::from(new.interval_ms()));
     agent.collector.reconfigure_sources(&new.sources);

@@ -49,7 +49,7 @@ impl Program {
     }
 }
 
-/// A Raspberry Pi target of `scripts/build-pi`.
+/// A cross target of `scripts/build-pi`: the Raspberry Pis, and the OpenWrt router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PiTarget {
     /// `armv7-unknown-linux-musleabihf`: Pi 2/3/4/5 with a 32-bit OS.
@@ -58,12 +58,17 @@ pub enum PiTarget {
     Armv6,
     /// `aarch64-unknown-linux-musl`: Pi 3/4/5 with a 64-bit OS.
     Aarch64,
+    /// `mipsel-unknown-linux-musl`: OpenWrt routers on 32-bit MIPS (MT7621 and
+    /// similar); only the aggregator is built for it.
+    Mipsel,
 }
 
 /// ELF `e_machine` of 32-bit ARM.
 const EM_ARM: u16 = 40;
 /// ELF `e_machine` of AArch64.
 const EM_AARCH64: u16 = 183;
+/// ELF `e_machine` of MIPS.
+const EM_MIPS: u16 = 8;
 
 impl PiTarget {
     /// The Rust target triple (and `scripts/build-pi --out`'s subdirectory).
@@ -72,6 +77,7 @@ impl PiTarget {
             PiTarget::Armv7 => "armv7-unknown-linux-musleabihf",
             PiTarget::Armv6 => "arm-unknown-linux-musleabihf",
             PiTarget::Aarch64 => "aarch64-unknown-linux-musl",
+            PiTarget::Mipsel => "mipsel-unknown-linux-musl",
         }
     }
 
@@ -80,16 +86,19 @@ impl PiTarget {
         match self {
             PiTarget::Armv7 | PiTarget::Armv6 => "qemu-arm-static",
             PiTarget::Aarch64 => "qemu-aarch64-static",
+            PiTarget::Mipsel => "qemu-mipsel-static",
         }
     }
 
     /// The oldest CPU the target supports (qemu's `-cpu`): Pi 2's Cortex-A7, the
-    /// Zero's ARM1176, the Pi 3's Cortex-A53.
+    /// Zero's ARM1176, the Pi 3's Cortex-A53; for routers a MIPS32r2 core without FPU
+    /// (24KEc), like the MT7621's 1004Kc.
     pub fn cpu(self) -> &'static str {
         match self {
             PiTarget::Armv7 => "cortex-a7",
             PiTarget::Armv6 => "arm1176",
             PiTarget::Aarch64 => "cortex-a53",
+            PiTarget::Mipsel => "24KEc",
         }
     }
 
@@ -97,6 +106,7 @@ impl PiTarget {
         match self {
             PiTarget::Armv7 | PiTarget::Armv6 => (1, EM_ARM),
             PiTarget::Aarch64 => (2, EM_AARCH64),
+            PiTarget::Mipsel => (1, EM_MIPS),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! - bytes after the head do not change the result, and every shorter prefix of the
 //!   head is "not complete yet" (the server parses a growing buffer);
 //! - the response to a parsed request is well-formed HTTP that the aggregator's own
-//!   client parser reads back, with the status the method and path call for.
+//!   client parser reads back, with the status the method and path call for;
+//! - the status page's `/node/<name>` segment decoder (`status::page::decode_segment`)
+//!   never panics, and what it decodes encodes back to a segment that decodes the same.
 #![no_main]
 
 use std::future::Future;
@@ -54,6 +56,17 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_request(data: &[u8], request: &Request) {
+    if let Some(name) = request
+        .path
+        .strip_prefix("/node/")
+        .and_then(pimon_aggregator::status::page::decode_segment)
+    {
+        let again = pimon_aggregator::status::page::path_segment(&name);
+        assert_eq!(
+            pimon_aggregator::status::page::decode_segment(&again).as_deref(),
+            Some(name.as_str())
+        );
+    }
     let head_len = request.head_len;
     assert_eq!(find(data, b"\r\n\r\n").map(|e| e + 4), Some(head_len));
     assert!(head_len <= MAX_REQUEST_HEAD);

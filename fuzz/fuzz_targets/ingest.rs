@@ -18,13 +18,17 @@
 //!   formed: measurement and tags, fields, integer timestamp, separated by unescaped
 //!   spaces;
 //! - every exposition line is a comment or `name{label="value",…} number`, with the
-//!   label values correctly escaped, and OpenMetrics ends with `# EOF`.
+//!   label values correctly escaped, and OpenMetrics ends with `# EOF`;
+//! - every remote write sample line of a stored frame reads back
+//!   (`remote_write::samples`) as a valid series with the node as `instance`, and a
+//!   datagram not stored renders none.
 #![no_main]
 
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use pimon_aggregator::ingest::{Ingest, IngestConfig};
+use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
+use pimon_aggregator::remote_write::samples as rw_samples;
 use pimon_aggregator::prom::{self, Sources};
 use pimon_aggregator::stats::AggregatorStats;
 use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
@@ -107,11 +111,13 @@ fuzz_target!(|data: &[u8]| {
     );
     let config = IngestConfig {
         precision: Precision::Milliseconds,
+        render_samples: true,
         ..IngestConfig::default()
     };
     let mut ingest = Ingest::new(store, None, config, stats.clone());
     let mut now = T0;
     let mut lines = String::new();
+    let mut samples = String::new();
     let mut ack = [0u8; MAX_DATAGRAM];
     let addrs: [std::net::SocketAddr; 2] = [
         "10.0.0.5:4000".parse().unwrap(),
@@ -136,6 +142,26 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(added.matches('\n').count(), outcome.lines);
         for line in added.lines() {
             check_line_protocol(line);
+        }
+        ingest.take_samples(&mut samples);
+        if outcome.verdict != Verdict::Stored {
+            assert!(samples.is_empty(), "samples of a frame not stored");
+        }
+        if !samples.is_empty() {
+            let Ok(Message::Data(frame)) = decode(&datagram) else {
+                panic!("samples for a datagram that is not a frame");
+            };
+            for line in samples.lines() {
+                let split = rw_samples::split_line(line.as_bytes())
+                    .unwrap_or_else(|e| panic!("unreadable sample line ({e}): {line:?}"));
+                let (_, labels) = rw_samples::parse_series(split.series)
+                    .unwrap_or_else(|e| panic!("unreadable series ({e}): {line:?}"));
+                assert_eq!(
+                    labels.first().map(|(n, v)| (n.as_str(), v.as_str())),
+                    Some(("instance", frame.header.node)),
+                    "{line:?}"
+                );
+            }
         }
         if outcome.ack_len > 0 {
             let Ok(Message::Data(frame)) = decode(&datagram) else {

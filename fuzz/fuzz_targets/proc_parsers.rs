@@ -14,7 +14,9 @@
 //!   octal decoding never grows the text and leaves text without `\` alone;
 //! - directory and hwmon file names re-render to names that parse to the same value;
 //! - cgroup: the working set never exceeds the usage, kubelet log names re-render to
-//!   names that parse to the same value, every `getdents64` record lies in the buffer.
+//!   names that parse to the same value, every `getdents64` record lies in the buffer;
+//! - a default gateway found in the routing tables is a gateway (not unspecified, not
+//!   on `lo` for IPv6) with an interface (`route::exercise`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -30,7 +30,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use smol::Timer;
@@ -38,6 +38,7 @@ use smol::Unblock;
 use smol::channel::Receiver;
 use smol::io::AsyncWriteExt;
 
+use crate::atomic::AtomicU64;
 use crate::influx::output::OutputError;
 use crate::spool::FsyncPolicy;
 

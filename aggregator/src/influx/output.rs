@@ -618,7 +618,7 @@ fn shutdown_requested(shutdown: &Receiver<()>) -> bool {
 }
 
 /// Sleeps `delay`; false if shutdown was requested or the deadline comes first.
-async fn sleep_unless_stopped(
+pub(crate) async fn sleep_unless_stopped(
     delay: Duration,
     shutdown: Option<&Receiver<()>>,
     deadline: Option<Instant>,

@@ -5,9 +5,10 @@
 //! (Prometheus `counter`, suffix `_total`); fields documented as gauges go up and down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::atomic::AtomicU64;
 use crate::spool::SpoolStats;
 
 /// Upper bounds (seconds) of the write-latency histogram buckets; a last, implicit

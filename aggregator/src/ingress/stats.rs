@@ -3,10 +3,12 @@
 //! and every limit hit has its own label value, so a dashboard tells which.
 
 use std::fmt::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use pimon_protocol::catalog::{MetricType, Number};
 use pimon_protocol::text::prometheus::{Format, write_header, write_sample};
+
+use crate::atomic::AtomicU64;
 
 macro_rules! labelled {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)* }) => {

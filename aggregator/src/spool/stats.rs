@@ -1,6 +1,6 @@
 //! Spool figures for `/metrics` (rendered by `crate::prom` per InfluxDB output).
 
-use std::sync::atomic::AtomicU64;
+use crate::atomic::AtomicU64;
 
 /// Spool figures for `/metrics`. Gauges are current values; the rest only grow.
 #[derive(Debug, Default)]

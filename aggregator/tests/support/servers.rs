@@ -124,6 +124,14 @@ impl ServerProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Stops the process (SIGTERM, see [`ServerProcess::terminate`]) and starts it again
+    /// with the same arguments, port and data (an outage of the server, not a new one).
+    /// Does not wait for it.
+    pub fn respawn(&mut self) {
+        self.terminate();
+        self.launch();
+    }
+
     /// The server's temp dir (config, data, log).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -169,6 +177,26 @@ impl ServerProcess {
                 ));
             }
             thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, then waits up to 30 s for the server to finish (flushing its data) and
+    /// reaps it; SIGKILL if it does not. A clean outage: [`ServerProcess::respawn`]
+    /// brings it back with everything it had acknowledged.
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
@@ -425,6 +453,43 @@ impl Prometheus {
         &self.server.base_url
     }
 
+    /// Starts Prometheus as a remote write receiver (`--web.enable-remote-write-receiver`,
+    /// `POST /api/v1/write`), scraping nothing.
+    pub fn start_receiver() -> Prometheus {
+        start_with_retries("prometheus", Prometheus::try_start_receiver)
+    }
+
+    fn try_start_receiver() -> Result<Prometheus, String> {
+        let binary = find_binary("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("pimon-prometheus-rw-")
+            .tempdir()
+            .expect("temp dir");
+        let port = free_port();
+        let config_path = dir.path().join("prometheus.yml");
+        fs::write(&config_path, "global:\n  evaluation_interval: 1s\n")
+            .expect("write prometheus.yml");
+        let args = vec![
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--web.enable-remote-write-receiver".to_string(),
+            "--log.level=warn".to_string(),
+        ];
+        let mut server = ServerProcess::spawn("prometheus", &binary, &args, dir, port);
+        server.wait_ready(|base| status_is(base, "/-/ready", 200))?;
+        Ok(Prometheus { server })
+    }
+
+    /// Kills the server and starts it again on the same port with the same data (it
+    /// replays its WAL); waits until it is ready. Panics with the log if it is not.
+    pub fn restart(&mut self) {
+        self.server.respawn();
+        self.server
+            .wait_ready(|base| status_is(base, "/-/ready", 200))
+            .unwrap_or_else(|e| panic!("prometheus restart: {e}"));
+    }
+
     /// Instant query (`/api/v1/query`); returns `data.result` (a JSON array of
     /// `{metric: {...}, value: [ts, "v"]}`). Panics unless `status` is `success`.
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
@@ -516,10 +581,15 @@ impl VictoriaMetrics {
     /// Starts VictoriaMetrics on a free port. Retention is 100 years so test timestamps
     /// are never "too old"; the search latency offset is 0 so fresh points are visible.
     pub fn start() -> VictoriaMetrics {
-        start_with_retries("victoria-metrics", VictoriaMetrics::try_start)
+        VictoriaMetrics::start_with(&[])
     }
 
-    fn try_start() -> Result<VictoriaMetrics, String> {
+    /// Like [`VictoriaMetrics::start`] with extra flags (`-dedup.minScrapeInterval=1ms`).
+    pub fn start_with(extra: &[&str]) -> VictoriaMetrics {
+        start_with_retries("victoria-metrics", || VictoriaMetrics::try_start(extra))
+    }
+
+    fn try_start(extra: &[&str]) -> Result<VictoriaMetrics, String> {
         let binary =
             find_binary("victoria-metrics", "victoria-metrics").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
@@ -527,7 +597,7 @@ impl VictoriaMetrics {
             .tempdir()
             .expect("temp dir");
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             format!("-httpListenAddr=127.0.0.1:{port}"),
             format!("-storageDataPath={}", dir.path().join("data").display()),
             "-retentionPeriod=100y".to_string(),
@@ -535,6 +605,7 @@ impl VictoriaMetrics {
             "-search.disableCache".to_string(),
             "-loggerLevel=WARN".to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut server = ServerProcess::spawn("victoria-metrics", &binary, &args, dir, port);
         server.wait_ready(|base| status_is(base, "/health", 200))?;
         Ok(VictoriaMetrics { server })
@@ -543,6 +614,15 @@ impl VictoriaMetrics {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.server.base_url
+    }
+
+    /// Kills the server and starts it again on the same port with the same data;
+    /// waits until it is ready. Panics with the log if it is not.
+    pub fn restart(&mut self) {
+        self.server.respawn();
+        self.server
+            .wait_ready(|base| status_is(base, "/health", 200))
+            .unwrap_or_else(|e| panic!("victoria-metrics restart: {e}"));
     }
 
     /// Makes recently ingested samples searchable now (`/internal/force_flush`).
@@ -574,8 +654,20 @@ impl VictoriaMetrics {
 
     /// Instant query (`/api/v1/query`), like [`Prometheus::query`]. Flushes first.
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        self.query_with(&[("query", promql)])
+    }
+
+    /// Instant query at `time` (Unix seconds): VictoriaMetrics evaluates a query
+    /// without `time` at the current whole second, so samples written within the last
+    /// second are not counted yet; a time a little ahead counts them.
+    pub fn query_at(&self, promql: &str, time: u64) -> Vec<serde_json::Value> {
+        self.query_with(&[("query", promql), ("time", &time.to_string())])
+    }
+
+    fn query_with(&self, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        let promql = params[0].1;
         self.force_flush();
-        let qs = http::query_string(&[("query", promql)]);
+        let qs = http::query_string(params);
         let r = http::get(self.url(), &format!("/api/v1/query?{qs}"));
         let v = http::json(&r);
         assert_eq!(

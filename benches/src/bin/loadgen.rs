@@ -10,7 +10,7 @@
 //! reports:
 //! - what was sent and acked (acks that fall behind the send rate mark the ingest
 //!   ceiling), and loadgen's own CPU (when it nears 100 % loadgen is the bottleneck);
-//! - the aggregator's CPU over the run (from /proc/<pid>/stat), its RSS and peak RSS,
+//! - the aggregator's CPU over the run (from `/proc/<pid>/stat`), its RSS and peak RSS,
 //!   and RSS growth per node over its RSS before the run;
 //! - `/metrics` fetched `--scrapes` times: bytes, fetch time, the aggregator's own
 //!   render time (`pimon_aggregator_render_duration_seconds`, of the previous scrape),

@@ -31,6 +31,7 @@ macro_rules! fixture {
 
 pub mod filter;
 pub mod log_rule;
+pub mod route;
 pub mod wrap;
 
 mod text;
@@ -58,6 +59,7 @@ macro_rules! declare_formats {
             $( $format::exercise(input); )*
             filter::exercise(input);
             log_rule::exercise(input);
+            route::exercise(input);
             text::exercise(input);
             let _ = parse_text_value(input);
             let _ = parse_int_value(input);

@@ -6,7 +6,7 @@
 //! (…)"). A read is one ioctl (cdev) or one load from the mapped GPIO registers
 //! (rppal) and neither allocates, so pins are read on the cycle path itself.
 //!
-//! Backends report the *physical* level; `active_low` is applied by [`GpioInput`], so
+//! Backends report the *physical* level; `active_low` is applied by `GpioInput`, so
 //! every backend means the same by it. The cdev line is also requested with the
 //! kernel's `ACTIVE_LOW` flag so `gpioinfo` shows it (CdevPin's `is_high` still returns
 //! the physical level).

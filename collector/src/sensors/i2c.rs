@@ -4,7 +4,7 @@
 //! while we wait), so no I2C traffic happens on the cycle path. One thread reads every
 //! configured sensor in turn, every `i2c_interval`, and stores each one's last good
 //! [`Reading`] with its time in a fixed slot (a `Mutex` per sensor). The cycle only
-//! copies the slots out ([`I2cWorker::collect`]): no allocation, no waiting on a bus.
+//! copies the slots out (`I2cWorker::collect`): no allocation, no waiting on a bus.
 //!
 //! A sensor that fails is counted, logged when it starts failing (and when it
 //! recovers), and retried after `i2c_retry_min`, doubling up to `i2c_retry_max`; its
@@ -29,7 +29,7 @@ use super::report::{SensorReport, SensorStatus};
 use crate::log::Level;
 use crate::sink::SampleSink;
 
-/// How long [`I2cWorker::report`] waits for the first read of every sensor.
+/// How long `I2cWorker::report` waits for the first read of every sensor.
 pub const FIRST_PASS_WAIT: Duration = Duration::from_secs(5);
 
 /// Longest single sleep of the thread (it re-checks its schedule after it).

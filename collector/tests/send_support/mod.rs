@@ -109,11 +109,20 @@ pub struct FakeAggregator {
 impl FakeAggregator {
     /// Starts listening on 127.0.0.1 (present unless told otherwise).
     pub fn start(behaviour: Behaviour, key: Option<Key>) -> FakeAggregator {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let addr = socket.local_addr().unwrap();
+        FakeAggregator::start_on("127.0.0.1:0".parse().unwrap(), behaviour, key)
+            .expect("bind 127.0.0.1:0")
+    }
+
+    /// Starts listening on `addr` (a loopback address).
+    pub fn start_on(
+        addr: SocketAddr,
+        behaviour: Behaviour,
+        key: Option<Key>,
+    ) -> std::io::Result<FakeAggregator> {
+        assert!(addr.ip().is_loopback(), "tests send to loopback only");
+        let socket = UdpSocket::bind(addr)?;
+        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let addr = socket.local_addr()?;
         let present = Arc::new(AtomicBool::new(true));
         let ack_one_in = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -125,14 +134,14 @@ impl FakeAggregator {
             log.clone(),
         );
         let handle = std::thread::spawn(move || serve(socket, behaviour, key, &p, &a, &s, &l));
-        FakeAggregator {
+        Ok(FakeAggregator {
             addr,
             present,
             ack_one_in,
             stop,
             log,
             handle: Some(handle),
-        }
+        })
     }
 
     /// A snapshot of what it saw.

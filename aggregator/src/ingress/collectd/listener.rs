@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,6 +25,7 @@ use super::authfile::Users;
 use super::mapping::{CatalogSample, Mapper, USER_HZ};
 use super::packet::{self, Problem};
 use super::typesdb::TypesDb;
+use crate::atomic::AtomicU64;
 use crate::ingest::Ingest;
 use crate::ingress::config::CollectdConfig;
 use crate::ingress::expo::{Family, Kind, Metric, Value};
