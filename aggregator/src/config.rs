@@ -123,9 +123,10 @@ CONFIG FILE (TOML; every key optional, defaults shown):
                                      # SPOOL_DIR.state of the first [[influx]]
 
     [output]
-    lp_out = \"-\"                     # file path or - for stdout; unset: none
-    lp_out_fsync = \"always\"          # a file's lines are written before the ack and
-                                     # synced: always | never | an interval like \"1s\"
+    # lp_out = \"-\"                   # file path or - for stdout; default: none
+    # lp_out_fsync = \"always\"        # with lp_out: a file's lines are written before
+                                     # the ack and synced: always | never | an interval
+                                     # like \"1s\" [default: always]
     precision = \"ns\"
 
     [[influx]]                       # any number of InfluxDB outputs
@@ -133,7 +134,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     url = \"http://127.0.0.1:8086\"
     db = \"pimon\"                     # 1.x: db (+ rp, user, password, basic_auth)
     # org = \"o\"  bucket = \"b\"  token = \"t\"   # 2.x instead of db
-    spool_dir = \"/var/lib/pimon/spool-influx\"
+    spool_dir = \"/var/lib/pimon/spool\"   # each output needs its own
     spool_max_bytes = 268435456      # at least 1048576 (1 MiB)
     fsync = \"always\"                 # always | never | an interval like \"1s\"
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
@@ -1024,7 +1025,17 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             );
         };
         let section = InfluxSection {
-            name: Some("influx-cli".into()),
+            // The name a config file's output gets by default, so the `output` label
+            // stays when a user moves from flags to `--config`; "influx-cli" only
+            // when a config file's output already has that name.
+            name: Some(
+                if c.influx.iter().any(|o| o.name == "influx") {
+                    "influx-cli"
+                } else {
+                    "influx"
+                }
+                .into(),
+            ),
             url: Some(url),
             db,
             org,
@@ -1143,13 +1154,19 @@ pub fn describe(c: &Config) -> String {
     for a in &c.udp {
         let _ = writeln!(s, "udp listen        {a}");
     }
-    let _ = writeln!(s, "udp receive buf   {} bytes", c.udp_receive_buffer);
+    let _ = writeln!(
+        s,
+        "udp receive buf   {} bytes, batch {} datagrams",
+        c.udp_receive_buffer, c.udp_batch
+    );
     match c.http {
         Some(h) => {
             let _ = writeln!(
                 s,
-                "http listen       {h}  (/metrics; status page /, sparklines over {} min)",
-                c.status_history.as_secs() / 60
+                "http listen       {h}  (/metrics; status page /, sparklines over {} min), {} connections, timeout {} s",
+                c.status_history.as_secs() / 60,
+                c.http_config.max_connections,
+                c.http_config.timeout.as_secs()
             );
         }
         None => {
@@ -1208,11 +1225,9 @@ pub fn describe(c: &Config) -> String {
             LpTarget::Stdout => "stdout".to_string(),
             LpTarget::File(p) => p.display().to_string(),
         };
-        let durability = match (&lp.target, lp.fsync) {
-            (LpTarget::Stdout, _) => "best effort".to_string(),
-            (LpTarget::File(_), FsyncPolicy::Always) => "fsync always".to_string(),
-            (LpTarget::File(_), FsyncPolicy::Interval(d)) => format!("fsync every {d:?}"),
-            (LpTarget::File(_), FsyncPolicy::Never) => "fsync never".to_string(),
+        let durability = match &lp.target {
+            LpTarget::Stdout => "best effort".to_string(),
+            LpTarget::File(_) => format!("fsync {}", fsync_text(lp.fsync)),
         };
         let _ = writeln!(s, "lp-out            {target}  ({durability})");
     }
@@ -1238,18 +1253,36 @@ pub fn describe(c: &Config) -> String {
     if let Some(cd) = &c.ingress.collectd {
         let _ = writeln!(
             s,
-            "collectd          udp {} security {:?}",
-            cd.listen, cd.security_level
+            "collectd          udp {} security {}",
+            cd.listen,
+            match cd.security_level {
+                ingress_config::SecurityLevel::None => "none",
+                ingress_config::SecurityLevel::Sign => "sign",
+                ingress_config::SecurityLevel::Encrypt => "encrypt",
+            }
         );
     }
     for i in &c.influx {
+        let _ = writeln!(s, "influx {:10} {} {}", i.name, i.url, api_text(&i.api));
         let _ = writeln!(
             s,
-            "influx {:10} {} {:?} spool {}",
-            i.name,
-            i.url,
-            i.api,
-            i.spool.dir.display()
+            "  spool           {} (max {} bytes, fsync {}, when full {})",
+            i.spool.dir.display(),
+            i.spool.max_bytes,
+            fsync_text(i.spool.fsync),
+            match i.spool.when_full {
+                SpoolFullPolicy::DropOldest => "drop_oldest",
+                SpoolFullPolicy::RefuseNew => "refuse_new",
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  batches         {} bytes or {} lines, flushed every {} ms, gzip {}, timeout {} s",
+            i.batch_max_bytes,
+            i.batch_max_lines,
+            i.flush_interval.as_millis(),
+            i.gzip,
+            i.timeout.as_secs()
         );
     }
     for r in &c.remote_write {
@@ -1274,6 +1307,45 @@ pub fn describe(c: &Config) -> String {
         );
     }
     s
+}
+
+/// A fsync policy as a config file spells it.
+fn fsync_text(p: FsyncPolicy) -> String {
+    match p {
+        FsyncPolicy::Always => "always".to_string(),
+        FsyncPolicy::Never => "never".to_string(),
+        FsyncPolicy::Interval(d) => format!("every {} ms", d.as_millis()),
+    }
+}
+
+/// An output's API and target, secrets hidden.
+fn api_text(api: &crate::influx::InfluxApi) -> String {
+    match api {
+        crate::influx::InfluxApi::V1 {
+            db,
+            rp,
+            user,
+            password,
+            basic_auth,
+        } => format!(
+            "1.x db {db}, retention policy {}, {}",
+            rp.as_deref().unwrap_or("default"),
+            match (user, password.is_some(), basic_auth) {
+                (None, _, _) => "no credentials".to_string(),
+                (Some(u), true, true) => format!("user {u} (password hidden, basic auth)"),
+                (Some(u), true, false) => format!("user {u} (password hidden)"),
+                (Some(u), false, _) => format!("user {u}, no password"),
+            }
+        ),
+        crate::influx::InfluxApi::V2 { org, bucket, token } => format!(
+            "2.x org {org}, bucket {bucket}, {}",
+            if token.is_empty() {
+                "no token"
+            } else {
+                "token hidden"
+            }
+        ),
+    }
 }
 
 #[cfg(test)]

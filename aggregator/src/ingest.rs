@@ -49,7 +49,7 @@ use std::sync::atomic::Ordering;
 
 use pimon_protocol::catalog::Number;
 use pimon_protocol::text::influx::Precision;
-use pimon_protocol::{Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, Preamble};
+use pimon_protocol::{Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, Preamble, Reason, Refusal};
 
 use crate::evidence::{self, Facts, Route};
 use crate::keys::KeyRing;
@@ -118,6 +118,9 @@ pub enum Verdict {
     NodeLimit,
     /// A new node, but its address already has `max_new_nodes_per_address` young nodes.
     AddressLimit,
+    /// A probe (`pimon-collector --check`) that passed authentication: acked, nothing
+    /// stored.
+    Probe,
 }
 
 /// Something the operator should hear about (logged once by the server).
@@ -467,8 +470,16 @@ impl Ingest {
     ) -> Outcome {
         let key = match self.authenticate(datagram) {
             Ok(key) => key,
-            Err(verdict) => return Outcome::drop(verdict),
+            Err(verdict) => {
+                return Outcome {
+                    ack_len: self.write_refusal(datagram, verdict, ack),
+                    ..Outcome::drop(verdict)
+                };
+            }
         };
+        if Preamble::parse(datagram).is_ok_and(|p| p.kind == Kind::Probe) {
+            return self.answer_probe(datagram, key.as_ref(), ack);
+        }
         let frame = match DataFrame::parse(datagram) {
             Ok(f) => f,
             Err(e) => {
@@ -583,7 +594,12 @@ impl Ingest {
         };
         let pre = Preamble::parse(datagram).map_err(decode_error)?;
         match pre.kind {
-            Kind::Data => {}
+            Kind::Data | Kind::Probe => {}
+            Kind::Refusal => {
+                return Err(decode_error(pimon_protocol::Error::DecodeUnknownKind(
+                    Kind::Refusal.into(),
+                )));
+            }
             Kind::Ack => {
                 return Err(match Ack::parse(datagram) {
                     Ok(_) => {
@@ -755,6 +771,70 @@ impl Ingest {
             }
         };
         (Verdict::Stored, written)
+    }
+
+    /// The refusal that tells the sender of a datagram refused for `verdict` why (bad
+    /// MAC, missing MAC, wrong key id, node not allowed), or 0 when there is nothing to
+    /// tell. The sender is unverified, so its source address may be forged: the refusal
+    /// is never larger than the datagram (no amplification), and the server sends it
+    /// through the same per-destination limit as acks that confirm nothing new.
+    fn write_refusal(
+        &self,
+        datagram: &[u8],
+        verdict: Verdict,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> usize {
+        let reason = match verdict {
+            Verdict::Auth(AuthFailure::BadMac) => Reason::BadMac,
+            Verdict::Auth(AuthFailure::MissingMac) => Reason::MissingMac,
+            Verdict::Auth(AuthFailure::WrongKeyId) if self.keys.is_none() => Reason::NotKeyed,
+            Verdict::Auth(AuthFailure::WrongKeyId) => Reason::WrongKeyId,
+            Verdict::UnknownNode => Reason::UnknownNode,
+            _ => return 0,
+        };
+        let Ok((pre, node)) = pimon_protocol::frame::peek_node(datagram) else {
+            return 0;
+        };
+        let refusal = Refusal {
+            node,
+            boot_id: pre.boot_id,
+            reason,
+        };
+        refusal.emit_within(buf, datagram.len()).unwrap_or(0)
+    }
+
+    /// The answer to an authenticated probe: an ack of its boot id that confirms
+    /// nothing (MACed with the key that verified the probe). Nothing is stored and no
+    /// node state changes, so `pimon-collector --check` can run beside the collector.
+    fn answer_probe(
+        &self,
+        datagram: &[u8],
+        key: Option<&Key>,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> Outcome {
+        let probe = match DataFrame::parse_probe(datagram) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.decode_error(e);
+                return Outcome::drop(Verdict::Decode(DecodeErrorKind::of(e)));
+            }
+        };
+        let ack = Ack {
+            node: probe.header.node,
+            boot_id: probe.header.boot_id,
+            acked_below: 0,
+            seen_below: 0,
+            gaps: heapless::Vec::new(),
+            key_id: None,
+        };
+        let ack_len = match key {
+            Some(key) => ack.emit(buf, Some(key)).unwrap_or(0),
+            None => ack.emit_within(buf, None, datagram.len()).unwrap_or(0),
+        };
+        Outcome {
+            ack_len,
+            ..Outcome::drop(Verdict::Probe)
+        }
     }
 
     /// The ack for the frame's boot, at most `budget` bytes unless the frame was

@@ -45,6 +45,7 @@ pub mod persist;
 pub mod prom;
 pub mod rejects;
 pub mod remote_write;
+pub mod self_lines;
 pub mod series;
 pub mod server;
 pub mod spool;

@@ -29,7 +29,7 @@ impl RejectLog {
     /// Stored, duplicate and old frames are not rejections and return `None`.
     pub fn note(&mut self, verdict: Verdict, from: SocketAddr, now: Instant) -> Option<String> {
         let (kind, what) = match verdict {
-            Verdict::Stored | Verdict::Duplicate | Verdict::Old => return None,
+            Verdict::Stored | Verdict::Duplicate | Verdict::Old | Verdict::Probe => return None,
             Verdict::Decode(k) => (0, format!("not a valid pimon frame ({})", k.label())),
             Verdict::Auth(a) => (1, format!("authentication failed ({})", a.label())),
             Verdict::Replay => (

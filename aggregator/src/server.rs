@@ -336,6 +336,10 @@ impl Server {
             reload_rx,
             stop_rx.clone(),
             inputs.clone(),
+            SelfLines {
+                outputs: outputs.clone(),
+                precision: config.ingest.precision,
+            },
         ));
         let status = Arc::new(
             Status::new(ingest.clone(), config.status_history).with_inputs(inputs.clone()),
@@ -646,6 +650,12 @@ fn reload_keys(
     }
 }
 
+/// Where and how the aggregator writes its own figures ([`crate::self_lines`]).
+struct SelfLines {
+    outputs: Arc<LineOutputs>,
+    precision: pimon_protocol::text::influx::Precision,
+}
+
 async fn housekeeping_loop(
     ingest: Arc<Mutex<Ingest>>,
     stats: Arc<AggregatorStats>,
@@ -653,7 +663,11 @@ async fn housekeeping_loop(
     reload: Receiver<()>,
     stop: Receiver<()>,
     inputs: Option<Arc<Ingress>>,
+    self_lines: SelfLines,
 ) {
+    let mut snap = Snapshot::default();
+    let mut lines = String::new();
+    let mut last_self_lines: Option<Instant> = None;
     enum Wake {
         Tick,
         Reload,
@@ -699,6 +713,18 @@ async fn housekeeping_loop(
                 stats
                     .young_nodes_forgotten_pressure
                     .fetch_add(swept.young_under_pressure as u64, Ordering::Relaxed);
+                let due = last_self_lines.is_none_or(|t| t.elapsed() >= crate::self_lines::EVERY);
+                if due && !self_lines.outputs.influx().is_empty() {
+                    last_self_lines = Some(Instant::now());
+                    lock(&ingest).store.snapshot(now_ms(), &mut snap);
+                    lines.clear();
+                    if crate::self_lines::render(&mut lines, &snap, &stats, self_lines.precision)
+                        .is_ok()
+                    {
+                        // Best effort: figures missed now are written again in 10 s.
+                        let _ = self_lines.outputs.submit_to_influx(lines.as_bytes()).await;
+                    }
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ use pimon_aggregator::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get
 use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::{Number, id};
 use pimon_protocol::text::influx::Precision;
-use pimon_protocol::{Key, MAX_DATAGRAM, Value};
+use pimon_protocol::{DataHeader, Key, MAX_DATAGRAM, Reason, Refusal, Value};
 
 /// Where the test nodes' frames come from unless a test says otherwise.
 const NODE_ADDR: &str = "10.0.0.5:4000";
@@ -312,8 +312,22 @@ fn good_mac_is_stored_and_the_ack_is_maced_with_the_same_key() {
     assert_eq!(ack, ack_bytes("pi", 7, 1, 1, &[], Some(&k)));
 }
 
+/// The refusal the aggregator answers with: unauthenticated, never larger than the
+/// datagram it answers.
+fn refusal(node: &str, reason: Reason, answered: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let n = Refusal {
+        node,
+        boot_id: 7,
+        reason,
+    }
+    .emit_within(&mut buf, answered.len())
+    .expect("a refusal fits in the datagram it answers");
+    buf[..n].to_vec()
+}
+
 #[test]
-fn bad_missing_and_wrong_key_macs_are_dropped_and_counted() {
+fn bad_missing_and_wrong_key_macs_are_dropped_counted_and_refused_with_the_reason() {
     let mut h = Harness::new(Some(KEYS), IngestConfig::default());
     let k = key();
     let mut tampered = Frame::pi("pi").bytes_with(Some(&k));
@@ -321,26 +335,97 @@ fn bad_missing_and_wrong_key_macs_are_dropped_and_counted() {
     tampered[n - 20] ^= 1; // a value byte
     assert_eq!(
         h.send(&tampered),
-        (Verdict::Auth(AuthFailure::BadMac), vec![])
+        (
+            Verdict::Auth(AuthFailure::BadMac),
+            refusal("pi", Reason::BadMac, &tampered)
+        )
     );
+    let unkeyed = Frame::pi("pi").bytes();
     assert_eq!(
-        h.send(&Frame::pi("pi").bytes()),
-        (Verdict::Auth(AuthFailure::MissingMac), vec![])
+        h.send(&unkeyed),
+        (
+            Verdict::Auth(AuthFailure::MissingMac),
+            refusal("pi", Reason::MissingMac, &unkeyed)
+        )
     );
     let other = Key::new(2, b"another key").unwrap();
+    let wrong_id = Frame::pi("pi").bytes_with(Some(&other));
     assert_eq!(
-        h.send(&Frame::pi("pi").bytes_with(Some(&other))),
-        (Verdict::Auth(AuthFailure::WrongKeyId), vec![])
+        h.send(&wrong_id),
+        (
+            Verdict::Auth(AuthFailure::WrongKeyId),
+            refusal("pi", Reason::WrongKeyId, &wrong_id)
+        )
     );
     let same_id_wrong_secret = Key::new(1, b"wrong secret").unwrap();
+    let wrong_secret = Frame::pi("pi").bytes_with(Some(&same_id_wrong_secret));
     assert_eq!(
-        h.send(&Frame::pi("pi").bytes_with(Some(&same_id_wrong_secret))),
-        (Verdict::Auth(AuthFailure::BadMac), vec![])
+        h.send(&wrong_secret),
+        (
+            Verdict::Auth(AuthFailure::BadMac),
+            refusal("pi", Reason::BadMac, &wrong_secret)
+        )
+    );
+    let stranger = Frame::pi("stranger").bytes_with(Some(&k));
+    let mut h2 = Harness::new(
+        Some(KEYS),
+        IngestConfig {
+            refuse_unknown_nodes: true,
+            ..IngestConfig::default()
+        },
+    );
+    assert_eq!(
+        h2.send(&stranger),
+        (
+            Verdict::UnknownNode,
+            refusal("stranger", Reason::UnknownNode, &stranger)
+        )
     );
     assert_eq!(h.stats.auth_failures_of(AuthFailure::BadMac), 2);
     assert_eq!(h.stats.auth_failures_of(AuthFailure::MissingMac), 1);
     assert_eq!(h.stats.auth_failures_of(AuthFailure::WrongKeyId), 1);
     assert!(h.ingest.store.get("pi").is_none(), "nothing stored");
+}
+
+#[test]
+fn a_probe_is_answered_like_a_frame_and_stores_nothing() {
+    let mut h = Harness::new(Some(KEYS), IngestConfig::default());
+    let k = key();
+    let header = DataHeader {
+        node: "pi",
+        boot_id: 7,
+        seq: 0,
+        resend_floor: 0,
+        timestamp_ms: 0,
+        interval_ms: 10_000,
+        user_hz: 100,
+        part: 0,
+        parts: 1,
+        key_id: Some(1),
+    };
+    let mut buf = [0u8; 128];
+    let n = pimon_protocol::frame::write_probe(&mut buf, &header, Some(&k)).unwrap();
+    assert_eq!(
+        h.send(&buf[..n]),
+        (Verdict::Probe, ack_bytes("pi", 7, 0, 0, &[], Some(&k)))
+    );
+    assert!(h.ingest.store.get("pi").is_none(), "a probe stores nothing");
+    let n = pimon_protocol::frame::write_probe(
+        &mut buf,
+        &DataHeader {
+            key_id: None,
+            ..header
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        h.send(&buf[..n]),
+        (
+            Verdict::Auth(AuthFailure::MissingMac),
+            refusal("pi", Reason::MissingMac, &buf[..n])
+        )
+    );
 }
 
 #[test]

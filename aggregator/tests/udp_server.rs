@@ -10,7 +10,7 @@ use std::time::Duration;
 use frames::{Frame, ack_bytes};
 use pimon_aggregator::influx::{LpFileConfig, LpTarget};
 use pimon_aggregator::server::now_ms;
-use pimon_protocol::Key;
+use pimon_protocol::{Ack, Key, Reason, Refusal};
 use running::{Running, client, local_config, metrics, recv, send_for_ack, wait_until};
 
 #[test]
@@ -49,7 +49,7 @@ fn frames_over_udp_are_acked_exactly_and_shown_on_metrics() {
 }
 
 #[test]
-fn keyed_server_acks_good_macs_with_mac_and_ignores_bad_ones() {
+fn keyed_server_acks_good_macs_with_mac_and_refuses_bad_ones_without() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "pi 3 hex:0102030405060708\n").unwrap();
@@ -75,7 +75,27 @@ fn keyed_server_acks_good_macs_with_mac_and_ignores_bad_ones() {
     .unwrap();
     sock.send_to(&Frame::pi("pi").seq(1).at(now).bytes(), server.udp)
         .unwrap();
-    assert_eq!(recv(&sock), None, "no ack for a bad or missing MAC");
+    // No ack: refusals (unauthenticated) naming the reason; two datagrams of one node
+    // from one address in one receive batch get one answer, the last.
+    let first = recv(&sock).expect("a refusal for the bad MAC");
+    let mut reasons = vec![
+        Refusal::parse(&first)
+            .expect("a refusal, not an ack")
+            .reason,
+    ];
+    if let Some(second) = recv(&sock) {
+        reasons.push(
+            Refusal::parse(&second)
+                .expect("a refusal, not an ack")
+                .reason,
+        );
+    }
+    assert!(reasons.contains(&Reason::MissingMac), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| [Reason::BadMac, Reason::MissingMac].contains(r))
+    );
     let text = metrics(server.http);
     assert!(
         text.contains("pimon_aggregator_auth_failures_total{reason=\"bad_mac\"} 1\n"),
@@ -94,7 +114,7 @@ fn key_file_is_reloaded_when_it_changes() {
     let server = Running::start(config);
     let sock = client();
     let new_key = Key::new(2, &[2]).unwrap();
-    // Not yet known: no ack.
+    // Not yet known: no ack, a refusal (wrong key id).
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     sock.send_to(
@@ -102,7 +122,11 @@ fn key_file_is_reloaded_when_it_changes() {
         server.udp,
     )
     .unwrap();
-    assert_eq!(recv(&sock), None);
+    let answer = recv(&sock).expect("a refusal");
+    assert_eq!(
+        Refusal::parse(&answer).map(|r| r.reason),
+        Ok(Reason::WrongKeyId)
+    );
     std::fs::write(&keys, "pi 1 hex:01\npi 2 hex:02\n").unwrap();
     let acked = wait_until(Duration::from_secs(10), || {
         sock.send_to(
@@ -110,7 +134,7 @@ fn key_file_is_reloaded_when_it_changes() {
             server.udp,
         )
         .unwrap();
-        recv(&sock).is_some()
+        recv(&sock).is_some_and(|d| Ack::parse(&d).is_ok())
     });
     assert!(acked, "the new key was not picked up");
 }

@@ -68,8 +68,10 @@ Options:
                           then a total with bytes per value). Combine with --once for a
                           single snapshot.
   --check                 Report which sources and sensors are found, the size of a cycle
-                          and how long the ring lasts; exit 1 on a broken config or key
-                          file, or when a configured sensor is not found.
+                          and how long the ring lasts, and try one round trip to the
+                          aggregator (acked, refused with the reason, or no answer in
+                          2 s); exit 1 on a broken config or key file, when a configured
+                          sensor is not found, or when the aggregator refuses the frames.
   -v, --verbose           Also log debug lines.
   -h, --help              Print this help.
   -V, --version           Print the version, target and source commit.

@@ -154,6 +154,11 @@ impl Collector {
         self.config.key = key;
     }
 
+    /// The interval carried in frames.
+    pub fn interval_ms(&self) -> u32 {
+        self.config.interval_ms
+    }
+
     /// Changes the interval carried in frames (SIGHUP).
     pub fn set_interval_ms(&mut self, interval_ms: u32) {
         self.config.interval_ms = interval_ms;

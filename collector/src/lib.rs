@@ -44,6 +44,8 @@ pub mod ring;
 pub mod sink;
 
 #[cfg(feature = "std")]
+pub mod ack_watch;
+#[cfg(feature = "std")]
 pub mod cli;
 #[cfg(feature = "std")]
 pub mod clock;
@@ -61,6 +63,8 @@ pub mod log;
 pub mod net;
 #[cfg(feature = "std")]
 pub mod print;
+#[cfg(feature = "std")]
+pub mod probe;
 #[cfg(feature = "std")]
 pub mod run;
 #[cfg(feature = "std")]

@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use pimon_protocol::{Ack, Key, MAX_DATAGRAM};
+use pimon_protocol::{Ack, Key, MAX_DATAGRAM, Reason, Refusal};
 
 use crate::log::{self, RateLimit};
 
@@ -51,6 +51,10 @@ pub struct NetStats {
 pub enum Received<'a> {
     /// A checked ack for this node and boot.
     Ack(Ack<'a>),
+    /// A refusal (protocol 1.2) naming our node and boot: the aggregator says why it
+    /// did not take our frames. Unauthenticated, so only a hint for the log (counted in
+    /// [`NetStats::ignored`] too: it changes nothing else).
+    Refused(Reason),
     /// A datagram that was not a valid ack for us (counted in [`NetStats::ignored`]).
     Ignored,
     /// Nothing arrived within the timeout.
@@ -259,7 +263,12 @@ impl Net {
             }
             None => {
                 self.stats.ignored += 1;
-                Received::Ignored
+                match Refusal::parse(datagram) {
+                    Ok(r) if r.node == self.node && r.boot_id == self.boot_id => {
+                        Received::Refused(r.reason)
+                    }
+                    _ => Received::Ignored,
+                }
             }
         }
     }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use pimon_protocol::{Ack, MAC_LEN};
 
+use crate::ack_watch::AckWatch;
 use crate::cli::{self, Flags, PrintFormat};
 use crate::config::Settings;
 use crate::cycle::{Collector, CollectorConfig};
@@ -32,6 +33,7 @@ use crate::frames::CycleReport;
 use crate::log;
 use crate::net::Received;
 use crate::print::DecodedCycle;
+use crate::probe;
 use crate::ring::{RECORD_HEADER, ResendPolicy};
 use crate::sys;
 
@@ -64,6 +66,8 @@ pub struct Agent {
     pub net: Aggregators,
     /// When to resend.
     pub policy: ResendPolicy,
+    /// Speaks up when acks stop coming.
+    pub ack_watch: AckWatch,
     epoch: Instant,
     /// When [`Agent::pump`] or [`Agent::linger`] last resent.
     last_resend: Option<Instant>,
@@ -78,10 +82,12 @@ impl Agent {
     /// Joins a collector and a network side (a [`crate::net::Net`] for one
     /// aggregator, or [`Aggregators`] for a failover list).
     pub fn new(collector: Collector, net: impl Into<Aggregators>, policy: ResendPolicy) -> Agent {
+        let interval = Duration::from_millis(u64::from(collector.interval_ms()));
         Agent {
             collector,
             net: net.into(),
             policy,
+            ack_watch: AckWatch::new(interval, Instant::now()),
             epoch: Instant::now(),
             last_resend: None,
             cycles: 0,
@@ -115,6 +121,9 @@ impl Agent {
         net.end_cycle();
         let took = start.elapsed();
         self.collector.record_duration(took);
+        let unacked = self.collector.ring().outstanding();
+        self.ack_watch
+            .check(Instant::now(), unacked, self.net.target());
         log::debug!(
             "cycle {}: {} values in {} part(s), {} bytes, {} µs",
             report.first_seq,
@@ -158,6 +167,7 @@ impl Agent {
         let (from, got) = self.net.wait_ack(wait);
         let applied = match got {
             Received::Ack(ack) => {
+                self.ack_watch.acked(Instant::now());
                 let ring = self.collector.ring_mut();
                 let was = ring.resyncing();
                 ring.apply_ack(&ack, now);
@@ -169,6 +179,10 @@ impl Agent {
                     );
                 }
                 true
+            }
+            Received::Refused(reason) => {
+                self.ack_watch.refused(reason);
+                false
             }
             Received::Ignored | Received::Timeout | Received::Interrupted => false,
         };
@@ -343,22 +357,28 @@ fn check(settings: &Settings) -> ExitCode {
             .map_or("none".into(), |p| format!("{} ok", p.display()))
     );
     let _ = writeln!(out, "node: {}", settings.node);
+    let mut probe_to = Vec::new();
     for (i, a) in settings.aggregators.iter().enumerate() {
         let role = match (i, settings.aggregators.len()) {
             (_, 1) => String::new(),
             (0, _) => ", first choice".to_string(),
             (i, _) => format!(", failover {i}"),
         };
-        let resolved = match a.addr {
-            Some(addr) => addr.to_string(),
+        let addr = match a.addr {
+            Some(addr) => Ok(addr),
             None => match std::net::ToSocketAddrs::to_socket_addrs(a.spec.as_str()) {
-                Ok(mut it) => it
-                    .next()
-                    .map_or_else(|| "no address found".to_string(), |x| x.to_string()),
-                Err(e) => format!("cannot resolve now: {e}"),
+                Ok(mut it) => it.next().ok_or_else(|| "no address found".to_string()),
+                Err(e) => Err(format!("cannot resolve now: {e}")),
             },
         };
+        let resolved = match &addr {
+            Ok(addr) => addr.to_string(),
+            Err(e) => e.clone(),
+        };
         let _ = writeln!(out, "aggregator: {} ({resolved}{role})", a.spec);
+        if let Ok(addr) = addr {
+            probe_to.push((a.spec.clone(), addr));
+        }
     }
     let _ = writeln!(out, "aggregator chosen: {}", settings.aggregator_origin);
     match (&settings.key, &settings.key_file) {
@@ -370,6 +390,25 @@ fn check(settings: &Settings) -> ExitCode {
         }
         _ => {
             let _ = writeln!(out, "key: none (frames are not authenticated)");
+        }
+    }
+    let mut refused = false;
+    for (spec, addr) in &probe_to {
+        let answer = probe::round_trip(
+            *addr,
+            &settings.node,
+            settings.interval_ms(),
+            settings.key.as_ref(),
+            probe::WAIT,
+        );
+        refused |= matches!(answer, probe::RoundTrip::Refused(_));
+        match settings.aggregators.len() {
+            1 => {
+                let _ = writeln!(out, "round trip: {answer}");
+            }
+            _ => {
+                let _ = writeln!(out, "round trip to {spec}: {answer}");
+            }
         }
     }
     let report = collector.cycle(wall_ms());
@@ -409,6 +448,10 @@ fn check(settings: &Settings) -> ExitCode {
     let _ = std::io::stdout().write_all(out.as_bytes());
     if missing > 0 {
         log::error!("{missing} configured sensor(s) not found");
+        return ExitCode::from(1);
+    }
+    if refused {
+        log::error!("the aggregator refuses this collector's frames (see round trip)");
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
@@ -595,6 +638,9 @@ fn reload(flags: &Flags, settings: &mut Settings, agent: &mut Agent) {
     agent.net.set_aggregators(&new.aggregators, now);
     agent.collector.set_interval_ms(new.interval_ms());
     agent.policy = ResendPolicy::for_interval(u64::from(new.interval_ms()));
+    agent
+        .ack_watch
+        .set_interval(Duration::from_millis(u64::from(new.interval_ms())));
     agent.collector.reconfigure_sources(&new.sources);
     agent.collector.reconfigure_sensors(&new.sensors);
     let node = std::mem::take(&mut settings.node);

@@ -102,7 +102,10 @@ impl Drop for Container {
 
 fn collector(args: &[&str]) -> String {
     let mut cmd = Command::new(host_binary(Program::Collector));
+    // An explicit loopback aggregator: with `--root /` the default would be this
+    // machine's default gateway, and `--check` probes the aggregator.
     cmd.args(["--root", "/", "--node", "podman-host"])
+        .args(["--aggregator", "127.0.0.1:9797"])
         .args(args);
     let done = run("pimon-collector", cmd, Duration::from_secs(60));
     assert!(done.status.success(), "{}", done.report);

@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use pimon_protocol::{
-    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Key, Message, decode, seal,
+    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Key, Message, Refusal, decode,
+    seal,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +24,30 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.acked_below, ack.acked_below);
             assert_eq!(again.seen_below, ack.seen_below);
             assert_eq!(again.node, ack.node);
+        }
+        Ok(Message::Refusal(refusal)) => {
+            let mut buf = [0u8; 1232];
+            let n = refusal
+                .emit(&mut buf)
+                .expect("a decoded refusal re-encodes");
+            assert!(n <= data.len(), "a refusal never grows when re-encoded");
+            assert_eq!(Refusal::parse(&buf[..n]), Ok(refusal));
+        }
+        Ok(Message::Probe(probe)) => {
+            let _ = probe.verify(&key);
+            let mut buf = [0u8; 1232];
+            let n = pimon_protocol::frame::write_probe(
+                &mut buf,
+                &DataHeader {
+                    key_id: None,
+                    ..probe.header
+                },
+                None,
+            )
+            .expect("a decoded probe re-encodes");
+            let again = DataFrame::parse_probe(&buf[..n]).expect("a re-encoded probe decodes");
+            assert_eq!(again.header.node, probe.header.node);
+            assert_eq!(again.header.boot_id, probe.header.boot_id);
         }
         Err(_) => {}
     }

@@ -1,4 +1,8 @@
-//! Acks: aggregator → collector.
+//! Acks and refusals: aggregator → collector.
+//!
+//! An [`Ack`] (kind 0x02) says what is stored; a [`Refusal`] (kind 0x03, protocol 1.2)
+//! says why a datagram was *not* taken, so a collector with the wrong key can log the
+//! cause instead of staying silent.
 //!
 //! ```text
 //! preamble (16 bytes, kind 0x02, part index and count 0, boot id of the acked node)
@@ -12,7 +16,7 @@
 //! from `seen_below` up have not been seen. Gaps ascend, do not overlap and lie below
 //! `seen_below`.
 
-use crate::wire::{self, Kind, Out, PREAMBLE_LEN, Preamble};
+use crate::wire::{self, Kind, Out, PREAMBLE_LEN, Preamble, VERSION_MINOR_PROBE};
 use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM};
 use serde::{Deserialize, Serialize};
 
@@ -238,4 +242,178 @@ fn gaps_valid(gaps: &[Gap], acked_below: u64, seen_below: u64) -> bool {
         }
     }
     next <= seen_below.max(acked_below)
+}
+
+/// Why an aggregator refused a datagram: the reason byte of a [`Refusal`].
+///
+/// Reasons this build does not know are kept as [`Reason::Other`], so a newer
+/// aggregator can add some without breaking older collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// 1: the MAC does not verify with the aggregator's key of that id for the node.
+    BadMac,
+    /// 2: the datagram carries no MAC, but the aggregator requires a key for the node.
+    MissingMac,
+    /// 3: the aggregator has no key with the datagram's key id for the node.
+    WrongKeyId,
+    /// 4: the aggregator's key file does not allow the node (no line for it and no `*`,
+    /// or `refuse_unknown_nodes`).
+    UnknownNode,
+    /// 5: the datagram carries a MAC, but the aggregator has no key file at all.
+    NotKeyed,
+    /// A reason this build does not know.
+    Other(u8),
+}
+
+impl From<u8> for Reason {
+    fn from(raw: u8) -> Reason {
+        match raw {
+            1 => Reason::BadMac,
+            2 => Reason::MissingMac,
+            3 => Reason::WrongKeyId,
+            4 => Reason::UnknownNode,
+            5 => Reason::NotKeyed,
+            other => Reason::Other(other),
+        }
+    }
+}
+
+impl From<Reason> for u8 {
+    fn from(reason: Reason) -> u8 {
+        match reason {
+            Reason::BadMac => 1,
+            Reason::MissingMac => 2,
+            Reason::WrongKeyId => 3,
+            Reason::UnknownNode => 4,
+            Reason::NotKeyed => 5,
+            Reason::Other(raw) => raw,
+        }
+    }
+}
+
+impl Reason {
+    /// A short name (`bad_mac`, `missing_mac`, …), the aggregator's counter label for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::BadMac => "bad_mac",
+            Reason::MissingMac => "missing_mac",
+            Reason::WrongKeyId => "wrong_key_id",
+            Reason::UnknownNode => "unknown_node",
+            Reason::NotKeyed => "not_keyed",
+            Reason::Other(_) => "other",
+        }
+    }
+}
+
+/// A refusal (kind 0x03, protocol 1.2): the aggregator did not take a datagram of
+/// `node` and boot `boot_id`, for `reason`.
+///
+/// ```text
+/// preamble (16 bytes, version 1.2, kind 0x03, flags 0, key id 0, parts 0,
+///           boot id of the refused datagram)
+/// body     node: str, reason: u8
+/// ```
+/// A refusal is never authenticated (the aggregator could not verify the sender, so it
+/// has no key to MAC with), so a receiver must treat it as a hint for a log line and
+/// never as a reason to stop sending or to forget a frame. It is never larger than the
+/// datagram it answers ([`Refusal::emit_within`]) and is rate-limited per source.
+///
+/// ```
+/// use pimon_protocol::{Reason, Refusal};
+/// let refusal = Refusal { node: "pi", boot_id: 1, reason: Reason::BadMac };
+/// let mut buf = [0u8; 32];
+/// let n = refusal.emit(&mut buf).unwrap();
+/// assert_eq!(&buf[..n], &[
+///     b'P', b'M', 0x12, 0x03, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+///     2, b'p', b'i', 1,
+/// ][..]);
+/// assert_eq!(Refusal::parse(&buf[..n]).unwrap(), refusal);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    /// Node of the refused datagram.
+    pub node: &'a str,
+    /// Boot id of the refused datagram.
+    pub boot_id: u64,
+    /// Why it was refused.
+    pub reason: Reason,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefusalFields<'a> {
+    #[serde(borrow)]
+    node: &'a str,
+    reason: u8,
+}
+
+impl<'a> Refusal<'a> {
+    /// Writes the refusal into `buf`; returns its length (at most 16 + 1 + 32 + 1).
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if crate::node_name_error(self.node).is_some() {
+            return Err(Error::EncodeBadNodeName);
+        }
+        Preamble {
+            minor: VERSION_MINOR_PROBE,
+            kind: Kind::Refusal,
+            flags: 0,
+            key_id: 0,
+            part: 0,
+            parts: 0,
+            boot_id: self.boot_id,
+        }
+        .emit(buf)?;
+        let mut out = Out::new(buf, PREAMBLE_LEN, MAX_DATAGRAM);
+        out.put(&RefusalFields {
+            node: self.node,
+            reason: self.reason.into(),
+        })?;
+        Ok(out.len)
+    }
+
+    /// Writes the refusal like [`emit`](Self::emit) only if it takes at most `max_len`
+    /// bytes (the length of the datagram it answers): a refusal never amplifies a flood
+    /// sent with a forged source address. Otherwise [`Error::EncodeBufferFull`].
+    ///
+    /// ```
+    /// use pimon_protocol::{Error, Reason, Refusal};
+    /// let refusal = Refusal { node: "pi", boot_id: 1, reason: Reason::MissingMac };
+    /// let mut buf = [0u8; 64];
+    /// assert_eq!(refusal.emit_within(&mut buf, 20), Ok(20));
+    /// assert_eq!(refusal.emit_within(&mut buf, 19), Err(Error::EncodeBufferFull));
+    /// ```
+    pub fn emit_within(&self, buf: &mut [u8], max_len: usize) -> Result<usize, Error> {
+        let n = self.emit(buf)?;
+        if n > max_len {
+            return Err(Error::EncodeBufferFull);
+        }
+        Ok(n)
+    }
+
+    /// Parses a refusal. One with flag bit 0 (a MAC) is invalid: refusals are never
+    /// authenticated.
+    pub fn parse(datagram: &'a [u8]) -> Result<Refusal<'a>, Error> {
+        if datagram.len() > MAX_DATAGRAM {
+            return Err(Error::DecodeTooLong);
+        }
+        let pre = Preamble::parse(datagram)?;
+        if pre.kind != Kind::Refusal {
+            return Err(Error::DecodeUnknownKind(pre.kind.into()));
+        }
+        if pre.has_mac() {
+            return Err(Error::DecodeUnsupportedFlags(pre.flags));
+        }
+        let mut rest = datagram.get(PREAMBLE_LEN..).ok_or(Error::DecodeTooShort)?;
+        let f: RefusalFields<'a> = wire::take(&mut rest)?;
+        if !rest.is_empty() {
+            return Err(Error::DecodeTrailingBytes);
+        }
+        if let Some(e) = crate::node_name_error(f.node) {
+            return Err(e);
+        }
+        Ok(Refusal {
+            node: f.node,
+            boot_id: pre.boot_id,
+            reason: Reason::from(f.reason),
+        })
+    }
 }

@@ -14,11 +14,19 @@
 //! previous sample's id after that, so consecutive catalog ids cost one byte each.
 //! `value_kind`: 0 unsigned varint, 1 signed zigzag varint, 2 f32 LE, 3 f64 LE.
 //!
+//! A *probe* (kind 0x04, protocol 1.2; [`write_probe`], [`DataFrame::parse_probe`]) is a
+//! data frame with no groups under another kind: the aggregator checks it exactly like a
+//! frame (authentication, node allowed) and answers with an ack or a refusal, but stores
+//! nothing and changes no state, so `pimon-collector --check` can try a round trip while
+//! the real collector runs.
+//!
 //! Decoding never panics and never reads past the input: [`DataFrame::parse`] walks the
 //! whole body once, so the [`Samples`] iterator afterwards cannot fail.
 
 use crate::catalog::{self, Metric};
-use crate::wire::{self, FLAG_RESYNC, Kind, Out, PART_COUNT_OFFSET, PREAMBLE_LEN, Preamble};
+use crate::wire::{
+    self, FLAG_RESYNC, Kind, Out, PART_COUNT_OFFSET, PREAMBLE_LEN, Preamble, VERSION_MINOR_PROBE,
+};
 use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, Value};
 use serde::{Deserialize, Serialize};
 
@@ -341,7 +349,45 @@ pub fn set_resync(frame: &mut [u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The preamble and node name of a data frame, read without decoding the rest: enough
+/// Writes a probe (kind 0x04, protocol 1.2): a data frame of `header` without groups
+/// (part 0 of 1), MACed with `key` when `header.key_id` is set. Returns its length.
+///
+/// The aggregator answers it as it would answer that frame — an ack for its boot id
+/// (MACed with the key that verified it) or a [`crate::Refusal`] — without storing it.
+///
+/// ```
+/// use pimon_protocol::{DataFrame, DataHeader, frame::write_probe};
+/// let header = DataHeader {
+///     node: "pi", boot_id: 9, seq: 0, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+///     user_hz: 100, part: 0, parts: 1, key_id: None,
+/// };
+/// let mut buf = [0u8; 64];
+/// let n = write_probe(&mut buf, &header, None).unwrap();
+/// assert_eq!(&buf[..n], &[
+///     b'P', b'M', 0x12, 0x04, 0x00, 0x00, 0x00, 0x01, 9, 0, 0, 0, 0, 0, 0, 0, // preamble
+///     2, b'p', b'i', 0, 0, 3, 0x90, 0x4e, 100,                                 // header
+/// ][..]);
+/// assert_eq!(DataFrame::parse_probe(&buf[..n]).unwrap().header, header);
+/// assert!(DataFrame::parse(&buf[..n]).is_err(), "a probe is not a data frame");
+/// ```
+pub fn write_probe(
+    buf: &mut [u8],
+    header: &DataHeader<'_>,
+    key: Option<&Key>,
+) -> Result<usize, Error> {
+    let header = DataHeader {
+        part: 0,
+        parts: 1,
+        ..*header
+    };
+    let len = FrameWriter::new(buf, &header)?.finish();
+    // FrameWriter wrote the 16-byte preamble.
+    buf[2] = (wire::VERSION_MAJOR << 4) | VERSION_MINOR_PROBE;
+    buf[3] = Kind::Probe.into();
+    seal(buf, len, 1, key)
+}
+
+/// The preamble and node name of a data frame (or a probe), read without decoding the rest: enough
 /// to pick the key and check the MAC over the raw bytes before spending time on the
 /// body (a forged frame is rejected for the price of its MAC). Checks the length, the
 /// preamble, the kind, room for the MAC when flagged, and the node name.
@@ -363,7 +409,7 @@ pub fn peek_node(datagram: &[u8]) -> Result<(Preamble, &str), Error> {
         return Err(Error::DecodeTooLong);
     }
     let pre = Preamble::parse(datagram)?;
-    if pre.kind != Kind::Data {
+    if pre.kind != Kind::Data && pre.kind != Kind::Probe {
         return Err(Error::DecodeUnknownKind(pre.kind.into()));
     }
     let mut rest = datagram
@@ -432,11 +478,25 @@ pub struct DataFrame<'a> {
 impl<'a> DataFrame<'a> {
     /// Parses and validates a whole data frame (not the MAC: see [`verify`](Self::verify)).
     pub fn parse(datagram: &'a [u8]) -> Result<DataFrame<'a>, Error> {
+        Self::parse_kind(datagram, Kind::Data)
+    }
+
+    /// Parses and validates a probe ([`write_probe`]): a frame of kind 0x04 without
+    /// groups (any group is [`Error::DecodeTrailingBytes`]).
+    pub fn parse_probe(datagram: &'a [u8]) -> Result<DataFrame<'a>, Error> {
+        let probe = Self::parse_kind(datagram, Kind::Probe)?;
+        if !probe.body.is_empty() {
+            return Err(Error::DecodeTrailingBytes);
+        }
+        Ok(probe)
+    }
+
+    fn parse_kind(datagram: &'a [u8], kind: Kind) -> Result<DataFrame<'a>, Error> {
         if datagram.len() > MAX_DATAGRAM {
             return Err(Error::DecodeTooLong);
         }
         let pre = Preamble::parse(datagram)?;
-        if pre.kind != Kind::Data {
+        if pre.kind != kind {
             return Err(Error::DecodeUnknownKind(pre.kind.into()));
         }
         if pre.parts == 0 || pre.part >= pre.parts {

@@ -7,7 +7,8 @@
 //! - [`wire`]: the 16-byte preamble every datagram starts with, postcard field encoding.
 //! - [`frame`]: data frames (collector → aggregator): header + groups of samples.
 //!   [`FrameWriter`] encodes into the caller's buffer, [`DataFrame::parse`] decodes.
-//! - [`ack`]: acks (aggregator → collector): what is stored, which gaps to resend.
+//! - [`ack`]: acks (aggregator → collector): what is stored, which gaps to resend; and
+//!   refusals (1.2): why a datagram was not taken.
 //! - [`auth`]: the optional 16-byte keyed BLAKE2s MAC on every datagram.
 //! - [`window`]: the receiver's sequence window (de-duplication, replays, acks).
 //! - [`catalog`]: every metric: wire id, Prometheus and InfluxDB names, unit conversion.
@@ -34,7 +35,7 @@ pub mod value;
 pub mod window;
 pub mod wire;
 
-pub use ack::{Ack, Gap, MAX_GAPS};
+pub use ack::{Ack, Gap, MAX_GAPS, Reason, Refusal};
 pub use auth::{Key, MAC_LEN};
 pub use error::Error;
 pub use frame::{
@@ -81,6 +82,10 @@ pub enum Message<'a> {
     Data(DataFrame<'a>),
     /// An ack.
     Ack(Ack<'a>),
+    /// A refusal (1.2).
+    Refusal(Refusal<'a>),
+    /// A probe (1.2): an empty data frame that asks for an answer, not to be stored.
+    Probe(DataFrame<'a>),
 }
 
 /// Decodes any pimon datagram (MAC not checked: call `verify` on the result).
@@ -95,6 +100,8 @@ pub fn decode(datagram: &[u8]) -> Result<Message<'_>, Error> {
     match Preamble::parse(datagram)?.kind {
         Kind::Data => DataFrame::parse(datagram).map(Message::Data),
         Kind::Ack => Ack::parse(datagram).map(Message::Ack),
+        Kind::Refusal => Refusal::parse(datagram).map(Message::Refusal),
+        Kind::Probe => DataFrame::parse_probe(datagram).map(Message::Probe),
         Kind::Unknown(k) => Err(Error::DecodeUnknownKind(k)),
     }
 }

@@ -4,7 +4,7 @@
 //! offset  size  field
 //! 0       2     magic "PM" (0x50 0x4D)
 //! 2       1     version: major << 4 | minor (1.0 = 0x10)
-//! 3       1     kind (0x01 data, 0x02 ack)
+//! 3       1     kind (0x01 data, 0x02 ack, 0x03 refusal and 0x04 probe: protocol 1.2)
 //! 4       1     flags (bit 0: MAC present; bit 2: resync, protocol 1.1)
 //! 5       1     key id (0 when no MAC)
 //! 6       1     part index (data; 0 in acks)
@@ -36,6 +36,11 @@ pub enum Kind {
     Data,
     /// Aggregator → collector: what is stored and what is missing.
     Ack,
+    /// Aggregator → collector (1.2): why a datagram was refused, unauthenticated.
+    Refusal,
+    /// Collector → aggregator (1.2): an empty data frame that asks "would you take my
+    /// frames?" without being stored.
+    Probe,
     /// A kind this build does not know.
     Unknown(u8),
 }
@@ -45,6 +50,8 @@ impl From<u8> for Kind {
         match raw {
             0x01 => Kind::Data,
             0x02 => Kind::Ack,
+            0x03 => Kind::Refusal,
+            0x04 => Kind::Probe,
             other => Kind::Unknown(other),
         }
     }
@@ -55,6 +62,8 @@ impl From<Kind> for u8 {
         match kind {
             Kind::Data => 0x01,
             Kind::Ack => 0x02,
+            Kind::Refusal => 0x03,
+            Kind::Probe => 0x04,
             Kind::Unknown(raw) => raw,
         }
     }
@@ -73,6 +82,9 @@ pub const FLAG_RESYNC: u8 = 0x04;
 /// Minor version of a frame that uses [`FLAG_RESYNC`] (writers write the lowest version
 /// that has every feature they use).
 pub const VERSION_MINOR_RESYNC: u8 = 1;
+/// Minor version of refusals and probes (kinds 0x03 and 0x04; docs/PROTOCOL.md,
+/// sections 5.1 and 5.2). A 1.0 or 1.1 reader rejects them as an unknown kind.
+pub const VERSION_MINOR_PROBE: u8 = 2;
 /// Flag bits a 1.0 reader must understand; any other set bit is ignored.
 const FLAGS_MUST_UNDERSTAND: u8 = FLAG_ENCRYPTED;
 
@@ -133,11 +145,11 @@ impl Preamble {
         self.flags & FLAG_MAC != 0
     }
 
-    /// Writes the preamble (version 1.0) into the first 16 bytes of `out`.
+    /// Writes the preamble (version 1.`minor`) into the first 16 bytes of `out`.
     pub(crate) fn emit(&self, out: &mut [u8]) -> Result<(), Error> {
         let p = out.get_mut(..PREAMBLE_LEN).ok_or(Error::EncodeBufferFull)?;
         p[0..2].copy_from_slice(&MAGIC);
-        p[2] = (VERSION_MAJOR << 4) | VERSION_MINOR;
+        p[2] = (VERSION_MAJOR << 4) | (self.minor & 0x0f);
         p[3] = self.kind.into();
         p[4] = self.flags;
         p[5] = self.key_id;

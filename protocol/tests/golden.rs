@@ -295,3 +295,68 @@ fn node_names_with_control_characters_and_floors_above_seq_are_refused() {
         Err(Error::EncodeBadFloor)
     ));
 }
+
+#[test]
+fn refusal_exact_bytes_never_authenticated_and_unknown_to_a_1_1_ack_reader() {
+    use pimon_protocol::{Reason, Refusal};
+    let refusal = Refusal {
+        node: "pi4",
+        boot_id: 0x0123_4567_89ab_cdef,
+        reason: Reason::WrongKeyId,
+    };
+    let mut buf = [0u8; 64];
+    let n = refusal.emit(&mut buf).unwrap();
+    assert_eq!(
+        &buf[..n],
+        &[
+            b'P', b'M', 0x12, 0x03, 0x00, 0x00, 0x00, 0x00, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45,
+            0x23, 0x01, // preamble (1.2, kind 3)
+            3, b'p', b'i', b'4', // node
+            3,    // reason: wrong key id
+        ][..]
+    );
+    assert_eq!(decode(&buf[..n]), Ok(Message::Refusal(refusal)));
+    // What an older collector does with it: its ack parser rejects the kind.
+    assert_eq!(Ack::parse(&buf[..n]), Err(Error::DecodeUnknownKind(3)));
+    // Reasons this build does not know survive a round trip.
+    buf[20] = 200;
+    assert_eq!(
+        Refusal::parse(&buf[..n]).unwrap().reason,
+        Reason::Other(200)
+    );
+    // A refusal claiming a MAC is invalid.
+    buf[4] = 0x01;
+    assert!(Refusal::parse(&buf[..n]).is_err());
+    // Never larger than the datagram it answers.
+    assert_eq!(
+        refusal.emit_within(&mut buf, n - 1),
+        Err(Error::EncodeBufferFull)
+    );
+}
+
+#[test]
+fn probe_exact_bytes_is_not_a_data_frame() {
+    let key = Key::new(9, b"secret").unwrap();
+    let mut buf = [0u8; 128];
+    let n = pimon_protocol::frame::write_probe(&mut buf, &header(Some(9)), Some(&key)).unwrap();
+    assert_eq!(
+        &buf[..n - 16],
+        &[
+            b'P', b'M', 0x12, 0x04, 0x01, 0x09, 0x00, 0x01, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45,
+            0x23, 0x01, // preamble (1.2, kind 4, MAC, key 9, part 0 of 1)
+            3, b'p', b'i', b'4', // node
+            0xac, 0x02, // seq 300
+            0xa2, 0x02, // resend floor 290
+            0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // timestamp
+            0x90, 0x4e, // interval 10 000 ms
+            100,  // user_hz
+        ][..]
+    );
+    let probe = DataFrame::parse_probe(&buf[..n]).unwrap();
+    probe.verify(&key).unwrap();
+    assert_eq!(probe.samples().count(), 0);
+    assert_eq!(
+        DataFrame::parse(&buf[..n]),
+        Err(Error::DecodeUnknownKind(4))
+    );
+}

@@ -170,6 +170,23 @@ impl LineOutputs {
         Ok(())
     }
 
+    /// Hands `lines` to the InfluxDB outputs only (not `--lp-out`), best effort: the
+    /// aggregator's own figures ([`crate::self_lines`]), which no collector resends.
+    /// Waits for the hand-over gate like [`LineOutputs::submit`], so it never makes a
+    /// batch of frames fail as busy. Returns the first error.
+    pub async fn submit_to_influx(&self, lines: &[u8]) -> Result<(), OutputError> {
+        let _one_at_a_time = self.gate.lock().await;
+        let mut result = Ok(());
+        for output in &self.influx {
+            if let Err(e) = output.submit(lines).await
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
     /// Runs every output's task until `shutdown` closes; each then flushes within its
     /// own bound. Returns the first error, after all have finished.
     pub async fn run(&self, shutdown: Receiver<()>) -> Result<(), OutputError> {
