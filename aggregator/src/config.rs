@@ -92,7 +92,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     [http]
     listen = \"127.0.0.1:9798\"        # \"off\" disables
     max_connections = 64
-    timeout_seconds = 10             # read a request / write a response
+    timeout_seconds = 10             # a whole request head; each piece of a response
     status_history_seconds = 3600    # span of the status page's sparklines (60 points)
 
     [auth]
@@ -102,7 +102,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     [limits]
     max_nodes = 10000                # new nodes beyond are refused (counted)
     max_series_per_node = 8000       # a busy k3s node with the cgroup source: ~3,700
-    max_series_total = 2000000
+    max_series_total = 4000000       # 10,000 Raspberry Pi 4 (285 each) fit
     max_new_nodes_per_address = 64  # when 90 % full: new nodes per address (IPv6: /64)
 
     [staleness]

@@ -2,18 +2,30 @@
 //! `pimon_node_*` figures and the aggregator's own `pimon_aggregator_*` /
 //! `pimon_influx_*` figures.
 //!
-//! Rendering works on a [`Snapshot`] (copied from the store under its lock, formatted
-//! after releasing it) into a reused `String`. Families come from the catalog
-//! ([`catalog::families`]): each gets one `# HELP`/`# TYPE`, then the samples of all its
-//! rows for every node (nodes by name), so families never interleave. Because every
-//! node's entries are sorted by family rank, one cursor per node walks them once.
-//! A family without any sample is left out. All names, label escaping and number
-//! formats come from `pimon_protocol::text::prometheus`.
+//! # Streamed, never whole
+//! At fleet scale the exposition is large (10,000 Raspberry Pi 4 nodes: about 2.9
+//! million samples, 230 MB of text), so it is never built whole, and the store is never
+//! copied for it. An [`Exposition`] renders it a piece at a time ([`PIECE_BYTES`] of
+//! text, give or take one node's samples of one family) straight from the store: the
+//! caller holds the store's lock for one piece, sends the piece, and asks for the next.
+//! Between pieces the exposition remembers only where it is: the family, and the name
+//! of the last node it wrote in that family.
+//!
+//! Families come from the catalog ([`catalog::families`]): each gets one
+//! `# HELP`/`# TYPE`, then the samples of all its rows for every node (nodes by name),
+//! so families never interleave — also when nodes come and go between pieces: a node
+//! shows in the families not yet written, and a series is written at most once, as a
+//! node's samples of a family are written in one piece. A family without any sample is
+//! left out. The time that decides what is stale is the scrape's start, for every
+//! piece. Pushed samples of a catalog family ([`crate::ingress`]) follow the nodes' in
+//! its block; the other pushed families come after the catalog's. All names, label escaping and number formats come from
+//! `pimon_protocol::text::prometheus`.
 //!
 //! Every sample has `instance="<node name>"`: scrape the aggregator with
 //! `honor_labels: true` so Prometheus keeps it instead of the aggregator's address.
 
 use std::fmt::{self, Write};
+use std::ops::Range;
 
 use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::{self, MetricType, Number};
@@ -27,9 +39,12 @@ use crate::influx::LpFileStats;
 use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
 use crate::ingress::runtime::Ingress;
 use crate::remote_write::RemoteWriteStats;
-use crate::series::{decode_set, family_rank, metric_at_rank};
+use crate::series::{decode_set, metric_at_rank};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
-use crate::store::{SnapNode, Snapshot};
+use crate::store::{NodeView, Store};
+
+/// Text one piece of a streamed exposition aims at.
+pub const PIECE_BYTES: usize = 64 * 1024;
 
 /// One UDP listener's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +62,8 @@ pub struct UdpFigures {
 pub struct Sources<'a> {
     /// The aggregator's counters.
     pub stats: Option<&'a AggregatorStats>,
+    /// The HTTP server's counters.
+    pub http: Option<&'a crate::http::HttpStats>,
     /// UDP listeners.
     pub udp: &'a [UdpFigures],
     /// InfluxDB outputs: (name, figures).
@@ -61,99 +78,278 @@ pub struct Sources<'a> {
     pub ingress: Option<&'a Ingress>,
 }
 
-/// Renders the whole exposition into `out` (appended).
-pub fn render(out: &mut String, format: Format, snap: &Snapshot, sources: &Sources<'_>) {
+/// The store's totals, as the aggregator's own figures show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    /// Nodes held (up or not).
+    pub nodes: usize,
+    /// Series held (fresh or not).
+    pub series: usize,
+    /// Approximate memory of the store.
+    pub memory_bytes: usize,
+}
+
+impl StoreFigures {
+    /// The figures of `store` now.
+    pub fn of(store: &Store) -> StoreFigures {
+        StoreFigures {
+            nodes: store.node_count(),
+            series: store.series_count(),
+            memory_bytes: store.memory_bytes(),
+        }
+    }
+}
+
+/// Renders the whole exposition at `now_ms` into `out` (appended): what a scrape sends,
+/// in one go (tests, fuzzing; the server streams it with [`Exposition`]).
+pub fn render(out: &mut String, format: Format, store: &Store, now_ms: u64, sources: &Sources<'_>) {
+    let mut exposition = Exposition::new(format, now_ms);
+    while exposition.nodes_piece(out, store, sources.ingress, usize::MAX) {}
     // Writing to a String cannot fail.
-    let _ = render_nodes_with(out, format, snap, sources.ingress)
-        .and_then(|_| sources.ingress.map_or(Ok(()), |i| i.render(out, format)))
-        .and_then(|_| render_node_figures(out, format, snap))
-        .and_then(|_| render_aggregator(out, format, snap, sources))
+    let _ = render_aggregator(out, format, &StoreFigures::of(store), sources)
         .and_then(|_| write_eof(out, format));
 }
 
-/// The catalog families: every node's fresh series.
-pub fn render_nodes<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt::Result {
-    render_nodes_with(w, format, snap, None)
+/// Every node's part of the exposition at `now_ms` (the catalog families and the
+/// `pimon_node_*` families), in one go, without pushed series.
+pub fn render_nodes(out: &mut String, format: Format, store: &Store, now_ms: u64) {
+    let mut exposition = Exposition::new(format, now_ms);
+    while exposition.nodes_piece(out, store, None, usize::MAX) {}
 }
 
-/// The catalog families; samples of a catalog family that groups of `ingress` hold
-/// (a pushed node_exporter page) follow the nodes' in the same block.
-pub fn render_nodes_with<W: Write>(
-    w: &mut W,
+/// Where a streamed exposition has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The catalog family starting at this family rank.
+    Catalog(u16),
+    /// The pushed, scraped and collectd families outside the catalog, and the inputs'
+    /// counters ([`Ingress::render`]).
+    Ingress,
+    /// The `pimon_node_*` family [`NODE_FIGURES`]`[i]`.
+    NodeFigure(usize),
+    /// Every node is written.
+    Done,
+}
+
+/// The node part of one scrape's exposition, rendered a piece at a time; see the
+/// module docs. What comes after it (the aggregator's figures, `# EOF`) is small and
+/// written by [`render_aggregator`] and `write_eof`.
+#[derive(Debug, Clone)]
+pub struct Exposition {
     format: Format,
-    snap: &Snapshot,
-    ingress: Option<&Ingress>,
-) -> fmt::Result {
-    let mut cursors = vec![0usize; snap.nodes.len()];
-    for family in catalog::families() {
-        let Some(start) = family.ids.first().and_then(|&id| family_rank(id)) else {
-            continue;
-        };
-        let end = start as usize + family.ids.len();
-        let mut header = false;
-        for (node, cursor) in snap.nodes.iter().zip(cursors.iter_mut()) {
-            let entries = snap.entries(node);
-            let instance = snap.name(node);
-            while let Some(e) = entries.get(*cursor) {
-                if usize::from(e.rank) >= end {
-                    break;
+    now_ms: u64,
+    stage: Stage,
+    /// The last node written in the current family, if any.
+    after: String,
+    has_after: bool,
+    /// The current family's `# HELP`/`# TYPE` lines are written.
+    header: bool,
+}
+
+/// The family of the catalog starting at family rank `start`: its first row and the
+/// ranks of its rows.
+fn family_at(start: u16) -> Option<(&'static catalog::Metric, Range<u16>)> {
+    let first = metric_at_rank(start)?;
+    let mut end = start + 1;
+    while metric_at_rank(end).is_some_and(|m| m.prom_name == first.prom_name) {
+        end += 1;
+    }
+    Some((first, start..end))
+}
+
+impl Exposition {
+    /// A scrape in `format`; `now_ms` (Unix ms) decides which series are stale.
+    pub fn new(format: Format, now_ms: u64) -> Exposition {
+        Exposition {
+            format,
+            now_ms,
+            stage: Stage::Catalog(0),
+            after: String::new(),
+            has_after: false,
+            header: false,
+        }
+    }
+
+    /// The scrape's time.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn next_stage(&mut self, stage: Stage) {
+        self.stage = stage;
+        self.has_after = false;
+        self.header = false;
+    }
+
+    /// Appends the next piece of the node part to `out`: at least `target` bytes
+    /// unless the node part ends first (a node's samples of one family are never cut,
+    /// so a piece may exceed `target` by those). Returns true while more follows.
+    ///
+    /// The groups of `ingress` (pushes, scrapes, collectd) are bounded by their own
+    /// limits and written whole: a catalog family's pushed samples after the nodes' in
+    /// the same block, the other families after the catalog's. Their lock is taken
+    /// while the caller holds the store's (never the other way round).
+    pub fn nodes_piece(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        ingress: Option<&Ingress>,
+        target: usize,
+    ) -> bool {
+        let start = out.len();
+        // Writing to a String cannot fail.
+        while out.len() - start < target {
+            match self.stage {
+                Stage::Catalog(rank) => match family_at(rank) {
+                    Some((first, ranks)) => {
+                        let end = ranks.end;
+                        if self.catalog_family(out, store, first, ranks, start, target) {
+                            if let Some(ingress) = ingress {
+                                self.pushed_samples(out, ingress, first);
+                            }
+                            self.next_stage(Stage::Catalog(end));
+                        }
+                    }
+                    None => self.next_stage(Stage::Ingress),
+                },
+                Stage::Ingress => {
+                    if let Some(ingress) = ingress {
+                        let _ = ingress.render(out, self.format);
+                    }
+                    self.next_stage(Stage::NodeFigure(0));
                 }
-                *cursor += 1;
+                Stage::NodeFigure(i) => match NODE_FIGURES.get(i) {
+                    Some(figure) => {
+                        if self.node_figure(out, store, figure, start, target) {
+                            self.next_stage(Stage::NodeFigure(i + 1));
+                        }
+                    }
+                    None => self.next_stage(Stage::Done),
+                },
+                Stage::Done => return false,
+            }
+        }
+        self.stage != Stage::Done
+    }
+
+    /// Writes the samples of the catalog family `first` that groups of `ingress` hold
+    /// (a pushed node_exporter page), after the nodes'.
+    fn pushed_samples(&mut self, out: &mut String, ingress: &Ingress, first: &catalog::Metric) {
+        if !self.header && ingress.has_family(first.prom_name) {
+            let _ = write_family_header(out, self.format, first);
+            self.header = true;
+        }
+        if self.header {
+            let _ = ingress.render_samples_of(out, self.format, first.prom_name);
+        }
+    }
+
+    /// Writes the family's samples of the nodes after `self.after` until the piece is
+    /// full; true when the family is complete.
+    fn catalog_family(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        first: &'static catalog::Metric,
+        ranks: Range<u16>,
+        start: usize,
+        target: usize,
+    ) -> bool {
+        let after = self.has_after.then_some(self.after.as_str());
+        let mut last = None;
+        let mut complete = true;
+        for node in store.nodes_after(after, self.now_ms) {
+            for e in node.entries(ranks.clone()) {
                 let Some(metric) = metric_at_rank(e.rank) else {
                     continue;
                 };
-                if !header {
-                    write_family_header(w, format, family.first)?;
-                    header = true;
+                if !self.header {
+                    let _ = write_family_header(out, self.format, first);
+                    self.header = true;
                 }
                 let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
-                for l in decode_set(snap.label_set(node, e.labelset)) {
+                for l in decode_set(node.label_set(e.labelset)) {
                     let _ = labels.push(l);
                 }
-                write_metric_sample(w, format, metric, instance, &labels, e.value, None)?;
+                let _ = write_metric_sample(
+                    out,
+                    self.format,
+                    metric,
+                    node.name(),
+                    &labels,
+                    e.value(),
+                    None,
+                );
+            }
+            last = Some(node.name());
+            if out.len() - start >= target {
+                complete = false;
+                break;
             }
         }
-        if let Some(ingress) = ingress {
-            let name = family.first.prom_name;
-            if !header && ingress.has_family(name) {
-                write_family_header(w, format, family.first)?;
-                header = true;
-            }
-            if header {
-                ingress.render_samples_of(w, format, name)?;
-            }
+        if let Some(name) = last {
+            self.after.clear();
+            self.after.push_str(name);
+            self.has_after = true;
         }
+        complete
     }
-    Ok(())
+
+    /// Writes one `pimon_node_*` sample per node after `self.after` until the piece is
+    /// full; true when the family is complete.
+    fn node_figure(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        figure: &NodeFigure,
+        start: usize,
+        target: usize,
+    ) -> bool {
+        let after = self.has_after.then_some(self.after.as_str());
+        let mut last = None;
+        let mut complete = true;
+        for node in store.nodes_after(after, self.now_ms) {
+            if !self.header {
+                let _ = write_header(
+                    out,
+                    self.format,
+                    figure.name,
+                    figure.metric_type,
+                    figure.help,
+                    figure.unit,
+                );
+                self.header = true;
+            }
+            let _ = write_sample(
+                out,
+                self.format,
+                figure.name,
+                &[("instance", node.name())],
+                (figure.value)(&node),
+                None,
+            );
+            last = Some(node.name());
+            if out.len() - start >= target {
+                complete = false;
+                break;
+            }
+        }
+        if let Some(name) = last {
+            self.after.clear();
+            self.after.push_str(name);
+            self.has_after = true;
+        }
+        complete
+    }
 }
 
-/// A per-node family: `# HELP`/`# TYPE`, then one sample per node.
-#[allow(clippy::too_many_arguments)]
-fn node_family<W: Write>(
-    w: &mut W,
-    format: Format,
-    snap: &Snapshot,
-    name: &str,
+/// A `pimon_node_*` family: one sample per node.
+struct NodeFigure {
+    name: &'static str,
     metric_type: MetricType,
-    help: &str,
-    unit: &str,
-    value: impl Fn(&SnapNode) -> Number,
-) -> fmt::Result {
-    if snap.nodes.is_empty() {
-        return Ok(());
-    }
-    write_header(w, format, name, metric_type, help, unit)?;
-    for node in &snap.nodes {
-        write_sample(
-            w,
-            format,
-            name,
-            &[("instance", snap.name(node))],
-            value(node),
-            None,
-        )?;
-    }
-    Ok(())
+    help: &'static str,
+    unit: &'static str,
+    value: fn(&NodeView<'_>) -> Number,
 }
 
 fn seconds_from_ms(ms: i64) -> Number {
@@ -165,130 +361,92 @@ fn seconds_from_ms(ms: i64) -> Number {
 }
 
 /// `pimon_node_*`: one sample per known node, up or not.
-pub fn render_node_figures<W: Write>(w: &mut W, format: Format, snap: &Snapshot) -> fmt::Result {
-    use MetricType::{Counter, Gauge};
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_up",
-        Gauge,
-        "1 when the node sent a frame within its stale time (3 intervals, at least 30 s by default), else 0.",
-        "",
-        |n| Number::U64(u64::from(n.up)),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_last_seen_timestamp_seconds",
-        Gauge,
-        "Unix time the last frame of the node was stored.",
-        "seconds",
-        |n| seconds_from_ms(n.last_seen_ms as i64),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_received_total",
-        Counter,
-        "Frames of the node stored (new sequence numbers).",
-        "",
-        |n| Number::U64(n.counters.received),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_duplicate_total",
-        Counter,
-        "Frames of the node received again after they were stored (resends that crossed an ack, replays).",
-        "",
-        |n| Number::U64(n.counters.duplicate),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_missing_total",
-        Counter,
-        "Sequence numbers of the node given up without being received (below the collector's resend floor or out of the window).",
-        "",
-        |n| Number::U64(n.counters.missing),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_boot_id_changes_total",
-        Counter,
-        "Times the node's collector restarted (new boot id).",
-        "",
-        |n| Number::U64(n.counters.boot_id_changes),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_replayed_total",
-        Counter,
-        "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
-        "",
-        |n| Number::U64(n.counters.replays),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_clock_skewed_frames_total",
-        Counter,
-        "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
-        "",
-        |n| Number::U64(n.counters.clock_skewed),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_clock_skew_seconds",
-        Gauge,
-        "Timestamp of the node's last live frame minus its receive time.",
-        "seconds",
-        |n| seconds_from_ms(n.clock_skew_ms),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_samples_refused_total",
-        Counter,
-        "Samples of the node not stored because it reached its series limit.",
-        "",
-        |n| Number::U64(n.counters.series_refused),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_frames_unconfirmed_total",
-        Counter,
-        "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
-        "",
-        |n| Number::U64(n.counters.unconfirmed),
-    )?;
-    node_family(
-        w,
-        format,
-        snap,
-        "pimon_node_name_conflicts_total",
-        Counter,
-        "Times a second collector was seen sending as this node (two hosts with one node name).",
-        "",
-        |n| Number::U64(n.counters.name_conflicts),
-    )?;
-    Ok(())
-}
+const NODE_FIGURES: [NodeFigure; 12] = [
+    NodeFigure {
+        name: "pimon_node_up",
+        metric_type: MetricType::Gauge,
+        help: "1 when the node sent a frame within its stale time (3 intervals, at least 30 s by default), else 0.",
+        unit: "",
+        value: |n| Number::U64(u64::from(n.up())),
+    },
+    NodeFigure {
+        name: "pimon_node_last_seen_timestamp_seconds",
+        metric_type: MetricType::Gauge,
+        help: "Unix time the last frame of the node was stored.",
+        unit: "seconds",
+        value: |n| seconds_from_ms(n.meta().last_seen_ms as i64),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_received_total",
+        metric_type: MetricType::Counter,
+        help: "Frames of the node stored (new sequence numbers).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.received),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_duplicate_total",
+        metric_type: MetricType::Counter,
+        help: "Frames of the node received again after they were stored (resends that crossed an ack, replays).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.duplicate),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_missing_total",
+        metric_type: MetricType::Counter,
+        help: "Sequence numbers of the node given up without being received (below the collector's resend floor or out of the window).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.missing),
+    },
+    NodeFigure {
+        name: "pimon_node_boot_id_changes_total",
+        metric_type: MetricType::Counter,
+        help: "Times the node's collector restarted (new boot id).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.boot_id_changes),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_replayed_total",
+        metric_type: MetricType::Counter,
+        help: "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.replays),
+    },
+    NodeFigure {
+        name: "pimon_node_clock_skewed_frames_total",
+        metric_type: MetricType::Counter,
+        help: "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.clock_skewed),
+    },
+    NodeFigure {
+        name: "pimon_node_clock_skew_seconds",
+        metric_type: MetricType::Gauge,
+        help: "Timestamp of the node's last live frame minus its receive time.",
+        unit: "seconds",
+        value: |n| seconds_from_ms(n.meta().clock_skew_ms),
+    },
+    NodeFigure {
+        name: "pimon_node_samples_refused_total",
+        metric_type: MetricType::Counter,
+        help: "Samples of the node not stored because it reached its series limit.",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.series_refused),
+    },
+    NodeFigure {
+        name: "pimon_node_frames_unconfirmed_total",
+        metric_type: MetricType::Counter,
+        help: "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.unconfirmed),
+    },
+    NodeFigure {
+        name: "pimon_node_name_conflicts_total",
+        metric_type: MetricType::Counter,
+        help: "Times a second collector was seen sending as this node (two hosts with one node name).",
+        unit: "",
+        value: |n| Number::U64(n.meta().counters.name_conflicts),
+    },
+];
 
 /// Writes a family with one unlabelled sample.
 fn single<W: Write>(
@@ -312,7 +470,7 @@ fn counter(a: &AtomicU64) -> Number {
 pub fn render_aggregator<W: Write>(
     w: &mut W,
     format: Format,
-    snap: &Snapshot,
+    store: &StoreFigures,
     sources: &Sources<'_>,
 ) -> fmt::Result {
     use MetricType::{Counter, Gauge};
@@ -341,7 +499,7 @@ pub fn render_aggregator<W: Write>(
         Gauge,
         "Nodes held in memory (up or not).",
         "",
-        Number::U64(snap.nodes.len() as u64),
+        Number::U64(store.nodes as u64),
     )?;
     single(
         w,
@@ -350,7 +508,7 @@ pub fn render_aggregator<W: Write>(
         Gauge,
         "Series held in memory over all nodes.",
         "",
-        Number::U64(snap.series_total as u64),
+        Number::U64(store.series as u64),
     )?;
     single(
         w,
@@ -359,7 +517,7 @@ pub fn render_aggregator<W: Write>(
         Gauge,
         "Approximate memory of the node store.",
         "bytes",
-        Number::U64(snap.memory_bytes as u64),
+        Number::U64(store.memory_bytes as u64),
     )?;
 
     if let Some(s) = sources.stats {
@@ -625,10 +783,14 @@ pub fn render_aggregator<W: Write>(
             format,
             "pimon_aggregator_render_duration_seconds",
             Gauge,
-            "Time the previous /metrics rendering took.",
+            "Time spent rendering the previous complete /metrics exposition (all its pieces; not the time waiting for the client).",
             "seconds",
             Number::F64(get(&s.last_render_micros) as f64 / 1e6),
         )?;
+    }
+
+    if let Some(h) = sources.http {
+        render_http(w, format, h)?;
     }
 
     if !sources.udp.is_empty() {
@@ -706,6 +868,47 @@ pub fn render_aggregator<W: Write>(
 
     render_influx(w, format, sources.influx)?;
     crate::remote_write::stats::render(w, format, sources.remote_write)
+}
+
+/// `pimon_aggregator_http_*`: the `/metrics` server's connections.
+fn render_http<W: Write>(w: &mut W, format: Format, h: &crate::http::HttpStats) -> fmt::Result {
+    use MetricType::{Counter, Gauge};
+    single(
+        w,
+        format,
+        "pimon_aggregator_http_connections",
+        Gauge,
+        "HTTP connections open now.",
+        "",
+        counter(&h.connections),
+    )?;
+    single(
+        w,
+        format,
+        "pimon_aggregator_http_connections_accepted_total",
+        Counter,
+        "HTTP connections accepted.",
+        "",
+        counter(&h.accepted),
+    )?;
+    let name = "pimon_aggregator_http_connections_closed_total";
+    write_header(
+        w,
+        format,
+        name,
+        Counter,
+        "HTTP connections closed by the server, by reason: head_timeout (a request head not complete within the timeout), write_timeout (a response not read within the timeout), evicted_waiting and evicted_answering (closed to make room for a new client, while waiting for a request head or answering for longer than the timeout).",
+        "",
+    )?;
+    for (reason, c) in [
+        ("head_timeout", &h.head_timeouts),
+        ("write_timeout", &h.write_timeouts),
+        ("evicted_waiting", &h.evicted_waiting),
+        ("evicted_answering", &h.evicted_answering),
+    ] {
+        write_sample(w, format, name, &[("reason", reason)], counter(c), None)?;
+    }
+    Ok(())
 }
 
 /// `pimon_influx_*`, one sample per output (label `output`).
@@ -940,4 +1143,165 @@ fn render_latency_histogram<W: Write>(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use pimon_protocol::catalog::id;
+
+    use super::*;
+    use crate::series::family_rank;
+    use crate::store::{Limits, Staleness};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    /// A node with CPU, load, network and thermal series (labels with quotes too).
+    fn add_node(store: &mut Store, name: &str, value: u64) {
+        let n = store.admit(name, 1, None, NOW).unwrap();
+        n.meta.last_seen_ms = NOW;
+        n.meta.interval_ms = 10_000;
+        let stamp = store.stamp(NOW);
+        let mut put = |metric: u16, labels: &[&str], v: Number| {
+            let rank = family_rank(metric).unwrap();
+            store.upsert(name, rank, labels, stamp, v).unwrap();
+        };
+        for cpu in ["0", "1"] {
+            put(id::CPU_SECONDS_USER, &[cpu], Number::U64(value));
+            put(id::CPU_SECONDS_IDLE, &[cpu], Number::U64(value + 1));
+        }
+        put(id::LOAD1, &[], Number::U64(value));
+        put(
+            id::NET_RECEIVE_BYTES,
+            &["eth\"0"],
+            Number::U64(value * 1000),
+        );
+        put(
+            id::THERMAL_ZONE_TEMP,
+            &["0", "cpu-thermal"],
+            Number::I64(45123),
+        );
+    }
+
+    fn store(nodes: usize) -> Store {
+        let mut s = Store::new(Limits::default(), Staleness::default(), NOW - 60_000);
+        for i in 0..nodes {
+            add_node(&mut s, &format!("pi-{i:03}"), i as u64);
+        }
+        s
+    }
+
+    fn streamed(store: &Store, format: Format, target: usize) -> (String, usize) {
+        let mut out = String::new();
+        let mut pieces = 0;
+        let mut e = Exposition::new(format, NOW);
+        loop {
+            let before = out.len();
+            let more = e.nodes_piece(&mut out, store, None, target);
+            pieces += 1;
+            assert!(
+                out.len() > before || !more,
+                "a piece that is not the last is never empty"
+            );
+            if !more {
+                return (out, pieces);
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_pieces_make_the_same_text_as_one_go() {
+        let s = store(40);
+        for format in [Format::Text004, Format::OpenMetrics] {
+            let mut whole = String::new();
+            render_nodes(&mut whole, format, &s, NOW);
+            assert!(whole.contains("node_load1{instance=\"pi-039\"} 39\n"));
+            for target in [1, 100, 4096] {
+                let (text, pieces) = streamed(&s, format, target);
+                assert_eq!(text, whole, "{format:?}, pieces of {target} bytes");
+                if target == 1 {
+                    // One node's samples of one family per piece.
+                    assert!(pieces > 40 * 5, "{pieces} pieces");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_piece_holds_whole_node_families_and_little_more_than_its_target() {
+        let s = store(200);
+        let mut e = Exposition::new(Format::Text004, NOW);
+        let mut out = String::new();
+        while e.nodes_piece(&mut out, &s, None, 1024) {
+            // A node's samples of one family are at most a few hundred bytes here.
+            assert!(out.len() < 1024 + 512, "{} bytes", out.len());
+            assert!(out.ends_with('\n'));
+            out.clear();
+        }
+    }
+
+    /// Families once and contiguous, no series twice.
+    fn check_structure(text: &str) {
+        let mut families = BTreeSet::new();
+        let mut series = BTreeSet::new();
+        let mut current = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap().to_string();
+                assert!(families.insert(name.clone()), "{name} twice");
+                current = name;
+            } else if !line.starts_with('#') {
+                let key = line.rsplit_once(' ').unwrap().0;
+                assert!(key.starts_with(current.as_str()), "{key} outside {current}");
+                assert!(series.insert(key.to_string()), "{key} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn nodes_coming_and_going_between_pieces_never_repeat_a_family_or_a_series() {
+        let mut s = store(30);
+        let mut e = Exposition::new(Format::Text004, NOW);
+        let mut out = String::new();
+        let mut step = 0;
+        while e.nodes_piece(&mut out, &s, None, 1) {
+            step += 1;
+            // As many nodes go as come: every family's pass sees churn, and the
+            // store stays small however many pieces the scrape takes.
+            match step % 8 {
+                // A node sorting before every other, one after, one in the middle.
+                0 => add_node(&mut s, &format!("a-{step}"), 7),
+                1 => add_node(&mut s, &format!("z-{step}"), 7),
+                2 => add_node(&mut s, &format!("pi-010-{step}"), 7),
+                // ... and they go again.
+                3 => drop(s.remove(&format!("a-{}", step - 3))),
+                4 => drop(s.remove(&format!("z-{}", step - 3))),
+                5 => drop(s.remove(&format!("pi-010-{}", step - 3))),
+                6 => drop(s.remove(&format!("pi-{:03}", step % 20))),
+                // A known node's values move.
+                _ => add_node(&mut s, "pi-005", step),
+            }
+        }
+        check_structure(&out);
+        // Nodes there from the start to the end show in every family.
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with("pimon_node_up{instance=\"pi-029\"}"))
+                .count(),
+            1
+        );
+        assert!(out.contains("node_load1{instance=\"pi-029\"} 29\n"));
+    }
+
+    #[test]
+    fn the_whole_exposition_ends_with_the_aggregator_and_eof() {
+        let s = store(3);
+        let mut text = String::new();
+        render(&mut text, Format::OpenMetrics, &s, NOW, &Sources::default());
+        check_structure(&text);
+        assert!(text.contains("\npimon_aggregator_nodes 3\n"));
+        assert!(text.contains("\npimon_aggregator_series 21\n"));
+        assert!(text.ends_with("# EOF\n"));
+    }
 }

@@ -8,8 +8,10 @@
 //!                            │                            write spools, --lp-out file)
 //!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
-//! HTTP task ── /metrics, status page: snapshot under the ingest lock, render on a
-//!              blocking thread; status task: the status page's history every step
+//! HTTP task ── /metrics: streamed a piece at a time, each rendered on a blocking thread
+//!              under the ingest lock (no copy of the store, no whole body); status
+//!              page: snapshot under the ingest lock, render on a blocking thread;
+//!              status task: the status page's history every step
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
@@ -39,7 +41,7 @@ use smol::future::FutureExt;
 
 use crate::ack_limit::AckLimiter;
 use crate::config::{self, Config};
-use crate::http::{self, MetricsProvider};
+use crate::http::{self, HttpStats, MetricsProvider, Scrape};
 use crate::influx::{
     InfluxOutput, InfluxStats, LineOutputs, LpFileOutput, LpFileStats, OutputError,
 };
@@ -48,7 +50,7 @@ use crate::ingress::push::{PushMethod, PushRequest, Reply};
 use crate::ingress::runtime::Ingress;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
 use crate::persist::{self, Saver, StateFile};
-use crate::prom::{self, Sources, UdpFigures};
+use crate::prom::{self, Exposition, PIECE_BYTES, Sources, StoreFigures, UdpFigures};
 use crate::rejects::RejectLog;
 use crate::remote_write::{RemoteWriteOutput, RemoteWriteStats};
 use crate::stats::AggregatorStats;
@@ -352,6 +354,7 @@ impl Server {
             None => Vec::new(),
         };
         let http_task = http.map(|listener| {
+            let http_stats = Arc::new(HttpStats::default());
             let provider = Arc::new(Metrics(Arc::new(MetricsState {
                 status: status.clone(),
                 ingest: ingest.clone(),
@@ -366,13 +369,12 @@ impl Server {
                     .map(|o| (o.name().to_string(), o.stats().clone()))
                     .collect(),
                 lp: outputs.lp().map(|o| o.stats().clone()),
+                http: http_stats.clone(),
                 remote_write: outputs
                     .remote_write()
                     .iter()
                     .map(|o| (o.name().to_string(), o.stats().clone()))
                     .collect(),
-                snapshot: Mutex::new(Snapshot::default()),
-                buffers: Mutex::new(Vec::new()),
                 inputs: inputs.clone(),
             })));
             let stop = stop_rx.clone();
@@ -380,6 +382,7 @@ impl Server {
                 listener,
                 config.http_config,
                 provider,
+                http_stats,
                 async move {
                     let _ = stop.recv().await;
                 },
@@ -739,25 +742,14 @@ struct MetricsState {
     udp: Vec<(String, u64, Option<u64>)>,
     influx: Vec<(String, Arc<InfluxStats>)>,
     lp: Option<Arc<LpFileStats>>,
+    http: Arc<HttpStats>,
     remote_write: Vec<(String, Arc<RemoteWriteStats>)>,
-    snapshot: Mutex<Snapshot>,
-    buffers: Mutex<Vec<String>>,
     inputs: Option<Arc<Ingress>>,
 }
 
 impl MetricsState {
-    fn render(&self, format: Format) -> String {
-        let start = Instant::now();
-        let mut out = self
-            .buffers
-            .lock()
-            .ok()
-            .and_then(|mut b| b.pop())
-            .unwrap_or_default();
-        out.clear();
-        let mut snap = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        // The ingest lock is held only for the copy.
-        lock(&self.ingest).store.snapshot(now_ms(), &mut snap);
+    /// The aggregator's own figures and the end of the exposition.
+    fn render_tail(&self, out: &mut String, format: Format, store: StoreFigures) {
         let udp: Vec<UdpFigures> = self
             .udp
             .iter()
@@ -774,32 +766,72 @@ impl MetricsState {
             .iter()
             .map(|(n, s)| (n.clone(), &**s))
             .collect();
-        let commit = env!("PIMON_GIT_COMMIT");
         let sources = Sources {
             stats: Some(&self.stats),
+            http: Some(&self.http),
             udp: &udp,
             influx: &influx,
             lp: self.lp.as_deref(),
             remote_write: &remote_write,
-            build: Some((env!("CARGO_PKG_VERSION"), commit)),
+            build: Some((env!("CARGO_PKG_VERSION"), env!("PIMON_GIT_COMMIT"))),
             ingress: self.inputs.as_deref(),
         };
-        prom::render(&mut out, format, &snap, &sources);
-        AggregatorStats::inc(&self.stats.scrapes);
-        self.stats
-            .last_render_micros
-            .store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
-        out
+        // Writing to a String cannot fail.
+        let _ = prom::render_aggregator(out, format, &store, &sources);
+        let _ = pimon_protocol::text::prometheus::write_eof(out, format);
+    }
+}
+
+/// One scrape: the store's part a piece at a time (the ingest lock held for one piece
+/// only), then the aggregator's figures.
+struct MetricsScrape {
+    state: Arc<MetricsState>,
+    format: Format,
+    exposition: Exposition,
+    /// Time spent rendering the pieces so far (not waiting for the client).
+    rendering: Duration,
+}
+
+impl Scrape for MetricsScrape {
+    fn next_piece(&mut self, out: &mut String) -> bool {
+        let start = Instant::now();
+        let store = {
+            let ingest = lock(&self.state.ingest);
+            let more = self.exposition.nodes_piece(
+                out,
+                &ingest.store,
+                self.state.inputs.as_deref(),
+                PIECE_BYTES,
+            );
+            (!more).then(|| StoreFigures::of(&ingest.store))
+        };
+        let Some(store) = store else {
+            self.rendering += start.elapsed();
+            return true;
+        };
+        self.state.render_tail(out, self.format, store);
+        self.rendering += start.elapsed();
+        self.state.stats.last_render_micros.store(
+            self.rendering.as_micros().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
+        false
     }
 }
 
 struct Metrics(Arc<MetricsState>);
 
 impl MetricsProvider for Metrics {
-    fn render(&self, format: Format, _out: String) -> impl Future<Output = String> + Send {
-        let state = self.0.clone();
-        // Formatting runs on a blocking thread: it never holds up the executor.
-        smol::unblock(move || state.render(format))
+    type Scrape = MetricsScrape;
+
+    fn scrape(&self, format: Format) -> MetricsScrape {
+        AggregatorStats::inc(&self.0.stats.scrapes);
+        MetricsScrape {
+            state: self.0.clone(),
+            format,
+            exposition: Exposition::new(format, now_ms()),
+            rendering: Duration::ZERO,
+        }
     }
 
     fn push_body_limit(&self) -> Option<usize> {
@@ -847,14 +879,6 @@ impl MetricsProvider for Metrics {
                 body: &body,
             };
             inputs.push(req, now_ms()).await
-        }
-    }
-
-    fn recycle(&self, buf: String) {
-        if let Ok(mut b) = self.0.buffers.lock()
-            && b.len() < 4
-        {
-            b.push(buf);
         }
     }
 

@@ -28,14 +28,17 @@
 //! least `stale_min`) disappears from `/metrics`; the node's `pimon_node_up` turns 0 and
 //! its `pimon_node_last_seen_timestamp_seconds` stays until the node is forgotten.
 //!
-//! # Snapshots
-//! `/metrics` must not hold up ingestion, so the renderer copies what it needs into a
-//! reusable [`Snapshot`] under the lock (a memcpy of 24 bytes per series) and formats it
-//! after releasing the lock.
+//! # Reading for `/metrics`
+//! `/metrics` walks the store itself, a piece at a time, never a copy of it: a copy of
+//! 10,000 nodes is tens of megabytes, held for as long as the slowest scraper takes.
+//! [`Store::nodes_after`] gives the nodes after a name, in name order, as [`NodeView`]s
+//! that see only the series fresh at the scrape's time; the renderer (`crate::prom`)
+//! takes the lock for one piece, remembers the last node it wrote, and continues after
+//! it with the next piece.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
-use std::ops::Range;
+use std::ops::{Bound, Range};
 
 use pimon_protocol::catalog::Number;
 
@@ -86,7 +89,7 @@ impl Default for Limits {
         Limits {
             max_nodes: 10_000,
             max_series_per_node: 8_000,
-            max_series_total: 2_000_000,
+            max_series_total: 4_000_000,
             max_new_nodes_per_address: 64,
         }
     }
@@ -393,7 +396,32 @@ impl Store {
         }
     }
 
-    /// Copies what `/metrics` shows into `snap` (cleared first; its buffers are reused).
+    /// The nodes whose name sorts after `after` (all of them for `None`), in name
+    /// order, as `/metrics` shows them at `now_ms` (Unix ms).
+    pub fn nodes_after<'a>(
+        &'a self,
+        after: Option<&str>,
+        now_ms: u64,
+    ) -> impl Iterator<Item = NodeView<'a>> + 'a {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let staleness = self.staleness;
+        let now_stamp = u64::from(self.stamp(now_ms));
+        self.nodes
+            .range::<str, _>((lower, Bound::Unbounded))
+            .map(move |(name, node)| {
+                let stale_ms = staleness.stale_after_ms(node.meta.interval_ms);
+                NodeView {
+                    name,
+                    node,
+                    up: now_ms.saturating_sub(node.meta.last_seen_ms) <= stale_ms,
+                    oldest: now_stamp.saturating_sub(stale_ms.div_ceil(1000)),
+                }
+            })
+    }
+
+    /// Copies what the status page shows into `snap` (cleared first; its buffers are
+    /// reused). `/metrics` does not copy the store: it reads it a piece at a time
+    /// ([`Store::nodes_after`]).
     pub fn snapshot(&self, now_ms: u64, snap: &mut Snapshot) {
         snap.clear();
         snap.now_ms = now_ms;
@@ -409,7 +437,7 @@ impl Store {
                 n.series
                     .entries()
                     .iter()
-                    .filter(|e| u64::from(e.stamp) >= oldest),
+                    .filter(|e| u64::from(e.stamp()) >= oldest),
             );
             let labels_base = snap.label_starts.len() as u32;
             let (bytes, starts) = n.series.label_sets().raw();
@@ -448,7 +476,7 @@ pub struct SnapNode {
     labels_base: u32,
 }
 
-/// A copy of the store for rendering, with reusable buffers.
+/// A copy of the store for the status page ([`crate::status`]), with reusable buffers.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// When it was taken (Unix ms).
@@ -498,6 +526,49 @@ impl Snapshot {
         self.label_bytes
             .get(start as usize..end as usize)
             .unwrap_or(&[])
+    }
+}
+
+/// One node as `/metrics` shows it at a given time: its fresh series only.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeView<'a> {
+    name: &'a str,
+    node: &'a NodeState,
+    up: bool,
+    /// Series stamped before this are stale.
+    oldest: u64,
+}
+
+impl<'a> NodeView<'a> {
+    /// The node's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// Seen within its stale time.
+    pub fn up(&self) -> bool {
+        self.up
+    }
+
+    /// Protocol state and counters.
+    pub fn meta(&self) -> &'a NodeMeta {
+        &self.node.meta
+    }
+
+    /// The fresh entries with a family rank in `ranks`, sorted by (rank, label set).
+    pub fn entries(&self, ranks: Range<u16>) -> impl Iterator<Item = &'a Entry> + 'a {
+        let all = self.node.series.entries();
+        let from = all.partition_point(|e| e.rank < ranks.start);
+        let oldest = self.oldest;
+        all[from..]
+            .iter()
+            .take_while(move |e| e.rank < ranks.end)
+            .filter(move |e| u64::from(e.stamp()) >= oldest)
+    }
+
+    /// The encoded label set `set` (decode with [`crate::series::decode_set`]).
+    pub fn label_set(&self, set: u16) -> &'a [u8] {
+        self.node.series.label_sets().encoded(set)
     }
 }
 
@@ -649,39 +720,43 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_copies_fresh_series_and_labels() {
+    fn views_show_fresh_series_and_labels_in_name_order() {
         let now = 1_000_000;
         let mut s = Store::new(Limits::default(), Staleness::default(), now - 500_000);
-        for name in ["b", "a"] {
+        for name in ["b", "a", "c"] {
             let n = s.admit(name, 1, None, now).unwrap();
             n.meta.last_seen_ms = now;
             n.meta.interval_ms = 10_000;
         }
         let st = s.stamp(now);
         s.upsert("a", 0, &["x", "y"], st, Number::U64(1)).unwrap();
+        s.upsert("a", 4, &["x", "y"], st, Number::U64(4)).unwrap();
         s.upsert("b", 0, &["z"], st, Number::F64(2.5)).unwrap();
         s.upsert("b", 1, &["z"], st.saturating_sub(100), Number::U64(3))
             .unwrap();
-        let mut snap = Snapshot::default();
-        s.snapshot(now, &mut snap);
-        let names: Vec<&str> = snap.nodes.iter().map(|n| snap.name(n)).collect();
-        assert_eq!(names, ["a", "b"]);
-        let a = &snap.nodes[0];
-        let e = snap.entries(a)[0];
+        let names: Vec<&str> = s.nodes_after(None, now).map(|n| n.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let after_a: Vec<&str> = s.nodes_after(Some("a"), now).map(|n| n.name()).collect();
+        assert_eq!(after_a, ["b", "c"]);
+        assert_eq!(s.nodes_after(Some("bb"), now).count(), 1);
+        let a = s.nodes_after(None, now).next().unwrap();
+        let e = a.entries(0..1).next().unwrap();
         assert_eq!(
-            decode_set(snap.label_set(a, e.labelset)).collect::<Vec<_>>(),
+            decode_set(a.label_set(e.labelset)).collect::<Vec<_>>(),
             ["x", "y"]
         );
-        let b = &snap.nodes[1];
-        assert_eq!(snap.entries(b).len(), 1, "the stale series is not copied");
-        let e = snap.entries(b)[0];
+        assert_eq!(a.entries(0..u16::MAX).count(), 2);
+        assert_eq!(a.entries(1..4).count(), 0);
+        assert_eq!(a.entries(4..5).next().unwrap().value(), Number::U64(4));
+        let b = s.nodes_after(Some("a"), now).next().unwrap();
         assert_eq!(
-            decode_set(snap.label_set(b, e.labelset)).collect::<Vec<_>>(),
-            ["z"]
+            b.entries(0..u16::MAX).count(),
+            1,
+            "the stale series is not shown"
         );
-        assert!(a.up && b.up);
-        s.snapshot(now + 31_000, &mut snap);
-        assert!(!snap.nodes[0].up);
-        assert!(snap.entries(&snap.nodes[0]).is_empty());
+        assert!(a.up() && b.up());
+        let later = s.nodes_after(None, now + 31_000).next().unwrap();
+        assert!(!later.up());
+        assert_eq!(later.entries(0..u16::MAX).count(), 0);
     }
 }

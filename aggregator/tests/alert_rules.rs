@@ -24,7 +24,7 @@ use std::process::Command;
 use pimon_aggregator::influx::{InfluxStats, LpFileStats};
 use pimon_aggregator::prom::{self, Sources, UdpFigures};
 use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::CATALOG;
 use pimon_protocol::text::prometheus::Format;
 
@@ -78,8 +78,6 @@ fn exported_families() -> BTreeSet<String> {
     store
         .admit("pi-1", 1, None, now_ms)
         .expect("room for one node");
-    let mut snap = Snapshot::default();
-    store.snapshot(now_ms, &mut snap);
     let stats = AggregatorStats::default();
     let influx = InfluxStats::default();
     let lp = LpFileStats::default();
@@ -89,10 +87,12 @@ fn exported_families() -> BTreeSet<String> {
         kernel_drops: Some(0),
     }];
     let outputs = [("influx".to_string(), &influx)];
+    let http = pimon_aggregator::http::HttpStats::default();
     let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
     let remote_write = [("remote_write".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
+        http: Some(&http),
         udp: &udp,
         influx: &outputs,
         lp: Some(&lp),
@@ -101,7 +101,7 @@ fn exported_families() -> BTreeSet<String> {
         ingress: None,
     };
     let mut text = String::new();
-    prom::render(&mut text, Format::Text004, &snap, &sources);
+    prom::render(&mut text, Format::Text004, &store, now_ms, &sources);
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let name = rest.split(' ').next().unwrap_or_default();

@@ -12,7 +12,7 @@ use frames::{Frame, T0};
 use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
 use pimon_aggregator::prom::{self, Sources};
 use pimon_aggregator::stats::{AggregatorStats, get};
-use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::{CGROUP_METRICS, id};
 use pimon_protocol::text::prometheus::Format;
 use pimon_protocol::{MAX_DATAGRAM, Value};
@@ -70,10 +70,14 @@ fn a_busy_k3s_node_with_cgroups_fits_the_default_limits() {
     assert_eq!(node.series.len(), CGROUP_METRICS * containers as usize);
     assert_eq!(node.meta.counters.series_refused, 0);
 
-    let mut snap = Snapshot::default();
-    ing.store.snapshot(T0, &mut snap);
     let mut out = String::new();
-    prom::render(&mut out, Format::Text004, &snap, &Sources::default());
+    prom::render(
+        &mut out,
+        Format::Text004,
+        &ing.store,
+        T0,
+        &Sources::default(),
+    );
     let last = labels(containers - 1);
     let line = format!(
         "container_cpu_usage_seconds_total{{instance=\"k3s-busy\",namespace=\"{}\",pod=\"{}\",container=\"{}\",id=\"{}\",cpu=\"total\"}} 1.000159\n",

@@ -93,7 +93,7 @@ impl Harness {
             .entries()
             .iter()
             .find(|e| e.rank == rank)
-            .map(|e| e.value)
+            .map(|e| e.value())
     }
 }
 

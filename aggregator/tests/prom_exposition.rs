@@ -11,7 +11,7 @@ use frames::{Frame, T0};
 use pimon_aggregator::ingest::{Ingest, IngestConfig};
 use pimon_aggregator::prom::{self, Sources, UdpFigures};
 use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::id;
 use pimon_protocol::text::prometheus::Format;
 use pimon_protocol::{MAX_DATAGRAM, Value};
@@ -34,11 +34,8 @@ fn ingest_frames(frames: &[(Vec<u8>, u64)]) -> Ingest {
 }
 
 fn nodes_only(ing: &Ingest, now: u64, format: Format) -> String {
-    let mut snap = Snapshot::default();
-    ing.store.snapshot(now, &mut snap);
     let mut out = String::new();
-    prom::render_nodes(&mut out, format, &snap).unwrap();
-    prom::render_node_figures(&mut out, format, &snap).unwrap();
+    prom::render_nodes(&mut out, format, &ing.store, now);
     out
 }
 
@@ -293,8 +290,6 @@ fn prometheus_parse_crate_on_commas_and_equals() {
 
 fn full_exposition(format: Format) -> String {
     let ing = fixture();
-    let mut snap = Snapshot::default();
-    ing.store.snapshot(T0 + 2000, &mut snap);
     let stats = AggregatorStats::default();
     stats.decode_error(pimon_protocol::Error::DecodeBadMagic);
     let udp = [UdpFigures {
@@ -308,10 +303,12 @@ fn full_exposition(format: Format) -> String {
         .observe(std::time::Duration::from_millis(7));
     let influx = [("influx".to_string(), &influx_stats)];
     let lp = pimon_aggregator::influx::LpFileStats::default();
+    let http = pimon_aggregator::http::HttpStats::default();
     let remote = pimon_aggregator::remote_write::RemoteWriteStats::default();
     let remote_write = [("vm".to_string(), &remote)];
     let sources = Sources {
         stats: Some(&stats),
+        http: Some(&http),
         udp: &udp,
         influx: &influx,
         lp: Some(&lp),
@@ -320,7 +317,7 @@ fn full_exposition(format: Format) -> String {
         ingress: None,
     };
     let mut out = String::new();
-    prom::render(&mut out, format, &snap, &sources);
+    prom::render(&mut out, format, &ing.store, T0 + 2000, &sources);
     out
 }
 

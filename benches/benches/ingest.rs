@@ -12,7 +12,7 @@ use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
 use pimon_aggregator::keys::KeyRing;
 use pimon_aggregator::stats::AggregatorStats;
 use pimon_aggregator::store::{Limits, Staleness, Store};
-use pimon_benches::fleet::{SimNode, forged_frame};
+use pimon_benches::fleet::{Cycle, SimNode, Template, forged_frame};
 use pimon_benches::pi4;
 use pimon_benches::timing::bench;
 use pimon_protocol::{DataFrame, MAX_DATAGRAM};
@@ -36,11 +36,14 @@ fn main() {
 
     // A real node, so the forgeries name a node that exists.
     let key = pi4::key();
+    let template = Template::from_fixture("pi4").expect("the pi4 fixture tree");
     let mut node = SimNode::new(1, 42);
-    let mut buf = [0u8; MAX_DATAGRAM];
-    let (len, _) = node.next_frame(&mut buf, NOW, Some(&key));
-    let o = ing.ingest(&buf[..len], from, NOW, &mut lines, &mut ack);
-    assert_eq!(o.verdict, Verdict::Stored);
+    let mut cycle = Box::<Cycle>::default();
+    node.next_cycle(&template, &mut cycle, NOW, 1000, Some(&key));
+    for d in cycle.datagrams() {
+        let o = ing.ingest(d, from, NOW, &mut lines, &mut ack);
+        assert_eq!(o.verdict, Verdict::Stored);
+    }
 
     let mut forged = [0u8; MAX_DATAGRAM];
     let flen = forged_frame(&mut forged, &node.name, 1, NOW);
@@ -61,10 +64,17 @@ fn main() {
     // Storing: a fresh frame every time (encode + seal included, see the protocol
     // bench for that part alone).
     let mut t = NOW;
-    bench("encode + ingest a real keyed frame (stored)", || {
+    println!(
+        "a real cycle: the pi4 fixture's {} values in {} keyed datagrams",
+        cycle.values,
+        cycle.datagrams().count()
+    );
+    bench("encode + ingest a real keyed pi4 cycle (stored)", || {
         t += 1000;
-        let (len, _) = node.next_frame(&mut buf, t, Some(&key));
-        let o = ing.ingest(&buf[..len], from, t, &mut lines, &mut ack);
-        assert_eq!(o.verdict, Verdict::Stored);
+        node.next_cycle(&template, &mut cycle, t, 1000, Some(&key));
+        for d in cycle.datagrams() {
+            let o = ing.ingest(d, from, t, &mut lines, &mut ack);
+            assert_eq!(o.verdict, Verdict::Stored);
+        }
     });
 }

@@ -15,6 +15,8 @@
 //!   `std::fs::read_dir` allocates per entry).
 //! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
 //!   cgroup source keeps a dozen files open per tracked workload).
+//! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
+//!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -369,6 +371,43 @@ pub fn raise_open_files_limit(wanted: u64) -> u64 {
         target as u64
     } else {
         current
+    }
+}
+
+/// Names a thread, in place of musl's `pthread_setname_np` (Linux musl builds only).
+///
+/// std names every thread spawned with a name (`pimon-statvfs0`, `pimon-w1`: what `top
+/// -H` and `/proc/PID/task/*/comm` show) by calling `pthread_setname_np` on the new
+/// thread itself. musl does that with `prctl(PR_SET_NAME)` too, but it can also name
+/// another thread, through `/proc/self/task/TID/comm`, a path it formats with
+/// `snprintf`: on aarch64 the binary's only use of musl's printf (11 KiB with its
+/// 128-bit float support, docs/BENCHMARKS.md 2.7; on 32-bit ARM libunwind keeps printf
+/// anyway). A definition in the program is linked before the C library's, so this one
+/// replaces it; it is musl's code for the calling thread (`ERANGE` over 15 bytes, then
+/// `prctl`). Naming another thread, which std never does, fails with `EINVAL`.
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[unsafe(no_mangle)]
+pub extern "C" fn pthread_setname_np(
+    thread: libc::pthread_t,
+    name: *const libc::c_char,
+) -> libc::c_int {
+    // SAFETY: pthread_self has no preconditions; pthread_equal compares two handles.
+    if unsafe { libc::pthread_equal(thread, libc::pthread_self()) } == 0 {
+        return libc::EINVAL;
+    }
+    // SAFETY: the caller passes a NUL-terminated string (pthread_setname_np's contract;
+    // std passes a CStr); strlen reads up to its NUL.
+    if unsafe { libc::strlen(name) } > 15 {
+        return libc::ERANGE;
+    }
+    // SAFETY: PR_SET_NAME reads at most 16 bytes of the NUL-terminated `name` (checked
+    // above to be at most 15 bytes long) and names the calling thread.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, name) } == 0 {
+        0
+    } else {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINVAL)
     }
 }
 

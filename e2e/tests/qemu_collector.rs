@@ -15,11 +15,13 @@
 //! run on the ARM1176.
 
 use std::os::unix::process::ExitStatusExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pimon_e2e::binaries::{Launcher, PiTarget, Program};
 use pimon_e2e::expect::Expected;
-use pimon_e2e::pimon::{Aggregator, assert_arrives, collector_args, run_collector_cycles};
+use pimon_e2e::pimon::{
+    Aggregator, assert_arrives, collector_args, run_collector_cycles, start_collector,
+};
 use pimon_e2e::{fixture, process};
 
 /// Signal number of SIGILL (illegal instruction) on Linux.
@@ -151,6 +153,63 @@ fn armv7_collector_does_not_run_on_an_armv6_cpu() {
         !metrics.contains("armv7-on-armv6"),
         "frames from the armv7 build on an ARMv6 CPU arrived"
     );
+}
+
+/// The names of the threads of process `pid` (`/proc/PID/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|c| c.trim_end().to_string())
+        .collect()
+}
+
+/// The Pi builds name their threads through the collector's own `pthread_setname_np`
+/// (`collector/src/sys.rs`, in place of musl's, to keep musl's printf out of the
+/// binary), and the 32-bit ARM builds carry its unwinding stubs: the 1-wire reader of
+/// the Pi 4 fixture must show as `pimon-w1` in `/proc` (what `top -H` shows; qemu-user
+/// passes the guest's `prctl` on to the host thread), and the collector must run.
+fn collector_under_qemu_names_its_threads(target: PiTarget) {
+    let collector = Launcher::pi(target, Program::Collector);
+    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
+    let mut proc = start_collector(&collector, &fixture("pi4"), "names", aggregator.udp);
+    let pid = proc.pid().expect("the collector's pid");
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let mut names = Vec::new();
+    while Instant::now() < deadline && proc.is_running() {
+        names = thread_names(pid);
+        if names.iter().any(|n| n == "pimon-w1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let running = proc.is_running();
+    proc.terminate(Duration::from_secs(20));
+    assert!(
+        running,
+        "{} stopped before naming its threads\n{}",
+        collector.description(),
+        proc.output_report()
+    );
+    assert!(
+        names.iter().any(|n| n == "pimon-w1"),
+        "{}: no thread named pimon-w1 (threads: {names:?})\n{}",
+        collector.description(),
+        proc.output_report()
+    );
+}
+
+#[test]
+fn armv6_collector_under_qemu_names_its_threads() {
+    collector_under_qemu_names_its_threads(PiTarget::Armv6);
+}
+
+#[test]
+fn aarch64_collector_under_qemu_names_its_threads() {
+    collector_under_qemu_names_its_threads(PiTarget::Aarch64);
 }
 
 #[test]

@@ -31,7 +31,7 @@ use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
 use pimon_aggregator::remote_write::samples as rw_samples;
 use pimon_aggregator::prom::{self, Sources};
 use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Snapshot, Staleness, Store};
+use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::CATALOG;
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::text::prometheus::Format;
@@ -183,16 +183,20 @@ fuzz_target!(|data: &[u8]| {
             ingest.commit_batch();
         }
     }
-    let mut snap = Snapshot::default();
-    ingest.store.snapshot(now, &mut snap);
     let sources = Sources {
         stats: Some(&stats),
         ..Sources::default()
     };
     for format in [Format::Text004, Format::OpenMetrics] {
         let mut out = String::new();
-        prom::render(&mut out, format, &snap, &sources);
+        prom::render(&mut out, format, &ingest.store, now, &sources);
         check_exposition(&out, format);
+        // Streamed in the smallest pieces (one node's samples of one family each), the
+        // node part is the same text.
+        let mut streamed = String::new();
+        let mut exposition = prom::Exposition::new(format, now);
+        while exposition.nodes_piece(&mut streamed, &ingest.store, None, 1) {}
+        assert!(out.starts_with(&streamed), "streamed pieces differ from one go");
     }
 });
 

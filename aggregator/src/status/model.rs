@@ -133,7 +133,7 @@ pub fn view(snap: &Snapshot, node: &SnapNode) -> NodeView {
         let Some(metric) = metric_at_rank(e.rank) else {
             continue;
         };
-        let v = e.value.as_f64();
+        let v = e.value().as_f64();
         if !v.is_finite() {
             continue;
         }

@@ -381,7 +381,7 @@ pub fn node(
             let _ = write!(labels, "{}=\"{}\" ", escape(k), escape(v));
         }
         let mut value = String::new();
-        let _ = pimon_protocol::text::prometheus::write_number(&mut value, e.value);
+        let _ = pimon_protocol::text::prometheus::write_number(&mut value, e.value());
         value_row(&mut out, metric.prom_name, &labels, &value);
     }
     out.push_str("</tbody></table></body></html>\n");

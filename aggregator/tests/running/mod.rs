@@ -84,7 +84,7 @@ impl Drop for Running {
 }
 
 /// A raw HTTP exchange: sends `request` bytes, reads until the server closes.
-/// Returns (head, body).
+/// Returns (head, body), the body de-chunked when it was sent chunked.
 pub fn http_raw(addr: SocketAddr, request: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -96,7 +96,77 @@ pub fn http_raw(addr: SocketAddr, request: &str) -> (String, Vec<u8>) {
         .position(|w| w == b"\r\n\r\n")
         .expect("response head");
     let head = String::from_utf8(all[..split].to_vec()).unwrap();
-    (head, all[split + 4..].to_vec())
+    let body = &all[split + 4..];
+    let body = if header(&head, "transfer-encoding") == Some("chunked") {
+        dechunk(body).expect("a well-formed chunked body")
+    } else {
+        body.to_vec()
+    };
+    (head, body)
+}
+
+/// A header's value in a response head.
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The data of a whole chunked body (`None` if it is cut short or malformed).
+pub fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&body[..line_end]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Some(data);
+        }
+        data.extend_from_slice(body.get(..size)?);
+        if body.get(size..size + 2)? != b"\r\n" {
+            return None;
+        }
+        body = &body[size + 2..];
+    }
+}
+
+/// Reads one response from `s` (which stays open for keep-alive): its head, and its
+/// body by `Content-Length`, chunked, or up to the close. Returns (head, body).
+pub fn read_response(s: &mut impl Read) -> std::io::Result<(String, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).map_err(std::io::Error::other)?;
+    let mut body = Vec::new();
+    if header(&head, "transfer-encoding") == Some("chunked") {
+        loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                s.read_exact(&mut byte)?;
+                line.push(byte[0]);
+            }
+            let size =
+                std::str::from_utf8(&line[..line.len() - 2]).map_err(std::io::Error::other)?;
+            let size = usize::from_str_radix(size.trim(), 16).map_err(std::io::Error::other)?;
+            let mut chunk = vec![0u8; size + 2];
+            s.read_exact(&mut chunk)?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else if let Some(len) = header(&head, "content-length") {
+        body.resize(len.parse().map_err(std::io::Error::other)?, 0);
+        s.read_exact(&mut body)?;
+    } else {
+        s.read_to_end(&mut body)?;
+    }
+    Ok((head.trim_end().to_string(), body))
 }
 
 /// `GET path` with extra header lines (each ending in `\r\n`), `Connection: close`.

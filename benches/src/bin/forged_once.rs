@@ -16,7 +16,7 @@ use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
 use pimon_aggregator::keys::KeyRing;
 use pimon_aggregator::stats::AggregatorStats;
 use pimon_aggregator::store::{Limits, Staleness, Store};
-use pimon_benches::fleet::{SimNode, forged_frame};
+use pimon_benches::fleet::{Cycle, SimNode, Template, forged_frame};
 use pimon_benches::pi4;
 use pimon_protocol::{DataFrame, MAX_DATAGRAM};
 
@@ -50,10 +50,14 @@ fn main() {
     let from = "127.0.0.2:4000".parse().expect("an address");
     let (mut lines, mut ack) = (String::new(), [0u8; MAX_DATAGRAM]);
     let key = pi4::key();
+    let template = Template::from_fixture("pi4").expect("the pi4 fixture tree");
     let mut node = SimNode::new(1, 42);
+    let mut cycle = Box::<Cycle>::default();
+    node.next_cycle(&template, &mut cycle, NOW, 1000, Some(&key));
+    for d in cycle.datagrams() {
+        ing.ingest(d, from, NOW, &mut lines, &mut ack);
+    }
     let mut buf = [0u8; MAX_DATAGRAM];
-    let (len, _) = node.next_frame(&mut buf, NOW, Some(&key));
-    ing.ingest(&buf[..len], from, NOW, &mut lines, &mut ack);
     let flen = forged_frame(&mut buf, &node.name, 1, NOW);
     let forged = &buf[..flen];
     let mut rejected = 0u64;
