@@ -67,7 +67,9 @@ OPTIONS (a flag overrides the same setting of --config):
                                address with N not yet established ones [default: 64]
     --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
-    --max-clock-skew SECONDS   frame timestamps further off use the receive time [default: 300]
+    --max-clock-skew SECONDS   a frame timestamp further ahead (or a clock stepped back) gets
+                               a substitute time, distinct and in the node's order
+                               [default: 300]
     --push                     accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...)
                                on the --http listener; credentials in [push] (required
                                when the listener is not loopback)
@@ -111,8 +113,10 @@ CONFIG FILE (TOML; every key optional, defaults shown):
                                      # over 5 min); when 90 % full, their stale time
 
     [clock]
-    max_skew_seconds = 300           # live frame off by more: a substitute time
-    max_backfill_seconds = 604800    # resent frame older than this: acked, not stored
+    max_skew_seconds = 300           # frame ahead by more: a substitute time
+    max_backfill_seconds = 604800    # frame older than this (a backlog): stored at a
+                                     # substitute time from this bound on, distinct
+                                     # and in the node's order
 
     [state]
     dir = \"/var/lib/pimon/state\"     # node protocol state; \"off\" disables; default:

@@ -21,8 +21,8 @@
 //!    old (both: ack again).
 //! 5. **Time** ([`crate::timeline`]): the frame's own timestamp, or a substitute that is
 //!    distinct, increasing in sequence order and the same whenever the same frame is
-//!    stored. A resent frame whose time is older than `max_backfill` is acked but not
-//!    stored (counted).
+//!    stored (a clock off, a backlog older than `max_backfill`, or a resend whose own
+//!    time would fall outside the times around it). Every new frame is stored.
 //! 6. **Store** (new frames): the frame's line protocol is appended to the batch's
 //!    lines; its values are *staged* and become the series' latest values when the batch
 //!    commits — unless a newer frame of the boot already set them (a late resend must
@@ -40,7 +40,7 @@
 //! again and counted once. Outside a batch every datagram commits at once.
 //!
 //! Node state that must survive a restart before an ack goes out (a new boot, a new
-//! timeline segment) is listed by [`Ingest::take_urgent`] for [`crate::persist`].
+//! timeline segment, a timeline gap first used) is listed by [`Ingest::take_urgent`] for [`crate::persist`].
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -58,7 +58,7 @@ use crate::node::NodeMeta;
 use crate::series::family_rank;
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind};
 use crate::store::{AdmitError, Store};
-use crate::timeline::Clock;
+use crate::timeline::{Clock, FrameAt, Seen};
 
 /// Settings of ingestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,8 @@ pub struct IngestConfig {
     pub refuse_unknown_nodes: bool,
     /// A live frame's timestamp may differ this much from the receive time (ms).
     pub max_clock_skew_ms: u64,
-    /// A resent frame's time may be this old (ms); older ones are acked, not stored.
+    /// A frame's time may be this old (ms); older ones get a substitute time (a backlog
+    /// is packed from this bound on, see [`crate::timeline`]).
     pub max_backfill_ms: u64,
     /// Timestamp precision of the rendered line protocol.
     pub precision: Precision,
@@ -101,8 +102,6 @@ pub enum Verdict {
     Duplicate,
     /// Below the window (long done): acked again.
     Old,
-    /// A resent frame older than `max_backfill`: acked, not stored (counted).
-    TooOld,
     /// A frame of a retired boot id, or a keyed frame too old to start a boot: dropped.
     Replay,
     /// It would move the node's state (new boot id, sequence jump, resync) without
@@ -167,7 +166,6 @@ impl Outcome {
 struct StagedCounts {
     clock_skewed: u64,
     unknown_samples: u64,
-    too_old: u64,
     acks_limited_size: u64,
 }
 
@@ -368,7 +366,8 @@ impl Ingest {
     }
 
     /// Names of the nodes whose state must reach the disk before this batch's acks
-    /// (a new boot id, a new timeline segment), in the order first marked. Taking them
+    /// (a new boot id, a new timeline segment, a timeline gap first used), in the order
+    /// first marked. Taking them
     /// does not end the batch.
     pub fn take_urgent(&mut self) -> Vec<Box<str>> {
         std::mem::take(&mut self.urgent)
@@ -436,7 +435,6 @@ impl Ingest {
         stats
             .unknown_samples
             .fetch_add(c.unknown_samples, Ordering::Relaxed);
-        stats.frames_too_old.fetch_add(c.too_old, Ordering::Relaxed);
         stats
             .acks_limited_size
             .fetch_add(c.acks_limited_size, Ordering::Relaxed);
@@ -672,6 +670,7 @@ impl Ingest {
             boot.heard = true;
         }
         let given_up = boot.window.raise_floor(h.resend_floor);
+        let above = boot.window.top();
         let (accept, slid) = boot.window.accept(h.seq);
         match accept {
             Accept::Duplicate | Accept::Old => {
@@ -700,14 +699,23 @@ impl Ingest {
                 1
             },
         };
-        let cycle = h.seq.saturating_sub(u64::from(h.part));
-        let time = boot.timeline.stamp(cycle, h.timestamp_ms, &clock, max_time);
+        let frame_at = FrameAt {
+            cycle: h.seq.saturating_sub(u64::from(h.part)),
+            ts_ms: h.timestamp_ms,
+            parts: h.parts,
+            interval_ms: h.interval_ms,
+        };
+        let seen = Seen {
+            above,
+            done_below: boot.window.base(),
+        };
+        let time = boot.timeline.stamp(&frame_at, seen, &clock, max_time);
         m.counters.missing = m
             .counters
             .missing
             .saturating_add(given_up)
             .saturating_add(slid);
-        if time.added_segment {
+        if time.save {
             self.mark_urgent(h.node);
         }
         let Some(node) = self.store.get_mut(h.node) else {
@@ -718,11 +726,6 @@ impl Ingest {
             let skew = i128::from(h.timestamp_ms) - i128::from(now_ms);
             m.clock_skew_ms = skew.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
             m.clock_bad = time.time_ms != h.timestamp_ms;
-        }
-        if !time.live && now_ms.saturating_sub(time.time_ms) > cfg.max_backfill_ms {
-            m.counters.too_old += 1;
-            self.staged.counts.too_old += 1;
-            return (Verdict::TooOld, 0);
         }
         if time.time_ms != h.timestamp_ms {
             m.counters.clock_skewed += 1;

@@ -20,9 +20,10 @@
 //! the old generation, which is ignored (its entries are in the snapshot).
 //!
 //! # When state is written, and what that promises
-//! - **Before the acks of a batch** that gave a node a new boot id or a new timeline
-//!   segment, those nodes are appended to the journal (one fdatasync per such batch; a
-//!   node with a good clock that does not restart never causes one). If that write
+//! - **Before the acks of a batch** that gave a node a new boot id, a new timeline
+//!   segment, or a substitute time from a timeline gap for the first time, those nodes
+//!   are appended to the journal (one fdatasync per such batch; a node with a good
+//!   clock that does not restart never causes one). If that write
 //!   fails the batch is not acked. So a frame acked before a crash is never stored again
 //!   after it with a *different* time: its time depends only on the frame and that
 //!   boot's saved timeline (see [`crate::timeline`]).
@@ -54,7 +55,7 @@ use crate::ingest::Ingest;
 use crate::node::{BootState, NodeCounters, NodeMeta};
 use crate::stats::AggregatorStats;
 use crate::store::Store;
-use crate::timeline::{MAX_SEGMENTS, Rule, Segment, Timeline};
+use crate::timeline::{Gap, MAX_GAPS, MAX_SEGMENTS, Rule, Segment, Timeline};
 
 /// Magic at the start of a snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"PIMNODE1";
@@ -66,7 +67,7 @@ pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 pub const JOURNAL_MAX_BYTES: u64 = 4 << 20;
 /// Largest record accepted when loading (a node is well under 1 KiB).
 const MAX_RECORD: usize = 64 * 1024;
-const RECORD_VERSION: u8 = 1;
+const RECORD_VERSION: u8 = 2;
 const SNAPSHOT_FILE: &str = "nodes";
 const SNAPSHOT_TMP: &str = "nodes.tmp";
 const JOURNAL_FILE: &str = "nodes.journal";
@@ -150,16 +151,16 @@ fn put_boot(out: &mut Vec<u8>, b: &BootState) {
     out.push(b.timeline.segments().len() as u8);
     for s in b.timeline.segments() {
         put_u64(out, s.from_cycle);
-        match s.rule {
-            Rule::Offset(o) => {
-                out.push(0);
-                put_u64(out, o as u64);
-            }
-            Rule::Pack(base) => {
-                out.push(1);
-                put_u64(out, base);
-            }
-        }
+        put_u64(out, s.rule.offset as u64);
+        put_u64(out, s.rule.floor);
+    }
+    out.push(b.timeline.gaps().len() as u8);
+    for g in b.timeline.gaps() {
+        put_u64(out, g.from_cycle);
+        put_u64(out, g.to_cycle);
+        put_u64(out, g.above_ms);
+        put_u64(out, g.below_ms);
+        out.push(u8::from(g.used));
     }
 }
 
@@ -179,7 +180,6 @@ pub fn encode_node(out: &mut Vec<u8>, name: &str, m: &NodeMeta) {
         c.series_refused,
         c.unconfirmed,
         c.name_conflicts,
-        c.too_old,
     ] {
         put_u64(out, v);
     }
@@ -380,17 +380,33 @@ impl<'a> Reader<'a> {
         let mut segments = heapless::Vec::<Segment, MAX_SEGMENTS>::new();
         for _ in 0..n {
             let from_cycle = self.u64()?;
-            let rule = match self.u8()? {
-                0 => Rule::Offset(self.u64()? as i64),
-                1 => Rule::Pack(self.u64()?),
-                _ => return Err(StateError::BadValue("segment rule")),
+            let rule = Rule {
+                offset: self.u64()? as i64,
+                floor: self.u64()?,
             };
             segments
                 .push(Segment { from_cycle, rule })
                 .map_err(|_| StateError::BadValue("segment count"))?;
         }
-        let timeline = Timeline::restore(&segments, evicted, last_cycle)
-            .ok_or(StateError::BadValue("segments out of order"))?;
+        let n = usize::from(self.u8()?);
+        if n > MAX_GAPS {
+            return Err(StateError::BadValue("gap count"));
+        }
+        let mut gaps = heapless::Vec::<Gap, MAX_GAPS>::new();
+        for _ in 0..n {
+            let gap = Gap {
+                from_cycle: self.u64()?,
+                to_cycle: self.u64()?,
+                above_ms: self.u64()?,
+                below_ms: self.u64()?,
+                used: self.bool()?,
+            };
+            gaps.push(gap)
+                .map_err(|_| StateError::BadValue("gap count"))?;
+        }
+        let timeline = Timeline::restore(&segments, &gaps, evicted, last_cycle).ok_or(
+            StateError::BadValue("segments out of order or an empty gap"),
+        )?;
         Ok(BootState {
             boot_id,
             window: SeqWindow::restore(base, top),
@@ -417,7 +433,7 @@ pub fn decode_node(body: &[u8]) -> Result<(String, NodeMeta), StateError> {
     if pimon_protocol::node_name_error(&name).is_some() {
         return Err(StateError::BadValue("node name"));
     }
-    let mut c = [0u64; 10];
+    let mut c = [0u64; 9];
     for v in &mut c {
         *v = r.u64()?;
     }
@@ -431,7 +447,6 @@ pub fn decode_node(body: &[u8]) -> Result<(String, NodeMeta), StateError> {
         series_refused: c[6],
         unconfirmed: c[7],
         name_conflicts: c[8],
-        too_old: c[9],
     };
     let first_seen_ms = r.u64()?;
     let last_seen_ms = r.u64()?;
@@ -766,7 +781,7 @@ impl Saver {
     }
 
     /// Call with the batch still open, after the outputs accepted it: journals the
-    /// nodes whose new boot id or timeline segment must survive a crash before their
+    /// nodes whose new boot id or timeline rule must survive a crash before their
     /// frames are acked. Returns false when that failed: commit the batch (the outputs
     /// hold its lines) but do not send its acks; the nodes are retried with the next
     /// batch.
@@ -837,7 +852,27 @@ mod tests {
         };
         m.adopt(8, 2_000);
         m.adopt(9, 3_000);
-        m.current.timeline.stamp(0, 60_000, &c, None);
+        let frame = |cycle, ts_ms| crate::timeline::FrameAt {
+            cycle,
+            ts_ms,
+            parts: 1,
+            interval_ms: 10_000,
+        };
+        let seen = |above| crate::timeline::Seen {
+            above,
+            done_below: 0,
+        };
+        m.current
+            .timeline
+            .stamp(&frame(0, 60_000), seen(0), &c, None);
+        // A frame skipping two cycles (a gap), and a frame of the gap far ahead.
+        m.current
+            .timeline
+            .stamp(&frame(3, 90_000), seen(1), &c, Some(c.now_ms));
+        m.current
+            .timeline
+            .stamp(&frame(1, 9_000_000), seen(4), &c, Some(c.now_ms + 30_000));
+        assert!(m.current.timeline.gaps()[0].used);
         m.current.addr = Some("[2001:db8::5]:4001".parse().unwrap());
         m.max_time_ms = Some(1_700_000_000_000);
         m.values_seq = Some(3);
@@ -845,7 +880,7 @@ mod tests {
         m.clock_skew_ms = -5;
         m.admitted_from = Some("10.0.0.5".parse().unwrap());
         m.counters.received = 11;
-        m.counters.too_old = 2;
+        m.counters.name_conflicts = 2;
         m
     }
 

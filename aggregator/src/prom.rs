@@ -361,7 +361,7 @@ fn seconds_from_ms(ms: i64) -> Number {
 }
 
 /// `pimon_node_*`: one sample per known node, up or not.
-const NODE_FIGURES: [NodeFigure; 13] = [
+const NODE_FIGURES: [NodeFigure; 12] = [
     NodeFigure {
         name: "pimon_node_up",
         metric_type: MetricType::Gauge,
@@ -445,13 +445,6 @@ const NODE_FIGURES: [NodeFigure; 13] = [
         help: "Times a second collector was seen sending as this node (two hosts with one node name).",
         unit: "",
         value: |n| Number::U64(n.meta().counters.name_conflicts),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_too_old_total",
-        metric_type: MetricType::Counter,
-        help: "Resent frames of the node older than max_backfill_seconds: acked, not stored.",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.too_old),
     },
 ];
 
@@ -608,15 +601,6 @@ pub fn render_aggregator<W: Write>(
             "Second collectors detected sending as an existing node.",
             "",
             counter(&s.name_conflicts),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_frames_too_old_total",
-            Counter,
-            "Resent frames older than max_backfill_seconds: acked, not stored.",
-            "",
-            counter(&s.frames_too_old),
         )?;
         single(
             w,

@@ -56,10 +56,6 @@ impl RejectLog {
                  and is not confirmed yet (a real collector resends it)"
                     .to_string(),
             ),
-            Verdict::TooOld => (
-                7,
-                "resent frame older than clock.max_backfill_seconds: acked, not stored".to_string(),
-            ),
         };
         self.line_at(kind, now, |held| {
             format!("pimon-aggregator: rejected datagram from {from}: {what}{held}")

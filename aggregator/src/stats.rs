@@ -161,8 +161,6 @@ pub struct AggregatorStats {
     pub frames_unconfirmed: AtomicU64,
     /// Second collectors detected sending as an existing node.
     pub name_conflicts: AtomicU64,
-    /// Resent frames older than `max_backfill`: acked, not stored.
-    pub frames_too_old: AtomicU64,
     /// Frames from a node that is not allowed (`refuse_unknown_nodes`, or no key).
     pub unknown_nodes_refused: AtomicU64,
     /// Frames from a new node refused because `max_nodes` was reached.
@@ -177,7 +175,8 @@ pub struct AggregatorStats {
     pub series_refused_limit: AtomicU64,
     /// Samples with a metric id this build does not know (newer collector), skipped.
     pub unknown_samples: AtomicU64,
-    /// Frames whose timestamp was replaced by the receive time (clock skew).
+    /// Frames stored with a time other than their own (clock off, or older than
+    /// `max_backfill`; see `crate::timeline`).
     pub clock_skewed_frames: AtomicU64,
     /// Nodes forgotten after not being seen for long.
     pub nodes_forgotten: AtomicU64,

@@ -896,7 +896,9 @@ fn a_backlog_received_after_an_outage_keeps_its_own_timestamps() {
 }
 
 #[test]
-fn a_resend_older_than_max_backfill_is_acked_but_not_stored() {
+fn a_backlog_older_than_max_backfill_is_stored_at_distinct_ordered_times_within_the_bound() {
+    // One-hour backfill bound. Cycles 0..3 live; 3..6 held by the collector for two
+    // hours (the path was down); cycle 6 arrives live first, then the backlog.
     let mut h = Harness::new(
         None,
         IngestConfig {
@@ -905,20 +907,123 @@ fn a_resend_older_than_max_backfill_is_acked_but_not_stored() {
             ..IngestConfig::default()
         },
     );
+    let made = |seq: u64| T0 + seq * 10_000;
+    for seq in 0..3 {
+        h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), made(seq));
+    }
     let now = T0 + 7_200_000;
-    h.send_at(&Frame::pi("pi").seq(0).at(T0).bytes(), T0);
-    h.send_at(&Frame::pi("pi").seq(2).at(now).bytes(), now);
-    h.lines.clear();
-    // seq 1, collected two hours ago, resent now: older than the one-hour bound.
-    let (v, ack) = h.send_at(&Frame::pi("pi").seq(1).at(T0 + 10_000).bytes(), now);
-    assert_eq!(v, Verdict::TooOld);
+    h.send_at(&Frame::pi("pi").seq(6).at(now).bytes(), now);
+    for seq in 3..6 {
+        let (v, ack) = h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), now + seq);
+        assert_eq!(
+            v,
+            Verdict::Stored,
+            "seq {seq}: acknowledged data must be stored"
+        );
+        assert!(!ack.is_empty());
+    }
+    let times = h.system_times();
+    assert_eq!(times.len(), 7, "every frame stored: {times:?}");
+    let mut by_seq = times.clone();
+    // Lines are in arrival order: 0, 1, 2, 6, 3, 4, 5.
+    by_seq.swap(3, 6);
+    by_seq[3..6].rotate_left(1);
+    let want_live = [made(0), made(1), made(2), now];
     assert_eq!(
-        ack,
-        ack_bytes("pi", 7, 3, 3, &[], None),
-        "acked: the collector forgets it"
+        [by_seq[0], by_seq[1], by_seq[2], by_seq[6]],
+        want_live,
+        "live frames keep their own time"
     );
-    assert!(h.lines.is_empty());
+    assert!(
+        strictly_increasing(&by_seq),
+        "in sequence order: {by_seq:?}"
+    );
+    let bound = now - 3_600_000;
+    assert!(
+        by_seq[3..6].iter().all(|&t| t >= bound),
+        "the backlog lands within the backfill bound {bound}: {by_seq:?}"
+    );
     let c = h.counters("pi");
-    assert_eq!((c.received, c.too_old), (2, 1));
-    assert_eq!(get(&h.stats.frames_too_old), 1);
+    assert_eq!((c.received, c.clock_skewed), (7, 3));
+}
+
+#[test]
+fn a_backlog_made_with_a_clock_far_ahead_arriving_after_a_right_frame_stays_before_it() {
+    // Cycles 0..3 live with a right clock; 3..6 made while the clock was 10 minutes
+    // ahead and the path down; the clock corrected, cycle 6 arrives first, then the
+    // backlog. The backlog must stay between cycle 2 and cycle 6, in order, and the
+    // frames after it keep their own (right) time.
+    let mut h = Harness::plain();
+    let made = |seq: u64| T0 + seq * 10_000;
+    let ahead = 600_000;
+    for seq in 0..3 {
+        h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), made(seq));
+    }
+    h.send_at(&Frame::pi("pi").seq(6).at(made(6)).bytes(), made(6));
+    for seq in 3..6 {
+        let f = Frame::pi("pi").seq(seq).at(made(seq) + ahead).bytes();
+        assert_eq!(h.send_at(&f, made(6) + seq).0, Verdict::Stored);
+    }
+    for seq in 7..9 {
+        h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), made(seq));
+    }
+    let times = h.system_times();
+    // Arrival order 0, 1, 2, 6, 3, 4, 5, 7, 8 → sequence order.
+    let by_seq: Vec<u64> = [0, 1, 2, 4, 5, 6, 3, 7, 8]
+        .iter()
+        .map(|&i| times[i])
+        .collect();
+    assert!(
+        strictly_increasing(&by_seq),
+        "in sequence order: {by_seq:?}"
+    );
+    for (seq, &t) in by_seq.iter().enumerate() {
+        if !(3..6).contains(&seq) {
+            assert_eq!(
+                t,
+                made(seq as u64),
+                "seq {seq} had a right clock: its own time"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_backlog_made_with_a_clock_far_ahead_whose_oldest_frame_comes_first_stays_in_order() {
+    // As above, but the collector's probe (its oldest held frame) arrives first.
+    let mut h = Harness::plain();
+    let made = |seq: u64| T0 + seq * 10_000;
+    let ahead = 600_000;
+    for seq in 0..3 {
+        h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), made(seq));
+    }
+    let arrive = made(6);
+    h.send_at(&Frame::pi("pi").seq(3).at(made(3) + ahead).bytes(), arrive);
+    h.send_at(&Frame::pi("pi").seq(6).at(made(6)).bytes(), arrive + 1);
+    for seq in 4..6 {
+        let f = Frame::pi("pi").seq(seq).at(made(seq) + ahead).bytes();
+        h.send_at(&f, arrive + seq);
+    }
+    for seq in 7..9 {
+        h.send_at(&Frame::pi("pi").seq(seq).at(made(seq)).bytes(), made(seq));
+    }
+    let times = h.system_times();
+    // Arrival order 0, 1, 2, 3, 6, 4, 5, 7, 8 → sequence order.
+    let by_seq: Vec<u64> = [0, 1, 2, 3, 5, 6, 4, 7, 8]
+        .iter()
+        .map(|&i| times[i])
+        .collect();
+    assert!(
+        strictly_increasing(&by_seq),
+        "in sequence order: {by_seq:?}"
+    );
+    for (seq, &t) in by_seq.iter().enumerate() {
+        if !(3..6).contains(&seq) {
+            assert_eq!(
+                t,
+                made(seq as u64),
+                "seq {seq} had a right clock: its own time"
+            );
+        }
+    }
 }

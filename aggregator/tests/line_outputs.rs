@@ -118,6 +118,26 @@ fn the_lp_file_is_cut_back_to_whole_lines_at_open_and_appended_after_them() {
     assert_eq!(std::fs::read(&file).unwrap(), b"not line protocol");
 }
 
+#[test]
+fn a_line_protocol_file_or_spool_that_cannot_be_opened_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, b"not a directory\n").unwrap();
+    for path in [dir.path().join("no/such/dir/out.lp"), a_file.join("out.lp")] {
+        let err = LpFileOutput::open(LpFileConfig::new(LpTarget::File(path.clone())))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+    let spool_dir = a_file.join("spool");
+    let Err(err) = InfluxOutput::open(InfluxConfig::v1(&closed_port_url(), "d", spool_dir.clone()))
+    else {
+        panic!("a spool under a regular file must not open");
+    };
+    let err = err.to_string();
+    assert!(err.contains(&spool_dir.display().to_string()), "{err}");
+}
+
 /// `--lp-out /dev/stdout` or a FIFO cannot be synced or cut back: it is a best-effort
 /// stream like `-` (a pwrite there would fail and refuse every batch, forever).
 #[test]

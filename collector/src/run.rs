@@ -43,6 +43,9 @@ pub const RESEND_TICK: Duration = Duration::from_millis(100);
 pub const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Longest wait for background readers (1-wire, I2C) before a `--once` cycle.
 pub const SETTLE_ONCE: Duration = Duration::from_secs(2);
+/// While lingering with evicted frames unresolved, a cycle at most this often asks the
+/// aggregator for an ack that speaks for them.
+pub const LINGER_ASK: Duration = Duration::from_millis(250);
 
 /// Why [`Agent::pump`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,11 @@ pub struct Agent {
     epoch: Instant,
     /// When [`Agent::pump`] or [`Agent::linger`] last resent.
     last_resend: Option<Instant>,
+    /// Cycles run.
+    cycles: u64,
+    /// The ring's `dropped` when the last cycle was made: what its frames told the
+    /// aggregator (their resend floor lies above everything dropped before).
+    dropped_told: u64,
 }
 
 impl Agent {
@@ -82,7 +90,14 @@ impl Agent {
             ack_watch: AckWatch::new(interval, Instant::now()),
             epoch: Instant::now(),
             last_resend: None,
+            cycles: 0,
+            dropped_told: 0,
         }
+    }
+
+    /// Cycles run so far (the ones [`Agent::linger`] adds included).
+    pub fn cycles(&self) -> u64 {
+        self.cycles
     }
 
     /// Milliseconds since the agent started (the ring's clock).
@@ -94,7 +109,9 @@ impl Agent {
     /// cycle's duration (sent with the next cycle).
     pub fn cycle(&mut self, timestamp_ms: u64) -> CycleReport {
         let start = Instant::now();
+        self.dropped_told = self.collector.ring().stats().dropped;
         let report = self.collector.cycle(timestamp_ms);
+        self.cycles += 1;
         let now = self.now_ms();
         let net = &mut self.net;
         net.begin_cycle(now);
@@ -226,17 +243,32 @@ impl Agent {
         }
     }
 
-    /// On exit: waits up to `max` until every held frame is acked, resending gaps and
-    /// timeouts meanwhile. Returns true when nothing is outstanding.
+    /// On exit: waits up to `max` until the books are closed with the aggregator, so
+    /// that both sides count the same frames lost: every held frame acked (resending
+    /// gaps and timeouts meanwhile), every evicted frame resolved by an ack (a cycle
+    /// every [`LINGER_ASK`] asks for one when nothing else is in flight), and the
+    /// aggregator told of every frame counted dropped (one more cycle, whose resend
+    /// floor lies above them, when a drop came after the last cycle). Returns true when
+    /// that was reached, false when nothing is outstanding but the deadline passed first
+    /// or frames are still unacknowledged.
     pub fn linger(&mut self, max: Duration) -> bool {
         let deadline = Instant::now() + max;
+        let mut asked: Option<Instant> = None;
         loop {
-            if self.collector.ring().outstanding() == 0 {
+            let ring = self.collector.ring();
+            let (outstanding, unresolved) = (ring.outstanding(), ring.unresolved());
+            let untold = ring.stats().dropped != self.dropped_told;
+            if outstanding == 0 && unresolved == 0 && !untold {
                 return true;
             }
             let now = Instant::now();
             if now >= deadline {
-                return false;
+                return outstanding == 0;
+            }
+            let ask_due = asked.is_none_or(|t| now.saturating_duration_since(t) >= LINGER_ASK);
+            if outstanding == 0 && (untold && unresolved == 0 || unresolved > 0 && ask_due) {
+                self.cycle(wall_ms());
+                asked = Some(now);
             }
             self.net.maintain(now);
             self.check_failover();
@@ -558,7 +590,8 @@ fn send(flags: &Flags, mut settings: Settings) -> ExitCode {
     let n = agent.net.stats();
     let ring = agent.collector.ring();
     log::notice!(
-        "stopping after {done} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} evicted unconfirmed, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        "stopping after {} cycle(s): {} frames sent, {} resent, {} acked, {} dropped from the ring, {} evicted unconfirmed, {} unacknowledged{}; {} send errors, {} acks, {} ignored datagrams",
+        agent.cycles(),
         s.sent,
         s.resent,
         s.acked,

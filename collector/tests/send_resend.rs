@@ -218,6 +218,42 @@ fn ring_overflow_is_counted_once_by_both_sides() {
 }
 
 #[test]
+fn a_collector_stopping_right_after_a_ring_overflow_settles_its_losses_with_the_aggregator() {
+    // As above, but the collector stops (lingers) as soon as the aggregator is back:
+    // its evicted frames are not resolved yet (the ack that lists them comes within a
+    // second of their last send), and an ack that resolves them while it lingers
+    // raises a floor the aggregator never hears of unless another frame carries it.
+    // Linger must close the books: both sides count the same frames lost.
+    let agg = FakeAggregator::start(Behaviour::Ack, None);
+    agg.set_present(false);
+    let mut a = agent(&fixture("pi4"), agg.addr, None, MIN_RING_BYTES);
+    run_cycles(&mut a, 12, INTERVAL);
+    assert!(
+        a.collector.ring().unresolved() > 0,
+        "frames left the ring unacked"
+    );
+    agg.set_present(true);
+    let cycles = a.cycles();
+    assert!(
+        a.linger(Duration::from_secs(10)),
+        "the books close within the linger"
+    );
+    let ring = a.collector.ring();
+    let (sent, s) = (ring.next_seq(), ring.stats());
+    assert_eq!(ring.unresolved(), 0, "every eviction resolved");
+    let log = agg.log();
+    let missing: Vec<u64> = (0..sent).filter(|s| !log.stored.contains(s)).collect();
+    assert!(!missing.is_empty());
+    assert_eq!(
+        (s.dropped, log.given_up),
+        (missing.len() as u64, missing.len() as u64),
+        "the collector's dropped and the aggregator's given up are what did not arrive: {missing:?}"
+    );
+    assert_eq!(s.acked + s.dropped, sent);
+    assert!(a.cycles() > cycles, "lingering ran cycles to ask for acks");
+}
+
+#[test]
 fn frames_given_up_past_the_window_are_dropped_not_acked() {
     // A ring that holds more frames than the aggregator's 4096-number window, and an
     // absent aggregator. The collector gives up what falls out of the window itself

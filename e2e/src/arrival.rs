@@ -159,6 +159,11 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
                 .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
                 .unwrap_or_default();
             let measurement = s["name"].as_str().unwrap_or("");
+            if measurement == "pimon_node" {
+                // The aggregator's own figures about the node (`self_lines.rs`), at the
+                // aggregator's time every 10 s: not lines of the collector.
+                continue;
+            }
             let sent_col = columns.iter().position(|c| *c == "frames_sent");
             for row in s["values"].as_array().into_iter().flatten() {
                 let Some(row) = row.as_array() else { continue };

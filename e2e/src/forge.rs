@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 use pimon_protocol::catalog::id;
+use pimon_protocol::wire::PREAMBLE_LEN;
 use pimon_protocol::{DataHeader, EncodedLabels, FrameWriter, Key, MAX_DATAGRAM, Value, seal};
 
 /// The header fields of a forged frame.
@@ -69,12 +70,23 @@ impl Forged {
     }
 
     /// The datagram with these unlabelled samples (ascending ids), one part.
+    ///
+    /// The encoder refuses what no collector may send (a name with control bytes, a
+    /// resend floor above the sequence number), so the frame is encoded with stand-ins
+    /// (`x`s of the name's length, floor 0) and the attacker's bytes are written over
+    /// them: the name in place, the floor's varint spliced in (then sealed).
     pub fn bytes_with(&self, samples: &[(u16, Value)]) -> Vec<u8> {
+        let name = self.node.as_bytes();
+        assert!(
+            !name.is_empty() && name.len() < 128,
+            "a one-byte name length"
+        );
+        let stand_in = "x".repeat(name.len());
         let header = DataHeader {
-            node: &self.node,
+            node: &stand_in,
             boot_id: self.boot_id,
             seq: self.seq,
-            resend_floor: self.resend_floor,
+            resend_floor: 0,
             timestamp_ms: self.timestamp_ms,
             interval_ms: 100,
             user_hz: 100,
@@ -92,8 +104,31 @@ impl Forged {
             }
         }
         let len = w.finish();
-        let len = seal(&mut buf, len, 1, self.key.as_ref()).expect("seal");
+        // Header: name length, name, seq, floor (varints), then the rest.
+        let name_at = PREAMBLE_LEN + 1;
+        let mut frame = buf[..len].to_vec();
+        frame[name_at..name_at + name.len()].copy_from_slice(name);
+        let floor_at = name_at + name.len() + varint(self.seq).len();
+        assert_eq!(frame[floor_at], 0, "the stand-in floor");
+        frame.splice(floor_at..floor_at + 1, varint(self.resend_floor));
+        let mut buf = [0u8; MAX_DATAGRAM];
+        buf[..frame.len()].copy_from_slice(&frame);
+        let len = seal(&mut buf, frame.len(), 1, self.key.as_ref()).expect("seal");
         buf[..len].to_vec()
+    }
+}
+
+/// `v` as the protocol's (postcard's) unsigned varint: 7 bits a byte, low bits first.
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
     }
 }
 

@@ -23,6 +23,7 @@ use pimon_e2e::fleet::{self, Fleet, TRIO};
 use pimon_e2e::pimon::AggregatorSetup;
 use pimon_e2e::rng;
 use pimon_e2e::support::servers::Influxd;
+use pimon_e2e::wait;
 
 const DB: &str = "pimon";
 
@@ -153,14 +154,29 @@ fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
         aggregator.udp,
         ChaosConfig::new(rng::seed("ring overflow")),
     );
-    // The default ring (about 320 KiB) holds about 210 cycles of the Pi 4 tree: at 20 ms
-    // a 6 s outage overflows it by about 90 cycles.
+    // The default ring (about 320 KiB) holds about 210 cycles of the Pi 4 tree (two
+    // frames each): at 20 ms a 6 s outage overflows it by about 90 cycles. On a loaded
+    // machine the collector makes fewer cycles, so the outage lasts until it has sent
+    // 600 frames (300 cycles) the aggregator never got.
     let mut fleet = Fleet::start(&[("pi4", "pi4-overflow")], proxy.addr(), |c| {
         c.interval("20ms")
     });
     thread::sleep(Duration::from_millis(500));
     proxy.set_faults(Direction::ToAggregator, Faults::blackhole());
     thread::sleep(Duration::from_secs(6));
+    let node = fleet.nodes()[0];
+    wait::poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        let held_back = proxy.ledger().never_delivered(node).len();
+        (held_back >= 600)
+            .then_some(())
+            .ok_or(format!("{held_back} frames sent during the outage"))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "the outage must outlast the ring: {e}\n{}",
+            proxy.describe()
+        )
+    });
     proxy.heal();
     thread::sleep(Duration::from_secs(4));
     let stops = fleet.stop();

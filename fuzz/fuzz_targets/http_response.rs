@@ -9,12 +9,14 @@
 //!   chunked) is always recognised as complete;
 //! - a parsed response re-encoded with Content-Length, and again chunked, parses back
 //!   to the same status, headers and body;
+//! - a `ResponseEnd` fed the bytes in pieces (as reads deliver them) stops where
+//!   `complete_response_len` on the same prefix does, with the same answer as on all;
 //! - a parsed URL re-rendered as `http://host:port/prefix` parses to the same URL.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pimon_aggregator::http_client::{
-    HttpUrl, Response, ResponseError, complete_response_len, parse_response,
+    HttpUrl, Response, ResponseEnd, ResponseError, complete_response_len, parse_response,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -28,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
             "stopping at {n} changes the parse"
         );
     }
+    in_pieces(data, &complete);
     if let Ok(r) = &parsed {
         let framed = has_no_body(r.status) || is_chunked(r) || r.header("content-length").is_some();
         if framed {
@@ -46,6 +49,23 @@ fuzz_target!(|data: &[u8]| {
         assert!(url.port > 0 && !url.host.is_empty() && !url.prefix.ends_with('/'));
     }
 });
+
+/// Feeds `data` to a `ResponseEnd` in pieces whose sizes come from the data itself.
+fn in_pieces(data: &[u8], whole: &Result<Option<usize>, ResponseError>) {
+    let mut end = ResponseEnd::default();
+    let mut n = 0;
+    let mut step = 1;
+    loop {
+        n = (n + step).min(data.len());
+        step = usize::from(data.get(n.wrapping_sub(1)).copied().unwrap_or(0) % 17) + 1;
+        let got = end.update(&data[..n]);
+        if !matches!(got, Ok(None)) || n == data.len() {
+            assert_eq!(got, complete_response_len(&data[..n]), "in pieces, at {n}");
+            assert_eq!(&got, whole, "stopped at {n} of {}", data.len());
+            return;
+        }
+    }
+}
 
 fn has_no_body(status: u16) -> bool {
     status == 204 || status == 304 || (100..200).contains(&status)

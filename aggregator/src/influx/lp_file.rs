@@ -147,14 +147,15 @@ impl LpFileOutput {
         let sink = match &config.target {
             LpTarget::Stdout => stream(Box::new(io::stdout())),
             LpTarget::File(path) => {
+                let named = |e| OutputError::File(path.clone(), e);
                 let mut file = OpenOptions::new()
                     .create(true)
                     .truncate(false)
                     .read(true)
                     .write(true)
                     .open(path)
-                    .map_err(OutputError::Io)?;
-                if !file.metadata().map_err(OutputError::Io)?.is_file() {
+                    .map_err(named)?;
+                if !file.metadata().map_err(named)?.is_file() {
                     // A FIFO, a terminal, /dev/stdout: written like stdout.
                     return Ok(LpFileOutput {
                         sink: stream(Box::new(file)),
@@ -162,10 +163,10 @@ impl LpFileOutput {
                         stats: Arc::new(LpFileStats::default()),
                     });
                 }
-                let len = whole_lines_len(&mut file).map_err(OutputError::Io)?;
-                let on_disk = file.metadata().map_err(OutputError::Io)?.len();
+                let len = whole_lines_len(&mut file).map_err(named)?;
+                let on_disk = file.metadata().map_err(named)?.len();
                 if len < on_disk {
-                    file.set_len(len).map_err(OutputError::Io)?;
+                    file.set_len(len).map_err(named)?;
                     eprintln!(
                         "pimon-aggregator: line protocol output {}: cut off a partial last line ({} bytes)",
                         path.display(),

@@ -31,6 +31,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -64,6 +65,8 @@ pub enum OutputError {
     InvalidLines(&'static str),
     /// Writing the line-protocol file or stdout failed.
     Io(io::Error),
+    /// The line-protocol file could not be opened (or its end checked).
+    File(PathBuf, io::Error),
 }
 
 impl fmt::Display for OutputError {
@@ -73,6 +76,9 @@ impl fmt::Display for OutputError {
             OutputError::Spool(e) => write!(f, "{e}"),
             OutputError::InvalidLines(why) => write!(f, "invalid line protocol input: {why}"),
             OutputError::Io(e) => write!(f, "line protocol output: {e}"),
+            OutputError::File(path, e) => {
+                write!(f, "line protocol file {}: {e}", path.display())
+            }
         }
     }
 }
@@ -365,7 +371,10 @@ impl InfluxOutput {
             };
             match self.deliver(&batch.body, shutdown, deadline).await {
                 Progress::Done => s.spool.commit(&batch)?,
-                Progress::Interrupted => return Ok(Progress::Interrupted),
+                Progress::Interrupted => {
+                    s.spool.abandon(&batch);
+                    return Ok(Progress::Interrupted);
+                }
             }
         }
     }

@@ -138,6 +138,8 @@ pub enum SpoolError {
     Busy,
     /// Another spool in this process has this directory open.
     InUse(PathBuf),
+    /// The spool directory could not be created, opened or recovered.
+    Open(PathBuf, io::Error),
 }
 
 impl fmt::Display for SpoolError {
@@ -152,6 +154,7 @@ impl fmt::Display for SpoolError {
             SpoolError::NotLines => f.write_str("a spool record must be whole lines"),
             SpoolError::Busy => f.write_str("another spool record is staged"),
             SpoolError::InUse(p) => write!(f, "spool directory {} is already in use", p.display()),
+            SpoolError::Open(p, e) => write!(f, "spool directory {}: {e}", p.display()),
         }
     }
 }

@@ -20,6 +20,14 @@
 //! disk is full of something else); `RefuseNew` refuses. A partly written record is cut
 //! off, so nothing is left half-written, and the next write after space returns simply
 //! succeeds.
+//!
+//! # Counting exactly what is dropped
+//! The batch a reader holds (from [`Spool::read_batch`] until [`Spool::commit`] or
+//! [`Spool::abandon`]) is in memory and may still reach InfluxDB after its segment was
+//! deleted for space: its lines are not counted dropped with the segment. They count as
+//! dropped only if the reader gives the batch up ([`Spool::abandon`], or reads another
+//! batch without committing it); committed, they were delivered. Until then they count
+//! as pending, so pending + dropped is always what was written and not delivered.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -59,6 +67,18 @@ pub(super) struct Active {
     pub(super) file: Arc<File>,
 }
 
+/// The batch a reader holds (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct InFlight {
+    pub(super) segment: u64,
+    pub(super) start: u64,
+    pub(super) records: u64,
+    pub(super) lines: u64,
+    pub(super) bytes: u64,
+    /// Its segment was deleted for space: only this batch in memory holds its lines.
+    pub(super) orphaned: bool,
+}
+
 /// A record on disk but not yet visible (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct StagedRecord {
@@ -75,6 +95,8 @@ pub(super) struct State {
     pub(super) active: Option<Active>,
     /// The staged record, if any (always in the active segment).
     pub(super) staged: Option<StagedRecord>,
+    /// The batch handed to the reader and not committed yet.
+    pub(super) in_flight: Option<InFlight>,
     /// Delivered cursor.
     pub(super) cursor: Position,
     /// Everything up to here is fsynced.
@@ -115,8 +137,17 @@ impl Drop for Spool {
 
 impl Spool {
     /// Opens (creating if needed) the spool in `config.dir`, validating every record and
-    /// truncating torn ones. Delivery resumes at the saved cursor.
+    /// truncating torn ones. Delivery resumes at the saved cursor. I/O errors name the
+    /// directory ([`SpoolError::Open`]).
     pub fn open(config: SpoolConfig, stats: Arc<SpoolStats>) -> Result<Spool, SpoolError> {
+        let dir = config.dir.clone();
+        Spool::open_in(config, stats).map_err(|e| match e {
+            SpoolError::Io(e) => SpoolError::Open(dir, e),
+            e => e,
+        })
+    }
+
+    fn open_in(config: SpoolConfig, stats: Arc<SpoolStats>) -> Result<Spool, SpoolError> {
         fs::create_dir_all(&config.dir)?;
         let canonical_dir = fs::canonicalize(&config.dir)?;
         {
@@ -134,6 +165,7 @@ impl Spool {
                 segments: VecDeque::new(),
                 active: None,
                 staged: None,
+                in_flight: None,
                 cursor: Position {
                     segment: 0,
                     offset: 0,
@@ -176,6 +208,11 @@ impl Spool {
             bytes += s.len;
             records += s.records - s.records_done;
             lines += s.lines - s.lines_done;
+        }
+        // A held batch whose segment is gone is still to be delivered.
+        if let Some(b) = st.in_flight.filter(|b| b.orphaned) {
+            records += b.records;
+            lines += b.lines;
         }
         self.stats.bytes.store(bytes, Ordering::Relaxed);
         self.stats
@@ -388,8 +425,8 @@ impl Spool {
         }
     }
 
-    /// Deletes the oldest segment, counting its undelivered records as dropped. False
-    /// when there is none.
+    /// Deletes the oldest segment, counting its undelivered records as dropped (but not
+    /// the batch a reader holds: it may still be delivered). False when there is none.
     fn drop_oldest(&self, st: &mut State, why: &str) -> Result<bool, SpoolError> {
         let Some(oldest) = st.segments.pop_front() else {
             return Ok(false);
@@ -397,22 +434,29 @@ impl Spool {
         if st.active.as_ref().is_some_and(|a| a.id == oldest.id) {
             st.active = None;
         }
-        let records = oldest.records - oldest.records_done;
-        let lines = oldest.lines - oldest.lines_done;
-        self.stats
-            .records_dropped_full
-            .fetch_add(records, Ordering::Relaxed);
-        self.stats
-            .lines_dropped_full
-            .fetch_add(lines, Ordering::Relaxed);
-        self.stats.bytes_dropped_full.fetch_add(
-            oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64),
-            Ordering::Relaxed,
-        );
+        let mut records = oldest.records - oldest.records_done;
+        let mut lines = oldest.lines - oldest.lines_done;
+        let mut bytes = oldest.len.saturating_sub(SEGMENT_MAGIC.len() as u64);
+        if let Some(held) = st
+            .in_flight
+            .as_mut()
+            .filter(|b| b.segment == oldest.id && !b.orphaned)
+        {
+            held.orphaned = true;
+            records = records.saturating_sub(held.records);
+            lines = lines.saturating_sub(held.lines);
+            bytes = bytes.saturating_sub(held.bytes);
+        }
+        self.count_dropped(records, lines, bytes);
         eprintln!(
-            "pimon-aggregator: spool {} dropped its oldest segment {} because {why}: {records} undelivered records ({lines} lines) lost",
+            "pimon-aggregator: spool {} dropped its oldest segment {} because {why}: {records} undelivered records ({lines} lines) lost{}",
             self.config.dir.display(),
-            oldest.id
+            oldest.id,
+            match st.in_flight {
+                Some(b) if b.segment == oldest.id =>
+                    format!(" ({} lines being delivered are kept in memory)", b.lines),
+                _ => String::new(),
+            }
         );
         remove_file_if_exists(&self.segment_path(oldest.id))?;
         if st.cursor.segment <= oldest.id {
@@ -423,6 +467,34 @@ impl Spool {
         }
         self.publish_gauges(st);
         Ok(true)
+    }
+
+    fn count_dropped(&self, records: u64, lines: u64, bytes: u64) {
+        let s = &self.stats;
+        s.records_dropped_full.fetch_add(records, Ordering::Relaxed);
+        s.lines_dropped_full.fetch_add(lines, Ordering::Relaxed);
+        s.bytes_dropped_full.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The reader gives up `batch` (it was not delivered): if its segment was deleted for
+    /// space meanwhile, its lines are lost and counted now; otherwise they stay pending
+    /// on disk and are read again.
+    pub fn abandon(&self, batch: &SpoolBatch) {
+        let mut st = self.lock();
+        if st
+            .in_flight
+            .is_some_and(|b| b.segment == batch.segment && b.start == batch.start)
+        {
+            self.settle_in_flight(&mut st);
+        }
+    }
+
+    /// Forgets the batch in flight, counting it dropped if it was orphaned.
+    fn settle_in_flight(&self, st: &mut State) {
+        if let Some(b) = st.in_flight.take().filter(|b| b.orphaned) {
+            self.count_dropped(b.records, b.lines, b.bytes);
+            self.publish_gauges(st);
+        }
     }
 
     fn open_new_segment(&self, st: &mut State) -> Result<(), SpoolError> {
@@ -569,6 +641,8 @@ impl Spool {
     /// Reads the next undelivered records, in order, from the cursor: at least one
     /// record (if any), then more while the batch stays within `max_bytes` and
     /// `max_lines`. Stops at a segment boundary. `Ok(None)` when everything was delivered.
+    /// The batch is the reader's until [`Spool::commit`] or [`Spool::abandon`]; reading
+    /// again first abandons the one held.
     ///
     /// A record that fails its check while reading (disk damage after opening) costs only
     /// itself: the segment is repaired (see [`crate::spool::recovery`]) and reading goes
@@ -578,6 +652,7 @@ impl Spool {
         max_bytes: usize,
         max_lines: u64,
     ) -> Result<Option<SpoolBatch>, SpoolError> {
+        self.settle_in_flight(&mut self.lock());
         loop {
             let (segment, start, end, path) = {
                 let mut st = self.lock();
@@ -671,6 +746,19 @@ impl Spool {
             if batch.records == 0 {
                 continue;
             }
+            let mut st = self.lock();
+            if !st.segments.iter().any(|s| s.id == segment) {
+                // Deleted for space while it was read: counted with it.
+                continue;
+            }
+            st.in_flight = Some(InFlight {
+                segment,
+                start,
+                records: batch.records,
+                lines: batch.lines,
+                bytes: batch.end - batch.start,
+                orphaned: false,
+            });
             return Ok(Some(batch));
         }
     }
@@ -702,6 +790,15 @@ impl Spool {
     /// records were meanwhile dropped for space is ignored.
     pub fn commit(&self, batch: &SpoolBatch) -> Result<(), SpoolError> {
         let mut st = self.lock();
+        if st
+            .in_flight
+            .is_some_and(|b| b.segment == batch.segment && b.start == batch.start)
+        {
+            // Delivered, orphaned or not: nothing of it was lost.
+            if st.in_flight.take().is_some_and(|b| b.orphaned) {
+                self.publish_gauges(&st);
+            }
+        }
         if st.cursor
             != (Position {
                 segment: batch.segment,

@@ -399,6 +399,88 @@ fn full_spool_drops_oldest_and_counts() {
     assert!(kept.ends_with(&record(199)));
 }
 
+/// Appends records until the segment holding `batch` is deleted for space.
+fn append_until_dropped(spool: &Spool, stats: &SpoolStats, batch: &SpoolBatch, next: &mut usize) {
+    while segment_files(&spool.config().dir)
+        .iter()
+        .any(|p| p.ends_with(format!("{:020}.seg", batch.segment)))
+    {
+        smol::block_on(spool.append(&record(*next))).unwrap();
+        *next += 1;
+        assert!(*next < 10_000, "the segment must be dropped");
+    }
+    assert!(stats.records_dropped_full.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn a_batch_being_delivered_when_its_segment_is_dropped_is_counted_only_if_it_is_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SpoolConfig {
+        max_bytes: 1024,
+        segment_bytes: Some(200),
+        ..config(dir.path())
+    };
+    let stats = Arc::new(SpoolStats::default());
+    let spool = Spool::open(cfg, Arc::clone(&stats)).unwrap();
+    let mut next = 0;
+    for _ in 0..3 {
+        smol::block_on(spool.append(&record(next))).unwrap();
+        next += 1;
+    }
+    // The writer holds a batch (InfluxDB is slow or down) while the spool fills up.
+    let batch = spool.read_batch(1 << 20, 1_000).unwrap().unwrap();
+    append_until_dropped(&spool, &stats, &batch, &mut next);
+    // Meanwhile it is pending (not delivered yet), not dropped.
+    let (pending, dropped) = (
+        spool.pending_lines(),
+        stats.lines_dropped_full.load(Ordering::Relaxed),
+    );
+    let on_disk = segment_files(&spool.config().dir).len();
+    assert!(on_disk > 0 && pending >= batch.lines);
+    assert_eq!(
+        pending + dropped,
+        next as u64,
+        "pending + dropped = written"
+    );
+    // InfluxDB comes back and takes the batch: it was delivered, not dropped.
+    spool.commit(&batch).unwrap();
+    assert_eq!(spool.pending_lines(), pending - batch.lines);
+    let delivered = batch.lines + drain(&spool).iter().filter(|&&b| b == b'\n').count() as u64;
+    let dropped = stats.lines_dropped_full.load(Ordering::Relaxed);
+    assert_eq!(
+        delivered + dropped,
+        next as u64,
+        "every line delivered or counted dropped, none both ({delivered} delivered, {dropped} dropped)"
+    );
+    assert_eq!(stats.records_dropped_full.load(Ordering::Relaxed), dropped);
+
+    // The same, but the writer gives the batch up (shutdown): then it is lost, and counted.
+    let before = stats.lines_dropped_full.load(Ordering::Relaxed);
+    let first = next;
+    for _ in 0..3 {
+        smol::block_on(spool.append(&record(next))).unwrap();
+        next += 1;
+    }
+    let batch = spool.read_batch(1 << 20, 1_000).unwrap().unwrap();
+    append_until_dropped(&spool, &stats, &batch, &mut next);
+    spool.abandon(&batch);
+    let delivered = drain(&spool).iter().filter(|&&b| b == b'\n').count() as u64;
+    let dropped = stats.lines_dropped_full.load(Ordering::Relaxed) - before;
+    assert_eq!(delivered + dropped, (next - first) as u64);
+    // Reading another batch without committing also gives the held one up.
+    let before = stats.lines_dropped_full.load(Ordering::Relaxed);
+    let first = next;
+    for _ in 0..3 {
+        smol::block_on(spool.append(&record(next))).unwrap();
+        next += 1;
+    }
+    let batch = spool.read_batch(1 << 20, 1_000).unwrap().unwrap();
+    append_until_dropped(&spool, &stats, &batch, &mut next);
+    let delivered = drain(&spool).iter().filter(|&&b| b == b'\n').count() as u64;
+    let dropped = stats.lines_dropped_full.load(Ordering::Relaxed) - before;
+    assert_eq!(delivered + dropped, (next - first) as u64);
+}
+
 #[test]
 fn full_spool_refuses_new_with_refuse_policy() {
     let dir = tempfile::tempdir().unwrap();
