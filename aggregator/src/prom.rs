@@ -700,6 +700,15 @@ pub fn render_aggregator<W: Write>(
         single(
             w,
             format,
+            "pimon_aggregator_self_lines_total",
+            Counter,
+            "Lines of the aggregator's own figures (pimon_node, pimon_aggregator) taken by every InfluxDB output.",
+            "",
+            counter(&s.self_lines),
+        )?;
+        single(
+            w,
+            format,
             "pimon_aggregator_ack_send_errors_total",
             Counter,
             "Acks that could not be sent.",

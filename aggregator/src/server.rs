@@ -725,7 +725,15 @@ async fn housekeeping_loop(
                         .is_ok()
                     {
                         // Best effort: figures missed now are written again in 10 s.
-                        let _ = self_lines.outputs.submit_to_influx(lines.as_bytes()).await;
+                        if self_lines
+                            .outputs
+                            .submit_to_influx(lines.as_bytes())
+                            .await
+                            .is_ok()
+                        {
+                            let n = lines.bytes().filter(|&b| b == b'\n').count() as u64;
+                            stats.self_lines.fetch_add(n, Ordering::Relaxed);
+                        }
                     }
                 }
             }

@@ -185,6 +185,10 @@ pub struct AggregatorStats {
     pub output_failures: AtomicU64,
     /// Acks sent.
     pub acks_sent: AtomicU64,
+    /// Lines of the aggregator's own figures (`crate::self_lines`) every InfluxDB
+    /// output took into its spool: beside the collectors' lines, what a count of the
+    /// spool's lines (written + dropped + pending) must add up to.
+    pub self_lines: AtomicU64,
     /// Acks that could not be sent (socket error).
     pub ack_send_errors: AtomicU64,
     /// Acks to unauthenticated senders shortened (gaps left out) or not sent, to stay

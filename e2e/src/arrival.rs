@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::exposition::{Field, parse_line_protocol};
 use crate::ledger::{Cycle, FrameId, Ledger};
 use crate::support::servers::Influxd;
+use pimon_aggregator::telegraf;
 
 /// Nanoseconds per millisecond (line protocol is written with `--precision ns`).
 pub const NS_PER_MS: i64 = 1_000_000;
@@ -104,7 +105,12 @@ pub fn read_line_protocol(text: &str) -> Result<Stored, String> {
         let series = format!("{},{}", p.measurement, tags.join(","));
         *out.points.entry(host.clone()).or_default() += 1;
         for (name, value) in &p.fields {
-            *out.fields.entry((host.clone(), ts)).or_default() += 1;
+            // Telegraf's computed fields are not one sample each (see `field_count`):
+            // counted neither here nor in the ledger, still checked for doubles below.
+            let counted = !telegraf::is_computed(&p.measurement, name);
+            if counted {
+                *out.fields.entry((host.clone(), ts)).or_default() += 1;
+            }
             if p.measurement == "pimon_collector"
                 && name == "frames_sent"
                 && let Some(v) = value.as_f64()
@@ -114,7 +120,7 @@ pub fn read_line_protocol(text: &str) -> Result<Stored, String> {
             let e = seen
                 .entry((host.clone(), ts, format!("{series} {name}")))
                 .or_insert((0, field_text(value)));
-            if e.0 == 0 {
+            if e.0 == 0 && counted {
                 *out.distinct.entry((host.clone(), ts)).or_default() += 1;
             }
             e.0 += 1;
@@ -170,7 +176,17 @@ pub fn read_influxdb(influxd: &Influxd, db: &str, hosts: &[&str]) -> Stored {
                 let Some(ts) = row.first().and_then(|t| t.as_i64()) else {
                     continue;
                 };
-                let n = row.iter().skip(1).filter(|v| !v.is_null()).count();
+                let n = row
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .filter(|(i, v)| {
+                        !v.is_null()
+                            && !columns
+                                .get(*i)
+                                .is_some_and(|c| telegraf::is_computed(measurement, c))
+                    })
+                    .count();
                 *out.points.entry(host.to_string()).or_default() += 1;
                 *out.fields.entry((host.to_string(), ts)).or_default() += n;
                 *out.distinct.entry((host.to_string(), ts)).or_default() += n;

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use pimon_aggregator::telegraf;
 use pimon_protocol::text::influx::field_value;
 use pimon_protocol::{DataFrame, Message};
 
@@ -86,16 +87,18 @@ pub fn describe(datagram: &[u8], now: Instant) -> Option<(FrameId, FrameRecord)>
     ))
 }
 
-/// Line-protocol fields `frame` becomes.
+/// Line-protocol fields `frame` becomes, one per sample — leaving out the fields
+/// Telegraf computes (`pimon_aggregator::telegraf::is_computed`: they depend on other
+/// samples, the previous cycle or absent samples, so the frame alone does not say how
+/// many), which the readers of the stored lines leave out too.
 pub fn field_count(frame: &DataFrame<'_>) -> usize {
     frame
         .samples()
         .filter(|s| {
-            s.metric
-                .influx
-                .as_ref()
-                .and_then(|schema| field_value(schema, s.value, frame.header.user_hz))
-                .is_some()
+            s.metric.influx.as_ref().is_some_and(|schema| {
+                !telegraf::is_computed(schema.measurement, schema.field)
+                    && field_value(schema, s.value, frame.header.user_hz).is_some()
+            })
         })
         .count()
 }

@@ -26,7 +26,7 @@ use super::{Derived, Extras, Group, int};
 
 /// Telegraf's Linux `mem` fields that are a `/proc/meminfo` key as is, in kB (× 1024):
 /// written as 0 when the kernel lacks the key.
-const KB_FIELDS: [(&str, u16); 26] = [
+pub(super) const KB_FIELDS: [(&str, u16); 26] = [
     ("active", id::MEM_ACTIVE),
     ("buffered", id::MEM_BUFFERS),
     ("commit_limit", id::MEM_COMMITLIMIT),
@@ -56,7 +56,7 @@ const KB_FIELDS: [(&str, u16); 26] = [
 ];
 
 /// Telegraf's `huge_pages_*`: page counts, not kB.
-const COUNT_FIELDS: [(&str, u16); 2] = [
+pub(super) const COUNT_FIELDS: [(&str, u16); 2] = [
     ("huge_pages_free", id::MEM_HUGEPAGES_FREE),
     ("huge_pages_total", id::MEM_HUGEPAGES_TOTAL),
 ];

@@ -158,6 +158,36 @@ pub fn line_extras<'a>(
     extras
 }
 
+/// Whether these modules may write field `field` of `measurement`: its value is not
+/// one sample of one frame but depends on other samples, on the previous cycle, or on
+/// a sample being absent (Telegraf's zeros). A frame's sample count does not predict
+/// these, so a check that every sample sent became exactly one field (the end-to-end
+/// suite's) leaves them out on both sides; their values are tested against Telegraf's
+/// formulas in each module and in `tests/telegraf_lines.rs`.
+pub fn is_computed(measurement: &str, field: &str) -> bool {
+    match measurement {
+        "cpu" => cpu::USAGE_FIELDS.contains(&field),
+        "mem" => {
+            matches!(
+                field,
+                "cached" | "available" | "used" | "used_percent" | "available_percent"
+            ) || mem::KB_FIELDS.iter().any(|(f, _)| *f == field)
+                || mem::COUNT_FIELDS.iter().any(|(f, _)| *f == field)
+        }
+        "disk" => matches!(
+            field,
+            "used" | "used_percent" | "inodes_used" | "inodes_used_percent"
+        ),
+        "system" => matches!(field, "uptime" | "uptime_format"),
+        "processes" => {
+            field == "stopped" || field == "parked" || system::ZERO_FIELDS.contains(&field)
+        }
+        // Only from `group_lines`: no catalog row maps to `swap`.
+        "swap" => true,
+        _ => false,
+    }
+}
+
 /// Lines Telegraf writes that no catalog row maps to, computed from `group`: `swap`
 /// from `/proc/meminfo`'s group, its `in`/`out` from `/proc/vmstat`'s. Calls
 /// `line(measurement, extras)` for each.
@@ -200,5 +230,75 @@ fn cpu_usage(
     }
     if let Some(late) = found.late {
         let _ = ctx.late.push(late);
+    }
+}
+
+#[cfg(test)]
+mod computed_tests {
+    use super::*;
+    use pimon_protocol::catalog::CATALOG;
+
+    /// A group of every catalog row of `measurement` (and optionally none), the way a
+    /// source sends it, with plausible values.
+    fn extras_of(measurement: &'static str, all: bool) -> Vec<(&'static str, &'static str)> {
+        let rows: Vec<(&'static Metric, Value)> = if all {
+            CATALOG
+                .iter()
+                .filter(|m| {
+                    m.influx
+                        .as_ref()
+                        .is_some_and(|s| s.measurement == measurement)
+                })
+                .map(|m| (m, Value::Unsigned(4096)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let group = Group {
+            labels: &[],
+            samples: &rows,
+        };
+        let mut written = Vec::new();
+        let schema = CATALOG
+            .iter()
+            .find_map(|m| m.influx.filter(|s| s.measurement == measurement))
+            .expect("a catalog row of the measurement");
+        let mut ctx = CycleContext {
+            cycle: Cycle {
+                boot_id: 1,
+                first: 1,
+                last: 1,
+            },
+            timestamp_ms: 1_700_000_000_000,
+            user_hz: 100,
+            history: None,
+            late: heapless::Vec::new(),
+        };
+        let extras = line_extras(&schema, &group, &mut ctx);
+        for (f, _) in extras.fields.iter().chain(extras.defaults.iter()) {
+            written.push((measurement, *f));
+        }
+        group_lines(&group, |m, e| {
+            for (f, _) in e.fields.iter().chain(e.defaults.iter()) {
+                written.push((m, *f));
+            }
+        });
+        written
+    }
+
+    #[test]
+    fn every_field_the_modules_write_is_listed_as_computed() {
+        for measurement in ["mem", "disk", "system", "processes"] {
+            for all in [true, false] {
+                for (m, f) in extras_of(measurement, all) {
+                    assert!(is_computed(m, f), "{m}.{f} is written but not listed");
+                }
+            }
+        }
+        for f in cpu::USAGE_FIELDS {
+            assert!(is_computed("cpu", f));
+        }
+        assert!(!is_computed("cpu", "time_user"), "a sample's field");
+        assert!(!is_computed("net", "bytes_recv"), "a sample's field");
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn system(group: &Group<'_>, extras: &mut Extras<'_>) {
 }
 
 /// Telegraf's processes fields written as 0 when the scan found no such process.
-const ZERO_FIELDS: [&str; 11] = [
+pub(super) const ZERO_FIELDS: [&str; 11] = [
     "blocked",
     "zombies",
     "stopped",
