@@ -303,7 +303,8 @@ mod tests {
     fn node_state_is_small() {
         // The previous boot is boxed: a node that never restarted does not pay for it.
         // Most of it is the sequence window (512 bytes) and the timeline (about 300:
-        // four segments and four gaps).
-        assert!(size_of::<NodeState>() <= 1280, "{}", size_of::<NodeState>());
+        // four segments and four gaps); the Telegraf CPU history is a `Vec` (32 bytes
+        // here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md).
+        assert!(size_of::<NodeState>() <= 1312, "{}", size_of::<NodeState>());
     }
 }

@@ -7,7 +7,6 @@ mod sources_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -39,9 +38,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// The counter is process-wide: the tests of this file run one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// A sink that only counts (allocation-free).
 #[derive(Default)]
@@ -158,22 +154,24 @@ fn busy_kernel_log_without_allocating() {
     );
 }
 
-// One test function: the counter is process-wide, so trees run one after the other.
+// One test function: the counter is process-wide, so the cases run one after the other
+// on one thread, and the one that leaves a 1-wire thread with a new probe behind runs
+// last. (As two tests serialised by a lock, the re-discovery case sometimes ran first,
+// and something its threads did after it ended was counted in the pi4 tree's cycles
+// on a loaded machine: 7 allocations in 1000 cycles.)
 #[test]
-fn zero_allocations_per_cycle_on_every_fixture_tree() {
-    let _serial = SERIAL.lock();
+fn zero_allocations_per_cycle_on_every_fixture_tree_and_after_rediscovery() {
     for tree in ["pi4", "pizero", "x86", "container"] {
         collect_without_allocating(tree);
     }
     busy_kernel_log_without_allocating();
+    only_the_rediscovery_cycle_allocates();
 }
 
 /// Discovery again (every `rediscover`) may allocate; after it replaced readers (an hwmon
 /// chip renumbered, a new DS18B20 handed to the running 1-wire thread) the cycles until
 /// the next one allocate nothing.
-#[test]
 fn only_the_rediscovery_cycle_allocates() {
-    let _serial = SERIAL.lock();
     let rediscover = Duration::from_secs(2);
     let tree = sources_support::TreeCopy::new("pi4", "alloc-rediscover");
     let mut sources = Sources::open(&SourcesConfig {
