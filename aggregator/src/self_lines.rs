@@ -57,8 +57,8 @@ pub fn render(
             precision,
         )?;
     }
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let sum = |a: &[std::sync::atomic::AtomicU64]| a.iter().map(load).sum::<u64>();
+    let load = |a: &crate::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let sum = |a: &[crate::atomic::AtomicU64]| a.iter().map(load).sum::<u64>();
     write_line(
         out,
         "pimon_aggregator",
