@@ -98,6 +98,7 @@ fn slowloris_connections_do_not_keep_a_legitimate_scrape_past_its_timeout() {
         thread::sleep(Duration::from_secs(1));
     }
     drop(attack);
+    eprintln!("figures: legitimate scrapes beside 80 slowloris connections: {results:?}");
     aggregator.assert_running("after slowloris");
     fleet.stop();
     let bad: Vec<String> = results
@@ -230,7 +231,7 @@ fn slow_reading_scrapers_keep_the_aggregators_memory_bounded() {
     let peak = aggregator.usage().peak_rss_kib;
     aggregator.assert_running("after the slow readers");
     eprintln!(
-        "/metrics {body} bytes, a scrape alone {alone:?}, beside 16 slow readers {scrape:?}; RSS {base} KiB before, {during} KiB with them, {after} KiB after, peak {peak} KiB"
+        "figures: /metrics {body} bytes, a scrape alone {alone:?}, beside 16 slow readers {scrape:?}; RSS {base} KiB before, {during} KiB with them, {after} KiB after, peak {peak} KiB"
     );
     let bound_kib = 64 * 1024;
     assert!(

@@ -103,6 +103,13 @@ impl Honest {
             problems.join("\n"),
             self.aggregator.proc.output_report()
         );
+        // The figures docs/RELIABILITY.md §7 quotes (`--nocapture`).
+        let usage = self.aggregator.usage();
+        let frames: usize = nodes.iter().map(|n| ledger.frame_count(n)).sum();
+        eprintln!(
+            "figures: {context}: {frames} honest frames sent, all stored once, none counted lost; aggregator RSS {} KiB (peak {} KiB)",
+            usage.rss_kib, usage.peak_rss_kib
+        );
         (self.aggregator, stops)
     }
 }
@@ -438,6 +445,13 @@ fn a_forged_mac_flood_does_not_stop_honest_keyed_frames_from_being_stored() {
         }
     }
     let rate = sent as f64 / flood_for.as_secs_f64();
+    for (i, node) in nodes.iter().enumerate() {
+        eprintln!(
+            "figures: forged-MAC flood at {rate:.0} datagrams/s for {flood_for:?}: {node} had {} of its {} frames stored during it",
+            during[i] - before[i],
+            ledger.frame_count(node) - frames_before[i]
+        );
+    }
     assert!(
         problems.is_empty(),
         "under a forged-MAC flood of {rate:.0} datagrams/s honest frames must keep being stored:\n{}\n{}",
