@@ -154,10 +154,8 @@ fn outputs_switched_on_in_uci_reach_the_aggregator_with_their_spools() {
     for want in [
         "udp listen        [::]:9797".to_string(),
         "sparklines over 360 min".to_string(),
-        format!(
-            "influx influx     http://192.168.1.10:8086 V1 {{ db: \"fleet\", rp: None, user: None, password: \"<redacted>\", basic_auth: false }} spool {}/influx",
-            spool.display()
-        ),
+        "influx influx     http://192.168.1.10:8086 1.x db fleet, retention policy default, no credentials".to_string(),
+        format!("  spool           {}/influx (max 8388608 bytes", spool.display()),
         format!(
             "remote write remote_write http://192.168.1.10:8428/api/v1/write spool {}/remote-write",
             spool.display()
