@@ -1,5 +1,5 @@
 //! The InfluxDB output against a scripted fake server on 127.0.0.1:0: exact request
-//! bytes, bad-line handling, retries, batching, shutdown (issue #4, "InfluxDB").
+//! bytes, bad-line handling, retries, batching, shutdown.
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! The minimal HTTP/1.1 client against raw sockets on 127.0.0.1:0: exact request bytes,
 //! chunked and Content-Length responses, servers that keep the connection open,
-//! timeouts and refused connections (issue #4, InfluxDB output transport).
+//! timeouts and refused connections: the transport of the InfluxDB output.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn names_unparsable_lines_from_influxdb_1x_body() {
-        // Captured from influxd 1.6.7 (Debian), issue #4.
+        // Captured from influxd 1.6.7 (Debian): a partial write naming two bad lines.
         let body = r#"{"error":"partial write: unable to parse 'cpu,host=a v=bad': invalid boolean\nunable to parse 'cpu,host=c v=': missing field value dropped=0"}"#;
         let WriteOutcome::Rejected(r) = classify(&response(400, &[], body), &LINES) else {
             panic!("not rejected")
