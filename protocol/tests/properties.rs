@@ -1,5 +1,5 @@
 //! Property tests: any valid frame round-trips; any bytes decode without panicking;
-//! the sequence window acks exactly what arrived (issue #2).
+//! the sequence window acks exactly what arrived.
 
 use pimon_protocol::{
     Accept, Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, SeqWindow,
