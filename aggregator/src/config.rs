@@ -11,7 +11,7 @@ use pimon_protocol::text::influx::Precision;
 use serde::Deserialize;
 
 use crate::http::HttpConfig;
-use crate::influx::{InfluxConfig, LpFileConfig, LpTarget, Precision as OutputPrecision};
+use crate::influx::{InfluxConfig, LpFileConfig, LpTarget};
 use crate::ingest::IngestConfig;
 use crate::ingress::config::{self as ingress_config, IngressConfig};
 use crate::remote_write::RemoteWriteConfig;
@@ -586,16 +586,6 @@ fn parse_precision(key: &str, s: &str) -> Result<Precision, ConfigError> {
     Precision::parse(s).map_or_else(|| err(key, format!("{s:?}: expected ns, us, ms or s")), Ok)
 }
 
-/// The outputs' spelling of the same precision.
-pub fn output_precision(p: Precision) -> OutputPrecision {
-    match p {
-        Precision::Nanoseconds => OutputPrecision::Nanoseconds,
-        Precision::Microseconds => OutputPrecision::Microseconds,
-        Precision::Milliseconds => OutputPrecision::Milliseconds,
-        Precision::Seconds => OutputPrecision::Seconds,
-    }
-}
-
 fn influx_from_section(
     i: usize,
     s: InfluxSection,
@@ -657,7 +647,7 @@ fn influx_from_section(
     } else if i > 0 {
         c.name = format!("influx{i}");
     }
-    c.precision = output_precision(precision);
+    c.precision = precision;
     if let Some(v) = s.spool_max_bytes {
         c.spool.max_bytes = v;
     }
@@ -960,7 +950,7 @@ fn apply_flags(c: &mut Config, flags: &[(String, Option<String>)]) -> Result<(),
             "precision" => {
                 c.ingest.precision = parse_precision(&key, v)?;
                 for i in &mut c.influx {
-                    i.precision = output_precision(c.ingest.precision);
+                    i.precision = c.ingest.precision;
                 }
             }
             "influx-url" => url = Some(v.to_string()),
@@ -1494,7 +1484,7 @@ when_full = "refuse_new"
             c.influx[0].spool.fsync,
             FsyncPolicy::Interval(Duration::from_millis(500))
         );
-        assert_eq!(c.influx[0].precision, OutputPrecision::Seconds);
+        assert_eq!(c.influx[0].precision, Precision::Seconds);
         assert_eq!(c.influx[1].name, "v2");
         assert_eq!(c.influx[1].spool.when_full, SpoolFullPolicy::RefuseNew);
     }
