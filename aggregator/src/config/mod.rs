@@ -204,19 +204,10 @@ fn parse_fsync(key: &str, s: &str) -> Result<FsyncPolicy, ConfigError> {
     }
 }
 
-/// `500ms`, `2s`, `1m`.
+/// A duration in the grammar both binaries share ([`pimon_protocol::duration`]:
+/// `500ms`, `2s`, `1m`, `2h`).
 fn parse_duration(s: &str) -> Option<Duration> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| s.split_at(i))?;
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
-    }
+    pimon_protocol::duration::parse_duration(s).ok()
 }
 
 fn parse_when_full(key: &str, w: &str) -> Result<SpoolFullPolicy, ConfigError> {
