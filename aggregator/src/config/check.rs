@@ -8,6 +8,7 @@ pub fn describe(c: &Config) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "configuration OK");
+    let _ = writeln!(s, "log level         {}", c.log_level.word());
     for a in &c.udp {
         let _ = writeln!(s, "udp listen        {a}");
     }

@@ -7,6 +7,7 @@ use super::*;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FileConfig {
+    pub(super) log_level: Option<String>,
     pub(super) udp: Option<UdpSection>,
     pub(super) http: Option<HttpSection>,
     pub(super) auth: Option<AuthSection>,
@@ -147,6 +148,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
     })?;
     let mut c = Config::default();
+    if let Some(l) = file.log_level {
+        c.log_level = parse_log_level("log_level", &l)?;
+    }
     if let Some(u) = file.udp {
         if let Some(list) = u.listen {
             if list.is_empty() {

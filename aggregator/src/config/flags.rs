@@ -64,11 +64,15 @@ OPTIONS (a flag overrides the same setting of --config):
                                encrypted packets
     --collectd-security-level none|sign|encrypt
                                least security a collectd packet needs [default: none]
+    --log-level LEVEL          most detailed log lines written: error, warning, notice,
+                               info or debug [default: info]
     --check-config             check the configuration, print it, and exit
     -h, --help                 this text
     -V, --version              version, target and commit
 
 CONFIG FILE (TOML; every key optional, defaults shown):
+    log_level = \"info\"               # error | warning | notice | info | debug
+
     [udp]
     listen = [\"0.0.0.0:9797\"]        # addresses, IPv4 or IPv6
     receive_buffer_bytes = 4194304
@@ -228,7 +232,8 @@ where
                 | "max-clock-skew"
                 | "collectd-udp"
                 | "collectd-auth-file"
-                | "collectd-security-level"),
+                | "collectd-security-level"
+                | "log-level"),
             ) => {
                 let name = name.to_string();
                 let value = parser.value().map_err(lex_err)?;
@@ -272,6 +277,7 @@ pub(super) fn apply_flags(
         let key = format!("--{name}");
         match name.as_str() {
             "refuse-unknown-nodes" => c.ingest.refuse_unknown_nodes = true,
+            "log-level" => c.log_level = parse_log_level(&key, v)?,
             "push" => c.ingress.push.enabled = true,
             "collectd-udp" => {
                 let listen = parse_addr(&key, v)?;

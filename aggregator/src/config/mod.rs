@@ -74,6 +74,8 @@ pub struct Config {
     pub ingress: IngressConfig,
     /// Where node protocol state is kept across restarts.
     pub state_dir: StateDir,
+    /// The most detailed log level written (`--log-level`, `log_level`).
+    pub log_level: crate::log::Level,
 }
 
 /// Where node protocol state is kept across restarts (see [`crate::persist`]).
@@ -132,6 +134,7 @@ impl Default for Config {
             remote_write: Vec::new(),
             ingress: IngressConfig::default(),
             state_dir: StateDir::NextToSpool,
+            log_level: crate::log::Level::Info,
         }
     }
 }
@@ -202,6 +205,19 @@ fn parse_fsync(key: &str, s: &str) -> Result<FsyncPolicy, ConfigError> {
             ),
         },
     }
+}
+
+/// A log level word: `error`, `warning`, `notice`, `info`, `debug`.
+fn parse_log_level(key: &str, s: &str) -> Result<crate::log::Level, ConfigError> {
+    crate::log::Level::parse(s).map_or_else(
+        || {
+            err(
+                key,
+                format!("{s:?}: expected error, warning, notice, info or debug"),
+            )
+        },
+        Ok,
+    )
 }
 
 /// A duration in the grammar both binaries share ([`pimon_protocol::duration`]:

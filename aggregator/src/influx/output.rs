@@ -45,6 +45,7 @@ use crate::influx::config::{ConfigError, InfluxConfig};
 use crate::influx::request::{WriteTarget, encode_body};
 use crate::influx::response::{WriteOutcome, classify};
 use crate::influx::stats::{FailureClass, InfluxStats};
+use crate::log::{error, info, warning};
 use crate::spool::{FsyncPolicy, Spool, SpoolError, SpoolStats, Staged};
 
 /// Largest response body read from InfluxDB (error texts are small).
@@ -136,8 +137,8 @@ impl InfluxOutput {
         });
         let pending = spool.pending_lines();
         if pending > 0 {
-            eprintln!(
-                "pimon-aggregator: influx output '{}': {pending} spooled lines to replay",
+            info!(
+                "influx output '{}': {pending} spooled lines to replay",
                 config.name
             );
         }
@@ -253,10 +254,7 @@ impl InfluxOutput {
                 loop {
                     Timer::after(every).await;
                     if let Err(e) = spool.sync().await {
-                        eprintln!(
-                            "pimon-aggregator: influx output '{}': spool fsync failed: {e}",
-                            self.name()
-                        );
+                        error!("influx output '{}': spool fsync failed: {e}", self.name());
                     }
                 }
             }
@@ -271,15 +269,12 @@ impl InfluxOutput {
         if spool.config().fsync != FsyncPolicy::Never
             && let Err(e) = spool.sync().await
         {
-            eprintln!(
-                "pimon-aggregator: influx output '{}': spool fsync failed: {e}",
-                self.name()
-            );
+            error!("influx output '{}': spool fsync failed: {e}", self.name());
         }
         let left = self.pending_lines();
         if progress != Progress::Done || left > 0 {
-            eprintln!(
-                "pimon-aggregator: influx output '{}': shutting down with {left} lines in the spool (sent on next start)",
+            warning!(
+                "influx output '{}': shutting down with {left} lines in the spool (sent on next start)",
                 self.name()
             );
         }
@@ -322,7 +317,7 @@ impl InfluxOutput {
                 Ok(Progress::Done) => {}
                 Ok(Progress::Interrupted) => return,
                 Err(e) => {
-                    eprintln!("pimon-aggregator: influx output '{}': {e}", self.name());
+                    error!("influx output '{}': {e}", self.name());
                     Timer::after(s.config.flush_interval).await;
                 }
             }
@@ -335,7 +330,7 @@ impl InfluxOutput {
         match self.send_pending(true, None, Some(deadline)).await {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("pimon-aggregator: influx output '{}': {e}", self.name());
+                error!("influx output '{}': {e}", self.name());
                 Progress::Interrupted
             }
         }
@@ -437,8 +432,8 @@ impl InfluxOutput {
                         }
                         if rejection.rest_written {
                             let dropped = rejection.dropped.unwrap_or(0).min(chunk.len() as u64);
-                            eprintln!(
-                                "pimon-aggregator: influx output '{}': InfluxDB stored the batch except {dropped} points: {}",
+                            warning!(
+                                "influx output '{}': InfluxDB stored the batch except {dropped} points: {}",
                                 self.name(),
                                 rejection.message
                             );
@@ -475,8 +470,8 @@ impl InfluxOutput {
                             .fetch_add(1, Ordering::Relaxed);
                         s.stats.last_write_ok.store(0, Ordering::Relaxed);
                         let delay = backoff.next_delay();
-                        eprintln!(
-                            "pimon-aggregator: influx output '{}': write to {} failed ({}): {message}; retry {} in {:.1}s, {} lines spooled",
+                        warning!(
+                            "influx output '{}': write to {} failed ({}): {message}; retry {} in {:.1}s, {} lines spooled",
                             self.name(),
                             s.config.url,
                             class.label(),
@@ -522,8 +517,8 @@ impl InfluxOutput {
 
     fn log_dropped(&self, line: &[u8], message: &str) {
         let shown = &line[..line.len().min(LOG_LINE_MAX)];
-        eprintln!(
-            "pimon-aggregator: influx output '{}': InfluxDB rejected a line, dropped: {}{} (server said: {message})",
+        warning!(
+            "influx output '{}': InfluxDB rejected a line, dropped: {}{} (server said: {message})",
             self.name(),
             String::from_utf8_lossy(shown),
             if shown.len() < line.len() { "…" } else { "" }

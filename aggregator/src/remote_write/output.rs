@@ -48,6 +48,7 @@ use crate::influx::OutputError;
 use crate::influx::backoff::Backoff;
 use crate::influx::output::sleep_unless_stopped;
 use crate::influx::stats::FailureClass;
+use crate::log::{info, warning};
 use crate::remote_write::config::RemoteWriteConfig;
 use crate::remote_write::proto::{RequestBuilder, encode};
 use crate::remote_write::stats::{DropReason, RemoteWriteStats};
@@ -121,8 +122,8 @@ impl RemoteWriteOutput {
         });
         let pending = spool.pending_lines();
         if pending > 0 {
-            eprintln!(
-                "pimon-aggregator: remote write output '{}': {pending} spooled samples to replay",
+            info!(
+                "remote write output '{}': {pending} spooled samples to replay",
                 config.name
             );
         }
@@ -256,10 +257,7 @@ impl RemoteWriteOutput {
     }
 
     fn log(&self, what: fmt::Arguments<'_>) {
-        eprintln!(
-            "pimon-aggregator: remote write output '{}': {what}",
-            self.name()
-        );
+        warning!("remote write output '{}': {what}", self.name());
     }
 
     async fn write_loop(&self, shutdown: &Receiver<()>) {
