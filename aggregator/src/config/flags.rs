@@ -183,7 +183,82 @@ SIGNALS: SIGTERM/SIGINT stop receiving, flush the outputs (or leave the rest in 
 spool) and exit 0; SIGHUP re-reads the key file.
 ";
 
-/// Parses the command line (without the program name).
+/// The flags that take a value: variant and name, one table. It generates the
+/// [`Flag`] enum, so applying the flags is an exhaustive `match` (a flag added here and
+/// not applied does not compile) and the parser accepts exactly these names.
+macro_rules! value_flags {
+    ($($variant:ident = $name:literal,)*) => {
+        /// A command-line flag with its value as given, applied over the config file in
+        /// the order given.
+        #[derive(Debug, Clone)]
+        pub(super) enum Flag {
+            /// `--refuse-unknown-nodes`.
+            RefuseUnknownNodes,
+            /// `--push`.
+            Push,
+            $(
+                #[doc = concat!("`--", $name, " VALUE`.")]
+                $variant(String),
+            )*
+        }
+
+        /// The names of the flags that take a value, in the table's order (the test
+        /// that `--help` lists exactly the flags the parser takes).
+        #[cfg(test)]
+        pub(super) const VALUE_FLAGS: &[&str] = &[$($name),*];
+
+        impl Flag {
+            /// The variant of `--name VALUE`; `None` when `name` takes no value or is
+            /// not a flag.
+            pub(super) fn with_value(name: &str) -> Option<fn(String) -> Flag> {
+                match name {
+                    $($name => Some(Flag::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// `--name`, as errors name it.
+            pub(super) fn key(&self) -> &'static str {
+                match self {
+                    Flag::RefuseUnknownNodes => "--refuse-unknown-nodes",
+                    Flag::Push => "--push",
+                    $(Flag::$variant(_) => concat!("--", $name),)*
+                }
+            }
+        }
+    };
+}
+
+value_flags! {
+    Udp = "udp",
+    UdpReceiveBuffer = "udp-receive-buffer",
+    Http = "http",
+    KeyFile = "key-file",
+    LpOut = "lp-out",
+    Precision = "precision",
+    InfluxUrl = "influx-url",
+    InfluxDb = "influx-db",
+    InfluxOrg = "influx-org",
+    InfluxBucket = "influx-bucket",
+    InfluxToken = "influx-token",
+    StatusHistory = "status-history",
+    RemoteWriteUrl = "remote-write-url",
+    RemoteWriteSpoolDir = "remote-write-spool-dir",
+    SpoolDir = "spool-dir",
+    StateDir = "state-dir",
+    MaxNodes = "max-nodes",
+    MaxNewNodesPerAddress = "max-new-nodes-per-address",
+    MaxSeriesPerNode = "max-series-per-node",
+    StaleIntervals = "stale-intervals",
+    MaxClockSkew = "max-clock-skew",
+    CollectdUdp = "collectd-udp",
+    CollectdAuthFile = "collectd-auth-file",
+    CollectdSecurityLevel = "collectd-security-level",
+    LogLevel = "log-level",
+}
+
+/// Parses the command line (without the program name). An unknown flag, a flag
+/// without its value and a value that does not parse are errors naming the flag.
 pub fn parse_args<I>(args: I) -> Result<Command, ConfigError>
 where
     I: IntoIterator,
@@ -192,7 +267,7 @@ where
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let mut config_file: Option<PathBuf> = None;
-    let mut flags: Vec<(String, Option<String>)> = Vec::new();
+    let mut flags: Vec<Flag> = Vec::new();
     let mut check = false;
     let lex_err = |e: lexopt::Error| ConfigError {
         key: "command line".into(),
@@ -203,45 +278,22 @@ where
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("check-config") => check = true,
-            Long("refuse-unknown-nodes") => flags.push(("refuse-unknown-nodes".into(), None)),
-            Long("push") => flags.push(("push".into(), None)),
+            Long("refuse-unknown-nodes") => flags.push(Flag::RefuseUnknownNodes),
+            Long("push") => flags.push(Flag::Push),
             Long("config") => {
                 config_file = Some(parser.value().map_err(lex_err)?.into());
             }
-            Long(
-                name @ ("udp"
-                | "udp-receive-buffer"
-                | "http"
-                | "key-file"
-                | "lp-out"
-                | "precision"
-                | "influx-url"
-                | "influx-db"
-                | "influx-org"
-                | "influx-bucket"
-                | "influx-token"
-                | "status-history"
-                | "remote-write-url"
-                | "remote-write-spool-dir"
-                | "spool-dir"
-                | "state-dir"
-                | "max-nodes"
-                | "max-new-nodes-per-address"
-                | "max-series-per-node"
-                | "stale-intervals"
-                | "max-clock-skew"
-                | "collectd-udp"
-                | "collectd-auth-file"
-                | "collectd-security-level"
-                | "log-level"),
-            ) => {
-                let name = name.to_string();
+            Long(name) => {
+                let Some(flag) = Flag::with_value(name) else {
+                    return Err(lex_err(Long(name).unexpected()));
+                };
+                let key = format!("--{name}");
                 let value = parser.value().map_err(lex_err)?;
                 let value = value.into_string().map_err(|v| ConfigError {
-                    key: format!("--{name}"),
+                    key,
                     problem: format!("{v:?} is not valid UTF-8"),
                 })?;
-                flags.push((name, Some(value)));
+                flags.push(flag(value));
             }
             other => return Err(lex_err(other.unexpected())),
         }
@@ -259,28 +311,26 @@ where
     })
 }
 
-pub(super) fn parse_num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, ConfigError> {
+pub(super) fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
     v.parse()
-        .or_else(|_| err(format!("--{flag}"), format!("{v:?} is not a valid number")))
+        .or_else(|_| err(key, format!("{v:?} is not a valid number")))
 }
 
-pub(super) fn apply_flags(
-    c: &mut Config,
-    flags: &[(String, Option<String>)],
-) -> Result<(), ConfigError> {
+pub(super) fn apply_flags(c: &mut Config, flags: &[Flag]) -> Result<(), ConfigError> {
     let mut udp_from_flags = false;
     let (mut url, mut db, mut org, mut bucket, mut token, mut spool) =
         (None, None, None, None, None, None);
     let (mut rw_urls, mut rw_spools) = (Vec::new(), Vec::new());
-    for (name, value) in flags {
-        let v = value.as_deref().unwrap_or("");
-        let key = format!("--{name}");
-        match name.as_str() {
-            "refuse-unknown-nodes" => c.ingest.refuse_unknown_nodes = true,
-            "log-level" => c.log_level = parse_log_level(&key, v)?,
-            "push" => c.ingress.push.enabled = true,
-            "collectd-udp" => {
-                let listen = parse_addr(&key, v)?;
+    // Applied after the loop: they need the collectd input, from a flag or the file.
+    let (mut collectd_auth_file, mut collectd_security_level) = (None, None);
+    for flag in flags {
+        let key = flag.key();
+        match flag {
+            Flag::RefuseUnknownNodes => c.ingest.refuse_unknown_nodes = true,
+            Flag::Push => c.ingress.push.enabled = true,
+            Flag::LogLevel(v) => c.log_level = parse_log_level(key, v)?,
+            Flag::CollectdUdp(v) => {
+                let listen = parse_addr(key, v)?;
                 let cd = c
                     .ingress
                     .collectd
@@ -292,82 +342,85 @@ pub(super) fn apply_flags(
                     });
                 cd.listen = listen;
             }
-            "collectd-auth-file" | "collectd-security-level" => {}
-            "udp" => {
+            Flag::CollectdAuthFile(v) => collectd_auth_file = Some(PathBuf::from(v)),
+            Flag::CollectdSecurityLevel(v) => {
+                collectd_security_level = Some(ingress_config::parse_security_level(key, v)?)
+            }
+            Flag::Udp(v) => {
                 if !udp_from_flags {
                     c.udp.clear();
                     udp_from_flags = true;
                 }
-                c.udp.push(parse_addr(&key, v)?);
+                c.udp.push(parse_addr(key, v)?);
             }
-            "udp-receive-buffer" => c.udp_receive_buffer = parse_num(name, v)?,
-            "http" => {
+            Flag::UdpReceiveBuffer(v) => c.udp_receive_buffer = parse_num(key, v)?,
+            Flag::Http(v) => {
                 c.http = if v == "off" {
                     None
                 } else {
-                    Some(parse_addr(&key, v)?)
+                    Some(parse_addr(key, v)?)
                 }
             }
-            "key-file" => c.key_file = Some(PathBuf::from(v)),
-            "lp-out" => c.lp_out = Some(LpFileConfig::new(LpTarget::parse(v))),
-            "precision" => {
-                c.ingest.precision = parse_precision(&key, v)?;
+            Flag::KeyFile(v) => c.key_file = Some(PathBuf::from(v)),
+            Flag::LpOut(v) => c.lp_out = Some(LpFileConfig::new(LpTarget::parse(v))),
+            Flag::Precision(v) => {
+                c.ingest.precision = parse_precision(key, v)?;
                 for i in &mut c.influx {
                     i.precision = c.ingest.precision;
                 }
             }
-            "influx-url" => url = Some(v.to_string()),
-            "influx-db" => db = Some(v.to_string()),
-            "influx-org" => org = Some(v.to_string()),
-            "influx-bucket" => bucket = Some(v.to_string()),
-            "influx-token" => token = Some(v.to_string()),
-            "spool-dir" => spool = Some(PathBuf::from(v)),
-            "remote-write-url" => rw_urls.push(v.to_string()),
-            "status-history" => {
+            Flag::InfluxUrl(v) => url = Some(v.clone()),
+            Flag::InfluxDb(v) => db = Some(v.clone()),
+            Flag::InfluxOrg(v) => org = Some(v.clone()),
+            Flag::InfluxBucket(v) => bucket = Some(v.clone()),
+            Flag::InfluxToken(v) => token = Some(v.clone()),
+            Flag::SpoolDir(v) => spool = Some(PathBuf::from(v)),
+            Flag::RemoteWriteUrl(v) => rw_urls.push(v.clone()),
+            Flag::StatusHistory(v) => {
                 c.status_history =
                     parse_duration(v)
                         .filter(|d| d.as_secs() >= 60)
                         .ok_or_else(|| ConfigError {
-                            key: key.clone(),
+                            key: key.to_string(),
                             problem: format!("{v:?}: a duration of at least 60s, like 30m or 1h"),
                         })?;
             }
-            "remote-write-spool-dir" => rw_spools.push(PathBuf::from(v)),
-            "state-dir" => {
+            Flag::RemoteWriteSpoolDir(v) => rw_spools.push(PathBuf::from(v)),
+            Flag::StateDir(v) => {
                 if v.is_empty() {
                     return err(key, "empty: give a directory or off");
                 }
                 c.state_dir = StateDir::parse(v);
             }
-            "max-nodes" => c.limits.max_nodes = positive(&key, parse_num(name, v)?)?,
-            "max-new-nodes-per-address" => {
-                c.limits.max_new_nodes_per_address = positive(&key, parse_num(name, v)?)?
+            Flag::MaxNodes(v) => c.limits.max_nodes = positive(key, parse_num(key, v)?)?,
+            Flag::MaxNewNodesPerAddress(v) => {
+                c.limits.max_new_nodes_per_address = positive(key, parse_num(key, v)?)?
             }
-            "max-series-per-node" => {
-                c.limits.max_series_per_node = positive(&key, parse_num(name, v)?)?
+            Flag::MaxSeriesPerNode(v) => {
+                c.limits.max_series_per_node = positive(key, parse_num(key, v)?)?
             }
-            "stale-intervals" => c.staleness.stale_intervals = positive(&key, parse_num(name, v)?)?,
-            "max-clock-skew" => {
-                c.ingest.max_clock_skew_ms = parse_num::<u64>(name, v)?.saturating_mul(1000)
+            Flag::StaleIntervals(v) => {
+                c.staleness.stale_intervals = positive(key, parse_num(key, v)?)?
             }
-            _ => {}
+            Flag::MaxClockSkew(v) => {
+                c.ingest.max_clock_skew_ms = parse_num::<u64>(key, v)?.saturating_mul(1000)
+            }
         }
     }
-    for (name, value) in flags {
-        let v = value.as_deref().unwrap_or("");
-        let key = format!("--{name}");
+    if collectd_auth_file.is_some() || collectd_security_level.is_some() {
         let Some(cd) = c.ingress.collectd.as_mut() else {
-            if name.starts_with("collectd-") {
-                return err(key, "needs --collectd-udp ADDR (or [collectd] listen)");
-            }
-            continue;
+            let key = if collectd_auth_file.is_some() {
+                "--collectd-auth-file"
+            } else {
+                "--collectd-security-level"
+            };
+            return err(key, "needs --collectd-udp ADDR (or [collectd] listen)");
         };
-        match name.as_str() {
-            "collectd-auth-file" => cd.auth_file = Some(PathBuf::from(v)),
-            "collectd-security-level" => {
-                cd.security_level = ingress_config::parse_security_level(&key, v)?
-            }
-            _ => {}
+        if let Some(path) = collectd_auth_file {
+            cd.auth_file = Some(path);
+        }
+        if let Some(level) = collectd_security_level {
+            cd.security_level = level;
         }
     }
     if url.is_some() || db.is_some() || org.is_some() || bucket.is_some() || token.is_some() {

@@ -213,3 +213,33 @@ fn version_line_format() {
     assert!(v.starts_with("pimon-aggregator 0.1.0 ("), "{v}");
     assert!(v.contains(", git "), "{v}");
 }
+
+#[test]
+fn help_lists_exactly_the_flags_the_parser_takes() {
+    let options = &HELP[..HELP.find("CONFIG FILE").unwrap()];
+    let documented: std::collections::BTreeSet<&str> = options
+        .lines()
+        .filter_map(|l| l.strip_prefix("    --"))
+        .filter_map(|f| f.split_whitespace().next())
+        .collect();
+    let without_value = ["config", "refuse-unknown-nodes", "push", "check-config"];
+    for name in &documented {
+        assert!(
+            Flag::with_value(name).is_some() || without_value.contains(name),
+            "--help documents --{name}, which the parser does not take"
+        );
+    }
+    for name in VALUE_FLAGS.iter().chain(&without_value) {
+        assert!(
+            documented.contains(name),
+            "the parser takes --{name}, which --help does not document"
+        );
+    }
+    // And the parser takes every one of them with a value (or refuses the value itself,
+    // never the flag).
+    for name in VALUE_FLAGS {
+        if let Err(e) = args(&[&format!("--{name}"), "x"]) {
+            assert!(!e.problem.contains("invalid option"), "--{name}: {e}");
+        }
+    }
+}
