@@ -188,7 +188,6 @@ pub fn version() -> String {
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     use pimon_protocol::duration::{self, DurationError};
-    let s = s.trim();
     duration::parse_duration(s).map_err(|e| match e {
         DurationError::NotANumber => {
             format!("{s:?} is not a duration (examples: 250ms, 10s, 1m)")

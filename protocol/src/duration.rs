@@ -61,12 +61,9 @@ impl fmt::Display for DurationError {
     }
 }
 
-/// The form a duration takes, for error messages: `a whole number and a unit: 250ms, 10s, 1m, 2h`.
-pub const DURATION_FORM: &str = "a whole number and a unit: 250ms, 10s, 1m, 2h";
-
 /// Parses a duration in the grammar of the module docs.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let text = text.trim_ascii();
+    let text = text.trim();
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = text
         .split_at_checked(digits)
