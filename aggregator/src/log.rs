@@ -170,27 +170,20 @@ pub fn log(level: Level, args: fmt::Arguments<'_>) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
-/// Logs at error level: `error!("cannot read {}: {}", path, e)`.
-macro_rules! error {
-    ($($arg:tt)*) => { $crate::log::log($crate::log::Level::Error, format_args!($($arg)*)) };
+/// Defines one macro per level, `warning!("cannot read {}: {e}", path)` writing a line
+/// of that level (`$d` is a `$`, so the macros it defines can take arguments).
+macro_rules! level_macros {
+    ($d:tt $($name:ident => $level:ident),*) => {$(
+        #[allow(unused_macros)]
+        macro_rules! $name {
+            ($d($d arg:tt)*) => {
+                $crate::log::log($crate::log::Level::$level, format_args!($d($d arg)*))
+            };
+        }
+    )*};
 }
-/// Logs at warning level.
-macro_rules! warning {
-    ($($arg:tt)*) => { $crate::log::log($crate::log::Level::Warning, format_args!($($arg)*)) };
-}
-/// Logs at notice level.
-macro_rules! notice {
-    ($($arg:tt)*) => { $crate::log::log($crate::log::Level::Notice, format_args!($($arg)*)) };
-}
-/// Logs at info level.
-macro_rules! info {
-    ($($arg:tt)*) => { $crate::log::log($crate::log::Level::Info, format_args!($($arg)*)) };
-}
-/// Logs at debug level.
-#[allow(unused_macros)]
-macro_rules! debug {
-    ($($arg:tt)*) => { $crate::log::log($crate::log::Level::Debug, format_args!($($arg)*)) };
-}
+level_macros!($ error => Error, warning => Warning, notice => Notice, info => Info, debug => Debug);
+
 #[allow(unused_imports)]
 pub(crate) use {debug, error, info, notice, warning};
 
