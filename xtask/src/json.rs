@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 /// A JSON value; objects keep their keys in insertion order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
-    Null,
     Bool(bool),
     Int(i64),
     Str(String),
@@ -72,7 +71,6 @@ impl Json {
 
     fn write(&self, out: &mut String, depth: usize) {
         match self {
-            Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => {
                 let _ = write!(out, "{n}");
@@ -147,12 +145,11 @@ mod tests {
             ("b", obj([])),
             ("c", Json::Array(vec![])),
             ("d", Json::from("q\"\\\n€")),
-            ("e", Json::Null),
             ("f", true.into()),
         ]);
         assert_eq!(
             v.pretty(),
-            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": \"q\\\"\\\\\\n€\",\n  \"e\": null,\n  \"f\": true\n}\n"
+            "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": [],\n  \"d\": \"q\\\"\\\\\\n€\",\n  \"f\": true\n}\n"
         );
     }
 }
