@@ -128,3 +128,74 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the generated files under a temporary root.
+    fn generated_tree(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pimon-xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for file in generate(&root()).unwrap() {
+            let path = dir.join(&file.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, file.text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn check_names_a_generated_file_edited_by_hand_and_codegen_repairs_it() {
+        let dir = generated_tree("edited");
+        assert_eq!(codegen(&dir, true).unwrap(), Vec::<String>::new());
+
+        let doc = dir.join(metrics_doc::PATH);
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let edited = text.replacen(
+            "| `pimon_node_up` | gauge |",
+            "| `pimon_node_up` | counter |",
+            1,
+        );
+        assert_ne!(edited, text);
+        std::fs::write(&doc, edited).unwrap();
+        let board = dir.join("deploy/grafana/dashboards/pimon-fleet-prometheus.json");
+        std::fs::write(&board, "{}\n").unwrap();
+
+        let stale = codegen(&dir, true).unwrap();
+        assert_eq!(stale.len(), 2, "{stale:?}");
+        assert!(
+            stale[0].starts_with("docs/METRICS.md is out of date"),
+            "{}",
+            stale[0]
+        );
+        assert!(
+            stale[0].contains("| `pimon_node_up` | counter |"),
+            "{}",
+            stale[0]
+        );
+        assert!(
+            stale[1].starts_with(
+                "deploy/grafana/dashboards/pimon-fleet-prometheus.json is out of date"
+            ),
+            "{}",
+            stale[1]
+        );
+
+        // Without --check the files are rewritten, and then agree.
+        codegen(&dir, false).unwrap();
+        assert_eq!(codegen(&dir, true).unwrap(), Vec::<String>::new());
+        assert_eq!(std::fs::read_to_string(&doc).unwrap(), text);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_committed_generated_files_are_current() {
+        let stale = codegen(&root(), true).unwrap();
+        assert!(
+            stale.is_empty(),
+            "{}\nRegenerate with `{REGENERATE}`.",
+            stale.join("\n")
+        );
+    }
+}
