@@ -25,27 +25,9 @@ use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
 use crate::prom::{StoreFigures, UdpFigures};
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
 
-/// The type of a family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Only grows (`_total`).
-    Counter,
-    /// Goes up and down.
-    Gauge,
-    /// `_bucket`/`_sum`/`_count` samples ([`Read::Histogram`]).
-    Histogram,
-}
-
-impl Kind {
-    /// The `# TYPE` word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        }
-    }
-}
+/// The type of a family (the tables use `Counter`, `Gauge` and, with
+/// [`Read::Histogram`], `Histogram`).
+pub use crate::ingress::expo::Kind;
 
 /// Where a sample's labels are handed to: (labels, value).
 pub type Emit<'a> = dyn FnMut(&[(&str, &str)], Number) -> fmt::Result + 'a;
@@ -159,7 +141,7 @@ pub fn write_help<W: Write>(w: &mut W, format: Format, help: &str) -> fmt::Resul
 pub fn write_family_header<W: Write, R>(w: &mut W, format: Format, f: &Family<R>) -> fmt::Result {
     let name = match f.kind {
         Kind::Counter => format.family_name(f.name, MetricType::Counter),
-        Kind::Gauge | Kind::Histogram => f.name,
+        _ => f.name,
     };
     w.write_str("# HELP ")?;
     w.write_str(name)?;

@@ -1,8 +1,12 @@
 //! A JSON value with ordered keys and the printer of Python's
 //! `json.dumps(value, indent=2, ensure_ascii=False)`: the dashboards' layout, so a
-//! regenerated file differs from the committed one only where a panel did.
+//! regenerated file differs from the committed one only where a panel did. Strings go
+//! through the aggregator's `json_string` (which also escapes `<` and control
+//! characters as `\u00XX`; valid JSON either way).
 
 use std::fmt::Write as _;
+
+use pimon_aggregator::status::page::json_string;
 
 /// A JSON value; objects keep their keys in insertion order.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +79,7 @@ impl Json {
             Json::Int(n) => {
                 let _ = write!(out, "{n}");
             }
-            Json::Str(s) => write_str(out, s),
+            Json::Str(s) => out.push_str(&json_string(s)),
             Json::Array(items) if items.is_empty() => out.push_str("[]"),
             Json::Object(pairs) if pairs.is_empty() => out.push_str("{}"),
             Json::Array(items) => {
@@ -94,7 +98,7 @@ impl Json {
                 for (i, (key, value)) in pairs.iter().enumerate() {
                     out.push_str(if i == 0 { "\n" } else { ",\n" });
                     indent(out, depth + 1);
-                    write_str(out, key);
+                    out.push_str(&json_string(key));
                     out.push_str(": ");
                     value.write(out, depth + 1);
                 }
@@ -110,28 +114,6 @@ fn indent(out: &mut String, depth: usize) {
     for _ in 0..depth {
         out.push_str("  ");
     }
-}
-
-/// A string as Python writes it with `ensure_ascii=False`: `"` and `\` escaped, the
-/// control characters as `\n`, `\t`, … or `\u00XX`, everything else as is.
-fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
