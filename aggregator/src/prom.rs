@@ -354,14 +354,7 @@ const fn node_figure(
     help: &'static str,
     read: NodeRead,
 ) -> Family<NodeRead> {
-    Family {
-        name,
-        kind,
-        unit,
-        labels: &[],
-        help,
-        read,
-    }
+    self_metrics::row(name, kind, unit, &[], help, read)
 }
 
 /// `pimon_node_*`: one sample per known node, up or not.

@@ -63,7 +63,9 @@ pub struct Family<R> {
     pub kind: Kind,
     /// Unit for OpenMetrics' `# UNIT` and the reference (empty: none).
     pub unit: &'static str,
-    /// The labels of its samples besides the instance's (`instance`, `output`, `listen`).
+    /// The labels the reference lists for it: its samples' own and, where the text
+    /// does not say them, the instance's (`listen`, `version`/`commit`; the node
+    /// tables' `instance` and the outputs' `output` are said by the section).
     pub labels: &'static [&'static str],
     /// What it means, in the reference's words (markdown).
     pub help: &'static str,
@@ -71,8 +73,8 @@ pub struct Family<R> {
     pub read: R,
 }
 
-/// The fields of a table row that need no reader.
-const fn row<R>(
+/// A table row, every field given.
+pub const fn row<R>(
     name: &'static str,
     kind: Kind,
     unit: &'static str,
@@ -97,6 +99,15 @@ pub const fn counter<S>(
     read: fn(&S) -> Number,
 ) -> Family<Read<S>> {
     row(name, Kind::Counter, "", &[], help, Read::Value(read))
+}
+
+/// A counter in bytes with one unlabelled sample per instance.
+pub const fn bytes_counter<S>(
+    name: &'static str,
+    help: &'static str,
+    read: fn(&S) -> Number,
+) -> Family<Read<S>> {
+    row(name, Kind::Counter, "bytes", &[], help, Read::Value(read))
 }
 
 /// A gauge with one unlabelled sample per instance.
@@ -298,13 +309,10 @@ pub const STATS: &[Family<Read<AggregatorStats>>] = &[
         "UDP datagrams received (anything, valid or not).",
         |s| load(&s.datagrams_received),
     ),
-    row(
+    bytes_counter(
         "pimon_aggregator_received_bytes_total",
-        Kind::Counter,
-        "bytes",
-        &[],
         "Bytes of those datagrams.",
-        Read::Value(|s| load(&s.bytes_received)),
+        |s| load(&s.bytes_received),
     ),
     labelled(
         "pimon_aggregator_decode_errors_total",
@@ -521,29 +529,15 @@ pub const LP_OUT: &[Family<Read<LpFileStats>>] = &[
         "Lines written to the `--lp-out` file (and synced per `lp_out_fsync`) or stdout.",
         |lp| load(&lp.lines_written),
     ),
-    row(
-        "pimon_lp_out_written_bytes_total",
-        Kind::Counter,
-        "bytes",
-        &[],
-        "Bytes written.",
-        Read::Value(|lp| load(&lp.bytes_written)),
-    ),
+    bytes_counter("pimon_lp_out_written_bytes_total", "Bytes written.", |lp| {
+        load(&lp.bytes_written)
+    }),
     counter(
         "pimon_lp_out_write_errors_total",
         "Failed writes. A file: the batch was refused for every output and not acked (the collectors resend; what got in is cut off). Stdout (best effort): those lines are lost for stdout, acks are not held back.",
         |lp| load(&lp.write_errors),
     ),
 ];
-
-/// A counter in bytes with one unlabelled sample per instance.
-pub const fn bytes_counter<S>(
-    name: &'static str,
-    help: &'static str,
-    read: fn(&S) -> Number,
-) -> Family<Read<S>> {
-    row(name, Kind::Counter, "bytes", &[], help, Read::Value(read))
-}
 
 /// One InfluxDB output ([`InfluxStats`]), rendered with the instance label `output`.
 pub const INFLUX: &[Family<Read<InfluxStats>>] = &[
