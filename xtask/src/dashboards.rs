@@ -56,6 +56,15 @@ fn deriv(field: &str, alias: &str, agg: &str) -> String {
     format!("non_negative_derivative({agg}(\"{field}\"), 1s) AS \"{alias}\"")
 }
 
+/// `deriv` of each (field, alias), joined by `, `.
+fn derivs(pairs: &[(&str, &str)], agg: &str) -> String {
+    pairs
+        .iter()
+        .map(|(field, alias)| deriv(field, alias, agg))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A query and its legend.
 type Target = (String, String);
 
@@ -189,11 +198,7 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         flux(
-                            &format!(
-                                "{}, {}",
-                                deriv("frames_resent", "resent", "max"),
-                                deriv("frames_dropped", "dropped", "max")
-                            ),
+                            &derivs(&[("frames_resent", "resent"), ("frames_dropped", "dropped")], "max"),
                             "pimon_collector",
                             "\"host\"",
                             "",
@@ -415,11 +420,7 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         flux(
-                            &format!(
-                                "{}, {}",
-                                deriv("read_bytes", "read", "mean"),
-                                deriv("write_bytes", "write", "mean")
-                            ),
+                            &derivs(&[("read_bytes", "read"), ("write_bytes", "write")], "mean"),
                             "diskio",
                             "\"host\", \"name\"",
                             "",
@@ -507,11 +508,7 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         flux(
-                            &format!(
-                                "{}, {}",
-                                deriv("records", "read", "mean"),
-                                deriv("missed", "missed", "mean")
-                            ),
+                            &derivs(&[("records", "read"), ("missed", "missed")], "mean"),
                             "pimon_kernel_log",
                             "\"host\"",
                             "",
@@ -536,11 +533,7 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         flux(
-                            &format!(
-                                "{}, {}",
-                                deriv("bytes_recv", "in", "mean"),
-                                deriv("bytes_sent", "out", "mean")
-                            ),
+                            &derivs(&[("bytes_recv", "in"), ("bytes_sent", "out")], "mean"),
                             "net",
                             "\"host\", \"interface\"",
                             "\"interface\" != 'lo'",
@@ -556,16 +549,15 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         flux(
-                            &[
-                                ("err_in", "rx errs"),
-                                ("err_out", "tx errs"),
-                                ("drop_in", "rx drop"),
-                                ("drop_out", "tx drop"),
-                            ]
-                            .iter()
-                            .map(|(f, a)| deriv(f, a, "mean"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                            &derivs(
+                                &[
+                                    ("err_in", "rx errs"),
+                                    ("err_out", "tx errs"),
+                                    ("drop_in", "rx drop"),
+                                    ("drop_out", "tx drop"),
+                                ],
+                                "mean",
+                            ),
                             "net",
                             "\"host\", \"interface\"",
                             "",
@@ -617,15 +609,14 @@ fn fleet_rows() -> Vec<Row> {
                     ])
                     .influx(vec![t(
                         aggregator_query(
-                            &[
-                                ("auth_failures", "authentication failed"),
-                                ("decode_errors", "undecodable"),
-                                ("replays", "replays"),
-                            ]
-                            .iter()
-                            .map(|(f, a)| deriv(f, a, "max"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                            &derivs(
+                                &[
+                                    ("auth_failures", "authentication failed"),
+                                    ("decode_errors", "undecodable"),
+                                    ("replays", "replays"),
+                                ],
+                                "max",
+                            ),
                         ),
                         "$col",
                     )]),
