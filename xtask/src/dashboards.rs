@@ -35,7 +35,12 @@ fn rate(metric: &str) -> String {
 }
 
 /// A raw InfluxQL query over the dashboard's time range and host selection.
-fn flux(select: &str, measurement: &str, group: &str, filter: &str) -> String {
+fn flux(select: &str, measurement: &str, group: &str) -> String {
+    flux_where(select, measurement, group, "")
+}
+
+/// [`flux`] with one more condition.
+fn flux_where(select: &str, measurement: &str, group: &str, filter: &str) -> String {
     let extra = if filter.is_empty() {
         String::new()
     } else {
@@ -115,6 +120,14 @@ impl Panel {
         self.stack = true;
         self
     }
+    /// One Prometheus target.
+    fn prom1(self, query: impl Into<String>, legend: &str) -> Panel {
+        self.prom(vec![t(query, legend)])
+    }
+    /// One InfluxDB target.
+    fn influx1(self, query: impl Into<String>, legend: &str) -> Panel {
+        self.influx(vec![t(query, legend)])
+    }
     fn prom(mut self, targets: Vec<Target>) -> Panel {
         self.prom = targets;
         self
@@ -145,83 +158,79 @@ fn fleet_rows() -> Vec<Row> {
                 panel("Nodes up", "none")
                     .stat()
                     .width(4)
-                    .prom(vec![t("sum(pimon_node_up)", "up")])
-                    .influx(vec![t(
+                    .prom1("sum(pimon_node_up)", "up")
+                    .influx1(
                         "SELECT count(distinct(\"host\")) FROM (SELECT last(\"load1\") FROM \"system\" WHERE time > now() - 1m GROUP BY \"host\")",
                         "reporting in the last minute",
-                    )]),
+                    ),
                 panel("Nodes down", "none")
                     .stat()
                     .width(4)
-                    .prom(vec![t("count(pimon_node_up == 0) or vector(0)", "down")])
-                    .influx(vec![t(
+                    .prom1("count(pimon_node_up == 0) or vector(0)", "down")
+                    .influx1(
                         "SELECT sum(\"down\") FROM (SELECT last(\"down\") AS \"down\" FROM \"pimon_node\" WHERE time > now() - 1m GROUP BY \"host\")",
                         "down",
-                    )]),
+                    ),
                 panel("Seconds since last frame", "s")
                     .width(8)
-                    .prom(vec![t(
+                    .prom1(
                         format!("time() - pimon_node_last_seen_timestamp_seconds{{{I}}}"),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
-                        flux("last(\"seconds_since_last_frame\")", "pimon_node", "\"host\"", ""),
+                    )
+                    .influx1(
+                        flux("last(\"seconds_since_last_frame\")", "pimon_node", "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("Node up", "none")
                     .width(8)
-                    .prom(vec![t(format!("pimon_node_up{{{I}}}"), "{{instance}}")])
-                    .influx(vec![t(
-                        flux("count(\"load1\")", "system", "\"host\"", ""),
+                    .prom1(format!("pimon_node_up{{{I}}}"), "{{instance}}")
+                    .influx1(
+                        flux("count(\"load1\")", "system", "\"host\""),
                         "$tag_host reports",
-                    )]),
+                    ),
                 panel("Frames missing", "short")
                     .width(8)
-                    .prom(vec![t(
+                    .prom1(
                         format!("increase(pimon_node_frames_missing_total{{{I}}}[{RI}])"),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "non_negative_difference(max(\"frames_missing\")) AS \"missing\"",
                             "pimon_node",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("Collector resends and drops", "ops")
                     .width(8)
                     .prom(vec![
                         t(rate("pimon_collector_frames_resent_total"), "{{instance}} resent"),
                         t(rate("pimon_collector_frames_dropped_total"), "{{instance}} dropped"),
                     ])
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &derivs(&[("frames_resent", "resent"), ("frames_dropped", "dropped")], "max"),
                             "pimon_collector",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host $col",
-                    )]),
+                    ),
                 panel("Collector cycle duration", "s")
                     .width(8)
-                    .prom(vec![t(
+                    .prom1(
                         format!("pimon_collector_cycle_duration_seconds{{{I}}}"),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
-                        flux("mean(\"cycle_duration\")", "pimon_collector", "\"host\"", ""),
+                    )
+                    .influx1(
+                        flux("mean(\"cycle_duration\")", "pimon_collector", "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("Uptime", "s")
                     .width(8)
-                    .prom(vec![t(format!("pimon_uptime_seconds{{{I}}}"), "{{instance}}")])
-                    .influx(vec![t(
-                        flux("last(\"uptime\")", "system", "\"host\"", ""),
+                    .prom1(format!("pimon_uptime_seconds{{{I}}}"), "{{instance}}")
+                    .influx1(
+                        flux("last(\"uptime\")", "system", "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
             ],
         ),
         (
@@ -229,30 +238,30 @@ fn fleet_rows() -> Vec<Row> {
             vec![
                 panel("CPU busy", "percentunit")
                     .max(1)
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "1 - avg by (instance) ({})",
                             rate_sel("node_cpu_seconds_total", &format!("{I},mode=\"idle\""))
                         ),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         format!(
                             "SELECT 1 - mean(\"idle\") AS \"busy\" FROM (SELECT {} FROM \"cpu\" WHERE {H} AND $timeFilter {GB}\"host\", \"cpu\") WHERE $timeFilter {GB}\"host\"",
                             deriv("time_idle", "idle", "mean")
                         ),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("CPU by mode (share of all cores)", "percentunit")
                     .stack()
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "avg by (instance, mode) ({})",
                             rate_sel("node_cpu_seconds_total", &format!("{I},mode!=\"idle\""))
                         ),
                         "{{instance}} {{mode}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             &["user", "nice", "system", "iowait", "irq", "softirq", "steal"]
                                 .iter()
@@ -260,93 +269,85 @@ fn fleet_rows() -> Vec<Row> {
                                 .collect::<Vec<_>>()
                                 .join(", "),
                             "cpu",
-                            "\"host\", \"cpu\"",
-                            "",
-                        ),
+                            "\"host\", \"cpu\""),
                         "$tag_host $tag_cpu $col",
-                    )]),
+                    ),
                 panel("Load average (1m)", "short")
-                    .prom(vec![t(format!("node_load1{{{I}}}"), "{{instance}}")])
-                    .influx(vec![t(
-                        flux("mean(\"load1\")", "system", "\"host\"", ""),
+                    .prom1(format!("node_load1{{{I}}}"), "{{instance}}")
+                    .influx1(
+                        flux("mean(\"load1\")", "system", "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("CPU frequency", "hertz")
-                    .prom(vec![t(
+                    .prom1(
                         format!("avg by (instance) (node_cpu_scaling_frequency_hertz{{{I}}})"),
                         "{{instance}}",
-                    )])
+                    )
                     // linux_cpu is in kHz, like Telegraf's.
-                    .influx(vec![t(
-                        flux("mean(\"scaling_cur_freq\") * 1000", "linux_cpu", "\"host\"", ""),
+                    .influx1(
+                        flux("mean(\"scaling_cur_freq\") * 1000", "linux_cpu", "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
             ],
         ),
         (
             "Memory",
             vec![
                 panel("Memory used", "bytes")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "node_memory_MemTotal_bytes{{{I}}} - node_memory_MemAvailable_bytes{{{I}}}"
                         ),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "mean(\"total\") - mean(\"available\") AS \"used\"",
                             "mem",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
                 panel("Memory available", "percentunit")
                     .max(1)
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "node_memory_MemAvailable_bytes{{{I}}} / node_memory_MemTotal_bytes{{{I}}}"
                         ),
                         "{{instance}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "mean(\"available\") / mean(\"total\") AS \"available\"",
                             "mem",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host",
-                    )]),
+                    ),
             ],
         ),
         (
             "Temperature and throttling",
             vec![
                 panel("Thermal zones", "celsius")
-                    .prom(vec![t(
+                    .prom1(
                         format!("node_thermal_zone_temp{{{I}}}"),
                         "{{instance}} {{type}}",
-                    )])
-                    .influx(vec![t(
-                        flux("mean(\"temp\")", "temp", "\"host\", \"sensor\"", ""),
+                    )
+                    .influx1(
+                        flux("mean(\"temp\")", "temp", "\"host\", \"sensor\""),
                         "$tag_host $tag_sensor",
-                    )]),
+                    ),
                 panel("Hardware monitor temperatures", "celsius")
-                    .prom(vec![t(
+                    .prom1(
                         format!("node_hwmon_temp_celsius{{{I}}}"),
                         "{{instance}} {{chip}} {{sensor}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "mean(\"temp\")",
                             "pimon_hwmon",
-                            "\"host\", \"chip\", \"sensor\"",
-                            "",
-                        ),
+                            "\"host\", \"chip\", \"sensor\""),
                         "$tag_host $tag_chip $tag_sensor",
-                    )]),
+                    ),
                 panel("Throttling now (Raspberry Pi firmware)", "bool_yes_no")
                     .prom(
                         THROTTLE_FLAGS
@@ -356,7 +357,7 @@ fn fleet_rows() -> Vec<Row> {
                             })
                             .collect(),
                     )
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &THROTTLE_FLAGS
                                 .iter()
@@ -364,11 +365,9 @@ fn fleet_rows() -> Vec<Row> {
                                 .collect::<Vec<_>>()
                                 .join(", "),
                             "pimon_rpi",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host $col",
-                    )]),
+                    ),
                 panel("Throttling since boot (Raspberry Pi firmware)", "bool_yes_no")
                     .prom(
                         THROTTLE_FLAGS
@@ -381,7 +380,7 @@ fn fleet_rows() -> Vec<Row> {
                             })
                             .collect(),
                     )
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &THROTTLE_FLAGS
                                 .iter()
@@ -389,25 +388,21 @@ fn fleet_rows() -> Vec<Row> {
                                 .collect::<Vec<_>>()
                                 .join(", "),
                             "pimon_rpi",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host $col since boot",
-                    )]),
+                    ),
                 panel("Under-voltage alarm (hwmon rpi_volt)", "bool_yes_no")
-                    .prom(vec![t(
+                    .prom1(
                         format!("node_hwmon_in_lcrit_alarm_volts{{{I}}} > bool 0"),
                         "{{instance}} {{chip}} {{sensor}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "max(\"in_lcrit_alarm\")",
                             "pimon_hwmon",
-                            "\"host\", \"chip\", \"sensor\"",
-                            "",
-                        ),
+                            "\"host\", \"chip\", \"sensor\""),
                         "$tag_host $tag_chip $tag_sensor",
-                    )]),
+                    ),
             ],
         ),
         (
@@ -418,103 +413,93 @@ fn fleet_rows() -> Vec<Row> {
                         t(rate("node_disk_read_bytes_total"), "{{instance}} {{device}} read"),
                         t(rate("node_disk_written_bytes_total"), "{{instance}} {{device}} write"),
                     ])
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &derivs(&[("read_bytes", "read"), ("write_bytes", "write")], "mean"),
                             "diskio",
-                            "\"host\", \"name\"",
-                            "",
-                        ),
+                            "\"host\", \"name\""),
                         "$tag_host $tag_name $col",
-                    )]),
+                    ),
                 panel("Disk busy", "percentunit")
-                    .prom(vec![t(
+                    .prom1(
                         rate("node_disk_io_time_seconds_total"),
                         "{{instance}} {{device}}",
-                    )])
+                    )
                     // Telegraf's io_time is milliseconds.
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             "non_negative_derivative(mean(\"io_time\"), 1ms) AS \"busy\"",
                             "diskio",
-                            "\"host\", \"name\"",
-                            "",
-                        ),
+                            "\"host\", \"name\""),
                         "$tag_host $tag_name",
-                    )]),
+                    ),
                 panel("Filesystem space available", "bytes")
-                    .prom(vec![t(
+                    .prom1(
                         format!("node_filesystem_avail_bytes{{{I},{FS_EXCLUDED}}}"),
                         "{{instance}} {{mountpoint}}",
-                    )])
-                    .influx(vec![t(
-                        flux("last(\"free\")", "disk", "\"host\", \"path\"", FS_EXCLUDED_INFLUX),
+                    )
+                    .influx1(
+                        flux_where("last(\"free\")", "disk", "\"host\", \"path\"", FS_EXCLUDED_INFLUX),
                         "$tag_host $tag_path",
-                    )]),
+                    ),
                 panel("Filesystem used", "percentunit")
                     .max(1)
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "1 - node_filesystem_avail_bytes{{{I},{FS_EXCLUDED}}} / node_filesystem_size_bytes{{{I},{FS_EXCLUDED}}}"
                         ),
                         "{{instance}} {{mountpoint}}",
-                    )])
-                    .influx(vec![t(
-                        flux(
+                    )
+                    .influx1(
+                        flux_where(
                             "1 - last(\"free\") / last(\"total\") AS \"used\"",
                             "disk",
                             "\"host\", \"path\"",
                             FS_EXCLUDED_INFLUX,
                         ),
                         "$tag_host $tag_path",
-                    )]),
+                    ),
             ],
         ),
         (
             "Kernel log",
             vec![
                 panel("Kernel events since boot", "none")
-                    .prom(vec![t(
+                    .prom1(
                         format!("pimon_kernel_events_total{{{I}}}"),
                         "{{instance}} {{event}} {{device}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "last(\"count\")",
                             "kernel_events",
-                            "\"host\", \"event\", \"device\"",
-                            "",
-                        ),
+                            "\"host\", \"event\", \"device\""),
                         "$tag_host $tag_event $tag_device",
-                    )]),
+                    ),
                 panel("Kernel events per minute", "none")
-                    .prom(vec![t(
+                    .prom1(
                         format!("60 * {}", rate("pimon_kernel_events_total")),
                         "{{instance}} {{event}} {{device}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "non_negative_derivative(last(\"count\"), 1m)",
                             "kernel_events",
-                            "\"host\", \"event\", \"device\"",
-                            "",
-                        ),
+                            "\"host\", \"event\", \"device\""),
                         "$tag_host $tag_event $tag_device",
-                    )]),
+                    ),
                 panel("Kernel log records read and missed", "rps")
                     .prom(vec![
                         t(rate("pimon_kernel_log_records_total"), "{{instance}} read"),
                         t(rate("pimon_kernel_log_missed_records_total"), "{{instance}} missed"),
                     ])
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &derivs(&[("records", "read"), ("missed", "missed")], "mean"),
                             "pimon_kernel_log",
-                            "\"host\"",
-                            "",
-                        ),
+                            "\"host\""),
                         "$tag_host $col",
-                    )]),
+                    ),
             ],
         ),
         (
@@ -531,15 +516,15 @@ fn fleet_rows() -> Vec<Row> {
                             "{{instance}} {{device}} out",
                         ),
                     ])
-                    .influx(vec![t(
-                        flux(
+                    .influx1(
+                        flux_where(
                             &derivs(&[("bytes_recv", "in"), ("bytes_sent", "out")], "mean"),
                             "net",
                             "\"host\", \"interface\"",
                             "\"interface\" != 'lo'",
                         ),
                         "$tag_host $tag_interface $col",
-                    )]),
+                    ),
                 panel("Network errors and drops", "pps")
                     .prom(vec![
                         t(rate("node_network_receive_errs_total"), "{{instance}} {{device}} rx errs"),
@@ -547,7 +532,7 @@ fn fleet_rows() -> Vec<Row> {
                         t(rate("node_network_receive_drop_total"), "{{instance}} {{device}} rx drop"),
                         t(rate("node_network_transmit_drop_total"), "{{instance}} {{device}} tx drop"),
                     ])
-                    .influx(vec![t(
+                    .influx1(
                         flux(
                             &derivs(
                                 &[
@@ -559,25 +544,23 @@ fn fleet_rows() -> Vec<Row> {
                                 "mean",
                             ),
                             "net",
-                            "\"host\", \"interface\"",
-                            "",
-                        ),
+                            "\"host\", \"interface\""),
                         "$tag_host $tag_interface $col",
-                    )]),
+                    ),
             ],
         ),
         (
             "Sensors",
             vec![
                 panel("1-wire temperature", "celsius")
-                    .prom(vec![t(
+                    .prom1(
                         format!("pimon_w1_temperature_celsius{{{I}}}"),
                         "{{instance}} {{sensor}}",
-                    )])
-                    .influx(vec![t(
-                        flux("mean(\"temperature\")", "pimon_w1", "\"host\", \"sensor\"", ""),
+                    )
+                    .influx1(
+                        flux("mean(\"temperature\")", "pimon_w1", "\"host\", \"sensor\""),
                         "$tag_host $tag_sensor",
-                    )]),
+                    ),
                 sensor_panel("IIO and I2C temperature", "celsius", "temperature_celsius", "temperature", ""),
                 sensor_panel("Relative humidity", "humidity", "humidity_percent", "humidity", ""),
                 sensor_panel("Air pressure", "pressurehpa", "pressure_pascals", "pressure", " / 100"),
@@ -587,14 +570,14 @@ fn fleet_rows() -> Vec<Row> {
             "Aggregator",
             vec![
                 panel("Datagrams received", "pps")
-                    .prom(vec![t(
+                    .prom1(
                         format!("rate(pimon_aggregator_datagrams_received_total[{RI}])"),
                         "received",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         aggregator_query(&deriv("datagrams_received", "received", "max")),
                         "$col",
-                    )]),
+                    ),
                 panel("Frames rejected", "pps")
                     .prom(vec![
                         t(
@@ -607,7 +590,7 @@ fn fleet_rows() -> Vec<Row> {
                         ),
                         t(format!("rate(pimon_aggregator_replays_total[{RI}])"), "replays"),
                     ])
-                    .influx(vec![t(
+                    .influx1(
                         aggregator_query(
                             &derivs(
                                 &[
@@ -619,13 +602,13 @@ fn fleet_rows() -> Vec<Row> {
                             ),
                         ),
                         "$col",
-                    )]),
+                    ),
                 panel("Series stored", "short")
-                    .prom(vec![t("pimon_aggregator_series", "series")])
-                    .influx(vec![t(
+                    .prom1("pimon_aggregator_series", "series")
+                    .influx1(
                         aggregator_query("last(\"series\") AS \"series\""),
                         "$col",
-                    )]),
+                    ),
             ],
         ),
     ]
@@ -657,7 +640,6 @@ fn sensor_panel(
                     &format!("mean(\"{field}\"){scale}"),
                     "pimon_iio",
                     "\"host\", \"name\", \"device\"",
-                    "",
                 ),
                 "$tag_host $tag_name $tag_device",
             ),
@@ -666,7 +648,6 @@ fn sensor_panel(
                     &format!("mean(\"{field}\"){scale}"),
                     "pimon_i2c",
                     "\"host\", \"sensor\"",
-                    "",
                 ),
                 "$tag_host $tag_sensor",
             ),
@@ -705,57 +686,57 @@ fn workload_rows() -> Vec<Row> {
             "Kubernetes pods",
             vec![
                 panel("Top CPU by pod (cores)", "short")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, sum by (instance, namespace, pod) ({}))",
                             rate_sel("container_cpu_usage_seconds_total", &pod_selector)
                         ),
                         "{{instance}} {{namespace}}/{{pod}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         pod_sum(
                             "non_negative_derivative(mean(\"cpu_usage_core_nanoseconds\"), 1s) / 1000000000",
                             "cores",
                             "kubernetes_pod_container",
                         ),
                         "$tag_host $tag_namespace/$tag_pod_name",
-                    )]),
+                    ),
                 panel("Top memory by pod (working set)", "bytes")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, sum by (instance, namespace, pod) (container_memory_working_set_bytes{{{pod_selector}}}))"
                         ),
                         "{{instance}} {{namespace}}/{{pod}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         pod_sum(
                             "mean(\"memory_working_set_bytes\")",
                             "working_set",
                             "kubernetes_pod_container",
                         ),
                         "$tag_host $tag_namespace/$tag_pod_name",
-                    )]),
-                panel("CPU throttling by pod", "percentunit").prom(vec![t(
+                    ),
+                panel("CPU throttling by pod", "percentunit").prom1(
                     format!(
                         "sum by (instance, namespace, pod) ({}) / (sum by (instance, namespace, pod) ({}) > 0)",
                         rate_sel("container_cpu_cfs_throttled_periods_total", &pod_selector),
                         rate_sel("container_cpu_cfs_periods_total", &pod_selector)
                     ),
                     "{{instance}} {{namespace}}/{{pod}}",
-                )]),
-                panel("OOM kills by pod", "short").prom(vec![t(
+                ),
+                panel("OOM kills by pod", "short").prom1(
                     format!(
                         "sum by (instance, namespace, pod) (increase(container_oom_events_total{{{pod_selector}}}[{RI}]))"
                     ),
                     "{{instance}} {{namespace}}/{{pod}}",
-                )]),
+                ),
             ],
         ),
         (
             "systemd services",
             vec![
                 panel("Top CPU by service (cores)", "short")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, {})",
                             unit_label(&rate_sel(
@@ -764,66 +745,60 @@ fn workload_rows() -> Vec<Row> {
                             ))
                         ),
                         "{{instance}} {{unit}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "non_negative_derivative(mean(\"cpu_usage_nanoseconds\"), 1s) / 1000000000 AS \"cores\"",
                             "pimon_systemd_unit",
-                            "\"host\", \"name\"",
-                            "",
-                        ),
+                            "\"host\", \"name\""),
                         "$tag_host $tag_name",
-                    )]),
+                    ),
                 panel("Top memory by service", "bytes")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, {})",
                             unit_label(&format!("container_memory_usage_bytes{{{service_selector}}}"))
                         ),
                         "{{instance}} {{unit}}",
-                    )])
-                    .influx(vec![t(
-                        flux("mean(\"mem_current\")", "systemd_units", "\"host\", \"name\"", ""),
+                    )
+                    .influx1(
+                        flux("mean(\"mem_current\")", "systemd_units", "\"host\", \"name\""),
                         "$tag_host $tag_name",
-                    )]),
+                    ),
             ],
         ),
         (
             "Docker and Podman containers",
             vec![
                 panel("Top CPU by container (cores)", "short")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, sum by (instance, name) ({}))",
                             rate_sel("container_cpu_usage_seconds_total", &runtime_selector)
                         ),
                         "{{instance}} {{name}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "non_negative_derivative(mean(\"usage_total\"), 1s) / 1000000000 AS \"cores\"",
                             "docker_container_cpu",
-                            "\"host\", \"container_name\"",
-                            "",
-                        ),
+                            "\"host\", \"container_name\""),
                         "$tag_host $tag_container_name",
-                    )]),
+                    ),
                 panel("Top memory by container (working set)", "bytes")
-                    .prom(vec![t(
+                    .prom1(
                         format!(
                             "topk({TOP}, sum by (instance, name) (container_memory_working_set_bytes{{{runtime_selector}}}))"
                         ),
                         "{{instance}} {{name}}",
-                    )])
-                    .influx(vec![t(
+                    )
+                    .influx1(
                         flux(
                             "mean(\"usage\")",
                             "docker_container_mem",
-                            "\"host\", \"container_name\"",
-                            "",
-                        ),
+                            "\"host\", \"container_name\""),
                         "$tag_host $tag_container_name",
-                    )]),
+                    ),
             ],
         ),
     ]
@@ -1365,8 +1340,8 @@ mod tests {
         let mut boards = boards();
         boards[0].rows[0].1.push(
             panel("Typo", "none")
-                .prom(vec![t("rate(node_cpu_second_total[5m])", "x")])
-                .influx(vec![t(flux("mean(\"x\")", "cpuu", "\"host\"", ""), "x")]),
+                .prom1("rate(node_cpu_second_total[5m])", "x")
+                .influx1(flux("mean(\"x\")", "cpuu", "\"host\""), "x"),
         );
         let e = check_names(&boards).unwrap_err();
         assert!(e.contains("`node_cpu_second_total` is neither"), "{e}");
