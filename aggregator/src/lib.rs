@@ -48,6 +48,7 @@ pub mod prom;
 pub mod rejects;
 pub mod remote_write;
 pub mod self_lines;
+pub mod self_metrics;
 pub mod series;
 pub mod server;
 pub mod spool;

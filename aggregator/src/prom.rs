@@ -28,19 +28,18 @@ use std::fmt::{self, Write};
 use std::ops::Range;
 
 use pimon_protocol::MAX_LABELS;
-use pimon_protocol::catalog::{self, MetricType, Number};
+use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::text::prometheus::{
-    Format, write_eof, write_family_header, write_header, write_help_escaped, write_metric_sample,
-    write_number, write_sample,
+    Format, write_eof, write_family_header, write_metric_sample, write_sample,
 };
 
-use crate::atomic::AtomicU64;
 use crate::influx::LpFileStats;
-use crate::influx::stats::{FailureClass, InfluxStats, LATENCY_BUCKETS_SECONDS};
+use crate::influx::stats::InfluxStats;
 use crate::ingress::runtime::Ingress;
 use crate::remote_write::RemoteWriteStats;
+use crate::self_metrics::{self, Family, Kind, Read, render_table};
 use crate::series::{decode_set, metric_at_rank};
-use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind, get};
+use crate::stats::AggregatorStats;
 use crate::store::{NodeView, Store};
 
 /// Text one piece of a streamed exposition aims at.
@@ -301,7 +300,7 @@ impl Exposition {
         &mut self,
         out: &mut String,
         store: &Store,
-        figure: &NodeFigure,
+        figure: &Family<NodeRead>,
         start: usize,
         target: usize,
     ) -> bool {
@@ -310,14 +309,7 @@ impl Exposition {
         let mut complete = true;
         for node in store.nodes_after(after, self.now_ms) {
             if !self.header {
-                let _ = write_header(
-                    out,
-                    self.format,
-                    figure.name,
-                    figure.metric_type,
-                    figure.help,
-                    figure.unit,
-                );
+                let _ = self_metrics::write_family_header(out, self.format, figure);
                 self.header = true;
             }
             let _ = write_sample(
@@ -325,7 +317,7 @@ impl Exposition {
                 self.format,
                 figure.name,
                 &[("instance", node.name())],
-                (figure.value)(&node),
+                (figure.read)(&node),
                 None,
             );
             last = Some(node.name());
@@ -343,14 +335,8 @@ impl Exposition {
     }
 }
 
-/// A `pimon_node_*` family: one sample per node.
-struct NodeFigure {
-    name: &'static str,
-    metric_type: MetricType,
-    help: &'static str,
-    unit: &'static str,
-    value: fn(&NodeView<'_>) -> Number,
-}
+/// How a `pimon_node_*` family reads a node's sample.
+pub type NodeRead = fn(&NodeView<'_>) -> Number;
 
 fn seconds_from_ms(ms: i64) -> Number {
     if ms % 1000 == 0 {
@@ -360,798 +346,164 @@ fn seconds_from_ms(ms: i64) -> Number {
     }
 }
 
+/// A `pimon_node_*` family: one sample per node, labelled `instance`.
+const fn node_figure(
+    name: &'static str,
+    kind: Kind,
+    unit: &'static str,
+    help: &'static str,
+    read: NodeRead,
+) -> Family<NodeRead> {
+    self_metrics::row(name, kind, unit, &[], help, read)
+}
+
 /// `pimon_node_*`: one sample per known node, up or not.
-const NODE_FIGURES: [NodeFigure; 12] = [
-    NodeFigure {
-        name: "pimon_node_up",
-        metric_type: MetricType::Gauge,
-        help: "1 when the node sent a frame within its stale time (3 intervals, at least 30 s by default), else 0.",
-        unit: "",
-        value: |n| Number::U64(u64::from(n.up())),
-    },
-    NodeFigure {
-        name: "pimon_node_last_seen_timestamp_seconds",
-        metric_type: MetricType::Gauge,
-        help: "Unix time the last frame of the node was stored.",
-        unit: "seconds",
-        value: |n| seconds_from_ms(n.meta().last_seen_ms as i64),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_received_total",
-        metric_type: MetricType::Counter,
-        help: "Frames of the node stored (new sequence numbers).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.received),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_duplicate_total",
-        metric_type: MetricType::Counter,
-        help: "Frames of the node received again after they were stored (resends that crossed an ack, replays).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.duplicate),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_missing_total",
-        metric_type: MetricType::Counter,
-        help: "Sequence numbers of the node given up without being received (below the collector's resend floor or out of the window).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.missing),
-    },
-    NodeFigure {
-        name: "pimon_node_boot_id_changes_total",
-        metric_type: MetricType::Counter,
-        help: "Times the node's collector restarted (new boot id).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.boot_id_changes),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_replayed_total",
-        metric_type: MetricType::Counter,
-        help: "Frames of the node refused as replays (a retired boot id, or a keyed frame too old to start a boot).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.replays),
-    },
-    NodeFigure {
-        name: "pimon_node_clock_skewed_frames_total",
-        metric_type: MetricType::Counter,
-        help: "Frames of the node stored with a time other than their own (clock off by more than the allowed skew, or stepped back).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.clock_skewed),
-    },
-    NodeFigure {
-        name: "pimon_node_clock_skew_seconds",
-        metric_type: MetricType::Gauge,
-        help: "Timestamp of the node's last live frame minus its receive time.",
-        unit: "seconds",
-        value: |n| seconds_from_ms(n.meta().clock_skew_ms),
-    },
-    NodeFigure {
-        name: "pimon_node_samples_refused_total",
-        metric_type: MetricType::Counter,
-        help: "Samples of the node not stored because it reached its series limit.",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.series_refused),
-    },
-    NodeFigure {
-        name: "pimon_node_frames_unconfirmed_total",
-        metric_type: MetricType::Counter,
-        help: "Frames held back, not stored or acked: they would change the node's boot id or sequence window without evidence yet that they come from its collector.",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.unconfirmed),
-    },
-    NodeFigure {
-        name: "pimon_node_name_conflicts_total",
-        metric_type: MetricType::Counter,
-        help: "Times a second collector was seen sending as this node (two hosts with one node name).",
-        unit: "",
-        value: |n| Number::U64(n.meta().counters.name_conflicts),
-    },
+pub const NODE_FIGURES: [Family<NodeRead>; 12] = [
+    node_figure(
+        "pimon_node_up",
+        Kind::Gauge,
+        "",
+        "1 when the node sent a frame within its stale time (3 intervals, at least 30 s by default), else 0.",
+        |n| Number::U64(u64::from(n.up())),
+    ),
+    node_figure(
+        "pimon_node_last_seen_timestamp_seconds",
+        Kind::Gauge,
+        "seconds",
+        "Unix time the last frame of the node was stored.",
+        |n| seconds_from_ms(n.meta().last_seen_ms as i64),
+    ),
+    node_figure(
+        "pimon_node_frames_received_total",
+        Kind::Counter,
+        "",
+        "Frames of the node stored (new sequence numbers).",
+        |n| Number::U64(n.meta().counters.received),
+    ),
+    node_figure(
+        "pimon_node_frames_duplicate_total",
+        Kind::Counter,
+        "",
+        "Frames received again after they were stored: resends that crossed an ack, or replays within the window. Harmless; acked again, not stored again.",
+        |n| Number::U64(n.meta().counters.duplicate),
+    ),
+    node_figure(
+        "pimon_node_frames_missing_total",
+        Kind::Counter,
+        "",
+        "Sequence numbers given up without being received: below the collector's resend floor (its ring overflowed) or out of the 4096-frame window. **Data lost.** Not counted for numbers below the first one this aggregator run heard of the boot (an earlier run may have stored them).",
+        |n| Number::U64(n.meta().counters.missing),
+    ),
+    node_figure(
+        "pimon_node_boot_id_changes_total",
+        Kind::Counter,
+        "",
+        "Times the node's collector restarted (new boot id; counters of the node may reset).",
+        |n| Number::U64(n.meta().counters.boot_id_changes),
+    ),
+    node_figure(
+        "pimon_node_frames_replayed_total",
+        Kind::Counter,
+        "",
+        "Frames refused as replays: a retired boot id (two or more collector runs ago: a very late or recorded frame), or — keyed — a new boot whose timestamp is more than `max_skew_seconds` off or not newer than the node's last time (a restarted node whose clock is behind, or a recording).",
+        |n| Number::U64(n.meta().counters.replays),
+    ),
+    node_figure(
+        "pimon_node_clock_skewed_frames_total",
+        Kind::Counter,
+        "",
+        "Frames stored with a time other than their own: the node's clock was ahead by more than `max_skew_seconds` (300), behind by more than `max_backfill_seconds`, or went back (INFLUXDB.md, \"Timestamps\").",
+        |n| Number::U64(n.meta().counters.clock_skewed),
+    ),
+    node_figure(
+        "pimon_node_clock_skew_seconds",
+        Kind::Gauge,
+        "seconds",
+        "Timestamp of the node's last live frame minus its receive time.",
+        |n| seconds_from_ms(n.meta().clock_skew_ms),
+    ),
+    node_figure(
+        "pimon_node_samples_refused_total",
+        Kind::Counter,
+        "",
+        "Samples not stored for `/metrics` because the node reached `max_series_per_node` (or its label space). InfluxDB still gets them.",
+        |n| Number::U64(n.meta().counters.series_refused),
+    ),
+    node_figure(
+        "pimon_node_frames_unconfirmed_total",
+        Kind::Counter,
+        "",
+        "Frames held back (not stored, not acked): they would change the node's boot id, move its window 4096 or more ahead, or rebuild it, without evidence yet that they come from its collector (PROTOCOL.md §6.2). A real collector resends them once confirmed.",
+        |n| Number::U64(n.meta().counters.unconfirmed),
+    ),
+    node_figure(
+        "pimon_node_name_conflicts_total",
+        Kind::Counter,
+        "",
+        "Times a second collector was seen sending as this node while the first was alive (two hosts with one name); logged once per second sender with both addresses.",
+        |n| Number::U64(n.meta().counters.name_conflicts),
+    ),
 ];
 
-/// Writes a family with one unlabelled sample.
-fn single<W: Write>(
-    w: &mut W,
-    format: Format,
-    name: &str,
-    metric_type: MetricType,
-    help: &str,
-    unit: &str,
-    value: Number,
-) -> fmt::Result {
-    write_header(w, format, name, metric_type, help, unit)?;
-    write_sample(w, format, name, &[], value, None)
-}
-
-fn counter(a: &AtomicU64) -> Number {
-    Number::U64(get(a))
-}
-
-/// The aggregator's own figures.
+/// The aggregator's own figures: a loop over the tables of
+/// [`crate::self_metrics`], each with the instances it has now.
 pub fn render_aggregator<W: Write>(
     w: &mut W,
     format: Format,
     store: &StoreFigures,
     sources: &Sources<'_>,
 ) -> fmt::Result {
-    use MetricType::{Counter, Gauge};
     if let Some((version, commit)) = sources.build {
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_build_info",
-            Gauge,
-            "Version and source commit of the running aggregator (always 1).",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_build_info",
-            &[("version", version), ("commit", commit)],
-            Number::U64(1),
-            None,
-        )?;
+        let labels = [("version", version), ("commit", commit)];
+        render_table(w, format, self_metrics::BUILD, &[(&labels, &())])?;
     }
-    single(
-        w,
-        format,
-        "pimon_aggregator_nodes",
-        Gauge,
-        "Nodes held in memory (up or not).",
-        "",
-        Number::U64(store.nodes as u64),
-    )?;
-    single(
-        w,
-        format,
-        "pimon_aggregator_series",
-        Gauge,
-        "Series held in memory over all nodes.",
-        "",
-        Number::U64(store.series as u64),
-    )?;
-    single(
-        w,
-        format,
-        "pimon_aggregator_store_memory_bytes",
-        Gauge,
-        "Approximate memory of the node store.",
-        "bytes",
-        Number::U64(store.memory_bytes as u64),
-    )?;
-
+    render_table(w, format, self_metrics::STORE, &[(&[], store)])?;
     if let Some(s) = sources.stats {
-        single(
-            w,
-            format,
-            "pimon_aggregator_datagrams_received_total",
-            Counter,
-            "UDP datagrams received.",
-            "",
-            counter(&s.datagrams_received),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_received_bytes_total",
-            Counter,
-            "Bytes of UDP datagrams received.",
-            "bytes",
-            counter(&s.bytes_received),
-        )?;
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_decode_errors_total",
-            Counter,
-            "Datagrams that are not valid pimon data frames, by error.",
-            "",
-        )?;
-        for kind in DecodeErrorKind::ALL {
-            write_sample(
-                w,
-                format,
-                "pimon_aggregator_decode_errors_total",
-                &[("error", kind.label())],
-                Number::U64(s.decode_errors_of(kind)),
-                None,
-            )?;
-        }
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_auth_failures_total",
-            Counter,
-            "Frames dropped because their MAC was missing, wrong, or made with an unknown key id.",
-            "",
-        )?;
-        for reason in AuthFailure::ALL {
-            write_sample(
-                w,
-                format,
-                "pimon_aggregator_auth_failures_total",
-                &[("reason", reason.label())],
-                Number::U64(s.auth_failures_of(reason)),
-                None,
-            )?;
-        }
-        single(
-            w,
-            format,
-            "pimon_aggregator_replays_total",
-            Counter,
-            "Frames refused as replays: a retired boot id, or a keyed frame too old to start a boot.",
-            "",
-            counter(&s.replays),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_frames_unconfirmed_total",
-            Counter,
-            "Frames held back: they would change a node's boot id or sequence window without evidence yet.",
-            "",
-            counter(&s.frames_unconfirmed),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_name_conflicts_total",
-            Counter,
-            "Second collectors detected sending as an existing node.",
-            "",
-            counter(&s.name_conflicts),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_unknown_nodes_refused_total",
-            Counter,
-            "Frames refused because the node has no key (or is not listed, with refuse_unknown_nodes).",
-            "",
-            counter(&s.unknown_nodes_refused),
-        )?;
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_limit_refusals_total",
-            Counter,
-            "Frames of new nodes (limit=\"nodes\": table full; limit=\"nodes_per_address\": table 90 % full and the address has max_new_nodes_per_address young nodes) and samples of new series (limit=\"series\") refused by a memory limit.",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_limit_refusals_total",
-            &[("limit", "nodes")],
-            counter(&s.nodes_refused_limit),
-            None,
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_limit_refusals_total",
-            &[("limit", "nodes_per_address")],
-            counter(&s.nodes_refused_address),
-            None,
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_limit_refusals_total",
-            &[("limit", "series")],
-            counter(&s.series_refused_limit),
-            None,
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_unknown_samples_total",
-            Counter,
-            "Samples skipped because their metric id is newer than this aggregator.",
-            "",
-            counter(&s.unknown_samples),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_clock_skewed_frames_total",
-            Counter,
-            "Frames stored with a time other than their own (clock off or stepped back).",
-            "",
-            counter(&s.clock_skewed_frames),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_nodes_forgotten_total",
-            Counter,
-            "Nodes removed from memory after not being seen for long.",
-            "",
-            counter(&s.nodes_forgotten),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_young_nodes_forgotten_total",
-            Counter,
-            "Nodes not yet established forgotten early (idle for their stale time) because the node table was 90 % full.",
-            "",
-            counter(&s.young_nodes_forgotten_pressure),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_output_failures_total",
-            Counter,
-            "Batches of frames the outputs did not accept; they were not acked and the collectors resend them.",
-            "",
-            counter(&s.output_failures),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_acks_sent_total",
-            Counter,
-            "Acks sent to collectors.",
-            "",
-            counter(&s.acks_sent),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_self_lines_total",
-            Counter,
-            "Lines of the aggregator's own figures (pimon_node, pimon_aggregator) taken by every InfluxDB output.",
-            "",
-            counter(&s.self_lines),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_ack_send_errors_total",
-            Counter,
-            "Acks that could not be sent.",
-            "",
-            counter(&s.ack_send_errors),
-        )?;
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_acks_limited_total",
-            Counter,
-            "Acks shortened or not sent: reason=\"size\" to an unauthenticated sender, never larger than its datagram; reason=\"rate\" over a destination's ack rate.",
-            "",
-        )?;
-        for (reason, c) in [
-            ("size", &s.acks_limited_size),
-            ("rate", &s.acks_limited_rate),
-        ] {
-            write_sample(
-                w,
-                format,
-                "pimon_aggregator_acks_limited_total",
-                &[("reason", reason)],
-                counter(c),
-                None,
-            )?;
-        }
-        single(
-            w,
-            format,
-            "pimon_aggregator_state_writes_total",
-            Counter,
-            "Node state saves that reached the disk (snapshots and journal appends).",
-            "",
-            counter(&s.state_writes),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_state_write_errors_total",
-            Counter,
-            "Node state saves that failed; a batch whose urgent state could not be saved is not acked.",
-            "",
-            counter(&s.state_write_errors),
-        )?;
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_key_reloads_total",
-            Counter,
-            "Key file reloads, by result (on error the previous keys stay in force).",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_key_reloads_total",
-            &[("result", "ok")],
-            counter(&s.key_reloads),
-            None,
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_aggregator_key_reloads_total",
-            &[("result", "error")],
-            counter(&s.key_reload_failures),
-            None,
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_scrapes_total",
-            Counter,
-            "/metrics requests served.",
-            "",
-            counter(&s.scrapes),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_aggregator_render_duration_seconds",
-            Gauge,
-            "Time spent rendering the previous complete /metrics exposition (all its pieces; not the time waiting for the client).",
-            "seconds",
-            Number::F64(get(&s.last_render_micros) as f64 / 1e6),
-        )?;
+        render_table(w, format, self_metrics::STATS, &[(&[], s)])?;
     }
-
     if let Some(h) = sources.http {
-        render_http(w, format, h)?;
+        render_table(w, format, self_metrics::HTTP, &[(&[], h)])?;
     }
-
-    if !sources.udp.is_empty() {
-        write_header(
-            w,
-            format,
-            "pimon_aggregator_udp_receive_buffer_bytes",
-            Gauge,
-            "Receive buffer (SO_RCVBUF) of each UDP listener as granted by the kernel.",
-            "bytes",
-        )?;
-        for u in sources.udp {
-            write_sample(
-                w,
-                format,
-                "pimon_aggregator_udp_receive_buffer_bytes",
-                &[("listen", &u.listen)],
-                Number::U64(u.receive_buffer_bytes),
-                None,
-            )?;
-        }
-        if sources.udp.iter().any(|u| u.kernel_drops.is_some()) {
-            write_header(
-                w,
-                format,
-                "pimon_aggregator_udp_kernel_drops_total",
-                Counter,
-                "Datagrams the kernel dropped for the listener because its receive buffer was full.",
-                "",
-            )?;
-            for u in sources.udp {
-                if let Some(d) = u.kernel_drops {
-                    write_sample(
-                        w,
-                        format,
-                        "pimon_aggregator_udp_kernel_drops_total",
-                        &[("listen", &u.listen)],
-                        Number::U64(d),
-                        None,
-                    )?;
-                }
-            }
-        }
-    }
-
+    let udp: Vec<[(&str, &str); 1]> = sources
+        .udp
+        .iter()
+        .map(|u| [("listen", u.listen.as_str())])
+        .collect();
+    let udp: Vec<(&[(&str, &str)], &UdpFigures)> = udp
+        .iter()
+        .zip(sources.udp)
+        .map(|(labels, u)| (labels.as_slice(), u))
+        .collect();
+    render_table(w, format, self_metrics::UDP, &udp)?;
     if let Some(lp) = sources.lp {
-        single(
-            w,
-            format,
-            "pimon_lp_out_lines_written_total",
-            Counter,
-            "Lines written to the --lp-out file or stdout.",
-            "",
-            counter(&lp.lines_written),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_lp_out_written_bytes_total",
-            Counter,
-            "Bytes written to the --lp-out file or stdout.",
-            "bytes",
-            counter(&lp.bytes_written),
-        )?;
-        single(
-            w,
-            format,
-            "pimon_lp_out_write_errors_total",
-            Counter,
-            "Write errors of the --lp-out output.",
-            "",
-            counter(&lp.write_errors),
-        )?;
+        render_table(w, format, self_metrics::LP_OUT, &[(&[], lp)])?;
     }
-
-    render_influx(w, format, sources.influx)?;
-    crate::remote_write::stats::render(w, format, sources.remote_write)
+    render_outputs(w, format, self_metrics::INFLUX, sources.influx)?;
+    render_outputs(
+        w,
+        format,
+        crate::remote_write::stats::REMOTE_WRITE,
+        sources.remote_write,
+    )
 }
 
-/// `pimon_aggregator_http_*`: the `/metrics` server's connections.
-fn render_http<W: Write>(w: &mut W, format: Format, h: &crate::http::HttpStats) -> fmt::Result {
-    use MetricType::{Counter, Gauge};
-    single(
-        w,
-        format,
-        "pimon_aggregator_http_connections",
-        Gauge,
-        "HTTP connections open now.",
-        "",
-        counter(&h.connections),
-    )?;
-    single(
-        w,
-        format,
-        "pimon_aggregator_http_connections_accepted_total",
-        Counter,
-        "HTTP connections accepted.",
-        "",
-        counter(&h.accepted),
-    )?;
-    let name = "pimon_aggregator_http_connections_closed_total";
-    write_header(
-        w,
-        format,
-        name,
-        Counter,
-        "HTTP connections closed by the server, by reason: head_timeout (a request head not complete within the timeout), write_timeout (a response not read within the timeout), evicted_waiting and evicted_answering (closed to make room for a new client, while waiting for a request head or answering for longer than the timeout).",
-        "",
-    )?;
-    for (reason, c) in [
-        ("head_timeout", &h.head_timeouts),
-        ("write_timeout", &h.write_timeouts),
-        ("evicted_waiting", &h.evicted_waiting),
-        ("evicted_answering", &h.evicted_answering),
-    ] {
-        write_sample(w, format, name, &[("reason", reason)], counter(c), None)?;
-    }
-    Ok(())
-}
-
-/// `pimon_influx_*`, one sample per output (label `output`).
-fn render_influx<W: Write>(
+/// The families of `table` for every output, labelled `output` = its name.
+pub fn render_outputs<W: Write, S>(
     w: &mut W,
     format: Format,
-    outputs: &[(String, &InfluxStats)],
+    table: &[Family<Read<S>>],
+    outputs: &[(String, &S)],
 ) -> fmt::Result {
-    use MetricType::{Counter, Gauge};
-    if outputs.is_empty() {
-        return Ok(());
-    }
-    type Pick = fn(&InfluxStats) -> Number;
-    let families: [(&str, MetricType, &str, &str, Pick); 18] = [
-        (
-            "pimon_influx_batches_written_total",
-            Counter,
-            "Write requests InfluxDB accepted.",
-            "",
-            |s| counter(&s.batches_written),
-        ),
-        (
-            "pimon_influx_lines_written_total",
-            Counter,
-            "Lines InfluxDB accepted.",
-            "",
-            |s| counter(&s.lines_written),
-        ),
-        (
-            "pimon_influx_written_bytes_total",
-            Counter,
-            "Uncompressed bytes of accepted write requests.",
-            "bytes",
-            |s| counter(&s.bytes_written),
-        ),
-        (
-            "pimon_influx_sent_bytes_total",
-            Counter,
-            "Bytes sent for accepted write requests (after gzip).",
-            "bytes",
-            |s| counter(&s.bytes_sent),
-        ),
-        (
-            "pimon_influx_lines_dropped_bad_data_total",
-            Counter,
-            "Lines InfluxDB rejected as bad data (logged and dropped).",
-            "",
-            |s| counter(&s.lines_dropped_bad_data),
-        ),
-        (
-            "pimon_influx_retries_total",
-            Counter,
-            "Write retries after a backoff.",
-            "",
-            |s| counter(&s.retries),
-        ),
-        (
-            "pimon_influx_last_write_ok",
-            Gauge,
-            "1 when the last write attempt succeeded.",
-            "",
-            |s| counter(&s.last_write_ok),
-        ),
-        (
-            "pimon_influx_last_success_timestamp_seconds",
-            Gauge,
-            "Unix time of the last successful write (0: none).",
-            "seconds",
-            |s| counter(&s.last_success_unix_seconds),
-        ),
-        (
-            "pimon_influx_submits_total",
-            Counter,
-            "Batches of frame lines accepted into the spool.",
-            "",
-            |s| counter(&s.submits),
-        ),
-        (
-            "pimon_influx_submit_failures_total",
-            Counter,
-            "Batches of frame lines the output could not accept (not acked).",
-            "",
-            |s| counter(&s.submit_failures),
-        ),
-        (
-            "pimon_influx_spool_bytes",
-            Gauge,
-            "Bytes of the output's on-disk spool.",
-            "bytes",
-            |s| counter(&s.spool.bytes),
-        ),
-        (
-            "pimon_influx_spool_pending_lines",
-            Gauge,
-            "Lines in the spool not yet delivered.",
-            "",
-            |s| counter(&s.spool.pending_lines),
-        ),
-        (
-            "pimon_influx_spool_lines_dropped_full_total",
-            Counter,
-            "Undelivered lines deleted because the spool was full.",
-            "",
-            |s| counter(&s.spool.lines_dropped_full),
-        ),
-        (
-            "pimon_influx_spool_appends_refused_full_total",
-            Counter,
-            "Appends refused because the spool was full (refuse_new policy).",
-            "",
-            |s| counter(&s.spool.appends_refused_full),
-        ),
-        (
-            "pimon_influx_spool_torn_truncations_total",
-            Counter,
-            "Spool segments truncated at open after their last valid record (a write cut short by a crash).",
-            "",
-            |s| counter(&s.spool.torn_truncations),
-        ),
-        (
-            "pimon_influx_spool_disk_full_total",
-            Counter,
-            "Appends that found the spool's disk full before spool_max_bytes; when_full applied.",
-            "",
-            |s| counter(&s.spool.disk_full),
-        ),
-        (
-            "pimon_influx_spool_corrupt_skips_total",
-            Counter,
-            "Damaged spans of undelivered spool records skipped; the valid records around them are kept.",
-            "",
-            |s| counter(&s.spool.corrupt_skips),
-        ),
-        (
-            "pimon_influx_spool_lines_lost_corrupt_total",
-            Counter,
-            "Acknowledged lines lost in damaged spool records.",
-            "",
-            |s| counter(&s.spool.lines_lost_corrupt),
-        ),
-    ];
-    for (name, metric_type, help, unit, pick) in families {
-        write_header(w, format, name, metric_type, help, unit)?;
-        for (output, s) in outputs {
-            write_sample(w, format, name, &[("output", output)], pick(s), None)?;
-        }
-    }
-    let name = "pimon_influx_write_failures_total";
-    write_header(
-        w,
-        format,
-        name,
-        Counter,
-        "Failed write attempts, by class.",
-        "",
-    )?;
-    for (output, s) in outputs {
-        for class in FailureClass::ALL {
-            write_sample(
-                w,
-                format,
-                name,
-                &[("output", output), ("class", class.label())],
-                Number::U64(s.failures(class)),
-                None,
-            )?;
-        }
-    }
-    render_latency_histogram(w, format, outputs)
-}
-
-/// `pimon_influx_write_duration_seconds`, a histogram per output. The catalog's
-/// `MetricType` has no histogram, so this one header is written here (help escaped by
-/// `text::prometheus`).
-fn render_latency_histogram<W: Write>(
-    w: &mut W,
-    format: Format,
-    outputs: &[(String, &InfluxStats)],
-) -> fmt::Result {
-    let name = "pimon_influx_write_duration_seconds";
-    w.write_str("# HELP ")?;
-    w.write_str(name)?;
-    w.write_char(' ')?;
-    write_help_escaped(
-        w,
-        format,
-        "Duration of successful write requests to InfluxDB.",
-    )?;
-    w.write_str("\n# TYPE ")?;
-    w.write_str(name)?;
-    w.write_str(" histogram\n")?;
-    if format == Format::OpenMetrics {
-        w.write_str("# UNIT ")?;
-        w.write_str(name)?;
-        w.write_str(" seconds\n")?;
-    }
-    let bucket = format!("{name}_bucket");
-    let mut le = String::new();
-    for (output, s) in outputs {
-        let cumulative = s.latency.cumulative();
-        for (i, count) in cumulative.iter().enumerate() {
-            le.clear();
-            match LATENCY_BUCKETS_SECONDS.get(i) {
-                Some(&bound) => write_number(&mut le, Number::F64(bound))?,
-                None => le.push_str("+Inf"),
-            }
-            write_sample(
-                w,
-                format,
-                &bucket,
-                &[("output", output), ("le", &le)],
-                Number::U64(*count),
-                None,
-            )?;
-        }
-        let sum = get(&s.latency.sum_micros) as f64 / 1e6;
-        write_sample(
-            w,
-            format,
-            &format!("{name}_sum"),
-            &[("output", output)],
-            Number::F64(sum),
-            None,
-        )?;
-        write_sample(
-            w,
-            format,
-            &format!("{name}_count"),
-            &[("output", output)],
-            counter(&s.latency.count),
-            None,
-        )?;
-    }
-    Ok(())
+    let labels: Vec<[(&str, &str); 1]> = outputs
+        .iter()
+        .map(|(name, _)| [("output", name.as_str())])
+        .collect();
+    let instances: Vec<(&[(&str, &str)], &S)> = labels
+        .iter()
+        .zip(outputs)
+        .map(|(labels, (_, s))| (labels.as_slice(), *s))
+        .collect();
+    render_table(w, format, table, &instances)
 }
 
 #[cfg(test)]
@@ -1312,5 +664,69 @@ mod tests {
         assert!(text.contains("\npimon_aggregator_nodes 3\n"));
         assert!(text.contains("\npimon_aggregator_series 21\n"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    /// Every family the aggregator's figures render is a row of the reference's tables
+    /// with the same type, and every row of those tables (but the inputs', which need
+    /// a running input) is rendered: the exposition and METRICS.md come from one table.
+    #[test]
+    fn every_rendered_self_metric_is_a_documented_row_and_back() {
+        let stats = AggregatorStats::default();
+        let http = crate::http::HttpStats::default();
+        let lp = LpFileStats::default();
+        let influx = InfluxStats::default();
+        let remote_write = RemoteWriteStats::default();
+        let udp = [UdpFigures {
+            listen: "0.0.0.0:9797".to_string(),
+            receive_buffer_bytes: 1,
+            kernel_drops: Some(2),
+        }];
+        let influx_outputs = [("influx".to_string(), &influx)];
+        let remote_write_outputs = [("remote_write".to_string(), &remote_write)];
+        let sources = Sources {
+            stats: Some(&stats),
+            http: Some(&http),
+            udp: &udp,
+            influx: &influx_outputs,
+            lp: Some(&lp),
+            remote_write: &remote_write_outputs,
+            build: Some(("1.2.3", "abc")),
+            ingress: None,
+        };
+        let mut text = String::new();
+        render(&mut text, Format::Text004, &store(1), NOW, &sources);
+        check_structure(&text);
+        let rendered: BTreeSet<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter(|l| l.starts_with("pimon_") && !l.starts_with("pimon_rpi"))
+            .map(|l| {
+                let (name, kind) = l.split_once(' ').unwrap();
+                (name.to_string(), kind.to_string())
+            })
+            .collect();
+        let documented: BTreeSet<(String, String)> = self_metrics::doc_sections()
+            .into_iter()
+            .filter(|s| s.key != "inputs")
+            .flat_map(|s| s.rows)
+            .map(|r| (r.name.to_string(), r.kind.as_str().to_string()))
+            .collect();
+        assert_eq!(rendered, documented);
+        // Values and labels come through the loop.
+        assert!(
+            text.contains("\npimon_aggregator_build_info{version=\"1.2.3\",commit=\"abc\"} 1\n")
+        );
+        assert!(
+            text.contains("\npimon_aggregator_udp_kernel_drops_total{listen=\"0.0.0.0:9797\"} 2\n")
+        );
+        assert!(text.contains(
+            "\npimon_remote_write_failures_total{output=\"remote_write\",class=\"connect\"} 0\n"
+        ));
+        assert!(text.contains(
+            "\npimon_influx_write_duration_seconds_bucket{output=\"influx\",le=\"+Inf\"} 0\n"
+        ));
+        assert!(
+            text.contains("\npimon_influx_write_duration_seconds_count{output=\"influx\"} 0\n")
+        );
     }
 }

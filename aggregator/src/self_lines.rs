@@ -23,6 +23,14 @@ use crate::store::Snapshot;
 /// How often the figures are written.
 pub const EVERY: Duration = Duration::from_secs(10);
 
+/// The measurement of the per-node lines.
+pub const NODE_MEASUREMENT: &str = "pimon_node";
+/// The measurement of the aggregator's line.
+pub const AGGREGATOR_MEASUREMENT: &str = "pimon_aggregator";
+/// Every measurement these lines use (the dashboards' generator checks its queries
+/// against them).
+pub const MEASUREMENTS: [&str; 2] = [NODE_MEASUREMENT, AGGREGATOR_MEASUREMENT];
+
 fn int(v: u64) -> FieldValue<'static> {
     FieldValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
 }
@@ -40,7 +48,7 @@ pub fn render(
         let since_ms = snap.now_ms.saturating_sub(node.last_seen_ms);
         write_line(
             out,
-            "pimon_node",
+            NODE_MEASUREMENT,
             &[Tag::new("host", snap.name(node))],
             [
                 ("up", int(u64::from(node.up))),
@@ -61,7 +69,7 @@ pub fn render(
     let sum = |a: &[crate::atomic::AtomicU64]| a.iter().map(load).sum::<u64>();
     write_line(
         out,
-        "pimon_aggregator",
+        AGGREGATOR_MEASUREMENT,
         &[],
         [
             ("datagrams_received", int(load(&stats.datagrams_received))),

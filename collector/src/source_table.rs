@@ -26,7 +26,7 @@
 //! ```
 //!
 //! `docs` lists the `docs/METRICS.md` sections of the source; every catalog family must
-//! start with exactly one section's prefix (`collector/tests/metrics_doc.rs` checks).
+//! start with exactly one section's prefix (`xtask/src/metrics_doc.rs` checks).
 //! CONTRIBUTING.md walks through adding an entry.
 
 /// Calls `$then! { <the table> }`; see the module docs for the entry syntax.

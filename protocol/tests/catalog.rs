@@ -143,7 +143,7 @@ fn rows_sharing_instance_labels_have_consecutive_ids() {
         }
     }
     // That each source's rows with one label set form one run (the unlabelled ones
-    // included) is checked where the sources are known: collector/tests/metrics_doc.rs.
+    // included) is checked where the sources are known: xtask/src/metrics_doc.rs (`cargo test -p xtask`).
     // A rule over all unlabelled rows at once could not hold: ids are append-only, so a
     // new source's unlabelled rows come after everything else.
     // Each source's run has one label set.

@@ -5,10 +5,11 @@
 use std::fmt::{self, Write};
 use std::sync::atomic::Ordering;
 
-use pimon_protocol::catalog::{MetricType, Number};
-use pimon_protocol::text::prometheus::{Format, write_header, write_sample};
+use pimon_protocol::catalog::Number;
+use pimon_protocol::text::prometheus::Format;
 
 use crate::atomic::AtomicU64;
+use crate::self_metrics::{Family, Kind, Read, counter, gauge, labelled, load, render_table};
 
 macro_rules! labelled {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $label:literal,)* }) => {
@@ -117,115 +118,82 @@ impl IngressStats {
         groups: usize,
         series: usize,
     ) -> fmt::Result {
-        use MetricType::{Counter, Gauge};
-        write_header(
-            w,
-            format,
-            "pimon_ingress_groups",
-            Gauge,
-            "Groups of pushed, scraped and collectd series held (Pushgateway grouping keys, scrape targets, collectd hosts).",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_ingress_groups",
-            &[],
-            Number::U64(groups as u64),
-            None,
-        )?;
-        write_header(
-            w,
-            format,
-            "pimon_ingress_series",
-            Gauge,
-            "Series held in those groups.",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            "pimon_ingress_series",
-            &[],
-            Number::U64(series as u64),
-            None,
-        )?;
+        render_table(w, format, HELD, &[(&[], &HeldFigures { groups, series })])?;
         if push_enabled {
-            let name = "pimon_push_requests_total";
-            write_header(
-                w,
-                format,
-                name,
-                Counter,
-                "Push requests (Pushgateway API), by result.",
-                "",
-            )?;
-            for &r in PushResult::ALL {
-                write_sample(
-                    w,
-                    format,
-                    name,
-                    &[("result", r.label())],
-                    Number::U64(self.pushes(r)),
-                    None,
-                )?;
-            }
-            let name = "pimon_push_groups_expired_total";
-            write_header(
-                w,
-                format,
-                name,
-                Counter,
-                "Pushed groups dropped after push.expire_after_seconds without a push.",
-                "",
-            )?;
-            write_sample(
-                w,
-                format,
-                name,
-                &[],
-                Number::U64(self.groups_expired.load(Ordering::Relaxed)),
-                None,
-            )?;
+            render_table(w, format, PUSH, &[(&[], self)])?;
         }
         if scrape_enabled {
-            let name = "pimon_scrape_scrapes_total";
-            write_header(
-                w,
-                format,
-                name,
-                Counter,
-                "Scrapes of [[scrape]] targets, by result.",
-                "",
-            )?;
-            for &r in ScrapeResult::ALL {
-                write_sample(
-                    w,
-                    format,
-                    name,
-                    &[("result", r.label())],
-                    Number::U64(self.scrapes(r)),
-                    None,
-                )?;
-            }
-            let name = "pimon_scrape_families_dropped_total";
-            write_header(
-                w,
-                format,
-                name,
-                Counter,
-                "Scraped families dropped because another group or the catalog has the name with another type.",
-                "",
-            )?;
-            write_sample(
-                w,
-                format,
-                name,
-                &[],
-                Number::U64(self.scrape_families_dropped.load(Ordering::Relaxed)),
-                None,
-            )?;
+            render_table(w, format, SCRAPE, &[(&[], self)])?;
         }
         Ok(())
     }
 }
+
+/// What the inputs' groups hold now.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldFigures {
+    /// Groups (grouping keys, scrape targets, collectd hosts).
+    pub groups: usize,
+    /// Series in them.
+    pub series: usize,
+}
+
+/// `pimon_ingress_*`: what the inputs hold.
+pub const HELD: &[Family<Read<HeldFigures>>] = &[
+    gauge(
+        "pimon_ingress_groups",
+        "",
+        "Groups held: Pushgateway grouping keys, scrape targets, collectd hosts (for their non-catalog series).",
+        |h| Number::U64(h.groups as u64),
+    ),
+    gauge(
+        "pimon_ingress_series",
+        "",
+        "Series held in those groups (counted with the nodes' against `max_series_total`).",
+        |h| Number::U64(h.series as u64),
+    ),
+];
+
+/// `pimon_push_*`, with pushes enabled.
+pub const PUSH: &[Family<Read<IngressStats>>] = &[
+    labelled(
+        "pimon_push_requests_total",
+        Kind::Counter,
+        "",
+        &["result"],
+        "Push requests by result: `ok`, `deleted`, `bad_request`, `invalid`, `unauthorized`, `body_too_large`, `limit_series_per_group`, `limit_groups`, `limit_series_total`, `outputs_refused`, `unsupported`.",
+        |s, emit| {
+            for &r in PushResult::ALL {
+                emit(&[("result", r.label())], Number::U64(s.pushes(r)))?;
+            }
+            Ok(())
+        },
+    ),
+    counter(
+        "pimon_push_groups_expired_total",
+        "Pushed groups dropped after `push.expire_after_seconds` without a push.",
+        |s| load(&s.groups_expired),
+    ),
+];
+
+/// `pimon_scrape_*`, with scrape targets.
+pub const SCRAPE: &[Family<Read<IngressStats>>] = &[
+    labelled(
+        "pimon_scrape_scrapes_total",
+        Kind::Counter,
+        "",
+        &["result"],
+        "Scrapes by result: `ok`, `failed`, `parse_error`, `limit`, `outputs_refused`.",
+        |s, emit| {
+            for &r in ScrapeResult::ALL {
+                emit(&[("result", r.label())], Number::U64(s.scrapes(r)))?;
+            }
+            Ok(())
+        },
+    ),
+    counter(
+        "pimon_scrape_families_dropped_total",
+        "Scraped families dropped for a type clash with the same name elsewhere.",
+        |s| load(&s.scrape_families_dropped),
+    ),
+];

@@ -1,17 +1,14 @@
-//! Figures of one remote write output, and their `pimon_remote_write_*` exposition.
+//! Figures of one remote write output, and their `pimon_remote_write_*` families
+//! (a table of [`crate::self_metrics`]).
 //!
 //! Counters only grow (`_total`); the fields documented as gauges go up and down. All
 //! atomics are updated with `Relaxed` ordering.
 
-use std::fmt::{self, Write};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
-use pimon_protocol::catalog::{MetricType, Number};
-use pimon_protocol::text::prometheus::{Format, write_header, write_sample};
 
 use crate::atomic::AtomicU64;
 use crate::influx::stats::FailureClass;
+use crate::self_metrics::{Family, Kind, Read, bytes_counter, counter, gauge, labelled, load};
 use crate::spool::SpoolStats;
 
 /// Why samples were dropped instead of delivered.
@@ -82,183 +79,117 @@ impl RemoteWriteStats {
     }
 }
 
-fn load(a: &AtomicU64) -> Number {
-    Number::U64(a.load(Ordering::Relaxed))
-}
-
-/// Writes the `pimon_remote_write_*` families, one sample per output (label
-/// `output`). Nothing when there is no remote write output.
-pub fn render<W: Write>(
-    w: &mut W,
-    format: Format,
-    outputs: &[(String, &RemoteWriteStats)],
-) -> fmt::Result {
-    use MetricType::{Counter, Gauge};
-    if outputs.is_empty() {
-        return Ok(());
-    }
-    type Pick = fn(&RemoteWriteStats) -> Number;
-    let families: [(&str, MetricType, &str, &str, Pick); 16] = [
-        (
-            "pimon_remote_write_requests_total",
-            Counter,
-            "Remote write requests the receiver accepted.",
-            "",
-            |s| load(&s.requests_written),
-        ),
-        (
-            "pimon_remote_write_samples_written_total",
-            Counter,
-            "Samples in remote write requests the receiver accepted.",
-            "",
-            |s| load(&s.samples_written),
-        ),
-        (
-            "pimon_remote_write_sent_bytes_total",
-            Counter,
-            "Bytes (snappy-compressed) of accepted remote write requests.",
-            "bytes",
-            |s| load(&s.bytes_sent),
-        ),
-        (
-            "pimon_remote_write_retries_total",
-            Counter,
-            "Remote write requests sent again after a backoff.",
-            "",
-            |s| load(&s.retries),
-        ),
-        (
-            "pimon_remote_write_last_write_ok",
-            Gauge,
-            "1 when the last remote write attempt succeeded.",
-            "",
-            |s| load(&s.last_write_ok),
-        ),
-        (
-            "pimon_remote_write_last_success_timestamp_seconds",
-            Gauge,
-            "Unix time of the last accepted remote write request (0: none).",
-            "seconds",
-            |s| load(&s.last_success_unix_seconds),
-        ),
-        (
-            "pimon_remote_write_submits_total",
-            Counter,
-            "Batches of frame samples accepted into the spool.",
-            "",
-            |s| load(&s.submits),
-        ),
-        (
-            "pimon_remote_write_submit_failures_total",
-            Counter,
-            "Batches of frame samples the output could not accept (not acked).",
-            "",
-            |s| load(&s.submit_failures),
-        ),
-        (
-            "pimon_remote_write_spool_bytes",
-            Gauge,
-            "Bytes of the output's on-disk spool.",
-            "bytes",
-            |s| load(&s.spool.bytes),
-        ),
-        (
-            "pimon_remote_write_spool_pending_samples",
-            Gauge,
-            "Samples in the spool not yet delivered.",
-            "",
-            |s| load(&s.spool.pending_lines),
-        ),
-        (
-            "pimon_remote_write_spool_samples_dropped_full_total",
-            Counter,
-            "Undelivered samples deleted because the spool was full.",
-            "",
-            |s| load(&s.spool.lines_dropped_full),
-        ),
-        (
-            "pimon_remote_write_spool_appends_refused_full_total",
-            Counter,
-            "Appends refused because the spool was full (refuse_new policy).",
-            "",
-            |s| load(&s.spool.appends_refused_full),
-        ),
-        (
-            "pimon_remote_write_spool_torn_truncations_total",
-            Counter,
-            "Spool segments truncated at open after their last valid record.",
-            "",
-            |s| load(&s.spool.torn_truncations),
-        ),
-        (
-            "pimon_remote_write_spool_disk_full_total",
-            Counter,
-            "Appends that found the spool's disk full before spool_max_bytes.",
-            "",
-            |s| load(&s.spool.disk_full),
-        ),
-        (
-            "pimon_remote_write_spool_corrupt_skips_total",
-            Counter,
-            "Damaged spans of undelivered spool records skipped.",
-            "",
-            |s| load(&s.spool.corrupt_skips),
-        ),
-        (
-            "pimon_remote_write_spool_samples_lost_corrupt_total",
-            Counter,
-            "Acknowledged samples lost in damaged spool records.",
-            "",
-            |s| load(&s.spool.lines_lost_corrupt),
-        ),
-    ];
-    for (name, metric_type, help, unit, pick) in families {
-        write_header(w, format, name, metric_type, help, unit)?;
-        for (output, s) in outputs {
-            write_sample(w, format, name, &[("output", output)], pick(s), None)?;
-        }
-    }
-    let name = "pimon_remote_write_samples_dropped_total";
-    write_header(
-        w,
-        format,
-        name,
-        Counter,
-        "Samples dropped instead of delivered, by reason.",
+/// One remote write output's families ([`RemoteWriteStats`]), rendered with the
+/// instance label `output` by [`crate::prom::render_outputs`].
+pub const REMOTE_WRITE: &[Family<Read<RemoteWriteStats>>] = &[
+    counter(
+        "pimon_remote_write_requests_total",
+        "Requests the receiver accepted (2xx).",
+        |s| load(&s.requests_written),
+    ),
+    counter(
+        "pimon_remote_write_samples_written_total",
+        "Samples in those requests.",
+        |s| load(&s.samples_written),
+    ),
+    bytes_counter(
+        "pimon_remote_write_sent_bytes_total",
+        "Bytes (snappy-compressed) of accepted requests.",
+        |s| load(&s.bytes_sent),
+    ),
+    counter(
+        "pimon_remote_write_retries_total",
+        "Requests sent again after a backoff (5xx, 429, connection errors, timeouts).",
+        |s| load(&s.retries),
+    ),
+    gauge(
+        "pimon_remote_write_last_write_ok",
         "",
-    )?;
-    for (output, s) in outputs {
-        for reason in DropReason::ALL {
-            write_sample(
-                w,
-                format,
-                name,
-                &[("output", output), ("reason", reason.label())],
-                load(s.dropped(reason)),
-                None,
-            )?;
-        }
-    }
-    let name = "pimon_remote_write_failures_total";
-    write_header(
-        w,
-        format,
-        name,
-        Counter,
-        "Failed remote write attempts, by class.",
+        "1 when the last attempt succeeded.",
+        |s| load(&s.last_write_ok),
+    ),
+    gauge(
+        "pimon_remote_write_last_success_timestamp_seconds",
+        "seconds",
+        "Unix time of the last accepted request (0: none yet).",
+        |s| load(&s.last_success_unix_seconds),
+    ),
+    counter(
+        "pimon_remote_write_submits_total",
+        "Batches of frame samples accepted into the spool.",
+        |s| load(&s.submits),
+    ),
+    counter(
+        "pimon_remote_write_submit_failures_total",
+        "Batches the output could not accept (spool error, full disk, or full with `refuse_new`): not acked.",
+        |s| load(&s.submit_failures),
+    ),
+    gauge(
+        "pimon_remote_write_spool_bytes",
+        "bytes",
+        "Bytes of the output's on-disk spool.",
+        |s| load(&s.spool.bytes),
+    ),
+    gauge(
+        "pimon_remote_write_spool_pending_samples",
         "",
-    )?;
-    for (output, s) in outputs {
-        for class in FailureClass::ALL {
-            write_sample(
-                w,
-                format,
-                name,
-                &[("output", output), ("class", class.label())],
-                load(s.failure(class)),
-                None,
-            )?;
-        }
-    }
-    Ok(())
-}
+        "Samples in the spool not yet delivered.",
+        |s| load(&s.spool.pending_lines),
+    ),
+    counter(
+        "pimon_remote_write_spool_samples_dropped_full_total",
+        "Undelivered samples deleted because the spool was full (`drop_oldest`). **Acknowledged data lost.**",
+        |s| load(&s.spool.lines_dropped_full),
+    ),
+    counter(
+        "pimon_remote_write_spool_appends_refused_full_total",
+        "Appends refused because the spool was full (`refuse_new`); the collectors keep and resend.",
+        |s| load(&s.spool.appends_refused_full),
+    ),
+    counter(
+        "pimon_remote_write_spool_torn_truncations_total",
+        "Spool segments truncated at start-up after their last valid record.",
+        |s| load(&s.spool.torn_truncations),
+    ),
+    counter(
+        "pimon_remote_write_spool_disk_full_total",
+        "Appends that found the spool's disk full before `spool_max_bytes`.",
+        |s| load(&s.spool.disk_full),
+    ),
+    counter(
+        "pimon_remote_write_spool_corrupt_skips_total",
+        "Damaged spans of undelivered spool records skipped.",
+        |s| load(&s.spool.corrupt_skips),
+    ),
+    counter(
+        "pimon_remote_write_spool_samples_lost_corrupt_total",
+        "Acknowledged samples lost in those spans. **Acknowledged data lost.**",
+        |s| load(&s.spool.lines_lost_corrupt),
+    ),
+    labelled(
+        "pimon_remote_write_samples_dropped_total",
+        Kind::Counter,
+        "",
+        &["reason"],
+        "Samples dropped instead of delivered: `rejected` (a 4xx answer, never retried by the specification) or `malformed` (a spool line that is not a sample). **Lost for that receiver.**",
+        |s, emit| {
+            for reason in DropReason::ALL {
+                emit(&[("reason", reason.label())], load(s.dropped(reason)))?;
+            }
+            Ok(())
+        },
+    ),
+    labelled(
+        "pimon_remote_write_failures_total",
+        Kind::Counter,
+        "",
+        &["class"],
+        "Failed attempts by class: `connect`, `timeout`, `server_error`, `throttled`, `bad_data` (a 4xx), `too_large` (413, split), `other`; the other classes of the InfluxDB outputs stay 0.",
+        |s, emit| {
+            for class in FailureClass::ALL {
+                emit(&[("class", class.label())], load(s.failure(class)))?;
+            }
+            Ok(())
+        },
+    ),
+];

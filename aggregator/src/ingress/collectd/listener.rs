@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use pimon_protocol::catalog::{self, MetricType, Number};
-use pimon_protocol::text::prometheus::{Format, write_header, write_sample};
+use pimon_protocol::catalog;
+use pimon_protocol::text::prometheus::Format;
 use smol::Async;
 use smol::channel::Receiver;
 use smol::future::FutureExt;
@@ -33,6 +33,7 @@ use crate::ingress::groups::Source;
 use crate::ingress::pushpath::GroupingKey;
 use crate::ingress::runtime::Ingress;
 use crate::log::{error, warning};
+use crate::self_metrics as sm;
 use crate::series::family_rank;
 use crate::server::now_ms;
 
@@ -79,98 +80,67 @@ impl CollectdStats {
             .map_or(0, |i| self.problems[i].load(Ordering::Relaxed))
     }
 
-    /// Writes the counters.
+    /// Writes the counters ([`COLLECTD`]).
     pub fn render<W: Write>(&self, w: &mut W, format: Format) -> fmt::Result {
-        use MetricType::Counter;
-        let get = |a: &AtomicU64| Number::U64(a.load(Ordering::Relaxed));
-        let singles: [(&str, &str, &AtomicU64); 5] = [
-            (
-                "pimon_collectd_packets_received_total",
-                "collectd packets received.",
-                &self.packets,
-            ),
-            (
-                "pimon_collectd_received_bytes_total",
-                "Bytes of collectd packets received.",
-                &self.bytes,
-            ),
-            (
-                "pimon_collectd_unknown_type_total",
-                "collectd value lists of a type in no types.db (data sources named value, value0, …).",
-                &self.unknown_type,
-            ),
-            (
-                "pimon_collectd_hosts_refused_total",
-                "collectd value lists of a new host refused by limits.max_nodes or push.max_groups.",
-                &self.hosts_refused,
-            ),
-            (
-                "pimon_collectd_outputs_refused_total",
-                "Batches of collectd packets whose lines the outputs refused (shown on /metrics, not spooled).",
-                &self.outputs_refused,
-            ),
-        ];
-        for (name, help, a) in singles {
-            let unit = if name.contains("bytes") { "bytes" } else { "" };
-            write_header(w, format, name, Counter, help, unit)?;
-            write_sample(w, format, name, &[], get(a), None)?;
-        }
-        let name = "pimon_collectd_bad_packets_total";
-        write_header(
-            w,
-            format,
-            name,
-            Counter,
-            "collectd packets (or parts) refused, by kind.",
-            "",
-        )?;
-        for (i, p) in Problem::ALL.iter().enumerate() {
-            write_sample(
-                w,
-                format,
-                name,
-                &[("kind", p.label())],
-                get(&self.problems[i]),
-                None,
-            )?;
-        }
-        let name = "pimon_collectd_value_lists_total";
-        write_header(
-            w,
-            format,
-            name,
-            Counter,
-            "collectd value lists stored, by where: catalog rows of the host's node, or other series of its group.",
-            "",
-        )?;
-        write_sample(
-            w,
-            format,
-            name,
-            &[("stored_as", "catalog")],
-            get(&self.lists_catalog),
-            None,
-        )?;
-        write_sample(
-            w,
-            format,
-            name,
-            &[("stored_as", "other")],
-            get(&self.lists_other),
-            None,
-        )?;
-        let name = "pimon_collectd_values_refused_total";
-        write_header(
-            w,
-            format,
-            name,
-            Counter,
-            "collectd values not stored because of a series limit.",
-            "",
-        )?;
-        write_sample(w, format, name, &[], get(&self.values_refused), None)
+        sm::render_table(w, format, COLLECTD, &[(&[], self)])
     }
 }
+
+/// `pimon_collectd_*`, with the collectd input on.
+pub const COLLECTD: &[sm::Family<sm::Read<CollectdStats>>] = &[
+    sm::counter(
+        "pimon_collectd_packets_received_total",
+        "collectd packets received.",
+        |s| sm::load(&s.packets),
+    ),
+    sm::bytes_counter("pimon_collectd_received_bytes_total", "Their bytes.", |s| {
+        sm::load(&s.bytes)
+    }),
+    sm::counter(
+        "pimon_collectd_unknown_type_total",
+        "Value lists of a type in no types.db (data sources named `value`, `value0`, …).",
+        |s| sm::load(&s.unknown_type),
+    ),
+    sm::counter(
+        "pimon_collectd_hosts_refused_total",
+        "Value lists of a new host refused by `max_nodes` or `push.max_groups`.",
+        |s| sm::load(&s.hosts_refused),
+    ),
+    sm::counter(
+        "pimon_collectd_outputs_refused_total",
+        "Batches whose lines the outputs refused (shown on `/metrics`, not spooled).",
+        |s| sm::load(&s.outputs_refused),
+    ),
+    sm::labelled(
+        "pimon_collectd_bad_packets_total",
+        sm::Kind::Counter,
+        "",
+        &["kind"],
+        "Packets (or parts) refused: `bad_length`, `bad_string`, `bad_number`, `bad_values`, `bad_signature`, `bad_encryption`, `unknown_user`, `no_auth_file`, `unsigned`, `unencrypted`, `incomplete`.",
+        |s, emit| {
+            for (i, p) in Problem::ALL.iter().enumerate() {
+                emit(&[("kind", p.label())], sm::load(&s.problems[i]))?;
+            }
+            Ok(())
+        },
+    ),
+    sm::labelled(
+        "pimon_collectd_value_lists_total",
+        sm::Kind::Counter,
+        "",
+        &["stored_as"],
+        "Value lists stored: `catalog` (rows of the host's node) or `other` (its group).",
+        |s, emit| {
+            emit(&[("stored_as", "catalog")], sm::load(&s.lists_catalog))?;
+            emit(&[("stored_as", "other")], sm::load(&s.lists_other))
+        },
+    ),
+    sm::counter(
+        "pimon_collectd_values_refused_total",
+        "Values refused by a series limit.",
+        |s| sm::load(&s.values_refused),
+    ),
+];
 
 /// At most one log line about bad packets every 10 s, with the counts by kind.
 #[derive(Default)]
