@@ -12,6 +12,7 @@ use std::time::Duration;
 use pimon_collector::net::Net;
 use pimon_collector::ring::ResendPolicy;
 use pimon_collector::run::Agent;
+use pimon_collector::source::SourcesConfig;
 use pimon_protocol::{Ack, DataFrame, MAX_DATAGRAM, SeqWindow};
 use pimon_test_support::alloc;
 
@@ -94,7 +95,19 @@ pub fn steady_state(root: &Path, warmup: u32, cycles: u32) -> Outcome {
         stored: 0,
         buf: [0; MAX_DATAGRAM + 1],
     };
-    let collector = send_support::collector(root, Some(send_support::test_key()), 1 << 20, 10);
+    // Timed re-discovery (sensors every `rediscover`, workloads every
+    // `cgroup_rediscover`) walks directories and may allocate by design; it is not the
+    // steady state, and on a loaded machine these cycles can outlast its period, so the
+    // test turns it off. Its own bounds are tested in `sources_cgroup_churn.rs` and the
+    // sensor re-discovery tests.
+    let mut sources = SourcesConfig {
+        root: root.to_path_buf(),
+        rediscover: Duration::ZERO,
+        ..SourcesConfig::default()
+    };
+    sources.cgroup.rediscover = Duration::from_secs(24 * 3600);
+    let collector =
+        send_support::collector_with(&sources, Some(send_support::test_key()), 1 << 20, 10);
     let net = Net::new(
         &addr.to_string(),
         "pi4",

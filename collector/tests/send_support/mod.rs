@@ -34,6 +34,20 @@ pub fn test_key() -> Key {
 
 /// A collector reading `root`, node `pi4`, boot id 0xb007.
 pub fn collector(root: &Path, key: Option<Key>, ring_bytes: usize, interval_ms: u32) -> Collector {
+    let sources = SourcesConfig {
+        root: root.to_path_buf(),
+        ..SourcesConfig::default()
+    };
+    collector_with(&sources, key, ring_bytes, interval_ms)
+}
+
+/// A collector over `sources` (its root and settings) with the test key, settled.
+pub fn collector_with(
+    sources: &SourcesConfig,
+    key: Option<Key>,
+    ring_bytes: usize,
+    interval_ms: u32,
+) -> Collector {
     let config = CollectorConfig {
         node: "pi4".into(),
         boot_id: 0xb007,
@@ -42,11 +56,7 @@ pub fn collector(root: &Path, key: Option<Key>, ring_bytes: usize, interval_ms: 
         key,
         ring_bytes,
     };
-    let sources = SourcesConfig {
-        root: root.to_path_buf(),
-        ..SourcesConfig::default()
-    };
-    let c = Collector::new(config, &sources, &SensorsConfig::default());
+    let c = Collector::new(config, sources, &SensorsConfig::default());
     c.settle(Duration::from_secs(3));
     c
 }
