@@ -19,6 +19,8 @@
 //! - [`pimon`]: aggregators (restartable on the same ports, spool and file) and
 //!   collectors (stopped with SIGTERM, their closing line read).
 //! - [`fleet`]: several collectors on the fixture trees; the end-of-scenario checks.
+//! - [`scenario`]: aggregator + chaos proxy + fleet started together, stopped and
+//!   checked together: the stage of the fault tests.
 //! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
 //!   included from its place, not copied.
 //!
@@ -59,6 +61,7 @@ pub mod mounts;
 pub mod pimon;
 pub mod process;
 pub mod rng;
+pub mod scenario;
 pub mod scrape;
 pub mod soak;
 pub mod spool;
