@@ -5,19 +5,19 @@
 //! deliver them from one task in the same way; only what a batch becomes on the wire and
 //! what the receiver's answers mean differ. This module is the shared way, written once:
 //!
-//! - taking records in ([`Runner::stage`], [`StagedRecords`]) and waking the task;
-//! - the task ([`Runner::run`]): it wakes when a batch's worth is pending (size) and at
+//! - taking records in (`Runner::stage`, [`StagedRecords`]) and waking the task;
+//! - the task (`Runner::run`): it wakes when a batch's worth is pending (size) and at
 //!   least every `flush_interval` (age), reads batches from the spool oldest first, has
 //!   the output deliver each, and commits a batch in the spool only once it is delivered
 //!   (an interrupted batch is abandoned: it is read again next time);
 //! - the retry policy: an attempt's timeout never runs past the shutdown deadline
-//!   ([`Stop::attempt_timeout`]); a failed attempt is counted, logged and retried after
-//!   an exponential backoff ([`Runner::wait_to_retry`]);
+//!   (`Stop::attempt_timeout`); a failed attempt is counted, logged and retried after
+//!   an exponential backoff (`Runner::wait_to_retry`);
 //! - shutdown: once `shutdown` closes or receives a message, delivery goes on for at
 //!   most `shutdown_timeout` (no backoff wait beyond it), the spool is synced, and what
 //!   is left is sent first on the next start.
 //!
-//! An output supplies a [`Delivery`]: its log name, its counters, and how to deliver one
+//! An output supplies a `Delivery`: its log name, its counters, and how to deliver one
 //! batch (encode, send, classify the answer).
 
 use std::fmt;
