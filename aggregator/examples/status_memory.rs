@@ -7,32 +7,11 @@
 //!
 //! (`scripts/bench-router` runs it; the figures are in docs/BENCHMARKS.md.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use pimon_aggregator::status::history::{History, NodeHistory, POINTS, Sample};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use pimon_test_support::alloc;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn main() {
     println!(
@@ -46,12 +25,12 @@ fn main() {
     };
     for nodes in [100usize, 1_000, 10_000] {
         let names: Vec<String> = (0..nodes).map(|i| format!("pi-kitchen-{i:04}")).collect();
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = alloc::live_bytes();
         let mut history = History::new(3_600_000);
         for (step, name) in (0..60u64).flat_map(|s| names.iter().map(move |n| (s, n))) {
             history.record(name, step * 60_000, sample);
         }
-        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        let bytes = alloc::live_bytes() - before;
         println!(
             "{nodes:>6} nodes, 60 steps each: {bytes} bytes, {:.0} bytes per node (name of {} bytes included)",
             bytes as f64 / nodes as f64,

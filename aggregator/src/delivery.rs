@@ -32,6 +32,7 @@ use crate::http_client::{self, HttpError, HttpUrl, Request, Response};
 use crate::influx::OutputError;
 use crate::influx::backoff::Backoff;
 use crate::influx::stats::FailureClass;
+use crate::log::{error, info, warning};
 use crate::spool::{FsyncPolicy, Spool, SpoolStats, Staged};
 
 /// What one kind of spooled output does its own way.
@@ -196,18 +197,24 @@ impl<D: Delivery> Runner<D> {
         };
         let pending = runner.spool.pending_lines();
         if pending > 0 {
-            runner.log(format_args!("{pending} spooled {} to replay", D::UNIT));
+            info!(
+                "{} '{}': {pending} spooled {} to replay",
+                D::KIND,
+                runner.settings.name,
+                D::UNIT
+            );
         }
         Ok(runner)
     }
 
-    /// Logs one line about this output.
+    /// Logs a warning about this output (a retry, dropped data, data left behind).
     pub fn log(&self, what: fmt::Arguments<'_>) {
-        eprintln!(
-            "pimon-aggregator: {} '{}': {what}",
-            D::KIND,
-            self.settings.name
-        );
+        warning!("{} '{}': {what}", D::KIND, self.settings.name);
+    }
+
+    /// Logs an error of this output's spool.
+    fn log_error(&self, what: fmt::Arguments<'_>) {
+        error!("{} '{}': {what}", D::KIND, self.settings.name);
     }
 
     /// Lines handed over but not yet delivered.
@@ -278,7 +285,7 @@ impl<D: Delivery> Runner<D> {
                 loop {
                     Timer::after(every).await;
                     if let Err(e) = spool.sync().await {
-                        self.log(format_args!("spool fsync failed: {e}"));
+                        self.log_error(format_args!("spool fsync failed: {e}"));
                     }
                 }
             }
@@ -292,14 +299,14 @@ impl<D: Delivery> Runner<D> {
         let progress = match self.send_pending(true, drain).await {
             Ok(p) => p,
             Err(e) => {
-                self.log(format_args!("{e}"));
+                self.log_error(format_args!("{e}"));
                 Progress::Interrupted
             }
         };
         if spool.config().fsync != FsyncPolicy::Never
             && let Err(e) = spool.sync().await
         {
-            self.log(format_args!("spool fsync failed: {e}"));
+            self.log_error(format_args!("spool fsync failed: {e}"));
         }
         let left = self.pending();
         if progress != Progress::Done || left > 0 {
@@ -350,7 +357,7 @@ impl<D: Delivery> Runner<D> {
                 Ok(Progress::Done) => {}
                 Ok(Progress::Interrupted) => return,
                 Err(e) => {
-                    self.log(format_args!("{e}"));
+                    self.log_error(format_args!("{e}"));
                     Timer::after(self.settings.flush_interval).await;
                 }
             }

@@ -43,6 +43,7 @@ pub mod ingest;
 pub mod ingress;
 pub mod keys;
 pub mod lines;
+pub mod log;
 pub mod node;
 pub mod persist;
 pub mod prom;

@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 use pimon_protocol::SeqWindow;
 
 use crate::ingest::Ingest;
+use crate::log::warning;
 use crate::node::{BootState, NodeCounters, NodeMeta};
 use crate::stats::AggregatorStats;
 use crate::store::Store;
@@ -774,9 +775,7 @@ impl Saver {
         {
             self.last_error_log = Some(Instant::now());
             let dir = lock(&self.file).dir().display().to_string();
-            eprintln!(
-                "pimon-aggregator: node state in {dir}: {what} failed: {e}; acks wait until it can be written"
-            );
+            warning!("node state in {dir}: {what} failed: {e}; acks wait until it can be written");
         }
     }
 

@@ -58,7 +58,7 @@ impl RejectLog {
             ),
         };
         self.line_at(kind, now, |held| {
-            format!("pimon-aggregator: rejected datagram from {from}: {what}{held}")
+            format!("rejected datagram from {from}: {what}{held}")
         })
     }
 
@@ -73,7 +73,7 @@ impl RejectLog {
                 let current_from = current.1.map_or("?".to_string(), |a| a.to_string());
                 self.line_at(EVENT_NAME_CONFLICT, now, |held| {
                     format!(
-                        "pimon-aggregator: node {node:?}: two collectors send as this node: \
+                        "node {node:?}: two collectors send as this node: \
                          boot {:#018x} from {current_from} (stored) and boot {:#018x} from {} \
                          (held back); give each host its own node name (--node){held}",
                         current.0, other.0, other.1
@@ -118,9 +118,7 @@ mod tests {
             .note(Verdict::Auth(AuthFailure::BadMac), from, t0)
             .unwrap();
         assert!(
-            first.starts_with(
-                "pimon-aggregator: rejected datagram from 192.0.2.7:4000: authentication failed ("
-            ),
+            first.starts_with("rejected datagram from 192.0.2.7:4000: authentication failed ("),
             "{first}"
         );
         assert!(!first.contains("not logged"), "{first}");
@@ -153,7 +151,7 @@ mod tests {
         let line = log.event(&event, t0).unwrap();
         assert_eq!(
             line,
-            "pimon-aggregator: node \"pi\": two collectors send as this node: boot \
+            "node \"pi\": two collectors send as this node: boot \
              0x0000000000000007 from 192.0.2.1:4000 (stored) and boot 0x0000000000000009 \
              from 192.0.2.2:5000 (held back); give each host its own node name (--node)"
         );

@@ -49,6 +49,7 @@ use crate::ingest::{Ingest, IngestConfig};
 use crate::ingress::push::{PushMethod, PushRequest, Reply};
 use crate::ingress::runtime::Ingress;
 use crate::keys::{KeyFile, KeyFileError, KeyRing};
+use crate::log::{error, info, warning};
 use crate::persist::{self, Saver, StateFile};
 use crate::prom::{self, Exposition, PIECE_BYTES, Sources, StoreFigures, UdpFigures};
 use crate::rejects::RejectLog;
@@ -140,9 +141,12 @@ impl Server {
             let l = udp::bind(addr, config.udp_receive_buffer)
                 .map_err(|e| ServerError::Bind(addr, e))?;
             if config.udp_receive_buffer > 0 && l.receive_buffer < config.udp_receive_buffer {
-                eprintln!(
-                    "pimon-aggregator: udp {}: receive buffer is {} bytes, asked for {}; raise the kernel's cap with `sysctl -w net.core.rmem_max={}`",
-                    l.local, l.receive_buffer, config.udp_receive_buffer, config.udp_receive_buffer
+                warning!(
+                    "udp {}: receive buffer is {} bytes, asked for {}; raise the kernel's cap with `sysctl -w net.core.rmem_max={}`",
+                    l.local,
+                    l.receive_buffer,
+                    config.udp_receive_buffer,
+                    config.udp_receive_buffer
                 );
             }
             listeners.push(Arc::new(l));
@@ -189,16 +193,16 @@ impl Server {
                 let (file, loaded) = StateFile::open(&dir, now_ms())
                     .map_err(|e| ServerError::State(dir.clone(), e))?;
                 if let Some((aside, e)) = &loaded.damaged {
-                    eprintln!(
-                        "pimon-aggregator: node state in {} was damaged ({e}); moved to {}, starting without it",
+                    error!(
+                        "node state in {} was damaged ({e}); moved to {}, starting without it",
                         dir.display(),
                         aside.display()
                     );
                 }
                 let found = loaded.nodes.len();
                 let restored = persist::restore(&mut ingest.store, loaded.nodes);
-                eprintln!(
-                    "pimon-aggregator: node state: {restored} of {found} nodes restored from {} ({} journal entries{})",
+                info!(
+                    "node state: {restored} of {found} nodes restored from {} ({} journal entries{})",
                     dir.display(),
                     loaded.journal_entries,
                     if loaded.journal_torn_bytes > 0 {
@@ -411,7 +415,7 @@ impl Server {
         };
         let ((), outputs_result) = smol::future::zip(main_part, outputs_run).await;
         if let Err(e) = outputs_result {
-            eprintln!("pimon-aggregator: output at shutdown: {e}");
+            error!("output at shutdown: {e}");
         }
         Ok(())
     }
@@ -459,7 +463,7 @@ async fn receive_loop(
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted && stop.is_closed() => return,
             Err(e) => {
-                eprintln!("pimon-aggregator: udp {}: receive: {e}", listener.local);
+                warning!("udp {}: receive: {e}", listener.local);
                 smol::Timer::after(Duration::from_millis(100)).await;
             }
         }
@@ -556,12 +560,12 @@ async fn ingest_loop(
                         .fetch_add(datagram.len() as u64, Ordering::Relaxed);
                     let outcome = ing.ingest(datagram, from, now, &mut lines, &mut ack);
                     if let Some(line) = rejects.note(outcome.verdict, from, Instant::now()) {
-                        eprintln!("{line}");
+                        warning!("{line}");
                     }
                     if let Some(event) = &outcome.event
                         && let Some(line) = rejects.event(event, Instant::now())
                     {
-                        eprintln!("{line}");
+                        warning!("{line}");
                     }
                     if outcome.ack_len > 0 {
                         let fresh = outcome.verdict == crate::ingest::Verdict::Stored;
@@ -619,8 +623,8 @@ async fn ingest_loop(
                 Err(e) => {
                     AggregatorStats::inc(&stats.output_failures);
                     if failures.is_multiple_of(100) {
-                        eprintln!(
-                            "pimon-aggregator: outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
+                        error!(
+                            "outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
                             failures + 1
                         );
                     }
@@ -647,7 +651,7 @@ fn reload_keys(
             AggregatorStats::inc(&stats.key_reloads);
         }
         Err(e) => {
-            eprintln!("pimon-aggregator: key file not reloaded, previous keys stay: {e}");
+            error!("key file not reloaded, previous keys stay: {e}");
             AggregatorStats::inc(&stats.key_reload_failures);
         }
     }

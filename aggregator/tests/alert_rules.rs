@@ -15,7 +15,7 @@
 //! Needs `promtool` (Debian package `prometheus`); without it the test fails and says
 //! so — it is never skipped.
 
-mod support;
+use pimon_test_support as support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@
 //! is counted by kind.
 
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::time::{Duration, Instant};
 

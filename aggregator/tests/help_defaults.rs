@@ -69,6 +69,7 @@ fn every_documented_flag_default_is_the_effective_one() {
     for (flag, default) in &defaults {
         let expected = match flag.as_str() {
             "udp" => format!("udp listen        {default}\n"),
+            "log-level" => format!("log level         {default}\n"),
             "udp-receive-buffer" => format!("udp receive buf   {default} bytes"),
             "http" => format!("http listen       {default} "),
             "precision" => format!("precision         {default}\n"),

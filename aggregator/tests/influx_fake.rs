@@ -1,7 +1,7 @@
 //! The InfluxDB output against a scripted fake server on 127.0.0.1:0: exact request
 //! bytes, bad-line handling, retries, batching, shutdown.
 
-mod support;
+use pimon_test_support as support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};

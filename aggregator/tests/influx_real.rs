@@ -1,9 +1,8 @@
-//! The InfluxDB output against the real servers from Debian's packages (issue #4,
-//! "InfluxDB" and "Tests with the real servers"): influxd 1.x (`influxdb`) and
+//! The InfluxDB output against the real servers from Debian's packages: influxd 1.x (`influxdb`) and
 //! VictoriaMetrics (`victoria-metrics`, for the `/write` and `/api/v2/write` APIs).
 //! A server that cannot start fails the test with the reason (see `support::servers`).
 
-mod support;
+use pimon_test_support as support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 
 mod frames;
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpListener, UdpSocket};

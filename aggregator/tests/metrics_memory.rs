@@ -7,67 +7,18 @@
 mod frames;
 mod running;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use frames::Frame;
 use pimon_aggregator::server::now_ms;
 use pimon_protocol::MAX_DATAGRAM;
+use pimon_test_support::alloc;
 use running::{Running, dechunk, header, local_config, metrics};
 
-struct Tracking;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grew(bytes: usize) {
-    let live = LIVE.fetch_add(bytes as isize, Ordering::Relaxed) + bytes as isize;
-    PEAK.fetch_max(live, Ordering::Relaxed);
-}
-
-fn shrank(bytes: usize) {
-    LIVE.fetch_sub(bytes as isize, Ordering::Relaxed);
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts bytes.
-unsafe impl GlobalAlloc for Tracking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: same contract as ours.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Tracking = Tracking;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 const NODES: usize = 1500;
 const READERS: usize = 8;
@@ -103,8 +54,7 @@ fn slow_scrapers_hold_a_piece_each_not_the_exposition() {
     drop(whole);
     std::thread::sleep(Duration::from_millis(200));
 
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = alloc::reset_peak();
     // Scrapers that read the start of the response and then stop reading.
     let mut readers: Vec<(TcpStream, Vec<u8>, bool)> = (0..READERS)
         .map(|i| {
@@ -128,7 +78,7 @@ fn slow_scrapers_hold_a_piece_each_not_the_exposition() {
         .collect();
     // The server renders what the sockets' buffers take, then waits for the readers.
     std::thread::sleep(Duration::from_millis(1500));
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = alloc::peak_bytes() - base;
     println!(
         "exposition {:.1} MiB; {READERS} stalled scrapers: peak heap growth {:.2} MiB",
         body_len as f64 / MIB,
@@ -170,7 +120,7 @@ fn slow_scrapers_hold_a_piece_each_not_the_exposition() {
 
     // Nothing is kept once the responses are done.
     std::thread::sleep(Duration::from_millis(300));
-    let kept = LIVE.load(Ordering::Relaxed) - base;
+    let kept = alloc::live_bytes() - base;
     assert!(
         kept < 1024 * 1024,
         "{:.1} MiB still held after the scrapes",

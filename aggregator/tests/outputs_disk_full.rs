@@ -6,7 +6,7 @@
 
 mod frames;
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,9 @@
 //! `/metrics` exposition: exact bytes for a small fixture store, an independent strict
-//! parser as oracle (and a check of `prometheus-parse` on label values with `,` and
-//! `=`), `promtool check metrics` on the real exposition, OpenMetrics, staleness.
+//! parser as oracle (`pimon_test_support::exposition`: `prometheus-parse` is not one, it
+//! splits label values at `,` and `=`, see the README), `promtool check metrics` on the
+//! real exposition, OpenMetrics, staleness.
 
 mod frames;
-mod support;
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::id;
 use pimon_protocol::text::prometheus::Format;
 use pimon_protocol::{MAX_DATAGRAM, Value};
+use pimon_test_support::exposition;
 
 fn ingest_frames(frames: &[(Vec<u8>, u64)]) -> Ingest {
     let stats = Arc::new(AggregatorStats::default());
@@ -70,143 +71,11 @@ fn exact_exposition_of_a_small_store() {
     assert_eq!(text, FIXTURE_TEXT);
 }
 
-/// A strict parser of the text format 0.0.4, written from the spec, as oracle:
-/// returns (family headers, samples as (name, sorted labels, value)).
-#[allow(clippy::type_complexity)]
-fn strict_parse(
-    text: &str,
-) -> Result<
-    (
-        Vec<(String, String)>,
-        Vec<(String, Vec<(String, String)>, f64)>,
-    ),
-    String,
-> {
-    let mut types = Vec::new();
-    let mut samples = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let err = |m: &str| format!("line {}: {m}: {line:?}", n + 1);
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, t) = rest.split_once(' ').ok_or_else(|| err("TYPE"))?;
-            types.push((name.to_string(), t.to_string()));
-            continue;
-        }
-        if line.starts_with("# HELP ") || line.starts_with("# EOF") || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let bytes = line.as_bytes();
-        let mut i = 0;
-        while i < bytes.len()
-            && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':')
-        {
-            i += 1;
-        }
-        if i == 0 {
-            return Err(err("metric name"));
-        }
-        let name = line[..i].to_string();
-        let mut labels = Vec::new();
-        if bytes.get(i) == Some(&b'{') {
-            i += 1;
-            loop {
-                if bytes.get(i) == Some(&b'}') {
-                    i += 1;
-                    break;
-                }
-                let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                    i += 1;
-                }
-                let lname = line[start..i].to_string();
-                if lname.is_empty()
-                    || bytes.get(i) != Some(&b'=')
-                    || bytes.get(i + 1) != Some(&b'"')
-                {
-                    return Err(err("label"));
-                }
-                i += 2;
-                let mut value = String::new();
-                loop {
-                    match bytes.get(i) {
-                        None => return Err(err("unterminated label value")),
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\\') => {
-                            match bytes.get(i + 1) {
-                                Some(b'\\') => value.push('\\'),
-                                Some(b'"') => value.push('"'),
-                                Some(b'n') => value.push('\n'),
-                                _ => return Err(err("bad escape")),
-                            }
-                            i += 2;
-                        }
-                        Some(_) => {
-                            let c = line[i..].chars().next().unwrap();
-                            value.push(c);
-                            i += c.len_utf8();
-                        }
-                    }
-                }
-                labels.push((lname, value));
-                match bytes.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b'}') => {}
-                    _ => return Err(err("after label")),
-                }
-            }
-        }
-        if bytes.get(i) != Some(&b' ') {
-            return Err(err("space before value"));
-        }
-        let value_text = line[i + 1..].split(' ').next().unwrap_or("");
-        let value = match value_text {
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            "NaN" => f64::NAN,
-            v => v.parse::<f64>().map_err(|_| err("value"))?,
-        };
-        labels.sort();
-        samples.push((name, labels, value));
-    }
-    Ok((types, samples))
-}
-
-/// Checks the rules of the issue on any exposition: one TYPE per family, families not
-/// interleaved, every name+labelset unique.
+/// The structure rules of `pimon_test_support::exposition::check_structure` (one
+/// `# TYPE` per family, families not interleaved, every name+labelset unique).
 fn check_structure(text: &str) {
-    let (types, samples) = strict_parse(text).unwrap();
-    let mut seen_types = std::collections::HashSet::new();
-    for (name, _) in &types {
-        assert!(seen_types.insert(name.clone()), "second # TYPE for {name}");
-    }
-    let family_of = |sample: &str| {
-        types
-            .iter()
-            .filter(|(f, _)| {
-                sample == f
-                    || sample
-                        .strip_prefix(f.as_str())
-                        .is_some_and(|s| ["_bucket", "_sum", "_count", "_total"].contains(&s))
-            })
-            .map(|(f, _)| f.clone())
-            .max_by_key(|f| f.len())
-            .unwrap_or_else(|| panic!("sample {sample} has no # TYPE"))
-    };
-    let mut finished = std::collections::HashSet::new();
-    let mut current = String::new();
-    let mut unique = std::collections::HashSet::new();
-    for (name, labels, _) in &samples {
-        let fam = family_of(name);
-        if fam != current {
-            assert!(!finished.contains(&fam), "family {fam} interleaved");
-            finished.insert(std::mem::replace(&mut current, fam.clone()));
-        }
-        assert!(
-            unique.insert((name.clone(), labels.clone())),
-            "duplicate series {name} {labels:?}"
-        );
+    if let Err(e) = exposition::check_structure(text) {
+        panic!("{e}\n--- exposition ---\n{text}");
     }
 }
 
@@ -214,16 +83,13 @@ fn check_structure(text: &str) {
 fn fixture_passes_the_strict_parser_and_structure_rules() {
     let text = nodes_only(&fixture(), T0 + 2000, Format::Text004);
     check_structure(&text);
-    let (_, samples) = strict_parse(&text).unwrap();
+    let samples = exposition::parse_prometheus(&text).unwrap();
     let temp = samples
         .iter()
-        .find(|(n, _, _)| n == "node_thermal_zone_temp")
+        .find(|s| s.name == "node_thermal_zone_temp")
         .unwrap();
-    assert_eq!(temp.2, 45.123);
-    assert!(
-        temp.1
-            .contains(&("instance".to_string(), "pi-a".to_string()))
-    );
+    assert_eq!(temp.value, 45.123);
+    assert_eq!(temp.label("instance"), Some("pi-a"));
 }
 
 /// Label values a user can put in a node name or device: `,`, `=`, `"`, `\`, `}`, newline.
@@ -242,50 +108,15 @@ fn tricky_store() -> Ingest {
 #[test]
 fn tricky_label_values_round_trip_through_the_strict_parser() {
     let text = nodes_only(&tricky_store(), T0, Format::Text004);
-    let (_, samples) = strict_parse(&text).unwrap();
+    let samples = exposition::parse_prometheus(&text).unwrap();
     let s = samples
         .iter()
-        .find(|(n, _, _)| n == "node_network_receive_bytes_total")
+        .find(|s| s.name == "node_network_receive_bytes_total")
         .unwrap();
-    assert_eq!(
-        s.1,
-        vec![
-            ("device".to_string(), "eth0,x=\"y\"\n".to_string()),
-            ("instance".to_string(), "a,b=c\"d\\e}".to_string())
-        ]
-    );
+    assert_eq!(s.labels.len(), 2, "{:?}", s.labels);
+    assert_eq!(s.label("device"), Some("eth0,x=\"y\"\n"));
+    assert_eq!(s.label("instance"), Some("a,b=c\"d\\e}"));
     check_structure(&text);
-}
-
-/// The design notes say `prometheus-parse` mis-reads label values with `,` or `=`. This
-/// test records what it does with our exposition, so we know whether it can be trusted
-/// as an oracle (it is not used as one where it is wrong).
-#[test]
-fn prometheus_parse_crate_on_commas_and_equals() {
-    let text = nodes_only(&tricky_store(), T0, Format::Text004);
-    let lines = text.lines().map(|l| Ok(l.to_string()));
-    let parsed = prometheus_parse::Scrape::parse(lines);
-    let correct = parsed.as_ref().ok().and_then(|scrape| {
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == "node_network_receive_bytes_total")
-            .map(|s| {
-                s.labels.get("device") == Some("eth0,x=\"y\"\n")
-                    && s.labels.get("instance") == Some("a,b=c\"d\\e}")
-            })
-    });
-    // Confirmed: it splits label values at `,` (or fails); our strict parser above is the oracle.
-    assert_ne!(
-        correct,
-        Some(true),
-        "prometheus-parse now reads these values right: it could be used as oracle"
-    );
-    // On plain values it agrees with the strict parser.
-    let plain = nodes_only(&fixture(), T0 + 2000, Format::Text004);
-    let scrape = prometheus_parse::Scrape::parse(plain.lines().map(|l| Ok(l.to_string()))).unwrap();
-    let (_, strict) = strict_parse(&plain).unwrap();
-    assert_eq!(scrape.samples.len(), strict.len());
 }
 
 fn full_exposition(format: Format) -> String {
@@ -326,11 +157,11 @@ fn full_exposition(format: Format) -> String {
 fn promtool_check_metrics_is_clean() {
     let text = full_exposition(Format::Text004);
     check_structure(&text);
-    if let Err(problems) = support::servers::promtool_check_metrics(text.as_bytes()) {
+    if let Err(problems) = pimon_test_support::servers::promtool_check_metrics(text.as_bytes()) {
         panic!("promtool check metrics:\n{problems}\n--- exposition ---\n{text}");
     }
     let tricky = nodes_only(&tricky_store(), T0, Format::Text004);
-    support::servers::promtool_check_metrics(tricky.as_bytes()).unwrap();
+    pimon_test_support::servers::promtool_check_metrics(tricky.as_bytes()).unwrap();
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! End to end with a real Prometheus (Debian's `prometheus`, started by the harness in
-//! `tests/support`): it scrapes a running aggregator with `honor_labels: true` (and its
+//! `pimon_test_support::servers`): it scrapes a running aggregator with `honor_labels: true` (and its
 //! OpenMetrics `Accept` header); the query API shows every node's series with the
 //! node's `instance` label and the converted values.
 
 mod frames;
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //! Go's push client sends), which also checks pimon's encoder against Go's decoder.
 
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

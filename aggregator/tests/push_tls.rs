@@ -4,7 +4,7 @@
 //! run by a real nginx with a self-signed certificate).
 
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::io::Write;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! down, `when_full = "refuse_new"`) the answer is 503 and the group stays as it was.
 
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 
 mod frames;
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -4,7 +4,7 @@
 //! backoff, other 4xx never), 413 splitting, batching by size and age, and shards that
 //! keep each series in order.
 
-mod support;
+use pimon_test_support as support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};

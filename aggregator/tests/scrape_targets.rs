@@ -5,7 +5,7 @@
 //! and counted; credentials go out as configured (checked on a recording server).
 
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,7 @@
-//! Self-tests of the real-server harness in `tests/support` (issue #4, "Tests with the
-//! real servers"): each Debian-packaged server starts on 127.0.0.1, answers, and is gone
+//! Self-tests of the real-server harness (`pimon_test_support::servers`): each Debian-packaged server starts on 127.0.0.1, answers, and is gone
 //! after its handle drops; a missing binary is reported with the package to install.
 
-mod support;
+use pimon_test_support as support;
 
 use std::net::TcpStream;
 use std::time::Duration;

@@ -1,10 +1,10 @@
-//! The whole path to a real InfluxDB 1.x (Debian's `influxdb`, via `tests/support`):
+//! The whole path to a real InfluxDB 1.x (Debian's `influxdb`, via `pimon_test_support::servers`):
 //! frames over UDP → aggregator → durable spool → `POST /write` → queried back with
 //! `/query`. The ack comes back once the lines are in the spool.
 
 mod frames;
 mod running;
-mod support;
+use pimon_test_support as support;
 
 use std::time::Duration;
 

@@ -17,10 +17,8 @@
 //! Instructions per cycle: `scripts/bench-collector-instructions` (callgrind on
 //! `src/bin/cycle_once.rs`). Results: docs/BENCHMARKS.md.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use pimon_benches::pi4;
 use pimon_benches::timing::bench;
@@ -28,42 +26,11 @@ use pimon_collector::net::Net;
 use pimon_collector::parse;
 use pimon_collector::ring::ResendPolicy;
 use pimon_collector::run::Agent;
+use pimon_test_support::alloc::{self, allocations};
 
 /// Counts every allocation (alloc, alloc_zeroed, realloc) on every thread.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's arguments
-// unchanged; the only addition is an atomic counter increment.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as this method's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as this method's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as this method's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as this method's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.load(Ordering::Relaxed)
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 fn main() {
     let root = pi4::fixture_root();

@@ -175,8 +175,9 @@ pub fn version() -> String {
     )
 }
 
-/// Parses a duration: a whole number with a unit `ms`, `s`, `m` or `h` (`250ms`, `10s`,
-/// `1m`).
+/// Parses a duration in the grammar both binaries share
+/// ([`pimon_protocol::duration`]: a whole number and `ms`, `s`, `m` or `h`: `250ms`,
+/// `10s`, `1m`), with the collector's wording of the errors.
 ///
 /// ```
 /// use std::time::Duration;
@@ -186,32 +187,17 @@ pub fn version() -> String {
 /// assert!(parse_duration("10").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    if num.is_empty() {
-        return Err(format!(
-            "{s:?} is not a duration (examples: 250ms, 10s, 1m)"
-        ));
-    }
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: number too large"))?;
-    let ms_per = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "" => {
-            return Err(format!(
-                "{s:?} needs a unit: ms, s, m or h (for example {n}s)"
-            ));
+    use pimon_protocol::duration::{self, DurationError};
+    duration::parse_duration(s).map_err(|e| match e {
+        DurationError::NotANumber => {
+            format!("{s:?} is not a duration (examples: 250ms, 10s, 1m)")
         }
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    };
-    n.checked_mul(ms_per)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{s:?}: too long"))
+        DurationError::MissingUnit => {
+            format!("{s:?} needs a unit: ms, s, m or h (for example {s}s)")
+        }
+        DurationError::UnknownUnit => format!("{s:?}: unknown unit (use ms, s, m or h)"),
+        DurationError::TooLong => format!("{s:?}: too long"),
+    })
 }
 
 /// Parses a byte size: a whole number with an optional `K`/`KiB` or `M`/`MiB` suffix.

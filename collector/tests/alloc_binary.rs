@@ -1,4 +1,4 @@
-//! The zero-allocation property checked from outside (issue 3): the binary's own
+//! The zero-allocation property checked from outside: the binary's own
 //! counting allocator (`PIMON_ALLOC_STATS=1`) reports the same total allocations for
 //! `--cycles 10` and `--cycles 1000` at `--interval 1ms`, sending to an acking
 //! aggregator on 127.0.0.1: the steady state allocates nothing. Run on the Pi 4 fixture

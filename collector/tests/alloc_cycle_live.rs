@@ -1,4 +1,4 @@
-//! Zero heap allocations in the steady state (issue 3), on the live `/proc` and `/sys`
+//! Zero heap allocations in the steady state, on the live `/proc` and `/sys`
 //! of the machine running the test: 1000 full cycles after warm-up — every source read,
 //! encoded with a MAC into the ring, sent over UDP, acks received, verified and
 //! applied, gaps resent — make no allocation on any thread.

@@ -1,4 +1,4 @@
-//! The running binary and its signals (issue 3): SIGTERM/SIGINT finish the cycle, linger
+//! The running binary and its signals: SIGTERM/SIGINT finish the cycle, linger
 //! for outstanding acks and exit 0; `--linger` is bounded when the aggregator is gone
 //! and resends gaps while it waits; SIGHUP reloads the config (a broken one is refused
 //! with its line and the collector keeps running).
@@ -41,6 +41,7 @@ impl Collector {
         Collector { child, stderr }
     }
 
+    #[allow(unsafe_code)] // kill(2): std has no way to send a chosen signal
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill takes a pid and a signal number; the child is ours and alive
         // (or a zombie we have not reaped, so the pid cannot be reused).

@@ -1,4 +1,4 @@
-//! Sending with resend against a real UDP socket on 127.0.0.1 (issue 3): a fake
+//! Sending with resend against a real UDP socket on 127.0.0.1: a fake
 //! aggregator that stores and acks with `SeqWindow` + `Ack` like the real one; one that
 //! drops every third datagram; one whose acks are lost on the way back; one that is
 //! absent for a while (or starts after the collector and first hears it mid-stream); a

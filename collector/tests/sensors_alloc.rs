@@ -1,13 +1,11 @@
 //! `Sensors::collect` allocates nothing: I2C readings are copied out of their slots and
-//! GPIO lines are read in place (issue 3, "The cycle": zero heap allocations in the
-//! steady state). Allocations are counted per thread, so the I2C thread's own (it
-//! allocates per transaction, by design) do not mask or fake the cycle's.
+//! GPIO lines are read in place, as the collector's steady state requires. Allocations
+//! are counted per thread, so the I2C thread's own (it allocates per transaction, by
+//! design) do not mask or fake the cycle's.
 #![cfg(feature = "i2c")]
 
 mod sensors_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -18,44 +16,11 @@ use pimon_collector::sensors::{
 };
 use pimon_collector::sink::SampleSink;
 use pimon_protocol::Value;
+use pimon_test_support::alloc;
 use sensors_support::FakeLine;
 
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    let _ = COUNTING.try_with(|counting| {
-        if counting.get() {
-            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter only
-// touches const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Counts samples without storing them.
 #[derive(Default)]
@@ -99,12 +64,11 @@ fn collect_allocates_nothing_over_1000_cycles() {
 
     let mut sink = CountingSink::default();
     sensors.collect(&mut sink); // warm-up
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..1000 {
-        sensors.collect(&mut sink);
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.with(Cell::get);
+    let ((), allocations) = alloc::count_on_this_thread(|| {
+        for _ in 0..1000 {
+            sensors.collect(&mut sink);
+        }
+    });
 
     assert_eq!(allocations, 0, "collect allocated");
     // 2 I2C values + 2 GPIO levels per cycle, so the loop really pushed.

@@ -1,6 +1,5 @@
-//! Config-file lines for sensors: what parses, and errors that name the problem
-//! (issue 3, "Interface": config errors name the line and the problem; the caller adds
-//! the line number).
+//! Config-file lines for sensors: what parses, and errors that name the problem (the
+//! caller adds the line number, so a config error names the line and the problem).
 
 use pimon_collector::sensors::{
     GpioBackend, GpioInputConfig, I2cChip, I2cSensorConfig, Pull, SensorsConfig, parse_gpio_line,

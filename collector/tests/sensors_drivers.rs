@@ -1,5 +1,5 @@
 //! The I2C sensor drivers against embedded-hal-mock: exact bus transactions and waits,
-//! datasheet example values, CRC checks (issue 3, "Sources": I2C sensors).
+//! datasheet example values, CRC checks.
 #![cfg(feature = "i2c")]
 
 use embedded_hal::i2c::ErrorKind;

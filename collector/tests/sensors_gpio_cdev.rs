@@ -1,5 +1,5 @@
 //! The GPIO character-device backend on paths that are not GPIO chips: a clear error
-//! naming the path, never a panic (issue 3, "Sources": GPIO inputs through `CdevPin`).
+//! naming the path, never a panic (GPIO inputs through `CdevPin`).
 //! The read path itself is covered with fake lines in `sensors_thread.rs`; this machine
 //! has no `/dev/gpiochip*` and no gpio-sim module.
 #![cfg(feature = "gpio")]

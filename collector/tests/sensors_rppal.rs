@@ -1,5 +1,5 @@
-//! rppal off a Raspberry Pi fails with a clear message, never a panic (issue 3,
-//! "Sources": GPIO inputs with rppal).
+//! GPIO inputs with rppal: off a Raspberry Pi they fail with a clear message, never a
+//! panic.
 #![cfg(feature = "rppal")]
 
 mod sensors_support;

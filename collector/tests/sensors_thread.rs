@@ -1,6 +1,6 @@
 //! The I2C background thread with mock buses, and GPIO inputs with fake lines: what
 //! `Sensors::collect` pushes (ids, labels, values), error counting, retry with backoff,
-//! missing buses and stale readings (issue 3, "Sources": I2C sensors, GPIO inputs).
+//! missing buses and stale readings (I2C sensors, GPIO inputs).
 #![cfg(feature = "i2c")]
 
 mod sensors_support;

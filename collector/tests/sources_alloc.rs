@@ -5,39 +5,16 @@
 
 mod sources_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pimon_collector::sink::SampleSink;
 use pimon_collector::source::{Sources, SourcesConfig};
 use pimon_protocol::Value;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use pimon_test_support::alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// A sink that only counts (allocation-free).
 #[derive(Default)]
@@ -61,7 +38,7 @@ impl SampleSink for CountingSink {
 }
 
 fn collect_without_allocating(tree: &str) {
-    let at_start = ALLOCATIONS.load(Ordering::Relaxed);
+    let at_start = alloc::allocations();
     let mut sources = Sources::open(&SourcesConfig {
         root: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
@@ -71,10 +48,7 @@ fn collect_without_allocating(tree: &str) {
         ..SourcesConfig::default()
     });
     assert!(sources.settle(Duration::from_secs(10)));
-    assert!(
-        ALLOCATIONS.load(Ordering::Relaxed) > at_start,
-        "the counter counts"
-    );
+    assert!(alloc::allocations() > at_start, "the counter counts");
     let mut sink = CountingSink::default();
     // Warm-up: first failure log lines, lazily initialised std internals.
     for _ in 0..3 {
@@ -82,12 +56,12 @@ fn collect_without_allocating(tree: &str) {
         sources.push_error_counters(&mut sink);
     }
     let per_cycle = sink.samples / 3;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = alloc::allocations();
     for _ in 0..1000 {
         sources.collect(&mut sink);
         sources.push_error_counters(&mut sink);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = alloc::allocations() - before;
     assert_eq!(
         allocations, 0,
         "{tree}: {allocations} allocations in 1000 cycles"
@@ -136,12 +110,12 @@ fn busy_kernel_log_without_allocating() {
         log.write_all(&batch).unwrap();
         sources.collect(&mut sink);
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = alloc::allocations();
     for _ in 0..100 {
         log.write_all(&batch).unwrap();
         sources.collect(&mut sink);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = alloc::allocations() - before;
     std::fs::remove_dir_all(&root).unwrap();
     assert_eq!(
         allocations, 0,
@@ -197,23 +171,23 @@ fn only_the_rediscovery_cycle_allocates() {
     std::fs::write(probe.join("temperature"), "18500\n").unwrap();
     std::thread::sleep((opened + rediscover).saturating_duration_since(Instant::now()));
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = alloc::allocations();
     sources.collect(&mut sink);
     let discovered = Instant::now();
     assert!(
-        ALLOCATIONS.load(Ordering::Relaxed) > before,
+        alloc::allocations() > before,
         "this cycle discovered the sources again"
     );
     let report = sources.report().to_string();
     assert!(report.contains("(hwmon7, cpu_thermal)"), "{report}");
     assert!(report.contains("sensor 28-00000a1b2c3d"), "{report}");
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = alloc::allocations();
     for _ in 0..100 {
         sources.collect(&mut sink);
         sources.push_error_counters(&mut sink);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = alloc::allocations() - before;
     assert!(
         discovered.elapsed() < rediscover,
         "the 100 cycles took longer than the rediscover interval: inconclusive"

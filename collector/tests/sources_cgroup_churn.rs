@@ -7,46 +7,18 @@
 
 mod sources_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pimon_collector::sink::SampleSink;
 use pimon_collector::source::{SourceKind, SourceSet, Sources, SourcesConfig};
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
+use pimon_test_support::alloc;
 use sources_support::{Recorder, fixture_root};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 /// Counts samples and keeps the last `pimon_cgroup_workloads_untracked`, without
 /// allocating.
@@ -208,9 +180,9 @@ fn pods_created_and_removed_while_collecting_allocate_nothing() {
         if alive.len() > 3 {
             alive.remove(0).remove(&root);
         }
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = alloc::allocations();
         sources.collect(&mut sink);
-        allocations += ALLOCATIONS.load(Ordering::Relaxed) - before;
+        allocations += alloc::allocations() - before;
         cycles += 1;
         // Pods that went away leave the table before their replacements come in: with
         // room for exactly the live ones, none is left out, even for one cycle.

@@ -1,5 +1,5 @@
-//! Issue 5 (the Kubernetes DaemonSet) / issue 3 (filesystems): which mount table the
-//! filesystem source reads.
+//! Which mount table the filesystem source reads, on a host and in the Kubernetes
+//! DaemonSet.
 //!
 //! In the DaemonSet the host's `/` is mounted at `/host` and the collector runs with
 //! `--root /host`. `/host/proc/self/mounts` is then the *collector container's* mount

@@ -21,8 +21,8 @@
 //! - [`fleet`]: several collectors on the fixture trees; the end-of-scenario checks.
 //! - [`scenario`]: aggregator + chaos proxy + fleet started together, stopped and
 //!   checked together: the stage of the fault tests.
-//! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
-//!   included from its place, not copied.
+//! - [`support`]: the `pimon-test-support` crate (real Prometheus, InfluxDB, HTTP
+//!   helpers), shared with the aggregator's tests.
 //!
 //! Faults:
 //! - [`chaos`]: the UDP chaos proxy between collectors and aggregator (drop, duplicate,
@@ -38,38 +38,48 @@
 //! - [`expect`]: what a fixture tree must produce, computed from the fixture's files
 //!   (not copied from a run), and the check of `/metrics` and line protocol against it.
 //! - [`exposition`]: strict parsers of the aggregator's Prometheus text and line
-//!   protocol (the latter with the `influxdb-line-protocol` crate as oracle).
+//!   protocol (the latter with the `influxdb-line-protocol` crate as oracle), from
+//!   `pimon-test-support`.
 //! - [`tree`]: copies of fixture trees whose counters grow while a collector reads them.
 //! - [`grafana`]: what Grafana does to an InfluxDB dashboard's queries (builder targets
 //!   to InfluxQL, variable options and their regexes, interpolation).
-//! - [`support`]: `aggregator/tests/support` (real Prometheus, InfluxDB, HTTP helpers),
-//!   included from its place, not copied.
 //!
 //! The long run: [`soak`].
 
 pub mod arrival;
 pub mod binaries;
+// System calls std does not wrap (socket options, sendmmsg, poll, kill, rlimits),
+// each with a `// SAFETY:` comment.
+#[allow(unsafe_code)]
 pub mod chaos;
 pub mod clock;
 pub mod expect;
-pub mod exposition;
 pub mod fleet;
+// System calls std does not wrap (socket options, sendmmsg, poll, kill, rlimits),
+// each with a `// SAFETY:` comment.
+#[allow(unsafe_code)]
 pub mod forge;
 pub mod grafana;
 pub mod ledger;
 pub mod mounts;
 pub mod pimon;
+// System calls std does not wrap (socket options, sendmmsg, poll, kill, rlimits),
+// each with a `// SAFETY:` comment.
+#[allow(unsafe_code)]
 pub mod process;
 pub mod rng;
 pub mod scenario;
 pub mod scrape;
+// System calls std does not wrap (socket options, sendmmsg, poll, kill, rlimits),
+// each with a `// SAFETY:` comment.
+#[allow(unsafe_code)]
 pub mod soak;
 pub mod spool;
 pub mod tree;
 pub mod wait;
 
-#[path = "../../aggregator/tests/support/mod.rs"]
-pub mod support;
+pub use pimon_test_support as support;
+pub use pimon_test_support::exposition;
 
 use std::path::PathBuf;
 

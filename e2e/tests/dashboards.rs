@@ -1,4 +1,4 @@
-//! Issue 5, "Deployment": every query of the Grafana dashboards in
+//! Every query of the Grafana dashboards in
 //! `deploy/grafana/dashboards/` returns data from real servers fed by real pimon:
 //!
 //! - every PromQL `expr` of `pimon-fleet-prometheus.json` against a real Prometheus

@@ -1,4 +1,4 @@
-//! Issue 5, "Deployment": the deployment files and the real binaries cannot drift apart.
+//! The deployment files and the real binaries cannot drift apart.
 //! No container engine or systemd boot runs here, so the host release binaries are run
 //! with exactly the command lines the files give them:
 //!

@@ -1,4 +1,4 @@
-//! Issue 5, "Proven under emulation": the router may itself be a Pi. The static armv7
+//! Proven under emulation: the router may itself be a Pi. The static armv7
 //! `pimon-aggregator` runs under `qemu-arm-static -cpu cortex-a7`, receives the frames of
 //! a host `pimon-collector` reading the Pi 4 fixture through `--root`, acks them, and
 //! serves the values computed from the fixture's files on `/metrics` and in its

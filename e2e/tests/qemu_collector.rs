@@ -1,4 +1,4 @@
-//! Issue 5, "Proven under emulation": the static Raspberry Pi builds of
+//! Proven under emulation: the static Raspberry Pi builds of
 //! `pimon-collector` run under `qemu-user-static` with the oldest CPU of their target,
 //! read a Raspberry Pi fixture tree through `--root`, and send to a host
 //! `pimon-aggregator` on 127.0.0.1. The Pi's CPU, memory, thermal zone, throttling flags

@@ -1,5 +1,5 @@
 //! Decodes any bytes as a pimon datagram; whatever decodes is re-encoded and must
-//! decode to the same thing (issue #2).
+//! decode to the same thing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -28,6 +28,7 @@
 pub mod ack;
 pub mod auth;
 pub mod catalog;
+pub mod duration;
 mod error;
 pub mod frame;
 pub mod text;

@@ -1,4 +1,4 @@
-//! Invariants of the metric catalog (issue 2, "Catalog"): ids, Prometheus and InfluxDB
+//! Invariants of the metric catalog: ids, Prometheus and InfluxDB
 //! naming rules, family consistency, and the exact names dashboards depend on.
 
 use std::collections::{BTreeMap, BTreeSet};

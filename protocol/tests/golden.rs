@@ -1,4 +1,4 @@
-//! Golden byte vectors: the exact bytes of every message kind (issue #2).
+//! Golden byte vectors: the exact bytes of every message kind.
 //!
 //! If one of these fails, the wire format changed: that is a protocol version bump
 //! (docs/PROTOCOL.md, "Versioning"), not a test to update.

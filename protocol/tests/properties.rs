@@ -1,5 +1,5 @@
 //! Property tests: any valid frame round-trips; any bytes decode without panicking;
-//! the sequence window acks exactly what arrived (issue #2).
+//! the sequence window acks exactly what arrived.
 
 use pimon_protocol::{
     Accept, Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, SeqWindow,
@@ -297,4 +297,28 @@ fn window_counts_missing_only_from_the_first_number_heard() {
     assert_eq!((w.base(), w.top()), (20, 20));
     assert_eq!(w.accept(25), (Accept::New, 0));
     assert_eq!(w.raise_floor(30), 0, "all below the uncounted bound");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The duration grammar never panics, on any text; what it accepts re-renders in
+    /// milliseconds to the same duration.
+    #[test]
+    fn duration_parser_never_panics_and_round_trips(text in ".{0,24}") {
+        if let Ok(d) = pimon_protocol::duration::parse_duration(&text) {
+            let again = pimon_protocol::duration::parse_duration(&format!("{}ms", d.as_millis()));
+            prop_assert_eq!(again, Ok(d));
+        }
+    }
+
+    /// Every whole number with every unit parses to its value (or `TooLong` past
+    /// `u64::MAX` milliseconds).
+    #[test]
+    fn durations_of_every_unit(n in any::<u64>(), unit in 0usize..5) {
+        use pimon_protocol::duration::{DurationError, parse_duration};
+        let (suffix, ms_per) = [("ms", 1u64), ("s", 1_000), ("m", 60_000), ("min", 60_000), ("h", 3_600_000)][unit];
+        let expected = n.checked_mul(ms_per).map(core::time::Duration::from_millis).ok_or(DurationError::TooLong);
+        prop_assert_eq!(parse_duration(&format!("{n}{suffix}")), expected);
+    }
 }

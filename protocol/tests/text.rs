@@ -1,4 +1,4 @@
-//! Text renderings (issue 4, "Prometheus" and "InfluxDB"): exact expected strings, and
+//! Text renderings (Prometheus exposition and InfluxDB line protocol): exact expected strings, and
 //! independent oracles reading our output back.
 //!
 //! Oracles: the `influxdb-line-protocol` crate (InfluxDB IOx's parser) for line

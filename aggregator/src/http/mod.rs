@@ -41,6 +41,7 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::atomic::AtomicU64;
 use crate::ingress::http_body;
+use crate::log::warning;
 
 pub use request::{
     HttpError, MAX_REQUEST_HEAD, Method, Request, accepts_gzip, negotiate_format, parse_request,
@@ -102,7 +103,7 @@ pub async fn serve<P: MetricsProvider>(
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
                 Err(e) => {
-                    eprintln!("pimon-aggregator: http accept: {e}");
+                    warning!("http accept: {e}");
                     smol::Timer::after(Duration::from_millis(100)).await;
                     continue;
                 }

@@ -70,52 +70,8 @@ impl fmt::Debug for InfluxApi {
 }
 
 /// Timestamp precision of the lines, sent as the `precision=` parameter. It must match
-/// the precision the lines were rendered in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// Nanoseconds (InfluxDB's default).
-    #[default]
-    Nanoseconds,
-    /// Microseconds.
-    Microseconds,
-    /// Milliseconds.
-    Milliseconds,
-    /// Seconds.
-    Seconds,
-}
-
-impl Precision {
-    /// The `precision=` value for the v1 API (`ns`, `u`, `ms`, `s`).
-    pub fn v1_param(self) -> &'static str {
-        match self {
-            Precision::Nanoseconds => "ns",
-            Precision::Microseconds => "u",
-            Precision::Milliseconds => "ms",
-            Precision::Seconds => "s",
-        }
-    }
-
-    /// The `precision=` value for the v2 API (`ns`, `us`, `ms`, `s`).
-    pub fn v2_param(self) -> &'static str {
-        match self {
-            Precision::Nanoseconds => "ns",
-            Precision::Microseconds => "us",
-            Precision::Milliseconds => "ms",
-            Precision::Seconds => "s",
-        }
-    }
-
-    /// Parses `ns`/`n`, `us`/`u`, `ms`, `s`.
-    pub fn parse(s: &str) -> Option<Precision> {
-        Some(match s {
-            "ns" | "n" => Precision::Nanoseconds,
-            "us" | "u" => Precision::Microseconds,
-            "ms" => Precision::Milliseconds,
-            "s" => Precision::Seconds,
-            _ => return None,
-        })
-    }
-}
+/// the precision the lines were rendered in, hence the protocol crate's one type.
+pub use pimon_protocol::text::influx::Precision;
 
 /// Exponential backoff between retries of a failed write.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -40,6 +40,7 @@ use smol::io::AsyncWriteExt;
 
 use crate::atomic::AtomicU64;
 use crate::influx::output::OutputError;
+use crate::log::{error, warning};
 use crate::spool::FsyncPolicy;
 
 /// A partial last line longer than this at open is not cut off: the file is refused
@@ -167,8 +168,8 @@ impl LpFileOutput {
                 let on_disk = file.metadata().map_err(named)?.len();
                 if len < on_disk {
                     file.set_len(len).map_err(named)?;
-                    eprintln!(
-                        "pimon-aggregator: line protocol output {}: cut off a partial last line ({} bytes)",
+                    warning!(
+                        "line protocol output {}: cut off a partial last line ({} bytes)",
                         path.display(),
                         on_disk - len
                     );
@@ -320,7 +321,7 @@ impl LpFileOutput {
             };
             let keep_going = smol::future::or(stop, tick).await;
             if let Err(e) = self.flush().await {
-                eprintln!("pimon-aggregator: line protocol output: {e}");
+                error!("line protocol output: {e}");
             }
             if !keep_going {
                 return Ok(());

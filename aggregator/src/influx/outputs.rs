@@ -22,6 +22,7 @@ use smol::channel::Receiver;
 
 use crate::influx::lp_file::LpFileOutput;
 use crate::influx::output::{InfluxOutput, OutputError};
+use crate::log::error;
 use crate::remote_write::RemoteWriteOutput;
 
 /// Any combination of InfluxDB outputs, remote write outputs and one line-protocol
@@ -162,9 +163,7 @@ impl LineOutputs {
         {
             let errors = lp.stats().write_errors.load(Ordering::Relaxed);
             if errors % 1000 == 1 {
-                eprintln!(
-                    "pimon-aggregator: line protocol output: {e} ({errors} write errors so far)"
-                );
+                error!("line protocol output: {e} ({errors} write errors so far)");
             }
         }
         Ok(())

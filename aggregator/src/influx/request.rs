@@ -73,7 +73,7 @@ impl WriteTarget {
                     "/api/v2/write?org={}&bucket={}&precision={}",
                     percent_encode(org),
                     percent_encode(bucket),
-                    config.precision.v2_param()
+                    config.precision.as_str()
                 )
             }
         };

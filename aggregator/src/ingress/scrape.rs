@@ -27,6 +27,7 @@ use super::pushpath::GroupingKey;
 use super::runtime::{Ingress, StoreError};
 use super::stats::ScrapeResult;
 use crate::http_client::{self, HttpUrl, Request, base64_encode};
+use crate::log::{notice, warning};
 use crate::server::now_ms;
 
 /// The `Accept` header: the text format this parser reads.
@@ -242,10 +243,10 @@ pub async fn run(inputs: Arc<Ingress>, index: usize, stop: Receiver<()>) {
             if result != last {
                 match result {
                     ScrapeResult::Ok => {
-                        eprintln!("pimon-aggregator: scrape {}: up again", target.url)
+                        notice!("scrape {}: up again", target.url)
                     }
-                    r => eprintln!(
-                        "pimon-aggregator: scrape {}: {} ({why}); logged again when it changes",
+                    r => warning!(
+                        "scrape {}: {} ({why}); logged again when it changes",
                         target.url,
                         r.label()
                     ),

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::log::error;
 use crate::spool::format::{
     self, MAX_RECORD_BYTES, RECORD_HEADER_BYTES, SEGMENT_MAGIC, count_lines, parse_header,
     record_header, record_valid, write_cursor_file,
@@ -448,8 +449,8 @@ impl Spool {
             bytes = bytes.saturating_sub(held.bytes);
         }
         self.count_dropped(records, lines, bytes);
-        eprintln!(
-            "pimon-aggregator: spool {} dropped its oldest segment {} because {why}: {records} undelivered records ({lines} lines) lost{}",
+        error!(
+            "spool {} dropped its oldest segment {} because {why}: {records} undelivered records ({lines} lines) lost{}",
             self.config.dir.display(),
             oldest.id,
             match st.in_flight {

@@ -25,6 +25,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+use crate::log::{error, warning};
 use crate::spool::format::{
     self, CURSOR_FILE, RecordSpan, SEGMENT_MAGIC, Scan, estimate_lines, read_cursor_file,
     scan_records, write_cursor_file,
@@ -414,8 +415,8 @@ impl Spool {
     fn count_torn(&self, path: &Path, at: u64, bytes: u64) {
         self.stats.torn_truncations.fetch_add(1, Ordering::Relaxed);
         self.stats.torn_bytes.fetch_add(bytes, Ordering::Relaxed);
-        eprintln!(
-            "pimon-aggregator: spool: {}: torn or corrupt record at offset {at}, truncated {bytes} bytes",
+        warning!(
+            "spool: {}: torn or corrupt record at offset {at}, truncated {bytes} bytes",
             path.display(),
         );
     }
@@ -426,8 +427,8 @@ impl Spool {
         self.stats
             .lines_lost_corrupt
             .fetch_add(lines, Ordering::Relaxed);
-        eprintln!(
-            "pimon-aggregator: spool: {}: {spans} damaged span(s) of undelivered records skipped ({bytes} bytes, {lines} lines lost); the valid records around them are kept",
+        error!(
+            "spool: {}: {spans} damaged span(s) of undelivered records skipped ({bytes} bytes, {lines} lines lost); the valid records around them are kept",
             path.display(),
         );
     }

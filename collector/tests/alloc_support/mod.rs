@@ -5,54 +5,23 @@
 //! that verifies, drops every fifth datagram and acks with a MAC; receive and verify
 //! the acks, apply them, resend the gaps.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::UdpSocket;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pimon_collector::net::Net;
 use pimon_collector::ring::ResendPolicy;
 use pimon_collector::run::Agent;
 use pimon_protocol::{Ack, DataFrame, MAX_DATAGRAM, SeqWindow};
+use pimon_test_support::alloc;
 
 #[path = "../send_support/mod.rs"]
 pub mod send_support;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
-/// Allocations so far, all threads.
-pub fn allocations() -> u64 {
-    ALLOCATIONS.load(Ordering::Relaxed)
-}
+pub use alloc::allocations;
 
 /// An aggregator served inline (non-blocking), allocation-free: stores with a
 /// `SeqWindow`, acks every frame it keeps, drops every fifth.

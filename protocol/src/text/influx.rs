@@ -41,9 +41,14 @@ use crate::catalog::{FieldKind, InfluxSchema, Metric, Number, TagRule};
 use crate::value::Value;
 
 /// Timestamp precision of a line (the `precision` parameter of InfluxDB's `/write`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// The one precision type of the workspace: the collector's `--print influx`, the
+/// aggregator's rendering of lines and its outputs' `precision=` parameter all use it,
+/// so the precision lines are rendered in and the one announced cannot differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
     /// Nanoseconds (InfluxDB's default).
+    #[default]
     Nanoseconds,
     /// Microseconds.
     Microseconds,
@@ -61,6 +66,23 @@ impl Precision {
             Precision::Microseconds => "us",
             Precision::Milliseconds => "ms",
             Precision::Seconds => "s",
+        }
+    }
+
+    /// The value of InfluxDB 1.x's `precision` query parameter: `ns`, `u`, `ms`, `s`
+    /// (1.x spells microseconds `u`; 2.x and VictoriaMetrics take [`Precision::as_str`]).
+    ///
+    /// ```
+    /// use pimon_protocol::text::influx::Precision;
+    /// assert_eq!(Precision::Microseconds.v1_param(), "u");
+    /// assert_eq!(Precision::Microseconds.as_str(), "us");
+    /// assert_eq!(Precision::Seconds.v1_param(), "s");
+    /// assert_eq!(Precision::default(), Precision::Nanoseconds);
+    /// ```
+    pub const fn v1_param(self) -> &'static str {
+        match self {
+            Precision::Microseconds => "u",
+            other => other.as_str(),
         }
     }
 

@@ -32,6 +32,7 @@ use crate::ingress::expo::{Family, Kind, Metric, Value};
 use crate::ingress::groups::Source;
 use crate::ingress::pushpath::GroupingKey;
 use crate::ingress::runtime::Ingress;
+use crate::log::{error, warning};
 use crate::self_metrics as sm;
 use crate::series::family_rank;
 use crate::server::now_ms;
@@ -164,14 +165,14 @@ impl ProblemLog {
             return;
         }
         self.last = Some(now);
-        let mut line = String::from("pimon-aggregator: collectd packets refused:");
+        let mut line = String::from("collectd packets refused:");
         for (i, p) in Problem::ALL.iter().enumerate() {
             if self.held[i] > 0 {
                 let _ = write!(line, " {} {}", self.held[i], p.label());
             }
         }
         line.push_str(" (pimon_collectd_bad_packets_total)");
-        eprintln!("{line}");
+        warning!("{line}");
         self.held = [0; Problem::ALL.len()];
     }
 }
@@ -214,8 +215,8 @@ impl AuthFile {
                     self.users = Some(u);
                     self.modified = modified;
                 }
-                Err(e) => eprintln!(
-                    "pimon-aggregator: collectd auth file {} not re-read, previous users stay: {e}",
+                Err(e) => error!(
+                    "collectd auth file {} not re-read, previous users stay: {e}",
                     path.display()
                 ),
             }

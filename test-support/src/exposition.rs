@@ -1,7 +1,8 @@
 //! Parsers for what the aggregator serves and writes, strict enough that a malformed
 //! line fails the test instead of being skipped:
 //! - Prometheus text exposition (0.0.4): `name{label="value",…} value [timestamp]`,
-//!   with the label-value escapes `\\`, `\"` and `\n`; `#` lines are comments.
+//!   with the label-value escapes `\\`, `\"` and `\n`; `#` lines are comments, of
+//!   which [`check_structure`] reads the `# TYPE` ones to check the family rules.
 //! - InfluxDB line protocol, parsed by the `influxdb-line-protocol` crate (an
 //!   independent implementation, escapes included).
 
@@ -43,6 +44,69 @@ pub fn parse_prometheus(text: &str) -> Result<Vec<PromSample>, String> {
         out.push(parse_sample(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?);
     }
     Ok(out)
+}
+
+/// The `# TYPE` lines of an exposition, as (family, type), in the order written.
+pub fn families(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest
+                .split_once(' ')
+                .ok_or_else(|| format!("line {}: # TYPE without a type: {line}", i + 1))?;
+            out.push((name.to_string(), kind.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// The rules a whole exposition must keep beyond each line's syntax: one `# TYPE` per
+/// family, every sample under a `# TYPE` (its name, or its name less `_bucket`, `_sum`,
+/// `_count` or `_total`), the families not interleaved, every name and label set once.
+/// `Err` names the first rule broken.
+pub fn check_structure(text: &str) -> Result<(), String> {
+    let types = families(text)?;
+    let samples = parse_prometheus(text)?;
+    let mut seen_types = std::collections::HashSet::new();
+    for (name, _) in &types {
+        if !seen_types.insert(name.as_str()) {
+            return Err(format!("second # TYPE for {name}"));
+        }
+    }
+    let family_of = |sample: &str| {
+        types
+            .iter()
+            .map(|(f, _)| f.as_str())
+            .filter(|f| {
+                sample == *f
+                    || sample
+                        .strip_prefix(f)
+                        .is_some_and(|s| ["_bucket", "_sum", "_count", "_total"].contains(&s))
+            })
+            .max_by_key(|f| f.len())
+    };
+    let mut finished = std::collections::HashSet::new();
+    let mut current = "";
+    let mut unique = std::collections::HashSet::new();
+    for sample in &samples {
+        let family = family_of(&sample.name)
+            .ok_or_else(|| format!("sample {} has no # TYPE", sample.name))?;
+        if family != current {
+            if finished.contains(family) {
+                return Err(format!("family {family} interleaved"));
+            }
+            finished.insert(std::mem::replace(&mut current, family));
+        }
+        let mut labels = sample.labels.clone();
+        labels.sort();
+        if !unique.insert((sample.name.clone(), labels)) {
+            return Err(format!(
+                "duplicate series {} {:?}",
+                sample.name, sample.labels
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_name_char(c: char) -> bool {
@@ -262,6 +326,27 @@ mod tests {
             "1x 2",
         ] {
             assert!(parse_prometheus(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn structure_rules() {
+        let good = "# TYPE a counter\na_total 1\n# TYPE b gauge\nb{x=\"1\"} 2\nb{x=\"2\"} 3\n";
+        assert_eq!(check_structure(good), Ok(()));
+        for (bad, rule) in [
+            ("a 1\n", "no # TYPE"),
+            ("# TYPE a gauge\n# TYPE a gauge\na 1\n", "second # TYPE"),
+            (
+                "# TYPE a gauge\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n",
+                "interleaved",
+            ),
+            (
+                "# TYPE a gauge\na{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 1\n",
+                "duplicate",
+            ),
+        ] {
+            let err = check_structure(bad).unwrap_err();
+            assert!(err.contains(rule), "{bad:?}: {err}");
         }
     }
 

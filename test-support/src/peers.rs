@@ -1,5 +1,5 @@
 //! The real peers of pimon's inputs, from Debian's packages, started for one test
-//! like the servers in [`super::servers`] (127.0.0.1 only, free port, temp dir,
+//! like the servers in [`crate::servers`] (127.0.0.1 only, free port, temp dir,
 //! killed on drop, a failed start panics with the reason and the apt package).
 //!
 //! | handle | apt package | binary |
@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use super::http;
-use super::servers::{ServerProcess, find_binary, free_port, start_with_retries, status_is};
+use crate::http;
+use crate::servers::{ServerProcess, find_binary, free_port, start_with_retries, status_is};
 
 /// A running `prometheus-pushgateway` (no persistence file).
 pub struct Pushgateway {

@@ -1,4 +1,4 @@
-//! Real servers from Debian's packages, started for one test (see `support/mod.rs`).
+//! Real servers from Debian's packages, started for one test (see the crate docs).
 //!
 //! | handle | apt package | binary |
 //! |---|---|---|
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::http;
+use crate::http;
 
 /// How long a server may take to become ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
