@@ -20,7 +20,8 @@
 //!   computes from the same numbers (`usage_*`, `used_percent`, the `swap` line…).
 //! - [`influx`], [`spool`], [`http_client`]: where lines go: InfluxDB 1.x/2.x through a
 //!   durable spool, and the `--lp-out` file or stdout; [`remote_write`]: Prometheus
-//!   remote write receivers through the same kind of spool.
+//!   remote write receivers through the same kind of spool; [`delivery`]: the spool
+//!   reading, batching, retries and shutdown both kinds of output share.
 //! - [`prom`], [`http`]: the `/metrics` exposition and the HTTP server; [`status`]: the
 //!   status page (`/`, `/node/<name>`, `/api/nodes`).
 //! - [`ingress`]: the other inputs: Pushgateway pushes, scraped exporters, collectd.
@@ -33,6 +34,7 @@
 pub mod ack_limit;
 pub mod atomic;
 pub mod config;
+pub mod delivery;
 pub mod evidence;
 pub mod http;
 pub mod http_client;

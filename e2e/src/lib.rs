@@ -19,6 +19,8 @@
 //! - [`pimon`]: aggregators (restartable on the same ports, spool and file) and
 //!   collectors (stopped with SIGTERM, their closing line read).
 //! - [`fleet`]: several collectors on the fixture trees; the end-of-scenario checks.
+//! - [`scenario`]: aggregator + chaos proxy + fleet started together, stopped and
+//!   checked together: the stage of the fault tests.
 //! - [`support`]: the `pimon-test-support` crate (real Prometheus, InfluxDB, HTTP
 //!   helpers), shared with the aggregator's tests.
 //!
@@ -66,6 +68,7 @@ pub mod pimon;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod rng;
+pub mod scenario;
 pub mod scrape;
 // System calls std does not wrap (socket options, sendmmsg, poll, kill, rlimits),
 // each with a `// SAFETY:` comment.

@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use pimon_e2e::arrival;
 use pimon_e2e::binaries::{Launcher, Program};
-use pimon_e2e::chaos::{ChaosConfig, ChaosProxy};
-use pimon_e2e::fleet::{self, Fleet, TRIO};
+use pimon_e2e::fleet::{self, TRIO};
 use pimon_e2e::mounts::Tmpfs;
 use pimon_e2e::pimon::AggregatorSetup;
 use pimon_e2e::process;
+use pimon_e2e::scenario::{self, FILE_TIMEOUT, Scenario};
 use pimon_e2e::support::servers::{Influxd, free_port};
-use pimon_e2e::{rng, wait};
+use pimon_e2e::wait;
 
 const DB: &str = "pimon";
 
@@ -96,39 +96,30 @@ fn a_spool_disk_full_before_the_cap_drops_the_oldest_keeps_acking_and_counts_exa
     // 1 MiB fills in a few seconds of the trio's lines; the spool's cap is 64 MiB.
     let disk = Tmpfs::mount(1 << 20);
     let (mut setup, influx_port) = spool_on(&disk, "drop_oldest");
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "spool-disk-full",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("spool disk full")),
-    );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "spool-disk-full", &TRIO, |c| c);
     thread::sleep(Duration::from_secs(8));
     let free_while_running = disk.free_bytes();
-    let stops = fleet.stop();
-    aggregator.assert_running("with a full spool disk");
-    let unacked: Vec<&str> = stops
-        .iter()
-        .filter(|s| s.unacknowledged > 0 || s.dropped > 0)
-        .map(|s| s.line.as_str())
-        .collect();
-    assert!(
-        unacked.is_empty(),
-        "a full spool disk with drop_oldest must not stop the acks (free: {free_while_running} bytes):\n{}\n{}",
-        unacked.join("\n"),
-        aggregator.proc.output_report()
+    let end = s.stop_fleet("with a full spool disk");
+    let nodes = s.nodes();
+    let aggregator = &s.aggregator;
+    scenario::assert_all_acked(
+        aggregator,
+        &nodes,
+        &end.stops,
+        &format!(
+            "a full spool disk with drop_oldest must not stop the acks (free: {free_while_running} bytes)"
+        ),
     );
 
     // InfluxDB comes up: it gets everything the spool kept; the rest is counted.
     let influxd = Influxd::start_on(influx_port);
     influxd.create_database(DB);
-    let nodes = fleet.nodes();
     let file = fleet::assert_file_exactly_once(
-        &aggregator,
-        &proxy.ledger(),
+        aggregator,
+        &end.ledger,
         &nodes,
         &Default::default(),
-        Duration::from_secs(15),
+        FILE_TIMEOUT,
         "spool disk full",
     );
     let text = aggregator.line_protocol();
@@ -167,60 +158,29 @@ fn a_spool_disk_full_before_the_cap_drops_the_oldest_keeps_acking_and_counts_exa
 fn a_spool_disk_full_with_refuse_new_holds_the_acks_and_recovers_when_space_returns() {
     let disk = Tmpfs::mount(4 << 20);
     let (mut setup, influx_port) = spool_on(&disk, "refuse_new");
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "spool-refuse",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("spool refuse")),
-    );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "spool-refuse", &TRIO, |c| c);
     thread::sleep(Duration::from_secs(1));
     // The disk is full: appends fail, batches are refused, collectors keep resending.
     disk.fill("filler");
     thread::sleep(Duration::from_secs(3));
-    let refused = aggregator
+    let refused = s
+        .aggregator
         .scrape()
         .sum("pimon_aggregator_output_failures_total", &[]);
     disk.remove("filler");
     let influxd = Influxd::start_on(influx_port);
     influxd.create_database(DB);
     thread::sleep(Duration::from_secs(3));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after the disk was full");
+    let end = s.stop_fleet("after the disk was full");
     assert!(refused > 0.0, "the full disk must have refused batches");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let unacked: Vec<&str> = stops
-        .iter()
-        .filter(|s| s.unacknowledged > 0 || s.dropped > 0)
-        .map(|s| s.line.as_str())
-        .collect();
-    assert!(
-        unacked.is_empty(),
-        "once space returned everything must be acked:\n{}\n{}",
-        unacked.join("\n"),
-        aggregator.proc.output_report()
+    scenario::assert_all_acked(
+        &s.aggregator,
+        &s.nodes(),
+        &end.stops,
+        "once space returned everything must be acked",
     );
-    let none = Default::default();
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(15),
-        "refuse_new, disk full",
-    );
-    fleet::assert_influx_exactly_once(
-        &influxd,
-        DB,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(40),
-        "refuse_new, disk full",
-    );
+    s.assert_stored_exactly_once(&end, Some((&influxd, DB)), "refuse_new, disk full");
 }
 
 #[test]
@@ -228,38 +188,21 @@ fn the_line_protocol_file_resumes_by_itself_after_its_disk_was_full() {
     let disk = Tmpfs::mount(8 << 20);
     let lp = disk.join("out.lp");
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator)).lp_out_at(&lp);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "lp-disk-full",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("lp disk full")),
-    );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "lp-disk-full", &TRIO, |c| c);
     thread::sleep(Duration::from_secs(1));
     disk.fill("filler");
     thread::sleep(Duration::from_secs(3));
     disk.remove("filler");
     thread::sleep(Duration::from_secs(3));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after the disk was full");
+    let end = s.stop_fleet("after the disk was full");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let lost: Vec<&str> = stops
-        .iter()
-        .filter(|s| s.unacknowledged > 0 || s.dropped > 0)
-        .map(|s| s.line.as_str())
-        .collect();
-    assert!(lost.is_empty(), "{}", lost.join("\n"));
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &Default::default(),
-        Duration::from_secs(15),
-        "the --lp-out file after its disk was full",
+    scenario::assert_all_acked(
+        &s.aggregator,
+        &s.nodes(),
+        &end.stops,
+        "every frame must be acked once the disk has space again",
     );
+    s.assert_stored_exactly_once(&end, None, "the --lp-out file after its disk was full");
 }
 
 /// Points of the aggregator's own figures in InfluxDB (`pimon_node`, one per node and

@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use pimon_e2e::arrival::{self, Copies};
 use pimon_e2e::binaries::{Launcher, Program};
-use pimon_e2e::chaos::{ChaosConfig, ChaosProxy, Faults};
-use pimon_e2e::fleet::{self, Fleet, TRIO};
+use pimon_e2e::chaos::{ChaosConfig, Faults};
+use pimon_e2e::fleet::{self, TRIO};
 use pimon_e2e::pimon::{AggregatorSetup, StopLine};
 use pimon_e2e::process::signal_pid;
+use pimon_e2e::scenario::{self, FILE_TIMEOUT, INFLUX_TIMEOUT, Scenario};
 use pimon_e2e::scrape::NodeCounters;
 use pimon_e2e::support::servers::{Influxd, free_port};
 use pimon_e2e::{rng, spool, wait};
@@ -62,53 +63,30 @@ fn aggregator_stopped_and_restarted_mid_stream_loses_doubles_and_miscounts_nothi
     influxd.create_database(DB);
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(influxd.url(), DB);
-    let mut aggregator = setup.start();
     let mut config = ChaosConfig::new(rng::seed("restart"));
     // Light loss both ways: some frames wait in gaps and some acks are lost when the
     // aggregator stops, the cases a restart must not miscount.
     config.to_aggregator = Faults::lossy(0.05, 0.0, 0.05, Duration::from_millis(10));
     config.to_collector = Faults::lossy(0.05, 0.0, 0.0, Duration::ZERO);
-    let proxy = ChaosProxy::start("restart", aggregator.udp, config);
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start_with(&mut setup, "restart", config, &TRIO, |c| c);
 
     thread::sleep(Duration::from_secs(3));
-    aggregator.stop(Duration::from_secs(30));
+    s.aggregator.stop(Duration::from_secs(30));
     thread::sleep(Duration::from_secs(2));
-    let mut aggregator = setup.start();
+    s.aggregator = setup.start();
     thread::sleep(Duration::from_secs(3));
-    proxy.heal();
+    s.proxy.heal();
     thread::sleep(Duration::from_millis(1500));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after the restart");
+    let end = s.stop_fleet("after the restart");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let none = Default::default();
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(15),
-        "stop and restart",
-    );
-    fleet::assert_influx_exactly_once(
-        &influxd,
-        DB,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(30),
-        "stop and restart",
-    );
-    let problems = no_loss_counted(&aggregator.scrape(), &nodes, &stops);
+    s.assert_stored_exactly_once(&end, Some((&influxd, DB)), "stop and restart");
+    let problems = no_loss_counted(&s.aggregator.scrape(), &s.nodes(), &end.stops);
     assert!(
         problems.is_empty(),
         "after a clean restart nothing may be counted lost:\n{}\n{}\n{}",
         problems.join("\n"),
-        proxy.describe(),
-        aggregator.proc.output_report()
+        s.proxy.describe(),
+        s.aggregator.proc.output_report()
     );
 }
 
@@ -118,57 +96,52 @@ fn aggregator_killed_with_spool_and_batches_in_flight_loses_nothing_acknowledged
     influxd.create_database(DB);
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(influxd.url(), DB);
-    let mut aggregator = setup.start();
     let mut config = ChaosConfig::new(rng::seed("kill -9"));
     config.to_aggregator = Faults::lossy(0.03, 0.0, 0.03, Duration::from_millis(10));
     config.to_collector = Faults::lossy(0.03, 0.0, 0.0, Duration::ZERO);
-    let proxy = ChaosProxy::start("kill9", aggregator.udp, config);
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start_with(&mut setup, "kill9", config, &TRIO, |c| c);
 
     thread::sleep(Duration::from_secs(2));
     // InfluxDB down: the spool fills and the output retries; frames are still acked.
     influxd.stop();
     thread::sleep(Duration::from_secs(2));
-    aggregator.crash();
+    s.aggregator.crash();
     thread::sleep(Duration::from_secs(1));
-    let mut aggregator = setup.start();
+    s.aggregator = setup.start();
     influxd.start_again();
     thread::sleep(Duration::from_secs(3));
-    proxy.heal();
+    s.proxy.heal();
     thread::sleep(Duration::from_millis(1500));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after the crash");
+    let end = s.stop_fleet("after the crash");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
+    let nodes = s.nodes();
     let none = Default::default();
     // A frame written and then re-sent because the crash came before its ack may be
     // written again, identically; none may be missing or differ.
     fleet::assert_file(
-        &aggregator,
-        &ledger,
+        &s.aggregator,
+        &end.ledger,
         &nodes,
         &none,
         Copies::AtLeastOnceIdentical,
-        Duration::from_secs(15),
+        FILE_TIMEOUT,
         "kill -9",
     );
     fleet::assert_influx_exactly_once(
         &influxd,
         DB,
-        &ledger,
+        &end.ledger,
         &nodes,
         &none,
-        Duration::from_secs(40),
+        INFLUX_TIMEOUT,
         "kill -9",
     );
-    let problems = no_loss_counted(&aggregator.scrape(), &nodes, &stops);
+    let problems = no_loss_counted(&s.aggregator.scrape(), &nodes, &end.stops);
     assert!(
         problems.is_empty(),
         "after a crash and restart nothing acked may be counted lost:\n{}\n{}",
         problems.join("\n"),
-        proxy.describe()
+        s.proxy.describe()
     );
 }
 
@@ -179,51 +152,26 @@ fn influxdb_hanging_does_not_stop_the_acks_and_gets_every_point_when_it_resumes(
     let influx_pid = influxd.server.pid().expect("influxd runs");
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(influxd.url(), DB);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "influx-hang",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("influxd hangs")),
-    );
     // 24 KiB rings hold about 1.5 s of the Pi 4 tree: if acks waited for InfluxDB,
     // a 4 s hang would overflow them.
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c.args(&["--ring-bytes", "24K"]));
+    let mut s = Scenario::start(&mut setup, "influx-hang", &TRIO, |c| {
+        c.args(&["--ring-bytes", "24K"])
+    });
     thread::sleep(Duration::from_secs(1));
     signal_pid(influx_pid, libc::SIGSTOP);
     thread::sleep(Duration::from_secs(4));
     signal_pid(influx_pid, libc::SIGCONT);
     thread::sleep(Duration::from_secs(2));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after InfluxDB hung");
+    let end = s.stop_fleet("after InfluxDB hung");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let none = Default::default();
-    let problems = no_loss_counted(&aggregator.scrape(), &nodes, &stops);
+    let problems = no_loss_counted(&s.aggregator.scrape(), &s.nodes(), &end.stops);
     assert!(
         problems.is_empty(),
         "a hanging InfluxDB must not stop the acks (the spool holds the lines):\n{}\n{}",
         problems.join("\n"),
-        aggregator.proc.output_report()
+        s.aggregator.proc.output_report()
     );
-    fleet::assert_influx_exactly_once(
-        &influxd,
-        DB,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(40),
-        "influxd hang",
-    );
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(15),
-        "influxd hang",
-    );
+    s.assert_stored_exactly_once(&end, Some((&influxd, DB)), "influxd hang");
 }
 
 #[test]
@@ -232,56 +180,29 @@ fn influxdb_killed_and_restarted_under_load_gets_every_point() {
     influxd.create_database(DB);
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(influxd.url(), DB);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "influx-restart",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("influxd restart")),
-    );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "influx-restart", &TRIO, |c| c);
 
     thread::sleep(Duration::from_secs(2));
     influxd.stop();
     thread::sleep(Duration::from_secs(3));
     influxd.start_again();
     thread::sleep(Duration::from_secs(2));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("after InfluxDB came back");
+    let end = s.stop_fleet("after InfluxDB came back");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let none = Default::default();
-    fleet::assert_influx_exactly_once(
-        &influxd,
-        DB,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(40),
-        "influxd restart",
-    );
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(15),
-        "influxd restart",
-    );
-    let scrape = aggregator.scrape();
+    s.assert_stored_exactly_once(&end, Some((&influxd, DB)), "influxd restart");
+    let scrape = s.aggregator.scrape();
     assert!(
         scrape.sum("pimon_influx_write_failures_total", &[]) > 0.0,
         "the outage must have been seen by the output (write failures counted)"
     );
-    let mut problems = no_loss_counted(&scrape, &nodes, &stops);
-    problems.extend(fleet::counter_problems(&aggregator, &proxy, &nodes, &stops));
+    let problems = no_loss_counted(&scrape, &s.nodes(), &end.stops);
     assert!(
         problems.is_empty(),
         "{}\n{}",
         problems.join("\n"),
-        proxy.describe()
+        s.proxy.describe()
     );
+    s.assert_counters_agree(&end, "counters disagree with what the proxy did");
 }
 
 #[test]
@@ -292,17 +213,11 @@ fn a_damaged_spool_record_loses_only_its_own_lines_and_counts_them() {
     let influx_url = format!("http://127.0.0.1:{influx_port}");
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(&influx_url, DB);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "spool-damage",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("spool damage")),
-    );
-    let mut fleet = Fleet::start(&TRIO, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "spool-damage", &TRIO, |c| c);
     thread::sleep(Duration::from_secs(3));
-    let stops = fleet.stop();
+    let stops = s.fleet.stop();
     assert!(stops.iter().all(|s| s.unacknowledged == 0), "{stops:?}");
-    aggregator.stop(Duration::from_secs(30));
+    s.aggregator.stop(Duration::from_secs(30));
 
     // Damage one record in the middle of the fullest segment.
     let segments = spool::segments(&setup.spool_dir());
@@ -324,9 +239,10 @@ fn a_damaged_spool_record_loses_only_its_own_lines_and_counts_them() {
 
     let influxd = Influxd::start_on(influx_port);
     influxd.create_database(DB);
-    let aggregator = setup.start();
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
+    s.aggregator = setup.start();
+    let aggregator = &s.aggregator;
+    let nodes = s.nodes();
+    let ledger = s.proxy.ledger();
     wait::poll(Duration::from_secs(40), Duration::from_millis(500), || {
         let stored = arrival::read_influxdb(&influxd, DB, &nodes);
         let mut problems = Vec::new();
@@ -398,12 +314,6 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
         spool_dir.path().display()
     );
     let mut setup = AggregatorSetup::new(&aggregator_launcher).config(&toml);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "small-spool",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("small spool")),
-    );
     let six = [
         TRIO[0],
         TRIO[1],
@@ -412,52 +322,28 @@ fn a_spool_smaller_than_a_burst_still_acks_and_stores_everything_once() {
         ("pizero", "pizero-e"),
         ("x86", "x86-f"),
     ];
-    let mut fleet = Fleet::start(&six, proxy.addr(), |c| c);
+    let mut s = Scenario::start(&mut setup, "small-spool", &six, |c| c);
     thread::sleep(Duration::from_secs(1));
     // The aggregator stalls (SIGSTOP) while the fleet sends: its socket queues the
     // frames, read as one batch when it resumes.
     let frozen_from = pimon_e2e::clock::now_ms();
-    aggregator.proc.signal(libc::SIGSTOP);
+    s.aggregator.proc.signal(libc::SIGSTOP);
     thread::sleep(Duration::from_secs(5));
-    aggregator.proc.signal(libc::SIGCONT);
+    s.aggregator.proc.signal(libc::SIGCONT);
     let frozen_to = pimon_e2e::clock::now_ms();
     thread::sleep(Duration::from_secs(6));
-    let stops = fleet.stop();
-    assert!(proxy.wait_idle(Duration::from_secs(5)));
-    aggregator.assert_running("with a small spool");
+    let end = s.stop_fleet("with a small spool");
 
-    let nodes = fleet.nodes();
-    let ledger = proxy.ledger();
-    let unacked: Vec<String> = nodes
-        .iter()
-        .zip(&stops)
-        .filter(|(_, s)| s.unacknowledged > 0 || s.dropped > 0)
-        .map(|(n, s)| format!("{n}: {}", s.line))
-        .collect();
-    assert!(
-        unacked.is_empty(),
-        "a small spool must not stop the acks:\n{}\n{}",
-        unacked.join("\n"),
-        aggregator.proc.output_report()
-    );
-    let none = Default::default();
-    fleet::assert_influx_exactly_once(
-        &influxd,
-        DB,
-        &ledger,
+    let nodes = s.nodes();
+    let aggregator = &s.aggregator;
+    let ledger = &end.ledger;
+    scenario::assert_all_acked(
+        aggregator,
         &nodes,
-        &none,
-        Duration::from_secs(30),
-        "small spool",
+        &end.stops,
+        "a small spool must not stop the acks",
     );
-    fleet::assert_file_exactly_once(
-        &aggregator,
-        &ledger,
-        &nodes,
-        &none,
-        Duration::from_secs(15),
-        "small spool",
-    );
+    s.assert_stored_exactly_once(&end, Some((&influxd, DB)), "small spool");
     // The burst really was larger than the spool.
     let burst: usize = aggregator
         .line_protocol()
@@ -523,35 +409,30 @@ fn recorded_keyed_frames_replayed_after_a_restart_are_refused() {
         "--max-clock-skew",
         "2",
     ]);
-    let mut aggregator = setup.start();
-    let proxy = ChaosProxy::start(
-        "keyed-replay",
-        aggregator.udp,
-        ChaosConfig::new(rng::seed("keyed replay")),
-    );
     let node = "pi4-keyed-replay";
     let key = key.display().to_string();
-    let mut fleet = Fleet::start(&[("pi4", node)], proxy.addr(), |c| {
+    let mut s = Scenario::start(&mut setup, "keyed-replay", &[("pi4", node)], |c| {
         c.args(&["--key-file", &key])
     });
     thread::sleep(Duration::from_secs(2));
-    let stops = fleet.stop();
+    let stops = s.fleet.stop();
     assert_eq!(stops[0].unacknowledged, 0, "{}", stops[0].line);
-    aggregator.stop(Duration::from_secs(30));
-    let mut aggregator = setup.start();
+    s.aggregator.stop(Duration::from_secs(30));
+    s.aggregator = setup.start();
     thread::sleep(Duration::from_secs(3));
     // Someone recorded the node's keyed frames and plays them back now, from the
     // node's own address: all older than the skew bound, all already stored.
-    let ledger = proxy.ledger();
+    let ledger = s.proxy.ledger();
     let recorded: Vec<_> = ledger.of(node).map(|(k, _)| k.clone()).take(10).collect();
     for id in &recorded {
-        proxy.replay(id);
+        s.proxy.replay(id);
     }
     thread::sleep(Duration::from_secs(1));
-    aggregator.assert_running("after the replay");
+    s.aggregator.assert_running("after the replay");
+    let aggregator = &s.aggregator;
     let none = Default::default();
     fleet::assert_file_exactly_once(
-        &aggregator,
+        aggregator,
         &ledger,
         &[node],
         &none,

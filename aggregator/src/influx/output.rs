@@ -34,19 +34,20 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use smol::Timer;
-use smol::channel::{Receiver, Sender};
+use smol::channel::Receiver;
 
-use crate::http_client::{self, HttpError, HttpUrl, Request};
+use crate::delivery::{
+    Batching, Counters, Delivery, Progress, Runner, Settings, StagedRecords, Stop, post,
+};
+use crate::http_client::{HttpUrl, Request};
 use crate::influx::backoff::Backoff;
 use crate::influx::config::{ConfigError, InfluxConfig};
 use crate::influx::request::{WriteTarget, encode_body};
 use crate::influx::response::{WriteOutcome, classify};
 use crate::influx::stats::{FailureClass, InfluxStats};
-use crate::log::{error, info, warning};
-use crate::spool::{FsyncPolicy, Spool, SpoolError, SpoolStats, Staged};
+use crate::spool::{SpoolError, SpoolStats};
 
 /// Largest response body read from InfluxDB (error texts are small).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -92,36 +93,27 @@ impl From<SpoolError> for OutputError {
     }
 }
 
-struct Shared {
+/// The InfluxDB half of the output; the spool and the task are [`Runner`]'s.
+pub(crate) struct InfluxDelivery {
     config: InfluxConfig,
     url: HttpUrl,
     target: WriteTarget,
-    spool: Spool,
     stats: Arc<InfluxStats>,
-    wake_tx: Sender<()>,
-    wake_rx: Receiver<()>,
 }
 
 /// An InfluxDB output (v1 or v2 API). Cheap to clone; clones share the spool and task.
 #[derive(Clone)]
 pub struct InfluxOutput {
-    shared: Arc<Shared>,
+    shared: Arc<Runner<InfluxDelivery>>,
 }
 
 impl fmt::Debug for InfluxOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InfluxOutput")
-            .field("name", &self.shared.config.name)
-            .field("url", &self.shared.config.url)
+            .field("name", &self.config().name)
+            .field("url", &self.config().url)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a delivery finished or was cut short by shutdown or its deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Progress {
-    Done,
-    Interrupted,
 }
 
 impl InfluxOutput {
@@ -130,45 +122,47 @@ impl InfluxOutput {
     pub fn open(config: InfluxConfig) -> Result<InfluxOutput, OutputError> {
         let url = config.validate().map_err(OutputError::Config)?;
         let spool_stats = Arc::new(SpoolStats::default());
-        let spool = Spool::open(config.spool.clone(), Arc::clone(&spool_stats))?;
         let stats = Arc::new(InfluxStats {
-            spool: spool_stats,
+            spool: Arc::clone(&spool_stats),
             ..InfluxStats::default()
         });
-        let pending = spool.pending_lines();
-        if pending > 0 {
-            info!(
-                "influx output '{}': {pending} spooled lines to replay",
-                config.name
-            );
-        }
-        let (wake_tx, wake_rx) = smol::channel::bounded(1);
+        let settings = Settings {
+            name: config.name.clone(),
+            url: config.url.clone(),
+            batching: Batching {
+                max_bytes: config.batch_max_bytes,
+                max_lines: config.batch_max_lines,
+                ready_lines: config.batch_max_lines,
+                ready_bytes: config.batch_max_bytes as u64,
+            },
+            flush_interval: config.flush_interval,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let spool_config = config.spool.clone();
+        let delivery = InfluxDelivery {
+            target: WriteTarget::new(&config),
+            url,
+            stats,
+            config,
+        };
         Ok(InfluxOutput {
-            shared: Arc::new(Shared {
-                target: WriteTarget::new(&config),
-                url,
-                spool,
-                stats,
-                wake_tx,
-                wake_rx,
-                config,
-            }),
+            shared: Arc::new(Runner::open(delivery, settings, spool_config, spool_stats)?),
         })
     }
 
     /// The output's name (for logs and `/metrics` labels).
     pub fn name(&self) -> &str {
-        &self.shared.config.name
+        &self.config().name
     }
 
     /// Its configuration.
     pub fn config(&self) -> &InfluxConfig {
-        &self.shared.config
+        &self.shared.delivery.config
     }
 
     /// Its figures for `/metrics`.
     pub fn stats(&self) -> &Arc<InfluxStats> {
-        &self.shared.stats
+        &self.shared.delivery.stats
     }
 
     /// Hands over one or more `\n`-terminated lines (typically one stored frame).
@@ -189,21 +183,7 @@ impl InfluxOutput {
     /// and acknowledge those frames once it returns; one awaited call per frame would be
     /// limited to one fsync per frame.
     pub async fn submit(&self, lines: &[u8]) -> Result<(), OutputError> {
-        let s = &self.shared;
-        if lines.is_empty() {
-            return Ok(());
-        }
-        if lines.last() != Some(&b'\n') {
-            s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            return Err(OutputError::InvalidLines("must end with a newline"));
-        }
-        if let Err(e) = s.spool.append(lines).await {
-            s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            return Err(OutputError::Spool(e));
-        }
-        s.stats.submits.fetch_add(1, Ordering::Relaxed);
-        let _ = s.wake_tx.try_send(());
-        Ok(())
+        self.shared.submit(lines).await
     }
 
     /// Writes `\n`-terminated lines to the spool without adding them to the queue yet:
@@ -213,241 +193,109 @@ impl InfluxOutput {
     /// delivery; dropping the [`StagedLines`] instead takes them back out of the spool. One
     /// hand-over at a time: meanwhile other writes fail with [`SpoolError::Busy`].
     pub fn stage(&self, lines: &[u8]) -> Result<StagedLines<'_>, OutputError> {
-        let s = &self.shared;
-        if lines.last() != Some(&b'\n') {
-            s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            return Err(OutputError::InvalidLines("must end with a newline"));
-        }
-        match s.spool.stage(lines) {
-            Ok(staged) => Ok(StagedLines {
-                output: self,
-                staged,
-            }),
-            Err(e) => {
-                s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-                Err(OutputError::Spool(e))
-            }
-        }
+        self.shared.stage(lines)
     }
 
     /// Lines submitted but not yet delivered.
     pub fn pending_lines(&self) -> u64 {
-        self.shared.spool.pending_lines()
+        self.shared.pending()
     }
 
     /// Delivers everything pending now (retrying with backoff), giving up after
     /// `within`. Returns whether the spool is empty. For tests and tools; the aggregator
     /// uses [`InfluxOutput::run`].
     pub async fn flush(&self, within: Duration) -> Result<bool, OutputError> {
-        let deadline = Instant::now() + within;
-        let progress = self.send_pending(true, None, Some(deadline)).await?;
-        Ok(progress == Progress::Done && self.pending_lines() == 0)
+        self.shared.flush(within).await
     }
 
     /// The writer task: batches, sends, retries, fsyncs (`Interval` policy) until
     /// `shutdown` is closed or receives a message; then flushes for at most
     /// `shutdown_timeout` and returns. Run exactly one per output.
     pub async fn run(&self, shutdown: Receiver<()>) -> Result<(), OutputError> {
-        let spool = &self.shared.spool;
-        let syncer = async {
-            if let FsyncPolicy::Interval(every) = spool.config().fsync {
-                loop {
-                    Timer::after(every).await;
-                    if let Err(e) = spool.sync().await {
-                        error!("influx output '{}': spool fsync failed: {e}", self.name());
-                    }
-                }
-            }
-            std::future::pending::<()>().await;
-        };
-        let writer = self.write_loop(&shutdown);
-        smol::future::or(writer, async {
-            syncer.await;
-        })
-        .await;
-        let progress = self.drain().await;
-        if spool.config().fsync != FsyncPolicy::Never
-            && let Err(e) = spool.sync().await
-        {
-            error!("influx output '{}': spool fsync failed: {e}", self.name());
-        }
-        let left = self.pending_lines();
-        if progress != Progress::Done || left > 0 {
-            warning!(
-                "influx output '{}': shutting down with {left} lines in the spool (sent on next start)",
-                self.name()
-            );
-        }
-        Ok(())
+        self.shared.run(shutdown).await
     }
+}
 
-    /// Runs until shutdown is requested.
-    async fn write_loop(&self, shutdown: &Receiver<()>) {
-        enum Wake {
-            Data,
-            Tick,
-            Shutdown,
-        }
-        let s = &self.shared;
-        loop {
-            let mut tick = Timer::after(s.config.flush_interval);
-            let flush_all = loop {
-                if self.batch_ready() {
-                    break false;
-                }
-                let data = async {
-                    let _ = s.wake_rx.recv().await;
-                    Wake::Data
-                };
-                let timer = async {
-                    (&mut tick).await;
-                    Wake::Tick
-                };
-                let stop = async {
-                    let _ = shutdown.recv().await;
-                    Wake::Shutdown
-                };
-                match smol::future::or(smol::future::or(stop, timer), data).await {
-                    Wake::Data => continue,
-                    Wake::Tick => break true,
-                    Wake::Shutdown => return,
-                }
-            };
-            match self.send_pending(flush_all, Some(shutdown), None).await {
-                Ok(Progress::Done) => {}
-                Ok(Progress::Interrupted) => return,
-                Err(e) => {
-                    error!("influx output '{}': {e}", self.name());
-                    Timer::after(s.config.flush_interval).await;
-                }
-            }
-        }
-    }
+/// Lines in an output's spool, not yet queued for delivery: see [`InfluxOutput::stage`].
+pub type StagedLines<'a> = StagedRecords<'a>;
 
-    /// After shutdown: deliver for at most `shutdown_timeout`.
-    async fn drain(&self) -> Progress {
-        let deadline = Instant::now() + self.shared.config.shutdown_timeout;
-        match self.send_pending(true, None, Some(deadline)).await {
-            Ok(p) => p,
-            Err(e) => {
-                error!("influx output '{}': {e}", self.name());
-                Progress::Interrupted
-            }
-        }
-    }
+impl Delivery for InfluxDelivery {
+    const KIND: &'static str = "influx output";
+    const UNIT: &'static str = "lines";
+    const SEND_ALL_WHEN_FULL: bool = false;
 
-    fn batch_ready(&self) -> bool {
-        let s = &self.shared;
-        s.spool.pending_lines() >= s.config.batch_max_lines
-            || s.spool.pending_bytes() >= s.config.batch_max_bytes as u64
-    }
-
-    /// Sends batches while a full batch is pending (or, with `all`, until the spool is
-    /// empty). Stops early on shutdown or at the deadline.
-    async fn send_pending(
-        &self,
-        all: bool,
-        shutdown: Option<&Receiver<()>>,
-        deadline: Option<Instant>,
-    ) -> Result<Progress, OutputError> {
-        let s = &self.shared;
-        loop {
-            if !all && !self.batch_ready() {
-                return Ok(Progress::Done);
-            }
-            if shutdown.is_some_and(shutdown_requested) {
-                return Ok(Progress::Interrupted);
-            }
-            let Some(batch) = s
-                .spool
-                .read_batch(s.config.batch_max_bytes, s.config.batch_max_lines)?
-            else {
-                return Ok(Progress::Done);
-            };
-            match self.deliver(&batch.body, shutdown, deadline).await {
-                Progress::Done => s.spool.commit(&batch)?,
-                Progress::Interrupted => {
-                    s.spool.abandon(&batch);
-                    return Ok(Progress::Interrupted);
-                }
-            }
+    fn counters(&self) -> Counters<'_> {
+        let st = &self.stats;
+        Counters {
+            submits: &st.submits,
+            submit_failures: &st.submit_failures,
+            failures: &st.write_failures,
+            retries: &st.retries,
+            last_write_ok: &st.last_write_ok,
+            last_success_unix_seconds: &st.last_success_unix_seconds,
+            bytes_sent: &st.bytes_sent,
         }
     }
 
     /// Delivers one batch of lines (see the module docs for the rules).
-    async fn deliver(
-        &self,
-        body: &[u8],
-        shutdown: Option<&Receiver<()>>,
-        deadline: Option<Instant>,
-    ) -> Progress {
-        let s = &self.shared;
+    async fn deliver(out: &Runner<Self>, body: &[u8], stop: Stop<'_>) -> Progress {
+        let d = &out.delivery;
         let lines: Vec<&[u8]> = body
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
             .collect();
         let mut queue: VecDeque<Vec<usize>> = VecDeque::new();
         queue.push_back((0..lines.len()).collect());
-        let mut backoff = Backoff::new(s.config.retry);
+        let mut backoff = Backoff::new(d.config.retry);
         let mut payload = Vec::with_capacity(body.len());
         while let Some(mut chunk) = queue.pop_front() {
             while !chunk.is_empty() {
-                if shutdown.is_some_and(shutdown_requested) {
+                let Some(timeout) = stop.attempt_timeout(d.config.timeout) else {
                     return Progress::Interrupted;
-                }
-                let timeout = match deadline {
-                    Some(d) => s
-                        .config
-                        .timeout
-                        .min(d.saturating_duration_since(Instant::now())),
-                    None => s.config.timeout,
                 };
-                if timeout.is_zero() {
-                    return Progress::Interrupted;
-                }
                 payload.clear();
                 let chunk_lines: Vec<&[u8]> = chunk.iter().map(|&i| lines[i]).collect();
                 for line in &chunk_lines {
                     payload.extend_from_slice(line);
                     payload.push(b'\n');
                 }
-                match self.write_once(&payload, &chunk_lines, timeout).await {
+                match d.write_once(out, &payload, &chunk_lines, timeout).await {
                     WriteOutcome::Written => {
                         backoff.reset();
                         break;
                     }
                     WriteOutcome::Rejected(rejection) => {
-                        s.stats
+                        d.stats
                             .failure_counter(FailureClass::BadData)
                             .fetch_add(1, Ordering::Relaxed);
                         if !rejection.offending.is_empty() {
                             for &k in rejection.offending.iter().rev() {
-                                self.log_dropped(chunk_lines[k], &rejection.message);
+                                log_dropped(out, chunk_lines[k], &rejection.message);
                                 chunk.remove(k);
                             }
-                            s.stats
+                            d.stats
                                 .lines_dropped_bad_data
                                 .fetch_add(rejection.offending.len() as u64, Ordering::Relaxed);
                             continue;
                         }
                         if rejection.rest_written {
                             let dropped = rejection.dropped.unwrap_or(0).min(chunk.len() as u64);
-                            warning!(
-                                "influx output '{}': InfluxDB stored the batch except {dropped} points: {}",
-                                self.name(),
+                            out.log(format_args!(
+                                "InfluxDB stored the batch except {dropped} points: {}",
                                 rejection.message
-                            );
-                            s.stats
+                            ));
+                            d.stats
                                 .lines_dropped_bad_data
                                 .fetch_add(dropped, Ordering::Relaxed);
-                            s.stats.batches_written.fetch_add(1, Ordering::Relaxed);
-                            s.stats
+                            d.stats.batches_written.fetch_add(1, Ordering::Relaxed);
+                            d.stats
                                 .lines_written
                                 .fetch_add(chunk.len() as u64 - dropped, Ordering::Relaxed);
                             backoff.reset();
                             break;
                         }
-                        if self.split_or_drop(
+                        if split_or_drop(
+                            out,
                             &mut chunk,
                             &mut queue,
                             &chunk_lines,
@@ -457,84 +305,41 @@ impl InfluxOutput {
                         }
                     }
                     WriteOutcome::TooLarge(message) => {
-                        s.stats
+                        d.stats
                             .failure_counter(FailureClass::TooLarge)
                             .fetch_add(1, Ordering::Relaxed);
-                        if self.split_or_drop(&mut chunk, &mut queue, &chunk_lines, &message) {
+                        if split_or_drop(out, &mut chunk, &mut queue, &chunk_lines, &message) {
                             break;
                         }
                     }
                     WriteOutcome::Failed(class, message) => {
-                        s.stats
-                            .failure_counter(class)
-                            .fetch_add(1, Ordering::Relaxed);
-                        s.stats.last_write_ok.store(0, Ordering::Relaxed);
-                        let delay = backoff.next_delay();
-                        warning!(
-                            "influx output '{}': write to {} failed ({}): {message}; retry {} in {:.1}s, {} lines spooled",
-                            self.name(),
-                            s.config.url,
-                            class.label(),
-                            backoff.failures(),
-                            delay.as_secs_f64(),
-                            s.spool.pending_lines()
-                        );
-                        if !sleep_unless_stopped(delay, shutdown, deadline).await {
+                        if !out.wait_to_retry(&mut backoff, class, &message, stop).await {
                             return Progress::Interrupted;
                         }
-                        s.stats.retries.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
         }
         Progress::Done
     }
+}
 
-    /// Bad data that names no line, or too large: a single line is dropped (returns
-    /// true: chunk done); otherwise the chunk is halved, the second half queued first.
-    fn split_or_drop(
-        &self,
-        chunk: &mut Vec<usize>,
-        queue: &mut VecDeque<Vec<usize>>,
-        chunk_lines: &[&[u8]],
-        message: &str,
-    ) -> bool {
-        if chunk.len() <= 1 {
-            if let Some(line) = chunk_lines.first() {
-                self.log_dropped(line, message);
-                self.shared
-                    .stats
-                    .lines_dropped_bad_data
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            chunk.clear();
-            return true;
-        }
-        let second = chunk.split_off(chunk.len() / 2);
-        queue.push_front(second);
-        false
-    }
-
-    fn log_dropped(&self, line: &[u8], message: &str) {
-        let shown = &line[..line.len().min(LOG_LINE_MAX)];
-        warning!(
-            "influx output '{}': InfluxDB rejected a line, dropped: {}{} (server said: {message})",
-            self.name(),
-            String::from_utf8_lossy(shown),
-            if shown.len() < line.len() { "…" } else { "" }
-        );
-    }
-
+impl InfluxDelivery {
     /// One POST of `payload` (`lines` are its lines, for naming bad ones).
-    async fn write_once(&self, payload: &[u8], lines: &[&[u8]], timeout: Duration) -> WriteOutcome {
-        let s = &self.shared;
-        let body = if s.config.gzip && payload.len() > GZIP_OFF_EXECUTOR_BYTES {
+    async fn write_once(
+        &self,
+        out: &Runner<Self>,
+        payload: &[u8],
+        lines: &[&[u8]],
+        timeout: Duration,
+    ) -> WriteOutcome {
+        let body = if self.config.gzip && payload.len() > GZIP_OFF_EXECUTOR_BYTES {
             let owned = payload.to_vec();
             smol::unblock(move || encode_body(&owned, true)).await
         } else {
-            encode_body(payload, s.config.gzip)
+            encode_body(payload, self.config.gzip)
         };
-        let headers: Vec<(&str, &str)> = s
+        let headers: Vec<(&str, &str)> = self
             .target
             .headers
             .iter()
@@ -542,104 +347,61 @@ impl InfluxOutput {
             .collect();
         let request = Request {
             method: "POST",
-            path_and_query: &s.target.path_and_query,
+            path_and_query: &self.target.path_and_query,
             headers: &headers,
             body: &body,
         };
         let started = Instant::now();
-        match http_client::send(&s.url, &request, timeout, MAX_RESPONSE_BYTES).await {
+        match post(&self.url, &request, timeout, MAX_RESPONSE_BYTES).await {
             Ok(response) => {
                 let outcome = classify(&response, lines);
                 if outcome == WriteOutcome::Written {
-                    let st = &s.stats;
+                    let st = &self.stats;
                     st.latency.observe(started.elapsed());
                     st.batches_written.fetch_add(1, Ordering::Relaxed);
                     st.lines_written
                         .fetch_add(lines.len() as u64, Ordering::Relaxed);
                     st.bytes_written
                         .fetch_add(payload.len() as u64, Ordering::Relaxed);
-                    st.bytes_sent
-                        .fetch_add(body.len() as u64, Ordering::Relaxed);
-                    st.last_write_ok.store(1, Ordering::Relaxed);
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or_default();
-                    st.last_success_unix_seconds
-                        .store(now.as_secs(), Ordering::Relaxed);
+                    out.count_success(body.len());
                 }
                 outcome
             }
-            Err(HttpError::Timeout) => WriteOutcome::Failed(
-                FailureClass::Timeout,
-                format!("no response within {timeout:?}"),
-            ),
-            Err(e @ (HttpError::Connect(_) | HttpError::Io(_))) => {
-                WriteOutcome::Failed(FailureClass::Connect, e.to_string())
-            }
-            Err(e) => WriteOutcome::Failed(FailureClass::Other, e.to_string()),
+            Err((class, message)) => WriteOutcome::Failed(class, message),
         }
     }
 }
 
-/// Lines in an output's spool, not yet queued for delivery: see [`InfluxOutput::stage`].
-#[must_use = "staged lines are taken back out of the spool when dropped"]
-#[derive(Debug)]
-pub struct StagedLines<'a> {
-    output: &'a InfluxOutput,
-    staged: Staged<'a>,
-}
-
-impl StagedLines<'_> {
-    /// Makes the lines as durable as the spool's fsync policy says.
-    pub async fn sync(&self) -> Result<(), OutputError> {
-        self.staged.sync().await.map_err(|e| {
-            let stats = &self.output.shared.stats;
-            stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            OutputError::Spool(e)
-        })
-    }
-
-    /// Queues the lines for delivery (the output's task is woken).
-    pub fn publish(self) {
-        let s = &self.output.shared;
-        self.staged.publish();
-        s.stats.submits.fetch_add(1, Ordering::Relaxed);
-        let _ = s.wake_tx.try_send(());
-    }
-}
-
-fn shutdown_requested(shutdown: &Receiver<()>) -> bool {
-    shutdown.is_closed() || !shutdown.is_empty()
-}
-
-/// Sleeps `delay`; false if shutdown was requested or the deadline comes first.
-pub(crate) async fn sleep_unless_stopped(
-    delay: Duration,
-    shutdown: Option<&Receiver<()>>,
-    deadline: Option<Instant>,
+/// Bad data that names no line, or too large: a single line is dropped (returns
+/// true: chunk done); otherwise the chunk is halved, the second half queued first.
+fn split_or_drop(
+    out: &Runner<InfluxDelivery>,
+    chunk: &mut Vec<usize>,
+    queue: &mut VecDeque<Vec<usize>>,
+    chunk_lines: &[&[u8]],
+    message: &str,
 ) -> bool {
-    if let Some(d) = deadline {
-        let left = d.saturating_duration_since(Instant::now());
-        if left < delay {
-            Timer::after(left).await;
-            return false;
+    if chunk.len() <= 1 {
+        if let Some(line) = chunk_lines.first() {
+            log_dropped(out, line, message);
+            out.delivery
+                .stats
+                .lines_dropped_bad_data
+                .fetch_add(1, Ordering::Relaxed);
         }
+        chunk.clear();
+        return true;
     }
-    match shutdown {
-        None => {
-            Timer::after(delay).await;
-            true
-        }
-        Some(rx) => {
-            let sleep = async {
-                Timer::after(delay).await;
-                true
-            };
-            let stop = async {
-                let _ = rx.recv().await;
-                false
-            };
-            smol::future::or(stop, sleep).await
-        }
-    }
+    let second = chunk.split_off(chunk.len() / 2);
+    queue.push_front(second);
+    false
+}
+
+fn log_dropped(out: &Runner<InfluxDelivery>, line: &[u8], message: &str) {
+    let shown = &line[..line.len().min(LOG_LINE_MAX)];
+    out.log(format_args!(
+        "InfluxDB rejected a line, dropped: {}{} (server said: {message})",
+        String::from_utf8_lossy(shown),
+        if shown.len() < line.len() { "…" } else { "" }
+    ));
 }

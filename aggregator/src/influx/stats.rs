@@ -53,6 +53,15 @@ impl FailureClass {
         FailureClass::Other,
     ];
 
+    /// Its position in [`FailureClass::ALL`]: the index of its counter in an array of
+    /// counters per class.
+    pub fn index(self) -> usize {
+        FailureClass::ALL
+            .iter()
+            .position(|&c| c == self)
+            .unwrap_or(FailureClass::ALL.len() - 1)
+    }
+
     /// Short label value, e.g. for `pimon_influx_write_failures_total{class="connect"}`.
     pub fn label(self) -> &'static str {
         match self {
@@ -153,11 +162,7 @@ impl InfluxStats {
     }
 
     pub(crate) fn failure_counter(&self, class: FailureClass) -> &AtomicU64 {
-        let index = FailureClass::ALL
-            .iter()
-            .position(|&c| c == class)
-            .unwrap_or(FailureClass::ALL.len() - 1);
-        &self.write_failures[index]
+        &self.write_failures[class.index()]
     }
 
     /// A plain copy of the main figures.

@@ -38,21 +38,21 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use smol::Timer;
-use smol::channel::{Receiver, Sender};
+use smol::channel::Receiver;
 
-use crate::http_client::{self, HttpError, HttpUrl, Request};
+use crate::delivery::{
+    Batching, Counters, Delivery, Progress, Runner, Settings, StagedRecords, Stop, post,
+};
+use crate::http_client::{self, HttpUrl, Request};
 use crate::influx::OutputError;
 use crate::influx::backoff::Backoff;
-use crate::influx::output::sleep_unless_stopped;
 use crate::influx::stats::FailureClass;
-use crate::log::{info, warning};
 use crate::remote_write::config::RemoteWriteConfig;
 use crate::remote_write::proto::{RequestBuilder, encode};
 use crate::remote_write::stats::{DropReason, RemoteWriteStats};
-use crate::spool::{FsyncPolicy, Spool, SpoolStats, Staged};
+use crate::spool::SpoolStats;
 
 /// Largest answer read from a receiver (error texts are small).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -62,38 +62,29 @@ const LOG_TEXT_MAX: usize = 1000;
 /// alone).
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
-struct Shared {
+/// The remote write half of the output; the spool and the task are [`Runner`]'s.
+pub(crate) struct RemoteWriteDelivery {
     config: RemoteWriteConfig,
     /// The receiver with its path moved into `path`.
     url: HttpUrl,
     path: String,
     headers: Vec<(String, String)>,
-    spool: Spool,
     stats: Arc<RemoteWriteStats>,
-    wake_tx: Sender<()>,
-    wake_rx: Receiver<()>,
 }
 
 /// A remote write output. Cheap to clone; clones share the spool and task.
 #[derive(Clone)]
 pub struct RemoteWriteOutput {
-    shared: Arc<Shared>,
+    shared: Arc<Runner<RemoteWriteDelivery>>,
 }
 
 impl fmt::Debug for RemoteWriteOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteWriteOutput")
-            .field("name", &self.shared.config.name)
-            .field("url", &self.shared.config.url)
+            .field("name", &self.config().name)
+            .field("url", &self.config().url)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a delivery finished or was cut short by shutdown or its deadline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Progress {
-    Done,
-    Interrupted,
 }
 
 /// What one request's answer means.
@@ -115,18 +106,10 @@ impl RemoteWriteOutput {
             std::mem::take(&mut url.prefix)
         };
         let spool_stats = Arc::new(SpoolStats::default());
-        let spool = Spool::open(config.spool.clone(), Arc::clone(&spool_stats))?;
         let stats = Arc::new(RemoteWriteStats {
-            spool: spool_stats,
+            spool: Arc::clone(&spool_stats),
             ..RemoteWriteStats::default()
         });
-        let pending = spool.pending_lines();
-        if pending > 0 {
-            info!(
-                "remote write output '{}': {pending} spooled samples to replay",
-                config.name
-            );
-        }
         let mut headers = vec![
             ("Content-Encoding".to_string(), "snappy".to_string()),
             (
@@ -155,193 +138,95 @@ impl RemoteWriteOutput {
             headers.push(("Authorization".to_string(), format!("Bearer {token}")));
         }
         headers.extend(config.headers.iter().cloned());
-        let (wake_tx, wake_rx) = smol::channel::bounded(1);
+        let settings = Settings {
+            name: config.name.clone(),
+            url: config.url.clone(),
+            batching: Batching {
+                max_bytes: MAX_BATCH_BYTES,
+                max_lines: (config.max_samples_per_send * config.shards) as u64,
+                ready_lines: config.max_samples_per_send as u64,
+                ready_bytes: u64::MAX,
+            },
+            flush_interval: config.flush_interval,
+            shutdown_timeout: config.shutdown_timeout,
+        };
+        let spool_config = config.spool.clone();
+        let delivery = RemoteWriteDelivery {
+            url,
+            path,
+            headers,
+            stats,
+            config,
+        };
         Ok(RemoteWriteOutput {
-            shared: Arc::new(Shared {
-                url,
-                path,
-                headers,
-                spool,
-                stats,
-                wake_tx,
-                wake_rx,
-                config,
-            }),
+            shared: Arc::new(Runner::open(delivery, settings, spool_config, spool_stats)?),
         })
     }
 
     /// The output's name (for logs and the `output` label).
     pub fn name(&self) -> &str {
-        &self.shared.config.name
+        &self.config().name
     }
 
     /// Its configuration.
     pub fn config(&self) -> &RemoteWriteConfig {
-        &self.shared.config
+        &self.shared.delivery.config
     }
 
     /// Its figures for `/metrics`.
     pub fn stats(&self) -> &Arc<RemoteWriteStats> {
-        &self.shared.stats
+        &self.shared.delivery.stats
     }
 
     /// Samples handed over but not yet delivered.
     pub fn pending_samples(&self) -> u64 {
-        self.shared.spool.pending_lines()
+        self.shared.pending()
     }
 
     /// Writes sample lines ([`crate::remote_write::samples`]) to the spool without
     /// queueing them yet: see [`crate::influx::InfluxOutput::stage`], whose contract
     /// this follows exactly.
     pub fn stage(&self, samples: &[u8]) -> Result<StagedSamples<'_>, OutputError> {
-        let s = &self.shared;
-        if samples.last() != Some(&b'\n') {
-            s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            return Err(OutputError::InvalidLines("must end with a newline"));
-        }
-        match s.spool.stage(samples) {
-            Ok(staged) => Ok(StagedSamples {
-                output: self,
-                staged,
-            }),
-            Err(e) => {
-                s.stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-                Err(OutputError::Spool(e))
-            }
-        }
+        self.shared.stage(samples)
     }
 
     /// Delivers everything pending now (retrying with backoff), giving up after
     /// `within`. Returns whether the spool is empty. For tests and tools.
     pub async fn flush(&self, within: Duration) -> Result<bool, OutputError> {
-        let deadline = Instant::now() + within;
-        let progress = self.send_pending(true, None, Some(deadline)).await?;
-        Ok(progress == Progress::Done && self.pending_samples() == 0)
+        self.shared.flush(within).await
     }
 
     /// The delivery task (see the module docs); run exactly one per output.
     pub async fn run(&self, shutdown: Receiver<()>) -> Result<(), OutputError> {
-        let spool = &self.shared.spool;
-        let syncer = async {
-            if let FsyncPolicy::Interval(every) = spool.config().fsync {
-                loop {
-                    Timer::after(every).await;
-                    if let Err(e) = spool.sync().await {
-                        self.log(format_args!("spool fsync failed: {e}"));
-                    }
-                }
-            }
-            std::future::pending::<()>().await;
-        };
-        smol::future::or(self.write_loop(&shutdown), syncer).await;
-        let deadline = Instant::now() + self.shared.config.shutdown_timeout;
-        let progress = match self.send_pending(true, None, Some(deadline)).await {
-            Ok(p) => p,
-            Err(e) => {
-                self.log(format_args!("{e}"));
-                Progress::Interrupted
-            }
-        };
-        if spool.config().fsync != FsyncPolicy::Never
-            && let Err(e) = spool.sync().await
-        {
-            self.log(format_args!("spool fsync failed: {e}"));
-        }
-        let left = self.pending_samples();
-        if progress != Progress::Done || left > 0 {
-            self.log(format_args!(
-                "shutting down with {left} samples in the spool (sent on next start)"
-            ));
-        }
-        Ok(())
+        self.shared.run(shutdown).await
     }
+}
 
-    fn log(&self, what: fmt::Arguments<'_>) {
-        warning!("remote write output '{}': {what}", self.name());
-    }
+/// Samples in an output's spool, not yet queued for delivery: see
+/// [`RemoteWriteOutput::stage`].
+pub type StagedSamples<'a> = StagedRecords<'a>;
 
-    async fn write_loop(&self, shutdown: &Receiver<()>) {
-        enum Wake {
-            Data,
-            Tick,
-            Shutdown,
-        }
-        let s = &self.shared;
-        loop {
-            let mut tick = Timer::after(s.config.flush_interval);
-            loop {
-                if self.batch_ready() {
-                    break;
-                }
-                let data = async {
-                    let _ = s.wake_rx.recv().await;
-                    Wake::Data
-                };
-                let timer = async {
-                    (&mut tick).await;
-                    Wake::Tick
-                };
-                let stop = async {
-                    let _ = shutdown.recv().await;
-                    Wake::Shutdown
-                };
-                match smol::future::or(smol::future::or(stop, timer), data).await {
-                    Wake::Data => continue,
-                    Wake::Tick => break,
-                    Wake::Shutdown => return,
-                }
-            }
-            match self.send_pending(true, Some(shutdown), None).await {
-                Ok(Progress::Done) => {}
-                Ok(Progress::Interrupted) => return,
-                Err(e) => {
-                    self.log(format_args!("{e}"));
-                    Timer::after(s.config.flush_interval).await;
-                }
-            }
-        }
-    }
+impl Delivery for RemoteWriteDelivery {
+    const KIND: &'static str = "remote write output";
+    const UNIT: &'static str = "samples";
+    const SEND_ALL_WHEN_FULL: bool = true;
 
-    fn batch_ready(&self) -> bool {
-        let s = &self.shared;
-        s.spool.pending_lines() >= s.config.max_samples_per_send as u64
-    }
-
-    /// Sends batches until the spool is empty (or, without `all`, until less than a
-    /// full request is pending). Stops early on shutdown or at the deadline.
-    async fn send_pending(
-        &self,
-        all: bool,
-        shutdown: Option<&Receiver<()>>,
-        deadline: Option<Instant>,
-    ) -> Result<Progress, OutputError> {
-        let s = &self.shared;
-        let max_lines = (s.config.max_samples_per_send * s.config.shards) as u64;
-        loop {
-            if !all && !self.batch_ready() {
-                return Ok(Progress::Done);
-            }
-            if shutdown.is_some_and(shutdown_requested) {
-                return Ok(Progress::Interrupted);
-            }
-            let Some(batch) = s.spool.read_batch(MAX_BATCH_BYTES, max_lines)? else {
-                return Ok(Progress::Done);
-            };
-            match self.deliver(&batch.body, shutdown, deadline).await {
-                Progress::Done => s.spool.commit(&batch)?,
-                Progress::Interrupted => return Ok(Progress::Interrupted),
-            }
+    fn counters(&self) -> Counters<'_> {
+        let st = &self.stats;
+        Counters {
+            submits: &st.submits,
+            submit_failures: &st.submit_failures,
+            failures: &st.failures,
+            retries: &st.retries,
+            last_write_ok: &st.last_write_ok,
+            last_success_unix_seconds: &st.last_success_unix_seconds,
+            bytes_sent: &st.bytes_sent,
         }
     }
 
     /// Delivers one batch: split by series into shards sent in parallel.
-    async fn deliver(
-        &self,
-        body: &[u8],
-        shutdown: Option<&Receiver<()>>,
-        deadline: Option<Instant>,
-    ) -> Progress {
-        let per_request = self.shared.config.max_samples_per_send;
+    async fn deliver(out: &Runner<Self>, body: &[u8], stop: Stop<'_>) -> Progress {
+        let per_request = out.delivery.config.max_samples_per_send;
         let lines: Vec<&[u8]> = body
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -349,18 +234,18 @@ impl RemoteWriteOutput {
         let shards = lines
             .len()
             .div_ceil(per_request)
-            .clamp(1, self.shared.config.shards);
+            .clamp(1, out.delivery.config.shards);
         let mut parts: Vec<Vec<&[u8]>> = vec![Vec::new(); shards];
         for line in lines {
             parts[shard_of(line, shards)].push(line);
         }
         if shards == 1 {
-            return self.send_shard(&parts[0], shutdown, deadline).await;
+            return send_shard(out, &parts[0], stop).await;
         }
         let executor = smol::LocalExecutor::new();
         let tasks: Vec<_> = parts
             .iter()
-            .map(|part| executor.spawn(self.send_shard(part, shutdown, deadline)))
+            .map(|part| executor.spawn(send_shard(out, part, stop)))
             .collect();
         executor
             .run(async {
@@ -374,135 +259,106 @@ impl RemoteWriteOutput {
             })
             .await
     }
+}
 
-    /// Sends one shard's samples in requests of at most `max_samples_per_send`, in
-    /// order (see the module docs for the answers).
-    async fn send_shard(
-        &self,
-        lines: &[&[u8]],
-        shutdown: Option<&Receiver<()>>,
-        deadline: Option<Instant>,
-    ) -> Progress {
-        let s = &self.shared;
-        let mut queue: VecDeque<&[&[u8]]> = lines.chunks(s.config.max_samples_per_send).collect();
-        let mut backoff = Backoff::new(s.config.retry);
-        while let Some(chunk) = queue.pop_front() {
-            let mut builder = RequestBuilder::new(&s.config.external_labels);
-            for line in chunk {
-                if let Err(e) = builder.push(line) {
-                    let dropped = s.stats.dropped(DropReason::Malformed);
-                    if dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
-                        self.log(format_args!(
-                            "dropped a spool line that is not a sample ({e}): {}",
-                            shown(line)
-                        ));
-                    }
-                }
-            }
-            let samples = builder.samples() as u64;
-            if samples == 0 {
-                continue;
-            }
-            let body = encode(&builder.finish());
-            loop {
-                if shutdown.is_some_and(shutdown_requested) {
-                    return Progress::Interrupted;
-                }
-                let timeout = match deadline {
-                    Some(d) => s
-                        .config
-                        .timeout
-                        .min(d.saturating_duration_since(Instant::now())),
-                    None => s.config.timeout,
-                };
-                if timeout.is_zero() {
-                    return Progress::Interrupted;
-                }
-                match self.write_once(&body, timeout).await {
-                    Answer::Written => {
-                        let st = &s.stats;
-                        st.requests_written.fetch_add(1, Ordering::Relaxed);
-                        st.samples_written.fetch_add(samples, Ordering::Relaxed);
-                        st.bytes_sent
-                            .fetch_add(body.len() as u64, Ordering::Relaxed);
-                        st.last_write_ok.store(1, Ordering::Relaxed);
-                        let now = SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap_or_default();
-                        st.last_success_unix_seconds
-                            .store(now.as_secs(), Ordering::Relaxed);
-                        backoff.reset();
-                        break;
-                    }
-                    Answer::Retry(class, message) => {
-                        s.stats.failure(class).fetch_add(1, Ordering::Relaxed);
-                        s.stats.last_write_ok.store(0, Ordering::Relaxed);
-                        let delay = backoff.next_delay();
-                        self.log(format_args!(
-                            "write to {} failed ({}): {message}; retry {} in {:.1}s, {} samples spooled",
-                            s.config.url,
-                            class.label(),
-                            backoff.failures(),
-                            delay.as_secs_f64(),
-                            s.spool.pending_lines()
-                        ));
-                        if !sleep_unless_stopped(delay, shutdown, deadline).await {
-                            return Progress::Interrupted;
-                        }
-                        s.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Answer::TooLarge(message) => {
-                        s.stats
-                            .failure(FailureClass::TooLarge)
-                            .fetch_add(1, Ordering::Relaxed);
-                        if chunk.len() > 1 {
-                            let (a, b) = chunk.split_at(chunk.len() / 2);
-                            queue.push_front(b);
-                            queue.push_front(a);
-                        } else {
-                            s.stats
-                                .dropped(DropReason::Rejected)
-                                .fetch_add(samples, Ordering::Relaxed);
-                            self.log(format_args!(
-                                "receiver refused a single sample as too large (413), dropped: {message}"
-                            ));
-                        }
-                        break;
-                    }
-                    Answer::Rejected(status, message) => {
-                        s.stats
-                            .failure(FailureClass::BadData)
-                            .fetch_add(1, Ordering::Relaxed);
-                        s.stats
-                            .dropped(DropReason::Rejected)
-                            .fetch_add(samples, Ordering::Relaxed);
-                        s.stats.last_write_ok.store(0, Ordering::Relaxed);
-                        self.log(format_args!(
-                            "receiver refused a request of {samples} samples with HTTP {status} (not retried, dropped): {message}"
-                        ));
-                        break;
-                    }
+/// Sends one shard's samples in requests of at most `max_samples_per_send`, in
+/// order (see the module docs for the answers).
+async fn send_shard(
+    out: &Runner<RemoteWriteDelivery>,
+    lines: &[&[u8]],
+    stop: Stop<'_>,
+) -> Progress {
+    let d = &out.delivery;
+    let mut queue: VecDeque<&[&[u8]]> = lines.chunks(d.config.max_samples_per_send).collect();
+    let mut backoff = Backoff::new(d.config.retry);
+    while let Some(chunk) = queue.pop_front() {
+        let mut builder = RequestBuilder::new(&d.config.external_labels);
+        for line in chunk {
+            if let Err(e) = builder.push(line) {
+                let dropped = d.stats.dropped(DropReason::Malformed);
+                if dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
+                    out.log(format_args!(
+                        "dropped a spool line that is not a sample ({e}): {}",
+                        shown(line)
+                    ));
                 }
             }
         }
-        Progress::Done
+        let samples = builder.samples() as u64;
+        if samples == 0 {
+            continue;
+        }
+        let body = encode(&builder.finish());
+        loop {
+            let Some(timeout) = stop.attempt_timeout(d.config.timeout) else {
+                return Progress::Interrupted;
+            };
+            match d.write_once(&body, timeout).await {
+                Answer::Written => {
+                    let st = &d.stats;
+                    st.requests_written.fetch_add(1, Ordering::Relaxed);
+                    st.samples_written.fetch_add(samples, Ordering::Relaxed);
+                    out.count_success(body.len());
+                    backoff.reset();
+                    break;
+                }
+                Answer::Retry(class, message) => {
+                    if !out.wait_to_retry(&mut backoff, class, &message, stop).await {
+                        return Progress::Interrupted;
+                    }
+                }
+                Answer::TooLarge(message) => {
+                    d.stats
+                        .failure(FailureClass::TooLarge)
+                        .fetch_add(1, Ordering::Relaxed);
+                    if chunk.len() > 1 {
+                        let (a, b) = chunk.split_at(chunk.len() / 2);
+                        queue.push_front(b);
+                        queue.push_front(a);
+                    } else {
+                        d.stats
+                            .dropped(DropReason::Rejected)
+                            .fetch_add(samples, Ordering::Relaxed);
+                        out.log(format_args!(
+                            "receiver refused a single sample as too large (413), dropped: {message}"
+                        ));
+                    }
+                    break;
+                }
+                Answer::Rejected(status, message) => {
+                    d.stats
+                        .failure(FailureClass::BadData)
+                        .fetch_add(1, Ordering::Relaxed);
+                    d.stats
+                        .dropped(DropReason::Rejected)
+                        .fetch_add(samples, Ordering::Relaxed);
+                    d.stats.last_write_ok.store(0, Ordering::Relaxed);
+                    out.log(format_args!(
+                        "receiver refused a request of {samples} samples with HTTP {status} (not retried, dropped): {message}"
+                    ));
+                    break;
+                }
+            }
+        }
     }
+    Progress::Done
+}
 
+impl RemoteWriteDelivery {
     /// One POST of a request body.
     async fn write_once(&self, body: &[u8], timeout: Duration) -> Answer {
-        let s = &self.shared;
-        let headers: Vec<(&str, &str)> = s
+        let headers: Vec<(&str, &str)> = self
             .headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let request = Request {
             method: "POST",
-            path_and_query: &s.path,
+            path_and_query: &self.path,
             headers: &headers,
             body,
         };
-        match http_client::send(&s.url, &request, timeout, MAX_RESPONSE_BYTES).await {
+        match post(&self.url, &request, timeout, MAX_RESPONSE_BYTES).await {
             Ok(r) => {
                 let text = || shown(&r.body);
                 match r.status {
@@ -519,14 +375,7 @@ impl RemoteWriteOutput {
                     }
                 }
             }
-            Err(HttpError::Timeout) => Answer::Retry(
-                FailureClass::Timeout,
-                format!("no response within {timeout:?}"),
-            ),
-            Err(e @ (HttpError::Connect(_) | HttpError::Io(_))) => {
-                Answer::Retry(FailureClass::Connect, e.to_string())
-            }
-            Err(e) => Answer::Retry(FailureClass::Other, e.to_string()),
+            Err((class, message)) => Answer::Retry(class, message),
         }
     }
 }
@@ -554,38 +403,6 @@ fn shown(bytes: &[u8]) -> String {
         s.push('…');
     }
     s
-}
-
-fn shutdown_requested(shutdown: &Receiver<()>) -> bool {
-    shutdown.is_closed() || !shutdown.is_empty()
-}
-
-/// Samples in an output's spool, not yet queued for delivery: see
-/// [`RemoteWriteOutput::stage`].
-#[must_use = "staged samples are taken back out of the spool when dropped"]
-#[derive(Debug)]
-pub struct StagedSamples<'a> {
-    output: &'a RemoteWriteOutput,
-    staged: Staged<'a>,
-}
-
-impl StagedSamples<'_> {
-    /// Makes the samples as durable as the spool's fsync policy says.
-    pub async fn sync(&self) -> Result<(), OutputError> {
-        self.staged.sync().await.map_err(|e| {
-            let stats = &self.output.shared.stats;
-            stats.submit_failures.fetch_add(1, Ordering::Relaxed);
-            OutputError::Spool(e)
-        })
-    }
-
-    /// Queues the samples for delivery (the output's task is woken).
-    pub fn publish(self) {
-        let s = &self.output.shared;
-        self.staged.publish();
-        s.stats.submits.fetch_add(1, Ordering::Relaxed);
-        let _ = s.wake_tx.try_send(());
-    }
 }
 
 #[cfg(test)]
