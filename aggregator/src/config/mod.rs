@@ -24,6 +24,7 @@ use crate::spool::{FsyncPolicy, SpoolFullPolicy};
 use crate::store::{Limits, Staleness};
 
 mod check;
+mod durations;
 mod file;
 mod flags;
 mod outputs;
@@ -32,9 +33,10 @@ mod tests;
 
 // The parts see each other's items through here (and `use super::*` in each).
 #[allow(unused_imports)]
-use {check::*, file::*, flags::*, outputs::*};
+use {check::*, durations::*, file::*, flags::*, outputs::*};
 
 pub use check::describe;
+pub(crate) use durations::{AliasUnit, DurationText, duration_key};
 pub use file::{load_file, parse_toml};
 pub use flags::{HELP, parse_args};
 pub use outputs::{
