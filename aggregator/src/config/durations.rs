@@ -79,6 +79,25 @@ pub(crate) fn duration_key(
     }
 }
 
+/// [`duration_key`] for a setting that must not be zero; that error names the key as
+/// the file gives it (`http.timeout_seconds = 0` is `http.timeout_seconds`'s fault).
+pub(crate) fn positive_duration_key(
+    name: &str,
+    value: Option<DurationText>,
+    alias: &str,
+    alias_value: Option<u64>,
+    unit: AliasUnit,
+) -> Result<Option<Duration>, ConfigError> {
+    let given_as = if alias_value.is_some() { alias } else { name };
+    match duration_key(name, value, alias, alias_value, unit)? {
+        Some(d) if d.is_zero() => Err(ConfigError {
+            key: given_as.to_string(),
+            problem: "must be greater than 0".to_string(),
+        }),
+        d => Ok(d),
+    }
+}
+
 /// Milliseconds of `d`, saturating (the grammar caps at `u64::MAX` ms anyway).
 pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

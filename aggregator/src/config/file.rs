@@ -190,7 +190,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = h.max_connections {
             c.http_config.max_connections = positive("http.max_connections", v)?;
         }
-        let timeout = duration_key(
+        let timeout = positive_duration_key(
             "http.timeout",
             h.timeout,
             "http.timeout_seconds",
@@ -198,9 +198,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
             AliasUnit::Seconds,
         )?;
         if let Some(v) = timeout {
-            c.http_config.timeout = positive("http.timeout", v)?;
+            c.http_config.timeout = v;
         }
-        let history = duration_key(
+        let history = positive_duration_key(
             "http.status_history",
             h.status_history,
             "http.status_history_seconds",
@@ -208,7 +208,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
             AliasUnit::Seconds,
         )?;
         if let Some(v) = history {
-            c.status_history = positive("http.status_history", v)?;
+            c.status_history = v;
         }
     }
     if let Some(a) = file.auth {
@@ -243,7 +243,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = stale_min {
             c.staleness.stale_min_ms = millis(v);
         }
-        let forget_after = duration_key(
+        let forget_after = positive_duration_key(
             "staleness.forget_after",
             s.forget_after,
             "staleness.forget_after_seconds",
@@ -251,9 +251,9 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
             AliasUnit::Seconds,
         )?;
         if let Some(v) = forget_after {
-            c.staleness.forget_after_ms = millis(positive("staleness.forget_after", v)?);
+            c.staleness.forget_after_ms = millis(v);
         }
-        let forget_new_after = duration_key(
+        let forget_new_after = positive_duration_key(
             "staleness.forget_new_after",
             s.forget_new_after,
             "staleness.forget_new_after_seconds",
@@ -261,7 +261,7 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
             AliasUnit::Seconds,
         )?;
         if let Some(v) = forget_new_after {
-            c.staleness.forget_new_after_ms = millis(positive("staleness.forget_new_after", v)?);
+            c.staleness.forget_new_after_ms = millis(v);
         }
     }
     if let Some(k) = file.clock {

@@ -423,3 +423,13 @@ fn check_config_prints_durations_in_the_grammar() {
     assert!(text.contains("max_skew 5m,"), "{text}");
     assert!(text.contains("flush_interval 200ms,"), "{text}");
 }
+
+#[test]
+fn a_zero_duration_where_one_is_needed_names_the_key_as_written() {
+    let e = parse_toml("[http]\ntimeout_seconds = 0\n", "t").unwrap_err();
+    assert_eq!(e.key, "http.timeout_seconds", "{e}");
+    let e = parse_toml("[http]\ntimeout = \"0s\"\n", "t").unwrap_err();
+    assert_eq!(e.key, "http.timeout", "{e}");
+    let e = parse_toml("[staleness]\nforget_after = \"0ms\"\n", "t").unwrap_err();
+    assert_eq!(e.key, "staleness.forget_after", "{e}");
+}
