@@ -33,7 +33,7 @@ pub(super) struct StateSection {
 #[serde(deny_unknown_fields)]
 pub(super) struct UdpSection {
     pub(super) listen: Option<Vec<String>>,
-    pub(super) receive_buffer_bytes: Option<usize>,
+    pub(super) receive_buffer_bytes: Option<SizeText>,
     pub(super) batch: Option<usize>,
 }
 
@@ -107,10 +107,10 @@ pub(super) struct InfluxSection {
     pub(super) bucket: Option<String>,
     pub(super) token: Option<String>,
     pub(super) spool_dir: Option<PathBuf>,
-    pub(super) spool_max_bytes: Option<u64>,
+    pub(super) spool_max_bytes: Option<SizeText>,
     pub(super) fsync: Option<String>,
     pub(super) when_full: Option<String>,
-    pub(super) batch_max_bytes: Option<usize>,
+    pub(super) batch_max_bytes: Option<SizeText>,
     pub(super) batch_max_lines: Option<u64>,
     pub(super) flush_interval: Option<DurationText>,
     pub(super) flush_interval_ms: Option<u64>,
@@ -130,7 +130,7 @@ pub(super) struct RemoteWriteSection {
     pub(super) basic_auth_password: Option<String>,
     pub(super) bearer_token: Option<String>,
     pub(super) spool_dir: Option<PathBuf>,
-    pub(super) spool_max_bytes: Option<u64>,
+    pub(super) spool_max_bytes: Option<SizeText>,
     pub(super) fsync: Option<String>,
     pub(super) when_full: Option<String>,
     pub(super) max_samples_per_send: Option<usize>,
@@ -172,8 +172,8 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 .map(|s| parse_addr("udp.listen", s))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(v) = u.receive_buffer_bytes {
-            c.udp_receive_buffer = v;
+        if let Some(v) = size_key("udp.receive_buffer_bytes", u.receive_buffer_bytes)? {
+            c.udp_receive_buffer = usize_of(v);
         }
         if let Some(v) = u.batch {
             c.udp_batch = positive("udp.batch", v)?;

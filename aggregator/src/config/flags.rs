@@ -15,8 +15,8 @@ OPTIONS (a flag overrides the same setting of --config):
     --config FILE              TOML configuration file (every option; see below)
     --udp ADDR                 UDP address to receive frames on; repeatable, IPv4 or IPv6
                                [default: 0.0.0.0:9797]; [::]:9797 receives IPv4 and IPv6
-    --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
-                               at net.core.rmem_max (raise with sysctl -w
+    --udp-receive-buffer BYTES socket receive buffer [default: 4194304] (or 4M); the kernel
+                               caps it at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
     --http ADDR|off            HTTP address for /metrics, the status page (/, /node/NAME,
                                /api/nodes) and pushes (with --push) [default:
@@ -79,7 +79,7 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [udp]
     listen = [\"0.0.0.0:9797\"]        # addresses, IPv4 or IPv6
-    receive_buffer_bytes = 4194304
+    receive_buffer_bytes = 4194304   # bytes, or \"4M\" (K, M: x 1024)
     batch = 64                       # datagrams read per wake-up
 
     [http]
@@ -357,7 +357,7 @@ pub(super) fn apply_flags(c: &mut Config, flags: &[Flag]) -> Result<(), ConfigEr
                 }
                 c.udp.push(parse_addr(key, v)?);
             }
-            Flag::UdpReceiveBuffer(v) => c.udp_receive_buffer = parse_num(key, v)?,
+            Flag::UdpReceiveBuffer(v) => c.udp_receive_buffer = usize_of(parse_size(key, v)?),
             Flag::Http(v) => {
                 c.http = if v == "off" {
                     None

@@ -51,7 +51,7 @@ pub(super) fn remote_write_from_section(
         }
     };
     c.bearer_token = s.bearer_token;
-    if let Some(v) = s.spool_max_bytes {
+    if let Some(v) = size_key(&key("spool_max_bytes"), s.spool_max_bytes)? {
         c.spool.max_bytes = v;
     }
     if let Some(f) = s.fsync {
@@ -155,7 +155,7 @@ pub(super) fn influx_from_section(
         c.name = format!("influx{i}");
     }
     c.precision = precision;
-    if let Some(v) = s.spool_max_bytes {
+    if let Some(v) = size_key(&key("spool_max_bytes"), s.spool_max_bytes)? {
         c.spool.max_bytes = v;
     }
     if let Some(f) = s.fsync {
@@ -164,8 +164,8 @@ pub(super) fn influx_from_section(
     if let Some(w) = s.when_full {
         c.spool.when_full = parse_when_full(&key("when_full"), &w)?;
     }
-    if let Some(v) = s.batch_max_bytes {
-        c.batch_max_bytes = v;
+    if let Some(v) = size_key(&key("batch_max_bytes"), s.batch_max_bytes)? {
+        c.batch_max_bytes = usize_of(v);
     }
     if let Some(v) = s.batch_max_lines {
         c.batch_max_lines = v;

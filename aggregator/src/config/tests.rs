@@ -433,3 +433,49 @@ fn a_zero_duration_where_one_is_needed_names_the_key_as_written() {
     let e = parse_toml("[staleness]\nforget_after = \"0ms\"\n", "t").unwrap_err();
     assert_eq!(e.key, "staleness.forget_after", "{e}");
 }
+
+/// Every size key of the file: section (with what it needs besides) and name.
+const SIZE_KEYS: &[(&str, &str)] = &[
+    ("[udp]", "receive_buffer_bytes"),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "spool_max_bytes",
+    ),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "batch_max_bytes",
+    ),
+    (
+        "[[remote_write]]\nurl = \"http://127.0.0.1:8428/api/v1/write\"",
+        "spool_max_bytes",
+    ),
+    ("[push]", "max_body_bytes"),
+    (
+        "[[scrape]]\nurl = \"http://127.0.0.1:9100/metrics\"",
+        "max_body_bytes",
+    ),
+];
+
+#[test]
+fn every_size_key_takes_bytes_or_the_collectors_size_grammar() {
+    for &(section, key) in SIZE_KEYS {
+        let default = format!("{:?}", parse_toml(&format!("{section}\n"), "t").unwrap());
+        let by_text = parse_toml(&format!("{section}\n{key} = \"3M\"\n"), "t")
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let by_number = parse_toml(&format!("{section}\n{key} = 3145728\n"), "t")
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let (by_text, by_number) = (format!("{by_text:?}"), format!("{by_number:?}"));
+        assert_eq!(by_text, by_number, "{section} {key}");
+        assert_ne!(by_text, default, "{section} {key} = \"3M\" changed nothing");
+        let e = parse_toml(&format!("{section}\n{key} = \"3G\"\n"), "t").unwrap_err();
+        assert_eq!(e.key, full_key(section, key), "{e}");
+        assert!(e.problem.contains("K or M"), "{e}");
+    }
+    let e = parse_toml("[udp]\nreceive_buffer_bytes = -1\n", "f.toml").unwrap_err();
+    assert!(e.key.starts_with("f.toml:2:"), "{e}");
+    assert!(e.problem.contains("K or M"), "{e}");
+    let c = run_config(&["--udp-receive-buffer", "8M"]);
+    assert_eq!(c.udp_receive_buffer, 8 << 20);
+    let e = args(&["--udp-receive-buffer", "lots"]).unwrap_err();
+    assert_eq!(e.key, "--udp-receive-buffer");
+}

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{AliasUnit, ConfigError, DurationText, duration_key};
+use crate::config::{
+    AliasUnit, ConfigError, DurationText, SizeText, duration_key, size_key, usize_of,
+};
 
 /// The Pushgateway API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +119,7 @@ impl IngressConfig {
 #[serde(deny_unknown_fields)]
 pub struct PushSection {
     enabled: Option<bool>,
-    max_body_bytes: Option<usize>,
+    max_body_bytes: Option<SizeText>,
     max_groups: Option<usize>,
     max_series_per_group: Option<usize>,
     expire_after: Option<DurationText>,
@@ -140,7 +142,7 @@ pub struct ScrapeSection {
     honor_labels: Option<bool>,
     bearer_token: Option<String>,
     basic_auth: Option<String>,
-    max_body_bytes: Option<usize>,
+    max_body_bytes: Option<SizeText>,
 }
 
 /// `[collectd]` in the config file.
@@ -188,8 +190,8 @@ pub fn from_sections(
     if let Some(p) = push {
         let d = &mut c.push;
         d.enabled = p.enabled.unwrap_or(true);
-        if let Some(v) = p.max_body_bytes {
-            d.max_body_bytes = positive("push.max_body_bytes", v)?;
+        if let Some(v) = size_key("push.max_body_bytes", p.max_body_bytes)? {
+            d.max_body_bytes = positive("push.max_body_bytes", usize_of(v))?;
         }
         if let Some(v) = p.max_groups {
             d.max_groups = positive("push.max_groups", v)?;
@@ -268,7 +270,8 @@ pub fn from_sections(
             honor_labels: s.honor_labels.unwrap_or(false),
             bearer_token: s.bearer_token,
             basic_auth: s.basic_auth,
-            max_body_bytes: s.max_body_bytes.unwrap_or(16 << 20),
+            max_body_bytes: size_key(&key("max_body_bytes"), s.max_body_bytes)?
+                .map_or(16 << 20, usize_of),
         });
     }
     if let Some(s) = collectd {
