@@ -82,7 +82,7 @@ fn every_documented_flag_default_is_the_effective_one() {
             "max-new-nodes-per-address" => format!("({default} new per address"),
             "max-series-per-node" => format!(", {default} series per node"),
             "stale-intervals" => format!("staleness         {default} intervals"),
-            "max-clock-skew" => format!("max skew {default} s"),
+            "max-clock-skew" => format!("max_skew {default},"),
             "collectd-security-level" => format!("security {default}\n"),
             "status-history" => {
                 assert_eq!(default, "1h", "update the expectation below");

@@ -200,7 +200,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     })
 }
 
-/// Parses a byte size: a whole number with an optional `K`/`KiB` or `M`/`MiB` suffix.
+/// Parses a byte size in the grammar both binaries share ([`pimon_protocol::size`]: a
+/// whole number with an optional `K`/`KiB` or `M`/`MiB` suffix).
 ///
 /// ```
 /// use pimon_collector::cli::parse_bytes;
@@ -208,20 +209,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// assert_eq!(parse_bytes("2M"), Ok(2 << 20));
 /// ```
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    use pimon_protocol::size::{SizeError, parse_size};
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a byte count (examples: 1048576, 512K, 2M)"))?;
-    let mult = match unit.trim() {
-        "" | "B" => 1,
-        "K" | "k" | "KiB" | "KB" | "kB" => 1 << 10,
-        "M" | "MiB" | "MB" => 1 << 20,
-        u => return Err(format!("{s:?}: unknown size suffix {u:?} (use K or M)")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?}: too large"))
+    let bytes = parse_size(s).map_err(|e| match e {
+        SizeError::NotANumber => format!("{s:?} is not a byte count (examples: 1048576, 512K, 2M)"),
+        SizeError::UnknownUnit => format!("{s:?}: unknown size suffix (use K or M)"),
+        SizeError::TooLarge => format!("{s:?}: too large"),
+    })?;
+    usize::try_from(bytes).map_err(|_| format!("{s:?}: too large"))
 }
 
 fn text(value: OsString, flag: &str) -> Result<String, CliError> {

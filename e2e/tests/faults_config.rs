@@ -171,6 +171,24 @@ fn the_aggregator_refuses_bad_flags_config_and_paths_with_an_error_naming_the_pr
             "a.toml",
             "[http]\ntimeout_seconds = 0\n",
         ),
+        with_file(
+            case(
+                &["--config", "{dir}/a.toml"],
+                2,
+                &["http.timeout", "http.timeout_seconds", "keep one"],
+            ),
+            "a.toml",
+            "[http]\ntimeout = \"5s\"\ntimeout_seconds = 5\n",
+        ),
+        with_file(
+            case(
+                &["--config", "{dir}/a.toml"],
+                2,
+                &["clock.max_skew", "ms, s, m or h"],
+            ),
+            "a.toml",
+            "[clock]\nmax_skew = \"5\"\n",
+        ),
         // Resources that cannot be used at start: exit 1, naming what.
         case(&["--key-file", "{dir}/no-keys"], 1, &["{dir}/no-keys"]),
         with_file(

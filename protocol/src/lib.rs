@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod duration;
 mod error;
 pub mod frame;
+pub mod size;
 pub mod text;
 pub mod value;
 pub mod window;

@@ -312,6 +312,15 @@ proptest! {
         }
     }
 
+    /// The size grammar never panics, on any text; what it accepts re-renders in bytes
+    /// to the same size.
+    #[test]
+    fn size_parser_never_panics_and_round_trips(text in ".{0,24}") {
+        if let Ok(n) = pimon_protocol::size::parse_size(&text) {
+            prop_assert_eq!(pimon_protocol::size::parse_size(&n.to_string()), Ok(n));
+        }
+    }
+
     /// Every whole number with every unit parses to its value (or `TooLong` past
     /// `u64::MAX` milliseconds).
     #[test]

@@ -21,10 +21,10 @@ pub fn describe(c: &Config) -> String {
         Some(h) => {
             let _ = writeln!(
                 s,
-                "http listen       {h}  (/metrics; status page /, sparklines over {} min), {} connections, timeout {} s",
+                "http listen       {h}  (/metrics; status page /, sparklines over {} min), {} connections, timeout {}",
                 c.status_history.as_secs() / 60,
                 c.http_config.max_connections,
-                c.http_config.timeout.as_secs()
+                duration_text(c.http_config.timeout)
             );
         }
         None => {
@@ -65,17 +65,17 @@ pub fn describe(c: &Config) -> String {
     }
     let _ = writeln!(
         s,
-        "staleness         {} intervals (at least {} s); forget after {} s ({} s for new nodes)",
+        "staleness         {} intervals (stale_min {}); forget_after {} (forget_new_after {})",
         c.staleness.stale_intervals,
-        c.staleness.stale_min_ms / 1000,
-        c.staleness.forget_after_ms / 1000,
-        c.staleness.forget_new_after_ms / 1000
+        duration_text(Duration::from_millis(c.staleness.stale_min_ms)),
+        duration_text(Duration::from_millis(c.staleness.forget_after_ms)),
+        duration_text(Duration::from_millis(c.staleness.forget_new_after_ms))
     );
     let _ = writeln!(
         s,
-        "clock             max skew {} s, max backfill {} s",
-        c.ingest.max_clock_skew_ms / 1000,
-        c.ingest.max_backfill_ms / 1000
+        "clock             max_skew {}, max_backfill {}",
+        duration_text(Duration::from_millis(c.ingest.max_clock_skew_ms)),
+        duration_text(Duration::from_millis(c.ingest.max_backfill_ms))
     );
     let _ = writeln!(s, "precision         {}", c.ingest.precision.as_str());
     if let Some(lp) = &c.lp_out {
@@ -102,9 +102,9 @@ pub fn describe(c: &Config) -> String {
     for t in &c.ingress.scrape {
         let _ = writeln!(
             s,
-            "scrape            {} every {} s (job {})",
+            "scrape            {} every {} (job {})",
             t.url,
-            t.interval.as_secs(),
+            duration_text(t.interval),
             t.job
         );
     }
@@ -135,12 +135,12 @@ pub fn describe(c: &Config) -> String {
         );
         let _ = writeln!(
             s,
-            "  batches         {} bytes or {} lines, flushed every {} ms, gzip {}, timeout {} s",
+            "  batches         {} bytes or {} lines, flush_interval {}, gzip {}, timeout {}",
             i.batch_max_bytes,
             i.batch_max_lines,
-            i.flush_interval.as_millis(),
+            duration_text(i.flush_interval),
             i.gzip,
-            i.timeout.as_secs()
+            duration_text(i.timeout)
         );
     }
     for r in &c.remote_write {

@@ -33,7 +33,7 @@ pub(super) struct StateSection {
 #[serde(deny_unknown_fields)]
 pub(super) struct UdpSection {
     pub(super) listen: Option<Vec<String>>,
-    pub(super) receive_buffer_bytes: Option<usize>,
+    pub(super) receive_buffer_bytes: Option<SizeText>,
     pub(super) batch: Option<usize>,
 }
 
@@ -42,7 +42,9 @@ pub(super) struct UdpSection {
 pub(super) struct HttpSection {
     pub(super) listen: Option<String>,
     pub(super) max_connections: Option<usize>,
+    pub(super) timeout: Option<DurationText>,
     pub(super) timeout_seconds: Option<u64>,
+    pub(super) status_history: Option<DurationText>,
     pub(super) status_history_seconds: Option<u64>,
 }
 
@@ -66,15 +68,20 @@ pub(super) struct LimitsSection {
 #[serde(deny_unknown_fields)]
 pub(super) struct StalenessSection {
     pub(super) stale_intervals: Option<u32>,
+    pub(super) stale_min: Option<DurationText>,
     pub(super) stale_min_seconds: Option<u64>,
+    pub(super) forget_after: Option<DurationText>,
     pub(super) forget_after_seconds: Option<u64>,
+    pub(super) forget_new_after: Option<DurationText>,
     pub(super) forget_new_after_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ClockSection {
+    pub(super) max_skew: Option<DurationText>,
     pub(super) max_skew_seconds: Option<u64>,
+    pub(super) max_backfill: Option<DurationText>,
     pub(super) max_backfill_seconds: Option<u64>,
 }
 
@@ -100,13 +107,15 @@ pub(super) struct InfluxSection {
     pub(super) bucket: Option<String>,
     pub(super) token: Option<String>,
     pub(super) spool_dir: Option<PathBuf>,
-    pub(super) spool_max_bytes: Option<u64>,
+    pub(super) spool_max_bytes: Option<SizeText>,
     pub(super) fsync: Option<String>,
     pub(super) when_full: Option<String>,
-    pub(super) batch_max_bytes: Option<usize>,
+    pub(super) batch_max_bytes: Option<SizeText>,
     pub(super) batch_max_lines: Option<u64>,
+    pub(super) flush_interval: Option<DurationText>,
     pub(super) flush_interval_ms: Option<u64>,
     pub(super) gzip: Option<bool>,
+    pub(super) timeout: Option<DurationText>,
     pub(super) timeout_seconds: Option<u64>,
 }
 
@@ -121,12 +130,14 @@ pub(super) struct RemoteWriteSection {
     pub(super) basic_auth_password: Option<String>,
     pub(super) bearer_token: Option<String>,
     pub(super) spool_dir: Option<PathBuf>,
-    pub(super) spool_max_bytes: Option<u64>,
+    pub(super) spool_max_bytes: Option<SizeText>,
     pub(super) fsync: Option<String>,
     pub(super) when_full: Option<String>,
     pub(super) max_samples_per_send: Option<usize>,
+    pub(super) flush_interval: Option<DurationText>,
     pub(super) flush_interval_ms: Option<u64>,
     pub(super) shards: Option<usize>,
+    pub(super) timeout: Option<DurationText>,
     pub(super) timeout_seconds: Option<u64>,
 }
 
@@ -161,8 +172,8 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 .map(|s| parse_addr("udp.listen", s))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(v) = u.receive_buffer_bytes {
-            c.udp_receive_buffer = v;
+        if let Some(v) = size_key("udp.receive_buffer_bytes", u.receive_buffer_bytes)? {
+            c.udp_receive_buffer = usize_of(v);
         }
         if let Some(v) = u.batch {
             c.udp_batch = positive("udp.batch", v)?;
@@ -179,11 +190,25 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = h.max_connections {
             c.http_config.max_connections = positive("http.max_connections", v)?;
         }
-        if let Some(v) = h.timeout_seconds {
-            c.http_config.timeout = Duration::from_secs(positive("http.timeout_seconds", v)?);
+        let timeout = positive_duration_key(
+            "http.timeout",
+            h.timeout,
+            "http.timeout_seconds",
+            h.timeout_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = timeout {
+            c.http_config.timeout = v;
         }
-        if let Some(v) = h.status_history_seconds {
-            c.status_history = Duration::from_secs(positive("http.status_history_seconds", v)?);
+        let history = positive_duration_key(
+            "http.status_history",
+            h.status_history,
+            "http.status_history_seconds",
+            h.status_history_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = history {
+            c.status_history = v;
         }
     }
     if let Some(a) = file.auth {
@@ -208,24 +233,57 @@ pub fn parse_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         if let Some(v) = s.stale_intervals {
             c.staleness.stale_intervals = positive("staleness.stale_intervals", v)?;
         }
-        if let Some(v) = s.stale_min_seconds {
-            c.staleness.stale_min_ms = v.saturating_mul(1000);
+        let stale_min = duration_key(
+            "staleness.stale_min",
+            s.stale_min,
+            "staleness.stale_min_seconds",
+            s.stale_min_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = stale_min {
+            c.staleness.stale_min_ms = millis(v);
         }
-        if let Some(v) = s.forget_after_seconds {
-            c.staleness.forget_after_ms =
-                positive("staleness.forget_after_seconds", v)?.saturating_mul(1000);
+        let forget_after = positive_duration_key(
+            "staleness.forget_after",
+            s.forget_after,
+            "staleness.forget_after_seconds",
+            s.forget_after_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = forget_after {
+            c.staleness.forget_after_ms = millis(v);
         }
-        if let Some(v) = s.forget_new_after_seconds {
-            c.staleness.forget_new_after_ms =
-                positive("staleness.forget_new_after_seconds", v)?.saturating_mul(1000);
+        let forget_new_after = positive_duration_key(
+            "staleness.forget_new_after",
+            s.forget_new_after,
+            "staleness.forget_new_after_seconds",
+            s.forget_new_after_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = forget_new_after {
+            c.staleness.forget_new_after_ms = millis(v);
         }
     }
     if let Some(k) = file.clock {
-        if let Some(v) = k.max_skew_seconds {
-            c.ingest.max_clock_skew_ms = v.saturating_mul(1000);
+        let max_skew = duration_key(
+            "clock.max_skew",
+            k.max_skew,
+            "clock.max_skew_seconds",
+            k.max_skew_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = max_skew {
+            c.ingest.max_clock_skew_ms = millis(v);
         }
-        if let Some(v) = k.max_backfill_seconds {
-            c.ingest.max_backfill_ms = v.saturating_mul(1000);
+        let max_backfill = duration_key(
+            "clock.max_backfill",
+            k.max_backfill,
+            "clock.max_backfill_seconds",
+            k.max_backfill_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = max_backfill {
+            c.ingest.max_backfill_ms = millis(v);
         }
     }
     if let Some(o) = file.output {

@@ -15,8 +15,8 @@ OPTIONS (a flag overrides the same setting of --config):
     --config FILE              TOML configuration file (every option; see below)
     --udp ADDR                 UDP address to receive frames on; repeatable, IPv4 or IPv6
                                [default: 0.0.0.0:9797]; [::]:9797 receives IPv4 and IPv6
-    --udp-receive-buffer BYTES socket receive buffer [default: 4194304]; the kernel caps it
-                               at net.core.rmem_max (raise with sysctl -w
+    --udp-receive-buffer BYTES socket receive buffer [default: 4194304] (or 4M); the kernel
+                               caps it at net.core.rmem_max (raise with sysctl -w
                                net.core.rmem_max=8388608)
     --http ADDR|off            HTTP address for /metrics, the status page (/, /node/NAME,
                                /api/nodes) and pushes (with --push) [default:
@@ -52,9 +52,9 @@ OPTIONS (a flag overrides the same setting of --config):
                                address with N not yet established ones [default: 64]
     --max-series-per-node N    most series per node [default: 8000]
     --stale-intervals N        a node's series vanish after N missed intervals [default: 3]
-    --max-clock-skew SECONDS   a frame timestamp further ahead (or a clock stepped back) gets
+    --max-clock-skew DUR       a frame timestamp further ahead (or a clock stepped back) gets
                                a substitute time, distinct and in the node's order
-                               [default: 300]
+                               [default: 5m]; a bare number is seconds (older form)
     --push                     accept Pushgateway pushes (PUT/POST/DELETE /metrics/job/...)
                                on the --http listener; credentials in [push] (required
                                when the listener is not loopback)
@@ -71,18 +71,22 @@ OPTIONS (a flag overrides the same setting of --config):
     -V, --version              version, target and commit
 
 CONFIG FILE (TOML; every key optional, defaults shown):
+    # Durations are strings: a whole number and a unit, ms, s, m or h (\"500ms\",
+    # \"10s\", \"5m\"). The older integer keys with the unit in the name
+    # (timeout_seconds = 10, flush_interval_ms = 1000, ...) are still accepted
+    # instead of the new name, not together with it.
     log_level = \"info\"               # error | warning | notice | info | debug
 
     [udp]
     listen = [\"0.0.0.0:9797\"]        # addresses, IPv4 or IPv6
-    receive_buffer_bytes = 4194304
+    receive_buffer_bytes = 4194304   # bytes, or \"4M\" (K, M: x 1024)
     batch = 64                       # datagrams read per wake-up
 
     [http]
     listen = \"127.0.0.1:9798\"        # \"off\" disables
     max_connections = 64
-    timeout_seconds = 10             # a whole request head; each piece of a response
-    status_history_seconds = 3600    # span of the status page's sparklines (60 points)
+    timeout = \"10s\"                  # a whole request head; each piece of a response
+    status_history = \"1h\"            # span of the status page's sparklines (60 points)
 
     [auth]
     key_file = \"/etc/pimon/keys\"     # unset: no authentication
@@ -96,14 +100,14 @@ CONFIG FILE (TOML; every key optional, defaults shown):
 
     [staleness]
     stale_intervals = 3              # series vanish after this many missed intervals
-    stale_min_seconds = 30           # ... but never sooner
-    forget_after_seconds = 86400     # node (and pimon_node_up) forgotten after this
-    forget_new_after_seconds = 600   # ... for nodes not yet established (10 frames
+    stale_min = \"30s\"                # ... but never sooner
+    forget_after = \"24h\"             # node (and pimon_node_up) forgotten after this
+    forget_new_after = \"10m\"         # ... for nodes not yet established (10 frames
                                      # over 5 min); when 90 % full, their stale time
 
     [clock]
-    max_skew_seconds = 300           # frame ahead by more: a substitute time
-    max_backfill_seconds = 604800    # frame older than this (a backlog): stored at a
+    max_skew = \"5m\"                  # frame ahead by more: a substitute time
+    max_backfill = \"168h\"            # frame older than this (a backlog): stored at a
                                      # substitute time from this bound on, distinct
                                      # and in the node's order
 
@@ -129,9 +133,9 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
     batch_max_bytes = 1048576
     batch_max_lines = 5000
-    flush_interval_ms = 1000
+    flush_interval = \"1s\"
     gzip = true
-    timeout_seconds = 10
+    timeout = \"10s\"
 
     [[remote_write]]                 # any number of Prometheus remote write outputs
     name = \"remote_write\"
@@ -144,24 +148,24 @@ CONFIG FILE (TOML; every key optional, defaults shown):
     fsync = \"always\"                 # always | never | an interval like \"1s\"
     when_full = \"drop_oldest\"        # drop_oldest | refuse_new
     max_samples_per_send = 2000      # samples per request
-    flush_interval_ms = 1000         # pending samples are sent at least this often
+    flush_interval = \"1s\"            # pending samples are sent at least this often
     shards = 4                       # most requests in flight (split by series)
-    timeout_seconds = 10
+    timeout = \"10s\"
 
     [push]                           # Pushgateway API on the http listener (docs/INPUTS.md)
     enabled = true                   # the section alone enables it
     max_body_bytes = 4194304         # after gzip decoding
     max_groups = 1000                # grouping keys (also scrape targets, collectd hosts)
     max_series_per_group = 10000
-    expire_after_seconds = 86400     # 0: keep groups forever, as the Pushgateway does
+    expire_after = \"24h\"             # \"0s\": keep groups forever, as the Pushgateway does
     bearer_tokens = [\"...\"]          # Authorization: Bearer; needed off loopback
     basic_auth = [\"user:password\"]   # ... or Authorization: Basic
 
     [[scrape]]                       # any number of Prometheus exporters to scrape
     url = \"http://127.0.0.1:9100/metrics\"
     job = \"node\"                     # job label; instance is the URL's host:port
-    interval_seconds = 15
-    timeout_seconds = 10
+    interval = \"15s\"
+    timeout = \"10s\"
     labels = { site = \"attic\" }      # added to every sample
     honor_labels = false             # true: the page's labels win over these
     # bearer_token = \"t\"  basic_auth = \"user:password\"
@@ -353,7 +357,7 @@ pub(super) fn apply_flags(c: &mut Config, flags: &[Flag]) -> Result<(), ConfigEr
                 }
                 c.udp.push(parse_addr(key, v)?);
             }
-            Flag::UdpReceiveBuffer(v) => c.udp_receive_buffer = parse_num(key, v)?,
+            Flag::UdpReceiveBuffer(v) => c.udp_receive_buffer = usize_of(parse_size(key, v)?),
             Flag::Http(v) => {
                 c.http = if v == "off" {
                     None
@@ -403,7 +407,14 @@ pub(super) fn apply_flags(c: &mut Config, flags: &[Flag]) -> Result<(), ConfigEr
                 c.staleness.stale_intervals = positive(key, parse_num(key, v)?)?
             }
             Flag::MaxClockSkew(v) => {
-                c.ingest.max_clock_skew_ms = parse_num::<u64>(key, v)?.saturating_mul(1000)
+                // A bare number is seconds: the flag's older form, kept for scripts.
+                c.ingest.max_clock_skew_ms = match v.parse::<u64>() {
+                    Ok(seconds) => seconds.saturating_mul(1000),
+                    Err(_) => millis(parse_duration(v).ok_or_else(|| ConfigError {
+                        key: key.to_string(),
+                        problem: format!("{v:?}: expected {DURATION_FORM}"),
+                    })?),
+                }
             }
         }
     }

@@ -24,22 +24,26 @@ use crate::spool::{FsyncPolicy, SpoolFullPolicy};
 use crate::store::{Limits, Staleness};
 
 mod check;
+mod durations;
 mod file;
 mod flags;
 mod outputs;
+mod sizes;
 #[cfg(test)]
 mod tests;
 
 // The parts see each other's items through here (and `use super::*` in each).
 #[allow(unused_imports)]
-use {check::*, file::*, flags::*, outputs::*};
+use {check::*, durations::*, file::*, flags::*, outputs::*, sizes::*};
 
 pub use check::describe;
+pub(crate) use durations::{AliasUnit, DurationText, duration_key};
 pub use file::{load_file, parse_toml};
 pub use flags::{HELP, parse_args};
 pub use outputs::{
     DEFAULT_REMOTE_WRITE_SPOOL_DIR, DEFAULT_SPOOL_DIR, default_remote_write_spool_dir,
 };
+pub(crate) use sizes::{SizeText, size_key, usize_of};
 
 /// The complete, validated configuration.
 #[derive(Debug, Clone)]

@@ -51,7 +51,7 @@ pub(super) fn remote_write_from_section(
         }
     };
     c.bearer_token = s.bearer_token;
-    if let Some(v) = s.spool_max_bytes {
+    if let Some(v) = size_key(&key("spool_max_bytes"), s.spool_max_bytes)? {
         c.spool.max_bytes = v;
     }
     if let Some(f) = s.fsync {
@@ -63,14 +63,28 @@ pub(super) fn remote_write_from_section(
     if let Some(v) = s.max_samples_per_send {
         c.max_samples_per_send = v;
     }
-    if let Some(v) = s.flush_interval_ms {
-        c.flush_interval = Duration::from_millis(v);
+    let flush_interval = duration_key(
+        &key("flush_interval"),
+        s.flush_interval,
+        &key("flush_interval_ms"),
+        s.flush_interval_ms,
+        AliasUnit::Millis,
+    )?;
+    if let Some(v) = flush_interval {
+        c.flush_interval = v;
     }
     if let Some(v) = s.shards {
         c.shards = v;
     }
-    if let Some(v) = s.timeout_seconds {
-        c.timeout = Duration::from_secs(v);
+    let timeout = duration_key(
+        &key("timeout"),
+        s.timeout,
+        &key("timeout_seconds"),
+        s.timeout_seconds,
+        AliasUnit::Seconds,
+    )?;
+    if let Some(v) = timeout {
+        c.timeout = v;
     }
     c.validate().map_err(|e| ConfigError {
         key: key(e.field),
@@ -141,7 +155,7 @@ pub(super) fn influx_from_section(
         c.name = format!("influx{i}");
     }
     c.precision = precision;
-    if let Some(v) = s.spool_max_bytes {
+    if let Some(v) = size_key(&key("spool_max_bytes"), s.spool_max_bytes)? {
         c.spool.max_bytes = v;
     }
     if let Some(f) = s.fsync {
@@ -150,20 +164,34 @@ pub(super) fn influx_from_section(
     if let Some(w) = s.when_full {
         c.spool.when_full = parse_when_full(&key("when_full"), &w)?;
     }
-    if let Some(v) = s.batch_max_bytes {
-        c.batch_max_bytes = v;
+    if let Some(v) = size_key(&key("batch_max_bytes"), s.batch_max_bytes)? {
+        c.batch_max_bytes = usize_of(v);
     }
     if let Some(v) = s.batch_max_lines {
         c.batch_max_lines = v;
     }
-    if let Some(v) = s.flush_interval_ms {
-        c.flush_interval = Duration::from_millis(v);
+    let flush_interval = duration_key(
+        &key("flush_interval"),
+        s.flush_interval,
+        &key("flush_interval_ms"),
+        s.flush_interval_ms,
+        AliasUnit::Millis,
+    )?;
+    if let Some(v) = flush_interval {
+        c.flush_interval = v;
     }
     if let Some(v) = s.gzip {
         c.gzip = v;
     }
-    if let Some(v) = s.timeout_seconds {
-        c.timeout = Duration::from_secs(v);
+    let timeout = duration_key(
+        &key("timeout"),
+        s.timeout,
+        &key("timeout_seconds"),
+        s.timeout_seconds,
+        AliasUnit::Seconds,
+    )?;
+    if let Some(v) = timeout {
+        c.timeout = v;
     }
     c.validate().map_err(|e| ConfigError {
         key: key(e.field),

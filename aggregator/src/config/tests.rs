@@ -243,3 +243,239 @@ fn help_lists_exactly_the_flags_the_parser_takes() {
         }
     }
 }
+
+/// Every duration key of the file: section (with what it needs besides), new name, its
+/// older integer alias, and one value in each spelling.
+const DURATION_KEYS: &[(&str, &str, &str, &str, &str)] = &[
+    ("[http]", "timeout", "timeout_seconds", "\"2s\"", "2"),
+    (
+        "[http]",
+        "status_history",
+        "status_history_seconds",
+        "\"2h\"",
+        "7200",
+    ),
+    (
+        "[staleness]",
+        "stale_min",
+        "stale_min_seconds",
+        "\"5s\"",
+        "5",
+    ),
+    (
+        "[staleness]",
+        "forget_after",
+        "forget_after_seconds",
+        "\"6m\"",
+        "360",
+    ),
+    (
+        "[staleness]",
+        "forget_new_after",
+        "forget_new_after_seconds",
+        "\"7s\"",
+        "7",
+    ),
+    ("[clock]", "max_skew", "max_skew_seconds", "\"8s\"", "8"),
+    (
+        "[clock]",
+        "max_backfill",
+        "max_backfill_seconds",
+        "\"9h\"",
+        "32400",
+    ),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "flush_interval",
+        "flush_interval_ms",
+        "\"250ms\"",
+        "250",
+    ),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "timeout",
+        "timeout_seconds",
+        "\"3s\"",
+        "3",
+    ),
+    (
+        "[[remote_write]]\nurl = \"http://127.0.0.1:8428/api/v1/write\"",
+        "flush_interval",
+        "flush_interval_ms",
+        "\"1500ms\"",
+        "1500",
+    ),
+    (
+        "[[remote_write]]\nurl = \"http://127.0.0.1:8428/api/v1/write\"",
+        "timeout",
+        "timeout_seconds",
+        "\"1m\"",
+        "60",
+    ),
+    (
+        "[push]",
+        "expire_after",
+        "expire_after_seconds",
+        "\"1m\"",
+        "60",
+    ),
+    (
+        "[[scrape]]\nurl = \"http://127.0.0.1:9100/metrics\"",
+        "interval",
+        "interval_seconds",
+        "\"30s\"",
+        "30",
+    ),
+    (
+        "[[scrape]]\nurl = \"http://127.0.0.1:9100/metrics\"",
+        "timeout",
+        "timeout_seconds",
+        "\"5s\"",
+        "5",
+    ),
+];
+
+/// The config key as errors name it: `http.timeout`, `influx[0].timeout`.
+fn full_key(section: &str, key: &str) -> String {
+    let header = section.lines().next().unwrap();
+    let name = header.trim_matches(|c| c == '[' || c == ']');
+    if header.starts_with("[[") {
+        format!("{name}[0].{key}")
+    } else {
+        format!("{name}.{key}")
+    }
+}
+
+#[test]
+fn every_duration_key_reads_the_same_under_its_new_name_and_its_older_alias() {
+    for &(section, new, old, new_value, old_value) in DURATION_KEYS {
+        let default = format!("{:?}", parse_toml(&format!("{section}\n"), "t").unwrap());
+        let by_new = parse_toml(&format!("{section}\n{new} = {new_value}\n"), "t")
+            .unwrap_or_else(|e| panic!("{new}: {e}"));
+        let by_old = parse_toml(&format!("{section}\n{old} = {old_value}\n"), "t")
+            .unwrap_or_else(|e| panic!("{old}: {e}"));
+        let (by_new, by_old) = (format!("{by_new:?}"), format!("{by_old:?}"));
+        assert_eq!(
+            by_new, by_old,
+            "{section} {new} = {new_value} vs {old} = {old_value}"
+        );
+        assert_ne!(
+            by_new, default,
+            "{section} {new} = {new_value} changed nothing"
+        );
+    }
+    // The two durations the store keeps in milliseconds, checked by value too.
+    let c = parse_toml(
+        "[clock]\nmax_skew = \"1500ms\"\n[staleness]\nstale_min = \"2m\"\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.ingest.max_clock_skew_ms, 1500);
+    assert_eq!(c.staleness.stale_min_ms, 120_000);
+}
+
+#[test]
+fn a_duration_key_given_under_both_names_is_an_error_naming_both() {
+    for &(section, new, old, new_value, old_value) in DURATION_KEYS {
+        let text = format!("{section}\n{new} = {new_value}\n{old} = {old_value}\n");
+        let e = parse_toml(&text, "t").expect_err(&text);
+        assert_eq!(e.key, full_key(section, new), "{e}");
+        assert!(e.problem.contains(&full_key(section, old)), "{e}");
+    }
+}
+
+#[test]
+fn a_malformed_duration_names_the_key_and_the_grammar() {
+    for &(section, new, _, _, _) in DURATION_KEYS {
+        for bad in ["\"10\"", "\"1.5s\"", "\"ten seconds\"", "\"\""] {
+            let text = format!("{section}\n{new} = {bad}\n");
+            let e = parse_toml(&text, "t").expect_err(&text);
+            assert_eq!(e.key, full_key(section, new), "{e}");
+            assert!(e.problem.contains("ms, s, m or h"), "{e}");
+        }
+    }
+    // A bare TOML integer under the new name: the file and line, and the grammar.
+    let e = parse_toml("[http]\ntimeout = 10\n", "f.toml").unwrap_err();
+    assert_eq!(e.key, "f.toml:2:11", "{e}");
+    assert!(e.problem.contains("ms, s, m or h"), "{e}");
+}
+
+#[test]
+fn max_clock_skew_flag_takes_a_duration_or_bare_seconds() {
+    let by_duration = run_config(&["--max-clock-skew", "2m"]);
+    let by_seconds = run_config(&["--max-clock-skew", "120"]);
+    assert_eq!(by_duration.ingest.max_clock_skew_ms, 120_000);
+    assert_eq!(by_seconds.ingest.max_clock_skew_ms, 120_000);
+    let e = args(&["--max-clock-skew", "2 minutes"]).unwrap_err();
+    assert_eq!(e.key, "--max-clock-skew");
+    assert!(e.problem.contains("ms, s, m or h"), "{e}");
+}
+
+#[test]
+fn check_config_prints_durations_in_the_grammar() {
+    let c = parse_toml(
+        "[http]\ntimeout = \"90s\"\n[clock]\nmax_skew = \"5m\"\n[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"\nflush_interval = \"200ms\"\n",
+        "t",
+    )
+    .unwrap();
+    let text = describe(&c);
+    assert!(text.contains("timeout 90s"), "{text}");
+    assert!(text.contains("max_skew 5m,"), "{text}");
+    assert!(text.contains("flush_interval 200ms,"), "{text}");
+}
+
+#[test]
+fn a_zero_duration_where_one_is_needed_names_the_key_as_written() {
+    let e = parse_toml("[http]\ntimeout_seconds = 0\n", "t").unwrap_err();
+    assert_eq!(e.key, "http.timeout_seconds", "{e}");
+    let e = parse_toml("[http]\ntimeout = \"0s\"\n", "t").unwrap_err();
+    assert_eq!(e.key, "http.timeout", "{e}");
+    let e = parse_toml("[staleness]\nforget_after = \"0ms\"\n", "t").unwrap_err();
+    assert_eq!(e.key, "staleness.forget_after", "{e}");
+}
+
+/// Every size key of the file: section (with what it needs besides) and name.
+const SIZE_KEYS: &[(&str, &str)] = &[
+    ("[udp]", "receive_buffer_bytes"),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "spool_max_bytes",
+    ),
+    (
+        "[[influx]]\nurl = \"http://127.0.0.1:8086\"\ndb = \"d\"",
+        "batch_max_bytes",
+    ),
+    (
+        "[[remote_write]]\nurl = \"http://127.0.0.1:8428/api/v1/write\"",
+        "spool_max_bytes",
+    ),
+    ("[push]", "max_body_bytes"),
+    (
+        "[[scrape]]\nurl = \"http://127.0.0.1:9100/metrics\"",
+        "max_body_bytes",
+    ),
+];
+
+#[test]
+fn every_size_key_takes_bytes_or_the_collectors_size_grammar() {
+    for &(section, key) in SIZE_KEYS {
+        let default = format!("{:?}", parse_toml(&format!("{section}\n"), "t").unwrap());
+        let by_text = parse_toml(&format!("{section}\n{key} = \"3M\"\n"), "t")
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let by_number = parse_toml(&format!("{section}\n{key} = 3145728\n"), "t")
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let (by_text, by_number) = (format!("{by_text:?}"), format!("{by_number:?}"));
+        assert_eq!(by_text, by_number, "{section} {key}");
+        assert_ne!(by_text, default, "{section} {key} = \"3M\" changed nothing");
+        let e = parse_toml(&format!("{section}\n{key} = \"3G\"\n"), "t").unwrap_err();
+        assert_eq!(e.key, full_key(section, key), "{e}");
+        assert!(e.problem.contains("K or M"), "{e}");
+    }
+    let e = parse_toml("[udp]\nreceive_buffer_bytes = -1\n", "f.toml").unwrap_err();
+    assert!(e.key.starts_with("f.toml:2:"), "{e}");
+    assert!(e.problem.contains("K or M"), "{e}");
+    let c = run_config(&["--udp-receive-buffer", "8M"]);
+    assert_eq!(c.udp_receive_buffer, 8 << 20);
+    let e = args(&["--udp-receive-buffer", "lots"]).unwrap_err();
+    assert_eq!(e.key, "--udp-receive-buffer");
+}

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{
+    AliasUnit, ConfigError, DurationText, SizeText, duration_key, size_key, usize_of,
+};
 
 /// The Pushgateway API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,9 +119,10 @@ impl IngressConfig {
 #[serde(deny_unknown_fields)]
 pub struct PushSection {
     enabled: Option<bool>,
-    max_body_bytes: Option<usize>,
+    max_body_bytes: Option<SizeText>,
     max_groups: Option<usize>,
     max_series_per_group: Option<usize>,
+    expire_after: Option<DurationText>,
     expire_after_seconds: Option<u64>,
     bearer_tokens: Option<Vec<String>>,
     basic_auth: Option<Vec<String>>,
@@ -131,13 +134,15 @@ pub struct PushSection {
 pub struct ScrapeSection {
     url: Option<String>,
     job: Option<String>,
+    interval: Option<DurationText>,
     interval_seconds: Option<u64>,
+    timeout: Option<DurationText>,
     timeout_seconds: Option<u64>,
     labels: Option<std::collections::BTreeMap<String, String>>,
     honor_labels: Option<bool>,
     bearer_token: Option<String>,
     basic_auth: Option<String>,
-    max_body_bytes: Option<usize>,
+    max_body_bytes: Option<SizeText>,
 }
 
 /// `[collectd]` in the config file.
@@ -185,8 +190,8 @@ pub fn from_sections(
     if let Some(p) = push {
         let d = &mut c.push;
         d.enabled = p.enabled.unwrap_or(true);
-        if let Some(v) = p.max_body_bytes {
-            d.max_body_bytes = positive("push.max_body_bytes", v)?;
+        if let Some(v) = size_key("push.max_body_bytes", p.max_body_bytes)? {
+            d.max_body_bytes = positive("push.max_body_bytes", usize_of(v))?;
         }
         if let Some(v) = p.max_groups {
             d.max_groups = positive("push.max_groups", v)?;
@@ -194,8 +199,15 @@ pub fn from_sections(
         if let Some(v) = p.max_series_per_group {
             d.max_series_per_group = positive("push.max_series_per_group", v)?;
         }
-        if let Some(v) = p.expire_after_seconds {
-            d.expire_after = (v > 0).then(|| Duration::from_secs(v));
+        let expire_after = duration_key(
+            "push.expire_after",
+            p.expire_after,
+            "push.expire_after_seconds",
+            p.expire_after_seconds,
+            AliasUnit::Seconds,
+        )?;
+        if let Some(v) = expire_after {
+            d.expire_after = (!v.is_zero()).then_some(v);
         }
         d.bearer_tokens = p.bearer_tokens.unwrap_or_default();
         d.basic_auth = p.basic_auth.unwrap_or_default();
@@ -217,16 +229,27 @@ pub fn from_sections(
         if let Err(e) = crate::http_client::HttpUrl::parse(&url) {
             return err(key("url"), format!("{url:?}: {e}"));
         }
-        let interval = Duration::from_secs(s.interval_seconds.unwrap_or(15));
-        let timeout = Duration::from_secs(s.timeout_seconds.unwrap_or(10));
+        let interval = duration_key(
+            &key("interval"),
+            s.interval,
+            &key("interval_seconds"),
+            s.interval_seconds,
+            AliasUnit::Seconds,
+        )?
+        .unwrap_or(Duration::from_secs(15));
+        let timeout = duration_key(
+            &key("timeout"),
+            s.timeout,
+            &key("timeout_seconds"),
+            s.timeout_seconds,
+            AliasUnit::Seconds,
+        )?
+        .unwrap_or(Duration::from_secs(10));
         if interval.is_zero() || timeout.is_zero() {
-            return err(key("interval_seconds"), "interval and timeout must be > 0");
+            return err(key("interval"), "interval and timeout must be > 0");
         }
         if timeout > interval {
-            return err(
-                key("timeout_seconds"),
-                "must not be longer than interval_seconds",
-            );
+            return err(key("timeout"), "must not be longer than the interval");
         }
         let labels: Vec<(String, String)> = s.labels.unwrap_or_default().into_iter().collect();
         if let Some((k, _)) = labels
@@ -247,7 +270,8 @@ pub fn from_sections(
             honor_labels: s.honor_labels.unwrap_or(false),
             bearer_token: s.bearer_token,
             basic_auth: s.basic_auth,
-            max_body_bytes: s.max_body_bytes.unwrap_or(16 << 20),
+            max_body_bytes: size_key(&key("max_body_bytes"), s.max_body_bytes)?
+                .map_or(16 << 20, usize_of),
         });
     }
     if let Some(s) = collectd {
