@@ -370,6 +370,10 @@ fn write_sorted_tags<W: Write>(w: &mut W, tags: &[Tag<'_>]) -> fmt::Result {
 /// A tag value split in prefix and value is escaped as one string: a backslash that
 /// ends the prefix sees the value's first character.
 fn write_tag_value<W: Write>(w: &mut W, tag: &Tag<'_>) -> fmt::Result {
+    if plain(tag.prefix, Element::Key) && plain(tag.value, Element::Key) {
+        w.write_str(tag.prefix)?;
+        return w.write_str(tag.value);
+    }
     write_escaped_chars(w, tag.prefix.chars().chain(tag.value.chars()), Element::Key)
 }
 
@@ -392,7 +396,21 @@ impl Element {
     }
 }
 
+/// True when `s` is written as it is: none of its bytes is one the escaping rules
+/// touch (the common case, written in one piece instead of a character at a time:
+/// escaping was the largest single cost of rendering lines at ingest).
+fn plain(s: &str, element: Element) -> bool {
+    s.bytes().all(|b| match b {
+        b'\\' | b'\t' | b'\n' | 0x0c | b'\r' | b',' | b' ' => false,
+        b'=' => element != Element::Key,
+        _ => true,
+    })
+}
+
 fn write_escaped<W: Write>(w: &mut W, s: &str, element: Element) -> fmt::Result {
+    if plain(s, element) {
+        return w.write_str(s);
+    }
     write_escaped_chars(w, s.chars(), element)
 }
 
