@@ -64,6 +64,7 @@ struct Args {
     slow_readers: usize,
     label: Option<String>,
     forge: f64,
+    sockets: usize,
 }
 
 fn usage() -> ! {
@@ -71,7 +72,7 @@ fn usage() -> ! {
         "usage: loadgen --target ADDR [--nodes N] [--first-node I] [--interval S | --rate R] \
          [--seconds S] [--fixture pi4|pizero|x86|mixed] [--pid AGGREGATOR_PID] \
          [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K] \
-         [--label NAME] [--forge RATE]\n\
+         [--label NAME] [--forge RATE] [--sockets K]\n\
          Simulates N collectors replaying the real collector's cycle of a fixture tree\n\
          (collector/tests/fixtures/<name>; default pi4: 292 values in 2 datagrams).\n\
          --interval: seconds between two cycles of a node (default 1); --rate R = --interval 1/R.\n\
@@ -81,7 +82,9 @@ fn usage() -> ! {
          --slow-readers: K clients reading /metrics at 16 KiB/s, over and over, while sending.\n\
          --scrapes: fetch /metrics K times at the end (default 3).\n\
          --label: also print the figures as `RESULT NAME.figure value unit` lines.\n\
-         --forge RATE: send RATE forged frames/s (wrong MAC) instead, from 127.0.0.2."
+         --forge RATE: send RATE forged frames/s (wrong MAC) instead, from 127.0.0.2.\n\
+         --sockets K: send from K sockets (source ports), node i always from socket i mod K,\n\
+         as a fleet does from many ports (default 1)."
     );
     std::process::exit(2)
 }
@@ -102,6 +105,7 @@ fn parse_args() -> Args {
         slow_readers: 0,
         label: None,
         forge: 0.0,
+        sockets: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -123,6 +127,7 @@ fn parse_args() -> Args {
             "--slow-readers" => a.slow_readers = val().parse().unwrap_or_else(|_| usage()),
             "--label" => a.label = Some(val()),
             "--forge" => a.forge = val().parse().unwrap_or_else(|_| usage()),
+            "--sockets" => a.sockets = val().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -567,8 +572,13 @@ fn main() {
             })
         })
         .collect();
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_nonblocking(true).expect("nonblocking");
+    let socks: Vec<UdpSocket> = (0..args.sockets.max(1))
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            s.set_nonblocking(true).expect("nonblocking");
+            s
+        })
+        .collect();
     let seed = now_ms();
     let mut nodes: Vec<SimNode> = (args.first_node..args.first_node + args.nodes)
         .map(|i| SimNode::new(i, seed))
@@ -634,6 +644,7 @@ fn main() {
             let template = &templates[i % templates.len()];
             nodes[i].next_cycle(template, &mut cycle, now_ms(), interval_ms, key.as_ref());
             cycles += 1;
+            let sock = &socks[i % socks.len()];
             for d in cycle.datagrams() {
                 match sock.send_to(d, args.target) {
                     Ok(_) => {
@@ -651,9 +662,11 @@ fn main() {
                 }
             }
         }
-        while let Ok((n, _)) = sock.recv_from(&mut rx) {
-            acks += 1;
-            note_ack(&rx[..n]);
+        for sock in &socks {
+            while let Ok((n, _)) = sock.recv_from(&mut rx) {
+                acks += 1;
+                note_ack(&rx[..n]);
+            }
         }
         let t = start.elapsed().as_secs_f64();
         if t - last_report >= 10.0 {
@@ -677,12 +690,16 @@ fn main() {
     let my_cpu1 = procstat::cpu_seconds(me);
     let drain = Instant::now();
     while drain.elapsed() < Duration::from_secs(1) {
-        match sock.recv_from(&mut rx) {
-            Ok((n, _)) => {
+        let mut got = false;
+        for sock in &socks {
+            while let Ok((n, _)) = sock.recv_from(&mut rx) {
                 acks += 1;
                 note_ack(&rx[..n]);
+                got = true;
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+        if !got {
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
     stop.store(true, Ordering::Relaxed);
