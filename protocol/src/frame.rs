@@ -30,8 +30,9 @@ use crate::wire::{
 use crate::{Error, FLAG_MAC, Key, MAC_LEN, MAX_DATAGRAM, Value};
 use serde::{Deserialize, Serialize};
 
-/// Most labels one sample group carries.
-pub const MAX_LABELS: usize = 4;
+/// Most labels one sample group carries (4 before protocol 1.3; node_exporter's info
+/// metrics need up to 12: `node_os_info`, `node_cpu_info`, `node_network_info`).
+pub const MAX_LABELS: usize = 12;
 /// Longest label value in bytes.
 pub const MAX_LABEL_LEN: usize = 255;
 /// Longest encoded label list ([`EncodedLabels`]) in bytes.
@@ -235,6 +236,14 @@ impl<'b> FrameWriter<'b> {
             return Err(Error::EncodeBufferFull);
         }
         self.out.put_bytes(labels.as_bytes())?;
+        // The label count is the list's first byte (a one-byte varint: at most 12).
+        if labels
+            .as_bytes()
+            .first()
+            .is_some_and(|&n| usize::from(n) > wire::LEGACY_MAX_LABELS)
+        {
+            self.raise_minor(wire::VERSION_MINOR_WIDE_LABELS);
+        }
         self.count_pos = self.out.len;
         self.out.put_bytes(&[0])?;
         self.group_start = Some(start);
@@ -355,6 +364,10 @@ impl<'b> FrameWriter<'b> {
         let tail = self.out.buf.get(from..to).ok_or(Error::EncodeBufferFull)?;
         let base = next.out.len;
         next.out.put_bytes(tail)?;
+        // The moved groups' features go with them (a wide label group: 1.3).
+        if let Some(&version) = self.out.buf.get(2) {
+            next.raise_minor(version & 0x0f);
+        }
         next.group_start = self.group_start.map(|g| base + (g - from));
         if next.group_start.is_some() {
             next.count_pos = base + (self.count_pos - from);
@@ -366,6 +379,16 @@ impl<'b> FrameWriter<'b> {
         self.count = 0;
         self.prev_id = 0;
         Ok(GroupMark(base))
+    }
+
+    /// Makes the preamble's minor version at least `minor` (writers write the lowest
+    /// version that has every feature they use).
+    fn raise_minor(&mut self, minor: u8) {
+        if let Some(v) = self.out.buf.get_mut(2)
+            && *v & 0x0f < minor
+        {
+            *v = (wire::VERSION_MAJOR << 4) | minor;
+        }
     }
 
     /// Ends the frame and returns its length, not yet sealed (see [`seal`]).

@@ -85,6 +85,11 @@ pub const VERSION_MINOR_RESYNC: u8 = 1;
 /// Minor version of refusals and probes (kinds 0x03 and 0x04; docs/PROTOCOL.md,
 /// sections 5.1 and 5.2). A 1.0 or 1.1 reader rejects them as an unknown kind.
 pub const VERSION_MINOR_PROBE: u8 = 2;
+/// Minor version of a data frame with a group of more than [`LEGACY_MAX_LABELS`] labels
+/// (docs/PROTOCOL.md, section 9): a 1.2 reader refuses such a group as a bad group.
+pub const VERSION_MINOR_WIDE_LABELS: u8 = 3;
+/// Most labels a group had before protocol 1.3.
+pub const LEGACY_MAX_LABELS: usize = 4;
 /// Flag bits a 1.0 reader must understand; any other set bit is ignored.
 const FLAGS_MUST_UNDERSTAND: u8 = FLAG_ENCRYPTED;
 

@@ -4,8 +4,8 @@
 //! (docs/PROTOCOL.md, "Versioning"), not a test to update.
 
 use pimon_protocol::{
-    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, Message, Value,
-    decode, seal,
+    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Gap, Key, MAX_DATAGRAM, Message,
+    Value, decode, seal,
 };
 
 fn header(key_id: Option<u8>) -> DataHeader<'static> {
@@ -412,4 +412,62 @@ fn probe_exact_bytes_is_not_a_data_frame() {
         DataFrame::parse(&buf[..n]),
         Err(Error::DecodeUnknownKind(4))
     );
+}
+
+/// A group of more than 4 labels (node_exporter's info metrics) makes the frame 1.3, also
+/// after the group moved to the next part; frames with narrower groups keep 1.0, so a
+/// 1.2 aggregator still reads them.
+#[test]
+fn a_group_of_more_than_four_labels_is_written_as_1_3_and_reads_back() {
+    let h = header(None);
+    let wide = [
+        "Linux",
+        "(none)",
+        "aarch64",
+        "pi4",
+        "6.1.0-rpi7-rpi-v8",
+        "#1 SMP PREEMPT",
+    ];
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let mut w = FrameWriter::new(&mut buf, &h).unwrap();
+    w.begin_group(&EncodedLabels::encode(&wide[..4]).unwrap())
+        .unwrap();
+    w.push(5, Value::Unsigned(1)).unwrap();
+    w.finish();
+    assert_eq!(buf[2], 0x10, "four labels stay 1.0");
+
+    let mut w = FrameWriter::new(&mut buf, &h).unwrap();
+    w.begin_group(&EncodedLabels::encode(&wide).unwrap())
+        .unwrap();
+    w.push(5, Value::Unsigned(1)).unwrap();
+    let len = w.finish();
+    let len = seal(&mut buf, len, 1, None).unwrap();
+    assert_eq!(buf[2], 0x13, "six labels are 1.3");
+    {
+        let f = DataFrame::parse(&buf[..len]).unwrap();
+        let s = f.samples().next().unwrap();
+        assert_eq!(s.labels.as_slice(), &wide[..]);
+    }
+
+    // Moved to the next part, the group takes its version along.
+    let mut first = [0u8; MAX_DATAGRAM];
+    let mut w = FrameWriter::new(&mut first, &h).unwrap();
+    w.begin_group(&EncodedLabels::encode(&["a"]).unwrap())
+        .unwrap();
+    w.push(5, Value::Unsigned(1)).unwrap();
+    let mark_labels = EncodedLabels::encode(&wide).unwrap();
+    w.begin_group(&mark_labels).unwrap();
+    let mark = w.open_group_mark().unwrap();
+    w.push(5, Value::Unsigned(2)).unwrap();
+    let mut next = FrameWriter::new(&mut buf, &h).unwrap();
+    w.move_since(mark, &mut next).unwrap();
+    let len = next.finish();
+    assert_eq!(buf[2], 0x13);
+    let len = seal(&mut buf, len, 1, None).unwrap();
+    let f = DataFrame::parse(&buf[..len]).unwrap();
+    assert_eq!(f.samples().next().unwrap().labels.len(), 6);
+
+    // Thirteen labels are refused by the encoder.
+    let thirteen = [""; 13];
+    assert!(EncodedLabels::encode(&thirteen).is_err());
 }
