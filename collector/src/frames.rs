@@ -53,7 +53,7 @@ pub struct CycleReport {
     pub bytes: usize,
     /// Samples not encoded: the ring had no room for another part, or the part limit.
     pub lost_values: u32,
-    /// `labels()` calls refused (more than 4 labels or a label over 255 bytes); their
+    /// `labels()` calls refused (more than 12 labels or a label over 255 bytes); their
     /// samples are counted in `lost_values`.
     pub label_errors: u32,
 }
