@@ -49,7 +49,9 @@ use std::sync::atomic::Ordering;
 
 use pimon_protocol::catalog::Number;
 use pimon_protocol::text::influx::Precision;
-use pimon_protocol::{Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, Preamble, Reason, Refusal};
+use pimon_protocol::{
+    Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, MAX_LABELS, Preamble, Reason, Refusal,
+};
 
 use crate::evidence::{self, Facts, Route};
 use crate::keys::KeyRing;
@@ -211,7 +213,7 @@ impl Staged {
         let first = self.values.len();
         let user_hz = frame.header.user_hz;
         // Samples of one group share their labels: stage them once per run.
-        let mut last: Option<(heapless::Vec<&str, 4>, Range<usize>)> = None;
+        let mut last: Option<(heapless::Vec<&str, MAX_LABELS>, Range<usize>)> = None;
         for s in frame.samples() {
             let Some(rank) = family_rank(s.metric.id) else {
                 continue;
@@ -246,8 +248,8 @@ impl Staged {
 }
 
 /// The label values of a staged sample (as [`Staged::add`] wrote them).
-fn staged_labels(encoded: &[u8]) -> heapless::Vec<&str, 4> {
-    crate::series::decode_set(encoded).take(4).collect()
+fn staged_labels(encoded: &[u8]) -> heapless::Vec<&str, MAX_LABELS> {
+    crate::series::decode_set(encoded).take(MAX_LABELS).collect()
 }
 
 /// The ingest state: store, keys, settings, and the batch being ingested.
@@ -403,7 +405,7 @@ impl Ingest {
             let values = staged.values.get(f.values.clone()).unwrap_or(&[]);
             let labels = &staged.labels;
             // Decoded once per run of values that share their labels.
-            let mut last: Option<(Range<usize>, heapless::Vec<&str, 4>)> = None;
+            let mut last: Option<(Range<usize>, heapless::Vec<&str, MAX_LABELS>)> = None;
             let refused = store.upsert_all(
                 name,
                 f.stamp,

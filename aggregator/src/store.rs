@@ -40,6 +40,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::ops::{Bound, Range};
 
+use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::Number;
 
 use crate::node::{NodeCounters, NodeMeta, NodeState};
@@ -332,7 +333,7 @@ impl Store {
         &mut self,
         name: &str,
         stamp: u32,
-        values: impl Iterator<Item = (u16, heapless::Vec<&'a str, 4>, Number)>,
+        values: impl Iterator<Item = (u16, heapless::Vec<&'a str, MAX_LABELS>, Number)>,
     ) -> u64 {
         let per_node = self.limits.max_series_per_node;
         let max_total = self.limits.max_series_total;
