@@ -241,6 +241,11 @@ pub fn metric_tags<'a>(
         set.push(Tag::new("host", host));
     }
     for (i, key) in schema.tags.iter().enumerate() {
+        // An empty key leaves its label out: it takes no place in the set (`node_os_info`
+        // has 12 labels, the set holds 8 tags).
+        if key.is_empty() {
+            continue;
+        }
         if let Some(value) = label_values.get(i) {
             set.push(Tag::with_rule(key, schema.tag_rule(i), value));
         }
