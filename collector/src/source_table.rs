@@ -237,6 +237,50 @@ macro_rules! source_table {
                      ["pimon_users_"]),
                 ],
             }
+            /// `uname(2)`'s strings from `/proc/sys/kernel` (`node_uname_info`).
+            Uname "uname" {
+                format: uname,
+                reader: uname::UnameReader,
+                module: uname,
+                docs: [
+                    ("uname",
+                     "`/proc/sys/kernel/{ostype,osrelease,version,arch,hostname,domainname}`, every cycle: the strings `uname(2)` returns (node_exporter calls it), as labels of a 1. Without `arch` (kernels before 6.0) the machine is `uname(2)`'s.",
+                     ["node_uname_"]),
+                ],
+            }
+            /// `os-release(5)` (`node_os_info`, `node_os_version`).
+            Os "os" {
+                format: os_release,
+                reader: os_release::OsReleaseReader,
+                module: os_release,
+                docs: [
+                    ("OS release",
+                     "`/etc/os-release`, else `/usr/lib/os-release`, read at discovery (again every `rediscover`), quoting as node_exporter's parser (go-envparse) reads it; `node_os_version` is `VERSION_ID`'s leading `major.minor`, not sent when it has none.",
+                     ["node_os_"]),
+                ],
+            }
+            /// The kernel's entropy pool.
+            Entropy "entropy" {
+                format: entropy,
+                reader: entropy::EntropyReader,
+                module: entropy,
+                docs: [
+                    ("Entropy",
+                     "`/proc/sys/kernel/random/{entropy_avail,poolsize}` (both 256 since Linux 5.18).",
+                     ["node_entropy_"]),
+                ],
+            }
+            /// The node's clock.
+            Time "time" {
+                format: tzif,
+                reader: time::TimeReader,
+                module: time,
+                docs: [
+                    ("Time",
+                     "the node's wall clock when the cycle reads its sources (milliseconds on the wire).",
+                     ["node_time_"]),
+                ],
+            }
         }
     };
 }

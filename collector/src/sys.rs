@@ -7,6 +7,7 @@
 //! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
 //! - `getrandom(2)`: the random boot id.
 //! - `gethostname(2)`: the default node name.
+//! - `uname(2)`: the machine, where `/proc/sys/kernel/arch` is missing (`node_uname_info`).
 //! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
 //!   is rounded to the kernel's tick) and returning at once on a signal.
 //! - `mmap(2)`: zeroed buffers that cost memory only where written ([`ZeroedPages`]).
@@ -314,6 +315,26 @@ pub fn hostname() -> Option<String> {
     String::from_utf8(buf[..len].to_vec())
         .ok()
         .filter(|s| !s.is_empty())
+}
+
+/// The machine `uname(2)` reports (`aarch64`, `armv7l`; under a 32-bit personality the
+/// compat name), or `None`. For `node_uname_info` on kernels without
+/// `/proc/sys/kernel/arch`.
+pub fn uname_machine() -> Option<String> {
+    // SAFETY: `utsname` is a C struct of byte arrays, for which all-zero bytes are valid.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to `uts`, a live, writable utsname that outlives the call;
+    // the kernel fills its fixed-size arrays with NUL-terminated strings.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = uts
+        .machine
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8(bytes).ok()
 }
 
 /// Reads the next directory entries of the open directory `dir` into `buf` (see

@@ -35,7 +35,8 @@ impl SampleSink for Recorder {
 fn comparable(metric: u16, value: Value) -> Option<Value> {
     let name = pimon_protocol::catalog::lookup(metric).unwrap().prom_name;
     let varies = (name.starts_with("node_filesystem_") && name != "node_filesystem_readonly")
-        || metric == id::W1_AGE;
+        || metric == id::W1_AGE
+        || metric == id::TIME_SECONDS;
     (!varies).then_some(value)
 }
 

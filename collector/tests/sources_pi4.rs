@@ -237,8 +237,8 @@ fn error_counters_and_report() {
 #[test]
 fn values_follow_the_files_cycle_after_cycle() {
     // Files are re-read each cycle: two cycles give the same values on a static tree.
-    // Not static: the 1-wire reading's age, and statvfs of the fixture's mount points,
-    // which are directories on this machine's (shared, changing) disk.
+    // Not static: the 1-wire reading's age, statvfs of the fixture's mount points,
+    // which are directories on this machine's (shared, changing) disk, and the clock.
     let (mut sources, first) = one_cycle("pi4");
     let mut second = sources_support::Recorder::default();
     sources.collect(&mut second);
@@ -249,6 +249,7 @@ fn values_follow_the_files_cycle_after_cycle() {
         id::FS_FILES_FREE,
         id::FS_SIZE,
         id::FS_FILES,
+        id::TIME_SECONDS,
     ];
     let strip = |r: &sources_support::Recorder| {
         r.samples
@@ -320,4 +321,52 @@ fn telegraf_cpu_total_cpu_count_and_temp() {
     assert_eq!(r.value(id::STAT_CPUS_ONLINE, &[]), u(4));
     assert_eq!(r.value(id::TEMP, &["cpu_thermal"]), i(45277));
     assert_eq!(r.label_sets(id::TEMP), [["cpu_thermal".to_string()]]);
+}
+
+/// node_exporter's uname, os, entropy and time families (Raspberry Pi OS 32-bit on a
+/// 32-bit 6.6 kernel: `arch` is there, so the machine is the tree's, not this host's).
+#[test]
+fn uname_os_release_entropy_and_time() {
+    let (_, r) = one_cycle("pi4");
+    let uname = [
+        "Linux",
+        "6.6.31+rpt-rpi-v7l",
+        "#1 SMP Raspbian 1:6.6.31-1+rpt1 (2024-05-29)",
+        "armv7l",
+        "raspberrypi",
+        "(none)",
+    ];
+    assert_eq!(r.value(id::UNAME_INFO, &uname), u(1));
+    let os = [
+        "",
+        "raspbian",
+        "debian",
+        "",
+        "",
+        "Raspbian GNU/Linux",
+        "Raspbian GNU/Linux 12 (bookworm)",
+        "",
+        "",
+        "12 (bookworm)",
+        "bookworm",
+        "12",
+    ];
+    assert_eq!(r.value(id::OS_INFO, &os), u(1));
+    assert_eq!(
+        r.value(
+            id::OS_VERSION,
+            &["raspbian", "debian", "Raspbian GNU/Linux"]
+        ),
+        pimon_protocol::Value::F64(12.0)
+    );
+    assert_eq!(r.value(id::ENTROPY_AVAILABLE_BITS, &[]), u(256));
+    assert_eq!(r.value(id::ENTROPY_POOL_SIZE_BITS, &[]), u(256));
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let pimon_protocol::Value::Unsigned(ms) = r.value(id::TIME_SECONDS, &[]) else {
+        panic!("node_time_seconds is sent in milliseconds");
+    };
+    assert!(ms <= before && before - ms < 60_000, "{ms} vs {before}");
 }

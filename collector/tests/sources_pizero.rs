@@ -198,3 +198,38 @@ fn processes_and_the_threads_of_a_multithreaded_one() {
     assert_eq!(r.value(id::PROCESSES_THREADS_STATE_R, &[]), u(1));
     assert_eq!(r.value(id::PROCESSES_THREADS_STATE_D, &[]), u(1));
 }
+
+/// Raspbian stretch on 4.14: no `proc/sys/kernel/arch` (the machine is `uname(2)`'s, of
+/// the machine running the test), only `usr/lib/os-release`, a 4096-bit entropy pool.
+#[test]
+fn uname_without_arch_os_release_fallback_entropy() {
+    let (sources, r) = one_cycle("pizero");
+    let machine = pimon_collector::sys::uname_machine().expect("uname(2)");
+    let uname = [
+        "Linux",
+        "4.14.98+",
+        "#1200 Tue Feb 12 20:11:02 GMT 2019",
+        machine.as_str(),
+        "pizero",
+        "(none)",
+    ];
+    assert_eq!(r.value(id::UNAME_INFO, &uname), u(1));
+    let report = sources.report().to_string();
+    assert!(
+        report.contains(&format!("uname: ok: machine {machine} from uname(2)")),
+        "{report}"
+    );
+    assert_eq!(
+        r.label_sets(id::OS_INFO)[0][6],
+        "Raspbian GNU/Linux 9 (stretch)"
+    );
+    assert_eq!(
+        r.value(
+            id::OS_VERSION,
+            &["raspbian", "debian", "Raspbian GNU/Linux"]
+        ),
+        Value::F64(9.0)
+    );
+    assert_eq!(r.value(id::ENTROPY_AVAILABLE_BITS, &[]), u(1871));
+    assert_eq!(r.value(id::ENTROPY_POOL_SIZE_BITS, &[]), u(4096));
+}

@@ -192,3 +192,24 @@ fn temperatures_named_as_telegraf_names_them() {
         "no /proc/[pid] in this tree"
     );
 }
+
+/// Ubuntu 24.04 on 6.8: `os-release` with `ID_LIKE` and a `major.minor` version.
+#[test]
+fn uname_os_release_entropy() {
+    let (_, r) = one_cycle("x86");
+    let uname = [
+        "Linux",
+        "6.8.0-45-generic",
+        "#45-Ubuntu SMP PREEMPT_DYNAMIC Fri Aug 30 12:02:04 UTC 2024",
+        "x86_64",
+        "desktop",
+        "(none)",
+    ];
+    assert_eq!(r.value(id::UNAME_INFO, &uname), u(1));
+    assert_eq!(
+        r.value(id::OS_VERSION, &["ubuntu", "debian", "Ubuntu"]),
+        pimon_protocol::Value::F64(24.04)
+    );
+    assert_eq!(r.label_sets(id::OS_INFO)[0][6], "Ubuntu 24.04.1 LTS");
+    assert_eq!(r.value(id::ENTROPY_AVAILABLE_BITS, &[]), u(256));
+}

@@ -788,3 +788,123 @@ fn cgroup_rows_use_cadvisor_names_and_telegraf_schemas() {
         "pimon_kubernetes_pod"
     );
 }
+
+/// A line holds at most `MAX_TAGS` tags: `host`, the labels with a tag key, the constant
+/// tags. `node_os_info`'s 12 labels fit only because 5 of them have no tag key.
+#[test]
+fn influx_tags_of_a_row_fit_a_tag_set() {
+    for m in CATALOG {
+        let Some(ix) = m.influx else { continue };
+        let written = 1 + ix.tags.iter().filter(|k| !k.is_empty()).count() + ix.const_tags.len();
+        assert!(
+            written <= pimon_protocol::text::influx::MAX_TAGS,
+            "{}: {written} tags",
+            m.prom_name
+        );
+    }
+}
+
+/// node_exporter's uname, os, entropy and time collectors (1.5 and current): names,
+/// types, help and label names as they print them (the label order is theirs too).
+#[test]
+fn node_exporter_system_information_families() {
+    let uname = row("node_uname_info", &[]);
+    assert_eq!(
+        uname.labels,
+        [
+            "sysname",
+            "release",
+            "version",
+            "machine",
+            "nodename",
+            "domainname"
+        ]
+    );
+    assert_eq!(
+        uname.help,
+        "Labeled system information as provided by the uname system call."
+    );
+    let os = row("node_os_info", &[]);
+    assert_eq!(
+        os.labels,
+        [
+            "build_id",
+            "id",
+            "id_like",
+            "image_id",
+            "image_version",
+            "name",
+            "pretty_name",
+            "variant",
+            "variant_id",
+            "version",
+            "version_codename",
+            "version_id"
+        ]
+    );
+    assert_eq!(
+        row("node_os_version", &[]).labels,
+        ["id", "id_like", "name"]
+    );
+    for name in [
+        "node_uname_info",
+        "node_os_info",
+        "node_os_version",
+        "node_entropy_available_bits",
+        "node_entropy_pool_size_bits",
+        "node_time_seconds",
+    ] {
+        assert_eq!(row(name, &[]).metric_type, MetricType::Gauge, "{name}");
+    }
+    // Telegraf's kernel input has entropy_avail; the pool size it has not.
+    let avail = row("node_entropy_available_bits", &[]).influx.unwrap();
+    assert_eq!(
+        (avail.measurement, avail.field),
+        ("kernel", "entropy_avail")
+    );
+    assert_eq!(avail.kind, FieldKind::Integer);
+    let time = row("node_time_seconds", &[]);
+    assert_eq!(time.conversion, Conversion::Scale(0.001));
+    assert_eq!(
+        time.conversion
+            .convert(Value::Unsigned(1_733_519_373_123), 100),
+        Number::F64(1_733_519_373.123)
+    );
+}
+
+/// `node_os_info`'s line keeps every tag it writes: the labels without a tag key take no
+/// place in the tag set.
+#[test]
+fn os_info_line_keeps_its_seven_tags() {
+    let os = row("node_os_info", &[]);
+    let values = [
+        "",
+        "debian",
+        "",
+        "",
+        "",
+        "Debian GNU/Linux",
+        "Debian GNU/Linux 12 (bookworm)",
+        "",
+        "",
+        "12 (bookworm)",
+        "bookworm",
+        "12",
+    ];
+    let tags =
+        pimon_protocol::text::influx::metric_tags(os.influx.as_ref().unwrap(), "pi", &values);
+    let keys: Vec<(&str, &str)> = tags.as_slice().iter().map(|t| (t.key, t.value)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("host", "pi"),
+            ("id", "debian"),
+            ("id_like", ""),
+            ("name", "Debian GNU/Linux"),
+            ("pretty_name", "Debian GNU/Linux 12 (bookworm)"),
+            ("version", "12 (bookworm)"),
+            ("version_codename", "bookworm"),
+            ("version_id", "12"),
+        ]
+    );
+}

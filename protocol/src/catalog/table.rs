@@ -1460,4 +1460,34 @@ catalog! {
         "Temperature of each hwmon sensor (each thermal zone when no hwmon sensor reports one), named as Telegraf's temp input names it: the chip's name, then _ and its label.",
         "celsius", &["sensor"], &[], Scale(0.001),
         ix("temp", "temp", &["sensor"], &[], &[], Scale(0.001), Float));
+
+    // node_exporter's uname, os, entropy and time collectors (Node Exporter Full's
+    // variables are `label_values(node_uname_info, …)`). Info metrics are 1 with the
+    // strings as labels; InfluxDB gets them as tags of a `pimon_` measurement, the
+    // os-release keys that are empty on most systems left out (an empty tag key).
+    UNAME_INFO = m(Gauge, "node_uname_info",
+        "Labeled system information as provided by the uname system call.", "",
+        &["sysname", "release", "version", "machine", "nodename", "domainname"], &[],
+        Identity, ix("pimon_uname", "info",
+            &["sysname", "release", "version", "machine", "nodename", "domainname"], &[],
+            &[], Identity, Integer));
+    OS_INFO = m(Gauge, "node_os_info",
+        "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
+        "", &["build_id", "id", "id_like", "image_id", "image_version", "name", "pretty_name",
+            "variant", "variant_id", "version", "version_codename", "version_id"], &[],
+        Identity, ix("pimon_os", "info", &["", "id", "id_like", "", "", "name", "pretty_name",
+            "", "", "version", "version_codename", "version_id"], &[], &[], Identity, Integer));
+    OS_VERSION = m(Gauge, "node_os_version",
+        "Metric containing the major.minor part of the OS version.", "",
+        &["id", "id_like", "name"], &[], Identity,
+        ix("pimon_os", "version", &["id", "id_like", "name"], &[], &[], Identity, Float));
+    ENTROPY_AVAILABLE_BITS = m(Gauge, "node_entropy_available_bits",
+        "Bits of available entropy.", "bits", &[], &[], Identity,
+        ix0("kernel", "entropy_avail", Identity, Integer));
+    ENTROPY_POOL_SIZE_BITS = m(Gauge, "node_entropy_pool_size_bits",
+        "Bits of entropy pool.", "bits", &[], &[], Identity,
+        ix0("pimon_kernel", "entropy_pool_size", Identity, Integer));
+    TIME_SECONDS = m(Gauge, "node_time_seconds",
+        "System time in seconds since epoch (1970).", "seconds", &[], &[], Scale(0.001),
+        ix0("pimon_time", "seconds", Scale(0.001), Float));
 }
