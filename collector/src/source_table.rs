@@ -270,14 +270,14 @@ macro_rules! source_table {
                      ["node_entropy_"]),
                 ],
             }
-            /// The node's clock and time zone.
+            /// The node's clock.
             Time "time" {
-                format: tzif,
+                format: time,
                 reader: time::TimeReader,
                 module: time,
                 docs: [
                     ("Time",
-                     "the node's wall clock when the cycle reads its sources (milliseconds on the wire), and the zone `etc/localtime` (TZif, read at discovery; a link to `/usr/share/zoneinfo/…` followed under the root) gives for that time: abbreviation and offset, as Go's `time.Now().Zone()` in node_exporter; `UTC` 0 without the file.",
+                     "the node's wall clock when the cycle reads its sources (milliseconds on the wire).",
                      ["node_time_"]),
                 ],
             }

@@ -370,19 +370,3 @@ fn uname_os_release_entropy_and_time() {
     };
     assert!(ms <= before && before - ms < 60_000, "{ms} vs {before}");
 }
-
-/// `etc/localtime` is a link to `/usr/share/zoneinfo/Europe/London`, taken under the
-/// root: GMT in winter, BST in summer.
-#[test]
-fn time_zone_through_the_link_under_the_root() {
-    let (_, r) = one_cycle("pi4");
-    let zones = r.label_sets(id::TIME_ZONE_OFFSET);
-    assert_eq!(zones.len(), 1);
-    let zone = zones[0][0].as_str();
-    let want = match zone {
-        "GMT" => i(0),
-        "BST" => i(3600),
-        other => panic!("zone {other}"),
-    };
-    assert_eq!(r.value(id::TIME_ZONE_OFFSET, &[zone]), want);
-}

@@ -11,24 +11,17 @@
 //!
 //! node_exporter's `uname` and `time` collectors ignore the paths (they call
 //! `uname(2)` and read the clock), so those are compared on this machine: the
-//! collector on `--root /` and node_exporter give the same `node_uname_info` and
-//! `node_time_zone_offset_seconds` (this machine's `/etc/localtime`), and
-//! `node_time_seconds` within two seconds. Zones with DST, links and the POSIX TZ
-//! footer are checked against `zdump` in `collector/src/parse/tzif.rs`.
+//! collector on `--root /` and node_exporter give the same `node_uname_info`, and
+//! `node_time_seconds` within two seconds.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use std::time::{Duration, Instant};
-
 use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
-use pimon_e2e::process::Proc;
 use pimon_e2e::repo_root;
-use pimon_e2e::support::http;
 use pimon_e2e::support::peers::NodeExporter;
-use pimon_e2e::support::servers::{find_binary, free_port};
 
 /// A family as both expose it: type, help, and each sample's labels (without
 /// `instance`, which the collector adds) with its value.
@@ -207,57 +200,12 @@ fn os_release_quoting_equals_node_exporters() {
 #[test]
 fn uname_and_time_equal_node_exporters_on_this_machine() {
     let root = Path::new("/");
-    let prefixes = ["node_uname_", "node_time_seconds", "node_time_zone_"];
+    let prefixes = ["node_uname_", "node_time_seconds"];
     let theirs = families(&node_exporter_page(root, &["uname", "time"]), &prefixes);
     let ours = families(&collector_page(root), &prefixes);
     assert_eq!(ours["node_uname_info"], theirs["node_uname_info"]);
-    let zone = "node_time_zone_offset_seconds";
-    assert_eq!(ours[zone], theirs[zone]);
     let (a, b) = (&ours["node_time_seconds"], &theirs["node_time_seconds"]);
     assert_eq!((&a.kind, &a.help), (&b.kind, &b.help));
     let (ta, tb) = (a.samples[&vec![]], b.samples[&vec![]]);
     assert!((ta - tb).abs() < 2.0, "ours {ta}, node_exporter's {tb}");
-}
-
-/// node_exporter's `time` collector with `TZ` naming a zone file (Go's `time.Local`
-/// reads `TZ` first, an absolute path as a TZif file): its zone families.
-fn node_exporter_zone(tz_file: &Path) -> BTreeMap<String, Family> {
-    let binary = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port();
-    let mut cmd = Command::new(binary);
-    cmd.env("TZ", tz_file).args([
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--collector.disable-defaults".to_string(),
-        "--collector.time".to_string(),
-    ]);
-    let mut node = Proc::spawn("prometheus-node-exporter", cmd);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline && node.is_running(),
-            "node_exporter did not listen: {}",
-            node.output_report()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let page = http::get(&format!("http://127.0.0.1:{port}"), "/metrics");
-    families(&String::from_utf8(page.body).unwrap(), &["node_time_zone_"])
-}
-
-/// The zone of a tree's `etc/localtime` (a link under the root on `pi4`: London; a
-/// copy of Sydney on `x86`; none on `pizero`: UTC) is the zone Go gives for the same
-/// file, now.
-#[test]
-fn time_zone_equals_node_exporters_for_the_same_zone_file() {
-    let fixtures = repo_root().join("collector/tests/fixtures");
-    for (tree, file) in [
-        ("pi4", "pi4/usr/share/zoneinfo/Europe/London"),
-        ("x86", "x86/etc/localtime"),
-        ("pizero", "pizero/no-such-zone-file"),
-    ] {
-        let ours = families(&collector_page(&fixtures.join(tree)), &["node_time_zone_"]);
-        let theirs = node_exporter_zone(&fixtures.join(file));
-        assert_eq!(ours, theirs, "{tree}");
-    }
 }

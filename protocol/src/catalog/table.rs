@@ -1490,7 +1490,4 @@ catalog! {
     TIME_SECONDS = m(Gauge, "node_time_seconds",
         "System time in seconds since epoch (1970).", "seconds", &[], &[], Scale(0.001),
         ix0("pimon_time", "seconds", Scale(0.001), Float));
-    TIME_ZONE_OFFSET = m(Gauge, "node_time_zone_offset_seconds",
-        "System time zone offset in seconds.", "seconds", &["time_zone"], &[], Identity,
-        ix("pimon_time", "zone_offset", &["time_zone"], &[], &[], Identity, Integer));
 }
