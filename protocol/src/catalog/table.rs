@@ -55,7 +55,7 @@ const fn m(
         id: 0,
         prom_name,
         metric_type,
-        help,
+        help: if cfg!(feature = "help") { help } else { "" },
         unit,
         labels,
         const_labels,
