@@ -237,6 +237,48 @@ macro_rules! source_table {
                      ["pimon_users_"]),
                 ],
             }
+            /// `/proc/net/{netstat,snmp,snmp6}`: protocol counters.
+            Netstat "netstat" {
+                format: netstat,
+                reader: netstat::NetstatReader,
+                module: netstat,
+                docs: [
+                    ("Protocol counters (netstat)",
+                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (each has a catalog row; the others are not sent). Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file).",
+                     ["node_netstat_"]),
+                ],
+            }
+            /// `/proc/net/sockstat{,6}`: sockets in use.
+            Sockstat "sockstat" {
+                format: sockstat,
+                reader: sockstat::SockstatReader,
+                module: sockstat,
+                docs: [
+                    ("Sockets",
+                     "`/proc/net/sockstat` and `/proc/net/sockstat6` (when IPv6 is on); `mem` is in pages, `mem_bytes` is mem × the node's page size, as node_exporter computes it.",
+                     ["node_sockstat_"]),
+                ],
+            }
+            /// `/proc/vmstat`.
+            Vmstat "vmstat" {
+                format: vmstat,
+                reader: OneFile<crate::parse::vmstat::ProcVmstat>,
+                docs: [
+                    ("Virtual memory (vmstat)",
+                     "`/proc/vmstat`: the fields node_exporter's default `--collector.vmstat.fields` (`^(oom_kill|pgpg|pswp|pg.*fault).*`) keeps. Untyped, as in node_exporter; Telegraf's `kernel_vmstat` fields.",
+                     ["node_vmstat_"]),
+                ],
+            }
+            /// `/proc/net/softnet_stat`: per-CPU packet processing.
+            Softnet "softnet" {
+                format: softnet,
+                reader: OneFile<crate::parse::softnet::SoftnetStat>,
+                docs: [
+                    ("Softnet",
+                     "`/proc/net/softnet_stat`, one line per online CPU (label `cpu`: column 13 on 5.14+, else the line's number); columns the kernel does not write yet read 0, as in node_exporter.",
+                     ["node_softnet_"]),
+                ],
+            }
         }
     };
 }

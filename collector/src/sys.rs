@@ -4,7 +4,7 @@
 //! - Signals: SIGTERM/SIGINT set a stop flag, SIGHUP a reload flag. Handlers only store
 //!   to atomics (async-signal-safe). They are installed without `SA_RESTART`, so a
 //!   blocking `recv` in the main loop returns `EINTR` and the loop sees the flag at once.
-//! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
+//! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ; `sysconf(_SC_PAGESIZE)`: its page size.
 //! - `getrandom(2)`: the random boot id.
 //! - `gethostname(2)`: the default node name.
 //! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
@@ -107,6 +107,14 @@ pub fn user_hz() -> u16 {
     // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u16::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
+}
+
+/// The node's page size in bytes (sockstat's `mem` is in pages); 4096 when sysconf
+/// cannot tell.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
 /// A random u64 from the kernel (`getrandom`), or a mix of time and pid if that fails.

@@ -146,7 +146,7 @@ impl<F: FileFormat + 'static> Source for OneFile<F> {
 }
 
 /// [`FileFormat::push_samples`]'s signature.
-type PushSamples = fn(
+pub(crate) type PushSamples = fn(
     &[u8],
     &mut dyn SampleSink,
     &mut dyn FnMut(crate::parse::ParseError),
@@ -155,7 +155,7 @@ type PushSamples = fn(
 /// The body of every [`OneFile::collect`], once in the binary rather than once per
 /// format.
 #[inline(never)]
-fn collect_one_file(
+pub(crate) fn collect_one_file(
     file: &SysFile,
     push: PushSamples,
     scratch: &mut [u8],
