@@ -279,6 +279,17 @@ macro_rules! source_table {
                      ["node_softnet_"]),
                 ],
             }
+            /// Connection tracking (`nf_conntrack`).
+            Conntrack "conntrack" {
+                format: conntrack,
+                reader: conntrack::ConntrackReader,
+                module: conntrack,
+                docs: [
+                    ("Connection tracking",
+                     "`/proc/sys/net/netfilter/nf_conntrack_{count,max}` and `/proc/net/stat/nf_conntrack` (read by position and summed over CPUs, as node_exporter does); absent while the `nf_conntrack` module is not loaded.",
+                     ["node_nf_conntrack_"]),
+                ],
+            }
         }
     };
 }

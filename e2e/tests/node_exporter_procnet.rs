@@ -1,8 +1,9 @@
-//! node_exporter's `netstat`, `sockstat`, `vmstat` and `softnet` families, pimon against
+//! node_exporter's `netstat`, `sockstat`, `vmstat`, `softnet` and `conntrack` families,
+//! pimon against
 //! the real node_exporter (`prometheus-node-exporter`, Debian's 1.5) on the same fixture
 //! trees (`collector/tests/fixtures/{pi4,pizero,x86}`): the host collector's
 //! `--root TREE --once --print prom` and node_exporter's `--path.procfs TREE/proc` with
-//! only those four collectors give the same families, `# HELP` and `# TYPE` lines, label
+//! only those five collectors give the same families, `# HELP` and `# TYPE` lines, label
 //! sets and values.
 //!
 //! node_exporter runs with today's upstream default `--collector.netstat.fields` (1.5's
@@ -25,11 +26,12 @@ use pimon_e2e::support::peers::NodeExporter;
 /// `collector/netstat_linux.go`. pimon's catalog rows are this filter.
 const NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
-const PREFIXES: [&str; 4] = [
+const PREFIXES: [&str; 5] = [
     "node_netstat_",
     "node_sockstat_",
     "node_vmstat_",
     "node_softnet_",
+    "node_nf_conntrack_",
 ];
 
 /// Families node_exporter 1.5 does not export (added in 1.7).
@@ -104,6 +106,7 @@ fn compare(name: &str) {
         "--collector.sockstat",
         "--collector.vmstat",
         "--collector.softnet",
+        "--collector.conntrack",
         &fields,
     ]);
     let (theirs, their_meta) = read(&String::from_utf8_lossy(&ne.page()));
