@@ -1690,4 +1690,8 @@ catalog! {
     NF_CONNTRACK_STAT_SEARCH_RESTART = conntrack_stat("node_nf_conntrack_stat_search_restart",
         "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
         "stat_search_restart");
+    // /proc/pressure/irq (6.1+): only a `full` line.
+    PRESSURE_IRQ_STALLED = pressure("node_pressure_irq_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to IRQ congestion",
+        &[("resource", "irq"), ("type", "full")]);
 }
