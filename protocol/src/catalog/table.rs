@@ -1141,7 +1141,8 @@ catalog! {
     PRESSURE_CPU_WAITING = pressure("node_pressure_cpu_waiting_seconds_total",
         "Total time in seconds that processes have waited for CPU time",
         &[("resource", "cpu"), ("type", "some")]);
-    PRESSURE_CPU_STALLED = pressure("node_pressure_cpu_stalled_seconds_total",
+    // node_exporter (up to 1.9) has no name for the CPU `full` line: pimon_ by the rule.
+    PRESSURE_CPU_STALLED = pressure("pimon_pressure_cpu_stalled_seconds_total",
         "Total time in seconds no process could make progress due to CPU congestion",
         &[("resource", "cpu"), ("type", "full")]);
     PRESSURE_MEMORY_WAITING = pressure("node_pressure_memory_waiting_seconds_total",
