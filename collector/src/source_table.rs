@@ -19,7 +19,8 @@
 //! /// Doc of the `SourceKind` variant.
 //! Kind "name" {
 //!     format: module,         // collector/src/parse/<module>.rs: parsers, `exercise`
-//!     reader: Type,           // a `source::Source` (`OneFile<…>` for a one-file format)
+//!     reader: Type,           // a `source::Source` (`OneFile<…>` for a one-file format,
+//!                             // `Files<…>` for a `parse::FileList` of a few)
 //!     module: module,         // optional: collector/src/source/<module>.rs holds Type
 //!     docs: [("Section title", "where the values come from", ["prom_name_prefix", …])],
 //! }
@@ -240,8 +241,7 @@ macro_rules! source_table {
             /// `/proc/net/{netstat,snmp,snmp6}`: protocol counters.
             Netstat "netstat" {
                 format: netstat,
-                reader: netstat::NetstatReader,
-                module: netstat,
+                reader: Files<crate::parse::netstat::NetstatFiles>,
                 docs: [
                     ("Protocol counters (netstat)",
                      "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (each has a catalog row; the others are not sent). Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file).",
@@ -251,8 +251,7 @@ macro_rules! source_table {
             /// `/proc/net/sockstat{,6}`: sockets in use.
             Sockstat "sockstat" {
                 format: sockstat,
-                reader: sockstat::SockstatReader,
-                module: sockstat,
+                reader: Files<crate::parse::sockstat::SockstatFiles>,
                 docs: [
                     ("Sockets",
                      "`/proc/net/sockstat` and `/proc/net/sockstat6` (when IPv6 is on); `mem` is in pages, `mem_bytes` is mem × the node's page size, as node_exporter computes it.",
@@ -282,8 +281,7 @@ macro_rules! source_table {
             /// Connection tracking (`nf_conntrack`).
             Conntrack "conntrack" {
                 format: conntrack,
-                reader: conntrack::ConntrackReader,
-                module: conntrack,
+                reader: Files<crate::parse::conntrack::ConntrackFiles>,
                 docs: [
                     ("Connection tracking",
                      "`/proc/sys/net/netfilter/nf_conntrack_{count,max}` and `/proc/net/stat/nf_conntrack` (read by position and summed over CPUs, as node_exporter does); absent while the `nf_conntrack` module is not loaded.",

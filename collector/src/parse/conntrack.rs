@@ -11,7 +11,11 @@
 //! (columns 1 and 7 were renamed over the years; the positions it reads did not move),
 //! wants 16 or 17 columns, and sums each over the CPUs; so does [`parse_conntrack_stat`].
 
-use super::{ParseError, lines, parse_u64, words};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
+
+use super::{FileFormat, FileList, ParseError, PushFn, lines, parse_u64, words};
+use crate::sink::SampleSink;
 
 /// `/proc/net/stat/nf_conntrack` summed over CPUs: the columns node_exporter exports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,10 +91,92 @@ pub fn parse_conntrack_number(input: &[u8]) -> Result<u64, ParseError> {
     parse_u64(super::single_value(input)?)
 }
 
+/// `nf_conntrack_count` → `NF_CONNTRACK_ENTRIES`.
+#[derive(Debug)]
+pub struct ConntrackCount;
+
+impl FileFormat for ConntrackCount {
+    const PATH: &'static str = "proc/sys/net/netfilter/nf_conntrack_count";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        sink.labels(&[]);
+        sink.push(id::NF_CONNTRACK_ENTRIES, Value::Unsigned(parse_conntrack_number(input)?));
+        Ok(())
+    }
+}
+
+/// `nf_conntrack_max` → `NF_CONNTRACK_ENTRIES_LIMIT`.
+#[derive(Debug)]
+pub struct ConntrackMax;
+
+impl FileFormat for ConntrackMax {
+    const PATH: &'static str = "proc/sys/net/netfilter/nf_conntrack_max";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        sink.labels(&[]);
+        let max = parse_conntrack_number(input)?;
+        sink.push(id::NF_CONNTRACK_ENTRIES_LIMIT, Value::Unsigned(max));
+        Ok(())
+    }
+}
+
+/// `/proc/net/stat/nf_conntrack` → the `NF_CONNTRACK_STAT_*` sums.
+#[derive(Debug)]
+pub struct ConntrackStatFile;
+
+impl FileFormat for ConntrackStatFile {
+    const PATH: &'static str = "proc/net/stat/nf_conntrack";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let s = parse_conntrack_stat(input)?;
+        sink.labels(&[]);
+        let values = [
+            s.found,
+            s.invalid,
+            s.ignore,
+            s.insert,
+            s.insert_failed,
+            s.drop,
+            s.early_drop,
+            s.search_restart,
+        ];
+        for (row, v) in (id::NF_CONNTRACK_STAT_FOUND..).zip(values) {
+            sink.push(row, Value::Unsigned(v));
+        }
+        Ok(())
+    }
+}
+
+/// The conntrack source's files: the two sysctls (required: absent while the
+/// `nf_conntrack` module is not loaded) and the per-CPU statistics.
+#[derive(Debug)]
+pub struct ConntrackFiles;
+
+impl FileList for ConntrackFiles {
+    const FILES: &'static [(&'static str, bool, PushFn)] = &[
+        (ConntrackCount::PATH, true, ConntrackCount::push_samples),
+        (ConntrackMax::PATH, true, ConntrackMax::push_samples),
+        (ConntrackStatFile::PATH, false, ConntrackStatFile::push_samples),
+    ];
+}
+
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
-    let _ = parse_conntrack_stat(input);
-    let _ = parse_conntrack_number(input);
+    super::exercise_format::<ConntrackCount>(input);
+    super::exercise_format::<ConntrackMax>(input);
+    super::exercise_format::<ConntrackStatFile>(input);
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use pimon_protocol::Value;
 use pimon_protocol::catalog::{id, lookup};
 
 use super::text::Lines;
-use super::{FileFormat, ParseError, parse_u64, words};
+use super::{FileFormat, FileList, ParseError, PushFn, parse_u64, words};
 use crate::sink::SampleSink;
 
 /// One protocol of a header/value file: its name and its two lines.
@@ -256,6 +256,19 @@ impl FileFormat for ProcNetSnmp6 {
         }
         if any { Ok(()) } else { Err(ParseError::Empty) }
     }
+}
+
+/// The netstat source's files: `netstat` and `snmp` (required, as node_exporter fails
+/// without them) and `snmp6` (absent on a kernel booted with `ipv6.disable=1`).
+#[derive(Debug)]
+pub struct NetstatFiles;
+
+impl FileList for NetstatFiles {
+    const FILES: &'static [(&'static str, bool, PushFn)] = &[
+        (ProcNetNetstat::PATH, true, ProcNetNetstat::push_samples),
+        (ProcNetSnmp::PATH, true, ProcNetSnmp::push_samples),
+        (ProcNetSnmp6::PATH, false, ProcNetSnmp6::push_samples),
+    ];
 }
 
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).

@@ -9,15 +9,25 @@
 //!
 //! `mem` is in pages. node_exporter's `sockstat` collector exports each pair as
 //! `node_sockstat_<PROTO>_<key>` (`sockets: used` as `node_sockstat_sockets_used`), and
-//! `<PROTO>_mem_bytes` = mem × its own page size: the reader passes the node's
-//! ([`push_sockstat`]), as Pis run kernels with 4 KiB and 16 KiB pages. A pair is sent
-//! when the catalog has its row ([`sockstat_id`]).
+//! `<PROTO>_mem_bytes` = mem × its own page size: the node's, which the `std` shell
+//! sets once at start ([`set_page_size`]), as Pis run kernels with 4 KiB and 16 KiB
+//! pages. A pair is sent when the catalog has its row ([`sockstat_id`]).
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{id, lookup};
 
-use super::{ParseError, lines, parse_u64, words};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::{FileFormat, FileList, ParseError, PushFn, lines, parse_u64, words};
 use crate::sink::SampleSink;
+
+/// The node's page size in bytes (4096 until [`set_page_size`]).
+static PAGE_SIZE: AtomicU32 = AtomicU32::new(4096);
+
+/// Sets the page size `mem_bytes` is computed with (the collector's start-up does).
+pub fn set_page_size(bytes: u32) {
+    PAGE_SIZE.store(bytes, Ordering::Relaxed);
+}
 
 /// One `key value` pair of a line, with the line's protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,14 +122,38 @@ pub fn push_sockstat(
     }
 }
 
+/// `/proc/net/sockstat`.
+#[derive(Debug)]
+pub struct ProcNetSockstat;
+
+impl FileFormat for ProcNetSockstat {
+    const PATH: &'static str = "proc/net/sockstat";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        let page_size = u64::from(PAGE_SIZE.load(Ordering::Relaxed));
+        push_sockstat(input, page_size, sink, bad_row)
+    }
+}
+
+/// The sockstat source's files: `sockstat` (required) and `sockstat6` (absent with
+/// `ipv6.disable=1`), the same format.
+#[derive(Debug)]
+pub struct SockstatFiles;
+
+impl FileList for SockstatFiles {
+    const FILES: &'static [(&'static str, bool, PushFn)] = &[
+        (ProcNetSockstat::PATH, true, ProcNetSockstat::push_samples),
+        ("proc/net/sockstat6", false, ProcNetSockstat::push_samples),
+    ];
+}
+
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
-    struct Discard;
-    impl SampleSink for Discard {
-        fn labels(&mut self, _: &[&str]) {}
-        fn push(&mut self, _: u16, _: Value) {}
-    }
-    let _ = push_sockstat(input, 4096, &mut Discard, &mut |_| {});
+    super::exercise_format::<ProcNetSockstat>(input);
     let _ = sockstat_id(input, input);
 }
 
