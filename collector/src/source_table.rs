@@ -83,7 +83,10 @@ macro_rules! source_table {
                 docs: [
                     ("Pressure (PSI)",
                      "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines. node_exporter has no name for CPU's `full` line: it is `pimon_pressure_cpu_stalled_seconds_total`.",
-                     ["node_pressure_", "pimon_pressure_"]),
+                     ["node_pressure_cpu_", "node_pressure_memory_", "node_pressure_io_", "pimon_pressure_"]),
+                    ("IRQ pressure",
+                     "`/proc/pressure/irq` (6.1+ with `CONFIG_IRQ_TIME_ACCOUNTING`): only a `full` line, the `total=` microseconds; not sent where the file is absent.",
+                     ["node_pressure_irq_"]),
                 ],
             }
             /// Raspberry Pi firmware `get_throttled`.
@@ -284,7 +287,7 @@ macro_rules! source_table {
                 reader: Files<crate::parse::conntrack::ConntrackFiles>,
                 docs: [
                     ("Connection tracking",
-                     "`/proc/sys/net/netfilter/nf_conntrack_{count,max}` and `/proc/net/stat/nf_conntrack` (read by position and summed over CPUs, as node_exporter does); absent while the `nf_conntrack` module is not loaded.",
+                     "`/proc/sys/net/netfilter/nf_conntrack_{count,max}`; absent while the `nf_conntrack` module is not loaded. node_exporter's `node_nf_conntrack_stat_*` (sums of `/proc/net/stat/nf_conntrack`) are not sent, for the Pi Zero build's size.",
                      ["node_nf_conntrack_"]),
                 ],
             }

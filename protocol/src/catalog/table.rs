@@ -984,26 +984,6 @@ const fn softnet(
     )
 }
 
-/// A row of node_exporter's conntrack statistics (`/proc/net/stat/nf_conntrack`, summed
-/// over CPUs; gauges in node_exporter). Telegraf's conntrack input names these per CPU
-/// only: `pimon_conntrack`.
-const fn conntrack_stat(
-    prom_name: &'static str,
-    help: &'static str,
-    field: &'static str,
-) -> Metric {
-    m(
-        Gauge,
-        prom_name,
-        help,
-        "",
-        &[],
-        &[],
-        Identity,
-        ix0("pimon_conntrack", field, Identity, Integer),
-    )
-}
-
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -1662,35 +1642,14 @@ catalog! {
         "Number of times flow limit has been reached", "flow_limit_count");
     SOFTNET_BACKLOG_LEN = softnet(Gauge, "node_softnet_backlog_len", "Softnet backlog status",
         "backlog_len");
-    // node_exporter's conntrack: /proc/sys/net/netfilter/nf_conntrack_{count,max} and
-    // /proc/net/stat/nf_conntrack summed over CPUs (gauges, as node_exporter has them);
-    // Telegraf's conntrack input for the first two.
+    // node_exporter's conntrack: /proc/sys/net/netfilter/nf_conntrack_{count,max}
+    // (Telegraf's conntrack input). Its nf_conntrack_stat_* sums are not sent (size).
     NF_CONNTRACK_ENTRIES = m(Gauge, "node_nf_conntrack_entries",
         "Number of currently allocated flow entries for connection tracking.", "", &[], &[],
         Identity, ix0("conntrack", "ip_conntrack_count", Identity, Integer));
     NF_CONNTRACK_ENTRIES_LIMIT = m(Gauge, "node_nf_conntrack_entries_limit",
         "Maximum size of connection tracking table.", "", &[], &[], Identity,
         ix0("conntrack", "ip_conntrack_max", Identity, Integer));
-    NF_CONNTRACK_STAT_FOUND = conntrack_stat("node_nf_conntrack_stat_found",
-        "Number of searched entries which were successful.", "stat_found");
-    NF_CONNTRACK_STAT_INVALID = conntrack_stat("node_nf_conntrack_stat_invalid",
-        "Number of packets seen which can not be tracked.", "stat_invalid");
-    NF_CONNTRACK_STAT_IGNORE = conntrack_stat("node_nf_conntrack_stat_ignore",
-        "Number of packets seen which are already connected to a conntrack entry.",
-        "stat_ignore");
-    NF_CONNTRACK_STAT_INSERT = conntrack_stat("node_nf_conntrack_stat_insert",
-        "Number of entries inserted into the list.", "stat_insert");
-    NF_CONNTRACK_STAT_INSERT_FAILED = conntrack_stat("node_nf_conntrack_stat_insert_failed",
-        "Number of entries for which list insertion was attempted but failed.",
-        "stat_insert_failed");
-    NF_CONNTRACK_STAT_DROP = conntrack_stat("node_nf_conntrack_stat_drop",
-        "Number of packets dropped due to conntrack failure.", "stat_drop");
-    NF_CONNTRACK_STAT_EARLY_DROP = conntrack_stat("node_nf_conntrack_stat_early_drop",
-        "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
-        "stat_early_drop");
-    NF_CONNTRACK_STAT_SEARCH_RESTART = conntrack_stat("node_nf_conntrack_stat_search_restart",
-        "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
-        "stat_search_restart");
     // /proc/pressure/irq (6.1+): only a `full` line.
     PRESSURE_IRQ_STALLED = pressure("node_pressure_irq_stalled_seconds_total",
         "Total time in seconds no process could make progress due to IRQ congestion",
