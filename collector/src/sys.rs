@@ -4,7 +4,7 @@
 //! - Signals: SIGTERM/SIGINT set a stop flag, SIGHUP a reload flag. Handlers only store
 //!   to atomics (async-signal-safe). They are installed without `SA_RESTART`, so a
 //!   blocking `recv` in the main loop returns `EINTR` and the loop sees the flag at once.
-//! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ; `sysconf(_SC_PAGESIZE)`: its page size.
+//! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
 //! - `getrandom(2)`: the random boot id.
 //! - `gethostname(2)`: the default node name.
 //! - `poll(2)`: waiting for an ack with millisecond precision (a socket read timeout
@@ -15,6 +15,8 @@
 //!   the process scan; `std::fs::read_dir` allocates per entry).
 //! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
 //!   cgroup source keeps a dozen files open per tracked workload).
+//! - `sysconf(_SC_PAGESIZE)`, `getrlimit(RLIMIT_NOFILE)`: the collector's own process
+//!   figures ([`crate::own_process`]).
 //! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
 //!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
@@ -107,14 +109,6 @@ pub fn user_hz() -> u16 {
     // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u16::try_from(hz).ok().filter(|&h| h > 0).unwrap_or(100)
-}
-
-/// The node's page size in bytes (sockstat's `mem` is in pages); 4096 when sysconf
-/// cannot tell.
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
 /// A random u64 from the kernel (`getrandom`), or a mix of time and pid if that fails.
@@ -349,6 +343,26 @@ pub fn getdents(dir: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Re
             return Err(e);
         }
     }
+}
+
+/// The size of a memory page in bytes (4096 when sysconf cannot tell).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
+/// The soft limit of open files (`RLIMIT_NOFILE`), `None` when unknown.
+// `rlim_t` is 32 bits on some 32-bit targets: the cast is not a no-op everywhere.
+#[allow(clippy::unnecessary_cast)]
+pub fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit that outlives the call.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0)
+        .then_some(limit.rlim_cur as u64)
 }
 
 /// Raises the soft limit of open files to at least `wanted` (at most the hard limit,

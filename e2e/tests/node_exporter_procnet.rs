@@ -3,8 +3,8 @@
 //! the real node_exporter (`prometheus-node-exporter`, Debian's 1.5) on the same fixture
 //! trees (`collector/tests/fixtures/{pi4,pizero,x86}`): the host collector's
 //! `--root TREE --once --print prom` and node_exporter's `--path.procfs TREE/proc` with
-//! only those five collectors give the same families, `# HELP` and `# TYPE` lines, label
-//! sets and values.
+//! only those five collectors give the same families, `# TYPE` lines, label sets and
+//! values, and the catalog (what the aggregator writes) has node_exporter's `# HELP`.
 //!
 //! node_exporter runs with today's upstream default `--collector.netstat.fields` (1.5's
 //! lacks `TCPOFOQueue` and `TCPRcvQDrop`, which upstream added since). Families 1.5 does
@@ -22,6 +22,7 @@ use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::process::run;
 use pimon_e2e::support::peers::NodeExporter;
+use pimon_protocol::catalog::families;
 
 /// node_exporter's `--collector.netstat.fields` default as of its `master` (2026):
 /// `collector/netstat_linux.go`. pimon's catalog rows are this filter.
@@ -145,7 +146,9 @@ fn compare(name: &str) {
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     assert_eq!(mine_shared, theirs, "{name}: samples differ");
-    let my_meta: BTreeSet<_> = my_meta
+    // The Pi collector carries no help texts (its `--print prom` writes `# TYPE` only):
+    // the `# HELP` lines are the catalog's, as the aggregator writes them.
+    let mut my_meta: BTreeSet<_> = my_meta
         .into_iter()
         .filter(|l| {
             !NEWER_THAN_1_5
@@ -153,6 +156,9 @@ fn compare(name: &str) {
                 .any(|f| l.split(' ').nth(2) == Some(f))
         })
         .collect();
+    for f in families().filter(|f| their_families.contains(f.first.prom_name)) {
+        my_meta.insert(format!("# HELP {} {}", f.first.prom_name, f.first.help));
+    }
     assert_eq!(my_meta, their_meta, "{name}: # HELP / # TYPE lines differ");
     eprintln!("{name}: {} samples equal to node_exporter's", theirs.len());
 }

@@ -55,7 +55,7 @@ const fn m(
         id: 0,
         prom_name,
         metric_type,
-        help,
+        help: if cfg!(feature = "help") { help } else { "" },
         unit,
         labels,
         const_labels,
@@ -366,6 +366,42 @@ const fn hwmon(
         &[],
         conversion,
         ix("pimon_hwmon", field, HWMON, &[], &[], conversion, Float),
+    )
+}
+
+/// A hwmon `*_alarm` limit flag that node_exporter names and scales as a value of its
+/// sensor's unit (`temp1_crit_alarm` → `node_hwmon_temp_crit_alarm_celsius`, 0.001 per
+/// raised alarm); InfluxDB gets the plain 0/1.
+const fn hwmon_alarm(
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        unit,
+        HWMON,
+        &[],
+        conversion,
+        ix("pimon_hwmon", field, HWMON, &[], &[], Identity, Integer),
+    )
+}
+
+/// A hwmon `alarm` status, unitless 0/1 (`node_hwmon_temp_alarm`).
+const fn hwmon_status(prom_name: &'static str, help: &'static str, field: &'static str) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        "",
+        HWMON,
+        &[],
+        Identity,
+        ix("pimon_hwmon", field, HWMON, &[], &[], Identity, Integer),
     )
 }
 
@@ -1547,6 +1583,90 @@ catalog! {
         "Temperature of each hwmon sensor (each thermal zone when no hwmon sensor reports one), named as Telegraf's temp input names it: the chip's name, then _ and its label.",
         "celsius", &["sensor"], &[], Scale(0.001),
         ix("temp", "temp", &["sensor"], &[], &[], Scale(0.001), Float));
+
+    // The collector's own process (client_golang's process collector, which
+    // node_exporter exports: Node Exporter Full's "Node Exporter" row), from
+    // /proc/self/stat, /proc/self/fd and RLIMIT_NOFILE.
+    PROCESS_CPU_SECONDS = m(Counter, "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.", "seconds", &[], &[], PerUserHz,
+        ix0("pimon_collector", "process_cpu_seconds", PerUserHz, Float));
+    PROCESS_OPEN_FDS = m(Gauge, "process_open_fds", "Number of open file descriptors.", "",
+        &[], &[], Identity, ix0("pimon_collector", "process_open_fds", Identity, Integer));
+    PROCESS_MAX_FDS = m(Gauge, "process_max_fds", "Maximum number of open file descriptors.",
+        "", &[], &[], Identity, ix0("pimon_collector", "process_max_fds", Identity, Integer));
+    PROCESS_VIRTUAL_MEMORY = m(Gauge, "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.", "bytes", &[], &[], Identity,
+        ix0("pimon_collector", "process_virtual_memory_bytes", Identity, Integer));
+    PROCESS_RESIDENT_MEMORY = m(Gauge, "process_resident_memory_bytes",
+        "Resident memory size in bytes.", "bytes", &[], &[], Identity,
+        ix0("pimon_collector", "process_resident_memory_bytes", Identity, Integer));
+    PROCESS_START_TIME = m(Gauge, "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.", "seconds", &[], &[],
+        Scale(0.001), ix0("pimon_collector", "process_start_time", Scale(0.001), Float));
+
+    // Per source, label collector (the source's name: "stat", "meminfo", …), sent with
+    // COLLECTOR_SOURCE_ERRORS in one group: node_exporter's scrape figures.
+    SCRAPE_COLLECTOR_DURATION = m(Gauge, "node_scrape_collector_duration_seconds",
+        "node_exporter: Duration of a collector scrape.", "seconds", &["collector"], &[],
+        Scale(0.000_001),
+        ix("pimon_collector", "source_duration", &["source"], &[], &[], Scale(0.000_001), Float));
+    SCRAPE_COLLECTOR_SUCCESS = m(Gauge, "node_scrape_collector_success",
+        "node_exporter: Whether a collector succeeded.", "", &["collector"], &[], Identity,
+        ix("pimon_collector", "source_success", &["source"], &[], &[], Identity, Integer));
+
+    // hwmon limits and alarm flags (labels chip and sensor), as node_exporter names them
+    // from the file name (`temp1_max_hyst` → `node_hwmon_temp_max_hyst_celsius`); sysfs
+    // units, converted as the sensor's input. The ones Node Exporter Full and common
+    // chips use: each row costs the armv6 collector about 200 bytes.
+    HWMON_TEMP_MIN = hwmon("node_hwmon_temp_min_celsius",
+        "Hardware monitor for temperature (min)", "celsius", Scale(0.001), "temp_min");
+    HWMON_TEMP_MAX_HYST = hwmon("node_hwmon_temp_max_hyst_celsius",
+        "Hardware monitor for temperature (max_hyst)", "celsius", Scale(0.001),
+        "temp_max_hyst");
+    HWMON_TEMP_CRIT_HYST = hwmon("node_hwmon_temp_crit_hyst_celsius",
+        "Hardware monitor for temperature (crit_hyst)", "celsius", Scale(0.001),
+        "temp_crit_hyst");
+    HWMON_TEMP_MAX_ALARM = hwmon_alarm("node_hwmon_temp_max_alarm_celsius",
+        "Hardware monitor for temperature (max_alarm)", "celsius", Scale(0.001),
+        "temp_max_alarm");
+    HWMON_TEMP_CRIT_ALARM = hwmon_alarm("node_hwmon_temp_crit_alarm_celsius",
+        "Hardware monitor for temperature (crit_alarm)", "celsius", Scale(0.001),
+        "temp_crit_alarm");
+    HWMON_TEMP_ALARM = hwmon_status("node_hwmon_temp_alarm",
+        "Hardware sensor alarm status (temp)", "temp_alarm");
+    HWMON_IN_MIN = hwmon("node_hwmon_in_min_volts",
+        "Hardware monitor for voltage (min)", "volts", Scale(0.001), "in_min");
+    HWMON_IN_MAX = hwmon("node_hwmon_in_max_volts",
+        "Hardware monitor for voltage (max)", "volts", Scale(0.001), "in_max");
+    HWMON_IN_ALARM = hwmon_status("node_hwmon_in_alarm",
+        "Hardware sensor alarm status (in)", "in_alarm");
+    HWMON_FAN_MIN = hwmon("node_hwmon_fan_min_rpm",
+        "Hardware monitor for fan revolutions per minute (min)", "rpm", Identity, "fan_min");
+    HWMON_FAN_MAX = hwmon("node_hwmon_fan_max_rpm",
+        "Hardware monitor for fan revolutions per minute (max)", "rpm", Identity, "fan_max");
+    HWMON_FAN_TARGET = hwmon("node_hwmon_fan_target_rpm",
+        "Hardware monitor for fan revolutions per minute (target)", "rpm", Identity,
+        "fan_target");
+    HWMON_FAN_ALARM = hwmon_status("node_hwmon_fan_alarm",
+        "Hardware sensor alarm status (fan)", "fan_alarm");
+    // Info series (value 1): the chip's `name` file, cleaned, and each sensor's `*_label`.
+    HWMON_CHIP_NAMES = m(Gauge, "node_hwmon_chip_names",
+        "Annotation metric for human-readable chip names", "", &["chip", "chip_name"], &[],
+        Identity, ix("pimon_hwmon", "chip_names", &["chip", "chip_name"], &[], &[], Identity,
+            Integer));
+    HWMON_SENSOR_LABEL = m(Gauge, "node_hwmon_sensor_label", "Label for given chip and sensor",
+        "", &["chip", "sensor", "label"], &[], Identity,
+        ix("pimon_hwmon", "sensor_label", &["chip", "sensor", "label"], &[], &[], Identity,
+            Integer));
+    // Thermal cooling devices, labels name ("0" of cooling_device0) and type ("gpio-fan").
+    COOLING_DEVICE_CUR_STATE = m(Gauge, "node_cooling_device_cur_state",
+        "Current throttle state of the cooling device", "", &["name", "type"], &[], Identity,
+        ix("pimon_cooling_device", "cur_state", &["name", "type"], &[], &[], Identity,
+            Integer));
+    COOLING_DEVICE_MAX_STATE = m(Gauge, "node_cooling_device_max_state",
+        "Maximum throttle state of the cooling device", "", &["name", "type"], &[], Identity,
+        ix("pimon_cooling_device", "max_state", &["name", "type"], &[], &[], Identity,
+            Integer));
 
     // node_exporter's netstat (default field filter), in the kernel's order within each
     // file: /proc/net/netstat, /proc/net/snmp, /proc/net/snmp6.
