@@ -190,11 +190,7 @@ impl<L: FileList + 'static> Source for Files<L> {
 
     /// The files read (an optional one may be missing: `snmp6` without IPv6).
     fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(":")?;
-        self.files
-            .iter()
-            .filter_map(|(file, _)| file.path().file_name()?.to_str())
-            .try_for_each(|name| write!(f, " {name}"))
+        list_details(&self.files, f)
     }
 
     fn collect(
@@ -203,9 +199,28 @@ impl<L: FileList + 'static> Source for Files<L> {
         sink: &mut dyn SampleSink,
         errors: &mut ErrorCounter,
     ) {
-        for (file, push) in &self.files {
-            collect_one_file(file, *push, scratch, sink, errors);
-        }
+        collect_list(&self.files, scratch, sink, errors);
+    }
+}
+
+/// [`Files::details`], once in the binary rather than once per list.
+fn list_details(files: &[(SysFile, PushFn)], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(":")?;
+    files
+        .iter()
+        .filter_map(|(file, _)| file.path().file_name()?.to_str())
+        .try_for_each(|name| write!(f, " {name}"))
+}
+
+/// [`Files::collect`], once in the binary rather than once per list.
+fn collect_list(
+    files: &[(SysFile, PushFn)],
+    scratch: &mut [u8],
+    sink: &mut dyn SampleSink,
+    errors: &mut ErrorCounter,
+) {
+    for (file, push) in files {
+        collect_one_file(file, *push, scratch, sink, errors);
     }
 }
 
