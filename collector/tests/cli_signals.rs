@@ -101,7 +101,7 @@ fn sigterm_stops_at_once_and_exits_0() {
         let agg = FakeAggregator::start(Behaviour::Ack, None);
         let mut c = Collector::start(&["--aggregator", &agg.addr.to_string(), "--interval", "1h"]);
         wait_until("the first cycle", Duration::from_secs(10), || {
-            agg.log().stored.len() == 2
+            agg.log().stored.len() == 3
         });
         std::thread::sleep(Duration::from_millis(100));
         c.signal(signal);
@@ -110,7 +110,7 @@ fn sigterm_stops_at_once_and_exits_0() {
         assert!(took < Duration::from_secs(2), "{took:?}");
         let log = c.stderr();
         assert!(
-            log.contains("stopping after 1 cycle(s): 2 frames sent"),
+            log.contains("stopping after 1 cycle(s): 3 frames sent"),
             "{log}"
         );
         assert!(log.contains(" 0 unacknowledged;"), "{log}");
@@ -141,10 +141,10 @@ fn linger_is_bounded_when_the_aggregator_is_gone() {
     );
     let log = c.stderr();
     assert!(
-        log.contains("waiting up to 700ms for 2 unacknowledged frame(s)"),
+        log.contains("waiting up to 700ms for 3 unacknowledged frame(s)"),
         "{log}"
     );
-    assert!(log.contains("2 unacknowledged (lost on exit)"), "{log}");
+    assert!(log.contains("3 unacknowledged (lost on exit)"), "{log}");
 }
 
 #[test]
@@ -166,11 +166,11 @@ fn linger_resends_gaps_until_everything_is_acked() {
     assert!(log.dropped >= 4, "{log:?}");
     assert_eq!(
         log.stored.iter().copied().collect::<Vec<_>>(),
-        (0..12).collect::<Vec<u64>>()
+        (0..18).collect::<Vec<u64>>()
     );
     let stderr = c.stderr();
     assert!(
-        stderr.contains("stopping after 6 cycle(s): 12 frames sent"),
+        stderr.contains("stopping after 6 cycle(s): 18 frames sent"),
         "{stderr}"
     );
     assert!(stderr.contains(" 0 unacknowledged;"), "{stderr}");
@@ -190,7 +190,7 @@ fn sighup_reloads_the_config_and_refuses_a_broken_one() {
     .unwrap();
     let mut c = Collector::start(&["--config", cfg.to_str().unwrap()]);
     wait_until("the first cycle", Duration::from_secs(10), || {
-        first.log().stored.len() == 2
+        first.log().stored.len() == 3
     });
 
     std::fs::write(&cfg, "aggregator = 127.0.0.1:1\ninterval = 1 hour\n").unwrap();
@@ -216,7 +216,7 @@ fn sighup_reloads_the_config_and_refuses_a_broken_one() {
     );
     assert_eq!(
         first.log().stored.len(),
-        2,
+        3,
         "nothing more to the old aggregator"
     );
     c.signal(libc::SIGTERM);

@@ -154,7 +154,7 @@ fn own_figures_report_the_previous_cycles() {
         value(id::COLLECTOR_CYCLE_DURATION),
         Some(Value::Unsigned(1234))
     );
-    assert_eq!(value(id::COLLECTOR_FRAMES_SENT), Some(Value::Unsigned(2)));
+    assert_eq!(value(id::COLLECTOR_FRAMES_SENT), Some(Value::Unsigned(3)));
     assert_eq!(value(id::COLLECTOR_FRAMES_RESENT), Some(Value::Unsigned(0)));
     assert_eq!(
         value(id::COLLECTOR_FRAMES_DROPPED),

@@ -29,7 +29,7 @@ fn every_frame_is_stored_and_acked_once() {
     run_cycles(&mut a, 20, INTERVAL);
     assert!(a.linger(Duration::from_secs(5)), "all acked");
     let sent = a.collector.ring().next_seq();
-    assert_eq!(sent, 40, "the Pi 4 fixture cycle is two parts");
+    assert_eq!(sent, 60, "the Pi 4 fixture cycle is three parts");
     let log = agg.log();
     assert_eq!(log.stored.iter().copied().collect::<Vec<_>>(), all(sent));
     assert!(
@@ -37,7 +37,7 @@ fn every_frame_is_stored_and_acked_once() {
         "no duplicates: nothing resent"
     );
     let s = a.collector.ring().stats();
-    assert_eq!((s.sent, s.resent, s.dropped, s.acked), (40, 0, 0, 40));
+    assert_eq!((s.sent, s.resent, s.dropped, s.acked), (60, 0, 0, 60));
     assert!(a.collector.ring().is_empty());
     assert_eq!(
         log.peer,
@@ -192,7 +192,7 @@ fn ring_overflow_is_counted_once_by_both_sides() {
     run_cycles(&mut a, 12, INTERVAL);
     let ring = a.collector.ring();
     let (sent, held_from) = (ring.next_seq(), ring.oldest_held());
-    assert_eq!(sent, 24);
+    assert_eq!(sent, 36);
     assert!(held_from > 0, "oldest frames left the ring");
     // No ack can say yet whether they were stored: not dropped, the floor stays.
     assert_eq!(ring.stats().dropped, 0);
@@ -354,7 +354,7 @@ fn acks_with_a_wrong_key_are_ignored_and_frames_resent() {
     let mut a = agent(&fixture("pi4"), agg.addr, Some(test_key()), BIG_RING);
     run_cycles(&mut a, 3, INTERVAL);
     assert!(!a.linger(Duration::from_millis(300)), "nothing acked");
-    assert_eq!(a.collector.ring().outstanding(), 6);
+    assert_eq!(a.collector.ring().outstanding(), 9);
     assert_eq!(
         agg.log().stored.len(),
         0,
@@ -369,14 +369,16 @@ fn acks_for_another_boot_or_node_are_ignored() {
     let mut a = agent(&fixture("pi4"), agg.local_addr().unwrap(), None, BIG_RING);
     a.cycle(1);
     let mut buf = [0u8; 1500];
+    // The Pi 4 fixture's cycle is three datagrams.
     let (_, from) = agg.recv_from(&mut buf).unwrap();
+    agg.recv_from(&mut buf).unwrap();
     agg.recv_from(&mut buf).unwrap();
     for (node, boot) in [("pi4", 0xb008), ("pi5", 0xb007)] {
         let ack = Ack {
             node,
             boot_id: boot,
-            acked_below: 2,
-            seen_below: 2,
+            acked_below: 3,
+            seen_below: 3,
             gaps: heapless::Vec::new(),
             key_id: None,
         };
@@ -384,13 +386,13 @@ fn acks_for_another_boot_or_node_are_ignored() {
         agg.send_to(&buf[..n], from).unwrap();
         assert!(!a.receive(Duration::from_secs(2)));
     }
-    assert_eq!(a.collector.ring().outstanding(), 2);
+    assert_eq!(a.collector.ring().outstanding(), 3);
     assert_eq!(a.net.stats().ignored, 2);
     let ack = Ack {
         node: "pi4",
         boot_id: 0xb007,
-        acked_below: 2,
-        seen_below: 2,
+        acked_below: 3,
+        seen_below: 3,
         gaps: heapless::Vec::new(),
         key_id: None,
     };
