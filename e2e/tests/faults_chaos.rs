@@ -93,10 +93,10 @@ fn acks_lost_long_enough_to_overflow_the_ring_count_no_loss_on_either_side() {
 #[test]
 fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator));
-    // The default ring (512 KiB) holds about 200 cycles of the Pi 4 tree (two
-    // frames each): at 20 ms a 6 s outage overflows it by about 90 cycles. On a loaded
+    // The default ring (576 KiB) holds about 200 cycles of the Pi 4 tree (three
+    // frames each): at 20 ms a 6 s outage overflows it by about 100 cycles. On a loaded
     // machine the collector makes fewer cycles, so the outage lasts until it has sent
-    // 600 frames (300 cycles) the aggregator never got.
+    // 900 frames (300 cycles) the aggregator never got.
     let mut s = Scenario::start(
         &mut setup,
         "ring-overflow",
@@ -110,7 +110,7 @@ fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
     let node = s.nodes()[0];
     wait::poll(Duration::from_secs(30), Duration::from_millis(200), || {
         let held_back = s.proxy.ledger().never_delivered(node).len();
-        (held_back >= 600)
+        (held_back >= 900)
             .then_some(())
             .ok_or(format!("{held_back} frames sent during the outage"))
     })
