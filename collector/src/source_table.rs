@@ -330,8 +330,7 @@ macro_rules! source_table {
             /// The kernel's entropy pool.
             Entropy "entropy" {
                 format: entropy,
-                reader: entropy::EntropyReader,
-                module: entropy,
+                reader: Files<crate::parse::entropy::EntropyFiles>,
                 docs: [
                     ("Entropy",
                      "`/proc/sys/kernel/random/{entropy_avail,poolsize}` (both 256 since Linux 5.18).",

@@ -2,29 +2,78 @@
 //! bits (`256`: since Linux 5.18 both are always 256; older kernels have a 4096-bit
 //! pool that fills and drains).
 //!
-//! As a source (`crate::source::entropy`): node_exporter's `node_entropy_available_bits`
-//! and `node_entropy_pool_size_bits`; Telegraf's `kernel` `entropy_avail`.
+//! As a source ([`EntropyFiles`], read by `source::Files`): node_exporter's
+//! `node_entropy_available_bits` and `node_entropy_pool_size_bits`; Telegraf's `kernel`
+//! `entropy_avail`.
 
-use super::{ParseError, parse_uint_value};
+use pimon_protocol::Value;
+use pimon_protocol::catalog::id;
 
-/// The files under the root: available bits, pool size.
-pub const PATHS: [&str; 2] = [
-    "proc/sys/kernel/random/entropy_avail",
-    "proc/sys/kernel/random/poolsize",
-];
+use super::{FileFormat, FileList, ParseError, PushFn, parse_uint_value};
+use crate::sink::SampleSink;
 
 /// Parses either file: bits.
 pub fn parse_bits(input: &[u8]) -> Result<u64, ParseError> {
     parse_uint_value(input)
 }
 
+/// `entropy_avail` → `ENTROPY_AVAILABLE_BITS`.
+#[derive(Debug)]
+pub struct EntropyAvail;
+
+impl FileFormat for EntropyAvail {
+    const PATH: &'static str = "proc/sys/kernel/random/entropy_avail";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        sink.labels(&[]);
+        sink.push(id::ENTROPY_AVAILABLE_BITS, Value::Unsigned(parse_bits(input)?));
+        Ok(())
+    }
+}
+
+/// `poolsize` → `ENTROPY_POOL_SIZE_BITS`.
+#[derive(Debug)]
+pub struct PoolSize;
+
+impl FileFormat for PoolSize {
+    const PATH: &'static str = "proc/sys/kernel/random/poolsize";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        _bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        sink.labels(&[]);
+        sink.push(id::ENTROPY_POOL_SIZE_BITS, Value::Unsigned(parse_bits(input)?));
+        Ok(())
+    }
+}
+
+/// The entropy source's files, both required.
+#[derive(Debug)]
+pub struct EntropyFiles;
+
+impl FileList for EntropyFiles {
+    const FILES: &'static [(&'static str, bool, PushFn)] = &[
+        (EntropyAvail::PATH, true, EntropyAvail::push_samples),
+        (PoolSize::PATH, true, PoolSize::push_samples),
+    ];
+}
+
 /// Runs every parser of this module over `input` (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
     let _ = parse_bits(input);
+    super::exercise_format::<EntropyAvail>(input);
+    super::exercise_format::<PoolSize>(input);
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
 
     #[test]
@@ -37,8 +86,21 @@ mod tests {
     }
 
     #[test]
+    fn samples_of_the_source() {
+        let (samples, bad, result) =
+            recorded::push::<EntropyAvail>(fixture!("pizero/proc/sys/kernel/random/entropy_avail"));
+        assert_eq!((bad, result), (vec![], Ok(())));
+        assert_eq!(samples, [(vec![], id::ENTROPY_AVAILABLE_BITS, Value::Unsigned(1871))]);
+        let (samples, _, _) =
+            recorded::push::<PoolSize>(fixture!("pizero/proc/sys/kernel/random/poolsize"));
+        assert_eq!(samples, [(vec![], id::ENTROPY_POOL_SIZE_BITS, Value::Unsigned(4096))]);
+    }
+
+    #[test]
     fn errors() {
         assert_eq!(parse_bits(b"\n"), Err(ParseError::Empty));
         assert_eq!(parse_bits(b"-1\n"), Err(ParseError::InvalidNumber));
+        let (_, _, result) = recorded::push::<PoolSize>(b"x\n");
+        assert_eq!(result, Err(ParseError::InvalidNumber));
     }
 }
