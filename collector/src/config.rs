@@ -17,7 +17,7 @@
 //! gpio = /dev/gpiochip0 17 door active_low
 //!
 //! [filters]                        # what the sources read
-//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*`
+//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*` (netdev and netclass)
 //! diskstats_include = mmcblk0 sda  # an include list replaces node_exporter's defaults
 //! mountpoint_exclude = /boot*
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
