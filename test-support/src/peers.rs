@@ -59,16 +59,21 @@ pub struct NodeExporter {
 impl NodeExporter {
     /// Starts one with its default collectors and waits for `/metrics`.
     pub fn start() -> NodeExporter {
+        // Debian's default textfile directory may hold files of the host.
+        NodeExporter::start_with(&["--no-collector.textfile"])
+    }
+
+    /// Starts one with `args` after its listen address (`--path.sysfs DIR`,
+    /// `--collector.disable-defaults`, `--collector.netclass`, …) and waits for
+    /// `/metrics`.
+    pub fn start_with(args: &[&str]) -> NodeExporter {
         let binary = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
             .unwrap_or_else(|e| panic!("{e}"));
         start_with_retries("prometheus-node-exporter", || {
             let port = free_port();
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let args = vec![
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                // Debian's default textfile directory may hold files of the host.
-                "--no-collector.textfile".to_string(),
-            ];
+            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            args.insert(0, format!("--web.listen-address=127.0.0.1:{port}"));
             let mut server =
                 ServerProcess::spawn("prometheus-node-exporter", &binary, &args, dir, port);
             server.wait_ready(|base| status_is(base, "/metrics", 200))?;
