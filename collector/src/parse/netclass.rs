@@ -20,8 +20,9 @@ use pimon_protocol::catalog::id;
 use super::{ParseError, trim_ascii, utf8};
 
 /// The numeric attribute files of a device and their catalog ids, in ascending id order
-/// (node_exporter's order); `speed` is in Mbit/s (the catalog scales it to bytes/s).
-pub const NUMERIC_ATTRIBUTES: [(&str, u16); 17] = [
+/// (node_exporter's order; `statistics/rx_nohandler` last); `speed` is in Mbit/s (the
+/// catalog scales it to bytes/s).
+pub const NUMERIC_ATTRIBUTES: [(&str, u16); 18] = [
     ("addr_assign_type", id::NETCLASS_ADDRESS_ASSIGN_TYPE),
     ("carrier", id::NETCLASS_CARRIER),
     ("carrier_changes", id::NETCLASS_CARRIER_CHANGES),
@@ -39,6 +40,7 @@ pub const NUMERIC_ATTRIBUTES: [(&str, u16); 17] = [
     ("speed", id::NETCLASS_SPEED),
     ("tx_queue_len", id::NETCLASS_TRANSMIT_QUEUE_LENGTH),
     ("type", id::NETCLASS_PROTOCOL_TYPE),
+    ("statistics/rx_nohandler", id::NET_RECEIVE_NOHANDLER),
 ];
 
 /// The text attribute files of a device that make `node_network_info`'s labels, in the
@@ -205,7 +207,7 @@ mod tests {
         assert!(NUMERIC_ATTRIBUTES.windows(2).all(|w| w[0].1 + 1 == w[1].1));
         assert_eq!(NUMERIC_ATTRIBUTES[0].1, id::NETCLASS_UP + 1);
         assert_eq!(
-            NUMERIC_ATTRIBUTES[NUMERIC_ATTRIBUTES.len() - 1].1 + 1,
+            NUMERIC_ATTRIBUTES[NUMERIC_ATTRIBUTES.len() - 1].1,
             id::NET_RECEIVE_NOHANDLER
         );
         assert_eq!(TEXT_ATTRIBUTES[OPERSTATE], "operstate");

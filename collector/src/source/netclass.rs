@@ -35,18 +35,16 @@ use crate::parse::netclass::{
     NUMERIC_ATTRIBUTES, OPERSTATE, TEXT_ATTRIBUTES, TEXT_READ_BYTES, admin_state,
     parse_attribute_int, parse_attribute_text,
 };
-use crate::parse::{ParseError, parse_uint_value};
 use crate::sink::SampleSink;
 
 /// One device's open attribute files.
 #[derive(Debug)]
 struct Device {
     name: String,
-    /// The numeric attributes that exist, in id order.
-    numbers: Vec<(u16, SysFile)>,
     /// [`TEXT_ATTRIBUTES`], where they exist.
     texts: [Option<SysFile>; TEXT_ATTRIBUTES.len()],
-    rx_nohandler: Option<SysFile>,
+    /// The numeric attributes that exist, in id order.
+    numbers: Vec<(u16, SysFile)>,
 }
 
 /// Reads every network device's attributes.
@@ -56,65 +54,66 @@ pub(crate) struct NetclassReader {
 }
 
 fn open_device(dir: &Path, name: String) -> Device {
-    let numbers = NUMERIC_ATTRIBUTES
-        .iter()
-        .filter_map(|&(file, metric)| Some((metric, SysFile::open_optional(dir.join(file))?)))
-        .collect();
-    Device {
+    let mut device = Device {
         name,
-        numbers,
-        texts: TEXT_ATTRIBUTES.map(|file| SysFile::open_optional(dir.join(file))),
-        rx_nohandler: SysFile::open_optional(dir.join("statistics/rx_nohandler")),
+        texts: Default::default(),
+        numbers: Vec::new(),
+    };
+    for (slot, file) in device.texts.iter_mut().zip(TEXT_ATTRIBUTES) {
+        *slot = SysFile::open_optional(dir.join(file));
     }
+    for (file, metric) in NUMERIC_ATTRIBUTES {
+        if let Some(file) = SysFile::open_optional(dir.join(file)) {
+            device.numbers.push((metric, file));
+        }
+    }
+    device
 }
 
 /// The device was removed (its files answer `ENODEV`).
 struct Gone;
 
-/// Why an attribute gave no value, when that is not left out without complaint.
-enum Unread {
-    Gone,
-    Failed(Failure),
-}
-
-/// Reads `file` into `buf` and parses it; `Ok(None)` when it is left out (see the
-/// module docs).
-fn read<'b, T>(
+/// Reads `file` into `buf`: its bytes, or `None` when it is left out (see the module
+/// docs) or failed (counted in `errors`).
+fn read<'b>(
     file: &SysFile,
     buf: &'b mut [u8],
-    parse: impl FnOnce(&'b [u8]) -> Result<T, ParseError>,
-) -> Result<Option<T>, Unread> {
+    errors: &mut ErrorCounter,
+) -> Result<Option<&'b [u8]>, Gone> {
     match file.read_once(buf) {
-        Ok(bytes) => parse(bytes)
-            .map(Some)
-            .map_err(|e| Unread::Failed(Failure::Parse(e))),
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) => match e.raw_os_error() {
             Some(libc::EINVAL | libc::EOPNOTSUPP | libc::ENOENT | libc::EACCES | libc::EPERM) => {
                 Ok(None)
             }
-            Some(libc::ENODEV) => Err(Unread::Gone),
-            _ => Err(Unread::Failed(Failure::Read(ReadError::Io(e)))),
+            Some(libc::ENODEV) => Err(Gone),
+            _ => {
+                failed(file, Failure::Read(ReadError::Io(e)), errors);
+                Ok(None)
+            }
         },
     }
+}
+
+fn failed(file: &SysFile, e: Failure, errors: &mut ErrorCounter) {
+    errors.fail(format_args!("{}: {e}", file.path().display()));
 }
 
 impl Device {
     /// Pushes the device's samples; [`Gone`] when it was removed (then nothing of the
     /// device, or only part of its first label set, was pushed).
     fn collect(&self, sink: &mut dyn SampleSink, errors: &mut ErrorCounter) -> Result<(), Gone> {
-        let mut fail = |file: &SysFile, e: Failure| {
-            errors.fail(format_args!("{}: {e}", file.path().display()));
-        };
         // Text first: `operstate` decides `node_network_up`, and a removed device is
         // noticed before anything is pushed.
         let mut bufs = [[0u8; TEXT_READ_BYTES]; TEXT_ATTRIBUTES.len()];
         let mut texts = [""; TEXT_ATTRIBUTES.len()];
         for ((file, buf), text) in self.texts.iter().zip(&mut bufs).zip(&mut texts) {
             let Some(file) = file else { continue };
-            match read(file, buf, parse_attribute_text) {
-                Ok(value) => *text = value.unwrap_or_default(),
-                Err(Unread::Gone) => return Err(Gone),
-                Err(Unread::Failed(e)) => fail(file, e),
+            if let Some(bytes) = read(file, buf, errors)? {
+                match parse_attribute_text(bytes) {
+                    Ok(value) => *text = value,
+                    Err(e) => failed(file, Failure::Parse(e), errors),
+                }
             }
         }
         sink.labels(&[&self.name]);
@@ -123,26 +122,23 @@ impl Device {
             Value::Unsigned(u64::from(texts[OPERSTATE] == "up")),
         );
         let mut flags = None;
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 32];
         for (metric, file) in &self.numbers {
-            match read(file, &mut buf, parse_attribute_int) {
-                Ok(Some(value)) => {
+            let Some(bytes) = read(file, &mut buf, errors)? else {
+                continue;
+            };
+            match parse_attribute_int(bytes) {
+                Ok(value) if *metric == id::NET_RECEIVE_NOHANDLER => {
+                    // A counter the kernel prints unsigned (%lu).
+                    sink.push(*metric, Value::Unsigned(value as u64));
+                }
+                Ok(value) => {
                     sink.push(*metric, Value::Signed(value));
                     if *metric == id::NETCLASS_FLAGS {
                         flags = Some(value);
                     }
                 }
-                Ok(None) => {}
-                Err(Unread::Gone) => return Err(Gone),
-                Err(Unread::Failed(e)) => fail(file, e),
-            }
-        }
-        if let Some(file) = &self.rx_nohandler {
-            match read(file, &mut buf, parse_uint_value) {
-                Ok(Some(value)) => sink.push(id::NET_RECEIVE_NOHANDLER, Value::Unsigned(value)),
-                Ok(None) => {}
-                Err(Unread::Gone) => return Err(Gone),
-                Err(Unread::Failed(e)) => fail(file, e),
+                Err(e) => failed(file, Failure::Parse(e), errors),
             }
         }
         let [address, broadcast, duplex, operstate, ifalias] = texts;
@@ -165,21 +161,26 @@ impl Source for NetclassReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
         let dir = config.root.join("sys/class/net");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut devices: Vec<Device> = entries
-            .flatten()
-            .filter(|entry| entry.file_type().is_ok_and(|t| !t.is_file()))
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                if !config.net_devices.allows(&name, |_| false) {
-                    return None;
-                }
-                Some(open_device(&entry.path(), name))
-            })
-            .collect();
+        let mut devices: Vec<Device> = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !config.net_devices.allows(&name, |_| false) {
+                continue;
+            }
+            let device = open_device(&entry.path(), name);
+            // A regular file (`bonding_masters`) has no attribute files under it.
+            if device.numbers.is_empty() && device.texts.iter().all(Option::is_none) {
+                continue;
+            }
+            // In name order (as node_exporter's output is).
+            let at = devices.partition_point(|d| d.name < device.name);
+            devices.insert(at, device);
+        }
         if devices.is_empty() {
             return Err(format!("no network device under {}", dir.display()));
         }
-        devices.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(NetclassReader { devices })
     }
 
