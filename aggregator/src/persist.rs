@@ -1,6 +1,6 @@
 //! Node protocol state on disk, so that an aggregator restart keeps what protects and
 //! de-duplicates the nodes: boot ids (current, previous, retired), each boot's sequence
-//! window (base and top), timeline and address, the node's highest time, values order,
+//! window (base, top, and which numbers above the base arrived), timeline and address, the node's highest time, values order,
 //! counters, and when it was first and last seen. Series values are not kept (the next
 //! frame of each node brings them back).
 //!
@@ -68,7 +68,12 @@ pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(30);
 pub const JOURNAL_MAX_BYTES: u64 = 4 << 20;
 /// Largest record accepted when loading (a node is well under 1 KiB).
 const MAX_RECORD: usize = 64 * 1024;
-const RECORD_VERSION: u8 = 2;
+/// Version 3 adds each boot's seen words; version 2 records (base and top only) are
+/// still read.
+const RECORD_VERSION: u8 = 3;
+const RECORD_VERSION_BASE_TOP: u8 = 2;
+/// Most seen words of a boot (the window's span, 4096 numbers).
+const MAX_SEEN_WORDS: usize = (pimon_protocol::window::WINDOW / 64) as usize;
 const SNAPSHOT_FILE: &str = "nodes";
 const SNAPSHOT_TMP: &str = "nodes.tmp";
 const JOURNAL_FILE: &str = "nodes.journal";
@@ -140,10 +145,19 @@ fn put_addr(out: &mut Vec<u8>, addr: Option<SocketAddr>) {
     }
 }
 
-fn put_boot(out: &mut Vec<u8>, b: &BootState) {
+fn put_boot(out: &mut Vec<u8>, b: &BootState, version: u8) {
     put_u64(out, b.boot_id);
     put_u64(out, b.window.base());
     put_u64(out, b.window.top());
+    // Which frames above the base arrived (none unless a gap is open): without them a
+    // frame stored above a gap would be stored again after a graceful restart when its
+    // ack had been lost.
+    if version != RECORD_VERSION_BASE_TOP {
+        out.push(b.window.seen_words().count() as u8);
+        for w in b.window.seen_words() {
+            put_u64(out, w);
+        }
+    }
     put_u64(out, b.since_ms);
     put_u64(out, b.last_stored_ms);
     put_addr(out, b.addr);
@@ -167,7 +181,11 @@ fn put_boot(out: &mut Vec<u8>, b: &BootState) {
 
 /// Appends the record body of one node.
 pub fn encode_node(out: &mut Vec<u8>, name: &str, m: &NodeMeta) {
-    out.push(RECORD_VERSION);
+    encode_node_as(out, name, m, RECORD_VERSION);
+}
+
+fn encode_node_as(out: &mut Vec<u8>, name: &str, m: &NodeMeta, version: u8) {
+    out.push(version);
     out.push(name.len() as u8);
     out.extend_from_slice(name.as_bytes());
     let c = &m.counters;
@@ -196,11 +214,11 @@ pub fn encode_node(out: &mut Vec<u8>, name: &str, m: &NodeMeta) {
     for r in m.retired {
         put_opt_u64(out, r);
     }
-    put_boot(out, &m.current);
+    put_boot(out, &m.current, version);
     match &m.previous {
         Some(p) => {
             out.push(1);
-            put_boot(out, p);
+            put_boot(out, p, version);
         }
         None => out.push(0),
     }
@@ -365,10 +383,22 @@ impl<'a> Reader<'a> {
         Ok(Some(SocketAddr::new(ip, u16::from_le_bytes([b[0], b[1]]))))
     }
 
-    fn boot(&mut self) -> Result<BootState, StateError> {
+    fn boot(&mut self, version: u8) -> Result<BootState, StateError> {
         let boot_id = self.u64()?;
         let base = self.u64()?;
         let top = self.u64()?;
+        let mut seen = [0u64; MAX_SEEN_WORDS];
+        let words = if version == RECORD_VERSION_BASE_TOP {
+            0
+        } else {
+            usize::from(self.u8()?)
+        };
+        if words > MAX_SEEN_WORDS {
+            return Err(StateError::BadValue("seen word count"));
+        }
+        for w in &mut seen[..words] {
+            *w = self.u64()?;
+        }
         let since_ms = self.u64()?;
         let last_stored_ms = self.u64()?;
         let addr = self.addr()?;
@@ -410,7 +440,7 @@ impl<'a> Reader<'a> {
         )?;
         Ok(BootState {
             boot_id,
-            window: SeqWindow::restore(base, top),
+            window: SeqWindow::restore_seen(base, top, seen[..words].iter().copied()),
             timeline,
             addr,
             since_ms,
@@ -424,7 +454,7 @@ impl<'a> Reader<'a> {
 pub fn decode_node(body: &[u8]) -> Result<(String, NodeMeta), StateError> {
     let mut r = Reader(body);
     let version = r.u8()?;
-    if version != RECORD_VERSION {
+    if version != RECORD_VERSION && version != RECORD_VERSION_BASE_TOP {
         return Err(StateError::UnknownVersion(version));
     }
     let len = usize::from(r.u8()?);
@@ -462,9 +492,9 @@ pub fn decode_node(body: &[u8]) -> Result<(String, NodeMeta), StateError> {
     };
     let admitted_from = r.ip()?;
     let retired = [r.opt_u64()?, r.opt_u64()?];
-    let current = r.boot()?;
+    let current = r.boot(version)?;
     let previous = if r.bool()? {
-        Some(Box::new(r.boot()?))
+        Some(Box::new(r.boot(version)?))
     } else {
         None
     };
@@ -837,6 +867,7 @@ impl Saver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pimon_protocol::Accept;
 
     fn meta() -> NodeMeta {
         let mut m = NodeMeta::new(7, 1_000);
@@ -885,18 +916,52 @@ mod tests {
 
     #[test]
     fn a_node_round_trips_without_its_transient_parts() {
-        let m = meta();
+        let mut m = meta();
+        // A gap open at 1..5 in the current boot.
+        m.current.window.accept(0);
+        m.current.window.accept(5);
         let mut out = Vec::new();
         encode_node(&mut out, "pi-ü", &m);
         let (name, back) = decode_node(&out).unwrap();
         assert_eq!(name, "pi-ü");
-        // The window keeps base and top only; the rest is equal.
+        // The window keeps base, top and what arrived above the base (not the bound of
+        // what is counted missing); the rest is equal.
+        let restored = |w: &SeqWindow| SeqWindow::restore_seen(w.base(), w.top(), w.seen_words());
         let mut want = m.clone();
-        want.current.window = SeqWindow::restore(m.current.window.base(), m.current.window.top());
+        want.current.window = restored(&m.current.window);
+        assert_eq!(
+            want.current.window.seen_words().collect::<Vec<_>>(),
+            [1 << 4]
+        );
         let prev = want.previous.as_mut().unwrap();
-        prev.window = SeqWindow::restore(prev.window.base(), prev.window.top());
+        prev.window = restored(&prev.window);
         assert_eq!(back, want);
         assert_eq!(back.retired, [Some(7), None]);
+    }
+
+    /// A frame stored above a gap whose ack was lost is sent again after a graceful
+    /// restart: the restored window must know it arrived.
+    #[test]
+    fn a_frame_stored_above_a_gap_is_a_duplicate_after_a_restart() {
+        let mut m = meta();
+        m.current.window.accept(0);
+        m.current.window.accept(5);
+        let mut out = Vec::new();
+        encode_node(&mut out, "pi", &m);
+        let (_, mut back) = decode_node(&out).unwrap();
+        assert_eq!(back.current.window.accept(5).0, Accept::Duplicate);
+        assert_eq!(back.current.window.accept(3).0, Accept::New);
+    }
+
+    #[test]
+    fn a_version_2_record_without_seen_words_is_still_read() {
+        let m = meta();
+        let mut out = Vec::new();
+        encode_node_as(&mut out, "pi", &m, RECORD_VERSION_BASE_TOP);
+        let (_, back) = decode_node(&out).unwrap();
+        let w = &m.current.window;
+        assert_eq!(back.current.window, SeqWindow::restore(w.base(), w.top()));
+        assert_eq!(back.counters, m.counters);
     }
 
     #[test]

@@ -124,11 +124,10 @@ fn a_restarted_aggregator_counts_nothing_missing_that_its_previous_run_stored() 
     server.stop().unwrap();
     // Run 2: the next frame, the resend of 105, then a floor past everything.
     let server = Running::start(config_with_state(dir.path()));
-    // The saved window keeps its base and top, not which numbers in between arrived:
-    // all of 105..=120 is asked for again; the collector resends what it still holds
-    // (105) and has forgotten the rest (acked by run 1).
+    // The saved window keeps which numbers above its base arrived: only 105 is asked
+    // for again, the frames run 1 stored and acked above it are known.
     let ack = send_for_ack(&sock, server.udp, &f(121, 105));
-    assert_eq!(ack, ack_bytes("pi", 7, 105, 122, &[(105, 16)], None));
+    assert_eq!(ack, ack_bytes("pi", 7, 105, 122, &[(105, 1)], None));
     send_for_ack(&sock, server.udp, &f(105, 105));
     let ack = send_for_ack(&sock, server.udp, &f(122, 122));
     assert_eq!(ack, ack_bytes("pi", 7, 123, 123, &[], None));
@@ -142,6 +141,36 @@ fn a_restarted_aggregator_counts_nothing_missing_that_its_previous_run_stored() 
     assert_eq!(
         sample(&text, "pimon_node_frames_received_total{instance=\"pi\"}"),
         Some(23)
+    );
+}
+
+/// A frame stored above an open gap whose ack was lost is resent to the restarted
+/// aggregator: it must be a duplicate, not stored a second time (the `--lp-out` file
+/// held it twice before the saved window kept what arrived above its base).
+#[test]
+fn a_frame_resent_after_a_clean_restart_is_not_stored_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = client();
+    let now = now_ms();
+    let f = |seq: u64| Frame::pi("pi").seq(seq).floor(0).at(now + seq).bytes();
+    let server = Running::start(config_with_state(dir.path()));
+    for seq in [0, 1, 3] {
+        send_for_ack(&sock, server.udp, &f(seq));
+    }
+    server.stop().unwrap();
+    let server = Running::start(config_with_state(dir.path()));
+    let ack = send_for_ack(&sock, server.udp, &f(3));
+    assert_eq!(ack, ack_bytes("pi", 7, 2, 4, &[(2, 1)], None));
+    let text = metrics(server.http);
+    assert_eq!(
+        sample(&text, "pimon_node_frames_received_total{instance=\"pi\"}"),
+        Some(3),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "pimon_node_frames_duplicate_total{instance=\"pi\"}"),
+        Some(1),
+        "{text}"
     );
 }
 

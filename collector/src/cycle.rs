@@ -7,9 +7,11 @@
 //! 1. every source (`/proc`, `/sys`), then every sensor and pin;
 //! 2. the collector's own figures, unlabelled: `COLLECTOR_CYCLE_DURATION` (µs, of the
 //!    previous cycle: reading, encoding and sending), `COLLECTOR_FRAMES_SENT`,
-//!    `_RESENT`, `_DROPPED` (the ring's counters);
-//! 3. `COLLECTOR_SOURCE_ERRORS{source}` for every present source, and for `i2c` and
-//!    `gpio` when sensors of that kind are configured.
+//!    `_RESENT`, `_DROPPED` (the ring's counters), then its process figures
+//!    (`PROCESS_*`, [`OwnProcess`]);
+//! 3. `COLLECTOR_SOURCE_ERRORS{source}` with node_exporter's
+//!    `SCRAPE_COLLECTOR_DURATION`/`_SUCCESS` of this cycle for every present source,
+//!    and the errors for `i2c` and `gpio` when sensors of that kind are configured.
 //!
 //! The parts wait in the ring, sealed, until the caller sends them
 //! ([`Ring::send_unsent`]). Nothing here allocates once the collector is built.
@@ -21,6 +23,7 @@ use pimon_protocol::{Key, Value};
 
 use crate::frames::{CycleHeader, CycleReport, encode_cycle};
 use crate::log::{self, RateLimit};
+use crate::own_process::OwnProcess;
 use crate::ring::Ring;
 use crate::sensors::{Sensors, SensorsConfig};
 use crate::sink::SampleSink;
@@ -30,8 +33,8 @@ use crate::sys::ZeroedPages;
 /// The `docs/METRICS.md` section of the collector's own figures.
 pub const OWN_METRICS: MetricGroup = MetricGroup {
     title: "Collector self-metrics",
-    from: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`).",
-    prefixes: &["pimon_collector_"],
+    from: "the collector's own figures, in every cycle: the previous cycle's duration, the resend ring's counters, failed reads per source (label `source`), and node_exporter's scrape figures per source (label `collector`: how long the source took this cycle, and 1 when it failed nothing).",
+    prefixes: &["pimon_collector_", "node_scrape_collector_"],
 };
 
 /// What a [`Collector`] needs besides its sources.
@@ -59,6 +62,7 @@ pub struct Collector {
     sensors: Sensors,
     sensors_config: SensorsConfig,
     ring: Ring<ZeroedPages>,
+    own_process: OwnProcess,
     last_duration_us: u64,
     lost_values: u64,
     lost_log: RateLimit,
@@ -107,6 +111,7 @@ impl Collector {
             sensors,
             sensors_config,
             ring,
+            own_process: OwnProcess::open(crate::clock::wall_ms()),
             last_duration_us: 0,
             lost_values: 0,
             lost_log: RateLimit::new(Duration::from_secs(300)),
@@ -209,10 +214,12 @@ impl Collector {
         let sources = &mut self.sources;
         let sensors = &mut self.sensors;
         let sensors_config = &self.sensors_config;
+        let own_process = &mut self.own_process;
         let report = encode_cycle(&mut self.ring, &header, self.config.key.as_ref(), |sink| {
             sources.collect(sink);
             sensors.collect(sink);
             own.push(sink);
+            own_process.push(sink);
             sources.push_error_counters(sink);
             if !sensors_config.i2c.is_empty() {
                 sink.labels(&["i2c"]);

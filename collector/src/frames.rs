@@ -513,7 +513,7 @@ mod tests {
             s.push(id::LOAD1, Value::Unsigned(1)); // before any labels(): unlabelled
             s.labels(&[&long]);
             s.push(id::LOAD5, Value::Unsigned(2));
-            s.labels(&["a", "b", "c", "d", "e"]);
+            s.labels(&["a"; 13]); // over MAX_LABELS
             s.push(id::LOAD5, Value::Unsigned(3));
             s.labels(&[]);
             s.push(id::LOAD15, Value::Unsigned(4));

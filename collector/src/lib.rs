@@ -16,7 +16,8 @@
 //!
 //! ## The `std` shell (feature `std`, default)
 //! - `source`: readers that open files under `--root` and feed the parsers.
-//! - `cycle`: one cycle = sources + the collector's own figures → frames.
+//! - `cycle`: one cycle = sources + the collector's own figures → frames;
+//!   `own_process`: its process figures (`process_*`) from `/proc/self`.
 //! - `net`: the UDP socket, address resolution, ack reception and checks.
 //! - `failover`: several aggregators (one `net` each): fail over when acks stop, fail
 //!   back when the first answers; `gateway`: the default aggregator, the default
@@ -61,6 +62,8 @@ pub mod gateway;
 pub mod log;
 #[cfg(feature = "std")]
 pub mod net;
+#[cfg(feature = "std")]
+pub mod own_process;
 #[cfg(feature = "std")]
 pub mod print;
 #[cfg(feature = "std")]

@@ -81,8 +81,8 @@ macro_rules! source_table {
                 module: pressure,
                 docs: [
                     ("Pressure (PSI)",
-                     "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines.",
-                     ["node_pressure_"]),
+                     "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines. node_exporter has no name for CPU's `full` line: it is `pimon_pressure_cpu_stalled_seconds_total`.",
+                     ["node_pressure_", "pimon_pressure_"]),
                 ],
             }
             /// Raspberry Pi firmware `get_throttled`.

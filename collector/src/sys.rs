@@ -15,6 +15,8 @@
 //!   the process scan; `std::fs::read_dir` allocates per entry).
 //! - `setrlimit(RLIMIT_NOFILE)`: the soft open-file limit up to the hard one (the
 //!   cgroup source keeps a dozen files open per tracked workload).
+//! - `sysconf(_SC_PAGESIZE)`, `getrlimit(RLIMIT_NOFILE)`: the collector's own process
+//!   figures ([`crate::own_process`]).
 //! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
 //!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
@@ -341,6 +343,26 @@ pub fn getdents(dir: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> std::io::Re
             return Err(e);
         }
     }
+}
+
+/// The size of a memory page in bytes (4096 when sysconf cannot tell).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf takes an integer name and returns a long; no memory is passed.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
+/// The soft limit of open files (`RLIMIT_NOFILE`), `None` when unknown.
+// `rlim_t` is 32 bits on some 32-bit targets: the cast is not a no-op everywhere.
+#[allow(clippy::unnecessary_cast)]
+pub fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit that outlives the call.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0)
+        .then_some(limit.rlim_cur as u64)
 }
 
 /// Raises the soft limit of open files to at least `wanted` (at most the hard limit,

@@ -112,14 +112,30 @@ fn every_source_sample_arrives_in_the_frames() {
         (vec![], id::COLLECTOR_FRAMES_DROPPED),
         (vec![], id::COLLECTOR_VALUES_DROPPED),
     ];
+    for process in [
+        id::PROCESS_CPU_SECONDS,
+        id::PROCESS_OPEN_FDS,
+        id::PROCESS_MAX_FDS,
+        id::PROCESS_VIRTUAL_MEMORY,
+        id::PROCESS_RESIDENT_MEMORY,
+        id::PROCESS_START_TIME,
+    ] {
+        want.push((vec![], process));
+    }
     for kind in SourceKind::ALL {
         if *c.sources().status(kind) == SourceStatus::Present {
-            want.push((vec![kind.name().to_string()], id::COLLECTOR_SOURCE_ERRORS));
+            for own in [
+                id::COLLECTOR_SOURCE_ERRORS,
+                id::SCRAPE_COLLECTOR_DURATION,
+                id::SCRAPE_COLLECTOR_SUCCESS,
+            ] {
+                want.push((vec![kind.name().to_string()], own));
+            }
         }
     }
     assert_eq!(own, want);
     assert!(
-        want.len() >= 5 + 14,
+        want.len() >= 5 + 6 + 3 * 14,
         "every Pi 4 source is present in the fixture"
     );
 }
@@ -178,8 +194,11 @@ fn the_default_ring_holds_thirty_minutes_of_a_pi4() {
         DEFAULT_RING_BYTES,
         10_000,
     );
+    let mut parts = 0;
     for i in 0..180u64 {
-        c.cycle(1_700_000_000_000 + i * 10_000);
+        let report = c.cycle(1_700_000_000_000 + i * 10_000);
+        assert_eq!(report.lost_values, 0, "cycle {i} did not fit the ring");
+        parts += usize::from(report.parts);
         c.ring_mut().send_unsent(i * 10_000, |_, _| {});
     }
     let ring = c.ring();
@@ -190,7 +209,7 @@ fn the_default_ring_holds_thirty_minutes_of_a_pi4() {
         ring.used_bytes(),
         ring.capacity()
     );
-    assert_eq!(ring.len(), 360);
+    assert_eq!(ring.len(), parts);
     assert_eq!(ring.resend_floor(), 0);
     let mut more = 0;
     while c.ring().stats().dropped == 0 {

@@ -233,7 +233,8 @@ pub struct Metric {
     pub prom_name: &'static str,
     /// Counter or gauge.
     pub metric_type: MetricType,
-    /// `# HELP` text.
+    /// `# HELP` text; empty when the crate is built without its `help` feature (the
+    /// collector on a Pi).
     pub help: &'static str,
     /// Exported unit (`seconds`, `bytes`, `celsius`, `hertz`, `` for none); when not
     /// empty the Prometheus name ends with `_<unit>` or `_<unit>_total`.

@@ -79,6 +79,52 @@ impl SeqWindow {
         }
     }
 
+    /// Like [`restore`](Self::restore), and the numbers of `base..top` marked in `seen`
+    /// (what [`seen_words`](Self::seen_words) returned) arrived: they are duplicates,
+    /// not asked for again. Bits at or above `top`, and words past the window, are
+    /// ignored.
+    ///
+    /// ```
+    /// use pimon_protocol::{Accept, SeqWindow};
+    /// let mut w = SeqWindow::new();
+    /// for s in [0, 1, 3, 4, 7] { w.accept(s); }
+    /// let words: Vec<u64> = w.seen_words().collect();
+    /// assert_eq!((w.base(), w.top(), &words[..]), (2, 8, &[0b10_0110][..]));
+    /// let mut r = SeqWindow::restore_seen(w.base(), w.top(), words);
+    /// assert_eq!(r.accept(4), (Accept::Duplicate, 0), "arrived before the restart");
+    /// assert_eq!(r.accept(5), (Accept::New, 0), "never arrived");
+    /// ```
+    pub fn restore_seen(base: u64, top: u64, seen: impl IntoIterator<Item = u64>) -> SeqWindow {
+        let mut w = SeqWindow::restore(base, top);
+        for (k, word) in seen.into_iter().take(WORDS).enumerate() {
+            for j in 0..64 {
+                let seq = base.saturating_add(k as u64 * 64 + j);
+                if word >> j & 1 == 1 && seq < w.top {
+                    w.set(seq, true);
+                }
+            }
+        }
+        w.settle();
+        w
+    }
+
+    /// Which numbers of `base..top` arrived, 64 to a word from the base (bit `j` of word
+    /// `k` is `base + 64k + j`); none when nothing above the base arrived, the usual
+    /// case. For [`restore_seen`](Self::restore_seen).
+    pub fn seen_words(&self) -> impl Iterator<Item = u64> + '_ {
+        let span = self.top().saturating_sub(self.base).min(WINDOW);
+        (0..span.div_ceil(64)).map(move |k| {
+            let mut word = 0u64;
+            for j in 0..64 {
+                let seq = self.base + k * 64 + j;
+                if seq < self.top && self.bit(seq) {
+                    word |= 1 << j;
+                }
+            }
+            word
+        })
+    }
+
     /// Everything below this is done.
     pub fn base(&self) -> u64 {
         self.base

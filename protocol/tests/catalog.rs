@@ -166,7 +166,8 @@ fn prometheus_names_types_units_and_labels_are_valid() {
     for m in CATALOG {
         assert!(is_prom_name(m.prom_name), "{}", m.prom_name);
         assert!(
-            ["node_", "pimon_", "container_"]
+            // process_: the collector's own process, as client_golang names it.
+            ["node_", "pimon_", "container_", "process_"]
                 .iter()
                 .any(|p| m.prom_name.starts_with(p)),
             "{}",

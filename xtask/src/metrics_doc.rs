@@ -31,11 +31,12 @@ use pimon_protocol::catalog::{
 pub const PATH: &str = "docs/METRICS.md";
 
 /// The sections, in the order of the document: the source table's, the sensors', the
-/// collector's own. Every family belongs to exactly one.
+/// collector's own, its process. Every family belongs to exactly one.
 fn groups() -> Vec<MetricGroup> {
     let mut all = pimon_collector::source::METRIC_GROUPS.to_vec();
     all.extend_from_slice(pimon_collector::sensors::METRIC_GROUPS);
     all.push(pimon_collector::cycle::OWN_METRICS);
+    all.push(pimon_collector::own_process::OWN_PROCESS_METRICS);
     all
 }
 

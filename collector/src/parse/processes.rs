@@ -53,6 +53,53 @@ pub fn parse_task_stat(input: &[u8]) -> Result<TaskStat, ParseError> {
     })
 }
 
+/// What a process's own `/proc/self/stat` says of its cost (client_golang's process
+/// collector's `process_cpu_seconds_total`, `_virtual_memory_bytes`,
+/// `_resident_memory_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessUsage {
+    /// `utime` + `stime`, in clock ticks (USER_HZ).
+    pub cpu_ticks: u64,
+    /// `vsize`, bytes.
+    pub virtual_bytes: u64,
+    /// `rss`, pages.
+    pub resident_pages: u64,
+}
+
+/// Parses `/proc/[pid]/stat` for [`ProcessUsage`].
+///
+/// ```
+/// use pimon_collector::parse::processes::{ProcessUsage, parse_process_usage};
+/// let stat = b"7 (pimon collector) S 1 7 7 0 -1 4194560 150 0 0 0 12 5 0 0 20 0 2 0 99 4612096 230 18446744073709551615\n";
+/// assert_eq!(
+///     parse_process_usage(stat),
+///     Ok(ProcessUsage { cpu_ticks: 17, virtual_bytes: 4_612_096, resident_pages: 230 })
+/// );
+/// ```
+pub fn parse_process_usage(input: &[u8]) -> Result<ProcessUsage, ParseError> {
+    let close = input
+        .iter()
+        .rposition(|&b| b == b')')
+        .ok_or(ParseError::Malformed("(comm)"))?;
+    // After the name: state (0) … utime (11), stime (12) … vsize (20), rss (21).
+    let mut fields = words(input.get(close + 1..).unwrap_or_default());
+    let mut field = |skip: usize, name: &'static str| {
+        fields
+            .nth(skip)
+            .ok_or(ParseError::MissingField(name))
+            .and_then(parse_u64)
+    };
+    let utime = field(11, "utime")?;
+    let stime = field(0, "stime")?;
+    let virtual_bytes = field(7, "vsize")?;
+    let resident_pages = field(0, "rss")?;
+    Ok(ProcessUsage {
+        cpu_ticks: utime.saturating_add(stime),
+        virtual_bytes,
+        resident_pages,
+    })
+}
+
 /// The process (or thread) id a `/proc` directory entry names: all digits, no leading
 /// zero; `None` for every other entry (`self`, `net`, `.`).
 pub fn task_id(name: &[u8]) -> Option<u32> {
@@ -106,6 +153,7 @@ pub fn exercise(input: &[u8]) {
         let mut counts = StateCounts::default();
         counts.add(stat.state);
     }
+    let _ = parse_process_usage(input);
     for name in dirent_names(input) {
         let _ = task_id(name);
     }

@@ -363,6 +363,10 @@ struct Slot {
     errors: ErrorCounter,
     /// When to discover it again (`None`: never).
     next_discovery: Option<Instant>,
+    /// This cycle's reading: microseconds, and whether it failed nothing (node_exporter's
+    /// `node_scrape_collector_duration_seconds` and `_success`).
+    scrape_us: u64,
+    scrape_ok: bool,
 }
 
 /// What a slot holds, without the reader's internals (readers are not `Debug`: their
@@ -387,6 +391,8 @@ impl Slot {
             reader: None,
             errors: ErrorCounter::new(kind),
             next_discovery: None,
+            scrape_us: 0,
+            scrape_ok: true,
         };
         if config.sources.contains(kind) {
             match start(kind, config) {
@@ -511,7 +517,10 @@ impl Sources {
                 slot.rediscover(&self.config, now);
             }
             if let Some(reader) = slot.reader.as_mut() {
+                let (start, errors) = (Instant::now(), slot.errors.count());
                 reader.collect(scratch, sink, &mut slot.errors);
+                slot.scrape_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                slot.scrape_ok = slot.errors.count() == errors;
             }
         }
     }
@@ -543,11 +552,25 @@ impl Sources {
             .map(|s| (s.kind, s.errors.count()))
     }
 
-    /// Pushes `COLLECTOR_SOURCE_ERRORS{source}` for every present source.
+    /// Pushes `COLLECTOR_SOURCE_ERRORS{source}` for every present source, with
+    /// node_exporter's `SCRAPE_COLLECTOR_DURATION` (µs) and `_SUCCESS` of the last
+    /// [`Sources::collect`] under the same label value.
     pub fn push_error_counters(&self, sink: &mut dyn SampleSink) {
-        for (kind, count) in self.error_counts() {
-            sink.labels(&[kind.name()]);
-            sink.push(id::COLLECTOR_SOURCE_ERRORS, Value::Unsigned(count));
+        for s in self
+            .slots
+            .iter()
+            .filter(|s| s.status == SourceStatus::Present)
+        {
+            sink.labels(&[s.kind.name()]);
+            sink.push(
+                id::COLLECTOR_SOURCE_ERRORS,
+                Value::Unsigned(s.errors.count()),
+            );
+            sink.push(id::SCRAPE_COLLECTOR_DURATION, Value::Unsigned(s.scrape_us));
+            sink.push(
+                id::SCRAPE_COLLECTOR_SUCCESS,
+                Value::Unsigned(u64::from(s.scrape_ok)),
+            );
         }
     }
 

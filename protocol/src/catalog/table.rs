@@ -55,7 +55,7 @@ const fn m(
         id: 0,
         prom_name,
         metric_type,
-        help,
+        help: if cfg!(feature = "help") { help } else { "" },
         unit,
         labels,
         const_labels,
@@ -1087,7 +1087,8 @@ catalog! {
     PRESSURE_CPU_WAITING = pressure("node_pressure_cpu_waiting_seconds_total",
         "Total time in seconds that processes have waited for CPU time",
         &[("resource", "cpu"), ("type", "some")]);
-    PRESSURE_CPU_STALLED = pressure("node_pressure_cpu_stalled_seconds_total",
+    // node_exporter (up to 1.9) has no name for the CPU `full` line: pimon_ by the rule.
+    PRESSURE_CPU_STALLED = pressure("pimon_pressure_cpu_stalled_seconds_total",
         "Total time in seconds no process could make progress due to CPU congestion",
         &[("resource", "cpu"), ("type", "full")]);
     PRESSURE_MEMORY_WAITING = pressure("node_pressure_memory_waiting_seconds_total",
@@ -1512,6 +1513,36 @@ catalog! {
         "Temperature of each hwmon sensor (each thermal zone when no hwmon sensor reports one), named as Telegraf's temp input names it: the chip's name, then _ and its label.",
         "celsius", &["sensor"], &[], Scale(0.001),
         ix("temp", "temp", &["sensor"], &[], &[], Scale(0.001), Float));
+
+    // The collector's own process (client_golang's process collector, which
+    // node_exporter exports: Node Exporter Full's "Node Exporter" row), from
+    // /proc/self/stat, /proc/self/fd and RLIMIT_NOFILE.
+    PROCESS_CPU_SECONDS = m(Counter, "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.", "seconds", &[], &[], PerUserHz,
+        ix0("pimon_collector", "process_cpu_seconds", PerUserHz, Float));
+    PROCESS_OPEN_FDS = m(Gauge, "process_open_fds", "Number of open file descriptors.", "",
+        &[], &[], Identity, ix0("pimon_collector", "process_open_fds", Identity, Integer));
+    PROCESS_MAX_FDS = m(Gauge, "process_max_fds", "Maximum number of open file descriptors.",
+        "", &[], &[], Identity, ix0("pimon_collector", "process_max_fds", Identity, Integer));
+    PROCESS_VIRTUAL_MEMORY = m(Gauge, "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.", "bytes", &[], &[], Identity,
+        ix0("pimon_collector", "process_virtual_memory_bytes", Identity, Integer));
+    PROCESS_RESIDENT_MEMORY = m(Gauge, "process_resident_memory_bytes",
+        "Resident memory size in bytes.", "bytes", &[], &[], Identity,
+        ix0("pimon_collector", "process_resident_memory_bytes", Identity, Integer));
+    PROCESS_START_TIME = m(Gauge, "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.", "seconds", &[], &[],
+        Scale(0.001), ix0("pimon_collector", "process_start_time", Scale(0.001), Float));
+
+    // Per source, label collector (the source's name: "stat", "meminfo", …), sent with
+    // COLLECTOR_SOURCE_ERRORS in one group: node_exporter's scrape figures.
+    SCRAPE_COLLECTOR_DURATION = m(Gauge, "node_scrape_collector_duration_seconds",
+        "node_exporter: Duration of a collector scrape.", "seconds", &["collector"], &[],
+        Scale(0.000_001),
+        ix("pimon_collector", "source_duration", &["source"], &[], &[], Scale(0.000_001), Float));
+    SCRAPE_COLLECTOR_SUCCESS = m(Gauge, "node_scrape_collector_success",
+        "node_exporter: Whether a collector succeeded.", "", &["collector"], &[], Identity,
+        ix("pimon_collector", "source_success", &["source"], &[], &[], Identity, Integer));
 
     // /sys/class/net/<device>/ (node_exporter's netclass), label device, in the order
     // node_exporter writes them; `speed` is sent in Mbit/s as the kernel writes it. Then

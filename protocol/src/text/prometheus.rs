@@ -67,8 +67,8 @@ impl Format {
     }
 }
 
-/// Writes `# HELP`, `# TYPE` (and for OpenMetrics `# UNIT` when `unit` is not empty)
-/// for the family `name`. `name` is the sample name (`x_total` for a counter).
+/// Writes `# HELP` (unless `help` is empty), `# TYPE` (and for OpenMetrics `# UNIT`
+/// when `unit` is not empty) for the family `name`. `name` is the sample name (`x_total` for a counter).
 pub fn write_header<W: Write>(
     w: &mut W,
     format: Format,
@@ -78,11 +78,15 @@ pub fn write_header<W: Write>(
     unit: &str,
 ) -> fmt::Result {
     let family = format.family_name(name, metric_type);
-    w.write_str("# HELP ")?;
-    w.write_str(family)?;
-    w.write_char(' ')?;
-    write_help_escaped(w, format, help)?;
-    w.write_str("\n# TYPE ")?;
+    // No help text (a catalog built without the `help` feature): no `# HELP` line.
+    if !help.is_empty() {
+        w.write_str("# HELP ")?;
+        w.write_str(family)?;
+        w.write_char(' ')?;
+        write_help_escaped(w, format, help)?;
+        w.write_char('\n')?;
+    }
+    w.write_str("# TYPE ")?;
     w.write_str(family)?;
     w.write_char(' ')?;
     w.write_str(metric_type.as_str())?;
