@@ -78,7 +78,7 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 /// is 284 values in 2 datagrams of 1574 bytes, 1616 bytes in the ring with the record
 /// headers; 180 cycles need 290 880 bytes; 320 KiB holds about 200 cycles (33 minutes).
 /// `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
-pub const DEFAULT_RING_BYTES: usize = 384 * 1024;
+pub const DEFAULT_RING_BYTES: usize = 416 * 1024;
 
 /// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
 /// open files).
