@@ -155,6 +155,9 @@ macro_rules! source_table {
                     ("Thermal zones",
                      "`/sys/class/thermal/thermal_zone*/temp` (labels `zone` = zone number, `type` = the zone's `type` file, e.g. `cpu-thermal`).",
                      ["node_thermal_zone_"]),
+                    ("Cooling devices",
+                     "`/sys/class/thermal/cooling_device*/{cur_state,max_state}` (labels `name` = the device number, `type` = its `type` file, e.g. `gpio-fan`, `Processor`).",
+                     ["node_cooling_device_"]),
                 ],
             }
             /// hwmon.
@@ -165,7 +168,18 @@ macro_rules! source_table {
                 docs: [
                     ("hwmon",
                      "`/sys/class/hwmon/hwmon*/` input files (labels `chip` and `sensor`, derived as node_exporter derives them). `pimon_temp_celsius` repeats each `temp*_input` under Telegraf's name for it (label `sensor` = the chip's `name` file, then `_` and its lower-cased label, spaces as `_`); on a node without hwmon temperatures the thermal zones are sent that way (`sensor` = the zone's type), as Telegraf's `temp` input falls back to them.",
-                     ["node_hwmon_", "pimon_temp_"]),
+                     ["node_hwmon_temp_celsius", "node_hwmon_temp_max_celsius",
+                      "node_hwmon_temp_crit_celsius", "node_hwmon_in_volts",
+                      "node_hwmon_in_lcrit_alarm_volts", "node_hwmon_fan_rpm",
+                      "node_hwmon_curr_amps", "node_hwmon_power_", "pimon_temp_"]),
+                    ("hwmon limits, alarms and names",
+                     "the other `/sys/class/hwmon/hwmon*/` files of the sensors above (`temp1_crit_hyst`, `temp1_crit_alarm`, `in0_min`, `fan1_target`, …; labels `chip` and `sensor`), named, scaled and typed as node_exporter does: a `*_alarm` limit flag keeps its sensor's unit and scale (`in0_lcrit_alarm` = 1 is `0.001` volts), `alarm` is a plain 0/1. The files node_exporter reads that the catalog has no row for (`pwm1`, `fan1_pulses`, `temp1_type`, …) are not sent. `node_hwmon_chip_names` (value 1) carries the chip's cleaned `name` file as `chip_name`, `node_hwmon_sensor_label` (value 1) each sensor's `*_label` file as `label`.",
+                     ["node_hwmon_temp_min", "node_hwmon_temp_max_hyst", "node_hwmon_temp_crit_hyst",
+                      "node_hwmon_temp_max_alarm", "node_hwmon_temp_crit_alarm",
+                      "node_hwmon_temp_alarm", "node_hwmon_in_min", "node_hwmon_in_max",
+                      "node_hwmon_in_alarm", "node_hwmon_fan_min", "node_hwmon_fan_max",
+                      "node_hwmon_fan_target", "node_hwmon_fan_alarm", "node_hwmon_chip_names",
+                      "node_hwmon_sensor_label"]),
                 ],
             }
             /// 1-wire DS18B20.

@@ -415,3 +415,53 @@ fn telegraf_cpu_total_cpu_count_and_temp() {
     assert_eq!(r.value(id::TEMP, &["cpu_thermal"]), i(45277));
     assert_eq!(r.label_sets(id::TEMP), [["cpu_thermal".to_string()]]);
 }
+
+/// node_exporter's info series and the gpio-fan overlay's chip and cooling device:
+/// `node_hwmon_chip_names` joins the `chip` label (derived from the device path) to
+/// the chip's `name`, as Node Exporter Full's hardware panels do.
+#[test]
+fn hwmon_chip_names_fan_limits_and_cooling_device() {
+    let (sources, r) = one_cycle("pi4");
+    assert_eq!(
+        r.label_sets(id::HWMON_CHIP_NAMES),
+        [
+            ["soc:firmware_raspberrypi_hwmon", "rpi_volt"],
+            ["thermal_thermal_zone0", "cpu_thermal"],
+            ["platform_gpio_fan_0", "gpio_fan"],
+        ]
+    );
+    for labels in r.label_sets(id::HWMON_CHIP_NAMES) {
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        assert_eq!(r.value(id::HWMON_CHIP_NAMES, &labels), u(1));
+    }
+    assert_eq!(
+        r.count(id::HWMON_SENSOR_LABEL),
+        0,
+        "no *_label files on a Pi"
+    );
+    let fan = ["platform_gpio_fan_0", "fan1"];
+    assert_eq!(r.value(id::HWMON_FAN, &fan), i(0));
+    assert_eq!(r.value(id::HWMON_FAN_MIN, &fan), i(0));
+    assert_eq!(r.value(id::HWMON_FAN_MAX, &fan), i(5000));
+    assert_eq!(r.value(id::HWMON_FAN_TARGET, &fan), i(0));
+    assert_eq!(
+        r.value(id::COOLING_DEVICE_CUR_STATE, &["0", "gpio-fan"]),
+        i(0)
+    );
+    assert_eq!(
+        r.value(id::COOLING_DEVICE_MAX_STATE, &["0", "gpio-fan"]),
+        i(1)
+    );
+    assert_eq!(r.count(id::COOLING_DEVICE_CUR_STATE), 1);
+    // The fan is no temperature: Telegraf's temp sensors stay cpu_thermal alone.
+    assert_eq!(r.label_sets(id::TEMP), [["cpu_thermal".to_string()]]);
+    let report = sources.report().to_string();
+    for needle in [
+        "chip platform_gpio_fan_0 (hwmon2, gpio_fan): fan1",
+        "cooling device 0 (gpio-fan)",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in:\n{report}");
+    }
+    assert_eq!(sources.error_count(SourceKind::Hwmon), 0);
+    assert_eq!(sources.error_count(SourceKind::Thermal), 0);
+}

@@ -94,6 +94,12 @@ fn under_voltage_throttled_and_rpi_volt_alarm() {
         r.value(id::HWMON_IN_LCRIT_ALARM, &["rpi_volt", "in0"]),
         i(1)
     );
+    // Its chip_names series says the same name twice; no cooling device on a Pi Zero.
+    assert_eq!(
+        r.label_sets(id::HWMON_CHIP_NAMES),
+        [["rpi_volt", "rpi_volt"]]
+    );
+    assert_eq!(r.count(id::COOLING_DEVICE_CUR_STATE), 0);
     assert_eq!(
         r.value(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]),
         i(38546)

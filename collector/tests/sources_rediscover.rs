@@ -98,6 +98,8 @@ fn a_removed_thermal_zone_and_iio_device_stop_and_come_back_when_re_added() {
     let iio = tree.path("sys/bus/iio/devices/iio:device0");
     let saved_iio = tree.path("iio-saved");
     std::fs::remove_dir_all(&zone).unwrap();
+    // The fan's cooling device goes too, or the thermal source would stay present.
+    std::fs::remove_dir_all(tree.path("sys/class/thermal/cooling_device0")).unwrap();
     std::fs::rename(&iio, &saved_iio).unwrap();
     cycle_until(&mut sources, "the removed zone and device are gone", |r| {
         !r.has(id::THERMAL_ZONE_TEMP, &["0", "cpu-thermal"]) && !r.has(id::IIO_TEMPERATURE, &bme)

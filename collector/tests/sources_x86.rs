@@ -184,6 +184,7 @@ fn temperatures_named_as_telegraf_names_them() {
             "coretemp_core_1",
             "coretemp_core_2",
             "coretemp_core_3",
+            "mt7921_phy0",
         ]
     );
     assert_eq!(r.value(id::TEMP, &["coretemp_package_id_0"]), i(45000));
@@ -249,4 +250,68 @@ fn netclass_with_a_docker_bridge_and_a_veth() {
         "{}",
         sources.report()
     );
+}
+
+/// Limits, alarm flags, chip names and sensor labels as node_exporter sends them, and a
+/// Wi-Fi PHY's chip (a class device: `ieee80211_phy0` from the device path).
+#[test]
+fn hwmon_limits_alarms_and_info_series() {
+    let (sources, r) = one_cycle("x86");
+    assert_eq!(
+        r.label_sets(id::HWMON_CHIP_NAMES),
+        [
+            ["lnxsybus:01_lnxtherm:00", "acpitz"],
+            ["nvme_nvme0", "nvme"],
+            ["platform_coretemp_0", "coretemp"],
+            ["platform_nct6775_656", "nct6798"],
+            ["ieee80211_phy0", "mt7921_phy0"],
+        ]
+    );
+    assert_eq!(
+        r.value(id::HWMON_TEMP, &["ieee80211_phy0", "temp1"]),
+        i(41000)
+    );
+    let labels = r.label_sets(id::HWMON_SENSOR_LABEL);
+    assert_eq!(labels.len(), 6, "{labels:?}");
+    assert_eq!(labels[0], ["nvme_nvme0", "temp1", "Composite"]);
+    assert_eq!(labels[1], ["platform_coretemp_0", "temp1", "Package id 0"]);
+    assert_eq!(
+        r.value(
+            id::HWMON_SENSOR_LABEL,
+            &["platform_coretemp_0", "temp5", "Core 3"]
+        ),
+        u(1)
+    );
+    let nvme = ["nvme_nvme0", "temp1"];
+    assert_eq!(r.value(id::HWMON_TEMP_MIN, &nvme), i(-273150));
+    assert_eq!(r.value(id::HWMON_TEMP_ALARM, &nvme), i(0));
+    for core in ["temp1", "temp2", "temp3", "temp4", "temp5"] {
+        let labels = ["platform_coretemp_0", core];
+        assert_eq!(r.value(id::HWMON_TEMP_CRIT_ALARM, &labels), i(0));
+    }
+    let nct = "platform_nct6775_656";
+    assert_eq!(r.value(id::HWMON_IN_MIN, &[nct, "in0"]), i(0));
+    assert_eq!(r.value(id::HWMON_IN_MAX, &[nct, "in0"]), i(1744));
+    assert_eq!(r.value(id::HWMON_IN_ALARM, &[nct, "in0"]), i(0));
+    assert_eq!(r.value(id::HWMON_IN_ALARM, &[nct, "in1"]), i(1));
+    assert_eq!(r.value(id::HWMON_FAN_MIN, &[nct, "fan2"]), i(0));
+    assert_eq!(r.value(id::HWMON_FAN_ALARM, &[nct, "fan2"]), i(0));
+    // fan2_pulses is not sent (node_exporter's fallback family, not in the catalog).
+    assert_eq!(
+        r.label_sets(id::COOLING_DEVICE_CUR_STATE),
+        [
+            ["0", "Processor"],
+            ["1", "intel_powerclamp"],
+            ["2", "TCC Offset"]
+        ]
+    );
+    assert_eq!(
+        r.value(id::COOLING_DEVICE_CUR_STATE, &["1", "intel_powerclamp"]),
+        i(-1)
+    );
+    assert_eq!(
+        r.value(id::COOLING_DEVICE_MAX_STATE, &["2", "TCC Offset"]),
+        i(63)
+    );
+    assert_eq!(sources.error_count(SourceKind::Hwmon), 0);
 }

@@ -2,8 +2,9 @@
 //! `prometheus-node-exporter` with only its netclass collector (`--path.sysfs` on a
 //! fixture tree, `--collector.disable-defaults --collector.netclass`) and the host
 //! collector's `--once --print prom` (rendered as the aggregator renders it) on the
-//! same tree give the same `node_network_*` families, with the same types and help,
-//! and the same samples: names, label sets and values. On the `pi4`, `pizero` and
+//! same tree give the same `node_network_*` families, with the same types (and
+//! node_exporter's help is the catalog's: the collector prints no `# HELP`), and the
+//! same samples: names, label sets and values. On the `pi4`, `pizero` and
 //! `x86` trees, and on this machine's live `/sys` (whose down devices answer EINVAL).
 //!
 //! Debian's node_exporter is 1.5: its `node_network_info` has no `adminstate` label yet
@@ -20,6 +21,7 @@ use pimon_e2e::exposition::{PromSample, families, parse_prometheus};
 use pimon_e2e::fixture;
 use pimon_e2e::process::run;
 use pimon_e2e::support::peers::NodeExporter;
+use pimon_protocol::catalog::CATALOG;
 
 /// `(name, sorted labels without instance and adminstate)` → value.
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
@@ -50,17 +52,21 @@ fn series(samples: &[PromSample]) -> Series {
         .collect()
 }
 
-/// `# HELP` and `# TYPE` of the netclass families, by name.
-fn metadata(text: &str) -> BTreeMap<String, (String, String)> {
-    let types: BTreeMap<String, String> = families(text)
+/// The `# TYPE` of the netclass families, by name.
+fn types(text: &str) -> BTreeMap<String, String> {
+    families(text)
         .unwrap()
         .into_iter()
         .filter(|(name, _)| is_netclass(name))
-        .collect();
+        .collect()
+}
+
+/// The `# HELP` lines of the netclass families, by name.
+fn helps(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# HELP ")?.split_once(' '))
-        .filter(|(name, _)| types.contains_key(*name))
-        .map(|(name, help)| (name.to_string(), (types[name].clone(), help.to_string())))
+        .filter(|(name, _)| is_netclass(name))
+        .map(|(name, help)| (name.to_string(), help.to_string()))
         .collect()
 }
 
@@ -108,11 +114,20 @@ fn compare(root: &Path) -> Result<usize, String> {
     for key in got.keys().filter(|k| !want.contains_key(*k)) {
         problems.push(format!("{key:?}: pimon only"));
     }
-    let (want_meta, got_meta) = (metadata(&theirs_text), metadata(&ours_text));
-    if want_meta != got_meta {
+    let (want_types, got_types) = (types(&theirs_text), types(&ours_text));
+    if want_types != got_types {
         problems.push(format!(
-            "families (type, help) differ:\nnode_exporter {want_meta:#?}\npimon {got_meta:#?}"
+            "family types differ:\nnode_exporter {want_types:#?}\npimon {got_types:#?}"
         ));
+    }
+    for (name, help) in helps(&theirs_text) {
+        let row = CATALOG.iter().find(|m| m.prom_name == name);
+        if row.map(|m| m.help) != Some(help.as_str()) {
+            problems.push(format!(
+                "{name}: node_exporter's help {help:?}, the catalog's {:?}",
+                row.map(|m| m.help)
+            ));
+        }
     }
     // adminstate (node_exporter 1.6+): "up" when node_exporter's flags have IFF_UP.
     let flags: BTreeMap<&str, f64> = theirs

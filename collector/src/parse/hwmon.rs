@@ -23,6 +23,16 @@ pub fn parse_hwmon_dir_name(name: &[u8]) -> Option<u32> {
     dir_number(name, b"hwmon")
 }
 
+/// Whether `kind` is one of the sensor types node_exporter reads (`temp`, `in`, `fan`,
+/// …): their `*_label` files become `node_hwmon_sensor_label`.
+pub fn is_sensor_type(kind: &str) -> bool {
+    matches!(
+        kind,
+        "in" | "cpu" | "fan" | "pwm" | "temp" | "curr" | "power" | "energy" | "humidity"
+            | "intrusion" | "freq"
+    )
+}
+
 /// A sensor file name split into its parts: `temp1_input` → type `temp`, index 1,
 /// item `input`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +235,21 @@ mod tests {
             Err(ParseError::BufferTooSmall)
         );
         assert_eq!(clean_name(b"cpu_thermal\n", &mut buf), Ok("cpu_thermal"));
+        // Class devices: the class is the type (a Wi-Fi PHY's chip, a thermal zone's).
+        assert_eq!(
+            chip_name(b"ieee80211", b"phy0", &mut buf),
+            Ok("ieee80211_phy0")
+        );
+        assert_eq!(
+            chip_name(b"thermal", b"thermal_zone0", &mut buf),
+            Ok("thermal_thermal_zone0")
+        );
+        // A PCI function under its root bus (AMD's k10temp).
+        assert_eq!(
+            chip_name(b"pci0000:00", b"0000:00:18.3", &mut buf),
+            Ok("pci0000:00_0000:00:18_3")
+        );
+        assert!(is_sensor_type("temp") && is_sensor_type("in") && !is_sensor_type("vrm"));
         assert_eq!(clean_name(b"_Foo Bar_", &mut buf), Ok("foo_bar"));
     }
 }

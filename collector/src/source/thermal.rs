@@ -1,6 +1,9 @@
-//! Thermal zones → `THERMAL_ZONE_TEMP` (labels `zone`, `type`), millidegrees.
+//! Thermal zones → `THERMAL_ZONE_TEMP` (labels `zone`, `type`), millidegrees; cooling
+//! devices (a fan, CPU frequency capping) → `COOLING_DEVICE_CUR_STATE` and
+//! `COOLING_DEVICE_MAX_STATE` (labels `name` = N of `cooling_deviceN`, `type`), as
+//! node_exporter's `thermal_zone` collector sends them.
 //!
-//! Zones are discovered at start-up and again every `rediscover`; a zone whose `temp`
+//! Zones and cooling devices are discovered at start-up and again every `rediscover`; a zone whose `temp`
 //! fails to read (ENODATA from a disabled zone, EAGAIN, …) is counted as a failure and
 //! skipped for this cycle, and the other zones are still reported.
 //!
@@ -14,7 +17,10 @@ use pimon_protocol::catalog::id;
 use super::file::SysFile;
 use super::log::ErrorCounter;
 use super::{Source, SourcesConfig};
-use crate::parse::thermal::{parse_zone_dir_name, parse_zone_temp, parse_zone_type};
+use crate::parse::thermal::{
+    parse_cooling_device_dir_name, parse_cooling_state, parse_zone_dir_name, parse_zone_temp,
+    parse_zone_type,
+};
 use crate::sink::SampleSink;
 
 /// One zone.
@@ -26,10 +32,21 @@ struct Zone {
     temp: SysFile,
 }
 
-/// Reads every thermal zone's `temp`.
+/// One cooling device.
+#[derive(Debug)]
+struct CoolingDevice {
+    number: u32,
+    name: String,
+    kind: String,
+    cur_state: SysFile,
+    max_state: SysFile,
+}
+
+/// Reads every thermal zone's `temp` and every cooling device's states.
 #[derive(Debug)]
 pub(crate) struct ThermalReader {
     zones: Vec<Zone>,
+    cooling: Vec<CoolingDevice>,
     /// No hwmon chip has a temperature input: the zones are Telegraf's `temp` sensors.
     telegraf_temp: bool,
 }
@@ -59,15 +76,40 @@ impl Source for ThermalReader {
         let dir = config.root.join("sys/class/thermal");
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut zones = Vec::new();
+        let mut cooling = Vec::new();
         for entry in entries.flatten() {
-            let Some(number) = parse_zone_dir_name(entry.file_name().as_encoded_bytes()) else {
-                continue;
-            };
+            let dir_name = entry.file_name();
             let path = entry.path();
-            let Ok(type_bytes) = std::fs::read(path.join("type")) else {
+            let read_type = || {
+                let bytes = std::fs::read(path.join("type")).ok()?;
+                parse_zone_type(&bytes).ok().map(str::to_owned)
+            };
+            if let Some(number) = parse_cooling_device_dir_name(dir_name.as_encoded_bytes()) {
+                let Some(kind) = read_type() else {
+                    continue;
+                };
+                let open = |file| SysFile::open_optional(path.join(file));
+                if let (Some(cur_state), Some(max_state)) = (open("cur_state"), open("max_state"))
+                {
+                    // In number order, without another sort's code in the binary.
+                    let at = cooling.partition_point(|c: &CoolingDevice| c.number < number);
+                    cooling.insert(
+                        at,
+                        CoolingDevice {
+                        number,
+                        name: number.to_string(),
+                        kind,
+                        cur_state,
+                        max_state,
+                    },
+                    );
+                }
+                continue;
+            }
+            let Some(number) = parse_zone_dir_name(dir_name.as_encoded_bytes()) else {
                 continue;
             };
-            let Ok(kind) = parse_zone_type(&type_bytes) else {
+            let Some(kind) = read_type() else {
                 continue;
             };
             let Some(temp) = SysFile::open_optional(path.join("temp")) else {
@@ -76,17 +118,18 @@ impl Source for ThermalReader {
             zones.push(Zone {
                 number,
                 zone_label: number.to_string(),
-                kind: kind.to_owned(),
+                kind,
                 temp,
             });
         }
-        if zones.is_empty() {
+        if zones.is_empty() && cooling.is_empty() {
             return Err(format!("no {}/thermal_zone*", dir.display()));
         }
         zones.sort_by_key(|z| z.number);
         let telegraf_temp = !hwmon_has_temperature(&config.root.join("sys/class/hwmon"));
         Ok(ThermalReader {
             zones,
+            cooling,
             telegraf_temp,
         })
     }
@@ -95,11 +138,14 @@ impl Source for ThermalReader {
         true
     }
 
-    /// One line per zone.
+    /// One line per zone and per cooling device.
     fn details(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.zones
             .iter()
-            .try_for_each(|z| write!(f, "\n  zone {} ({})", z.zone_label, z.kind))
+            .try_for_each(|z| write!(f, "\n  zone {} ({})", z.zone_label, z.kind))?;
+        self.cooling
+            .iter()
+            .try_for_each(|c| write!(f, "\n  cooling device {} ({})", c.name, c.kind))
     }
 
     fn collect(
@@ -119,6 +165,18 @@ impl Source for ThermalReader {
                     }
                 }
                 Err(e) => errors.fail(format_args!("{}: {e}", zone.temp.path().display())),
+            }
+        }
+        for device in &self.cooling {
+            sink.labels(&[&device.name, &device.kind]);
+            for (metric, file) in [
+                (id::COOLING_DEVICE_CUR_STATE, &device.cur_state),
+                (id::COOLING_DEVICE_MAX_STATE, &device.max_state),
+            ] {
+                match file.read_parse(scratch, parse_cooling_state) {
+                    Ok(state) => sink.push(metric, Value::Signed(state)),
+                    Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
+                }
             }
         }
     }

@@ -369,6 +369,42 @@ const fn hwmon(
     )
 }
 
+/// A hwmon `*_alarm` limit flag that node_exporter names and scales as a value of its
+/// sensor's unit (`temp1_crit_alarm` → `node_hwmon_temp_crit_alarm_celsius`, 0.001 per
+/// raised alarm); InfluxDB gets the plain 0/1.
+const fn hwmon_alarm(
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+    field: &'static str,
+) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        unit,
+        HWMON,
+        &[],
+        conversion,
+        ix("pimon_hwmon", field, HWMON, &[], &[], Identity, Integer),
+    )
+}
+
+/// A hwmon `alarm` status, unitless 0/1 (`node_hwmon_temp_alarm`).
+const fn hwmon_status(prom_name: &'static str, help: &'static str, field: &'static str) -> Metric {
+    m(
+        Gauge,
+        prom_name,
+        help,
+        "",
+        HWMON,
+        &[],
+        Identity,
+        ix("pimon_hwmon", field, HWMON, &[], &[], Identity, Integer),
+    )
+}
+
 // ---- Raspberry Pi firmware get_throttled ---------------------------------------------------
 
 const fn rpi(prom_name: &'static str, help: &'static str, field: &'static str) -> Metric {
@@ -1543,6 +1579,60 @@ catalog! {
     SCRAPE_COLLECTOR_SUCCESS = m(Gauge, "node_scrape_collector_success",
         "node_exporter: Whether a collector succeeded.", "", &["collector"], &[], Identity,
         ix("pimon_collector", "source_success", &["source"], &[], &[], Identity, Integer));
+
+    // hwmon limits and alarm flags (labels chip and sensor), as node_exporter names them
+    // from the file name (`temp1_max_hyst` → `node_hwmon_temp_max_hyst_celsius`); sysfs
+    // units, converted as the sensor's input. The ones Node Exporter Full and common
+    // chips use: each row costs the armv6 collector about 200 bytes.
+    HWMON_TEMP_MIN = hwmon("node_hwmon_temp_min_celsius",
+        "Hardware monitor for temperature (min)", "celsius", Scale(0.001), "temp_min");
+    HWMON_TEMP_MAX_HYST = hwmon("node_hwmon_temp_max_hyst_celsius",
+        "Hardware monitor for temperature (max_hyst)", "celsius", Scale(0.001),
+        "temp_max_hyst");
+    HWMON_TEMP_CRIT_HYST = hwmon("node_hwmon_temp_crit_hyst_celsius",
+        "Hardware monitor for temperature (crit_hyst)", "celsius", Scale(0.001),
+        "temp_crit_hyst");
+    HWMON_TEMP_MAX_ALARM = hwmon_alarm("node_hwmon_temp_max_alarm_celsius",
+        "Hardware monitor for temperature (max_alarm)", "celsius", Scale(0.001),
+        "temp_max_alarm");
+    HWMON_TEMP_CRIT_ALARM = hwmon_alarm("node_hwmon_temp_crit_alarm_celsius",
+        "Hardware monitor for temperature (crit_alarm)", "celsius", Scale(0.001),
+        "temp_crit_alarm");
+    HWMON_TEMP_ALARM = hwmon_status("node_hwmon_temp_alarm",
+        "Hardware sensor alarm status (temp)", "temp_alarm");
+    HWMON_IN_MIN = hwmon("node_hwmon_in_min_volts",
+        "Hardware monitor for voltage (min)", "volts", Scale(0.001), "in_min");
+    HWMON_IN_MAX = hwmon("node_hwmon_in_max_volts",
+        "Hardware monitor for voltage (max)", "volts", Scale(0.001), "in_max");
+    HWMON_IN_ALARM = hwmon_status("node_hwmon_in_alarm",
+        "Hardware sensor alarm status (in)", "in_alarm");
+    HWMON_FAN_MIN = hwmon("node_hwmon_fan_min_rpm",
+        "Hardware monitor for fan revolutions per minute (min)", "rpm", Identity, "fan_min");
+    HWMON_FAN_MAX = hwmon("node_hwmon_fan_max_rpm",
+        "Hardware monitor for fan revolutions per minute (max)", "rpm", Identity, "fan_max");
+    HWMON_FAN_TARGET = hwmon("node_hwmon_fan_target_rpm",
+        "Hardware monitor for fan revolutions per minute (target)", "rpm", Identity,
+        "fan_target");
+    HWMON_FAN_ALARM = hwmon_status("node_hwmon_fan_alarm",
+        "Hardware sensor alarm status (fan)", "fan_alarm");
+    // Info series (value 1): the chip's `name` file, cleaned, and each sensor's `*_label`.
+    HWMON_CHIP_NAMES = m(Gauge, "node_hwmon_chip_names",
+        "Annotation metric for human-readable chip names", "", &["chip", "chip_name"], &[],
+        Identity, ix("pimon_hwmon", "chip_names", &["chip", "chip_name"], &[], &[], Identity,
+            Integer));
+    HWMON_SENSOR_LABEL = m(Gauge, "node_hwmon_sensor_label", "Label for given chip and sensor",
+        "", &["chip", "sensor", "label"], &[], Identity,
+        ix("pimon_hwmon", "sensor_label", &["chip", "sensor", "label"], &[], &[], Identity,
+            Integer));
+    // Thermal cooling devices, labels name ("0" of cooling_device0) and type ("gpio-fan").
+    COOLING_DEVICE_CUR_STATE = m(Gauge, "node_cooling_device_cur_state",
+        "Current throttle state of the cooling device", "", &["name", "type"], &[], Identity,
+        ix("pimon_cooling_device", "cur_state", &["name", "type"], &[], &[], Identity,
+            Integer));
+    COOLING_DEVICE_MAX_STATE = m(Gauge, "node_cooling_device_max_state",
+        "Maximum throttle state of the cooling device", "", &["name", "type"], &[], Identity,
+        ix("pimon_cooling_device", "max_state", &["name", "type"], &[], &[], Identity,
+            Integer));
 
     // /sys/class/net/<device>/ (node_exporter's netclass), label device, in the order
     // node_exporter writes them; `speed` is sent in Mbit/s as the kernel writes it. Then
