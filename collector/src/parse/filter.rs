@@ -114,6 +114,28 @@ pub fn fs_type_excluded_by_default(fs_type: &str) -> bool {
     DEFAULT_EXCLUDED_FS_TYPES.contains(&fs_type)
 }
 
+/// Filesystem types whose `statfs` answers from the kernel's in-memory counters of a
+/// local device: stat'd on the cycle's own thread. Every other type (NFS, CIFS, FUSE,
+/// Ceph, 9p, ZFS, anything unknown) goes to a worker with a timeout, as a hung server
+/// would block the call.
+const INLINE_STATFS_FS_TYPES: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "vfat", "exfat", "tmpfs", "ramfs", "overlay",
+    "squashfs",
+];
+
+/// Whether `statfs` on a filesystem of type `fs_type` is safe inline (see
+/// `INLINE_STATFS_FS_TYPES`).
+///
+/// ```
+/// use pimon_collector::parse::filter::statfs_is_local;
+/// assert!(statfs_is_local("ext4"));
+/// assert!(!statfs_is_local("nfs4"));
+/// assert!(!statfs_is_local("fuse.sshfs"));
+/// ```
+pub fn statfs_is_local(fs_type: &str) -> bool {
+    INLINE_STATFS_FS_TYPES.contains(&fs_type)
+}
+
 /// Whether `name` matches `pattern`: exact, or a prefix when the pattern ends in `*`
 /// (`"veth*"`, `"/mnt/*"`); a lone `*` matches everything.
 pub fn name_matches(pattern: &str, name: &str) -> bool {

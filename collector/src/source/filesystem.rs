@@ -48,7 +48,9 @@ use super::file::SysFile;
 use super::log::{self, ErrorCounter};
 use super::statvfs::{StatOutcome, StatvfsPool};
 use super::{NameLists, Source, SourceKind, SourcesConfig};
-use crate::parse::filter::{fs_type_excluded_by_default, mount_point_excluded_by_default};
+use crate::parse::filter::{
+    fs_type_excluded_by_default, mount_point_excluded_by_default, statfs_is_local,
+};
 use crate::parse::mounts::parse_mounts;
 use crate::sink::SampleSink;
 
@@ -133,7 +135,11 @@ impl Source for FilesystemReader {
             {
                 continue;
             }
-            let outcome = self.pool.stat(&self.prefix, mountpoint.as_bytes());
+            let outcome = if statfs_is_local(mount.fstype) {
+                self.pool.stat_inline(&self.prefix, mountpoint.as_bytes())
+            } else {
+                self.pool.stat(&self.prefix, mountpoint.as_bytes())
+            };
             sink.labels(&[device, mount.fstype, mountpoint]);
             let readonly = Value::Unsigned(u64::from(mount.read_only));
             if let StatOutcome::Ok(s) = outcome {
