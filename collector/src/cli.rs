@@ -264,9 +264,20 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, CliErr
             }
             Long("print") => {
                 let v = text(p.value()?, "--print")?;
-                f.print = Some(PrintFormat::parse(&v).ok_or_else(|| {
+                let format = PrintFormat::parse(&v).ok_or_else(|| {
                     bad("print", format!("{v:?} is not one of prom, influx, wire"))
-                })?);
+                })?;
+                if format != PrintFormat::Wire && !cfg!(feature = "print-text") {
+                    return Err(bad(
+                        "print",
+                        format!(
+                            "{v:?}: this build prints `wire` only (built without the \
+                             `print-text` feature, as the Raspberry Pi builds are); the \
+                             aggregator's /metrics shows what this node sends, by name"
+                        ),
+                    ));
+                }
+                f.print = Some(format);
             }
             Long("check") => f.check = true,
             _ => return Err(CliError(format!("{} (see --help)", arg.unexpected()))),

@@ -12,12 +12,19 @@
 //!   measurement and tag set merged into one line (as Telegraf writes), nanosecond
 //!   timestamps.
 //!
-//! Printing allocates (it is not the sending path).
+//! Printing allocates (it is not the sending path). `prom` and `influx` need the
+//! `print-text` feature (the catalog's names and schemas, and the renderers); without
+//! it only the datagrams are decoded, not their samples, and the table stays out of the
+//! binary.
 
 use std::fmt::Write as _;
 
-use pimon_protocol::catalog::{self, InfluxSchema, Metric};
+use pimon_protocol::catalog::Metric;
+#[cfg(feature = "print-text")]
+use pimon_protocol::catalog::{self, InfluxSchema};
+#[cfg(feature = "print-text")]
 use pimon_protocol::text::influx::{self, FieldValue, Precision};
+#[cfg(feature = "print-text")]
 use pimon_protocol::text::prometheus::{self, Format};
 use pimon_protocol::{DataFrame, Value};
 
@@ -63,6 +70,7 @@ impl DecodedCycle {
             let values = f.known_samples() + f.unknown_samples();
             out.datagrams
                 .push((f.header.part, f.header.parts, d.len(), values));
+            #[cfg(feature = "print-text")]
             for s in f.samples() {
                 out.samples.push(PrintedSample {
                     metric: s.metric,
@@ -87,9 +95,12 @@ impl DecodedCycle {
     /// Renders in `format`.
     pub fn render(&self, format: PrintFormat) -> String {
         match format {
-            PrintFormat::Wire => self.render_wire(),
+            #[cfg(feature = "print-text")]
             PrintFormat::Prom => self.render_prom(),
+            #[cfg(feature = "print-text")]
             PrintFormat::Influx => self.render_influx(),
+            // Without `print-text` the command line refuses the other formats.
+            _ => self.render_wire(),
         }
     }
 
@@ -118,6 +129,7 @@ impl DecodedCycle {
     }
 
     /// Prometheus text 0.0.4.
+    #[cfg(feature = "print-text")]
     pub fn render_prom(&self) -> String {
         let mut out = String::new();
         for family in catalog::families() {
@@ -149,6 +161,7 @@ impl DecodedCycle {
 
     /// InfluxDB line protocol: the fields of one measurement and tag set merged into
     /// one line, lines in the order their first field appears.
+    #[cfg(feature = "print-text")]
     pub fn render_influx(&self) -> String {
         struct Line<'s> {
             schema: &'static InfluxSchema,
@@ -198,7 +211,7 @@ impl DecodedCycle {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "print-text"))]
 mod tests {
     use super::*;
     use crate::frames::{CycleHeader, encode_cycle};
