@@ -74,13 +74,13 @@ use crate::sensors::{self, SensorsConfig};
 use crate::source::{NameLists, SourceKind, SourcesConfig};
 
 /// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
-/// interval. Measured on `tests/fixtures/pi4` with a key: one cycle is 434 values in 2
-/// datagrams of 2392 bytes (node_exporter's hwmon info series, a gpio-fan chip and its
-/// cooling device, and the netclass families of eth0, lo and wlan0 included), about 2434
-/// bytes in the ring with the record headers; 180 cycles need about 438 000 bytes; 448
-/// KiB holds about 188 cycles (31 minutes). `tests/cycle_pi4.rs` checks that it still
-/// holds 180 cycles.
-pub const DEFAULT_RING_BYTES: usize = 448 * 1024;
+/// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
+/// is 548 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
+/// conntrack and netclass series included) in 3 datagrams of 2841 bytes, about 2904
+/// bytes in the ring with the record headers; 180 cycles need about 523 000 bytes; 576
+/// KiB holds about 203 cycles (33 minutes). The ring's pages cost memory only once
+/// written (an outage). `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
+pub const DEFAULT_RING_BYTES: usize = 576 * 1024;
 
 /// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
 /// open files).

@@ -19,7 +19,8 @@
 //! /// Doc of the `SourceKind` variant.
 //! Kind "name" {
 //!     format: module,         // collector/src/parse/<module>.rs: parsers, `exercise`
-//!     reader: Type,           // a `source::Source` (`OneFile<…>` for a one-file format)
+//!     reader: Type,           // a `source::Source` (`OneFile<…>` for a one-file format,
+//!                             // `Files<…>` for a `parse::FileList` of a few)
 //!     module: module,         // optional: collector/src/source/<module>.rs holds Type
 //!     docs: [("Section title", "where the values come from", ["prom_name_prefix", …])],
 //! }
@@ -82,7 +83,10 @@ macro_rules! source_table {
                 docs: [
                     ("Pressure (PSI)",
                      "`/proc/pressure/{cpu,memory,io}`, the `total=` microseconds of the `some` and `full` lines. node_exporter has no name for CPU's `full` line: it is `pimon_pressure_cpu_stalled_seconds_total`.",
-                     ["node_pressure_", "pimon_pressure_"]),
+                     ["node_pressure_cpu_", "node_pressure_memory_", "node_pressure_io_", "pimon_pressure_"]),
+                    ("IRQ pressure",
+                     "`/proc/pressure/irq` (6.1+ with `CONFIG_IRQ_TIME_ACCOUNTING`): only a `full` line, the `total=` microseconds; not sent where the file is absent.",
+                     ["node_pressure_irq_"]),
                 ],
             }
             /// Raspberry Pi firmware `get_throttled`.
@@ -256,6 +260,56 @@ macro_rules! source_table {
                     ("Users",
                      "`/var/run/utmp`: the `USER_PROCESS` records (sessions) and their distinct user names, as Telegraf's `system` input counts them (`n_users`, `n_unique_users`).",
                      ["pimon_users_"]),
+                ],
+            }
+            /// `/proc/net/{netstat,snmp,snmp6}`: protocol counters.
+            Netstat "netstat" {
+                format: netstat,
+                reader: Files<crate::parse::netstat::NetstatFiles>,
+                docs: [
+                    ("Protocol counters (netstat)",
+                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (each has a catalog row; the others are not sent). Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file).",
+                     ["node_netstat_"]),
+                ],
+            }
+            /// `/proc/net/sockstat{,6}`: sockets in use.
+            Sockstat "sockstat" {
+                format: sockstat,
+                reader: Files<crate::parse::sockstat::SockstatFiles>,
+                docs: [
+                    ("Sockets",
+                     "`/proc/net/sockstat` and `/proc/net/sockstat6` (when IPv6 is on); `mem` is in pages, `mem_bytes` is mem × the node's page size, as node_exporter computes it.",
+                     ["node_sockstat_"]),
+                ],
+            }
+            /// `/proc/vmstat`.
+            Vmstat "vmstat" {
+                format: vmstat,
+                reader: OneFile<crate::parse::vmstat::ProcVmstat>,
+                docs: [
+                    ("Virtual memory (vmstat)",
+                     "`/proc/vmstat`: the fields node_exporter's default `--collector.vmstat.fields` (`^(oom_kill|pgpg|pswp|pg.*fault).*`) keeps. Untyped, as in node_exporter; Telegraf's `kernel_vmstat` fields.",
+                     ["node_vmstat_"]),
+                ],
+            }
+            /// `/proc/net/softnet_stat`: per-CPU packet processing.
+            Softnet "softnet" {
+                format: softnet,
+                reader: OneFile<crate::parse::softnet::SoftnetStat>,
+                docs: [
+                    ("Softnet",
+                     "`/proc/net/softnet_stat`, one line per online CPU (label `cpu`: column 13 on 5.14+, else the line's number); columns the kernel does not write yet read 0, as in node_exporter.",
+                     ["node_softnet_"]),
+                ],
+            }
+            /// Connection tracking (`nf_conntrack`).
+            Conntrack "conntrack" {
+                format: conntrack,
+                reader: Files<crate::parse::conntrack::ConntrackFiles>,
+                docs: [
+                    ("Connection tracking",
+                     "`/proc/sys/net/netfilter/nf_conntrack_{count,max}`; absent while the `nf_conntrack` module is not loaded. node_exporter's `node_nf_conntrack_stat_*` (sums of `/proc/net/stat/nf_conntrack`) are not sent, for the Pi Zero build's size.",
+                     ["node_nf_conntrack_"]),
                 ],
             }
             /// `/sys/class/net/<device>/`: node_exporter's netclass families.

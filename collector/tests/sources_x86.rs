@@ -47,6 +47,8 @@ fn eight_cpus_and_hugepages() {
     assert_eq!(r.value(id::MEM_DIRECTMAP1G, &[]), u(17825792));
     assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["4"]), u(4_200_000));
     assert_eq!(r.value(id::PRESSURE_IO_STALLED, &[]), u(291203394));
+    // 6.1+ with CONFIG_IRQ_TIME_ACCOUNTING (Ubuntu): /proc/pressure/irq, only `full`.
+    assert_eq!(r.value(id::PRESSURE_IRQ_STALLED, &[]), u(1790386));
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn acks_lost_long_enough_to_overflow_the_ring_count_no_loss_on_either_side() {
 #[test]
 fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator));
-    // The default ring (about 384 KiB) holds about 200 cycles of the Pi 4 tree (two
+    // The default ring (512 KiB) holds about 200 cycles of the Pi 4 tree (two
     // frames each): at 20 ms a 6 s outage overflows it by about 90 cycles. On a loaded
     // machine the collector makes fewer cycles, so the outage lasts until it has sent
     // 600 frames (300 cycles) the aggregator never got.

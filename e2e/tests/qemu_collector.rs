@@ -64,8 +64,31 @@ fn collector_under_qemu_reports_the_fixture(target: PiTarget, fixture_name: &str
         v.stdout
     );
 
-    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
+    // The Pi builds leave the text renderings out (feature print-text): `wire` works,
+    // `prom` is refused with a reason (exit 2), never a panic or an empty print.
     let root = fixture(fixture_name);
+    let mut wire = collector.command();
+    wire.args(["--once", "--print", "wire", "--node", node, "--root"])
+        .arg(&root);
+    let w = process::run("pimon-collector --print wire", wire, RUN_TIMEOUT);
+    assert!(
+        w.status.success() && w.stdout.contains("total parts="),
+        "{}: --print wire\n{}",
+        collector.description(),
+        w.report
+    );
+    let mut prom = collector.command();
+    prom.args(["--once", "--print", "prom", "--node", node, "--root"])
+        .arg(&root);
+    let p = process::run("pimon-collector --print prom", prom, RUN_TIMEOUT);
+    assert!(
+        p.status.code() == Some(2) && p.stderr.contains("this build prints `wire` only"),
+        "{}: --print prom on a Pi build must be refused with its reason\n{}",
+        collector.description(),
+        p.report
+    );
+
+    let aggregator = Aggregator::start(&Launcher::host(Program::Aggregator), &[]);
     let mut expected = Expected::pi_fixture(&root, node);
 
     let run = run_collector_cycles(&collector, &root, node, aggregator.udp, CYCLES, RUN_TIMEOUT);

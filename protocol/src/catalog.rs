@@ -43,14 +43,19 @@ pub enum MetricType {
     Counter,
     /// A value that goes up and down. Prometheus `gauge`.
     Gauge,
+    /// node_exporter's `untyped` families (`netstat`, `vmstat`): kept untyped so a
+    /// query or recording rule written against node_exporter sees the same type.
+    /// OpenMetrics calls it `unknown`.
+    Untyped,
 }
 
 impl MetricType {
-    /// The name used in a `# TYPE` line (`counter`, `gauge`).
+    /// The name used in a text 0.0.4 `# TYPE` line (`counter`, `gauge`, `untyped`).
     pub const fn as_str(self) -> &'static str {
         match self {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
+            MetricType::Untyped => "untyped",
         }
     }
 }
@@ -231,7 +236,7 @@ pub struct Metric {
     pub id: u16,
     /// Prometheus metric name (with `_total` for counters, unit suffix).
     pub prom_name: &'static str,
-    /// Counter or gauge.
+    /// Counter, gauge or untyped.
     pub metric_type: MetricType,
     /// `# HELP` text; empty when the crate is built without its `help` feature (the
     /// collector on a Pi).

@@ -30,9 +30,10 @@ fn is_plain_influx_name(s: &str) -> bool {
 }
 
 /// Field keys may also have `-`, as Telegraf's `linux_sysctl_fs` writes them
-/// (`file-nr`): line protocol escapes only `,`, `=` and space in keys.
+/// (`file-nr`), and capitals, as Telegraf's `nstat` writes the kernel's names
+/// (`TcpExtListenDrops`): line protocol escapes only `,`, `=` and space in keys.
 fn is_plain_field_key(s: &str) -> bool {
-    is_plain_influx_name(&s.replace('-', "_")) && !s.starts_with('-')
+    is_plain_influx_name(&s.replace('-', "_").to_ascii_lowercase()) && !s.starts_with('-')
 }
 
 fn row(prom_name: &str, const_labels: &[(&str, &str)]) -> &'static Metric {
@@ -175,7 +176,9 @@ fn prometheus_names_types_units_and_labels_are_valid() {
         );
         match m.metric_type {
             MetricType::Counter => assert!(m.prom_name.ends_with("_total"), "{}", m.prom_name),
-            MetricType::Gauge => assert!(!m.prom_name.ends_with("_total"), "{}", m.prom_name),
+            MetricType::Gauge | MetricType::Untyped => {
+                assert!(!m.prom_name.ends_with("_total"), "{}", m.prom_name)
+            }
         }
         if !m.unit.is_empty() {
             let base = m.prom_name.strip_suffix("_total").unwrap_or(m.prom_name);

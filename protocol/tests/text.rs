@@ -342,6 +342,42 @@ fn help_escaping_text004_keeps_quotes() {
     assert_eq!(out, "a \"b\" c\\\\d\\ne");
 }
 
+/// node_exporter's netstat and vmstat families are untyped: `untyped` in text 0.0.4,
+/// `unknown` in OpenMetrics (which has no `untyped`), the name kept as is.
+#[test]
+fn untyped_families_in_both_formats() {
+    let text = prom(|w| {
+        write_header(
+            w,
+            Format::Text004,
+            "node_vmstat_pgfault",
+            MetricType::Untyped,
+            "h",
+            "",
+        )
+    });
+    assert!(
+        text.contains("# TYPE node_vmstat_pgfault untyped\n"),
+        "{text}"
+    );
+    let om = prom(|w| {
+        write_header(
+            w,
+            Format::OpenMetrics,
+            "node_vmstat_pgfault",
+            MetricType::Untyped,
+            "h",
+            "",
+        )
+    });
+    assert!(om.contains("# TYPE node_vmstat_pgfault unknown\n"), "{om}");
+    let row = lookup(id::VMSTAT_PGFAULT).unwrap();
+    assert_eq!(
+        (row.prom_name, row.metric_type),
+        ("node_vmstat_pgfault", MetricType::Untyped)
+    );
+}
+
 #[test]
 fn label_values_are_escaped_and_read_back() {
     let nasty = "a,b=c \"q\" back\\slash\nnew é🙂 {x}";

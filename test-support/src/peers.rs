@@ -63,17 +63,17 @@ impl NodeExporter {
         NodeExporter::start_with(&["--no-collector.textfile"])
     }
 
-    /// Starts one with `args` after its listen address (`--path.sysfs DIR`,
-    /// `--collector.disable-defaults`, `--collector.netclass`, …) and waits for
-    /// `/metrics`.
-    pub fn start_with(args: &[&str]) -> NodeExporter {
+    /// Starts one with `flags` (besides the listen address) and waits for `/metrics`:
+    /// `--path.procfs DIR --collector.disable-defaults --collector.netstat …` reads a
+    /// fixture tree with chosen collectors.
+    pub fn start_with(flags: &[&str]) -> NodeExporter {
         let binary = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
             .unwrap_or_else(|e| panic!("{e}"));
         start_with_retries("prometheus-node-exporter", || {
             let port = free_port();
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            args.insert(0, format!("--web.listen-address=127.0.0.1:{port}"));
+            let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+            args.extend(flags.iter().map(|f| f.to_string()));
             let mut server =
                 ServerProcess::spawn("prometheus-node-exporter", &binary, &args, dir, port);
             server.wait_ready(|base| status_is(base, "/metrics", 200))?;

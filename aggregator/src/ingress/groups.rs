@@ -631,6 +631,7 @@ pub fn catalog_kind(name: &str) -> Option<Kind> {
         .map(|f| match f.first.metric_type {
             MetricType::Counter => Kind::Counter,
             MetricType::Gauge => Kind::Gauge,
+            MetricType::Untyped => Kind::Untyped,
         })
 }
 

@@ -87,6 +87,19 @@ pub trait FileFormat {
     ) -> Result<(), ParseError>;
 }
 
+/// [`FileFormat::push_samples`]'s signature: what a [`FileList`] names for each file.
+pub type PushFn =
+    fn(&[u8], &mut dyn SampleSink, &mut dyn FnMut(ParseError)) -> Result<(), ParseError>;
+
+/// A source made of a few files read together, each a [`FileFormat`]
+/// (`/proc/net/netstat` + `snmp` + `snmp6`): `(path under the root, required, push)`.
+/// The source is absent when a required file is; an optional one (`snmp6` without
+/// IPv6) is skipped. The `std` shell reads it with `source::Files`: no reader code.
+pub trait FileList {
+    /// The files, in collection order.
+    const FILES: &'static [(&'static str, bool, PushFn)];
+}
+
 /// Runs [`FileFormat::push_samples`] of `F` over `input` into a sink that drops
 /// everything (for the formats' `exercise`).
 pub(crate) fn exercise_format<F: FileFormat>(input: &[u8]) {

@@ -74,9 +74,25 @@ pub fn parse_pressure(input: &[u8]) -> Result<Pressure, ParseError> {
     })
 }
 
+/// Parses `/proc/pressure/irq` (6.1+ with `CONFIG_IRQ_TIME_ACCOUNTING`), which has
+/// only a `full` line: IRQ time stalls every task, so there is no `some`.
+pub fn parse_pressure_irq(input: &[u8]) -> Result<PressureLine, ParseError> {
+    let mut full = None;
+    for line in lines(input) {
+        let mut fields = words(line);
+        match fields.next() {
+            Some(b"full") => full = Some(parse_line(fields)?),
+            Some(b"some") => {}
+            _ => return Err(ParseError::Malformed("`some` or `full`")),
+        }
+    }
+    full.ok_or(ParseError::MissingField("full"))
+}
+
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
     let _ = parse_pressure(input);
+    let _ = parse_pressure_irq(input);
 }
 
 #[cfg(test)]
@@ -109,6 +125,23 @@ mod tests {
         assert_eq!(
             io.full.map(|f| (f.avg10, f.total_us)),
             Some((29, 291203394))
+        );
+    }
+
+    #[test]
+    fn irq_has_only_full() {
+        assert_eq!(
+            parse_pressure_irq(fixture!("x86/proc/pressure/irq")).map(|l| l.total_us),
+            Ok(1790386)
+        );
+        assert_eq!(
+            parse_pressure_irq(b"some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"),
+            Err(ParseError::MissingField("full"))
+        );
+        assert_eq!(parse_pressure_irq(b"\n"), Err(ParseError::MissingField("full")));
+        assert_eq!(
+            parse_pressure_irq(b"full avg10=0.00\n"),
+            Err(ParseError::MissingField("avg60"))
         );
     }
 

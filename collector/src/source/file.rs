@@ -1,5 +1,6 @@
 //! Files opened once and re-read from offset 0 each cycle, into a caller's buffer; and
-//! [`OneFile`], the reader of every [`FileFormat`] source.
+//! [`OneFile`], the reader of every [`FileFormat`] source, and [`Files`], of every
+//! [`FileList`] source.
 
 use std::fmt;
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::log::ErrorCounter;
 use super::{Source, SourcesConfig};
-use crate::parse::FileFormat;
+use crate::parse::{FileFormat, FileList, PushFn};
 use crate::sink::SampleSink;
 
 /// Why a re-read failed.
@@ -159,11 +160,82 @@ impl<F: FileFormat + 'static> Source for OneFile<F> {
 }
 
 /// [`FileFormat::push_samples`]'s signature.
-type PushSamples = fn(
-    &[u8],
-    &mut dyn SampleSink,
-    &mut dyn FnMut(crate::parse::ParseError),
-) -> Result<(), crate::parse::ParseError>;
+type PushSamples = PushFn;
+
+/// The reader of a [`FileList`] source: its files that exist, opened once, each re-read
+/// and handed to its push function every cycle.
+pub(crate) struct Files<L> {
+    files: Vec<(SysFile, PushFn)>,
+    list: PhantomData<fn() -> L>,
+}
+
+impl<L> fmt::Debug for Files<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.files.iter().map(|(file, _)| file.path()))
+            .finish()
+    }
+}
+
+/// Opens the files of a list that exist; `Err` names a required one that does not.
+fn open_list(
+    root: &Path,
+    list: &[(&'static str, bool, PushFn)],
+) -> Result<Vec<(SysFile, PushFn)>, String> {
+    let mut files = Vec::with_capacity(list.len());
+    for &(path, required, push) in list {
+        match SysFile::open_under(root, path) {
+            Ok(file) => files.push((file, push)),
+            Err(e) if required => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(files)
+}
+
+impl<L: FileList + 'static> Source for Files<L> {
+    fn open(config: &SourcesConfig) -> Result<Self, String> {
+        Ok(Files {
+            files: open_list(&config.root, L::FILES)?,
+            list: PhantomData,
+        })
+    }
+
+    /// The files read (an optional one may be missing: `snmp6` without IPv6).
+    fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        list_details(&self.files, f)
+    }
+
+    fn collect(
+        &mut self,
+        scratch: &mut [u8],
+        sink: &mut dyn SampleSink,
+        errors: &mut ErrorCounter,
+    ) {
+        collect_list(&self.files, scratch, sink, errors);
+    }
+}
+
+/// [`Files::details`], once in the binary rather than once per list.
+fn list_details(files: &[(SysFile, PushFn)], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(":")?;
+    files
+        .iter()
+        .filter_map(|(file, _)| file.path().file_name()?.to_str())
+        .try_for_each(|name| write!(f, " {name}"))
+}
+
+/// [`Files::collect`], once in the binary rather than once per list.
+fn collect_list(
+    files: &[(SysFile, PushFn)],
+    scratch: &mut [u8],
+    sink: &mut dyn SampleSink,
+    errors: &mut ErrorCounter,
+) {
+    for (file, push) in files {
+        collect_one_file(file, *push, scratch, sink, errors);
+    }
+}
 
 /// The body of every [`OneFile::collect`], once in the binary rather than once per
 /// format.

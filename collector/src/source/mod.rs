@@ -50,7 +50,7 @@ use crate::sink::SampleSink;
 use crate::sys::ZeroedPages;
 
 pub use cgroup::CgroupConfig;
-use file::OneFile;
+use file::{Files, OneFile};
 pub use hwmon::hwmon_id;
 pub use log::FAILURE_LOG_INTERVAL;
 pub use meminfo::meminfo_id;
@@ -496,6 +496,9 @@ impl Sources {
     /// `config.rediscover`.
     pub fn open(config: &SourcesConfig) -> Sources {
         let now = Instant::now();
+        if let Ok(bytes) = u32::try_from(crate::sys::page_size()) {
+            crate::parse::sockstat::set_page_size(bytes);
+        }
         Sources {
             config: config.clone(),
             scratch: ZeroedPages::new(config.read_buffer_bytes.max(256)),

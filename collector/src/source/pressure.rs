@@ -1,5 +1,6 @@
 //! `/proc/pressure/{cpu,memory,io}` → `PRESSURE_*` (`total=` microseconds of `some`, and
-//! of `full` where the kernel has it), unlabelled.
+//! of `full` where the kernel has it), unlabelled; and `/proc/pressure/irq` (6.1+, only
+//! `full`) → `PRESSURE_IRQ_STALLED` where the kernel has it.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
@@ -7,7 +8,7 @@ use pimon_protocol::catalog::id;
 use super::file::SysFile;
 use super::log::ErrorCounter;
 use super::{Source, SourcesConfig};
-use crate::parse::pressure::parse_pressure;
+use crate::parse::pressure::{parse_pressure, parse_pressure_irq};
 use crate::sink::SampleSink;
 
 /// Resource name and the ids of its `some` and `full` totals.
@@ -25,6 +26,8 @@ const RESOURCES: [(&str, u16, u16); 3] = [
 #[derive(Debug)]
 pub(crate) struct PressureReader {
     files: Vec<(SysFile, u16, u16)>,
+    /// `/proc/pressure/irq`, when the kernel has it.
+    irq: Option<SysFile>,
 }
 
 impl Source for PressureReader {
@@ -42,7 +45,10 @@ impl Source for PressureReader {
         }
         match (files.is_empty(), last_error) {
             (true, Some(e)) => Err(format!("{}: {e}", dir.display())),
-            _ => Ok(PressureReader { files }),
+            _ => Ok(PressureReader {
+                files,
+                irq: SysFile::open_optional(dir.join("irq")),
+            }),
         }
     }
 
@@ -51,7 +57,9 @@ impl Source for PressureReader {
         write!(f, ":")?;
         self.files
             .iter()
-            .filter_map(|(file, _, _)| file.path().file_name().and_then(|n| n.to_str()))
+            .map(|(file, _, _)| file)
+            .chain(&self.irq)
+            .filter_map(|file| file.path().file_name().and_then(|n| n.to_str()))
             .try_for_each(|r| write!(f, " {r}"))
     }
 
@@ -70,6 +78,12 @@ impl Source for PressureReader {
                         sink.push(*full_id, Value::Unsigned(full.total_us));
                     }
                 }
+                Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
+            }
+        }
+        if let Some(file) = &self.irq {
+            match file.read_parse(scratch, parse_pressure_irq) {
+                Ok(full) => sink.push(id::PRESSURE_IRQ_STALLED, Value::Unsigned(full.total_us)),
                 Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
             }
         }

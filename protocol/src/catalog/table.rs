@@ -11,7 +11,7 @@
 
 use super::Conversion::{self, Identity, PerUserHz, Scale};
 use super::FieldKind::{self, Float, Integer};
-use super::MetricType::{self, Counter, Gauge};
+use super::MetricType::{self, Counter, Gauge, Untyped};
 use super::{InfluxSchema, Metric, TagRule};
 
 /// Generates the private `Index` enum (which numbers the rows), the public [`id`]
@@ -934,6 +934,92 @@ const fn thread_state(
     )
 }
 
+// ---- /proc/net/{netstat,snmp,snmp6,sockstat,sockstat6,softnet_stat}, /proc/vmstat --------
+
+/// A row of node_exporter's `netstat` collector: `node_netstat_<Proto>_<Field>`, untyped,
+/// help `Statistic <Proto><Field>.`; Telegraf's `nstat` field `<Proto><Field>` under the
+/// tag `name` = the file. Only the fields node_exporter's default
+/// `--collector.netstat.fields` keeps have a row: the rows are the filter.
+macro_rules! netstat {
+    ($file:literal, $proto:literal, $field:literal) => {
+        m(
+            Untyped,
+            concat!("node_netstat_", $proto, "_", $field),
+            concat!("Statistic ", $proto, $field, "."),
+            "",
+            &[],
+            &[],
+            Identity,
+            ix(
+                "nstat",
+                concat!($proto, $field),
+                &[],
+                &[],
+                &[("name", $file)],
+                Identity,
+                Integer,
+            ),
+        )
+    };
+}
+
+/// A row of node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<key>`, gauge,
+/// help `Number of <PROTO> sockets in state <key>.`. Telegraf has no such input:
+/// `pimon_sockstat`, the field lower-cased.
+macro_rules! sockstat {
+    ($proto:literal, $key:literal, $field:literal) => {
+        sockstat!($proto, $key, $field, "", Identity)
+    };
+    ($proto:literal, $key:literal, $field:literal, $unit:literal, $conv:expr) => {
+        m(
+            Gauge,
+            concat!("node_sockstat_", $proto, "_", $key),
+            concat!("Number of ", $proto, " sockets in state ", $key, "."),
+            $unit,
+            &[],
+            &[],
+            $conv,
+            ix0("pimon_sockstat", $field, $conv, Integer),
+        )
+    };
+}
+
+/// A row of node_exporter's `vmstat` collector (untyped, as node_exporter has it), and
+/// Telegraf's `kernel_vmstat` field of the same name.
+macro_rules! vmstat {
+    ($field:literal) => {
+        m(
+            Untyped,
+            concat!("node_vmstat_", $field),
+            concat!("/proc/vmstat information field ", $field, "."),
+            "",
+            &[],
+            &[],
+            Identity,
+            ix0("kernel_vmstat", $field, Identity, Integer),
+        )
+    };
+}
+
+/// A row of node_exporter's `softnet` collector, per CPU (label `cpu`).
+const fn softnet(
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    field: &'static str,
+) -> Metric {
+    m(
+        metric_type,
+        prom_name,
+        help,
+        "",
+        CPU,
+        &[],
+        Identity,
+        ix("pimon_softnet", field, CPU, &[], &[], Identity, Integer),
+    )
+}
+
 // ---- /sys/class/net (node_exporter's netclass) -----------------------------------------
 
 /// A `/sys/class/net/<device>/` attribute under node_exporter's netclass name (label
@@ -1633,6 +1719,113 @@ catalog! {
         "Maximum throttle state of the cooling device", "", &["name", "type"], &[], Identity,
         ix("pimon_cooling_device", "max_state", &["name", "type"], &[], &[], Identity,
             Integer));
+
+    // node_exporter's netstat (default field filter), in the kernel's order within each
+    // file: /proc/net/netstat, /proc/net/snmp, /proc/net/snmp6.
+    NETSTAT_TCPEXT_SYNCOOKIESSENT = netstat!("netstat", "TcpExt", "SyncookiesSent");
+    NETSTAT_TCPEXT_SYNCOOKIESRECV = netstat!("netstat", "TcpExt", "SyncookiesRecv");
+    NETSTAT_TCPEXT_SYNCOOKIESFAILED = netstat!("netstat", "TcpExt", "SyncookiesFailed");
+    NETSTAT_TCPEXT_LISTENOVERFLOWS = netstat!("netstat", "TcpExt", "ListenOverflows");
+    NETSTAT_TCPEXT_LISTENDROPS = netstat!("netstat", "TcpExt", "ListenDrops");
+    NETSTAT_TCPEXT_TCPTIMEOUTS = netstat!("netstat", "TcpExt", "TCPTimeouts");
+    NETSTAT_TCPEXT_TCPOFOQUEUE = netstat!("netstat", "TcpExt", "TCPOFOQueue");
+    NETSTAT_TCPEXT_TCPSYNRETRANS = netstat!("netstat", "TcpExt", "TCPSynRetrans");
+    NETSTAT_TCPEXT_TCPRCVQDROP = netstat!("netstat", "TcpExt", "TCPRcvQDrop");
+    NETSTAT_IPEXT_INOCTETS = netstat!("netstat", "IpExt", "InOctets");
+    NETSTAT_IPEXT_OUTOCTETS = netstat!("netstat", "IpExt", "OutOctets");
+    NETSTAT_IP_FORWARDING = netstat!("snmp", "Ip", "Forwarding");
+    NETSTAT_ICMP_INMSGS = netstat!("snmp", "Icmp", "InMsgs");
+    NETSTAT_ICMP_INERRORS = netstat!("snmp", "Icmp", "InErrors");
+    NETSTAT_ICMP_OUTMSGS = netstat!("snmp", "Icmp", "OutMsgs");
+    NETSTAT_TCP_ACTIVEOPENS = netstat!("snmp", "Tcp", "ActiveOpens");
+    NETSTAT_TCP_PASSIVEOPENS = netstat!("snmp", "Tcp", "PassiveOpens");
+    NETSTAT_TCP_CURRESTAB = netstat!("snmp", "Tcp", "CurrEstab");
+    NETSTAT_TCP_INSEGS = netstat!("snmp", "Tcp", "InSegs");
+    NETSTAT_TCP_OUTSEGS = netstat!("snmp", "Tcp", "OutSegs");
+    NETSTAT_TCP_RETRANSSEGS = netstat!("snmp", "Tcp", "RetransSegs");
+    NETSTAT_TCP_INERRS = netstat!("snmp", "Tcp", "InErrs");
+    NETSTAT_TCP_OUTRSTS = netstat!("snmp", "Tcp", "OutRsts");
+    NETSTAT_UDP_INDATAGRAMS = netstat!("snmp", "Udp", "InDatagrams");
+    NETSTAT_UDP_NOPORTS = netstat!("snmp", "Udp", "NoPorts");
+    NETSTAT_UDP_INERRORS = netstat!("snmp", "Udp", "InErrors");
+    NETSTAT_UDP_OUTDATAGRAMS = netstat!("snmp", "Udp", "OutDatagrams");
+    NETSTAT_UDP_RCVBUFERRORS = netstat!("snmp", "Udp", "RcvbufErrors");
+    NETSTAT_UDP_SNDBUFERRORS = netstat!("snmp", "Udp", "SndbufErrors");
+    NETSTAT_UDPLITE_INERRORS = netstat!("snmp", "UdpLite", "InErrors");
+    NETSTAT_IP6_INOCTETS = netstat!("snmp6", "Ip6", "InOctets");
+    NETSTAT_IP6_OUTOCTETS = netstat!("snmp6", "Ip6", "OutOctets");
+    NETSTAT_ICMP6_INMSGS = netstat!("snmp6", "Icmp6", "InMsgs");
+    NETSTAT_ICMP6_INERRORS = netstat!("snmp6", "Icmp6", "InErrors");
+    NETSTAT_ICMP6_OUTMSGS = netstat!("snmp6", "Icmp6", "OutMsgs");
+    NETSTAT_UDP6_INDATAGRAMS = netstat!("snmp6", "Udp6", "InDatagrams");
+    NETSTAT_UDP6_NOPORTS = netstat!("snmp6", "Udp6", "NoPorts");
+    NETSTAT_UDP6_INERRORS = netstat!("snmp6", "Udp6", "InErrors");
+    NETSTAT_UDP6_OUTDATAGRAMS = netstat!("snmp6", "Udp6", "OutDatagrams");
+    NETSTAT_UDP6_RCVBUFERRORS = netstat!("snmp6", "Udp6", "RcvbufErrors");
+    NETSTAT_UDP6_SNDBUFERRORS = netstat!("snmp6", "Udp6", "SndbufErrors");
+    NETSTAT_UDPLITE6_INERRORS = netstat!("snmp6", "UdpLite6", "InErrors");
+    // node_exporter's sockstat: /proc/net/sockstat, then sockstat6, in the kernel's order
+    // (`mem` is in pages; `mem_bytes` is mem × the node's page size, computed by the
+    // collector, which knows it).
+    SOCKSTAT_SOCKETS_USED = m(Gauge, "node_sockstat_sockets_used",
+        "Number of IPv4 sockets in use.", "", &[], &[], Identity,
+        ix0("pimon_sockstat", "sockets_used", Identity, Integer));
+    SOCKSTAT_TCP_INUSE = sockstat!("TCP", "inuse", "tcp_inuse");
+    SOCKSTAT_TCP_ORPHAN = sockstat!("TCP", "orphan", "tcp_orphan");
+    SOCKSTAT_TCP_TW = sockstat!("TCP", "tw", "tcp_tw");
+    SOCKSTAT_TCP_ALLOC = sockstat!("TCP", "alloc", "tcp_alloc");
+    SOCKSTAT_TCP_MEM = sockstat!("TCP", "mem", "tcp_mem");
+    SOCKSTAT_TCP_MEM_BYTES = sockstat!("TCP", "mem_bytes", "tcp_mem_bytes", "bytes", Identity);
+    SOCKSTAT_UDP_INUSE = sockstat!("UDP", "inuse", "udp_inuse");
+    SOCKSTAT_UDP_MEM = sockstat!("UDP", "mem", "udp_mem");
+    SOCKSTAT_UDP_MEM_BYTES = sockstat!("UDP", "mem_bytes", "udp_mem_bytes", "bytes", Identity);
+    SOCKSTAT_UDPLITE_INUSE = sockstat!("UDPLITE", "inuse", "udplite_inuse");
+    SOCKSTAT_RAW_INUSE = sockstat!("RAW", "inuse", "raw_inuse");
+    SOCKSTAT_FRAG_INUSE = sockstat!("FRAG", "inuse", "frag_inuse");
+    SOCKSTAT_FRAG_MEMORY = sockstat!("FRAG", "memory", "frag_memory");
+    SOCKSTAT_TCP6_INUSE = sockstat!("TCP6", "inuse", "tcp6_inuse");
+    SOCKSTAT_UDP6_INUSE = sockstat!("UDP6", "inuse", "udp6_inuse");
+    SOCKSTAT_UDPLITE6_INUSE = sockstat!("UDPLITE6", "inuse", "udplite6_inuse");
+    SOCKSTAT_RAW6_INUSE = sockstat!("RAW6", "inuse", "raw6_inuse");
+    SOCKSTAT_FRAG6_INUSE = sockstat!("FRAG6", "inuse", "frag6_inuse");
+    SOCKSTAT_FRAG6_MEMORY = sockstat!("FRAG6", "memory", "frag6_memory");
+    // node_exporter's vmstat (default field filter `^(oom_kill|pgpg|pswp|pg.*fault).*`:
+    // every /proc/vmstat key it keeps), in the kernel's order.
+    VMSTAT_PGPGIN = vmstat!("pgpgin");
+    VMSTAT_PGPGOUT = vmstat!("pgpgout");
+    VMSTAT_PSWPIN = vmstat!("pswpin");
+    VMSTAT_PSWPOUT = vmstat!("pswpout");
+    VMSTAT_PGFAULT = vmstat!("pgfault");
+    VMSTAT_PGMAJFAULT = vmstat!("pgmajfault");
+    VMSTAT_OOM_KILL = vmstat!("oom_kill");
+    // node_exporter's softnet, per CPU: /proc/net/softnet_stat's columns.
+    SOFTNET_PROCESSED = softnet(Counter, "node_softnet_processed_total",
+        "Number of processed packets", "processed");
+    SOFTNET_DROPPED = softnet(Counter, "node_softnet_dropped_total",
+        "Number of dropped packets", "dropped");
+    SOFTNET_TIMES_SQUEEZED = softnet(Counter, "node_softnet_times_squeezed_total",
+        "Number of times processing packets ran out of quota", "times_squeezed");
+    SOFTNET_CPU_COLLISION = softnet(Counter, "node_softnet_cpu_collision_total",
+        "Number of collision occur while obtaining device lock while transmitting",
+        "cpu_collision");
+    SOFTNET_RECEIVED_RPS = softnet(Counter, "node_softnet_received_rps_total",
+        "Number of times cpu woken up received_rps", "received_rps");
+    SOFTNET_FLOW_LIMIT_COUNT = softnet(Counter, "node_softnet_flow_limit_count_total",
+        "Number of times flow limit has been reached", "flow_limit_count");
+    SOFTNET_BACKLOG_LEN = softnet(Gauge, "node_softnet_backlog_len", "Softnet backlog status",
+        "backlog_len");
+    // node_exporter's conntrack: /proc/sys/net/netfilter/nf_conntrack_{count,max}
+    // (Telegraf's conntrack input). Its nf_conntrack_stat_* sums are not sent (size).
+    NF_CONNTRACK_ENTRIES = m(Gauge, "node_nf_conntrack_entries",
+        "Number of currently allocated flow entries for connection tracking.", "", &[], &[],
+        Identity, ix0("conntrack", "ip_conntrack_count", Identity, Integer));
+    NF_CONNTRACK_ENTRIES_LIMIT = m(Gauge, "node_nf_conntrack_entries_limit",
+        "Maximum size of connection tracking table.", "", &[], &[], Identity,
+        ix0("conntrack", "ip_conntrack_max", Identity, Integer));
+    // /proc/pressure/irq (6.1+): only a `full` line.
+    PRESSURE_IRQ_STALLED = pressure("node_pressure_irq_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to IRQ congestion",
+        &[("resource", "irq"), ("type", "full")]);
 
     // /sys/class/net/<device>/ (node_exporter's netclass), label device, in the order
     // node_exporter writes them; `speed` is sent in Mbit/s as the kernel writes it. Then

@@ -89,7 +89,10 @@ pub fn write_header<W: Write>(
     w.write_str("# TYPE ")?;
     w.write_str(family)?;
     w.write_char(' ')?;
-    w.write_str(metric_type.as_str())?;
+    w.write_str(match (format, metric_type) {
+        (Format::OpenMetrics, MetricType::Untyped) => "unknown",
+        _ => metric_type.as_str(),
+    })?;
     w.write_char('\n')?;
     if format == Format::OpenMetrics && !unit.is_empty() {
         w.write_str("# UNIT ")?;

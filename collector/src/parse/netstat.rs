@@ -1,0 +1,434 @@
+//! `/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6`: the kernel's protocol
+//! counters, as node_exporter's `netstat` collector exports them.
+//!
+//! `netstat` and `snmp` are pairs of lines, a header naming the fields and a line of
+//! values, both led by the protocol:
+//!
+//! ```text
+//! TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts …
+//! TcpExt: 0 0 0 12 …
+//! ```
+//!
+//! The fields a protocol has grow with the kernel (4.14's `TcpExt` has 118, 6.18's 131,
+//! `IcmpMsg` lists only the ICMP types seen so far), so a value is found by the name
+//! above it, never by its position. `snmp6` is one `Ip6InOctets   1234` per line; the
+//! protocol is the name up to its first `6` (node_exporter's split: `Udp6`, `UdpLite6`).
+//!
+//! Which fields are sent is node_exporter's default `--collector.netstat.fields` regex,
+//! compiled into the catalog: a field is sent when the catalog has a row named
+//! `node_netstat_<Proto>_<Field>` ([`netstat_id`]), and only those values are parsed
+//! (`Tcp: MaxConn` is `-1`).
+
+use pimon_protocol::Value;
+use pimon_protocol::catalog::{id, lookup};
+
+use super::text::Lines;
+use super::{FileFormat, FileList, ParseError, PushFn, parse_u64, words};
+use crate::sink::SampleSink;
+
+/// One protocol of a header/value file: its name and its two lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtoLines<'a> {
+    /// The protocol, without its colon (`TcpExt`).
+    pub proto: &'a [u8],
+    names: &'a [u8],
+    values: &'a [u8],
+}
+
+impl<'a> ProtoLines<'a> {
+    /// `(name, value)` of each field, the value's text unparsed (`-1` for `MaxConn`).
+    pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        words(self.names).skip(1).zip(words(self.values).skip(1))
+    }
+}
+
+/// The protocol of a line (`TcpExt:` → `TcpExt`), or `None` when it has no `X:` head.
+fn head(line: &[u8]) -> Option<&[u8]> {
+    let first = words(line).next()?;
+    match first.split_last() {
+        Some((b':', proto)) if !proto.is_empty() => Some(proto),
+        _ => None,
+    }
+}
+
+/// Iterator over the protocols of `/proc/net/netstat` or `/proc/net/snmp`; see
+/// [`parse_header_value_lines`].
+#[derive(Debug, Clone)]
+pub struct HeaderValueLines<'a> {
+    lines: Lines<'a>,
+}
+
+impl<'a> HeaderValueLines<'a> {
+    fn next_line(&mut self) -> Option<&'a [u8]> {
+        self.lines.by_ref().find(|l| !l.trim_ascii().is_empty())
+    }
+}
+
+impl<'a> Iterator for HeaderValueLines<'a> {
+    type Item = Result<ProtoLines<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let names = self.next_line()?;
+        let Some(proto) = head(names) else {
+            return Some(Err(ParseError::Malformed("`Proto:` at the start of a line")));
+        };
+        let Some(values) = self.next_line() else {
+            return Some(Err(ParseError::MissingField("value line")));
+        };
+        if head(values) != Some(proto) {
+            return Some(Err(ParseError::Malformed(
+                "a value line for each header line",
+            )));
+        }
+        if words(names).count() != words(values).count() {
+            return Some(Err(ParseError::Malformed("as many values as names")));
+        }
+        Some(Ok(ProtoLines {
+            proto,
+            names,
+            values,
+        }))
+    }
+}
+
+/// Parses `/proc/net/netstat` or `/proc/net/snmp` lazily: one item per protocol (pair
+/// of lines), an error for a pair that does not match (the next pair is read on).
+pub fn parse_header_value_lines(input: &[u8]) -> HeaderValueLines<'_> {
+    HeaderValueLines {
+        lines: super::text::lines(input),
+    }
+}
+
+/// One `/proc/net/snmp6` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snmp6Field<'a> {
+    /// The name up to its first `6` (`Icmp6`).
+    pub proto: &'a [u8],
+    /// The rest of the name (`InMsgs`).
+    pub field: &'a [u8],
+    /// The value's text.
+    pub value: &'a [u8],
+}
+
+/// Parses `/proc/net/snmp6` lazily. Like node_exporter, a line without two words or
+/// without a `6` in its name is skipped.
+pub fn parse_snmp6(input: &[u8]) -> impl Iterator<Item = Snmp6Field<'_>> {
+    super::text::lines(input).filter_map(|line| {
+        let mut w = words(line);
+        let name = w.next()?;
+        let value = w.next()?;
+        let six = name.iter().position(|&b| b == b'6')?;
+        let (proto, field) = name.split_at_checked(six + 1)?;
+        Some(Snmp6Field {
+            proto,
+            field,
+            value,
+        })
+    })
+}
+
+/// The catalog rows of node_exporter's netstat families, in id order.
+const ROWS: core::ops::RangeInclusive<u16> =
+    id::NETSTAT_TCPEXT_SYNCOOKIESSENT..=id::NETSTAT_UDPLITE6_INERRORS;
+
+/// `<Proto>_<Field>` of a netstat row (`TcpExt_ListenDrops`).
+fn key_of(row: u16) -> &'static [u8] {
+    lookup(row)
+        .and_then(|m| m.prom_name.strip_prefix("node_netstat_"))
+        .unwrap_or("")
+        .as_bytes()
+}
+
+/// The rows of `proto` (contiguous in the catalog): `start..end`, empty if none.
+fn proto_rows(proto: &[u8]) -> core::ops::Range<u16> {
+    let of_proto = |row: &u16| {
+        let key = key_of(*row);
+        key.len() > proto.len() && key.starts_with(proto) && key.get(proto.len()) == Some(&b'_')
+    };
+    let start = ROWS.clone().find(of_proto).unwrap_or(0);
+    let end = ROWS
+        .clone()
+        .skip_while(|r| *r < start)
+        .find(|r| !of_proto(r))
+        .unwrap_or(ROWS.end() + 1);
+    if start == 0 { 0..0 } else { start..end }
+}
+
+/// The row of `field` among `rows` (those of its protocol).
+fn field_row(rows: core::ops::Range<u16>, proto_len: usize, field: &[u8]) -> Option<u16> {
+    rows.into_iter()
+        .find(|&r| key_of(r).get(proto_len + 1..) == Some(field))
+}
+
+/// The catalog id of netstat field `<proto>_<field>`, or `None` for a field that
+/// node_exporter's default filter drops.
+pub fn netstat_id(proto: &[u8], field: &[u8]) -> Option<u16> {
+    field_row(proto_rows(proto), proto.len(), field)
+}
+
+/// Pushes the kept fields of a `netstat` or `snmp` file.
+fn push_header_value(
+    input: &[u8],
+    sink: &mut dyn SampleSink,
+    bad_row: &mut dyn FnMut(ParseError),
+) -> Result<(), ParseError> {
+    let mut any = false;
+    sink.labels(&[]);
+    for item in parse_header_value_lines(input) {
+        let lines = match item {
+            Ok(lines) => lines,
+            Err(e) => {
+                bad_row(e);
+                continue;
+            }
+        };
+        any = true;
+        let rows = proto_rows(lines.proto);
+        if rows.is_empty() {
+            continue;
+        }
+        for (name, value) in lines.fields() {
+            if let Some(row) = field_row(rows.clone(), lines.proto.len(), name) {
+                match parse_u64(value) {
+                    Ok(v) => sink.push(row, Value::Unsigned(v)),
+                    Err(e) => bad_row(e),
+                }
+            }
+        }
+    }
+    if any { Ok(()) } else { Err(ParseError::Empty) }
+}
+
+/// `/proc/net/netstat` (`TcpExt`, `IpExt`, `MPTcpExt`).
+#[derive(Debug)]
+pub struct ProcNetNetstat;
+
+impl FileFormat for ProcNetNetstat {
+    const PATH: &'static str = "proc/net/netstat";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        push_header_value(input, sink, bad_row)
+    }
+}
+
+/// `/proc/net/snmp` (`Ip`, `Icmp`, `IcmpMsg`, `Tcp`, `Udp`, `UdpLite`).
+#[derive(Debug)]
+pub struct ProcNetSnmp;
+
+impl FileFormat for ProcNetSnmp {
+    const PATH: &'static str = "proc/net/snmp";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        push_header_value(input, sink, bad_row)
+    }
+}
+
+/// `/proc/net/snmp6` (absent when IPv6 is disabled).
+#[derive(Debug)]
+pub struct ProcNetSnmp6;
+
+impl FileFormat for ProcNetSnmp6 {
+    const PATH: &'static str = "proc/net/snmp6";
+
+    fn push_samples(
+        input: &[u8],
+        sink: &mut dyn SampleSink,
+        bad_row: &mut dyn FnMut(ParseError),
+    ) -> Result<(), ParseError> {
+        sink.labels(&[]);
+        let mut any = false;
+        for f in parse_snmp6(input) {
+            any = true;
+            if let Some(row) = netstat_id(f.proto, f.field) {
+                match parse_u64(f.value) {
+                    Ok(v) => sink.push(row, Value::Unsigned(v)),
+                    Err(e) => bad_row(e),
+                }
+            }
+        }
+        if any { Ok(()) } else { Err(ParseError::Empty) }
+    }
+}
+
+/// The netstat source's files: `netstat` and `snmp` (required, as node_exporter fails
+/// without them) and `snmp6` (absent on a kernel booted with `ipv6.disable=1`).
+#[derive(Debug)]
+pub struct NetstatFiles;
+
+impl FileList for NetstatFiles {
+    const FILES: &'static [(&'static str, bool, PushFn)] = &[
+        (ProcNetNetstat::PATH, true, ProcNetNetstat::push_samples),
+        (ProcNetSnmp::PATH, true, ProcNetSnmp::push_samples),
+        (ProcNetSnmp6::PATH, false, ProcNetSnmp6::push_samples),
+    ];
+}
+
+/// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
+pub fn exercise(input: &[u8]) {
+    for lines in parse_header_value_lines(input).flatten() {
+        lines.fields().for_each(drop);
+    }
+    parse_snmp6(input).for_each(drop);
+    if let Some(w) = words(input).next() {
+        let _ = netstat_id(w, w);
+    }
+    super::exercise_format::<ProcNetNetstat>(input);
+    super::exercise_format::<ProcNetSnmp>(input);
+    super::exercise_format::<ProcNetSnmp6>(input);
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::super::recorded;
+    use super::*;
+
+    fn pushed<F: FileFormat>(input: &[u8]) -> Vec<(u16, u64)> {
+        let (samples, bad, result) = recorded::push::<F>(input);
+        assert_eq!((bad, result), (vec![], Ok(())));
+        samples
+            .into_iter()
+            .map(|(labels, row, value)| {
+                assert!(labels.is_empty());
+                match value {
+                    Value::Unsigned(v) => (row, v),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_row_is_found_by_its_name() {
+        for row in ROWS {
+            let key = key_of(row);
+            let split = key.iter().position(|&b| b == b'_').unwrap();
+            assert_eq!(
+                netstat_id(&key[..split], &key[split + 1..]),
+                Some(row),
+                "{}",
+                core::str::from_utf8(key).unwrap()
+            );
+        }
+        assert_eq!(netstat_id(b"Tcp", b"MaxConn"), None);
+        assert_eq!(netstat_id(b"TcpExt", b"InErrs"), None);
+        assert_eq!(netstat_id(b"Tc", b"p_InErrs"), None);
+        assert_eq!(netstat_id(b"IcmpMsg", b"InType3"), None);
+        assert_eq!(netstat_id(b"", b""), None);
+    }
+
+    #[test]
+    fn pi4_netstat_and_snmp() {
+        assert_eq!(
+            pushed::<ProcNetNetstat>(fixture!("pi4/proc/net/netstat")),
+            [
+                (id::NETSTAT_TCPEXT_SYNCOOKIESSENT, 0),
+                (id::NETSTAT_TCPEXT_SYNCOOKIESRECV, 0),
+                (id::NETSTAT_TCPEXT_SYNCOOKIESFAILED, 0),
+                (id::NETSTAT_TCPEXT_LISTENOVERFLOWS, 0),
+                (id::NETSTAT_TCPEXT_LISTENDROPS, 0),
+                (id::NETSTAT_TCPEXT_TCPTIMEOUTS, 1187),
+                (id::NETSTAT_TCPEXT_TCPOFOQUEUE, 3411),
+                (id::NETSTAT_TCPEXT_TCPSYNRETRANS, 212),
+                (id::NETSTAT_TCPEXT_TCPRCVQDROP, 0),
+                (id::NETSTAT_IPEXT_INOCTETS, 5316773981),
+                (id::NETSTAT_IPEXT_OUTOCTETS, 1947823304),
+            ]
+        );
+        let snmp = pushed::<ProcNetSnmp>(fixture!("pi4/proc/net/snmp"));
+        assert_eq!(snmp.len(), 19);
+        assert_eq!(snmp[0], (id::NETSTAT_IP_FORWARDING, 2));
+        assert!(snmp.contains(&(id::NETSTAT_TCP_CURRESTAB, 7)));
+        assert!(snmp.contains(&(id::NETSTAT_TCP_INERRS, 3)));
+        assert!(snmp.contains(&(id::NETSTAT_UDP_RCVBUFERRORS, 0)));
+        assert_eq!(snmp[18], (id::NETSTAT_UDPLITE_INERRORS, 0));
+        assert!(snmp.windows(2).all(|w| w[0].0 < w[1].0));
+        let snmp6 = pushed::<ProcNetSnmp6>(fixture!("pi4/proc/net/snmp6"));
+        assert_eq!(snmp6.len(), 12);
+        assert_eq!(snmp6[0], (id::NETSTAT_IP6_INOCTETS, 48735161));
+        assert!(snmp6.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn pizero_old_kernel_has_fewer_fields() {
+        // 4.14's TcpExt has no TCPRcvQDrop (5.0): that family is absent, as in
+        // node_exporter on the same kernel.
+        let netstat = pushed::<ProcNetNetstat>(fixture!("pizero/proc/net/netstat"));
+        assert_eq!(netstat.len(), 10);
+        assert!(netstat.iter().all(|(row, _)| *row != id::NETSTAT_TCPEXT_TCPRCVQDROP));
+        assert!(netstat.contains(&(id::NETSTAT_TCPEXT_TCPSYNRETRANS, 31)));
+        let snmp = pushed::<ProcNetSnmp>(fixture!("pizero/proc/net/snmp"));
+        assert_eq!(snmp.len(), 19);
+        // IPv6 disabled on the kernel command line: no snmp6 (the reader skips it).
+    }
+
+    #[test]
+    fn x86_fields_are_found_by_name() {
+        let netstat = pushed::<ProcNetNetstat>(fixture!("x86/proc/net/netstat"));
+        assert_eq!(netstat.len(), 11);
+        let snmp6 = pushed::<ProcNetSnmp6>(fixture!("x86/proc/net/snmp6"));
+        assert_eq!(snmp6.len(), 12);
+    }
+
+    #[test]
+    fn names_match_values_by_header_not_position() {
+        // Fields reordered and a field a future kernel may add: still found by name.
+        let input = b"Tcp: New InSegs MaxConn\nTcp: 9 77 -1\nUdp: NoPorts\nUdp: 4\n";
+        assert_eq!(
+            pushed::<ProcNetSnmp>(input),
+            [(id::NETSTAT_TCP_INSEGS, 77), (id::NETSTAT_UDP_NOPORTS, 4)]
+        );
+    }
+
+    #[test]
+    fn a_broken_pair_is_skipped_and_the_rest_read() {
+        let input = b"Tcp: InSegs OutSegs\nTcp: 1\nUdp: NoPorts\nUdp: 4\nIp: Forwarding\nIcmp: 1\n";
+        let (samples, bad, result) = recorded::push::<ProcNetSnmp>(input);
+        assert_eq!(result, Ok(()));
+        assert_eq!(
+            bad,
+            [
+                ParseError::Malformed("as many values as names"),
+                ParseError::Malformed("a value line for each header line"),
+            ]
+        );
+        assert_eq!(samples.len(), 1);
+        let mut it = parse_header_value_lines(b"garbage\nTcp: 1\n");
+        assert_eq!(
+            it.next(),
+            Some(Err(ParseError::Malformed("`Proto:` at the start of a line")))
+        );
+        let mut it = parse_header_value_lines(b"Tcp: InSegs\n");
+        assert_eq!(it.next(), Some(Err(ParseError::MissingField("value line"))));
+        assert_eq!(it.next(), None);
+        assert_eq!(
+            recorded::push::<ProcNetNetstat>(b"\n").2,
+            Err(ParseError::Empty)
+        );
+        let (_, bad, _) = recorded::push::<ProcNetSnmp>(b"Tcp: InSegs\nTcp: x\n");
+        assert_eq!(bad, [ParseError::InvalidNumber]);
+    }
+
+    #[test]
+    fn snmp6_splits_at_the_first_six() {
+        let f: Vec<_> = parse_snmp6(b"UdpLite6InErrors 3\nIcmp6InType133 2\nNoSix 1\nLonely\n")
+            .collect();
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].proto, f[0].field), (&b"UdpLite6"[..], &b"InErrors"[..]));
+        assert_eq!(
+            pushed::<ProcNetSnmp6>(b"UdpLite6InErrors 3\nIcmp6InType133 2\n"),
+            [(id::NETSTAT_UDPLITE6_INERRORS, 3)]
+        );
+    }
+}
