@@ -17,7 +17,7 @@
 //! gpio = /dev/gpiochip0 17 door active_low
 //!
 //! [filters]                        # what the sources read
-//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*`
+//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*` (netdev and netclass)
 //! diskstats_include = mmcblk0 sda  # an include list replaces node_exporter's defaults
 //! mountpoint_exclude = /boot*
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
@@ -75,13 +75,13 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 
 /// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
 /// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
-/// is 507 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
-/// conntrack, uname and os-release series included; the last two carry their strings
-/// as labels every cycle) in 3 datagrams of 2838 bytes, about 2900 bytes in the ring
-/// with the record headers; 180 cycles need about 522 000 bytes; 576 KiB holds about
-/// 203 cycles (34 minutes). The ring's pages cost memory only once written (an outage).
-/// `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
-pub const DEFAULT_RING_BYTES: usize = 576 * 1024;
+/// is 566 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
+/// conntrack, netclass, uname and os-release series included; the last two carry their
+/// strings as labels every cycle) in 3 datagrams of 3174 bytes, about 3240 bytes in the
+/// ring with the record headers; 180 cycles need about 583 000 bytes; 640 KiB holds
+/// about 202 cycles (33 minutes). The ring's pages cost memory only once written (an
+/// outage). `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
+pub const DEFAULT_RING_BYTES: usize = 640 * 1024;
 
 /// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
 /// open files).

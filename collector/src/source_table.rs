@@ -118,7 +118,14 @@ macro_rules! source_table {
                 docs: [
                     ("Network",
                      "`/proc/net/dev`, one row per interface (label `device`), in the file's column order.",
-                     ["node_network_"]),
+                     ["node_network_receive_bytes", "node_network_receive_packets",
+                      "node_network_receive_errs", "node_network_receive_drop",
+                      "node_network_receive_fifo", "node_network_receive_frame",
+                      "node_network_receive_compressed", "node_network_receive_multicast",
+                      "node_network_transmit_bytes", "node_network_transmit_packets",
+                      "node_network_transmit_errs", "node_network_transmit_drop",
+                      "node_network_transmit_fifo", "node_network_transmit_colls",
+                      "node_network_transmit_carrier", "node_network_transmit_compressed"]),
                 ],
             }
             /// `/proc/diskstats`.
@@ -303,6 +310,22 @@ macro_rules! source_table {
                     ("Connection tracking",
                      "`/proc/sys/net/netfilter/nf_conntrack_{count,max}`; absent while the `nf_conntrack` module is not loaded. node_exporter's `node_nf_conntrack_stat_*` (sums of `/proc/net/stat/nf_conntrack`) are not sent, for the Pi Zero build's size.",
                      ["node_nf_conntrack_"]),
+                ],
+            }
+            /// `/sys/class/net/<device>/`: node_exporter's netclass families.
+            Netclass "netclass" {
+                format: netclass,
+                reader: netclass::NetclassReader,
+                module: netclass,
+                docs: [
+                    ("Network devices (sysfs)",
+                     "`/sys/class/net/<device>/` attribute files (label `device`; node_exporter's `netclass` collector), filtered by the netdev source's device lists; an attribute that does not read (`carrier`, `speed`, `duplex` of a device that is down: `EINVAL`) is not sent, as by node_exporter. `node_network_up` is `operstate` = `up`; `node_network_info` has the text attributes as labels and `adminstate` from `flags`. `node_network_receive_nohandler_total` is `statistics/rx_nohandler` (node_exporter reads it over rtnetlink in its netdev collector). Devices are discovered again every `rediscover`.",
+                     ["node_network_up", "node_network_info", "node_network_address_assign_type",
+                      "node_network_carrier", "node_network_device_id", "node_network_dormant",
+                      "node_network_flags", "node_network_iface_", "node_network_mtu_",
+                      "node_network_name_assign_type", "node_network_net_dev_group",
+                      "node_network_speed_", "node_network_transmit_queue_length",
+                      "node_network_protocol_type", "node_network_receive_nohandler"]),
                 ],
             }
             /// `uname(2)`'s strings from `/proc/sys/kernel` (`node_uname_info`).

@@ -216,7 +216,8 @@ fn check_reports_sources_and_exits_0() {
     ] {
         assert!(s.contains(line), "{line} in {s}");
     }
-    // Every Pi 4 fixture sample (cycle_pi4.rs checks them one by one) in three datagrams.
+    // Every Pi 4 fixture sample (cycle_pi4.rs checks them one by one) in three datagrams
+    // (two until the netclass families).
     let cycle = s
         .lines()
         .find(|l| l.starts_with("cycle: "))

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 
 use send_support::{Behaviour, FakeAggregator, fixture};
 
+/// Datagrams of one unkeyed cycle of the Pi 4 fixture (three since the netclass
+/// families).
+const FRAMES: usize = 3;
+
 /// The collector as a child process, with its stderr collected.
 struct Collector {
     child: Child,
@@ -101,7 +105,7 @@ fn sigterm_stops_at_once_and_exits_0() {
         let agg = FakeAggregator::start(Behaviour::Ack, None);
         let mut c = Collector::start(&["--aggregator", &agg.addr.to_string(), "--interval", "1h"]);
         wait_until("the first cycle", Duration::from_secs(10), || {
-            agg.log().stored.len() == 3
+            agg.log().stored.len() == FRAMES
         });
         std::thread::sleep(Duration::from_millis(100));
         c.signal(signal);
@@ -110,7 +114,7 @@ fn sigterm_stops_at_once_and_exits_0() {
         assert!(took < Duration::from_secs(2), "{took:?}");
         let log = c.stderr();
         assert!(
-            log.contains("stopping after 1 cycle(s): 3 frames sent"),
+            log.contains(&format!("stopping after 1 cycle(s): {FRAMES} frames sent")),
             "{log}"
         );
         assert!(log.contains(" 0 unacknowledged;"), "{log}");
@@ -130,7 +134,7 @@ fn linger_is_bounded_when_the_aggregator_is_gone() {
         "700ms",
     ]);
     wait_until("the first frames", Duration::from_secs(10), || {
-        agg.log().dropped >= 2
+        agg.log().dropped >= FRAMES as u64
     });
     c.signal(libc::SIGTERM);
     let (status, took) = c.wait_exit(Duration::from_secs(5));
@@ -141,10 +145,15 @@ fn linger_is_bounded_when_the_aggregator_is_gone() {
     );
     let log = c.stderr();
     assert!(
-        log.contains("waiting up to 700ms for 3 unacknowledged frame(s)"),
+        log.contains(&format!(
+            "waiting up to 700ms for {FRAMES} unacknowledged frame(s)"
+        )),
         "{log}"
     );
-    assert!(log.contains("3 unacknowledged (lost on exit)"), "{log}");
+    assert!(
+        log.contains(&format!("{FRAMES} unacknowledged (lost on exit)")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -166,11 +175,14 @@ fn linger_resends_gaps_until_everything_is_acked() {
     assert!(log.dropped >= 4, "{log:?}");
     assert_eq!(
         log.stored.iter().copied().collect::<Vec<_>>(),
-        (0..18).collect::<Vec<u64>>()
+        (0..6 * FRAMES as u64).collect::<Vec<u64>>()
     );
     let stderr = c.stderr();
     assert!(
-        stderr.contains("stopping after 6 cycle(s): 18 frames sent"),
+        stderr.contains(&format!(
+            "stopping after 6 cycle(s): {} frames sent",
+            6 * FRAMES
+        )),
         "{stderr}"
     );
     assert!(stderr.contains(" 0 unacknowledged;"), "{stderr}");
@@ -190,7 +202,7 @@ fn sighup_reloads_the_config_and_refuses_a_broken_one() {
     .unwrap();
     let mut c = Collector::start(&["--config", cfg.to_str().unwrap()]);
     wait_until("the first cycle", Duration::from_secs(10), || {
-        first.log().stored.len() == 3
+        first.log().stored.len() == FRAMES
     });
 
     std::fs::write(&cfg, "aggregator = 127.0.0.1:1\ninterval = 1 hour\n").unwrap();
@@ -216,7 +228,7 @@ fn sighup_reloads_the_config_and_refuses_a_broken_one() {
     );
     assert_eq!(
         first.log().stored.len(),
-        3,
+        FRAMES,
         "nothing more to the old aggregator"
     );
     c.signal(libc::SIGTERM);

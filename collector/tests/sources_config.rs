@@ -136,6 +136,12 @@ fn configurable_filters() {
         r.label_sets(id::NET_RECEIVE_BYTES),
         vec![vec!["eth0".to_string()]]
     );
+    // One device filter for every node_network_* family: /sys/class/net too.
+    assert_eq!(
+        r.label_sets(id::NETCLASS_UP),
+        vec![vec!["eth0".to_string()]]
+    );
+    assert_eq!(r.count(id::NETCLASS_INFO), 1);
     assert_eq!(
         r.label_sets(id::DISK_READS_COMPLETED),
         vec![vec!["ram0".to_string()], vec!["mmcblk0".to_string()]]

@@ -33,5 +33,17 @@ fn live_machine() {
     ] {
         assert_eq!(sources.error_count(kind), 0, "{kind}");
     }
+    // Every device of /sys/class/net, whatever answers EINVAL or EOPNOTSUPP (a device
+    // that is down, lo's speed) is left out without a failure, as node_exporter does.
+    assert_eq!(sources.status(SourceKind::Netclass), &SourceStatus::Present);
+    assert!(r.has(id::NETCLASS_UP, &["lo"]));
+    let devices = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_type().unwrap().is_file())
+        .count();
+    assert_eq!(r.count(id::NETCLASS_UP), devices);
+    assert_eq!(r.count(id::NETCLASS_INFO), devices);
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
     println!("{}", sources.report());
 }

@@ -111,6 +111,100 @@ fn netdev_every_interface() {
     assert_eq!(r.count(id::NET_TRANSMIT_COMPRESSED), 3);
 }
 
+/// `/sys/class/net`: eth0 up at 1000 Mbit/s, lo, and wlan0 administratively down (its
+/// `carrier`, `dormant`, `speed` and `duplex` answer EINVAL on a real Pi: absent here).
+#[test]
+fn netclass_every_device_as_node_exporter_reads_it() {
+    let (sources, r) = one_cycle("pi4");
+    let eth0 = [
+        (id::NETCLASS_UP, 1),
+        (id::NETCLASS_ADDRESS_ASSIGN_TYPE, 0),
+        (id::NETCLASS_CARRIER, 1),
+        (id::NETCLASS_CARRIER_CHANGES, 4),
+        (id::NETCLASS_CARRIER_UP_CHANGES, 2),
+        (id::NETCLASS_CARRIER_DOWN_CHANGES, 2),
+        (id::NETCLASS_DEVICE_ID, 0),
+        (id::NETCLASS_DORMANT, 0),
+        (id::NETCLASS_FLAGS, 0x1003),
+        (id::NETCLASS_IFACE_ID, 2),
+        (id::NETCLASS_IFACE_LINK, 2),
+        (id::NETCLASS_IFACE_LINK_MODE, 0),
+        (id::NETCLASS_MTU, 1500),
+        (id::NETCLASS_NAME_ASSIGN_TYPE, 1),
+        (id::NETCLASS_NET_DEV_GROUP, 0),
+        (id::NETCLASS_SPEED, 1000),
+        (id::NETCLASS_TRANSMIT_QUEUE_LENGTH, 1000),
+        (id::NETCLASS_PROTOCOL_TYPE, 1),
+    ];
+    for (metric, value) in eth0 {
+        let got = match r.value(metric, &["eth0"]) {
+            Value::Signed(v) => v,
+            Value::Unsigned(v) => v as i64,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, value, "metric {metric}");
+    }
+    assert_eq!(r.value(id::NET_RECEIVE_NOHANDLER, &["eth0"]), u(0));
+    assert_eq!(
+        r.value(
+            id::NETCLASS_INFO,
+            &[
+                "eth0",
+                "dc:a6:32:8f:1e:5b",
+                "ff:ff:ff:ff:ff:ff",
+                "full",
+                "up",
+                "up",
+                ""
+            ]
+        ),
+        u(1)
+    );
+    assert_eq!(r.value(id::NETCLASS_UP, &["lo"]), u(0), "operstate unknown");
+    assert_eq!(r.value(id::NETCLASS_MTU, &["lo"]), i(65536));
+    assert_eq!(r.value(id::NETCLASS_PROTOCOL_TYPE, &["lo"]), i(772));
+    assert!(!r.has(id::NETCLASS_SPEED, &["lo"]));
+    assert_eq!(
+        r.label_sets(id::NETCLASS_INFO)[1],
+        [
+            "lo",
+            "00:00:00:00:00:00",
+            "00:00:00:00:00:00",
+            "",
+            "unknown",
+            "up",
+            ""
+        ]
+    );
+    assert_eq!(r.value(id::NETCLASS_UP, &["wlan0"]), u(0));
+    assert_eq!(r.value(id::NETCLASS_CARRIER_DOWN_CHANGES, &["wlan0"]), i(1));
+    assert_eq!(r.value(id::NETCLASS_IFACE_LINK_MODE, &["wlan0"]), i(1));
+    for missing in [
+        id::NETCLASS_CARRIER,
+        id::NETCLASS_DORMANT,
+        id::NETCLASS_SPEED,
+    ] {
+        assert!(!r.has(missing, &["wlan0"]), "metric {missing}");
+    }
+    assert_eq!(
+        r.label_sets(id::NETCLASS_INFO)[2],
+        [
+            "wlan0",
+            "e4:5f:01:2a:7c:91",
+            "ff:ff:ff:ff:ff:ff",
+            "",
+            "down",
+            "down",
+            ""
+        ]
+    );
+    assert_eq!(
+        r.label_sets(id::NETCLASS_UP),
+        [["eth0"], ["lo"], ["wlan0"]].map(|l| l.map(String::from).to_vec())
+    );
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}
+
 #[test]
 fn diskstats_default_filter_and_all_17_fields() {
     let (_, r) = one_cycle("pi4");

@@ -205,6 +205,46 @@ fn processes_and_the_threads_of_a_multithreaded_one() {
     assert_eq!(r.value(id::PROCESSES_THREADS_STATE_D, &[]), u(1));
 }
 
+/// Kernel 4.14: no `carrier_up_count`/`carrier_down_count` (4.16+), and `lo` has no
+/// `name_assign_type` (EINVAL: unnamed); wlan0 (brcmfmac) has no ethtool speed.
+#[test]
+fn netclass_on_an_old_kernel() {
+    let (sources, r) = one_cycle("pizero");
+    assert_eq!(r.value(id::NETCLASS_UP, &["wlan0"]), u(1));
+    assert_eq!(r.value(id::NETCLASS_CARRIER_CHANGES, &["wlan0"]), i(3));
+    assert_eq!(r.value(id::NETCLASS_IFACE_LINK_MODE, &["wlan0"]), i(1));
+    assert_eq!(r.count(id::NETCLASS_CARRIER_UP_CHANGES), 0);
+    assert_eq!(r.count(id::NETCLASS_CARRIER_DOWN_CHANGES), 0);
+    assert_eq!(r.count(id::NETCLASS_SPEED), 0);
+    assert!(!r.has(id::NETCLASS_NAME_ASSIGN_TYPE, &["lo"]));
+    assert_eq!(r.value(id::NETCLASS_NAME_ASSIGN_TYPE, &["wlan0"]), i(1));
+    assert_eq!(
+        r.label_sets(id::NETCLASS_INFO),
+        [
+            [
+                "lo",
+                "00:00:00:00:00:00",
+                "00:00:00:00:00:00",
+                "",
+                "unknown",
+                "up",
+                ""
+            ],
+            [
+                "wlan0",
+                "b8:27:eb:5d:40:e2",
+                "ff:ff:ff:ff:ff:ff",
+                "",
+                "up",
+                "up",
+                ""
+            ],
+        ]
+        .map(|l| l.map(String::from).to_vec())
+    );
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}
+
 /// Raspbian stretch on 4.14: no `proc/sys/kernel/arch` (the machine is `uname(2)`'s, of
 /// the machine running the test), only `usr/lib/os-release`, a 4096-bit entropy pool.
 #[test]

@@ -234,6 +234,45 @@ fn a_source_absent_at_start_is_found_when_it_appears() {
 }
 
 #[test]
+fn a_container_veth_leaves_and_a_new_one_comes_with_its_own_files() {
+    let tree = TreeCopy::new("x86", "rediscover-veth");
+    // The bonding driver's control file lives among the devices and is not one.
+    std::fs::write(tree.path("sys/class/net/bonding_masters"), "\n").unwrap();
+    let mut sources = Sources::open(&config(&tree));
+    let first = cycle(&mut sources);
+    assert_eq!(first.count(id::NETCLASS_UP), 5);
+    assert_eq!(first.value(id::NETCLASS_IFACE_ID, &["veth3a1b2c4"]), i(6));
+    assert!(!first.has(id::NETCLASS_UP, &["bonding_masters"]));
+
+    // The container stops: its veth is removed; another starts with a new veth.
+    let old = tree.path("sys/devices/virtual/net/veth3a1b2c4");
+    let new = tree.path("sys/devices/virtual/net/veth9f0e1d2");
+    std::fs::rename(&old, &new).unwrap();
+    std::fs::remove_file(tree.path("sys/class/net/veth3a1b2c4")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../devices/virtual/net/veth9f0e1d2",
+        tree.path("sys/class/net/veth9f0e1d2"),
+    )
+    .unwrap();
+    tree.replace("sys/devices/virtual/net/veth9f0e1d2/ifindex", "8\n");
+    tree.replace("sys/devices/virtual/net/veth9f0e1d2/iflink", "7\n");
+    let r = cycle_until(&mut sources, "the new veth is read", |r| {
+        r.has(id::NETCLASS_UP, &["veth9f0e1d2"])
+    });
+    assert!(!r.has(id::NETCLASS_UP, &["veth3a1b2c4"]));
+    assert_eq!(r.count(id::NETCLASS_UP), 5);
+    assert_eq!(r.value(id::NETCLASS_IFACE_ID, &["veth9f0e1d2"]), i(8));
+    assert_eq!(r.value(id::NETCLASS_IFACE_LINK, &["veth9f0e1d2"]), i(7));
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+    assert!(
+        sources
+            .report()
+            .to_string()
+            .contains("netclass: ok: docker0 enp3s0 lo veth9f0e1d2 wlp4s0")
+    );
+}
+
+#[test]
 fn rediscover_zero_never_looks_again() {
     let tree = TreeCopy::new("pi4", "rediscover-off");
     let mut sources = Sources::open(&SourcesConfig {

@@ -65,8 +65,8 @@ fn nvme_partitions_and_loops_excluded_discard_flush_kept() {
     assert_eq!(r.value(id::DISK_WRITTEN_BYTES, &["nvme0n1"]), u(612938471));
     assert_eq!(
         r.count(id::NET_RECEIVE_BYTES),
-        4,
-        "no default netdev exclusion"
+        5,
+        "no default netdev exclusion: docker0 and its veth too"
     );
     assert_eq!(r.value(id::NET_RECEIVE_BYTES, &["enp3s0"]), u(98123847123));
 }
@@ -193,6 +193,64 @@ fn temperatures_named_as_telegraf_names_them() {
     assert!(
         !r.has(id::PROCESSES_PIDS, &[]),
         "no /proc/[pid] in this tree"
+    );
+}
+
+/// A desktop with Docker: the ethernet (alias set by the admin, `rx_nohandler` 17), the
+/// wireless card down, the `docker0` bridge and one container's veth (in the bridge:
+/// `IFF_PROMISC`; `iflink` is its peer's index in the container).
+#[test]
+fn netclass_with_a_docker_bridge_and_a_veth() {
+    let (sources, r) = one_cycle("x86");
+    assert_eq!(
+        r.label_sets(id::NETCLASS_UP),
+        [["docker0"], ["enp3s0"], ["lo"], ["veth3a1b2c4"], ["wlp4s0"]]
+            .map(|l| l.map(String::from).to_vec())
+    );
+    assert_eq!(r.value(id::NET_RECEIVE_NOHANDLER, &["enp3s0"]), u(17));
+    assert_eq!(r.value(id::NETCLASS_NAME_ASSIGN_TYPE, &["enp3s0"]), i(4));
+    assert_eq!(r.value(id::NETCLASS_SPEED, &["docker0"]), i(10000));
+    assert_eq!(
+        r.value(id::NETCLASS_ADDRESS_ASSIGN_TYPE, &["docker0"]),
+        i(3)
+    );
+    assert_eq!(r.value(id::NETCLASS_FLAGS, &["veth3a1b2c4"]), i(0x1103));
+    assert_eq!(r.value(id::NETCLASS_IFACE_ID, &["veth3a1b2c4"]), i(6));
+    assert_eq!(r.value(id::NETCLASS_IFACE_LINK, &["veth3a1b2c4"]), i(5));
+    assert_eq!(r.value(id::NETCLASS_UP, &["wlp4s0"]), u(0));
+    assert!(!r.has(id::NETCLASS_CARRIER, &["wlp4s0"]));
+    assert!(r.has(
+        id::NETCLASS_INFO,
+        &[
+            "enp3s0",
+            "4c:cc:6a:12:34:56",
+            "ff:ff:ff:ff:ff:ff",
+            "full",
+            "up",
+            "up",
+            "uplink to switch"
+        ]
+    ));
+    assert!(r.has(
+        id::NETCLASS_INFO,
+        &[
+            "wlp4s0",
+            "a4:c3:f0:6d:21:8e",
+            "ff:ff:ff:ff:ff:ff",
+            "",
+            "down",
+            "down",
+            ""
+        ]
+    ));
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+    assert!(
+        sources
+            .report()
+            .to_string()
+            .contains("netclass: ok: docker0 enp3s0 lo veth3a1b2c4 wlp4s0"),
+        "{}",
+        sources.report()
     );
 }
 

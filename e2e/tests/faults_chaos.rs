@@ -93,7 +93,7 @@ fn acks_lost_long_enough_to_overflow_the_ring_count_no_loss_on_either_side() {
 #[test]
 fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator));
-    // The default ring (576 KiB) holds about 200 cycles of the Pi 4 tree (three
+    // The default ring (640 KiB) holds about 200 cycles of the Pi 4 tree (three
     // frames each): at 20 ms a 6 s outage overflows it by about 100 cycles. On a loaded
     // machine the collector makes fewer cycles, so the outage lasts until it has sent
     // 900 frames (300 cycles) the aggregator never got.

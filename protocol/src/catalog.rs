@@ -257,6 +257,35 @@ pub struct Metric {
 /// Every metric pimon knows; `CATALOG[i].id == i`.
 pub static CATALOG: &[Metric] = table::ROWS;
 
+/// The Prometheus names of rows `first..first + N` without `prefix`, computed at compile
+/// time (`static VMSTAT: [&str; 7] = name_suffixes(id::VMSTAT_PGPGIN, "node_vmstat_")`).
+/// A parser that finds a kernel field's row by the catalog's name links these `N`
+/// strings, not the whole table, which the Raspberry Pi collector leaves out. A row
+/// outside the catalog or a name without the prefix fails the build.
+///
+/// ```
+/// use pimon_protocol::catalog::{id, name_suffixes};
+/// static LOAD: [&str; 3] = name_suffixes(id::LOAD1, "node_");
+/// assert_eq!(LOAD, ["load1", "load5", "load15"]);
+/// ```
+pub const fn name_suffixes<const N: usize>(first: u16, prefix: &str) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        let name = table::ROWS[first as usize + i].prom_name;
+        let (head, rest) = name.split_at(prefix.len());
+        let (a, b) = (head.as_bytes(), prefix.as_bytes());
+        let mut j = 0;
+        while j < a.len() {
+            assert!(a[j] == b[j], "a row's name does not start with the prefix");
+            j += 1;
+        }
+        out[i] = rest;
+        i += 1;
+    }
+    out
+}
+
 /// The row with wire id `id`, or `None` for an id this build does not know.
 pub fn lookup(id: u16) -> Option<&'static Metric> {
     CATALOG.get(usize::from(id))

@@ -102,6 +102,7 @@ fn raw_unit(m: &Metric) -> Result<Option<&'static str>, String> {
         ("", Scale(0.01)) => "hundredths",
         ("bytes", Scale(1024.0)) => "kB (KiB)",
         ("bytes", Scale(512.0)) => "512-byte sectors",
+        ("bytes", Scale(125_000.0)) => "Mbit/s (a link's `speed`)",
         ("hertz", Scale(1000.0)) => "kHz",
         ("celsius", Scale(0.001)) => "millidegrees Celsius",
         ("volts", Scale(0.001)) => "millivolts",

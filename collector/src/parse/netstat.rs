@@ -20,7 +20,7 @@
 //! (`Tcp: MaxConn` is `-1`).
 
 use pimon_protocol::Value;
-use pimon_protocol::catalog::{id, lookup};
+use pimon_protocol::catalog::{id, name_suffixes};
 
 use super::text::Lines;
 use super::{FileFormat, FileList, ParseError, PushFn, parse_u64, words};
@@ -131,12 +131,15 @@ pub fn parse_snmp6(input: &[u8]) -> impl Iterator<Item = Snmp6Field<'_>> {
 const ROWS: core::ops::RangeInclusive<u16> =
     id::NETSTAT_TCPEXT_SYNCOOKIESSENT..=id::NETSTAT_UDPLITE6_INERRORS;
 
+/// `<Proto>_<Field>` of every netstat row, from the catalog at compile time.
+static KEYS: [&str; (*ROWS.end() - *ROWS.start() + 1) as usize] =
+    name_suffixes(*ROWS.start(), "node_netstat_");
+
 /// `<Proto>_<Field>` of a netstat row (`TcpExt_ListenDrops`).
 fn key_of(row: u16) -> &'static [u8] {
-    lookup(row)
-        .and_then(|m| m.prom_name.strip_prefix("node_netstat_"))
-        .unwrap_or("")
-        .as_bytes()
+    row.checked_sub(*ROWS.start())
+        .and_then(|i| KEYS.get(usize::from(i)))
+        .map_or(&[], |k| k.as_bytes())
 }
 
 /// The rows of `proto` (contiguous in the catalog): `start..end`, empty if none.

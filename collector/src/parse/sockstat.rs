@@ -14,7 +14,7 @@
 //! pages. A pair is sent when the catalog has its row ([`sockstat_id`]).
 
 use pimon_protocol::Value;
-use pimon_protocol::catalog::{id, lookup};
+use pimon_protocol::catalog::{id, name_suffixes};
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -86,15 +86,18 @@ pub fn parse_sockstat<'a>(
 
 /// The catalog id of `node_sockstat_<proto>_<key>`, or `None`.
 pub fn sockstat_id(proto: &[u8], key: &[u8]) -> Option<u16> {
-    (id::SOCKSTAT_SOCKETS_USED..=id::SOCKSTAT_FRAG6_MEMORY).find(|&row| {
-        lookup(row)
-            .and_then(|m| m.prom_name.strip_prefix("node_sockstat_"))
-            .map(str::as_bytes)
-            .and_then(|n| n.strip_prefix(proto))
+    let i = NAMES.iter().position(|n| {
+        n.as_bytes()
+            .strip_prefix(proto)
             .and_then(|n| n.strip_prefix(b"_"))
             .is_some_and(|n| n == key)
-    })
+    })?;
+    Some(id::SOCKSTAT_SOCKETS_USED + i as u16)
 }
+
+/// `<proto>_<key>` of every sockstat row, from the catalog at compile time.
+static NAMES: [&str; (id::SOCKSTAT_FRAG6_MEMORY - id::SOCKSTAT_SOCKETS_USED + 1) as usize] =
+    name_suffixes(id::SOCKSTAT_SOCKETS_USED, "node_sockstat_");
 
 /// Pushes the samples of a `sockstat` or `sockstat6` file (unlabelled, in the file's
 /// order, `mem_bytes` after `mem`); `page_size` is the node's, in bytes.

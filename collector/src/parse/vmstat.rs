@@ -8,7 +8,7 @@
 //! the same names.
 
 use pimon_protocol::Value;
-use pimon_protocol::catalog::{id, lookup};
+use pimon_protocol::catalog::{id, name_suffixes};
 
 use super::{FileFormat, ParseError, lines, parse_u64, words};
 use crate::sink::SampleSink;
@@ -30,12 +30,13 @@ pub fn parse_vmstat(input: &[u8]) -> impl Iterator<Item = Result<(&[u8], u64), P
 /// The catalog id of `/proc/vmstat` field `name`, or `None` for one node_exporter's
 /// default filter drops.
 pub fn vmstat_id(name: &[u8]) -> Option<u16> {
-    (id::VMSTAT_PGPGIN..=id::VMSTAT_OOM_KILL).find(|&row| {
-        lookup(row)
-            .and_then(|m| m.prom_name.strip_prefix("node_vmstat_"))
-            .is_some_and(|n| n.as_bytes() == name)
-    })
+    let i = FIELDS.iter().position(|f| f.as_bytes() == name)?;
+    Some(id::VMSTAT_PGPGIN + i as u16)
 }
+
+/// The kept field names, from the catalog's rows at compile time (`pgpgin`, …).
+static FIELDS: [&str; (id::VMSTAT_OOM_KILL - id::VMSTAT_PGPGIN + 1) as usize] =
+    name_suffixes(id::VMSTAT_PGPGIN, "node_vmstat_");
 
 /// `/proc/vmstat` as a source: the kept fields, unlabelled, in the file's order.
 #[derive(Debug)]

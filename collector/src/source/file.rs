@@ -105,6 +105,19 @@ impl SysFile {
         Ok(buf.get(..len).unwrap_or_default())
     }
 
+    /// One `pread` at offset 0 into `buf`: the bytes read. A sysfs attribute is all
+    /// there after one read; a longer file is cut at `buf`'s length (procfs reads
+    /// `/sys/class/net` attributes this way, 128 bytes). No allocation.
+    pub(crate) fn read_once<'b>(&self, buf: &'b mut [u8]) -> io::Result<&'b [u8]> {
+        loop {
+            match self.file.read_at(buf, 0) {
+                Ok(n) => return Ok(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Reads the file into `buf` and parses it with `parse`.
     pub(crate) fn read_parse<'b, T>(
         &self,

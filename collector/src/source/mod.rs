@@ -23,7 +23,7 @@
 //! collector started. So discovery is not only a start-up step: every
 //! [`SourcesConfig::rediscover`] (default 60 s), within a cycle, an absent source is
 //! looked for again, and a present source whose items can change (`Source::hotplug`:
-//! thermal, hwmon, 1-wire, IIO, cpufreq) is discovered again and takes over what was
+//! thermal, hwmon, 1-wire, IIO, cpufreq, netclass) is discovered again and takes over what was
 //! found (`Source::renew`: by default the fresh reader replaces the old one; 1-wire
 //! keeps its thread and its last readings). A source that is gone is logged and stops
 //! being sent; one that appears or changes is logged with what it now reads. Discovery
@@ -280,7 +280,8 @@ pub struct SourcesConfig {
     pub root: PathBuf,
     /// Which sources to open.
     pub sources: SourceSet,
-    /// `/proc/net/dev` interfaces (node_exporter has no default exclusion).
+    /// Network devices, for `/proc/net/dev` and `/sys/class/net` alike (node_exporter
+    /// excludes none by default in either).
     pub net_devices: NameLists,
     /// `/proc/diskstats` devices (default: node_exporter's device exclusion).
     pub disk_devices: NameLists,

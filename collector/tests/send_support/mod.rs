@@ -17,7 +17,7 @@ use pimon_collector::net::Net;
 use pimon_collector::ring::ResendPolicy;
 use pimon_collector::run::Agent;
 use pimon_collector::sensors::SensorsConfig;
-use pimon_collector::source::SourcesConfig;
+use pimon_collector::source::{SourceKind, SourcesConfig};
 use pimon_protocol::{Accept, Ack, DataFrame, Key, MAX_DATAGRAM, SeqWindow};
 
 /// `collector/tests/fixtures/<tree>`.
@@ -61,9 +61,16 @@ pub fn collector_with(
     c
 }
 
-/// An agent on `root` sending to `aggregator` with a fast resend policy.
+/// An agent on `root` sending to `aggregator` with a fast resend policy. The sending
+/// tests count on the Pi 4 tree as a workload of two parts per cycle: its netclass
+/// source, which made it three, is left out.
 pub fn agent(root: &Path, aggregator: SocketAddr, key: Option<Key>, ring_bytes: usize) -> Agent {
-    let c = collector(root, key.clone(), ring_bytes, 20);
+    let mut sources = SourcesConfig {
+        root: root.to_path_buf(),
+        ..SourcesConfig::default()
+    };
+    sources.sources.remove(SourceKind::Netclass);
+    let c = collector_with(&sources, key.clone(), ring_bytes, 20);
     let net = Net::new(&aggregator.to_string(), "pi4", 0xb007, key);
     let policy = ResendPolicy {
         timeout_ms: 150,

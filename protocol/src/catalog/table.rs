@@ -1020,6 +1020,58 @@ const fn softnet(
     )
 }
 
+// ---- /sys/class/net (node_exporter's netclass) -----------------------------------------
+
+/// A `/sys/class/net/<device>/` attribute under node_exporter's netclass name (label
+/// `device`); InfluxDB gets it in `pimon_netclass` (Telegraf has no such input).
+const fn netclass(
+    metric_type: MetricType,
+    prom_name: &'static str,
+    help: &'static str,
+    unit: &'static str,
+    conversion: Conversion,
+    field: &'static str,
+) -> Metric {
+    m(
+        metric_type,
+        prom_name,
+        help,
+        unit,
+        DEVICE,
+        &[],
+        conversion,
+        ix(
+            "pimon_netclass",
+            field,
+            INTERFACE,
+            &[],
+            &[],
+            Identity,
+            Integer,
+        ),
+    )
+}
+
+/// node_exporter's info labels of a network device, in its order.
+const NETCLASS_INFO_LABELS: &[&str] = &[
+    "device",
+    "address",
+    "broadcast",
+    "duplex",
+    "operstate",
+    "adminstate",
+    "ifalias",
+];
+const NETCLASS_INFO_TAGS: &[&str] = &[
+    "interface",
+    "address",
+    "broadcast",
+    "duplex",
+    "operstate",
+    "adminstate",
+    "ifalias",
+];
+
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -1774,6 +1826,57 @@ catalog! {
     PRESSURE_IRQ_STALLED = pressure("node_pressure_irq_stalled_seconds_total",
         "Total time in seconds no process could make progress due to IRQ congestion",
         &[("resource", "irq"), ("type", "full")]);
+
+    // /sys/class/net/<device>/ (node_exporter's netclass), label device, in the order
+    // node_exporter writes them; `speed` is sent in Mbit/s as the kernel writes it. Then
+    // statistics/rx_nohandler (node_exporter reads it over netlink in its netdev
+    // collector), and the info row with its seven labels.
+    NETCLASS_UP = netclass(Gauge, "node_network_up",
+        "Value is 1 if operstate is 'up', 0 otherwise.", "", Identity, "up");
+    NETCLASS_ADDRESS_ASSIGN_TYPE = netclass(Gauge, "node_network_address_assign_type",
+        "Network device property: address_assign_type", "", Identity, "address_assign_type");
+    NETCLASS_CARRIER = netclass(Gauge, "node_network_carrier",
+        "Network device property: carrier", "", Identity, "carrier");
+    NETCLASS_CARRIER_CHANGES = netclass(Counter, "node_network_carrier_changes_total",
+        "Network device property: carrier_changes_total", "", Identity, "carrier_changes");
+    NETCLASS_CARRIER_UP_CHANGES = netclass(Counter, "node_network_carrier_up_changes_total",
+        "Network device property: carrier_up_changes_total", "", Identity,
+        "carrier_up_changes");
+    NETCLASS_CARRIER_DOWN_CHANGES = netclass(Counter,
+        "node_network_carrier_down_changes_total",
+        "Network device property: carrier_down_changes_total", "", Identity,
+        "carrier_down_changes");
+    NETCLASS_DEVICE_ID = netclass(Gauge, "node_network_device_id",
+        "Network device property: device_id", "", Identity, "device_id");
+    NETCLASS_DORMANT = netclass(Gauge, "node_network_dormant",
+        "Network device property: dormant", "", Identity, "dormant");
+    NETCLASS_FLAGS = netclass(Gauge, "node_network_flags",
+        "Network device property: flags", "", Identity, "flags");
+    NETCLASS_IFACE_ID = netclass(Gauge, "node_network_iface_id",
+        "Network device property: iface_id", "", Identity, "iface_id");
+    NETCLASS_IFACE_LINK = netclass(Gauge, "node_network_iface_link",
+        "Network device property: iface_link", "", Identity, "iface_link");
+    NETCLASS_IFACE_LINK_MODE = netclass(Gauge, "node_network_iface_link_mode",
+        "Network device property: iface_link_mode", "", Identity, "iface_link_mode");
+    NETCLASS_MTU = netclass(Gauge, "node_network_mtu_bytes",
+        "Network device property: mtu_bytes", "bytes", Identity, "mtu");
+    NETCLASS_NAME_ASSIGN_TYPE = netclass(Gauge, "node_network_name_assign_type",
+        "Network device property: name_assign_type", "", Identity, "name_assign_type");
+    NETCLASS_NET_DEV_GROUP = netclass(Gauge, "node_network_net_dev_group",
+        "Network device property: net_dev_group", "", Identity, "net_dev_group");
+    NETCLASS_SPEED = netclass(Gauge, "node_network_speed_bytes",
+        "Network device property: speed_bytes", "bytes", Scale(125_000.0), "speed_mbits");
+    NETCLASS_TRANSMIT_QUEUE_LENGTH = netclass(Gauge, "node_network_transmit_queue_length",
+        "Network device property: transmit_queue_length", "", Identity,
+        "transmit_queue_length");
+    NETCLASS_PROTOCOL_TYPE = netclass(Gauge, "node_network_protocol_type",
+        "Network device property: protocol_type", "", Identity, "protocol_type");
+    NET_RECEIVE_NOHANDLER = net("node_network_receive_nohandler_total",
+        "Network device statistic receive_nohandler.", px_net("nohandler_in"));
+    NETCLASS_INFO = m(Gauge, "node_network_info",
+        "Non-numeric data from /sys/class/net/<iface>, value is always 1.", "",
+        NETCLASS_INFO_LABELS, &[], Identity,
+        ix("pimon_netclass", "info", NETCLASS_INFO_TAGS, &[], &[], Identity, Integer));
 
     // node_exporter's uname, os, entropy and time collectors (Node Exporter Full's
     // variables are `label_values(node_uname_info, …)`). Info metrics are 1 with the

@@ -257,10 +257,7 @@ mod tests {
         let (_, slot, labels) = t.iter().nth(1).unwrap();
         assert_eq!(slot.kind, Kind::Pod);
         let (values, count) = labels.as_array();
-        assert_eq!(
-            (&values[..4], count),
-            (&["ns", "web-0", "/kubepods/pod1", ""][..], 3)
-        );
+        assert_eq!((&values[..4], count), (&["ns", "web-0", "/kubepods/pod1", ""][..], 3));
         t.unsee_all();
         t.find("/kubepods/pod1").unwrap().seen = true;
         assert_eq!(t.drop_unseen(), 1);
