@@ -386,21 +386,23 @@ mod tests {
     #[test]
     fn pi4_cycle_is_replayed_with_its_real_size_and_labels() {
         let t = Template::from_fixture("pi4").unwrap();
-        // 285 when BENCHMARKS 3.6 was measured; main's sources since add 7, and
-        // Telegraf's inputs (processes, users, the cpu-total and CPU count) 32.
-        assert_eq!(t.values(), 324, "the Pi 4 fixture's default cycle");
+        // 285 when BENCHMARKS 3.6 was measured; 324 with Telegraf's inputs; 566 with
+        // node_exporter's families (hwmon limits, netclass, netstat, sockstat, vmstat,
+        // softnet, uname, os, entropy, time) and the collector's process and scrape
+        // figures.
+        assert_eq!(t.values(), 566, "the Pi 4 fixture's default cycle");
         let key = pi4::key();
         let mut node = SimNode::new(7, 1);
         let mut cycle = Cycle::default();
         node.next_cycle(&t, &mut cycle, 1_700_000_000_000, 1000, Some(&key));
-        assert_eq!(cycle.values, 324);
-        assert_eq!(cycle.count, 2, "292 values take two datagrams");
+        assert_eq!(cycle.values, 566);
+        assert_eq!(cycle.count, 3, "566 values take three datagrams");
         for (part, d) in cycle.datagrams().enumerate() {
             assert!(d.len() <= MAX_DATAGRAM);
             let f = DataFrame::parse(d).unwrap();
             assert_eq!(f.header.node, "node-00007");
             assert_eq!(f.header.seq, part as u64);
-            assert_eq!((f.header.part, f.header.parts), (part as u8, 2));
+            assert_eq!((f.header.part, f.header.parts), (part as u8, 3));
             assert_eq!(f.header.interval_ms, 1000);
             f.verify(&key).unwrap();
         }
@@ -414,7 +416,7 @@ mod tests {
         // The next cycle: same series, sequence numbers go on.
         node.next_cycle(&t, &mut cycle, 1_700_000_001_000, 1000, Some(&key));
         let f = DataFrame::parse(cycle.datagrams().next().unwrap()).unwrap();
-        assert_eq!(f.header.seq, 2);
+        assert_eq!(f.header.seq, 3);
         // A minute later: every counter with a visible rate has grown, none went down,
         // gauges stayed within ±5 % of the fixture's value.
         for i in 2..60 {
