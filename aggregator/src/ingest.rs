@@ -249,7 +249,9 @@ impl Staged {
 
 /// The label values of a staged sample (as [`Staged::add`] wrote them).
 fn staged_labels(encoded: &[u8]) -> heapless::Vec<&str, MAX_LABELS> {
-    crate::series::decode_set(encoded).take(MAX_LABELS).collect()
+    crate::series::decode_set(encoded)
+        .take(MAX_LABELS)
+        .collect()
 }
 
 /// The ingest state: store, keys, settings, and the batch being ingested.

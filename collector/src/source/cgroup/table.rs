@@ -11,6 +11,10 @@ use pimon_protocol::catalog::id;
 
 use super::files::Files;
 
+/// Most labels of a workload (`namespace`, `pod`, `container`, `id`): four, so that
+/// aggregators older than protocol 1.3 read the cgroup source's frames.
+const WORKLOAD_LABELS: usize = 4;
+
 /// The kind of workload a cgroup is; each has its catalog run and its labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -56,7 +60,7 @@ pub(crate) struct Slot {
     pub(crate) seen: bool,
     pub(crate) files: Files,
     /// End of each label value in the slot's arena slice.
-    ends: [u16; pimon_protocol::MAX_LABELS],
+    ends: [u16; WORKLOAD_LABELS],
     count: u8,
 }
 
@@ -124,7 +128,7 @@ impl Table {
         let Some(dst) = self.arena.get_mut(base..base + MAX_ENCODED_LABELS) else {
             return false;
         };
-        let mut ends = [0u16; pimon_protocol::MAX_LABELS];
+        let mut ends = [0u16; WORKLOAD_LABELS];
         let mut at = 0usize;
         for (end, value) in ends.iter_mut().zip(labels) {
             let Some(d) = dst.get_mut(at..at + value.len()) else {
@@ -141,7 +145,7 @@ impl Table {
             seen: true,
             files,
             ends,
-            count: labels.len().min(pimon_protocol::MAX_LABELS) as u8,
+            count: labels.len().min(WORKLOAD_LABELS) as u8,
         });
         true
     }
@@ -204,7 +208,7 @@ impl Table {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LabelValues<'a> {
     bytes: &'a [u8],
-    ends: [u16; pimon_protocol::MAX_LABELS],
+    ends: [u16; WORKLOAD_LABELS],
     count: u8,
 }
 
@@ -220,8 +224,8 @@ impl<'a> LabelValues<'a> {
     }
 
     /// The values as the sink takes them.
-    pub(crate) fn as_array(&self) -> ([&'a str; pimon_protocol::MAX_LABELS], usize) {
-        let mut out = [""; pimon_protocol::MAX_LABELS];
+    pub(crate) fn as_array(&self) -> ([&'a str; WORKLOAD_LABELS], usize) {
+        let mut out = [""; WORKLOAD_LABELS];
         for (i, o) in out.iter_mut().enumerate() {
             *o = self.get(i).unwrap_or("");
         }
