@@ -41,8 +41,9 @@
 //!   protocol (the latter with the `influxdb-line-protocol` crate as oracle), from
 //!   `pimon-test-support`.
 //! - [`tree`]: copies of fixture trees whose counters grow while a collector reads them.
-//! - [`grafana`]: what Grafana does to an InfluxDB dashboard's queries (builder targets
-//!   to InfluxQL, variable options and their regexes, interpolation).
+//! - [`grafana`]: what Grafana does to a dashboard's queries (panels and rows, builder
+//!   targets to InfluxQL, variable options and their regexes, Prometheus `label_values`
+//!   variables, interpolation) and whether Prometheus returns data for one.
 //!
 //! The long run: [`soak`].
 

@@ -31,6 +31,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pimon_e2e::binaries::{Launcher, Program};
+use pimon_e2e::grafana::{
+    dashboard_panels, multi_value, prometheus_has_data, prometheus_label_values,
+    prometheus_multi_value, substitute,
+};
 use pimon_e2e::pimon::{Aggregator, start_collector};
 use pimon_e2e::process::Proc;
 use pimon_e2e::support::http;
@@ -83,92 +87,44 @@ fn dashboard(file: &str) -> Json {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
 }
 
-/// Every target's `key` (`expr` or `query`) in the panels, rows' nested panels included.
+/// Every target's `key` (`expr` or `query`) in the panels, rows' nested panels included,
+/// as (`panel title / refId`, query).
 fn dashboard_queries(dash: &Json, key: &str) -> Vec<(String, String)> {
-    fn walk(panels: &Json, key: &str, out: &mut Vec<(String, String)>) {
-        for panel in panels.as_array().into_iter().flatten() {
-            let title = panel["title"].as_str().unwrap_or("?");
-            for target in panel["targets"].as_array().into_iter().flatten() {
-                let place = format!("{title} / {}", target["refId"].as_str().unwrap_or("?"));
-                let query = target[key]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{place}: target without {key}: {target}"));
-                out.push((place, query.to_string()));
-            }
-            walk(&panel["panels"], key, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&dash["panels"], key, &mut out);
-    out
-}
-
-/// Grafana's value for a multi-value variable used in a regex: `(a|b|c)`, each value's
-/// regex metacharacters escaped with `escape`: `\\` inside PromQL's double-quoted
-/// strings (which take Go escapes, so the regex sees one backslash), `\` inside an
-/// InfluxQL `/regex/`.
-fn multi_value_regex(values: &[&str], escape: &str) -> String {
-    let escaped: Vec<String> = values
-        .iter()
-        .map(|v| {
-            let mut out = String::new();
-            for c in v.chars() {
-                if "\\.+*?()|[]{}^$/".contains(c) {
-                    out.push_str(escape);
-                }
-                out.push(c);
-            }
-            out
+    dashboard_panels(dash, key)
+        .into_iter()
+        .flat_map(|p| {
+            p.targets
+                .into_iter()
+                .map(move |t| (format!("{} / {}", p.title, t.ref_id), t.query))
         })
-        .collect();
-    format!("({})", escaped.join("|"))
+        .collect()
 }
 
-/// Replaces Grafana's variables (longest name first); `Err` names any `$variable` left.
-fn substitute(query: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    let mut vars = vars.to_vec();
-    vars.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
-    let mut text = query.to_string();
-    for (name, value) in &vars {
-        text = text.replace(&format!("${{{}}}", &name[1..]), value);
-        text = text.replace(name, value);
-    }
-    let left: Vec<&str> = text
-        .match_indices('$')
-        .filter(|(i, _)| {
-            text[i + 1..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '{')
-        })
-        .map(|(i, _)| &text[i..])
-        .collect();
-    if left.is_empty() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "unsubstituted Grafana variable in {query:?}: {left:?}"
-        ))
-    }
+/// The nodes as Grafana's multi-value variables hold them.
+fn node_values(nodes: &[&str]) -> Vec<String> {
+    nodes.iter().map(|n| n.to_string()).collect()
 }
 
-fn prometheus_vars(nodes: &[&str]) -> Vec<(&'static str, String)> {
+fn prometheus_vars(nodes: &[&str]) -> Vec<(String, String)> {
     vec![
-        ("$instance", multi_value_regex(nodes, "\\\\")),
-        ("$__rate_interval", RATE_INTERVAL.to_string()),
-        ("$__interval", INTERVAL.to_string()),
+        (
+            "instance".into(),
+            prometheus_multi_value(&node_values(nodes)),
+        ),
+        ("__rate_interval".into(), RATE_INTERVAL.to_string()),
+        ("__interval".into(), INTERVAL.to_string()),
     ]
 }
 
-fn influx_vars(nodes: &[&str]) -> Vec<(&'static str, String)> {
+fn influx_vars(nodes: &[&str]) -> Vec<(String, String)> {
     vec![
-        ("$host", multi_value_regex(nodes, "\\")),
-        ("$timeFilter", TIME_FILTER.to_string()),
-        ("$__interval", INTERVAL.to_string()),
+        ("host".into(), multi_value(&node_values(nodes))),
+        ("timeFilter".into(), TIME_FILTER.to_string()),
+        ("__interval".into(), INTERVAL.to_string()),
     ]
 }
 
-fn queries(file: &str, key: &str, vars: &[(&str, String)]) -> Vec<Query> {
+fn queries(file: &str, key: &str, vars: &[(String, String)]) -> Vec<Query> {
     let all = dashboard_queries(&dashboard(file), key);
     assert!(!all.is_empty(), "{file}: no queries");
     all.into_iter()
@@ -194,35 +150,6 @@ fn node_variable(file: &str, name: &str) -> String {
 
 // ---------------------------------------------------------------------------------
 // Answers: does a query return data?
-
-/// `Ok` when a Prometheus instant query returns at least one number; `Err` with the
-/// answer otherwise.
-fn prometheus_has_data(prom: &Prometheus, query: &str) -> Result<(), String> {
-    let qs = http::query_string(&[("query", query)]);
-    let r = http::request(prom.url(), "GET", &format!("/api/v1/query?{qs}"), &[], b"")?;
-    let body = r.body_text().to_string();
-    let v: Json = serde_json::from_str(&body).map_err(|e| format!("not JSON ({e}): {body}"))?;
-    if v["status"] != "success" {
-        return Err(format!("HTTP {}: {body}", r.status));
-    }
-    let number = |x: &Json| {
-        x[1].as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .is_some_and(|f| !f.is_nan())
-    };
-    let has_data = match v["data"]["resultType"].as_str() {
-        Some("vector") => v["data"]["result"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| number(&s["value"]))),
-        Some("scalar") => number(&v["data"]["result"]),
-        _ => false,
-    };
-    if has_data {
-        Ok(())
-    } else {
-        Err(format!("no data: {body}"))
-    }
-}
 
 /// `Ok` when an InfluxQL query returns at least one row with a non-null value.
 fn influx_has_data(influxd: &Influxd, query: &str) -> Result<(), String> {
@@ -429,34 +356,17 @@ fn add_checks<'a>(
             last: String::new(),
         });
     }
-    // The "Node" menus: Grafana's label_values(METRIC, LABEL) is the label-values API
-    // restricted to the metric's series.
-    let (metric, label) = prom_variable
-        .strip_prefix("label_values(")
-        .and_then(|s| s.strip_suffix(')'))
-        .and_then(|s| s.split_once(", "))
-        .unwrap_or_else(|| panic!("{prom_file}: unexpected variable query {prom_variable}"));
+    // The "Node" menus: Grafana's label_values(METRIC, LABEL).
     let prom = &fleet.prometheus;
     checks.push(Check {
         what: format!("{prom_file} variable instance: {prom_variable} lists {nodes:?}"),
         query: prom_variable,
         run: Box::new(move || {
-            let qs = http::query_string(&[("match[]", metric)]);
-            let r = http::request(
-                prom.url(),
-                "GET",
-                &format!("/api/v1/label/{label}/values?{qs}"),
-                &[],
-                b"",
-            )?;
-            let v: Json = serde_json::from_slice(&r.body).map_err(|e| e.to_string())?;
-            let values: Vec<&str> = v["data"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str())
+            let values = prometheus_label_values(prom, prom_variable)?;
+            let missing: Vec<_> = nodes
+                .iter()
+                .filter(|n| !values.iter().any(|v| v == *n))
                 .collect();
-            let missing: Vec<_> = nodes.iter().filter(|n| !values.contains(n)).collect();
             if missing.is_empty() {
                 Ok(())
             } else {
@@ -601,5 +511,10 @@ fn every_dashboard_query_is_substituted_completely() {
     assert_eq!(
         substitute("a ${__interval} $__interval", &prometheus_vars(&nodes)).unwrap(),
         "a 2s 2s"
+    );
+    assert_eq!(
+        substitute("x{instance=~\"$instance\"}", &prometheus_vars(&["pi-a"])).unwrap(),
+        "x{instance=~\"pi-a\"}",
+        "one node is not parenthesised"
     );
 }

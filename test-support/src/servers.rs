@@ -406,6 +406,18 @@ bind-address = "127.0.0.1:{rpc_port}"
 // ---------------------------------------------------------------------------------
 // Prometheus
 
+/// One scrape job of [`Prometheus::start_jobs`].
+#[derive(Clone, Copy, Debug)]
+pub struct ScrapeJob<'a> {
+    /// `job_name`: the `job` label of what it scrapes.
+    pub name: &'a str,
+    /// `honor_labels: true` keeps the scraped `instance` (the aggregator exposes one per
+    /// node); `false` sets `instance` to the target's `host:port`, as for any exporter.
+    pub honor_labels: bool,
+    /// `host:port` of each `/metrics`.
+    pub targets: &'a [&'a str],
+}
+
 /// A running Prometheus scraping the given targets.
 pub struct Prometheus {
     /// The process; `server.base_url` is the web/API address.
@@ -416,25 +428,42 @@ impl Prometheus {
     /// Starts Prometheus with one job `pimon` that scrapes `targets` (`host:port`, path
     /// `/metrics`) every second with `honor_labels: true`.
     pub fn start(targets: &[&str]) -> Prometheus {
-        start_with_retries("prometheus", || Prometheus::try_start(targets))
+        Prometheus::start_jobs(&[ScrapeJob {
+            name: "pimon",
+            honor_labels: true,
+            targets,
+        }])
     }
 
-    fn try_start(targets: &[&str]) -> Result<Prometheus, String> {
+    /// Starts Prometheus scraping each job's targets (`host:port`, path `/metrics`) every
+    /// second: a pimon aggregator beside a real exporter, each under its own `job`.
+    pub fn start_jobs(jobs: &[ScrapeJob<'_>]) -> Prometheus {
+        start_with_retries("prometheus", || Prometheus::try_start(jobs))
+    }
+
+    fn try_start(jobs: &[ScrapeJob<'_>]) -> Result<Prometheus, String> {
         let binary = find_binary("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::Builder::new()
             .prefix("pimon-prometheus-")
             .tempdir()
             .expect("temp dir");
         let port = free_port();
-        let list = targets
-            .iter()
-            .map(|t| format!("\"{t}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let config = format!(
+        let mut config =
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: pimon\n    honor_labels: true\n    scrape_interval: 1s\n    metrics_path: /metrics\n    static_configs:\n      - targets: [{list}]\n"
-        );
+             scrape_configs:\n"
+                .to_string();
+        for job in jobs {
+            let list = job
+                .targets
+                .iter()
+                .map(|t| format!("\"{t}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            config += &format!(
+                "  - job_name: {}\n    honor_labels: {}\n    scrape_interval: 1s\n    metrics_path: /metrics\n    static_configs:\n      - targets: [{list}]\n",
+                job.name, job.honor_labels
+            );
+        }
         let config_path = dir.path().join("prometheus.yml");
         fs::write(&config_path, config).expect("write prometheus.yml");
         let args = vec![
