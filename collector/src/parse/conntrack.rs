@@ -7,52 +7,27 @@
 //! (`node_nf_conntrack_stat_*`): not sent, to keep the Pi Zero build within its size
 //! budget (Node Exporter Full does not chart them).
 
-use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::{FileFormat, FileList, ParseError, PushFn, parse_u64};
-use crate::sink::SampleSink;
+use super::{FileFormat, FileList, ParseError, PushFn, one_number_file, parse_u64};
 
 /// Parses `nf_conntrack_count` or `nf_conntrack_max`.
 pub fn parse_conntrack_number(input: &[u8]) -> Result<u64, ParseError> {
     parse_u64(super::single_value(input)?)
 }
-/// `nf_conntrack_count` → `NF_CONNTRACK_ENTRIES`.
-#[derive(Debug)]
-pub struct ConntrackCount;
+one_number_file!(
+    /// `nf_conntrack_count` → `NF_CONNTRACK_ENTRIES`.
+    ConntrackCount,
+    "proc/sys/net/netfilter/nf_conntrack_count",
+    id::NF_CONNTRACK_ENTRIES
+);
 
-impl FileFormat for ConntrackCount {
-    const PATH: &'static str = "proc/sys/net/netfilter/nf_conntrack_count";
-
-    fn push_samples(
-        input: &[u8],
-        sink: &mut dyn SampleSink,
-        _bad_row: &mut dyn FnMut(ParseError),
-    ) -> Result<(), ParseError> {
-        sink.labels(&[]);
-        sink.push(id::NF_CONNTRACK_ENTRIES, Value::Unsigned(parse_conntrack_number(input)?));
-        Ok(())
-    }
-}
-
-/// `nf_conntrack_max` → `NF_CONNTRACK_ENTRIES_LIMIT`.
-#[derive(Debug)]
-pub struct ConntrackMax;
-
-impl FileFormat for ConntrackMax {
-    const PATH: &'static str = "proc/sys/net/netfilter/nf_conntrack_max";
-
-    fn push_samples(
-        input: &[u8],
-        sink: &mut dyn SampleSink,
-        _bad_row: &mut dyn FnMut(ParseError),
-    ) -> Result<(), ParseError> {
-        sink.labels(&[]);
-        let max = parse_conntrack_number(input)?;
-        sink.push(id::NF_CONNTRACK_ENTRIES_LIMIT, Value::Unsigned(max));
-        Ok(())
-    }
-}
+one_number_file!(
+    /// `nf_conntrack_max` → `NF_CONNTRACK_ENTRIES_LIMIT`.
+    ConntrackMax,
+    "proc/sys/net/netfilter/nf_conntrack_max",
+    id::NF_CONNTRACK_ENTRIES_LIMIT
+);
 
 /// The conntrack source's files: the two sysctls, both required.
 #[derive(Debug)]
@@ -75,6 +50,7 @@ pub fn exercise(input: &[u8]) {
 mod tests {
     use super::super::recorded;
     use super::*;
+    use pimon_protocol::Value;
 
     #[test]
     fn fixtures() {

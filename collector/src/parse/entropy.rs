@@ -6,52 +6,28 @@
 //! `node_entropy_available_bits` and `node_entropy_pool_size_bits`; Telegraf's `kernel`
 //! `entropy_avail`.
 
-use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::{FileFormat, FileList, ParseError, PushFn, parse_uint_value};
-use crate::sink::SampleSink;
+use super::{FileFormat, FileList, ParseError, PushFn, one_number_file, parse_uint_value};
 
 /// Parses either file: bits.
 pub fn parse_bits(input: &[u8]) -> Result<u64, ParseError> {
     parse_uint_value(input)
 }
 
-/// `entropy_avail` → `ENTROPY_AVAILABLE_BITS`.
-#[derive(Debug)]
-pub struct EntropyAvail;
+one_number_file!(
+    /// `entropy_avail` → `ENTROPY_AVAILABLE_BITS`.
+    EntropyAvail,
+    "proc/sys/kernel/random/entropy_avail",
+    id::ENTROPY_AVAILABLE_BITS
+);
 
-impl FileFormat for EntropyAvail {
-    const PATH: &'static str = "proc/sys/kernel/random/entropy_avail";
-
-    fn push_samples(
-        input: &[u8],
-        sink: &mut dyn SampleSink,
-        _bad_row: &mut dyn FnMut(ParseError),
-    ) -> Result<(), ParseError> {
-        sink.labels(&[]);
-        sink.push(id::ENTROPY_AVAILABLE_BITS, Value::Unsigned(parse_bits(input)?));
-        Ok(())
-    }
-}
-
-/// `poolsize` → `ENTROPY_POOL_SIZE_BITS`.
-#[derive(Debug)]
-pub struct PoolSize;
-
-impl FileFormat for PoolSize {
-    const PATH: &'static str = "proc/sys/kernel/random/poolsize";
-
-    fn push_samples(
-        input: &[u8],
-        sink: &mut dyn SampleSink,
-        _bad_row: &mut dyn FnMut(ParseError),
-    ) -> Result<(), ParseError> {
-        sink.labels(&[]);
-        sink.push(id::ENTROPY_POOL_SIZE_BITS, Value::Unsigned(parse_bits(input)?));
-        Ok(())
-    }
-}
+one_number_file!(
+    /// `poolsize` → `ENTROPY_POOL_SIZE_BITS`.
+    PoolSize,
+    "proc/sys/kernel/random/poolsize",
+    id::ENTROPY_POOL_SIZE_BITS
+);
 
 /// The entropy source's files, both required.
 #[derive(Debug)]
@@ -75,6 +51,7 @@ pub fn exercise(input: &[u8]) {
 mod tests {
     use super::super::recorded;
     use super::*;
+    use pimon_protocol::Value;
 
     #[test]
     fn fixtures() {

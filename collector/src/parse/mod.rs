@@ -198,6 +198,33 @@ pub fn parse_uint_value(input: &[u8]) -> Result<u64, ParseError> {
     parse_u64(single_value(input)?)
 }
 
+/// A [`FileFormat`] for a file that holds one unsigned number (`entropy_avail`,
+/// `nf_conntrack_max`): one unlabelled sample of catalog row `$id`, parsed by
+/// [`parse_uint_value`].
+macro_rules! one_number_file {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $id:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl $crate::parse::FileFormat for $name {
+            const PATH: &'static str = $path;
+
+            fn push_samples(
+                input: &[u8],
+                sink: &mut dyn $crate::sink::SampleSink,
+                _bad_row: &mut dyn FnMut($crate::parse::ParseError),
+            ) -> Result<(), $crate::parse::ParseError> {
+                let value = $crate::parse::parse_uint_value(input)?;
+                sink.labels(&[]);
+                sink.push($id, pimon_protocol::Value::Unsigned(value));
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use one_number_file;
+
 /// What a [`FileFormat`] pushes, recorded, for the formats' unit tests.
 #[cfg(test)]
 pub(crate) mod recorded {
