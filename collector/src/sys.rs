@@ -343,6 +343,9 @@ pub fn uname_machine() -> Option<String> {
 
 /// The kernel clock discipline from a read-only `adjtimex(2)` (`modes` = 0, which needs
 /// no privilege and changes nothing), or the call's error.
+// The fields are C `long` and `int`: `i64::from` widens on 32-bit targets and is the
+// identity on 64-bit ones.
+#[allow(clippy::useless_conversion)]
 pub fn adjtimex() -> std::io::Result<crate::parse::timex::ClockDiscipline> {
     // SAFETY: `timex` is a plain C struct of integers, for which all-zero bytes are a
     // valid value; zero `modes` makes the call read-only.
