@@ -81,12 +81,16 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_secs(40);
 /// when this test came: 0 resolved everywhere (no `node_uname_info`: the menus are
 /// empty); by hand the fixture nodes' numbers (fixed by their trees) and, for the live
 /// node, a few below this machine's 64 (the host decides some panels: swap, hwmon, …).
+/// With node_exporter's families (`node_uname_info`, hwmon chip names and limits,
+/// netclass, netstat, sockstat, vmstat, softnet, process and scrape figures): pi4 104,
+/// pizero 94, x86 103 of 125, resolved as Grafana does; the live node 101 on the
+/// 2-core CI VM (floored a little lower: the host decides some panels).
 /// **These floors only go up**: raise them to what a branch reaches.
 const PIMON_FLOORS: [(&str, usize, usize); 4] = [
-    (LIVE_NODE, 0, 60),
-    ("pi4-a", 0, 64),
-    ("pizero-b", 0, 59),
-    ("x86-c", 0, 63),
+    (LIVE_NODE, 95, 95),
+    ("pi4-a", 104, 104),
+    ("pizero-b", 94, 94),
+    ("x86-c", 103, 103),
 ];
 /// node_exporter on this host, well below the 105 it showed here (the host decides some
 /// panels): under it, the harness is broken and measures nothing.
