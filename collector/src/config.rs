@@ -75,11 +75,11 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 
 /// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
 /// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
-/// is 566 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
-/// conntrack, netclass, uname and os-release series included; the last two carry their
-/// strings as labels every cycle) in 3 datagrams of 3174 bytes, about 3240 bytes in the
-/// ring with the record headers; 180 cycles need about 583 000 bytes; 640 KiB holds
-/// about 202 cycles (33 minutes). The ring's pages cost memory only once written (an
+/// is 586 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
+/// conntrack, netclass, uname, os-release and timex series included; uname and
+/// os-release carry their strings as labels every cycle) in 3 datagrams of 3246 bytes,
+/// about 3312 bytes in the ring with the record headers; 180 cycles need about 596 000
+/// bytes; 640 KiB holds about 197 cycles (32 minutes). The ring's pages cost memory only once written (an
 /// outage). `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
 pub const DEFAULT_RING_BYTES: usize = 640 * 1024;
 

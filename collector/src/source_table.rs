@@ -371,6 +371,17 @@ macro_rules! source_table {
                      ["node_time_"]),
                 ],
             }
+            /// The kernel's clock discipline (`adjtimex(2)`).
+            Timex "timex" {
+                format: timex,
+                reader: timex::TimexReader,
+                module: timex,
+                docs: [
+                    ("Time synchronisation",
+                     "`adjtimex(2)` (read-only), every cycle: the kernel clock discipline that NTP (chrony, systemd-timesyncd, ntpd) steers, as node_exporter's `timex` collector exports it. A system call, not a file: under `--root` it reads the running kernel's clock. `offset` and `jitter` are sent in nanoseconds whatever the kernel's `STA_NANO` bit, the frequency adjustment as node_exporter's ratio (a float); `node_timex_sync_status` is 1 unless the call returns `TIME_ERROR`.",
+                     ["node_timex_"]),
+                ],
+            }
         }
     };
 }

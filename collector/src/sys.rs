@@ -18,6 +18,8 @@
 //!   cgroup source keeps a dozen files open per tracked workload).
 //! - `sysconf(_SC_PAGESIZE)`, `getrlimit(RLIMIT_NOFILE)`: the collector's own process
 //!   figures ([`crate::own_process`]).
+//! - `adjtimex(2)`, read-only (`modes` = 0): the kernel's clock discipline (the timex
+//!   source, [`crate::parse::timex`]).
 //! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
 //!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
@@ -337,6 +339,42 @@ pub fn uname_machine() -> Option<String> {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8(bytes).ok()
+}
+
+/// The kernel clock discipline from a read-only `adjtimex(2)` (`modes` = 0, which needs
+/// no privilege and changes nothing), or the call's error.
+// The fields are C `long` and `int`: `i64::from` widens on 32-bit targets and is the
+// identity on 64-bit ones.
+#[allow(clippy::useless_conversion)]
+pub fn adjtimex() -> std::io::Result<crate::parse::timex::ClockDiscipline> {
+    // SAFETY: `timex` is a plain C struct of integers, for which all-zero bytes are a
+    // valid value; zero `modes` makes the call read-only.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to `tx`, a live, writable timex that outlives the call; the
+    // kernel only fills it in.
+    let state = unsafe { libc::adjtimex(&mut tx) };
+    if state < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(crate::parse::timex::ClockDiscipline {
+        state,
+        offset: i64::from(tx.offset),
+        freq: i64::from(tx.freq),
+        maxerror: i64::from(tx.maxerror),
+        esterror: i64::from(tx.esterror),
+        status: i64::from(tx.status),
+        constant: i64::from(tx.constant),
+        tick: i64::from(tx.tick),
+        ppsfreq: i64::from(tx.ppsfreq),
+        jitter: i64::from(tx.jitter),
+        shift: i64::from(tx.shift),
+        stabil: i64::from(tx.stabil),
+        jitcnt: i64::from(tx.jitcnt),
+        calcnt: i64::from(tx.calcnt),
+        errcnt: i64::from(tx.errcnt),
+        stbcnt: i64::from(tx.stbcnt),
+        tai: i64::from(tx.tai),
+    })
 }
 
 /// Reads the next directory entries of the open directory `dir` into `buf` (see

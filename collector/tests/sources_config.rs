@@ -37,10 +37,10 @@ fn missing_sources_are_skipped_and_the_rest_collected() {
     assert_eq!(sources.status(SourceKind::Stat), &SourceStatus::Present);
     assert_eq!(sources.status(SourceKind::Loadavg), &SourceStatus::Present);
     for kind in SourceKind::ALL {
-        // The time source reads the clock, no file: it is always there.
+        // The time and timex sources read the clock, no file: they are always there.
         if !matches!(
             kind,
-            SourceKind::Stat | SourceKind::Loadavg | SourceKind::Time
+            SourceKind::Stat | SourceKind::Loadavg | SourceKind::Time | SourceKind::Timex
         ) {
             assert!(
                 matches!(sources.status(kind), SourceStatus::Absent(_)),
@@ -53,7 +53,11 @@ fn missing_sources_are_skipped_and_the_rest_collected() {
     r.check_consistency();
     assert_eq!(r.value(id::LOAD1, &[]), u(52));
     assert_eq!(r.value(id::STAT_FORKS, &[]), u(2046218));
-    assert_eq!(sources.error_counts().count(), 3, "stat, loadavg, time");
+    assert_eq!(
+        sources.error_counts().count(),
+        4,
+        "stat, loadavg, time, timex"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -32,7 +32,7 @@
 
 mod table;
 
-pub use table::{CGROUP_METRICS, id};
+pub use table::{CGROUP_METRICS, PER_SCALED_PPM, id};
 
 use crate::value::Value;
 

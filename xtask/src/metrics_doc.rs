@@ -98,6 +98,10 @@ fn raw_unit(m: &Metric) -> Result<Option<&'static str>, String> {
         ("seconds", PerUserHz) => "jiffies (USER_HZ ticks)",
         ("seconds", Scale(0.001)) => "milliseconds",
         ("seconds", Scale(0.000_001)) => "microseconds",
+        ("seconds", Scale(0.000_000_001)) => "nanoseconds",
+        ("hertz", Scale(k)) if k == pimon_protocol::catalog::PER_SCALED_PPM => {
+            "parts per million × 2^16 (adjtimex's scaled ppm)"
+        }
         ("seconds", Scale(0.01)) => "hundredths of a second",
         ("", Scale(0.01)) => "hundredths",
         ("bytes", Scale(1024.0)) => "kB (KiB)",

@@ -1072,6 +1072,10 @@ const NETCLASS_INFO_TAGS: &[&str] = &[
     "ifalias",
 ];
 
+/// adjtimex(2)'s scaled ppm (parts per million × 2^16, `ppsfreq`, `stabil`) → a ratio,
+/// as node_exporter divides (`ppm16frac`): 1 / (10^6 × 2^16).
+pub const PER_SCALED_PPM: f64 = 1.0 / 65_536_000_000.0;
+
 catalog! {
     // /proc/stat, per CPU (label `cpu` = CPU number, "0"); USER_HZ ticks.
     CPU_SECONDS_USER = cpu_seconds(&[("mode", "user")], "time_user");
@@ -1907,4 +1911,61 @@ catalog! {
     TIME_SECONDS = m(Gauge, "node_time_seconds",
         "System time in seconds since epoch (1970).", "seconds", &[], &[], Scale(0.001),
         ix0("pimon_time", "seconds", Scale(0.001), Float));
+
+    // node_exporter's timex collector: adjtimex(2)'s kernel clock discipline (Node
+    // Exporter Full's "System Timesync"). Offsets and jitter are sent in nanoseconds
+    // (the collector scales microseconds when STA_NANO is off), the frequency as the
+    // ratio node_exporter computes (1 + freq / 2^16 ppm); InfluxDB gets `pimon_timex`.
+    TIMEX_OFFSET_SECONDS = m(Gauge, "node_timex_offset_seconds",
+        "Time offset in between local system and reference clock.", "seconds", &[], &[],
+        Scale(0.000_000_001), ix0("pimon_timex", "offset_seconds", Scale(0.000_000_001), Float));
+    TIMEX_FREQUENCY_ADJUSTMENT_RATIO = m(Gauge, "node_timex_frequency_adjustment_ratio",
+        "Local clock frequency adjustment.", "ratio", &[], &[], Identity,
+        ix0("pimon_timex", "frequency_adjustment_ratio", Identity, Float));
+    TIMEX_MAXERROR_SECONDS = m(Gauge, "node_timex_maxerror_seconds",
+        "Maximum error in seconds.", "seconds", &[], &[], Scale(0.000_001),
+        ix0("pimon_timex", "maxerror_seconds", Scale(0.000_001), Float));
+    TIMEX_ESTIMATED_ERROR_SECONDS = m(Gauge, "node_timex_estimated_error_seconds",
+        "Estimated error in seconds.", "seconds", &[], &[], Scale(0.000_001),
+        ix0("pimon_timex", "estimated_error_seconds", Scale(0.000_001), Float));
+    TIMEX_STATUS = m(Gauge, "node_timex_status",
+        "Value of the status array bits.", "", &[], &[], Identity,
+        ix0("pimon_timex", "status", Identity, Integer));
+    TIMEX_LOOP_TIME_CONSTANT = m(Gauge, "node_timex_loop_time_constant",
+        "Phase-locked loop time constant.", "", &[], &[], Identity,
+        ix0("pimon_timex", "loop_time_constant", Identity, Integer));
+    TIMEX_TICK_SECONDS = m(Gauge, "node_timex_tick_seconds",
+        "Seconds between clock ticks.", "seconds", &[], &[], Scale(0.000_001),
+        ix0("pimon_timex", "tick_seconds", Scale(0.000_001), Float));
+    TIMEX_PPS_FREQUENCY_HERTZ = m(Gauge, "node_timex_pps_frequency_hertz",
+        "Pulse per second frequency.", "hertz", &[], &[], Scale(PER_SCALED_PPM),
+        ix0("pimon_timex", "pps_frequency_hertz", Scale(PER_SCALED_PPM), Float));
+    TIMEX_PPS_JITTER_SECONDS = m(Gauge, "node_timex_pps_jitter_seconds",
+        "Pulse per second jitter.", "seconds", &[], &[], Scale(0.000_000_001),
+        ix0("pimon_timex", "pps_jitter_seconds", Scale(0.000_000_001), Float));
+    TIMEX_PPS_SHIFT_SECONDS = m(Gauge, "node_timex_pps_shift_seconds",
+        "Pulse per second interval duration.", "seconds", &[], &[], Identity,
+        ix0("pimon_timex", "pps_shift_seconds", Identity, Integer));
+    TIMEX_PPS_STABILITY_HERTZ = m(Gauge, "node_timex_pps_stability_hertz",
+        "Pulse per second stability, average of recent frequency changes.", "hertz", &[],
+        &[], Scale(PER_SCALED_PPM),
+        ix0("pimon_timex", "pps_stability_hertz", Scale(PER_SCALED_PPM), Float));
+    TIMEX_PPS_JITTER_TOTAL = m(Counter, "node_timex_pps_jitter_total",
+        "Pulse per second count of jitter limit exceeded events.", "", &[], &[], Identity,
+        ix0("pimon_timex", "pps_jitter_total", Identity, Integer));
+    TIMEX_PPS_CALIBRATION_TOTAL = m(Counter, "node_timex_pps_calibration_total",
+        "Pulse per second count of calibration intervals.", "", &[], &[], Identity,
+        ix0("pimon_timex", "pps_calibration_total", Identity, Integer));
+    TIMEX_PPS_ERROR_TOTAL = m(Counter, "node_timex_pps_error_total",
+        "Pulse per second count of calibration errors.", "", &[], &[], Identity,
+        ix0("pimon_timex", "pps_error_total", Identity, Integer));
+    TIMEX_PPS_STABILITY_EXCEEDED_TOTAL = m(Counter, "node_timex_pps_stability_exceeded_total",
+        "Pulse per second count of stability limit exceeded events.", "", &[], &[], Identity,
+        ix0("pimon_timex", "pps_stability_exceeded_total", Identity, Integer));
+    TIMEX_TAI_OFFSET_SECONDS = m(Gauge, "node_timex_tai_offset_seconds",
+        "International Atomic Time (TAI) offset.", "seconds", &[], &[], Identity,
+        ix0("pimon_timex", "tai_offset_seconds", Identity, Integer));
+    TIMEX_SYNC_STATUS = m(Gauge, "node_timex_sync_status",
+        "Is clock synchronized to a reliable server (1 = yes, 0 = no).", "", &[], &[],
+        Identity, ix0("pimon_timex", "sync_status", Identity, Integer));
 }
