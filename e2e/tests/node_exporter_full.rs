@@ -506,6 +506,15 @@ fn node_exporter_full_shows_data_from_pimon_and_node_exporter() {
              {NODE_EXPORTER_FLOOR}: the harness is broken"
         ));
     }
+    // Issue target: on the same machine, at least as many panels as node_exporter
+    // itself (the live node; the fixture nodes are held by their floors).
+    if resolved_count(live) < reference_count {
+        problems.push(format!(
+            "pimon on the live host shows data in {} panels, node_exporter in \
+             {reference_count}: fewer than the exporter the dashboard was built for",
+            resolved_count(live)
+        ));
+    }
     for (node, floor, by_hand_floor) in PIMON_FLOORS {
         let v = views
             .iter()
