@@ -277,6 +277,21 @@ impl Aggregator {
     }
 }
 
+/// One cycle of the host collector on `root` as `--once --print prom` prints it (node
+/// `node`; nothing is sent): what the node_exporter comparisons read.
+pub fn print_prom(root: &Path, node: &str) -> String {
+    let mut cmd = std::process::Command::new(crate::binaries::host_binary(
+        crate::binaries::Program::Collector,
+    ));
+    cmd.arg("--root")
+        .arg(root)
+        .args(["--node", node, "--once", "--print", "prom"])
+        .args(["--aggregator", "127.0.0.1:9797"]);
+    let done = process::run("pimon-collector --print prom", cmd, Duration::from_secs(60));
+    assert!(done.status.success(), "{}", done.report);
+    done.stdout
+}
+
 /// Arguments of a collector reading `root` as node `node` and sending to `aggregator`
 /// every second.
 pub fn collector_args(root: &Path, node: &str, aggregator: SocketAddr) -> Vec<String> {

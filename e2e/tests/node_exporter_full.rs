@@ -1,7 +1,8 @@
 //! Grafana's **Node Exporter Full** (grafana.com 1860: `prometheus/node-exporter-full.json`
 //! of rfmoz/grafana-dashboards, vendored unmodified in `e2e/dashboards/`, source and
 //! licence in its README) measured panel by panel on pimon, with the real node_exporter on
-//! the same machine as the reference. Issue 11: "Node Exporter Full shows nothing at all".
+//! the same machine as the reference: without `node_uname_info` the dashboard's menus are
+//! empty and it shows nothing at all.
 //!
 //! One real Prometheus scrapes two jobs every second: `pimon`, a real aggregator
 //! (`honor_labels: true`: each node is its own `instance`) fed by host collectors on
@@ -506,8 +507,8 @@ fn node_exporter_full_shows_data_from_pimon_and_node_exporter() {
              {NODE_EXPORTER_FLOOR}: the harness is broken"
         ));
     }
-    // Issue target: on the same machine, at least as many panels as node_exporter
-    // itself (the live node; the fixture nodes are held by their floors).
+    // On the same machine, at least as many panels as node_exporter itself (the live
+    // node; the fixture nodes are held by their floors).
     if resolved_count(live) < reference_count {
         problems.push(format!(
             "pimon on the live host shows data in {} panels, node_exporter in \

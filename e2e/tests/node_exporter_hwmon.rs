@@ -14,15 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
-use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::fixture;
-use pimon_e2e::support::http;
-use pimon_e2e::support::servers::{
-    ServerProcess, find_binary, free_port, start_with_retries, status_is,
-};
+use pimon_e2e::pimon::print_prom;
+use pimon_e2e::support::peers::NodeExporter;
 use pimon_e2e::tree::copy_tree;
 
 /// Series of the compared families: name → (sorted labels → value).
@@ -53,56 +49,29 @@ fn series(text: &str, drop_labels: &[&str]) -> Series {
 
 /// node_exporter's page for the tree at `root`.
 fn node_exporter(root: &Path) -> String {
-    let binary = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server = start_with_retries("prometheus-node-exporter", || {
-        let port = free_port();
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let args = vec![
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            format!("--path.sysfs={}", root.join("sys").display()),
-            format!("--path.procfs={}", root.join("proc").display()),
-            "--collector.disable-defaults".to_string(),
-            "--collector.hwmon".to_string(),
-            "--collector.thermal_zone".to_string(),
-        ];
-        let mut server =
-            ServerProcess::spawn("prometheus-node-exporter", &binary, &args, dir, port);
-        server.wait_ready(|base| status_is(base, "/metrics", 200))?;
-        Ok(server)
-    });
-    let page = http::get(&server.base_url, "/metrics");
-    assert_eq!(page.status, 200, "{}", page.body_text());
-    let text = page.body_text().to_string();
+    let sysfs = format!("--path.sysfs={}", root.join("sys").display());
+    let procfs = format!("--path.procfs={}", root.join("proc").display());
+    let server = NodeExporter::start_with(&[
+        &sysfs,
+        &procfs,
+        "--collector.disable-defaults",
+        "--collector.hwmon",
+        "--collector.thermal_zone",
+    ]);
+    let text = String::from_utf8(server.page()).expect("UTF-8 exposition");
     assert!(
         !text.contains("node_scrape_collector_success{collector=\"thermal_zone\"} 0")
             && !text.contains("node_scrape_collector_success{collector=\"hwmon\"} 0"),
-        "a node_exporter collector failed on {}:\n{}",
+        "a node_exporter collector failed on {}:\n{text}",
         root.display(),
-        server.log_tail()
     );
     text
-}
-
-/// The collector's `--once --print prom` for the tree at `root`.
-fn pimon(root: &Path) -> String {
-    let out = Command::new(host_binary(Program::Collector))
-        .args(["--once", "--print", "prom", "--root"])
-        .arg(root)
-        .output()
-        .expect("run pimon-collector");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 exposition")
 }
 
 /// Compares the families both send; returns how many series were compared.
 fn compare(tree: &str, root: &Path, must_share: &[&str]) -> usize {
     let theirs = series(&node_exporter(root), &[]);
-    let ours = series(&pimon(root), &["instance"]);
+    let ours = series(&print_prom(root, "hwmon"), &["instance"]);
     let mut problems = Vec::new();
     let mut compared = 0;
     for (name, our_series) in &ours {

@@ -13,13 +13,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::{PromSample, families, parse_prometheus};
 use pimon_e2e::fixture;
-use pimon_e2e::process::run;
+use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::CATALOG;
 
@@ -80,21 +78,10 @@ fn node_exporter(sysfs: &Path) -> String {
     String::from_utf8(ne.page()).unwrap()
 }
 
-fn pimon(root: &Path) -> String {
-    let mut cmd = Command::new(host_binary(Program::Collector));
-    cmd.arg("--root")
-        .arg(root)
-        .args(["--node", "netclass", "--once", "--print", "prom"])
-        .args(["--aggregator", "127.0.0.1:9797"]);
-    let done = run("pimon-collector", cmd, Duration::from_secs(60));
-    assert!(done.status.success(), "{}", done.report);
-    done.stdout
-}
-
 /// One comparison; `Err` says what differs.
 fn compare(root: &Path) -> Result<usize, String> {
     let theirs_text = node_exporter(&root.join("sys"));
-    let ours_text = pimon(root);
+    let ours_text = print_prom(root, "netclass");
     let theirs = parse_prometheus(&theirs_text)?;
     let ours = parse_prometheus(&ours_text)?;
     let (want, got) = (series(&theirs), series(&ours));

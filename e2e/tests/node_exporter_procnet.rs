@@ -15,12 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Duration;
 
-use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
-use pimon_e2e::process::run;
+use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
 
@@ -119,13 +116,7 @@ fn compare(name: &str) {
     let (mut theirs, mut their_meta) = read(&String::from_utf8_lossy(&ne.page()));
     theirs.retain(|k, _| !not_sent(family(k)));
     their_meta.retain(|l| !l.split(' ').nth(2).is_some_and(not_sent));
-    let collector = host_binary(Program::Collector);
-    let mut cmd = Command::new(&collector);
-    cmd.args(["--root", &root.display().to_string(), "--node", name])
-        .args(["--once", "--print", "prom"]);
-    let out = run("pimon-collector", cmd, Duration::from_secs(60));
-    assert!(out.status.success(), "{}", out.report);
-    let (mine, my_meta) = read(&out.stdout);
+    let (mine, my_meta) = read(&print_prom(&root, name));
 
     assert!(
         theirs.len() > 40,

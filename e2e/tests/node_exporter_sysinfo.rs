@@ -17,10 +17,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::pimon::print_prom;
 use pimon_e2e::repo_root;
 use pimon_e2e::support::peers::NodeExporter;
 
@@ -75,22 +74,6 @@ fn families(text: &str, prefixes: &[&str]) -> BTreeMap<String, Family> {
     out
 }
 
-/// What the collector prints for one cycle on `root`.
-fn collector_page(root: &Path) -> String {
-    let out = Command::new(host_binary(Program::Collector))
-        .arg("--root")
-        .arg(root)
-        .args(["--print", "prom", "--once", "--node", "e2e"])
-        .output()
-        .expect("run pimon-collector");
-    assert!(
-        out.status.success(),
-        "pimon-collector --print: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 exposition")
-}
-
 /// node_exporter's page for `root` with only `collectors` on.
 fn node_exporter_page(root: &Path, collectors: &[&str]) -> String {
     let root = root.display().to_string();
@@ -133,7 +116,7 @@ fn assert_same_families(ours: &BTreeMap<String, Family>, theirs: &BTreeMap<Strin
 }
 
 fn assert_same_on(root: &Path, expect_families: &[&str]) {
-    let ours = families(&collector_page(root), &TREE_FAMILIES);
+    let ours = families(&print_prom(root, "e2e"), &TREE_FAMILIES);
     let theirs = families(
         &node_exporter_page(root, &["os", "entropy"]),
         &TREE_FAMILIES,
@@ -195,7 +178,7 @@ fn os_release_quoting_equals_node_exporters() {
     // empty) from the second on — the page read here, after the readiness scrape.
     write("NAME=Debian\nID=\"debian\nVERSION_ID=12\n");
     assert_eq!(
-        families(&collector_page(root), &TREE_FAMILIES),
+        families(&print_prom(root, "e2e"), &TREE_FAMILIES),
         BTreeMap::new()
     );
     let theirs = families(&node_exporter_page(root, &["os"]), &TREE_FAMILIES);
@@ -219,7 +202,7 @@ fn os_release_quoting_equals_node_exporters() {
 fn uname_and_time_equal_node_exporters_on_this_machine() {
     let root = Path::new("/");
     let theirs_page = node_exporter_page(root, &["uname", "time"]);
-    let ours_page = collector_page(root);
+    let ours_page = print_prom(root, "e2e");
     assert_same_families(
         &families(&ours_page, &["node_uname_"]),
         &families(&theirs_page, &["node_uname_"]),

@@ -9,10 +9,10 @@
 //! every second (offsets and errors, frequencies, PPS counts).
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::path::Path;
 
-use pimon_e2e::binaries::{Program, host_binary};
 use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 
 /// Per family: `# TYPE`, `# HELP` (empty when absent) and each sample's sorted label
@@ -74,16 +74,7 @@ fn tolerance(name: &str) -> f64 {
 fn timex_equals_node_exporters_on_this_machine() {
     let node = NodeExporter::start_with(&["--collector.disable-defaults", "--collector.timex"]);
     let theirs = timex_families(&String::from_utf8(node.page()).expect("UTF-8 exposition"));
-    let out = Command::new(host_binary(Program::Collector))
-        .args(["--root", "/", "--print", "prom", "--once", "--node", "e2e"])
-        .output()
-        .expect("run pimon-collector");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ours = timex_families(&String::from_utf8(out.stdout).expect("UTF-8 exposition"));
+    let ours = timex_families(&print_prom(Path::new("/"), "e2e"));
 
     assert_eq!(theirs.len(), 17, "{theirs:?}");
     assert_eq!(
