@@ -92,6 +92,15 @@ fn statvfs(path: &[u8]) -> Result<FsStats, Errno> {
     })
 }
 
+/// `prefix` + `path` written at the start of `buf`; `None` when it does not fit.
+fn join<'b>(buf: &'b mut [u8], prefix: &[u8], path: &[u8]) -> Option<&'b [u8]> {
+    let dst = buf.get_mut(..prefix.len().checked_add(path.len())?)?;
+    let (head, tail) = dst.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    tail.copy_from_slice(path);
+    Some(dst)
+}
+
 fn work(worker: &Worker) {
     let mut path = [0u8; PATH_CAP];
     loop {
@@ -165,14 +174,10 @@ impl StatvfsPool {
     /// module docs), with the path built on the stack.
     pub(crate) fn stat_inline(&self, prefix: &[u8], path: &[u8]) -> StatOutcome {
         let mut buf = [0u8; PATH_CAP];
-        let len = prefix.len().saturating_add(path.len());
-        let Some(dst) = buf.get_mut(..len) else {
+        let Some(joined) = join(&mut buf, prefix, path) else {
             return StatOutcome::PathTooLong;
         };
-        let (head, tail) = dst.split_at_mut(prefix.len());
-        head.copy_from_slice(prefix);
-        tail.copy_from_slice(path);
-        match statvfs(dst) {
+        match statvfs(joined) {
             Ok(stats) => StatOutcome::Ok(stats),
             Err(errno) => StatOutcome::Failed(errno),
         }
@@ -207,13 +212,9 @@ impl StatvfsPool {
         let Ok(mut slot) = worker.slot.lock() else {
             return StatOutcome::NoWorker;
         };
-        let Some(dst) = slot.path.get_mut(..len) else {
+        if join(&mut slot.path, prefix, path).is_none() {
             return StatOutcome::PathTooLong;
-        };
-        // prefix.len() <= len, checked above.
-        let (head, tail) = dst.split_at_mut(prefix.len());
-        head.copy_from_slice(prefix);
-        tail.copy_from_slice(path);
+        }
         slot.len = len;
         slot.requested = slot.requested.wrapping_add(1);
         let job = slot.requested;
