@@ -20,7 +20,6 @@ use std::path::Path;
 
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::pimon::print_prom;
-use pimon_e2e::repo_root;
 use pimon_e2e::support::peers::NodeExporter;
 
 /// A family as both expose it: type, help, and each sample's labels (without
@@ -135,10 +134,7 @@ fn os_release_and_entropy_equal_node_exporters_on_the_fixture_trees() {
         "node_os_version",
     ];
     for tree in ["pi4", "pizero", "x86"] {
-        assert_same_on(
-            &repo_root().join("collector/tests/fixtures").join(tree),
-            &all,
-        );
+        assert_same_on(&pimon_test_support::fixtures::tree(tree), &all);
     }
 }
 
