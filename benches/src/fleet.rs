@@ -388,8 +388,8 @@ mod tests {
         let t = Template::from_fixture("pi4").unwrap();
         // The real collector's cycle over the same tree: what the replay must match. Not
         // a number written here, so a new source in the fixture tree changes both sides
-        // (586 values in three datagrams with timex; 285 when BENCHMARKS 3.6 was
-        // measured).
+        // (599 values in three datagrams with cpufreq's limits and the zone offset; 285
+        // when BENCHMARKS 3.6 was measured).
         let mut real = pi4::collector(fixture_root("pi4"));
         real.cycle(1_700_000_000_000);
         let (mut real_values, mut real_datagrams) = (0, 0);
