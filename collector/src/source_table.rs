@@ -268,7 +268,7 @@ macro_rules! source_table {
                 reader: Files<crate::parse::netstat::NetstatFiles>,
                 docs: [
                     ("Protocol counters (netstat)",
-                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (each has a catalog row; the others are not sent). Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file).",
+                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps, and those Telegraf's system dashboard reads (`TcpExt_TCPAbort*`, `Icmp_*Echo*`, the `Ip_`/`Ip6_` error counters, `Tcp_EstabResets`: node_exporter's names with a widened filter). Each has a catalog row; the others are not sent. Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file), and the `/proc/net/snmp` ones again as Telegraf's `net` fields with `interface=all` (`tcp_activeopens`), written by the aggregator from the same values.",
                      ["node_netstat_"]),
                 ],
             }
@@ -380,6 +380,16 @@ macro_rules! source_table {
                     ("Time synchronisation",
                      "`adjtimex(2)` (read-only), every cycle: the kernel clock discipline that NTP (chrony, systemd-timesyncd, ntpd) steers, as node_exporter's `timex` collector exports it. A system call, not a file: under `--root` it reads the running kernel's clock. `offset` and `jitter` are sent in nanoseconds whatever the kernel's `STA_NANO` bit, the frequency adjustment as node_exporter's ratio (a float); `node_timex_sync_status` is 1 unless the call returns `TIME_ERROR`.",
                      ["node_timex_"]),
+                ],
+            }
+            /// `/proc/interrupts`: counts per IRQ and CPU. Opt-in (`enable = interrupts`).
+            Interrupts "interrupts" {
+                format: interrupts,
+                reader: OneFile<crate::parse::interrupts::ProcInterrupts>,
+                docs: [
+                    ("Interrupts",
+                     "`/proc/interrupts`, only with `[filters] enable = interrupts` (opt-in, as node_exporter's `--collector.interrupts`: a Pi 4 has some 30 IRQ lines × 4 CPUs, each line a label set of three strings): node_exporter's `interrupts` collector, labels `type` (the IRQ: `11`, `IPI2`, `NMI`), `info` and `devices` split as node_exporter splits them, and `cpu`; lines with a single count (`Err:`, `ERR:`, `MIS:`) are skipped as node_exporter skips them (Telegraf writes them), and CPUs past the eighth are not sent. InfluxDB gets Telegraf's `interrupts` input: tags `irq`, `type`, `device`, fields `CPU0`…`CPUn` and `total` (their sum, by the aggregator). `/proc/softirqs` (Telegraf's `soft_interrupts`) is not read.",
+                     ["node_interrupts_"]),
                 ],
             }
         }

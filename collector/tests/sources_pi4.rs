@@ -24,6 +24,18 @@ fn every_source_is_present() {
 }
 
 #[test]
+fn interrupts_one_label_set_per_irq_one_row_per_cpu() {
+    let (_, r) = one_cycle("pi4");
+    let timer = ["11", "GICv2", "30 Level arch_timer"];
+    assert_eq!(r.value(id::INTERRUPTS_CPU0, &timer), u(9864151));
+    assert_eq!(r.value(id::INTERRUPTS_CPU3, &timer), u(7035624));
+    let ipi = ["IPI3", "Function call interrupts", ""];
+    assert_eq!(r.value(id::INTERRUPTS_CPU1, &ipi), u(4012345));
+    assert_eq!(r.count(id::INTERRUPTS_CPU0), 27);
+    assert_eq!(r.count(id::INTERRUPTS_CPU4), 0);
+}
+
+#[test]
 fn stat_system_and_per_cpu() {
     let (_, r) = one_cycle("pi4");
     assert_eq!(r.value(id::STAT_CONTEXT_SWITCHES, &[]), u(796213465));

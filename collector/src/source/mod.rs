@@ -184,6 +184,11 @@ macro_rules! declare_sources {
 source_table!(declare_sources);
 
 impl SourceKind {
+    /// Sources read only when the configuration enables them (`enable = …`), as
+    /// node_exporter's disabled-by-default collectors: `/proc/interrupts` (tens of label
+    /// sets per cycle).
+    pub const OPT_IN: [SourceKind; 1] = [SourceKind::Interrupts];
+
     /// The source named `name` (see [`SourceKind::name`]).
     pub fn from_name(name: &str) -> Option<SourceKind> {
         SourceKind::ALL.into_iter().find(|k| k.name() == name)
@@ -209,6 +214,17 @@ impl SourceSet {
     pub const fn all() -> Self {
         SourceSet((1 << SourceKind::ALL.len()) - 1)
     }
+    /// Every source but the opt-in ones ([`SourceKind::OPT_IN`]): what runs unless the
+    /// configuration says otherwise.
+    pub const fn defaults() -> Self {
+        let mut bits = SourceSet::all().0;
+        let mut i = 0;
+        while i < SourceKind::OPT_IN.len() {
+            bits &= !(1 << SourceKind::OPT_IN[i] as u32);
+            i += 1;
+        }
+        SourceSet(bits)
+    }
     /// No source.
     pub const fn none() -> Self {
         SourceSet(0)
@@ -229,7 +245,7 @@ impl SourceSet {
 
 impl Default for SourceSet {
     fn default() -> Self {
-        SourceSet::all()
+        SourceSet::defaults()
     }
 }
 
@@ -321,7 +337,7 @@ impl Default for SourcesConfig {
     fn default() -> Self {
         SourcesConfig {
             root: PathBuf::from("/"),
-            sources: SourceSet::all(),
+            sources: SourceSet::defaults(),
             net_devices: NameLists {
                 defaults: false,
                 ..NameLists::default()

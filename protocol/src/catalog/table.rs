@@ -963,6 +963,31 @@ macro_rules! netstat {
     };
 }
 
+/// node_exporter's `node_interrupts_total` for the CPU of constant label `cpu` (labels
+/// `type`: the IRQ's name, `info`, `devices`), and Telegraf's `interrupts` field
+/// `CPU<n>` (tags `irq`, `type`, `device`): one row per CPU, so an IRQ's counts share one
+/// label set and make one Telegraf line. `total` is computed by the aggregator.
+const fn interrupts(cpu: &'static [(&'static str, &'static str)], field: &'static str) -> Metric {
+    m(
+        Counter,
+        "node_interrupts_total",
+        "Interrupt details.",
+        "",
+        &["type", "info", "devices"],
+        cpu,
+        Identity,
+        ix(
+            "interrupts",
+            field,
+            &["irq", "type", "device"],
+            &[],
+            &[],
+            Identity,
+            Integer,
+        ),
+    )
+}
+
 /// A row of node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<key>`, gauge,
 /// help `Number of <PROTO> sockets in state <key>.`. Telegraf has no such input:
 /// `pimon_sockstat`, the field lower-cased.
@@ -1992,4 +2017,43 @@ catalog! {
     TIME_ZONE_OFFSET = m(Gauge, "node_time_zone_offset_seconds",
         "System time zone offset in seconds.", "seconds", &["time_zone"], &[], Identity,
         ix("pimon_time", "zone_offset", &["time_zone"], &[], &[], Identity, Integer));
+    // netstat fields beyond node_exporter's default filter that Telegraf's system
+    // dashboard reads (its `nstat` input keeps every field): "TCP aborts", "ICMP packets",
+    // "IPv4 errors", "IPv6 errors", and Tcp EstabResets for `net` `interface=all`
+    // ("TCP handshake issues"). node_exporter names them so with a widened
+    // `--collector.netstat.fields`. Same order rules as the rows above.
+    NETSTAT_TCPEXT_TCPABORTONDATA = netstat!("netstat", "TcpExt", "TCPAbortOnData");
+    NETSTAT_TCPEXT_TCPABORTONCLOSE = netstat!("netstat", "TcpExt", "TCPAbortOnClose");
+    NETSTAT_TCPEXT_TCPABORTONMEMORY = netstat!("netstat", "TcpExt", "TCPAbortOnMemory");
+    NETSTAT_TCPEXT_TCPABORTONTIMEOUT = netstat!("netstat", "TcpExt", "TCPAbortOnTimeout");
+    NETSTAT_TCPEXT_TCPABORTONLINGER = netstat!("netstat", "TcpExt", "TCPAbortOnLinger");
+    NETSTAT_TCPEXT_TCPABORTFAILED = netstat!("netstat", "TcpExt", "TCPAbortFailed");
+    NETSTAT_IP_INHDRERRORS = netstat!("snmp", "Ip", "InHdrErrors");
+    NETSTAT_IP_INADDRERRORS = netstat!("snmp", "Ip", "InAddrErrors");
+    NETSTAT_IP_INUNKNOWNPROTOS = netstat!("snmp", "Ip", "InUnknownProtos");
+    NETSTAT_IP_INDISCARDS = netstat!("snmp", "Ip", "InDiscards");
+    NETSTAT_IP_OUTDISCARDS = netstat!("snmp", "Ip", "OutDiscards");
+    NETSTAT_IP_OUTNOROUTES = netstat!("snmp", "Ip", "OutNoRoutes");
+    NETSTAT_ICMP_INECHOS = netstat!("snmp", "Icmp", "InEchos");
+    NETSTAT_ICMP_INECHOREPS = netstat!("snmp", "Icmp", "InEchoReps");
+    NETSTAT_ICMP_OUTECHOS = netstat!("snmp", "Icmp", "OutEchos");
+    NETSTAT_ICMP_OUTECHOREPS = netstat!("snmp", "Icmp", "OutEchoReps");
+    NETSTAT_TCP_ESTABRESETS = netstat!("snmp", "Tcp", "EstabResets");
+    NETSTAT_IP6_INHDRERRORS = netstat!("snmp6", "Ip6", "InHdrErrors");
+    NETSTAT_IP6_INADDRERRORS = netstat!("snmp6", "Ip6", "InAddrErrors");
+    NETSTAT_IP6_INUNKNOWNPROTOS = netstat!("snmp6", "Ip6", "InUnknownProtos");
+    NETSTAT_IP6_INDISCARDS = netstat!("snmp6", "Ip6", "InDiscards");
+    NETSTAT_IP6_OUTDISCARDS = netstat!("snmp6", "Ip6", "OutDiscards");
+    NETSTAT_IP6_OUTNOROUTES = netstat!("snmp6", "Ip6", "OutNoRoutes");
+
+    // node_exporter's opt-in interrupts collector (/proc/interrupts), one row per CPU
+    // (CPUs past the eighth are not sent); Telegraf's `interrupts` input.
+    INTERRUPTS_CPU0 = interrupts(&[("cpu", "0")], "CPU0");
+    INTERRUPTS_CPU1 = interrupts(&[("cpu", "1")], "CPU1");
+    INTERRUPTS_CPU2 = interrupts(&[("cpu", "2")], "CPU2");
+    INTERRUPTS_CPU3 = interrupts(&[("cpu", "3")], "CPU3");
+    INTERRUPTS_CPU4 = interrupts(&[("cpu", "4")], "CPU4");
+    INTERRUPTS_CPU5 = interrupts(&[("cpu", "5")], "CPU5");
+    INTERRUPTS_CPU6 = interrupts(&[("cpu", "6")], "CPU6");
+    INTERRUPTS_CPU7 = interrupts(&[("cpu", "7")], "CPU7");
 }
