@@ -382,6 +382,37 @@ macro_rules! source_table {
                      ["node_timex_"]),
                 ],
             }
+            /// `/proc/schedstat`: per-CPU run-queue time and timeslices.
+            Schedstat "schedstat" {
+                format: schedstat,
+                reader: OneFile<crate::parse::schedstat::ProcSchedstat>,
+                docs: [
+                    ("Scheduler (schedstat)",
+                     "`/proc/schedstat` (kernels with `CONFIG_SCHEDSTATS`), the `cpuN` lines (label `cpu`): nanoseconds running tasks and waiting on the run queue, and timeslices, as node_exporter's `schedstat` collector exports them.",
+                     ["node_schedstat_"]),
+                ],
+            }
+            /// `/proc/net/arp`: neighbour entries per device.
+            Arp "arp" {
+                format: arp,
+                reader: OneFile<crate::parse::arp::ProcNetArp>,
+                docs: [
+                    ("ARP",
+                     "`/proc/net/arp`: the entries of each device (label `device`), incomplete ones included, as node_exporter 1.5's `arp` collector counts them (it has no other family). At most 64 devices are counted (the entries of more are counted failures), and the file must fit the read buffer (`read_buffer_bytes`, 64 KiB: about 800 entries).",
+                     ["node_arp_"]),
+                ],
+            }
+            /// `/proc/net/udp{,6}`: bytes queued on UDP sockets.
+            UdpQueues "udp_queues" {
+                format: udp_queues,
+                reader: udp_queues::UdpQueuesReader,
+                module: udp_queues,
+                docs: [
+                    ("UDP queues",
+                     "`/proc/net/udp` and `/proc/net/udp6` (when IPv6 is on): the `tx_queue` and `rx_queue` columns summed over every socket (labels `ip` = `v4`/`v6`, `queue` = `tx`/`rx`), as node_exporter's `udp_queues` collector does; each file is streamed through the read buffer, so any number of sockets fits. A line that does not parse is a counted failure and is left out of the sums (node_exporter fails the scrape).",
+                     ["node_udp_"]),
+                ],
+            }
         }
     };
 }

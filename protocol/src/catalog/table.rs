@@ -1020,6 +1020,30 @@ const fn softnet(
     )
 }
 
+/// A row of node_exporter's `udp_queues` (constant labels `ip` and `queue`).
+macro_rules! udp_queues {
+    ($ip:literal, $queue:literal) => {
+        m(
+            Gauge,
+            "node_udp_queues",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+            "",
+            &[],
+            &[("ip", $ip), ("queue", $queue)],
+            Identity,
+            ix(
+                "pimon_udp_queues",
+                "bytes",
+                &[],
+                &[],
+                &[("ip", $ip), ("queue", $queue)],
+                Identity,
+                Integer,
+            ),
+        )
+    };
+}
+
 // ---- /sys/class/net (node_exporter's netclass) -----------------------------------------
 
 /// A `/sys/class/net/<device>/` attribute under node_exporter's netclass name (label
@@ -1968,4 +1992,25 @@ catalog! {
     TIMEX_SYNC_STATUS = m(Gauge, "node_timex_sync_status",
         "Is clock synchronized to a reliable server (1 = yes, 0 = no).", "", &[], &[],
         Identity, ix0("pimon_timex", "sync_status", Identity, Integer));
+
+    // node_exporter's schedstat: /proc/schedstat's cpuN lines (nanoseconds on the wire).
+    SCHEDSTAT_RUNNING_SECONDS = m(Counter, "node_schedstat_running_seconds_total",
+        "Number of seconds CPU spent running a process.", "seconds", CPU, &[],
+        Scale(0.000_000_001),
+        ix("pimon_schedstat", "running_seconds", CPU, &[], &[], Scale(0.000_000_001), Float));
+    SCHEDSTAT_WAITING_SECONDS = m(Counter, "node_schedstat_waiting_seconds_total",
+        "Number of seconds spent by processing waiting for this CPU.", "seconds", CPU, &[],
+        Scale(0.000_000_001),
+        ix("pimon_schedstat", "waiting_seconds", CPU, &[], &[], Scale(0.000_000_001), Float));
+    SCHEDSTAT_TIMESLICES = m(Counter, "node_schedstat_timeslices_total",
+        "Number of timeslices executed by CPU.", "", CPU, &[], Identity,
+        ix("pimon_schedstat", "timeslices", CPU, &[], &[], Identity, Integer));
+    // node_exporter's arp: /proc/net/arp's entries per device.
+    ARP_ENTRIES = m(Gauge, "node_arp_entries", "ARP entries by device", "", &["device"], &[],
+        Identity, ix("pimon_arp", "entries", &["device"], &[], &[], Identity, Integer));
+    // node_exporter's udp_queues: /proc/net/udp{,6}'s tx_queue and rx_queue summed.
+    UDP_QUEUES_V4_TX = udp_queues!("v4", "tx");
+    UDP_QUEUES_V4_RX = udp_queues!("v4", "rx");
+    UDP_QUEUES_V6_TX = udp_queues!("v6", "tx");
+    UDP_QUEUES_V6_RX = udp_queues!("v6", "rx");
 }
