@@ -413,6 +413,17 @@ macro_rules! source_table {
                      ["node_udp_"]),
                 ],
             }
+            /// `/sys/class/power_supply`: batteries, mains, USB, UPS.
+            PowerSupply "powersupply" {
+                format: power_supply,
+                reader: power_supply::PowerSupplyReader,
+                module: power_supply,
+                docs: [
+                    ("Power supplies",
+                     "`/sys/class/power_supply/<supply>/` (label `power_supply`), node_exporter 1.5's `powersupplyclass` collector: each integer attribute file the supply has, as a gauge (µV, µA, µW, µWh, µAh ÷ 10⁶; tenths of a degree ÷ 10; some renamed as node_exporter names them: `voltage_now` → `voltage_volt`, `current_now` → `current_ampere`, `power_now` → `power_watt`, `energy_now` → `energy_watthour`, `charge_now` → `charge_ampere`, `cycle_count` → `cyclecount`, `time_to_*_now` → `time_to_*_seconds`), and `node_power_supply_info` (value 1) with the text files as labels; node_exporter leaves out the label of a missing or empty file, pimon sends it empty (the same series in Prometheus). A Raspberry Pi has no supply: the source is absent there. Supplies are discovered again every `rediscover`.",
+                     ["node_power_supply_"]),
+                ],
+            }
         }
     };
 }

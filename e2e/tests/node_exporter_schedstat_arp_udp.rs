@@ -103,7 +103,10 @@ fn fixture(name: &str, families: &[&str]) {
     let theirs = compare(&tree(name), name);
     let seen: BTreeSet<&str> = theirs.keys().map(|k| family(k)).collect();
     let want: BTreeSet<&str> = families.iter().copied().collect();
-    assert_eq!(seen, want, "{name}: node_exporter's families on the fixture");
+    assert_eq!(
+        seen, want,
+        "{name}: node_exporter's families on the fixture"
+    );
 }
 
 const ALL: [&str; 5] = [

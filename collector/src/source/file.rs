@@ -331,13 +331,21 @@ mod tests {
         let file = SysFile::open(path.clone()).unwrap();
         let mut buf = [0u8; 64];
         let mut seen = Vec::new();
-        file.for_each_line(&mut buf, |l| seen.push(String::from_utf8(l.to_vec()).unwrap()))
-            .unwrap();
+        file.for_each_line(&mut buf, |l| {
+            seen.push(String::from_utf8(l.to_vec()).unwrap())
+        })
+        .unwrap();
         assert_eq!(seen.len(), 1001);
-        assert_eq!((seen[0].as_str(), seen[999].as_str()), ("line 0", "line 999"));
+        assert_eq!(
+            (seen[0].as_str(), seen[999].as_str()),
+            ("line 0", "line 999")
+        );
         assert_eq!(seen[1000], "last");
         let mut tiny = [0u8; 4];
-        assert!(matches!(file.for_each_line(&mut tiny, |_| {}), Err(ReadError::TooBig(4))));
+        assert!(matches!(
+            file.for_each_line(&mut tiny, |_| {}),
+            Err(ReadError::TooBig(4))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -624,7 +624,10 @@ mod tests {
 
     #[test]
     fn the_set_of_all_sources_holds_every_source_and_removes_one() {
-        assert!(SourceKind::ALL.len() > 32, "the test wants more sources than a u32 has bits");
+        assert!(
+            SourceKind::ALL.len() > 32,
+            "the test wants more sources than a u32 has bits"
+        );
         let mut set = SourceSet::all();
         for kind in SourceKind::ALL {
             assert!(set.contains(kind), "{kind} missing from SourceSet::all()");
