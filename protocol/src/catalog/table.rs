@@ -1085,6 +1085,24 @@ const POWER_SUPPLY_INFO_LABELS: &[&str] = &[
     "usb_type",
 ];
 
+/// Its InfluxDB tags: a line holds at most 8 with `host`, so `charge_type`, `health`,
+/// `scope`, `serial_number` and `usb_type` (a serial number would also make a series per
+/// battery swap) have no tag key.
+const POWER_SUPPLY_INFO_TAGS: &[&str] = &[
+    "power_supply",
+    "capacity_level",
+    "",
+    "",
+    "manufacturer",
+    "model_name",
+    "",
+    "",
+    "status",
+    "technology",
+    "type",
+    "",
+];
+
 // ---- /sys/class/net (node_exporter's netclass) -----------------------------------------
 
 /// A `/sys/class/net/<device>/` attribute under node_exporter's netclass name (label
@@ -2105,6 +2123,6 @@ catalog! {
     POWER_SUPPLY_TEMP_MIN_CELSIUS = power_supply!("temp_min_celsius", "celsius", Scale(0.1), Float);
     POWER_SUPPLY_INFO = m(Gauge, "node_power_supply_info",
         "info of /sys/class/power_supply/<power_supply>.", "", POWER_SUPPLY_INFO_LABELS, &[],
-        Identity, ix("pimon_power_supply", "info", POWER_SUPPLY_INFO_LABELS, &[], &[], Identity,
+        Identity, ix("pimon_power_supply", "info", POWER_SUPPLY_INFO_TAGS, &[], &[], Identity,
             Integer));
 }
