@@ -138,10 +138,10 @@ impl SysFile {
             }
             offset += n as u64;
             let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            if let Some(complete) = data.get(..end.saturating_sub(1)) {
-                if end > 0 {
-                    complete.split(|&b| b == b'\n').for_each(&mut line);
-                }
+            if end > 0
+                && let Some(complete) = data.get(..end - 1)
+            {
+                complete.split(|&b| b == b'\n').for_each(&mut line);
             }
             buf.copy_within(end..filled, 0);
             kept = filled - end;
