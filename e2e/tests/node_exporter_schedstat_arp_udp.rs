@@ -5,7 +5,8 @@
 //! only those three collectors give the same families, `# TYPE` lines, label sets and
 //! values, and the catalog (what the aggregator writes) has node_exporter's `# HELP`.
 //! A tree with thousands of UDP sockets (a `/proc/net/udp` many times the collector's
-//! 64 KiB read buffer) gives the same sums too: the file is streamed, not truncated.
+//! 64 KiB read buffer) gives the same sums too: the file is streamed, not truncated; and
+//! so does the live `/proc/net/udp` (a `seq_file`) with thousands of sockets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -162,4 +163,47 @@ fn thousands_of_udp_sockets_are_summed_past_the_read_buffer() {
     let rx = theirs[r#"node_udp_queues{ip="v4",queue="rx"}"#];
     let expected_rx: u32 = (0..6000).map(|i| i % 13 * 768).sum();
     assert_eq!(rx, f64::from(expected_rx));
+}
+
+/// `node_udp_queues{ip="v4",queue="rx"}` from one `--print prom` text.
+fn live_rx(text: &str) -> f64 {
+    read(text).0[r#"node_udp_queues{ip="v4",queue="rx"}"#]
+}
+
+/// The real `/proc/net/udp` (a `seq_file`, read on from where each read stopped) with
+/// 3000 sockets of this test, one in seven holding a datagram: pimon's sum covers them
+/// all and equals node_exporter's, read on the same host right after (other processes'
+/// sockets can change in between: a few attempts).
+#[test]
+fn live_udp_with_thousands_of_sockets_equals_node_exporter() {
+    let sockets: Vec<std::net::UdpSocket> = (0..3000)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let queued: Vec<_> = sockets.iter().step_by(7).collect();
+    for s in &queued {
+        sender
+            .send_to(&[0x55; 100], s.local_addr().unwrap())
+            .unwrap();
+    }
+    let size = std::fs::read("/proc/net/udp").unwrap().len();
+    assert!(size > 5 * 64 * 1024, "/proc/net/udp is {size} bytes");
+    let ne = NodeExporter::start_with(&["--collector.disable-defaults", "--collector.udp_queues"]);
+    let mut last = (0.0, 0.0);
+    for _ in 0..5 {
+        let mine = live_rx(&print_prom(Path::new("/"), "live"));
+        let theirs = live_rx(&String::from_utf8_lossy(&ne.page()));
+        assert!(
+            mine >= (queued.len() * 100) as f64,
+            "{mine} bytes queued for {} datagrams of 100 bytes",
+            queued.len()
+        );
+        if mine == theirs {
+            eprintln!("live: {size} bytes of /proc/net/udp, rx {mine} in both");
+            return;
+        }
+        last = (mine, theirs);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("pimon and node_exporter differ on the live host: {last:?}");
 }
