@@ -398,7 +398,7 @@ macro_rules! source_table {
                 reader: OneFile<crate::parse::arp::ProcNetArp>,
                 docs: [
                     ("ARP",
-                     "`/proc/net/arp`: the entries of each device (label `device`), incomplete ones included, as node_exporter 1.5's `arp` collector counts them (it has no other family). At most 64 devices are counted (the entries of more are counted failures), and the file must fit the read buffer (`read_buffer_bytes`, 64 KiB: about 800 entries).",
+                     "`/proc/net/arp`: the entries of each device (label `device`), incomplete ones included, as node_exporter 1.5's `arp` collector counts them (it has no other family). At most 64 devices are counted (the entries of more are counted failures), and the file must fit the collector's 64 KiB read buffer (about 800 entries; a bigger table is a counted failure, nothing sent).",
                      ["node_arp_"]),
                 ],
             }
