@@ -392,6 +392,48 @@ macro_rules! source_table {
                      ["node_interrupts_"]),
                 ],
             }
+            /// `/proc/schedstat`: per-CPU run-queue time and timeslices.
+            Schedstat "schedstat" {
+                format: schedstat,
+                reader: OneFile<crate::parse::schedstat::ProcSchedstat>,
+                docs: [
+                    ("Scheduler (schedstat)",
+                     "`/proc/schedstat` (kernels with `CONFIG_SCHEDSTATS`), the `cpuN` lines (label `cpu`): nanoseconds running tasks and waiting on the run queue, and timeslices, as node_exporter's `schedstat` collector exports them.",
+                     ["node_schedstat_"]),
+                ],
+            }
+            /// `/proc/net/arp`: neighbour entries per device.
+            Arp "arp" {
+                format: arp,
+                reader: OneFile<crate::parse::arp::ProcNetArp>,
+                docs: [
+                    ("ARP",
+                     "`/proc/net/arp`: the entries of each device (label `device`), incomplete ones included, as node_exporter 1.5's `arp` collector counts them (it has no other family). At most 64 devices are counted (the entries of more are counted failures), and the file must fit the collector's 64 KiB read buffer (about 800 entries; a bigger table is a counted failure, nothing sent).",
+                     ["node_arp_"]),
+                ],
+            }
+            /// `/proc/net/udp{,6}`: bytes queued on UDP sockets.
+            UdpQueues "udp_queues" {
+                format: udp_queues,
+                reader: udp_queues::UdpQueuesReader,
+                module: udp_queues,
+                docs: [
+                    ("UDP queues",
+                     "`/proc/net/udp` and `/proc/net/udp6` (when IPv6 is on): the `tx_queue` and `rx_queue` columns summed over every socket (labels `ip` = `v4`/`v6`, `queue` = `tx`/`rx`), as node_exporter's `udp_queues` collector does; each file is streamed through the read buffer, so any number of sockets fits. A line that does not parse is a counted failure and is left out of the sums (node_exporter fails the scrape).",
+                     ["node_udp_"]),
+                ],
+            }
+            /// `/sys/class/power_supply`: batteries, mains, USB, UPS.
+            PowerSupply "powersupply" {
+                format: power_supply,
+                reader: power_supply::PowerSupplyReader,
+                module: power_supply,
+                docs: [
+                    ("Power supplies",
+                     "`/sys/class/power_supply/<supply>/` (label `power_supply`), node_exporter 1.5's `powersupplyclass` collector: each integer attribute file the supply has, as a gauge (µV, µA, µW, µWh, µAh ÷ 10⁶; tenths of a degree ÷ 10; some renamed as node_exporter names them: `voltage_now` → `voltage_volt`, `current_now` → `current_ampere`, `power_now` → `power_watt`, `energy_now` → `energy_watthour`, `charge_now` → `charge_ampere`, `cycle_count` → `cyclecount`, `time_to_*_now` → `time_to_*_seconds`), and `node_power_supply_info` (value 1) with the text files as labels; node_exporter leaves out the label of a missing or empty file, pimon sends it empty (the same series in Prometheus). A Raspberry Pi has no supply: the source is absent there. Supplies are discovered again every `rediscover`.",
+                     ["node_power_supply_"]),
+                ],
+            }
         }
     };
 }

@@ -105,6 +105,49 @@ impl SysFile {
         Ok(buf.get(..len).unwrap_or_default())
     }
 
+    /// Reads the whole file from offset 0 through `buf`, a buffer's worth at a time, and
+    /// hands `line` each line (without its `\n`; a last line without one too): a file
+    /// of any length in bounded memory (`/proc/net/udp` with thousands of sockets). The
+    /// reads continue at the previous one's end, so a `seq_file` resumes where it
+    /// stopped. [`ReadError::TooBig`] if one line does not fit in `buf`. No allocation.
+    pub(crate) fn for_each_line(
+        &self,
+        buf: &mut [u8],
+        mut line: impl FnMut(&[u8]),
+    ) -> Result<(), ReadError> {
+        let mut offset = 0u64;
+        // `buf[..kept]` holds the start of a line the last read cut.
+        let mut kept = 0usize;
+        loop {
+            let rest = match buf.get_mut(kept..) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => return Err(ReadError::TooBig(buf.len())),
+            };
+            let n = match self.file.read_at(rest, offset) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReadError::Io(e)),
+            };
+            let filled = kept + n;
+            let data = buf.get(..filled).unwrap_or_default();
+            if n == 0 {
+                if !data.is_empty() {
+                    line(data);
+                }
+                return Ok(());
+            }
+            offset += n as u64;
+            let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if end > 0
+                && let Some(complete) = data.get(..end - 1)
+            {
+                complete.split(|&b| b == b'\n').for_each(&mut line);
+            }
+            buf.copy_within(end..filled, 0);
+            kept = filled - end;
+        }
+    }
+
     /// One `pread` at offset 0 into `buf`: the bytes read. A sysfs attribute is all
     /// there after one read; a longer file is cut at `buf`'s length (procfs reads
     /// `/sys/class/net` attributes this way, 128 bytes). No allocation.
@@ -275,6 +318,34 @@ mod tests {
         assert_eq!(file.read(&mut buf).unwrap(), b"7\n");
         let mut small = [0u8; 2];
         assert!(matches!(file.read(&mut small), Err(ReadError::TooBig(2))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_stream_through_a_buffer_smaller_than_the_file() {
+        let dir = std::env::temp_dir().join(format!("pimon-file-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, format!("{text}last")).unwrap();
+        let file = SysFile::open(path.clone()).unwrap();
+        let mut buf = [0u8; 64];
+        let mut seen = Vec::new();
+        file.for_each_line(&mut buf, |l| {
+            seen.push(String::from_utf8(l.to_vec()).unwrap())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 1001);
+        assert_eq!(
+            (seen[0].as_str(), seen[999].as_str()),
+            ("line 0", "line 999")
+        );
+        assert_eq!(seen[1000], "last");
+        let mut tiny = [0u8; 4];
+        assert!(matches!(
+            file.for_each_line(&mut tiny, |_| {}),
+            Err(ReadError::TooBig(4))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

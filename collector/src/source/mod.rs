@@ -205,9 +205,12 @@ impl fmt::Display for SourceKind {
     }
 }
 
-/// A set of sources.
+/// A set of sources: one bit per [`SourceKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceSet(u32);
+pub struct SourceSet(u64);
+
+// Every source has its bit (a `u32` silently wrapped once the 33rd source came).
+const _: () = assert!(SourceKind::ALL.len() < 64);
 
 impl SourceSet {
     /// Every source.
@@ -231,15 +234,15 @@ impl SourceSet {
     }
     /// Whether `kind` is in the set.
     pub const fn contains(self, kind: SourceKind) -> bool {
-        self.0 & (1 << kind as u32) != 0
+        self.0 & (1 << kind as u64) != 0
     }
     /// Adds `kind`.
     pub fn insert(&mut self, kind: SourceKind) {
-        self.0 |= 1 << kind as u32;
+        self.0 |= 1 << kind as u64;
     }
     /// Removes `kind`.
     pub fn remove(&mut self, kind: SourceKind) {
-        self.0 &= !(1 << kind as u32);
+        self.0 &= !(1 << kind as u64);
     }
 }
 
@@ -628,5 +631,27 @@ impl fmt::Display for Report<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_of_all_sources_holds_every_source_and_removes_one() {
+        assert!(
+            SourceKind::ALL.len() > 32,
+            "the test wants more sources than a u32 has bits"
+        );
+        let mut set = SourceSet::all();
+        for kind in SourceKind::ALL {
+            assert!(set.contains(kind), "{kind} missing from SourceSet::all()");
+        }
+        let last = SourceKind::ALL[SourceKind::ALL.len() - 1];
+        set.remove(last);
+        assert!(!set.contains(last));
+        assert!(set.contains(SourceKind::ALL[0]));
+        assert!(!SourceSet::none().contains(last));
     }
 }
