@@ -59,20 +59,41 @@ impl std::fmt::Display for Failure {
 pub(crate) struct SysFile {
     file: File,
     path: PathBuf,
+    /// Under `proc/sys/`: see [`SYSCTL_READ_BYTES`].
+    sysctl: bool,
+}
+
+/// The most a `/proc/sys` file is asked for per `pread`. The kernel allocates and zeroes
+/// a buffer of the size asked for on every read of a sysctl (`proc_sys_call_handler`),
+/// so a 64 KiB scratch buffer cost two 64 KiB clears per file and cycle; a sysctl
+/// value is far shorter than this, and a read shorter than asked is all of it.
+const SYSCTL_READ_BYTES: usize = 4096;
+
+/// Whether `path` names a file under a `proc/sys/` directory.
+fn is_sysctl(path: &Path) -> bool {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .windows(9)
+        .any(|w| w == b"proc/sys/")
 }
 
 impl SysFile {
     /// Opens `path` read-only.
     pub(crate) fn open(path: PathBuf) -> io::Result<Self> {
         let file = File::open(&path)?;
-        Ok(SysFile { file, path })
+        let sysctl = is_sysctl(&path);
+        Ok(SysFile { file, path, sysctl })
     }
 
     /// Opens `root/rel`; the error names the path (the reason a source is absent).
     pub(crate) fn open_under(root: &Path, rel: &str) -> Result<Self, String> {
         let path = root.join(rel);
         match File::open(&path) {
-            Ok(file) => Ok(SysFile { file, path }),
+            Ok(file) => Ok(SysFile {
+                sysctl: is_sysctl(&path),
+                file,
+                path,
+            }),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
@@ -95,8 +116,18 @@ impl SysFile {
             if rest.is_empty() {
                 return Err(ReadError::TooBig(len));
             }
-            match self.file.read_at(rest, len as u64) {
+            let asked = if self.sysctl {
+                rest.len().min(SYSCTL_READ_BYTES)
+            } else {
+                rest.len()
+            };
+            match self.file.read_at(rest.get_mut(..asked).unwrap_or_default(), len as u64) {
                 Ok(0) => break,
+                // A sysctl answers whole: a short read is the end (one `pread`, not two).
+                Ok(n) if self.sysctl && n < asked => {
+                    len += n;
+                    break;
+                }
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ReadError::Io(e)),
