@@ -248,9 +248,15 @@ impl FileFormat for ProcNetSnmp6 {
     ) -> Result<(), ParseError> {
         sink.labels(&[]);
         let mut any = false;
+        // A protocol's lines are together (`Ip6…`, then `Icmp6…`, …): its rows are looked
+        // up once per run of lines, not once per line (a scan of every netstat row).
+        let mut last: (&[u8], core::ops::Range<u16>) = (&[], 0..0);
         for f in parse_snmp6(input) {
             any = true;
-            if let Some(row) = netstat_id(f.proto, f.field) {
+            if last.0 != f.proto {
+                last = (f.proto, proto_rows(f.proto));
+            }
+            if let Some(row) = field_row(last.1.clone(), f.proto.len(), f.field) {
                 match parse_u64(f.value) {
                     Ok(v) => sink.push(row, Value::Unsigned(v)),
                     Err(e) => bad_row(e),
