@@ -294,6 +294,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sysctl_file_longer_than_one_request_is_read_whole() {
+        let dir = std::env::temp_dir()
+            .join(format!("pimon-sysctl-{}", std::process::id()))
+            .join("proc/sys/kernel");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("long");
+        let text: Vec<u8> = (0..SYSCTL_READ_BYTES + 904).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        let file = SysFile::open(path.clone()).unwrap();
+        assert!(file.sysctl, "a path under proc/sys/ is a sysctl");
+        let mut buf = vec![0u8; 65536];
+        assert_eq!(file.read(&mut buf).unwrap(), &text[..]);
+        // Exactly one request long: the next read (0 bytes) ends it.
+        std::fs::write(&path, &text[..SYSCTL_READ_BYTES]).unwrap();
+        assert_eq!(file.read(&mut buf).unwrap(), &text[..SYSCTL_READ_BYTES]);
+        std::fs::write(&path, b"256\n").unwrap();
+        assert_eq!(file.read(&mut buf).unwrap(), b"256\n");
+        assert!(!SysFile::open(std::env::temp_dir()).unwrap().sysctl);
+        std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn reread_and_too_big() {
         let dir = std::env::temp_dir().join(format!("pimon-h1-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
