@@ -121,7 +121,10 @@ impl SysFile {
             } else {
                 rest.len()
             };
-            match self.file.read_at(rest.get_mut(..asked).unwrap_or_default(), len as u64) {
+            match self
+                .file
+                .read_at(rest.get_mut(..asked).unwrap_or_default(), len as u64)
+            {
                 Ok(0) => break,
                 // A sysctl answers whole: a short read is the end (one `pread`, not two).
                 Ok(n) if self.sysctl && n < asked => {
@@ -300,7 +303,9 @@ mod tests {
             .join("proc/sys/kernel");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("long");
-        let text: Vec<u8> = (0..SYSCTL_READ_BYTES + 904).map(|i| b'a' + (i % 26) as u8).collect();
+        let text: Vec<u8> = (0..SYSCTL_READ_BYTES + 904)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
         std::fs::write(&path, &text).unwrap();
         let file = SysFile::open(path.clone()).unwrap();
         assert!(file.sysctl, "a path under proc/sys/ is a sysctl");
