@@ -290,11 +290,16 @@ impl FileFormat for ProcNetSnmp6 {
     ) -> Result<(), ParseError> {
         sink.labels(&[]);
         let mut any = false;
+        // A protocol's lines are together (`Ip6…`, then `Icmp6…`, …): its rows are looked
+        // up once per run of lines, not once per line (a scan of every netstat row).
         for run in &RUNS {
+            let mut last: (&[u8], core::ops::Range<u16>) = (&[], 0..0);
             for f in parse_snmp6(input) {
                 any = true;
-                let rows = run.proto_rows(f.proto);
-                if let Some(row) = run.field_row(rows, f.proto.len(), f.field) {
+                if last.0 != f.proto {
+                    last = (f.proto, run.proto_rows(f.proto));
+                }
+                if let Some(row) = run.field_row(last.1.clone(), f.proto.len(), f.field) {
                     match parse_u64(f.value) {
                         Ok(v) => sink.push(row, Value::Unsigned(v)),
                         Err(e) => bad_row(e),
