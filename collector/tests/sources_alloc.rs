@@ -8,7 +8,7 @@ mod sources_support;
 use std::time::{Duration, Instant};
 
 use pimon_collector::sink::SampleSink;
-use pimon_collector::source::{Sources, SourcesConfig};
+use pimon_collector::source::{SourceSet, Sources, SourcesConfig};
 use pimon_protocol::Value;
 use pimon_test_support::alloc;
 
@@ -40,6 +40,8 @@ fn collect_without_allocating(tree: &str) {
     let at_start = alloc::allocations();
     let mut sources = Sources::open(&SourcesConfig {
         root: pimon_test_support::fixtures::tree(tree),
+        // The opt-in sources (interrupts) too.
+        sources: SourceSet::all(),
         statvfs_timeout: Duration::from_secs(10),
         w1_interval: Duration::from_secs(3600),
         ..SourcesConfig::default()
@@ -132,7 +134,7 @@ fn busy_kernel_log_without_allocating() {
 // on a loaded machine: 7 allocations in 1000 cycles.)
 #[test]
 fn zero_allocations_per_cycle_on_every_fixture_tree_and_after_rediscovery() {
-    for tree in ["pi4", "pizero", "x86", "container"] {
+    for tree in ["pi4", "pizero", "x86", "container", "laptop"] {
         collect_without_allocating(tree);
     }
     busy_kernel_log_without_allocating();

@@ -22,6 +22,7 @@
 //! mountpoint_exclude = /boot*
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
 //! disable = w1 iio                 # sources not to read (names as in --check)
+//! enable = interrupts              # opt-in sources to read (node_exporter's opt-in ones)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
 //! processes_every = 1              # scan /proc/[pid] every N cycles
 //! rediscover = 60s                 # look for sensors that came or went (0s: never)

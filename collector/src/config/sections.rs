@@ -53,7 +53,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
             (Some(l), "exclude") => l.exclude = list(&e.value),
             (Some(l), "defaults") => l.defaults = boolean(e)?,
             _ => match e.key.as_str() {
-                "disable" => {
+                key @ ("disable" | "enable") => {
                     for name in list(&e.value) {
                         let kind = SourceKind::from_name(&name).ok_or_else(|| {
                             let known: Vec<&str> =
@@ -61,12 +61,16 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                             ConfigError::at(
                                 e.line,
                                 format!(
-                                    "disable: unknown source {name:?} (known: {})",
+                                    "{key}: unknown source {name:?} (known: {})",
                                     known.join(", ")
                                 ),
                             )
                         })?;
-                        cfg.sources.remove(kind);
+                        if key == "enable" {
+                            cfg.sources.insert(kind);
+                        } else {
+                            cfg.sources.remove(kind);
+                        }
                     }
                 }
                 "statvfs_timeout" => {
@@ -124,7 +128,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout, rediscover, processes_every)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, enable, statvfs_timeout, rediscover, processes_every)"
                         ),
                     ));
                 }

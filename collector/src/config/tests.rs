@@ -170,6 +170,28 @@ fn merge_flags_over_file_over_defaults() {
 }
 
 #[test]
+fn opt_in_sources_run_only_when_enabled() {
+    let merged = |text: &str| {
+        Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap())
+            .unwrap()
+            .sources
+            .sources
+    };
+    let defaults = merged("");
+    assert!(!defaults.contains(SourceKind::Interrupts));
+    assert!(defaults.contains(SourceKind::Processes));
+    let enabled = merged("[filters]\nenable = interrupts\n");
+    assert!(enabled.contains(SourceKind::Interrupts));
+    assert!(enabled.contains(SourceKind::Stat));
+    let err = ConfigFile::parse("[filters]\nenable = irq\n")
+        .and_then(|f| Settings::merge(&Flags::default(), f).map(drop));
+    assert!(
+        format!("{err:?}").contains("enable: unknown source"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn filters_and_sensors_reach_their_configs() {
     let file = ConfigFile::parse(
         "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\
