@@ -18,7 +18,7 @@
 //! Results: docs/BENCHMARKS.md, section 2.6.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pimon_benches::procstat;
 use pimon_benches::timing::bench;
@@ -44,7 +44,7 @@ impl SampleSink for Count {
 /// The records of every fixture stream (header and dictionary lines, without the
 /// sequence numbers' meaning).
 fn fixture_records() -> Vec<Vec<u8>> {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../collector/tests/fixtures");
+    let fixtures = pimon_test_support::fixtures::dir();
     let mut out = Vec::new();
     for stream in [
         "pi4/dev/kmsg",

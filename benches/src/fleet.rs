@@ -386,25 +386,40 @@ mod tests {
     #[test]
     fn pi4_cycle_is_replayed_with_its_real_size_and_labels() {
         let t = Template::from_fixture("pi4").unwrap();
-        // 285 when BENCHMARKS 3.6 was measured; 324 with Telegraf's inputs; 566 with
-        // node_exporter's families (hwmon limits, netclass, netstat, sockstat, vmstat,
-        // softnet, uname, os, entropy, time) and the collector's process and scrape
-        // figures; 586 with timex (17 families and the source's 3 scrape figures); 599
-        // with cpufreq's hardware limits and current frequency (4 CPUs × 3) and the
-        // time zone offset.
-        assert_eq!(t.values(), 599, "the Pi 4 fixture's default cycle");
+        // The real collector's cycle over the same tree: what the replay must match. Not
+        // a number written here, so a new source in the fixture tree changes both sides
+        // (599 values in three datagrams with cpufreq's limits and the zone offset; 285
+        // when BENCHMARKS 3.6 was measured).
+        let mut real = pi4::collector(fixture_root("pi4"));
+        real.cycle(1_700_000_000_000);
+        let (mut real_values, mut real_datagrams) = (0, 0);
+        for (_, d) in real.ring().datagrams() {
+            real_values += DataFrame::parse(d).unwrap().samples().count();
+            real_datagrams += 1;
+        }
+        assert!(
+            real_values > 500,
+            "the Pi 4 fixture's default cycle: {real_values}"
+        );
+        assert_eq!(t.values(), real_values, "the Pi 4 fixture's default cycle");
         let key = pi4::key();
         let mut node = SimNode::new(7, 1);
         let mut cycle = Cycle::default();
         node.next_cycle(&t, &mut cycle, 1_700_000_000_000, 1000, Some(&key));
-        assert_eq!(cycle.values, 599);
-        assert_eq!(cycle.count, 3, "599 values take three datagrams");
+        assert_eq!(cycle.values, real_values);
+        assert_eq!(
+            cycle.count, real_datagrams,
+            "{real_values} values take as many datagrams as the collector sends"
+        );
         for (part, d) in cycle.datagrams().enumerate() {
             assert!(d.len() <= MAX_DATAGRAM);
             let f = DataFrame::parse(d).unwrap();
             assert_eq!(f.header.node, "node-00007");
             assert_eq!(f.header.seq, part as u64);
-            assert_eq!((f.header.part, f.header.parts), (part as u8, 3));
+            assert_eq!(
+                (f.header.part, f.header.parts),
+                (part as u8, real_datagrams as u8)
+            );
             assert_eq!(f.header.interval_ms, 1000);
             f.verify(&key).unwrap();
         }
@@ -418,7 +433,7 @@ mod tests {
         // The next cycle: same series, sequence numbers go on.
         node.next_cycle(&t, &mut cycle, 1_700_000_001_000, 1000, Some(&key));
         let f = DataFrame::parse(cycle.datagrams().next().unwrap()).unwrap();
-        assert_eq!(f.header.seq, 3);
+        assert_eq!(f.header.seq, real_datagrams as u64);
         // A minute later: every counter with a visible rate has grown, none went down,
         // gauges stayed within ±5 % of the fixture's value.
         for i in 2..60 {

@@ -12,10 +12,7 @@ use pimon_protocol::{Ack, Key};
 
 /// `collector/tests/fixtures/pi4` in this checkout.
 pub fn fixture_root() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../collector/tests/fixtures/pi4"
-    ))
+    crate::fleet::fixture_root("pi4")
 }
 
 /// The key the benches use (id 7, 32 bytes): every frame carries a MAC, as in production.

@@ -7,7 +7,7 @@
 mod send_support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -172,10 +172,7 @@ fn a_silent_first_aggregator_is_left_once_and_logged_once() {
     let list = format!("{},{}", first.addr, second.addr);
     let out = run(&[
         "--root",
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/pi4")
-            .to_str()
-            .unwrap(),
+        pimon_test_support::fixtures::tree("pi4").to_str().unwrap(),
         "--node",
         "pi4",
         "--aggregator",

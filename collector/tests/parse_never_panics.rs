@@ -33,10 +33,7 @@ static FIXTURES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
         }
     }
     let mut files = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
-        &mut files,
-    );
+    walk(&pimon_test_support::fixtures::dir(), &mut files);
     assert!(files.len() > 100, "{} fixture files", files.len());
     files
 });

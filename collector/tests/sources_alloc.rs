@@ -5,7 +5,6 @@
 
 mod sources_support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pimon_collector::sink::SampleSink;
@@ -40,9 +39,7 @@ impl SampleSink for CountingSink {
 fn collect_without_allocating(tree: &str) {
     let at_start = alloc::allocations();
     let mut sources = Sources::open(&SourcesConfig {
-        root: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(tree),
+        root: pimon_test_support::fixtures::tree(tree),
         // The opt-in sources (interrupts) too.
         sources: SourceSet::all(),
         statvfs_timeout: Duration::from_secs(10),
@@ -80,7 +77,7 @@ fn collect_without_allocating(tree: &str) {
 /// of 100 cycles.
 fn busy_kernel_log_without_allocating() {
     use std::io::Write;
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fixtures = pimon_test_support::fixtures::dir();
     let mut records: Vec<u8> = Vec::new();
     for stream in [
         "kmsg/pi4-sd-failure.kmsg",

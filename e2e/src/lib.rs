@@ -94,9 +94,7 @@ pub fn repo_root() -> PathBuf {
 
 /// A fixture tree of the collector's tests: `collector/tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
-    let dir = repo_root().join("collector/tests/fixtures").join(name);
-    assert!(dir.is_dir(), "fixture tree {} is missing", dir.display());
-    dir
+    pimon_test_support::fixtures::tree(name)
 }
 
 /// A duration as the collector's `--interval` spells it: `100ms`, `10s`, `1m`.

@@ -48,9 +48,7 @@ const NEWER_THAN_1_5: [&str; 4] = [
 ];
 
 fn tree(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../collector/tests/fixtures")
-        .join(name)
+    pimon_test_support::fixtures::tree(name)
 }
 
 fn ours(line: &str) -> bool {

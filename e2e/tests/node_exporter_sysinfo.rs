@@ -24,7 +24,6 @@ use std::path::Path;
 
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::pimon::print_prom;
-use pimon_e2e::repo_root;
 use pimon_e2e::support::peers::NodeExporter;
 
 /// A family as both expose it: type, help, and each sample's labels (without
@@ -139,10 +138,7 @@ fn os_release_and_entropy_equal_node_exporters_on_the_fixture_trees() {
         "node_os_version",
     ];
     for tree in ["pi4", "pizero", "x86"] {
-        assert_same_on(
-            &repo_root().join("collector/tests/fixtures").join(tree),
-            &all,
-        );
+        assert_same_on(&pimon_test_support::fixtures::tree(tree), &all);
     }
 }
 
@@ -235,7 +231,7 @@ fn uname_and_time_equal_node_exporters_on_this_machine() {
 fn cpufreq_equals_node_exporters_on_the_pi_trees() {
     let prefixes = ["node_cpu_frequency_", "node_cpu_scaling_"];
     for tree in ["pi4", "pizero"] {
-        let root = repo_root().join("collector/tests/fixtures").join(tree);
+        let root = pimon_test_support::fixtures::tree(tree);
         let ours = families(&print_prom(&root, "e2e"), &prefixes);
         let theirs = families(&node_exporter_page(&root, &["cpufreq"]), &prefixes);
         assert_same_families(&ours, &theirs);
@@ -263,7 +259,7 @@ fn cpufreq_equals_node_exporters_on_the_pi_trees() {
 /// `collector/src/parse/time.rs`.
 #[test]
 fn time_zone_equals_node_exporters_for_the_same_zone_file() {
-    let fixtures = repo_root().join("collector/tests/fixtures");
+    let fixtures = pimon_test_support::fixtures::dir();
     let prefixes = ["node_time_zone_"];
     for (tree, file) in [
         ("pi4", "pi4/usr/share/zoneinfo/Europe/London"),

@@ -6,6 +6,7 @@
 //!
 //! - [`alloc`]: a counting global allocator (allocations, bytes, live and peak heap,
 //!   per-thread counts) for the zero-allocation proofs and memory measurements.
+//! - [`fixtures`]: the path of a fixture tree of the collector's (`pi4`, `pizero`, `x86`).
 //! - [`exposition`]: strict parsers of Prometheus text (0.0.4) and InfluxDB line
 //!   protocol, and the structure rules of a whole exposition.
 //! - [`servers`] (feature `servers`, like the three below): start the **real** servers from Debian's packages on 127.0.0.1, on an
@@ -36,6 +37,7 @@ pub mod alloc;
 pub mod exposition;
 #[cfg(feature = "servers")]
 pub mod fake_http;
+pub mod fixtures;
 #[cfg(feature = "servers")]
 pub mod http;
 #[cfg(feature = "servers")]

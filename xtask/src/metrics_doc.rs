@@ -549,7 +549,8 @@ mod tests {
     /// Rows that one section (one source) sends with the same label names have consecutive
     /// ids: the wire encodes each id as the difference to the previous sample's, so such a
     /// run costs a byte per id. A new source appends its rows at the end of the catalog
-    /// (ids are append-only) and keeps this rule.
+    /// (ids are append-only) and keeps this rule; a row appended later to an existing
+    /// source starts a section of its own (`IRQ pressure`).
     #[test]
     fn each_sections_rows_with_the_same_labels_are_one_run() {
         let mut problems = Vec::new();
@@ -563,7 +564,9 @@ mod tests {
             for (labels, ids) in runs {
                 if ids.windows(2).any(|w| w[1] != w[0] + 1) {
                     problems.push(format!(
-                        "section `{}`, labels {labels:?}: ids {ids:?} are not one run",
+                        "section `{}`, labels {labels:?}: ids {ids:?} are not one run \
+                         (a row appended later to a source gets a section of its own in \
+                         the source table's `docs`: CONTRIBUTING.md)",
                         group.title
                     ));
                 }

@@ -22,9 +22,7 @@ use pimon_protocol::{Accept, Ack, DataFrame, Key, MAX_DATAGRAM, SeqWindow};
 
 /// `collector/tests/fixtures/<tree>`.
 pub fn fixture(tree: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(tree)
+    pimon_test_support::fixtures::tree(tree)
 }
 
 /// The key the keyed tests use (id 7, 32 bytes).

@@ -127,9 +127,7 @@ impl Recorder {
 
 /// The fixture tree `name` (`pi4`, `pizero`, `x86`).
 pub fn fixture_root(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    pimon_test_support::fixtures::tree(name)
 }
 
 /// Default configuration rooted at a fixture tree, with generous timeouts for a busy

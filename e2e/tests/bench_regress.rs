@@ -1,12 +1,13 @@
 //! `scripts/bench-regress`: the records file is well-formed, and a comparison of RESULT
 //! lines against it says ok, REGRESSION and MISSING where it should (exit status 1 for
-//! the last two). The benchmarks themselves are not run in CI.
+//! the last two). The benchmarks themselves are not run in CI. Here rather than in
+//! `benches/` because the script is Python: a bare `cargo test` needs only Rust.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    pimon_e2e::repo_root()
 }
 
 fn bench_regress(args: &[&str]) -> Output {
