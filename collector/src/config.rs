@@ -80,9 +80,9 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 /// os-release carry their strings as labels every cycle) in 3 datagrams of 3246 bytes.
 /// The ring keeps cycles as differences from a key cycle (`ring` module docs): with
 /// every /proc counter of that node changing every cycle, 180 cycles take about
-/// 247 500 bytes of ring (42 % of their wire bytes; a quiet node much less), so
-/// 288 KiB holds about 210 cycles (35 minutes) of such a busy Pi 4; a node whose
-/// cycles shared nothing would get about 90 (15 minutes). The ring's pages cost memory
+/// 222 900 bytes of ring (38 % of their wire bytes; a quiet node much less), so
+/// 288 KiB holds about 235 cycles (39 minutes) of such a busy Pi 4; a node whose
+/// cycles shared nothing would get about 88 (14 minutes). The ring's pages cost memory
 /// only once written (an outage). `tests/cycle_pi4.rs` checks that it holds 180
 /// cycles of the busy Pi 4.
 pub const DEFAULT_RING_BYTES: usize = 288 * 1024;

@@ -13,16 +13,36 @@
 //! The encoder is greedy and linear: it follows the reference at the position where
 //! the last copy ended and, where a byte differs, looks a few bytes either side for
 //! the place the two continue alike (a varint that grew or shrank shifts the rest of
-//! the datagram by a byte or two). No allocation, no panics.
+//! the datagram by a byte or two). About 16 instructions per byte of a cycle
+//! (`docs/BENCHMARKS.md` §2.11). No allocation, no panics.
 
 const MIN_COPY: usize = 4;
 const MAX_COPY: usize = 0x7f + MIN_COPY;
 const MAX_LITERAL: usize = 0x80;
 /// How far either side of the expected position a lost alignment is looked for.
-const SEARCH: usize = 8;
+const SEARCH: usize = 2;
+/// Literal bytes in a row before (and between) looking for the alignment either side.
+const RESYNC_AFTER: usize = 4;
 
+/// How many leading bytes `a` and `b` share, compared eight at a time.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    if a.first() != b.first() || a.is_empty() {
+        return 0; // the usual answer for a candidate, so the cheapest
+    }
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut i = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (mut xa, mut ya) = ([0u8; 8], [0u8; 8]);
+        xa.copy_from_slice(x);
+        ya.copy_from_slice(y);
+        let diff = u64::from_le_bytes(xa) ^ u64::from_le_bytes(ya);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..].iter().zip(&b[i..]).take_while(|(x, y)| x == y).count()
 }
 
 struct Out<'o> {
@@ -87,7 +107,11 @@ pub fn encode(new: &[u8], reference: &[u8], out: &mut [u8]) -> Option<usize> {
         if let Some(r) = reference.get(j..) {
             best = (common_prefix(here, r), j);
         }
-        if best.0 < MIN_COPY {
+        // Look either side only once a few bytes in a row differed, and then every few
+        // bytes: most differences are a value that changed in place, and the bytes
+        // after it line up again.
+        let run = i - lit;
+        if best.0 < MIN_COPY && run >= RESYNC_AFTER && (run - RESYNC_AFTER) % RESYNC_AFTER == 0 {
             for d in 1..=SEARCH {
                 for jj in [j.checked_sub(d), j.checked_add(d)].into_iter().flatten() {
                     if let Some(r) = reference.get(jj..) {
@@ -174,7 +198,7 @@ mod tests {
         new.insert(500, 0xee);
         new.remove(800);
         let n = roundtrip(&new, &reference).expect("shorter");
-        assert!(n < 40, "{n}");
+        assert!(n < 60, "{n}");
         // Long identical stretches cut into copies of every length.
         for len in [4, 5, 130, 131, 132, 133, 134, 135, 262, 263, 264, 265, 266] {
             let r: Vec<u8> = (0..len as u32).map(|i| (i * 31 % 253) as u8).collect();
