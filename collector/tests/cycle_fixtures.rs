@@ -18,7 +18,8 @@ fn check_tree(tree: &str, min_values: u32) {
     assert_eq!(second.first_seq, u64::from(first.parts));
     // The second cycle is kept as differences from the first: read it decoded.
     let mut held = Vec::new();
-    c.ring().for_each_datagram(|seq, d| held.push((seq, d.to_vec())));
+    c.ring()
+        .for_each_datagram(|seq, d| held.push((seq, d.to_vec())));
     let mut values = 0;
     for (seq, d) in held.iter().skip(usize::from(first.parts)) {
         let (seq, d) = (*seq, &d[..]);

@@ -42,7 +42,11 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
         }
         i += 8;
     }
-    i + a[i..].iter().zip(&b[i..]).take_while(|(x, y)| x == y).count()
+    i + a[i..]
+        .iter()
+        .zip(&b[i..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 struct Out<'o> {
@@ -111,7 +115,10 @@ pub fn encode(new: &[u8], reference: &[u8], out: &mut [u8]) -> Option<usize> {
         // bytes: most differences are a value that changed in place, and the bytes
         // after it line up again.
         let run = i - lit;
-        if best.0 < MIN_COPY && run >= RESYNC_AFTER && (run - RESYNC_AFTER) % RESYNC_AFTER == 0 {
+        if best.0 < MIN_COPY
+            && run >= RESYNC_AFTER
+            && (run - RESYNC_AFTER).is_multiple_of(RESYNC_AFTER)
+        {
             for d in 1..=SEARCH {
                 for jj in [j.checked_sub(d), j.checked_add(d)].into_iter().flatten() {
                     if let Some(r) = reference.get(jj..) {
