@@ -389,14 +389,16 @@ mod tests {
         // 285 when BENCHMARKS 3.6 was measured; 324 with Telegraf's inputs; 566 with
         // node_exporter's families (hwmon limits, netclass, netstat, sockstat, vmstat,
         // softnet, uname, os, entropy, time) and the collector's process and scrape
-        // figures; 586 with timex (17 families and the source's 3 scrape figures).
-        assert_eq!(t.values(), 586, "the Pi 4 fixture's default cycle");
+        // figures; 586 with timex (17 families and the source's 3 scrape figures); 599
+        // with cpufreq's hardware limits and current frequency (4 CPUs × 3) and the
+        // time zone offset.
+        assert_eq!(t.values(), 599, "the Pi 4 fixture's default cycle");
         let key = pi4::key();
         let mut node = SimNode::new(7, 1);
         let mut cycle = Cycle::default();
         node.next_cycle(&t, &mut cycle, 1_700_000_000_000, 1000, Some(&key));
-        assert_eq!(cycle.values, 586);
-        assert_eq!(cycle.count, 3, "586 values take three datagrams");
+        assert_eq!(cycle.values, 599);
+        assert_eq!(cycle.count, 3, "599 values take three datagrams");
         for (part, d) in cycle.datagrams().enumerate() {
             assert!(d.len() <= MAX_DATAGRAM);
             let f = DataFrame::parse(d).unwrap();

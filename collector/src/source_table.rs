@@ -106,8 +106,8 @@ macro_rules! source_table {
                 module: cpufreq,
                 docs: [
                     ("cpufreq",
-                     "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` (label `cpu`), in kHz.",
-                     ["node_cpu_scaling_frequency"]),
+                     "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` and `cpuinfo_{cur,min,max}_freq` (label `cpu`), in kHz. `cpuinfo_cur_freq` is readable by root only on most drivers (the Pi's too): a collector running as another user does not send `node_cpu_frequency_hertz`, as node_exporter does not. node_exporter 1.5 exports no scaling governor (1.6 added `node_cpu_scaling_governor`), and its `node_cpu_info` is opt-in (`--collector.cpu.info`): neither is sent.",
+                     ["node_cpu_scaling_frequency", "node_cpu_frequency"]),
                 ],
             }
             /// `/proc/net/dev`.
@@ -360,14 +360,14 @@ macro_rules! source_table {
                      ["node_entropy_"]),
                 ],
             }
-            /// The node's clock.
+            /// The node's clock and time zone.
             Time "time" {
                 format: time,
                 reader: time::TimeReader,
                 module: time,
                 docs: [
                     ("Time",
-                     "the node's wall clock when the cycle reads its sources (milliseconds on the wire).",
+                     "the node's wall clock when the cycle reads its sources (milliseconds on the wire), and the zone `etc/localtime` (TZif, read at discovery and every `rediscover`; a link to `/usr/share/zoneinfo/…` followed under the root) gives for that time: abbreviation and offset, as Go's `time.Now().Zone()` in node_exporter; `UTC` 0 without the file.",
                      ["node_time_"]),
                 ],
             }

@@ -2,10 +2,12 @@
 
 mod sources_support;
 
-use pimon_collector::source::{SourceKind, SourceStatus};
+use pimon_collector::source::{SourceKind, SourceStatus, Sources, SourcesConfig};
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
-use sources_support::{fixture_root, i, one_cycle, statvfs_size, u};
+use sources_support::{
+    Recorder, TreeCopy, fixture_config, fixture_root, i, one_cycle, statvfs_size, u,
+};
 
 /// Every source but `cgroup`: the captured tree has no cgroup filesystem (the cgroup
 /// source has its own trees, `fixtures/cgroup-*`, tested in `sources_cgroup.rs`).
@@ -95,6 +97,33 @@ fn cpufreq_in_khz() {
     assert_eq!(r.value(id::CPUFREQ_SCALING_MIN, &["3"]), u(600_000));
     assert_eq!(r.value(id::CPUFREQ_SCALING_MAX, &["2"]), u(1_800_000));
     assert_eq!(r.count(id::CPUFREQ_SCALING_CUR), 4);
+}
+
+#[test]
+fn cpufreq_hardware_limits_and_current_frequency_in_khz() {
+    let (_, r) = one_cycle("pi4");
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_CUR, &["1"]), u(600_000));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_MIN, &["0"]), u(600_000));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_MAX, &["3"]), u(1_800_000));
+    assert_eq!(r.count(id::CPUFREQ_CPUINFO_MAX), 4);
+}
+
+#[test]
+fn cpufreq_sends_no_current_frequency_it_cannot_open() {
+    let tree = TreeCopy::new("pi4", "cpufreq-unreadable");
+    // As for a collector not running as root: `cpuinfo_cur_freq` is mode 0400.
+    std::fs::remove_file(tree.path("sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_cur_freq"))
+        .unwrap();
+    let mut sources = Sources::open(&SourcesConfig {
+        root: tree.root.clone(),
+        ..fixture_config("pi4")
+    });
+    assert!(sources.settle(std::time::Duration::from_secs(10)));
+    let mut r = Recorder::default();
+    sources.collect(&mut r);
+    assert!(!r.has(id::CPUFREQ_CPUINFO_CUR, &["0"]));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_CUR, &["1"]), u(600_000));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_MAX, &["0"]), u(1_800_000));
 }
 
 #[test]
@@ -513,4 +542,20 @@ fn uname_os_release_entropy_and_time() {
         panic!("node_time_seconds is sent in milliseconds");
     };
     assert!(ms <= before && before - ms < 60_000, "{ms} vs {before}");
+}
+
+/// `etc/localtime` is a link to `/usr/share/zoneinfo/Europe/London`, taken under the
+/// root: GMT in winter, BST in summer.
+#[test]
+fn time_zone_through_the_link_under_the_root() {
+    let (_, r) = one_cycle("pi4");
+    let zones = r.label_sets(id::TIME_ZONE_OFFSET);
+    assert_eq!(zones.len(), 1);
+    let zone = zones[0][0].as_str();
+    let want = match zone {
+        "GMT" => i(0),
+        "BST" => i(3600),
+        other => panic!("zone {other}"),
+    };
+    assert_eq!(r.value(id::TIME_ZONE_OFFSET, &[zone]), want);
 }

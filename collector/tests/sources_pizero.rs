@@ -55,6 +55,8 @@ fn one_cpu_and_old_meminfo() {
     );
     assert_eq!(r.value(id::CPUFREQ_SCALING_CUR, &["0"]), u(700_000));
     assert_eq!(r.value(id::CPUFREQ_SCALING_MAX, &["0"]), u(1_000_000));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_MIN, &["0"]), u(700_000));
+    assert_eq!(r.value(id::CPUFREQ_CPUINFO_MAX, &["0"]), u(1_000_000));
     assert_eq!(r.value(id::NET_RECEIVE_DROP, &["wlan0"]), u(1208));
     assert_eq!(r.count(id::NET_RECEIVE_BYTES), 2);
 }
@@ -278,4 +280,6 @@ fn uname_without_arch_os_release_fallback_entropy() {
     );
     assert_eq!(r.value(id::ENTROPY_AVAILABLE_BITS, &[]), u(1871));
     assert_eq!(r.value(id::ENTROPY_POOL_SIZE_BITS, &[]), u(4096));
+    // No etc/localtime: UTC, as Go's time.Local (node_exporter) has it.
+    assert_eq!(r.value(id::TIME_ZONE_OFFSET, &["UTC"]), i(0));
 }

@@ -337,4 +337,12 @@ fn uname_os_release_entropy() {
     );
     assert_eq!(r.label_sets(id::OS_INFO)[0][6], "Ubuntu 24.04.1 LTS");
     assert_eq!(r.value(id::ENTROPY_AVAILABLE_BITS, &[]), u(256));
+    // etc/localtime is Australia/Sydney (a plain file): AEDT or AEST.
+    let zone = r.label_sets(id::TIME_ZONE_OFFSET)[0][0].clone();
+    let want = match zone.as_str() {
+        "AEDT" => 39600,
+        "AEST" => 36000,
+        other => panic!("zone {other}"),
+    };
+    assert_eq!(r.value(id::TIME_ZONE_OFFSET, &[zone.as_str()]), i(want));
 }

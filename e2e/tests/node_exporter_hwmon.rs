@@ -170,3 +170,37 @@ fn x86_hwmon_thermal_and_cooling_equal_node_exporter() {
     );
     assert!(n >= 60, "{n}");
 }
+
+/// Chips without a `device` link (a driver that registers its hwmon device without a
+/// parent, as thermal zones did before 5.x: `/sys/devices/virtual/hwmon/hwmonN`) are
+/// named from their `name` file, cleaned (`ACPI Tz` → `acpi_tz`), or `hwmonN` without
+/// one; the Wi-Fi PHY's chip of the x86 tree (`ieee80211_phy0`, its `device` is the
+/// PHY of the `ieee80211` class) is in the same comparison.
+#[test]
+fn chips_without_a_device_link_are_named_as_by_node_exporter() {
+    let (_dir, root) = copy_tree(&fixture("x86"));
+    std::fs::remove_dir_all(root.join("sys/class/thermal/thermal_zone2")).unwrap();
+    for (dir, name) in [("hwmon5", Some("ACPI Tz\n")), ("hwmon6", None)] {
+        let chip = root.join("sys/class/hwmon").join(dir);
+        std::fs::create_dir_all(&chip).unwrap();
+        if let Some(name) = name {
+            std::fs::write(chip.join("name"), name).unwrap();
+        }
+        std::fs::write(chip.join("temp1_input"), "41000\n").unwrap();
+    }
+    compare(
+        "x86 + parentless chips",
+        &root,
+        &["node_hwmon_temp_celsius"],
+    );
+    let ours = series(&print_prom(&root, "hwmon"), &["instance"]);
+    let chips: BTreeSet<&str> = ours["node_hwmon_temp_celsius"]
+        .keys()
+        .flat_map(|labels| labels.iter())
+        .filter(|(k, _)| k == "chip")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    for chip in ["acpi_tz", "hwmon6", "ieee80211_phy0"] {
+        assert!(chips.contains(chip), "{chip} not in {chips:?}");
+    }
+}

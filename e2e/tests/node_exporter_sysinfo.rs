@@ -12,8 +12,12 @@
 //!
 //! node_exporter's `uname` and `time` collectors ignore the paths (they call
 //! `uname(2)` and read the clock), so those are compared on this machine: the
-//! collector on `--root /` and node_exporter give the same `node_uname_info`, and
-//! `node_time_seconds` within two seconds.
+//! collector on `--root /` and node_exporter give the same `node_uname_info` and
+//! `node_time_zone_offset_seconds` (this machine's `/etc/localtime`), and
+//! `node_time_seconds` within two seconds; the zone of each fixture tree's
+//! `etc/localtime` equals node_exporter's with `TZ` naming that file. node_exporter's
+//! `cpufreq` collector on the Pi trees gives the same `node_cpu_frequency_*` and
+//! `node_cpu_scaling_frequency_*`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -207,6 +211,11 @@ fn uname_and_time_equal_node_exporters_on_this_machine() {
         &families(&ours_page, &["node_uname_"]),
         &families(&theirs_page, &["node_uname_"]),
     );
+    // This machine's /etc/localtime, read by both.
+    assert_same_families(
+        &families(&ours_page, &["node_time_zone_"]),
+        &families(&theirs_page, &["node_time_zone_"]),
+    );
     let ours = families(&ours_page, &["node_time_seconds"]);
     let theirs = families(&theirs_page, &["node_time_seconds"]);
     let (a, b) = (&ours["node_time_seconds"], &theirs["node_time_seconds"]);
@@ -215,4 +224,61 @@ fn uname_and_time_equal_node_exporters_on_this_machine() {
     assert_eq!(row.help, b.help);
     let (ta, tb) = (a.samples[&vec![]], b.samples[&vec![]]);
     assert!((ta - tb).abs() < 2.0, "ours {ta}, node_exporter's {tb}");
+}
+
+/// node_exporter 1.5's `cpufreq` collector on the Pi trees (the cpufreq-dt driver's
+/// files): the hardware limits, the current frequency (`cpuinfo_cur_freq`, readable
+/// here: the tests run as root, as the fixture's captures did) and the scaled ones. 1.5
+/// has no `node_cpu_scaling_governor` (1.6 added it): the assertion on the names keeps
+/// that visible if the peer changes.
+#[test]
+fn cpufreq_equals_node_exporters_on_the_pi_trees() {
+    let prefixes = ["node_cpu_frequency_", "node_cpu_scaling_"];
+    for tree in ["pi4", "pizero"] {
+        let root = repo_root().join("collector/tests/fixtures").join(tree);
+        let ours = families(&print_prom(&root, "e2e"), &prefixes);
+        let theirs = families(&node_exporter_page(&root, &["cpufreq"]), &prefixes);
+        assert_same_families(&ours, &theirs);
+        let names: Vec<&str> = ours.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "node_cpu_frequency_hertz",
+                "node_cpu_frequency_max_hertz",
+                "node_cpu_frequency_min_hertz",
+                "node_cpu_scaling_frequency_hertz",
+                "node_cpu_scaling_frequency_max_hertz",
+                "node_cpu_scaling_frequency_min_hertz",
+            ],
+            "{tree}"
+        );
+    }
+}
+
+/// The zone of a tree's `etc/localtime` (a link under the root on `pi4`: London; a copy
+/// of Sydney on `x86`; none on `pizero`: UTC) is the zone node_exporter's `time`
+/// collector gives, now, with `TZ` naming the same file (Go's `time.Local` reads `TZ`
+/// first, an absolute path as a TZif file; `--path.rootfs` does not move it). Zones
+/// with DST, links and the POSIX TZ footer past 2037 are checked against `zdump` in
+/// `collector/src/parse/time.rs`.
+#[test]
+fn time_zone_equals_node_exporters_for_the_same_zone_file() {
+    let fixtures = repo_root().join("collector/tests/fixtures");
+    let prefixes = ["node_time_zone_"];
+    for (tree, file) in [
+        ("pi4", "pi4/usr/share/zoneinfo/Europe/London"),
+        ("x86", "x86/etc/localtime"),
+        ("pizero", "pizero/no-such-zone-file"),
+    ] {
+        let ours = families(&print_prom(&fixtures.join(tree), "e2e"), &prefixes);
+        let tz = fixtures.join(file).display().to_string();
+        let node = NodeExporter::start_with_env(
+            &[("TZ", &tz)],
+            &["--collector.disable-defaults", "--collector.time"],
+        );
+        let page = String::from_utf8(node.page()).expect("UTF-8 exposition");
+        let theirs = families(&page, &prefixes);
+        assert_same_families(&ours, &theirs);
+        assert_eq!(ours.len(), 1, "{tree}: {ours:?}");
+    }
 }

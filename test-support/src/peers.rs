@@ -67,12 +67,27 @@ impl NodeExporter {
     /// `--path.procfs DIR --collector.disable-defaults --collector.netstat …` reads a
     /// fixture tree with chosen collectors.
     pub fn start_with(flags: &[&str]) -> NodeExporter {
-        let binary = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
+        NodeExporter::start_with_env(&[], flags)
+    }
+
+    /// As [`NodeExporter::start_with`], with `env` (`("TZ", "/path/zone")`) added to its
+    /// environment (run through `env(1)`).
+    pub fn start_with_env(env: &[(&str, &str)], flags: &[&str]) -> NodeExporter {
+        let node_exporter = find_binary("prometheus-node-exporter", "prometheus-node-exporter")
             .unwrap_or_else(|e| panic!("{e}"));
+        let (binary, leading) = if env.is_empty() {
+            (node_exporter, Vec::new())
+        } else {
+            let env_binary = find_binary("env", "coreutils").unwrap_or_else(|e| panic!("{e}"));
+            let mut leading: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            leading.push(node_exporter.display().to_string());
+            (env_binary, leading)
+        };
         start_with_retries("prometheus-node-exporter", || {
             let port = free_port();
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+            let mut args = leading.clone();
+            args.push(format!("--web.listen-address=127.0.0.1:{port}"));
             args.extend(flags.iter().map(|f| f.to_string()));
             let mut server =
                 ServerProcess::spawn("prometheus-node-exporter", &binary, &args, dir, port);

@@ -1,4 +1,5 @@
-//! cpufreq → `CPUFREQ_SCALING_{CUR,MIN,MAX}` per CPU (label `cpu`), in kHz.
+//! cpufreq → `CPUFREQ_SCALING_{CUR,MIN,MAX}` and `CPUFREQ_CPUINFO_{CUR,MIN,MAX}` per CPU
+//! (label `cpu`), in kHz.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
@@ -10,10 +11,15 @@ use crate::parse::cpufreq::{parse_cpu_dir_name, parse_khz};
 use crate::parse::fmt_u32;
 use crate::sink::SampleSink;
 
-const FILES: [(&str, u16); 3] = [
+/// `cpuinfo_cur_freq` is mode 0400 on most drivers: a collector not running as root
+/// cannot open it and does not send it (node_exporter skips it too).
+const FILES: [(&str, u16); 6] = [
     ("scaling_cur_freq", id::CPUFREQ_SCALING_CUR),
     ("scaling_min_freq", id::CPUFREQ_SCALING_MIN),
     ("scaling_max_freq", id::CPUFREQ_SCALING_MAX),
+    ("cpuinfo_cur_freq", id::CPUFREQ_CPUINFO_CUR),
+    ("cpuinfo_min_freq", id::CPUFREQ_CPUINFO_MIN),
+    ("cpuinfo_max_freq", id::CPUFREQ_CPUINFO_MAX),
 ];
 
 /// One CPU's open files.

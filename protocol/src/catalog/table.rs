@@ -1968,4 +1968,28 @@ catalog! {
     TIMEX_SYNC_STATUS = m(Gauge, "node_timex_sync_status",
         "Is clock synchronized to a reliable server (1 = yes, 0 = no).", "", &[], &[],
         Identity, ix0("pimon_timex", "sync_status", Identity, Integer));
+
+    // cpufreq's hardware limits and the current frequency the driver reports
+    // (`cpuinfo_cur_freq` is readable by root only on most drivers: not sent otherwise,
+    // as node_exporter skips it), Telegraf's `linux_cpu` fields of the same names.
+    CPUFREQ_CPUINFO_CUR = cpufreq(
+        "node_cpu_frequency_hertz",
+        "Current cpu thread frequency in hertz.",
+        "cpuinfo_cur_freq",
+    );
+    CPUFREQ_CPUINFO_MIN = cpufreq(
+        "node_cpu_frequency_min_hertz",
+        "Minimum cpu thread frequency in hertz.",
+        "cpuinfo_min_freq",
+    );
+    CPUFREQ_CPUINFO_MAX = cpufreq(
+        "node_cpu_frequency_max_hertz",
+        "Maximum cpu thread frequency in hertz.",
+        "cpuinfo_max_freq",
+    );
+
+    // node_exporter's time collector: the zone of `etc/localtime` now.
+    TIME_ZONE_OFFSET = m(Gauge, "node_time_zone_offset_seconds",
+        "System time zone offset in seconds.", "seconds", &["time_zone"], &[], Identity,
+        ix("pimon_time", "zone_offset", &["time_zone"], &[], &[], Identity, Integer));
 }
