@@ -75,14 +75,14 @@ use crate::source::{NameLists, SourceKind, SourcesConfig};
 
 /// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
 /// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
-/// is 586 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
-/// conntrack, netclass, uname, os-release and timex series included; uname and
-/// os-release carry their strings as labels every cycle) in 3 datagrams of 3246 bytes.
+/// is 599 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
+/// conntrack, netclass, uname, os-release, timex and cpufreq series included; uname and
+/// os-release carry their strings as labels every cycle) in 3 datagrams of about 3330 bytes.
 /// The ring keeps cycles as differences from a key cycle (`ring` module docs): with
 /// every /proc counter of that node changing every cycle, 180 cycles take about
-/// 222 900 bytes of ring (38 % of their wire bytes; a quiet node much less), so
-/// 288 KiB holds about 235 cycles (39 minutes) of such a busy Pi 4; a node whose
-/// cycles shared nothing would get about 88 (14 minutes). The ring's pages cost memory
+/// 232 900 bytes of ring (39 % of their wire bytes; a quiet node much less), so
+/// 288 KiB holds about 228 cycles (38 minutes) of such a busy Pi 4; a node whose
+/// cycles shared nothing would get about 86 (14 minutes). The ring's pages cost memory
 /// only once written (an outage). `tests/cycle_pi4.rs` checks that it holds 180
 /// cycles of the busy Pi 4.
 pub const DEFAULT_RING_BYTES: usize = 288 * 1024;
