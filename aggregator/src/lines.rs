@@ -150,6 +150,9 @@ fn write_group(
         if !host.is_empty() {
             tags.push(Tag::new("host", host));
         }
+        for tag in &extras.tags {
+            tags.set(*tag);
+        }
         match write_merged(
             out,
             measurement,

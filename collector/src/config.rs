@@ -22,6 +22,7 @@
 //! mountpoint_exclude = /boot*
 //! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
 //! disable = w1 iio                 # sources not to read (names as in --check)
+//! enable = interrupts              # opt-in sources to read (node_exporter's opt-in ones)
 //! statvfs_timeout = 1s             # a hung mount is skipped after this
 //! processes_every = 1              # scan /proc/[pid] every N cycles
 //! rediscover = 60s                 # look for sensors that came or went (0s: never)
@@ -518,7 +519,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
             (Some(l), "exclude") => l.exclude = list(&e.value),
             (Some(l), "defaults") => l.defaults = boolean(e)?,
             _ => match e.key.as_str() {
-                "disable" => {
+                key @ ("disable" | "enable") => {
                     for name in list(&e.value) {
                         let kind = SourceKind::from_name(&name).ok_or_else(|| {
                             let known: Vec<&str> =
@@ -526,12 +527,16 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                             ConfigError::at(
                                 e.line,
                                 format!(
-                                    "disable: unknown source {name:?} (known: {})",
+                                    "{key}: unknown source {name:?} (known: {})",
                                     known.join(", ")
                                 ),
                             )
                         })?;
-                        cfg.sources.remove(kind);
+                        if key == "enable" {
+                            cfg.sources.insert(kind);
+                        } else {
+                            cfg.sources.remove(kind);
+                        }
                     }
                 }
                 "statvfs_timeout" => {
@@ -589,7 +594,7 @@ pub fn sources_config(root: &Path, filters: &[Entry]) -> Result<SourcesConfig, C
                     return Err(ConfigError::at(
                         e.line,
                         format!(
-                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, statvfs_timeout, rediscover, processes_every)"
+                            "unknown key {k:?} in [filters] (known: {{netdev,diskstats,mountpoint,fstype}}_{{include,exclude,defaults}}, cgroup_{{namespace,unit,name}}_{{include,exclude}}, cgroup_max, cgroup_rediscover, cgroup_every, disable, enable, statvfs_timeout, rediscover, processes_every)"
                         ),
                     ));
                 }
@@ -960,6 +965,28 @@ mod tests {
             .contains("--interval")
         );
         assert!(check_aggregator("[::1]:9797").is_ok());
+    }
+
+    #[test]
+    fn opt_in_sources_run_only_when_enabled() {
+        let merged = |text: &str| {
+            Settings::merge(&Flags::default(), ConfigFile::parse(text).unwrap())
+                .unwrap()
+                .sources
+                .sources
+        };
+        let defaults = merged("");
+        assert!(!defaults.contains(SourceKind::Interrupts));
+        assert!(defaults.contains(SourceKind::Processes));
+        let enabled = merged("[filters]\nenable = interrupts\n");
+        assert!(enabled.contains(SourceKind::Interrupts));
+        assert!(enabled.contains(SourceKind::Stat));
+        let err = ConfigFile::parse("[filters]\nenable = irq\n")
+            .and_then(|f| Settings::merge(&Flags::default(), f).map(drop));
+        assert!(
+            format!("{err:?}").contains("enable: unknown source"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -268,7 +268,7 @@ macro_rules! source_table {
                 reader: Files<crate::parse::netstat::NetstatFiles>,
                 docs: [
                     ("Protocol counters (netstat)",
-                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (each has a catalog row; the others are not sent). Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file).",
+                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps, and those Telegraf's system dashboard reads (`TcpExt_TCPAbort*`, `Icmp_*Echo*`, the `Ip_`/`Ip6_` error counters, `Tcp_EstabResets`: node_exporter's names with a widened filter). Each has a catalog row; the others are not sent. Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file), and the `/proc/net/snmp` ones again as Telegraf's `net` fields with `interface=all` (`tcp_activeopens`), written by the aggregator from the same values.",
                      ["node_netstat_"]),
                 ],
             }
@@ -380,6 +380,58 @@ macro_rules! source_table {
                     ("Time synchronisation",
                      "`adjtimex(2)` (read-only), every cycle: the kernel clock discipline that NTP (chrony, systemd-timesyncd, ntpd) steers, as node_exporter's `timex` collector exports it. A system call, not a file: under `--root` it reads the running kernel's clock. `offset` and `jitter` are sent in nanoseconds whatever the kernel's `STA_NANO` bit, the frequency adjustment as node_exporter's ratio (a float); `node_timex_sync_status` is 1 unless the call returns `TIME_ERROR`.",
                      ["node_timex_"]),
+                ],
+            }
+            /// `/proc/interrupts`: counts per IRQ and CPU. Opt-in (`enable = interrupts`).
+            Interrupts "interrupts" {
+                format: interrupts,
+                reader: OneFile<crate::parse::interrupts::ProcInterrupts>,
+                docs: [
+                    ("Interrupts",
+                     "`/proc/interrupts`, only with `[filters] enable = interrupts` (opt-in, as node_exporter's `--collector.interrupts`: a Pi 4 has some 30 IRQ lines × 4 CPUs, each line a label set of three strings): node_exporter's `interrupts` collector, labels `type` (the IRQ: `11`, `IPI2`, `NMI`), `info` and `devices` split as node_exporter splits them, and `cpu`; lines with a single count (`Err:`, `ERR:`, `MIS:`) are skipped as node_exporter skips them (Telegraf writes them), and CPUs past the eighth are not sent. InfluxDB gets Telegraf's `interrupts` input: tags `irq`, `type`, `device`, fields `CPU0`…`CPUn` and `total` (their sum, by the aggregator). `/proc/softirqs` (Telegraf's `soft_interrupts`) is not read.",
+                     ["node_interrupts_"]),
+                ],
+            }
+            /// `/proc/schedstat`: per-CPU run-queue time and timeslices.
+            Schedstat "schedstat" {
+                format: schedstat,
+                reader: OneFile<crate::parse::schedstat::ProcSchedstat>,
+                docs: [
+                    ("Scheduler (schedstat)",
+                     "`/proc/schedstat` (kernels with `CONFIG_SCHEDSTATS`), the `cpuN` lines (label `cpu`): nanoseconds running tasks and waiting on the run queue, and timeslices, as node_exporter's `schedstat` collector exports them.",
+                     ["node_schedstat_"]),
+                ],
+            }
+            /// `/proc/net/arp`: neighbour entries per device.
+            Arp "arp" {
+                format: arp,
+                reader: OneFile<crate::parse::arp::ProcNetArp>,
+                docs: [
+                    ("ARP",
+                     "`/proc/net/arp`: the entries of each device (label `device`), incomplete ones included, as node_exporter 1.5's `arp` collector counts them (it has no other family). At most 64 devices are counted (the entries of more are counted failures), and the file must fit the collector's 64 KiB read buffer (about 800 entries; a bigger table is a counted failure, nothing sent).",
+                     ["node_arp_"]),
+                ],
+            }
+            /// `/proc/net/udp{,6}`: bytes queued on UDP sockets.
+            UdpQueues "udp_queues" {
+                format: udp_queues,
+                reader: udp_queues::UdpQueuesReader,
+                module: udp_queues,
+                docs: [
+                    ("UDP queues",
+                     "`/proc/net/udp` and `/proc/net/udp6` (when IPv6 is on): the `tx_queue` and `rx_queue` columns summed over every socket (labels `ip` = `v4`/`v6`, `queue` = `tx`/`rx`), as node_exporter's `udp_queues` collector does; each file is streamed through the read buffer, so any number of sockets fits. A line that does not parse is a counted failure and is left out of the sums (node_exporter fails the scrape).",
+                     ["node_udp_"]),
+                ],
+            }
+            /// `/sys/class/power_supply`: batteries, mains, USB, UPS.
+            PowerSupply "powersupply" {
+                format: power_supply,
+                reader: power_supply::PowerSupplyReader,
+                module: power_supply,
+                docs: [
+                    ("Power supplies",
+                     "`/sys/class/power_supply/<supply>/` (label `power_supply`), node_exporter 1.5's `powersupplyclass` collector: each integer attribute file the supply has, as a gauge (µV, µA, µW, µWh, µAh ÷ 10⁶; tenths of a degree ÷ 10; some renamed as node_exporter names them: `voltage_now` → `voltage_volt`, `current_now` → `current_ampere`, `power_now` → `power_watt`, `energy_now` → `energy_watthour`, `charge_now` → `charge_ampere`, `cycle_count` → `cyclecount`, `time_to_*_now` → `time_to_*_seconds`), and `node_power_supply_info` (value 1) with the text files as labels; node_exporter leaves out the label of a missing or empty file, pimon sends it empty (the same series in Prometheus). A Raspberry Pi has no supply: the source is absent there. Supplies are discovered again every `rediscover`.",
+                     ["node_power_supply_"]),
                 ],
             }
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pimon_collector::sink::SampleSink;
-use pimon_collector::source::{Sources, SourcesConfig};
+use pimon_collector::source::{SourceSet, Sources, SourcesConfig};
 use pimon_protocol::Value;
 use pimon_test_support::alloc;
 
@@ -43,6 +43,8 @@ fn collect_without_allocating(tree: &str) {
         root: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(tree),
+        // The opt-in sources (interrupts) too.
+        sources: SourceSet::all(),
         statvfs_timeout: Duration::from_secs(10),
         w1_interval: Duration::from_secs(3600),
         ..SourcesConfig::default()
@@ -135,7 +137,7 @@ fn busy_kernel_log_without_allocating() {
 // on a loaded machine: 7 allocations in 1000 cycles.)
 #[test]
 fn zero_allocations_per_cycle_on_every_fixture_tree_and_after_rediscovery() {
-    for tree in ["pi4", "pizero", "x86", "container"] {
+    for tree in ["pi4", "pizero", "x86", "container", "laptop"] {
         collect_without_allocating(tree);
     }
     busy_kernel_log_without_allocating();

@@ -32,6 +32,7 @@ fn missing_sources_are_skipped_and_the_rest_collected() {
     copy("pi4", &root, "proc/loadavg");
     let mut sources = Sources::open(&SourcesConfig {
         root: root.clone(),
+        sources: SourceSet::all(),
         ..SourcesConfig::default()
     });
     assert_eq!(sources.status(SourceKind::Stat), &SourceStatus::Present);
@@ -93,6 +94,18 @@ fn a_file_larger_than_the_buffer_is_a_counted_failure() {
     assert!(!r.has(id::STAT_FORKS, &[]));
     assert!(sources.error_count(SourceKind::Stat) >= 1);
     assert_eq!(r.value(id::LOAD1, &[]), u(52));
+}
+
+#[test]
+fn opt_in_sources_are_disabled_by_default() {
+    let sources = Sources::open(&SourcesConfig {
+        root: sources_support::fixture_root("pi4"),
+        ..SourcesConfig::default()
+    });
+    for kind in SourceKind::OPT_IN {
+        assert_eq!(sources.status(kind), &SourceStatus::Disabled, "{kind}");
+    }
+    assert_eq!(sources.status(SourceKind::Netstat), &SourceStatus::Present);
 }
 
 #[test]

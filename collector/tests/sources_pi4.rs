@@ -9,18 +9,31 @@ use sources_support::{
     Recorder, TreeCopy, fixture_config, fixture_root, i, one_cycle, statvfs_size, u,
 };
 
-/// Every source but `cgroup`: the captured tree has no cgroup filesystem (the cgroup
-/// source has its own trees, `fixtures/cgroup-*`, tested in `sources_cgroup.rs`).
+/// Every source but `cgroup` and `powersupply`: the captured tree has no cgroup
+/// filesystem (the cgroup source has its own trees, `fixtures/cgroup-*`, tested in
+/// `sources_cgroup.rs`) and a Pi has no power supply (`fixtures/laptop` has two).
 #[test]
 fn every_source_is_present() {
     let (sources, _) = one_cycle("pi4");
     for kind in SourceKind::ALL {
-        if kind == SourceKind::Cgroup {
+        if kind == SourceKind::Cgroup || kind == SourceKind::PowerSupply {
             assert!(matches!(sources.status(kind), SourceStatus::Absent(_)));
         } else {
             assert_eq!(sources.status(kind), &SourceStatus::Present, "{kind}");
         }
     }
+}
+
+#[test]
+fn interrupts_one_label_set_per_irq_one_row_per_cpu() {
+    let (_, r) = one_cycle("pi4");
+    let timer = ["11", "GICv2", "30 Level arch_timer"];
+    assert_eq!(r.value(id::INTERRUPTS_CPU0, &timer), u(9864151));
+    assert_eq!(r.value(id::INTERRUPTS_CPU3, &timer), u(7035624));
+    let ipi = ["IPI3", "Function call interrupts", ""];
+    assert_eq!(r.value(id::INTERRUPTS_CPU1, &ipi), u(4012345));
+    assert_eq!(r.count(id::INTERRUPTS_CPU0), 27);
+    assert_eq!(r.count(id::INTERRUPTS_CPU4), 0);
 }
 
 #[test]
@@ -337,10 +350,10 @@ fn error_counters_and_report() {
     r.check_consistency();
     assert_eq!(r.value(id::COLLECTOR_SOURCE_ERRORS, &["filesystem"]), u(1));
     assert_eq!(r.value(id::COLLECTOR_SOURCE_ERRORS, &["stat"]), u(0));
-    // Every source but cgroup (no cgroup filesystem in this tree).
+    // Every source but cgroup (no cgroup filesystem in this tree) and powersupply.
     assert_eq!(
         r.count(id::COLLECTOR_SOURCE_ERRORS),
-        SourceKind::ALL.len() - 1
+        SourceKind::ALL.len() - 2
     );
     let report = sources.report().to_string();
     for needle in [

@@ -280,13 +280,19 @@ impl Aggregator {
 /// One cycle of the host collector on `root` as `--once --print prom` prints it (node
 /// `node`; nothing is sent): what the node_exporter comparisons read.
 pub fn print_prom(root: &Path, node: &str) -> String {
+    print_prom_with(root, node, &[])
+}
+
+/// [`print_prom`] with more flags (`--config FILE`).
+pub fn print_prom_with(root: &Path, node: &str, args: &[&std::ffi::OsStr]) -> String {
     let mut cmd = std::process::Command::new(crate::binaries::host_binary(
         crate::binaries::Program::Collector,
     ));
     cmd.arg("--root")
         .arg(root)
         .args(["--node", node, "--once", "--print", "prom"])
-        .args(["--aggregator", "127.0.0.1:9797"]);
+        .args(["--aggregator", "127.0.0.1:9797"])
+        .args(args);
     let done = process::run("pimon-collector --print prom", cmd, Duration::from_secs(60));
     assert!(done.status.success(), "{}", done.report);
     done.stdout

@@ -7,7 +7,8 @@
 //! values, and the catalog (what the aggregator writes) has node_exporter's `# HELP`.
 //!
 //! node_exporter runs with today's upstream default `--collector.netstat.fields` (1.5's
-//! lacks `TCPOFOQueue` and `TCPRcvQDrop`, which upstream added since). Families 1.5 does
+//! lacks `TCPOFOQueue` and `TCPRcvQDrop`, which upstream added since), widened by the
+//! fields Telegraf's system dashboard reads, which pimon sends too. Families 1.5 does
 //! not have (`node_softnet_{cpu_collision,received_rps,flow_limit_count}_total` and
 //! `node_softnet_backlog_len`, node_exporter 1.7+) are listed and must be pimon's only
 //! extra families; their values are checked by the collector's unit tests. pimon does
@@ -22,8 +23,13 @@ use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
 
 /// node_exporter's `--collector.netstat.fields` default as of its `master` (2026):
-/// `collector/netstat_linux.go`. pimon's catalog rows are this filter.
-const NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+/// `collector/netstat_linux.go`, widened by the fields Telegraf's system dashboard reads
+/// (TCP aborts, ICMP echoes, IPv4/IPv6 errors, Tcp EstabResets). pimon's catalog rows
+/// are this filter.
+const NETSTAT_FIELDS: &str = concat!(
+    "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors)",
+    "|TcpExt_(TCPAbortOnData|TCPAbortOnClose|TCPAbortOnMemory|TCPAbortOnTimeout|TCPAbortOnLinger|TCPAbortFailed)|Ip6?_(InHdrErrors|InAddrErrors|InUnknownProtos|InDiscards|OutDiscards|OutNoRoutes)|Icmp_(InEchos|InEchoReps|OutEchos|OutEchoReps)|Tcp_EstabResets)$"
+);
 
 const PREFIXES: [&str; 5] = [
     "node_netstat_",

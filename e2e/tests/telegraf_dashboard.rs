@@ -16,11 +16,11 @@
 //! its panels), `$timeFilter` the last 5 minutes. A panel shows data when one of its
 //! queries, in one of its repetitions, returns a value that is not null.
 //!
-//! The 4 "Metrics velocity" panels read Telegraf's own `internal_*` measurements and stay
-//! empty. Some panels read what is not built yet (`interrupts`; Telegraf's `nstat` fields
-//! beyond node_exporter's netstat filter and `net` with `interface=all`): until their
-//! catalog rows are here, those panels are allowed to be empty and the target is lowered
-//! by their number
+//! Both collectors run with the opt-in interrupts source enabled (`enable = interrupts`),
+//! which the "Interrupts" panel reads. The 4 "Metrics velocity" panels read Telegraf's
+//! own `internal_*` measurements and stay empty. Panels that read what is not built yet
+//! (`WAITING`): until their catalog rows are here, those panels are allowed to be empty
+//! and the target is lowered by their number
 //! — and only then: as soon as the catalog has a source's rows, its panels count toward
 //! the full 40. Every panel that stays empty must be named, with the reason, in
 //! `docs/METRICS.md` ("Telegraf's system dashboard").
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use pimon_e2e::binaries::{Launcher, Program};
 use pimon_e2e::grafana::{influxql, multi_value, regex_escape, substitute, variable_options};
-use pimon_e2e::pimon::{Aggregator, start_collector};
+use pimon_e2e::pimon::{Aggregator, collector_args};
 use pimon_e2e::process::Proc;
 use pimon_e2e::support::http;
 use pimon_e2e::support::servers::Influxd;
@@ -63,30 +63,9 @@ struct Waiting {
 
 const WAITING: &[Waiting] = &[
     Waiting {
-        source: "interrupts (Telegraf's interrupts)",
-        marker: "node_interrupts_total",
-        panels: &["Interrupts"],
-    },
-    Waiting {
         source: "conntrack (Telegraf's conntrack)",
         marker: "node_nf_conntrack_entries",
         panels: &["Netfilter conntrack usage"],
-    },
-    // The netstat source is here with node_exporter's default field filter, which keeps
-    // the fields of "TCP SYN cookies", "ICMP errors" and the UDP error panels; these six
-    // read fields the filter drops (TcpExtTCPAbortOn*, Icmp*Echo*, Ip*/Ip6* errors) or
-    // Telegraf's `net` measurement with `interface=all`, which no catalog row writes yet.
-    Waiting {
-        source: "Telegraf's nstat fields beyond node_exporter's netstat filter and net interface=all",
-        marker: "influx:net.tcp_activeopens",
-        panels: &[
-            "TCP aborts",
-            "TCP handshake issues",
-            "ICMP packets",
-            "IPv4 errors",
-            "IPv6 errors",
-            "UDP datagrams",
-        ],
     },
     Waiting {
         source: "vmstat (swap in/out)",
@@ -284,6 +263,7 @@ type NodeResults<'p> = (&'static str, Vec<(&'p Panel, Result<(), String>)>);
 /// Everything running for the test; dropping it stops it all.
 struct Fleet {
     _collectors: Vec<Proc>,
+    _config: TempDir,
     _bumper: CounterBumper,
     _tree: TempDir,
     _aggregator: Aggregator,
@@ -301,12 +281,21 @@ impl Fleet {
         let collector = Launcher::host(Program::Collector);
         let (tree, root) = copy_tree(&fixture("pi4"));
         let bumper = CounterBumper::start(&root);
-        let collectors = vec![
-            start_collector(&collector, &root, PI_NODE, aggregator.udp),
-            start_collector(&collector, Path::new("/"), LIVE_NODE, aggregator.udp),
-        ];
+        // The dashboard's "Interrupts" panel reads the opt-in interrupts source.
+        let config = TempDir::new().expect("temp dir");
+        let config_file = config.path().join("collector.conf");
+        std::fs::write(&config_file, "[filters]\nenable = interrupts\n").expect("config");
+        let start = |root: &Path, node: &str| {
+            let mut cmd = collector.command();
+            cmd.args(collector_args(root, node, aggregator.udp))
+                .arg("--config")
+                .arg(&config_file);
+            Proc::spawn(&format!("pimon-collector {node}"), cmd)
+        };
+        let collectors = vec![start(&root, PI_NODE), start(Path::new("/"), LIVE_NODE)];
         Fleet {
             _collectors: collectors,
+            _config: config,
             _bumper: bumper,
             _tree: tree,
             _aggregator: aggregator,

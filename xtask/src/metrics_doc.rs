@@ -114,6 +114,10 @@ fn raw_unit(m: &Metric) -> Result<Option<&'static str>, String> {
         ("watt", Scale(0.000_001)) => "microwatts",
         ("percent", Scale(0.001)) => "milli-percent",
         ("pascals", Scale(1000.0)) => "kilopascals",
+        // The power-supply class: node_exporter's names say volt, ampere, watt, watthour
+        // or nothing; the files are in µV, µA, µW, µWh, µAh.
+        ("", Scale(0.000_001)) => "micro-units (µV, µA, µW, µWh, µAh)",
+        ("celsius", Scale(0.1)) => "tenths of a degree Celsius",
         (unit, conversion) => {
             return Err(format!(
                 "`{}`: no description of the raw unit for unit {unit:?} with {conversion:?}: \

@@ -14,7 +14,10 @@
 //!   `mode` tag, and no line for a filesystem of size 0;
 //! - [`system`]: `system` `uptime` (rounded up, as `sysinfo(2)` does) and
 //!   `uptime_format`; `processes` with every field Telegraf writes (0 when no process
-//!   is in that state).
+//!   is in that state);
+//! - `interrupts` `total`: the sum of the IRQ's `CPU<n>` fields;
+//! - [`net`]: the `net` line with `interface=all`, the `/proc/net/snmp` counters the
+//!   netstat source sends as `nstat` fields, under Telegraf's `net` names.
 //!
 //! Everything is computed from one sample group of one frame — the samples a source
 //! pushed with one label set, which the collector keeps in one datagram
@@ -24,6 +27,7 @@
 pub mod cpu;
 pub mod disk;
 pub mod mem;
+pub mod net;
 pub mod system;
 
 use pimon_protocol::Value;
@@ -153,6 +157,7 @@ pub fn line_extras<'a>(
         "disk" => disk::disk(group, &mut extras),
         "system" => system::system(group, &mut extras),
         "processes" => system::processes(group, &mut extras),
+        "interrupts" => interrupts_total(group, &mut extras),
         _ => {}
     }
     extras
@@ -184,13 +189,16 @@ pub fn is_computed(measurement: &str, field: &str) -> bool {
         }
         // Only from `group_lines`: no catalog row maps to `swap`.
         "swap" => true,
+        "net" => net::is_protocol_field(field),
+        "interrupts" => field == "total",
         _ => false,
     }
 }
 
 /// Lines Telegraf writes that no catalog row maps to, computed from `group`: `swap`
-/// from `/proc/meminfo`'s group, its `in`/`out` from `/proc/vmstat`'s. Calls
-/// `line(measurement, extras)` for each.
+/// from `/proc/meminfo`'s group, its `in`/`out` from `/proc/vmstat`'s, `net`
+/// `interface=all` from the netstat source's. Calls `line(measurement, extras)` for each
+/// (the line's tags: `host` and the extras' tags).
 pub fn group_lines<'a>(group: &Group<'a>, mut line: impl FnMut(&'static str, &Extras<'a>)) {
     if let Some(swap) = mem::swap(group) {
         line("swap", &swap);
@@ -198,6 +206,23 @@ pub fn group_lines<'a>(group: &Group<'a>, mut line: impl FnMut(&'static str, &Ex
     if let Some(io) = mem::PSWP_IDS.and_then(|ids| mem::swap_io(group, ids)) {
         line("swap", &io);
     }
+    if let Some(all) = net::all(group) {
+        line("net", &all);
+    }
+}
+
+/// Telegraf's `interrupts` `total`: the sum of the IRQ's `CPU<n>` fields (its group is
+/// one IRQ's counts, one row per CPU).
+fn interrupts_total(group: &Group<'_>, extras: &mut Extras<'_>) {
+    let mut total = 0u64;
+    for (metric, value) in group.samples {
+        if metric.influx.is_some_and(|s| s.measurement == "interrupts")
+            && let Value::Unsigned(v) = *value
+        {
+            total = total.wrapping_add(v);
+        }
+    }
+    extras.set("total", int(total));
 }
 
 /// `usage_*` of a CPU line (a CPU's group, or the unlabelled group's `cpu-total`).
@@ -287,8 +312,30 @@ mod computed_tests {
     }
 
     #[test]
+    fn interrupts_total_is_the_sum_of_the_cpus() {
+        use pimon_protocol::catalog::id;
+        let row = |id: u16| &CATALOG[usize::from(id)];
+        let samples = [
+            (row(id::INTERRUPTS_CPU0), Value::Unsigned(9864151)),
+            (row(id::INTERRUPTS_CPU1), Value::Unsigned(7650437)),
+            (row(id::INTERRUPTS_CPU2), Value::Unsigned(7122903)),
+            (row(id::INTERRUPTS_CPU3), Value::Unsigned(7035624)),
+        ];
+        let group = Group {
+            labels: &["11", "GICv2", "30 Level arch_timer"],
+            samples: &samples,
+        };
+        let mut extras = Extras::default();
+        interrupts_total(&group, &mut extras);
+        assert_eq!(
+            extras.fields.as_slice(),
+            [("total", Derived::Int(9864151 + 7650437 + 7122903 + 7035624))]
+        );
+    }
+
+    #[test]
     fn every_field_the_modules_write_is_listed_as_computed() {
-        for measurement in ["mem", "disk", "system", "processes"] {
+        for measurement in ["mem", "disk", "system", "processes", "nstat", "interrupts"] {
             for all in [true, false] {
                 for (m, f) in extras_of(measurement, all) {
                     assert!(is_computed(m, f), "{m}.{f} is written but not listed");
@@ -300,5 +347,6 @@ mod computed_tests {
         }
         assert!(!is_computed("cpu", "time_user"), "a sample's field");
         assert!(!is_computed("net", "bytes_recv"), "a sample's field");
+        assert!(!is_computed("interrupts", "CPU0"), "a sample's field");
     }
 }

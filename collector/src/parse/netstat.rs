@@ -15,9 +15,11 @@
 //! protocol is the name up to its first `6` (node_exporter's split: `Udp6`, `UdpLite6`).
 //!
 //! Which fields are sent is node_exporter's default `--collector.netstat.fields` regex,
-//! compiled into the catalog: a field is sent when the catalog has a row named
-//! `node_netstat_<Proto>_<Field>` ([`netstat_id`]), and only those values are parsed
-//! (`Tcp: MaxConn` is `-1`).
+//! compiled into the catalog, widened by the fields Telegraf's system dashboard reads
+//! (TCP aborts, ICMP echoes, IPv4/IPv6 errors, Tcp EstabResets): a field is sent when the
+//! catalog has a row named `node_netstat_<Proto>_<Field>` ([`netstat_id`]), and only those
+//! values are parsed (`Tcp: MaxConn` is `-1`). The rows are two runs of ids (the later
+//! fields were appended); each file is pushed one run after the other, so ids ascend.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{id, name_suffixes};
@@ -127,49 +129,85 @@ pub fn parse_snmp6(input: &[u8]) -> impl Iterator<Item = Snmp6Field<'_>> {
     })
 }
 
-/// The catalog rows of node_exporter's netstat families, in id order.
-const ROWS: core::ops::RangeInclusive<u16> =
+/// The catalog rows of node_exporter's default netstat fields, in id order.
+const DEFAULT_ROWS: core::ops::RangeInclusive<u16> =
     id::NETSTAT_TCPEXT_SYNCOOKIESSENT..=id::NETSTAT_UDPLITE6_INERRORS;
+/// The rows appended later for Telegraf's dashboard (fields beyond node_exporter's default
+/// filter), in id order.
+const EXTRA_ROWS: core::ops::RangeInclusive<u16> =
+    id::NETSTAT_TCPEXT_TCPABORTONDATA..=id::NETSTAT_IP6_OUTNOROUTES;
 
-/// `<Proto>_<Field>` of every netstat row, from the catalog at compile time.
-static KEYS: [&str; (*ROWS.end() - *ROWS.start() + 1) as usize] =
-    name_suffixes(*ROWS.start(), "node_netstat_");
+/// `<Proto>_<Field>` of every default netstat row, from the catalog at compile time.
+static DEFAULT_KEYS: [&str; (*DEFAULT_ROWS.end() - *DEFAULT_ROWS.start() + 1) as usize] =
+    name_suffixes(*DEFAULT_ROWS.start(), "node_netstat_");
+/// `<Proto>_<Field>` of every extra netstat row.
+static EXTRA_KEYS: [&str; (*EXTRA_ROWS.end() - *EXTRA_ROWS.start() + 1) as usize] =
+    name_suffixes(*EXTRA_ROWS.start(), "node_netstat_");
 
-/// `<Proto>_<Field>` of a netstat row (`TcpExt_ListenDrops`).
-fn key_of(row: u16) -> &'static [u8] {
-    row.checked_sub(*ROWS.start())
-        .and_then(|i| KEYS.get(usize::from(i)))
-        .map_or(&[], |k| k.as_bytes())
+/// One contiguous run of netstat rows and their keys. Within a run, each protocol's rows
+/// are contiguous and in the kernel's order; a file is pushed one run at a time, so the
+/// ids of a frame's group ascend.
+#[derive(Debug, Clone)]
+struct Run {
+    rows: core::ops::RangeInclusive<u16>,
+    keys: &'static [&'static str],
 }
 
-/// The rows of `proto` (contiguous in the catalog): `start..end`, empty if none.
-fn proto_rows(proto: &[u8]) -> core::ops::Range<u16> {
-    let of_proto = |row: &u16| {
-        let key = key_of(*row);
-        key.len() > proto.len() && key.starts_with(proto) && key.get(proto.len()) == Some(&b'_')
-    };
-    let start = ROWS.clone().find(of_proto).unwrap_or(0);
-    let end = ROWS
-        .clone()
-        .skip_while(|r| *r < start)
-        .find(|r| !of_proto(r))
-        .unwrap_or(ROWS.end() + 1);
-    if start == 0 { 0..0 } else { start..end }
+/// The runs, in id order.
+static RUNS: [Run; 2] = [
+    Run {
+        rows: DEFAULT_ROWS,
+        keys: &DEFAULT_KEYS,
+    },
+    Run {
+        rows: EXTRA_ROWS,
+        keys: &EXTRA_KEYS,
+    },
+];
+
+impl Run {
+    /// `<Proto>_<Field>` of a row of this run (`TcpExt_ListenDrops`).
+    fn key_of(&self, row: u16) -> &'static [u8] {
+        row.checked_sub(*self.rows.start())
+            .and_then(|i| self.keys.get(usize::from(i)))
+            .map_or(&[], |k| k.as_bytes())
+    }
+
+    /// The rows of `proto` in this run: `start..end`, empty if none.
+    fn proto_rows(&self, proto: &[u8]) -> core::ops::Range<u16> {
+        let of_proto = |row: &u16| {
+            let key = self.key_of(*row);
+            key.len() > proto.len()
+                && key.starts_with(proto)
+                && key.get(proto.len()) == Some(&b'_')
+        };
+        let Some(start) = self.rows.clone().find(of_proto) else {
+            return 0..0;
+        };
+        let end = self
+            .rows
+            .clone()
+            .skip_while(|r| *r < start)
+            .find(|r| !of_proto(r))
+            .unwrap_or(self.rows.end() + 1);
+        start..end
+    }
+
+    /// The row of `field` among `rows` (those of its protocol in this run).
+    fn field_row(&self, rows: core::ops::Range<u16>, proto_len: usize, field: &[u8]) -> Option<u16> {
+        rows.into_iter()
+            .find(|&r| self.key_of(r).get(proto_len + 1..) == Some(field))
+    }
 }
 
-/// The row of `field` among `rows` (those of its protocol).
-fn field_row(rows: core::ops::Range<u16>, proto_len: usize, field: &[u8]) -> Option<u16> {
-    rows.into_iter()
-        .find(|&r| key_of(r).get(proto_len + 1..) == Some(field))
-}
-
-/// The catalog id of netstat field `<proto>_<field>`, or `None` for a field that
-/// node_exporter's default filter drops.
+/// The catalog id of netstat field `<proto>_<field>`, or `None` for a field that has no
+/// row (node_exporter's default filter drops it and Telegraf's dashboard does not read it).
 pub fn netstat_id(proto: &[u8], field: &[u8]) -> Option<u16> {
-    field_row(proto_rows(proto), proto.len(), field)
+    RUNS.iter()
+        .find_map(|run| run.field_row(run.proto_rows(proto), proto.len(), field))
 }
 
-/// Pushes the kept fields of a `netstat` or `snmp` file.
+/// Pushes the kept fields of a `netstat` or `snmp` file: one pass per run.
 fn push_header_value(
     input: &[u8],
     sink: &mut dyn SampleSink,
@@ -177,24 +215,28 @@ fn push_header_value(
 ) -> Result<(), ParseError> {
     let mut any = false;
     sink.labels(&[]);
-    for item in parse_header_value_lines(input) {
-        let lines = match item {
-            Ok(lines) => lines,
-            Err(e) => {
-                bad_row(e);
+    for (pass, run) in RUNS.iter().enumerate() {
+        for item in parse_header_value_lines(input) {
+            let lines = match item {
+                Ok(lines) => lines,
+                Err(e) => {
+                    if pass == 0 {
+                        bad_row(e);
+                    }
+                    continue;
+                }
+            };
+            any = true;
+            let rows = run.proto_rows(lines.proto);
+            if rows.is_empty() {
                 continue;
             }
-        };
-        any = true;
-        let rows = proto_rows(lines.proto);
-        if rows.is_empty() {
-            continue;
-        }
-        for (name, value) in lines.fields() {
-            if let Some(row) = field_row(rows.clone(), lines.proto.len(), name) {
-                match parse_u64(value) {
-                    Ok(v) => sink.push(row, Value::Unsigned(v)),
-                    Err(e) => bad_row(e),
+            for (name, value) in lines.fields() {
+                if let Some(row) = run.field_row(rows.clone(), lines.proto.len(), name) {
+                    match parse_u64(value) {
+                        Ok(v) => sink.push(row, Value::Unsigned(v)),
+                        Err(e) => bad_row(e),
+                    }
                 }
             }
         }
@@ -248,12 +290,20 @@ impl FileFormat for ProcNetSnmp6 {
     ) -> Result<(), ParseError> {
         sink.labels(&[]);
         let mut any = false;
-        for f in parse_snmp6(input) {
-            any = true;
-            if let Some(row) = netstat_id(f.proto, f.field) {
-                match parse_u64(f.value) {
-                    Ok(v) => sink.push(row, Value::Unsigned(v)),
-                    Err(e) => bad_row(e),
+        // A protocol's lines are together (`Ip6…`, then `Icmp6…`, …): its rows are looked
+        // up once per run of lines, not once per line (a scan of every netstat row).
+        for run in &RUNS {
+            let mut last: (&[u8], core::ops::Range<u16>) = (&[], 0..0);
+            for f in parse_snmp6(input) {
+                any = true;
+                if last.0 != f.proto {
+                    last = (f.proto, run.proto_rows(f.proto));
+                }
+                if let Some(row) = run.field_row(last.1.clone(), f.proto.len(), f.field) {
+                    match parse_u64(f.value) {
+                        Ok(v) => sink.push(row, Value::Unsigned(v)),
+                        Err(e) => bad_row(e),
+                    }
                 }
             }
         }
@@ -314,8 +364,8 @@ mod tests {
 
     #[test]
     fn every_row_is_found_by_its_name() {
-        for row in ROWS {
-            let key = key_of(row);
+        for (run, row) in RUNS.iter().flat_map(|r| r.rows.clone().map(move |row| (r, row))) {
+            let key = run.key_of(row);
             let split = key.iter().position(|&b| b == b'_').unwrap();
             assert_eq!(
                 netstat_id(&key[..split], &key[split + 1..]),
@@ -347,10 +397,32 @@ mod tests {
                 (id::NETSTAT_TCPEXT_TCPRCVQDROP, 0),
                 (id::NETSTAT_IPEXT_INOCTETS, 5316773981),
                 (id::NETSTAT_IPEXT_OUTOCTETS, 1947823304),
+                (id::NETSTAT_TCPEXT_TCPABORTONDATA, 0),
+                (id::NETSTAT_TCPEXT_TCPABORTONCLOSE, 0),
+                (id::NETSTAT_TCPEXT_TCPABORTONMEMORY, 0),
+                (id::NETSTAT_TCPEXT_TCPABORTONTIMEOUT, 0),
+                (id::NETSTAT_TCPEXT_TCPABORTONLINGER, 0),
+                (id::NETSTAT_TCPEXT_TCPABORTFAILED, 0),
             ]
         );
         let snmp = pushed::<ProcNetSnmp>(fixture!("pi4/proc/net/snmp"));
-        assert_eq!(snmp.len(), 19);
+        assert_eq!(snmp.len(), 30);
+        assert_eq!(
+            snmp[19..],
+            [
+                (id::NETSTAT_IP_INHDRERRORS, 61992),
+                (id::NETSTAT_IP_INADDRERRORS, 0),
+                (id::NETSTAT_IP_INUNKNOWNPROTOS, 91498),
+                (id::NETSTAT_IP_INDISCARDS, 0),
+                (id::NETSTAT_IP_OUTDISCARDS, 17),
+                (id::NETSTAT_IP_OUTNOROUTES, 0),
+                (id::NETSTAT_ICMP_INECHOS, 67801),
+                (id::NETSTAT_ICMP_INECHOREPS, 87),
+                (id::NETSTAT_ICMP_OUTECHOS, 5860),
+                (id::NETSTAT_ICMP_OUTECHOREPS, 71402),
+                (id::NETSTAT_TCP_ESTABRESETS, 0),
+            ]
+        );
         assert_eq!(snmp[0], (id::NETSTAT_IP_FORWARDING, 2));
         assert!(snmp.contains(&(id::NETSTAT_TCP_CURRESTAB, 7)));
         assert!(snmp.contains(&(id::NETSTAT_TCP_INERRS, 3)));
@@ -358,7 +430,7 @@ mod tests {
         assert_eq!(snmp[18], (id::NETSTAT_UDPLITE_INERRORS, 0));
         assert!(snmp.windows(2).all(|w| w[0].0 < w[1].0));
         let snmp6 = pushed::<ProcNetSnmp6>(fixture!("pi4/proc/net/snmp6"));
-        assert_eq!(snmp6.len(), 12);
+        assert_eq!(snmp6.len(), 18);
         assert_eq!(snmp6[0], (id::NETSTAT_IP6_INOCTETS, 48735161));
         assert!(snmp6.windows(2).all(|w| w[0].0 < w[1].0));
     }
@@ -368,20 +440,39 @@ mod tests {
         // 4.14's TcpExt has no TCPRcvQDrop (5.0): that family is absent, as in
         // node_exporter on the same kernel.
         let netstat = pushed::<ProcNetNetstat>(fixture!("pizero/proc/net/netstat"));
-        assert_eq!(netstat.len(), 10);
+        assert_eq!(netstat.len(), 16);
         assert!(netstat.iter().all(|(row, _)| *row != id::NETSTAT_TCPEXT_TCPRCVQDROP));
         assert!(netstat.contains(&(id::NETSTAT_TCPEXT_TCPSYNRETRANS, 31)));
+        assert!(netstat.contains(&(id::NETSTAT_TCPEXT_TCPABORTONMEMORY, 83817)));
         let snmp = pushed::<ProcNetSnmp>(fixture!("pizero/proc/net/snmp"));
-        assert_eq!(snmp.len(), 19);
+        assert_eq!(snmp.len(), 30);
+        assert!(snmp.contains(&(id::NETSTAT_TCP_ESTABRESETS, 42)));
         // IPv6 disabled on the kernel command line: no snmp6 (the reader skips it).
     }
 
     #[test]
     fn x86_fields_are_found_by_name() {
         let netstat = pushed::<ProcNetNetstat>(fixture!("x86/proc/net/netstat"));
-        assert_eq!(netstat.len(), 11);
+        assert_eq!(netstat.len(), 17);
         let snmp6 = pushed::<ProcNetSnmp6>(fixture!("x86/proc/net/snmp6"));
-        assert_eq!(snmp6.len(), 12);
+        assert_eq!(snmp6.len(), 18);
+        assert!(snmp6.contains(&(id::NETSTAT_IP6_OUTNOROUTES, 0)));
+    }
+
+    #[test]
+    fn each_file_pushes_ascending_ids_though_the_rows_are_two_runs() {
+        let files = [
+            recorded::push::<ProcNetNetstat>(fixture!("pi4/proc/net/netstat")).0,
+            recorded::push::<ProcNetSnmp>(fixture!("pi4/proc/net/snmp")).0,
+            recorded::push::<ProcNetSnmp6>(fixture!("pi4/proc/net/snmp6")).0,
+            recorded::push::<ProcNetNetstat>(fixture!("pizero/proc/net/netstat")).0,
+            recorded::push::<ProcNetSnmp>(fixture!("pizero/proc/net/snmp")).0,
+            recorded::push::<ProcNetSnmp6>(fixture!("x86/proc/net/snmp6")).0,
+        ];
+        for pushed in files {
+            assert!(pushed.iter().any(|s| s.1 >= *EXTRA_ROWS.start()));
+            assert!(pushed.windows(2).all(|w| w[0].1 < w[1].1));
+        }
     }
 
     #[test]

@@ -59,20 +59,41 @@ impl std::fmt::Display for Failure {
 pub(crate) struct SysFile {
     file: File,
     path: PathBuf,
+    /// Under `proc/sys/`: see [`SYSCTL_READ_BYTES`].
+    sysctl: bool,
+}
+
+/// The most a `/proc/sys` file is asked for per `pread`. The kernel allocates and zeroes
+/// a buffer of the size asked for on every read of a sysctl (`proc_sys_call_handler`),
+/// so a 64 KiB scratch buffer cost two 64 KiB clears per file and cycle; a sysctl
+/// value is far shorter than this, and a read shorter than asked is all of it.
+const SYSCTL_READ_BYTES: usize = 4096;
+
+/// Whether `path` names a file under a `proc/sys/` directory.
+fn is_sysctl(path: &Path) -> bool {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .windows(9)
+        .any(|w| w == b"proc/sys/")
 }
 
 impl SysFile {
     /// Opens `path` read-only.
     pub(crate) fn open(path: PathBuf) -> io::Result<Self> {
         let file = File::open(&path)?;
-        Ok(SysFile { file, path })
+        let sysctl = is_sysctl(&path);
+        Ok(SysFile { file, path, sysctl })
     }
 
     /// Opens `root/rel`; the error names the path (the reason a source is absent).
     pub(crate) fn open_under(root: &Path, rel: &str) -> Result<Self, String> {
         let path = root.join(rel);
         match File::open(&path) {
-            Ok(file) => Ok(SysFile { file, path }),
+            Ok(file) => Ok(SysFile {
+                sysctl: is_sysctl(&path),
+                file,
+                path,
+            }),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
@@ -95,14 +116,70 @@ impl SysFile {
             if rest.is_empty() {
                 return Err(ReadError::TooBig(len));
             }
-            match self.file.read_at(rest, len as u64) {
+            let asked = if self.sysctl {
+                rest.len().min(SYSCTL_READ_BYTES)
+            } else {
+                rest.len()
+            };
+            match self
+                .file
+                .read_at(rest.get_mut(..asked).unwrap_or_default(), len as u64)
+            {
                 Ok(0) => break,
+                // A sysctl answers whole: a short read is the end (one `pread`, not two).
+                Ok(n) if self.sysctl && n < asked => {
+                    len += n;
+                    break;
+                }
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
         Ok(buf.get(..len).unwrap_or_default())
+    }
+
+    /// Reads the whole file from offset 0 through `buf`, a buffer's worth at a time, and
+    /// hands `line` each line (without its `\n`; a last line without one too): a file
+    /// of any length in bounded memory (`/proc/net/udp` with thousands of sockets). The
+    /// reads continue at the previous one's end, so a `seq_file` resumes where it
+    /// stopped. [`ReadError::TooBig`] if one line does not fit in `buf`. No allocation.
+    pub(crate) fn for_each_line(
+        &self,
+        buf: &mut [u8],
+        mut line: impl FnMut(&[u8]),
+    ) -> Result<(), ReadError> {
+        let mut offset = 0u64;
+        // `buf[..kept]` holds the start of a line the last read cut.
+        let mut kept = 0usize;
+        loop {
+            let rest = match buf.get_mut(kept..) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => return Err(ReadError::TooBig(buf.len())),
+            };
+            let n = match self.file.read_at(rest, offset) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReadError::Io(e)),
+            };
+            let filled = kept + n;
+            let data = buf.get(..filled).unwrap_or_default();
+            if n == 0 {
+                if !data.is_empty() {
+                    line(data);
+                }
+                return Ok(());
+            }
+            offset += n as u64;
+            let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if end > 0
+                && let Some(complete) = data.get(..end - 1)
+            {
+                complete.split(|&b| b == b'\n').for_each(&mut line);
+            }
+            buf.copy_within(end..filled, 0);
+            kept = filled - end;
+        }
     }
 
     /// One `pread` at offset 0 into `buf`: the bytes read. A sysfs attribute is all
@@ -263,6 +340,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sysctl_file_longer_than_one_request_is_read_whole() {
+        let dir = std::env::temp_dir()
+            .join(format!("pimon-sysctl-{}", std::process::id()))
+            .join("proc/sys/kernel");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("long");
+        let text: Vec<u8> = (0..SYSCTL_READ_BYTES + 904)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
+        std::fs::write(&path, &text).unwrap();
+        let file = SysFile::open(path.clone()).unwrap();
+        assert!(file.sysctl, "a path under proc/sys/ is a sysctl");
+        let mut buf = vec![0u8; 65536];
+        assert_eq!(file.read(&mut buf).unwrap(), &text[..]);
+        // Exactly one request long: the next read (0 bytes) ends it.
+        std::fs::write(&path, &text[..SYSCTL_READ_BYTES]).unwrap();
+        assert_eq!(file.read(&mut buf).unwrap(), &text[..SYSCTL_READ_BYTES]);
+        std::fs::write(&path, b"256\n").unwrap();
+        assert_eq!(file.read(&mut buf).unwrap(), b"256\n");
+        assert!(!SysFile::open(std::env::temp_dir()).unwrap().sysctl);
+        std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn reread_and_too_big() {
         let dir = std::env::temp_dir().join(format!("pimon-h1-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -275,6 +376,34 @@ mod tests {
         assert_eq!(file.read(&mut buf).unwrap(), b"7\n");
         let mut small = [0u8; 2];
         assert!(matches!(file.read(&mut small), Err(ReadError::TooBig(2))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_stream_through_a_buffer_smaller_than_the_file() {
+        let dir = std::env::temp_dir().join(format!("pimon-file-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, format!("{text}last")).unwrap();
+        let file = SysFile::open(path.clone()).unwrap();
+        let mut buf = [0u8; 64];
+        let mut seen = Vec::new();
+        file.for_each_line(&mut buf, |l| {
+            seen.push(String::from_utf8(l.to_vec()).unwrap())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 1001);
+        assert_eq!(
+            (seen[0].as_str(), seen[999].as_str()),
+            ("line 0", "line 999")
+        );
+        assert_eq!(seen[1000], "last");
+        let mut tiny = [0u8; 4];
+        assert!(matches!(
+            file.for_each_line(&mut tiny, |_| {}),
+            Err(ReadError::TooBig(4))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

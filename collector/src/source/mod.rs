@@ -184,6 +184,11 @@ macro_rules! declare_sources {
 source_table!(declare_sources);
 
 impl SourceKind {
+    /// Sources read only when the configuration enables them (`enable = …`), as
+    /// node_exporter's disabled-by-default collectors: `/proc/interrupts` (tens of label
+    /// sets per cycle).
+    pub const OPT_IN: [SourceKind; 1] = [SourceKind::Interrupts];
+
     /// The source named `name` (see [`SourceKind::name`]).
     pub fn from_name(name: &str) -> Option<SourceKind> {
         SourceKind::ALL.into_iter().find(|k| k.name() == name)
@@ -200,14 +205,28 @@ impl fmt::Display for SourceKind {
     }
 }
 
-/// A set of sources.
+/// A set of sources: one bit per [`SourceKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceSet(u32);
+pub struct SourceSet(u64);
+
+// Every source has its bit (a `u32` silently wrapped once the 33rd source came).
+const _: () = assert!(SourceKind::ALL.len() < 64);
 
 impl SourceSet {
     /// Every source.
     pub const fn all() -> Self {
         SourceSet((1 << SourceKind::ALL.len()) - 1)
+    }
+    /// Every source but the opt-in ones ([`SourceKind::OPT_IN`]): what runs unless the
+    /// configuration says otherwise.
+    pub const fn defaults() -> Self {
+        let mut bits = SourceSet::all().0;
+        let mut i = 0;
+        while i < SourceKind::OPT_IN.len() {
+            bits &= !(1 << SourceKind::OPT_IN[i] as u32);
+            i += 1;
+        }
+        SourceSet(bits)
     }
     /// No source.
     pub const fn none() -> Self {
@@ -215,21 +234,21 @@ impl SourceSet {
     }
     /// Whether `kind` is in the set.
     pub const fn contains(self, kind: SourceKind) -> bool {
-        self.0 & (1 << kind as u32) != 0
+        self.0 & (1 << kind as u64) != 0
     }
     /// Adds `kind`.
     pub fn insert(&mut self, kind: SourceKind) {
-        self.0 |= 1 << kind as u32;
+        self.0 |= 1 << kind as u64;
     }
     /// Removes `kind`.
     pub fn remove(&mut self, kind: SourceKind) {
-        self.0 &= !(1 << kind as u32);
+        self.0 &= !(1 << kind as u64);
     }
 }
 
 impl Default for SourceSet {
     fn default() -> Self {
-        SourceSet::all()
+        SourceSet::defaults()
     }
 }
 
@@ -321,7 +340,7 @@ impl Default for SourcesConfig {
     fn default() -> Self {
         SourcesConfig {
             root: PathBuf::from("/"),
-            sources: SourceSet::all(),
+            sources: SourceSet::defaults(),
             net_devices: NameLists {
                 defaults: false,
                 ..NameLists::default()
@@ -612,5 +631,27 @@ impl fmt::Display for Report<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_of_all_sources_holds_every_source_and_removes_one() {
+        assert!(
+            SourceKind::ALL.len() > 32,
+            "the test wants more sources than a u32 has bits"
+        );
+        let mut set = SourceSet::all();
+        for kind in SourceKind::ALL {
+            assert!(set.contains(kind), "{kind} missing from SourceSet::all()");
+        }
+        let last = SourceKind::ALL[SourceKind::ALL.len() - 1];
+        set.remove(last);
+        assert!(!set.contains(last));
+        assert!(set.contains(SourceKind::ALL[0]));
+        assert!(!SourceSet::none().contains(last));
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pimon_collector::sink::SampleSink;
-use pimon_collector::source::{Sources, SourcesConfig};
+use pimon_collector::source::{SourceSet, Sources, SourcesConfig};
 use pimon_protocol::Value;
 use pimon_protocol::catalog::lookup;
 
@@ -137,6 +137,8 @@ pub fn fixture_root(name: &str) -> PathBuf {
 pub fn fixture_config(name: &str) -> SourcesConfig {
     SourcesConfig {
         root: fixture_root(name),
+        // The opt-in sources too: the fixture trees have their files.
+        sources: SourceSet::all(),
         statvfs_timeout: Duration::from_secs(10),
         w1_interval: Duration::from_secs(3600),
         ..SourcesConfig::default()

@@ -963,6 +963,31 @@ macro_rules! netstat {
     };
 }
 
+/// node_exporter's `node_interrupts_total` for the CPU of constant label `cpu` (labels
+/// `type`: the IRQ's name, `info`, `devices`), and Telegraf's `interrupts` field
+/// `CPU<n>` (tags `irq`, `type`, `device`): one row per CPU, so an IRQ's counts share one
+/// label set and make one Telegraf line. `total` is computed by the aggregator.
+const fn interrupts(cpu: &'static [(&'static str, &'static str)], field: &'static str) -> Metric {
+    m(
+        Counter,
+        "node_interrupts_total",
+        "Interrupt details.",
+        "",
+        &["type", "info", "devices"],
+        cpu,
+        Identity,
+        ix(
+            "interrupts",
+            field,
+            &["irq", "type", "device"],
+            &[],
+            &[],
+            Identity,
+            Integer,
+        ),
+    )
+}
+
 /// A row of node_exporter's `sockstat` collector: `node_sockstat_<PROTO>_<key>`, gauge,
 /// help `Number of <PROTO> sockets in state <key>.`. Telegraf has no such input:
 /// `pimon_sockstat`, the field lower-cased.
@@ -1019,6 +1044,89 @@ const fn softnet(
         ix("pimon_softnet", field, CPU, &[], &[], Identity, Integer),
     )
 }
+
+/// A row of node_exporter's `udp_queues` (constant labels `ip` and `queue`).
+macro_rules! udp_queues {
+    ($ip:literal, $queue:literal) => {
+        m(
+            Gauge,
+            "node_udp_queues",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+            "",
+            &[],
+            &[("ip", $ip), ("queue", $queue)],
+            Identity,
+            ix(
+                "pimon_udp_queues",
+                "bytes",
+                &[],
+                &[],
+                &[("ip", $ip), ("queue", $queue)],
+                Identity,
+                Integer,
+            ),
+        )
+    };
+}
+
+/// A `/sys/class/power_supply/<supply>/` integer file under node_exporter's name
+/// (label `power_supply`); InfluxDB gets it in `pimon_power_supply`.
+macro_rules! power_supply {
+    ($name:literal, $unit:literal, $conversion:expr, $kind:expr) => {
+        m(
+            Gauge,
+            concat!("node_power_supply_", $name),
+            concat!($name, " value of /sys/class/power_supply/<power_supply>."),
+            $unit,
+            &["power_supply"],
+            &[],
+            $conversion,
+            ix(
+                "pimon_power_supply",
+                $name,
+                &["power_supply"],
+                &[],
+                &[],
+                $conversion,
+                $kind,
+            ),
+        )
+    };
+}
+
+/// `node_power_supply_info`'s labels: the supply, then its text files.
+const POWER_SUPPLY_INFO_LABELS: &[&str] = &[
+    "power_supply",
+    "capacity_level",
+    "charge_type",
+    "health",
+    "manufacturer",
+    "model_name",
+    "scope",
+    "serial_number",
+    "status",
+    "technology",
+    "type",
+    "usb_type",
+];
+
+/// Its InfluxDB tags: a line holds at most 8 with `host`, so `charge_type`, `health`,
+/// `scope`, `serial_number` and `usb_type` (a serial number would also make a series per
+/// battery swap) have no tag key.
+const POWER_SUPPLY_INFO_TAGS: &[&str] = &[
+    "power_supply",
+    "capacity_level",
+    "",
+    "",
+    "manufacturer",
+    "model_name",
+    "",
+    "",
+    "status",
+    "technology",
+    "type",
+    "",
+];
 
 // ---- /sys/class/net (node_exporter's netclass) -----------------------------------------
 
@@ -1992,4 +2100,117 @@ catalog! {
     TIME_ZONE_OFFSET = m(Gauge, "node_time_zone_offset_seconds",
         "System time zone offset in seconds.", "seconds", &["time_zone"], &[], Identity,
         ix("pimon_time", "zone_offset", &["time_zone"], &[], &[], Identity, Integer));
+    // netstat fields beyond node_exporter's default filter that Telegraf's system
+    // dashboard reads (its `nstat` input keeps every field): "TCP aborts", "ICMP packets",
+    // "IPv4 errors", "IPv6 errors", and Tcp EstabResets for `net` `interface=all`
+    // ("TCP handshake issues"). node_exporter names them so with a widened
+    // `--collector.netstat.fields`. Same order rules as the rows above.
+    NETSTAT_TCPEXT_TCPABORTONDATA = netstat!("netstat", "TcpExt", "TCPAbortOnData");
+    NETSTAT_TCPEXT_TCPABORTONCLOSE = netstat!("netstat", "TcpExt", "TCPAbortOnClose");
+    NETSTAT_TCPEXT_TCPABORTONMEMORY = netstat!("netstat", "TcpExt", "TCPAbortOnMemory");
+    NETSTAT_TCPEXT_TCPABORTONTIMEOUT = netstat!("netstat", "TcpExt", "TCPAbortOnTimeout");
+    NETSTAT_TCPEXT_TCPABORTONLINGER = netstat!("netstat", "TcpExt", "TCPAbortOnLinger");
+    NETSTAT_TCPEXT_TCPABORTFAILED = netstat!("netstat", "TcpExt", "TCPAbortFailed");
+    NETSTAT_IP_INHDRERRORS = netstat!("snmp", "Ip", "InHdrErrors");
+    NETSTAT_IP_INADDRERRORS = netstat!("snmp", "Ip", "InAddrErrors");
+    NETSTAT_IP_INUNKNOWNPROTOS = netstat!("snmp", "Ip", "InUnknownProtos");
+    NETSTAT_IP_INDISCARDS = netstat!("snmp", "Ip", "InDiscards");
+    NETSTAT_IP_OUTDISCARDS = netstat!("snmp", "Ip", "OutDiscards");
+    NETSTAT_IP_OUTNOROUTES = netstat!("snmp", "Ip", "OutNoRoutes");
+    NETSTAT_ICMP_INECHOS = netstat!("snmp", "Icmp", "InEchos");
+    NETSTAT_ICMP_INECHOREPS = netstat!("snmp", "Icmp", "InEchoReps");
+    NETSTAT_ICMP_OUTECHOS = netstat!("snmp", "Icmp", "OutEchos");
+    NETSTAT_ICMP_OUTECHOREPS = netstat!("snmp", "Icmp", "OutEchoReps");
+    NETSTAT_TCP_ESTABRESETS = netstat!("snmp", "Tcp", "EstabResets");
+    NETSTAT_IP6_INHDRERRORS = netstat!("snmp6", "Ip6", "InHdrErrors");
+    NETSTAT_IP6_INADDRERRORS = netstat!("snmp6", "Ip6", "InAddrErrors");
+    NETSTAT_IP6_INUNKNOWNPROTOS = netstat!("snmp6", "Ip6", "InUnknownProtos");
+    NETSTAT_IP6_INDISCARDS = netstat!("snmp6", "Ip6", "InDiscards");
+    NETSTAT_IP6_OUTDISCARDS = netstat!("snmp6", "Ip6", "OutDiscards");
+    NETSTAT_IP6_OUTNOROUTES = netstat!("snmp6", "Ip6", "OutNoRoutes");
+
+    // node_exporter's opt-in interrupts collector (/proc/interrupts), one row per CPU
+    // (CPUs past the eighth are not sent); Telegraf's `interrupts` input.
+    INTERRUPTS_CPU0 = interrupts(&[("cpu", "0")], "CPU0");
+    INTERRUPTS_CPU1 = interrupts(&[("cpu", "1")], "CPU1");
+    INTERRUPTS_CPU2 = interrupts(&[("cpu", "2")], "CPU2");
+    INTERRUPTS_CPU3 = interrupts(&[("cpu", "3")], "CPU3");
+    INTERRUPTS_CPU4 = interrupts(&[("cpu", "4")], "CPU4");
+    INTERRUPTS_CPU5 = interrupts(&[("cpu", "5")], "CPU5");
+    INTERRUPTS_CPU6 = interrupts(&[("cpu", "6")], "CPU6");
+    INTERRUPTS_CPU7 = interrupts(&[("cpu", "7")], "CPU7");
+
+    // node_exporter's schedstat: /proc/schedstat's cpuN lines (nanoseconds on the wire).
+    SCHEDSTAT_RUNNING_SECONDS = m(Counter, "node_schedstat_running_seconds_total",
+        "Number of seconds CPU spent running a process.", "seconds", CPU, &[],
+        Scale(0.000_000_001),
+        ix("pimon_schedstat", "running_seconds", CPU, &[], &[], Scale(0.000_000_001), Float));
+    SCHEDSTAT_WAITING_SECONDS = m(Counter, "node_schedstat_waiting_seconds_total",
+        "Number of seconds spent by processing waiting for this CPU.", "seconds", CPU, &[],
+        Scale(0.000_000_001),
+        ix("pimon_schedstat", "waiting_seconds", CPU, &[], &[], Scale(0.000_000_001), Float));
+    SCHEDSTAT_TIMESLICES = m(Counter, "node_schedstat_timeslices_total",
+        "Number of timeslices executed by CPU.", "", CPU, &[], Identity,
+        ix("pimon_schedstat", "timeslices", CPU, &[], &[], Identity, Integer));
+    // node_exporter's arp: /proc/net/arp's entries per device.
+    ARP_ENTRIES = m(Gauge, "node_arp_entries", "ARP entries by device", "", &["device"], &[],
+        Identity, ix("pimon_arp", "entries", &["device"], &[], &[], Identity, Integer));
+    // node_exporter's udp_queues: /proc/net/udp{,6}'s tx_queue and rx_queue summed.
+    UDP_QUEUES_V4_TX = udp_queues!("v4", "tx");
+    UDP_QUEUES_V4_RX = udp_queues!("v4", "rx");
+    UDP_QUEUES_V6_TX = udp_queues!("v6", "tx");
+    UDP_QUEUES_V6_RX = udp_queues!("v6", "rx");
+    // node_exporter's powersupplyclass: /sys/class/power_supply/<supply>/ integer files
+    // (node_exporter 1.5's names; µ-units and tenths of a degree on the wire).
+    POWER_SUPPLY_AUTHENTIC = power_supply!("authentic", "", Identity, Integer);
+    POWER_SUPPLY_CALIBRATE = power_supply!("calibrate", "", Identity, Integer);
+    POWER_SUPPLY_CAPACITY = power_supply!("capacity", "", Identity, Integer);
+    POWER_SUPPLY_CAPACITY_ALERT_MAX = power_supply!("capacity_alert_max", "", Identity, Integer);
+    POWER_SUPPLY_CAPACITY_ALERT_MIN = power_supply!("capacity_alert_min", "", Identity, Integer);
+    POWER_SUPPLY_CYCLECOUNT = power_supply!("cyclecount", "", Identity, Integer);
+    POWER_SUPPLY_ONLINE = power_supply!("online", "", Identity, Integer);
+    POWER_SUPPLY_PRESENT = power_supply!("present", "", Identity, Integer);
+    POWER_SUPPLY_TIME_TO_EMPTY_SECONDS = power_supply!("time_to_empty_seconds", "seconds", Identity, Integer);
+    POWER_SUPPLY_TIME_TO_FULL_SECONDS = power_supply!("time_to_full_seconds", "seconds", Identity, Integer);
+    POWER_SUPPLY_CURRENT_BOOT = power_supply!("current_boot", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CURRENT_MAX = power_supply!("current_max", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CURRENT_AMPERE = power_supply!("current_ampere", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_ENERGY_EMPTY = power_supply!("energy_empty", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_ENERGY_EMPTY_DESIGN = power_supply!("energy_empty_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_ENERGY_FULL = power_supply!("energy_full", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_ENERGY_FULL_DESIGN = power_supply!("energy_full_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_ENERGY_WATTHOUR = power_supply!("energy_watthour", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_BOOT = power_supply!("voltage_boot", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_MAX = power_supply!("voltage_max", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_MAX_DESIGN = power_supply!("voltage_max_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_MIN = power_supply!("voltage_min", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_MIN_DESIGN = power_supply!("voltage_min_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_VOLT = power_supply!("voltage_volt", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_VOLTAGE_OCV = power_supply!("voltage_ocv", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_CONTROL_LIMIT = power_supply!("charge_control_limit", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_CONTROL_LIMIT_MAX = power_supply!("charge_control_limit_max", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_COUNTER = power_supply!("charge_counter", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_EMPTY = power_supply!("charge_empty", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_EMPTY_DESIGN = power_supply!("charge_empty_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_FULL = power_supply!("charge_full", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_FULL_DESIGN = power_supply!("charge_full_design", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_AMPERE = power_supply!("charge_ampere", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CHARGE_TERM_CURRENT = power_supply!("charge_term_current", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CONSTANT_CHARGE_CURRENT = power_supply!("constant_charge_current", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CONSTANT_CHARGE_CURRENT_MAX = power_supply!("constant_charge_current_max", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CONSTANT_CHARGE_VOLTAGE = power_supply!("constant_charge_voltage", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_CONSTANT_CHARGE_VOLTAGE_MAX = power_supply!("constant_charge_voltage_max", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_PRECHARGE_CURRENT = power_supply!("precharge_current", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_INPUT_CURRENT_LIMIT = power_supply!("input_current_limit", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_POWER_WATT = power_supply!("power_watt", "", Scale(0.000_001), Float);
+    POWER_SUPPLY_TEMP_CELSIUS = power_supply!("temp_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_TEMP_ALERT_MAX_CELSIUS = power_supply!("temp_alert_max_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_TEMP_ALERT_MIN_CELSIUS = power_supply!("temp_alert_min_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_TEMP_AMBIENT_CELSIUS = power_supply!("temp_ambient_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_TEMP_MAX_CELSIUS = power_supply!("temp_max_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_TEMP_MIN_CELSIUS = power_supply!("temp_min_celsius", "celsius", Scale(0.1), Float);
+    POWER_SUPPLY_INFO = m(Gauge, "node_power_supply_info",
+        "info of /sys/class/power_supply/<power_supply>.", "", POWER_SUPPLY_INFO_LABELS, &[],
+        Identity, ix("pimon_power_supply", "info", POWER_SUPPLY_INFO_TAGS, &[], &[], Identity,
+            Integer));
 }

@@ -1,0 +1,111 @@
+//! node_exporter's opt-in `interrupts` collector, pimon against the real node_exporter
+//! (`prometheus-node-exporter`, Debian's 1.5) on the same fixture trees
+//! (`collector/tests/fixtures/{pi4,pizero,x86}`): the host collector's `--root TREE
+//! --once --print prom` with `[filters] enable = interrupts` and node_exporter's
+//! `--path.procfs TREE/proc --collector.interrupts` give the same `node_interrupts_total`
+//! samples (labels `cpu`, `type`, `info`, `devices` and values), `# TYPE` line and, from
+//! the catalog, `# HELP`. Without `enable`, pimon sends none (opt-in, as node_exporter).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::pimon::{print_prom, print_prom_with};
+use pimon_e2e::support::peers::NodeExporter;
+use pimon_protocol::catalog::families;
+
+const FAMILY: &str = "node_interrupts_total";
+
+fn tree(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../collector/tests/fixtures")
+        .join(name)
+}
+
+/// `name{sorted labels}` → value of the family's samples (without pimon's `instance`),
+/// and its `# HELP`/`# TYPE` lines.
+fn read(text: &str) -> (BTreeMap<String, f64>, Vec<String>) {
+    let meta = text
+        .lines()
+        .filter(|l| l.starts_with('#') && l.split(' ').nth(2) == Some(FAMILY))
+        .map(str::to_string)
+        .collect();
+    let ours: String = text
+        .lines()
+        .filter(|l| l.starts_with(FAMILY))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let samples = parse_prometheus(&ours)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|s| {
+            let mut labels: Vec<_> = s
+                .labels
+                .into_iter()
+                .filter(|(n, _)| n != "instance")
+                .map(|(n, v)| format!("{n}={v:?}"))
+                .collect();
+            labels.sort();
+            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
+        })
+        .collect();
+    (samples, meta)
+}
+
+fn compare(name: &str) {
+    let root = tree(name);
+    let procfs = root.join("proc").display().to_string();
+    let ne = NodeExporter::start_with(&[
+        "--path.procfs",
+        &procfs,
+        "--collector.disable-defaults",
+        "--collector.interrupts",
+    ]);
+    let (theirs, their_meta) = read(&String::from_utf8_lossy(&ne.page()));
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = dir.path().join("collector.conf");
+    std::fs::write(&config, "[filters]\nenable = interrupts\n").unwrap();
+    let (mine, my_meta) = read(&print_prom_with(
+        &root,
+        name,
+        &[OsStr::new("--config"), config.as_os_str()],
+    ));
+
+    assert!(
+        theirs.len() > 10,
+        "{name}: node_exporter gave only {theirs:?}"
+    );
+    assert_eq!(mine, theirs, "{name}: samples differ");
+    // The Pi collector carries no help texts: the `# HELP` line is the catalog's.
+    let mut my_meta = my_meta;
+    let family = families()
+        .find(|f| f.first.prom_name == FAMILY)
+        .expect("a catalog family");
+    my_meta.retain(|l| l.starts_with("# TYPE"));
+    my_meta.insert(0, format!("# HELP {FAMILY} {}", family.first.help));
+    assert_eq!(my_meta, their_meta, "{name}: # HELP / # TYPE lines differ");
+    eprintln!("{name}: {} samples equal to node_exporter's", theirs.len());
+
+    let (default, _) = read(&print_prom(&root, name));
+    assert!(
+        default.is_empty(),
+        "{name}: sent without `enable = interrupts`"
+    );
+}
+
+#[test]
+fn pi4_equals_node_exporter() {
+    compare("pi4");
+}
+
+#[test]
+fn pizero_equals_node_exporter() {
+    compare("pizero");
+}
+
+#[test]
+fn x86_equals_node_exporter() {
+    compare("x86");
+}
