@@ -4,8 +4,18 @@
 //! firmware) holding variable-length records in sequence-number order:
 //!
 //! ```text
-//! record = seq: u64 LE | sent_ms: u64 LE | cap: u16 LE | len: u16 LE | state: u8 | datagram (cap bytes)
+//! record = seq: u64 LE | sent_ms: u64 LE | cap: u16 LE | len: u16 LE | state: u8 | reference: u32 LE | stored (cap bytes)
 //! ```
+//!
+//! `stored` is the datagram itself (`cap` = `len`) or, in a compacting ring
+//! ([`Ring::with_compaction`]), the difference from the same part of an earlier cycle
+//! ([`delta`]; `reference` is that record's offset, `len` the datagram's length):
+//! consecutive cycles repeat their label strings and most values, so a cycle is kept
+//! in about a third of its bytes. The earlier cycle is a *key cycle*, stored whole; the
+//! cycles after it, up to the compaction period, are its *followers*. A key cycle and
+//! its followers form a *block*, which leaves the ring only whole: evicting its first
+//! record evicts the rest of the block, and acked records leave from the head a block
+//! at a time. Sent and resent datagrams are decoded to the exact bytes first sent.
 //!
 //! Records are packed head to tail; one that does not fit before the end of the arena
 //! starts again at offset 0 (the end of the last record before the wrap is remembered).
@@ -46,6 +56,7 @@
 //! `no_std`, no allocation, no panics: offsets are checked and a corrupt record makes the
 //! operation stop rather than read out of bounds.
 
+pub mod delta;
 pub mod evicted;
 
 use pimon_protocol::frame::set_resync;
@@ -55,7 +66,7 @@ use pimon_protocol::{Ack, Key, MAX_DATAGRAM, seal};
 use evicted::EvictedRuns;
 
 /// Bytes of the per-record header in the arena.
-pub const RECORD_HEADER: usize = 21;
+pub const RECORD_HEADER: usize = 25;
 /// Arena bytes one part needs while it is being written (header + a full datagram).
 pub const SLOT_BYTES: usize = RECORD_HEADER + MAX_DATAGRAM;
 /// Smallest arena accepted: room for a cycle of a few parts.
@@ -66,6 +77,7 @@ const OFF_SENT: usize = 8;
 const OFF_CAP: usize = 16;
 const OFF_LEN: usize = 18;
 const OFF_STATE: usize = 20;
+const OFF_REF: usize = 21;
 
 /// A record's state byte: a set of flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +92,11 @@ impl State {
     const ACKED: State = State(4);
     /// An ack listed it in a gap: resend.
     const WANTED: State = State(8);
+    /// Not the first record of its block (see the module docs): it never becomes the
+    /// head on its own.
+    const FOLLOWER: State = State(16);
+    /// Stored as a [`delta`] from the record at its `reference` offset.
+    const DELTA: State = State(32);
 
     fn has(self, flag: State) -> bool {
         self.0 & flag.0 != 0
@@ -91,6 +108,11 @@ impl State {
 
     fn without(self, flag: State) -> State {
         State(self.0 & !flag.0)
+    }
+
+    /// Only the flags that say how the record is stored (kept through state changes).
+    fn storage(self) -> State {
+        State(self.0 & (State::FOLLOWER.0 | State::DELTA.0))
     }
 
     /// Sent and not known to be stored: acks decide about it, timeouts resend it.
@@ -182,6 +204,22 @@ struct Meta {
     last_probe_ms: Option<u64>,
     /// The last ack spoke of sequence numbers never sent: new cycles ask for a resync.
     resync: bool,
+    /// Cycles per block in a compacting ring (0: every record stored whole).
+    compact_every: u8,
+    /// The key cycle new cycles are stored against, while it is held.
+    key: Option<KeyCycle>,
+}
+
+/// Where the current key cycle is.
+#[derive(Debug, Clone, Copy)]
+struct KeyCycle {
+    /// Sequence number of its first part.
+    seq: u64,
+    /// Offset of its first part's record.
+    at: usize,
+    parts: usize,
+    /// Follower cycles stored against it so far.
+    followers: u8,
 }
 
 impl Meta {
@@ -199,6 +237,14 @@ struct Header {
     cap: usize,
     len: usize,
     state: State,
+    /// Offset of the record a [`State::DELTA`] record is stored against.
+    reference: usize,
+}
+
+fn u32_at4(h: &[u8], i: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&h[i..i + 4]);
+    u32::from_le_bytes(b)
 }
 
 fn read_header(arena: &[u8], off: usize) -> Option<Header> {
@@ -214,6 +260,7 @@ fn read_header(arena: &[u8], off: usize) -> Option<Header> {
         cap: usize::from(u16::from_le_bytes([h[OFF_CAP], h[OFF_CAP + 1]])),
         len: usize::from(u16::from_le_bytes([h[OFF_LEN], h[OFF_LEN + 1]])),
         state: State(h[OFF_STATE]),
+        reference: u32_at4(h, OFF_REF) as usize,
     })
 }
 
@@ -227,6 +274,7 @@ fn write_header(h: &mut [u8], hd: &Header) {
     h[OFF_CAP..OFF_CAP + 2].copy_from_slice(&(hd.cap as u16).to_le_bytes());
     h[OFF_LEN..OFF_LEN + 2].copy_from_slice(&(hd.len as u16).to_le_bytes());
     h[OFF_STATE] = hd.state.0;
+    h[OFF_REF..OFF_REF + 4].copy_from_slice(&(hd.reference as u32).to_le_bytes());
 }
 
 fn set_state(arena: &mut [u8], off: usize, state: State) {
@@ -259,6 +307,37 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             arena,
             m: Meta::default(),
         })
+    }
+
+    /// Stores cycles as differences from a key cycle, a new key cycle every
+    /// `cycles_per_block` cycles (module docs); 0 (the default) stores every datagram
+    /// whole. Takes effect from the next cycle.
+    pub fn with_compaction(mut self, cycles_per_block: u8) -> Ring<B> {
+        self.set_compaction(cycles_per_block);
+        self
+    }
+
+    /// See [`with_compaction`](Self::with_compaction).
+    pub fn set_compaction(&mut self, cycles_per_block: u8) {
+        self.m.compact_every = cycles_per_block;
+        self.m.key = None;
+    }
+
+    /// The datagram of the record at `off`: its stored bytes, or decoded into `scratch`.
+    fn datagram<'a>(&'a self, off: usize, h: &Header, scratch: &'a mut [u8]) -> Option<&'a [u8]> {
+        let arena = self.arena.as_ref();
+        let data = off + RECORD_HEADER;
+        if !h.state.has(State::DELTA) {
+            return arena.get(data..data + h.len);
+        }
+        let r = read_header(arena, h.reference)?;
+        if r.state.has(State::DELTA) {
+            return None;
+        }
+        let rdata = h.reference + RECORD_HEADER;
+        let reference = arena.get(rdata..rdata + r.len)?;
+        let n = delta::decode(arena.get(data..data + h.cap)?, reference, scratch)?;
+        (n == h.len).then(|| &scratch[..n])
     }
 
     /// Arena size in bytes.
@@ -359,7 +438,23 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         n
     }
 
-    /// Every held datagram that is sealed, oldest first, with its sequence number.
+    /// Calls `f` with every held datagram that is sealed, oldest first, with its
+    /// sequence number (decoded where it is stored as a difference).
+    pub fn for_each_datagram(&self, mut f: impl FnMut(u64, &[u8])) {
+        let mut scratch = [0u8; MAX_DATAGRAM];
+        self.walk(|off, h| {
+            if !h.state.has(State::PENDING)
+                && let Some(d) = self.datagram(off, &h, &mut scratch)
+            {
+                f(h.seq, d);
+            }
+            true
+        });
+    }
+
+    /// Every held datagram that is sealed and stored whole, oldest first, with its
+    /// sequence number: all of them in a ring without compaction
+    /// ([`for_each_datagram`](Self::for_each_datagram) decodes the others).
     pub fn datagrams(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
         let arena = self.arena.as_ref();
         let mut off = self.m.head;
@@ -370,7 +465,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 let data = off + RECORD_HEADER;
                 left -= 1;
                 off = self.advance(off, h.cap);
-                if !h.state.has(State::PENDING) {
+                if !h.state.has(State::PENDING) && !h.state.has(State::DELTA) {
                     return Some((h.seq, arena.get(data..data + h.len)?));
                 }
             }
@@ -418,8 +513,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         if pending == 0 {
             return 0;
         }
+        let first_seq = self.m.next_seq - pending as u64;
+        let compact = self.m.compact_every > 0;
+        // The key cycle this one is stored against, while it is held and not too old.
+        let against = self.m.key.filter(|k| {
+            compact
+                && k.followers.saturating_add(1) < self.m.compact_every
+                && k.seq >= self.m.first_seq
+                && k.seq < first_seq
+        });
+        let mut key_part = against.map(|k| k.at);
+        let mut scratch = [0u8; MAX_DATAGRAM];
         let mut off = self.m.pending_at;
         let mut write = off;
+        let mut first_write = write;
         let mut total = 0;
         for i in 0..pending {
             let Some(h) = read_header(self.arena.as_ref(), off) else {
@@ -436,7 +543,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 }
                 seal(buf, h.len, parts, key).ok()
             });
-            let (len, state) = match sealed {
+            let (len, mut state) = match sealed {
                 Some(n) => (n, State::UNSENT),
                 None => (h.len.min(h.cap), State::ACKED),
             };
@@ -446,19 +553,66 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 // Never sent: the aggregator will count it missing when the floor passes.
                 self.m.stats.dropped += 1;
             }
-            let new = Header {
-                len,
-                cap: len,
-                state,
-                ..h
-            };
-            if write != off {
-                arena.copy_within(data..data + len, write + RECORD_HEADER);
+            if compact && (i > 0 || against.is_some()) {
+                state = state.with(State::FOLLOWER);
             }
-            if let Some(hb) = arena.get_mut(write..write + RECORD_HEADER) {
-                write_header(hb, &new);
+            // The same part of the key cycle, if it has one: store the difference.
+            let reference = key_part.filter(|_| against.is_some_and(|k| i < k.parts));
+            let mut encoded = None;
+            if let (Some(r), true) = (reference, state.has(State::UNSENT)) {
+                let arena = self.arena.as_ref();
+                if let Some(rh) = read_header(arena, r).filter(|rh| !rh.state.has(State::DELTA)) {
+                    let rdata = r + RECORD_HEADER;
+                    if let (Some(old), Some(new)) = (
+                        arena.get(rdata..rdata + rh.len),
+                        arena.get(data..data + len),
+                    ) {
+                        encoded = delta::encode(new, old, &mut scratch);
+                    }
+                }
             }
-            write += RECORD_HEADER + len;
+            if let Some(r) = key_part {
+                key_part = read_header(self.arena.as_ref(), r).map(|rh| self.advance(r, rh.cap));
+            }
+            let arena = self.arena.as_mut();
+            let mut cap = len;
+            if let (Some(n), Some(r)) = (encoded, reference) {
+                let Some(dst) = arena.get_mut(write + RECORD_HEADER..write + RECORD_HEADER + n)
+                else {
+                    break;
+                };
+                dst.copy_from_slice(&scratch[..n]);
+                cap = n;
+                state = state.with(State::DELTA);
+                let new = Header {
+                    len,
+                    cap,
+                    state,
+                    reference: r,
+                    ..h
+                };
+                if let Some(hb) = arena.get_mut(write..write + RECORD_HEADER) {
+                    write_header(hb, &new);
+                }
+            } else {
+                if write != off {
+                    arena.copy_within(data..data + len, write + RECORD_HEADER);
+                }
+                let new = Header {
+                    len,
+                    cap,
+                    state,
+                    reference: 0,
+                    ..h
+                };
+                if let Some(hb) = arena.get_mut(write..write + RECORD_HEADER) {
+                    write_header(hb, &new);
+                }
+            }
+            if i == 0 {
+                first_write = write;
+            }
+            write += RECORD_HEADER + cap;
             if wraps_after {
                 self.m.end = write;
                 write = 0;
@@ -467,6 +621,20 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         }
         self.m.tail = write;
         self.m.pending = 0;
+        if compact {
+            self.m.key = Some(match against {
+                Some(k) => KeyCycle {
+                    followers: k.followers + 1,
+                    ..k
+                },
+                None => KeyCycle {
+                    seq: first_seq,
+                    at: first_write,
+                    parts: pending,
+                    followers: 0,
+                },
+            });
+        }
         total
     }
 
@@ -501,8 +669,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                 let arena = self.arena.as_mut();
                 set_state(arena, off, h.state.without(State::UNSENT));
                 set_sent(arena, off, now_ms);
-                let data = off + RECORD_HEADER;
-                if let Some(d) = arena.get(data..data + h.len) {
+                let mut scratch = [0u8; MAX_DATAGRAM];
+                if let Some(d) = self.datagram(off, &h, &mut scratch) {
                     send(h.seq, d);
                 }
                 n += 1;
@@ -537,7 +705,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
             if h.state.awaits_ack() {
                 let arena = self.arena.as_mut();
                 if ack.is_stored(h.seq) {
-                    set_state(arena, off, State::ACKED);
+                    set_state(arena, off, h.state.storage().with(State::ACKED));
                     effect.acked += 1;
                 } else if !h.state.has(State::WANTED) {
                     set_state(arena, off, h.state.with(State::WANTED));
@@ -554,15 +722,29 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
         effect
     }
 
-    /// Drops acked records from the head.
+    /// Drops acked records from the head, whole blocks only (module docs): a block
+    /// leaves when every record of it is acked.
     fn pop_acked(&mut self) {
-        while self.m.count > 0 {
+        // Acked records at the head, and how many of them end at a block boundary.
+        let mut acked = 0;
+        let mut whole = 0;
+        self.walk(|_, h| {
+            if !h.state.has(State::FOLLOWER) {
+                whole = acked;
+            }
+            if !h.state.has(State::ACKED) {
+                return false;
+            }
+            acked += 1;
+            true
+        });
+        if acked == self.m.count {
+            whole = acked;
+        }
+        for _ in 0..whole {
             let Some(h) = read_header(self.arena.as_ref(), self.m.head) else {
                 return;
             };
-            if !h.state.has(State::ACKED) {
-                return;
-            }
             let next = self.advance(self.m.head, h.cap);
             self.remove_head(next);
         }
@@ -630,8 +812,8 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ring<B> {
                     let arena = self.arena.as_mut();
                     set_state(arena, off, h.state.without(State::WANTED));
                     set_sent(arena, off, now_ms);
-                    let data = off + RECORD_HEADER;
-                    if let Some(d) = arena.get(data..data + h.len) {
+                    let mut scratch = [0u8; MAX_DATAGRAM];
+                    if let Some(d) = self.datagram(off, &h, &mut scratch) {
                         send(h.seq, d);
                     }
                     budget -= 1;
@@ -727,6 +909,20 @@ impl<'r> CycleSpace<'r> {
     /// becomes unresolved) or past the window ([`Eviction::GiveUp`]: unacked, it is
     /// dropped).
     fn evict(&mut self, how: Eviction) -> Result<(), SlotError> {
+        self.evict_one(how)?;
+        // The rest of the block goes with its first record (module docs).
+        while self.m.count > 0
+            && !(self.m.pending > 0 && self.m.head == self.m.pending_at)
+            && self
+                .header_at(self.m.head)
+                .is_some_and(|h| h.state.has(State::FOLLOWER))
+        {
+            self.evict_one(how)?;
+        }
+        Ok(())
+    }
+
+    fn evict_one(&mut self, how: Eviction) -> Result<(), SlotError> {
         if self.m.count == 0 {
             return Err(SlotError::CycleTooLarge);
         }
@@ -838,6 +1034,7 @@ impl<'r> CycleSpace<'r> {
                 cap: MAX_DATAGRAM,
                 len: 0,
                 state: State::PENDING,
+                reference: 0,
             },
         );
         if m.pending == 0 {
@@ -884,6 +1081,16 @@ mod tests {
 
     /// Writes a cycle of `parts` parts, each with `fill` samples.
     fn cycle<B: AsRef<[u8]> + AsMut<[u8]>>(ring: &mut Ring<B>, parts: usize, fill: u16) -> usize {
+        cycle_salted(ring, parts, fill, 0)
+    }
+
+    /// [`cycle`] with every `salt`-th value changed by `salt` (0: none).
+    fn cycle_salted<B: AsRef<[u8]> + AsMut<[u8]>>(
+        ring: &mut Ring<B>,
+        parts: usize,
+        fill: u16,
+        salt: u64,
+    ) -> usize {
         let mut space = ring.open_cycle();
         for p in 0..parts {
             let Ok(slot) = space.next_slot() else { break };
@@ -902,7 +1109,13 @@ mod tests {
             let mut w = FrameWriter::new(slot.buf, &h).unwrap();
             w.begin_group(&EncodedLabels::encode(&[]).unwrap()).unwrap();
             for i in 0..fill {
-                w.push(i + 1, Value::Unsigned(u64::from(i) * 1000)).unwrap();
+                let change = if salt > 0 && u64::from(i) % salt == 0 {
+                    salt
+                } else {
+                    0
+                };
+                w.push(i + 1, Value::Unsigned(u64::from(i) * 1000 + change))
+                    .unwrap();
             }
             let len = w.finish();
             space.finish_slot(len);
@@ -1139,6 +1352,52 @@ mod tests {
 
     #[test]
     fn random_workload_keeps_invariants() {
+        random_workload(0);
+    }
+
+    #[test]
+    fn a_compacting_ring_holds_similar_cycles_in_a_fraction_of_the_bytes_and_frees_whole_blocks() {
+        let mut whole = Ring::new([0u8; 64 * SLOT_BYTES]).unwrap();
+        let mut compact = Ring::new([0u8; 64 * SLOT_BYTES])
+            .unwrap()
+            .with_compaction(4);
+        for c in 0..10 {
+            cycle_salted(&mut whole, 2, 200, c % 5 + 20);
+            cycle_salted(&mut compact, 2, 200, c % 5 + 20);
+        }
+        whole.send_unsent(0, |_, _| {});
+        let mut sent = Vec::new();
+        compact.send_unsent(0, |_, d| sent.push(d.to_vec()));
+        let mut again = Vec::new();
+        whole.for_each_datagram(|_, d| again.push(d.to_vec()));
+        assert_eq!(sent, again, "the same datagrams");
+        assert!(
+            compact.used_bytes() * 2 < whole.used_bytes(),
+            "{} of {}",
+            compact.used_bytes(),
+            whole.used_bytes()
+        );
+        // Blocks of 4 cycles (8 records): acking 5 cycles frees the first block only.
+        compact.apply_ack(&ack(10, 10, &[]), 1);
+        assert_eq!(compact.oldest_held(), 8);
+        compact.apply_ack(&ack(20, 20, &[]), 2);
+        assert!(compact.is_empty());
+        // The next cycle after an empty ring is a key cycle again, stored whole.
+        cycle(&mut compact, 2, 200);
+        assert_eq!(compact.datagrams().count(), 2);
+    }
+
+    #[test]
+    fn a_compacting_ring_keeps_the_same_invariants_and_resends_the_bytes_first_sent() {
+        random_workload(4);
+        random_workload(1);
+        random_workload(255);
+    }
+
+    /// Cycles, partial acks and resends at random on a small arena, with compaction
+    /// `compact`; checks the ring's invariants after every cycle, and that every
+    /// datagram it hands out again is the one it first sent.
+    fn random_workload(compact: u8) {
         // A deterministic xorshift drives cycles, partial acks and resends.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut rnd = move || {
@@ -1147,7 +1406,11 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut ring = Ring::new([0u8; 6 * SLOT_BYTES + 333]).unwrap();
+        let mut ring = Ring::new([0u8; 6 * SLOT_BYTES + 333])
+            .unwrap()
+            .with_compaction(compact);
+        let mut first: std::collections::HashMap<u64, Vec<u8>> = Default::default();
+        let mut compacted = 0;
         let pol = ResendPolicy {
             timeout_ms: 5,
             gap_holdoff_ms: 1,
@@ -1159,8 +1422,15 @@ mod tests {
             now += 50;
             let parts = (rnd() % 4 + 1) as usize;
             let fill = (rnd() % 250 + 1) as u16;
-            cycle(&mut ring, parts, fill);
-            ring.send_unsent(now, |_, _| {});
+            let salt = rnd() % 9;
+            cycle_salted(&mut ring, parts, fill, salt);
+            ring.send_unsent(now, |seq, d| {
+                assert!(first.insert(seq, d.to_vec()).is_none(), "{seq} sent twice");
+            });
+            ring.walk(|_, h| {
+                compacted += usize::from(h.state.has(State::DELTA));
+                true
+            });
             if rnd() % 3 == 0 {
                 let top = ring.next_seq();
                 let floor = ring.resend_floor();
@@ -1173,7 +1443,7 @@ mod tests {
                 let gaps: Vec<(u64, u64)> = gap.into_iter().collect();
                 ring.apply_ack(&ack(acked, top, &gaps), now);
             }
-            ring.resend_due(now, &pol, |_, _| {});
+            ring.resend_due(now, &pol, |seq, d| assert_eq!(first[&seq], d, "{seq}"));
             // Invariants: consecutive seqs from the oldest held, every datagram parses,
             // every sequence number counted exactly once.
             let mut expect = ring.oldest_held();
@@ -1184,11 +1454,12 @@ mod tests {
                 ring.next_seq(),
                 "{s:?}"
             );
-            for (seq, d) in ring.datagrams() {
+            ring.for_each_datagram(|seq, d| {
                 assert_eq!(seq, expect);
                 assert_eq!(DataFrame::parse(d).unwrap().header.seq, seq);
+                assert_eq!(first[&seq], d, "{seq}");
                 expect += 1;
-            }
+            });
             assert_eq!(expect, ring.next_seq());
             assert!(ring.used_bytes() <= ring.capacity());
             wrapped_seen += usize::from(ring.m.wrapped);
@@ -1197,5 +1468,10 @@ mod tests {
         let s = ring.stats();
         assert!(s.dropped > 0 && s.acked > 0 && s.resent > 0, "{s:?}");
         assert_eq!(s.sent, ring.next_seq());
+        if compact > 1 {
+            assert!(compacted > 1000, "compaction exercised: {compacted}");
+        } else {
+            assert_eq!(compacted, 0);
+        }
     }
 }

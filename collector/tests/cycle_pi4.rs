@@ -227,3 +227,92 @@ fn the_default_ring_holds_thirty_minutes_of_a_pi4() {
         180 + more - 1
     );
 }
+
+/// Adds `step` to every number of four digits or more in `text` (the counters and
+/// gauges of a /proc file; shorter numbers are device numbers, CPU ids and the like).
+fn bump_numbers(text: &str, step: u64) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 4 {
+            let n: u64 = digits.parse().unwrap_or(0);
+            out.push_str(&(n + step).to_string());
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    let mut prev_word = false;
+    for ch in text.chars() {
+        if ch.is_ascii_digit() && !(prev_word && digits.is_empty()) {
+            digits.push(ch);
+            continue;
+        }
+        flush(&mut digits, &mut out);
+        prev_word = ch.is_ascii_alphanumeric() || ch == '_';
+        out.push(ch);
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+#[test]
+fn the_default_ring_holds_thirty_minutes_of_a_busy_pi4_whose_counters_all_change() {
+    // A copy of the Pi 4 fixture whose /proc counters all move before every cycle
+    // (by different amounts each cycle): the ring keeps cycles as differences from a
+    // key cycle, so what it holds depends on how much changes; this is about the most.
+    let dir = std::env::temp_dir().join(format!("pimon-busy-pi4-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixture("pi4"))
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let files = [
+        "proc/stat",
+        "proc/diskstats",
+        "proc/meminfo",
+        "proc/vmstat",
+        "proc/net/dev",
+        "proc/net/netstat",
+        "proc/net/snmp",
+        "proc/net/snmp6",
+        "proc/uptime",
+    ];
+    let original: Vec<(std::path::PathBuf, String)> = files
+        .iter()
+        .map(|f| dir.join(f))
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
+        .collect();
+    assert!(original.len() >= 8, "{}", original.len());
+    let mut c = collector(&dir, Some(test_key()), DEFAULT_RING_BYTES, 10_000);
+    let mut parts = 0;
+    let mut sent = Vec::new();
+    for i in 0..180u64 {
+        for (p, text) in &original {
+            std::fs::write(p, bump_numbers(text, i * i * 37 + i * 1013)).unwrap();
+        }
+        let report = c.cycle(1_700_000_000_000 + i * 10_000);
+        assert_eq!(report.lost_values, 0, "cycle {i} did not fit the ring");
+        parts += usize::from(report.parts);
+        c.ring_mut()
+            .send_unsent(i * 10_000, |_, d| sent.push(d.to_vec()));
+    }
+    let ring = c.ring();
+    let used = ring.used_bytes();
+    assert_eq!(ring.len(), parts, "used {used} of {}", ring.capacity());
+    assert_eq!(ring.oldest_held(), 0);
+    // What it will resend is what it sent, and the values did change.
+    let mut held = Vec::new();
+    ring.for_each_datagram(|_, d| held.push(d.to_vec()));
+    assert_eq!(held, sent);
+    assert_ne!(sent[0][40..], sent[parts - 3][40..]);
+    let wire: usize = sent.iter().map(Vec::len).sum();
+    eprintln!(
+        "busy Pi 4, 180 cycles: {wire} bytes sent, {used} bytes held in the ring ({:.0} %), ring {DEFAULT_RING_BYTES}",
+        100.0 * used as f64 / wire as f64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

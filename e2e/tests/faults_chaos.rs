@@ -62,9 +62,11 @@ fn a_lossy_duplicating_reordering_path_loses_and_doubles_nothing() {
 #[test]
 fn acks_lost_long_enough_to_overflow_the_ring_count_no_loss_on_either_side() {
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator));
-    // 24 KiB hold about 15 cycles of the Pi 4 tree: 3 s without acks overflow it.
+    // 12 KiB hold about two blocks of 16 cycles of these trees (the ring keeps
+    // cycles as differences from a key cycle; these fixtures hardly change): 4 s
+    // without acks (40 cycles) overflow it.
     let mut s = Scenario::start(&mut setup, "acks-lost", &TRIO, |c| {
-        c.args(&["--ring-bytes", "24K"])
+        c.args(&["--ring-bytes", "12K"])
     });
     thread::sleep(Duration::from_secs(1));
     s.proxy
@@ -93,15 +95,17 @@ fn acks_lost_long_enough_to_overflow_the_ring_count_no_loss_on_either_side() {
 #[test]
 fn frames_lost_in_a_ring_overflow_are_counted_the_same_on_both_sides() {
     let mut setup = AggregatorSetup::new(&Launcher::host(Program::Aggregator));
-    // The default ring (640 KiB) holds about 200 cycles of the Pi 4 tree (three
-    // frames each): at 20 ms a 6 s outage overflows it by about 100 cycles. On a loaded
-    // machine the collector makes fewer cycles, so the outage lasts until it has sent
-    // 900 frames (300 cycles) the aggregator never got.
+    // A 48 KiB ring holds about 100 cycles of the Pi 4 tree (three frames each, kept
+    // as differences from a key cycle every 16: the fixture hardly changes, so the
+    // default ring would hold more than the aggregator's window): at 20 ms a 6 s
+    // outage overflows it by about 200 cycles. On a loaded machine the collector makes
+    // fewer cycles, so the outage lasts until it has sent 900 frames (300 cycles) the
+    // aggregator never got.
     let mut s = Scenario::start(
         &mut setup,
         "ring-overflow",
         &[("pi4", "pi4-overflow")],
-        |c| c.interval("20ms"),
+        |c| c.interval("20ms").args(&["--ring-bytes", "48K"]),
     );
     thread::sleep(Duration::from_millis(500));
     s.proxy

@@ -152,10 +152,11 @@ fn influxdb_hanging_does_not_stop_the_acks_and_gets_every_point_when_it_resumes(
     let influx_pid = influxd.server.pid().expect("influxd runs");
     let mut setup =
         AggregatorSetup::new(&Launcher::host(Program::Aggregator)).influx(influxd.url(), DB);
-    // 24 KiB rings hold about 1.5 s of the Pi 4 tree: if acks waited for InfluxDB,
-    // a 4 s hang would overflow them.
+    // 12 KiB rings hold about 3 s of these trees (two blocks of 16 cycles, kept as
+    // differences from a key cycle): if acks waited for InfluxDB, a 4 s hang would
+    // overflow them.
     let mut s = Scenario::start(&mut setup, "influx-hang", &TRIO, |c| {
-        c.args(&["--ring-bytes", "24K"])
+        c.args(&["--ring-bytes", "12K"])
     });
     thread::sleep(Duration::from_secs(1));
     signal_pid(influx_pid, libc::SIGSTOP);

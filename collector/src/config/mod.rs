@@ -82,13 +82,17 @@ pub use sections::{kmsg_config, sensors_config, sources_config};
 
 /// Default `--ring-bytes`: 30 minutes of frames of a Raspberry Pi 4 at the default 10 s
 /// interval, with room to spare. Measured on `tests/fixtures/pi4` with a key: one cycle
-/// is 586 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
-/// conntrack, netclass, uname, os-release and timex series included; uname and
-/// os-release carry their strings as labels every cycle) in 3 datagrams of 3246 bytes,
-/// about 3312 bytes in the ring with the record headers; 180 cycles need about 596 000
-/// bytes; 640 KiB holds about 197 cycles (32 minutes). The ring's pages cost memory only once written (an
-/// outage). `tests/cycle_pi4.rs` checks that it still holds 180 cycles.
-pub const DEFAULT_RING_BYTES: usize = 640 * 1024;
+/// is about 600 values (node_exporter's hwmon info, netstat, sockstat, vmstat, softnet,
+/// conntrack, netclass, uname, os-release, timex and cpufreq series included; uname and
+/// os-release carry their strings as labels every cycle) in 3 datagrams of about 3330 bytes.
+/// The ring keeps cycles as differences from a key cycle (`ring` module docs): with
+/// every /proc counter of that node changing every cycle, 180 cycles take about
+/// 232 900 bytes of ring (39 % of their wire bytes; a quiet node much less), so
+/// 288 KiB holds about 228 cycles (38 minutes) of such a busy Pi 4; a node whose
+/// cycles shared nothing would get about 86 (14 minutes). The ring's pages cost memory
+/// only once written (an outage). `tests/cycle_pi4.rs` checks that it holds 180
+/// cycles of the busy Pi 4.
+pub const DEFAULT_RING_BYTES: usize = 288 * 1024;
 
 /// Largest accepted `cgroup_max` (a slot costs up to 512 bytes of labels and a dozen
 /// open files).

@@ -25,6 +25,7 @@ use super::dir::{Dir, RelPath};
 use super::files::{Files, Hierarchies};
 use super::table::{Kind, Table, path_hash};
 use super::CgroupConfig;
+use crate::sys::ZeroedPages;
 
 /// Size of each directory listing buffer.
 const LIST_BYTES: usize = 8 * 1024;
@@ -50,7 +51,7 @@ pub(crate) struct Found {
 /// The discovery state: buffers, and the directories names come from.
 #[derive(Debug)]
 pub(crate) struct Discovery {
-    lists: Vec<u8>,
+    lists: ZeroedPages,
     path: RelPath,
     /// `<root>`, for `var/log/…` and `var/lib/…`.
     root: Dir,
@@ -137,7 +138,7 @@ impl Discovery {
     /// Discovery for a table of `capacity` workloads.
     pub(crate) fn new(root: Dir, capacity: usize) -> Discovery {
         Discovery {
-            lists: vec![0u8; LIST_BYTES * LEVELS],
+            lists: ZeroedPages::new(LIST_BYTES * LEVELS),
             path: RelPath::new(),
             root,
             unnamed: Unnamed::new(capacity),

@@ -7,6 +7,8 @@
 //! slots are never touched, so they cost no memory).
 
 use pimon_protocol::MAX_ENCODED_LABELS;
+
+use crate::sys::ZeroedPages;
 use pimon_protocol::catalog::id;
 
 use super::files::Files;
@@ -68,7 +70,9 @@ pub(crate) struct Slot {
 #[derive(Debug)]
 pub(crate) struct Table {
     slots: Vec<Option<Slot>>,
-    arena: Vec<u8>,
+    /// Paged in only where written ([`ZeroedPages`]): a node tracks far fewer
+    /// workloads than the table's capacity.
+    arena: ZeroedPages,
 }
 
 /// FNV-1a, for comparing paths quickly.
@@ -83,7 +87,7 @@ impl Table {
     pub(crate) fn new(capacity: usize) -> Table {
         Table {
             slots: (0..capacity).map(|_| None).collect(),
-            arena: vec![0u8; capacity * MAX_ENCODED_LABELS],
+            arena: ZeroedPages::new(capacity * MAX_ENCODED_LABELS),
         }
     }
 
@@ -109,7 +113,7 @@ impl Table {
     /// The slot of the cgroup with `id` (its path with a leading `/`), if tracked.
     pub(crate) fn find(&mut self, id: &str) -> Option<&mut Slot> {
         let hash = path_hash(id.as_bytes());
-        let arena = &self.arena;
+        let arena = &self.arena[..];
         let index = self.slots.iter().enumerate().position(|(i, s)| {
             s.as_ref().is_some_and(|s| {
                 s.hash == hash && Table::labels_of(arena, i, s).id() == Some(id)
@@ -175,7 +179,7 @@ impl Table {
         let mut dropped = 0;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let gone = slot.as_ref().is_some_and(|s| {
-                Table::labels_of(&self.arena, i, s)
+                Table::labels_of(&self.arena[..], i, s)
                     .id()
                     .is_some_and(|id| !exists(id))
             });
