@@ -106,8 +106,11 @@ macro_rules! source_table {
                 module: cpufreq,
                 docs: [
                     ("cpufreq",
-                     "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` and `cpuinfo_{cur,min,max}_freq` (label `cpu`), in kHz. `cpuinfo_cur_freq` is readable by root only on most drivers (the Pi's too): a collector running as another user does not send `node_cpu_frequency_hertz`, as node_exporter does not. node_exporter 1.5 exports no scaling governor (1.6 added `node_cpu_scaling_governor`), and its `node_cpu_info` is opt-in (`--collector.cpu.info`): neither is sent.",
-                     ["node_cpu_scaling_frequency", "node_cpu_frequency"]),
+                     "`/sys/devices/system/cpu/cpu*/cpufreq/scaling_{cur,min,max}_freq` (label `cpu`), in kHz. node_exporter 1.5 exports no scaling governor (1.6 added `node_cpu_scaling_governor`), and its `node_cpu_info` is opt-in (`--collector.cpu.info`): neither is sent.",
+                     ["node_cpu_scaling_frequency"]),
+                    ("CPU frequency, hardware (cpufreq)",
+                     "`/sys/devices/system/cpu/cpu*/cpufreq/cpuinfo_{cur,min,max}_freq` (label `cpu`), in kHz, read with the scaling files above. `cpuinfo_cur_freq` is readable by root only on most drivers (the Pi's too): a collector running as another user does not send `node_cpu_frequency_hertz`, as node_exporter does not.",
+                     ["node_cpu_frequency"]),
                 ],
             }
             /// `/proc/net/dev`.
@@ -268,8 +271,16 @@ macro_rules! source_table {
                 reader: Files<crate::parse::netstat::NetstatFiles>,
                 docs: [
                     ("Protocol counters (netstat)",
-                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps, and those Telegraf's system dashboard reads (`TcpExt_TCPAbort*`, `Icmp_*Echo*`, the `Ip_`/`Ip6_` error counters, `Tcp_EstabResets`: node_exporter's names with a widened filter). Each has a catalog row; the others are not sent. Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file), and the `/proc/net/snmp` ones again as Telegraf's `net` fields with `interface=all` (`tcp_activeopens`), written by the aggregator from the same values.",
+                     "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (and those of the next section). Each has a catalog row; the others are not sent. Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file), and the `/proc/net/snmp` ones again as Telegraf's `net` fields with `interface=all` (`tcp_activeopens`), written by the aggregator from the same values.",
                      ["node_netstat_"]),
+                    ("Protocol counters for Telegraf's dashboard (netstat)",
+                     "The same files' fields that Telegraf's system dashboard reads beyond node_exporter's default filter: `TcpExt_TCPAbort*`, `Icmp_*Echo*`, the `Ip_`/`Ip6_` error counters and `Tcp_EstabResets` (node_exporter's names with a widened `--collector.netstat.fields`), sent with the rows above and written the same ways.",
+                     ["node_netstat_TcpExt_TCPAbort", "node_netstat_Icmp_InEcho", "node_netstat_Icmp_OutEcho",
+                      "node_netstat_Tcp_EstabResets",
+                      "node_netstat_Ip_InHdrErrors", "node_netstat_Ip_InAddrErrors", "node_netstat_Ip_InUnknownProtos",
+                      "node_netstat_Ip_InDiscards", "node_netstat_Ip_OutDiscards", "node_netstat_Ip_OutNoRoutes",
+                      "node_netstat_Ip6_InHdrErrors", "node_netstat_Ip6_InAddrErrors", "node_netstat_Ip6_InUnknownProtos",
+                      "node_netstat_Ip6_InDiscards", "node_netstat_Ip6_OutDiscards", "node_netstat_Ip6_OutNoRoutes"]),
                 ],
             }
             /// `/proc/net/sockstat{,6}`: sockets in use.

@@ -60,10 +60,21 @@ fn from_text(g: &MetricGroup) -> String {
 /// The group of a family, or why there is none.
 fn group_of(name: &str) -> Result<usize, String> {
     let groups = groups();
+    // The longest matching prefix decides, so a section of rows appended later to a
+    // source (ids never move, so they cannot join the source's run) can name them
+    // beside the source's own shorter prefix.
+    let longest = |g: &MetricGroup| {
+        g.prefixes
+            .iter()
+            .filter(|p| name.starts_with(**p))
+            .map(|p| p.len())
+            .max()
+    };
+    let best = groups.iter().filter_map(longest).max();
     let hits: Vec<usize> = groups
         .iter()
         .enumerate()
-        .filter(|(_, g)| g.prefixes.iter().any(|p| name.starts_with(p)))
+        .filter(|(_, g)| best.is_some() && longest(g) == best)
         .map(|(i, _)| i)
         .collect();
     match hits.as_slice() {
@@ -72,7 +83,7 @@ fn group_of(name: &str) -> Result<usize, String> {
             "family `{name}` matches no section: add its prefix to the `docs` of its entry in collector/src/source_table.rs (or to the sensors' METRIC_GROUPS)"
         )),
         many => Err(format!(
-            "family `{name}` matches several sections ({}): make their prefixes distinct",
+            "family `{name}` matches several sections equally ({}): make their prefixes distinct",
             many.iter()
                 .map(|&i| groups[i].title)
                 .collect::<Vec<_>>()
