@@ -13,7 +13,7 @@
 //! 2037.
 //!
 //! Nothing allocates: [`parse_tzif`] checks the file's layout and keeps slices of it.
-//! The [`crate::source::time`] reader keeps the file's bytes (read at discovery) and
+//! The `source::time` reader keeps the file's bytes (read at discovery) and
 //! looks the cycle's time up in them.
 
 use super::ParseError;
