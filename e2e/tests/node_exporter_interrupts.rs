@@ -8,20 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::path::PathBuf;
 
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::pimon::{print_prom, print_prom_with};
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
+use pimon_test_support::fixtures::tree;
 
 const FAMILY: &str = "node_interrupts_total";
-
-fn tree(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../collector/tests/fixtures")
-        .join(name)
-}
 
 /// `name{sorted labels}` → value of the family's samples (without pimon's `instance`),
 /// and its `# HELP`/`# TYPE` lines.

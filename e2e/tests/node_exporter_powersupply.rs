@@ -9,18 +9,13 @@
 //! empty label values are dropped before comparing. On the Pi 4 tree both send nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
-
-fn tree(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../collector/tests/fixtures")
-        .join(name)
-}
+use pimon_test_support::fixtures::tree;
 
 fn ours(line: &str) -> bool {
     line.strip_prefix("# HELP ")

@@ -10,20 +10,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pimon_e2e::exposition::parse_prometheus;
 use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
+use pimon_test_support::fixtures::tree;
 
 const PREFIXES: [&str; 3] = ["node_schedstat_", "node_arp_", "node_udp_queues"];
-
-fn tree(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../collector/tests/fixtures")
-        .join(name)
-}
 
 fn ours(line: &str) -> bool {
     PREFIXES.iter().any(|p| {
