@@ -6,46 +6,15 @@
 //! samples (labels `cpu`, `type`, `info`, `devices` and values), `# TYPE` line and, from
 //! the catalog, `# HELP`. Without `enable`, pimon sends none (opt-in, as node_exporter).
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 
-use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::exposition::samples_by_key;
 use pimon_e2e::pimon::{print_prom, print_prom_with};
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
 use pimon_test_support::fixtures::tree;
 
 const FAMILY: &str = "node_interrupts_total";
-
-/// `name{sorted labels}` → value of the family's samples (without pimon's `instance`),
-/// and its `# HELP`/`# TYPE` lines.
-fn read(text: &str) -> (BTreeMap<String, f64>, Vec<String>) {
-    let meta = text
-        .lines()
-        .filter(|l| l.starts_with('#') && l.split(' ').nth(2) == Some(FAMILY))
-        .map(str::to_string)
-        .collect();
-    let ours: String = text
-        .lines()
-        .filter(|l| l.starts_with(FAMILY))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let samples = parse_prometheus(&ours)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_iter()
-        .map(|s| {
-            let mut labels: Vec<_> = s
-                .labels
-                .into_iter()
-                .filter(|(n, _)| n != "instance")
-                .map(|(n, v)| format!("{n}={v:?}"))
-                .collect();
-            labels.sort();
-            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
-        })
-        .collect();
-    (samples, meta)
-}
 
 fn compare(name: &str) {
     let root = tree(name);
@@ -56,16 +25,15 @@ fn compare(name: &str) {
         "--collector.disable-defaults",
         "--collector.interrupts",
     ]);
-    let (theirs, their_meta) = read(&String::from_utf8_lossy(&ne.page()));
+    let (theirs, their_meta) = samples_by_key(&String::from_utf8_lossy(&ne.page()), &[FAMILY]);
 
     let dir = tempfile::TempDir::new().unwrap();
     let config = dir.path().join("collector.conf");
     std::fs::write(&config, "[filters]\nenable = interrupts\n").unwrap();
-    let (mine, my_meta) = read(&print_prom_with(
-        &root,
-        name,
-        &[OsStr::new("--config"), config.as_os_str()],
-    ));
+    let (mine, my_meta) = samples_by_key(
+        &print_prom_with(&root, name, &[OsStr::new("--config"), config.as_os_str()]),
+        &[FAMILY],
+    );
 
     assert!(
         theirs.len() > 10,
@@ -78,11 +46,11 @@ fn compare(name: &str) {
         .find(|f| f.first.prom_name == FAMILY)
         .expect("a catalog family");
     my_meta.retain(|l| l.starts_with("# TYPE"));
-    my_meta.insert(0, format!("# HELP {FAMILY} {}", family.first.help));
+    my_meta.insert(format!("# HELP {FAMILY} {}", family.first.help));
     assert_eq!(my_meta, their_meta, "{name}: # HELP / # TYPE lines differ");
     eprintln!("{name}: {} samples equal to node_exporter's", theirs.len());
 
-    let (default, _) = read(&print_prom(&root, name));
+    let (default, _) = samples_by_key(&print_prom(&root, name), &[FAMILY]);
     assert!(
         default.is_empty(),
         "{name}: sent without `enable = interrupts`"

@@ -11,52 +11,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::exposition::{family_of_key, samples_by_key};
 use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
 use pimon_test_support::fixtures::tree;
-
-fn ours(line: &str) -> bool {
-    line.strip_prefix("# HELP ")
-        .or(line.strip_prefix("# TYPE "))
-        .unwrap_or(line)
-        .starts_with("node_power_supply_")
-}
-
-/// Samples as `name{sorted non-empty labels}` → value, without pimon's `instance`; and
-/// the `# HELP`/`# TYPE` lines.
-fn read(text: &str) -> (BTreeMap<String, f64>, BTreeSet<String>) {
-    let text: String = text
-        .lines()
-        .filter(|l| ours(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let samples = parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}"));
-    let values = samples
-        .into_iter()
-        .map(|s| {
-            let mut labels: Vec<_> = s
-                .labels
-                .into_iter()
-                .filter(|(n, v)| n != "instance" && !v.is_empty())
-                .collect();
-            labels.sort();
-            let labels: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
-        })
-        .collect();
-    let meta = text
-        .lines()
-        .filter(|l| l.starts_with('#'))
-        .map(String::from)
-        .collect();
-    (values, meta)
-}
-
-fn family(key: &str) -> &str {
-    key.split('{').next().unwrap_or(key)
-}
 
 fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
     let procfs = root.join("proc").display().to_string();
@@ -69,10 +28,13 @@ fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
         "--collector.disable-defaults",
         "--collector.powersupplyclass",
     ]);
-    let (theirs, their_meta) = read(&String::from_utf8_lossy(&ne.page()));
-    let (mine, mut my_meta) = read(&print_prom(root, name));
+    let (theirs, their_meta) = samples_by_key(
+        &String::from_utf8_lossy(&ne.page()),
+        &["node_power_supply_"],
+    );
+    let (mine, mut my_meta) = samples_by_key(&print_prom(root, name), &["node_power_supply_"]);
     assert_eq!(mine, theirs, "{name}: samples differ");
-    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family(k)).collect();
+    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family_of_key(k)).collect();
     for f in families().filter(|f| their_families.contains(f.first.prom_name)) {
         my_meta.insert(format!("# HELP {} {}", f.first.prom_name, f.first.help));
     }

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::exposition::{family_of_key, samples_by_key};
 use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
@@ -51,52 +51,9 @@ fn tree(name: &str) -> PathBuf {
     pimon_test_support::fixtures::tree(name)
 }
 
-fn ours(line: &str) -> bool {
-    PREFIXES.iter().any(|p| {
-        line.strip_prefix("# HELP ")
-            .or(line.strip_prefix("# TYPE "))
-            .unwrap_or(line)
-            .starts_with(p)
-    })
-}
-
-/// Samples as `name{sorted labels}` → value, without pimon's `instance`; and the
-/// `# HELP`/`# TYPE` lines.
-fn read(text: &str) -> (BTreeMap<String, f64>, BTreeSet<String>) {
-    let text: String = text
-        .lines()
-        .filter(|l| ours(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let samples = parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}"));
-    let values = samples
-        .into_iter()
-        .map(|s| {
-            let mut labels: Vec<_> = s
-                .labels
-                .into_iter()
-                .filter(|(n, _)| n != "instance")
-                .collect();
-            labels.sort();
-            let labels: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
-        })
-        .collect();
-    let meta = text
-        .lines()
-        .filter(|l| l.starts_with('#'))
-        .map(String::from)
-        .collect();
-    (values, meta)
-}
-
 /// node_exporter's families pimon does not send (the Pi Zero build's size budget).
 fn not_sent(family: &str) -> bool {
     family.starts_with("node_nf_conntrack_stat_")
-}
-
-fn family(key: &str) -> &str {
-    key.split('{').next().unwrap_or(key)
 }
 
 fn compare(name: &str) {
@@ -117,17 +74,18 @@ fn compare(name: &str) {
         "--collector.conntrack",
         &fields,
     ]);
-    let (mut theirs, mut their_meta) = read(&String::from_utf8_lossy(&ne.page()));
-    theirs.retain(|k, _| !not_sent(family(k)));
+    let (mut theirs, mut their_meta) =
+        samples_by_key(&String::from_utf8_lossy(&ne.page()), &PREFIXES);
+    theirs.retain(|k, _| !not_sent(family_of_key(k)));
     their_meta.retain(|l| !l.split(' ').nth(2).is_some_and(not_sent));
-    let (mine, my_meta) = read(&print_prom(&root, name));
+    let (mine, my_meta) = samples_by_key(&print_prom(&root, name), &PREFIXES);
 
     assert!(
         theirs.len() > 40,
         "{name}: node_exporter gave only {theirs:?}"
     );
-    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family(k)).collect();
-    let my_families: BTreeSet<&str> = mine.keys().map(|k| family(k)).collect();
+    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family_of_key(k)).collect();
+    let my_families: BTreeSet<&str> = mine.keys().map(|k| family_of_key(k)).collect();
     let extra: Vec<&str> = my_families.difference(&their_families).copied().collect();
     assert_eq!(extra, NEWER_THAN_1_5, "{name}: families only pimon has");
     let missing: Vec<&str> = their_families.difference(&my_families).copied().collect();
@@ -137,7 +95,7 @@ fn compare(name: &str) {
     );
     let mine_shared: BTreeMap<_, _> = mine
         .iter()
-        .filter(|(k, _)| their_families.contains(family(k)))
+        .filter(|(k, _)| their_families.contains(family_of_key(k)))
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     assert_eq!(mine_shared, theirs, "{name}: samples differ");

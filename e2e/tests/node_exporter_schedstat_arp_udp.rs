@@ -12,56 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use pimon_e2e::exposition::parse_prometheus;
+use pimon_e2e::exposition::{family_of_key, samples_by_key};
 use pimon_e2e::pimon::print_prom;
 use pimon_e2e::support::peers::NodeExporter;
 use pimon_protocol::catalog::families;
 use pimon_test_support::fixtures::tree;
 
 const PREFIXES: [&str; 3] = ["node_schedstat_", "node_arp_", "node_udp_queues"];
-
-fn ours(line: &str) -> bool {
-    PREFIXES.iter().any(|p| {
-        line.strip_prefix("# HELP ")
-            .or(line.strip_prefix("# TYPE "))
-            .unwrap_or(line)
-            .starts_with(p)
-    })
-}
-
-/// Samples as `name{sorted labels}` → value, without pimon's `instance`; and the
-/// `# HELP`/`# TYPE` lines.
-fn read(text: &str) -> (BTreeMap<String, f64>, BTreeSet<String>) {
-    let text: String = text
-        .lines()
-        .filter(|l| ours(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let samples = parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}"));
-    let values = samples
-        .into_iter()
-        .map(|s| {
-            let mut labels: Vec<_> = s
-                .labels
-                .into_iter()
-                .filter(|(n, _)| n != "instance")
-                .collect();
-            labels.sort();
-            let labels: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
-        })
-        .collect();
-    let meta = text
-        .lines()
-        .filter(|l| l.starts_with('#'))
-        .map(String::from)
-        .collect();
-    (values, meta)
-}
-
-fn family(key: &str) -> &str {
-    key.split('{').next().unwrap_or(key)
-}
 
 /// Compares the three families on `root`; returns node_exporter's samples.
 fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
@@ -80,12 +37,12 @@ fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
         "--collector.arp",
         "--collector.udp_queues",
     ]);
-    let (theirs, their_meta) = read(&String::from_utf8_lossy(&ne.page()));
-    let (mine, my_meta) = read(&print_prom(root, name));
+    let (theirs, their_meta) = samples_by_key(&String::from_utf8_lossy(&ne.page()), &PREFIXES);
+    let (mine, my_meta) = samples_by_key(&print_prom(root, name), &PREFIXES);
     assert_eq!(mine, theirs, "{name}: samples differ");
     // The Pi collector carries no help texts (its `--print prom` writes `# TYPE` only):
     // the `# HELP` lines are the catalog's, as the aggregator writes them.
-    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family(k)).collect();
+    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family_of_key(k)).collect();
     let mut my_meta = my_meta;
     for f in families().filter(|f| their_families.contains(f.first.prom_name)) {
         my_meta.insert(format!("# HELP {} {}", f.first.prom_name, f.first.help));
@@ -97,7 +54,7 @@ fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
 
 fn fixture(name: &str, families: &[&str]) {
     let theirs = compare(&tree(name), name);
-    let seen: BTreeSet<&str> = theirs.keys().map(|k| family(k)).collect();
+    let seen: BTreeSet<&str> = theirs.keys().map(|k| family_of_key(k)).collect();
     let want: BTreeSet<&str> = families.iter().copied().collect();
     assert_eq!(
         seen, want,
@@ -162,7 +119,7 @@ fn thousands_of_udp_sockets_are_summed_past_the_read_buffer() {
 
 /// `node_udp_queues{ip="v4",queue="rx"}` from one `--print prom` text.
 fn live_rx(text: &str) -> f64 {
-    read(text).0[r#"node_udp_queues{ip="v4",queue="rx"}"#]
+    samples_by_key(text, &PREFIXES).0[r#"node_udp_queues{ip="v4",queue="rx"}"#]
 }
 
 /// The real `/proc/net/udp` (a `seq_file`, read on from where each read stopped) with

@@ -46,6 +46,57 @@ pub fn parse_prometheus(text: &str) -> Result<Vec<PromSample>, String> {
     Ok(out)
 }
 
+/// The samples of the families whose names start with one of `prefixes`, keyed
+/// `name{label="value",…}` (labels sorted; pimon's `instance` and empty values, which
+/// Prometheus reads as absent labels, left out), and those
+/// families' `# HELP`/`# TYPE` lines: what a comparison with node_exporter on the same
+/// tree puts side by side. Panics on a malformed sample line (a test helper).
+pub fn samples_by_key(
+    text: &str,
+    prefixes: &[&str],
+) -> (
+    std::collections::BTreeMap<String, f64>,
+    std::collections::BTreeSet<String>,
+) {
+    let ours = |line: &str| {
+        let name = line
+            .strip_prefix("# HELP ")
+            .or(line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        prefixes.iter().any(|p| name.starts_with(p))
+    };
+    let text: String = text
+        .lines()
+        .filter(|l| ours(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let samples = parse_prometheus(&text).unwrap_or_else(|e| panic!("{e}"));
+    let values = samples
+        .into_iter()
+        .map(|s| {
+            let mut labels: Vec<String> = s
+                .labels
+                .into_iter()
+                .filter(|(n, v)| n != "instance" && !v.is_empty())
+                .map(|(n, v)| format!("{n}={v:?}"))
+                .collect();
+            labels.sort();
+            (format!("{}{{{}}}", s.name, labels.join(",")), s.value)
+        })
+        .collect();
+    let meta = text
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    (values, meta)
+}
+
+/// The family name of a [`samples_by_key`] key.
+pub fn family_of_key(key: &str) -> &str {
+    key.split('{').next().unwrap_or(key)
+}
+
 /// The `# TYPE` lines of an exposition, as (family, type), in the order written.
 pub fn families(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
