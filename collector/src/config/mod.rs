@@ -2,55 +2,9 @@
 //!
 //! ## Config file (`--config PATH`)
 //!
-//! ```text
-//! # /etc/pimon/collector.conf: `key = value`, `#` comments, optional "quotes"
-//! aggregator = router.lan:9797     # or a failover list: a.lan:9797, b.lan:9797
-//! node = pi-kitchen
-//! interval = 10s
-//! key_file = /etc/pimon/key        # or a [key] section, below
-//! ring_bytes = 1M
-//! linger = 5s
-//! root = /
-//!
-//! # Sensors (lines handed to the sensor module; see docs/SENSORS.md)
-//! i2c = bme280 /dev/i2c-1 0x76 garden
-//! gpio = /dev/gpiochip0 17 door active_low
-//!
-//! [filters]                        # what the sources read
-//! netdev_exclude = docker0 veth*   # names, or prefixes ending in `*` (netdev and netclass)
-//! diskstats_include = mmcblk0 sda  # an include list replaces node_exporter's defaults
-//! mountpoint_exclude = /boot*
-//! fstype_defaults = false          # drop node_exporter's default fs-type exclusion
-//! disable = w1 iio                 # sources not to read (names as in --check)
-//! enable = interrupts              # opt-in sources to read (node_exporter's opt-in ones)
-//! statvfs_timeout = 1s             # a hung mount is skipped after this
-//! processes_every = 1              # scan /proc/[pid] every N cycles
-//! rediscover = 60s                 # look for sensors that came or went (0s: never)
-//! cgroup_namespace_exclude = kube-system   # Kubernetes namespaces (pods, containers)
-//! cgroup_unit_include = nginx.service k3s*  # systemd services
-//! cgroup_name_exclude = pause*     # container names (Kubernetes, Docker, Podman)
-//! cgroup_max = 256                 # workloads tracked; more are counted, logged once
-//! cgroup_rediscover = 30s          # how often new and gone workloads are looked for
-//! cgroup_every = 1                 # read the workloads every N cycles
-//!
-//! i2c_interval = 10s               # sensor timing ([sensors] or top level)
-//!
-//! [kmsg]                           # kernel log events (docs/METRICS.md, "Kernel log")
-//! rule = nvme_timeout facility=kern nvme {device}: I/O * timeout*
-//! rule = "- *brcmf_* error*"       # `-` drops; quote a rule that holds `#`
-//! max_series = 64                  # (event, device) pairs counted apart
-//!
-//! [key]                            # the key inline instead of key_file
-//! id = 1
-//! secret = hex:00112233445566778899aabbccddeeff
-//! ```
-//!
-//! Keys are case-insensitive and `-` equals `_` (`ring-bytes` = `ring_bytes`). Any key
-//! of the top level may also be written in a `[collector]` section. Sensor lines
-//! (`i2c`, `gpio`, `i2c_interval`, `i2c_retry_min`, `i2c_retry_max`, `stale_after`) may
-//! be in the top level or a `[sensors]` section. `[filters]` lists are separated by
-//! spaces or commas; `*_defaults` take `true`/`false`. Every error names the file, the line and the problem;
-//! a file with an error is refused whole (on SIGHUP the running settings stay).
+//! `key = value` lines and `[sections]`: the syntax and every key, with an example that
+//! `tests/config_doc.rs` parses, are in `docs/CONFIG.md` ("The collector's config
+//! file"). Flags win over the file, the file over the defaults.
 //!
 //! ## Key file (`--key-file PATH`)
 //!
