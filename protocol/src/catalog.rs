@@ -32,7 +32,7 @@
 
 mod table;
 
-pub use table::{CGROUP_METRICS, PER_SCALED_PPM, id};
+pub use table::{CGROUP_METRICS, PER_SCALED_PPM, POWER_SUPPLY_INFO_LABELS, id};
 
 use crate::value::Value;
 

@@ -9,7 +9,7 @@
 //! the labels of `node_power_supply_info` (a label only when its file is there and not
 //! empty). [`NUMBERS`] and [`TEXTS`] are those lists; the reader opens what exists.
 
-use pimon_protocol::catalog::id;
+use pimon_protocol::catalog::{POWER_SUPPLY_INFO_LABELS, id};
 
 use super::{ParseError, parse_int_value, trim_ascii, utf8};
 
@@ -64,21 +64,9 @@ pub const NUMBERS: [(&str, u16); 47] = [
     ("temp_min", id::POWER_SUPPLY_TEMP_MIN_CELSIUS),
 ];
 
-/// The text files, `node_power_supply_info`'s labels after `power_supply`, in the
-/// catalog row's label order.
-pub const TEXTS: [&str; 11] = [
-    "capacity_level",
-    "charge_type",
-    "health",
-    "manufacturer",
-    "model_name",
-    "scope",
-    "serial_number",
-    "status",
-    "technology",
-    "type",
-    "usb_type",
-];
+/// The text files: `node_power_supply_info`'s labels after `power_supply`, in the
+/// catalog row's label order (the catalog's list, so the two cannot drift).
+pub const TEXTS: &[&str] = POWER_SUPPLY_INFO_LABELS.split_at(1).1;
 
 /// Bytes read of a text attribute (the class writes at most a page; names are short).
 pub const TEXT_READ_BYTES: usize = 128;

@@ -49,7 +49,7 @@ fn open_supply(dir: &Path, name: String) -> Supply {
             supply.numbers.push((metric, file));
         }
     }
-    for (slot, file) in supply.texts.iter_mut().zip(TEXTS) {
+    for (slot, file) in supply.texts.iter_mut().zip(TEXTS.iter().copied()) {
         *slot = SysFile::open_optional(dir.join(file));
     }
     supply

@@ -1094,8 +1094,9 @@ macro_rules! power_supply {
     };
 }
 
-/// `node_power_supply_info`'s labels: the supply, then its text files.
-const POWER_SUPPLY_INFO_LABELS: &[&str] = &[
+/// `node_power_supply_info`'s labels: the supply, then its text files (the collector
+/// reads the files by these names).
+pub const POWER_SUPPLY_INFO_LABELS: &[&str] = &[
     "power_supply",
     "capacity_level",
     "charge_type",
