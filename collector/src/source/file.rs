@@ -108,6 +108,12 @@ impl SysFile {
         &self.path
     }
 
+    /// The open file's descriptor (for `poll`, `fstatfs`).
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.file.as_fd()
+    }
+
     /// Reads the whole file from offset 0 into `buf` and returns the bytes read.
     /// No allocation. [`ReadError::TooBig`] if the file fills `buf` completely.
     pub(crate) fn read<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ReadError> {
