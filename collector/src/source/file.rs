@@ -435,7 +435,10 @@ mod tests {
         let stat = SysFile::open(PathBuf::from("/proc/stat")).unwrap();
         assert_eq!(stat.short_read_ends, usize::MAX);
         let mounts = SysFile::open(PathBuf::from("/proc/self/mounts")).unwrap();
-        assert_eq!(mounts.short_read_ends, 0, "mount lines have no length bound");
+        assert_eq!(
+            mounts.short_read_ends, 0,
+            "mount lines have no length bound"
+        );
         // The same name in a fixture tree: a regular file, read to its 0-byte end.
         let dir = std::env::temp_dir()
             .join(format!("pimon-short-read-{}", std::process::id()))
@@ -449,7 +452,10 @@ mod tests {
         // Read whole either way: the header, every socket line, the last newline.
         let mut buf = vec![0u8; 65536];
         let text = udp.read(&mut buf).unwrap().to_vec();
-        assert!(text.trim_ascii_start().starts_with(b"sl  local_address"), "{text:?}");
+        assert!(
+            text.trim_ascii_start().starts_with(b"sl  local_address"),
+            "{text:?}"
+        );
         assert!(text.ends_with(b"\n"));
         let mut lines = 0;
         udp.for_each_line(&mut buf, |l| {
