@@ -9,7 +9,7 @@ use pimon_protocol::catalog::id;
 use super::file::SysFile;
 use super::log::{self, ErrorCounter};
 use super::{Source, SourceKind, SourcesConfig};
-use crate::parse::meminfo::{exporter_key, parse_meminfo};
+use crate::parse::meminfo::{MemField, exporter_key, parse_meminfo};
 use crate::sink::SampleSink;
 
 /// The catalog id of a `/proc/meminfo` field as the kernel names it (`Active(anon)`),
@@ -84,9 +84,9 @@ pub fn meminfo_id(name: &str) -> Option<u16> {
     })
 }
 
-/// At most this many keys a cycle go through `MEM_OTHER_BYTES` / `MEM_OTHER` (the
-/// kernel adds a key or two a year; a file with more is not a kernel's, and each key
-/// is a series of the node at the aggregator).
+/// At most this many keys without a row a cycle (the first in the file) go through
+/// `MEM_OTHER_BYTES` / `MEM_OTHER` (the kernel adds a key or two a year; a file with
+/// more is not a kernel's, and each key is a series of the node at the aggregator).
 pub const MAX_OTHER_KEYS: usize = 32;
 
 /// Longest key sent through `MEM_OTHER*` (`pimon_protocol::catalog::MEMINFO_KEY_MAX`,
@@ -138,14 +138,18 @@ fn other_fields(file: &SysFile) -> (Vec<String>, Vec<String>) {
     };
     let (mut sent, mut refused) = (Vec::new(), Vec::new());
     let mut buf = [0u8; MAX_KEY_LEN];
+    // As `collect` does: the first MAX_OTHER_KEYS keys without a row are looked at.
+    let mut looked_at = 0;
     for f in parse_meminfo(&bytes).flatten() {
         if meminfo_id(f.name).is_some() {
             continue;
         }
+        looked_at += 1;
         match other_key(f.name, &mut buf) {
-            Other::Sent(_) if sent.len() < MAX_OTHER_KEYS => sent.push(f.name.to_owned()),
+            _ if looked_at > MAX_OTHER_KEYS => refused.push(f.name.to_owned()),
+            Other::Sent(_) => sent.push(f.name.to_owned()),
             Other::Known => {}
-            _ => refused.push(f.name.to_owned()),
+            Other::Invalid => refused.push(f.name.to_owned()),
         }
     }
     (sent, refused)
@@ -205,26 +209,28 @@ impl Source for MeminfoReader {
             Err(e) => return errors.fail(format_args!("{}: {e}", self.file.path().display())),
         };
         sink.labels(&[]);
+        // The other keys are sent after the unlabelled rows (one label set each), from
+        // this list: the file is parsed once.
+        let mut others: heapless::Vec<MemField<'_>, MAX_OTHER_KEYS> = heapless::Vec::new();
         for field in parse_meminfo(bytes) {
             match field {
-                Ok(field) => {
-                    if let Some(metric) = meminfo_id(field.name) {
-                        sink.push(metric, Value::Unsigned(field.value));
+                Ok(field) => match meminfo_id(field.name) {
+                    Some(metric) => sink.push(metric, Value::Unsigned(field.value)),
+                    None => {
+                        if others.push(field).is_err() {
+                            self.dropped = self.dropped.saturating_add(1);
+                        }
                     }
-                }
+                },
                 Err(e) => errors.fail(format_args!("{}: {e}", self.file.path().display())),
             }
         }
-        // The other keys after the unlabelled rows (one label set each); the label is
-        // borrowed from the read buffer, or from `buf` for a key with parentheses.
-        let mut sent = 0;
+        // The label is borrowed from the read buffer, or from `buf` for a key with
+        // parentheses.
         let mut buf = [0u8; MAX_KEY_LEN];
-        for field in parse_meminfo(bytes).flatten() {
-            if meminfo_id(field.name).is_some() {
-                continue;
-            }
+        for field in others {
             match other_key(field.name, &mut buf) {
-                Other::Sent(key) if sent < MAX_OTHER_KEYS => {
+                Other::Sent(key) => {
                     sink.labels(&[key]);
                     let metric = if field.is_kb {
                         id::MEM_OTHER_BYTES
@@ -232,10 +238,9 @@ impl Source for MeminfoReader {
                         id::MEM_OTHER
                     };
                     sink.push(metric, Value::Unsigned(field.value));
-                    sent += 1;
                 }
                 Other::Known => {}
-                _ => self.dropped = self.dropped.saturating_add(1),
+                Other::Invalid => self.dropped = self.dropped.saturating_add(1),
             }
         }
     }
