@@ -31,6 +31,7 @@ use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::text::prometheus::{
     Format, write_eof, write_family_header, write_metric_sample, write_sample,
+    write_sample_family_header,
 };
 
 use crate::influx::LpFileStats;
@@ -143,6 +144,10 @@ pub struct Exposition {
     has_after: bool,
     /// The current family's `# HELP`/`# TYPE` lines are written.
     header: bool,
+    /// In a family of a row named by its label ([`catalog::named_by_label`]): the
+    /// label value whose family (`node_memory_<key>_bytes`) is being written.
+    key: String,
+    has_key: bool,
 }
 
 /// The family of the catalog starting at family rank `start`: its first row and the
@@ -166,6 +171,8 @@ impl Exposition {
             after: String::new(),
             has_after: false,
             header: false,
+            key: String::new(),
+            has_key: false,
         }
     }
 
@@ -178,6 +185,7 @@ impl Exposition {
         self.stage = stage;
         self.has_after = false;
         self.header = false;
+        self.has_key = false;
     }
 
     /// Appends the next piece of the node part to `out`: at least `target` bytes
@@ -200,6 +208,12 @@ impl Exposition {
         while out.len() - start < target {
             match self.stage {
                 Stage::Catalog(rank) => match family_at(rank) {
+                    Some((first, ranks)) if catalog::named_by_label(first) => {
+                        let end = ranks.end;
+                        if self.keyed_families(out, store, ranks, start, target) {
+                            self.next_stage(Stage::Catalog(end));
+                        }
+                    }
                     Some((first, ranks)) => {
                         let end = ranks.end;
                         if self.catalog_family(out, store, first, ranks, start, target) {
@@ -294,6 +308,92 @@ impl Exposition {
         complete
     }
 
+    /// Writes the families of a row named by its label ([`catalog::named_by_label`]:
+    /// the meminfo keys without a row, `node_memory_<key>_bytes`): one family per key,
+    /// keys in byte order, each with its nodes' samples, until the piece is full; true
+    /// when every key is written. Samples whose name [`catalog::sample_name`] refuses
+    /// are left out. Pushed samples never join these families (their names are not the
+    /// row's).
+    fn keyed_families(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        ranks: Range<u16>,
+        start: usize,
+        target: usize,
+    ) -> bool {
+        loop {
+            if !self.has_key {
+                match next_key(store, self.now_ms, ranks.clone(), None) {
+                    Some(key) => {
+                        self.key = key;
+                        self.has_key = true;
+                        self.has_after = false;
+                        self.header = false;
+                    }
+                    None => return true,
+                }
+            }
+            let after = self.has_after.then_some(self.after.as_str());
+            let mut last = None;
+            let mut full = false;
+            for node in store.nodes_after(after, self.now_ms) {
+                for e in node.entries(ranks.clone()) {
+                    let Some(metric) = metric_at_rank(e.rank) else {
+                        continue;
+                    };
+                    let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
+                    for l in decode_set(node.label_set(e.labelset)) {
+                        let _ = labels.push(l);
+                    }
+                    if labels.first() != Some(&self.key.as_str())
+                        || catalog::sample_name(metric, &labels).is_none()
+                    {
+                        continue;
+                    }
+                    if !self.header {
+                        let _ = write_sample_family_header(out, self.format, metric, &labels);
+                        self.header = true;
+                    }
+                    let _ = write_metric_sample(
+                        out,
+                        self.format,
+                        metric,
+                        node.name(),
+                        &labels,
+                        e.value(),
+                        None,
+                    );
+                }
+                last = Some(node.name());
+                if out.len() - start >= target {
+                    full = true;
+                    break;
+                }
+            }
+            if let Some(name) = last {
+                self.after.clear();
+                self.after.push_str(name);
+                self.has_after = true;
+            }
+            if full {
+                return false;
+            }
+            // This key is done: the next one.
+            match next_key(store, self.now_ms, ranks.clone(), Some(&self.key)) {
+                Some(key) => {
+                    self.key = key;
+                    self.has_after = false;
+                    self.header = false;
+                }
+                None => {
+                    self.has_key = false;
+                    return true;
+                }
+            }
+        }
+    }
+
     /// Writes one `pimon_node_*` sample per node after `self.after` until the piece is
     /// full; true when the family is complete.
     fn node_figure(
@@ -333,6 +433,30 @@ impl Exposition {
         }
         complete
     }
+}
+
+/// The smallest first label above `after` among the nodes' exported samples of the
+/// rows at `ranks` (a row named by its label): the next family of
+/// [`Exposition::keyed_families`].
+fn next_key(store: &Store, now_ms: u64, ranks: Range<u16>, after: Option<&str>) -> Option<String> {
+    let mut best: Option<&str> = None;
+    for node in store.nodes_after(None, now_ms) {
+        for e in node.entries(ranks.clone()) {
+            let Some(metric) = metric_at_rank(e.rank) else {
+                continue;
+            };
+            let Some(key) = decode_set(node.label_set(e.labelset)).next() else {
+                continue;
+            };
+            if after.is_some_and(|a| key <= a) || best.is_some_and(|b| key >= b) {
+                continue;
+            }
+            if catalog::sample_name(metric, &[key]).is_some() {
+                best = Some(key);
+            }
+        }
+    }
+    best.map(str::to_owned)
 }
 
 /// How a `pimon_node_*` family reads a node's sample.
@@ -653,6 +777,59 @@ mod tests {
             1
         );
         assert!(out.contains("node_load1{instance=\"pi-029\"} 29\n"));
+    }
+
+    /// Meminfo keys without a row on some nodes: `Balloon` on every node, `Zzz` on
+    /// odd ones, a unitless `FooPages_Total` on node 0, and keys no renderer may name.
+    fn store_with_other_meminfo_keys(nodes: usize) -> Store {
+        let mut s = store(nodes);
+        let stamp = s.stamp(NOW);
+        let bytes = family_rank(id::MEM_OTHER_BYTES).unwrap();
+        let count = family_rank(id::MEM_OTHER).unwrap();
+        for i in 0..nodes {
+            let name = format!("pi-{i:03}");
+            let mut put = |rank, key: &str, v| {
+                s.upsert(&name, rank, &[key], stamp, Number::U64(v))
+                    .unwrap();
+            };
+            put(bytes, "Balloon", 1024 * i as u64);
+            if i % 2 == 1 {
+                put(bytes, "Zzz", 1);
+            }
+            if i == 0 {
+                put(count, "FooPages_Total", 7);
+                put(bytes, "Bad-Key", 1);
+                put(bytes, "MemTotal", 1);
+                put(count, "Foo_bytes", 1);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn meminfo_keys_without_a_row_are_one_family_each_across_nodes() {
+        let s = store_with_other_meminfo_keys(12);
+        for format in [Format::Text004, Format::OpenMetrics] {
+            let mut whole = String::new();
+            render_nodes(&mut whole, format, &s, NOW);
+            check_structure(&whole);
+            for target in [1, 100, 4096] {
+                let (text, _) = streamed(&s, format, target);
+                assert_eq!(text, whole, "{format:?}, pieces of {target} bytes");
+            }
+            // The store holds converted values (bytes); the key is in the name.
+            assert!(
+                whole.contains("\nnode_memory_Balloon_bytes{instance=\"pi-003\"} 3072\n"),
+                "{whole}"
+            );
+            assert!(whole.contains("\nnode_memory_Zzz_bytes{instance=\"pi-011\"} 1\n"));
+            assert!(!whole.contains("node_memory_Zzz_bytes{instance=\"pi-010\"}"));
+            assert!(whole.contains("\nnode_memory_FooPages_Total{instance=\"pi-000\"} 7\n"));
+            assert_eq!(whole.matches("node_memory_Balloon_bytes{").count(), 12);
+            for refused in ["Bad", "MemTotal", "Foo_bytes", "KEY", "key="] {
+                assert!(!whole.contains(refused), "{refused}: {whole}");
+            }
+        }
     }
 
     #[test]

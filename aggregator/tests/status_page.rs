@@ -43,6 +43,8 @@ fn frame(node: &str, seq: u64, hot: bool, throttled: bool) -> Vec<u8> {
                 Value::Unsigned(if hot { 85_000 } else { 45_500 }),
             )],
         )
+        // A meminfo key without a row of its own: named from its label.
+        .group(&["Balloon"], &[(id::MEM_OTHER_BYTES, Value::Unsigned(512))])
         .group(
             &["/dev/mmcblk0p2", "ext4", "/"],
             &[
@@ -159,6 +161,11 @@ fn the_fleet_page_lists_every_node_problems_first_escaped_and_self_contained() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(!node.contains(EVIL));
     assert!(node.contains("<td>pimon_rpi_throttled</td>"), "{node}");
+    // The name /metrics writes, the key in it and not among the labels.
+    assert!(
+        node.contains("<td>node_memory_Balloon_bytes</td><td></td><td class=\"num\">524288</td>"),
+        "{node}"
+    );
     assert!(node.contains("<td>node_thermal_zone_temp</td><td>zone=\"0\" type=\"cpu-thermal\"</td><td class=\"num\">45.5</td>"), "{node}");
     let (head, _) = body(&agg, "/node/nobody");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");

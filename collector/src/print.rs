@@ -138,12 +138,20 @@ impl DecodedCycle {
                 if !family.ids.contains(&s.metric.id) {
                     continue;
                 }
-                if !header {
+                let labels: Vec<&str> = s.labels.iter().map(String::as_str).collect();
+                if catalog::named_by_label(s.metric) {
+                    // Each sample is its own family (`node_memory_<key>_bytes`).
+                    let _ = prometheus::write_sample_family_header(
+                        &mut out,
+                        Format::Text004,
+                        s.metric,
+                        &labels,
+                    );
+                } else if !header {
                     let _ =
                         prometheus::write_family_header(&mut out, Format::Text004, family.first);
                     header = true;
                 }
-                let labels: Vec<&str> = s.labels.iter().map(String::as_str).collect();
                 let n = s.metric.conversion.convert(s.value, self.user_hz);
                 let _ = prometheus::write_metric_sample(
                     &mut out,

@@ -71,7 +71,7 @@ macro_rules! source_table {
                 module: meminfo,
                 docs: [
                     ("Memory",
-                     "`/proc/meminfo`, in the kernel's order; only the keys the kernel writes are sent (a key the catalog lacks is logged once at start and skipped). Telegraf's `mem.cached` is Cached + SReclaimable, so `Cached` goes to `pimon_meminfo`.",
+                     "`/proc/meminfo`, in the kernel's order; only the keys the kernel writes are sent. Telegraf's `mem.cached` is Cached + SReclaimable, so `Cached` goes to `pimon_meminfo`. Every key without a row of its own (`Balloon`, a newer kernel's field) is sent too, as node_exporter names it: see [Meminfo keys without a row](#meminfo-keys-without-a-row).",
                      ["node_memory_"]),
                 ],
             }

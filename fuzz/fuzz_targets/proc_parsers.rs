@@ -103,8 +103,14 @@ fn row_properties(data: &[u8]) {
         assert!(matches!(disk.fields().len(), 11 | 15 | 17));
         let _ = disk_excluded_by_default(disk.name);
     }
+    let mut key = [0u8; 64];
     for field in meminfo::parse_meminfo(data).flatten() {
         assert!(!field.name.is_empty());
+        // node_exporter's spelling is a valid end of a Prometheus name, or nothing.
+        if let Some(k) = meminfo::exporter_key(field.name, &mut key) {
+            assert!(!k.is_empty() && k.len() <= 64);
+            assert!(k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        }
     }
     for dev in netdev::parse_net_dev(data).flatten() {
         assert!(!dev.name.is_empty());

@@ -329,6 +329,96 @@ fn meminfo_key_matches(key: &[u8], field: &[u8]) -> bool {
     }
 }
 
+/// The longest `/proc/meminfo` key sent through [`id::MEM_OTHER_BYTES`] / [`id::MEM_OTHER`]
+/// (the kernel's longest today, `ShmemPmdMapped`, has 14 bytes).
+pub const MEMINFO_KEY_MAX: usize = 64;
+
+/// The Prometheus name of one sample: `prefix`, `key` and `suffix` written one after
+/// the other. For most rows it is [`Metric::prom_name`] alone; for the rows named by a
+/// label ([`named_by_label`]) it is `node_memory_` + the label + `_bytes` or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleName<'a> {
+    /// The fixed start (the whole name for most rows).
+    pub prefix: &'static str,
+    /// The part from the sample's label (empty for most rows).
+    pub key: &'a str,
+    /// The fixed end.
+    pub suffix: &'static str,
+    /// The row's type, or `Counter` where node_exporter types the name a counter (its
+    /// meminfo collector types every name ending in `_total` so).
+    pub metric_type: MetricType,
+}
+
+impl SampleName<'_> {
+    /// Whether the name is `name`.
+    pub fn is(&self, name: &str) -> bool {
+        name.len() == self.prefix.len() + self.key.len() + self.suffix.len()
+            && name.starts_with(self.prefix)
+            && name.ends_with(self.suffix)
+            && name.get(self.prefix.len()..name.len() - self.suffix.len()) == Some(self.key)
+    }
+}
+
+impl core::fmt::Display for SampleName<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.prefix)?;
+        f.write_str(self.key)?;
+        f.write_str(self.suffix)
+    }
+}
+
+/// Whether the Prometheus name of `metric`'s samples is made from their first label
+/// (the `/proc/meminfo` keys without a row of their own, [`id::MEM_OTHER_BYTES`] and
+/// [`id::MEM_OTHER`]); that label is then part of the name, not written as a label.
+pub fn named_by_label(metric: &Metric) -> bool {
+    metric.id == id::MEM_OTHER_BYTES || metric.id == id::MEM_OTHER
+}
+
+/// Whether `key` is usable as the meminfo key of [`id::MEM_OTHER_BYTES`] /
+/// [`id::MEM_OTHER`]: 1 to [`MEMINFO_KEY_MAX`] bytes of `[A-Za-z0-9_]`, not a key with a
+/// row of its own (which would print one name twice). A unitless key ending in
+/// `_bytes` is refused too, so it can never print the name of a key in kB.
+pub fn meminfo_other_key_ok(key: &str, in_kb: bool) -> bool {
+    !key.is_empty()
+        && key.len() <= MEMINFO_KEY_MAX
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && (in_kb || !key.ends_with("_bytes"))
+        && meminfo_id(key.as_bytes()).is_none()
+}
+
+/// The Prometheus name of a sample of `metric` with these instance label values, or
+/// `None` when the sample is not exported (a meminfo key that
+/// [`meminfo_other_key_ok`] refuses): the one rule every renderer (`/metrics`,
+/// remote write, the status page, the collector's `--print prom`) follows.
+pub fn sample_name<'a>(metric: &Metric, label_values: &[&'a str]) -> Option<SampleName<'a>> {
+    if !named_by_label(metric) {
+        return Some(SampleName {
+            prefix: metric.prom_name,
+            key: "",
+            suffix: "",
+            metric_type: metric.metric_type,
+        });
+    }
+    let key = *label_values.first()?;
+    let in_kb = metric.id == id::MEM_OTHER_BYTES;
+    if !meminfo_other_key_ok(key, in_kb) {
+        return None;
+    }
+    let suffix = if in_kb { "_bytes" } else { "" };
+    // node_exporter's meminfo collector: a name ending in `_total` is a counter.
+    let metric_type = if !in_kb && key.ends_with("_total") {
+        MetricType::Counter
+    } else {
+        metric.metric_type
+    };
+    Some(SampleName {
+        prefix: "node_memory_",
+        key,
+        suffix,
+        metric_type,
+    })
+}
+
 const ROW_COUNT: usize = table::ROWS.len();
 
 const fn str_eq(a: &str, b: &str) -> bool {

@@ -9,13 +9,16 @@
 
 use influxdb_line_protocol::{FieldValue as OracleField, parse_lines};
 use pimon_protocol::Value;
-use pimon_protocol::catalog::{CATALOG, MetricType, Number, families, id, lookup};
+use pimon_protocol::catalog::{
+    CATALOG, MetricType, Number, families, id, lookup, named_by_label, sample_name,
+};
 use pimon_protocol::text::influx::{
     self, FieldValue, Precision, Tag, field_value, metric_tags, write_line, write_metric_line,
 };
 use pimon_protocol::text::prometheus::{
     Format, write_eof, write_family_header, write_header, write_help_escaped,
     write_label_value_escaped, write_metric_sample, write_number, write_sample,
+    write_sample_family_header,
 };
 use proptest::prelude::*;
 
@@ -470,7 +473,8 @@ fn full_scrape_over_the_catalog_is_well_formed() {
         let om = format == Format::OpenMetrics;
         let mut out = String::new();
         let mut expected = Vec::new();
-        for family in families() {
+        // The rows named by their label have a test of their own (below).
+        for family in families().filter(|f| !named_by_label(f.first)) {
             write_family_header(&mut out, format, family.first).unwrap();
             for node in ["pi-1", "pi \"2\""] {
                 for m in family.rows() {
@@ -531,9 +535,103 @@ fn full_scrape_over_the_catalog_is_well_formed() {
             .iter()
             .filter(|l| matches!(l, expo::Line::Type(..)))
             .count();
-        assert_eq!(headers, families().count());
+        assert_eq!(
+            headers,
+            families().filter(|f| !named_by_label(f.first)).count()
+        );
         assert!(CATALOG.len() > headers, "some families have several rows");
     }
+}
+
+/// A meminfo key without a row of its own is written as node_exporter writes it: its
+/// own family `node_memory_<key>_bytes` (value in bytes) or `node_memory_<key>`, with
+/// node_exporter's help, the `key` label in the name and not among the labels.
+#[test]
+fn meminfo_keys_without_a_row_are_named_as_node_exporter_names_them() {
+    let bytes = lookup(id::MEM_OTHER_BYTES).unwrap();
+    let count = lookup(id::MEM_OTHER).unwrap();
+    let scrape = |format| {
+        let mut out = String::new();
+        for (m, key, raw) in [
+            (bytes, "Balloon", 524_288),
+            (bytes, "FooBar_anon", 4096),
+            (count, "FooPages_Total", 7),
+            (count, "Foo_total", 9),
+        ] {
+            write_sample_family_header(&mut out, format, m, &[key]).unwrap();
+            let n = m.conversion.convert(Value::Unsigned(raw), 100);
+            write_metric_sample(&mut out, format, m, "pi4", &[key], n, None).unwrap();
+        }
+        out
+    };
+    assert_eq!(
+        scrape(Format::Text004),
+        concat!(
+            "# HELP node_memory_Balloon_bytes Memory information field Balloon_bytes.\n",
+            "# TYPE node_memory_Balloon_bytes gauge\n",
+            "node_memory_Balloon_bytes{instance=\"pi4\"} 536870912\n",
+            "# HELP node_memory_FooBar_anon_bytes Memory information field FooBar_anon_bytes.\n",
+            "# TYPE node_memory_FooBar_anon_bytes gauge\n",
+            "node_memory_FooBar_anon_bytes{instance=\"pi4\"} 4194304\n",
+            "# HELP node_memory_FooPages_Total Memory information field FooPages_Total.\n",
+            "# TYPE node_memory_FooPages_Total gauge\n",
+            "node_memory_FooPages_Total{instance=\"pi4\"} 7\n",
+            // node_exporter types a meminfo name ending in `_total` a counter.
+            "# HELP node_memory_Foo_total Memory information field Foo_total.\n",
+            "# TYPE node_memory_Foo_total counter\n",
+            "node_memory_Foo_total{instance=\"pi4\"} 9\n",
+        )
+    );
+    let mut om = scrape(Format::OpenMetrics);
+    write_eof(&mut om, Format::OpenMetrics).unwrap();
+    assert!(
+        om.contains("# UNIT node_memory_Balloon_bytes bytes\n"),
+        "{om}"
+    );
+    assert!(om.contains("# TYPE node_memory_Foo counter\n"), "{om}");
+    expo::parse(&om, true).unwrap_or_else(|e| panic!("{e}\n{om}"));
+    expo::parse(&scrape(Format::Text004), false).unwrap();
+}
+
+/// A key that is not a valid end of a name, or that names a row of its own, is not
+/// written at all (neither header nor sample): one refused sample never breaks a scrape.
+#[test]
+fn refused_meminfo_keys_write_nothing() {
+    let bytes = lookup(id::MEM_OTHER_BYTES).unwrap();
+    let count = lookup(id::MEM_OTHER).unwrap();
+    for (m, key) in [
+        (bytes, "Bad-Key"),
+        (bytes, "Active(anon)"),
+        (bytes, ""),
+        (bytes, "a\"b"),
+        (bytes, "MemTotal"),
+        (bytes, "Active_anon"),
+        (count, "HugePages_Total"),
+        (count, "Foo_bytes"),
+        (bytes, "x".repeat(65).leak()),
+    ] {
+        let mut out = String::new();
+        write_sample_family_header(&mut out, Format::Text004, m, &[key]).unwrap();
+        write_metric_sample(
+            &mut out,
+            Format::Text004,
+            m,
+            "pi4",
+            &[key],
+            Number::U64(1),
+            None,
+        )
+        .unwrap();
+        assert_eq!(out, "", "{key}");
+        assert_eq!(sample_name(m, &[key]), None, "{key}");
+    }
+    assert!(sample_name(bytes, &["x".repeat(64).as_str()]).is_some());
+    assert!(sample_name(bytes, &[]).is_none());
+    // Every other row is named by its catalog name.
+    let cpu = lookup(id::CPU_SECONDS_USER).unwrap();
+    let name = sample_name(cpu, &["0"]).unwrap();
+    assert!(name.is("node_cpu_seconds_total"));
+    assert_eq!(name.to_string(), "node_cpu_seconds_total");
 }
 
 proptest! {

@@ -24,6 +24,7 @@
 use std::fmt;
 
 use pimon_protocol::DataFrame;
+use pimon_protocol::catalog;
 use pimon_protocol::text::prometheus::{Format, write_metric_sample};
 
 use crate::series::family_rank;
@@ -41,6 +42,10 @@ pub fn write_frame(
     for sample in frame.samples() {
         // The rows /metrics shows (every catalog row today).
         if family_rank(sample.metric.id).is_none() {
+            continue;
+        }
+        // A meminfo key without a row whose name is refused: not on /metrics either.
+        if catalog::sample_name(sample.metric, &sample.labels).is_none() {
             continue;
         }
         let value = sample.metric.conversion.convert(sample.value, user_hz);
@@ -301,6 +306,48 @@ mod tests {
              node_cpu_seconds_total{instance=\"pi \\\"4\\\"\",cpu=\"0\",mode=\"system\"} 0.5 1700000000123\n\
              node_memory_MemTotal_bytes{instance=\"pi \\\"4\\\"\"} 1048576 1700000000123\n"
         );
+    }
+
+    #[test]
+    fn meminfo_keys_without_a_row_are_named_as_on_metrics_and_refused_ones_left_out() {
+        let mut buf = [0u8; 1232];
+        let header = DataHeader {
+            node: "vm",
+            boot_id: 1,
+            seq: 0,
+            resend_floor: 0,
+            timestamp_ms: 1_700_000_000_123,
+            interval_ms: 10_000,
+            user_hz: 100,
+            part: 0,
+            parts: 1,
+            key_id: None,
+        };
+        let mut w = FrameWriter::new(&mut buf, &header).unwrap();
+        for (metric, key, v) in [
+            (id::MEM_OTHER_BYTES, "Balloon", 524_288),
+            (id::MEM_OTHER, "FooPages_Total", 7),
+            (id::MEM_OTHER_BYTES, "Bad-Key", 1),
+            (id::MEM_OTHER_BYTES, "MemTotal", 1),
+        ] {
+            w.begin_group(&EncodedLabels::encode(&[key]).unwrap())
+                .unwrap();
+            w.push(metric, Value::Unsigned(v)).unwrap();
+        }
+        let len = w.finish();
+        let len = seal(&mut buf, len, 1, None).unwrap();
+        let f = DataFrame::parse(&buf[..len]).unwrap();
+        let mut out = String::new();
+        assert_eq!(write_frame(&mut out, &f, 1_700_000_000_123).unwrap(), 2);
+        assert_eq!(
+            out,
+            "node_memory_Balloon_bytes{instance=\"vm\"} 536870912 1700000000123\n\
+             node_memory_FooPages_Total{instance=\"vm\"} 7 1700000000123\n"
+        );
+        let line = split_line(out.lines().next().unwrap().as_bytes()).unwrap();
+        let (name, labels) = parse_series(line.series).unwrap();
+        assert_eq!(name, "node_memory_Balloon_bytes");
+        assert_eq!(labels, vec![("instance".to_string(), "vm".to_string())]);
     }
 
     #[test]

@@ -373,8 +373,14 @@ pub fn node(
             continue;
         };
         let mut labels = String::new();
-        let values = decode_set(snap.label_set(node, e.labelset));
-        for (k, v) in metric.labels.iter().zip(values) {
+        let values: Vec<&str> = decode_set(snap.label_set(node, e.labelset)).collect();
+        // The name as /metrics writes it (`node_memory_<key>_bytes` for a meminfo key
+        // without a row, whose `key` label is then part of the name).
+        let Some(name) = pimon_protocol::catalog::sample_name(metric, &values) else {
+            continue;
+        };
+        let skip = usize::from(pimon_protocol::catalog::named_by_label(metric));
+        for (k, v) in metric.labels.iter().zip(&values).skip(skip) {
             let _ = write!(labels, "{}=\"{}\" ", escape(k), escape(v));
         }
         for (k, v) in metric.const_labels {
@@ -382,7 +388,7 @@ pub fn node(
         }
         let mut value = String::new();
         let _ = pimon_protocol::text::prometheus::write_number(&mut value, e.value());
-        value_row(&mut out, metric.prom_name, &labels, &value);
+        value_row(&mut out, &name.to_string(), &labels, &value);
     }
     out.push_str("</tbody></table></body></html>\n");
     out

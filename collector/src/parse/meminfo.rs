@@ -72,9 +72,48 @@ pub fn parse_meminfo(input: &[u8]) -> MemInfo<'_> {
     }
 }
 
+/// node_exporter's spelling of a meminfo key, the part of its metric name between
+/// `node_memory_` and `_bytes`: the first `(` to the last `)` after it becomes `_` and
+/// what was between (`Active(anon)` → `Active_anon`, as node_exporter's
+/// `\((.*)\)` → `_${1}`), the rest as is. `None` unless the result is 1 to
+/// `buf.len()` bytes of `[A-Za-z0-9_]` (a valid end of a Prometheus name). A key without
+/// parentheses is returned as is, else the spelling is written into `buf`.
+pub fn exporter_key<'b>(name: &'b str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let valid =
+        |s: &[u8]| !s.is_empty() && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+    let bytes = name.as_bytes();
+    let open = bytes.iter().position(|&b| b == b'(');
+    let close = open.and_then(|o| {
+        let after = bytes.get(o + 1..)?;
+        after.iter().rposition(|&b| b == b')').map(|c| o + 1 + c)
+    });
+    let (Some(open), Some(close)) = (open, close) else {
+        return (valid(bytes) && bytes.len() <= buf.len()).then_some(name);
+    };
+    let parts = [
+        bytes.get(..open)?,
+        b"_",
+        bytes.get(open + 1..close)?,
+        bytes.get(close + 1..)?,
+    ];
+    let mut len = 0;
+    for part in parts {
+        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    let out = buf.get(..len)?;
+    if !valid(out) {
+        return None;
+    }
+    core::str::from_utf8(out).ok()
+}
+
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
-    parse_meminfo(input).for_each(drop);
+    let mut buf = [0u8; 64];
+    for field in parse_meminfo(input).flatten() {
+        let _ = exporter_key(field.name, &mut buf);
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +151,56 @@ mod tests {
         assert_eq!((huge.value, huge.is_kb), (0, false));
         let vmalloc = fields.iter().find(|f| f.name == "VmallocTotal").unwrap();
         assert_eq!((vmalloc.value, vmalloc.is_kb), (34359738367, true));
+    }
+
+    #[test]
+    fn unknown_keys_parse_like_the_known_ones() {
+        let fields: heapless::Vec<MemField<'_>, 64> =
+            parse_meminfo(fixture!("meminfo-other/proc/meminfo"))
+                .map(|f| f.unwrap())
+                .collect();
+        let find = |n: &str| fields.iter().find(|f| f.name == n).copied().unwrap();
+        assert_eq!(
+            find("Balloon"),
+            MemField {
+                name: "Balloon",
+                value: 524288,
+                is_kb: true
+            }
+        );
+        assert_eq!((find("FooBar(anon)").value, find("FooBar(anon)").is_kb), (4096, true));
+        assert_eq!((find("Unaccepted").value, find("Unaccepted").is_kb), (2048, true));
+        assert_eq!((find("FooPages_Total").value, find("FooPages_Total").is_kb), (7, false));
+    }
+
+    #[test]
+    fn exporter_key_spells_keys_as_node_exporter() {
+        let mut buf = [0u8; 16];
+        for (key, want) in [
+            ("Balloon", Some("Balloon")),
+            ("Active(anon)", Some("Active_anon")),
+            ("FooBar(anon)", Some("FooBar_anon")),
+            ("A(b)c", Some("A_bc")),
+            ("HugePages_Total", Some("HugePages_Total")),
+            ("DirectMap4k", Some("DirectMap4k")),
+            // `\((.*)\)` is greedy: the first `(` to the last `)`; a `(` left is invalid.
+            ("A(b(c))", None),
+            ("A(b)(c)", None),
+            ("Open(", None),
+            ("Close)", None),
+            ("()", Some("_")),
+            ("", None),
+            ("Bad-Key", None),
+            ("Käse", None),
+            ("Sixteen_bytes_ok", Some("Sixteen_bytes_ok")),
+            ("Seventeen_bytes_x", None),
+            ("Fifteen(bytes)x", Some("Fifteen_bytesx")),
+            ("Sixteen(bytes)xy", Some("Sixteen_bytesxy")),
+            ("Seventeen(bytes)x", Some("Seventeen_bytesx")),
+            ("Seventeen(bytes)xy", None),
+        ] {
+            assert_eq!(exporter_key(key, &mut buf), want, "{key}");
+        }
     }
 
     #[test]

@@ -219,6 +219,9 @@ macro_rules! mem_pages {
     };
 }
 
+/// The label of the meminfo rows named by their key ([`super::sample_name`]).
+const MEMINFO_KEY: &[&str] = &["key"];
+
 // ---- /proc/net/dev --------------------------------------------------------------------
 
 const DEVICE: &[&str] = &["device"];
@@ -2214,4 +2217,18 @@ catalog! {
         "info of /sys/class/power_supply/<power_supply>.", "", POWER_SUPPLY_INFO_LABELS, &[],
         Identity, ix("pimon_power_supply", "info", POWER_SUPPLY_INFO_TAGS, &[], &[], Identity,
             Integer));
+    // /proc/meminfo keys without a row above (`Balloon`, a newer kernel's field): label
+    // `key` is node_exporter's spelling of the key (`Foo(anon)` → `Foo_anon`), and the
+    // Prometheus name is made from it, `node_memory_<key>_bytes` (kB on the wire) or
+    // `node_memory_<key>` (no unit), by `catalog::sample_name`; `KEY` in the names here
+    // stands for the key. Telegraf's `mem` has a fixed field list: InfluxDB gets them as
+    // `pimon_meminfo_other` lines tagged `key`.
+    MEM_OTHER_BYTES = m(Gauge, "node_memory_KEY_bytes",
+        "Memory information field KEY_bytes (a /proc/meminfo key in kB without a row of its own; node_exporter's name and help).",
+        "bytes", MEMINFO_KEY, &[], Scale(1024.0),
+        ix("pimon_meminfo_other", "bytes", MEMINFO_KEY, &[], &[], Scale(1024.0), Integer));
+    MEM_OTHER = m(Gauge, "node_memory_KEY",
+        "Memory information field KEY (a /proc/meminfo key without unit and without a row of its own; node_exporter's name and help).",
+        "", MEMINFO_KEY, &[], Identity,
+        ix("pimon_meminfo_other", "value", MEMINFO_KEY, &[], &[], Identity, Integer));
 }

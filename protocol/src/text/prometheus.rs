@@ -36,7 +36,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::catalog::{Metric, MetricType, Number};
+use crate::catalog::{self, Metric, MetricType, Number};
 
 /// Which exposition format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,57 @@ pub fn write_family_header<W: Write>(w: &mut W, format: Format, metric: &Metric)
     )
 }
 
+/// Writes the header of the family a sample of `metric` with these instance label
+/// values belongs to: [`write_family_header`] for most rows; for a row named by its
+/// label ([`crate::catalog::named_by_label`]) the header of that sample's own name, as
+/// node_exporter writes it (`Memory information field Balloon_bytes.`). Nothing for a
+/// sample that is not exported ([`crate::catalog::sample_name`] is `None`).
+pub fn write_sample_family_header<W: Write>(
+    w: &mut W,
+    format: Format,
+    metric: &Metric,
+    label_values: &[&str],
+) -> fmt::Result {
+    if !catalog::named_by_label(metric) {
+        return write_family_header(w, format, metric);
+    }
+    let Some(name) = catalog::sample_name(metric, label_values) else {
+        return Ok(());
+    };
+    // A key is `[A-Za-z0-9_]` only: nothing in the name or the help needs escaping.
+    let write_name = |w: &mut W| match (format, name.metric_type) {
+        (Format::OpenMetrics, MetricType::Counter) => {
+            let key = name.key.strip_suffix("_total").unwrap_or(name.key);
+            w.write_str(name.prefix)
+                .and_then(|_| w.write_str(key))
+                .and_then(|_| w.write_str(name.suffix))
+        }
+        _ => write!(w, "{name}"),
+    };
+    // Without the `help` feature the catalog has no help texts: no `# HELP` line.
+    if !metric.help.is_empty() {
+        w.write_str("# HELP ")?;
+        write_name(w)?;
+        w.write_str(" Memory information field ")?;
+        w.write_str(name.key)?;
+        w.write_str(name.suffix)?;
+        w.write_str(".\n")?;
+    }
+    w.write_str("# TYPE ")?;
+    write_name(w)?;
+    w.write_char(' ')?;
+    w.write_str(name.metric_type.as_str())?;
+    w.write_char('\n')?;
+    if format == Format::OpenMetrics && !metric.unit.is_empty() {
+        w.write_str("# UNIT ")?;
+        write_name(w)?;
+        w.write_char(' ')?;
+        w.write_str(metric.unit)?;
+        w.write_char('\n')?;
+    }
+    Ok(())
+}
+
 /// Writes `help` escaped for a `# HELP` line: `\` → `\\`, newline → `\n`, and for
 /// OpenMetrics also `"` → `\"`.
 pub fn write_help_escaped<W: Write>(w: &mut W, format: Format, help: &str) -> fmt::Result {
@@ -180,7 +231,9 @@ pub fn write_sample<W: Write>(
 /// Writes one sample of a catalog row: the row's name, then the labels
 /// `instance="<instance>"` (left out when `instance` is empty), the row's instance
 /// labels with `label_values` in the order of [`Metric::labels`], and its constant
-/// labels.
+/// labels. A row named by its label ([`crate::catalog::named_by_label`]) is written
+/// under [`crate::catalog::sample_name`], without that label, and not at all when the
+/// name is refused (`None`).
 ///
 /// `label_values` should have one value per label name; a missing value is written as
 /// `""` (which Prometheus reads as "label absent") and extra values are ignored, so a
@@ -194,12 +247,17 @@ pub fn write_metric_sample<W: Write>(
     value: Number,
     timestamp_ms: Option<i64>,
 ) -> fmt::Result {
-    w.write_str(metric.prom_name)?;
+    let Some(name) = catalog::sample_name(metric, label_values) else {
+        return Ok(());
+    };
+    write!(w, "{name}")?;
+    // A row named by its label has that label in the name, not among the labels.
+    let skip = usize::from(catalog::named_by_label(metric));
     let mut labels = LabelWriter::new(w);
     if !instance.is_empty() {
         labels.label("instance", instance)?;
     }
-    for (i, name) in metric.labels.iter().enumerate() {
+    for (i, name) in metric.labels.iter().enumerate().skip(skip) {
         labels.label(name, label_values.get(i).copied().unwrap_or(""))?;
     }
     for (k, v) in metric.const_labels {
