@@ -19,9 +19,12 @@
 //! - at most `max_series_per_node` series and [`crate::series::MAX_LABEL_BYTES`] of label
 //!   values per node, and `max_series_total` in all. Refused samples are counted.
 //!
-//! Worst case memory ≈ `max_nodes` × (700 B + 64 KiB labels) + `max_series_total` × 24 B.
-//! A node sending ~70 values costs about 3.9 KiB; a Raspberry Pi 4 with every source
-//! (~285 values) about 13.8 KiB (docs/OPERATIONS.md, sizing).
+//! Worst case memory ≈ `max_nodes` × (1.3 KiB + 64 KiB labels) + `max_series_total` ×
+//! (10.25 B + its key, 8 B, when no other node shares it). Series keys and label sets
+//! are shared by the nodes that send the same ones ([`crate::series`]: layouts), so a
+//! fleet of one kind of node pays about 10.25 bytes per value and node: a Raspberry Pi
+//! 4 with every source (~625 values) about 6.4 KiB of values plus its node state
+//! (docs/OPERATIONS.md, sizing).
 //!
 //! # Staleness
 //! A series not updated for `stale_after` (the node's interval × `stale_intervals`, at
@@ -44,7 +47,7 @@ use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::Number;
 
 use crate::node::{NodeCounters, NodeMeta, NodeState};
-use crate::series::{Entry, Refused};
+use crate::series::{Entry, Layouts, Pending, Refused, SeriesTable};
 
 /// A node needs this many stored frames to be established …
 pub const ESTABLISHED_FRAMES: u64 = 10;
@@ -158,6 +161,10 @@ pub struct Store {
     total_series: usize,
     /// Unix seconds that series stamps count from.
     epoch_s: u64,
+    /// The series layouts of all nodes, each held once.
+    layouts: Layouts,
+    /// New series of the batch being stored (reused).
+    pending: Pending,
 }
 
 impl Store {
@@ -170,6 +177,8 @@ impl Store {
             staleness,
             total_series: 0,
             epoch_s: now_ms / 1000,
+            layouts: Layouts::default(),
+            pending: Pending::default(),
         }
     }
 
@@ -200,12 +209,19 @@ impl Store {
         self.total_series
     }
 
-    /// Approximate memory of all nodes (structs, names and series heap).
+    /// Approximate memory of all nodes (structs, names and series heap) and of their
+    /// shared series layouts.
     pub fn memory_bytes(&self) -> usize {
         self.nodes
             .iter()
             .map(|(name, n)| n.memory_bytes(name.len()) + 3 * size_of::<usize>())
-            .sum()
+            .sum::<usize>()
+            + self.layouts.heap_bytes()
+    }
+
+    /// The shared series layouts.
+    pub fn layouts(&self) -> &Layouts {
+        &self.layouts
     }
 
     /// The state of `name`, if known.
@@ -271,8 +287,9 @@ impl Store {
             series: Default::default(),
             cpu_history: Default::default(),
         };
-        if let Some(old) = self.nodes.insert(name.into(), state) {
+        if let Some(mut old) = self.nodes.insert(name.into(), state) {
             self.total_series -= old.series.len();
+            old.series.clear(&mut self.layouts);
         }
         true
     }
@@ -292,8 +309,10 @@ impl Store {
 
     /// Removes a node and its series.
     pub fn remove(&mut self, name: &str) -> Option<NodeState> {
-        let n = self.nodes.remove(name)?;
+        let mut n = self.nodes.remove(name)?;
         self.total_series -= n.series.len();
+        // The returned state keeps its meta; its series go with their layout.
+        n.series.clear(&mut self.layouts);
         if !established(&n.meta)
             && let Some(ip) = n.meta.admitted_from
             && let Some(young) = self.young_by_address.get_mut(&ip)
@@ -312,20 +331,23 @@ impl Store {
         stamp: u32,
         value: Number,
     ) -> Result<(), Refused> {
-        let per_node = self.limits.max_series_per_node;
-        let room_total = self.total_series < self.limits.max_series_total;
+        let labels = &labels[..labels.len().min(MAX_LABELS)];
         let Some(node) = self.nodes.get_mut(name) else {
             return Err(Refused::SeriesLimit);
         };
-        let limit = if room_total {
-            per_node
-        } else {
-            node.series.len()
-        };
-        if node.series.upsert(rank, labels, stamp, value, limit)? {
-            self.total_series += 1;
+        let max_new = max_new(&self.limits, self.total_series, &node.series);
+        let (added, refused) = node.series.upsert_batch(
+            &mut self.layouts,
+            &mut self.pending,
+            stamp,
+            std::iter::once((rank, labels, value)),
+            max_new,
+        );
+        self.total_series += added;
+        match self.pending.last_refusal() {
+            Some(why) if refused > 0 => Err(why),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Stores many values of node `name` (one frame); returns how many were refused.
@@ -335,24 +357,14 @@ impl Store {
         stamp: u32,
         values: impl Iterator<Item = (u16, heapless::Vec<&'a str, MAX_LABELS>, Number)>,
     ) -> u64 {
-        let per_node = self.limits.max_series_per_node;
-        let max_total = self.limits.max_series_total;
         let Some(node) = self.nodes.get_mut(name) else {
             return values.count() as u64;
         };
-        let mut refused = 0;
-        for (rank, labels, value) in values {
-            let limit = if self.total_series < max_total {
-                per_node
-            } else {
-                node.series.len()
-            };
-            match node.series.upsert(rank, &labels, stamp, value, limit) {
-                Ok(true) => self.total_series += 1,
-                Ok(false) => {}
-                Err(_) => refused += 1,
-            }
-        }
+        let max_new = max_new(&self.limits, self.total_series, &node.series);
+        let (added, refused) =
+            node.series
+                .upsert_batch(&mut self.layouts, &mut self.pending, stamp, values, max_new);
+        self.total_series += added;
         refused
     }
 
@@ -368,6 +380,7 @@ impl Store {
         let mut under_pressure = 0;
         self.young_by_address.clear();
         let young_by_address = &mut self.young_by_address;
+        let layouts = &mut self.layouts;
         self.nodes.retain(|_, n| {
             // A node's own idle time counts from its admission when it stored nothing yet.
             let idle = now_ms.saturating_sub(n.meta.last_seen_ms.max(n.meta.first_seen_ms));
@@ -383,6 +396,7 @@ impl Store {
                     under_pressure += 1;
                 }
                 removed_series += n.series.len();
+                n.series.clear(layouts);
                 return false;
             }
             if young && let Some(ip) = n.meta.admitted_from {
@@ -390,9 +404,12 @@ impl Store {
             }
             let stale_s = st.stale_after_ms(n.meta.interval_ms).div_ceil(1000);
             let oldest = u64::from(now_stamp).saturating_sub(stale_s);
-            removed_series += n.series.expire(oldest.min(u64::from(u32::MAX)) as u32);
+            removed_series += n
+                .series
+                .expire(layouts, oldest.min(u64::from(u32::MAX)) as u32);
             true
         });
+        self.layouts.purge();
         self.total_series -= removed_series;
         Swept {
             forgotten: before - self.nodes.len(),
@@ -427,6 +444,25 @@ impl Store {
     /// reused). `/metrics` does not copy the store: it reads it a piece at a time
     /// ([`Store::nodes_after`]).
     pub fn snapshot(&self, now_ms: u64, snap: &mut Snapshot) {
+        self.snapshot_of(now_ms, snap, Copied::All);
+    }
+
+    /// Like [`Store::snapshot`], but with every series of the node named `full` only;
+    /// of the other nodes, the series of the families at `ranks` (sorted): what the
+    /// status page's overview reads. A copy of every series of a large fleet is
+    /// 16 bytes per series (100 MB for 10,000 Raspberry Pi 4s), held as long as the
+    /// snapshot buffer is; this one is a few entries per node.
+    pub fn snapshot_summary(
+        &self,
+        now_ms: u64,
+        snap: &mut Snapshot,
+        ranks: &[u16],
+        full: Option<&str>,
+    ) {
+        self.snapshot_of(now_ms, snap, Copied::Ranks(ranks, full));
+    }
+
+    fn snapshot_of(&self, now_ms: u64, snap: &mut Snapshot, copied: Copied<'_>) {
         snap.clear();
         snap.now_ms = now_ms;
         let now_stamp = u64::from(self.stamp(now_ms));
@@ -437,17 +473,30 @@ impl Store {
             let name_start = snap.names.len() as u32;
             snap.names.push_str(name);
             let entries_start = snap.entries.len() as u32;
-            snap.entries.extend(
-                n.series
-                    .entries()
-                    .iter()
-                    .filter(|e| u64::from(e.stamp()) >= oldest),
-            );
             let labels_base = snap.label_starts.len() as u32;
-            let (bytes, starts) = n.series.label_sets().raw();
-            let offset = snap.label_bytes.len() as u32;
-            snap.label_bytes.extend_from_slice(bytes);
-            snap.label_starts.extend(starts.iter().map(|s| s + offset));
+            let fresh = |e: &Entry| u64::from(e.stamp()) >= oldest;
+            match copied {
+                Copied::Ranks(ranks, full) if full != Some(&**name) => {
+                    // The wanted entries, each with its own copy of its label set.
+                    let sets = n.series.label_sets();
+                    for &rank in ranks {
+                        for mut e in n.series.entries_in(rank..rank + 1).filter(fresh) {
+                            let local = snap.label_starts.len() as u32 - labels_base;
+                            snap.label_starts.push(snap.label_bytes.len() as u32);
+                            snap.label_bytes.extend_from_slice(sets.encoded(e.labelset));
+                            e.labelset = local as u16;
+                            snap.entries.push(e);
+                        }
+                    }
+                }
+                _ => {
+                    snap.entries.extend(n.series.entries().filter(fresh));
+                    let (bytes, starts) = n.series.label_sets().raw();
+                    let offset = snap.label_bytes.len() as u32;
+                    snap.label_bytes.extend_from_slice(bytes);
+                    snap.label_starts.extend(starts.iter().map(|s| s + offset));
+                }
+            }
             snap.label_starts.push(snap.label_bytes.len() as u32);
             snap.nodes.push(SnapNode {
                 name: name_start..snap.names.len() as u32,
@@ -462,6 +511,24 @@ impl Store {
         snap.series_total = self.total_series;
         snap.memory_bytes = self.memory_bytes();
     }
+}
+
+/// What a snapshot copies of the nodes' series.
+#[derive(Debug, Clone, Copy)]
+enum Copied<'a> {
+    /// Every fresh series.
+    All,
+    /// The fresh series of these family ranks (sorted), and every one of this node.
+    Ranks(&'a [u16], Option<&'a str>),
+}
+
+/// How many new series a node may add now: `max_series_per_node` in all, and while
+/// the store holds `max_series_total`, none.
+fn max_new(limits: &Limits, total: usize, series: &SeriesTable) -> usize {
+    limits
+        .max_series_per_node
+        .saturating_sub(series.len())
+        .min(limits.max_series_total.saturating_sub(total))
 }
 
 /// One node in a [`Snapshot`].
@@ -560,13 +627,11 @@ impl<'a> NodeView<'a> {
     }
 
     /// The fresh entries with a family rank in `ranks`, sorted by (rank, label set).
-    pub fn entries(&self, ranks: Range<u16>) -> impl Iterator<Item = &'a Entry> + 'a {
-        let all = self.node.series.entries();
-        let from = all.partition_point(|e| e.rank < ranks.start);
+    pub fn entries(&self, ranks: Range<u16>) -> impl Iterator<Item = Entry> + 'a {
         let oldest = self.oldest;
-        all[from..]
-            .iter()
-            .take_while(move |e| e.rank < ranks.end)
+        self.node
+            .series
+            .entries_in(ranks)
             .filter(move |e| u64::from(e.stamp()) >= oldest)
     }
 
