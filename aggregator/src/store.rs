@@ -477,14 +477,26 @@ impl Store {
             let fresh = |e: &Entry| u64::from(e.stamp()) >= oldest;
             match copied {
                 Copied::Ranks(ranks, full) if full != Some(&**name) => {
-                    // The wanted entries, each with its own copy of its label set.
+                    // The wanted entries, and the label sets they use (each once:
+                    // entries of one set still share its index).
                     let sets = n.series.label_sets();
+                    let mut copied: heapless::Vec<(u16, u16), 32> = heapless::Vec::new();
                     for &rank in ranks {
                         for mut e in n.series.entries_in(rank..rank + 1).filter(fresh) {
-                            let local = snap.label_starts.len() as u32 - labels_base;
-                            snap.label_starts.push(snap.label_bytes.len() as u32);
-                            snap.label_bytes.extend_from_slice(sets.encoded(e.labelset));
-                            e.labelset = local as u16;
+                            let known = copied.iter().find(|c| c.0 == e.labelset).map(|c| c.1);
+                            let local = match known {
+                                Some(local) => local,
+                                None => {
+                                    let local =
+                                        (snap.label_starts.len() as u32 - labels_base) as u16;
+                                    snap.label_starts.push(snap.label_bytes.len() as u32);
+                                    snap.label_bytes.extend_from_slice(sets.encoded(e.labelset));
+                                    // Past 32 sets, later ones are copied again (still right).
+                                    let _ = copied.push((e.labelset, local));
+                                    local
+                                }
+                            };
+                            e.labelset = local;
                             snap.entries.push(e);
                         }
                     }
@@ -786,6 +798,108 @@ mod tests {
         assert!(s.get("old").is_some());
         assert_eq!(s.sweep(now + 24 * 3600 * 1000 + 1).forgotten, 1);
         assert_eq!(s.node_count(), 0);
+    }
+
+    #[test]
+    fn nodes_with_the_same_series_share_one_layout_until_they_leave() {
+        let now = 1_000_000;
+        let mut s = Store::new(Limits::default(), Staleness::default(), now);
+        let st = s.stamp(now);
+        for name in ["a", "b", "c"] {
+            s.admit(name, 1, None, now).unwrap().meta.last_seen_ms = now;
+            for rank in 0..50 {
+                s.upsert(name, rank, &["eth0"], st, Number::U64(u64::from(rank)))
+                    .unwrap();
+            }
+        }
+        assert_eq!(s.layouts().len(), 1);
+        let one = s.memory_bytes();
+        // c alone adds a series: its own layout; a and b keep theirs.
+        s.upsert("c", 60, &["wlan0"], st, Number::U64(1)).unwrap();
+        assert_eq!(s.layouts().len(), 2);
+        assert!(s.memory_bytes() > one);
+        assert_eq!(s.get("a").unwrap().series.len(), 50);
+        assert_eq!(s.get("c").unwrap().series.len(), 51);
+        s.remove("c");
+        assert_eq!(s.layouts().len(), 1, "c's layout left with it");
+        s.remove("a");
+        s.remove("b");
+        assert!(s.layouts().is_empty());
+        assert_eq!(s.series_count(), 0);
+    }
+
+    #[test]
+    fn a_series_goes_stale_alone_while_its_node_shares_its_layout() {
+        let now = 1_000_000;
+        let mut s = Store::new(Limits::default(), Staleness::default(), now);
+        for name in ["a", "b"] {
+            let n = s.admit(name, 1, None, now).unwrap();
+            n.meta.last_seen_ms = now + 20_000;
+            n.meta.interval_ms = 10_000;
+            let st = s.stamp(now);
+            s.upsert(name, 0, &[], st, Number::U64(1)).unwrap();
+            s.upsert(name, 1, &[], st, Number::U64(2)).unwrap();
+        }
+        // 20 s later, a updates only rank 1; b both.
+        let st = s.stamp(now + 20_000);
+        s.upsert("a", 1, &[], st, Number::U64(3)).unwrap();
+        s.upsert("b", 0, &[], st, Number::U64(4)).unwrap();
+        s.upsert("b", 1, &[], st, Number::U64(5)).unwrap();
+        let shown = |s: &Store, name: &str, at: u64| -> Vec<(u16, Number)> {
+            s.nodes_after(None, at)
+                .find(|v| v.name() == name)
+                .unwrap()
+                .entries(0..u16::MAX)
+                .map(|e| (e.rank, e.value()))
+                .collect()
+        };
+        // At 35 s, a's rank 0 (35 s old, stale after 30 s) is hidden; b's is not.
+        assert_eq!(shown(&s, "a", now + 35_000), [(1, Number::U64(3))]);
+        assert_eq!(
+            shown(&s, "b", now + 35_000),
+            [(0, Number::U64(4)), (1, Number::U64(5))]
+        );
+        s.sweep(now + 35_000);
+        assert_eq!(s.get("a").unwrap().series.len(), 1);
+        assert_eq!(s.get("b").unwrap().series.len(), 2);
+        assert_eq!(s.series_count(), 3);
+        assert_eq!(s.layouts().len(), 2);
+    }
+
+    #[test]
+    fn the_status_summary_copies_the_wanted_families_and_keeps_shared_label_sets_shared() {
+        let now = 1_000_000;
+        let mut s = Store::new(Limits::default(), Staleness::default(), now);
+        for name in ["a", "b"] {
+            let n = s.admit(name, 1, None, now).unwrap();
+            n.meta.last_seen_ms = now;
+            n.meta.interval_ms = 10_000;
+            let st = s.stamp(now);
+            for rank in [1, 2, 3, 4] {
+                s.upsert(name, rank, &["/dev/sda1", "ext4", "/"], st, Number::U64(7))
+                    .unwrap();
+                s.upsert(name, rank, &["tmpfs", "tmpfs", "/run"], st, Number::U64(8))
+                    .unwrap();
+            }
+        }
+        let mut snap = Snapshot::default();
+        s.snapshot_summary(now, &mut snap, &[2, 4], Some("b"));
+        let (a, b) = (&snap.nodes[0], &snap.nodes[1]);
+        let ranks: Vec<(u16, u16)> = snap
+            .entries(a)
+            .iter()
+            .map(|e| (e.rank, e.labelset))
+            .collect();
+        let sets: Vec<u16> = ranks.iter().map(|r| r.1).collect();
+        assert_eq!(ranks.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 2, 4, 4]);
+        assert_eq!(sets[0], sets[2], "one filesystem, one label set");
+        assert_eq!(sets[1], sets[3]);
+        assert_ne!(sets[0], sets[1]);
+        assert_eq!(decode_set(snap.label_set(a, sets[1])).nth(2), Some("/run"));
+        assert_eq!(snap.entries(b).len(), 8, "the named node: every series");
+        let mut full = Snapshot::default();
+        s.snapshot(now, &mut full);
+        assert_eq!(full.entries(&full.nodes[0]).len(), 8);
     }
 
     #[test]
