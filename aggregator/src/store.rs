@@ -153,7 +153,10 @@ pub struct Swept {
 /// All nodes.
 #[derive(Debug)]
 pub struct Store {
-    nodes: BTreeMap<Box<str>, NodeState>,
+    /// Boxed: a B-tree leaf holds up to 11 values and is often half full; 11 slots of
+    /// a 1.3 KB state left about 1.3 KB unused per node (measured: 10,000 nodes took
+    /// 3 KiB each beyond the store's own count), 11 pointers leave 40 bytes.
+    nodes: BTreeMap<Box<str>, Box<NodeState>>,
     /// Young nodes per admission address (recounted by every sweep).
     young_by_address: HashMap<IpAddr, usize>,
     limits: Limits,
@@ -214,7 +217,7 @@ impl Store {
     pub fn memory_bytes(&self) -> usize {
         self.nodes
             .iter()
-            .map(|(name, n)| n.memory_bytes(name.len()) + 3 * size_of::<usize>())
+            .map(|(name, n)| n.memory_bytes(name.len()) + 4 * size_of::<usize>())
             .sum::<usize>()
             + self.layouts.heap_bytes()
     }
@@ -226,12 +229,12 @@ impl Store {
 
     /// The state of `name`, if known.
     pub fn get(&self, name: &str) -> Option<&NodeState> {
-        self.nodes.get(name)
+        self.nodes.get(name).map(|n| &**n)
     }
 
     /// The state of `name`, if known.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut NodeState> {
-        self.nodes.get_mut(name)
+        self.nodes.get_mut(name).map(|n| &mut **n)
     }
 
     /// True when the table is at least 90 % full: young nodes are forgotten early and
@@ -263,7 +266,7 @@ impl Store {
             }
         }
         Ok(self.nodes.entry(name.into()).or_insert_with(|| {
-            let mut n = NodeState::new(boot_id, now_ms);
+            let mut n = Box::new(NodeState::new(boot_id, now_ms));
             n.meta.admitted_from = from.map(address_key);
             n
         }))
@@ -287,7 +290,7 @@ impl Store {
             series: Default::default(),
             cpu_history: Default::default(),
         };
-        if let Some(mut old) = self.nodes.insert(name.into(), state) {
+        if let Some(mut old) = self.nodes.insert(name.into(), Box::new(state)) {
             self.total_series -= old.series.len();
             old.series.clear(&mut self.layouts);
         }
@@ -296,7 +299,7 @@ impl Store {
 
     /// All nodes, in name order.
     pub fn nodes(&self) -> impl Iterator<Item = (&str, &NodeState)> {
-        self.nodes.iter().map(|(k, v)| (&**k, v))
+        self.nodes.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// Young nodes admitted from the address (or IPv6 /64) of `ip`.
@@ -309,7 +312,7 @@ impl Store {
 
     /// Removes a node and its series.
     pub fn remove(&mut self, name: &str) -> Option<NodeState> {
-        let mut n = self.nodes.remove(name)?;
+        let mut n = *self.nodes.remove(name)?;
         self.total_series -= n.series.len();
         // The returned state keeps its meta; its series go with their layout.
         n.series.clear(&mut self.layouts);
