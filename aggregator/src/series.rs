@@ -769,14 +769,14 @@ impl SeriesTable {
     /// Drops series last updated before `oldest` and label sets no longer used; returns
     /// how many series were dropped.
     pub fn expire(&mut self, layouts: &mut Layouts, oldest: u32) -> usize {
-        let keep: Vec<bool> = (0..self.len())
-            .map(|i| self.stamps[i] != 0 && self.stamp_at(i) >= oldest)
-            .collect();
-        let kept = keep.iter().filter(|&&k| k).count();
+        let fresh = |t: &Self, i: usize| t.stamps[i] != 0 && t.stamp_at(i) >= oldest;
+        // Every sweep looks at every node: nothing is allocated while all is fresh.
+        let kept = (0..self.len()).filter(|&i| fresh(self, i)).count();
         let dropped = self.len() - kept;
         if dropped == 0 {
             return 0;
         }
+        let keep: Vec<bool> = (0..self.len()).map(|i| fresh(self, i)).collect();
         if kept == 0 {
             self.clear(layouts);
             return dropped;
