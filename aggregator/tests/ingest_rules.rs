@@ -91,7 +91,6 @@ impl Harness {
         let n = self.ingest.store.get(node)?;
         n.series
             .entries()
-            .iter()
             .find(|e| e.rank == rank)
             .map(|e| e.value())
     }

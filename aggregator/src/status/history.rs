@@ -4,8 +4,10 @@
 //!
 //! Each node has three fixed rings of [`POINTS`] slots (and the step each slot holds),
 //! indexed by step number, so recording is a store into an array and nothing grows:
-//! 960 bytes per node, boxed so the map's nodes stay small (about 1 KB per node in
-//! all, measured in `docs/BENCHMARKS.md`). A slot remembers
+//! 600 bytes per node (10 a point: the step's lap as `u16`, temperature and load in
+//! hundredths as `i16`/`u16`, the counter as `u32`; they were 16 a point as `u32` and
+//! `f32`s, 960 bytes: a tenth of a large fleet's memory per node), boxed so the map's
+//! nodes stay small (measured in `docs/BENCHMARKS.md`). A slot remembers
 //! its step, so a node that stopped sending leaves a gap rather than old values at the
 //! right place. Nodes the store forgot are dropped from the history too, so it is
 //! bounded by the store's `max_nodes`.
@@ -16,17 +18,22 @@ use std::collections::BTreeMap;
 pub const POINTS: usize = 60;
 
 /// No value in this slot.
-const EMPTY: u32 = u32::MAX;
+const EMPTY: u16 = u16::MAX;
+/// No temperature.
+const NO_TEMP: i16 = i16::MIN;
+/// No load.
+const NO_LOAD: u16 = u16::MAX;
 
 /// One node's rings.
 #[derive(Debug, Clone)]
 pub struct NodeHistory {
-    /// The step each slot holds (`EMPTY`: none).
-    steps: [u32; POINTS],
-    /// CPU temperature (°C), NaN when the node has none.
-    temp: [f32; POINTS],
-    /// 1-minute load, NaN when none.
-    load: [f32; POINTS],
+    /// The lap (step / [`POINTS`], cut to 16 bits) of the step each slot holds
+    /// (`EMPTY`: none). Slot `i` holds steps ≡ `i` mod [`POINTS`].
+    laps: [u16; POINTS],
+    /// CPU temperature in hundredths of °C (±327 °C), `NO_TEMP` when none.
+    temp: [i16; POINTS],
+    /// 1-minute load in hundredths (up to 655.34), `NO_LOAD` when none.
+    load: [u16; POINTS],
     /// The frames-missing counter (saturated to u32).
     missing: [u32; POINTS],
 }
@@ -34,11 +41,32 @@ pub struct NodeHistory {
 impl Default for NodeHistory {
     fn default() -> Self {
         NodeHistory {
-            steps: [EMPTY; POINTS],
-            temp: [f32::NAN; POINTS],
-            load: [f32::NAN; POINTS],
+            laps: [EMPTY; POINTS],
+            temp: [NO_TEMP; POINTS],
+            load: [NO_LOAD; POINTS],
             missing: [0; POINTS],
         }
+    }
+}
+
+fn lap(step: u32) -> u16 {
+    // EMPTY is never a lap: the 65,535th lap reads as the first.
+    ((step / POINTS as u32) % u32::from(EMPTY)) as u16
+}
+
+fn temp_of(v: i16) -> f32 {
+    if v == NO_TEMP {
+        f32::NAN
+    } else {
+        f32::from(v) / 100.0
+    }
+}
+
+fn load_of(v: u16) -> f32 {
+    if v == NO_LOAD {
+        f32::NAN
+    } else {
+        f32::from(v) / 100.0
     }
 }
 
@@ -60,9 +88,14 @@ impl NodeHistory {
 
     fn record(&mut self, step: u32, s: Sample) {
         let i = Self::slot(step);
-        self.steps[i] = step;
-        self.temp[i] = s.temp.map_or(f32::NAN, |v| v as f32);
-        self.load[i] = s.load.map_or(f32::NAN, |v| v as f32);
+        self.laps[i] = lap(step);
+        self.temp[i] = s.temp.filter(|v| v.is_finite()).map_or(NO_TEMP, |v| {
+            (v * 100.0).round().clamp(-32767.0, 32767.0) as i16
+        });
+        self.load[i] = s
+            .load
+            .filter(|v| v.is_finite())
+            .map_or(NO_LOAD, |v| (v * 100.0).round().clamp(0.0, 65534.0) as u16);
         self.missing[i] = u32::try_from(s.missing).unwrap_or(u32::MAX);
     }
 
@@ -72,7 +105,7 @@ impl NodeHistory {
         let first = now_step.saturating_sub(POINTS as u32 - 1);
         (first..=now_step).map(move |step| {
             let i = Self::slot(step);
-            (self.steps[i] == step).then(|| (self.temp[i], self.load[i]))
+            (self.laps[i] == lap(step)).then(|| (temp_of(self.temp[i]), load_of(self.load[i])))
         })
     }
 
@@ -82,7 +115,7 @@ impl NodeHistory {
         let first = now_step.saturating_sub(POINTS as u32 - 1);
         let oldest = (first..=now_step).find_map(|step| {
             let i = Self::slot(step);
-            (self.steps[i] == step).then(|| u64::from(self.missing[i]))
+            (self.laps[i] == lap(step)).then(|| u64::from(self.missing[i]))
         });
         oldest.map_or(0, |o| current.saturating_sub(o))
     }
@@ -209,5 +242,23 @@ mod tests {
         assert!(p.0.is_nan() && p.1.is_nan());
         h.retain(|n| n == "pi");
         assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn points_keep_hundredths_and_saturate_instead_of_wrapping() {
+        let mut h = History::new(60_000);
+        h.record("pi", 0, s(48.27, 0.52, 3));
+        h.record("pi", 1_000, s(-12.5, 1e9, 4));
+        h.record("pi", 2_000, s(f64::NAN, -1.0, 5));
+        let p: Vec<_> = h.get("pi").unwrap().series(2).flatten().collect();
+        assert_eq!(p[0], (48.27, 0.52));
+        assert_eq!(p[1], (-12.5, 655.34));
+        assert!(p[2].0.is_nan());
+        assert_eq!(p[2].1, 0.0);
+        assert!(
+            size_of::<NodeHistory>() <= 600,
+            "{}",
+            size_of::<NodeHistory>()
+        );
     }
 }

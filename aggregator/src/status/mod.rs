@@ -96,7 +96,9 @@ impl Status {
     pub fn record(&self, now_ms: u64) {
         let groups = self.group_views();
         let mut snap = lock(&self.snapshot);
-        lock(&self.ingest).store.snapshot(now_ms, &mut snap);
+        lock(&self.ingest)
+            .store
+            .snapshot_summary(now_ms, &mut snap, model::summary_ranks(), None);
         let mut history = lock(&self.history);
         for node in &snap.nodes {
             // A node that is down has no fresh values: record nothing, a gap.
@@ -146,7 +148,14 @@ impl Status {
         };
         let groups = self.group_views();
         let mut snap = lock(&self.snapshot);
-        lock(&self.ingest).store.snapshot(now_ms, &mut snap);
+        // The overview reads a few families of every node; a node's page all of its.
+        let full = match &wanted {
+            Route::Node(name) => Some(name.as_str()),
+            _ => None,
+        };
+        lock(&self.ingest)
+            .store
+            .snapshot_summary(now_ms, &mut snap, model::summary_ranks(), full);
         let history = lock(&self.history);
         let html = "text/html; charset=utf-8";
         Some(match wanted {

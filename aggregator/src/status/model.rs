@@ -120,6 +120,37 @@ fn max_opt(a: Option<f64>, b: f64) -> Option<f64> {
     Some(a.map_or(b, |a| a.max(b)))
 }
 
+/// The catalog rows [`view`] reads.
+const SUMMARY_IDS: [u16; 12] = [
+    id::THERMAL_ZONE_TEMP,
+    id::HWMON_TEMP,
+    id::RPI_THROTTLED,
+    id::RPI_FREQUENCY_CAPPED,
+    id::RPI_SOFT_TEMP_LIMIT,
+    id::RPI_UNDER_VOLTAGE,
+    id::RPI_UNDER_VOLTAGE_OCCURRED,
+    id::LOAD1,
+    id::MEM_MEMTOTAL,
+    id::MEM_MEMAVAILABLE,
+    id::FS_SIZE,
+    id::FS_AVAIL,
+];
+
+/// The family ranks of the rows [`view`] reads, sorted: all a snapshot for the
+/// overview needs to copy ([`crate::store::Store::snapshot_summary`]).
+pub fn summary_ranks() -> &'static [u16] {
+    static RANKS: std::sync::LazyLock<Vec<u16>> = std::sync::LazyLock::new(|| {
+        let mut r: Vec<u16> = SUMMARY_IDS
+            .iter()
+            .filter_map(|&id| crate::series::family_rank(id))
+            .collect();
+        r.sort_unstable();
+        r.dedup();
+        r
+    });
+    &RANKS
+}
+
 /// The view of one node of `snap` (without the history-based figures).
 pub fn view(snap: &Snapshot, node: &SnapNode) -> NodeView {
     let mut zone_temp = None;
