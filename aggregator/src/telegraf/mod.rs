@@ -89,7 +89,7 @@ pub enum Derived {
 pub const MAX_DERIVED: usize = 40;
 
 /// What a line gets beyond its catalog fields.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Extras<'a> {
     /// Tags added, or replacing a catalog tag with the same key.
     pub tags: heapless::Vec<Tag<'a>, 2>,
@@ -104,7 +104,28 @@ pub struct Extras<'a> {
     pub text: heapless::String<48>,
 }
 
+impl Default for Extras<'_> {
+    fn default() -> Self {
+        Extras::new()
+    }
+}
+
+/// The extras of a line that gets none (most lines): one shared value, so rendering a
+/// line does not build (and zero) an [`Extras`] of a few KiB.
+pub static NO_EXTRAS: Extras<'static> = Extras::new();
+
 impl Extras<'_> {
+    /// No tags, no fields, no defaults.
+    pub const fn new() -> Self {
+        Extras {
+            tags: heapless::Vec::new(),
+            fields: heapless::Vec::new(),
+            defaults: heapless::Vec::new(),
+            skip: false,
+            text: heapless::String::new(),
+        }
+    }
+
     fn set(&mut self, key: &'static str, value: Derived) {
         let _ = self.fields.push((key, value));
     }
@@ -142,6 +163,15 @@ pub struct CycleContext<'h> {
     pub history: Option<&'h mut CpuHistory>,
     /// Cycles that waited for this one: their `usage_*`, to write after the frame.
     pub late: heapless::Vec<LateUsage, 8>,
+}
+
+/// Whether [`line_extras`] may give a line of `measurement` anything: when not, its
+/// extras are [`NO_EXTRAS`].
+pub fn has_line_extras(measurement: &str) -> bool {
+    matches!(
+        measurement,
+        "cpu" | "mem" | "disk" | "system" | "processes" | "interrupts"
+    )
 }
 
 /// The extras of the line of `schema` written from `group`.
