@@ -239,9 +239,7 @@ impl Staged {
         // Samples of one group share their labels: stage them once per run (compared
         // with the run's staged bytes, not a copy of the labels).
         let labels = match &open.last {
-            Some(range) if same_labels(self.labels.get(range.clone()), &s.labels) => {
-                range.clone()
-            }
+            Some(range) if same_labels(self.labels.get(range.clone()), &s.labels) => range.clone(),
             _ => {
                 let start = self.labels.len();
                 self.labels.push(s.labels.len() as u8);

@@ -13,8 +13,8 @@
 use std::fmt;
 
 use pimon_protocol::catalog::{InfluxSchema, Metric, TagRule};
-use pimon_protocol::text::influx::{self, FieldValue, Precision, Tag, TagSet};
 use pimon_protocol::frame::Sample;
+use pimon_protocol::text::influx::{self, FieldValue, Precision, Tag, TagSet};
 use pimon_protocol::{DataFrame, MAX_LABELS, Value};
 
 use crate::telegraf::cpu::{CpuHistory, CpuKey, Cycle, USAGE_FIELDS};

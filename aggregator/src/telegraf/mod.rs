@@ -341,6 +341,52 @@ mod computed_tests {
         written
     }
 
+    /// Lines of a measurement [`has_line_extras`] leaves out get [`NO_EXTRAS`] without
+    /// [`line_extras`] being asked: it must have nothing for them.
+    #[test]
+    fn measurements_without_line_extras_get_none_from_line_extras() {
+        let mut measurements: Vec<&'static str> = CATALOG
+            .iter()
+            .filter_map(|m| m.influx.map(|s| s.measurement))
+            .collect();
+        measurements.sort_unstable();
+        measurements.dedup();
+        let mut without = 0;
+        for measurement in measurements {
+            if has_line_extras(measurement) {
+                continue;
+            }
+            without += 1;
+            let rows: Vec<(&'static Metric, Value)> = CATALOG
+                .iter()
+                .filter(|m| m.influx.is_some_and(|s| s.measurement == measurement))
+                .map(|m| (m, Value::Unsigned(4096)))
+                .collect();
+            let group = Group {
+                labels: &["0", "x", "y"],
+                samples: &rows,
+            };
+            let schema = rows[0].0.influx.expect("a schema");
+            let mut ctx = CycleContext {
+                cycle: Cycle {
+                    boot_id: 1,
+                    first: 1,
+                    last: 1,
+                },
+                timestamp_ms: 1_700_000_000_000,
+                user_hz: 100,
+                history: None,
+                late: heapless::Vec::new(),
+            };
+            let e = line_extras(&schema, &group, &mut ctx);
+            assert!(
+                e.tags.is_empty() && e.fields.is_empty() && e.defaults.is_empty() && !e.skip,
+                "{measurement}: line_extras gives {e:?}, but has_line_extras says none"
+            );
+        }
+        assert!(without > 10, "most measurements get no extras ({without})");
+    }
+
     #[test]
     fn interrupts_total_is_the_sum_of_the_cpus() {
         use pimon_protocol::catalog::id;

@@ -538,8 +538,20 @@ mod tests {
             assert_eq!(out, std::format!("{v}u"));
         }
         let floats = [
-            0.0, -0.0, 1.0, -1.0, 0.5, 1e15, -1e15, 9_007_199_254_740_991.0,
-            9_007_199_254_740_992.0, 1e300, 123.25, 1e-7, f64::MAX, f64::MIN_POSITIVE,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e15,
+            -1e15,
+            9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e300,
+            123.25,
+            1e-7,
+            f64::MAX,
+            f64::MIN_POSITIVE,
         ];
         for v in floats {
             let mut out = String::new();
@@ -553,8 +565,15 @@ mod tests {
             (i64::MIN, Precision::Microseconds),
         ] {
             let mut out = String::new();
-            write_line(&mut out, "m", &[], [("f", FieldValue::Integer(1))], Some(ms), precision)
-                .unwrap();
+            write_line(
+                &mut out,
+                "m",
+                &[],
+                [("f", FieldValue::Integer(1))],
+                Some(ms),
+                precision,
+            )
+            .unwrap();
             assert_eq!(out, std::format!("m f=1i {}\n", precision.from_unix_ms(ms)));
         }
     }
