@@ -489,7 +489,11 @@ fn write_field_value<W: Write>(w: &mut W, value: FieldValue<'_>) -> fmt::Result 
         // Display: shortest round-trip decimal, never an exponent (`1` is a float field).
         // An integral float below 2^53 prints as its integer (`Display` writes no
         // `.0`): the digits without the formatting machinery.
-        FieldValue::Float(v) if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 => {
+        FieldValue::Float(v)
+            if v > -9_007_199_254_740_992.0
+                && v < 9_007_199_254_740_992.0
+                && v == (v as i64) as f64 =>
+        {
             if v == 0.0 && v.is_sign_negative() {
                 return w.write_str("-0");
             }
