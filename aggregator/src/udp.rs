@@ -93,10 +93,17 @@ pub fn parse_proc_net_udp_drops(text: &str, inode: u64) -> Option<u64> {
 
 /// Datagrams the kernel dropped for the socket with `inode` (full receive buffer),
 /// from `/proc/net/udp` and `/proc/net/udp6`.
+///
+/// The kernel writes those tables a page at a time and resumes each page at a position
+/// counted in the table: when other sockets open or close between two pages, a line
+/// can be skipped. A socket that is not found is therefore looked for again, up to
+/// three times, before the answer is "unknown".
 pub fn kernel_drops(inode: u64) -> Option<u64> {
-    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
-        let text = std::fs::read_to_string(path).ok()?;
-        parse_proc_net_udp_drops(&text, inode)
+    (0..3).find_map(|_| {
+        ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            parse_proc_net_udp_drops(&text, inode)
+        })
     })
 }
 
