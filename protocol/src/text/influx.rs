@@ -357,6 +357,42 @@ pub fn write_metric_line<W: Write>(
 /// Writes the writable tags in key order, each key once (first occurrence wins);
 /// selection by repeated minimum, so the caller's slice needs no sorting or copying.
 fn write_sorted_tags<W: Write>(w: &mut W, tags: &[Tag<'_>]) -> fmt::Result {
+    // A line has a handful of tags: an insertion sort of their indices (stable, so
+    // the first of equal keys comes first) in one pass; more than fit are sorted by
+    // repeated minimum, as before.
+    let mut order = [0u8; MAX_TAGS];
+    if tags.len() > MAX_TAGS {
+        return write_sorted_tags_by_minimum(w, tags);
+    }
+    let mut n = 0;
+    for (i, tag) in tags.iter().enumerate() {
+        if !tag.is_writable() {
+            continue;
+        }
+        let mut at = n;
+        while at > 0 && tags[usize::from(order[at - 1])].key.as_bytes() > tag.key.as_bytes() {
+            order[at] = order[at - 1];
+            at -= 1;
+        }
+        order[at] = i as u8;
+        n += 1;
+    }
+    let mut previous: Option<&str> = None;
+    for &i in &order[..n] {
+        let tag = &tags[usize::from(i)];
+        if previous == Some(tag.key) {
+            continue;
+        }
+        w.write_char(',')?;
+        write_escaped(w, tag.key, Element::Key)?;
+        w.write_char('=')?;
+        write_tag_value(w, tag)?;
+        previous = Some(tag.key);
+    }
+    Ok(())
+}
+
+fn write_sorted_tags_by_minimum<W: Write>(w: &mut W, tags: &[Tag<'_>]) -> fmt::Result {
     let mut previous: Option<&str> = None;
     loop {
         let mut next: Option<&Tag<'_>> = None;
@@ -579,6 +615,36 @@ mod tests {
             )
             .unwrap();
             assert_eq!(out, std::format!("m f=1i {}\n", precision.from_unix_ms(ms)));
+        }
+    }
+
+    #[test]
+    fn tags_sorted_in_one_pass_equal_tags_sorted_by_repeated_minimum() {
+        let pool = [
+            Tag::new("host", "pi"),
+            Tag::new("cpu", "cpu0"),
+            Tag::new("host", "other"),
+            Tag::new("", "no key"),
+            Tag::new("mode", ""),
+            Tag::new("a b", "x,y"),
+            Tag::new("cpu", "cpu1"),
+            Tag::new("z", "last"),
+        ];
+        // Every rotation and reversal of every prefix: duplicates first and last.
+        for len in 0..=pool.len() {
+            for start in 0..pool.len() {
+                for reverse in [false, true] {
+                    let mut tags: std::vec::Vec<Tag<'_>> =
+                        (0..len).map(|k| pool[(start + k) % pool.len()]).collect();
+                    if reverse {
+                        tags.reverse();
+                    }
+                    let (mut one, mut min) = (String::new(), String::new());
+                    write_sorted_tags(&mut one, &tags).unwrap();
+                    write_sorted_tags_by_minimum(&mut min, &tags).unwrap();
+                    assert_eq!(one, min, "{tags:?}");
+                }
+            }
         }
     }
 
