@@ -106,6 +106,39 @@ pub fn wait_readable(
     }
 }
 
+/// Whether `fd` has an exceptional condition pending (`POLLPRI` or `POLLERR`), without
+/// waiting. A procfs mount table (`/proc/PID/mounts`) reports one once after the mount
+/// namespace changed (a mount, an unmount, a remount) since it was opened or last
+/// reported (`mounts_poll` in the kernel). `Err` when `poll` itself fails.
+pub fn exception_pending(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one valid, initialised pollfd that outlives the call, and the
+    // count passed is 1; the fd is borrowed, so it stays open during the call. A zero
+    // timeout never blocks.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(pfd.revents & (libc::POLLPRI | libc::POLLERR) != 0)
+}
+
+/// Whether `fd` is a file of a procfs (`PROC_SUPER_MAGIC`); false when `fstatfs` fails.
+pub fn is_procfs(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero `statfs` is a valid value of the plain C struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a live, writable statfs the kernel fills; the fd is borrowed, so
+    // it stays open during the call.
+    let rc = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
+    // `f_type`'s C type differs between targets (signed, unsigned, 32 or 64 bits).
+    rc == 0 && i128::from(st.f_type) == 0x9fa0
+}
+
 /// The node's USER_HZ (clock ticks per second of `/proc/stat` CPU times); 100 when
 /// sysconf cannot tell.
 pub fn user_hz() -> u16 {
@@ -582,6 +615,20 @@ Anonymous:             0 kB
     fn hostname_matches_the_kernel() {
         let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(hostname().as_deref(), Some(kernel.trim()));
+    }
+
+    #[test]
+    fn a_procfs_mount_table_is_told_from_a_regular_file_and_reports_no_change_when_opened() {
+        use std::os::fd::AsFd;
+        let mounts = std::fs::File::open("/proc/self/mounts").unwrap();
+        assert!(is_procfs(mounts.as_fd()));
+        assert!(
+            !exception_pending(mounts.as_fd()).unwrap(),
+            "no change of the mount namespace since the open"
+        );
+        let exe = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        assert!(!is_procfs(exe.as_fd()));
+        assert!(!exception_pending(exe.as_fd()).unwrap());
     }
 
     #[test]

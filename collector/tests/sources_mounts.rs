@@ -200,3 +200,26 @@ fn issue_5_the_table_in_use_is_logged_once_at_start() {
     assert_eq!(stderr.matches("mount table").count(), 1, "{stderr}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn the_live_mount_table_kept_between_cycles_gives_what_a_fresh_read_gives() {
+    // On procfs the table is read once and then only when `poll` reports a change: the
+    // later cycles must send the same filesystems as a reader that has just read it.
+    let mut sources = Sources::open(&filesystem_only(PathBuf::from("/")));
+    let mut kept = Recorder::default();
+    for _ in 0..3 {
+        kept = Recorder::default();
+        sources.collect(&mut kept);
+        kept.check_consistency();
+    }
+    let fresh = collect(PathBuf::from("/"));
+    assert!(
+        fresh.count(id::FS_READONLY) > 0,
+        "this machine has filesystems"
+    );
+    assert_eq!(
+        kept.label_sets(id::FS_READONLY),
+        fresh.label_sets(id::FS_READONLY)
+    );
+    assert_eq!(sources.error_count(SourceKind::Filesystem), 0);
+}

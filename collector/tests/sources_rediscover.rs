@@ -273,6 +273,47 @@ fn a_container_veth_leaves_and_a_new_one_comes_with_its_own_files() {
 }
 
 #[test]
+fn a_network_device_still_there_keeps_its_open_files_across_rediscovery() {
+    let tree = TreeCopy::new("x86", "rediscover-netclass-kept");
+    let mut sources = Sources::open(&config(&tree));
+    assert_eq!(
+        cycle(&mut sources).value(id::NETCLASS_MTU, &["docker0"]),
+        i(1500)
+    );
+    // A new file in place of the old one: a device opened again would read 9000.
+    tree.replace("sys/devices/virtual/net/docker0/mtu", "9000\n");
+    std::thread::sleep(REDISCOVER * 3);
+    for _ in 0..3 {
+        let r = cycle(&mut sources);
+        assert_eq!(
+            r.value(id::NETCLASS_MTU, &["docker0"]),
+            i(1500),
+            "the descriptor opened at start is still read after rediscovery"
+        );
+        assert_eq!(r.count(id::NETCLASS_UP), 5);
+        std::thread::sleep(REDISCOVER);
+    }
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}
+
+#[test]
+fn a_network_device_name_taken_by_another_device_is_opened_again() {
+    let tree = TreeCopy::new("x86", "rediscover-netclass-renamed");
+    let mut sources = Sources::open(&config(&tree));
+    let first = cycle(&mut sources);
+    assert_eq!(first.value(id::NETCLASS_IFACE_ID, &["docker0"]), i(4));
+    // Another device under the same name: its own ifindex and MTU.
+    tree.replace("sys/devices/virtual/net/docker0/ifindex", "11\n");
+    tree.replace("sys/devices/virtual/net/docker0/mtu", "9000\n");
+    let r = cycle_until(&mut sources, "the new docker0 is read", |r| {
+        r.value(id::NETCLASS_IFACE_ID, &["docker0"]) == i(11)
+    });
+    assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    assert_eq!(r.count(id::NETCLASS_UP), 5);
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}
+
+#[test]
 fn rediscover_zero_never_looks_again() {
     let tree = TreeCopy::new("pi4", "rediscover-off");
     let mut sources = Sources::open(&SourcesConfig {

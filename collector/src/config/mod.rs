@@ -270,6 +270,9 @@ impl Settings {
             (None, key) => key,
         };
         let mut sources = sources_config(&root, &file.filters)?;
+        if sources.processes_every == 0 {
+            sources.processes_every = crate::source::processes_every_for(interval);
+        }
         kmsg_config(&mut sources, &file.kmsg_lines)?;
         let sensors = sensors_config(&file.sensor_lines)?;
         // One staleness rule for every sensor read in the background.

@@ -192,6 +192,27 @@ fn opt_in_sources_run_only_when_enabled() {
 }
 
 #[test]
+fn the_process_scan_runs_about_every_ten_seconds_unless_configured() {
+    let at = |interval: &str, text: &str| {
+        let flags = Flags {
+            interval: Some(crate::cli::parse_duration(interval).unwrap()),
+            ..Flags::default()
+        };
+        Settings::merge(&flags, ConfigFile::parse(text).unwrap())
+            .unwrap()
+            .sources
+            .processes_every
+    };
+    assert_eq!(at("1s", ""), 10);
+    assert_eq!(at("250ms", ""), 40);
+    assert_eq!(at("10s", ""), 1, "the default interval scans every cycle");
+    assert_eq!(at("1m", ""), 1);
+    assert_eq!(at("100ms", ""), 60, "at most every 60th cycle");
+    assert_eq!(at("1s", "[filters]\nprocesses_every = 1\n"), 1);
+    assert_eq!(at("10s", "[filters]\nprocesses_every = 3\n"), 3);
+}
+
+#[test]
 fn filters_and_sensors_reach_their_configs() {
     let file = ConfigFile::parse(
         "i2c = bme280 /dev/i2c-1 0x76 garden\n[sensors]\ni2c_interval = 30s\n\

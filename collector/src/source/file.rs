@@ -61,7 +61,46 @@ pub(crate) struct SysFile {
     path: PathBuf,
     /// Under `proc/sys/`: see [`SYSCTL_READ_BYTES`].
     sysctl: bool,
+    /// A read shorter than asked, of at most this many bytes, is the end of the file
+    /// (0: only a read of 0 bytes is): see [`SHORT_READ_ENDS`].
+    short_read_ends: usize,
 }
+
+/// procfs files whose end a short read tells, sparing the `pread` that would return 0:
+/// the path's last components, and the longest short read that is the end.
+///
+/// The kernel prints these through `seq_file`. One read returns what fits in the
+/// seq_file's buffer (one page, at least 4096 bytes; larger only for a record that
+/// does not fit in one): a file of a single record (`single_open`: `stat`, `meminfo`,
+/// `net/netstat`…) is whole in it, so any read shorter than asked is the end; a file of
+/// many records stops short of the end only when the next record did not fit, so a
+/// read of at most 4096 − (longest record) bytes is the end — records of the files
+/// listed are under 512 bytes (one socket, device or counter each; not `diskstats`,
+/// whose record is a disk with all its partitions). The read that returns 0 is not free: for `net/udp` and
+/// `net/udp6` it walks the whole socket hash table again (~65 µs each on a 24 GiB
+/// machine, as much as the read itself: docs/BENCHMARKS.md §2.2). Only files on a
+/// procfs get this (a fixture tree's regular files end at a short read anyway; a FUSE
+/// stand-in such as lxcfs is left alone).
+const SHORT_READ_ENDS: [(&str, usize); 15] = [
+    ("proc/stat", usize::MAX),
+    ("proc/meminfo", usize::MAX),
+    ("proc/loadavg", usize::MAX),
+    ("proc/pressure/cpu", usize::MAX),
+    ("proc/pressure/memory", usize::MAX),
+    ("proc/pressure/io", usize::MAX),
+    ("net/netstat", usize::MAX),
+    ("net/snmp", usize::MAX),
+    ("net/snmp6", usize::MAX),
+    ("net/sockstat", usize::MAX),
+    ("net/sockstat6", usize::MAX),
+    ("net/udp", MANY_RECORDS_END),
+    ("net/udp6", MANY_RECORDS_END),
+    ("net/dev", MANY_RECORDS_END),
+    ("proc/vmstat", MANY_RECORDS_END),
+];
+
+/// See [`SHORT_READ_ENDS`]: one page less the longest record.
+const MANY_RECORDS_END: usize = 4096 - 512;
 
 /// The most a `/proc/sys` file is asked for per `pread`. The kernel allocates and zeroes
 /// a buffer of the size asked for on every read of a sysctl (`proc_sys_call_handler`),
@@ -82,20 +121,31 @@ impl SysFile {
     pub(crate) fn open(path: PathBuf) -> io::Result<Self> {
         let file = File::open(&path)?;
         let sysctl = is_sysctl(&path);
-        Ok(SysFile { file, path, sysctl })
+        let short_read_ends = if sysctl {
+            // A sysctl answers whole: a short read is the end.
+            usize::MAX
+        } else {
+            SHORT_READ_ENDS
+                .iter()
+                .find(|(name, _)| path.ends_with(name))
+                .filter(|_| {
+                    use std::os::fd::AsFd;
+                    crate::sys::is_procfs(file.as_fd())
+                })
+                .map_or(0, |&(_, end)| end)
+        };
+        Ok(SysFile {
+            file,
+            path,
+            sysctl,
+            short_read_ends,
+        })
     }
 
     /// Opens `root/rel`; the error names the path (the reason a source is absent).
     pub(crate) fn open_under(root: &Path, rel: &str) -> Result<Self, String> {
         let path = root.join(rel);
-        match File::open(&path) {
-            Ok(file) => Ok(SysFile {
-                sysctl: is_sysctl(&path),
-                file,
-                path,
-            }),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        SysFile::open(path.clone()).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Opens `path` if it exists and can be opened; `None` otherwise.
@@ -106,6 +156,12 @@ impl SysFile {
     /// The path the file was opened from (for logs).
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The open file's descriptor (for `poll`, `fstatfs`).
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.file.as_fd()
     }
 
     /// Reads the whole file from offset 0 into `buf` and returns the bytes read.
@@ -126,8 +182,9 @@ impl SysFile {
                 .read_at(rest.get_mut(..asked).unwrap_or_default(), len as u64)
             {
                 Ok(0) => break,
-                // A sysctl answers whole: a short read is the end (one `pread`, not two).
-                Ok(n) if self.sysctl && n < asked => {
+                // A sysctl answers whole, and SHORT_READ_ENDS: a short read is the end
+                // (one `pread`, not two).
+                Ok(n) if n < asked && n <= self.short_read_ends => {
                     len += n;
                     break;
                 }
@@ -157,6 +214,7 @@ impl SysFile {
                 Some(rest) if !rest.is_empty() => rest,
                 _ => return Err(ReadError::TooBig(buf.len())),
             };
+            let asked = rest.len();
             let n = match self.file.read_at(rest, offset) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -164,9 +222,16 @@ impl SysFile {
             };
             let filled = kept + n;
             let data = buf.get(..filled).unwrap_or_default();
-            if n == 0 {
-                if !data.is_empty() {
-                    line(data);
+            if n == 0 || (n < asked && n <= self.short_read_ends) {
+                // The end (SHORT_READ_ENDS: without the read that returns 0).
+                let end = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                if end > 0
+                    && let Some(complete) = data.get(..end - 1)
+                {
+                    complete.split(|&b| b == b'\n').for_each(&mut line);
+                }
+                if let Some(last) = data.get(end..).filter(|l| !l.is_empty()) {
+                    line(last);
                 }
                 return Ok(());
             }
@@ -361,6 +426,44 @@ mod tests {
         assert_eq!(file.read(&mut buf).unwrap(), b"256\n");
         assert!(!SysFile::open(std::env::temp_dir()).unwrap().sysctl);
         std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_short_read_ends_only_the_procfs_files_that_tell_their_end_by_it() {
+        let udp = SysFile::open(PathBuf::from("/proc/net/udp")).unwrap();
+        assert_eq!(udp.short_read_ends, MANY_RECORDS_END);
+        let stat = SysFile::open(PathBuf::from("/proc/stat")).unwrap();
+        assert_eq!(stat.short_read_ends, usize::MAX);
+        let mounts = SysFile::open(PathBuf::from("/proc/self/mounts")).unwrap();
+        assert_eq!(
+            mounts.short_read_ends, 0,
+            "mount lines have no length bound"
+        );
+        // The same name in a fixture tree: a regular file, read to its 0-byte end.
+        let dir = std::env::temp_dir()
+            .join(format!("pimon-short-read-{}", std::process::id()))
+            .join("proc/net");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("udp"), b"header\n").unwrap();
+        let fixture = SysFile::open(dir.join("udp")).unwrap();
+        assert_eq!(fixture.short_read_ends, 0);
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+
+        // Read whole either way: the header, every socket line, the last newline.
+        let mut buf = vec![0u8; 65536];
+        let text = udp.read(&mut buf).unwrap().to_vec();
+        assert!(
+            text.trim_ascii_start().starts_with(b"sl  local_address"),
+            "{text:?}"
+        );
+        assert!(text.ends_with(b"\n"));
+        let mut lines = 0;
+        udp.for_each_line(&mut buf, |l| {
+            assert!(!l.is_empty());
+            lines += 1;
+        })
+        .unwrap();
+        assert!(lines >= 1);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Filesystems → `FS_*` (labels `device`, `fstype`, `mountpoint`): the mount table
-//! (re-read each cycle into the scratch buffer), node_exporter's default fs-type and
+//! (kept between cycles and read again only when `poll` on it reports a change of the
+//! mount namespace — a procfs mount table does, `POLLPRI`; a table that is no procfs
+//! file, as in a fixture tree, is read every cycle), node_exporter's default fs-type and
 //! mount-point exclusions, `statvfs` of `<root>/<mountpoint>` through [`StatvfsPool`].
 //!
 //! A mount whose `statvfs` fails, times out or is still stuck reports only
@@ -44,7 +46,7 @@ use std::path::Path;
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
-use super::file::SysFile;
+use super::file::{ReadError, SysFile};
 use super::log::{self, ErrorCounter};
 use super::statvfs::{StatOutcome, StatvfsPool};
 use super::{NameLists, Source, SourceKind, SourcesConfig};
@@ -66,6 +68,9 @@ const OWN_MOUNTS: &str = "proc/self/mounts";
 #[derive(Debug)]
 pub(crate) struct FilesystemReader {
     mounts: SysFile,
+    /// The mount table as last read, when `mounts` is procfs's: it is read again only
+    /// after `poll` reports a change of the mount namespace (see the module docs).
+    table: MountTable,
     /// The root as bytes, without a trailing `/` (empty for `/`).
     prefix: Vec<u8>,
     mount_points: NameLists,
@@ -82,8 +87,14 @@ impl Source for FilesystemReader {
         while prefix.last() == Some(&b'/') {
             prefix.pop();
         }
+        let table = MountTable {
+            pollable: crate::sys::is_procfs(mounts.fd()),
+            bytes: Vec::new(),
+            valid: false,
+        };
         Ok(FilesystemReader {
             mounts,
+            table,
             prefix,
             mount_points: config.mount_points.clone(),
             fs_types: config.fs_types.clone(),
@@ -99,7 +110,7 @@ impl Source for FilesystemReader {
         errors: &mut ErrorCounter,
     ) {
         let path = self.mounts.path();
-        let bytes = match self.mounts.read(scratch) {
+        let bytes = match self.table.current(&self.mounts, scratch) {
             Ok(bytes) => bytes,
             Err(e) => return errors.fail(format_args!("{}: {e}", path.display())),
         };
@@ -175,6 +186,47 @@ impl Source for FilesystemReader {
                 StatOutcome::Stuck | StatOutcome::Ok(_) => {}
             }
         }
+    }
+}
+
+/// The mount table's bytes, kept between cycles when procfs says when they change.
+#[derive(Debug)]
+struct MountTable {
+    /// The table is a procfs mount table, whose `poll` reports changes.
+    pollable: bool,
+    /// Its bytes as last read (grown only when the table grew: no allocation per cycle).
+    bytes: Vec<u8>,
+    /// `bytes` holds a complete read not known to be out of date.
+    valid: bool,
+}
+
+impl MountTable {
+    /// The table's current bytes: those kept, unless `poll` reports a change (or the
+    /// table is no procfs file, or the last read failed); then read again into `scratch`
+    /// and kept. Reading `/proc/1/mounts` makes the kernel print every mount, ~30 µs a
+    /// cycle (docs/BENCHMARKS.md §2.2); a `poll` costs about a microsecond.
+    fn current<'a>(
+        &'a mut self,
+        file: &SysFile,
+        scratch: &'a mut [u8],
+    ) -> Result<&'a [u8], ReadError> {
+        if self.pollable && self.valid && !crate::sys::exception_pending(file.fd()).unwrap_or(true)
+        {
+            return Ok(&self.bytes);
+        }
+        // Whatever happens now, only a complete read is kept.
+        self.valid = false;
+        let bytes = file.read(scratch)?;
+        if self.pollable {
+            self.bytes.clear();
+            if bytes.len() > self.bytes.capacity() {
+                // Room to grow by half before the next allocation.
+                self.bytes.reserve_exact(bytes.len() + bytes.len() / 2);
+            }
+            self.bytes.extend_from_slice(bytes);
+            self.valid = true;
+        }
+        Ok(bytes)
     }
 }
 

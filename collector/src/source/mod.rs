@@ -25,7 +25,8 @@
 //! looked for again, and a present source whose items can change (`Source::hotplug`:
 //! thermal, hwmon, 1-wire, IIO, cpufreq, netclass) is discovered again and takes over what was
 //! found (`Source::renew`: by default the fresh reader replaces the old one; 1-wire
-//! keeps its thread and its last readings). A source that is gone is logged and stops
+//! keeps its thread and its last readings), or discovers in place (`Source::refresh`:
+//! netclass keeps the open files of the devices still there and opens only new ones). A source that is gone is logged and stops
 //! being sent; one that appears or changes is logged with what it now reads. Discovery
 //! allocates (directory listings, names, paths); the cycles in between do not.
 //!
@@ -85,6 +86,14 @@ pub(crate) trait Source: Any + Send {
         Self: Sized,
     {
         *self = fresh;
+    }
+
+    /// Discovers again in place, keeping what is still valid (the open files of devices
+    /// still there) instead of a fresh [`Source::open`] and [`Source::renew`]: `None`
+    /// when the reader has no such way (the default), else what discovery found (`Err`:
+    /// the source is gone). May allocate.
+    fn refresh(&mut self, _config: &SourcesConfig) -> Option<Result<(), String>> {
+        None
     }
 
     /// Reads once and pushes the samples into `sink`, using `scratch` for file bytes.
@@ -162,12 +171,14 @@ macro_rules! declare_sources {
             fn rediscover(self, reader: &mut dyn Source, config: &SourcesConfig) -> Result<(), String> {
                 match self {
                     $(SourceKind::$kind => {
-                        let fresh = <$reader as Source>::open(config)?;
                         let reader: &mut dyn Any = reader;
-                        match reader.downcast_mut::<$reader>() {
-                            Some(current) => current.renew(fresh),
-                            None => return Err(format!("not a {} reader", $name)),
+                        let Some(current) = reader.downcast_mut::<$reader>() else {
+                            return Err(format!("not a {} reader", $name));
+                        };
+                        if let Some(found) = current.refresh(config) {
+                            return found;
                         }
+                        current.renew(<$reader as Source>::open(config)?);
                         Ok(())
                     })*
                 }
@@ -326,6 +337,8 @@ pub struct SourcesConfig {
     pub kmsg_max_series: usize,
     /// Scan `/proc/[pid]` every this many cycles (1: every cycle). Between, nothing is
     /// sent for processes: the aggregator's `--stale-intervals` must be above this.
+    /// 0 (the default): [`processes_every_for`] the interval, which the configuration
+    /// resolves (a reader given 0 scans every cycle).
     pub processes_every: u32,
     /// How often absent sources, and sources whose devices come and go, are discovered
     /// again (see the module docs); zero: never.
@@ -355,13 +368,30 @@ impl Default for SourcesConfig {
             max_disks: 64,
             kmsg_rules: Vec::new(),
             kmsg_max_series: 64,
-            processes_every: 1,
+            processes_every: 0,
             rediscover: Duration::from_secs(60),
             w1_stale_after: Duration::from_secs(60),
             cgroup: CgroupConfig::default(),
         }
     }
 }
+
+/// How often the process scan runs when the configuration does not say
+/// (`processes_every` unset): about every [`PROCESSES_SCAN_PERIOD`] — every cycle at
+/// intervals of 10 s and more (the default interval: unchanged), every 10th at 1 s.
+/// The scan reads every `/proc/[pid]/stat` and task `stat` (~2 ms a cycle on a machine
+/// with 1,100 processes and 3,900 threads, most of the collector's CPU:
+/// docs/BENCHMARKS.md §2.2); node_exporter's `processes` collector, which does the same,
+/// is opt-in, and Telegraf's `processes` input runs at its 10 s default. Between scans
+/// nothing is sent for processes, and a scan every 10 s stays within the aggregator's
+/// default staleness (3 intervals, at least 30 s).
+pub fn processes_every_for(interval: Duration) -> u32 {
+    let per_period = PROCESSES_SCAN_PERIOD.as_millis() / interval.as_millis().max(1);
+    u32::try_from(per_period).unwrap_or(u32::MAX).clamp(1, 60)
+}
+
+/// See [`processes_every_for`].
+pub const PROCESSES_SCAN_PERIOD: Duration = Duration::from_secs(10);
 
 /// What [`Sources::open`] found for one source.
 #[derive(Debug, Clone, PartialEq, Eq)]

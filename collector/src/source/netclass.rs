@@ -41,6 +41,9 @@ use crate::sink::SampleSink;
 #[derive(Debug)]
 struct Device {
     name: String,
+    /// Its files answered `ENODEV`: the device was removed (discovery opens it again if
+    /// a device of that name is there then).
+    gone: bool,
     /// [`TEXT_ATTRIBUTES`], where they exist.
     texts: [Option<SysFile>; TEXT_ATTRIBUTES.len()],
     /// The numeric attributes that exist, in id order.
@@ -56,6 +59,7 @@ pub(crate) struct NetclassReader {
 fn open_device(dir: &Path, name: String) -> Device {
     let mut device = Device {
         name,
+        gone: false,
         texts: Default::default(),
         numbers: Vec::new(),
     };
@@ -156,36 +160,79 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Whether the open files still are those of the device now named `self.name` in
+    /// `dir`: not removed, and its open `ifindex` reads as the one under that name
+    /// (another device may have taken the name). False when it cannot tell.
+    fn still_at(&self, dir: &Path) -> bool {
+        if self.gone {
+            return false;
+        }
+        let Some((_, open)) = self.numbers.iter().find(|(m, _)| *m == id::NETCLASS_IFACE_ID) else {
+            return false;
+        };
+        let mut buf = [0u8; 32];
+        let Ok(held) = open.read_once(&mut buf).map(parse_attribute_int) else {
+            return false;
+        };
+        let Ok(now) = std::fs::read(dir.join("ifindex")) else {
+            return false;
+        };
+        matches!((held, parse_attribute_int(&now)), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+/// Lists `sys/class/net` and opens each device that passes the filter, in name order;
+/// a device of `kept` still there under its name ([`Device::still_at`]) is moved over
+/// with its open files instead of opening them again.
+fn discover(config: &SourcesConfig, kept: &mut Vec<Device>) -> Result<Vec<Device>, String> {
+    let dir = config.root.join("sys/class/net");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut devices: Vec<Device> = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !config.net_devices.allows(&name, |_| false) {
+            continue;
+        }
+        let path = entry.path();
+        let device = match kept.iter().position(|d| d.name == name) {
+            Some(i) if kept[i].still_at(&path) => kept.swap_remove(i),
+            _ => open_device(&path, name),
+        };
+        // A regular file (`bonding_masters`) has no attribute files under it.
+        if device.numbers.is_empty() && device.texts.iter().all(Option::is_none) {
+            continue;
+        }
+        // In name order (as node_exporter's output is).
+        let at = devices.partition_point(|d| d.name < device.name);
+        devices.insert(at, device);
+    }
+    if devices.is_empty() {
+        return Err(format!("no network device under {}", dir.display()));
+    }
+    Ok(devices)
+}
+
 impl Source for NetclassReader {
     /// `Err` when `sys/class/net` cannot be listed or no device passes the filter.
     fn open(config: &SourcesConfig) -> Result<Self, String> {
-        let dir = config.root.join("sys/class/net");
-        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut devices: Vec<Device> = Vec::new();
-        for entry in entries.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if !config.net_devices.allows(&name, |_| false) {
-                continue;
-            }
-            let device = open_device(&entry.path(), name);
-            // A regular file (`bonding_masters`) has no attribute files under it.
-            if device.numbers.is_empty() && device.texts.iter().all(Option::is_none) {
-                continue;
-            }
-            // In name order (as node_exporter's output is).
-            let at = devices.partition_point(|d| d.name < device.name);
-            devices.insert(at, device);
-        }
-        if devices.is_empty() {
-            return Err(format!("no network device under {}", dir.display()));
-        }
-        Ok(NetclassReader { devices })
+        Ok(NetclassReader {
+            devices: discover(config, &mut Vec::new())?,
+        })
     }
 
     fn hotplug(&self) -> bool {
         true
+    }
+
+    /// Keeps the open files of the devices still there (rediscovery used to open every
+    /// device's ~20 files again, ~500 µs a minute on a machine with a few devices:
+    /// docs/BENCHMARKS.md §2.2); the devices that are gone close theirs.
+    fn refresh(&mut self, config: &SourcesConfig) -> Option<Result<(), String>> {
+        let mut kept = std::mem::take(&mut self.devices);
+        Some(discover(config, &mut kept).map(|devices| self.devices = devices))
     }
 
     /// The devices, on one line.
@@ -203,9 +250,12 @@ impl Source for NetclassReader {
         sink: &mut dyn SampleSink,
         errors: &mut ErrorCounter,
     ) {
-        for device in &self.devices {
-            // A removed device pushes nothing; discovery drops it.
-            let _ = device.collect(sink, errors);
+        for device in &mut self.devices {
+            // A removed device pushes nothing; discovery drops it (or opens the device
+            // that has its name then).
+            if device.collect(sink, errors).is_err() {
+                device.gone = true;
+            }
         }
     }
 }

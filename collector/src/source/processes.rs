@@ -16,7 +16,8 @@
 //!
 //! The scan costs the kernel several microseconds per process and thread (docs/
 //! BENCHMARKS.md, 2.7): `[filters] processes_every = N` scans every N cycles only, and
-//! sends nothing in between.
+//! sends nothing in between. Unset, it is about every 10 s (every cycle at the default
+//! 10 s interval, every 10th at 1 s: [`super::processes_every_for`]).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
