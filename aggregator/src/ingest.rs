@@ -48,6 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use pimon_protocol::catalog::Number;
+use pimon_protocol::frame::Sample;
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::{
     Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, MAX_LABELS, Preamble, Reason, Refusal,
@@ -206,45 +207,107 @@ impl Staged {
         self.counts = StagedCounts::default();
     }
 
-    /// Stages the values of `frame` for node `name`.
+    /// Stages the values of `frame` for node `name` (a pass over its samples of its own;
+    /// with lines rendered, [`Staged::sample`] is called from that pass instead).
     fn add(&mut self, name: &str, stamp: u32, frame: &DataFrame<'_>) {
+        let mut open = self.begin(name, stamp);
+        let user_hz = frame.header.user_hz;
+        for s in frame.samples() {
+            self.sample(&mut open, &s, user_hz);
+        }
+        self.end(open);
+    }
+
+    /// Starts staging a frame of node `name`.
+    fn begin(&mut self, name: &str, stamp: u32) -> OpenFrame {
         let start = self.names.len();
         self.names.push_str(name);
-        let first = self.values.len();
-        let user_hz = frame.header.user_hz;
-        // Samples of one group share their labels: stage them once per run.
-        let mut last: Option<(heapless::Vec<&str, MAX_LABELS>, Range<usize>)> = None;
-        for s in frame.samples() {
-            let Some(rank) = family_rank(s.metric.id) else {
-                continue;
-            };
-            let labels = match &last {
-                Some((l, range)) if *l == s.labels => range.clone(),
-                _ => {
-                    let start = self.labels.len();
-                    self.labels.push(s.labels.len() as u8);
-                    for label in &s.labels {
-                        let b = label.as_bytes();
-                        self.labels.push(b.len() as u8);
-                        self.labels.extend_from_slice(b);
-                    }
-                    let range = start..self.labels.len();
-                    last = Some((s.labels.clone(), range.clone()));
-                    range
-                }
-            };
-            self.values.push(StagedValue {
-                rank,
-                labels,
-                value: s.metric.conversion.convert(s.value, user_hz),
-            });
-        }
-        self.frames.push(StagedFrame {
+        OpenFrame {
             name: start..self.names.len(),
             stamp,
-            values: first..self.values.len(),
+            values: self.values.len(),
+            labels: self.labels.len(),
+            last: None,
+        }
+    }
+
+    /// Stages one sample of the open frame.
+    fn sample(&mut self, open: &mut OpenFrame, s: &Sample<'_>, user_hz: u16) {
+        let Some(rank) = family_rank(s.metric.id) else {
+            return;
+        };
+        // Samples of one group share their labels: stage them once per run (compared
+        // with the run's staged bytes, not a copy of the labels).
+        let labels = match &open.last {
+            Some(range) if same_labels(self.labels.get(range.clone()), &s.labels) => range.clone(),
+            _ => {
+                let start = self.labels.len();
+                self.labels.push(s.labels.len() as u8);
+                for label in &s.labels {
+                    let b = label.as_bytes();
+                    self.labels.push(b.len() as u8);
+                    self.labels.extend_from_slice(b);
+                }
+                let range = start..self.labels.len();
+                open.last = Some(range.clone());
+                range
+            }
+        };
+        self.values.push(StagedValue {
+            rank,
+            labels,
+            value: s.metric.conversion.convert(s.value, user_hz),
         });
     }
+
+    /// Ends the open frame: its values take effect at the commit.
+    fn end(&mut self, open: OpenFrame) {
+        self.frames.push(StagedFrame {
+            name: open.name,
+            stamp: open.stamp,
+            values: open.values..self.values.len(),
+        });
+    }
+
+    /// Forgets the open frame's staged values (to stage them again from the start).
+    fn restart(&mut self, open: &mut OpenFrame) {
+        self.values.truncate(open.values);
+        self.labels.truncate(open.labels);
+        open.last = None;
+    }
+}
+
+/// A frame being staged ([`Staged::begin`]).
+#[derive(Debug)]
+struct OpenFrame {
+    name: Range<usize>,
+    stamp: u32,
+    /// Its first value and first label byte.
+    values: usize,
+    labels: usize,
+    /// The staged labels of the run of samples being staged.
+    last: Option<Range<usize>>,
+}
+
+/// Whether `encoded` (as [`Staged::sample`] writes a label set) is `labels`.
+fn same_labels(encoded: Option<&[u8]>, labels: &[&str]) -> bool {
+    let Some((&count, mut rest)) = encoded.and_then(|e| e.split_first()) else {
+        return false;
+    };
+    if usize::from(count) != labels.len() {
+        return false;
+    }
+    for label in labels {
+        let b = label.as_bytes();
+        let Some((&len, tail)) = rest.split_first() else {
+            return false;
+        };
+        if usize::from(len) != b.len() || tail.get(..b.len()) != Some(b) {
+            return false;
+        }
+        rest = &tail[b.len()..];
+    }
+    rest.is_empty()
 }
 
 /// The label values of a staged sample (as [`Staged::add`] wrote them).
@@ -747,7 +810,9 @@ impl Ingest {
         let apply_values = !previous && m.values_seq.is_none_or(|v| h.seq > v);
         if apply_values {
             m.values_seq = Some(h.seq);
-            self.staged.add(h.node, stamp, frame);
+            if !cfg.render_lines {
+                self.staged.add(h.node, stamp, frame);
+            }
         }
         self.staged.counts.unknown_samples += u64::from(frame.unknown_samples());
         if cfg.render_samples {
@@ -762,20 +827,40 @@ impl Ingest {
         }
         let before = lines.len();
         let history = self.store.get_mut(h.node).map(|n| &mut n.cpu_history);
-        let written = match lines::write_frame(
+        // One pass over the samples: the values are staged while the lines are rendered.
+        let staged = &mut self.staged;
+        let mut open = apply_values.then(|| staged.begin(h.node, stamp));
+        let user_hz = h.user_hz;
+        let written = lines::write_frame_with(
             lines,
             frame,
             time.time_ms.min(i64::MAX as u64) as i64,
             cfg.precision,
             &mut self.scratch,
             history,
-        ) {
+            |s| {
+                if let Some(open) = open.as_mut() {
+                    staged.sample(open, s, user_hz);
+                }
+            },
+        );
+        let written = match written {
             Ok(n) => n,
             Err(_) => {
                 lines.truncate(before);
+                if let Some(open) = open.as_mut() {
+                    // The pass stopped early: stage every value in a pass of its own.
+                    staged.restart(open);
+                    for s in frame.samples() {
+                        staged.sample(open, &s, user_hz);
+                    }
+                }
                 0
             }
         };
+        if let Some(open) = open {
+            staged.end(open);
+        }
         (Verdict::Stored, written)
     }
 

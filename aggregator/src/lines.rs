@@ -13,6 +13,7 @@
 use std::fmt;
 
 use pimon_protocol::catalog::{InfluxSchema, Metric, TagRule};
+use pimon_protocol::frame::Sample;
 use pimon_protocol::text::influx::{self, FieldValue, Precision, Tag, TagSet};
 use pimon_protocol::{DataFrame, MAX_LABELS, Value};
 
@@ -38,6 +39,29 @@ pub fn write_frame(
     scratch: &mut LineScratch,
     history: Option<&mut CpuHistory>,
 ) -> Result<usize, fmt::Error> {
+    write_frame_with(
+        out,
+        frame,
+        timestamp_ms,
+        precision,
+        scratch,
+        history,
+        |_| {},
+    )
+}
+
+/// [`write_frame`], calling `each` with every sample of the frame, in frame order, as it
+/// walks them: ingest stages the values for the store in the same pass over the frame
+/// that renders the lines. After an error, `each` may not have seen every sample.
+pub fn write_frame_with<'f>(
+    out: &mut String,
+    frame: &DataFrame<'f>,
+    timestamp_ms: i64,
+    precision: Precision,
+    scratch: &mut LineScratch,
+    history: Option<&mut CpuHistory>,
+    mut each: impl FnMut(&Sample<'f>),
+) -> Result<usize, fmt::Error> {
     let h = frame.header;
     let host = h.node;
     let mut ctx = CycleContext {
@@ -51,6 +75,7 @@ pub fn write_frame(
     let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
     scratch.group.clear();
     for sample in frame.samples() {
+        each(&sample);
         if sample.labels != labels && !scratch.group.is_empty() {
             lines += write_group(out, host, &labels, precision, scratch, &mut ctx)?;
             scratch.group.clear();
@@ -121,7 +146,13 @@ fn write_group(
                 }
             }
         }
-        let extras = telegraf::line_extras(schema, &view, ctx);
+        let computed;
+        let extras = if telegraf::has_line_extras(schema.measurement) {
+            computed = telegraf::line_extras(schema, &view, ctx);
+            &computed
+        } else {
+            &telegraf::NO_EXTRAS
+        };
         if extras.skip {
             continue;
         }
@@ -134,7 +165,7 @@ fn write_group(
             schema.measurement,
             &tags,
             &scratch.fields,
-            &extras,
+            extras,
             timestamp_ms,
             precision,
         )? {

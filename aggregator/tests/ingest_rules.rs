@@ -1026,3 +1026,44 @@ fn a_backlog_made_with_a_clock_far_ahead_whose_oldest_frame_comes_first_stays_in
         }
     }
 }
+
+/// With lines rendered, the values are staged from the same pass over the samples that
+/// renders the lines: the store must end up exactly as when no lines are rendered (a
+/// second walk of its own), for new, late (resent) and batched frames, groups of several
+/// label sets included.
+#[test]
+fn values_staged_while_rendering_lines_equal_those_staged_without_lines() {
+    let mut with_lines = Harness::plain();
+    let mut without = Harness::new(
+        None,
+        IngestConfig {
+            precision: Precision::Milliseconds,
+            render_lines: false,
+            ..IngestConfig::default()
+        },
+    );
+    for h in [&mut with_lines, &mut without] {
+        h.send(&Frame::realistic("pi", 1).seq(0).bytes());
+        // 2 before 1: 1 is stored (lines) but must not move the values back.
+        h.send(&Frame::realistic("pi", 3).seq(2).floor(0).bytes());
+        h.send(&Frame::realistic("pi", 2).seq(1).floor(0).bytes());
+        h.ingest.begin_batch();
+        h.send(&Frame::realistic("pi", 4).seq(3).floor(0).bytes());
+        h.send(&Frame::realistic("pi", 5).seq(4).floor(0).bytes());
+        h.ingest.commit_batch();
+    }
+    assert!(
+        with_lines.lines.lines().count() > 5 * 5,
+        "lines were rendered"
+    );
+    assert!(without.lines.is_empty());
+    let entries = |h: &Harness| h.ingest.store.get("pi").unwrap().series.entries().to_vec();
+    assert_eq!(entries(&with_lines), entries(&without));
+    assert_eq!(
+        with_lines.value("pi", id::CPU_SECONDS_USER),
+        without.value("pi", id::CPU_SECONDS_USER)
+    );
+    // The newest frame's values (v = 5), not the late one's.
+    let load1 = with_lines.value("pi", id::LOAD1);
+    assert_eq!(load1, Some(Number::F64(0.05)), "{load1:?}");
+}

@@ -89,7 +89,7 @@ pub enum Derived {
 pub const MAX_DERIVED: usize = 40;
 
 /// What a line gets beyond its catalog fields.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Extras<'a> {
     /// Tags added, or replacing a catalog tag with the same key.
     pub tags: heapless::Vec<Tag<'a>, 2>,
@@ -104,7 +104,28 @@ pub struct Extras<'a> {
     pub text: heapless::String<48>,
 }
 
+impl Default for Extras<'_> {
+    fn default() -> Self {
+        Extras::new()
+    }
+}
+
+/// The extras of a line that gets none (most lines): one shared value, so rendering a
+/// line does not build (and zero) an [`Extras`] of a few KiB.
+pub static NO_EXTRAS: Extras<'static> = Extras::new();
+
 impl Extras<'_> {
+    /// No tags, no fields, no defaults.
+    pub const fn new() -> Self {
+        Extras {
+            tags: heapless::Vec::new(),
+            fields: heapless::Vec::new(),
+            defaults: heapless::Vec::new(),
+            skip: false,
+            text: heapless::String::new(),
+        }
+    }
+
     fn set(&mut self, key: &'static str, value: Derived) {
         let _ = self.fields.push((key, value));
     }
@@ -142,6 +163,15 @@ pub struct CycleContext<'h> {
     pub history: Option<&'h mut CpuHistory>,
     /// Cycles that waited for this one: their `usage_*`, to write after the frame.
     pub late: heapless::Vec<LateUsage, 8>,
+}
+
+/// Whether [`line_extras`] may give a line of `measurement` anything: when not, its
+/// extras are [`NO_EXTRAS`].
+pub fn has_line_extras(measurement: &str) -> bool {
+    matches!(
+        measurement,
+        "cpu" | "mem" | "disk" | "system" | "processes" | "interrupts"
+    )
 }
 
 /// The extras of the line of `schema` written from `group`.
@@ -309,6 +339,52 @@ mod computed_tests {
             }
         });
         written
+    }
+
+    /// Lines of a measurement [`has_line_extras`] leaves out get [`NO_EXTRAS`] without
+    /// [`line_extras`] being asked: it must have nothing for them.
+    #[test]
+    fn measurements_without_line_extras_get_none_from_line_extras() {
+        let mut measurements: Vec<&'static str> = CATALOG
+            .iter()
+            .filter_map(|m| m.influx.map(|s| s.measurement))
+            .collect();
+        measurements.sort_unstable();
+        measurements.dedup();
+        let mut without = 0;
+        for measurement in measurements {
+            if has_line_extras(measurement) {
+                continue;
+            }
+            without += 1;
+            let rows: Vec<(&'static Metric, Value)> = CATALOG
+                .iter()
+                .filter(|m| m.influx.is_some_and(|s| s.measurement == measurement))
+                .map(|m| (m, Value::Unsigned(4096)))
+                .collect();
+            let group = Group {
+                labels: &["0", "x", "y"],
+                samples: &rows,
+            };
+            let schema = rows[0].0.influx.expect("a schema");
+            let mut ctx = CycleContext {
+                cycle: Cycle {
+                    boot_id: 1,
+                    first: 1,
+                    last: 1,
+                },
+                timestamp_ms: 1_700_000_000_000,
+                user_hz: 100,
+                history: None,
+                late: heapless::Vec::new(),
+            };
+            let e = line_extras(&schema, &group, &mut ctx);
+            assert!(
+                e.tags.is_empty() && e.fields.is_empty() && e.defaults.is_empty() && !e.skip,
+                "{measurement}: line_extras gives {e:?}, but has_line_extras says none"
+            );
+        }
+        assert!(without > 10, "most measurements get no extras ({without})");
     }
 
     #[test]

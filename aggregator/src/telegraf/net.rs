@@ -32,9 +32,20 @@ static FIELDS: LazyLock<Vec<(u16, &'static str)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// [`FIELDS`] indexed by catalog id: one look-up per sample of every group.
+static BY_ID: LazyLock<Vec<Option<&'static str>>> = LazyLock::new(|| {
+    let mut by_id = vec![None; CATALOG.len()];
+    for &(id, field) in FIELDS.iter() {
+        if let Some(slot) = by_id.get_mut(usize::from(id)) {
+            *slot = Some(field);
+        }
+    }
+    by_id
+});
+
 /// The `net` field of catalog row `id`, if it is a `/proc/net/snmp` counter.
 fn field_of(id: u16) -> Option<&'static str> {
-    FIELDS.iter().find(|(i, _)| *i == id).map(|(_, f)| *f)
+    BY_ID.get(usize::from(id)).copied().flatten()
 }
 
 /// Whether `field` is a field of the `interface=all` line.
@@ -45,6 +56,10 @@ pub(super) fn is_protocol_field(field: &str) -> bool {
 /// The `interface=all` line from the group with the `/proc/net/snmp` rows; `None` for a
 /// group without any.
 pub(super) fn all<'a>(group: &Group<'a>) -> Option<Extras<'a>> {
+    // Almost every group has none: look before building the line's extras.
+    if !group.samples.iter().any(|(m, _)| field_of(m.id).is_some()) {
+        return None;
+    }
     let mut extras = Extras::default();
     for (metric, _) in group.samples {
         if let Some(field) = field_of(metric.id)
