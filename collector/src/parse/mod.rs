@@ -153,15 +153,12 @@ impl core::error::Error for ParseError {}
 /// Iterator over the lines of `input` (split at `\n`, without the newline), skipping
 /// lines that are empty or only whitespace.
 pub(crate) fn lines(input: &[u8]) -> impl Iterator<Item = &[u8]> {
-    input
-        .split(|&b| b == b'\n')
-        .filter(|line| !trim_ascii(line).is_empty())
+    text::NonBlankLines(text::lines(input))
 }
 
 /// Iterator over the whitespace-separated words of `line`.
-pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
+pub(crate) fn words(line: &[u8]) -> text::Words<'_> {
+    text::Words::new(line)
 }
 
 /// `bytes` as `&str`, or [`ParseError::InvalidUtf8`].

@@ -115,15 +115,99 @@ pub(crate) fn parse_hex_u32(bytes: &[u8]) -> Result<u32, ParseError> {
     Ok(value)
 }
 
-/// The lines of a file (split at `\n`), lazily: the row iterators' shared base.
-pub(crate) type Lines<'a> = core::slice::Split<'a, u8, fn(&u8) -> bool>;
+/// The lines of a file (split at `\n`, like `split(|b| *b == b'\n')`: a trailing
+/// newline gives a last empty line), lazily: the row iterators' shared base. A plain
+/// index loop: the release profile (opt-level "z") does not inline `Split`'s closure,
+/// which made the split a call per byte.
+#[derive(Debug, Clone)]
+pub(crate) struct Lines<'a> {
+    /// The text not yet returned; `None` once the last line was.
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        let mut i = 0;
+        while i < rest.len() {
+            if rest[i] == b'\n' {
+                self.rest = rest.get(i + 1..);
+                return rest.get(..i);
+            }
+            i += 1;
+        }
+        self.rest = None;
+        Some(rest)
+    }
+}
 
 /// Splits `input` into [`Lines`].
 pub(crate) fn lines(input: &[u8]) -> Lines<'_> {
-    fn is_newline(b: &u8) -> bool {
-        *b == b'\n'
+    Lines { rest: Some(input) }
+}
+
+/// The non-empty lines of a file that are not only whitespace.
+#[derive(Debug, Clone)]
+pub(crate) struct NonBlankLines<'a>(pub(crate) Lines<'a>);
+
+impl<'a> Iterator for NonBlankLines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let line = self.0.next()?;
+            if !is_blank(line) {
+                return Some(line);
+            }
+        }
     }
-    input.split(is_newline as fn(&u8) -> bool)
+}
+
+/// Whether `line` is empty or only ASCII whitespace.
+fn is_blank(line: &[u8]) -> bool {
+    let mut i = 0;
+    while i < line.len() {
+        if !line[i].is_ascii_whitespace() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The whitespace-separated words of a line (runs of ASCII whitespace separate, none is
+/// empty), by an index loop; see [`Lines`].
+#[derive(Debug, Clone)]
+pub(crate) struct Words<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    /// The words of `line`.
+    pub(crate) fn new(line: &'a [u8]) -> Self {
+        Words { line, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let line = self.line;
+        let mut i = self.pos;
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < line.len() && !line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        self.pos = i;
+        if i == start { None } else { line.get(start..i) }
+    }
 }
 
 /// Formats `n` in decimal into `buf` (label values such as `cpu="3"`), no allocation.
@@ -157,6 +241,40 @@ pub(super) fn exercise(input: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index-loop tokenizers split exactly like `slice::split` (lines) and
+    /// `split(is_ascii_whitespace)` without empty pieces (words).
+    #[test]
+    fn tokenizers_split_like_slice_split() {
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\na b\n",
+            b"  lead  and trail  ",
+            b"\ttab\x0cff\rcr \n x",
+            b"TcpExt: 1 2 3\nTcpExt: 4 5 6\n",
+            b"   ",
+            b"one",
+            b"x\n\n\n",
+        ];
+        for case in cases {
+            let want: Vec<&[u8]> = case.split(|&b| b == b'\n').collect();
+            assert_eq!(lines(case).collect::<Vec<_>>(), want, "{case:?}");
+            let want: Vec<&[u8]> = case
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            assert_eq!(Words::new(case).collect::<Vec<_>>(), want, "{case:?}");
+            let want: Vec<&[u8]> = case
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.trim_ascii().is_empty())
+                .collect();
+            assert_eq!(NonBlankLines(lines(case)).collect::<Vec<_>>(), want, "{case:?}");
+        }
+    }
 
     #[test]
     fn numbers_as_label_text() {
