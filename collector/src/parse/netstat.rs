@@ -66,10 +66,10 @@ impl<'a> HeaderValueLines<'a> {
     }
 }
 
-impl<'a> Iterator for HeaderValueLines<'a> {
-    type Item = Result<ProtoLines<'a>, ParseError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<'a> HeaderValueLines<'a> {
+    /// The next pair of lines with the same `Proto:` head, not yet checked for as many
+    /// values as names ([`ProtoLines::check_counts`]).
+    fn next_pair(&mut self) -> Option<Result<ProtoLines<'a>, ParseError>> {
         let names = self.next_line()?;
         let Some(proto) = head(names) else {
             return Some(Err(ParseError::Malformed("`Proto:` at the start of a line")));
@@ -82,14 +82,30 @@ impl<'a> Iterator for HeaderValueLines<'a> {
                 "a value line for each header line",
             )));
         }
-        if words(names).count() != words(values).count() {
-            return Some(Err(ParseError::Malformed("as many values as names")));
-        }
         Some(Ok(ProtoLines {
             proto,
             names,
             values,
         }))
+    }
+}
+
+impl ProtoLines<'_> {
+    /// `Ok` when the value line has as many words as the header line.
+    fn check_counts(&self) -> Result<(), ParseError> {
+        if words(self.names).count() == words(self.values).count() {
+            Ok(())
+        } else {
+            Err(ParseError::Malformed("as many values as names"))
+        }
+    }
+}
+
+impl<'a> Iterator for HeaderValueLines<'a> {
+    type Item = Result<ProtoLines<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.next_pair()?.and_then(|lines| lines.check_counts().map(|()| lines)))
     }
 }
 
@@ -138,11 +154,50 @@ const EXTRA_ROWS: core::ops::RangeInclusive<u16> =
     id::NETSTAT_TCPEXT_TCPABORTONDATA..=id::NETSTAT_IP6_OUTNOROUTES;
 
 /// `<Proto>_<Field>` of every default netstat row, from the catalog at compile time.
-static DEFAULT_KEYS: [&str; (*DEFAULT_ROWS.end() - *DEFAULT_ROWS.start() + 1) as usize] =
+const DEFAULT_KEYS: [&str; (*DEFAULT_ROWS.end() - *DEFAULT_ROWS.start() + 1) as usize] =
     name_suffixes(*DEFAULT_ROWS.start(), "node_netstat_");
 /// `<Proto>_<Field>` of every extra netstat row.
-static EXTRA_KEYS: [&str; (*EXTRA_ROWS.end() - *EXTRA_ROWS.start() + 1) as usize] =
+const EXTRA_KEYS: [&str; (*EXTRA_ROWS.end() - *EXTRA_ROWS.start() + 1) as usize] =
     name_suffixes(*EXTRA_ROWS.start(), "node_netstat_");
+
+/// Words of a [`KeyFilter`].
+const FILTER_WORDS: usize = 16;
+
+/// A one-hash Bloom filter of a run's `(protocol length, field)` pairs, built at compile
+/// time: a field whose bit is clear has no row in the run, so the ~90 % of a file's
+/// fields that are not sent cost a few instructions instead of a scan of the
+/// protocol's rows. A set bit may be another field's (the scan then decides).
+type KeyFilter = [u64; FILTER_WORDS];
+
+/// The filter bit of field `field` of a protocol whose name is `proto_len` bytes.
+const fn filter_bit(proto_len: usize, field: &[u8]) -> usize {
+    let n = field.len();
+    let (first, mid, last) = match n {
+        0 => (0, 0, 0),
+        _ => (field[0] as usize, field[n / 2] as usize, field[n - 1] as usize),
+    };
+    (proto_len * 131 + n * 31 + first * 7 + mid * 17 + last * 3) % (FILTER_WORDS * 64)
+}
+
+/// The filter of `keys` (`<Proto>_<Field>`; no protocol name has a `_`, which
+/// `every_row_is_found_by_its_name` checks through [`netstat_id`]).
+const fn key_filter(keys: &[&str]) -> KeyFilter {
+    let mut filter = [0u64; FILTER_WORDS];
+    let mut i = 0;
+    while i < keys.len() {
+        let key = keys[i].as_bytes();
+        let mut p = 0;
+        while p < key.len() && key[p] != b'_' {
+            p += 1;
+        }
+        if p < key.len() {
+            let bit = filter_bit(p, key.split_at(p + 1).1);
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        i += 1;
+    }
+    filter
+}
 
 /// One contiguous run of netstat rows and their keys. Within a run, each protocol's rows
 /// are contiguous and in the kernel's order; a file is pushed one run at a time, so the
@@ -151,6 +206,7 @@ static EXTRA_KEYS: [&str; (*EXTRA_ROWS.end() - *EXTRA_ROWS.start() + 1) as usize
 struct Run {
     rows: core::ops::RangeInclusive<u16>,
     keys: &'static [&'static str],
+    filter: KeyFilter,
 }
 
 /// The runs, in id order.
@@ -158,10 +214,12 @@ static RUNS: [Run; 2] = [
     Run {
         rows: DEFAULT_ROWS,
         keys: &DEFAULT_KEYS,
+        filter: key_filter(&DEFAULT_KEYS),
     },
     Run {
         rows: EXTRA_ROWS,
         keys: &EXTRA_KEYS,
+        filter: key_filter(&EXTRA_KEYS),
     },
 ];
 
@@ -195,6 +253,10 @@ impl Run {
 
     /// The row of `field` among `rows` (those of its protocol in this run).
     fn field_row(&self, rows: core::ops::Range<u16>, proto_len: usize, field: &[u8]) -> Option<u16> {
+        let bit = filter_bit(proto_len, field);
+        if self.filter.get(bit / 64).is_none_or(|w| w >> (bit % 64) & 1 == 0) {
+            return None;
+        }
         rows.into_iter()
             .find(|&r| self.key_of(r).get(proto_len + 1..) == Some(field))
     }
@@ -216,7 +278,10 @@ fn push_header_value(
     let mut any = false;
     sink.labels(&[]);
     for (pass, run) in RUNS.iter().enumerate() {
-        for item in parse_header_value_lines(input) {
+        let mut pairs = parse_header_value_lines(input);
+        while let Some(item) = pairs.next_pair() {
+            // The first pass checks every pair (and reports the bad ones); a later one
+            // only those it sends fields of.
             let lines = match item {
                 Ok(lines) => lines,
                 Err(e) => {
@@ -226,8 +291,17 @@ fn push_header_value(
                     continue;
                 }
             };
-            any = true;
             let rows = run.proto_rows(lines.proto);
+            if pass != 0 && rows.is_empty() {
+                continue;
+            }
+            if let Err(e) = lines.check_counts() {
+                if pass == 0 {
+                    bad_row(e);
+                }
+                continue;
+            }
+            any = true;
             if rows.is_empty() {
                 continue;
             }

@@ -272,7 +272,11 @@ mod tests {
                 .split(|&b| b == b'\n')
                 .filter(|l| !l.trim_ascii().is_empty())
                 .collect();
-            assert_eq!(NonBlankLines(lines(case)).collect::<Vec<_>>(), want, "{case:?}");
+            assert_eq!(
+                NonBlankLines(lines(case)).collect::<Vec<_>>(),
+                want,
+                "{case:?}"
+            );
         }
     }
 
