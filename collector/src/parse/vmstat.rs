@@ -133,6 +133,17 @@ mod tests {
     }
 
     #[test]
+    fn every_kept_field_passes_the_first_byte_set() {
+        for (i, name) in FIELDS.iter().enumerate() {
+            assert_eq!(
+                vmstat_id(name.as_bytes()),
+                Some(id::VMSTAT_PGPGIN + i as u16),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn filter_is_the_catalog() {
         assert_eq!(vmstat_id(b"pgmajfault"), Some(id::VMSTAT_PGMAJFAULT));
         // Not matched by ^(oom_kill|pgpg|pswp|pg.*fault).*
