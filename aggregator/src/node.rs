@@ -1,9 +1,11 @@
 //! What the aggregator knows about one node: the protocol state of its current and
 //! previous boot (sequence window, timeline, address), its counters, and its series.
 //!
-//! [`NodeMeta`] is everything but the series; it is small (about 0.7 KiB, and 0.4 KiB
-//! more with a previous boot; most of it the 300-byte timelines: the sequence windows
-//! are 40 bytes while at most 64 numbers are outstanding, see [`crate::window`]) and `Clone`, so an ingest batch can save it before touching a
+//! [`NodeMeta`] is everything but the series; it is small (about 0.5 KiB, and 0.2 KiB
+//! more with a previous boot: most of it the timelines' segments; a boot's sequence
+//! window is 40 bytes while at most 64 numbers are outstanding, see [`crate::window`],
+//! and its timeline's gaps are allocated only while cycles are missing) and `Clone`,
+//! so an ingest batch can save it before touching a
 //! node and restore it if the outputs refuse the batch (see [`crate::ingest`]). It is also what [`crate::persist`] saves, so an
 //! aggregator restart keeps replay protection, de-duplication and the timelines.
 //!
@@ -92,6 +94,13 @@ impl BootState {
             last_stored_ms: 0,
             heard: false,
         }
+    }
+}
+
+impl BootState {
+    /// Heap bytes of its window and timeline (only while frames are outstanding).
+    pub fn heap_bytes(&self) -> usize {
+        self.window.heap_bytes() + self.timeline.heap_bytes()
     }
 }
 
@@ -262,12 +271,8 @@ impl NodeState {
                 .as_ref()
                 .map_or(0, |_| size_of::<BootState>())
             + self.cpu_history.heap_bytes()
-            + self.meta.current.window.heap_bytes()
-            + self
-                .meta
-                .previous
-                .as_ref()
-                .map_or(0, |p| p.window.heap_bytes())
+            + self.meta.current.heap_bytes()
+            + self.meta.previous.as_ref().map_or(0, |p| p.heap_bytes())
     }
 }
 
@@ -307,8 +312,8 @@ mod tests {
     #[test]
     fn node_state_is_small() {
         // The previous boot is boxed: a node that never restarted does not pay for it.
-        // Most of it is the timeline (about 300 bytes: four segments and four gaps);
-        // the sequence window is 40 bytes (its 512-byte bitmap is allocated only while
+        // Most of it is the timeline's four segments (about 140 bytes; its gaps are
+        // boxed, allocated only while cycles are missing); the sequence window is 40 bytes (its 512-byte bitmap is allocated only while
         // more than 64 numbers are outstanding); the Telegraf CPU history is a `Vec`
         // (32 bytes here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md).
         assert!(size_of::<NodeState>() <= 840, "{}", size_of::<NodeState>());
