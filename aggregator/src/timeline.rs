@@ -959,9 +959,11 @@ mod tests {
         // Restored without gaps: equal to one that never had any.
         let t = Timeline::restore(n.t.segments(), &[], n.t.evicted(), n.t.last_cycle()).unwrap();
         assert_eq!(t.heap_bytes(), 0);
-        let mut fresh = Timeline::default();
-        fresh.last_cycle = t.last_cycle;
-        fresh.segments = t.segments.clone();
+        let fresh = Timeline {
+            last_cycle: t.last_cycle,
+            segments: t.segments.clone(),
+            ..Timeline::default()
+        };
         assert_eq!(t, fresh);
     }
 
