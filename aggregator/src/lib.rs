@@ -60,3 +60,4 @@ pub mod store;
 pub mod telegraf;
 pub mod timeline;
 pub mod udp;
+pub mod window;

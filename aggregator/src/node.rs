@@ -1,9 +1,11 @@
 //! What the aggregator knows about one node: the protocol state of its current and
 //! previous boot (sequence window, timeline, address), its counters, and its series.
 //!
-//! [`NodeMeta`] is everything but the series; it is small (about 1.2 KiB, and 0.9 KiB
-//! more with a previous boot; most of it the 512-byte sequence windows and the
-//! 300-byte timelines) and `Clone`, so an ingest batch can save it before touching a
+//! [`NodeMeta`] is everything but the series; it is small (about 0.5 KiB, and 0.2 KiB
+//! more with a previous boot: most of it the timelines' segments; a boot's sequence
+//! window is 40 bytes while at most 64 numbers are outstanding, see [`crate::window`],
+//! and its timeline's gaps are allocated only while cycles are missing) and `Clone`,
+//! so an ingest batch can save it before touching a
 //! node and restore it if the outputs refuse the batch (see [`crate::ingest`]). It is also what [`crate::persist`] saves, so an
 //! aggregator restart keeps replay protection, de-duplication and the timelines.
 //!
@@ -16,11 +18,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use pimon_protocol::SeqWindow;
-
 use crate::series::SeriesTable;
 use crate::telegraf::cpu::CpuHistory;
 use crate::timeline::Timeline;
+use crate::window::Window;
 
 /// Counters of one node since it was first seen (they survive reboots of the node and,
 /// with a state directory, restarts of the aggregator).
@@ -67,7 +68,7 @@ pub struct BootState {
     /// The collector's random id of this run.
     pub boot_id: u64,
     /// Sequence numbers seen.
-    pub window: SeqWindow,
+    pub window: Window,
     /// The time rules of this boot's frames.
     pub timeline: Timeline,
     /// Source address of the last stored frame.
@@ -86,13 +87,20 @@ impl BootState {
     pub fn new(boot_id: u64, now_ms: u64) -> BootState {
         BootState {
             boot_id,
-            window: SeqWindow::new(),
+            window: Window::new(),
             timeline: Timeline::default(),
             addr: None,
             since_ms: now_ms,
             last_stored_ms: 0,
             heard: false,
         }
+    }
+}
+
+impl BootState {
+    /// Heap bytes of its window and timeline (only while frames are outstanding).
+    pub fn heap_bytes(&self) -> usize {
+        self.window.heap_bytes() + self.timeline.heap_bytes()
     }
 }
 
@@ -263,6 +271,8 @@ impl NodeState {
                 .as_ref()
                 .map_or(0, |_| size_of::<BootState>())
             + self.cpu_history.heap_bytes()
+            + self.meta.current.heap_bytes()
+            + self.meta.previous.as_ref().map_or(0, |p| p.heap_bytes())
     }
 }
 
@@ -302,9 +312,10 @@ mod tests {
     #[test]
     fn node_state_is_small() {
         // The previous boot is boxed: a node that never restarted does not pay for it.
-        // Most of it is the sequence window (512 bytes) and the timeline (about 300:
-        // four segments and four gaps); the Telegraf CPU history is a `Vec` (32 bytes
-        // here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md).
-        assert!(size_of::<NodeState>() <= 1312, "{}", size_of::<NodeState>());
+        // Most of it is the timeline's four segments (about 140 bytes; its gaps are
+        // boxed, allocated only while cycles are missing); the sequence window is 40 bytes (its 512-byte bitmap is allocated only while
+        // more than 64 numbers are outstanding); the Telegraf CPU history is a `Vec`
+        // (32 bytes here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md).
+        assert!(size_of::<NodeState>() <= 840, "{}", size_of::<NodeState>());
     }
 }

@@ -49,14 +49,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use pimon_protocol::SeqWindow;
-
 use crate::ingest::Ingest;
 use crate::log::warning;
 use crate::node::{BootState, NodeCounters, NodeMeta};
 use crate::stats::AggregatorStats;
 use crate::store::Store;
 use crate::timeline::{Gap, MAX_GAPS, MAX_SEGMENTS, Rule, Segment, Timeline};
+use crate::window::Window;
 
 /// Magic at the start of a snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"PIMNODE1";
@@ -153,8 +152,9 @@ fn put_boot(out: &mut Vec<u8>, b: &BootState, version: u8) {
     // frame stored above a gap would be stored again after a graceful restart when its
     // ack had been lost.
     if version != RECORD_VERSION_BASE_TOP {
-        out.push(b.window.seen_words().count() as u8);
-        for w in b.window.seen_words() {
+        let seen = b.window.seen_words();
+        out.push(seen.len() as u8);
+        for w in seen {
             put_u64(out, w);
         }
     }
@@ -440,7 +440,7 @@ impl<'a> Reader<'a> {
         )?;
         Ok(BootState {
             boot_id,
-            window: SeqWindow::restore_seen(base, top, seen[..words].iter().copied()),
+            window: Window::restore_seen(base, top, seen[..words].iter().copied()),
             timeline,
             addr,
             since_ms,
@@ -926,13 +926,10 @@ mod tests {
         assert_eq!(name, "pi-ü");
         // The window keeps base, top and what arrived above the base (not the bound of
         // what is counted missing); the rest is equal.
-        let restored = |w: &SeqWindow| SeqWindow::restore_seen(w.base(), w.top(), w.seen_words());
+        let restored = |w: &Window| Window::restore_seen(w.base(), w.top(), w.seen_words());
         let mut want = m.clone();
         want.current.window = restored(&m.current.window);
-        assert_eq!(
-            want.current.window.seen_words().collect::<Vec<_>>(),
-            [1 << 4]
-        );
+        assert_eq!(want.current.window.seen_words(), [1 << 4]);
         let prev = want.previous.as_mut().unwrap();
         prev.window = restored(&prev.window);
         assert_eq!(back, want);
@@ -960,7 +957,7 @@ mod tests {
         encode_node_as(&mut out, "pi", &m, RECORD_VERSION_BASE_TOP);
         let (_, back) = decode_node(&out).unwrap();
         let w = &m.current.window;
-        assert_eq!(back.current.window, SeqWindow::restore(w.base(), w.top()));
+        assert_eq!(back.current.window, Window::restore(w.base(), w.top()));
         assert_eq!(back.counters, m.counters);
     }
 

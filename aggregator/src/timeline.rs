@@ -222,7 +222,8 @@ pub struct Stamp {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Timeline {
     segments: heapless::Vec<Segment, MAX_SEGMENTS>,
-    gaps: heapless::Vec<Gap, MAX_GAPS>,
+    /// Boxed, and `None` while there is none (the usual case: 160 bytes a boot saved).
+    gaps: Option<Box<heapless::Vec<Gap, MAX_GAPS>>>,
     /// Segments were dropped to make room: cycles before the first kept one use it.
     evicted: bool,
     /// First sequence number of the newest cycle seen.
@@ -247,7 +248,11 @@ impl Timeline {
         }
         Some(Timeline {
             segments: heapless::Vec::from_slice(segments).ok()?,
-            gaps: heapless::Vec::from_slice(gaps).ok()?,
+            gaps: if gaps.is_empty() {
+                None
+            } else {
+                Some(Box::new(heapless::Vec::from_slice(gaps).ok()?))
+            },
             evicted,
             last_cycle,
         })
@@ -258,9 +263,16 @@ impl Timeline {
         &self.segments
     }
 
+    /// Heap bytes (the gaps, while there are any).
+    pub fn heap_bytes(&self) -> usize {
+        self.gaps
+            .as_ref()
+            .map_or(0, |_| size_of::<heapless::Vec<Gap, MAX_GAPS>>())
+    }
+
     /// The gaps still open, oldest first.
     pub fn gaps(&self) -> &[Gap] {
-        &self.gaps
+        self.gaps.as_deref().map_or(&[], |g| g.as_slice())
     }
 
     /// True when segments were dropped to make room.
@@ -294,13 +306,14 @@ impl Timeline {
     /// Records a gap; forgets the gaps that are done, and makes room if needed (a gap
     /// no frame needed goes first).
     fn open_gap(&mut self, gap: Gap, done_below: u64) {
-        self.gaps.retain(|g| g.to_cycle > done_below);
-        if self.gaps.is_full() {
-            let i = self.gaps.iter().position(|g| !g.used).unwrap_or(0);
-            self.gaps.remove(i);
+        let gaps = self.gaps.get_or_insert_default();
+        gaps.retain(|g| g.to_cycle > done_below);
+        if gaps.is_full() {
+            let i = gaps.iter().position(|g| !g.used).unwrap_or(0);
+            gaps.remove(i);
         }
         // Cannot fail: room was made above.
-        let _ = self.gaps.push(gap);
+        let _ = gaps.push(gap);
     }
 
     /// The time for a frame of this boot. `seen` is what the boot's window knew before
@@ -339,6 +352,7 @@ impl Timeline {
             let gap = self
                 .gaps
                 .iter_mut()
+                .flat_map(|g| g.iter_mut())
                 .find(|g| g.from_cycle <= cycle && cycle < g.to_cycle);
             let Some(gap) = gap else {
                 return Stamp {
@@ -929,6 +943,28 @@ mod tests {
             n.t.gaps().iter().map(|g| g.from_cycle).collect::<Vec<_>>(),
             [24]
         );
+    }
+
+    #[test]
+    fn a_timeline_allocates_its_gaps_only_once_a_cycle_is_missing() {
+        let mut n = Node::new();
+        for c in 0..10 {
+            n.cycle(c, NOW + c * 10_000, NOW + c * 10_000);
+        }
+        assert_eq!((n.t.gaps().len(), n.t.heap_bytes()), (0, 0));
+        assert!(size_of::<Timeline>() <= 200, "{}", size_of::<Timeline>());
+        n.cycle(12, NOW + 120_000, NOW + 120_000);
+        assert_eq!(n.t.gaps().len(), 1, "10 and 11 missing");
+        assert!(n.t.heap_bytes() > 0);
+        // Restored without gaps: equal to one that never had any.
+        let t = Timeline::restore(n.t.segments(), &[], n.t.evicted(), n.t.last_cycle()).unwrap();
+        assert_eq!(t.heap_bytes(), 0);
+        let fresh = Timeline {
+            last_cycle: t.last_cycle,
+            segments: t.segments.clone(),
+            ..Timeline::default()
+        };
+        assert_eq!(t, fresh);
     }
 
     #[test]

@@ -1057,7 +1057,15 @@ fn values_staged_while_rendering_lines_equal_those_staged_without_lines() {
         "lines were rendered"
     );
     assert!(without.lines.is_empty());
-    let entries = |h: &Harness| h.ingest.store.get("pi").unwrap().series.entries().to_vec();
+    let entries = |h: &Harness| {
+        h.ingest
+            .store
+            .get("pi")
+            .unwrap()
+            .series
+            .entries()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(entries(&with_lines), entries(&without));
     assert_eq!(
         with_lines.value("pi", id::CPU_SECONDS_USER),

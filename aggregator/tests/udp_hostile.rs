@@ -201,7 +201,7 @@ fn a_resync_from_the_nodes_address_rebuilds_a_wrong_window() {
     {
         let mut ing = server.ingest.lock().unwrap();
         let w = &mut ing.store.get_mut("pi").unwrap().meta.current.window;
-        *w = pimon_protocol::SeqWindow::restore(1_000_000, 1_000_000);
+        *w = pimon_aggregator::window::Window::restore(1_000_000, 1_000_000);
         w.accept(1_000_000);
     }
     let ack = send_for_ack(&sock, server.udp, &Frame::pi("pi").seq(1).at(now).bytes());

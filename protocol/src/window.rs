@@ -108,6 +108,49 @@ impl SeqWindow {
         w
     }
 
+    /// Which of `base..base + 64` arrived, bit `j` for `base + j`: with
+    /// [`base`](Self::base), [`top`](Self::top) and
+    /// [`uncounted_below`](Self::uncounted_below), the whole state of a window with at
+    /// most 64 numbers outstanding (`top - base <= 64`), for [`from_parts`](Self::from_parts).
+    /// Unlike [`seen_words`](Self::seen_words) it includes `u64::MAX` when that arrived
+    /// (the top saturates there).
+    pub fn first_word(&self) -> u64 {
+        let mut word = 0u64;
+        for j in 0..64 {
+            match self.base.checked_add(j) {
+                Some(seq) if self.bit(seq) => word |= 1 << j,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        word
+    }
+
+    /// The window whose [`base`](Self::base), [`top`](Self::top),
+    /// [`uncounted_below`](Self::uncounted_below) and [`first_word`](Self::first_word)
+    /// these are: exactly it when `top - base <= 64` (a receiver may keep such windows
+    /// in a few words and rebuild them to work on them).
+    ///
+    /// ```
+    /// use pimon_protocol::SeqWindow;
+    /// let mut w = SeqWindow::new();
+    /// for s in [0, 3, 5] { w.accept(s); }
+    /// let r = SeqWindow::from_parts(w.base(), w.top(), w.uncounted_below(), w.first_word());
+    /// assert_eq!(r, w);
+    /// ```
+    pub fn from_parts(base: u64, top: u64, uncounted_below: u64, first_word: u64) -> SeqWindow {
+        let mut w = SeqWindow::restore(base, top);
+        w.uncounted_below = uncounted_below;
+        for j in 0..64 {
+            match base.checked_add(j) {
+                Some(seq) if first_word >> j & 1 == 1 => w.set(seq, true),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        w
+    }
+
     /// Which numbers of `base..top` arrived, 64 to a word from the base (bit `j` of word
     /// `k` is `base + 64k + j`); none when nothing above the base arrived, the usual
     /// case. For [`restore_seen`](Self::restore_seen).
@@ -116,7 +159,10 @@ impl SeqWindow {
         (0..span.div_ceil(64)).map(move |k| {
             let mut word = 0u64;
             for j in 0..64 {
-                let seq = self.base + k * 64 + j;
+                // Past `u64::MAX` is past the top too (a forged frame's number).
+                let Some(seq) = self.base.checked_add(k * 64 + j) else {
+                    break;
+                };
                 if seq < self.top && self.bit(seq) {
                     word |= 1 << j;
                 }

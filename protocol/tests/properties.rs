@@ -351,3 +351,18 @@ proptest! {
         prop_assert_eq!(parse_duration(&format!("{n}{suffix}")), expected);
     }
 }
+
+#[test]
+fn seen_words_of_a_window_at_the_end_of_the_number_space_do_not_overflow() {
+    let mut w = SeqWindow::restore(u64::MAX - 10, u64::MAX - 10);
+    assert_eq!(w.accept(u64::MAX - 5), (Accept::New, 0));
+    assert_eq!(w.accept(u64::MAX - 1), (Accept::New, 0));
+    let words: Vec<u64> = w.seen_words().collect();
+    assert_eq!(words, [1 << 5 | 1 << 9]);
+    // The whole state in parts: u64::MAX, seen, is above the saturated top.
+    assert_eq!(w.accept(u64::MAX), (Accept::New, 0));
+    assert_eq!(w.seen_words().collect::<Vec<u64>>(), [1 << 5 | 1 << 9]);
+    assert_eq!(w.first_word(), 1 << 5 | 1 << 9 | 1 << 10);
+    let r = SeqWindow::from_parts(w.base(), w.top(), w.uncounted_below(), w.first_word());
+    assert_eq!(r, w);
+}
