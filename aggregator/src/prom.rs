@@ -268,44 +268,16 @@ impl Exposition {
         start: usize,
         target: usize,
     ) -> bool {
-        let after = self.has_after.then_some(self.after.as_str());
-        let mut last = None;
-        let mut complete = true;
-        for node in store.nodes_after(after, self.now_ms) {
-            for e in node.entries(ranks.clone()) {
-                let Some(metric) = metric_at_rank(e.rank) else {
-                    continue;
-                };
-                if !self.header {
-                    let _ = write_family_header(out, self.format, first);
-                    self.header = true;
-                }
-                let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
-                for l in decode_set(node.label_set(e.labelset)) {
-                    let _ = labels.push(l);
-                }
-                let _ = write_metric_sample(
-                    out,
-                    self.format,
-                    metric,
-                    node.name(),
-                    &labels,
-                    e.value(),
-                    None,
-                );
-            }
-            last = Some(node.name());
-            if out.len() - start >= target {
-                complete = false;
-                break;
-            }
-        }
-        if let Some(name) = last {
-            self.after.clear();
-            self.after.push_str(name);
-            self.has_after = true;
-        }
-        complete
+        self.node_samples(
+            out,
+            store,
+            ranks,
+            (start, target),
+            |_, _| true,
+            |out, format, _, _| {
+                let _ = write_family_header(out, format, first);
+            },
+        )
     }
 
     /// Writes the families of a row named by its label ([`catalog::named_by_label`]:
@@ -334,49 +306,22 @@ impl Exposition {
                     None => return true,
                 }
             }
-            let after = self.has_after.then_some(self.after.as_str());
-            let mut last = None;
-            let mut full = false;
-            for node in store.nodes_after(after, self.now_ms) {
-                for e in node.entries(ranks.clone()) {
-                    let Some(metric) = metric_at_rank(e.rank) else {
-                        continue;
-                    };
-                    let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
-                    for l in decode_set(node.label_set(e.labelset)) {
-                        let _ = labels.push(l);
-                    }
-                    if labels.first() != Some(&self.key.as_str())
-                        || catalog::sample_name(metric, &labels).is_none()
-                    {
-                        continue;
-                    }
-                    if !self.header {
-                        let _ = write_sample_family_header(out, self.format, metric, &labels);
-                        self.header = true;
-                    }
-                    let _ = write_metric_sample(
-                        out,
-                        self.format,
-                        metric,
-                        node.name(),
-                        &labels,
-                        e.value(),
-                        None,
-                    );
-                }
-                last = Some(node.name());
-                if out.len() - start >= target {
-                    full = true;
-                    break;
-                }
-            }
-            if let Some(name) = last {
-                self.after.clear();
-                self.after.push_str(name);
-                self.has_after = true;
-            }
-            if full {
+            let key = std::mem::take(&mut self.key);
+            let complete = self.node_samples(
+                out,
+                store,
+                ranks.clone(),
+                (start, target),
+                |metric, labels| {
+                    labels.first() == Some(&key.as_str())
+                        && catalog::sample_name(metric, labels).is_some()
+                },
+                |out, format, metric, labels| {
+                    let _ = write_sample_family_header(out, format, metric, labels);
+                },
+            );
+            self.key = key;
+            if !complete {
                 return false;
             }
             // This key is done: the next one.
@@ -391,6 +336,67 @@ impl Exposition {
                     return true;
                 }
             }
+        }
+    }
+
+    /// Writes the samples at `ranks` of the nodes after `self.after` until the piece is
+    /// full (`(start, target)`: the piece began at `start` and holds `target` bytes);
+    /// true when every node is written. Samples `keep` refuses are left out; before the
+    /// first one kept, `header` writes the family's header.
+    fn node_samples(
+        &mut self,
+        out: &mut String,
+        store: &Store,
+        ranks: Range<u16>,
+        (start, target): (usize, usize),
+        keep: impl Fn(&catalog::Metric, &[&str]) -> bool,
+        header: impl Fn(&mut String, Format, &catalog::Metric, &[&str]),
+    ) -> bool {
+        let after = self.has_after.then_some(self.after.as_str());
+        let mut last = None;
+        let mut complete = true;
+        for node in store.nodes_after(after, self.now_ms) {
+            for e in node.entries(ranks.clone()) {
+                let Some(metric) = metric_at_rank(e.rank) else {
+                    continue;
+                };
+                let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
+                for l in decode_set(node.label_set(e.labelset)) {
+                    let _ = labels.push(l);
+                }
+                if !keep(metric, &labels) {
+                    continue;
+                }
+                if !self.header {
+                    header(out, self.format, metric, &labels);
+                    self.header = true;
+                }
+                let _ = write_metric_sample(
+                    out,
+                    self.format,
+                    metric,
+                    node.name(),
+                    &labels,
+                    e.value(),
+                    None,
+                );
+            }
+            last = Some(node.name());
+            if out.len() - start >= target {
+                complete = false;
+                break;
+            }
+        }
+        self.resume_after(last);
+        complete
+    }
+
+    /// Where the next piece starts: after node `last`, when this one wrote any.
+    fn resume_after(&mut self, last: Option<&str>) {
+        if let Some(name) = last {
+            self.after.clear();
+            self.after.push_str(name);
+            self.has_after = true;
         }
     }
 
@@ -426,11 +432,7 @@ impl Exposition {
                 break;
             }
         }
-        if let Some(name) = last {
-            self.after.clear();
-            self.after.push_str(name);
-            self.has_after = true;
-        }
+        self.resume_after(last);
         complete
     }
 }
