@@ -318,17 +318,7 @@ mod computed_tests {
             .iter()
             .find_map(|m| m.influx.filter(|s| s.measurement == measurement))
             .expect("a catalog row of the measurement");
-        let mut ctx = CycleContext {
-            cycle: Cycle {
-                boot_id: 1,
-                first: 1,
-                last: 1,
-            },
-            timestamp_ms: 1_700_000_000_000,
-            user_hz: 100,
-            history: None,
-            late: heapless::Vec::new(),
-        };
+        let mut ctx = first_cycle();
         let extras = line_extras(&schema, &group, &mut ctx);
         for (f, _) in extras.fields.iter().chain(extras.defaults.iter()) {
             written.push((measurement, *f));
@@ -339,6 +329,21 @@ mod computed_tests {
             }
         });
         written
+    }
+
+    /// The context of a node's first cycle, without CPU history.
+    fn first_cycle() -> CycleContext<'static> {
+        CycleContext {
+            cycle: Cycle {
+                boot_id: 1,
+                first: 1,
+                last: 1,
+            },
+            timestamp_ms: 1_700_000_000_000,
+            user_hz: 100,
+            history: None,
+            late: heapless::Vec::new(),
+        }
     }
 
     /// Lines of a measurement [`has_line_extras`] leaves out get [`NO_EXTRAS`] without
@@ -367,17 +372,7 @@ mod computed_tests {
                 samples: &rows,
             };
             let schema = rows[0].0.influx.expect("a schema");
-            let mut ctx = CycleContext {
-                cycle: Cycle {
-                    boot_id: 1,
-                    first: 1,
-                    last: 1,
-                },
-                timestamp_ms: 1_700_000_000_000,
-                user_hz: 100,
-                history: None,
-                late: heapless::Vec::new(),
-            };
+            let mut ctx = first_cycle();
             let e = line_extras(&schema, &group, &mut ctx);
             assert!(
                 e.tags.is_empty() && e.fields.is_empty() && e.defaults.is_empty() && !e.skip,

@@ -313,7 +313,7 @@ where
         if let Some(ms) = timestamp_ms {
             w.write_char(' ')?;
             match i64::try_from(precision.from_unix_ms(ms)) {
-                Ok(t) => write_int(w, t, "")?,
+                Ok(t) => write_integer(w, t, "")?,
                 Err(_) => write!(w, "{}", precision.from_unix_ms(ms))?,
             }
         }
@@ -500,17 +500,7 @@ fn write_escaped_char<W: Write>(
 
 /// `v` in decimal, then `suffix` (what `write!(w, "{v}{suffix}")` writes, without
 /// `fmt`'s machinery: numbers were a fifth of rendering a real frame's lines).
-fn write_int<W: Write>(w: &mut W, v: i64, suffix: &str) -> fmt::Result {
-    let mut digits = itoa::Buffer::new();
-    w.write_str(digits.format(v))?;
-    if suffix.is_empty() {
-        Ok(())
-    } else {
-        w.write_str(suffix)
-    }
-}
-
-fn write_uint<W: Write>(w: &mut W, v: u64, suffix: &str) -> fmt::Result {
+fn write_integer<W: Write, I: itoa::Integer>(w: &mut W, v: I, suffix: &str) -> fmt::Result {
     let mut digits = itoa::Buffer::new();
     w.write_str(digits.format(v))?;
     if suffix.is_empty() {
@@ -533,11 +523,11 @@ fn write_field_value<W: Write>(w: &mut W, value: FieldValue<'_>) -> fmt::Result 
             if v == 0.0 && v.is_sign_negative() {
                 return w.write_str("-0");
             }
-            write_int(w, v as i64, "")
+            write_integer(w, v as i64, "")
         }
         FieldValue::Float(v) => write!(w, "{v}"),
-        FieldValue::Integer(v) => write_int(w, v, "i"),
-        FieldValue::UInteger(v) => write_uint(w, v, "u"),
+        FieldValue::Integer(v) => write_integer(w, v, "i"),
+        FieldValue::UInteger(v) => write_integer(w, v, "u"),
         FieldValue::Boolean(v) => w.write_str(if v { "true" } else { "false" }),
         FieldValue::String(s) => {
             w.write_char('"')?;
