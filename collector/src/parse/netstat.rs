@@ -681,7 +681,7 @@ fn exercise_cached(input: &[u8]) {
         fn push(&mut self, _: u16, _: Value) {}
     }
     let mut cache = HeaderCache::default();
-    let mut push = |bytes: &[u8], cache: &mut HeaderCache| {
+    let push = |bytes: &[u8], cache: &mut HeaderCache| {
         let _ = push_header_value_cached(bytes, cache, &mut Discard, &mut |_| {});
     };
     push(input, &mut cache);
