@@ -20,6 +20,10 @@
 //! catalog has a row named `node_netstat_<Proto>_<Field>` ([`netstat_id`]), and only those
 //! values are parsed (`Tcp: MaxConn` is `-1`). The rows are two runs of ids (the later
 //! fields were appended); each file is pushed one run after the other, so ids ascend.
+//!
+//! A header line does not change within a boot: the netstat source keeps a
+//! [`HeaderCache`] per file and passes it to [`push_header_value_cached`], which walks
+//! only the value lines to the sent columns while the header lines are those kept.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{id, name_suffixes};
