@@ -268,7 +268,8 @@ macro_rules! source_table {
             /// `/proc/net/{netstat,snmp,snmp6}`: protocol counters.
             Netstat "netstat" {
                 format: netstat,
-                reader: Files<crate::parse::netstat::NetstatFiles>,
+                reader: netstat::NetstatReader,
+                module: netstat,
                 docs: [
                     ("Protocol counters (netstat)",
                      "`/proc/net/netstat`, `/proc/net/snmp` and `/proc/net/snmp6` (when IPv6 is on), each value found by the name in its header line: the fields node_exporter's default `--collector.netstat.fields` keeps (and those of the next section). Each has a catalog row; the others are not sent. Untyped, as in node_exporter; Telegraf's `nstat` fields (tag `name` = the file), and the `/proc/net/snmp` ones again as Telegraf's `net` fields with `interface=all` (`tcp_activeopens`), written by the aggregator from the same values.",

@@ -260,6 +260,32 @@ pub(crate) mod recorded {
         let result = F::push_samples(input, &mut sink, &mut |e| bad.push(e));
         (sink.samples, bad, result)
     }
+
+    /// Runs `push` (a push function with state of its own) into a recorder: the samples,
+    /// the rows it skipped, its result.
+    pub(crate) fn push_with(
+        push: impl FnOnce(&mut dyn SampleSink, &mut dyn FnMut(ParseError)) -> Result<(), ParseError>,
+    ) -> (Vec<Sample>, Vec<ParseError>, Result<(), ParseError>) {
+        struct Recorder {
+            labels: Vec<String>,
+            samples: Vec<Sample>,
+        }
+        impl SampleSink for Recorder {
+            fn labels(&mut self, values: &[&str]) {
+                self.labels = values.iter().map(|v| v.to_string()).collect();
+            }
+            fn push(&mut self, metric: u16, value: Value) {
+                self.samples.push((self.labels.clone(), metric, value));
+            }
+        }
+        let mut sink = Recorder {
+            labels: Vec::new(),
+            samples: Vec::new(),
+        };
+        let mut bad = Vec::new();
+        let result = push(&mut sink, &mut |e| bad.push(e));
+        (sink.samples, bad, result)
+    }
 }
 
 #[cfg(test)]

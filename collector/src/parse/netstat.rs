@@ -20,12 +20,16 @@
 //! catalog has a row named `node_netstat_<Proto>_<Field>` ([`netstat_id`]), and only those
 //! values are parsed (`Tcp: MaxConn` is `-1`). The rows are two runs of ids (the later
 //! fields were appended); each file is pushed one run after the other, so ids ascend.
+//!
+//! A header line does not change within a boot: the netstat source keeps a
+//! [`HeaderCache`] per file and passes it to [`push_header_value_cached`], which walks
+//! only the value lines to the sent columns while the header lines are those kept.
 
 use pimon_protocol::Value;
 use pimon_protocol::catalog::{id, name_suffixes};
 
 use super::text::Lines;
-use super::{FileFormat, FileList, ParseError, PushFn, parse_u64, words};
+use super::{FileFormat, ParseError, parse_u64, words};
 use crate::sink::SampleSink;
 
 /// One protocol of a header/value file: its name and its two lines.
@@ -318,6 +322,278 @@ fn push_header_value(
     if any { Ok(()) } else { Err(ParseError::Empty) }
 }
 
+/// Bytes of header lines a [`HeaderCache`] keeps (a file's are ~2.3 KiB on the Pi 4's
+/// 6.1 kernel, ~3.5 KiB with `MPTcpExt` on x86); a file with more is parsed in full
+/// every cycle.
+const CACHE_HEADER_BYTES: usize = 8192;
+/// Protocols (pairs of lines) a [`HeaderCache`] keeps (`snmp` has 6).
+const CACHE_PAIRS: usize = 8;
+/// Sent columns a [`HeaderCache`] keeps: each is one row, a row at most once per file.
+const CACHE_COLUMNS: usize = DEFAULT_KEYS.len() + EXTRA_KEYS.len();
+
+/// What [`push_header_value_cached`] keeps of a `netstat` or `snmp` file across cycles:
+/// its header lines, which do not change within a boot (`IcmpMsg`'s grows when a new
+/// ICMP type is seen), and for each sent column its index in the value line and its
+/// row. While the header lines are byte for byte those kept, the value lines are only
+/// walked to those columns, instead of every name being split and looked up. Fixed
+/// arrays: nothing is allocated after the cache is.
+#[derive(Clone)]
+pub struct HeaderCache {
+    /// Pairs kept; 0 when there is nothing to reuse (the next push takes the full path).
+    pairs: usize,
+    /// The header lines, each with its `\n`, one after the other.
+    headers: [u8; CACHE_HEADER_BYTES],
+    /// The end of pair `i`'s header line in `headers`.
+    header_end: [u16; CACHE_PAIRS],
+    /// The length of pair `i`'s protocol name (the line starts with it and a `:`).
+    proto_len: [u16; CACHE_PAIRS],
+    /// The words of pair `i`'s header line (the value line must have as many).
+    words: [u16; CACHE_PAIRS],
+    /// The end of pair `i`'s columns in `cols`/`slot`.
+    cols_end: [u16; CACHE_PAIRS],
+    /// The sent columns (word index in the line, the `Proto:` head being 0), by pair,
+    /// ascending within a pair.
+    cols: [u16; CACHE_COLUMNS],
+    /// The push position of each of `cols`.
+    slot: [u16; CACHE_COLUMNS],
+    /// The row of each push position, in push order (that of the full path).
+    rows: [u16; CACHE_COLUMNS],
+    /// Push positions.
+    sent: usize,
+}
+
+impl core::fmt::Debug for HeaderCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HeaderCache")
+            .field("pairs", &self.pairs)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HeaderCache {
+    fn default() -> Self {
+        HeaderCache {
+            pairs: 0,
+            headers: [0; CACHE_HEADER_BYTES],
+            header_end: [0; CACHE_PAIRS],
+            proto_len: [0; CACHE_PAIRS],
+            words: [0; CACHE_PAIRS],
+            cols_end: [0; CACHE_PAIRS],
+            cols: [0; CACHE_COLUMNS],
+            slot: [0; CACHE_COLUMNS],
+            rows: [0; CACHE_COLUMNS],
+            sent: 0,
+        }
+    }
+}
+
+/// The line of `input` starting at `pos`: `(line without its \n, position after it)`.
+fn line_at(input: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let rest = input.get(pos..)?;
+    let mut i = 0;
+    while i < rest.len() {
+        if rest[i] == b'\n' {
+            return Some((rest.get(..i)?, pos + i + 1));
+        }
+        i += 1;
+    }
+    Some((rest, input.len()))
+}
+
+impl HeaderCache {
+    /// Whether the next push may reuse what is kept (tests).
+    pub fn is_kept(&self) -> bool {
+        self.pairs != 0
+    }
+
+    /// Keeps the header lines and sent columns of `input`, or nothing when `input` is not
+    /// plainly laid out (a blank line, a bad pair, more than the arrays hold): then the
+    /// full path is taken every cycle, as before this cache.
+    fn rebuild(&mut self, input: &[u8]) {
+        self.pairs = 0;
+        if self.fill(input).is_none() {
+            self.pairs = 0;
+        }
+    }
+
+    fn fill(&mut self, input: &[u8]) -> Option<()> {
+        let mut lines: [(&[u8], &[u8]); CACHE_PAIRS] = [(&[], &[]); CACHE_PAIRS];
+        let mut pairs = 0;
+        let mut pos = 0;
+        let mut used = 0;
+        while !input.get(pos..)?.trim_ascii().is_empty() {
+            let (names, next) = line_at(input, pos)?;
+            let (values, next) = line_at(input, next)?;
+            pos = next;
+            let proto = head(names)?;
+            // The line starts with `Proto:` (no leading blank), as does its value line.
+            let lead = names.get(..proto.len() + 1)?;
+            if lead.split_last() != Some((&b':', proto))
+                || head(values) != Some(proto)
+                || !values.starts_with(lead)
+            {
+                return None;
+            }
+            let n = words(names).count();
+            if n != words(values).count() {
+                return None;
+            }
+            let end = used + names.len() + 1;
+            let slot = self.headers.get_mut(used..end)?;
+            let (text, newline) = slot.split_at_mut(names.len());
+            text.copy_from_slice(names);
+            *newline.first_mut()? = b'\n';
+            *lines.get_mut(pairs)? = (names, values);
+            *self.header_end.get_mut(pairs)? = u16::try_from(end).ok()?;
+            *self.proto_len.get_mut(pairs)? = u16::try_from(proto.len()).ok()?;
+            *self.words.get_mut(pairs)? = u16::try_from(n).ok()?;
+            used = end;
+            pairs += 1;
+        }
+        if pairs == 0 {
+            return None;
+        }
+        // Push positions in the full path's order: run, then pair, then column.
+        let mut pair_of = [0u8; CACHE_COLUMNS];
+        let mut col_of = [0u16; CACHE_COLUMNS];
+        let mut sent = 0;
+        for run in &RUNS {
+            for (p, (names, _)) in lines.iter().enumerate().take(pairs) {
+                let proto = head(names)?;
+                let rows = run.proto_rows(proto);
+                if rows.is_empty() {
+                    continue;
+                }
+                for (col, name) in words(names).enumerate().skip(1) {
+                    if let Some(row) = run.field_row(rows.clone(), proto.len(), name) {
+                        *self.rows.get_mut(sent)? = row;
+                        *pair_of.get_mut(sent)? = u8::try_from(p).ok()?;
+                        *col_of.get_mut(sent)? = u16::try_from(col).ok()?;
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        // The same positions grouped by pair, each pair's by column (one walk per line).
+        let mut k = 0;
+        for p in 0..pairs {
+            let start = k;
+            for s in 0..sent {
+                if usize::from(*pair_of.get(s)?) == p {
+                    *self.cols.get_mut(k)? = *col_of.get(s)?;
+                    *self.slot.get_mut(k)? = u16::try_from(s).ok()?;
+                    k += 1;
+                }
+            }
+            // Insertion sort by column (a pair's columns are two ascending runs).
+            for i in start + 1..k {
+                let mut j = i;
+                while j > start && self.cols.get(j - 1)? > self.cols.get(j)? {
+                    self.cols.swap(j - 1, j);
+                    self.slot.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+            // A column twice (a name repeated in the header) is not walked to twice.
+            if self.cols.get(start..k)?.windows(2).any(|w| w[0] == w[1]) {
+                return None;
+            }
+            *self.cols_end.get_mut(p)? = u16::try_from(k).ok()?;
+        }
+        self.sent = sent;
+        self.pairs = pairs;
+        Some(())
+    }
+
+    /// The sent values of `input` by push position, when its header lines are those kept
+    /// and it is laid out as when they were (each value line right after its header,
+    /// with its `Proto:` and as many words, nothing after the last pair but blanks);
+    /// `None` when anything differs. Pushes nothing.
+    fn values<'a>(&self, input: &'a [u8], out: &mut [&'a [u8]; CACHE_COLUMNS]) -> Option<()> {
+        let mut pos = 0;
+        let mut header_start = 0;
+        let mut col = 0;
+        for p in 0..self.pairs {
+            let header_end = usize::from(*self.header_end.get(p)?);
+            let header = self.headers.get(header_start..header_end)?;
+            header_start = header_end;
+            // An exact byte compare: no hash whose collisions could mislead.
+            if input.get(pos..pos + header.len())? != header {
+                return None;
+            }
+            let (values, next) = line_at(input, pos + header.len())?;
+            pos = next;
+            let lead = header.get(..usize::from(*self.proto_len.get(p)?) + 1)?;
+            if !values.starts_with(lead) {
+                return None;
+            }
+            let cols_end = usize::from(*self.cols_end.get(p)?);
+            // Walk the words, taking those at the sent columns, counting all.
+            let mut word = 0u16;
+            let mut i = lead.len();
+            // `Proto:` must be a whole word, as `head` reads it.
+            if values.get(i).is_some_and(|b| !b.is_ascii_whitespace()) {
+                return None;
+            }
+            word += 1;
+            loop {
+                while i < values.len() && values[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if i == values.len() {
+                    break;
+                }
+                let start = i;
+                while i < values.len() && !values[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if col < cols_end && *self.cols.get(col)? == word {
+                    *out.get_mut(usize::from(*self.slot.get(col)?))? = values.get(start..i)?;
+                    col += 1;
+                }
+                word = word.checked_add(1)?;
+            }
+            if word != *self.words.get(p)? || col != cols_end {
+                return None;
+            }
+        }
+        if !input.get(pos..)?.trim_ascii().is_empty() {
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// [`ProcNetNetstat`]'s or [`ProcNetSnmp`]'s push with a [`HeaderCache`] kept by the
+/// caller across cycles: the same samples, errors and result as the full path. While
+/// the header lines are those kept, only the sent columns of the value lines are
+/// taken; otherwise (a new kernel field, `IcmpMsg` growing, anything odd) the full path
+/// runs and the cache is rebuilt from this input.
+pub fn push_header_value_cached(
+    input: &[u8],
+    cache: &mut HeaderCache,
+    sink: &mut dyn SampleSink,
+    bad_row: &mut dyn FnMut(ParseError),
+) -> Result<(), ParseError> {
+    if cache.pairs != 0 {
+        let mut values: [&[u8]; CACHE_COLUMNS] = [&[]; CACHE_COLUMNS];
+        if cache.values(input, &mut values).is_some() {
+            sink.labels(&[]);
+            for (&row, value) in cache.rows.iter().zip(values).take(cache.sent) {
+                match parse_u64(value) {
+                    Ok(v) => sink.push(row, Value::Unsigned(v)),
+                    Err(e) => bad_row(e),
+                }
+            }
+            return Ok(());
+        }
+    }
+    let result = push_header_value(input, sink, bad_row);
+    cache.rebuild(input);
+    result
+}
+
 /// `/proc/net/netstat` (`TcpExt`, `IpExt`, `MPTcpExt`).
 #[derive(Debug)]
 pub struct ProcNetNetstat;
@@ -385,19 +661,6 @@ impl FileFormat for ProcNetSnmp6 {
     }
 }
 
-/// The netstat source's files: `netstat` and `snmp` (required, as node_exporter fails
-/// without them) and `snmp6` (absent on a kernel booted with `ipv6.disable=1`).
-#[derive(Debug)]
-pub struct NetstatFiles;
-
-impl FileList for NetstatFiles {
-    const FILES: &'static [(&'static str, bool, PushFn)] = &[
-        (ProcNetNetstat::PATH, true, ProcNetNetstat::push_samples),
-        (ProcNetSnmp::PATH, true, ProcNetSnmp::push_samples),
-        (ProcNetSnmp6::PATH, false, ProcNetSnmp6::push_samples),
-    ];
-}
-
 /// Runs every parser of this module over `input` to the end (see [`super::exercise`]).
 pub fn exercise(input: &[u8]) {
     for lines in parse_header_value_lines(input).flatten() {
@@ -407,9 +670,33 @@ pub fn exercise(input: &[u8]) {
     if let Some(w) = words(input).next() {
         let _ = netstat_id(w, w);
     }
+    exercise_cached(input);
     super::exercise_format::<ProcNetNetstat>(input);
     super::exercise_format::<ProcNetSnmp>(input);
     super::exercise_format::<ProcNetSnmp6>(input);
+}
+
+/// [`push_header_value_cached`] over `input` with a cache built from `input` (the cached
+/// path), then over altered copies of it with that cache (the checks that fall back).
+fn exercise_cached(input: &[u8]) {
+    struct Discard;
+    impl SampleSink for Discard {
+        fn labels(&mut self, _: &[&str]) {}
+        fn push(&mut self, _: u16, _: Value) {}
+    }
+    let mut cache = HeaderCache::default();
+    let push = |bytes: &[u8], cache: &mut HeaderCache| {
+        let _ = push_header_value_cached(bytes, cache, &mut Discard, &mut |_| {});
+    };
+    push(input, &mut cache);
+    push(input, &mut cache);
+    let kept = cache.clone();
+    for cut in [input.len() / 2, input.len().saturating_sub(1)] {
+        push(input.get(..cut).unwrap_or_default(), &mut cache);
+        cache.clone_from(&kept);
+        push(input.get(cut..).unwrap_or_default(), &mut cache);
+        cache.clone_from(&kept);
+    }
 }
 
 #[cfg(test)]
@@ -586,6 +873,101 @@ mod tests {
         );
         let (_, bad, _) = recorded::push::<ProcNetSnmp>(b"Tcp: InSegs\nTcp: x\n");
         assert_eq!(bad, [ParseError::InvalidNumber]);
+    }
+
+    /// [`push_header_value_cached`] with `cache`, recorded.
+    fn pushed_cached(
+        input: &[u8],
+        cache: &mut HeaderCache,
+    ) -> (Vec<recorded::Sample>, Vec<ParseError>, Result<(), ParseError>) {
+        recorded::push_with(|sink, bad_row| push_header_value_cached(input, cache, sink, bad_row))
+    }
+
+    /// The full path's record of `input` (both files take the same push).
+    fn pushed_full(input: &[u8]) -> (Vec<recorded::Sample>, Vec<ParseError>, Result<(), ParseError>) {
+        recorded::push::<ProcNetSnmp>(input)
+    }
+
+    #[test]
+    fn kept_headers_give_the_full_paths_samples_on_every_fixture() {
+        for input in [
+            fixture!("pi4/proc/net/netstat"),
+            fixture!("pi4/proc/net/snmp"),
+            fixture!("pizero/proc/net/netstat"),
+            fixture!("pizero/proc/net/snmp"),
+            fixture!("x86/proc/net/netstat"),
+            fixture!("x86/proc/net/snmp"),
+        ] {
+            let full = pushed_full(input);
+            assert!(full.0.len() >= 16);
+            let mut cache = HeaderCache::default();
+            for cycle in 0..3 {
+                assert_eq!(pushed_cached(input, &mut cache), full, "cycle {cycle}");
+                assert!(cache.is_kept(), "cycle {cycle}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_changing_mid_run_is_read_by_name_and_kept_anew() {
+        let before: &[u8] = b"Tcp: RtoMin InSegs OutSegs\nTcp: 200 10 20\nIcmpMsg: InType3\nIcmpMsg: 5\nUdp: NoPorts\nUdp: 4\n";
+        // IcmpMsg gains a type, and a kernel reorders Tcp and adds a field.
+        let after: &[u8] = b"Tcp: OutSegs New InSegs RtoMin\nTcp: 21 7 11 200\nIcmpMsg: InType0 InType3\nIcmpMsg: 1 5\nUdp: NoPorts\nUdp: 5\n";
+        let mut cache = HeaderCache::default();
+        assert_eq!(pushed_cached(before, &mut cache), pushed_full(before));
+        assert_eq!(pushed_cached(before, &mut cache).0.len(), 3);
+        let changed = pushed_cached(after, &mut cache);
+        assert_eq!(changed, pushed_full(after));
+        let values: Vec<_> = changed.0.iter().map(|s| (s.1, s.2)).collect();
+        assert_eq!(
+            values,
+            [
+                (id::NETSTAT_TCP_OUTSEGS, Value::Unsigned(21)),
+                (id::NETSTAT_TCP_INSEGS, Value::Unsigned(11)),
+                (id::NETSTAT_UDP_NOPORTS, Value::Unsigned(5)),
+            ]
+        );
+        assert!(cache.is_kept());
+        // The new header is the one kept now: the next cycle reads by it.
+        let next: &[u8] = b"Tcp: OutSegs New InSegs RtoMin\nTcp: 30 7 12 200\nIcmpMsg: InType0 InType3\nIcmpMsg: 1 5\nUdp: NoPorts\nUdp: 6\n";
+        assert_eq!(pushed_cached(next, &mut cache), pushed_full(next));
+        assert_eq!(pushed_cached(next, &mut cache).0[0].2, Value::Unsigned(30));
+        // And back.
+        assert_eq!(pushed_cached(before, &mut cache), pushed_full(before));
+    }
+
+    #[test]
+    fn odd_input_under_kept_headers_is_reported_as_by_the_full_path() {
+        let good: &[u8] = b"Tcp: InSegs OutSegs\nTcp: 1 2\nUdp: NoPorts\nUdp: 4\n";
+        let odd: [&[u8]; 9] = [
+            b"Tcp: InSegs OutSegs\nTcp: 1\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\nTcp: 1 2 3\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\nTcp: x 2\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\nUdp: 1 2\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\nTcp:1 2\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\n\nTcp: 1 2\nUdp: NoPorts\nUdp: 4\n",
+            b"Tcp: InSegs OutSegs\nTcp: 1 2\nUdp: NoPorts\nUdp: 4\nIp: Forwarding\n",
+            b"Tcp: InSegs OutSegs\nTcp: 1 2\nUdp: NoPorts\n",
+            b"Tcp: InSegs OutSegs\nTcp: 1 2\n",
+        ];
+        for input in odd {
+            let mut cache = HeaderCache::default();
+            assert_eq!(pushed_cached(good, &mut cache), pushed_full(good));
+            assert!(cache.is_kept());
+            assert_eq!(
+                pushed_cached(input, &mut cache),
+                pushed_full(input),
+                "{}",
+                core::str::from_utf8(input).unwrap()
+            );
+            assert_eq!(pushed_cached(good, &mut cache), pushed_full(good));
+        }
+        // Not kept when the layout is not plain: the full path every cycle.
+        let mut cache = HeaderCache::default();
+        let blank: &[u8] = b"\nTcp: InSegs\nTcp: 1\n";
+        assert_eq!(pushed_cached(blank, &mut cache), pushed_full(blank));
+        assert!(!cache.is_kept());
+        assert_eq!(pushed_cached(blank, &mut cache), pushed_full(blank));
     }
 
     #[test]
