@@ -559,20 +559,69 @@ pub struct DataFrame<'a> {
 impl<'a> DataFrame<'a> {
     /// Parses and validates a whole data frame (not the MAC: see [`verify`](Self::verify)).
     pub fn parse(datagram: &'a [u8]) -> Result<DataFrame<'a>, Error> {
-        Self::parse_kind(datagram, Kind::Data)
+        Self::parse_kind(datagram, Kind::Data, &mut ())
+    }
+
+    /// Parses and validates a data frame exactly as [`parse`](Self::parse) does (the
+    /// same checks, the same errors: it is the same pass) and, in that pass, hands
+    /// `visit` the header and every group's labels and known samples in frame order,
+    /// so a reader that wants every sample needs no second walk over the body
+    /// ([`samples`](Self::samples)).
+    ///
+    /// On an error `visit` may have seen part of the frame: whoever keeps what it saw
+    /// drops it then.
+    ///
+    /// ```
+    /// use pimon_protocol::{DataFrame, DataHeader, EncodedLabels, FrameWriter, Value, seal};
+    /// use pimon_protocol::catalog::Metric;
+    /// use pimon_protocol::frame::Visit;
+    ///
+    /// struct Sum(u64);
+    /// impl<'a> Visit<'a> for Sum {
+    ///     fn group(&mut self, _labels: &[&'a str]) {}
+    ///     fn sample(&mut self, _metric: &'static Metric, value: Value) {
+    ///         if let Value::Unsigned(v) = value {
+    ///             self.0 += v;
+    ///         }
+    ///     }
+    /// }
+    /// let header = DataHeader {
+    ///     node: "pi", boot_id: 1, seq: 2, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+    ///     user_hz: 100, part: 0, parts: 1, key_id: None,
+    /// };
+    /// let mut buf = [0u8; 1232];
+    /// let mut w = FrameWriter::new(&mut buf, &header).unwrap();
+    /// w.begin_group(&EncodedLabels::encode(&["eth0"]).unwrap()).unwrap();
+    /// w.push(5, Value::Unsigned(300)).unwrap();
+    /// w.push(6, Value::Unsigned(12)).unwrap();
+    /// let len = w.finish();
+    /// let len = seal(&mut buf, len, 1, None).unwrap();
+    /// let mut sum = Sum(0);
+    /// let frame = DataFrame::parse_with(&buf[..len], &mut sum).unwrap();
+    /// assert_eq!((sum.0, frame.known_samples()), (312, 2));
+    /// ```
+    pub fn parse_with(
+        datagram: &'a [u8],
+        visit: &mut impl Visit<'a>,
+    ) -> Result<DataFrame<'a>, Error> {
+        Self::parse_kind(datagram, Kind::Data, visit)
     }
 
     /// Parses and validates a probe ([`write_probe`]): a frame of kind 0x04 without
     /// groups (any group is [`Error::DecodeTrailingBytes`]).
     pub fn parse_probe(datagram: &'a [u8]) -> Result<DataFrame<'a>, Error> {
-        let probe = Self::parse_kind(datagram, Kind::Probe)?;
+        let probe = Self::parse_kind(datagram, Kind::Probe, &mut ())?;
         if !probe.body.is_empty() {
             return Err(Error::DecodeTrailingBytes);
         }
         Ok(probe)
     }
 
-    fn parse_kind(datagram: &'a [u8], kind: Kind) -> Result<DataFrame<'a>, Error> {
+    fn parse_kind(
+        datagram: &'a [u8],
+        kind: Kind,
+        visit: &mut impl Visit<'a>,
+    ) -> Result<DataFrame<'a>, Error> {
         if datagram.len() > MAX_DATAGRAM {
             return Err(Error::DecodeTooLong);
         }
@@ -594,20 +643,22 @@ impl<'a> DataFrame<'a> {
             return Err(Error::DecodeBadFloor);
         }
         let body = rest;
-        let (known, unknown) = validate_body(body)?;
+        let header = DataHeader {
+            node: h.node,
+            boot_id: pre.boot_id,
+            seq: h.seq,
+            resend_floor: h.resend_floor,
+            timestamp_ms: h.timestamp_ms,
+            interval_ms: h.interval_ms,
+            user_hz: h.user_hz,
+            part: pre.part,
+            parts: pre.parts,
+            key_id: pre.has_mac().then_some(pre.key_id),
+        };
+        visit.header(&header);
+        let (known, unknown) = validate_body(body, visit)?;
         Ok(DataFrame {
-            header: DataHeader {
-                node: h.node,
-                boot_id: pre.boot_id,
-                seq: h.seq,
-                resend_floor: h.resend_floor,
-                timestamp_ms: h.timestamp_ms,
-                interval_ms: h.interval_ms,
-                user_hz: h.user_hz,
-                part: pre.part,
-                parts: pre.parts,
-                key_id: pre.has_mac().then_some(pre.key_id),
-            },
+            header,
             minor: pre.minor,
             flags: pre.flags,
             datagram,
@@ -702,13 +753,13 @@ impl<'a> Iterator for Samples<'a> {
 fn take_group_header<'a>(
     rest: &mut &'a [u8],
 ) -> Result<(heapless::Vec<&'a str, MAX_LABELS>, u8), Error> {
-    let n: u32 = wire::take(rest)?;
+    let n = wire::take_u32(rest)?;
     if n as usize > MAX_LABELS {
         return Err(Error::DecodeBadGroup);
     }
     let mut labels = heapless::Vec::new();
     for _ in 0..n {
-        let l: &str = wire::take(rest)?;
+        let l = wire::take_str(rest)?;
         if l.len() > MAX_LABEL_LEN {
             return Err(Error::DecodeBadGroup);
         }
@@ -721,15 +772,16 @@ fn take_group_header<'a>(
     Ok((labels, count))
 }
 
+#[inline]
 fn take_sample(rest: &mut &[u8], prev_id: u16) -> Result<(u16, Value), Error> {
-    let key: u64 = wire::take(rest)?;
+    let key = wire::take_u64(rest)?;
     let id = u16::try_from(key >> 2)
         .ok()
         .and_then(|d| prev_id.checked_add(d))
         .ok_or(Error::DecodeBadVarint)?;
     let value = match key & 3 {
-        KIND_UNSIGNED => Value::Unsigned(wire::take(rest)?),
-        KIND_SIGNED => Value::Signed(wire::take(rest)?),
+        KIND_UNSIGNED => Value::Unsigned(wire::take_u64(rest)?),
+        KIND_SIGNED => Value::Signed(wire::take_i64(rest)?),
         KIND_F32 => {
             let b = wire::take_bytes(rest, 4)?;
             Value::F32(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -744,21 +796,353 @@ fn take_sample(rest: &mut &[u8], prev_id: u16) -> Result<(u16, Value), Error> {
     Ok((id, value))
 }
 
-/// Walks the body once; returns (known, unknown) sample counts.
-fn validate_body(mut rest: &[u8]) -> Result<(u16, u16), Error> {
+/// What [`DataFrame::parse_with`] hands over while it validates a frame, in frame
+/// order: the header (checked), then each group's label values and the group's samples
+/// of the metrics this build knows (samples of newer ids are skipped, as
+/// [`DataFrame::samples`] skips them).
+pub trait Visit<'a> {
+    /// The frame's header, before any group.
+    fn header(&mut self, _header: &DataHeader<'a>) {}
+    /// A group opens: the samples that follow carry these label values (at most
+    /// [`MAX_LABELS`], each valid UTF-8 of at most [`MAX_LABEL_LEN`] bytes).
+    fn group(&mut self, labels: &[&'a str]);
+    /// A sample of the open group.
+    fn sample(&mut self, metric: &'static Metric, value: Value);
+}
+
+/// Visits nothing: [`DataFrame::parse`].
+impl<'a> Visit<'a> for () {
+    #[inline(always)]
+    fn group(&mut self, _labels: &[&'a str]) {}
+    #[inline(always)]
+    fn sample(&mut self, _metric: &'static Metric, _value: Value) {}
+}
+
+/// Walks the body once, handing `visit` what it finds; returns (known, unknown) sample
+/// counts.
+fn validate_body<'a>(mut rest: &'a [u8], visit: &mut impl Visit<'a>) -> Result<(u16, u16), Error> {
     let (mut known, mut unknown) = (0u16, 0u16);
     while !rest.is_empty() {
-        let (_, count) = take_group_header(&mut rest)?;
+        let (labels, count) = take_group_header(&mut rest)?;
+        visit.group(&labels);
         let mut prev = 0;
         for _ in 0..count {
-            let (id, _) = take_sample(&mut rest, prev)?;
+            let (id, value) = take_sample(&mut rest, prev)?;
             prev = id;
-            if catalog::lookup(id).is_some() {
-                known = known.saturating_add(1);
-            } else {
-                unknown = unknown.saturating_add(1);
+            match catalog::lookup(id) {
+                Some(metric) => {
+                    known = known.saturating_add(1);
+                    visit.sample(metric, value);
+                }
+                None => unknown = unknown.saturating_add(1),
             }
         }
     }
     Ok((known, unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The one-pass decoder against the former one (postcard's generic decoding of
+    //! every field, then a second walk for the samples), kept here as the reference:
+    //! the same frames accepted, the same errors, the same samples.
+    use super::*;
+    use proptest::prelude::*;
+    use std::string::{String, ToString};
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The former group header: postcard for the count and each label.
+    fn reference_group_header<'a>(
+        rest: &mut &'a [u8],
+    ) -> Result<(heapless::Vec<&'a str, MAX_LABELS>, u8), Error> {
+        let n: u32 = wire::take(rest)?;
+        if n as usize > MAX_LABELS {
+            return Err(Error::DecodeBadGroup);
+        }
+        let mut labels = heapless::Vec::new();
+        for _ in 0..n {
+            let l: &str = wire::take(rest)?;
+            if l.len() > MAX_LABEL_LEN {
+                return Err(Error::DecodeBadGroup);
+            }
+            labels.push(l).map_err(|_| Error::DecodeBadGroup)?;
+        }
+        let count: u8 = wire::take_bytes(rest, 1)?[0];
+        if count == 0 || count > MAX_GROUP_SAMPLES {
+            return Err(Error::DecodeBadGroup);
+        }
+        Ok((labels, count))
+    }
+
+    /// The former sample: postcard for the key and the integers.
+    fn reference_sample(rest: &mut &[u8], prev_id: u16) -> Result<(u16, Value), Error> {
+        let key: u64 = wire::take(rest)?;
+        let id = u16::try_from(key >> 2)
+            .ok()
+            .and_then(|d| prev_id.checked_add(d))
+            .ok_or(Error::DecodeBadVarint)?;
+        let value = match key & 3 {
+            KIND_UNSIGNED => Value::Unsigned(wire::take(rest)?),
+            KIND_SIGNED => Value::Signed(wire::take(rest)?),
+            KIND_F32 => {
+                let b = wire::take_bytes(rest, 4)?;
+                Value::F32(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            }
+            _ => {
+                let b = wire::take_bytes(rest, 8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                Value::F64(f64::from_le_bytes(a))
+            }
+        };
+        Ok((id, value))
+    }
+
+    type Decoded<'a> = Vec<(heapless::Vec<&'a str, MAX_LABELS>, u16, Value)>;
+
+    /// The former body validation, then the samples the former iterator gave.
+    fn reference_body(body: &[u8]) -> Result<(u16, u16, Decoded<'_>), Error> {
+        let (mut known, mut unknown) = (0u16, 0u16);
+        let mut samples = Vec::new();
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (labels, count) = reference_group_header(&mut rest)?;
+            let mut prev = 0;
+            for _ in 0..count {
+                let (id, value) = reference_sample(&mut rest, prev)?;
+                prev = id;
+                if catalog::lookup(id).is_some() {
+                    known = known.saturating_add(1);
+                    samples.push((labels.clone(), id, value));
+                } else {
+                    unknown = unknown.saturating_add(1);
+                }
+            }
+        }
+        Ok((known, unknown, samples))
+    }
+
+    #[derive(Default)]
+    struct Collect<'a> {
+        header: Option<DataHeader<'a>>,
+        labels: heapless::Vec<&'a str, MAX_LABELS>,
+        samples: Decoded<'a>,
+    }
+
+    impl<'a> Visit<'a> for Collect<'a> {
+        fn header(&mut self, header: &DataHeader<'a>) {
+            self.header = Some(*header);
+        }
+        fn group(&mut self, labels: &[&'a str]) {
+            self.labels = labels.iter().copied().collect();
+        }
+        fn sample(&mut self, metric: &'static Metric, value: Value) {
+            self.samples.push((self.labels.clone(), metric.id, value));
+        }
+    }
+
+    /// Bit patterns, so that NaN equals NaN.
+    fn bits(samples: &Decoded<'_>) -> Vec<(Vec<String>, u16, u8, u64)> {
+        samples
+            .iter()
+            .map(|(labels, id, v)| {
+                let (kind, b) = match *v {
+                    Value::Unsigned(x) => (0, x),
+                    Value::Signed(x) => (1, x as u64),
+                    Value::F32(x) => (2, u64::from(x.to_bits())),
+                    Value::F64(x) => (3, x.to_bits()),
+                };
+                (labels.iter().map(|l| l.to_string()).collect(), *id, kind, b)
+            })
+            .collect()
+    }
+
+    /// A body as bytes: the one-pass decoder accepts exactly what the reference does,
+    /// with the same error, and finds the same samples, by its visitor and by
+    /// [`DataFrame::samples`].
+    fn check_body(body: &[u8]) {
+        let mut datagram = Vec::new();
+        let header = DataHeader {
+            node: "pi",
+            boot_id: 7,
+            seq: 3,
+            resend_floor: 1,
+            timestamp_ms: 1_700_000_000_000,
+            interval_ms: 1000,
+            user_hz: 100,
+            part: 0,
+            parts: 1,
+            key_id: None,
+        };
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let len = FrameWriter::new(&mut buf, &header).unwrap().finish();
+        datagram.extend_from_slice(&buf[..len]);
+        datagram.extend_from_slice(body);
+        if datagram.len() > MAX_DATAGRAM {
+            return;
+        }
+        let reference = reference_body(body);
+        let mut seen = Collect::default();
+        let got = DataFrame::parse_with(&datagram, &mut seen);
+        let plain = DataFrame::parse(&datagram);
+        match (&reference, &got) {
+            (Ok((known, unknown, samples)), Ok(frame)) => {
+                assert_eq!(
+                    (frame.known_samples(), frame.unknown_samples()),
+                    (*known, *unknown)
+                );
+                assert_eq!(seen.header, Some(header));
+                assert_eq!(bits(&seen.samples), bits(samples));
+                let walked: Decoded<'_> = frame
+                    .samples()
+                    .map(|s| (s.labels, s.metric.id, s.value))
+                    .collect();
+                assert_eq!(bits(&walked), bits(samples));
+            }
+            (Err(want), Err(e)) => assert_eq!(e, want, "body {body:02x?}"),
+            _ => panic!("reference {reference:?}, one pass {got:?}, body {body:02x?}"),
+        }
+        assert_eq!(
+            plain.map(|f| (f.known, f.unknown)),
+            got.map(|f| (f.known, f.unknown))
+        );
+    }
+
+    /// A valid body: groups of real catalog ids and all four kinds of values.
+    fn valid_body(groups: &[(Vec<String>, Vec<(u16, Value)>)]) -> Vec<u8> {
+        let header = DataHeader {
+            node: "pi",
+            boot_id: 7,
+            seq: 3,
+            resend_floor: 1,
+            timestamp_ms: 1_700_000_000_000,
+            interval_ms: 1000,
+            user_hz: 100,
+            part: 0,
+            parts: 1,
+            key_id: None,
+        };
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let empty = FrameWriter::new(&mut buf, &header).unwrap().finish();
+        let mut w = FrameWriter::new(&mut buf, &header).unwrap();
+        'groups: for (labels, samples) in groups {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let Ok(encoded) = EncodedLabels::encode(&labels) else {
+                continue;
+            };
+            if w.begin_group(&encoded).is_err() {
+                break;
+            }
+            for &(id, v) in samples {
+                if w.push(id, v).is_err() {
+                    break 'groups;
+                }
+            }
+        }
+        let len = w.finish();
+        buf[empty..len].to_vec()
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<u64>().prop_map(Value::Unsigned),
+            (0u64..300).prop_map(Value::Unsigned),
+            any::<i64>().prop_map(Value::Signed),
+            any::<f32>().prop_map(Value::F32),
+            any::<f64>().prop_map(Value::F64),
+        ]
+    }
+
+    fn groups() -> impl Strategy<Value = Vec<(Vec<String>, Vec<(u16, Value)>)>> {
+        let label = prop_oneof!["[a-z0-9]{0,12}", ".{0,3}", "[a-z]{120,140}"];
+        let ids = (0u16..(catalog::CATALOG.len() as u16 + 40), value());
+        prop::collection::vec(
+            (
+                prop::collection::vec(label, 0..6),
+                prop::collection::vec(ids, 1..20),
+            ),
+            0..8,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn one_pass_decodes_valid_bodies_as_the_reference(groups in groups()) {
+            check_body(&valid_body(&groups));
+        }
+
+        #[test]
+        fn one_pass_rejects_mutated_bodies_as_the_reference(
+            groups in groups(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut body = valid_body(&groups);
+            for (at, byte) in flips {
+                if !body.is_empty() {
+                    let i = at.index(body.len());
+                    body[i] = byte;
+                }
+            }
+            check_body(&body);
+            let keep = cut.index(body.len() + 1);
+            check_body(&body[..keep]);
+        }
+
+        #[test]
+        fn one_pass_rejects_any_bytes_as_the_reference(
+            body in prop::collection::vec(
+                prop_oneof![any::<u8>(), 0x80u8..=0xff, 0u8..4],
+                0..64,
+            )
+        ) {
+            check_body(&body);
+        }
+    }
+
+    #[test]
+    fn varint_edges_decode_as_the_reference() {
+        // Keys and values at the edges of postcard's varints: longest forms, a last
+        // byte one too large, overlong zeros, one byte too many, cut short.
+        let ten = |last: u8| {
+            let mut v = vec![0xffu8; 9];
+            v.push(last);
+            v
+        };
+        let cases: Vec<Vec<u8>> = vec![
+            vec![0x00, 0x01, 0x04, 0x05],
+            [vec![0x00, 0x01, 0x04], ten(0x01)].concat(),
+            [vec![0x00, 0x01, 0x04], ten(0x02)].concat(),
+            [vec![0x00, 0x01, 0x04], ten(0x81)].concat(),
+            [vec![0x00, 0x01, 0x04], vec![0x80; 10], vec![0x00]].concat(),
+            vec![0x00, 0x01, 0x84, 0x80, 0x80, 0x00, 0x07],
+            vec![0x00, 0x01, 0x85, 0x00, 0x05],
+            vec![
+                0x00, 0x01, 0x05, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+            vec![0x00, 0x01, 0x05, 0xff, 0xff],
+            vec![0x80, 0x80, 0x80, 0x80, 0x10, 0x01, 0x04, 0x00],
+            vec![0x80, 0x80, 0x80, 0x80, 0x0f, 0x01, 0x04, 0x00],
+            vec![0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x04, 0x00],
+            vec![0x01, 0x81, 0x80, 0x00, b'a', 0x01, 0x04, 0x00],
+            vec![0x01, 0x02, 0xc3, 0x28, 0x01, 0x04, 0x00],
+            vec![0x01, 0x05, b'a'],
+            vec![0x0d, 0x01, 0x04, 0x00],
+            vec![0x00, 0x00],
+            vec![0x00, 0x80, 0x04, 0x00],
+            vec![0x00, 0x01, 0x06, 0x00, 0x00],
+            vec![0x00, 0x01, 0x06, 0x00, 0x00, 0x00, 0x00],
+            vec![0x00, 0x01, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        for body in cases {
+            check_body(&body);
+        }
+        let mut long_label = vec![0x01, 0x80, 0x02];
+        long_label.extend_from_slice(&[b'x'; 256]);
+        long_label.extend_from_slice(&[0x01, 0x04, 0x00]);
+        check_body(&long_label);
+    }
 }

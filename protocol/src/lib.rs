@@ -25,6 +25,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Unit tests use `std` (collections, proptest).
+#[cfg(test)]
+extern crate std;
+
 pub mod ack;
 pub mod auth;
 pub mod catalog;

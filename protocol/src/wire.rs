@@ -219,6 +219,79 @@ pub(crate) fn take<'a, T: Deserialize<'a>>(input: &mut &'a [u8]) -> Result<T, Er
     Ok(value)
 }
 
+/// Takes one LEB128 varint off the front of `input` exactly as postcard decodes an
+/// integer of `max` varint bytes whose last byte may hold at most `last_max` (`u64`: 10
+/// and 1, `u32`: 5 and 15): overlong forms are accepted, a varint longer than `max` or
+/// with too large a last byte is [`Error::DecodeBadVarint`], one cut short
+/// [`Error::DecodeTooShort`]. Written out for the per-sample fields of a frame, where
+/// postcard's generic path costs several times more (`tests/properties.rs` checks it
+/// against postcard on any bytes).
+#[inline(always)]
+fn take_varint(input: &mut &[u8], max: u32, last_max: u8) -> Result<u64, Error> {
+    // Most fields of a frame are one byte.
+    if let Some((&b, rest)) = input.split_first()
+        && b < 0x80
+    {
+        *input = rest;
+        return Ok(u64::from(b));
+    }
+    let mut out = 0u64;
+    for i in 0..max {
+        let Some((&b, rest)) = input.split_first() else {
+            return Err(Error::DecodeTooShort);
+        };
+        *input = rest;
+        out |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if i == max - 1 && b > last_max {
+                return Err(Error::DecodeBadVarint);
+            }
+            return Ok(out);
+        }
+    }
+    Err(Error::DecodeBadVarint)
+}
+
+/// A varint `u64` (see [`take_varint`]).
+#[inline]
+pub(crate) fn take_u64(input: &mut &[u8]) -> Result<u64, Error> {
+    take_varint(input, 10, 1)
+}
+
+/// A varint `u32` (see [`take_varint`]).
+#[inline]
+pub(crate) fn take_u32(input: &mut &[u8]) -> Result<u32, Error> {
+    // At most 5 bytes, the last holding at most 4 bits: it fits.
+    take_varint(input, 5, 15).map(|v| v as u32)
+}
+
+/// A zigzag varint `i64`, as postcard writes it.
+#[inline]
+pub(crate) fn take_i64(input: &mut &[u8]) -> Result<i64, Error> {
+    let n = take_u64(input)?;
+    Ok(((n >> 1) as i64) ^ -((n & 1) as i64))
+}
+
+/// A varint `usize` as postcard reads one on this target (a string's length).
+#[inline]
+pub(crate) fn take_usize(input: &mut &[u8]) -> Result<usize, Error> {
+    #[cfg(target_pointer_width = "64")]
+    let n = take_u64(input).map(|v| v as usize);
+    #[cfg(target_pointer_width = "32")]
+    let n = take_u32(input).map(|v| v as usize);
+    #[cfg(target_pointer_width = "16")]
+    let n = take_varint(input, 3, 3).map(|v| v as usize);
+    n
+}
+
+/// A string: varint length, then UTF-8 bytes (postcard's `&str`, the same errors).
+#[inline]
+pub(crate) fn take_str<'a>(input: &mut &'a [u8]) -> Result<&'a str, Error> {
+    let len = take_usize(input)?;
+    let bytes = take_bytes(input, len)?;
+    core::str::from_utf8(bytes).map_err(|_| Error::DecodeBadUtf8)
+}
+
 /// Takes `n` raw bytes off the front of `input`.
 pub(crate) fn take_bytes<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], Error> {
     if input.len() < n {
@@ -227,4 +300,79 @@ pub(crate) fn take_bytes<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8],
     let (head, rest) = input.split_at(n);
     *input = rest;
     Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Ours and postcard's (through [`take`]) on the same bytes: the same value and the
+    /// same rest, or the same error.
+    fn same<'a, T>(bytes: &'a [u8], ours: fn(&mut &'a [u8]) -> Result<T, Error>)
+    where
+        T: Deserialize<'a> + PartialEq + core::fmt::Debug,
+    {
+        let (mut a, mut b) = (bytes, bytes);
+        match (ours(&mut a), take::<T>(&mut b)) {
+            (Ok(x), Ok(y)) => {
+                assert_eq!(x, y, "{bytes:02x?}");
+                assert_eq!(a, b, "{bytes:02x?}");
+            }
+            (Err(x), Err(y)) => assert_eq!(x, y, "{bytes:02x?}"),
+            (x, y) => panic!("ours {x:?}, postcard {y:?}: {bytes:02x?}"),
+        }
+    }
+
+    fn all(bytes: &[u8]) {
+        same::<u64>(bytes, take_u64);
+        same::<u32>(bytes, take_u32);
+        same::<i64>(bytes, take_i64);
+        same::<usize>(bytes, take_usize);
+        same::<&str>(bytes, take_str);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn varints_and_strings_decode_as_postcard_does(
+            bytes in prop::collection::vec(
+                prop_oneof![0x80u8..=0xff, any::<u8>(), 0u8..=2, 0x0eu8..=0x11],
+                0..14,
+            )
+        ) {
+            all(&bytes);
+        }
+
+        #[test]
+        fn encoded_integers_decode_as_postcard_does(v in any::<u64>(), i in any::<i64>()) {
+            let mut buf = [0u8; 16];
+            let n = postcard::to_slice(&v, &mut buf).unwrap().len();
+            all(&buf[..n]);
+            let n = postcard::to_slice(&i, &mut buf).unwrap().len();
+            all(&buf[..n]);
+        }
+    }
+
+    #[test]
+    fn varint_edges_decode_as_postcard_does() {
+        let mut cases: Vec<Vec<u8>> = vec![vec![], vec![0x80], vec![0x80, 0x00], vec![0xff; 11]];
+        for len in 1..=11 {
+            for last in [0x00, 0x01, 0x02, 0x0f, 0x10, 0x7f, 0x80] {
+                let mut v = vec![0xffu8; len - 1];
+                v.push(last);
+                cases.push(v.clone());
+                v.push(0x00);
+                cases.push(v);
+            }
+        }
+        cases.push(vec![0x02, 0xc3, 0x28]);
+        cases.push(vec![0x03, b'a', b'b']);
+        for c in &cases {
+            all(c);
+        }
+    }
 }
