@@ -47,11 +47,12 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use pimon_protocol::catalog::Metric;
 use pimon_protocol::catalog::Number;
-use pimon_protocol::frame::Sample;
+use pimon_protocol::frame::{Sample, Visit};
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::{
-    Accept, Ack, DataFrame, Key, Kind, MAX_DATAGRAM, MAX_LABELS, Preamble, Reason, Refusal,
+    Accept, Ack, DataFrame, DataHeader, Key, Kind, MAX_DATAGRAM, Preamble, Reason, Refusal, Value,
 };
 
 use crate::evidence::{self, Facts, Route};
@@ -269,6 +270,13 @@ impl Staged {
         });
     }
 
+    /// Forgets the open frame: nothing of it is staged any more.
+    fn discard(&mut self, open: OpenFrame) {
+        self.names.truncate(open.name.start);
+        self.values.truncate(open.values);
+        self.labels.truncate(open.labels);
+    }
+
     /// Forgets the open frame's staged values (to stage them again from the start).
     fn restart(&mut self, open: &mut OpenFrame) {
         self.values.truncate(open.values);
@@ -287,6 +295,51 @@ struct OpenFrame {
     labels: usize,
     /// The staged labels of the run of samples being staged.
     last: Option<Range<usize>>,
+}
+
+/// Stages a frame's values while [`DataFrame::parse_with`] validates it (the frame is
+/// walked once): each group's labels are staged once, encoded as the store encodes a
+/// label set, and each sample of a family the store keeps as its rank, those labels and
+/// its converted value. What a frame that turns out invalid or is not stored staged is
+/// dropped ([`Staged::discard`]).
+struct Stager<'s> {
+    staged: &'s mut Staged,
+    stamp: u32,
+    open: Option<OpenFrame>,
+    user_hz: u16,
+    /// The open group's staged labels.
+    labels: Range<usize>,
+}
+
+impl<'a> Visit<'a> for Stager<'_> {
+    fn header(&mut self, header: &DataHeader<'a>) {
+        self.user_hz = header.user_hz;
+        self.open = Some(self.staged.begin(header.node, self.stamp));
+    }
+
+    fn group(&mut self, labels: &[&'a str]) {
+        let l = &mut self.staged.labels;
+        let start = l.len();
+        // The decoder checked at most 12 values of at most 255 bytes each.
+        l.push(labels.len() as u8);
+        for label in labels {
+            let b = label.as_bytes();
+            l.push(b.len() as u8);
+            l.extend_from_slice(b);
+        }
+        self.labels = start..l.len();
+    }
+
+    fn sample(&mut self, metric: &'static Metric, value: Value) {
+        let Some(rank) = family_rank(metric.id) else {
+            return;
+        };
+        self.staged.values.push(StagedValue {
+            rank,
+            labels: self.labels.clone(),
+            value: metric.conversion.convert(value, self.user_hz),
+        });
+    }
 }
 
 /// Whether `encoded` (as [`Staged::sample`] writes a label set) is `labels`.
@@ -310,13 +363,6 @@ fn same_labels(encoded: Option<&[u8]>, labels: &[&str]) -> bool {
     rest.is_empty()
 }
 
-/// The label values of a staged sample (as [`Staged::add`] wrote them).
-fn staged_labels(encoded: &[u8]) -> heapless::Vec<&str, MAX_LABELS> {
-    crate::series::decode_set(encoded)
-        .take(MAX_LABELS)
-        .collect()
-}
-
 /// The ingest state: store, keys, settings, and the batch being ingested.
 #[derive(Debug)]
 pub struct Ingest {
@@ -331,6 +377,9 @@ pub struct Ingest {
     /// Node metadata as it was before the open batch touched it (`None`: created by it).
     undo: Vec<(Box<str>, Option<NodeMeta>)>,
     staged: Staged,
+    /// The frame being ingested, staged while it was decoded: kept by
+    /// [`Ingest::store_frame`] when its values are to be stored, else dropped.
+    pre: Option<OpenFrame>,
     /// Nodes whose state must be saved before the batch is acked.
     urgent: Vec<Box<str>>,
     /// A batch is open (state is saved before changes).
@@ -354,6 +403,7 @@ impl Ingest {
             samples: String::new(),
             undo: Vec::new(),
             staged: Staged::default(),
+            pre: None,
             urgent: Vec::new(),
             in_batch: false,
         }
@@ -469,22 +519,12 @@ impl Ingest {
             let name = staged.names.get(f.name.clone()).unwrap_or("");
             let values = staged.values.get(f.values.clone()).unwrap_or(&[]);
             let labels = &staged.labels;
-            // Decoded once per run of values that share their labels.
-            let mut last: Option<(Range<usize>, heapless::Vec<&str, MAX_LABELS>)> = None;
-            let refused = store.upsert_all(
+            let refused = store.upsert_encoded(
                 name,
                 f.stamp,
-                values.iter().map(|v| {
-                    let set = match &last {
-                        Some((range, set)) if *range == v.labels => set.clone(),
-                        _ => {
-                            let set = staged_labels(labels.get(v.labels.clone()).unwrap_or(&[]));
-                            last = Some((v.labels.clone(), set.clone()));
-                            set
-                        }
-                    };
-                    (v.rank, set, v.value)
-                }),
+                values
+                    .iter()
+                    .map(|v| (v.rank, labels.get(v.labels.clone()).unwrap_or(&[]), v.value)),
             );
             if refused > 0 {
                 if let Some(n) = store.get_mut(name) {
@@ -520,6 +560,11 @@ impl Ingest {
         ack: &mut [u8; MAX_DATAGRAM],
     ) -> Outcome {
         let outcome = self.ingest_frame(datagram, from, now_ms, lines, ack);
+        if let Some(open) = self.pre.take() {
+            // Staged while decoding, but not to be stored (invalid, refused, a
+            // duplicate, held, or a late resend).
+            self.staged.discard(open);
+        }
         if !self.in_batch {
             self.apply_staged();
             self.undo.clear();
@@ -547,7 +592,22 @@ impl Ingest {
         if Preamble::parse(datagram).is_ok_and(|p| p.kind == Kind::Probe) {
             return self.answer_probe(datagram, key.as_ref(), ack);
         }
-        let frame = match DataFrame::parse(datagram) {
+        let parsed = if self.config.render_lines {
+            // The values are staged while the lines are rendered (store_frame).
+            DataFrame::parse(datagram)
+        } else {
+            let mut stager = Stager {
+                stamp: self.store.stamp(now_ms),
+                staged: &mut self.staged,
+                open: None,
+                user_hz: 0,
+                labels: 0..0,
+            };
+            let parsed = DataFrame::parse_with(datagram, &mut stager);
+            self.pre = stager.open;
+            parsed
+        };
+        let frame = match parsed {
             Ok(f) => f,
             Err(e) => {
                 self.stats.decode_error(e);
@@ -810,8 +870,11 @@ impl Ingest {
         let apply_values = !previous && m.values_seq.is_none_or(|v| h.seq > v);
         if apply_values {
             m.values_seq = Some(h.seq);
-            if !cfg.render_lines {
-                self.staged.add(h.node, stamp, frame);
+            match self.pre.take() {
+                // Staged while it was decoded.
+                Some(open) => self.staged.end(open),
+                None if !cfg.render_lines => self.staged.add(h.node, stamp, frame),
+                None => {}
             }
         }
         self.staged.counts.unknown_samples += u64::from(frame.unknown_samples());

@@ -217,6 +217,13 @@ impl LabelSets {
             .map(|i| i as u16)
     }
 
+    /// The index of the set encoded exactly as `encoded` (`count, (len, bytes)*`).
+    fn find_encoded(&self, encoded: &[u8]) -> Option<u16> {
+        (0..self.starts.len())
+            .find(|&i| self.encoded(i as u16) == encoded)
+            .map(|i| i as u16)
+    }
+
     fn push_encoded(&mut self, encoded: &[u8]) -> u16 {
         self.starts.push(self.bytes.len() as u32);
         self.bytes.extend_from_slice(encoded);
@@ -630,6 +637,36 @@ impl SeriesTable {
         }
         let set = layout.labels.find(labels)?;
         layout.find(rank, set)
+    }
+
+    /// The slot of (`rank`, the set encoded as `labels`) in the node's layout: as
+    /// [`slot_of`](Self::slot_of), comparing the encoded bytes.
+    fn slot_of_encoded(&self, rank: u16, labels: &[u8]) -> Option<usize> {
+        let layout = self.layout.as_deref()?;
+        let c = self.cursor as usize;
+        if let Some(k) = layout.keys.get(c)
+            && k.rank == rank
+            && layout.labels.encoded(k.set) == labels
+        {
+            return Some(c);
+        }
+        let set = layout.labels.find_encoded(labels)?;
+        layout.find(rank, set)
+    }
+
+    /// Writes `value` at `stamp` when the node has the series (`rank`, the label set
+    /// encoded as `labels`, as [`LabelSets`] encodes one) and returns true; returns
+    /// false and changes nothing when it has not (add it with
+    /// [`upsert_batch`](Self::upsert_batch)). For a frame's known series it is what
+    /// `upsert_batch` does, without decoding their label sets.
+    pub fn write_known(&mut self, stamp: u32, rank: u16, labels: &[u8], value: Number) -> bool {
+        let Some(slot) = self.slot_of_encoded(rank, labels) else {
+            return false;
+        };
+        let rel = self.rel_stamp(stamp);
+        let (kind, bits) = split(value);
+        self.write(slot, rel, kind, bits);
+        true
     }
 
     /// Stores the latest values of a batch (one frame) at `stamp`: known series are

@@ -371,6 +371,46 @@ impl Store {
         refused
     }
 
+    /// Stores many values of node `name` (one frame) whose label sets come encoded as
+    /// the store encodes them (`count, (len, bytes)*`, each value at most
+    /// [`pimon_protocol::MAX_LABEL_LEN`] bytes, as a decoded frame has them): the node's
+    /// known series are written in place without decoding their labels, the others go
+    /// through [`upsert_all`](Self::upsert_all)'s path. Returns how many were refused.
+    pub fn upsert_encoded<'a>(
+        &mut self,
+        name: &str,
+        stamp: u32,
+        values: impl Iterator<Item = (u16, &'a [u8], Number)>,
+    ) -> u64 {
+        let Some(node) = self.nodes.get_mut(name) else {
+            return values.count() as u64;
+        };
+        // The series a node does not have yet: its first frames, or a layout change.
+        let mut new: Vec<(u16, &'a [u8], Number)> = Vec::new();
+        for (rank, labels, value) in values {
+            if !node.series.write_known(stamp, rank, labels, value) {
+                new.push((rank, labels, value));
+            }
+        }
+        if new.is_empty() {
+            return 0;
+        }
+        let max_new = max_new(&self.limits, self.total_series, &node.series);
+        let (added, refused) = node.series.upsert_batch(
+            &mut self.layouts,
+            &mut self.pending,
+            stamp,
+            new.into_iter().map(|(rank, labels, value)| {
+                let set: heapless::Vec<&str, MAX_LABELS> =
+                    crate::series::decode_set(labels).take(MAX_LABELS).collect();
+                (rank, set, value)
+            }),
+            max_new,
+        );
+        self.total_series += added;
+        refused
+    }
+
     /// Drops stale series and forgets nodes not seen for long (young ones sooner, and
     /// sooner still while the table is at least 90 % full); recounts young nodes per
     /// address.
