@@ -30,8 +30,8 @@ use std::ops::Range;
 use pimon_protocol::MAX_LABELS;
 use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::text::prometheus::{
-    Format, write_eof, write_family_header, write_metric_sample, write_sample,
-    write_sample_family_header,
+    Format, write_eof, write_family_header, write_label_value_escaped, write_metric_sample,
+    write_number, write_sample, write_sample_family_header,
 };
 
 use crate::influx::LpFileStats;
@@ -355,7 +355,9 @@ impl Exposition {
         let after = self.has_after.then_some(self.after.as_str());
         let mut last = None;
         let mut complete = true;
+        let mut line = LineParts::default();
         for node in store.nodes_after(after, self.now_ms) {
+            line.rank = None;
             for e in node.entries(ranks.clone()) {
                 let Some(metric) = metric_at_rank(e.rank) else {
                     continue;
@@ -370,6 +372,9 @@ impl Exposition {
                 if !self.header {
                     header(out, self.format, metric, &labels);
                     self.header = true;
+                }
+                if line.write(out, e.rank, metric, node.name(), &labels, e.value()) {
+                    continue;
                 }
                 let _ = write_metric_sample(
                     out,
@@ -434,6 +439,66 @@ impl Exposition {
         }
         self.resume_after(last);
         complete
+    }
+}
+
+/// The parts of a sample line that a node's samples of one catalog row share, written
+/// once per (node, row) rather than once per sample: `name{instance="<node>"` and the
+/// constant labels with the closing brace. What [`write_metric_sample`] writes, in
+/// fewer and larger writes (label values still escaped per sample).
+#[derive(Default)]
+struct LineParts {
+    /// The row the parts are of (`None`: none yet for this node).
+    rank: Option<u16>,
+    head: String,
+    tail: String,
+}
+
+impl LineParts {
+    /// Writes the sample line as [`write_metric_sample`] would (no timestamp); false
+    /// (nothing written) for the samples it leaves to it: rows named by their label
+    /// and a node without a name.
+    fn write(
+        &mut self,
+        out: &mut String,
+        rank: u16,
+        metric: &catalog::Metric,
+        instance: &str,
+        labels: &[&str],
+        value: Number,
+    ) -> bool {
+        if catalog::named_by_label(metric) || instance.is_empty() {
+            return false;
+        }
+        if self.rank != Some(rank) {
+            self.rank = Some(rank);
+            self.head.clear();
+            self.head.push_str(metric.prom_name);
+            self.head.push_str("{instance=\"");
+            let _ = write_label_value_escaped(&mut self.head, instance);
+            self.head.push('"');
+            self.tail.clear();
+            for (k, v) in metric.const_labels {
+                self.tail.push(',');
+                self.tail.push_str(k);
+                self.tail.push_str("=\"");
+                let _ = write_label_value_escaped(&mut self.tail, v);
+                self.tail.push('"');
+            }
+            self.tail.push_str("} ");
+        }
+        out.push_str(&self.head);
+        for (i, name) in metric.labels.iter().enumerate() {
+            out.push(',');
+            out.push_str(name);
+            out.push_str("=\"");
+            let _ = write_label_value_escaped(out, labels.get(i).copied().unwrap_or(""));
+            out.push('"');
+        }
+        out.push_str(&self.tail);
+        let _ = write_number(out, value);
+        out.push('\n');
+        true
     }
 }
 
@@ -694,6 +759,62 @@ mod tests {
             if !more {
                 return (out, pieces);
             }
+        }
+    }
+
+    /// The sample lines as [`write_metric_sample`] writes them, one call per sample (how
+    /// they were written before [`LineParts`]).
+    fn reference_samples(store: &Store, format: Format) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut rank = 0;
+        while let Some((first, ranks)) = family_at(rank) {
+            rank = ranks.end;
+            if catalog::named_by_label(first) {
+                continue;
+            }
+            for node in store.nodes_after(None, NOW) {
+                for e in node.entries(ranks.clone()) {
+                    let metric = metric_at_rank(e.rank).unwrap();
+                    let labels: Vec<&str> = decode_set(node.label_set(e.labelset)).collect();
+                    let mut line = String::new();
+                    write_metric_sample(
+                        &mut line,
+                        format,
+                        metric,
+                        node.name(),
+                        &labels,
+                        e.value(),
+                        None,
+                    )
+                    .unwrap();
+                    lines.push(line);
+                }
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn sample_lines_written_in_shared_parts_are_what_write_metric_sample_writes() {
+        let mut s = store(3);
+        // Names and label values that need escaping, and constant labels (CPU modes).
+        add_node(&mut s, "pi-\"q\"\\x", 7);
+        add_node(&mut s, "pi-é\nz", 8);
+        for format in [Format::Text004, Format::OpenMetrics] {
+            let mut text = String::new();
+            render_nodes(&mut text, format, &s, NOW);
+            let samples: Vec<String> = text
+                .split_inclusive('\n')
+                .filter(|l| !l.starts_with('#') && !l.starts_with("pimon_node_"))
+                .map(str::to_owned)
+                .collect();
+            let want = reference_samples(&s, format);
+            assert!(want.iter().any(|l| l.contains("mode=\"idle\"")));
+            assert!(
+                want.iter()
+                    .any(|l| l.contains("instance=\"pi-\\\"q\\\"\\\\x\""))
+            );
+            assert_eq!(samples, want, "{format:?}");
         }
     }
 

@@ -192,12 +192,17 @@ pub fn write_label_value_escaped<W: Write>(w: &mut W, value: &str) -> fmt::Resul
 }
 
 /// Writes `s`, replacing the characters `escape` maps, in runs (no per-char writes for
-/// the common case of nothing to escape).
+/// the common case of nothing to escape). Every character any caller escapes is one of
+/// `\\`, `"` and newline, so a byte scan for those says whether `char_indices` is
+/// needed at all (the common case: not).
 fn write_escaped<W: Write>(
     w: &mut W,
     s: &str,
     escape: impl Fn(char) -> Option<&'static str>,
 ) -> fmt::Result {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        return w.write_str(s);
+    }
     let mut start = 0;
     for (i, c) in s.char_indices() {
         if let Some(replacement) = escape(c) {
@@ -250,7 +255,10 @@ pub fn write_metric_sample<W: Write>(
     let Some(name) = catalog::sample_name(metric, label_values) else {
         return Ok(());
     };
-    write!(w, "{name}")?;
+    // The name's parts as they are (what `Display` writes, without `fmt`).
+    w.write_str(name.prefix)?;
+    w.write_str(name.key)?;
+    w.write_str(name.suffix)?;
     // A row named by its label has that label in the name, not among the labels.
     let skip = usize::from(catalog::named_by_label(metric));
     let mut labels = LabelWriter::new(w);
@@ -287,12 +295,12 @@ impl<'w, W: Write> LabelWriter<'w, W> {
     }
 
     fn label(&mut self, name: &str, value: &str) -> fmt::Result {
-        self.w.write_char(if self.any { ',' } else { '{' })?;
+        self.w.write_str(if self.any { "," } else { "{" })?;
         self.any = true;
         self.w.write_str(name)?;
         self.w.write_str("=\"")?;
         write_label_value_escaped(self.w, value)?;
-        self.w.write_char('"')
+        self.w.write_str("\"")
     }
 
     fn finish(self) -> fmt::Result {
@@ -327,9 +335,10 @@ fn write_value_and_timestamp<W: Write>(
 
 /// Writes a sample value as the exposition formats spell it (see the module docs).
 pub fn write_number<W: Write>(w: &mut W, value: Number) -> fmt::Result {
+    // Integers without `fmt`'s machinery (the same digits).
     match value {
-        Number::U64(v) => write!(w, "{v}"),
-        Number::I64(v) => write!(w, "{v}"),
+        Number::U64(v) => w.write_str(itoa::Buffer::new().format(v)),
+        Number::I64(v) => w.write_str(itoa::Buffer::new().format(v)),
         Number::F64(v) => write_float(w, v),
     }
 }
@@ -346,7 +355,14 @@ fn write_float<W: Write>(w: &mut W, v: f64) -> fmt::Result {
     }
     let magnitude = if v < 0.0 { -v } else { v };
     let whole = magnitude < EXACT_INT_LIMIT && (magnitude as u64) as f64 == magnitude;
-    if whole || (1e-4..1e15).contains(&magnitude) {
+    if whole {
+        // Display writes a whole float below 2^53 as its integer (`-0` for -0.0).
+        if v == 0.0 && v.is_sign_negative() {
+            return w.write_str("-0");
+        }
+        return w.write_str(itoa::Buffer::new().format(v as i64));
+    }
+    if (1e-4..1e15).contains(&magnitude) {
         // Display is the shortest round-trip text and never uses an exponent.
         write!(w, "{v}")
     } else {
