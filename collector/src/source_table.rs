@@ -347,7 +347,7 @@ macro_rules! source_table {
                 module: uname,
                 docs: [
                     ("uname",
-                     "`/proc/sys/kernel/{ostype,osrelease,version,arch,hostname,domainname}`, every cycle: the strings `uname(2)` returns (node_exporter calls it), as labels of a 1. Without `arch` (kernels before 6.0) the machine is `uname(2)`'s.",
+                     "`/proc/sys/kernel/{ostype,osrelease,version,arch,hostname,domainname}`, every cycle: the strings `uname(2)` returns (node_exporter calls it), as labels of a 1. Without `arch` (kernels before 6.0) the machine is `uname(2)`'s. When those files are a procfs's (the live system, a container's `/host/proc`: a UTS sysctl shows the reader's namespace either way), one `uname(2)` call a cycle reads the same strings instead of the six files.",
                      ["node_uname_"]),
                 ],
             }
