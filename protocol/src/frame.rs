@@ -901,6 +901,9 @@ mod tests {
 
     type Decoded<'a> = Vec<(heapless::Vec<&'a str, MAX_LABELS>, u16, Value)>;
 
+    /// A group to write: its label values and its (metric id, value) samples.
+    type Group = (Vec<String>, Vec<(u16, Value)>);
+
     /// The former body validation, then the samples the former iterator gave.
     fn reference_body(body: &[u8]) -> Result<(u16, u16, Decoded<'_>), Error> {
         let (mut known, mut unknown) = (0u16, 0u16);
@@ -1010,7 +1013,7 @@ mod tests {
     }
 
     /// A valid body: groups of real catalog ids and all four kinds of values.
-    fn valid_body(groups: &[(Vec<String>, Vec<(u16, Value)>)]) -> Vec<u8> {
+    fn valid_body(groups: &[Group]) -> Vec<u8> {
         let header = DataHeader {
             node: "pi",
             boot_id: 7,
@@ -1054,7 +1057,7 @@ mod tests {
         ]
     }
 
-    fn groups() -> impl Strategy<Value = Vec<(Vec<String>, Vec<(u16, Value)>)>> {
+    fn groups() -> impl Strategy<Value = Vec<Group>> {
         let label = prop_oneof!["[a-z0-9]{0,12}", ".{0,3}", "[a-z]{120,140}"];
         let ids = (0u16..(catalog::CATALOG.len() as u16 + 40), value());
         prop::collection::vec(
