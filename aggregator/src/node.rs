@@ -144,8 +144,8 @@ pub struct NodeMeta {
     pub previous: Option<Box<BootState>>,
     /// Boot ids before those: their frames are refused.
     pub retired: [Option<u64>; 2],
-    /// Frames waiting for evidence to move the state.
-    pub candidate: Option<Candidate>,
+    /// Frames waiting for evidence to move the state (boxed: rare, and 72 bytes).
+    pub candidate: Option<Box<Candidate>>,
     /// The last second sender reported as a name conflict (boot id, address).
     pub conflict: Option<(u64, SocketAddr)>,
     /// Receive time of the node's first stored frame (Unix ms).
