@@ -137,7 +137,7 @@ fn claim(meta: &mut NodeMeta, f: &Facts, what: Claim) -> Route {
     let span = span_ms(meta);
     let same = |c: &Candidate| c.claim == what && c.boot_id == f.boot_id && c.addr == f.from;
     let cand = match &mut meta.candidate {
-        Some(c) if same(&**c) => {
+        Some(c) if same(c) => {
             if f.seq > c.last_seq {
                 c.frames = c.frames.saturating_add(1);
                 c.last_seq = f.seq;

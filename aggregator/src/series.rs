@@ -1395,7 +1395,8 @@ mod tests {
                     let got: BTreeMap<(u16, String), (u32, Number)> = t
                         .entries()
                         .map(|e| {
-                            let l: String = decode_set(t.label_sets().encoded(e.labelset)).collect();
+                            let l: String =
+                                decode_set(t.label_sets().encoded(e.labelset)).collect();
                             ((e.rank, l), (e.stamp(), e.value()))
                         })
                         .collect();
@@ -1412,20 +1413,44 @@ mod tests {
         let mut a = SeriesTable::default();
         let mut b = SeriesTable::default();
         let f = |v: Number| [(1u16, [""; 0], Number::U64(1)), (2, [], v)];
-        a.upsert_batch(&mut layouts, &mut pending, 5, f(Number::U64(2)).into_iter(), 10);
-        b.upsert_batch(&mut layouts, &mut pending, 5, f(Number::F64(2.5)).into_iter(), 10);
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            5,
+            f(Number::U64(2)).into_iter(),
+            10,
+        );
+        b.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            5,
+            f(Number::F64(2.5)).into_iter(),
+            10,
+        );
         assert_eq!(layouts.len(), 1, "one layout: kinds are not part of it");
         assert!(a.kinds.is_none(), "the layout's kinds are a's");
         assert!(b.kinds.is_some(), "b keeps its own");
         assert_eq!(a.entries().nth(1).unwrap().value(), Number::U64(2));
         assert_eq!(b.entries().nth(1).unwrap().value(), Number::F64(2.5));
         // a's value turns into a float: a gets its own kinds, b's stay.
-        a.upsert_batch(&mut layouts, &mut pending, 6, f(Number::F64(0.5)).into_iter(), 10);
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            6,
+            f(Number::F64(0.5)).into_iter(),
+            10,
+        );
         assert_eq!(a.entries().nth(1).unwrap().value(), Number::F64(0.5));
         assert_eq!(a.entries().next().unwrap().value(), Number::U64(1));
         assert_eq!(b.entries().nth(1).unwrap().value(), Number::F64(2.5));
         // A new series: the new layout is a's, with a's kinds.
-        a.upsert_batch(&mut layouts, &mut pending, 7, [(3u16, [""; 0], Number::I64(-3))].into_iter(), 10);
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            7,
+            [(3u16, [""; 0], Number::I64(-3))].into_iter(),
+            10,
+        );
         assert!(a.kinds.is_none());
         let got: Vec<Number> = a.entries().map(|e| e.value()).collect();
         assert_eq!(got, [Number::U64(1), Number::F64(0.5), Number::I64(-3)]);
@@ -1434,20 +1459,32 @@ mod tests {
     #[test]
     fn a_series_a_frame_did_not_refresh_keeps_its_own_stamp() {
         let mut one = One::default();
-        let all: Vec<(u16, [&str; 1], Number)> =
-            (0..30).map(|i| (i, ["x"], Number::U64(u64::from(i)))).collect();
-        one.t.upsert_batch(&mut one.layouts, &mut one.pending, 100, all.iter().copied(), 100);
+        let all: Vec<(u16, [&str; 1], Number)> = (0..30)
+            .map(|i| (i, ["x"], Number::U64(u64::from(i))))
+            .collect();
+        one.t.upsert_batch(
+            &mut one.layouts,
+            &mut one.pending,
+            100,
+            all.iter().copied(),
+            100,
+        );
         // Every frame after that skips series 10 and 20 (and the last five).
         for now in 101..=140 {
             let some = all
                 .iter()
                 .copied()
                 .filter(|s| s.0 != 10 && s.0 != 20 && s.0 < 25);
-            one.t.upsert_batch(&mut one.layouts, &mut one.pending, now, some, 100);
+            one.t
+                .upsert_batch(&mut one.layouts, &mut one.pending, now, some, 100);
         }
         let stamps: Vec<u32> = one.t.entries().map(|e| e.stamp()).collect();
         for (i, &s) in stamps.iter().enumerate() {
-            let want = if i == 10 || i == 20 || i >= 25 { 100 } else { 140 };
+            let want = if i == 10 || i == 20 || i >= 25 {
+                100
+            } else {
+                140
+            };
             assert_eq!(s, want, "series {i}");
         }
         assert!(one.t.stamps.heap_bytes() <= 8 * 8, "a few runs");

@@ -292,9 +292,17 @@ mod tests {
                     s.heap_bytes(),
                     plain.len()
                 );
-                assert_eq!(Stamps::from_slots(plain.iter().copied()).iter().collect::<Vec<_>>(), plain);
+                assert_eq!(
+                    Stamps::from_slots(plain.iter().copied())
+                        .iter()
+                        .collect::<Vec<_>>(),
+                    plain
+                );
                 if let Stamps::Runs(runs) = &s {
-                    assert!(runs.windows(2).all(|w| w[0].rel != w[1].rel && w[0].end < w[1].end));
+                    assert!(
+                        runs.windows(2)
+                            .all(|w| w[0].rel != w[1].rel && w[0].end < w[1].end)
+                    );
                 }
             }
         }

@@ -357,7 +357,9 @@ mod tests {
         }
         fn at(&self, step: u32) -> Option<(u64, u64)> {
             let i = step as usize % POINTS;
-            (self.laps[i] == Self::lap(step)).then(|| self.values[i]).flatten()
+            (self.laps[i] == Self::lap(step))
+                .then(|| self.values[i])
+                .flatten()
         }
     }
 
