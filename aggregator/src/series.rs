@@ -22,7 +22,7 @@
 //!   earlier stamp moves the base back, unless it is more than 18 hours before the
 //!   node's newest: then it is stored stale. The values of one frame share its stamp
 //!   and take consecutive slots, so the stamps are kept as *runs* of slots
-//!   ([`crate::stamps`]: a Pi 4's cycle is three runs, 24 bytes, where a stamp per value
+//!   ([`crate::stamps`]: a Pi 4's cycle is three runs, 32 bytes, where a stamp per value
 //!   took 1.3 KB); a series a frame did not refresh keeps its own stamp.
 //! - the kind of number: 2 bits, four values a byte, kept in the layout (the kinds of
 //!   the node that made it); a node whose kinds differ (a value that turned from an
