@@ -10,7 +10,8 @@
 //!
 //! A node whose values are written in scattered order could need a run per slot; once
 //! the runs would take more than the 2 bytes a slot of a plain array, the stamps are
-//! kept as that array ([`Stamps::Slots`]), so no node pays more than before. The
+//! kept as that array ([`Stamps::Slots`]), so no node pays more than before but room
+//! for eight runs (64 bytes). The
 //! stamps are the same either way: what a reader gets depends only on what was written
 //! (property test against a plain array).
 
