@@ -380,8 +380,8 @@ impl Default for SourcesConfig {
 /// (`processes_every` unset): about every [`PROCESSES_SCAN_PERIOD`] — every 60th cycle
 /// at 1 s, every 6th at 10 s (the default interval), every cycle at 60 s and more; at
 /// most every 60th cycle (the configuration's bound: every 6 s at 100 ms). The scan
-/// reads every `/proc/[pid]/stat` and task `stat` (~2 ms of CPU, mostly the kernel's,
-/// on a machine with 1,100 processes and 3,900 threads: docs/BENCHMARKS.md §2.2, §2.8),
+/// reads every `/proc/[pid]/stat` and task `stat` (~8 µs of CPU each, mostly the
+/// kernel's: ~33 ms with 1,200 processes and 4,000 threads, docs/BENCHMARKS.md §2.8),
 /// the same work as node_exporter's `processes` collector, which is opt-in there. The
 /// cycles between scans send the last scan's values again, so the family is in every
 /// cycle (as in every node_exporter scrape and Telegraf interval) and never goes stale

@@ -19,8 +19,8 @@
 //! state letter some process is in (node_exporter sends only states seen), then the
 //! threads' states the same way.
 //!
-//! The scan costs the kernel a few microseconds per process and thread (docs/
-//! BENCHMARKS.md, 2.8; ~2 ms with 1,100 processes and 3,900 threads), so it runs every
+//! The scan costs ~8 µs of CPU per process and thread, mostly the kernel's (docs/
+//! BENCHMARKS.md, 2.8: ~33 ms with 1,200 processes and 4,000 threads), so it runs every
 //! `[filters] processes_every = N` cycles only — unset, about every minute
 //! ([`super::processes_every_for`]) — and **the cycles between send the last scan's
 //! values again**, from the figures this reader keeps (no `/proc` read, no allocation):
