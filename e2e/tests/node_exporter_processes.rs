@@ -68,7 +68,10 @@ fn pi4_equals_node_exporter() {
     let theirs = fixture("pi4");
     assert_eq!(theirs["node_processes_pids{}"], 11.0);
     assert_eq!(theirs["node_processes_threads{}"], 14.0);
-    assert_eq!(theirs[r#"node_processes_threads_state{thread_state="R"}"#], 2.0);
+    assert_eq!(
+        theirs[r#"node_processes_threads_state{thread_state="R"}"#],
+        2.0
+    );
 }
 
 #[test]
