@@ -367,6 +367,12 @@ impl Aggregators {
         }
     }
 
+    /// Whether nothing is due between cycles once every frame is acked: one aggregator
+    /// (no probe answer to take from another socket), its address resolved.
+    pub fn idle(&self) -> bool {
+        matches!(self.nets.as_slice(), [net] if !net.resolving())
+    }
+
     /// Called every wait with the frames not yet acknowledged; see [`Failover::tick`].
     pub fn tick(&mut self, now_ms: u64, outstanding: usize) -> Option<Switch> {
         self.failover.tick(now_ms, outstanding)

@@ -151,6 +151,11 @@ impl Net {
         self.key = key;
     }
 
+    /// Whether [`maintain`](Self::maintain) has an address to resolve.
+    pub fn resolving(&self) -> bool {
+        self.resolve_due
+    }
+
     /// Resolves the aggregator's address if a resolution is due and allowed now.
     pub fn maintain(&mut self, now: Instant) {
         if !self.resolve_due

@@ -10,7 +10,10 @@
 //! - between cycles the loop waits for acks on the socket; while frames are
 //!   outstanding and the aggregator answers, it wakes every [`RESEND_TICK`] to resend
 //!   what is due (gaps first, then timeouts, oldest first, at most 8 per tick); while it
-//!   is silent, every [`IDLE_TICK`] (one probe per resend timeout);
+//!   is silent, every [`IDLE_TICK`] (one probe per resend timeout); with every frame
+//!   acked, one aggregator and its address resolved, nothing is due before the next
+//!   cycle and the loop sleeps until then (or an ack, or a signal): a collector at 10 s
+//!   woke 9 times a cycle for nothing before (docs/BENCHMARKS.md §2.2);
 //! - SIGTERM/SIGINT end the wait at once (the socket wait returns `EINTR`); the cycle in
 //!   progress is finished, then the collector lingers (`--linger`) and exits 0;
 //! - SIGHUP reloads the config and key files; a broken file is logged and the running
@@ -39,7 +42,8 @@ use crate::sys;
 
 /// How often outstanding frames are checked for resending.
 pub const RESEND_TICK: Duration = Duration::from_millis(100);
-/// Longest wait without checking for a stop request or a due probe.
+/// Longest wait, while frames are outstanding or an address is to be resolved, without
+/// checking for a due probe or resolution.
 pub const IDLE_TICK: Duration = Duration::from_secs(1);
 /// Longest wait for background readers (1-wire, I2C) before a `--once` cycle.
 pub const SETTLE_ONCE: Duration = Duration::from_secs(2);
@@ -232,13 +236,21 @@ impl Agent {
             // Resends are due at tick granularity only while the aggregator answers (a
             // silent one gets one probe per timeout; an ack wakes the wait anyway).
             let ring = self.collector.ring();
-            let tick = if ring.heard_within(self.now_ms(), self.policy.timeout_ms)
-                && ring.outstanding() > 0
-            {
+            let outstanding = ring.outstanding();
+            let tick = if outstanding == 0 && self.net.idle() {
+                // Nothing to resend, probe or resolve before the next cycle.
+                Duration::MAX
+            } else if outstanding > 0 && ring.heard_within(self.now_ms(), self.policy.timeout_ms) {
                 RESEND_TICK
             } else {
                 IDLE_TICK
             };
+            // A signal that came since the check above does not end the wait (only the
+            // call it interrupts): look again just before it, as the wait may now last
+            // until the next cycle.
+            if sys::stop_requested() || sys::reload_requested() {
+                continue;
+            }
             self.receive(deadline.saturating_duration_since(now).min(tick));
         }
     }

@@ -331,7 +331,7 @@ macro_rules! source_table {
                 module: netclass,
                 docs: [
                     ("Network devices (sysfs)",
-                     "`/sys/class/net/<device>/` attribute files (label `device`; node_exporter's `netclass` collector), filtered by the netdev source's device lists; an attribute that does not read (`carrier`, `speed`, `duplex` of a device that is down: `EINVAL`) is not sent, as by node_exporter. `node_network_up` is `operstate` = `up`; `node_network_info` has the text attributes as labels and `adminstate` from `flags`. `node_network_receive_nohandler_total` is `statistics/rx_nohandler` (node_exporter reads it over rtnetlink in its netdev collector). Devices are discovered again every `rediscover`.",
+                     "`/sys/class/net/<device>/` attribute files (label `device`; node_exporter's `netclass` collector), filtered by the netdev source's device lists; an attribute that does not read (`carrier`, `speed`, `duplex` of a device that is down: `EINVAL`) is not sent, as by node_exporter. `node_network_up` is `operstate` = `up`; `node_network_info` has the text attributes as labels and `adminstate` from `flags`. `node_network_receive_nohandler_total` is `statistics/rx_nohandler` (node_exporter reads it over rtnetlink in its netdev collector). Devices are discovered again every `rediscover`. What follows the link is read every cycle (`carrier`, `carrier_changes`, `carrier_up_count`, `carrier_down_count`, `dormant`, `flags`, `speed`, `duplex`, `operstate`, `rx_nohandler`); what only an administrator changes, or nothing while the device exists (`address`, `broadcast`, `ifalias`, `addr_assign_type`, `dev_id`, `ifindex`, `iflink`, `link_mode`, `mtu`, `name_assign_type`, `netdev_group`, `tx_queue_len`, `type`), is read at discovery, at every rediscovery and in a cycle where the device's `flags` or `carrier_changes` changed (setting an address takes the device down on most drivers), and its last value is sent every cycle: 13 of a device's 23 sysfs reads a cycle saved (each one runs kernel code, some under the RTNL lock). An MTU or alias changed with the link untouched shows within `rediscover` (default 60 s); node_exporter shows it at the next scrape.",
                      ["node_network_up", "node_network_info", "node_network_address_assign_type",
                       "node_network_carrier", "node_network_device_id", "node_network_dormant",
                       "node_network_flags", "node_network_iface_", "node_network_mtu_",
@@ -347,7 +347,7 @@ macro_rules! source_table {
                 module: uname,
                 docs: [
                     ("uname",
-                     "`/proc/sys/kernel/{ostype,osrelease,version,arch,hostname,domainname}`, every cycle: the strings `uname(2)` returns (node_exporter calls it), as labels of a 1. Without `arch` (kernels before 6.0) the machine is `uname(2)`'s.",
+                     "`/proc/sys/kernel/{ostype,osrelease,version,arch,hostname,domainname}`, every cycle: the strings `uname(2)` returns (node_exporter calls it), as labels of a 1. Without `arch` (kernels before 6.0) the machine is `uname(2)`'s. When those files are a procfs's (the live system, a container's `/host/proc`: a UTS sysctl shows the reader's namespace either way), one `uname(2)` call a cycle reads the same strings instead of the six files.",
                      ["node_uname_"]),
                 ],
             }

@@ -374,6 +374,47 @@ pub fn uname_machine() -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The six `uname(2)` strings, each up to its NUL, in the order of
+/// [`crate::parse::uname::FILES`]: sysname, release, version, machine, nodename,
+/// domainname. On the stack: no allocation.
+pub struct UtsNames([[u8; 65]; 6]);
+
+impl UtsNames {
+    /// String `i` (see [`UtsNames`]), without its NUL; empty past the sixth.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let field = self.0.get(i).map_or(&[][..], |f| &f[..]);
+        let len = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+        field.get(..len).unwrap_or_default()
+    }
+}
+
+/// `uname(2)`: the strings of `/proc/sys/kernel/{ostype,…}` in one call (`None` when it
+/// fails).
+pub fn uts_names() -> Option<UtsNames> {
+    // SAFETY: `utsname` is a C struct of byte arrays, for which all-zero bytes are valid.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to `uts`, a live, writable utsname that outlives the call;
+    // the kernel fills its fixed-size arrays with NUL-terminated strings.
+    if unsafe { libc::uname(&mut uts) } != 0 {
+        return None;
+    }
+    let mut out = [[0u8; 65]; 6];
+    let fields = [
+        &uts.sysname,
+        &uts.release,
+        &uts.version,
+        &uts.machine,
+        &uts.nodename,
+        &uts.domainname,
+    ];
+    for (dst, src) in out.iter_mut().zip(fields) {
+        for (d, &c) in dst.iter_mut().zip(src.iter()) {
+            *d = c as u8;
+        }
+    }
+    Some(UtsNames(out))
+}
+
 /// The kernel clock discipline from a read-only `adjtimex(2)` (`modes` = 0, which needs
 /// no privilege and changes nothing), or the call's error.
 // The fields are C `long` and `int`: `i64::from` widens on 32-bit targets and is the
@@ -629,6 +670,20 @@ Anonymous:             0 kB
         let exe = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
         assert!(!is_procfs(exe.as_fd()));
         assert!(!exception_pending(exe.as_fd()).unwrap());
+    }
+
+    #[test]
+    fn uname_gives_the_strings_of_the_kernel_sysctl_files() {
+        let names = uts_names().expect("uname(2)");
+        for (i, file) in crate::parse::uname::FILES.iter().enumerate() {
+            // `arch` is missing before Linux 6.0.
+            let Ok(text) = std::fs::read(std::path::Path::new("/").join(file)) else {
+                continue;
+            };
+            assert_eq!(names.get(i), text.strip_suffix(b"\n").unwrap(), "{file}");
+        }
+        assert!(!names.get(0).is_empty());
+        assert_eq!(names.get(6), b"");
     }
 
     #[test]

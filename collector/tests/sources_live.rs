@@ -45,5 +45,18 @@ fn live_machine() {
     assert_eq!(r.count(id::NETCLASS_UP), devices);
     assert_eq!(r.count(id::NETCLASS_INFO), devices);
     assert_eq!(sources.error_count(SourceKind::Netclass), 0);
-    println!("{}", sources.report());
+    // A live procfs: one uname(2) call gives the strings of the six sysctl files.
+    let report = sources.report().to_string();
+    assert!(report.contains("uname: ok: uname(2)"), "{report}");
+    let file = |name: &str| {
+        let text = std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).unwrap();
+        text.strip_suffix('\n').unwrap().to_owned()
+    };
+    let uname = r.label_sets(id::UNAME_INFO);
+    assert_eq!(uname.len(), 1);
+    assert_eq!(uname[0][0], file("ostype"));
+    assert_eq!(uname[0][1], file("osrelease"));
+    assert_eq!(uname[0][4], file("hostname"));
+    assert_eq!(sources.error_count(SourceKind::Uname), 0);
+    println!("{report}");
 }

@@ -334,3 +334,82 @@ fn rediscover_zero_never_looks_again() {
         "still the descriptor opened at start"
     );
 }
+
+/// docker0's directory in the x86 tree (files written in place below: an open
+/// descriptor reads the new bytes, as a sysfs attribute's does).
+const DOCKER0: &str = "sys/devices/virtual/net/docker0";
+
+fn write_in_place(tree: &TreeCopy, file: &str, content: &str) {
+    std::fs::write(tree.path(&format!("{DOCKER0}/{file}")), content).unwrap();
+}
+
+#[test]
+fn link_attributes_are_read_every_cycle_and_administrative_ones_when_the_flags_change() {
+    let tree = TreeCopy::new("x86", "netclass-held");
+    let mut sources = Sources::open(&SourcesConfig {
+        rediscover: Duration::ZERO,
+        ..config(&tree)
+    });
+    let first = cycle(&mut sources);
+    assert_eq!(first.value(id::NETCLASS_MTU, &["docker0"]), i(1500));
+    assert_eq!(
+        first.value(id::NETCLASS_CARRIER_UP_CHANGES, &["docker0"]),
+        i(3)
+    );
+    // An MTU set with the link untouched, and a carrier count that moved.
+    write_in_place(&tree, "mtu", "9000\n");
+    write_in_place(&tree, "carrier_up_count", "4\n");
+    for _ in 0..2 {
+        let r = cycle(&mut sources);
+        assert_eq!(
+            r.value(id::NETCLASS_MTU, &["docker0"]),
+            i(1500),
+            "the MTU is the one read at discovery"
+        );
+        assert_eq!(r.value(id::NETCLASS_CARRIER_UP_CHANGES, &["docker0"]), i(4));
+    }
+    // The device is set down and gets a new address: the flags change.
+    write_in_place(&tree, "flags", "0x1002\n");
+    write_in_place(&tree, "address", "02:42:00:00:00:01\n");
+    let r = cycle(&mut sources);
+    assert_eq!(r.value(id::NETCLASS_FLAGS, &["docker0"]), i(0x1002));
+    assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    let info = r
+        .label_sets(id::NETCLASS_INFO)
+        .into_iter()
+        .find(|l| l[0] == "docker0")
+        .unwrap();
+    assert_eq!(info[1], "02:42:00:00:00:01");
+    assert_eq!(info[5], "down", "adminstate from the new flags");
+    // The same values again without a change: still sent every cycle.
+    let r = cycle(&mut sources);
+    assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    assert_eq!(
+        r.count(id::NETCLASS_TRANSMIT_QUEUE_LENGTH),
+        first.count(id::NETCLASS_TRANSMIT_QUEUE_LENGTH)
+    );
+    assert_eq!(r.count(id::NETCLASS_INFO), 5);
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}
+
+#[test]
+fn administrative_network_attributes_are_read_again_at_rediscovery() {
+    let tree = TreeCopy::new("x86", "netclass-held-rediscover");
+    let mut sources = Sources::open(&config(&tree));
+    assert_eq!(
+        cycle(&mut sources).value(id::NETCLASS_IFACE_LINK_MODE, &["docker0"]),
+        i(0)
+    );
+    write_in_place(&tree, "link_mode", "1\n");
+    write_in_place(&tree, "ifalias", "bridge of the containers\n");
+    let r = cycle_until(&mut sources, "the new link_mode is read", |r| {
+        r.value(id::NETCLASS_IFACE_LINK_MODE, &["docker0"]) == i(1)
+    });
+    let info = r
+        .label_sets(id::NETCLASS_INFO)
+        .into_iter()
+        .find(|l| l[0] == "docker0")
+        .unwrap();
+    assert_eq!(info[6], "bridge of the containers");
+    assert_eq!(sources.error_count(SourceKind::Netclass), 0);
+}

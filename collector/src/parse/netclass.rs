@@ -50,6 +50,28 @@ pub const TEXT_ATTRIBUTES: [&str; 5] = ["address", "broadcast", "duplex", "opers
 /// Index of `operstate` in [`TEXT_ATTRIBUTES`].
 pub const OPERSTATE: usize = 3;
 
+/// Which of [`TEXT_ATTRIBUTES`] are read every cycle: `duplex` and `operstate`, which
+/// follow the link. `address`, `broadcast` and `ifalias` change only by an
+/// administrator's action (or a driver's, with the device down): they are read at
+/// discovery and again when the device's `flags` or `carrier_changes` change.
+pub const TEXT_EVERY_CYCLE: [bool; TEXT_ATTRIBUTES.len()] = [false, false, true, true, false];
+
+/// The numeric attributes read every cycle (catalog ids): those that follow the link
+/// or count. The others (`addr_assign_type`, `dev_id`, `ifindex`, `iflink`,
+/// `link_mode`, `mtu`, `name_assign_type`, `netdev_group`, `tx_queue_len`, `type`)
+/// change only by an administrator's action, or never while the device exists: they
+/// are read at discovery and again when `flags` or `carrier_changes` change.
+pub const NUMERIC_EVERY_CYCLE: [u16; 8] = [
+    id::NETCLASS_CARRIER,
+    id::NETCLASS_CARRIER_CHANGES,
+    id::NETCLASS_CARRIER_UP_CHANGES,
+    id::NETCLASS_CARRIER_DOWN_CHANGES,
+    id::NETCLASS_DORMANT,
+    id::NETCLASS_FLAGS,
+    id::NETCLASS_SPEED,
+    id::NET_RECEIVE_NOHANDLER,
+];
+
 /// How much of a text attribute procfs reads (one `read(2)` of 128 bytes).
 pub const TEXT_READ_BYTES: usize = 128;
 
@@ -211,5 +233,12 @@ mod tests {
             id::NET_RECEIVE_NOHANDLER
         );
         assert_eq!(TEXT_ATTRIBUTES[OPERSTATE], "operstate");
+        assert!(TEXT_EVERY_CYCLE[OPERSTATE]);
+        assert!(
+            NUMERIC_EVERY_CYCLE
+                .iter()
+                .all(|m| NUMERIC_ATTRIBUTES.iter().any(|(_, a)| a == m)),
+            "every attribute read every cycle is one of the numeric attributes"
+        );
     }
 }
