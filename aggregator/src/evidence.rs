@@ -143,7 +143,7 @@ fn claim(meta: &mut NodeMeta, f: &Facts, what: Claim) -> Route {
                 c.last_seq = f.seq;
             }
             c.last_ms = f.now_ms;
-            *c
+            **c
         }
         // One sender at a time: a busy slot is not taken over until it goes quiet.
         Some(c) if f.now_ms.saturating_sub(c.last_ms) <= span => {
@@ -159,7 +159,7 @@ fn claim(meta: &mut NodeMeta, f: &Facts, what: Claim) -> Route {
                 frames: 1,
                 last_seq: f.seq,
             };
-            *slot = Some(c);
+            *slot = Some(Box::new(c));
             c
         }
     };
@@ -276,7 +276,7 @@ mod tests {
             route(&mut m, &far, 300_000),
             Route::Hold { conflict: false }
         );
-        assert_eq!(m.candidate.unwrap().claim, Claim::Jump);
+        assert_eq!(m.candidate.as_ref().unwrap().claim, Claim::Jump);
         let own = facts(7, 10_000, "10.0.0.5:4000", NOW);
         assert_eq!(route(&mut m, &own, 300_000), Route::Current);
         let near = facts(7, 4000, "10.6.6.6:5000", NOW);
@@ -339,8 +339,8 @@ mod tests {
         let mut m = node();
         route(&mut m, &facts(8, 0, "10.0.0.9:1", NOW), 300_000);
         route(&mut m, &facts(99, 0, "10.6.6.6:1", NOW + 100), 300_000);
-        assert_eq!(m.candidate.unwrap().boot_id, 8);
+        assert_eq!(m.candidate.as_ref().unwrap().boot_id, 8);
         route(&mut m, &facts(99, 0, "10.6.6.6:1", NOW + 20_000), 300_000);
-        assert_eq!(m.candidate.unwrap().boot_id, 99);
+        assert_eq!(m.candidate.as_ref().unwrap().boot_id, 99);
     }
 }

@@ -13,7 +13,8 @@
 //! - [`evidence`]: which boot a frame belongs to, and when a frame may move a node's
 //!   state (no stray packet silences a node).
 //! - [`timeline`]: the time each stored frame gets (distinct, increasing, repeatable).
-//! - [`node`], [`series`], [`store`]: per-node state and the bounded latest-value store.
+//! - [`node`], [`series`] (its [`stamps`]), [`store`]: per-node state and the bounded
+//!   latest-value store.
 //! - [`persist`]: node protocol state on disk (snapshot + journal), kept across restarts.
 //! - [`keys`]: the key file.
 //! - [`lines`]: a frame as Telegraf-style line protocol; [`telegraf`]: what Telegraf
@@ -54,6 +55,7 @@ pub mod self_metrics;
 pub mod series;
 pub mod server;
 pub mod spool;
+pub mod stamps;
 pub mod stats;
 pub mod status;
 pub mod store;

@@ -1,10 +1,11 @@
 //! What the aggregator knows about one node: the protocol state of its current and
 //! previous boot (sequence window, timeline, address), its counters, and its series.
 //!
-//! [`NodeMeta`] is everything but the series; it is small (about 0.5 KiB, and 0.2 KiB
-//! more with a previous boot: most of it the timelines' segments; a boot's sequence
-//! window is 40 bytes while at most 64 numbers are outstanding, see [`crate::window`],
-//! and its timeline's gaps are allocated only while cycles are missing) and `Clone`,
+//! [`NodeMeta`] is everything but the series; it is small (480 bytes, and 240 more
+//! with a previous boot: most of it the timelines' segments; a boot's sequence window
+//! is 40 bytes while at most 64 numbers are outstanding, see [`crate::window`], its
+//! timeline's gaps are allocated only while cycles are missing, and a candidate for a
+//! new boot only while one is heard) and `Clone`,
 //! so an ingest batch can save it before touching a
 //! node and restore it if the outputs refuse the batch (see [`crate::ingest`]). It is also what [`crate::persist`] saves, so an
 //! aggregator restart keeps replay protection, de-duplication and the timelines.
@@ -144,8 +145,8 @@ pub struct NodeMeta {
     pub previous: Option<Box<BootState>>,
     /// Boot ids before those: their frames are refused.
     pub retired: [Option<u64>; 2],
-    /// Frames waiting for evidence to move the state.
-    pub candidate: Option<Candidate>,
+    /// Frames waiting for evidence to move the state (boxed: rare, and 72 bytes).
+    pub candidate: Option<Box<Candidate>>,
     /// The last second sender reported as a name conflict (boot id, address).
     pub conflict: Option<(u64, SocketAddr)>,
     /// Receive time of the node's first stored frame (Unix ms).
@@ -315,7 +316,8 @@ mod tests {
         // Most of it is the timeline's four segments (about 140 bytes; its gaps are
         // boxed, allocated only while cycles are missing); the sequence window is 40 bytes (its 512-byte bitmap is allocated only while
         // more than 64 numbers are outstanding); the Telegraf CPU history is a `Vec`
-        // (32 bytes here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md).
-        assert!(size_of::<NodeState>() <= 840, "{}", size_of::<NodeState>());
+        // (32 bytes here, its records on the heap: 120 bytes a CPU, docs/INFLUXDB.md);
+        // a candidate for a new boot (72 bytes) is boxed, held only while one is heard.
+        assert!(size_of::<NodeState>() <= 584, "{}", size_of::<NodeState>());
     }
 }

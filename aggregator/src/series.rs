@@ -20,12 +20,17 @@
 //!   stamp sits 32,768 s after it; values older than the new base (more than 9 hours
 //!   old) become "before the base", i.e. stale whatever the configured stale time. An
 //!   earlier stamp moves the base back, unless it is more than 18 hours before the
-//!   node's newest: then it is stored stale.
-//! - the kind of number: 2 bits, four values a byte.
+//!   node's newest: then it is stored stale. The values of one frame share its stamp
+//!   and take consecutive slots, so the stamps are kept as *runs* of slots
+//!   ([`crate::stamps`]: a Pi 4's cycle is three runs, 32 bytes, where a stamp per value
+//!   took 1.3 KB); a series a frame did not refresh keeps its own stamp.
+//! - the kind of number: 2 bits, four values a byte, kept in the layout (the kinds of
+//!   the node that made it); a node whose kinds differ (a value that turned from an
+//!   integer into a float) keeps its own copy.
 //!
-//! That is 10.25 bytes per value (a Pi 4: 6.4 KB) against 16 for the former entry of
-//! (rank, label set, stamp, value) per node, and the label sets (about 2 KB a Pi 4) are
-//! paid once per layout rather than once per node.
+//! That is 8 bytes per value and a few runs (a Pi 4: 5.2 KB) against 16 for the former
+//! entry of (rank, label set, stamp, value) per node, and the label sets (about 2 KB a
+//! Pi 4) are paid once per layout rather than once per node.
 //!
 //! **Copy on write.** A node that sends a series its layout lacks gets a new layout:
 //! the new keys of the frame are appended (in arrival order) to a copy of its keys and
@@ -58,6 +63,8 @@ use std::sync::{Arc, LazyLock};
 
 use pimon_protocol::catalog::{self, Number};
 use pimon_protocol::{MAX_LABEL_LEN, MAX_LABELS};
+
+use crate::stamps::Stamps;
 
 /// Most bytes of interned label values one node may hold. A node with the cgroup
 /// source sends one label set per workload with its cgroup path (30–190 bytes): a busy
@@ -117,6 +124,18 @@ fn split(value: Number) -> (u8, u64) {
         Number::U64(v) => (KIND_U64, v),
         Number::I64(v) => (KIND_I64, v as u64),
         Number::F64(v) => (KIND_F64, v.to_bits()),
+    }
+}
+
+/// The kind of value `i` in an array of 2-bit kinds (0 past its end).
+fn kind_in(kinds: &[u8], i: usize) -> u8 {
+    kinds.get(i / 4).map_or(0, |b| (b >> (2 * (i % 4))) & 3)
+}
+
+fn set_kind_in(kinds: &mut [u8], i: usize, kind: u8) {
+    let shift = 2 * (i % 4);
+    if let Some(b) = kinds.get_mut(i / 4) {
+        *b = (*b & !(3 << shift)) | (kind << shift);
     }
 }
 
@@ -295,10 +314,13 @@ pub struct Layout {
     /// Indices of `keys` sorted by (rank, label set): the order readers see.
     sorted: Box<[u32]>,
     labels: LabelSets,
+    /// The kinds of number of the node that made the layout, 2 bits a key (not part of
+    /// its identity: a node whose kinds differ keeps its own, see [`SeriesTable`]).
+    kinds: Box<[u8]>,
 }
 
 impl Layout {
-    fn new(keys: Vec<Key>, mut labels: LabelSets) -> Layout {
+    fn new(keys: Vec<Key>, mut labels: LabelSets, kinds: Box<[u8]>) -> Layout {
         let mut sorted: Vec<u32> = (0..keys.len() as u32).collect();
         sorted.sort_unstable_by_key(|&i| keys[i as usize]);
         labels.bytes.shrink_to_fit();
@@ -307,6 +329,7 @@ impl Layout {
             keys: keys.into_boxed_slice(),
             sorted: sorted.into_boxed_slice(),
             labels,
+            kinds,
         }
     }
 
@@ -334,6 +357,7 @@ impl Layout {
             + self.keys.len() * size_of::<Key>()
             + self.sorted.len() * size_of::<u32>()
             + self.labels.heap_bytes()
+            + self.kinds.len()
     }
 
     /// The slot of key (`rank`, `set`).
@@ -371,8 +395,9 @@ impl Layouts {
             + self.by_hash.capacity() * (size_of::<u64>() + size_of::<Vec<Arc<Layout>>>() + 1)
     }
 
-    /// The layout equal to (`keys`, `labels`), interned if new.
-    fn intern(&mut self, keys: Vec<Key>, labels: LabelSets) -> Arc<Layout> {
+    /// The layout equal to (`keys`, `labels`), interned if new (with `kinds` as its
+    /// kinds of number).
+    fn intern(&mut self, keys: Vec<Key>, labels: LabelSets, kinds: &[u8]) -> Arc<Layout> {
         let hash = Layout::hash_of(&keys, &labels);
         let bucket = self.by_hash.entry(hash).or_default();
         if let Some(l) = bucket
@@ -381,7 +406,7 @@ impl Layouts {
         {
             return l.clone();
         }
-        let l = Arc::new(Layout::new(keys, labels));
+        let l = Arc::new(Layout::new(keys, labels, kinds.into()));
         self.count += 1;
         self.heap_bytes += l.heap_bytes();
         bucket.push(l.clone());
@@ -486,10 +511,12 @@ impl Pending {
 pub struct SeriesTable {
     layout: Option<Arc<Layout>>,
     values: Box<[u64]>,
-    /// Per value: seconds since `base`, plus one; 0: before `base`.
-    stamps: Box<[u16]>,
-    /// Per value, 2 bits: the kind of number.
-    kinds: Box<[u8]>,
+    /// Per value: seconds since `base`, plus one; 0: before `base`. Kept as runs of
+    /// slots written together ([`crate::stamps`]).
+    stamps: Stamps,
+    /// Per value, 2 bits: the kind of number, when it differs from the layout's
+    /// (`None`: the layout's kinds are the node's).
+    kinds: Option<Box<[u8]>>,
     /// Stamp (seconds since the store's epoch) that `stamps` count from.
     base: u32,
     /// The slot after the last one written: where the next value is looked for first.
@@ -530,22 +557,45 @@ impl SeriesTable {
     /// [`Layouts::heap_bytes`]).
     pub fn heap_bytes(&self) -> usize {
         self.values.len() * size_of::<u64>()
-            + self.stamps.len() * size_of::<u16>()
-            + self.kinds.len()
+            + self.stamps.heap_bytes()
+            + self.kinds.as_ref().map_or(0, |k| k.len())
+    }
+
+    /// The kinds of number, 2 bits a value: the node's own or its layout's.
+    fn kinds(&self) -> &[u8] {
+        match &self.kinds {
+            Some(own) => own,
+            None => self.layout.as_deref().map_or(&[], |l| &l.kinds),
+        }
     }
 
     fn kind(&self, i: usize) -> u8 {
-        (self.kinds[i / 4] >> (2 * (i % 4))) & 3
+        kind_in(self.kinds(), i)
     }
 
     fn set_kind(&mut self, i: usize, kind: u8) {
-        let shift = 2 * (i % 4);
-        let b = &mut self.kinds[i / 4];
-        *b = (*b & !(3 << shift)) | (kind << shift);
+        if self.kind(i) == kind {
+            return;
+        }
+        if self.kinds.is_none() {
+            self.kinds = Some(self.kinds().into());
+        }
+        if let Some(own) = &mut self.kinds {
+            set_kind_in(own, i, kind);
+        }
+    }
+
+    /// Takes `layout` (interned with `kinds`, the node's kinds of number for it): its
+    /// kinds are the node's unless they differ. Gives the former layout back.
+    fn take_layout(&mut self, layouts: &mut Layouts, layout: Arc<Layout>, kinds: Vec<u8>) {
+        self.kinds = (*layout.kinds != *kinds).then(|| kinds.into_boxed_slice());
+        if let Some(old) = self.layout.replace(layout) {
+            layouts.release(old);
+        }
     }
 
     fn stamp_at(&self, i: usize) -> u32 {
-        match self.stamps[i] {
+        match self.stamps.get(i) {
             0 => 0,
             rel => self.base.saturating_add(u32::from(rel) - 1),
         }
@@ -587,33 +637,32 @@ impl SeriesTable {
         }
         if stamp < self.base {
             let shift = self.base - stamp;
-            let newest = self.stamps.iter().max().copied().unwrap_or(0);
+            let newest = self.stamps.max();
             if u32::from(newest) + shift > MAX_REL + 1 {
                 // More than 18 hours before the newest value: stale at once.
                 return 0;
             }
-            for s in self.stamps.iter_mut().filter(|s| **s != 0) {
-                *s += shift as u16;
-            }
+            self.stamps
+                .map(|s| if s != 0 { s + shift as u16 } else { 0 });
             self.base = stamp;
         }
         if stamp - self.base > MAX_REL {
             let shift = stamp - self.base - REBASE_REL;
-            for s in self.stamps.iter_mut() {
-                *s = if u32::from(*s) > shift + 1 {
-                    (u32::from(*s) - shift) as u16
+            self.stamps.map(|s| {
+                if u32::from(s) > shift + 1 {
+                    (u32::from(s) - shift) as u16
                 } else {
                     0
-                };
-            }
+                }
+            });
             self.base += shift;
         }
         (stamp - self.base + 1) as u16
     }
 
-    fn write(&mut self, slot: usize, rel: u16, kind: u8, bits: u64) {
+    /// Writes a value (its stamp is the batch's: see [`SeriesTable::upsert_batch`]).
+    fn write(&mut self, slot: usize, kind: u8, bits: u64) {
         self.values[slot] = bits;
-        self.stamps[slot] = rel;
         self.set_kind(slot, kind);
         self.cursor = slot as u32 + 1;
     }
@@ -646,12 +695,20 @@ impl SeriesTable {
         pending.clear();
         let rel = self.rel_stamp(stamp);
         let mut refused = 0;
+        // The slots written, as the run being written: its stamp is set once per run.
+        let mut run = 0..0;
         for (order, (rank, labels, value)) in samples.enumerate() {
             let labels = labels.as_ref();
             let labels = &labels[..labels.len().min(MAX_LABELS)];
             let (kind, bits) = split(value);
             if let Some(slot) = self.slot_of(rank, labels) {
-                self.write(slot, rel, kind, bits);
+                self.write(slot, kind, bits);
+                if slot == run.end && !run.is_empty() {
+                    run.end += 1;
+                } else {
+                    self.stamps.fill(run, rel);
+                    run = slot..slot + 1;
+                }
                 continue;
             }
             if let Err(why) = self.add_pending(pending, rank, labels, kind, bits, order, max_new) {
@@ -659,6 +716,7 @@ impl SeriesTable {
                 refused += 1;
             }
         }
+        self.stamps.fill(run, rel);
         let added = self.apply(layouts, pending, rel);
         (added, refused)
     }
@@ -744,39 +802,39 @@ impl SeriesTable {
             };
             keys.push(Key { rank: p.rank, set });
         }
-        let layout = layouts.intern(keys, labels);
+        let first_new = self.values.len();
+        let mut kinds = vec![0u8; n.div_ceil(4)];
+        let own = self.kinds();
+        kinds[..own.len()].copy_from_slice(own);
+        for (i, p) in pending.items.iter().enumerate() {
+            set_kind_in(&mut kinds, first_new + i, p.kind);
+        }
+        let layout = layouts.intern(keys, labels, &kinds);
         let mut values = Vec::with_capacity(n);
         values.extend_from_slice(&self.values);
         values.extend(pending.items.iter().map(|p| p.bits));
-        let mut stamps = Vec::with_capacity(n);
-        stamps.extend_from_slice(&self.stamps);
-        stamps.resize(n, rel);
-        let mut kinds = vec![0u8; n.div_ceil(4)];
-        kinds[..self.kinds.len()].copy_from_slice(&self.kinds);
-        let first_new = self.values.len();
         self.values = values.into_boxed_slice();
-        self.stamps = stamps.into_boxed_slice();
-        self.kinds = kinds.into_boxed_slice();
-        for (i, p) in pending.items.iter().enumerate() {
-            self.set_kind(first_new + i, p.kind);
-        }
-        if let Some(old) = self.layout.replace(layout) {
-            layouts.release(old);
-        }
+        self.stamps.extend(pending.items.len(), rel);
+        self.take_layout(layouts, layout, kinds);
         pending.items.len()
     }
 
     /// Drops series last updated before `oldest` and label sets no longer used; returns
     /// how many series were dropped.
     pub fn expire(&mut self, layouts: &mut Layouts, oldest: u32) -> usize {
-        let fresh = |t: &Self, i: usize| t.stamps[i] != 0 && t.stamp_at(i) >= oldest;
-        // Every sweep looks at every node: nothing is allocated while all is fresh.
-        let kept = (0..self.len()).filter(|&i| fresh(self, i)).count();
+        let base = self.base;
+        let fresh = |rel: u16| rel != 0 && base.saturating_add(u32::from(rel) - 1) >= oldest;
+        // Every sweep looks at every node: nothing is allocated while all is fresh (a
+        // look at each run of stamps).
+        if self.stamps.distinct().all(fresh) {
+            return 0;
+        }
+        let keep: Vec<bool> = self.stamps.iter().map(fresh).collect();
+        let kept = keep.iter().filter(|&&k| k).count();
         let dropped = self.len() - kept;
         if dropped == 0 {
             return 0;
         }
-        let keep: Vec<bool> = (0..self.len()).map(|i| fresh(self, i)).collect();
         if kept == 0 {
             self.clear(layouts);
             return dropped;
@@ -786,8 +844,7 @@ impl SeriesTable {
         let mut map = vec![u16::MAX; old_labels.len()];
         let mut keys = Vec::with_capacity(kept);
         let mut values = Vec::with_capacity(kept);
-        let mut stamps = Vec::with_capacity(kept);
-        let mut kinds = Vec::with_capacity(kept);
+        let mut kinds = vec![0u8; kept.div_ceil(4)];
         for (i, k) in self.keys().iter().enumerate() {
             if !keep[i] {
                 continue;
@@ -796,25 +853,24 @@ impl SeriesTable {
             if *slot == u16::MAX {
                 *slot = labels.push_encoded(old_labels.encoded(k.set));
             }
+            set_kind_in(&mut kinds, keys.len(), self.kind(i));
             keys.push(Key {
                 rank: k.rank,
                 set: *slot,
             });
             values.push(self.values[i]);
-            stamps.push(self.stamps[i]);
-            kinds.push(self.kind(i));
         }
-        let layout = layouts.intern(keys, labels);
+        let layout = layouts.intern(keys, labels, &kinds);
         self.values = values.into_boxed_slice();
-        self.stamps = stamps.into_boxed_slice();
-        self.kinds = vec![0; kept.div_ceil(4)].into_boxed_slice();
-        for (i, k) in kinds.into_iter().enumerate() {
-            self.set_kind(i, k);
-        }
+        self.stamps = Stamps::from_slots(
+            self.stamps
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(s, _)| s),
+        );
         self.cursor = 0;
-        if let Some(old) = self.layout.replace(layout) {
-            layouts.release(old);
-        }
+        self.take_layout(layouts, layout, kinds);
         dropped
     }
 
@@ -967,7 +1023,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pi4_sized_node_costs_about_ten_bytes_a_value() {
+    fn a_pi4_sized_node_costs_about_eight_bytes_a_value() {
         let mut one = One::default();
         let sets: Vec<String> = (0..45).map(|i| format!("dev{i}")).collect();
         let f = frame(625, &sets);
@@ -981,7 +1037,7 @@ mod tests {
         assert_eq!((added, refused), (625, 0));
         assert_eq!(one.t.len(), 625);
         assert!(
-            one.t.heap_bytes() <= 625 * 41 / 4 + 4,
+            one.t.heap_bytes() <= 625 * 8 + 64,
             "{} heap bytes",
             one.t.heap_bytes()
         );
@@ -1270,6 +1326,171 @@ mod tests {
         one.upsert(3, &[], 50_000 - 1, Number::U64(3), 10).unwrap();
         let stamps: Vec<u32> = one.t.entries().map(|e| e.stamp()).collect();
         assert_eq!(stamps, [100_000, 50_000, 49_999]);
+    }
+
+    /// Random frames of two nodes (subsets of their series in order, sometimes
+    /// reversed, new series, kinds that change, stamps that go back or jump) and
+    /// sweeps: every series has the stamp, value and kind of its last write, as a plain
+    /// map (and the former stamp per value) gives.
+    #[test]
+    fn stamps_per_run_give_each_series_its_last_write() {
+        use std::collections::BTreeMap;
+        let mut rng = fastrand::Rng::with_seed(11);
+        for round in 0..60 {
+            let mut layouts = Layouts::default();
+            let mut pending = Pending::default();
+            let mut nodes = [SeriesTable::default(), SeriesTable::default()];
+            let mut models: [BTreeMap<(u16, String), (u32, Number)>; 2] = Default::default();
+            let mut now = 1_000_000u32;
+            let series: Vec<(u16, String)> = (0..120)
+                .map(|i| (i / 3, format!("l{}", i % 3 + round % 5)))
+                .collect();
+            for step in 0..150 {
+                // Within 9 hours of the first stamp, where every stamp is exact (the
+                // rebases are `stamps_stay_exact_across_a_rebase_…`'s).
+                now = match rng.u8(0..20) {
+                    0 => now - rng.u32(0..100),
+                    1 => now + rng.u32(0..2_000),
+                    _ => now + rng.u32(0..3),
+                }
+                .min(1_000_000 + 30_000);
+                let n = rng.usize(0..2);
+                let (t, model) = (&mut nodes[n], &mut models[n]);
+                if rng.u8(0..10) == 0 {
+                    let oldest = now.saturating_sub(rng.u32(0..40));
+                    let dropped = t.expire(&mut layouts, oldest);
+                    let before = model.len();
+                    model.retain(|_, (stamp, _)| *stamp >= oldest);
+                    assert_eq!(dropped, before - model.len(), "round {round} step {step}");
+                    continue;
+                }
+                // A frame: a run of the series in order (or reversed), some skipped.
+                let from = rng.usize(0..series.len());
+                let to = rng.usize(from..=series.len());
+                let mut frame: Vec<(u16, [&str; 1], Number)> = Vec::new();
+                for (r, l) in &series[from..to] {
+                    if rng.u8(0..8) == 0 {
+                        continue;
+                    }
+                    let v = match rng.u8(0..30) {
+                        0 => Number::F64(rng.f64()),
+                        1 => Number::I64(-rng.i64(1..100)),
+                        _ => Number::U64(rng.u64(0..1000)),
+                    };
+                    frame.push((*r, [l.as_str()], v));
+                }
+                if rng.u8(0..6) == 0 {
+                    frame.reverse();
+                }
+                let (added, refused) =
+                    t.upsert_batch(&mut layouts, &mut pending, now, frame.iter().copied(), 8000);
+                assert_eq!(refused, 0);
+                let mut new = 0;
+                for (r, [l], v) in &frame {
+                    new += usize::from(model.insert((*r, l.to_string()), (now, *v)).is_none());
+                }
+                assert_eq!(added, new);
+                for (t, model) in nodes.iter().zip(&models) {
+                    assert_eq!(t.len(), model.len());
+                    let got: BTreeMap<(u16, String), (u32, Number)> = t
+                        .entries()
+                        .map(|e| {
+                            let l: String =
+                                decode_set(t.label_sets().encoded(e.labelset)).collect();
+                            ((e.rank, l), (e.stamp(), e.value()))
+                        })
+                        .collect();
+                    assert_eq!(&got, model, "round {round} step {step}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nodes_sharing_a_layout_keep_their_own_kinds_of_number() {
+        let mut layouts = Layouts::default();
+        let mut pending = Pending::default();
+        let mut a = SeriesTable::default();
+        let mut b = SeriesTable::default();
+        let f = |v: Number| [(1u16, [""; 0], Number::U64(1)), (2, [], v)];
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            5,
+            f(Number::U64(2)).into_iter(),
+            10,
+        );
+        b.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            5,
+            f(Number::F64(2.5)).into_iter(),
+            10,
+        );
+        assert_eq!(layouts.len(), 1, "one layout: kinds are not part of it");
+        assert!(a.kinds.is_none(), "the layout's kinds are a's");
+        assert!(b.kinds.is_some(), "b keeps its own");
+        assert_eq!(a.entries().nth(1).unwrap().value(), Number::U64(2));
+        assert_eq!(b.entries().nth(1).unwrap().value(), Number::F64(2.5));
+        // a's value turns into a float: a gets its own kinds, b's stay.
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            6,
+            f(Number::F64(0.5)).into_iter(),
+            10,
+        );
+        assert_eq!(a.entries().nth(1).unwrap().value(), Number::F64(0.5));
+        assert_eq!(a.entries().next().unwrap().value(), Number::U64(1));
+        assert_eq!(b.entries().nth(1).unwrap().value(), Number::F64(2.5));
+        // A new series: the new layout is a's, with a's kinds.
+        a.upsert_batch(
+            &mut layouts,
+            &mut pending,
+            7,
+            [(3u16, [""; 0], Number::I64(-3))].into_iter(),
+            10,
+        );
+        assert!(a.kinds.is_none());
+        let got: Vec<Number> = a.entries().map(|e| e.value()).collect();
+        assert_eq!(got, [Number::U64(1), Number::F64(0.5), Number::I64(-3)]);
+    }
+
+    #[test]
+    fn a_series_a_frame_did_not_refresh_keeps_its_own_stamp() {
+        let mut one = One::default();
+        let all: Vec<(u16, [&str; 1], Number)> = (0..30)
+            .map(|i| (i, ["x"], Number::U64(u64::from(i))))
+            .collect();
+        one.t.upsert_batch(
+            &mut one.layouts,
+            &mut one.pending,
+            100,
+            all.iter().copied(),
+            100,
+        );
+        // Every frame after that skips series 10 and 20 (and the last five).
+        for now in 101..=140 {
+            let some = all
+                .iter()
+                .copied()
+                .filter(|s| s.0 != 10 && s.0 != 20 && s.0 < 25);
+            one.t
+                .upsert_batch(&mut one.layouts, &mut one.pending, now, some, 100);
+        }
+        let stamps: Vec<u32> = one.t.entries().map(|e| e.stamp()).collect();
+        for (i, &s) in stamps.iter().enumerate() {
+            let want = if i == 10 || i == 20 || i >= 25 {
+                100
+            } else {
+                140
+            };
+            assert_eq!(s, want, "series {i}");
+        }
+        assert!(one.t.stamps.heap_bytes() <= 8 * 8, "a few runs");
+        // The sweep drops exactly those.
+        assert_eq!(one.t.expire(&mut one.layouts, 120), 7);
+        assert!(one.t.entries().all(|e| e.stamp() == 140));
     }
 
     #[test]

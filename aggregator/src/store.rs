@@ -20,11 +20,12 @@
 //!   values per node, and `max_series_total` in all. Refused samples are counted.
 //!
 //! Worst case memory ≈ `max_nodes` × (1.3 KiB + 64 KiB labels) + `max_series_total` ×
-//! (10.25 B + its key, 8 B, when no other node shares it). Series keys and label sets
-//! are shared by the nodes that send the same ones ([`crate::series`]: layouts), so a
-//! fleet of one kind of node pays about 10.25 bytes per value and node: a Raspberry Pi
-//! 4 with every source (~625 values) about 6.4 KiB of values plus its node state
-//! (docs/OPERATIONS.md, sizing).
+//! (10.25 B when its stamps are scattered and its kinds its own, + its key, 8.25 B with
+//! its kind, when no other node shares it). Series keys, kinds of number and label sets are shared by the nodes that
+//! send the same ones ([`crate::series`]: layouts), and the values of one frame share
+//! one stamp ([`crate::stamps`]), so a fleet of one kind of node pays about 8 bytes per
+//! value and node: a Raspberry Pi 4 with every source (648 values) about 5.1 KiB of
+//! values plus its node state (docs/OPERATIONS.md, sizing).
 //!
 //! # Staleness
 //! A series not updated for `stale_after` (the node's interval × `stale_intervals`, at

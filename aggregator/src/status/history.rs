@@ -2,23 +2,25 @@
 //! [`POINTS`] steps (an hour at the default one-minute step) of CPU temperature,
 //! 1-minute load and the frames-missing counter.
 //!
-//! Each node has three fixed rings of [`POINTS`] slots (and the step each slot holds),
-//! indexed by step number, so recording is a store into an array and nothing grows:
-//! 600 bytes per node (10 a point: the step's lap as `u16`, temperature and load in
-//! hundredths as `i16`/`u16`, the counter as `u32`; they were 16 a point as `u32` and
-//! `f32`s, 960 bytes: a tenth of a large fleet's memory per node), boxed so the map's
-//! nodes stay small (measured in `docs/BENCHMARKS.md`). A slot remembers
-//! its step, so a node that stopped sending leaves a gap rather than old values at the
-//! right place. Nodes the store forgot are dropped from the history too, so it is
-//! bounded by the store's `max_nodes`.
+//! Each node has three fixed rings of [`POINTS`] slots, indexed by step number, so
+//! recording is a store into an array and nothing grows: 384 bytes per node (6 a
+//! point: temperature and load in hundredths as `i16`/`u16`, the counter as 16 bits
+//! above a base while the window's counters are within 65,535 of each other, else all
+//! 32 bits in a box of its own; they were 16 a point as `u32` and `f32`s, 960 bytes,
+//! then 10 with each slot's lap and a `u32` counter: a tenth of a large fleet's memory
+//! per node), boxed so the map's nodes stay small (measured in `docs/BENCHMARKS.md`). Which slots hold a step of the window is one
+//! word: the newest step recorded, and a bit per slot set when its slot holds the step
+//! of the last [`POINTS`] up to it that falls there — so a node that stopped sending
+//! leaves a gap rather than old values at the right place. (A record more than
+//! [`POINTS`] steps before the newest, a clock stepped back by more than the window,
+//! starts the ring again from it.) Nodes the store forgot are dropped from the history
+//! too, so it is bounded by the store's `max_nodes`.
 
 use std::collections::BTreeMap;
 
 /// Points per node: an hour at one-minute steps.
 pub const POINTS: usize = 60;
 
-/// No value in this slot.
-const EMPTY: u16 = u16::MAX;
 /// No temperature.
 const NO_TEMP: i16 = i16::MIN;
 /// No load.
@@ -27,31 +29,82 @@ const NO_LOAD: u16 = u16::MAX;
 /// One node's rings.
 #[derive(Debug, Clone)]
 pub struct NodeHistory {
-    /// The lap (step / [`POINTS`], cut to 16 bits) of the step each slot holds
-    /// (`EMPTY`: none). Slot `i` holds steps ≡ `i` mod [`POINTS`].
-    laps: [u16; POINTS],
+    /// The newest step recorded.
+    newest: u32,
+    /// Bit `i`: slot `i` holds the step ≡ `i` mod [`POINTS`] of `newest - POINTS + 1
+    /// ..= newest` (none set: nothing recorded).
+    held: u64,
     /// CPU temperature in hundredths of °C (±327 °C), `NO_TEMP` when none.
     temp: [i16; POINTS],
     /// 1-minute load in hundredths (up to 655.34), `NO_LOAD` when none.
     load: [u16; POINTS],
     /// The frames-missing counter (saturated to u32).
-    missing: [u32; POINTS],
+    missing: Missing,
+}
+
+/// The frames-missing counters of the slots, saturated to `u32`: 16 bits a slot above a
+/// base while those held are within 65,535 of each other (a counter moves little in a
+/// window), all 32 bits, boxed, while they are not.
+#[derive(Debug, Clone)]
+enum Missing {
+    /// Slot `i` holds `base + off[i]`.
+    Near { base: u32, off: [u16; POINTS] },
+    /// Slot `i` holds `all[i]`.
+    Far(Box<[u32; POINTS]>),
+}
+
+impl Missing {
+    fn get(&self, i: usize) -> u32 {
+        match self {
+            Missing::Near { base, off } => base.saturating_add(u32::from(off[i])),
+            Missing::Far(all) => all[i],
+        }
+    }
+
+    /// Sets slot `i` to `v`; the slots of `held` (besides `i`) keep their values.
+    fn set(&mut self, i: usize, v: u32, held: u64) {
+        if let Missing::Near { base, off } = self
+            && let Some(d) = v.checked_sub(*base).and_then(|d| u16::try_from(d).ok())
+        {
+            off[i] = d;
+            return;
+        }
+        let others = (0..POINTS).filter(|&j| j != i && held & (1 << j) != 0);
+        let (lo, hi) = others
+            .clone()
+            .map(|j| self.get(j))
+            .fold((v, v), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        if hi - lo <= u32::from(u16::MAX) {
+            let mut off = [0u16; POINTS];
+            for j in others {
+                off[j] = (self.get(j) - lo) as u16;
+            }
+            off[i] = (v - lo) as u16;
+            *self = Missing::Near { base: lo, off };
+        } else {
+            let mut all = Box::new([0u32; POINTS]);
+            for j in others {
+                all[j] = self.get(j);
+            }
+            all[i] = v;
+            *self = Missing::Far(all);
+        }
+    }
 }
 
 impl Default for NodeHistory {
     fn default() -> Self {
         NodeHistory {
-            laps: [EMPTY; POINTS],
+            newest: 0,
+            held: 0,
             temp: [NO_TEMP; POINTS],
             load: [NO_LOAD; POINTS],
-            missing: [0; POINTS],
+            missing: Missing::Near {
+                base: 0,
+                off: [0; POINTS],
+            },
         }
     }
-}
-
-fn lap(step: u32) -> u16 {
-    // EMPTY is never a lap: the 65,535th lap reads as the first.
-    ((step / POINTS as u32) % u32::from(EMPTY)) as u16
 }
 
 fn temp_of(v: i16) -> f32 {
@@ -86,9 +139,31 @@ impl NodeHistory {
         step as usize % POINTS
     }
 
+    /// True when the slot of `step` holds `step`.
+    fn holds(&self, step: u32) -> bool {
+        step <= self.newest
+            && self.newest - step < POINTS as u32
+            && self.held & (1 << Self::slot(step)) != 0
+    }
+
     fn record(&mut self, step: u32, s: Sample) {
         let i = Self::slot(step);
-        self.laps[i] = lap(step);
+        if self.held == 0 || step.saturating_add(POINTS as u32) <= self.newest {
+            // The first record, or one from before the window: the ring starts again.
+            self.held = 0;
+            self.newest = step;
+        } else if step > self.newest {
+            // The slots of the steps skipped (and of `step`) leave the window.
+            if step - self.newest >= POINTS as u32 {
+                self.held = 0;
+            } else {
+                for t in self.newest + 1..=step {
+                    self.held &= !(1 << Self::slot(t));
+                }
+            }
+            self.newest = step;
+        }
+        self.held |= 1 << i;
         self.temp[i] = s.temp.filter(|v| v.is_finite()).map_or(NO_TEMP, |v| {
             (v * 100.0).round().clamp(-32767.0, 32767.0) as i16
         });
@@ -96,7 +171,9 @@ impl NodeHistory {
             .load
             .filter(|v| v.is_finite())
             .map_or(NO_LOAD, |v| (v * 100.0).round().clamp(0.0, 65534.0) as u16);
-        self.missing[i] = u32::try_from(s.missing).unwrap_or(u32::MAX);
+        let held = self.held;
+        self.missing
+            .set(i, u32::try_from(s.missing).unwrap_or(u32::MAX), held);
     }
 
     /// The last [`POINTS`] steps up to `now_step`, oldest first: `(temp, load)` per
@@ -105,7 +182,8 @@ impl NodeHistory {
         let first = now_step.saturating_sub(POINTS as u32 - 1);
         (first..=now_step).map(move |step| {
             let i = Self::slot(step);
-            (self.laps[i] == lap(step)).then(|| (temp_of(self.temp[i]), load_of(self.load[i])))
+            self.holds(step)
+                .then(|| (temp_of(self.temp[i]), load_of(self.load[i])))
         })
     }
 
@@ -114,8 +192,8 @@ impl NodeHistory {
     pub fn missing_growth(&self, now_step: u32, current: u64) -> u64 {
         let first = now_step.saturating_sub(POINTS as u32 - 1);
         let oldest = (first..=now_step).find_map(|step| {
-            let i = Self::slot(step);
-            (self.laps[i] == lap(step)).then(|| u64::from(self.missing[i]))
+            self.holds(step)
+                .then(|| u64::from(self.missing.get(Self::slot(step))))
         });
         oldest.map_or(0, |o| current.saturating_sub(o))
     }
@@ -256,9 +334,86 @@ mod tests {
         assert!(p[2].0.is_nan());
         assert_eq!(p[2].1, 0.0);
         assert!(
-            size_of::<NodeHistory>() <= 600,
+            size_of::<NodeHistory>() <= 384,
             "{}",
             size_of::<NodeHistory>()
         );
+    }
+
+    /// The former rings: the lap of the step each slot holds.
+    struct Laps {
+        laps: [u16; POINTS],
+        values: [Option<(u64, u64)>; POINTS],
+    }
+
+    impl Laps {
+        fn lap(step: u32) -> u16 {
+            ((step / POINTS as u32) % u32::from(u16::MAX)) as u16
+        }
+        fn record(&mut self, step: u32, v: (u64, u64)) {
+            let i = step as usize % POINTS;
+            self.laps[i] = Self::lap(step);
+            self.values[i] = Some(v);
+        }
+        fn at(&self, step: u32) -> Option<(u64, u64)> {
+            let i = step as usize % POINTS;
+            (self.laps[i] == Self::lap(step))
+                .then(|| self.values[i])
+                .flatten()
+        }
+    }
+
+    /// Records in step order with gaps, and steps back within the window (a later
+    /// record in the same step, a clock stepped back a little): every query at or after
+    /// the newest step answers what the laps answered.
+    #[test]
+    fn the_window_word_answers_what_the_laps_answered() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..100 {
+            let mut h = NodeHistory::default();
+            let mut old = Laps {
+                laps: [u16::MAX; POINTS],
+                values: [None; POINTS],
+            };
+            let mut step = rng.u32(0..1_000_000);
+            let mut newest = step;
+            for _ in 0..rng.usize(1..300) {
+                step = match rng.u8(0..10) {
+                    0 => step + rng.u32(0..150),
+                    1 => newest.saturating_sub(rng.u32(0..POINTS as u32)),
+                    2 => step,
+                    _ => step + 1,
+                };
+                newest = newest.max(step);
+                // Counters that move little, and some that jump (the full form).
+                let missing = match rng.u8(0..40) {
+                    0 => rng.u64(0..u64::from(u32::MAX) + 10),
+                    _ => (step as u64 % 7_000) * rng.u64(0..20),
+                };
+                let temp = rng.u64(0..100);
+                h.record(
+                    step,
+                    Sample {
+                        temp: Some(temp as f64),
+                        load: Some(1.0),
+                        missing,
+                    },
+                );
+                old.record(step, (temp, missing));
+                for now in (newest..newest + 2 * POINTS as u32).step_by(7) {
+                    let first = now.saturating_sub(POINTS as u32 - 1);
+                    let want: Vec<Option<(f32, f32)>> = (first..=now)
+                        .map(|s| old.at(s).map(|(t, _)| (t as f32, 1.0)))
+                        .collect();
+                    let got: Vec<Option<(f32, f32)>> = h.series(now).collect();
+                    assert_eq!(got, want, "now {now}, newest {newest}");
+                    let current = u64::from(u32::MAX) + 20;
+                    let want = (first..=now)
+                        .find_map(|s| old.at(s))
+                        .map_or(0, |v| current - v.1.min(u64::from(u32::MAX)));
+                    assert_eq!(h.missing_growth(now, current), want);
+                }
+            }
+        }
     }
 }
