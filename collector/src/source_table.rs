@@ -251,7 +251,7 @@ macro_rules! source_table {
                 module: processes,
                 docs: [
                     ("Processes",
-                     "a scan of `/proc/[pid]/stat` (and `/proc/[pid]/task/[tid]/stat` for the threads' states), `/proc/sys/kernel/pid_max` and `threads-max`: node_exporter's opt-in `processes` collector, and Telegraf's `processes` input. A state letter no process is in is not sent (as node_exporter); InfluxDB gets every Telegraf field, 0 for those (docs/INFLUXDB.md).",
+                     "a scan of `/proc/[pid]/stat` (and `/proc/[pid]/task/[tid]/stat` for the threads' states), `/proc/sys/kernel/pid_max` and `threads-max`: node_exporter's opt-in `processes` collector, and Telegraf's `processes` input. A state letter no process is in is not sent (as node_exporter); InfluxDB gets every Telegraf field, 0 for those (docs/INFLUXDB.md). The scan runs about once a minute by default (`[filters] processes_every`, docs/CONFIG.md: it is the collector's most expensive family) and the cycles between send the last scan's values again: every cycle carries the family, so it never goes stale on the aggregator, and its values are up to a minute old.",
                      ["node_processes_"]),
                 ],
             }

@@ -44,6 +44,8 @@ fn collect_without_allocating(tree: &str) {
         sources: SourceSet::all(),
         statvfs_timeout: Duration::from_secs(10),
         w1_interval: Duration::from_secs(3600),
+        // Cycles that scan /proc/[pid] and cycles that send the last scan again.
+        processes_every: 3,
         ..SourcesConfig::default()
     });
     assert!(sources.settle(Duration::from_secs(10)));

@@ -226,16 +226,12 @@ fn a_clock_stepped_back_within_the_skew_keeps_the_nodes_series_and_their_values_
         ChaosConfig::new(rng::seed("clock back")),
     );
     let clock = FakeClock::new();
-    // The series counted before and after the step must all be sent every cycle: by
-    // default the process scan runs about every 10 s, longer than this test's 1 s
-    // staleness, so its series would leave /metrics between scans.
-    let config = tempfile::tempdir().expect("temp dir");
-    let every_cycle = config.path().join("collector.toml");
-    std::fs::write(&every_cycle, "[filters]\nprocesses_every = 1\n").expect("write config");
-    let every_cycle = every_cycle.display().to_string();
-    let mut fleet = Fleet::start_on_copies(&[("pi4", "pi4-back")], proxy.addr(), |c| {
-        c.clock(&clock).args(&["--config", &every_cycle])
-    });
+    // The series counted before and after the step are all sent every cycle, the
+    // process family too: the scan runs about once a minute, and the cycles between
+    // send its last values again (with this test's 1 s staleness, series sent only at
+    // a scan would leave /metrics between scans and the count would fall).
+    let mut fleet =
+        Fleet::start_on_copies(&[("pi4", "pi4-back")], proxy.addr(), |c| c.clock(&clock));
     let _bumper = CounterBumper::start(fleet.tree(0));
     let node = "pi4-back";
     let user = |s: &Scrape| {

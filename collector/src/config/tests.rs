@@ -192,7 +192,7 @@ fn opt_in_sources_run_only_when_enabled() {
 }
 
 #[test]
-fn the_process_scan_runs_about_every_ten_seconds_unless_configured() {
+fn the_process_scan_runs_about_every_minute_unless_configured() {
     let at = |interval: &str, text: &str| {
         let flags = Flags {
             interval: Some(crate::cli::parse_duration(interval).unwrap()),
@@ -203,11 +203,17 @@ fn the_process_scan_runs_about_every_ten_seconds_unless_configured() {
             .sources
             .processes_every
     };
-    assert_eq!(at("1s", ""), 10);
-    assert_eq!(at("250ms", ""), 40);
-    assert_eq!(at("10s", ""), 1, "the default interval scans every cycle");
+    assert_eq!(at("1s", ""), 60);
+    assert_eq!(
+        at("10s", ""),
+        6,
+        "the default interval scans every 6th cycle"
+    );
+    assert_eq!(at("7s", ""), 8);
+    assert_eq!(at("45s", ""), 1);
     assert_eq!(at("1m", ""), 1);
-    assert_eq!(at("100ms", ""), 60, "at most every 60th cycle");
+    assert_eq!(at("5m", ""), 1);
+    assert_eq!(at("250ms", ""), 60, "at most every 60th cycle");
     assert_eq!(at("1s", "[filters]\nprocesses_every = 1\n"), 1);
     assert_eq!(at("10s", "[filters]\nprocesses_every = 3\n"), 3);
 }

@@ -335,10 +335,10 @@ pub struct SourcesConfig {
     pub kmsg_rules: Vec<String>,
     /// Most `(event, device)` series the kernel log source counts separately.
     pub kmsg_max_series: usize,
-    /// Scan `/proc/[pid]` every this many cycles (1: every cycle). Between, nothing is
-    /// sent for processes: the aggregator's `--stale-intervals` must be above this.
-    /// 0 (the default): [`processes_every_for`] the interval, which the configuration
-    /// resolves (a reader given 0 scans every cycle).
+    /// Scan `/proc/[pid]` every this many cycles (1: every cycle); the cycles between
+    /// send the last scan's values again (no `/proc` read). 0 (the default):
+    /// [`processes_every_for`] the interval, which the configuration resolves (a reader
+    /// given 0 scans every cycle).
     pub processes_every: u32,
     /// How often absent sources, and sources whose devices come and go, are discovered
     /// again (see the module docs); zero: never.
@@ -377,21 +377,22 @@ impl Default for SourcesConfig {
 }
 
 /// How often the process scan runs when the configuration does not say
-/// (`processes_every` unset): about every [`PROCESSES_SCAN_PERIOD`] — every cycle at
-/// intervals of 10 s and more (the default interval: unchanged), every 10th at 1 s.
-/// The scan reads every `/proc/[pid]/stat` and task `stat` (~2 ms a cycle on a machine
-/// with 1,100 processes and 3,900 threads, most of the collector's CPU:
-/// docs/BENCHMARKS.md §2.2); node_exporter's `processes` collector, which does the same,
-/// is opt-in, and Telegraf's `processes` input runs at its 10 s default. Between scans
-/// nothing is sent for processes, and a scan every 10 s stays within the aggregator's
-/// default staleness (3 intervals, at least 30 s).
+/// (`processes_every` unset): about every [`PROCESSES_SCAN_PERIOD`] — every 60th cycle
+/// at 1 s, every 6th at 10 s (the default interval), every cycle at 60 s and more; at
+/// most every 60th cycle (the configuration's bound: every 6 s at 100 ms). The scan
+/// reads every `/proc/[pid]/stat` and task `stat` (~8 µs of CPU each, mostly the
+/// kernel's: ~33 ms with 1,200 processes and 4,000 threads, docs/BENCHMARKS.md §2.8),
+/// the same work as node_exporter's `processes` collector, which is opt-in there. The
+/// cycles between scans send the last scan's values again, so the family is in every
+/// cycle (as in every node_exporter scrape and Telegraf interval) and never goes stale
+/// on the aggregator, whatever its `stale_min`; the values are less than a minute old.
 pub fn processes_every_for(interval: Duration) -> u32 {
     let per_period = PROCESSES_SCAN_PERIOD.as_millis() / interval.as_millis().max(1);
     u32::try_from(per_period).unwrap_or(u32::MAX).clamp(1, 60)
 }
 
 /// See [`processes_every_for`].
-pub const PROCESSES_SCAN_PERIOD: Duration = Duration::from_secs(10);
+pub const PROCESSES_SCAN_PERIOD: Duration = Duration::from_secs(60);
 
 /// What [`Sources::open`] found for one source.
 #[derive(Debug, Clone, PartialEq, Eq)]

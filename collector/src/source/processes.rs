@@ -2,29 +2,39 @@
 //! (opt-in there) and Telegraf's `processes` input read the same `/proc/[pid]/stat`
 //! files, so one scan serves both.
 //!
-//! Every cycle, `/proc` is listed with `getdents64` into a buffer allocated at start
-//! (`read_dir` would allocate per entry), and each process's `stat` is opened by a path
-//! built on the stack, read into the shared scratch buffer and closed: no allocation. A
-//! process with several threads also has `/proc/[pid]/task/*/stat` read, for
-//! node_exporter's `node_processes_threads_state` (the main thread's state is the
-//! process's, as node_exporter takes it). A process that exits during the scan (its
-//! files gone, `ENOENT`/`ESRCH`) is simply not counted; other failures are.
+//! A scan lists `/proc` with `getdents64` into a buffer allocated at start (`read_dir`
+//! would allocate per entry) and opens each process's `stat` relative to the `/proc`
+//! descriptor kept open (`openat(proc, "<pid>/stat")`: the kernel walks two path
+//! components, not four), reads it into the shared scratch buffer and closes it: no
+//! allocation. A process with several threads also has `/proc/[pid]/task` opened the
+//! same way and each `task/<tid>/stat` read relative to it, for node_exporter's
+//! `node_processes_threads_state` (the main thread's state is the process's, as
+//! node_exporter takes it). On a procfs, a read that does not fill the buffer is the end
+//! of a `stat` (a `single_open` file: its whole text comes in the first read), so one
+//! `read` per file, not two (open, read, close: three calls a process or thread instead
+//! of four). A process that exits during the scan (its files gone, `ENOENT`/`ESRCH`) is
+//! simply not counted; other failures are.
 //!
 //! Sent: pids, threads, the limits (`pid_max`, `threads-max`), then the count of each
 //! state letter some process is in (node_exporter sends only states seen), then the
 //! threads' states the same way.
 //!
-//! The scan costs the kernel several microseconds per process and thread (docs/
-//! BENCHMARKS.md, 2.7): `[filters] processes_every = N` scans every N cycles only, and
-//! sends nothing in between. Unset, it is about every 10 s (every cycle at the default
-//! 10 s interval, every 10th at 1 s: [`super::processes_every_for`]).
+//! The scan costs ~8 µs of CPU per process and thread, mostly the kernel's (docs/
+//! BENCHMARKS.md, 2.8: ~33 ms with 1,200 processes and 4,000 threads), so it runs every
+//! `[filters] processes_every = N` cycles only — unset, about every minute
+//! ([`super::processes_every_for`]) — and **the cycles between send the last scan's
+//! values again**, from the figures this reader keeps (no `/proc` read, no allocation):
+//! every cycle carries the family, as every scrape of node_exporter and every Telegraf
+//! interval do, so the aggregator never lets it go stale; the values are at most
+//! N − 1 intervals old. A scan that cannot list `/proc` sends nothing until the next
+//! scan that can.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd};
 
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
 use pimon_protocol::Value;
 use pimon_protocol::catalog::id;
 
@@ -40,51 +50,88 @@ use crate::sys;
 const PROC_DENTS: usize = 16 * 1024;
 /// Bytes of one process's `task` directory entries read per call.
 const TASK_DENTS: usize = 4 * 1024;
-/// Longest path built (std opens paths under 384 bytes without allocating).
-const PATH_MAX: usize = 383;
 
-/// Scans `/proc` every cycle.
+/// What one scan found: sent by the scan's cycle and again by the cycles until the next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Scan {
+    /// Processes by state (their total: `node_processes_pids`).
+    processes: StateCounts,
+    /// Threads by state.
+    threads: StateCounts,
+    /// The processes' `num_threads` summed (`node_processes_threads`).
+    thread_total: u64,
+    /// `pid_max`, `threads-max` (`None`: absent, or failed in the scan).
+    max_processes: Option<u64>,
+    max_threads: Option<u64>,
+}
+
+impl Scan {
+    fn push(&self, sink: &mut dyn SampleSink) {
+        sink.labels(&[]);
+        sink.push(id::PROCESSES_PIDS, Value::Unsigned(self.processes.total));
+        sink.push(id::PROCESSES_THREADS, Value::Unsigned(self.thread_total));
+        for (metric, value) in [
+            (id::PROCESSES_MAX_PROCESSES, self.max_processes),
+            (id::PROCESSES_MAX_THREADS, self.max_threads),
+        ] {
+            if let Some(v) = value {
+                sink.push(metric, Value::Unsigned(v));
+            }
+        }
+        for (first, counts) in [
+            (id::PROCESSES_STATE_R, &self.processes),
+            (id::PROCESSES_THREADS_STATE_R, &self.threads),
+        ] {
+            for (i, &count) in counts.by_state.iter().enumerate() {
+                if count > 0 {
+                    sink.push(first + i as u16, Value::Unsigned(count));
+                }
+            }
+        }
+    }
+}
+
+/// Scans `/proc` every `every` cycles and sends the last scan every cycle.
 #[derive(Debug)]
 pub(crate) struct ProcessesReader {
-    /// `<root>/proc`, open as a directory.
+    /// `<root>/proc`, open as a directory: the scan's paths are relative to it.
     proc_dir: File,
-    /// Its path, the prefix of every path built.
-    proc_path: Box<[u8]>,
     pid_max: Option<SysFile>,
     threads_max: Option<SysFile>,
     proc_dents: Box<[u8]>,
     task_dents: Box<[u8]>,
+    /// A `stat` read shorter than asked is its end (`/proc` is a procfs; elsewhere, a
+    /// fixture tree, the read of 0 bytes is).
+    short_read_ends: bool,
     /// Scan every this many cycles.
     every: u32,
     /// Cycles since the last scan.
     since_scan: u32,
+    /// The last scan's figures (`None`: no scan listed `/proc` yet, or the last failed to).
+    last: Option<Scan>,
 }
 
-/// A path built on the stack: `<proc>/<pid>[/task/<tid>]/<file>`.
-struct PathBuf {
-    bytes: [u8; PATH_MAX],
+/// A relative path built on the stack: `<pid>/stat`, `<pid>/task`, `<tid>/stat`.
+struct RelPath {
+    bytes: [u8; 32],
     len: usize,
 }
 
-impl PathBuf {
-    fn new(prefix: &[u8]) -> Option<PathBuf> {
-        let mut p = PathBuf {
-            bytes: [0; PATH_MAX],
-            len: 0,
+impl RelPath {
+    /// `dir` + `file`, or `None` when too long (a process id has at most 10 digits).
+    fn new(dir: &[u8], file: &[u8]) -> Option<RelPath> {
+        let mut p = RelPath {
+            bytes: [0; 32],
+            len: dir.len().checked_add(file.len())?,
         };
-        p.push(prefix)?;
+        let (d, f) = p.bytes.get_mut(..p.len)?.split_at_mut(dir.len());
+        d.copy_from_slice(dir);
+        f.copy_from_slice(file);
         Some(p)
     }
 
-    fn push(&mut self, part: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(part.len())?;
-        self.bytes.get_mut(self.len..end)?.copy_from_slice(part);
-        self.len = end;
-        Some(())
-    }
-
-    fn path(&self) -> &Path {
-        Path::new(std::ffi::OsStr::from_bytes(&self.bytes[..self.len]))
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -118,21 +165,42 @@ fn vanished(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
 }
 
-/// Reads and parses the `stat` file at `path` (`Ok(None)`: the task exited).
-fn read_stat(path: &Path, buf: &mut [u8]) -> Result<Option<TaskStat>, ScanError> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if vanished(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
+/// Opens `rel` below the directory `dir` (`Ok(None)`: the task exited).
+fn open_below(dir: BorrowedFd<'_>, rel: &RelPath, flags: OFlag) -> io::Result<Option<File>> {
+    match openat(dir, rel.as_bytes(), flags | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => Ok(Some(File::from(fd))),
+        Err(e) => {
+            let e = io::Error::from(e);
+            if vanished(&e) { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Reads and parses the `stat` file `rel` below `dir` (`Ok(None)`: the task exited).
+fn read_stat(
+    dir: BorrowedFd<'_>,
+    rel: Option<RelPath>,
+    buf: &mut [u8],
+    short_read_ends: bool,
+) -> Result<Option<TaskStat>, ScanError> {
+    let rel = rel.ok_or(ScanError::PathTooLong)?;
+    let Some(mut file) = open_below(dir, &rel, OFlag::O_RDONLY)? else {
+        return Ok(None);
     };
     let mut len = 0;
     loop {
         let Some(rest) = buf.get_mut(len..).filter(|r| !r.is_empty()) else {
             return Err(ScanError::Read(ReadError::TooBig(len)));
         };
+        let asked = rest.len();
         match file.read(rest) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if short_read_ends && n < asked {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if vanished(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -144,15 +212,6 @@ fn read_stat(path: &Path, buf: &mut [u8]) -> Result<Option<TaskStat>, ScanError>
 }
 
 impl ProcessesReader {
-    /// `<proc>/<parts…>` on the stack.
-    fn path(&self, parts: &[&[u8]]) -> Result<PathBuf, ScanError> {
-        let mut path = PathBuf::new(&self.proc_path).ok_or(ScanError::PathTooLong)?;
-        for part in parts {
-            path.push(part).ok_or(ScanError::PathTooLong)?;
-        }
-        Ok(path)
-    }
-
     /// Counts the threads of process `pid` (`name` in `/proc`, its own state `state`)
     /// by state.
     fn count_threads(
@@ -163,10 +222,14 @@ impl ProcessesReader {
         scratch: &mut [u8],
         threads: &mut StateCounts,
     ) -> Result<(), ScanError> {
-        let dir = match File::open(self.path(&[b"/", name, b"/task"])?.path()) {
-            Ok(d) => d,
-            Err(e) if vanished(&e) => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let rel = RelPath::new(name, b"/task").ok_or(ScanError::PathTooLong)?;
+        let Some(dir) = open_below(
+            self.proc_dir.as_fd(),
+            &rel,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+        )?
+        else {
+            return Ok(());
         };
         let mut dents = std::mem::take(&mut self.task_dents);
         let result = loop {
@@ -183,14 +246,8 @@ impl ProcessesReader {
                     threads.add(state);
                     continue;
                 }
-                let path = match self.path(&[b"/", name, b"/task/", tid_name, b"/stat"]) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                };
-                match read_stat(path.path(), scratch) {
+                let rel = RelPath::new(tid_name, b"/stat");
+                match read_stat(dir.as_fd(), rel, scratch, self.short_read_ends) {
                     Ok(Some(stat)) => threads.add(stat.state),
                     Ok(None) => {}
                     Err(e) => {
@@ -206,6 +263,65 @@ impl ProcessesReader {
         self.task_dents = dents;
         result
     }
+
+    /// Reads every process (and thread) `stat`; `None` when `/proc` cannot be listed.
+    fn scan(&mut self, scratch: &mut [u8], errors: &mut ErrorCounter) -> Option<Scan> {
+        let mut scan = Scan::default();
+        if let Err(e) = (&self.proc_dir).seek(SeekFrom::Start(0)) {
+            errors.fail(format_args!("/proc: {}", ReadError::Io(e)));
+            return None;
+        }
+        let mut dents = std::mem::take(&mut self.proc_dents);
+        let mut listed = true;
+        loop {
+            let n = match sys::getdents(self.proc_dir.as_fd(), &mut dents) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    errors.fail(format_args!("/proc: {}", ReadError::Io(e)));
+                    listed = scan.processes.total > 0;
+                    break;
+                }
+            };
+            for name in dirent_names(dents.get(..n).unwrap_or_default()) {
+                let Some(pid) = task_id(name) else { continue };
+                let rel = RelPath::new(name, b"/stat");
+                let stat = read_stat(self.proc_dir.as_fd(), rel, scratch, self.short_read_ends);
+                let stat = match stat {
+                    Ok(Some(stat)) => stat,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        errors.fail(format_args!("/proc/{pid}/stat: {e}"));
+                        continue;
+                    }
+                };
+                scan.processes.add(stat.state);
+                scan.thread_total += stat.threads;
+                if stat.threads <= 1 {
+                    scan.threads.add(stat.state);
+                } else if let Err(e) =
+                    self.count_threads(name, pid, stat.state, scratch, &mut scan.threads)
+                {
+                    errors.fail(format_args!("/proc/{pid}/task: {e}"));
+                }
+            }
+        }
+        self.proc_dents = dents;
+        if !listed {
+            return None;
+        }
+        for (slot, file) in [
+            (&mut scan.max_processes, &self.pid_max),
+            (&mut scan.max_threads, &self.threads_max),
+        ] {
+            let Some(file) = file else { continue };
+            match file.read_parse(scratch, parse_uint_value) {
+                Ok(v) => *slot = Some(v),
+                Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
+            }
+        }
+        Some(scan)
+    }
 }
 
 impl Source for ProcessesReader {
@@ -213,20 +329,17 @@ impl Source for ProcessesReader {
     fn open(config: &SourcesConfig) -> Result<Self, String> {
         let proc = config.root.join("proc");
         let proc_dir = File::open(&proc).map_err(|e| format!("{}: {e}", proc.display()))?;
-        let proc_path: Box<[u8]> = proc.as_os_str().as_bytes().into();
-        // Room for "/<pid>/task/<tid>/stat" after the prefix.
-        if proc_path.len() + 40 > PATH_MAX {
-            return Err(format!("{}: path too long", proc.display()));
-        }
+        let short_read_ends = sys::is_procfs(proc_dir.as_fd());
         let mut reader = ProcessesReader {
             proc_dir,
-            proc_path,
             pid_max: SysFile::open_optional(config.root.join("proc/sys/kernel/pid_max")),
             threads_max: SysFile::open_optional(config.root.join("proc/sys/kernel/threads-max")),
             proc_dents: vec![0u8; PROC_DENTS].into_boxed_slice(),
             task_dents: vec![0u8; TASK_DENTS].into_boxed_slice(),
+            short_read_ends,
             every: config.processes_every.max(1),
             since_scan: u32::MAX,
+            last: None,
         };
         let n = sys::getdents(reader.proc_dir.as_fd(), &mut reader.proc_dents)
             .map_err(|e| format!("{}: {e}", proc.display()))?;
@@ -243,74 +356,12 @@ impl Source for ProcessesReader {
         errors: &mut ErrorCounter,
     ) {
         self.since_scan = self.since_scan.saturating_add(1);
-        if self.since_scan < self.every {
-            return;
+        if self.since_scan >= self.every {
+            self.since_scan = 0;
+            self.last = self.scan(scratch, errors);
         }
-        self.since_scan = 0;
-        let mut processes = StateCounts::default();
-        let mut threads = StateCounts::default();
-        let mut thread_total = 0u64;
-        if let Err(e) = (&self.proc_dir).seek(SeekFrom::Start(0)) {
-            return errors.fail(format_args!("/proc: {}", ReadError::Io(e)));
-        }
-        let mut dents = std::mem::take(&mut self.proc_dents);
-        loop {
-            let n = match sys::getdents(self.proc_dir.as_fd(), &mut dents) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    errors.fail(format_args!("/proc: {}", ReadError::Io(e)));
-                    break;
-                }
-            };
-            for name in dirent_names(dents.get(..n).unwrap_or_default()) {
-                let Some(pid) = task_id(name) else { continue };
-                let stat = self
-                    .path(&[b"/", name, b"/stat"])
-                    .and_then(|path| read_stat(path.path(), scratch));
-                let stat = match stat {
-                    Ok(Some(stat)) => stat,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        errors.fail(format_args!("/proc/{pid}/stat: {e}"));
-                        continue;
-                    }
-                };
-                processes.add(stat.state);
-                thread_total += stat.threads;
-                if stat.threads <= 1 {
-                    threads.add(stat.state);
-                } else if let Err(e) =
-                    self.count_threads(name, pid, stat.state, scratch, &mut threads)
-                {
-                    errors.fail(format_args!("/proc/{pid}/task: {e}"));
-                }
-            }
-        }
-        self.proc_dents = dents;
-
-        sink.labels(&[]);
-        sink.push(id::PROCESSES_PIDS, Value::Unsigned(processes.total));
-        sink.push(id::PROCESSES_THREADS, Value::Unsigned(thread_total));
-        for (metric, file) in [
-            (id::PROCESSES_MAX_PROCESSES, &self.pid_max),
-            (id::PROCESSES_MAX_THREADS, &self.threads_max),
-        ] {
-            let Some(file) = file else { continue };
-            match file.read_parse(scratch, parse_uint_value) {
-                Ok(v) => sink.push(metric, Value::Unsigned(v)),
-                Err(e) => errors.fail(format_args!("{}: {e}", file.path().display())),
-            }
-        }
-        for (first, counts) in [
-            (id::PROCESSES_STATE_R, &processes),
-            (id::PROCESSES_THREADS_STATE_R, &threads),
-        ] {
-            for (i, &count) in counts.by_state.iter().enumerate() {
-                if count > 0 {
-                    sink.push(first + i as u16, Value::Unsigned(count));
-                }
-            }
+        if let Some(scan) = &self.last {
+            scan.push(sink);
         }
     }
 }

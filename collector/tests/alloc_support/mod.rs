@@ -103,6 +103,8 @@ pub fn steady_state(root: &Path, warmup: u32, cycles: u32) -> Outcome {
     let mut sources = SourcesConfig {
         root: root.to_path_buf(),
         rediscover: Duration::ZERO,
+        // Cycles that scan /proc/[pid] and cycles that send the last scan again.
+        processes_every: 3,
         ..SourcesConfig::default()
     };
     sources.cgroup.rediscover = Duration::from_secs(24 * 3600);
