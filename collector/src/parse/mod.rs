@@ -240,25 +240,7 @@ pub(crate) mod recorded {
     pub(crate) fn push<F: FileFormat>(
         input: &[u8],
     ) -> (Vec<Sample>, Vec<ParseError>, Result<(), ParseError>) {
-        struct Recorder {
-            labels: Vec<String>,
-            samples: Vec<Sample>,
-        }
-        impl SampleSink for Recorder {
-            fn labels(&mut self, values: &[&str]) {
-                self.labels = values.iter().map(|v| v.to_string()).collect();
-            }
-            fn push(&mut self, metric: u16, value: Value) {
-                self.samples.push((self.labels.clone(), metric, value));
-            }
-        }
-        let mut sink = Recorder {
-            labels: Vec::new(),
-            samples: Vec::new(),
-        };
-        let mut bad = Vec::new();
-        let result = F::push_samples(input, &mut sink, &mut |e| bad.push(e));
-        (sink.samples, bad, result)
+        push_with(|sink, bad| F::push_samples(input, sink, bad))
     }
 
     /// Runs `push` (a push function with state of its own) into a recorder: the samples,
