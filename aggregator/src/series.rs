@@ -729,12 +729,7 @@ impl SeriesTable {
             };
             let (kind, bits) = split(value);
             self.write(slot, kind, bits);
-            if slot == run.end && !run.is_empty() {
-                run.end += 1;
-            } else {
-                self.stamps.fill(run, rel);
-                run = slot..slot + 1;
-            }
+            self.stamps.extend_run(&mut run, slot, rel);
         }
         self.stamps.fill(run, rel);
     }
@@ -761,12 +756,7 @@ impl SeriesTable {
             let (kind, bits) = split(value);
             if let Some(slot) = self.slot_of(rank, labels) {
                 self.write(slot, kind, bits);
-                if slot == run.end && !run.is_empty() {
-                    run.end += 1;
-                } else {
-                    self.stamps.fill(run, rel);
-                    run = slot..slot + 1;
-                }
+                self.stamps.extend_run(&mut run, slot, rel);
                 continue;
             }
             if let Err(why) = self.add_pending(pending, rank, labels, kind, bits, order, max_new) {

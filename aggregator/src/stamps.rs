@@ -163,6 +163,17 @@ impl Stamps {
         }
     }
 
+    /// Adds `slot` to `run`, the slots being written at the stamp `rel`: a slot right
+    /// after the run extends it; any other closes it (its slots get `rel`, once) and
+    /// starts the next. [`Stamps::fill`] the last run when the writes end.
+    pub fn extend_run(&mut self, run: &mut Range<usize>, slot: usize, rel: u16) {
+        if slot == run.end && !run.is_empty() {
+            run.end += 1;
+        } else {
+            self.fill(std::mem::replace(run, slot..slot + 1), rel);
+        }
+    }
+
     /// Gives the slots of `range` (within `0..len`) the stamp `rel`.
     pub fn fill(&mut self, range: Range<usize>, rel: u16) {
         let len = self.len();
