@@ -167,7 +167,7 @@ impl Stamps {
     /// after the run extends it; any other closes it (its slots get `rel`, once) and
     /// starts the next. [`Stamps::fill`] the last run when the writes end.
     pub fn extend_run(&mut self, run: &mut Range<usize>, slot: usize, rel: u16) {
-        if slot == run.end && !run.is_empty() {
+        if slot == run.end && run.start < run.end {
             run.end += 1;
         } else {
             self.fill(std::mem::replace(run, slot..slot + 1), rel);
