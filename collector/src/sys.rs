@@ -1,9 +1,12 @@
 //! The few OS calls std does not offer, through `libc`. The only module of the crate
 //! allowed `unsafe`; every block says why it is sound.
 //!
-//! - Signals: SIGTERM/SIGINT set a stop flag, SIGHUP a reload flag. Handlers only store
-//!   to atomics (async-signal-safe). They are installed without `SA_RESTART`, so a
-//!   blocking `recv` in the main loop returns `EINTR` and the loop sees the flag at once.
+//! - Signals: SIGTERM/SIGINT set a stop flag, SIGHUP a reload flag. Handlers store to
+//!   atomics and write one byte to a self-pipe (both async-signal-safe). They are
+//!   installed without `SA_RESTART`, so a blocking `recv` in the main loop returns
+//!   `EINTR`; and [`wait_readable`] polls the pipe too, so a signal that lands between
+//!   the loop's look at the flags and its `poll` (the loop may wait a whole interval
+//!   when every frame is acked) still ends the wait at once.
 //! - `sysconf(_SC_CLK_TCK)`: the node's USER_HZ.
 //! - `getrandom(2)`: the random boot id.
 //! - `gethostname(2)`: the default node name.
@@ -23,17 +26,75 @@
 //! - `prctl(PR_SET_NAME)`: the crate's own `pthread_setname_np` (below) for the static
 //!   musl builds, which keeps musl's printf out of the binary (aarch64).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static RELOAD: AtomicBool = AtomicBool::new(false);
 
+/// The self-pipe's ends (-1: not made): the handlers write to `WAKE_WRITE`,
+/// [`wait_readable`] polls `WAKE_READ`.
+static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
+
 extern "C" fn on_stop(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
+    wake();
 }
 
 extern "C" fn on_reload(_: libc::c_int) {
     RELOAD.store(true, Ordering::SeqCst);
+    wake();
+}
+
+/// One byte into the self-pipe, from a signal handler: `write(2)` is async-signal-safe;
+/// a full pipe (`EAGAIN`) is already readable, which is all a waiter needs.
+fn wake() {
+    let fd = WAKE_WRITE.load(Ordering::SeqCst);
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: `__errno_location` returns this thread's errno, always valid; it is saved
+    // and restored so the code the signal interrupted sees its own errno.
+    let saved = unsafe { *libc::__errno_location() };
+    // SAFETY: `fd` is the self-pipe's write end, open for the life of the process (never
+    // closed once published); the one byte comes from a live local.
+    unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
+}
+
+/// Makes the self-pipe once (non-blocking, close-on-exec); `Err` if `pipe2` fails.
+fn make_wake_pipe() -> std::io::Result<()> {
+    if WAKE_READ.load(Ordering::SeqCst) >= 0 {
+        return Ok(());
+    }
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints that `pipe2` fills.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if WAKE_READ
+        .compare_exchange(-1, fds[0], Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    } else {
+        // Another thread made it first.
+        // SAFETY: both fds were just made by this call and are not shared.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+    }
+    Ok(())
+}
+
+/// Empties the self-pipe (its bytes only said "look at the flags").
+fn drain_wake_pipe(fd: libc::c_int) {
+    let mut buf = [0u8; 64];
+    // SAFETY: `fd` is the self-pipe's non-blocking read end; `buf` is a live local of
+    // the length passed.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
 fn install(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> std::io::Result<()> {
@@ -57,6 +118,7 @@ fn install(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> std::io:
 
 /// Installs the SIGTERM/SIGINT (stop) and SIGHUP (reload) handlers.
 pub fn install_signal_handlers() -> std::io::Result<()> {
+    make_wake_pipe()?;
     install(libc::SIGTERM, on_stop)?;
     install(libc::SIGINT, on_stop)?;
     install(libc::SIGHUP, on_reload)
@@ -83,27 +145,46 @@ pub fn take_reload_request() -> bool {
 }
 
 /// Waits until `fd` is readable or `timeout` passes. `Ok(true)`: readable;
-/// `Ok(false)`: timeout; `Err` with kind `Interrupted` when a signal arrived.
+/// `Ok(false)`: timeout; `Err` with kind `Interrupted` when a signal arrived, also one
+/// that arrived since the last wait (the self-pipe, see the module docs).
 pub fn wait_readable(
     fd: std::os::fd::BorrowedFd<'_>,
     timeout: std::time::Duration,
 ) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let wake = WAKE_READ.load(Ordering::SeqCst);
+    // `poll` skips an entry whose fd is negative (no self-pipe: handlers not installed).
+    let mut pfds = [
+        libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
     // Round up so a wait of 0.5 ms still waits, and never wait forever.
     let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-    // SAFETY: `pfd` is one valid, initialised pollfd that outlives the call, and the
-    // count passed is 1; the fd is borrowed, so it stays open during the call.
-    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-    match rc {
+    // A look without waiting (`Duration::ZERO`) leaves the self-pipe alone: its byte is
+    // for the next real wait, which must not miss it.
+    let count: libc::nfds_t = if ms == 0 { 1 } else { 2 };
+    // SAFETY: `pfds` is an array of two valid, initialised pollfds that outlives the
+    // call, and the count passed is at most its length; the fd is borrowed, so it stays
+    // open during the call, and the self-pipe is never closed once published.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), count, ms) };
+    let result = match rc {
         0 => Ok(false),
-        n if n > 0 => Ok(true),
+        n if n > 0 && pfds[1].revents == 0 => Ok(true),
+        n if n > 0 => Err(std::io::Error::from(std::io::ErrorKind::Interrupted)),
         _ => Err(std::io::Error::last_os_error()),
+    };
+    if wake >= 0 && matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::Interrupted) {
+        drain_wake_pipe(wake);
     }
+    result
 }
 
 /// Whether `fd` has an exceptional condition pending (`POLLPRI` or `POLLERR`), without
@@ -721,5 +802,25 @@ Anonymous:             0 kB
         assert!(start.elapsed() < std::time::Duration::from_secs(4));
         assert!(take_reload_request());
         assert!(!take_reload_request());
+
+        // A signal that lands before the wait starts (after the caller looked at the
+        // flags) still ends it at once: the self-pipe holds it.
+        // SAFETY: raising a signal whose handler (installed above) only stores to an
+        // atomic and writes to the self-pipe.
+        unsafe { libc::raise(libc::SIGHUP) };
+        let start = std::time::Instant::now();
+        let err = wait_readable(sock.as_fd(), std::time::Duration::from_secs(5)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+        assert!(start.elapsed() < std::time::Duration::from_secs(4));
+        assert!(take_reload_request());
+        // A look without waiting leaves a pending signal to the next wait.
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGHUP) };
+        assert!(!wait_readable(sock.as_fd(), std::time::Duration::ZERO).unwrap());
+        let err = wait_readable(sock.as_fd(), std::time::Duration::from_secs(5)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+        assert!(take_reload_request());
+        // Drained: the next wait times out.
+        assert!(!wait_readable(sock.as_fd(), std::time::Duration::from_millis(20)).unwrap());
     }
 }
