@@ -283,6 +283,35 @@ pub fn print_prom(root: &Path, node: &str) -> String {
     print_prom_with(root, node, &[])
 }
 
+/// The host collector's `--print prom` on `root` against node_exporter 1.5 started with
+/// `node_exporter_args`, over the families starting with one of `prefixes`: the samples
+/// (names, label sets, values) and the `# HELP` / `# TYPE` lines must be equal. The Pi
+/// collector carries no help texts (its `--print prom` writes `# TYPE` only), so the
+/// catalog's `# HELP` lines are added, as the aggregator writes them. Returns
+/// node_exporter's samples.
+pub fn assert_print_prom_equals_node_exporter(
+    root: &Path,
+    node: &str,
+    prefixes: &[&str],
+    node_exporter_args: &[&str],
+) -> std::collections::BTreeMap<String, f64> {
+    use crate::exposition::{family_of_key, samples_by_key};
+    let ne = crate::support::peers::NodeExporter::start_with(node_exporter_args);
+    let (theirs, their_meta) = samples_by_key(&String::from_utf8_lossy(&ne.page()), prefixes);
+    let (mine, mut my_meta) = samples_by_key(&print_prom(root, node), prefixes);
+    assert_eq!(mine, theirs, "{node}: samples differ");
+    let their_families: std::collections::BTreeSet<&str> =
+        theirs.keys().map(|k| family_of_key(k)).collect();
+    for f in
+        pimon_protocol::catalog::families().filter(|f| their_families.contains(f.first.prom_name))
+    {
+        my_meta.insert(format!("# HELP {} {}", f.first.prom_name, f.first.help));
+    }
+    assert_eq!(my_meta, their_meta, "{node}: # HELP / # TYPE lines differ");
+    eprintln!("{node}: {} samples equal to node_exporter's", theirs.len());
+    theirs
+}
+
 /// [`print_prom`] with more flags (`--config FILE`).
 pub fn print_prom_with(root: &Path, node: &str, args: &[&std::ffi::OsStr]) -> String {
     let mut cmd = std::process::Command::new(crate::binaries::host_binary(

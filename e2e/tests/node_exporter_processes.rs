@@ -9,10 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use pimon_e2e::exposition::{family_of_key, samples_by_key};
-use pimon_e2e::pimon::print_prom;
-use pimon_e2e::support::peers::NodeExporter;
-use pimon_protocol::catalog::families;
+use pimon_e2e::exposition::family_of_key;
+use pimon_e2e::pimon::assert_print_prom_equals_node_exporter;
 use pimon_test_support::fixtures::tree;
 
 const PREFIXES: [&str; 1] = ["node_processes_"];
@@ -20,25 +18,17 @@ const PREFIXES: [&str; 1] = ["node_processes_"];
 /// Compares the family on `root`; returns node_exporter's samples.
 fn compare(root: &Path, name: &str) -> BTreeMap<String, f64> {
     let procfs = root.join("proc").display().to_string();
-    let ne = NodeExporter::start_with(&[
-        "--path.procfs",
-        &procfs,
-        "--collector.disable-defaults",
-        "--collector.processes",
-    ]);
-    let (theirs, their_meta) = samples_by_key(&String::from_utf8_lossy(&ne.page()), &PREFIXES);
-    let (mine, my_meta) = samples_by_key(&print_prom(root, name), &PREFIXES);
-    assert_eq!(mine, theirs, "{name}: samples differ");
-    // The Pi collector carries no help texts (its `--print prom` writes `# TYPE` only):
-    // the `# HELP` lines are the catalog's, as the aggregator writes them.
-    let their_families: BTreeSet<&str> = theirs.keys().map(|k| family_of_key(k)).collect();
-    let mut my_meta = my_meta;
-    for f in families().filter(|f| their_families.contains(f.first.prom_name)) {
-        my_meta.insert(format!("# HELP {} {}", f.first.prom_name, f.first.help));
-    }
-    assert_eq!(my_meta, their_meta, "{name}: # HELP / # TYPE lines differ");
-    eprintln!("{name}: {} samples equal to node_exporter's", theirs.len());
-    theirs
+    assert_print_prom_equals_node_exporter(
+        root,
+        name,
+        &PREFIXES,
+        &[
+            "--path.procfs",
+            &procfs,
+            "--collector.disable-defaults",
+            "--collector.processes",
+        ],
+    )
 }
 
 const ALL: [&str; 6] = [
