@@ -245,12 +245,8 @@ impl Agent {
             } else {
                 IDLE_TICK
             };
-            // A signal that came since the check above does not end the wait (only the
-            // call it interrupts): look again just before it, as the wait may now last
-            // until the next cycle.
-            if sys::stop_requested() || sys::reload_requested() {
-                continue;
-            }
+            // A signal that came since the loop looked at the flags ends this wait at once
+            // (the handlers' self-pipe, `sys`), though it may last until the next cycle.
             self.receive(deadline.saturating_duration_since(now).min(tick));
         }
     }
