@@ -129,11 +129,6 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Asks the main loop to stop (as SIGTERM would); for tests and `--cycles`.
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 /// True when SIGHUP arrived and was not taken yet.
 pub fn reload_requested() -> bool {
     RELOAD.load(Ordering::SeqCst)
