@@ -89,3 +89,44 @@ fn scanning_every_cycle_sees_a_change_at_once() {
     std::fs::remove_dir_all(tree.path("proc/2841")).unwrap();
     assert_eq!(cycle(&mut sources).value(id::PROCESSES_PIDS, &[]), u(10));
 }
+
+/// The success figure node_exporter's dashboards show for each collector
+/// (`node_scrape_collector_success{collector="processes"}`) as the cycle pushed it.
+fn scrape_success(sources: &Sources) -> pimon_protocol::Value {
+    let mut r = Recorder::default();
+    sources.push_error_counters(&mut r);
+    r.value(id::SCRAPE_COLLECTOR_SUCCESS, &["processes"])
+}
+
+/// A scan that fails (a `stat` that cannot be parsed) reports failure not only in its
+/// own cycle but in the cycles that resend its values, until a scan succeeds again.
+#[test]
+fn a_failed_scan_stays_a_failure_in_the_cycles_that_resend_it() {
+    let tree = TreeCopy::new("pi4", "processes-failed-scan");
+    let mut sources = processes_every(&tree.root, 3);
+    cycle(&mut sources);
+    assert_eq!(scrape_success(&sources), u(1));
+    std::fs::write(tree.path("proc/2841/stat"), "garbage\n").unwrap();
+    cycle(&mut sources);
+    cycle(&mut sources);
+    cycle(&mut sources); // the second scan: fails on 2841
+    let errors = sources.error_count(SourceKind::Processes);
+    assert!(errors > 0, "the bad stat is counted");
+    assert_eq!(scrape_success(&sources), u(0));
+    for n in 1..=2 {
+        cycle(&mut sources);
+        assert_eq!(
+            scrape_success(&sources),
+            u(0),
+            "resend {n} after the failed scan"
+        );
+    }
+    assert_eq!(
+        sources.error_count(SourceKind::Processes),
+        errors,
+        "a resend is not a new failure"
+    );
+    std::fs::remove_dir_all(tree.path("proc/2841")).unwrap();
+    cycle(&mut sources); // the third scan: succeeds
+    assert_eq!(scrape_success(&sources), u(1));
+}

@@ -44,7 +44,7 @@ use super::{Source, SourcesConfig};
 use crate::parse::processes::{StateCounts, TaskStat, dirent_names, parse_task_stat, task_id};
 use crate::parse::{ParseError, parse_uint_value};
 use crate::sink::SampleSink;
-use crate::sys;
+use crate::sys::{self, ZeroedPages};
 
 /// Bytes of `/proc` directory entries read per `getdents64` call.
 const PROC_DENTS: usize = 16 * 1024;
@@ -98,8 +98,8 @@ pub(crate) struct ProcessesReader {
     proc_dir: File,
     pid_max: Option<SysFile>,
     threads_max: Option<SysFile>,
-    proc_dents: Box<[u8]>,
-    task_dents: Box<[u8]>,
+    proc_dents: ZeroedPages,
+    task_dents: ZeroedPages,
     /// A `stat` read shorter than asked is its end (`/proc` is a procfs; elsewhere, a
     /// fixture tree, the read of 0 bytes is).
     short_read_ends: bool,
@@ -109,6 +109,9 @@ pub(crate) struct ProcessesReader {
     since_scan: u32,
     /// The last scan's figures (`None`: no scan listed `/proc` yet, or the last failed to).
     last: Option<Scan>,
+    /// The last scan counted a failure (its values, or none, are what the cycles
+    /// until the next scan send).
+    last_failed: bool,
 }
 
 /// A relative path built on the stack: `<pid>/stat`, `<pid>/task`, `<tid>/stat`.
@@ -334,12 +337,13 @@ impl Source for ProcessesReader {
             proc_dir,
             pid_max: SysFile::open_optional(config.root.join("proc/sys/kernel/pid_max")),
             threads_max: SysFile::open_optional(config.root.join("proc/sys/kernel/threads-max")),
-            proc_dents: vec![0u8; PROC_DENTS].into_boxed_slice(),
-            task_dents: vec![0u8; TASK_DENTS].into_boxed_slice(),
+            proc_dents: ZeroedPages::new(PROC_DENTS),
+            task_dents: ZeroedPages::new(TASK_DENTS),
             short_read_ends,
             every: config.processes_every.max(1),
             since_scan: u32::MAX,
             last: None,
+            last_failed: false,
         };
         let n = sys::getdents(reader.proc_dir.as_fd(), &mut reader.proc_dents)
             .map_err(|e| format!("{}: {e}", proc.display()))?;
@@ -347,6 +351,10 @@ impl Source for ProcessesReader {
             return Err(format!("{}: no process directories", proc.display()));
         }
         Ok(reader)
+    }
+
+    fn last_read_failed(&self) -> bool {
+        self.last_failed
     }
 
     fn collect(
@@ -358,7 +366,9 @@ impl Source for ProcessesReader {
         self.since_scan = self.since_scan.saturating_add(1);
         if self.since_scan >= self.every {
             self.since_scan = 0;
+            let before = errors.count();
             self.last = self.scan(scratch, errors);
+            self.last_failed = errors.count() != before;
         }
         if let Some(scan) = &self.last {
             scan.push(sink);
