@@ -361,6 +361,13 @@ impl ZeroedPages {
     }
 }
 
+/// No bytes (no mapping): what `std::mem::take` leaves behind.
+impl Default for ZeroedPages {
+    fn default() -> ZeroedPages {
+        ZeroedPages(Pages::Heap(Box::default()))
+    }
+}
+
 impl std::ops::Deref for ZeroedPages {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -36,6 +36,7 @@ use super::{Source, SourcesConfig};
 use crate::parse::kmsg::{Joiner, Record, parse_record, record_len};
 use crate::parse::log_rule::{BUILTIN_RULES, Rule};
 use crate::sink::SampleSink;
+use crate::sys::ZeroedPages;
 
 /// The read buffer: larger than the longest record the kernel returns (8 KiB with
 /// its dictionary).
@@ -372,7 +373,7 @@ pub(crate) struct KmsgReader {
     file: File,
     path: PathBuf,
     mode: Mode,
-    buf: Box<[u8]>,
+    buf: ZeroedPages,
     pending: usize,
     events: Events,
 }
@@ -417,7 +418,7 @@ impl Source for KmsgReader {
             file,
             path,
             mode: if is_device { Mode::Device } else { Mode::Stream },
-            buf: vec![0u8; READ_BUFFER_BYTES].into_boxed_slice(),
+            buf: ZeroedPages::new(READ_BUFFER_BYTES),
             pending: 0,
             events: Events::new(tally),
         })

@@ -69,7 +69,10 @@ pub(crate) struct Slot {
 /// The table; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Table {
+    /// Reserved whole at start-up, filled by `push` up to `capacity` (never past the
+    /// reservation, so never moved): pages of slots no workload has used stay untouched.
     slots: Vec<Option<Slot>>,
+    capacity: usize,
     /// Paged in only where written ([`ZeroedPages`]): a node tracks far fewer
     /// workloads than the table's capacity.
     arena: ZeroedPages,
@@ -86,13 +89,14 @@ impl Table {
     /// A table of `capacity` empty slots.
     pub(crate) fn new(capacity: usize) -> Table {
         Table {
-            slots: (0..capacity).map(|_| None).collect(),
+            slots: Vec::with_capacity(capacity),
+            capacity,
             arena: ZeroedPages::new(capacity * MAX_ENCODED_LABELS),
         }
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     /// Tracked cgroups.
@@ -125,8 +129,13 @@ impl Table {
     /// Tracks a new cgroup in a free slot; `false` when the table is full. `labels`
     /// are the kind's label values, the `id` last.
     pub(crate) fn insert(&mut self, kind: Kind, labels: &[&str], files: Files) -> bool {
-        let Some(index) = self.slots.iter().position(Option::is_none) else {
-            return false;
+        let index = match self.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None if self.slots.len() < self.capacity => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+            None => return false,
         };
         let base = index * MAX_ENCODED_LABELS;
         let Some(dst) = self.arena.get_mut(base..base + MAX_ENCODED_LABELS) else {
