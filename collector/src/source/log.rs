@@ -52,6 +52,8 @@ pub(crate) struct ErrorCounter {
     count: u64,
     last_log: Option<Instant>,
     unlogged: u64,
+    /// This cycle sent values of an earlier read that failed ([`Self::resend_failed`]).
+    resent_failure: bool,
 }
 
 impl ErrorCounter {
@@ -60,6 +62,7 @@ impl ErrorCounter {
             kind,
             count: 0,
             last_log: None,
+            resent_failure: false,
             unlogged: 0,
         }
     }
@@ -67,6 +70,18 @@ impl ErrorCounter {
     /// Failures since start-up.
     pub(crate) fn count(&self) -> u64 {
         self.count
+    }
+
+    /// A reader on a slower cadence sends, in a cycle between its reads, the values of
+    /// a read that failed: the cycle is not a success
+    /// (`node_scrape_collector_success` 0), though nothing new failed or is counted.
+    pub(crate) fn resend_failed(&mut self) {
+        self.resent_failure = true;
+    }
+
+    /// Whether [`Self::resend_failed`] was called since the last call of this.
+    pub(crate) fn take_resent_failure(&mut self) -> bool {
+        std::mem::take(&mut self.resent_failure)
     }
 
     /// Adds failures that were already logged by a background thread.

@@ -101,13 +101,6 @@ pub(crate) trait Source: Any + Send {
     /// is still pushed. No heap allocation.
     fn collect(&mut self, scratch: &mut [u8], sink: &mut dyn SampleSink, errors: &mut ErrorCounter);
 
-    /// Whether the values this reader sends come from a read that failed: a reader that
-    /// reads on a slower cadence and sends its last values in the cycles between says
-    /// so, and `node_scrape_collector_success` stays 0 until a read succeeds.
-    fn last_read_failed(&self) -> bool {
-        false
-    }
-
     /// Waits at most `timeout` until a background reader has first values; true when it
     /// has (or there is none).
     fn settle(&self, _timeout: Duration) -> bool {
@@ -580,7 +573,8 @@ impl Sources {
                 let (start, errors) = (Instant::now(), slot.errors.count());
                 reader.collect(scratch, sink, &mut slot.errors);
                 slot.scrape_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-                slot.scrape_ok = slot.errors.count() == errors && !reader.last_read_failed();
+                slot.scrape_ok =
+                    slot.errors.count() == errors && !slot.errors.take_resent_failure();
             }
         }
     }

@@ -353,10 +353,6 @@ impl Source for ProcessesReader {
         Ok(reader)
     }
 
-    fn last_read_failed(&self) -> bool {
-        self.last_failed
-    }
-
     fn collect(
         &mut self,
         scratch: &mut [u8],
@@ -369,6 +365,8 @@ impl Source for ProcessesReader {
             let before = errors.count();
             self.last = self.scan(scratch, errors);
             self.last_failed = errors.count() != before;
+        } else if self.last_failed {
+            errors.resend_failed();
         }
         if let Some(scan) = &self.last {
             scan.push(sink);
