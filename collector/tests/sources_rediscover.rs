@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use pimon_collector::source::{SourceKind, SourceStatus, Sources, SourcesConfig};
 use pimon_protocol::catalog::id;
-use sources_support::{Recorder, TreeCopy, i};
+use sources_support::{Recorder, TreeCopy, i, u};
 
 const REDISCOVER: Duration = Duration::from_millis(150);
 
@@ -344,7 +344,7 @@ fn write_in_place(tree: &TreeCopy, file: &str, content: &str) {
 }
 
 #[test]
-fn link_attributes_are_read_every_cycle_and_administrative_ones_when_the_flags_change() {
+fn link_and_administrative_attributes_are_read_again_when_the_link_or_the_flags_change() {
     let tree = TreeCopy::new("x86", "netclass-held");
     let mut sources = Sources::open(&SourcesConfig {
         rediscover: Duration::ZERO,
@@ -352,13 +352,27 @@ fn link_attributes_are_read_every_cycle_and_administrative_ones_when_the_flags_c
     });
     let first = cycle(&mut sources);
     assert_eq!(first.value(id::NETCLASS_MTU, &["docker0"]), i(1500));
+    assert_eq!(first.value(id::NETCLASS_SPEED, &["docker0"]), i(10000));
     assert_eq!(
         first.value(id::NETCLASS_CARRIER_UP_CHANGES, &["docker0"]),
         i(3)
     );
-    // An MTU set with the link untouched, and a carrier count that moved.
-    write_in_place(&tree, "mtu", "9000\n");
-    write_in_place(&tree, "carrier_up_count", "4\n");
+    // An MTU and a speed set with the link untouched (no carrier change, same flags
+    // and operstate): both held; the counter read every cycle moves.
+    write_in_place(
+        &tree, "mtu", "9000
+",
+    );
+    write_in_place(
+        &tree, "speed", "1000
+",
+    );
+    write_in_place(
+        &tree,
+        "statistics/rx_nohandler",
+        "7
+",
+    );
     for _ in 0..2 {
         let r = cycle(&mut sources);
         assert_eq!(
@@ -366,14 +380,75 @@ fn link_attributes_are_read_every_cycle_and_administrative_ones_when_the_flags_c
             i(1500),
             "the MTU is the one read at discovery"
         );
-        assert_eq!(r.value(id::NETCLASS_CARRIER_UP_CHANGES, &["docker0"]), i(4));
+        assert_eq!(r.value(id::NETCLASS_SPEED, &["docker0"]), i(10000));
+        assert_eq!(r.value(id::NET_RECEIVE_NOHANDLER, &["docker0"]), u(7));
     }
+    // The link went down and up again (renegotiated): carrier_changes moved by two.
+    write_in_place(
+        &tree,
+        "carrier_changes",
+        "7
+",
+    );
+    write_in_place(
+        &tree,
+        "carrier_up_count",
+        "4
+",
+    );
+    write_in_place(
+        &tree,
+        "carrier_down_count",
+        "3
+",
+    );
+    let r = cycle(&mut sources);
+    assert_eq!(r.value(id::NETCLASS_CARRIER_CHANGES, &["docker0"]), i(7));
+    assert_eq!(r.value(id::NETCLASS_CARRIER_UP_CHANGES, &["docker0"]), i(4));
+    assert_eq!(
+        r.value(id::NETCLASS_CARRIER_DOWN_CHANGES, &["docker0"]),
+        i(3)
+    );
+    assert_eq!(r.value(id::NETCLASS_SPEED, &["docker0"]), i(1000));
+    assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    // Dormant (802.1X not yet done): operstate changes, the carrier does not.
+    write_in_place(
+        &tree, "dormant", "1
+",
+    );
+    write_in_place(
+        &tree,
+        "operstate",
+        "dormant
+",
+    );
+    let r = cycle(&mut sources);
+    assert_eq!(r.value(id::NETCLASS_DORMANT, &["docker0"]), i(1));
+    assert_eq!(r.value(id::NETCLASS_UP, &["docker0"]), u(0));
+    write_in_place(
+        &tree, "dormant", "0
+",
+    );
+    write_in_place(
+        &tree,
+        "operstate",
+        "up
+",
+    );
     // The device is set down and gets a new address: the flags change.
-    write_in_place(&tree, "flags", "0x1002\n");
-    write_in_place(&tree, "address", "02:42:00:00:00:01\n");
+    write_in_place(
+        &tree, "flags", "0x1002
+",
+    );
+    write_in_place(
+        &tree,
+        "address",
+        "02:42:00:00:00:01
+",
+    );
     let r = cycle(&mut sources);
     assert_eq!(r.value(id::NETCLASS_FLAGS, &["docker0"]), i(0x1002));
-    assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    assert_eq!(r.value(id::NETCLASS_DORMANT, &["docker0"]), i(0));
     let info = r
         .label_sets(id::NETCLASS_INFO)
         .into_iter()
@@ -384,6 +459,7 @@ fn link_attributes_are_read_every_cycle_and_administrative_ones_when_the_flags_c
     // The same values again without a change: still sent every cycle.
     let r = cycle(&mut sources);
     assert_eq!(r.value(id::NETCLASS_MTU, &["docker0"]), i(9000));
+    assert_eq!(r.value(id::NETCLASS_SPEED, &["docker0"]), i(1000));
     assert_eq!(
         r.count(id::NETCLASS_TRANSMIT_QUEUE_LENGTH),
         first.count(id::NETCLASS_TRANSMIT_QUEUE_LENGTH)

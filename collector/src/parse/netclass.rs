@@ -50,25 +50,23 @@ pub const TEXT_ATTRIBUTES: [&str; 5] = ["address", "broadcast", "duplex", "opers
 /// Index of `operstate` in [`TEXT_ATTRIBUTES`].
 pub const OPERSTATE: usize = 3;
 
-/// Which of [`TEXT_ATTRIBUTES`] are read every cycle: `duplex` and `operstate`, which
-/// follow the link. `address`, `broadcast` and `ifalias` change only by an
-/// administrator's action (or a driver's, with the device down): they are read at
-/// discovery and again when the device's `flags` or `carrier_changes` change.
-pub const TEXT_EVERY_CYCLE: [bool; TEXT_ATTRIBUTES.len()] = [false, false, true, true, false];
+/// Which of [`TEXT_ATTRIBUTES`] are read every cycle: `operstate` (`node_network_up`).
+/// `duplex` changes with the link (a renegotiation drops the carrier first);
+/// `address`, `broadcast` and `ifalias` only by an administrator's action (or a
+/// driver's, with the device down): they are read at discovery and again when the
+/// device's `flags`, `carrier_changes` or `operstate` change.
+pub const TEXT_EVERY_CYCLE: [bool; TEXT_ATTRIBUTES.len()] = [false, false, false, true, false];
 
-/// The numeric attributes read every cycle (catalog ids): those that follow the link
-/// or count. The others (`addr_assign_type`, `dev_id`, `ifindex`, `iflink`,
+/// The numeric attributes read every cycle (catalog ids): the counters
+/// (`carrier_changes`, `rx_nohandler`) and `flags`. What follows the link (`carrier`,
+/// the carrier up/down counts, `dormant`, `speed`) changes only with `carrier_changes`
+/// or `operstate`; the others (`addr_assign_type`, `dev_id`, `ifindex`, `iflink`,
 /// `link_mode`, `mtu`, `name_assign_type`, `netdev_group`, `tx_queue_len`, `type`)
-/// change only by an administrator's action, or never while the device exists: they
-/// are read at discovery and again when `flags` or `carrier_changes` change.
-pub const NUMERIC_EVERY_CYCLE: [u16; 8] = [
-    id::NETCLASS_CARRIER,
+/// only by an administrator's action, or never while the device exists: all are read
+/// at discovery and again when `flags`, `carrier_changes` or `operstate` change.
+pub const NUMERIC_EVERY_CYCLE: [u16; 3] = [
     id::NETCLASS_CARRIER_CHANGES,
-    id::NETCLASS_CARRIER_UP_CHANGES,
-    id::NETCLASS_CARRIER_DOWN_CHANGES,
-    id::NETCLASS_DORMANT,
     id::NETCLASS_FLAGS,
-    id::NETCLASS_SPEED,
     id::NET_RECEIVE_NOHANDLER,
 ];
 
