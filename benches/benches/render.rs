@@ -10,18 +10,14 @@
 //! ingesting, RSS) are `scripts/bench-aggregator`'s.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pimon_aggregator::ingest::{Ingest, IngestConfig};
 use pimon_aggregator::prom::{Exposition, PIECE_BYTES};
-use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Staleness, Store};
-use pimon_benches::fleet::{Cycle, SimNode, Template};
+use pimon_aggregator::store::Store;
+use pimon_benches::fleet::{Template, stored_fleet};
 use pimon_benches::procstat;
 use pimon_benches::timing::bench;
-use pimon_protocol::MAX_DATAGRAM;
 use pimon_protocol::text::prometheus::Format;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -58,29 +54,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(10_000);
     let template = Template::from_fixture("pi4").expect("the Pi 4 fixture");
-    let limits = Limits {
-        max_nodes: nodes,
-        max_series_total: nodes * 400,
-        // The simulated fleet sends from one address.
-        max_new_nodes_per_address: nodes,
-        ..Limits::default()
-    };
-    let store = Store::new(limits, Staleness::default(), NOW);
-    let config = IngestConfig {
-        render_lines: false,
-        ..IngestConfig::default()
-    };
-    let mut ingest = Ingest::new(store, None, config, Arc::new(AggregatorStats::default()));
-    let (mut lines, mut ack, mut cycle) = (String::new(), [0u8; MAX_DATAGRAM], Cycle::default());
-    let from = "127.0.0.1:4000".parse().expect("an address");
-    ingest.begin_batch();
-    for i in 0..nodes {
-        SimNode::new(i, 1).next_cycle(&template, &mut cycle, NOW, 1000, None);
-        for d in cycle.datagrams() {
-            ingest.ingest(d, from, NOW, &mut lines, &mut ack);
-        }
-    }
-    ingest.commit_batch();
+    let ingest = stored_fleet(&template, nodes, 400, 1, NOW, NOW);
     let store = &ingest.store;
     println!(
         "store: {} nodes, {} series, {:.0} bytes per node (pimon_aggregator_store_memory_bytes / nodes)",

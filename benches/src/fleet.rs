@@ -360,6 +360,48 @@ pub fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// An aggregator's ingest holding one cycle of `template` from each of `nodes` simulated
+/// nodes (`SimNode::new(i, seed)`, all from one address, no outputs), sent at `now` and
+/// stored at `received_at` (ms): the store the `/metrics` render benchmarks read. The
+/// store's series limit is `series_per_node` a node.
+pub fn stored_fleet(
+    template: &Template,
+    nodes: usize,
+    series_per_node: usize,
+    seed: u64,
+    now: u64,
+    received_at: u64,
+) -> pimon_aggregator::ingest::Ingest {
+    use pimon_aggregator::ingest::{Ingest, IngestConfig};
+    use pimon_aggregator::stats::AggregatorStats;
+    use pimon_aggregator::store::{Limits, Staleness, Store};
+    let limits = Limits {
+        max_nodes: nodes,
+        max_series_total: nodes * series_per_node,
+        // The simulated fleet sends from one address.
+        max_new_nodes_per_address: nodes,
+        ..Limits::default()
+    };
+    let store = Store::new(limits, Staleness::default(), now);
+    let config = IngestConfig {
+        render_lines: false,
+        ..IngestConfig::default()
+    };
+    let stats = std::sync::Arc::new(AggregatorStats::default());
+    let mut ingest = Ingest::new(store, None, config, stats);
+    let (mut lines, mut ack, mut cycle) = (String::new(), [0u8; MAX_DATAGRAM], Cycle::default());
+    let from = "127.0.0.1:4000".parse().expect("an address");
+    ingest.begin_batch();
+    for i in 0..nodes {
+        SimNode::new(i, seed).next_cycle(template, &mut cycle, now, 1000, None);
+        for d in cycle.datagrams() {
+            ingest.ingest(d, from, received_at, &mut lines, &mut ack);
+        }
+    }
+    ingest.commit_batch();
+    ingest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

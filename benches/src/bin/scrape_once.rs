@@ -13,16 +13,11 @@
 //! SCRAPES = 0 is one scrape of NODES nodes. Prints the exposition's samples and bytes.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pimon_aggregator::ingest::{Ingest, IngestConfig};
 use pimon_aggregator::prom::{Exposition, PIECE_BYTES};
-use pimon_aggregator::stats::AggregatorStats;
-use pimon_aggregator::store::{Limits, Staleness, Store};
-use pimon_benches::fleet::{Cycle, SimNode, Template};
-use pimon_protocol::MAX_DATAGRAM;
+use pimon_benches::fleet::{Template, stored_fleet};
 use pimon_protocol::text::prometheus::Format;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -44,27 +39,7 @@ fn main() {
         }
     };
     let template = Template::from_fixture("pi4").expect("the pi4 fixture tree");
-    let limits = Limits {
-        max_nodes: nodes,
-        max_series_total: nodes * 1000,
-        // The simulated fleet sends from one address.
-        max_new_nodes_per_address: nodes,
-        ..Limits::default()
-    };
-    let store = Store::new(limits, Staleness::default(), NOW);
-    let config = IngestConfig {
-        render_lines: false,
-        ..IngestConfig::default()
-    };
-    let mut ing = Ingest::new(store, None, config, Arc::new(AggregatorStats::default()));
-    let (mut lines, mut ack, mut cycle) = (String::new(), [0u8; MAX_DATAGRAM], Cycle::default());
-    let from = "127.0.0.1:4000".parse().expect("an address");
-    for i in 0..nodes {
-        SimNode::new(i, 42).next_cycle(&template, &mut cycle, NOW, 1000, None);
-        for d in cycle.datagrams() {
-            ing.ingest(d, from, NOW + 10, &mut lines, &mut ack);
-        }
-    }
+    let ing = stored_fleet(&template, nodes, 1000, 42, NOW, NOW + 10);
     let store = &ing.store;
     let mut piece = String::with_capacity(2 * PIECE_BYTES);
     let (mut text, mut body, mut samples) = (0usize, 0usize, 0usize);
