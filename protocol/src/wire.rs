@@ -224,7 +224,7 @@ pub(crate) fn take<'a, T: Deserialize<'a>>(input: &mut &'a [u8]) -> Result<T, Er
 /// and 1, `u32`: 5 and 15): overlong forms are accepted, a varint longer than `max` or
 /// with too large a last byte is [`Error::DecodeBadVarint`], one cut short
 /// [`Error::DecodeTooShort`]. Written out for the per-sample fields of a frame, where
-/// postcard's generic path costs several times more (`tests/properties.rs` checks it
+/// postcard's generic path costs several times more (this module's tests check it
 /// against postcard on any bytes).
 #[inline(always)]
 fn take_varint(input: &mut &[u8], max: u32, last_max: u8) -> Result<u64, Error> {
