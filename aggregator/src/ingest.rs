@@ -49,7 +49,7 @@ use std::sync::atomic::Ordering;
 
 use pimon_protocol::catalog::Metric;
 use pimon_protocol::catalog::Number;
-use pimon_protocol::frame::{Sample, Visit};
+use pimon_protocol::frame::Visit;
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::{
     Accept, Ack, DataFrame, DataHeader, Key, Kind, MAX_DATAGRAM, Preamble, Reason, Refusal, Value,
@@ -208,17 +208,6 @@ impl Staged {
         self.counts = StagedCounts::default();
     }
 
-    /// Stages the values of `frame` for node `name` (a pass over its samples of its own;
-    /// with lines rendered, [`Staged::sample`] is called from that pass instead).
-    fn add(&mut self, name: &str, stamp: u32, frame: &DataFrame<'_>) {
-        let mut open = self.begin(name, stamp);
-        let user_hz = frame.header.user_hz;
-        for s in frame.samples() {
-            self.sample(&mut open, &s, user_hz);
-        }
-        self.end(open);
-    }
-
     /// Starts staging a frame of node `name`.
     fn begin(&mut self, name: &str, stamp: u32) -> OpenFrame {
         let start = self.names.len();
@@ -228,37 +217,7 @@ impl Staged {
             stamp,
             values: self.values.len(),
             labels: self.labels.len(),
-            last: None,
         }
-    }
-
-    /// Stages one sample of the open frame.
-    fn sample(&mut self, open: &mut OpenFrame, s: &Sample<'_>, user_hz: u16) {
-        let Some(rank) = family_rank(s.metric.id) else {
-            return;
-        };
-        // Samples of one group share their labels: stage them once per run (compared
-        // with the run's staged bytes, not a copy of the labels).
-        let labels = match &open.last {
-            Some(range) if same_labels(self.labels.get(range.clone()), &s.labels) => range.clone(),
-            _ => {
-                let start = self.labels.len();
-                self.labels.push(s.labels.len() as u8);
-                for label in &s.labels {
-                    let b = label.as_bytes();
-                    self.labels.push(b.len() as u8);
-                    self.labels.extend_from_slice(b);
-                }
-                let range = start..self.labels.len();
-                open.last = Some(range.clone());
-                range
-            }
-        };
-        self.values.push(StagedValue {
-            rank,
-            labels,
-            value: s.metric.conversion.convert(s.value, user_hz),
-        });
     }
 
     /// Ends the open frame: its values take effect at the commit.
@@ -276,13 +235,6 @@ impl Staged {
         self.values.truncate(open.values);
         self.labels.truncate(open.labels);
     }
-
-    /// Forgets the open frame's staged values (to stage them again from the start).
-    fn restart(&mut self, open: &mut OpenFrame) {
-        self.values.truncate(open.values);
-        self.labels.truncate(open.labels);
-        open.last = None;
-    }
 }
 
 /// A frame being staged ([`Staged::begin`]).
@@ -293,8 +245,6 @@ struct OpenFrame {
     /// Its first value and first label byte.
     values: usize,
     labels: usize,
-    /// The staged labels of the run of samples being staged.
-    last: Option<Range<usize>>,
 }
 
 /// Stages a frame's values while [`DataFrame::parse_with`] validates it (the frame is
@@ -340,27 +290,6 @@ impl<'a> Visit<'a> for Stager<'_> {
             value: metric.conversion.convert(value, self.user_hz),
         });
     }
-}
-
-/// Whether `encoded` (as [`Staged::sample`] writes a label set) is `labels`.
-fn same_labels(encoded: Option<&[u8]>, labels: &[&str]) -> bool {
-    let Some((&count, mut rest)) = encoded.and_then(|e| e.split_first()) else {
-        return false;
-    };
-    if usize::from(count) != labels.len() {
-        return false;
-    }
-    for label in labels {
-        let b = label.as_bytes();
-        let Some((&len, tail)) = rest.split_first() else {
-            return false;
-        };
-        if usize::from(len) != b.len() || tail.get(..b.len()) != Some(b) {
-            return false;
-        }
-        rest = &tail[b.len()..];
-    }
-    rest.is_empty()
 }
 
 /// The ingest state: store, keys, settings, and the batch being ingested.
@@ -592,21 +521,17 @@ impl Ingest {
         if Preamble::parse(datagram).is_ok_and(|p| p.kind == Kind::Probe) {
             return self.answer_probe(datagram, key.as_ref(), ack);
         }
-        let parsed = if self.config.render_lines {
-            // The values are staged while the lines are rendered (store_frame).
-            DataFrame::parse(datagram)
-        } else {
-            let mut stager = Stager {
-                stamp: self.store.stamp(now_ms),
-                staged: &mut self.staged,
-                open: None,
-                user_hz: 0,
-                labels: 0..0,
-            };
-            let parsed = DataFrame::parse_with(datagram, &mut stager);
-            self.pre = stager.open;
-            parsed
+        // The values are staged while the frame is validated (one walk over the body);
+        // they are dropped again unless the frame is stored.
+        let mut stager = Stager {
+            stamp: self.store.stamp(now_ms),
+            staged: &mut self.staged,
+            open: None,
+            user_hz: 0,
+            labels: 0..0,
         };
+        let parsed = DataFrame::parse_with(datagram, &mut stager);
+        self.pre = stager.open;
         let frame = match parsed {
             Ok(f) => f,
             Err(e) => {
@@ -781,7 +706,6 @@ impl Ingest {
     ) -> (Verdict, usize) {
         let h = frame.header;
         let cfg = self.config;
-        let stamp = self.store.stamp(now_ms);
         let Some(node) = self.store.get_mut(h.node) else {
             return (Verdict::NodeLimit, 0);
         };
@@ -870,11 +794,9 @@ impl Ingest {
         let apply_values = !previous && m.values_seq.is_none_or(|v| h.seq > v);
         if apply_values {
             m.values_seq = Some(h.seq);
-            match self.pre.take() {
+            if let Some(open) = self.pre.take() {
                 // Staged while it was decoded.
-                Some(open) => self.staged.end(open),
-                None if !cfg.render_lines => self.staged.add(h.node, stamp, frame),
-                None => {}
+                self.staged.end(open);
             }
         }
         self.staged.counts.unknown_samples += u64::from(frame.unknown_samples());
@@ -890,40 +812,18 @@ impl Ingest {
         }
         let before = lines.len();
         let history = self.store.get_mut(h.node).map(|n| &mut n.cpu_history);
-        // One pass over the samples: the values are staged while the lines are rendered.
-        let staged = &mut self.staged;
-        let mut open = apply_values.then(|| staged.begin(h.node, stamp));
-        let user_hz = h.user_hz;
-        let written = lines::write_frame_with(
+        let written = lines::write_frame(
             lines,
             frame,
             time.time_ms.min(i64::MAX as u64) as i64,
             cfg.precision,
             &mut self.scratch,
             history,
-            |s| {
-                if let Some(open) = open.as_mut() {
-                    staged.sample(open, s, user_hz);
-                }
-            },
-        );
-        let written = match written {
-            Ok(n) => n,
-            Err(_) => {
-                lines.truncate(before);
-                if let Some(open) = open.as_mut() {
-                    // The pass stopped early: stage every value in a pass of its own.
-                    staged.restart(open);
-                    for s in frame.samples() {
-                        staged.sample(open, &s, user_hz);
-                    }
-                }
-                0
-            }
-        };
-        if let Some(open) = open {
-            staged.end(open);
-        }
+        )
+        .unwrap_or_else(|_| {
+            lines.truncate(before);
+            0
+        });
         (Verdict::Stored, written)
     }
 

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use pimon_protocol::catalog::{InfluxSchema, Metric, TagRule};
-use pimon_protocol::frame::Sample;
+use pimon_protocol::frame::Visit;
 use pimon_protocol::text::influx::{self, FieldValue, Precision, Tag, TagSet};
 use pimon_protocol::{DataFrame, MAX_LABELS, Value};
 
@@ -31,6 +31,9 @@ pub struct LineScratch {
 /// Appends the lines of `frame` to `out`; returns how many lines were written. With the
 /// node's `history`, CPU lines get Telegraf's `usage_*` (and a cycle that waited for
 /// this one gets its line).
+///
+/// The frame was validated when it was parsed; this is a second walk over its body
+/// ([`DataFrame::visit`]), which hands each group's labels over once.
 pub fn write_frame(
     out: &mut String,
     frame: &DataFrame<'_>,
@@ -39,67 +42,98 @@ pub fn write_frame(
     scratch: &mut LineScratch,
     history: Option<&mut CpuHistory>,
 ) -> Result<usize, fmt::Error> {
-    write_frame_with(
+    let h = frame.header;
+    scratch.group.clear();
+    let mut writer = FrameLines {
         out,
-        frame,
-        timestamp_ms,
+        host: h.node,
         precision,
         scratch,
-        history,
-        |_| {},
-    )
+        ctx: CycleContext {
+            cycle: Cycle::of(h.boot_id, h.seq, h.part, h.parts),
+            timestamp_ms,
+            user_hz: h.user_hz,
+            history,
+            late: heapless::Vec::new(),
+        },
+        labels: heapless::Vec::new(),
+        lines: Ok(0),
+    };
+    frame.visit(&mut writer);
+    writer.flush();
+    let FrameLines {
+        out,
+        host,
+        ctx,
+        mut lines,
+        ..
+    } = writer;
+    for late in &ctx.late {
+        lines = lines.and_then(|n| {
+            Ok(n + write_usage(
+                out,
+                host,
+                late.key,
+                &late.usage,
+                late.timestamp_ms,
+                precision,
+            )?)
+        });
+    }
+    lines
 }
 
-/// [`write_frame`], calling `each` with every sample of the frame, in frame order, as it
-/// walks them: ingest stages the values for the store in the same pass over the frame
-/// that renders the lines. After an error, `each` may not have seen every sample.
-pub fn write_frame_with<'f>(
-    out: &mut String,
-    frame: &DataFrame<'f>,
-    timestamp_ms: i64,
+/// Renders a frame as [`DataFrame::visit`] walks it: the samples of a run of groups
+/// with the same labels are gathered and written as that run's lines when the labels
+/// change (or the frame ends).
+struct FrameLines<'o, 'f, 'h> {
+    out: &'o mut String,
+    host: &'f str,
     precision: Precision,
-    scratch: &mut LineScratch,
-    history: Option<&mut CpuHistory>,
-    mut each: impl FnMut(&Sample<'f>),
-) -> Result<usize, fmt::Error> {
-    let h = frame.header;
-    let host = h.node;
-    let mut ctx = CycleContext {
-        cycle: Cycle::of(h.boot_id, h.seq, h.part, h.parts),
-        timestamp_ms,
-        user_hz: h.user_hz,
-        history,
-        late: heapless::Vec::new(),
-    };
-    let mut lines = 0;
-    let mut labels: heapless::Vec<&str, MAX_LABELS> = heapless::Vec::new();
-    scratch.group.clear();
-    for sample in frame.samples() {
-        each(&sample);
-        if sample.labels != labels && !scratch.group.is_empty() {
-            lines += write_group(out, host, &labels, precision, scratch, &mut ctx)?;
-            scratch.group.clear();
+    scratch: &'o mut LineScratch,
+    ctx: CycleContext<'h>,
+    /// The labels of the run being gathered.
+    labels: heapless::Vec<&'f str, MAX_LABELS>,
+    /// Lines written so far, or the first error.
+    lines: Result<usize, fmt::Error>,
+}
+
+impl FrameLines<'_, '_, '_> {
+    /// Writes the gathered run's lines.
+    fn flush(&mut self) {
+        if self.scratch.group.is_empty() {
+            return;
         }
-        labels = sample.labels;
-        if sample.metric.influx.is_some() {
-            scratch.group.push((sample.metric, sample.value));
+        if let Ok(n) = self.lines {
+            self.lines = write_group(
+                self.out,
+                self.host,
+                &self.labels,
+                self.precision,
+                self.scratch,
+                &mut self.ctx,
+            )
+            .map(|written| n + written);
+        }
+        self.scratch.group.clear();
+    }
+}
+
+impl<'f> Visit<'f> for FrameLines<'_, 'f, '_> {
+    fn group(&mut self, labels: &[&'f str]) {
+        if labels != self.labels.as_slice() {
+            self.flush();
+            self.labels.clear();
+            // The decoder checked at most MAX_LABELS values.
+            let _ = self.labels.extend_from_slice(labels);
         }
     }
-    if !scratch.group.is_empty() {
-        lines += write_group(out, host, &labels, precision, scratch, &mut ctx)?;
-        scratch.group.clear();
+
+    fn sample(&mut self, metric: &'static Metric, value: Value) {
+        if metric.influx.is_some() {
+            self.scratch.group.push((metric, value));
+        }
     }
-    for late in &ctx.late {
-        lines += write_usage(
-            out,
-            host,
-            late.key,
-            &late.usage,
-            late.timestamp_ms,
-            precision,
-        )?;
-    }
-    Ok(lines)
 }
 
 /// Same measurement and same way of deriving tags from the same labels: one line.

@@ -692,6 +692,47 @@ impl<'a> DataFrame<'a> {
         self.unknown
     }
 
+    /// Hands `visit` every group's labels and known samples again, in frame order, as
+    /// [`parse_with`](Self::parse_with) did (not the header): a second reader of an
+    /// already validated frame, without the copy of the labels that each item of
+    /// [`samples`](Self::samples) carries. A group's labels come once per group.
+    ///
+    /// ```
+    /// use pimon_protocol::{DataFrame, DataHeader, EncodedLabels, FrameWriter, Value, seal};
+    /// use pimon_protocol::catalog::Metric;
+    /// use pimon_protocol::frame::Visit;
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Vec<String>);
+    /// impl<'a> Visit<'a> for Seen {
+    ///     fn group(&mut self, labels: &[&'a str]) {
+    ///         self.0.push(labels.join(","));
+    ///     }
+    ///     fn sample(&mut self, metric: &'static Metric, value: Value) {
+    ///         self.0.push(format!("{}={value:?}", metric.id));
+    ///     }
+    /// }
+    /// let header = DataHeader {
+    ///     node: "pi", boot_id: 1, seq: 2, resend_floor: 0, timestamp_ms: 3, interval_ms: 10_000,
+    ///     user_hz: 100, part: 0, parts: 1, key_id: None,
+    /// };
+    /// let mut buf = [0u8; 1232];
+    /// let mut w = FrameWriter::new(&mut buf, &header).unwrap();
+    /// w.begin_group(&EncodedLabels::encode(&["eth0"]).unwrap()).unwrap();
+    /// w.push(5, Value::Unsigned(300)).unwrap();
+    /// w.push(6, Value::Unsigned(12)).unwrap();
+    /// let len = w.finish();
+    /// let len = seal(&mut buf, len, 1, None).unwrap();
+    /// let frame = DataFrame::parse(&buf[..len]).unwrap();
+    /// let mut seen = Seen::default();
+    /// frame.visit(&mut seen);
+    /// assert_eq!(seen.0, ["eth0", "5=Unsigned(300)", "6=Unsigned(12)"]);
+    /// ```
+    pub fn visit(&self, visit: &mut impl Visit<'a>) {
+        // The body was validated when the frame was parsed: this walk cannot fail.
+        let _ = validate_body(self.body, visit);
+    }
+
     /// The known samples, in frame order.
     pub fn samples(&self) -> Samples<'a> {
         Samples {
