@@ -138,10 +138,17 @@ impl<'f> Visit<'f> for FrameLines<'_, 'f, '_> {
 
 /// Same measurement and same way of deriving tags from the same labels: one line.
 fn same_line(a: &InfluxSchema, b: &InfluxSchema) -> bool {
-    a.measurement == b.measurement
-        && a.tags == b.tags
-        && a.const_tags == b.const_tags
-        && a.tag_rules == b.tag_rules
+    same(a.measurement.as_bytes(), b.measurement.as_bytes())
+        && same(a.tags, b.tags)
+        && same(a.const_tags, b.const_tags)
+        && same(a.tag_rules, b.tag_rules)
+}
+
+/// `a == b`, answered without comparing the elements when both are the same static
+/// (the catalog's rows of one line share them: this runs for every pair of a group's
+/// samples).
+fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 fn write_group(
