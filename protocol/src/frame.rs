@@ -813,7 +813,7 @@ fn take_group_header<'a>(
     Ok((labels, count))
 }
 
-#[inline]
+#[inline(always)]
 fn take_sample(rest: &mut &[u8], prev_id: u16) -> Result<(u16, Value), Error> {
     let key = wire::take_u64(rest)?;
     let id = u16::try_from(key >> 2)
