@@ -445,12 +445,32 @@ impl Element {
 /// touch (the common case, written in one piece instead of a character at a time:
 /// escaping was the largest single cost of rendering lines at ingest).
 fn plain(s: &str, element: Element) -> bool {
-    s.bytes().all(|b| match b {
-        b'\\' | b'\t' | b'\n' | 0x0c | b'\r' | b',' | b' ' => false,
-        b'=' => element != Element::Key,
-        _ => true,
-    })
+    // One table lookup a byte (a match on the byte was ~8 instructions a byte, and
+    // every measurement and field key of every line is checked).
+    let touched = match element {
+        Element::Measurement => ESCAPED_ALWAYS,
+        Element::Key => ESCAPED_ALWAYS | ESCAPED_IN_KEY,
+    };
+    s.bytes().all(|b| ESCAPES[usize::from(b)] & touched == 0)
 }
+
+/// [`ESCAPES`]: the byte is escaped (or, a backslash, looked at) in every element.
+const ESCAPED_ALWAYS: u8 = 1;
+/// [`ESCAPES`]: the byte is escaped in keys and tag values only (`=`).
+const ESCAPED_IN_KEY: u8 = 2;
+
+/// What the escaping rules do with each byte value.
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let always = [b'\\', b'\t', b'\n', 0x0c, b'\r', b',', b' '];
+    let mut i = 0;
+    while i < always.len() {
+        table[always[i] as usize] = ESCAPED_ALWAYS;
+        i += 1;
+    }
+    table[b'=' as usize] = ESCAPED_IN_KEY;
+    table
+};
 
 fn write_escaped<W: Write>(w: &mut W, s: &str, element: Element) -> fmt::Result {
     if plain(s, element) {
