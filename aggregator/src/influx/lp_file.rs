@@ -42,6 +42,7 @@ use crate::atomic::AtomicU64;
 use crate::influx::output::OutputError;
 use crate::log::{error, warning};
 use crate::spool::FsyncPolicy;
+use crate::spool::format::count_lines;
 
 /// A partial last line longer than this at open is not cut off: the file is refused
 /// (it is probably not a line-protocol file).
@@ -328,10 +329,6 @@ impl LpFileOutput {
             }
         }
     }
-}
-
-fn count_lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The length of `file` up to and including its last newline (0 when empty). A
