@@ -6,6 +6,8 @@
 //!                            ▼
 //!                      ingest task ── lines, samples ──▶ outputs (InfluxDB and remote
 //!                            │                            write spools, --lp-out file)
+//!                            │  takes every batch queued (up to 9) as one group: one
+//!                            │  output write and fsync for all of them (group commit)
 //!                            │  after every output accepted the batch (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
 //! HTTP task ── /metrics: streamed a piece at a time, each rendered on a blocking thread
@@ -522,6 +524,30 @@ impl PendingAcks {
     }
 }
 
+/// The datagrams of a group of receive batches, in order, each with the index of the
+/// listener it came in on.
+struct GroupDatagrams<'g> {
+    group: &'g [(usize, Batch)],
+    batch: usize,
+    item: usize,
+}
+
+impl<'g> Iterator for GroupDatagrams<'g> {
+    type Item = (usize, &'g [u8], SocketAddr);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (index, batch) = self.group.get(self.batch)?;
+            if let Some((datagram, from)) = batch.get(self.item) {
+                self.item += 1;
+                return Some((*index, datagram, from));
+            }
+            self.batch += 1;
+            self.item = 0;
+        }
+    }
+}
+
 async fn ingest_loop(
     rx: Receiver<(usize, Batch)>,
     pool: Sender<Batch>,
@@ -542,8 +568,22 @@ async fn ingest_loop(
     // lines or samples (plus the one frame that crosses the bound): a part must fit in
     // every spool.
     let max_part_bytes = outputs.max_batch_bytes();
-    while let Ok((index, batch)) = rx.recv().await {
-        let mut datagrams = batch.iter();
+    let mut group: Vec<(usize, Batch)> = Vec::with_capacity(QUEUE_BATCHES + 1);
+    while let Ok(first) = rx.recv().await {
+        group.push(first);
+        // Group commit: the batches that queued up meanwhile (while the last part was
+        // written and fsynced) join this one, so one output write and one fsync cover
+        // all of them; under load the parts grow instead of the queue.
+        while group.len() <= QUEUE_BATCHES
+            && let Ok(next) = rx.try_recv()
+        {
+            group.push(next);
+        }
+        let mut datagrams = GroupDatagrams {
+            group: &group,
+            batch: 0,
+            item: 0,
+        };
         let mut more = true;
         while more {
             more = false;
@@ -553,7 +593,7 @@ async fn ingest_loop(
                 let mut ing = lock(&ingest);
                 ing.begin_batch();
                 let now = now_ms();
-                for (datagram, from) in datagrams.by_ref() {
+                for (index, datagram, from) in datagrams.by_ref() {
                     stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
                     stats
                         .bytes_received
@@ -632,8 +672,9 @@ async fn ingest_loop(
                 }
             }
         }
-        drop(datagrams);
-        let _ = pool.try_send(batch);
+        for (_, batch) in group.drain(..) {
+            let _ = pool.try_send(batch);
+        }
     }
     if let Some(s) = &mut saver {
         s.snapshot_if_due(&ingest, true).await;
@@ -898,5 +939,46 @@ impl MetricsProvider for Metrics {
         let status = self.0.status.clone();
         let path = path.to_string();
         smol::unblock(move || status.respond(&path, now_ms()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(datagrams: &[&[u8]], port: u16) -> Batch {
+        let mut b = Batch::with_capacity(datagrams.len());
+        for d in datagrams {
+            b.push(d, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+        b
+    }
+
+    /// Group commit hands the ingest loop every queued batch's datagrams in the order
+    /// they were received, each with the listener it came in on (its ack goes back out
+    /// of that socket), and skips empty batches.
+    #[test]
+    fn a_group_of_batches_yields_every_datagram_in_order_with_its_listener() {
+        let group = vec![
+            (0, batch(&[b"a", b"b"], 1)),
+            (1, batch(&[], 2)),
+            (1, batch(&[b"c"], 3)),
+            (0, batch(&[b"d", b"e"], 4)),
+        ];
+        let got: Vec<(usize, &[u8], u16)> = GroupDatagrams {
+            group: &group,
+            batch: 0,
+            item: 0,
+        }
+        .map(|(index, datagram, from)| (index, datagram, from.port()))
+        .collect();
+        let want: Vec<(usize, &[u8], u16)> = vec![
+            (0, b"a", 1),
+            (0, b"b", 1),
+            (1, b"c", 3),
+            (0, b"d", 4),
+            (0, b"e", 4),
+        ];
+        assert_eq!(got, want);
     }
 }

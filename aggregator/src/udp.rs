@@ -147,6 +147,17 @@ impl Batch {
         self.items.push((start, datagram.len() as u16, from));
     }
 
+    /// Datagram `i` and its source.
+    pub fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
+        let &(start, len, from) = self.items.get(i)?;
+        let start = start as usize;
+        let datagram = self
+            .data
+            .get(start..start + usize::from(len))
+            .unwrap_or(&[]);
+        Some((datagram, from))
+    }
+
     /// The datagrams and their sources.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
         self.items.iter().map(|&(start, len, from)| {
