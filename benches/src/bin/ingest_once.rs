@@ -77,11 +77,16 @@ fn main() {
     // INGEST_ONCE_LINES=FILE: the rendered lines, to compare two builds.
     let mut dump = std::env::var_os("INGEST_ONCE_LINES")
         .map(|p| std::fs::File::create(p).expect("create INGEST_ONCE_LINES"));
+    let started = std::time::Instant::now();
     let (stored, bytes) = ingest_all(&mut ing, &datagrams, &mut lines, dump.as_mut());
+    let elapsed = started.elapsed();
     println!(
-        "{} datagrams ({} values per cycle), {stored} stored, {bytes} bytes of line protocol",
+        "{} datagrams ({} values per cycle), {stored} stored, {bytes} bytes of line protocol; \
+         {:.1} µs a datagram ({:.0} datagrams/s, one thread)",
         datagrams.len(),
-        cycle.values
+        cycle.values,
+        elapsed.as_secs_f64() * 1e6 / datagrams.len() as f64,
+        datagrams.len() as f64 / elapsed.as_secs_f64(),
     );
     assert_eq!(stored, datagrams.len());
 }
