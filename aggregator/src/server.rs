@@ -28,6 +28,7 @@
 //! stop and flush (InfluxDB outputs deliver within their shutdown timeout and leave the
 //! rest in the durable spool). `run` returns when all of that is done.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -479,6 +480,9 @@ struct PendingAcks {
     bytes: Vec<u8>,
     items: Vec<(usize, SocketAddr, usize, usize)>,
     fresh: Vec<bool>,
+    /// The item of each (listener, destination, node length and name): a group of
+    /// batches has hundreds of acks, and a search of the items for each was quadratic.
+    index: HashMap<(usize, SocketAddr, [u8; 33]), usize>,
 }
 
 impl PendingAcks {
@@ -486,6 +490,7 @@ impl PendingAcks {
         self.bytes.clear();
         self.items.clear();
         self.fresh.clear();
+        self.index.clear();
     }
 
     fn node_of(ack: &[u8]) -> &[u8] {
@@ -505,10 +510,20 @@ impl PendingAcks {
 
     fn push(&mut self, listener: usize, to: SocketAddr, ack: &[u8], fresh: bool) {
         let node = Self::node_of(ack);
-        let existing = (0..self.items.len()).find(|&i| {
-            let (l, t, b) = self.get(i);
-            l == listener && t == to && Self::node_of(b) == node
-        });
+        let mut key = [0u8; 33];
+        let existing = match key.get_mut(..node.len()) {
+            Some(prefix) => {
+                prefix.copy_from_slice(node);
+                let next = self.items.len();
+                let at = *self.index.entry((listener, to, key)).or_insert(next);
+                (at < next).then_some(at)
+            }
+            // Longer than a node name can be: not indexed, searched for.
+            None => (0..self.items.len()).find(|&i| {
+                let (l, t, b) = self.get(i);
+                l == listener && t == to && Self::node_of(b) == node
+            }),
+        };
         let start = self.bytes.len();
         self.bytes.extend_from_slice(ack);
         match existing {
@@ -952,6 +967,49 @@ mod tests {
             b.push(d, SocketAddr::from(([127, 0, 0, 1], port)));
         }
         b
+    }
+
+    fn ack(node: &str, tail: u8) -> Vec<u8> {
+        let mut a = vec![0u8; 16];
+        a.push(node.len() as u8);
+        a.extend_from_slice(node.as_bytes());
+        a.push(tail);
+        a
+    }
+
+    /// One ack per (listener, destination, node) goes out, the last one written, in the
+    /// order the keys first came; it counts as fresh if any ack it replaced was.
+    #[test]
+    fn pending_acks_keep_the_last_ack_per_listener_destination_and_node() {
+        let (a, b) = (
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 2)),
+        );
+        let mut acks = PendingAcks::default();
+        acks.push(0, a, &ack("pi", 1), true);
+        acks.push(0, b, &ack("pi", 2), false);
+        acks.push(1, a, &ack("pi", 3), false);
+        acks.push(0, a, &ack("pi2", 4), false);
+        acks.push(0, a, &ack("pi", 5), false);
+        acks.push(0, b, &ack("pi", 6), false);
+        let got: Vec<(usize, u16, Vec<u8>, bool)> = (0..acks.items.len())
+            .map(|i| {
+                let (l, to, bytes) = acks.get(i);
+                (l, to.port(), bytes.to_vec(), acks.fresh[i])
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 1, ack("pi", 5), true),
+                (0, 2, ack("pi", 6), false),
+                (1, 1, ack("pi", 3), false),
+                (0, 1, ack("pi2", 4), false),
+            ]
+        );
+        acks.clear();
+        acks.push(0, a, &ack("pi", 7), false);
+        assert_eq!((acks.items.len(), acks.get(0).2), (1, &ack("pi", 7)[..]));
     }
 
     /// Group commit hands the ingest loop every queued batch's datagrams in the order
