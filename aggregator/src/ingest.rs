@@ -24,9 +24,10 @@
 //!    stored (a clock off, a backlog older than `max_backfill`, or a resend whose own
 //!    time would fall outside the times around it). Every new frame is stored.
 //! 6. **Store** (new frames): the frame's line protocol is appended to the batch's
-//!    lines; its values are *staged* and become the series' latest values when the batch
-//!    commits — unless a newer frame of the boot already set them (a late resend must
-//!    not move a counter backwards).
+//!    lines (inside a batch, with [`IngestConfig::render_chunk`] above 1, a few frames
+//!    at a time on several threads: [`crate::render`]); its values are *staged* and
+//!    become the series' latest values when the batch commits — unless a newer frame of
+//!    the boot already set them (a late resend must not move a counter backwards).
 //! 7. **Ack** for the boot's state, MACed with the key that verified the frame; to an
 //!    unverified sender never larger than the datagram it sent.
 //!
@@ -59,6 +60,7 @@ use crate::evidence::{self, Facts, Route};
 use crate::keys::KeyRing;
 use crate::lines::{self, LineScratch};
 use crate::node::NodeMeta;
+use crate::render::Deferred;
 use crate::series::family_rank;
 use crate::stats::{AggregatorStats, AuthFailure, DecodeErrorKind};
 use crate::store::{AdmitError, Store};
@@ -82,6 +84,14 @@ pub struct IngestConfig {
     /// Render stored frames as timestamped samples for the remote write outputs
     /// ([`crate::remote_write::samples`]); taken with [`Ingest::take_samples`].
     pub render_samples: bool,
+    /// Inside a batch, render the lines of this many stored frames at a time on
+    /// `render_threads` threads ([`crate::render`]); 1: each frame's lines as it is
+    /// stored, on the ingest thread. The lines of up to this many frames may be
+    /// appended by one [`Ingest::ingest`] (and by [`Ingest::finish_lines`]), which
+    /// bounds how far a part of a batch can pass the size it was cut at.
+    pub render_chunk: usize,
+    /// Threads that render a chunk (the ingest thread is one of them).
+    pub render_threads: usize,
 }
 
 impl Default for IngestConfig {
@@ -93,6 +103,8 @@ impl Default for IngestConfig {
             precision: Precision::Nanoseconds,
             render_lines: true,
             render_samples: false,
+            render_chunk: 1,
+            render_threads: 1,
         }
     }
 }
@@ -313,6 +325,8 @@ pub struct Ingest {
     urgent: Vec<Box<str>>,
     /// A batch is open (state is saved before changes).
     in_batch: bool,
+    /// Stored frames of the open batch whose lines are not rendered yet.
+    deferred: Deferred,
 }
 
 impl Ingest {
@@ -335,6 +349,7 @@ impl Ingest {
             pre: None,
             urgent: Vec::new(),
             in_batch: false,
+            deferred: Deferred::new(config.render_threads),
         }
     }
 
@@ -365,7 +380,16 @@ impl Ingest {
         self.staged.clear();
         self.urgent.clear();
         self.samples.clear();
+        self.deferred.clear();
         self.in_batch = true;
+    }
+
+    /// Renders the lines of the open batch's stored frames that wait
+    /// ([`IngestConfig::render_chunk`]) and appends them to `lines`; returns how many
+    /// lines were written. Call it before the batch's lines go to the outputs.
+    pub fn finish_lines(&mut self, lines: &mut String) -> usize {
+        self.deferred
+            .render(&mut self.store, self.config.precision, lines)
     }
 
     /// Bytes of samples rendered in the open batch so far.
@@ -382,6 +406,7 @@ impl Ingest {
 
     /// The outputs accepted the batch: its values and counters take effect.
     pub fn commit_batch(&mut self) {
+        self.deferred.clear();
         self.apply_staged();
         self.undo.clear();
         self.urgent.clear();
@@ -393,6 +418,7 @@ impl Ingest {
     /// counted once. Refusals counted during the batch stay counted.
     pub fn rollback_batch(&mut self) {
         self.in_batch = false;
+        self.deferred.clear();
         self.staged.clear();
         self.urgent.clear();
         for (name, saved) in self.undo.drain(..).rev() {
@@ -488,7 +514,10 @@ impl Ingest {
         lines: &mut String,
         ack: &mut [u8; MAX_DATAGRAM],
     ) -> Outcome {
-        let outcome = self.ingest_frame(datagram, from, now_ms, lines, ack);
+        let mut outcome = self.ingest_frame(datagram, from, now_ms, lines, ack);
+        if self.deferred.len() >= self.config.render_chunk {
+            outcome.lines += self.finish_lines(lines);
+        }
         if let Some(open) = self.pre.take() {
             // Staged while decoding, but not to be stored (invalid, refused, a
             // duplicate, held, or a late resend).
@@ -624,7 +653,7 @@ impl Ingest {
             Route::Current | Route::Previous => {}
         }
         let previous = route == Route::Previous;
-        let verdict = self.store_frame(&frame, previous, from, now_ms, lines);
+        let verdict = self.store_frame(&frame, datagram, previous, from, now_ms, lines);
         let outcome_lines = match verdict {
             (Verdict::Stored, n) => n,
             _ => 0,
@@ -699,6 +728,7 @@ impl Ingest {
     fn store_frame(
         &mut self,
         frame: &DataFrame<'_>,
+        datagram: &[u8],
         previous: bool,
         from: SocketAddr,
         now_ms: u64,
@@ -810,12 +840,18 @@ impl Ingest {
         if !cfg.render_lines {
             return (Verdict::Stored, 0);
         }
+        let timestamp_ms = time.time_ms.min(i64::MAX as u64) as i64;
+        if self.in_batch && cfg.render_chunk > 1 {
+            // Rendered with the chunk it belongs to (crate::render).
+            self.deferred.push(datagram, h.node, timestamp_ms);
+            return (Verdict::Stored, 0);
+        }
         let before = lines.len();
         let history = self.store.get_mut(h.node).map(|n| &mut n.cpu_history);
         let written = lines::write_frame(
             lines,
             frame,
-            time.time_ms.min(i64::MAX as u64) as i64,
+            timestamp_ms,
             cfg.precision,
             &mut self.scratch,
             history,

@@ -50,6 +50,7 @@ pub mod persist;
 pub mod prom;
 pub mod rejects;
 pub mod remote_write;
+pub mod render;
 pub mod self_lines;
 pub mod self_metrics;
 pub mod series;

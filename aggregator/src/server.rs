@@ -34,6 +34,7 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pimon_protocol::MAX_DATAGRAM;
@@ -185,9 +186,12 @@ impl Server {
         let outputs = LineOutputs::new(influx, lp).with_remote_write(remote_write);
         let stats = Arc::new(AggregatorStats::default());
         let store = Store::new(config.limits, config.staleness, now_ms());
+        let render_threads = thread::available_parallelism().map_or(1, |n| n.get().min(8));
         let ingest_config = IngestConfig {
             render_lines: outputs.wants_lines(),
             render_samples: outputs.wants_samples(),
+            render_chunk: render_chunk(render_threads, outputs.max_batch_bytes()),
+            render_threads,
             ..config.ingest
         };
         let mut ingest = Ingest::new(store, keys, ingest_config, stats.clone());
@@ -563,6 +567,19 @@ impl<'g> Iterator for GroupDatagrams<'g> {
     }
 }
 
+/// How many stored frames' lines are rendered at a time, on `threads` threads
+/// ([`crate::render`]), when a part of a batch is cut at `max_part_bytes` of lines.
+/// A part may pass its size by the lines of one chunk, and must still fit in the
+/// smallest spool (8 parts): one chunk per 256 KiB of a part (a frame's lines are a few
+/// KiB, a few hundred at the very most), 32 at most; 1 (each frame rendered as it is
+/// stored) on one core or with a part under 512 KiB.
+fn render_chunk(threads: usize, max_part_bytes: usize) -> usize {
+    if threads <= 1 {
+        return 1;
+    }
+    (max_part_bytes / (256 * 1024)).clamp(1, 32)
+}
+
 async fn ingest_loop(
     rx: Receiver<(usize, Batch)>,
     pool: Sender<Batch>,
@@ -631,6 +648,7 @@ async fn ingest_loop(
                         break;
                     }
                 }
+                ing.finish_lines(&mut lines);
                 ing.take_samples(&mut samples);
             }
             let accepted = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {

@@ -103,8 +103,13 @@ fn times(n: u64, cpu: Option<u64>) -> Times {
 /// of node `pi`: the unlabelled `/proc/stat` group (with the cpu line) in part 0, the
 /// CPUs in the last part.
 fn frame(boot_id: u64, first: u64, part: u8, parts: u8, n: u64) -> Vec<u8> {
+    frame_of("pi", boot_id, first, part, parts, n)
+}
+
+/// [`frame`] of node `node`.
+fn frame_of(node: &str, boot_id: u64, first: u64, part: u8, parts: u8, n: u64) -> Vec<u8> {
     let header = DataHeader {
-        node: "pi",
+        node,
         boot_id,
         seq: first + u64::from(part),
         resend_floor: 0,
@@ -316,6 +321,86 @@ fn a_batch_rolled_back_and_stored_again_writes_the_same_usage() {
     assert_eq!(v, Verdict::Stored);
     assert_usage(&again, 1, 0);
     assert_eq!(first, again);
+}
+
+/// Inside a batch the server renders the lines of a few frames at a time on several
+/// threads, each thread its own nodes (`pimon_aggregator::render`): each node's lines
+/// are then exactly the lines rendered frame by frame on one thread, in the same order,
+/// `usage_*` included (a node's CPU history goes to one thread at a time).
+#[test]
+fn lines_rendered_on_several_threads_are_each_nodes_lines_in_the_same_order() {
+    let nodes = ["a", "b", "c", "d", "e"];
+    let mut datagrams = Vec::new();
+    for n in 0..4u64 {
+        for node in nodes {
+            for part in 0..2 {
+                datagrams.push(frame_of(node, 7, n * 2, part, 2, n));
+            }
+        }
+    }
+    // A cycle of node "c" before its predecessor: it waits for it, then both get usage.
+    let (i, j) = (
+        datagrams
+            .iter()
+            .position(|d| d == &frame_of("c", 7, 2, 0, 2, 1))
+            .unwrap(),
+        datagrams
+            .iter()
+            .position(|d| d == &frame_of("c", 7, 4, 0, 2, 2))
+            .unwrap(),
+    );
+    datagrams.swap(i, j);
+    let render = |render_threads: usize, render_chunk: usize| {
+        let mut h = Harness::new();
+        h.ingest = Ingest::new(
+            Store::new(Limits::default(), Staleness::default(), T0),
+            None,
+            IngestConfig {
+                precision: Precision::Milliseconds,
+                render_threads,
+                render_chunk,
+                ..IngestConfig::default()
+            },
+            Arc::new(AggregatorStats::default()),
+        );
+        let mut lines = String::new();
+        for batch in datagrams.chunks(16) {
+            h.ingest.begin_batch();
+            for d in batch {
+                let (v, more) = h.send(d);
+                assert_eq!(v, Verdict::Stored);
+                lines.push_str(&more);
+            }
+            h.lines.clear();
+            h.ingest.finish_lines(&mut h.lines);
+            lines.push_str(&h.lines);
+            h.ingest.commit_batch();
+        }
+        lines
+    };
+    let by_node = |lines: &str| {
+        let mut nodes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for line in lines.lines() {
+            let host = line
+                .split(',')
+                .find_map(|t| t.strip_prefix("host="))
+                .unwrap();
+            let host = host.split(' ').next().unwrap().to_string();
+            nodes.entry(host).or_default().push(line.to_string());
+        }
+        nodes
+    };
+    let one = render(1, 1);
+    let usage = one.lines().filter(|l| l.contains("usage_user=")).count();
+    assert!(usage >= 5 * 3 * 3, "{usage} usage lines:\n{one}");
+    for (threads, chunk) in [(2, 4), (3, 4), (3, 32), (8, 3)] {
+        let many = render(threads, chunk);
+        assert_eq!(
+            by_node(&many),
+            by_node(&one),
+            "{threads} threads, chunks of {chunk}"
+        );
+    }
 }
 
 /// One cycle's groups as the collector sends them, with Telegraf's whole lines.

@@ -38,6 +38,7 @@ fn ingest_all(
             let o = ing.ingest(d, from, *t, lines, &mut ack);
             stored += usize::from(o.verdict == Verdict::Stored);
         }
+        ing.finish_lines(lines);
         bytes += lines.len() as u64;
         if let Some(f) = dump.as_deref_mut() {
             std::io::Write::write_all(f, lines.as_bytes()).expect("write the dump");
@@ -68,8 +69,17 @@ fn main() {
     }
     let stats = Arc::new(AggregatorStats::default());
     let store = Store::new(Limits::default(), Staleness::default(), NOW);
+    // INGEST_ONCE_THREADS=N: render the lines of 32 frames at a time on N threads, as
+    // the server does on N cores (pimon_aggregator::render); default 1 (each frame's
+    // lines as it is stored).
+    let render_threads = std::env::var("INGEST_ONCE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1);
     let config = IngestConfig {
         render_lines,
+        render_threads,
+        render_chunk: if render_threads > 1 { 32 } else { 1 },
         ..IngestConfig::default()
     };
     let mut ing = Ingest::new(store, None, config, stats);
@@ -82,7 +92,7 @@ fn main() {
     let elapsed = started.elapsed();
     println!(
         "{} datagrams ({} values per cycle), {stored} stored, {bytes} bytes of line protocol; \
-         {:.1} µs a datagram ({:.0} datagrams/s, one thread)",
+         {:.1} µs a datagram ({:.0} datagrams/s), lines on {render_threads} thread(s)",
         datagrams.len(),
         cycle.values,
         elapsed.as_secs_f64() * 1e6 / datagrams.len() as f64,
