@@ -84,9 +84,10 @@ pub struct IngestConfig {
     /// Render stored frames as timestamped samples for the remote write outputs
     /// ([`crate::remote_write::samples`]); taken with [`Ingest::take_samples`].
     pub render_samples: bool,
-    /// Inside a batch, render the lines of this many stored frames at a time on
-    /// `render_threads` threads ([`crate::render`]); 1: each frame's lines as it is
-    /// stored, on the ingest thread. The lines of up to this many frames may be
+    /// Inside a batch of at least this many datagrams ([`Ingest::begin_batch_of`]),
+    /// render the lines of this many stored frames at a time on `render_threads`
+    /// threads ([`crate::render`]); 1: each frame's lines as it is stored, on the ingest
+    /// thread. The lines of up to this many frames may be
     /// appended by one [`Ingest::ingest`] (and by [`Ingest::finish_lines`]), which
     /// bounds how far a part of a batch can pass the size it was cut at.
     pub render_chunk: usize,
@@ -327,6 +328,8 @@ pub struct Ingest {
     in_batch: bool,
     /// Stored frames of the open batch whose lines are not rendered yet.
     deferred: Deferred,
+    /// The open batch renders its lines a chunk at a time ([`Ingest::begin_batch_of`]).
+    defer_lines: bool,
 }
 
 impl Ingest {
@@ -350,6 +353,7 @@ impl Ingest {
             urgent: Vec::new(),
             in_batch: false,
             deferred: Deferred::new(config.render_threads),
+            defer_lines: false,
         }
     }
 
@@ -374,14 +378,24 @@ impl Ingest {
     }
 
     /// Starts a batch: from now on, node state is saved before it changes and stored
-    /// values wait for the commit.
+    /// values wait for the commit. Each frame's lines are rendered as it is stored.
     pub fn begin_batch(&mut self) {
+        self.begin_batch_of(0);
+    }
+
+    /// [`begin_batch`](Self::begin_batch) for a batch of `datagrams` datagrams. With at
+    /// least [`IngestConfig::render_chunk`] of them (a load that keeps the ingest thread
+    /// busy: receive batches queue up), their lines are rendered a chunk at a time on
+    /// every core ([`crate::render`]); a smaller batch renders each frame's lines as it is
+    /// stored, which costs less CPU (no copy, no second parse, no hand-over).
+    pub fn begin_batch_of(&mut self, datagrams: usize) {
         self.undo.clear();
         self.staged.clear();
         self.urgent.clear();
         self.samples.clear();
         self.deferred.clear();
         self.in_batch = true;
+        self.defer_lines = self.config.render_chunk > 1 && datagrams >= self.config.render_chunk;
     }
 
     /// Renders the lines of the open batch's stored frames that wait
@@ -407,6 +421,7 @@ impl Ingest {
     /// The outputs accepted the batch: its values and counters take effect.
     pub fn commit_batch(&mut self) {
         self.deferred.clear();
+        self.defer_lines = false;
         self.apply_staged();
         self.undo.clear();
         self.urgent.clear();
@@ -418,6 +433,7 @@ impl Ingest {
     /// counted once. Refusals counted during the batch stay counted.
     pub fn rollback_batch(&mut self) {
         self.in_batch = false;
+        self.defer_lines = false;
         self.deferred.clear();
         self.staged.clear();
         self.urgent.clear();
@@ -841,7 +857,7 @@ impl Ingest {
             return (Verdict::Stored, 0);
         }
         let timestamp_ms = time.time_ms.min(i64::MAX as u64) as i64;
-        if self.in_batch && cfg.render_chunk > 1 {
+        if self.in_batch && self.defer_lines {
             // Rendered with the chunk it belongs to (crate::render).
             self.deferred.push(datagram, h.node, timestamp_ms);
             return (Verdict::Stored, 0);

@@ -623,7 +623,8 @@ async fn ingest_loop(
             acks.clear();
             {
                 let mut ing = lock(&ingest);
-                ing.begin_batch();
+                let in_group = group.iter().map(|(_, b)| b.len()).sum::<usize>();
+                ing.begin_batch_of(in_group);
                 let now = now_ms();
                 for (index, datagram, from) in datagrams.by_ref() {
                     stats.datagrams_received.fetch_add(1, Ordering::Relaxed);

@@ -364,8 +364,8 @@ fn lines_rendered_on_several_threads_are_each_nodes_lines_in_the_same_order() {
             Arc::new(AggregatorStats::default()),
         );
         let mut lines = String::new();
-        for batch in datagrams.chunks(16) {
-            h.ingest.begin_batch();
+        for batch in datagrams.chunks(20) {
+            h.ingest.begin_batch_of(batch.len());
             for d in batch {
                 let (v, more) = h.send(d);
                 assert_eq!(v, Verdict::Stored);
@@ -393,7 +393,7 @@ fn lines_rendered_on_several_threads_are_each_nodes_lines_in_the_same_order() {
     let one = render(1, 1);
     let usage = one.lines().filter(|l| l.contains("usage_user=")).count();
     assert!(usage >= 5 * 3 * 3, "{usage} usage lines:\n{one}");
-    for (threads, chunk) in [(2, 4), (3, 4), (3, 32), (8, 3)] {
+    for (threads, chunk) in [(2, 4), (3, 4), (3, 20), (8, 3)] {
         let many = render(threads, chunk);
         assert_eq!(
             by_node(&many),

@@ -33,7 +33,7 @@ fn ingest_all(
     let (mut stored, mut bytes) = (0usize, 0u64);
     for chunk in datagrams.chunks(64) {
         lines.clear();
-        ing.begin_batch();
+        ing.begin_batch_of(chunk.len());
         for (t, d) in chunk {
             let o = ing.ingest(d, from, *t, lines, &mut ack);
             stored += usize::from(o.verdict == Verdict::Stored);
