@@ -14,9 +14,9 @@
 //! Properties beyond "no panic":
 //! - an ack is a valid ack for the frame's node and boot id, and (no key file: the
 //!   sender is unverified) never larger than the datagram it answers;
-//! - the line count reported is the number of lines appended, and every line is well
-//!   formed: measurement and tags, fields, integer timestamp, separated by unescaped
-//!   spaces;
+//! - the line count reported (by `ingest` and `finish_lines`) is the number of lines
+//!   appended, and every line is well formed: measurement and tags, fields, integer
+//!   timestamp, separated by unescaped spaces;
 //! - every exposition line is a comment or `name{label="value",…} number`, with the
 //!   label values correctly escaped, and OpenMetrics ends with `# EOF`;
 //! - every remote write sample line of a stored frame reads back
@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use pimon_aggregator::ingest::{Ingest, IngestConfig, Verdict};
-use pimon_aggregator::remote_write::samples as rw_samples;
 use pimon_aggregator::prom::{self, Sources};
+use pimon_aggregator::remote_write::samples as rw_samples;
 use pimon_aggregator::stats::AggregatorStats;
 use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::CATALOG;
@@ -109,9 +109,13 @@ fuzz_target!(|data: &[u8]| {
         Staleness::default(),
         T0,
     );
+    // Lines rendered the way a busy server renders them (crate::render): each frame
+    // copied at ingest and rendered, parsed again, when the batch's lines are finished.
     let config = IngestConfig {
         precision: Precision::Milliseconds,
         render_samples: true,
+        render_chunk: 2,
+        render_threads: 2,
         ..IngestConfig::default()
     };
     let mut ingest = Ingest::new(store, None, config, stats.clone());
@@ -134,12 +138,13 @@ fuzz_target!(|data: &[u8]| {
         } else {
             build_frame(bytes, now)
         };
-        ingest.begin_batch();
+        ingest.begin_batch_of(2);
         let before = lines.len();
         let from = addrs[usize::from(*len & 1)];
         let outcome = ingest.ingest(&datagram, from, now, &mut lines, &mut ack);
+        let rendered = outcome.lines + ingest.finish_lines(&mut lines);
         let added = &lines[before..];
-        assert_eq!(added.matches('\n').count(), outcome.lines);
+        assert_eq!(added.matches('\n').count(), rendered);
         for line in added.lines() {
             check_line_protocol(line);
         }
@@ -196,7 +201,10 @@ fuzz_target!(|data: &[u8]| {
         let mut streamed = String::new();
         let mut exposition = prom::Exposition::new(format, now);
         while exposition.nodes_piece(&mut streamed, &ingest.store, None, 1) {}
-        assert!(out.starts_with(&streamed), "streamed pieces differ from one go");
+        assert!(
+            out.starts_with(&streamed),
+            "streamed pieces differ from one go"
+        );
     }
 });
 
