@@ -60,7 +60,8 @@ fn check_match(rule: &Rule, record: &Record) {
     let Some(device) = rule.matches(record) else {
         return;
     };
-    let has_capture = rule.pattern.windows(7).any(|w| w == b"{device");
+    // `{device}` or `{device:PREFIX}`; any other `{…` (`{deviceh…`) is literal text.
+    let has_capture = rule.pattern.windows(8).any(|w| w == b"{device}" || w == b"{device:");
     if has_capture {
         assert!(!device.is_empty());
         let start = device.as_ptr() as usize - record.text.as_ptr() as usize;
