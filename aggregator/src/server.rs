@@ -623,8 +623,12 @@ async fn ingest_loop(
             acks.clear();
             {
                 let mut ing = lock(&ingest);
+                // Lines go to the render threads only when receive batches queued up
+                // while the last group was handled: the ingest thread is behind. A
+                // thread that keeps up renders as it stores (less CPU in all).
+                let behind = group.len() > 1;
                 let in_group = group.iter().map(|(_, b)| b.len()).sum::<usize>();
-                ing.begin_batch_of(in_group);
+                ing.begin_batch_of(if behind { in_group } else { 0 });
                 let now = now_ms();
                 for (index, datagram, from) in datagrams.by_ref() {
                     stats.datagrams_received.fetch_add(1, Ordering::Relaxed);
