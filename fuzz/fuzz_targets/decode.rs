@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use pimon_protocol::{
-    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Key, Message, Refusal, decode,
-    seal,
+    Ack, DataFrame, DataHeader, EncodedLabels, Error, FrameWriter, Key, MAX_ENCODED_LABELS,
+    Message, Refusal, decode, seal,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -65,7 +65,21 @@ fn reencode_data(frame: &DataFrame<'_>) {
     let mut w = FrameWriter::new(&mut buf, &header).expect("decoded header re-encodes");
     let mut want = Vec::new();
     for s in frame.samples() {
-        let labels = EncodedLabels::encode(&s.labels).expect("decoded labels re-encode");
+        // The wire allows 12 labels of 255 bytes (docs/PROTOCOL.md); this encoder keeps
+        // a label set to 512 encoded bytes: a longer one decodes but is not re-encoded.
+        let labels = match EncodedLabels::encode(&s.labels) {
+            Ok(labels) => labels,
+            Err(Error::EncodeLabelsTooLong) => {
+                // Refused only for that: count and lengths are varints (one byte below
+                // 128, two up to 255).
+                let varint = |n: usize| if n < 128 { 1 } else { 2 };
+                let encoded: usize = varint(s.labels.len())
+                    + s.labels.iter().map(|l| varint(l.len()) + l.len()).sum::<usize>();
+                assert!(encoded > MAX_ENCODED_LABELS, "labels of {encoded} bytes refused");
+                continue;
+            }
+            Err(e) => panic!("decoded labels do not re-encode: {e}"),
+        };
         match w
             .begin_group(&labels)
             .and_then(|()| w.push(s.metric.id, s.value))
