@@ -24,8 +24,8 @@
 //!    stored (a clock off, a backlog older than `max_backfill`, or a resend whose own
 //!    time would fall outside the times around it). Every new frame is stored.
 //! 6. **Store** (new frames): the frame's line protocol is appended to the batch's
-//!    lines (inside a batch, with [`IngestConfig::render_chunk`] above 1, a few frames
-//!    at a time on several threads: [`crate::render`]); its values are *staged* and
+//!    lines (inside a batch begun with [`Ingest::begin_batch_of`] for a busy ingest
+//!    thread, a few frames at a time on several threads: [`crate::render`]); its values are *staged* and
 //!    become the series' latest values when the batch commits — unless a newer frame of
 //!    the boot already set them (a late resend must not move a counter backwards).
 //! 7. **Ack** for the boot's state, MACed with the key that verified the frame; to an
@@ -87,9 +87,9 @@ pub struct IngestConfig {
     /// Inside a batch of at least this many datagrams ([`Ingest::begin_batch_of`]),
     /// render the lines of this many stored frames at a time on `render_threads`
     /// threads ([`crate::render`]); 1: each frame's lines as it is stored, on the ingest
-    /// thread. The lines of up to this many frames may be
-    /// appended by one [`Ingest::ingest`] (and by [`Ingest::finish_lines`]), which
-    /// bounds how far a part of a batch can pass the size it was cut at.
+    /// thread. The lines of up to this many frames may be appended by one
+    /// [`Ingest::ingest`] (and by [`Ingest::finish_lines`]), which bounds how far a part
+    /// of a batch can pass the size it was cut at.
     pub render_chunk: usize,
     /// Threads that render a chunk (the ingest thread is one of them).
     pub render_threads: usize,
@@ -352,7 +352,12 @@ impl Ingest {
             pre: None,
             urgent: Vec::new(),
             in_batch: false,
-            deferred: Deferred::new(config.render_threads),
+            // No render thread is started when frames are never deferred.
+            deferred: Deferred::new(if config.render_chunk > 1 {
+                config.render_threads
+            } else {
+                1
+            }),
             defer_lines: false,
         }
     }

@@ -169,12 +169,14 @@ impl Deferred {
             return 0;
         }
         let threads = (self.workers.len() + 1).min(self.nodes.len()).max(1);
-        for k in 0..self.nodes.len() {
-            let name = self.names.get(self.nodes[k].clone()).unwrap_or("");
+        for (k, range) in self.nodes.iter().enumerate() {
+            let name = self.names.get(range.clone()).unwrap_or("");
             let history = store
                 .get_mut(name)
                 .map(|n| std::mem::take(&mut n.cpu_history));
-            self.shard_mut(k % threads).histories.push(history);
+            shard(&mut self.local, &mut self.workers, k % threads)
+                .histories
+                .push(history);
         }
         for (i, worker) in self.workers.iter_mut().enumerate().take(threads - 1) {
             let work = Work {
@@ -202,18 +204,17 @@ impl Deferred {
         }
         for (k, range) in self.nodes.iter().enumerate() {
             let name = self.names.get(range.clone()).unwrap_or("");
-            let shard = match k % threads {
-                0 => &mut self.local,
-                i => self.workers[i - 1].shard.get_or_insert_with(Shard::default),
-            };
-            let history = shard.histories.get_mut(k / threads).and_then(Option::take);
+            let history = shard(&mut self.local, &mut self.workers, k % threads)
+                .histories
+                .get_mut(k / threads)
+                .and_then(Option::take);
             if let (Some(history), Some(node)) = (history, store.get_mut(name)) {
                 node.cpu_history = history;
             }
         }
         let mut lines = 0;
         for i in 0..threads {
-            let shard = self.shard_mut(i);
+            let shard = shard(&mut self.local, &mut self.workers, i);
             out.push_str(&shard.out);
             lines += shard.lines;
             shard.out.clear();
@@ -223,12 +224,13 @@ impl Deferred {
         self.clear();
         lines
     }
+}
 
-    fn shard_mut(&mut self, i: usize) -> &mut Shard {
-        match i {
-            0 => &mut self.local,
-            i => self.workers[i - 1].shard.get_or_insert_with(Shard::default),
-        }
+/// Shard `i` of a render: the calling thread's (0) or a render thread's.
+fn shard<'s>(local: &'s mut Shard, workers: &'s mut [Worker], i: usize) -> &'s mut Shard {
+    match i {
+        0 => local,
+        i => workers[i - 1].shard.get_or_insert_with(Shard::default),
     }
 }
 
