@@ -8,7 +8,10 @@
 //! ```
 //! Every node sends one cycle per `--interval` seconds (the collector's cadence; `--rate
 //! R` is the same as `--interval 1/R`), the cycles of all nodes spread evenly over the
-//! interval. A cycle is what the real collector produced on the fixture tree (Pi 4: 292
+//! interval. With `--warmup S` the fleet sends for S seconds first (every node's first
+//! cycles: the aggregator admits 10,000 new nodes in their first second) and the rates,
+//! CPU and kernel drops reported are those of the `--seconds` that follow; what was
+//! stored is counted over the whole run. A cycle is what the real collector produced on the fixture tree (Pi 4: 292
 //! values in 2 datagrams), under the node's own name, boot id and sequence numbers, with
 //! moving values (see `fleet`). With `--keyed` every datagram carries a MAC with the
 //! benches' key, id 7. A progress line every 10 s shows the send and ack rates and the
@@ -65,6 +68,7 @@ struct Args {
     label: Option<String>,
     forge: f64,
     sockets: usize,
+    warmup_s: f64,
 }
 
 fn usage() -> ! {
@@ -72,7 +76,7 @@ fn usage() -> ! {
         "usage: loadgen --target ADDR [--nodes N] [--first-node I] [--interval S | --rate R] \
          [--seconds S] [--fixture pi4|pizero|x86|mixed] [--pid AGGREGATOR_PID] \
          [--metrics HTTP_ADDR] [--keyed] [--scrape-every S] [--slow-readers K] [--scrapes K] \
-         [--label NAME] [--forge RATE] [--sockets K]\n\
+         [--label NAME] [--forge RATE] [--sockets K] [--warmup S]\n\
          Simulates N collectors replaying the real collector's cycle of a fixture tree\n\
          (collector/tests/fixtures/<name>; default pi4: 292 values in 2 datagrams).\n\
          --interval: seconds between two cycles of a node (default 1); --rate R = --interval 1/R.\n\
@@ -84,7 +88,9 @@ fn usage() -> ! {
          --label: also print the figures as `RESULT NAME.figure value unit` lines.\n\
          --forge RATE: send RATE forged frames/s (wrong MAC) instead, from 127.0.0.2.\n\
          --sockets K: send from K sockets (source ports), node i always from socket i mod K,\n\
-         as a fleet does from many ports (default 1)."
+         as a fleet does from many ports (default 1).\n\
+         --warmup: send for S seconds before the measured --seconds (default 0): rates, CPU\n\
+         and kernel drops are the measured window's, stored frames the whole run's."
     );
     std::process::exit(2)
 }
@@ -106,6 +112,7 @@ fn parse_args() -> Args {
         label: None,
         forge: 0.0,
         sockets: 1,
+        warmup_s: 0.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -128,6 +135,7 @@ fn parse_args() -> Args {
             "--label" => a.label = Some(val()),
             "--forge" => a.forge = val().parse().unwrap_or_else(|_| usage()),
             "--sockets" => a.sockets = val().parse().unwrap_or_else(|_| usage()),
+            "--warmup" => a.warmup_s = num(val()),
             _ => usage(),
         }
     }
@@ -136,10 +144,11 @@ fn parse_args() -> Args {
         || !positive(a.interval_s)
         || !positive(a.seconds)
         || a.seconds > 1800.0
+        || !(0.0..=600.0).contains(&a.warmup_s)
         || a.scrape_every.is_some_and(|s| !positive(s))
     {
         eprintln!(
-            "loadgen: --nodes ≥ 1, --interval (or --rate) > 0, --scrape-every > 0 and 0 < --seconds ≤ 1800"
+            "loadgen: --nodes ≥ 1, --interval (or --rate) > 0, --scrape-every > 0, 0 < --seconds ≤ 1800 and 0 ≤ --warmup ≤ 600"
         );
         std::process::exit(2);
     }
@@ -608,8 +617,11 @@ fn main() {
     );
     let me = std::process::id();
     let rss0 = args.pid.and_then(|p| procstat::status_kb(p, "VmRSS"));
-    let cpu0 = args.pid.and_then(procstat::cpu_seconds);
-    let my_cpu0 = procstat::cpu_seconds(me);
+    let (mut cpu0, mut my_cpu0) = (None, None);
+    let mut drops0 = None;
+    // Counts at the start of the measured window: (cycles, datagrams, bytes, values).
+    let mut at_window = (0u64, 0u64, 0u64, 0u64);
+    let mut window_start: Option<Instant> = None;
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let rss = args.pid.map(|p| rss_sampler(p, start, stop.clone()));
@@ -636,7 +648,14 @@ fn main() {
     };
     let mut next = 0usize;
     let (mut last_report, mut last_sent, mut last_acks) = (0.0f64, 0u64, 0u64);
-    while start.elapsed().as_secs_f64() < args.seconds {
+    while start.elapsed().as_secs_f64() < args.warmup_s + args.seconds {
+        if window_start.is_none() && start.elapsed().as_secs_f64() >= args.warmup_s {
+            window_start = Some(Instant::now());
+            cpu0 = args.pid.and_then(procstat::cpu_seconds);
+            my_cpu0 = procstat::cpu_seconds(me);
+            drops0 = procstat::udp_drops(args.target.port());
+            at_window = (cycles, sent, bytes, values);
+        }
         let due = (start.elapsed().as_secs_f64() * cycle_rate) as u64;
         while cycles < due {
             let i = next;
@@ -685,9 +704,18 @@ fn main() {
         }
         std::thread::sleep(Duration::from_micros(500));
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let elapsed = window_start.unwrap_or(start).elapsed().as_secs_f64();
     let cpu1 = args.pid.and_then(procstat::cpu_seconds);
     let my_cpu1 = procstat::cpu_seconds(me);
+    let drops1 = procstat::udp_drops(args.target.port());
+    let total_sent = sent;
+    // From here on, the figures of the measured window.
+    let (cycles, sent, bytes, values) = (
+        cycles - at_window.0,
+        sent - at_window.1,
+        bytes - at_window.2,
+        values - at_window.3,
+    );
     let drain = Instant::now();
     while drain.elapsed() < Duration::from_secs(1) {
         let mut got = false;
@@ -708,6 +736,13 @@ fn main() {
     let frames_acked: u64 = acked_below.iter().sum();
     println!("nodes                {}", args.nodes);
     println!("seconds              {elapsed:.1}");
+    if args.warmup_s > 0.0 {
+        println!(
+            "warm-up              {:.1} s before them, {} datagrams (not in the rates below)",
+            args.warmup_s,
+            total_sent - sent
+        );
+    }
     println!(
         "cycles sent          {cycles} ({:.0}/s of {cycle_rate:.0}/s asked)",
         cycles as f64 / elapsed
@@ -724,8 +759,21 @@ fn main() {
     println!("acks received        {acks} datagrams");
     println!(
         "frames acked         {frames_acked} ({:.1} % of sent)",
-        100.0 * frames_acked as f64 / sent.max(1) as f64
+        100.0 * frames_acked as f64 / total_sent.max(1) as f64
     );
+    if let (Some(d0), Some(d1)) = (drops0, drops1) {
+        let drops = d1.saturating_sub(d0);
+        println!(
+            "kernel drops         {drops} in these {elapsed:.1} s ({:.2} % of their datagrams; /proc/net/udp)",
+            100.0 * drops as f64 / sent.max(1) as f64
+        );
+        results.push(("window_kernel_drops", drops as f64, "datagrams"));
+        results.push((
+            "window_delivered_pct",
+            100.0 - 100.0 * drops as f64 / sent.max(1) as f64,
+            "%",
+        ));
+    }
     results.push(("datagrams_per_s", sent as f64 / elapsed, "1/s"));
     results.push((
         "values_per_cycle",
@@ -887,10 +935,15 @@ fn main() {
             );
             if let Some(stored) = s.get("pimon_node_frames_received_total") {
                 println!(
-                    "frames stored        {stored:.0} ({:.1} % of sent; the aggregator's pimon_node_frames_received_total)",
-                    100.0 * stored / sent.max(1) as f64
+                    "frames stored        {stored:.0} ({:.1} % of sent{}; the aggregator's pimon_node_frames_received_total)",
+                    100.0 * stored / total_sent.max(1) as f64,
+                    if args.warmup_s > 0.0 {
+                        ", warm-up included"
+                    } else {
+                        ""
+                    }
                 );
-                results.push(("stored_pct", 100.0 * stored / sent.max(1) as f64, "%"));
+                results.push(("stored_pct", 100.0 * stored / total_sent.max(1) as f64, "%"));
             }
             results.push((
                 "nodes_with_data_pct",
