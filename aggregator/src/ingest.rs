@@ -40,6 +40,12 @@
 //! undone on rollback (new nodes removed), so the collectors' resends are taken as new
 //! again and counted once. Outside a batch every datagram commits at once.
 //!
+//! To ingest the next batch while the outputs write one (pipelining), the server seals
+//! the batch it handed over ([`Ingest::seal_batch`]) and opens the next. The sealed
+//! batch is then committed on its own ([`Ingest::commit_sealed`]: only its values take
+//! effect), or rolled back together with the open batch ingested on top of it
+//! ([`Ingest::rollback_sealed`]). One batch at most is sealed.
+//!
 //! Node state that must survive a restart before an ack goes out (a new boot, a new
 //! timeline segment, a timeline gap first used) is listed by [`Ingest::take_urgent`] for [`crate::persist`].
 
@@ -305,6 +311,14 @@ impl<'a> Visit<'a> for Stager<'_> {
     }
 }
 
+/// A batch whose lines are with the outputs while the next one is ingested.
+#[derive(Debug)]
+struct Sealed {
+    undo: Vec<(Box<str>, Option<NodeMeta>)>,
+    staged: Staged,
+    urgent: Vec<Box<str>>,
+}
+
 /// The ingest state: store, keys, settings, and the batch being ingested.
 #[derive(Debug)]
 pub struct Ingest {
@@ -326,6 +340,9 @@ pub struct Ingest {
     urgent: Vec<Box<str>>,
     /// A batch is open (state is saved before changes).
     in_batch: bool,
+    /// The batch before the open one, sealed: its lines are with the outputs while the
+    /// open batch is ingested ([`Ingest::seal_batch`]).
+    sealed: Option<Sealed>,
     /// Stored frames of the open batch whose lines are not rendered yet.
     deferred: Deferred,
     /// The open batch renders its lines a chunk at a time ([`Ingest::begin_batch_of`]).
@@ -352,6 +369,7 @@ impl Ingest {
             pre: None,
             urgent: Vec::new(),
             in_batch: false,
+            sealed: None,
             // No render thread is started when frames are never deferred.
             deferred: Deferred::new(if config.render_chunk > 1 {
                 config.render_threads
@@ -442,7 +460,13 @@ impl Ingest {
         self.deferred.clear();
         self.staged.clear();
         self.urgent.clear();
-        for (name, saved) in self.undo.drain(..).rev() {
+        let undo = std::mem::take(&mut self.undo);
+        self.restore(undo);
+    }
+
+    /// Puts back the node state an undo log saved, newest first.
+    fn restore(&mut self, mut undo: Vec<(Box<str>, Option<NodeMeta>)>) {
+        for (name, saved) in undo.drain(..).rev() {
             match saved {
                 Some(meta) => {
                     if let Some(n) = self.store.get_mut(&name) {
@@ -456,14 +480,76 @@ impl Ingest {
                 }
             }
         }
+        // The buffer is kept for the next batch.
+        if self.undo.is_empty() {
+            self.undo = undo;
+        }
+    }
+
+    /// Seals the open batch, whose lines (finished: [`Ingest::finish_lines`]) and
+    /// samples went to the outputs, so that the next batch can be ingested while they
+    /// write them (pipelining). It is then committed with [`Ingest::commit_sealed`] or
+    /// rolled back, with the batch opened after it, by [`Ingest::rollback_sealed`].
+    /// Takes effect only with no batch sealed already (the caller waits for it first).
+    pub fn seal_batch(&mut self) {
+        if !self.in_batch || self.sealed.is_some() {
+            return;
+        }
+        self.deferred.clear();
+        self.defer_lines = false;
+        self.sealed = Some(Sealed {
+            undo: std::mem::take(&mut self.undo),
+            staged: std::mem::take(&mut self.staged),
+            urgent: std::mem::take(&mut self.urgent),
+        });
+        self.in_batch = false;
+    }
+
+    /// True while a sealed batch waits for its outputs.
+    pub fn has_sealed(&self) -> bool {
+        self.sealed.is_some()
+    }
+
+    /// The outputs accepted the sealed batch: its values and counters take effect (the
+    /// open batch, if any, stays open).
+    pub fn commit_sealed(&mut self) {
+        let Some(mut sealed) = self.sealed.take() else {
+            return;
+        };
+        std::mem::swap(&mut self.staged, &mut sealed.staged);
+        self.apply_staged();
+        std::mem::swap(&mut self.staged, &mut sealed.staged);
+    }
+
+    /// The outputs refused the sealed batch: the open batch (ingested on top of it) is
+    /// rolled back, then the sealed one, as [`Ingest::rollback_batch`] does.
+    pub fn rollback_sealed(&mut self) {
+        self.rollback_batch();
+        if let Some(sealed) = self.sealed.take() {
+            self.restore(sealed.undo);
+        }
     }
 
     /// Names of the nodes whose state must reach the disk before this batch's acks
     /// (a new boot id, a new timeline segment, a timeline gap first used), in the order
-    /// first marked. Taking them
-    /// does not end the batch.
+    /// first marked: the sealed batch's when there is one, else the open batch's.
+    /// Taking them does not end the batch.
     pub fn take_urgent(&mut self) -> Vec<Box<str>> {
-        std::mem::take(&mut self.urgent)
+        match &mut self.sealed {
+            Some(sealed) => std::mem::take(&mut sealed.urgent),
+            None => std::mem::take(&mut self.urgent),
+        }
+    }
+
+    /// The metadata of node `name` that the acks of the batch being acked answer: with a
+    /// sealed batch, as it was before the open batch changed it; else as it is.
+    pub fn acked_meta(&self, name: &str) -> Option<&NodeMeta> {
+        if self.sealed.is_some()
+            && let Some((_, saved)) = self.undo.iter().find(|(n, _)| &**n == name)
+        {
+            return saved.as_ref();
+        }
+        self.store.get(name).map(|n| &n.meta)
     }
 
     fn mark_urgent(&mut self, name: &str) {

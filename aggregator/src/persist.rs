@@ -252,22 +252,24 @@ impl Records {
         self.count == 0
     }
 
+    /// The nodes named in `names` (those still there) as the acks of the batch being
+    /// acked answer them: with the next batch already ingested (pipelining), as they
+    /// were before it ([`Ingest::acked_meta`]).
+    pub fn acked(ing: &Ingest, names: &[Box<str>]) -> Records {
+        let mut r = Records::default();
+        for name in names {
+            if let Some(meta) = ing.acked_meta(name) {
+                r.push(name, meta);
+            }
+        }
+        r
+    }
+
     /// Every node of `store`.
     pub fn all(store: &Store) -> Records {
         let mut r = Records::default();
         for (name, n) in store.nodes() {
             r.push(name, &n.meta);
-        }
-        r
-    }
-
-    /// The nodes of `store` named in `names` (those still there).
-    pub fn of(store: &Store, names: &[Box<str>]) -> Records {
-        let mut r = Records::default();
-        for name in names {
-            if let Some(n) = store.get(name) {
-                r.push(name, &n.meta);
-            }
         }
         r
     }
@@ -825,7 +827,7 @@ impl Saver {
             if self.pending.is_empty() {
                 return true;
             }
-            Records::of(&ing.store, &self.pending)
+            Records::acked(&ing, &self.pending)
         };
         let file = self.file.clone();
         match smol::unblock(move || lock(&file).append(&records)).await {
@@ -841,16 +843,22 @@ impl Saver {
         }
     }
 
+    /// True when [`SNAPSHOT_EVERY`] has passed or the journal is large: the next
+    /// [`Saver::snapshot_if_due`] writes every node, if no batch is open then.
+    pub fn snapshot_due(&self) -> bool {
+        lock(&self.file).journal_bytes() >= JOURNAL_MAX_BYTES
+            || self.last_snapshot.elapsed() >= SNAPSHOT_EVERY
+    }
+
     /// Call after a batch committed (or at shutdown with `force`): writes every node
     /// when [`SNAPSHOT_EVERY`] has passed or the journal is large.
     pub async fn snapshot_if_due(&mut self, ingest: &Mutex<Ingest>, force: bool) {
-        let journal_full = lock(&self.file).journal_bytes() >= JOURNAL_MAX_BYTES;
-        if !force && !journal_full && self.last_snapshot.elapsed() < SNAPSHOT_EVERY {
+        if !force && !self.snapshot_due() {
             return;
         }
         let records = {
             let ing = lock(ingest);
-            if ing.in_batch() {
+            if ing.in_batch() || ing.has_sealed() {
                 return;
             }
             Records::all(&ing.store)

@@ -7,8 +7,10 @@
 //!                      ingest task ── lines, samples ──▶ outputs (InfluxDB and remote
 //!                            │                            write spools, --lp-out file)
 //!                            │  takes every batch queued (up to 9) as one group: one
-//!                            │  output write and fsync for all of them (group commit)
-//!                            │  after every output accepted the batch (all or nothing):
+//!                            │  output write and fsync for all of them (group commit);
+//!                            │  while the outputs write a part, the next part is
+//!                            │  ingested (pipelining: one part in flight, sealed)
+//!                            │  after every output accepted the part (all or nothing):
 //!                            └── acks ──▶ back out of the socket the frame came in on
 //! HTTP task ── /metrics: streamed a piece at a time, each rendered on a blocking thread
 //!              under the ingest lock (no copy of the store, no whole body); status
@@ -17,9 +19,15 @@
 //! housekeeping task: stale series, forgotten nodes, key file changes and SIGHUP
 //! ```
 //!
+//! A part in flight is committed, and its acks sent, only once every output accepted
+//! it; if one refused it, the part ingested after it is rolled back with it and neither
+//! is acked ([`Ingest::seal_batch`]): the collectors resend both.
+//!
 //! With a state directory ([`crate::persist`]), the node state saved by the last run is
-//! loaded at bind; the ingest task journals what must survive a crash before a batch's
-//! acks, and snapshots every node now and then and at shutdown.
+//! loaded at bind; the ingest task journals what must survive a crash before a part's
+//! acks (the nodes' state as those acks answer it, not as the next part changed it),
+//! and snapshots every node now and then (with no part open: the pipeline is drained
+//! for it) and at shutdown.
 //!
 //! Shutdown (mini-redis style): when the `shutdown` future given to [`Server::run`]
 //! completes, the stop channel's sender is dropped; the receive tasks, the HTTP server and
@@ -580,6 +588,98 @@ fn render_chunk(threads: usize, max_part_bytes: usize) -> usize {
     (max_part_bytes / (256 * 1024)).clamp(1, 32)
 }
 
+/// A part whose lines are with the outputs while the next part is ingested: its
+/// submission (`None`: nothing to write) and its acks.
+struct InFlight {
+    submit: Option<smol::Task<Submitted>>,
+    /// The outputs' answer, when it came while the loop waited for datagrams.
+    answered: Option<Submitted>,
+    acks: PendingAcks,
+}
+
+/// What the outputs answered for a part, and its buffers back for the next part.
+type Submitted = (Result<(), OutputError>, String, String);
+
+/// What [`ingest_loop`] keeps from part to part.
+struct IngestLoop {
+    ingest: Arc<Mutex<Ingest>>,
+    listeners: Vec<Arc<Listener>>,
+    stats: Arc<AggregatorStats>,
+    saver: Option<Saver>,
+    ack_limit: AckLimiter,
+    failures: u64,
+}
+
+impl IngestLoop {
+    /// Waits for the outputs' answer for the sealed part `part`; commits it and sends
+    /// its acks, or rolls it back (and the part ingested after it, if any: its datagrams
+    /// are not acked either, and the collectors resend both). Returns whether the
+    /// outputs accepted it. Its buffers go back to `spare`.
+    async fn finish(&mut self, part: InFlight, spare: &mut (String, String)) -> bool {
+        let answered = match (part.answered, part.submit) {
+            (Some(answered), _) => Some(answered),
+            (None, Some(task)) => Some(task.await),
+            (None, None) => None,
+        };
+        let accepted = match answered {
+            Some((accepted, lines, samples)) => {
+                *spare = (lines, samples);
+                accepted
+            }
+            None => Ok(()),
+        };
+        // State that must survive a crash before these acks (a new boot id, a new
+        // timeline segment); if it cannot be written, the part is kept but not acked.
+        let state_saved = match (&accepted, &mut self.saver) {
+            (Ok(()), Some(s)) => s.save_urgent(&self.ingest).await,
+            _ => true,
+        };
+        {
+            let mut ing = lock(&self.ingest);
+            match &accepted {
+                Ok(()) => ing.commit_sealed(),
+                Err(_) => ing.rollback_sealed(),
+            }
+        }
+        if let Some(s) = &mut self.saver {
+            s.snapshot_if_due(&self.ingest, false).await;
+        }
+        match accepted {
+            Ok(()) if !state_saved => true,
+            Ok(()) => {
+                let now = now_ms();
+                let acks = &part.acks;
+                for i in 0..acks.items.len() {
+                    let (l, to, bytes) = acks.get(i);
+                    let Some(listener) = self.listeners.get(l) else {
+                        continue;
+                    };
+                    if !acks.fresh[i] && !self.ack_limit.allow(to, now) {
+                        AggregatorStats::inc(&self.stats.acks_limited_rate);
+                        continue;
+                    }
+                    match listener.socket.send_to(bytes, to).await {
+                        Ok(_) => AggregatorStats::inc(&self.stats.acks_sent),
+                        Err(_) => AggregatorStats::inc(&self.stats.ack_send_errors),
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                AggregatorStats::inc(&self.stats.output_failures);
+                if self.failures.is_multiple_of(100) {
+                    error!(
+                        "outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
+                        self.failures + 1
+                    );
+                }
+                self.failures += 1;
+                false
+            }
+        }
+    }
+}
+
 async fn ingest_loop(
     rx: Receiver<(usize, Batch)>,
     pool: Sender<Batch>,
@@ -587,21 +687,66 @@ async fn ingest_loop(
     outputs: Arc<LineOutputs>,
     listeners: Vec<Arc<Listener>>,
     stats: Arc<AggregatorStats>,
-    mut saver: Option<Saver>,
+    saver: Option<Saver>,
 ) {
     let mut lines = String::new();
     let mut samples = String::new();
+    // The buffers of the part before, back from the outputs.
+    let mut spare = (String::new(), String::new());
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
+    let mut spare_acks = PendingAcks::default();
     let mut rejects = RejectLog::default();
-    let mut ack_limit = AckLimiter::default();
-    let mut failures = 0u64;
+    let mut state = IngestLoop {
+        ingest: ingest.clone(),
+        listeners,
+        stats: stats.clone(),
+        saver,
+        ack_limit: AckLimiter::default(),
+        failures: 0,
+    };
+    // Pipelining: while the outputs write, fsync and answer for one part (its acks
+    // wait for that), the next part is ingested, if one is already there.
+    let mut in_flight: Option<InFlight> = None;
     // A receive batch is handed to the outputs in parts of at most this many bytes of
     // lines or samples (plus the one frame that crosses the bound): a part must fit in
     // every spool.
     let max_part_bytes = outputs.max_batch_bytes();
     let mut group: Vec<(usize, Batch)> = Vec::with_capacity(QUEUE_BATCHES + 1);
-    while let Ok(first) = rx.recv().await {
+    loop {
+        // With a part in flight, whichever comes first: the next receive batch (it is
+        // ingested while the part is written), or the outputs' answer (the part is
+        // finished, its acks sent, before waiting on).
+        let first = match &mut in_flight {
+            Some(InFlight {
+                submit: Some(task),
+                answered: answered @ None,
+                ..
+            }) => {
+                let woke = async { Ok::<_, Submitted>(rx.recv().await) }
+                    .or(async { Err(task.await) })
+                    .await;
+                match woke {
+                    Ok(next) => next,
+                    Err(submitted) => {
+                        *answered = Some(submitted);
+                        if let Some(part) = in_flight.take() {
+                            state.finish(part, &mut spare).await;
+                        }
+                        rx.recv().await
+                    }
+                }
+            }
+            _ => {
+                if let Some(part) = in_flight.take() {
+                    state.finish(part, &mut spare).await;
+                }
+                rx.recv().await
+            }
+        };
+        let Ok(first) = first else {
+            break;
+        };
         group.push(first);
         // Group commit: the batches that queued up meanwhile (while the last part was
         // written and fsynced) join this one, so one output write and one fsync cover
@@ -656,65 +801,53 @@ async fn ingest_loop(
                 ing.finish_lines(&mut lines);
                 ing.take_samples(&mut samples);
             }
-            let accepted = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {
-                Ok(())
-            } else {
-                outputs
-                    .submit_rendered(lines.as_bytes(), samples.as_bytes())
-                    .await
-            };
-            // State that must survive a crash before these acks (a new boot id, a new
-            // timeline segment); if it cannot be written, the part is kept but not acked.
-            let state_saved = match (&accepted, &mut saver) {
-                (Ok(()), Some(s)) => s.save_urgent(&ingest).await,
-                _ => true,
-            };
+            // The part before this one first: if the outputs refused it, this part,
+            // ingested on top of it, is rolled back with it.
+            if let Some(part) = in_flight.take()
+                && !state.finish(part, &mut spare).await
             {
-                let mut ing = lock(&ingest);
-                match &accepted {
-                    Ok(()) => ing.commit_batch(),
-                    Err(_) => ing.rollback_batch(),
-                }
+                continue;
             }
-            if let Some(s) = &mut saver {
-                s.snapshot_if_due(&ingest, false).await;
-            }
-            match accepted {
-                Ok(()) if !state_saved => {}
-                Ok(()) => {
-                    let now = now_ms();
-                    for i in 0..acks.items.len() {
-                        let (l, to, bytes) = acks.get(i);
-                        let Some(listener) = listeners.get(l) else {
-                            continue;
-                        };
-                        if !acks.fresh[i] && !ack_limit.allow(to, now) {
-                            AggregatorStats::inc(&stats.acks_limited_rate);
-                            continue;
-                        }
-                        match listener.socket.send_to(bytes, to).await {
-                            Ok(_) => AggregatorStats::inc(&stats.acks_sent),
-                            Err(_) => AggregatorStats::inc(&stats.ack_send_errors),
-                        }
-                    }
-                }
-                Err(e) => {
-                    AggregatorStats::inc(&stats.output_failures);
-                    if failures.is_multiple_of(100) {
-                        error!(
-                            "outputs refused a batch ({e}); not acked, collectors will resend ({} refused so far)",
-                            failures + 1
-                        );
-                    }
-                    failures += 1;
-                }
+            lock(&ingest).seal_batch();
+            let submit = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {
+                None
+            } else {
+                let part_lines = std::mem::replace(&mut lines, std::mem::take(&mut spare.0));
+                let part_samples = std::mem::replace(&mut samples, std::mem::take(&mut spare.1));
+                let outputs = outputs.clone();
+                Some(smol::spawn(async move {
+                    let accepted = outputs
+                        .submit_rendered(part_lines.as_bytes(), part_samples.as_bytes())
+                        .await;
+                    (accepted, part_lines, part_samples)
+                }))
+            };
+            std::mem::swap(&mut acks, &mut spare_acks);
+            let part = InFlight {
+                submit,
+                answered: None,
+                acks: std::mem::take(&mut spare_acks),
+            };
+            // The next part is ingested while this one is written (the loop's top
+            // waits for whichever comes first), but not when a snapshot of every node
+            // is due: it needs no batch open.
+            let snapshot_due = state.saver.as_ref().is_some_and(Saver::snapshot_due);
+            if !snapshot_due && part.submit.is_some() {
+                in_flight = Some(part);
+                // Lets the submission start its write before this task goes on.
+                smol::future::yield_now().await;
+            } else {
+                state.finish(part, &mut spare).await;
             }
         }
         for (_, batch) in group.drain(..) {
             let _ = pool.try_send(batch);
         }
     }
-    if let Some(s) = &mut saver {
+    if let Some(part) = in_flight.take() {
+        state.finish(part, &mut spare).await;
+    }
+    if let Some(s) = &mut state.saver {
         s.snapshot_if_due(&ingest, true).await;
     }
 }

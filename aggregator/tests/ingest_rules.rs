@@ -570,6 +570,93 @@ fn rollback_makes_the_batch_new_again() {
     assert_eq!(ack, ack_bytes("pi", 7, 2, 2, &[], None));
 }
 
+/// A frame of node `node` with sequence number `seq` and load1 = `load` / 100.
+fn load_frame(node: &str, seq: u64, load: u64) -> Vec<u8> {
+    Frame::new(node)
+        .seq(seq)
+        .group(&[], &[(id::LOAD1, Value::Unsigned(load))])
+        .bytes()
+}
+
+#[test]
+fn a_sealed_batch_commits_its_own_values_while_the_next_batch_is_open() {
+    let mut h = Harness::plain();
+    h.ingest.begin_batch();
+    assert_eq!(h.send(&load_frame("pi", 0, 10)).0, Verdict::Stored);
+    h.ingest.seal_batch();
+    assert!(h.ingest.has_sealed());
+    // The next batch is ingested while the outputs write the sealed one.
+    h.ingest.begin_batch();
+    assert_eq!(h.send(&load_frame("pi", 1, 20)).0, Verdict::Stored);
+    assert_eq!(
+        h.value("pi", id::LOAD1),
+        None,
+        "nothing visible before a commit"
+    );
+    h.ingest.commit_sealed();
+    assert!(!h.ingest.has_sealed());
+    assert_eq!(
+        h.value("pi", id::LOAD1),
+        Some(Number::F64(0.1)),
+        "the sealed batch's value, not the open batch's"
+    );
+    h.ingest.commit_batch();
+    assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.2)));
+    assert_eq!(h.counters("pi").received, 2);
+}
+
+#[test]
+fn a_refused_sealed_batch_rolls_back_the_batch_ingested_on_top_of_it() {
+    let mut h = Harness::plain();
+    h.ingest.begin_batch();
+    h.send(&load_frame("pi", 0, 10));
+    h.ingest.commit_batch();
+    h.ingest.begin_batch();
+    h.send(&load_frame("pi", 1, 20));
+    h.send(&load_frame("new", 0, 30));
+    h.ingest.seal_batch();
+    h.ingest.begin_batch();
+    h.send(&load_frame("pi", 2, 40));
+    h.send(&load_frame("newer", 0, 50));
+    h.ingest.rollback_sealed();
+    // Both batches are gone: the nodes they created, and "pi" back to seq 1 unseen.
+    assert!(!h.ingest.has_sealed());
+    assert!(!h.ingest.in_batch());
+    assert!(h.ingest.store.get("new").is_none());
+    assert!(h.ingest.store.get("newer").is_none());
+    assert_eq!(h.counters("pi").received, 1);
+    assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.1)));
+    // The collector's resends are stored again, in order.
+    h.ingest.begin_batch();
+    assert_eq!(h.send(&load_frame("pi", 1, 20)).0, Verdict::Stored);
+    assert_eq!(h.send(&load_frame("pi", 2, 40)).0, Verdict::Stored);
+    h.ingest.commit_batch();
+    assert_eq!(h.value("pi", id::LOAD1), Some(Number::F64(0.4)));
+    assert_eq!(h.counters("pi").received, 3);
+}
+
+#[test]
+fn the_state_journaled_for_a_sealed_batch_is_its_own_not_the_open_batchs() {
+    let mut h = Harness::plain();
+    h.ingest.begin_batch();
+    h.send(&load_frame("pi", 0, 10));
+    h.send(&load_frame("pi", 1, 10));
+    h.ingest.seal_batch();
+    h.ingest.begin_batch();
+    h.send(&load_frame("pi", 2, 10));
+    // The sealed batch's acks answer seq 0 and 1: what a crash must find journaled.
+    let acked = h.ingest.acked_meta("pi").expect("pi");
+    assert_eq!(acked.counters.received, 2);
+    assert_eq!(
+        h.counters("pi").received,
+        3,
+        "the open batch's state is newer"
+    );
+    h.ingest.commit_sealed();
+    h.ingest.commit_batch();
+    assert_eq!(h.ingest.acked_meta("pi").unwrap().counters.received, 3);
+}
+
 #[test]
 fn unknown_metric_ids_are_skipped_and_counted() {
     let mut h = Harness::plain();

@@ -52,7 +52,7 @@ fn batch(ing: &mut Ingest, file: &mut StateFile, frames: &[Vec<u8>], now: u64) -
         assert_eq!(o.verdict, Verdict::Stored);
     }
     let urgent = ing.take_urgent();
-    file.append(&Records::of(&ing.store, &urgent)).unwrap();
+    file.append(&Records::acked(ing, &urgent)).unwrap();
     ing.commit_batch();
     lines
         .lines()

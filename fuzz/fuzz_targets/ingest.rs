@@ -9,7 +9,9 @@
 //! skew, catalog metrics with label values taken from the bytes, values of every
 //! kind), so the fuzzer reaches the store without learning the wire format. Bit 1
 //! rolls the batch back instead of committing it; bits 2-7 advance the clock. The low
-//! bit of `len` picks one of two source addresses.
+//! bit of `len` picks one of two source addresses; its bit 1 seals the batch instead
+//! (pipelining: it is committed, or rolled back with the batch after it, once the next
+//! datagram is ingested).
 //!
 //! Properties beyond "no panic":
 //! - an ack is a valid ack for the frame's node and boot id, and (no key file: the
@@ -127,6 +129,8 @@ fuzz_target!(|data: &[u8]| {
         "10.0.0.5:4000".parse().unwrap(),
         "10.6.6.6:5000".parse().unwrap(),
     ];
+    // A sealed batch waiting for its outputs' answer: refused or not.
+    let mut sealed: Option<bool> = None;
     let mut rest = data;
     while let [mode, len, tail @ ..] = rest {
         let take = usize::from(*len).min(tail.len());
@@ -182,12 +186,32 @@ fuzz_target!(|data: &[u8]| {
                 (frame.header.node, frame.header.boot_id)
             );
         }
-        if mode & 2 != 0 {
+        // As the server pipelines: the batch before (sealed, with the outputs) is
+        // finished after this one is ingested; refused, it takes this one with it.
+        let refused = mode & 2 != 0;
+        if let Some(sealed_refused) = sealed.take() {
+            if sealed_refused {
+                ingest.rollback_sealed();
+                assert!(!ingest.in_batch() && !ingest.has_sealed());
+                continue;
+            }
+            ingest.commit_sealed();
+        }
+        if *len & 2 != 0 {
+            ingest.seal_batch();
+            sealed = Some(refused);
+        } else if refused {
             ingest.rollback_batch();
         } else {
             ingest.commit_batch();
         }
     }
+    match sealed {
+        Some(true) => ingest.rollback_sealed(),
+        Some(false) => ingest.commit_sealed(),
+        None => {}
+    }
+    assert!(!ingest.has_sealed());
     let sources = Sources {
         stats: Some(&stats),
         ..Sources::default()
