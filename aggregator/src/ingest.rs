@@ -254,6 +254,42 @@ impl Staged {
         self.values.truncate(open.values);
         self.labels.truncate(open.labels);
     }
+
+    /// Makes the staged values the series' latest values in `store` and adds the
+    /// staged counters to `stats`; then empties itself.
+    fn apply(&mut self, store: &mut Store, stats: &AggregatorStats) {
+        for f in &self.frames {
+            let name = self.names.get(f.name.clone()).unwrap_or("");
+            let values = self.values.get(f.values.clone()).unwrap_or(&[]);
+            let labels = &self.labels;
+            let refused = store.upsert_encoded(
+                name,
+                f.stamp,
+                values
+                    .iter()
+                    .map(|v| (v.rank, labels.get(v.labels.clone()).unwrap_or(&[]), v.value)),
+            );
+            if refused > 0 {
+                if let Some(n) = store.get_mut(name) {
+                    n.meta.counters.series_refused += refused;
+                }
+                stats
+                    .series_refused_limit
+                    .fetch_add(refused, Ordering::Relaxed);
+            }
+        }
+        let c = self.counts;
+        stats
+            .clock_skewed_frames
+            .fetch_add(c.clock_skewed, Ordering::Relaxed);
+        stats
+            .unknown_samples
+            .fetch_add(c.unknown_samples, Ordering::Relaxed);
+        stats
+            .acks_limited_size
+            .fetch_add(c.acks_limited_size, Ordering::Relaxed);
+        self.clear();
+    }
 }
 
 /// A frame being staged ([`Staged::begin`]).
@@ -445,7 +481,7 @@ impl Ingest {
     pub fn commit_batch(&mut self) {
         self.deferred.clear();
         self.defer_lines = false;
-        self.apply_staged();
+        self.staged.apply(&mut self.store, &self.stats);
         self.undo.clear();
         self.urgent.clear();
         self.in_batch = false;
@@ -516,9 +552,7 @@ impl Ingest {
         let Some(mut sealed) = self.sealed.take() else {
             return;
         };
-        std::mem::swap(&mut self.staged, &mut sealed.staged);
-        self.apply_staged();
-        std::mem::swap(&mut self.staged, &mut sealed.staged);
+        sealed.staged.apply(&mut self.store, &self.stats);
     }
 
     /// The outputs refused the sealed batch: the open batch (ingested on top of it) is
@@ -570,46 +604,6 @@ impl Ingest {
         }
     }
 
-    fn apply_staged(&mut self) {
-        let Ingest {
-            store,
-            staged,
-            stats,
-            ..
-        } = self;
-        for f in &staged.frames {
-            let name = staged.names.get(f.name.clone()).unwrap_or("");
-            let values = staged.values.get(f.values.clone()).unwrap_or(&[]);
-            let labels = &staged.labels;
-            let refused = store.upsert_encoded(
-                name,
-                f.stamp,
-                values
-                    .iter()
-                    .map(|v| (v.rank, labels.get(v.labels.clone()).unwrap_or(&[]), v.value)),
-            );
-            if refused > 0 {
-                if let Some(n) = store.get_mut(name) {
-                    n.meta.counters.series_refused += refused;
-                }
-                stats
-                    .series_refused_limit
-                    .fetch_add(refused, Ordering::Relaxed);
-            }
-        }
-        let c = staged.counts;
-        stats
-            .clock_skewed_frames
-            .fetch_add(c.clock_skewed, Ordering::Relaxed);
-        stats
-            .unknown_samples
-            .fetch_add(c.unknown_samples, Ordering::Relaxed);
-        stats
-            .acks_limited_size
-            .fetch_add(c.acks_limited_size, Ordering::Relaxed);
-        staged.clear();
-    }
-
     /// Ingests one datagram received at `now_ms` (Unix ms) from `from`. New frames
     /// append their line protocol to `lines`; the ack to send back (if any) is written
     /// to `ack`.
@@ -631,7 +625,7 @@ impl Ingest {
             self.staged.discard(open);
         }
         if !self.in_batch {
-            self.apply_staged();
+            self.staged.apply(&mut self.store, &self.stats);
             self.undo.clear();
         }
         outcome
