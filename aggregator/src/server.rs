@@ -592,13 +592,19 @@ fn render_chunk(threads: usize, max_part_bytes: usize) -> usize {
 /// submission (`None`: nothing to write) and its acks.
 struct InFlight {
     submit: Option<smol::Task<Submitted>>,
-    /// The outputs' answer, when it came while the loop waited for datagrams.
-    answered: Option<Submitted>,
     acks: PendingAcks,
 }
 
 /// What the outputs answered for a part, and its buffers back for the next part.
 type Submitted = (Result<(), OutputError>, String, String);
+
+/// The buffers of a finished part, for the next part to fill.
+#[derive(Default)]
+struct Spare {
+    lines: String,
+    samples: String,
+    acks: PendingAcks,
+}
 
 /// What [`ingest_loop`] keeps from part to part.
 struct IngestLoop {
@@ -611,19 +617,30 @@ struct IngestLoop {
 }
 
 impl IngestLoop {
-    /// Waits for the outputs' answer for the sealed part `part`; commits it and sends
-    /// its acks, or rolls it back (and the part ingested after it, if any: its datagrams
-    /// are not acked either, and the collectors resend both). Returns whether the
-    /// outputs accepted it. Its buffers go back to `spare`.
-    async fn finish(&mut self, part: InFlight, spare: &mut (String, String)) -> bool {
-        let answered = match (part.answered, part.submit) {
-            (Some(answered), _) => Some(answered),
-            (None, Some(task)) => Some(task.await),
-            (None, None) => None,
+    /// Waits for the outputs' answer for the sealed part `part`, then [`settle`]s it.
+    ///
+    /// [`settle`]: IngestLoop::settle
+    async fn finish(&mut self, part: InFlight, spare: &mut Spare) -> bool {
+        let answered = match part.submit {
+            Some(task) => Some(task.await),
+            None => None,
         };
+        self.settle(answered, part.acks, spare).await
+    }
+
+    /// With the outputs' answer for the sealed part (`None`: it had nothing to write),
+    /// commits it and sends its `acks`, or rolls it back (and the part ingested after
+    /// it, if any: its datagrams are not acked either, and the collectors resend both).
+    /// Returns whether the outputs accepted it. Its buffers go back to `spare`.
+    async fn settle(
+        &mut self,
+        answered: Option<Submitted>,
+        mut acks: PendingAcks,
+        spare: &mut Spare,
+    ) -> bool {
         let accepted = match answered {
             Some((accepted, lines, samples)) => {
-                *spare = (lines, samples);
+                (spare.lines, spare.samples) = (lines, samples);
                 accepted
             }
             None => Ok(()),
@@ -644,11 +661,10 @@ impl IngestLoop {
         if let Some(s) = &mut self.saver {
             s.snapshot_if_due(&self.ingest, false).await;
         }
-        match accepted {
+        let accepted = match accepted {
             Ok(()) if !state_saved => true,
             Ok(()) => {
                 let now = now_ms();
-                let acks = &part.acks;
                 for i in 0..acks.items.len() {
                     let (l, to, bytes) = acks.get(i);
                     let Some(listener) = self.listeners.get(l) else {
@@ -676,7 +692,10 @@ impl IngestLoop {
                 self.failures += 1;
                 false
             }
-        }
+        };
+        acks.clear();
+        spare.acks = acks;
+        accepted
     }
 }
 
@@ -691,11 +710,10 @@ async fn ingest_loop(
 ) {
     let mut lines = String::new();
     let mut samples = String::new();
-    // The buffers of the part before, back from the outputs.
-    let mut spare = (String::new(), String::new());
     let mut ack = [0u8; MAX_DATAGRAM];
     let mut acks = PendingAcks::default();
-    let mut spare_acks = PendingAcks::default();
+    // The buffers of the part before, back from the outputs.
+    let mut spare = Spare::default();
     let mut rejects = RejectLog::default();
     let mut state = IngestLoop {
         ingest: ingest.clone(),
@@ -717,32 +735,22 @@ async fn ingest_loop(
         // With a part in flight, whichever comes first: the next receive batch (it is
         // ingested while the part is written), or the outputs' answer (the part is
         // finished, its acks sent, before waiting on).
-        let first = match &mut in_flight {
-            Some(InFlight {
-                submit: Some(task),
-                answered: answered @ None,
-                ..
-            }) => {
+        let first = match in_flight.as_mut().and_then(|part| part.submit.as_mut()) {
+            Some(task) => {
                 let woke = async { Ok::<_, Submitted>(rx.recv().await) }
                     .or(async { Err(task.await) })
                     .await;
                 match woke {
                     Ok(next) => next,
-                    Err(submitted) => {
-                        *answered = Some(submitted);
+                    Err(answered) => {
                         if let Some(part) = in_flight.take() {
-                            state.finish(part, &mut spare).await;
+                            state.settle(Some(answered), part.acks, &mut spare).await;
                         }
                         rx.recv().await
                     }
                 }
             }
-            _ => {
-                if let Some(part) = in_flight.take() {
-                    state.finish(part, &mut spare).await;
-                }
-                rx.recv().await
-            }
+            None => rx.recv().await,
         };
         let Ok(first) = first else {
             break;
@@ -812,8 +820,9 @@ async fn ingest_loop(
             let submit = if (lines.is_empty() && samples.is_empty()) || outputs.is_empty() {
                 None
             } else {
-                let part_lines = std::mem::replace(&mut lines, std::mem::take(&mut spare.0));
-                let part_samples = std::mem::replace(&mut samples, std::mem::take(&mut spare.1));
+                let part_lines = std::mem::replace(&mut lines, std::mem::take(&mut spare.lines));
+                let part_samples =
+                    std::mem::replace(&mut samples, std::mem::take(&mut spare.samples));
                 let outputs = outputs.clone();
                 Some(smol::spawn(async move {
                     let accepted = outputs
@@ -822,11 +831,9 @@ async fn ingest_loop(
                     (accepted, part_lines, part_samples)
                 }))
             };
-            std::mem::swap(&mut acks, &mut spare_acks);
             let part = InFlight {
                 submit,
-                answered: None,
-                acks: std::mem::take(&mut spare_acks),
+                acks: std::mem::replace(&mut acks, std::mem::take(&mut spare.acks)),
             };
             // The next part is ingested while this one is written (the loop's top
             // waits for whichever comes first), but not when a snapshot of every node
