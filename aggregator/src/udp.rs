@@ -73,38 +73,63 @@ pub fn parse_socket_link(link: &str) -> Option<u64> {
         .ok()
 }
 
-/// Finds the `drops` column of the socket with `inode` in the text of `/proc/net/udp`
-/// or `/proc/net/udp6`. Never panics on any text.
-pub fn parse_proc_net_udp_drops(text: &str, inode: u64) -> Option<u64> {
+/// The rows of `/proc/net/udp` or `/proc/net/udp6`: each socket's local address
+/// (`hex address:hex port`), inode and `drops` column. Never panics on any text.
+fn proc_net_udp_rows(text: &str) -> impl Iterator<Item = (&str, u64, Option<u64>)> {
     // Skip the header line; rows print "tx_queue:rx_queue" and "tr:tm->when" as one
     // field each.
-    for line in text.lines().skip(1) {
+    text.lines().skip(1).filter_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
         if fields.len() < 13 {
-            continue;
+            return None;
         }
-        if fields[9].parse::<u64>().ok() == Some(inode) {
-            return fields[12].parse().ok();
-        }
-    }
-    None
+        Some((fields[1], fields[9].parse().ok()?, fields[12].parse().ok()))
+    })
+}
+
+/// Finds the `drops` column of the socket with `inode` in the text of `/proc/net/udp`
+/// or `/proc/net/udp6`. Never panics on any text.
+pub fn parse_proc_net_udp_drops(text: &str, inode: u64) -> Option<u64> {
+    proc_net_udp_rows(text).find_map(|(_, i, drops)| (i == inode).then_some(drops)?)
+}
+
+/// The `drops` of the sockets bound to local `port`, summed, in the text of
+/// `/proc/net/udp` or `/proc/net/udp6`; `None` when none is. Never panics on any text.
+pub fn parse_proc_net_udp_port_drops(text: &str, port: u16) -> Option<u64> {
+    let want = format!(":{port:04X}");
+    proc_net_udp_rows(text)
+        .filter(|(local, _, _)| local.ends_with(&want))
+        .map(|(_, _, drops)| drops)
+        .reduce(|a, b| Some(a? + b?))?
+}
+
+/// Reads `/proc/net/udp` and `/proc/net/udp6` until `parse` finds its socket, up to
+/// three times.
+///
+/// The kernel writes those tables a page at a time and resumes each page at a position
+/// counted in the table: when other sockets open or close between two pages, a line
+/// can be skipped. A socket that is not found is therefore looked for again before the
+/// answer is "unknown".
+fn read_proc_net_udp(parse: impl Fn(&str) -> Option<u64>) -> Option<u64> {
+    (0..3).find_map(|_| {
+        ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            parse(&text)
+        })
+    })
 }
 
 /// Datagrams the kernel dropped for the socket with `inode` (full receive buffer),
 /// from `/proc/net/udp` and `/proc/net/udp6`.
-///
-/// The kernel writes those tables a page at a time and resumes each page at a position
-/// counted in the table: when other sockets open or close between two pages, a line
-/// can be skipped. A socket that is not found is therefore looked for again, up to
-/// three times, before the answer is "unknown".
 pub fn kernel_drops(inode: u64) -> Option<u64> {
-    (0..3).find_map(|_| {
-        ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
-            parse_proc_net_udp_drops(&text, inode)
-        })
-    })
+    read_proc_net_udp(|text| parse_proc_net_udp_drops(text, inode))
+}
+
+/// Datagrams the kernel dropped for the sockets bound to local `port` (another
+/// process's: the benchmarks' load generator watches the aggregator's).
+pub fn kernel_drops_at_port(port: u16) -> Option<u64> {
+    read_proc_net_udp(|text| parse_proc_net_udp_port_drops(text, port))
 }
 
 /// A batch of received datagrams stored back to back in one buffer.
@@ -228,6 +253,18 @@ mod tests {
         assert_eq!(parse_proc_net_udp_drops(PROC_NET_UDP, 1), None);
         assert_eq!(parse_proc_net_udp_drops("", 1), None);
         assert_eq!(parse_proc_net_udp_drops("x\ny z\n\u{0}", 1), None);
+    }
+
+    #[test]
+    fn drops_at_a_port_are_summed_over_its_sockets() {
+        // 0x2645 is bound twice (SO_REUSEPORT), 0x14D5 once.
+        let two = format!(
+            "{PROC_NET_UDP} 1156: 0100007F:2645 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 554434 2 0000000000000000 6\n"
+        );
+        assert_eq!(parse_proc_net_udp_port_drops(&two, 0x2645), Some(1240));
+        assert_eq!(parse_proc_net_udp_port_drops(PROC_NET_UDP, 0x14D5), Some(0));
+        assert_eq!(parse_proc_net_udp_port_drops(PROC_NET_UDP, 80), None);
+        assert_eq!(parse_proc_net_udp_port_drops("x\ny z\n\u{0}", 80), None);
     }
 
     #[test]

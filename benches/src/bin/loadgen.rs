@@ -653,7 +653,7 @@ fn main() {
             window_start = Some(Instant::now());
             cpu0 = args.pid.and_then(procstat::cpu_seconds);
             my_cpu0 = procstat::cpu_seconds(me);
-            drops0 = procstat::udp_drops(args.target.port());
+            drops0 = pimon_aggregator::udp::kernel_drops_at_port(args.target.port());
             at_window = (cycles, sent, bytes, values);
         }
         let due = (start.elapsed().as_secs_f64() * cycle_rate) as u64;
@@ -707,7 +707,7 @@ fn main() {
     let elapsed = window_start.unwrap_or(start).elapsed().as_secs_f64();
     let cpu1 = args.pid.and_then(procstat::cpu_seconds);
     let my_cpu1 = procstat::cpu_seconds(me);
-    let drops1 = procstat::udp_drops(args.target.port());
+    let drops1 = pimon_aggregator::udp::kernel_drops_at_port(args.target.port());
     let total_sent = sent;
     // From here on, the figures of the measured window.
     let (cycles, sent, bytes, values) = (
