@@ -425,6 +425,33 @@ fn check_config_prints_durations_in_the_grammar() {
 }
 
 #[test]
+fn check_config_says_whether_a_secret_is_set_but_never_shows_it() {
+    let outputs = |token: &str| {
+        format!(
+            "[[influx]]\nname = \"v2\"\nurl = \"http://127.0.0.1:8086\"\norg = \"o\"\nbucket = \"b\"\n{token}\
+             [[influx]]\nname = \"v1\"\nurl = \"http://127.0.0.1:8087\"\ndb = \"d\"\nuser = \"u\"\npassword = \"pw-s3cret\"\n"
+        )
+    };
+    let with_token = describe(&parse_toml(&outputs("token = \"tok-s3cret\"\n"), "t").unwrap());
+    assert!(!with_token.contains("s3cret"), "{with_token}");
+    assert!(
+        with_token.contains("bucket b, token hidden"),
+        "{with_token}"
+    );
+    assert!(
+        with_token.contains("user u (password hidden)"),
+        "{with_token}"
+    );
+    // No token (InfluxDB 1.8's 2.x API without auth): no Authorization header is sent,
+    // and --check-config says so instead of claiming a hidden one.
+    let without_token = describe(&parse_toml(&outputs(""), "t").unwrap());
+    assert!(
+        without_token.contains("bucket b, no token"),
+        "{without_token}"
+    );
+}
+
+#[test]
 fn a_zero_duration_where_one_is_needed_names_the_key_as_written() {
     let e = parse_toml("[http]\ntimeout_seconds = 0\n", "t").unwrap_err();
     assert_eq!(e.key, "http.timeout_seconds", "{e}");
