@@ -14,8 +14,10 @@
 //! datagram is ingested).
 //!
 //! Properties beyond "no panic":
-//! - an ack is a valid ack for the frame's node and boot id, and (no key file: the
-//!   sender is unverified) never larger than the datagram it answers;
+//! - an answer is never larger than the datagram it answers (no key file: the sender
+//!   is unverified), and is a valid ack for a decoded frame's (or probe's) node and
+//!   boot id, or a refusal of a datagram refused by authentication naming the node and
+//!   boot id of its header;
 //! - the line count reported (by `ingest` and `finish_lines`) is the number of lines
 //!   appended, and every line is well formed: measurement and tags, fields, integer
 //!   timestamp, separated by unescaped spaces;
@@ -35,11 +37,11 @@ use pimon_aggregator::remote_write::samples as rw_samples;
 use pimon_aggregator::stats::AggregatorStats;
 use pimon_aggregator::store::{Limits, Staleness, Store};
 use pimon_protocol::catalog::CATALOG;
+use pimon_protocol::frame::peek_node;
 use pimon_protocol::text::influx::Precision;
 use pimon_protocol::text::prometheus::Format;
 use pimon_protocol::{
-    Ack, DataHeader, EncodedLabels, FrameWriter, MAX_DATAGRAM, MAX_LABELS, Message, Value, decode,
-    seal,
+    DataHeader, EncodedLabels, FrameWriter, MAX_DATAGRAM, MAX_LABELS, Message, Value, decode, seal,
 };
 
 const T0: u64 = 1_700_000_000_000;
@@ -173,18 +175,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         if outcome.ack_len > 0 {
-            let Ok(Message::Data(frame)) = decode(&datagram) else {
-                panic!("an ack for a datagram that is not a frame");
-            };
-            assert!(
-                outcome.ack_len <= datagram.len(),
-                "an ack larger than its datagram"
-            );
-            let a = Ack::parse(&ack[..outcome.ack_len]).expect("the ack parses");
-            assert_eq!(
-                (a.node, a.boot_id),
-                (frame.header.node, frame.header.boot_id)
-            );
+            check_answer(&datagram, outcome.verdict, &ack[..outcome.ack_len]);
         }
         // As the server pipelines: the batch before (sealed, with the outputs) is
         // finished after this one is ingested; refused, it takes this one with it.
@@ -231,6 +222,38 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// What the aggregator sent back for `datagram` (no key file: the sender is
+/// unverified): never larger than the datagram, and either an ack of a data frame or
+/// probe that decodes, for its node and boot id, or a refusal of a datagram refused by
+/// authentication, naming the node and boot id its header carries (its body is not
+/// read: a refusal tells a sender with the wrong key why, whatever it sent).
+fn check_answer(datagram: &[u8], verdict: Verdict, answer: &[u8]) {
+    assert!(
+        answer.len() <= datagram.len(),
+        "an answer larger than its datagram"
+    );
+    match decode(answer) {
+        Ok(Message::Ack(a)) => {
+            let (Ok(Message::Data(frame)) | Ok(Message::Probe(frame))) = decode(datagram) else {
+                panic!("an ack for a datagram that is not a frame or probe");
+            };
+            assert_eq!(
+                (a.node, a.boot_id),
+                (frame.header.node, frame.header.boot_id)
+            );
+        }
+        Ok(Message::Refusal(r)) => {
+            assert!(
+                matches!(verdict, Verdict::Auth(_) | Verdict::UnknownNode),
+                "a refusal for {verdict:?}"
+            );
+            let (pre, node) = peek_node(datagram).expect("a refused datagram names its node");
+            assert_eq!((r.node, r.boot_id), (node, pre.boot_id));
+        }
+        other => panic!("an answer that is neither an ack nor a refusal: {other:?}"),
+    }
+}
 
 /// `measurement[,tag=value…] field=value[,…] timestamp`, split at spaces not escaped
 /// by `\` and not inside a quoted field string (as InfluxDB reads it).
