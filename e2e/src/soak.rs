@@ -266,6 +266,15 @@ pub fn run(config: &SoakConfig) -> SoakReport {
         report: config.report.clone(),
         ..SoakReport::default()
     };
+    // The table is rewritten at every sample: a path it cannot be written to fails the
+    // soak now, not an hour of samples later.
+    if let Err(e) = fs::write(&config.report, &table) {
+        report.problems.push(format!(
+            "cannot write the samples table {}: {e}",
+            config.report.display()
+        ));
+        return report;
+    }
     let start = Instant::now();
     {
         let mut running = Running {
@@ -377,7 +386,9 @@ pub fn run(config: &SoakConfig) -> SoakReport {
         .take(6)
         .map(|(n, _)| n.as_str())
         .collect();
-    let stored = arrival::read_influxdb(&influxd, DB, &checked);
+    // An hour of one node's fields is more than one query response may hold: read
+    // them a measurement at a time.
+    let stored = arrival::read_influxdb_by_measurement(&influxd, DB, &checked);
     report.problems.extend(arrival::check_exactly_once(
         &ledger,
         &stored,
