@@ -165,10 +165,7 @@ pub fn read_influxdb_by_measurement(influxd: &Influxd, db: &str, hosts: &[&str])
             "SHOW MEASUREMENTS WHERE \"host\" = '{}'",
             influxql_string(host)
         );
-        let v = influxd.query(db, &q);
-        if let Some(err) = v["results"][0]["error"].as_str() {
-            panic!("influxd query {q}: {err}");
-        }
+        let v = query_result(influxd, db, &q);
         let names: Vec<String> = v["results"][0]["series"][0]["values"]
             .as_array()
             .into_iter()
@@ -183,6 +180,15 @@ pub fn read_influxdb_by_measurement(influxd: &Influxd, db: &str, hosts: &[&str])
     out
 }
 
+/// The JSON of query `q`, panicking with InfluxDB's error if its first result has one.
+fn query_result(influxd: &Influxd, db: &str, q: &str) -> serde_json::Value {
+    let v = influxd.query(db, q);
+    if let Some(err) = v["results"][0]["error"].as_str() {
+        panic!("influxd query {q}: {err}");
+    }
+    v
+}
+
 /// `text` inside an InfluxQL single-quoted string.
 fn influxql_string(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\'', "\\'")
@@ -195,10 +201,7 @@ fn add_query(out: &mut Stored, influxd: &Influxd, db: &str, host: &str, from: &s
         "SELECT *::field FROM {from} WHERE \"host\" = '{}' GROUP BY *",
         influxql_string(host)
     );
-    let v = influxd.query(db, &q);
-    if let Some(err) = v["results"][0]["error"].as_str() {
-        panic!("influxd query {q}: {err}");
-    }
+    let v = query_result(influxd, db, &q);
     let Some(series) = v["results"][0]["series"].as_array() else {
         return;
     };
